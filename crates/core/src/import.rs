@@ -1,0 +1,238 @@
+//! CSV import planning: which column feeds which field, so a HubSpot or Salesforce export imports
+//! without editing. Known columns fill fields, `--map "Source=target"` renames, unknown columns
+//! become custom attributes, and an empty target ignores a column.
+
+use crate::account::{split_tags, AccountInput};
+use crate::attribute::AttrValue;
+use crate::contact::ContactInput;
+
+/// What a file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    Accounts,
+    Contacts,
+}
+
+impl ImportKind {
+    /// The documented column names, in the documented order.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            ImportKind::Accounts => &[
+                "external_id",
+                "name",
+                "domain",
+                "industry",
+                "employees",
+                "country",
+                "plan",
+                "lifecycle_stage",
+                "owner_email",
+                "tags",
+            ],
+            ImportKind::Contacts => &[
+                "account_external_id",
+                "email",
+                "name",
+                "title",
+                "role",
+                "locale",
+                "external_user_id",
+            ],
+        }
+    }
+}
+
+/// Where one CSV column goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    Field(&'static str),
+    Attribute(String),
+    Ignored,
+}
+
+/// The plan for a file: one entry per header column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnPlan {
+    pub headers: Vec<String>,
+    pub columns: Vec<Column>,
+}
+
+/// Parses `--map` arguments: `"Company name=name"`, `"Notes="` (ignore).
+pub fn parse_mapping(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    args.iter()
+        .map(|a| {
+            a.split_once('=')
+                .map(|(s, t)| (s.trim().to_owned(), t.trim().to_owned()))
+                .filter(|(s, _)| !s.is_empty())
+                .ok_or_else(|| format!("--map {a:?}: expected \"Source column=field\""))
+        })
+        .collect()
+}
+
+impl ColumnPlan {
+    pub fn new(
+        kind: ImportKind,
+        headers: &[String],
+        mapping: &[(String, String)],
+    ) -> Result<ColumnPlan, String> {
+        let fields = kind.fields();
+        for (source, _) in mapping {
+            if !headers.iter().any(|h| h.trim().eq_ignore_ascii_case(source)) {
+                return Err(format!(
+                    "--map names column {source:?}, which the header row does not have"
+                ));
+            }
+        }
+        let mut columns = Vec::with_capacity(headers.len());
+        for header in headers {
+            let header = header.trim();
+            let target = mapping
+                .iter()
+                .find(|(s, _)| s.eq_ignore_ascii_case(header))
+                .map(|(_, t)| t.as_str())
+                .unwrap_or(header);
+            let column = if target.is_empty() {
+                Column::Ignored
+            } else if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(target)) {
+                Column::Field(f)
+            } else {
+                let name = target.strip_prefix("attribute.").unwrap_or(target);
+                crate::attribute::check_name(name)
+                    .map_err(|e| format!("column {header:?}: {e}"))?;
+                Column::Attribute(name.to_owned())
+            };
+            if column != Column::Ignored && columns.contains(&column) {
+                return Err(format!("two columns map to {target:?}"));
+            }
+            columns.push(column);
+        }
+        let required = match kind {
+            ImportKind::Accounts => "name",
+            ImportKind::Contacts => "email",
+        };
+        if !columns.contains(&Column::Field(required)) {
+            return Err(format!(
+                "no column maps to {required:?}; add one or use --map \"Your column={required}\""
+            ));
+        }
+        if kind == ImportKind::Contacts && !columns.contains(&Column::Field("account_external_id")) {
+            return Err("no column maps to \"account_external_id\"; add one or use --map \"Your column=account_external_id\"".into());
+        }
+        Ok(ColumnPlan {
+            headers: headers.to_vec(),
+            columns,
+        })
+    }
+
+    /// The 1-based column number and header that feed a validation error's field.
+    pub fn column_of(&self, field: &str) -> Option<(usize, &str)> {
+        let field = match field {
+            f if f.starts_with("external_ids") => "external_id",
+            f => f,
+        };
+        self.columns.iter().enumerate().find_map(|(i, c)| {
+            let hit = match c {
+                Column::Field(f) => *f == field,
+                Column::Attribute(a) => field.strip_prefix("attributes.") == Some(a.as_str()),
+                Column::Ignored => false,
+            };
+            hit.then(|| (i + 1, self.headers[i].as_str()))
+        })
+    }
+
+    fn cells<'a>(
+        &'a self,
+        record: &'a [&'a str],
+    ) -> impl Iterator<Item = (&'a Column, &'a str)> + 'a {
+        self.columns
+            .iter()
+            .zip(record.iter().copied().chain(std::iter::repeat("")))
+    }
+
+    /// One CSV record as an account.
+    pub fn account(&self, record: &[&str]) -> AccountInput {
+        let mut a = AccountInput::default();
+        for (column, cell) in self.cells(record) {
+            let text = Some(cell.to_owned()).filter(|c| !c.trim().is_empty());
+            match column {
+                Column::Field("external_id") => {
+                    if let Some(v) = text {
+                        a.external_ids.push(("crm".into(), v))
+                    }
+                }
+                Column::Field("name") => a.name = text,
+                Column::Field("domain") => a.domain = text,
+                Column::Field("industry") => a.industry = text,
+                Column::Field("employees") => a.employees = text,
+                Column::Field("country") => a.country = text,
+                Column::Field("plan") => a.plan = text,
+                Column::Field("lifecycle_stage") => a.lifecycle_stage = text,
+                Column::Field("owner_email") => a.owner_email = text,
+                Column::Field("tags") => a.tags = split_tags(cell),
+                Column::Attribute(name) => a.attributes.push((name.clone(), AttrValue::infer(cell))),
+                _ => {}
+            }
+        }
+        a
+    }
+
+    /// One CSV record as a contact.
+    pub fn contact(&self, record: &[&str]) -> ContactInput {
+        let mut c = ContactInput::default();
+        for (column, cell) in self.cells(record) {
+            let text = Some(cell.to_owned()).filter(|c| !c.trim().is_empty());
+            match column {
+                Column::Field("account_external_id") => c.account_external_id = text,
+                Column::Field("email") => c.email = text,
+                Column::Field("name") => c.name = text,
+                Column::Field("title") => c.title = text,
+                Column::Field("role") => c.role = text,
+                Column::Field("locale") => c.locale = text,
+                Column::Field("external_user_id") => c.external_user_ids.extend(text),
+                Column::Attribute(name) => c.attributes.push((name.clone(), AttrValue::infer(cell))),
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(h: &[&str]) -> Vec<String> {
+        h.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_hubspot_export_imports_with_a_map() {
+        let h = headers(&["Record ID", "Company name", "Company Domain Name", "Number of Employees", "Lead Status", "Notes"]);
+        let map = parse_mapping(&[
+            "Record ID=external_id".into(),
+            "Company name=name".into(),
+            "Company Domain Name=domain".into(),
+            "Number of Employees=employees".into(),
+            "Notes=".into(),
+        ])
+        .unwrap();
+        let plan = ColumnPlan::new(ImportKind::Accounts, &h, &map).unwrap();
+        let a = plan.account(&["123", "Acme", "acme.com", "50", "Open", "secret"]);
+        assert_eq!(a.name.as_deref(), Some("Acme"));
+        assert_eq!(a.external_ids, vec![("crm".to_string(), "123".to_string())]);
+        assert_eq!(a.attributes, vec![("Lead Status".to_string(), Some(AttrValue::Text("Open".into())))]);
+        assert_eq!(plan.column_of("employees"), Some((4, "Number of Employees")));
+        assert_eq!(plan.column_of("external_ids[0]"), Some((1, "Record ID")));
+        assert_eq!(plan.column_of("attributes.Lead Status"), Some((5, "Lead Status")));
+    }
+
+    #[test]
+    fn missing_name_column_is_explained() {
+        let err = ColumnPlan::new(ImportKind::Accounts, &headers(&["Company"]), &[]).unwrap_err();
+        assert!(err.contains("--map \"Your column=name\""), "{err}");
+        let err = parse_mapping(&["nonsense".into()]).unwrap_err();
+        assert!(err.contains("Source column=field"));
+        let err = ColumnPlan::new(ImportKind::Accounts, &headers(&["name"]), &[("Nope".into(), "name".into())]).unwrap_err();
+        assert!(err.contains("\"Nope\""));
+    }
+}

@@ -1,0 +1,89 @@
+//! Validation errors that name the field, so every 4xx and CLI error can say what was wrong.
+
+use serde::Serialize;
+
+/// One invalid field and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every invalid field of one input, collected rather than stopping at the first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+pub struct Invalid {
+    pub errors: Vec<FieldError>,
+}
+
+impl Invalid {
+    /// An error naming a single field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut invalid = Self::default();
+        invalid.push(field, message);
+        invalid
+    }
+
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// `Ok(value)` when nothing was pushed.
+    pub fn into_result<T>(self, value: T) -> Result<T, Invalid> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
+    }
+}
+
+/// Trims a text field; empty becomes `None`.
+pub fn clean(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// A plausible e-mail address: one `@`, a local part, a dotted domain, no spaces.
+pub fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !value.chars().any(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert!(is_email("ann@example.com"));
+        assert!(!is_email("ann@example"));
+        assert!(!is_email("ann example.com"));
+        assert!(!is_email("@example.com"));
+        assert!(!is_email("a@b@example.com"));
+    }
+
+    #[test]
+    fn invalid_lists_every_field() {
+        let mut invalid = Invalid::default();
+        invalid.push("name", "is required");
+        invalid.push("country", "must be a two-letter ISO code");
+        assert_eq!(
+            invalid.to_string(),
+            "name: is required; country: must be a two-letter ISO code"
+        );
+        assert!(invalid.into_result(()).is_err());
+    }
+}

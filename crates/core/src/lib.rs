@@ -1,0 +1,14 @@
+//! Keepwell's domain, pure: types, validation and formulas. No async, no I/O, no SQL, no clock.
+
+pub mod account;
+pub mod attribute;
+pub mod contact;
+pub mod import;
+pub mod invalid;
+pub mod people;
+
+pub use account::{AccountInput, ExternalId, LifecycleStage};
+pub use attribute::{AttrValue, Attributes};
+pub use contact::{ContactInput, ContactRole};
+pub use invalid::{FieldError, Invalid};
+pub use people::Role;
