@@ -1,0 +1,107 @@
+-- Foundation: people, accounts, contacts, external ids, audit. Timestamps are UTC microseconds.
+CREATE TABLE users (
+    id BIGSERIAL PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    locale TEXT,
+    disabled_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    user_agent TEXT,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE api_tokens (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_by BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+CREATE TABLE write_keys (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE TABLE accounts (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    domain TEXT,
+    industry TEXT,
+    employees BIGINT,
+    country TEXT,
+    plan TEXT,
+    lifecycle_stage TEXT NOT NULL,
+    owner_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    tags TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX accounts_name ON accounts(name_key, id);
+CREATE INDEX accounts_domain ON accounts(domain);
+CREATE INDEX accounts_owner ON accounts(owner_id, name_key);
+CREATE INDEX accounts_stage ON accounts(lifecycle_stage, name_key);
+CREATE INDEX accounts_country ON accounts(country, name_key);
+CREATE TABLE account_tags (
+    account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (account_id, tag)
+);
+CREATE INDEX account_tags_tag ON account_tags(tag, account_id);
+CREATE TABLE external_ids (
+    account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    CONSTRAINT external_ids_kind_value UNIQUE (kind, value)
+);
+CREATE INDEX external_ids_value ON external_ids(value);
+CREATE INDEX external_ids_account ON external_ids(account_id);
+CREATE TABLE contacts (
+    id BIGSERIAL PRIMARY KEY,
+    account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    name TEXT,
+    title TEXT,
+    role TEXT,
+    locale TEXT,
+    attributes TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    CONSTRAINT contacts_email UNIQUE (email)
+);
+CREATE INDEX contacts_account ON contacts(account_id, email);
+CREATE TABLE contact_user_ids (
+    contact_id BIGINT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    CONSTRAINT contact_user_ids_user UNIQUE (user_id)
+);
+CREATE INDEX contact_user_ids_contact ON contact_user_ids(contact_id);
+CREATE TABLE audit_log (
+    id BIGSERIAL PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    actor_user_id BIGINT,
+    action TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    entity_id TEXT,
+    before TEXT,
+    after TEXT
+);
+CREATE INDEX audit_log_entity ON audit_log(entity, entity_id, id);

@@ -1,0 +1,514 @@
+//! Accounts, their tags and external ids.
+
+use crate::audit::{record, Actor};
+use crate::sql::{like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::{get_opt_i64, instant, now_micros, Result, Store, StoreError, Tx};
+use chrono::{DateTime, Utc};
+use keepwell_core::account::NewAccount;
+use keepwell_core::{Attributes, ExternalId, Invalid, LifecycleStage};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// An account's owner, as shown beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owner {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+/// A stored account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub domain: Option<String>,
+    pub industry: Option<String>,
+    pub employees: Option<i64>,
+    pub country: Option<String>,
+    pub plan: Option<String>,
+    pub lifecycle_stage: LifecycleStage,
+    pub owner: Option<Owner>,
+    pub tags: Vec<String>,
+    pub external_ids: Vec<ExternalId>,
+    pub attributes: Attributes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How to order the accounts list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccountSort {
+    #[default]
+    Name,
+    Created,
+    Updated,
+    Employees,
+}
+
+/// Filters, order and page of the accounts list.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// Part of the name or domain, any case.
+    pub q: Option<String>,
+    /// `Some(None)`: accounts without an owner.
+    pub owner: Option<Option<i64>>,
+    pub stage: Option<LifecycleStage>,
+    pub tag: Option<String>,
+    pub country: Option<String>,
+    pub sort: AccountSort,
+    pub descending: bool,
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+/// What an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    pub created: u64,
+    pub updated: u64,
+}
+
+/// An import row that failed: its index in the input and why.
+#[derive(Debug, thiserror::Error)]
+#[error("row {index}: {error}")]
+pub struct RowError {
+    pub index: usize,
+    pub error: StoreError,
+}
+
+const ACCOUNT_COLS: &str = "a.id, a.name, a.domain, a.industry, a.employees, a.country, a.plan, \
+    a.lifecycle_stage, a.owner_id, a.tags, a.attributes, a.created_at, a.updated_at, \
+    u.name AS owner_name, u.email AS owner_email";
+
+fn account_from(r: &AnyRow) -> Result<Account> {
+    let corrupt = |e: String| StoreError::Corrupt(e);
+    let owner = match get_opt_i64(r, "owner_id")? {
+        Some(id) => Some(Owner {
+            id,
+            name: opt_text(r, "owner_name")?.unwrap_or_default(),
+            email: opt_text(r, "owner_email")?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    Ok(Account {
+        id: r.try_get("id")?,
+        name: text(r, "name")?,
+        domain: opt_text(r, "domain")?,
+        industry: opt_text(r, "industry")?,
+        employees: get_opt_i64(r, "employees")?,
+        country: opt_text(r, "country")?,
+        plan: opt_text(r, "plan")?,
+        lifecycle_stage: text(r, "lifecycle_stage")?.parse().map_err(corrupt)?,
+        owner,
+        tags: serde_json::from_str(&text(r, "tags")?).map_err(|e| corrupt(e.to_string()))?,
+        external_ids: Vec::new(),
+        attributes: serde_json::from_str(&text(r, "attributes")?).map_err(|e| corrupt(e.to_string()))?,
+        created_at: instant(r.try_get("created_at")?),
+        updated_at: instant(r.try_get("updated_at")?),
+    })
+}
+
+impl AccountSort {
+    /// The sort key expression and how a cursor carries it.
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            AccountSort::Name => ("a.name_key", true),
+            AccountSort::Created => ("a.created_at", false),
+            AccountSort::Updated => ("a.updated_at", false),
+            AccountSort::Employees => ("COALESCE(a.employees, -1)", false),
+        }
+    }
+
+    fn cursor_key(self, a: &Account) -> CursorKey {
+        match self {
+            AccountSort::Name => CursorKey::Text(a.name.to_lowercase()),
+            AccountSort::Created => CursorKey::Int(a.created_at.timestamp_micros()),
+            AccountSort::Updated => CursorKey::Int(a.updated_at.timestamp_micros()),
+            AccountSort::Employees => CursorKey::Int(a.employees.unwrap_or(-1)),
+        }
+    }
+}
+
+impl Store {
+    pub async fn account(&self, id: i64) -> Result<Option<Account>> {
+        let mut conn = self.pool().acquire().await?;
+        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut account = account_from(&row)?;
+        account.external_ids = external_ids_of(&mut conn, &[id]).await?.remove(&id).unwrap_or_default();
+        Ok(Some(account))
+    }
+
+    /// The account holding `value` as any of its external ids, whatever the kind.
+    /// A value held by two accounts is a conflict naming both.
+    pub async fn account_by_external_id(&self, value: &str) -> Result<Option<Account>> {
+        let mut conn = self.pool().acquire().await?;
+        match resolve_external_id(&mut conn, value).await? {
+            Some(id) => {
+                drop(conn);
+                self.account(id).await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// A page of accounts matching the filter, with a cursor for the next.
+    pub async fn accounts(&self, f: &AccountFilter) -> Result<Page<Account>> {
+        let (key, text_key) = f.sort.key();
+        let mut sql = Sql::new(&format!("SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE 1=1"));
+        filter_where(&mut sql, f);
+        if let Some(raw) = &f.cursor {
+            let c = Cursor::decode(raw).ok_or_else(|| Invalid::field("cursor", "is not a cursor this API gave out"))?;
+            let op = if f.descending { "<" } else { ">" };
+            let key_arg = match (c.key, text_key) {
+                (CursorKey::Text(t), true) => Arg::Text(t),
+                (CursorKey::Int(i), false) => Arg::I64(i),
+                _ => return Err(Invalid::field("cursor", "belongs to another sort order").into()),
+            };
+            sql.push(&format!(" AND ({key} {op} ")).bind(key_arg.clone());
+            sql.push(&format!(" OR ({key} = ")).bind(key_arg);
+            sql.push(&format!(" AND a.id {op} ")).bind(Arg::I64(c.id)).push("))");
+        }
+        let dir = if f.descending { "DESC" } else { "ASC" };
+        let limit = f.limit.clamp(1, 500);
+        sql.push(&format!(" ORDER BY {key} {dir}, a.id {dir} LIMIT ")).bind(Arg::I64(limit + 1));
+        let mut conn = self.pool().acquire().await?;
+        let rows = sql.query().fetch_all(&mut *conn).await?;
+        let mut data = rows.iter().map(account_from).collect::<Result<Vec<_>>>()?;
+        let next_cursor = if data.len() as i64 > limit {
+            data.truncate(limit as usize);
+            data.last().map(|a| Cursor { key: f.sort.cursor_key(a), id: a.id }.encode())
+        } else {
+            None
+        };
+        let ids: Vec<i64> = data.iter().map(|a| a.id).collect();
+        let mut ext = external_ids_of(&mut conn, &ids).await?;
+        for a in &mut data {
+            a.external_ids = ext.remove(&a.id).unwrap_or_default();
+        }
+        Ok(Page { data, next_cursor })
+    }
+
+    /// How many accounts match the filter (cursor and limit ignored).
+    pub async fn count_accounts(&self, f: &AccountFilter) -> Result<i64> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM accounts a WHERE 1=1");
+        filter_where(&mut sql, f);
+        Ok(sql.query().fetch_one(self.pool()).await?.try_get(0)?)
+    }
+
+    /// Distinct values people filter by: tags, countries, plans, industries.
+    pub async fn account_facets(&self) -> Result<Facets> {
+        let list = |q: &'static str| async move {
+            sqlx::query(q).fetch_all(self.pool()).await?.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect::<Result<Vec<String>>>()
+        };
+        Ok(Facets {
+            tags: list("SELECT DISTINCT tag FROM account_tags ORDER BY tag").await?,
+            countries: list("SELECT DISTINCT country FROM accounts WHERE country IS NOT NULL ORDER BY country").await?,
+            plans: list("SELECT DISTINCT plan FROM accounts WHERE plan IS NOT NULL ORDER BY plan").await?,
+            industries: list("SELECT DISTINCT industry FROM accounts WHERE industry IS NOT NULL ORDER BY industry").await?,
+        })
+    }
+
+    pub async fn create_account(&self, actor: &Actor, new: &NewAccount) -> Result<Account> {
+        let mut tx = self.begin().await?;
+        let owner = resolve_owner(&mut tx, new, &mut HashMap::new()).await?;
+        check_external_ids(&mut tx, None, &new.external_ids).await?;
+        let id = insert_account(&mut tx, new, owner).await?;
+        let after = load_in_tx(&mut tx, id).await?;
+        record(&mut tx, actor, "account.create", "account", Some(id.to_string()), None, Some(&after)).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Replaces an account's fields, tags, external ids and attributes.
+    pub async fn update_account(&self, actor: &Actor, id: i64, new: &NewAccount) -> Result<Account> {
+        let mut tx = self.begin().await?;
+        let before = load_in_tx(&mut tx, id).await?;
+        let owner = resolve_owner(&mut tx, new, &mut HashMap::new()).await?;
+        check_external_ids(&mut tx, Some(id), &new.external_ids).await?;
+        update_row(&mut tx, id, new, owner, true).await?;
+        let after = load_in_tx(&mut tx, id).await?;
+        record(&mut tx, actor, "account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn delete_account(&self, actor: &Actor, id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let before = load_in_tx(&mut tx, id).await?;
+        sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        record(&mut tx, actor, "account.delete", "account", Some(id.to_string()), Some(&before), None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Imports accounts all-or-nothing: a row whose external id (same kind and value) is known
+    /// updates that account, keeping ids it already had; any other row creates one. On the first
+    /// bad row nothing is written. A dry run checks everything and writes nothing.
+    pub async fn import_accounts(
+        &self,
+        actor: &Actor,
+        rows: &[NewAccount],
+        dry_run: bool,
+        mut progress: impl FnMut(usize),
+    ) -> Result<ImportSummary, RowError> {
+        let fail = |index: usize| move |error: StoreError| RowError { index, error };
+        let mut tx = self.begin().await.map_err(fail(0))?;
+        let mut summary = ImportSummary::default();
+        let mut owners = HashMap::new();
+        for (i, new) in rows.iter().enumerate() {
+            let owner = resolve_owner(&mut tx, new, &mut owners).await.map_err(fail(i))?;
+            let mut existing = None;
+            for e in &new.external_ids {
+                let hit = sqlx::query("SELECT account_id FROM external_ids WHERE kind = $1 AND value = $2")
+                    .bind(&e.kind)
+                    .bind(&e.value)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| fail(i)(e.into()))?;
+                if let Some(r) = hit {
+                    existing = Some(r.try_get::<i64, _>(0).map_err(|e| fail(i)(e.into()))?);
+                    break;
+                }
+            }
+            match existing {
+                Some(id) => {
+                    check_external_ids(&mut tx, Some(id), &new.external_ids).await.map_err(fail(i))?;
+                    update_row(&mut tx, id, new, owner, false).await.map_err(fail(i))?;
+                    summary.updated += 1;
+                }
+                None => {
+                    check_external_ids(&mut tx, None, &new.external_ids).await.map_err(fail(i))?;
+                    insert_account(&mut tx, new, owner).await.map_err(fail(i))?;
+                    summary.created += 1;
+                }
+            }
+            progress(i + 1);
+        }
+        if dry_run {
+            tx.rollback().await.map_err(|e| fail(rows.len())(e.into()))?;
+        } else {
+            record(&mut tx, actor, "account.import", "account", None, None, Some(&summary)).await.map_err(fail(rows.len()))?;
+            tx.commit().await.map_err(|e| fail(rows.len())(e.into()))?;
+        }
+        Ok(summary)
+    }
+}
+
+/// Distinct filter values.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facets {
+    pub tags: Vec<String>,
+    pub countries: Vec<String>,
+    pub plans: Vec<String>,
+    pub industries: Vec<String>,
+}
+
+fn filter_where(sql: &mut Sql, f: &AccountFilter) {
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = like_contains(q);
+        sql.push(" AND (a.name_key LIKE ").bind(Arg::Text(pattern.clone()));
+        sql.push(" ESCAPE '\\' OR a.domain LIKE ").bind(Arg::Text(pattern)).push(" ESCAPE '\\')");
+    }
+    match f.owner {
+        Some(Some(id)) => {
+            sql.push(" AND a.owner_id = ").bind(Arg::I64(id));
+        }
+        Some(None) => {
+            sql.push(" AND a.owner_id IS NULL");
+        }
+        None => {}
+    }
+    if let Some(s) = f.stage {
+        sql.push(" AND a.lifecycle_stage = ").bind(Arg::Text(s.as_str().into()));
+    }
+    if let Some(t) = f.tag.as_deref().filter(|t| !t.is_empty()) {
+        sql.push(" AND EXISTS (SELECT 1 FROM account_tags t WHERE t.account_id = a.id AND t.tag = ")
+            .bind(Arg::Text(t.to_lowercase()))
+            .push(")");
+    }
+    if let Some(c) = f.country.as_deref().filter(|c| !c.is_empty()) {
+        sql.push(" AND a.country = ").bind(Arg::Text(c.to_ascii_uppercase()));
+    }
+}
+
+async fn load_in_tx(tx: &mut Tx, id: i64) -> Result<Account> {
+    let row = sqlx::query(&format!("SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no account with id {id}")))?;
+    let mut a = account_from(&row)?;
+    a.external_ids = external_ids_of(&mut **tx, &[id]).await?.remove(&id).unwrap_or_default();
+    Ok(a)
+}
+
+async fn external_ids_of(conn: &mut sqlx::AnyConnection, ids: &[i64]) -> Result<HashMap<i64, Vec<ExternalId>>> {
+    let mut map: HashMap<i64, Vec<ExternalId>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let rows = sqlx::query(&format!("SELECT account_id, kind, value FROM external_ids WHERE account_id IN ({list}) ORDER BY kind, value"))
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in rows {
+        map.entry(r.try_get("account_id")?).or_default().push(ExternalId { kind: text(&r, "kind")?, value: text(&r, "value")? });
+    }
+    Ok(map)
+}
+
+/// The one account that holds `value` under any kind.
+pub(crate) async fn resolve_external_id(conn: &mut sqlx::AnyConnection, value: &str) -> Result<Option<i64>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT e.account_id, a.name FROM external_ids e JOIN accounts a ON a.id = e.account_id WHERE e.value = $1 ORDER BY e.account_id",
+    )
+    .bind(value.trim())
+    .fetch_all(&mut *conn)
+    .await?;
+    match rows.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.try_get(0)?)),
+        many => {
+            let names = many
+                .iter()
+                .map(|r| Ok(format!("{} (id {})", text(r, "name")?, r.try_get::<i64, _>(0)?)))
+                .collect::<Result<Vec<_>>>()?;
+            Err(StoreError::conflict(
+                "external_id",
+                format!("external id {value:?} is held by more than one account: {}", names.join(" and ")),
+            ))
+        }
+    }
+}
+
+async fn resolve_owner(tx: &mut Tx, new: &NewAccount, cache: &mut HashMap<String, i64>) -> Result<Option<i64>> {
+    if let Some(id) = new.owner_id {
+        let found = sqlx::query("SELECT id FROM users WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+        return match found {
+            Some(_) => Ok(Some(id)),
+            None => Err(Invalid::field("owner_id", format!("no team member has id {id}")).into()),
+        };
+    }
+    let Some(email) = &new.owner_email else { return Ok(None) };
+    if let Some(id) = cache.get(email) {
+        return Ok(Some(*id));
+    }
+    let row = sqlx::query("SELECT id FROM users WHERE email = $1").bind(email).fetch_optional(&mut **tx).await?;
+    match row {
+        Some(r) => {
+            let id: i64 = r.try_get(0)?;
+            cache.insert(email.clone(), id);
+            Ok(Some(id))
+        }
+        None => Err(Invalid::field("owner_email", format!("no team member has the e-mail {email}")).into()),
+    }
+}
+
+/// Fails with a conflict naming the account that already holds one of these ids.
+async fn check_external_ids(tx: &mut Tx, this: Option<i64>, ids: &[ExternalId]) -> Result<()> {
+    for e in ids {
+        let row = sqlx::query(
+            "SELECT a.id, a.name FROM external_ids e JOIN accounts a ON a.id = e.account_id WHERE e.kind = $1 AND e.value = $2",
+        )
+        .bind(&e.kind)
+        .bind(&e.value)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(r) = row {
+            let holder: i64 = r.try_get(0)?;
+            if Some(holder) != this {
+                return Err(StoreError::conflict(
+                    "external_ids",
+                    format!("external id {}:{} is already held by account {} (id {holder})", e.kind, e.value, text(&r, "name")?),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn insert_account(tx: &mut Tx, new: &NewAccount, owner: Option<i64>) -> Result<i64> {
+    let now = now_micros();
+    let row = sqlx::query(
+        "INSERT INTO accounts (name, name_key, domain, industry, employees, country, plan, lifecycle_stage, owner_id, tags, attributes, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+    )
+    .bind(&new.name)
+    .bind(new.name.to_lowercase())
+    .bind(&new.domain)
+    .bind(&new.industry)
+    .bind(new.employees)
+    .bind(&new.country)
+    .bind(&new.plan)
+    .bind(new.lifecycle_stage.as_str())
+    .bind(owner)
+    .bind(serde_json::to_string(&new.tags).unwrap_or_default())
+    .bind(serde_json::to_string(&new.attributes).unwrap_or_default())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get(0)?;
+    replace_tags(tx, id, &new.tags).await?;
+    for e in &new.external_ids {
+        insert_external_id(tx, id, e).await?;
+    }
+    Ok(id)
+}
+
+/// Writes `new` over account `id`. With `replace_ids` the account's external ids become exactly
+/// `new.external_ids`; without (imports), ids are added and existing kinds re-pointed.
+async fn update_row(tx: &mut Tx, id: i64, new: &NewAccount, owner: Option<i64>, replace_ids: bool) -> Result<()> {
+    sqlx::query(
+        "UPDATE accounts SET name = $1, name_key = $2, domain = $3, industry = $4, employees = $5, country = $6, plan = $7,
+         lifecycle_stage = $8, owner_id = $9, tags = $10, attributes = $11, updated_at = $12 WHERE id = $13",
+    )
+    .bind(&new.name)
+    .bind(new.name.to_lowercase())
+    .bind(&new.domain)
+    .bind(&new.industry)
+    .bind(new.employees)
+    .bind(&new.country)
+    .bind(&new.plan)
+    .bind(new.lifecycle_stage.as_str())
+    .bind(owner)
+    .bind(serde_json::to_string(&new.tags).unwrap_or_default())
+    .bind(serde_json::to_string(&new.attributes).unwrap_or_default())
+    .bind(now_micros())
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    replace_tags(tx, id, &new.tags).await?;
+    if replace_ids {
+        sqlx::query("DELETE FROM external_ids WHERE account_id = $1").bind(id).execute(&mut **tx).await?;
+    }
+    for e in &new.external_ids {
+        sqlx::query("DELETE FROM external_ids WHERE account_id = $1 AND kind = $2").bind(id).bind(&e.kind).execute(&mut **tx).await?;
+        insert_external_id(tx, id, e).await?;
+    }
+    Ok(())
+}
+
+async fn insert_external_id(tx: &mut Tx, id: i64, e: &ExternalId) -> Result<()> {
+    sqlx::query("INSERT INTO external_ids (account_id, kind, value) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(&e.kind)
+        .bind(&e.value)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn replace_tags(tx: &mut Tx, id: i64, tags: &[String]) -> Result<()> {
+    sqlx::query("DELETE FROM account_tags WHERE account_id = $1").bind(id).execute(&mut **tx).await?;
+    for t in tags {
+        sqlx::query("INSERT INTO account_tags (account_id, tag) VALUES ($1, $2)").bind(id).bind(t).execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,411 @@
+//! Team members, their sessions, API tokens and ingestion write keys. Secrets arrive hashed: the
+//! store never sees a password, session id, token or key in the clear.
+
+use crate::audit::{record, Actor};
+use crate::sql::{opt_text, text};
+use crate::{get_opt_i64, instant, now_micros, Result, Store, StoreError};
+use chrono::{DateTime, Utc};
+use keepwell_core::{Invalid, Role};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A team member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub locale: Option<String>,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+fn user_from(r: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: r.try_get("id")?,
+        email: text(r, "email")?,
+        name: text(r, "name")?,
+        role: text(r, "role")?.parse().map_err(StoreError::Corrupt)?,
+        locale: opt_text(r, "locale")?,
+        disabled: get_opt_i64(r, "disabled_at")?.is_some(),
+        created_at: instant(r.try_get("created_at")?),
+    })
+}
+
+const USER_COLS: &str = "id, email, name, role, locale, disabled_at, created_at";
+
+/// A signed-in person's session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id_hash: String,
+    pub user: User,
+    pub csrf_token: String,
+}
+
+/// A session as its owner sees it on the sessions page.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    pub id_hash: String,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// A REST API token (its secret is shown once and stored only as a hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+}
+
+/// An ingestion write key: it can only send events.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteKey {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+/// A new team member.
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password_hash: &'a str,
+}
+
+impl Store {
+    /// Adds a team member; the e-mail must be new.
+    pub async fn create_user(&self, actor: &Actor, u: &NewUser<'_>) -> Result<User> {
+        let email = u.email.trim().to_ascii_lowercase();
+        let mut invalid = Invalid::default();
+        if !keepwell_core::invalid::is_email(&email) {
+            invalid.push("email", format!("{email:?} is not an e-mail address"));
+        }
+        if u.name.trim().is_empty() {
+            invalid.push("name", "is required");
+        }
+        invalid.into_result(())?;
+        let mut tx = self.begin().await?;
+        if sqlx::query("SELECT id FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::conflict("email", format!("a team member with e-mail {email} already exists")));
+        }
+        let row = sqlx::query(&format!(
+            "INSERT INTO users (email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLS}"
+        ))
+        .bind(&email)
+        .bind(u.name.trim())
+        .bind(u.role.as_str())
+        .bind(u.password_hash)
+        .bind(now_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let user = user_from(&row)?;
+        record(&mut tx, actor, "user.create", "user", Some(user.id.to_string()), None, Some(&user)).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn user(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    /// A member and their password hash, for signing in.
+    pub async fn user_for_login(&self, email: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLS}, password_hash FROM users WHERE email = $1"))
+            .bind(email.trim().to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| Ok((user_from(&r)?, text(&r, "password_hash")?))).transpose()
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        Ok(self.user_for_login(email).await?.map(|(u, _)| u))
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>> {
+        sqlx::query(&format!("SELECT {USER_COLS} FROM users ORDER BY name, id"))
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(user_from)
+            .collect()
+    }
+
+    pub async fn count_users(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?.try_get(0)?)
+    }
+
+    /// Changes a member's name, role or whether they may sign in. Disabling ends their sessions.
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        id: i64,
+        name: Option<&str>,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<User> {
+        let mut tx = self.begin().await?;
+        let before = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| user_from(&r))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("no team member with id {id}")))?;
+        if let Some(n) = name.filter(|n| n.trim().is_empty()) {
+            return Err(Invalid::field("name", format!("{n:?}: is required")).into());
+        }
+        let row = sqlx::query(&format!(
+            "UPDATE users SET name = $1, role = $2, disabled_at = CASE WHEN $3 IS NULL THEN disabled_at \
+             WHEN $3 = 1 THEN COALESCE(disabled_at, $5) ELSE NULL END WHERE id = $4 RETURNING {USER_COLS}"
+        ))
+        .bind(name.map(str::trim).unwrap_or(&before.name))
+        .bind(role.unwrap_or(before.role).as_str())
+        .bind(disabled.map(i64::from))
+        .bind(id)
+        .bind(now_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let after = user_from(&row)?;
+        if after.disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+        }
+        record(&mut tx, actor, "user.update", "user", Some(id.to_string()), Some(&before), Some(&after)).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Replaces a member's password hash and ends their other sessions.
+    pub async fn set_password(&self, actor: &Actor, id: i64, hash: &str, keep_session: Option<&str>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+            .bind(id)
+            .bind(keep_session.unwrap_or(""))
+            .execute(&mut *tx)
+            .await?;
+        record::<()>(&mut tx, actor, "user.password", "user", Some(id.to_string()), None, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The language a member chose for the UI (None: follow the browser).
+    pub async fn set_user_locale(&self, id: i64, locale: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE users SET locale = $1 WHERE id = $2").bind(locale).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn create_session(&self, id_hash: &str, user_id: i64, csrf_token: &str, user_agent: Option<&str>, ttl_secs: i64) -> Result<()> {
+        let now = now_micros();
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, user_agent, created_at, last_seen_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(user_agent.map(|u| u.chars().take(200).collect::<String>()))
+        .bind(now)
+        .bind(now + ttl_secs * 1_000_000)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A live session of an enabled member; refreshes its last-seen time at most once a minute.
+    pub async fn session(&self, id_hash: &str) -> Result<Option<Session>> {
+        let now = now_micros();
+        let row = sqlx::query(&format!(
+            "SELECT s.csrf_token, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+            USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let last_seen: i64 = row.try_get("last_seen_at")?;
+        if now - last_seen > 60_000_000 {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2").bind(now).bind(id_hash).execute(self.pool()).await?;
+        }
+        Ok(Some(Session { id_hash: id_hash.to_owned(), user: user_from(&row)?, csrf_token: text(&row, "csrf_token")? }))
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id_hash).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Ends one of a member's own sessions.
+    pub async fn end_user_session(&self, user_id: i64, id_hash: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_id = $2").bind(id_hash).bind(user_id).execute(self.pool()).await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionInfo>> {
+        sqlx::query("SELECT id_hash, user_agent, created_at, last_seen_at FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC")
+            .bind(user_id)
+            .bind(now_micros())
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id_hash: text(r, "id_hash")?,
+                    user_agent: opt_text(r, "user_agent")?,
+                    created_at: instant(r.try_get("created_at")?),
+                    last_seen_at: instant(r.try_get("last_seen_at")?),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn create_api_token(&self, actor: &Actor, name: &str, role: Role, hash: &str, prefix: &str) -> Result<ApiToken> {
+        if name.trim().is_empty() {
+            return Err(Invalid::field("name", "is required").into());
+        }
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING id, name, role, prefix, created_at, last_used_at, revoked_at",
+        )
+        .bind(name.trim())
+        .bind(role.as_str())
+        .bind(hash)
+        .bind(prefix)
+        .bind(actor.user_id)
+        .bind(now_micros())
+        .fetch_one(&mut *tx)
+        .await?;
+        let token = token_from(&row)?;
+        record(&mut tx, actor, "token.create", "api_token", Some(token.id.to_string()), None, Some(&token)).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// The live token with this hash, marking it used.
+    pub async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token = token_from(&row)?;
+        let now = now_micros();
+        if token.last_used_at.is_none_or(|t| now - t.timestamp_micros() > 60_000_000) {
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(token.id).execute(self.pool()).await?;
+        }
+        Ok(Some(token))
+    }
+
+    pub async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(token_from)
+            .collect()
+    }
+
+    pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now_micros()).bind(id).execute(&mut *tx).await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no live API token with id {id}")));
+        }
+        record::<()>(&mut tx, actor, "token.revoke", "api_token", Some(id.to_string()), None, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_write_key(&self, actor: &Actor, name: &str, hash: &str, prefix: &str) -> Result<WriteKey> {
+        if name.trim().is_empty() {
+            return Err(Invalid::field("name", "is required").into());
+        }
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("INSERT INTO write_keys (name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4) RETURNING id, name, prefix, created_at, revoked_at")
+            .bind(name.trim())
+            .bind(hash)
+            .bind(prefix)
+            .bind(now_micros())
+            .fetch_one(&mut *tx)
+            .await?;
+        let key = key_from(&row)?;
+        record(&mut tx, actor, "writekey.create", "write_key", Some(key.id.to_string()), None, Some(&key)).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    pub async fn write_keys(&self) -> Result<Vec<WriteKey>> {
+        sqlx::query("SELECT id, name, prefix, created_at, revoked_at FROM write_keys ORDER BY id DESC")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(key_from)
+            .collect()
+    }
+
+    /// The live write key with this hash.
+    pub async fn write_key_by_hash(&self, hash: &str) -> Result<Option<WriteKey>> {
+        sqlx::query("SELECT id, name, prefix, created_at, revoked_at FROM write_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+            .bind(hash)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(key_from)
+            .transpose()
+    }
+
+    pub async fn revoke_write_key(&self, actor: &Actor, id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query("UPDATE write_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now_micros()).bind(id).execute(&mut *tx).await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no live write key with id {id}")));
+        }
+        record::<()>(&mut tx, actor, "writekey.revoke", "write_key", Some(id.to_string()), None, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn token_from(r: &AnyRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: r.try_get("id")?,
+        name: text(r, "name")?,
+        role: text(r, "role")?.parse().map_err(StoreError::Corrupt)?,
+        prefix: text(r, "prefix")?,
+        created_at: instant(r.try_get("created_at")?),
+        last_used_at: get_opt_i64(r, "last_used_at")?.map(instant),
+        revoked: get_opt_i64(r, "revoked_at")?.is_some(),
+    })
+}
+
+fn key_from(r: &AnyRow) -> Result<WriteKey> {
+    Ok(WriteKey {
+        id: r.try_get("id")?,
+        name: text(r, "name")?,
+        prefix: text(r, "prefix")?,
+        created_at: instant(r.try_get("created_at")?),
+        revoked: get_opt_i64(r, "revoked_at")?.is_some(),
+    })
+}

@@ -1,0 +1,140 @@
+//! A small builder for dynamic SQL with `$N` placeholders, and keyset pagination cursors.
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments, Row};
+
+/// A bound value.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    I64(i64),
+    Text(String),
+}
+
+/// SQL text and its arguments, numbered as they are pushed.
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    pub text: String,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `arg`.
+    pub fn bind(&mut self, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        self.text.push_str(&format!("${}", self.args.len()));
+        self
+    }
+
+    pub fn arguments(&self) -> AnyArguments<'_> {
+        let mut a = AnyArguments::default();
+        for arg in &self.args {
+            // Adding to AnyArguments cannot fail for these types.
+            let _ = match arg {
+                Arg::I64(v) => a.add(*v),
+                Arg::Text(v) => a.add(v.clone()),
+            };
+        }
+        a
+    }
+
+    pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, AnyArguments<'_>> {
+        sqlx::query_with(&self.text, self.arguments())
+    }
+}
+
+/// One page of a collection and where the next one starts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A keyset position: the sort key of the last row and its id, opaque to clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Cursor {
+    pub key: CursorKey,
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum CursorKey {
+    Int(i64),
+    Text(String),
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(raw: &str) -> Option<Cursor> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_contains(q: &str) -> String {
+    let mut p = String::from("%");
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+pub(crate) fn text(row: &sqlx::any::AnyRow, col: &str) -> Result<String, sqlx::Error> {
+    row.try_get::<String, _>(col)
+}
+
+pub(crate) fn opt_text(row: &sqlx::any::AnyRow, col: &str) -> Result<Option<String>, sqlx::Error> {
+    row.try_get::<Option<String>, _>(col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = Cursor {
+            key: CursorKey::Text("acme".into()),
+            id: 7,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("garbage!"), None);
+    }
+
+    #[test]
+    fn like_patterns_escape() {
+        assert_eq!(like_contains("50%_A"), "%50\\%\\_a%");
+    }
+
+    #[test]
+    fn placeholders_are_numbered() {
+        let mut s = Sql::new("SELECT 1 WHERE a = ");
+        s.bind(Arg::I64(1)).push(" AND b = ").bind(Arg::Text("x".into()));
+        assert_eq!(s.text, "SELECT 1 WHERE a = $1 AND b = $2");
+    }
+}

@@ -1,0 +1,50 @@
+//! Fresh, migrated databases for tests: every test gets its own, on either backend.
+//! PostgreSQL tests need `KEEPWELL_TEST_POSTGRES_URL` (the test command starts a throwaway cluster
+//! and sets it); without it they fail rather than pass unseen.
+
+use crate::{Backend, Store};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn unique_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("kw_test_{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A URL naming a new, empty database of `backend`.
+pub async fn fresh_database_url(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(unique_name());
+            std::fs::create_dir_all(&dir).expect("create a temp dir");
+            format!("sqlite://{}", dir.join("keepwell.db").display())
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("KEEPWELL_TEST_POSTGRES_URL").expect(
+                "KEEPWELL_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL",
+            );
+            let name = unique_name();
+            let store = Store::connect(&admin).await.expect("connect to the test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(store.pool())
+                .await
+                .expect("create a test database");
+            store.close().await;
+            let (base, _) = admin.rsplit_once('/').expect("a postgres URL with a database name");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// A new, migrated store of `backend`.
+pub async fn fresh_store(backend: Backend) -> Store {
+    let store = Store::connect(&fresh_database_url(backend).await)
+        .await
+        .expect("connect to the test database");
+    store.migrate().await.expect("migrate the test database");
+    store
+}

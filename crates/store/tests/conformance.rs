@@ -1,0 +1,301 @@
+//! One story per store operation, run on SQLite and on PostgreSQL.
+
+use keepwell_core::account::AccountInput;
+use keepwell_core::contact::ContactInput;
+use keepwell_core::{AttrValue, LifecycleStage, Role};
+use keepwell_store::accounts::{AccountFilter, AccountSort};
+use keepwell_store::audit::AuditFilter;
+use keepwell_store::contacts::ContactFilter;
+use keepwell_store::people::NewUser;
+use keepwell_store::testing::fresh_store;
+use keepwell_store::{Actor, Backend, Store, StoreError};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::fresh_store(super::Backend::Sqlite).await).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::fresh_store(super::Backend::Postgres).await).await } )* }
+    };
+}
+
+on_both_backends!(
+    accounts_round_trip,
+    external_ids_are_unique_per_kind_and_resolve_by_any_kind,
+    list_filters_sorts_and_pages,
+    import_is_all_or_nothing_and_upserts,
+    contacts_round_trip_and_import,
+    users_sessions_tokens_and_keys,
+    audit_records_before_and_after,
+    backup_restores_into_an_empty_database,
+    migrate_twice_changes_nothing,
+);
+
+fn cli() -> Actor {
+    Actor::system("test")
+}
+
+fn account(name: &str, crm: &str) -> AccountInput {
+    AccountInput {
+        name: Some(name.into()),
+        domain: Some(format!("{}.com", name.to_lowercase().replace(' ', ""))),
+        external_ids: vec![("crm".into(), crm.into())],
+        ..Default::default()
+    }
+}
+
+async fn user(store: &Store, email: &str, role: Role) -> i64 {
+    store
+        .create_user(&cli(), &NewUser { email, name: email, role, password_hash: "x" })
+        .await
+        .unwrap()
+        .id
+}
+
+async fn accounts_round_trip(store: Store) {
+    let owner = user(&store, "ann@team.io", Role::Csm).await;
+    let mut input = account("Acme", "c-1");
+    input.owner_email = Some("ANN@team.io".into());
+    input.tags = vec!["Enterprise".into()];
+    input.attributes = vec![("seats".into(), AttrValue::infer("25"))];
+    input.lifecycle_stage = Some("adoption".into());
+    let created = store.create_account(&cli(), &input.validate().unwrap()).await.unwrap();
+    assert_eq!(created.owner.as_ref().map(|o| o.id), Some(owner));
+    let got = store.account(created.id).await.unwrap().unwrap();
+    assert_eq!(got, created);
+    assert_eq!(got.tags, vec!["enterprise"]);
+    assert_eq!(got.attributes["seats"], AttrValue::infer("25").unwrap());
+    assert_eq!(got.lifecycle_stage, LifecycleStage::Adoption);
+
+    let mut change = account("Acme Corp", "c-1");
+    change.owner_email = None;
+    let updated = store.update_account(&cli(), created.id, &change.validate().unwrap()).await.unwrap();
+    assert_eq!(updated.name, "Acme Corp");
+    assert_eq!(updated.owner, None);
+
+    let mut unknown = account("Beta", "c-2");
+    unknown.owner_email = Some("nobody@team.io".into());
+    match store.create_account(&cli(), &unknown.validate().unwrap()).await {
+        Err(StoreError::Invalid(i)) => assert_eq!(i.errors[0].field, "owner_email"),
+        other => panic!("expected an invalid owner, got {other:?}"),
+    }
+    store.delete_account(&cli(), created.id).await.unwrap();
+    assert!(store.account(created.id).await.unwrap().is_none());
+    assert!(matches!(store.delete_account(&cli(), created.id).await, Err(StoreError::NotFound(_))));
+}
+
+async fn external_ids_are_unique_per_kind_and_resolve_by_any_kind(store: Store) {
+    let mut a = account("Acme", "c-1");
+    a.external_ids.push(("stripe".into(), "cus_1".into()));
+    let acme = store.create_account(&cli(), &a.validate().unwrap()).await.unwrap();
+    let found = store.account_by_external_id("cus_1").await.unwrap().unwrap();
+    assert_eq!(found.id, acme.id);
+    assert!(store.account_by_external_id("nope").await.unwrap().is_none());
+
+    match store.create_account(&cli(), &account("Dup", "c-1").validate().unwrap()).await {
+        Err(StoreError::Conflict { message, .. }) => assert!(message.contains("Acme"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // The same value under another kind is allowed, but then looking it up is ambiguous.
+    let mut b = account("Beta", "c-2");
+    b.external_ids.push(("segment".into(), "cus_1".into()));
+    store.create_account(&cli(), &b.validate().unwrap()).await.unwrap();
+    match store.account_by_external_id("cus_1").await {
+        Err(StoreError::Conflict { message, .. }) => {
+            assert!(message.contains("Acme") && message.contains("Beta"), "{message}")
+        }
+        other => panic!("expected an ambiguity, got {other:?}"),
+    }
+}
+
+async fn list_filters_sorts_and_pages(store: Store) {
+    let ann = user(&store, "ann@team.io", Role::Csm).await;
+    for i in 0..25 {
+        let mut a = account(&format!("Company {i:02}"), &format!("c-{i}"));
+        a.country = Some(if i % 2 == 0 { "DE" } else { "US" }.into());
+        a.employees = Some((i * 10).to_string());
+        if i % 5 == 0 {
+            a.owner_email = Some("ann@team.io".into());
+            a.tags = vec!["vip".into()];
+            a.lifecycle_stage = Some("renewal".into());
+        }
+        store.create_account(&cli(), &a.validate().unwrap()).await.unwrap();
+    }
+    let mut f = AccountFilter { limit: 10, ..Default::default() };
+    let mut names = Vec::new();
+    loop {
+        let page = store.accounts(&f).await.unwrap();
+        names.extend(page.data.iter().map(|a| a.name.clone()));
+        match page.next_cursor {
+            Some(c) => f.cursor = Some(c),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..25).map(|i| format!("Company {i:02}")).collect();
+    assert_eq!(names, expected);
+
+    let desc = store
+        .accounts(&AccountFilter { sort: AccountSort::Employees, descending: true, limit: 3, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(desc.data.iter().map(|a| a.employees.unwrap()).collect::<Vec<_>>(), [240, 230, 220]);
+    let next = store
+        .accounts(&AccountFilter {
+            sort: AccountSort::Employees,
+            descending: true,
+            limit: 3,
+            cursor: desc.next_cursor,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(next.data[0].employees, Some(210));
+
+    let count = |f: AccountFilter| {
+        let store = store.clone();
+        async move { store.count_accounts(&f).await.unwrap() }
+    };
+    assert_eq!(count(AccountFilter { q: Some("COMPANY 1".into()), ..Default::default() }).await, 10);
+    assert_eq!(count(AccountFilter { q: Some("company07.com".into()), ..Default::default() }).await, 1);
+    assert_eq!(count(AccountFilter { q: Some("%".into()), ..Default::default() }).await, 0);
+    assert_eq!(count(AccountFilter { owner: Some(Some(ann)), ..Default::default() }).await, 5);
+    assert_eq!(count(AccountFilter { owner: Some(None), ..Default::default() }).await, 20);
+    assert_eq!(count(AccountFilter { tag: Some("VIP".into()), ..Default::default() }).await, 5);
+    assert_eq!(count(AccountFilter { stage: Some(LifecycleStage::Renewal), ..Default::default() }).await, 5);
+    assert_eq!(count(AccountFilter { country: Some("de".into()), ..Default::default() }).await, 13);
+    let facets = store.account_facets().await.unwrap();
+    assert_eq!(facets.countries, ["DE", "US"]);
+    assert_eq!(facets.tags, ["vip"]);
+    assert!(store.accounts(&AccountFilter { cursor: Some("bogus".into()), ..Default::default() }).await.is_err());
+}
+
+async fn import_is_all_or_nothing_and_upserts(store: Store) {
+    let rows: Vec<_> = (0..3).map(|i| account(&format!("A{i}"), &format!("c-{i}")).validate().unwrap()).collect();
+    let mut seen = 0;
+    let s = store.import_accounts(&cli(), &rows, false, |n| seen = n).await.unwrap();
+    assert_eq!((s.created, s.updated, seen), (3, 0, 3));
+
+    // A second file updates A1 by its CRM id, and its last row names an unknown owner: nothing lands.
+    let mut bad = account("Z", "c-9");
+    bad.owner_email = Some("ghost@team.io".into());
+    let rows2 = vec![account("A1 renamed", "c-1").validate().unwrap(), bad.validate().unwrap()];
+    let err = store.import_accounts(&cli(), &rows2, false, |_| {}).await.unwrap_err();
+    assert_eq!(err.index, 1);
+    assert_eq!(store.count_accounts(&AccountFilter::default()).await.unwrap(), 3);
+    assert_eq!(store.account_by_external_id("c-1").await.unwrap().unwrap().name, "A1");
+
+    let s = store.import_accounts(&cli(), &rows2[..1], true, |_| {}).await.unwrap();
+    assert_eq!((s.created, s.updated), (0, 1));
+    assert_eq!(store.account_by_external_id("c-1").await.unwrap().unwrap().name, "A1", "dry run wrote");
+    store.import_accounts(&cli(), &rows2[..1], false, |_| {}).await.unwrap();
+    assert_eq!(store.account_by_external_id("c-1").await.unwrap().unwrap().name, "A1 renamed");
+}
+
+async fn contacts_round_trip_and_import(store: Store) {
+    let mut a = account("Acme", "c-1");
+    a.external_ids.push(("stripe".into(), "cus_1".into()));
+    let acme = store.create_account(&cli(), &a.validate().unwrap()).await.unwrap();
+    let c = ContactInput {
+        account_external_id: Some("cus_1".into()),
+        email: Some("Ann@Acme.com".into()),
+        name: Some("Ann".into()),
+        role: Some("champion".into()),
+        external_user_ids: vec!["u-1".into()],
+        ..Default::default()
+    };
+    let ann = store.create_contact(&cli(), &c.clone().validate().unwrap()).await.unwrap();
+    assert_eq!(ann.account_id, acme.id);
+    assert_eq!(ann.external_user_ids, ["u-1"]);
+    assert_eq!(store.contact(ann.id).await.unwrap().unwrap(), ann);
+    assert!(matches!(store.create_contact(&cli(), &c.validate().unwrap()).await, Err(StoreError::Conflict { .. })));
+
+    let rows: Vec<_> = ["bob@acme.com", "ann@acme.com"]
+        .iter()
+        .map(|e| ContactInput { account_external_id: Some("c-1".into()), email: Some((*e).into()), title: Some("CTO".into()), ..Default::default() }.validate().unwrap())
+        .collect();
+    let s = store.import_contacts(&cli(), &rows, false, |_| {}).await.unwrap();
+    assert_eq!((s.created, s.updated), (1, 1));
+    let page = store.contacts(&ContactFilter { account_id: Some(acme.id), limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(page.data[0].email, "ann@acme.com");
+    assert_eq!(page.data[0].title.as_deref(), Some("CTO"));
+    let page2 = store.contacts(&ContactFilter { account_id: Some(acme.id), limit: 1, cursor: page.next_cursor, ..Default::default() }).await.unwrap();
+    assert_eq!(page2.data[0].email, "bob@acme.com");
+    assert!(page2.next_cursor.is_none());
+
+    let orphan = ContactInput { account_external_id: Some("nope".into()), email: Some("x@y.com".into()), ..Default::default() };
+    let err = store.import_contacts(&cli(), &[orphan.validate().unwrap()], false, |_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("no account has the external id"), "{err}");
+    store.delete_contact(&cli(), ann.id).await.unwrap();
+    assert!(store.contact(ann.id).await.unwrap().is_none());
+}
+
+async fn users_sessions_tokens_and_keys(store: Store) {
+    let id = user(&store, "Ann@Team.io", Role::Manager).await;
+    let (u, hash) = store.user_for_login("ann@team.io").await.unwrap().unwrap();
+    assert_eq!((u.id, u.role, hash.as_str()), (id, Role::Manager, "x"));
+    assert!(matches!(
+        store.create_user(&cli(), &NewUser { email: "ann@team.io", name: "A", role: Role::Csm, password_hash: "x" }).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    store.create_session("h1", id, "csrf", Some("test"), 3600).await.unwrap();
+    let s = store.session("h1").await.unwrap().unwrap();
+    assert_eq!((s.user.id, s.csrf_token.as_str()), (id, "csrf"));
+    assert_eq!(store.user_sessions(id).await.unwrap().len(), 1);
+    store.update_user(&cli(), id, None, Some(Role::Viewer), Some(true)).await.unwrap();
+    assert!(store.session("h1").await.unwrap().is_none(), "disabling ends sessions");
+    let u = store.update_user(&cli(), id, Some("Ann B"), None, Some(false)).await.unwrap();
+    assert_eq!((u.name.as_str(), u.role, u.disabled), ("Ann B", Role::Viewer, false));
+
+    let t = store.create_api_token(&cli(), "ci", Role::Manager, "th", "kw_ab").await.unwrap();
+    assert_eq!(store.api_token_by_hash("th").await.unwrap().unwrap().id, t.id);
+    store.revoke_api_token(&cli(), t.id).await.unwrap();
+    assert!(store.api_token_by_hash("th").await.unwrap().is_none());
+    let k = store.create_write_key(&cli(), "web", "kh", "wk_ab").await.unwrap();
+    assert_eq!(store.write_key_by_hash("kh").await.unwrap().unwrap().id, k.id);
+    assert_eq!(store.write_keys().await.unwrap().len(), 1);
+    store.revoke_write_key(&cli(), k.id).await.unwrap();
+    assert!(store.write_key_by_hash("kh").await.unwrap().is_none());
+}
+
+async fn audit_records_before_and_after(store: Store) {
+    let a = store.create_account(&cli(), &account("Acme", "c-1").validate().unwrap()).await.unwrap();
+    store.update_account(&cli(), a.id, &account("Acme 2", "c-1").validate().unwrap()).await.unwrap();
+    let log = store
+        .audit_log(&AuditFilter { entity: Some("account".into()), entity_id: Some(a.id.to_string()), limit: 1, ..Default::default() })
+        .await
+        .unwrap();
+    let e = &log.data[0];
+    assert_eq!((e.action.as_str(), e.actor.as_str()), ("account.update", "test"));
+    assert_eq!(e.before.as_ref().unwrap()["name"], "Acme");
+    assert_eq!(e.after.as_ref().unwrap()["name"], "Acme 2");
+    let older = store
+        .audit_log(&AuditFilter { entity: Some("account".into()), limit: 10, cursor: log.next_cursor, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(older.data[0].action, "account.create");
+}
+
+async fn backup_restores_into_an_empty_database(store: Store) {
+    user(&store, "ann@team.io", Role::Admin).await;
+    let mut a = account("Acme", "c-1");
+    a.owner_email = Some("ann@team.io".into());
+    a.attributes = vec![("renews".into(), AttrValue::infer("2027-01-01"))];
+    let acme = store.create_account(&cli(), &a.validate().unwrap()).await.unwrap();
+    let mut buf = Vec::new();
+    let summary = store.backup(&mut buf).await.unwrap();
+    assert!(summary.rows >= 4);
+
+    for target in [Backend::Sqlite, Backend::Postgres] {
+        let other = fresh_store(target).await;
+        other.restore(&buf[..]).await.unwrap();
+        assert_eq!(other.account(acme.id).await.unwrap().unwrap(), acme);
+        // Ids keep counting after the restored ones.
+        let next = other.create_account(&cli(), &account("Next", "c-2").validate().unwrap()).await.unwrap();
+        assert!(next.id > acme.id);
+        let again = other.restore(&buf[..]).await.unwrap_err();
+        assert!(again.to_string().contains("empty"), "{again}");
+    }
+}
+
+async fn migrate_twice_changes_nothing(store: Store) {
+    assert!(store.migrate().await.unwrap().is_empty());
+    store.ping().await.unwrap();
+}
