@@ -1,1 +1,262 @@
-fn main() {}
+//! `keepwell`: one binary for the whole product. A thin layer over the library crates: it reads
+//! configuration, opens the store, and runs one command.
+
+mod bench;
+mod config;
+mod demo;
+mod import;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use config::Config;
+use keepwell_core::Role;
+use keepwell_store::people::NewUser;
+use keepwell_store::{Actor, Store};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "keepwell", version, about = "Keepwell: the open-source customer success platform")]
+struct Cli {
+    /// Where Keepwell keeps its files (SQLite database, keepwell.toml).
+    #[arg(long, global = true, env = "KEEPWELL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://…; the scheme picks the backend.
+    #[arg(long, global = true, env = "KEEPWELL_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web UI, the REST API and the background work.
+    Serve {
+        #[arg(long, env = "KEEPWELL_LISTEN")]
+        listen: Option<String>,
+        /// Fill an empty database with the demo workspace and print the login.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Team members.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// REST API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Ingestion write keys.
+    Writekey {
+        #[command(subcommand)]
+        action: WritekeyAction,
+    },
+    /// Import a CSV file, all or nothing.
+    Import(import::ImportArgs),
+    /// Write a realistic, reproducible demo workspace into an empty database.
+    Demo(demo::DemoArgs),
+    /// Write a consistent backup of the running workspace to FILE.
+    Backup { file: PathBuf },
+    /// Load a backup into a new, empty database.
+    Restore { file: PathBuf },
+    /// The project's own benchmarks: `import`, `accounts-api`.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a team member. Prints a generated password once unless --password-stdin is given.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// admin, manager, csm or viewer.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Print a new REST API token once (only its hash is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// admin, manager, csm or viewer (default viewer).
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WritekeyAction {
+    /// Print a new ingestion write key once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbose = matches!(cli.command, Command::Serve { .. });
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEEPWELL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if verbose { "info" } else { "warn" })),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, whatever the cause chain.
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const CLI_ACTOR: &str = "cli";
+
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.database_url).await.context("cannot open the database")?;
+    store.migrate().await.context("cannot migrate the database")?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen_flag = match &cli.command {
+        Command::Serve { listen, .. } => listen.clone(),
+        _ => None,
+    };
+    let config = Config::resolve(cli.data_dir.clone(), cli.database_url.clone(), listen_flag)?;
+    let actor = Actor::system(CLI_ACTOR);
+    match cli.command {
+        Command::Serve { demo, .. } => serve(config, demo).await,
+        Command::Migrate => {
+            let store = Store::connect(&config.database_url).await.context("cannot open the database")?;
+            let applied = store.migrate().await?;
+            println!("{}", if applied.is_empty() { "the database is up to date".to_owned() } else { format!("applied migrations {applied:?}") });
+            Ok(())
+        }
+        Command::User { action: UserAction::Create { email, name, role, password_stdin } } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                (line.trim_end_matches(['\n', '\r']).to_owned(), false)
+            } else {
+                (keepwell_server::auth::generate_password(), true)
+            };
+            keepwell_core::people::check_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+            let store = open(&config).await?;
+            let hash = keepwell_server::auth::hash_password(password.clone()).await?;
+            let user = store.create_user(&actor, &NewUser { email: &email, name: &name, role, password_hash: &hash }).await?;
+            if generated {
+                println!("created {} ({}) with password: {password}", user.email, user.role);
+                println!("the password is shown only now");
+            } else {
+                println!("created {} ({})", user.email, user.role);
+            }
+            Ok(())
+        }
+        Command::Token { action: TokenAction::Create { name, role } } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let store = open(&config).await?;
+            let (secret, hash, prefix) = keepwell_server::auth::new_secret("kw");
+            store.create_api_token(&actor, &name, role, &hash, &prefix).await?;
+            println!("{secret}");
+            if std::io::stdout().is_terminal() {
+                eprintln!("API token {name:?} ({role}); it is shown only now. Use it as: Authorization: Bearer TOKEN");
+            }
+            Ok(())
+        }
+        Command::Writekey { action: WritekeyAction::Create { name } } => {
+            let store = open(&config).await?;
+            let (secret, hash, prefix) = keepwell_server::auth::new_secret("wk");
+            store.create_write_key(&actor, &name, &hash, &prefix).await?;
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Import(args) => import::run(&open(&config).await?, &actor, args).await,
+        Command::Demo(args) => {
+            let store = open(&config).await?;
+            let summary = demo::write(&store, &args).await?;
+            println!("{summary}");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let store = open(&config).await?;
+            let tmp = file.with_extension("partial");
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?);
+            let summary = store.backup(&mut out).await?;
+            drop(out);
+            std::fs::rename(&tmp, &file)?;
+            println!("backed up {} rows to {}", summary.rows, file.display());
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let input = std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let store = open(&config).await?;
+            let summary = store.restore(std::io::BufReader::new(input)).await?;
+            println!("restored {} rows from {}", summary.rows, file.display());
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(&config, args).await,
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let store = open(&config).await?;
+    if demo {
+        let login = demo::ensure(&store).await?;
+        println!("{login}");
+    }
+    let settings = keepwell_server::Settings {
+        listen: config.listen.clone(),
+        secure_cookies: config.base_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+    };
+    let app = keepwell_server::Application::build(store, settings).await?;
+    let addr = app.local_addr();
+    println!("Keepwell is listening on http://{addr}");
+    if !demo && config.database_url.starts_with("sqlite:") {
+        tracing::info!(database = %config.database_url, "using the embedded database");
+    }
+    app.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+

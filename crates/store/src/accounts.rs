@@ -12,7 +12,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 /// An account's owner, as shown beside it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Owner {
     pub id: i64,
     pub name: String,
@@ -20,7 +20,7 @@ pub struct Owner {
 }
 
 /// A stored account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: i64,
     pub name: String,
@@ -33,6 +33,7 @@ pub struct Account {
     pub owner: Option<Owner>,
     pub tags: Vec<String>,
     pub external_ids: Vec<ExternalId>,
+    #[schema(value_type = HashMap<String, Object>, example = json!({"seats": {"type": "number", "value": "25"}}))]
     pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -200,6 +201,19 @@ impl Store {
         let mut sql = Sql::new("SELECT COUNT(*) FROM accounts a WHERE 1=1");
         filter_where(&mut sql, f);
         Ok(sql.query().fetch_one(self.pool()).await?.try_get(0)?)
+    }
+
+    /// How many accounts are in each lifecycle stage.
+    pub async fn account_stage_counts(&self) -> Result<Vec<(LifecycleStage, i64)>> {
+        let rows = sqlx::query("SELECT lifecycle_stage, COUNT(*) AS n FROM accounts GROUP BY lifecycle_stage").fetch_all(self.pool()).await?;
+        let mut counts: Vec<(LifecycleStage, i64)> = LifecycleStage::ALL.iter().map(|s| (*s, 0)).collect();
+        for r in rows {
+            let stage: LifecycleStage = text(&r, "lifecycle_stage")?.parse().map_err(StoreError::Corrupt)?;
+            if let Some(c) = counts.iter_mut().find(|(s, _)| *s == stage) {
+                c.1 = r.try_get("n")?;
+            }
+        }
+        Ok(counts)
     }
 
     /// Distinct values people filter by: tags, countries, plans, industries.

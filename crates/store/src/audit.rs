@@ -24,7 +24,7 @@ impl Actor {
 }
 
 /// One recorded change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: chrono::DateTime<chrono::Utc>,
@@ -33,7 +33,9 @@ pub struct AuditEntry {
     pub action: String,
     pub entity: String,
     pub entity_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
 

@@ -13,7 +13,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 /// A stored contact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Contact {
     pub id: i64,
     pub account_id: i64,
@@ -24,6 +24,7 @@ pub struct Contact {
     pub role: Option<ContactRole>,
     pub locale: Option<String>,
     pub external_user_ids: Vec<String>,
+    #[schema(value_type = HashMap<String, Object>, example = json!({"seats": {"type": "number", "value": "25"}}))]
     pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

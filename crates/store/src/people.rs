@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// A team member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -42,6 +42,8 @@ pub struct Session {
     pub id_hash: String,
     pub user: User,
     pub csrf_token: String,
+    /// A one-time message for the next page, set after a form succeeds.
+    pub flash: Option<String>,
 }
 
 /// A session as its owner sees it on the sessions page.
@@ -54,7 +56,7 @@ pub struct SessionInfo {
 }
 
 /// A REST API token (its secret is shown once and stored only as a hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiToken {
     pub id: i64,
     pub name: String,
@@ -63,6 +65,8 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked: bool,
+    /// The member who made it; a CSM token acts for them.
+    pub created_by: Option<i64>,
 }
 
 /// An ingestion write key: it can only send events.
@@ -235,7 +239,7 @@ impl Store {
     pub async fn session(&self, id_hash: &str) -> Result<Option<Session>> {
         let now = now_micros();
         let row = sqlx::query(&format!(
-            "SELECT s.csrf_token, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT s.csrf_token, s.flash, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
             USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
         ))
@@ -248,7 +252,13 @@ impl Store {
         if now - last_seen > 60_000_000 {
             sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2").bind(now).bind(id_hash).execute(self.pool()).await?;
         }
-        Ok(Some(Session { id_hash: id_hash.to_owned(), user: user_from(&row)?, csrf_token: text(&row, "csrf_token")? }))
+        Ok(Some(Session { id_hash: id_hash.to_owned(), user: user_from(&row)?, csrf_token: text(&row, "csrf_token")?, flash: opt_text(&row, "flash")? }))
+    }
+
+    /// Sets (or, with None, clears) the message the session's next page shows.
+    pub async fn set_flash(&self, id_hash: &str, flash: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE sessions SET flash = $1 WHERE id_hash = $2").bind(flash).bind(id_hash).execute(self.pool()).await?;
+        Ok(())
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<()> {
@@ -287,7 +297,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
             "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id, name, role, prefix, created_at, last_used_at, revoked_at",
+             RETURNING id, name, role, prefix, created_at, last_used_at, revoked_at, created_by",
         )
         .bind(name.trim())
         .bind(role.as_str())
@@ -305,7 +315,7 @@ impl Store {
 
     /// The live token with this hash, marking it used.
     pub async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
-        let row = sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
+        let row = sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at, created_by FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
             .bind(hash)
             .fetch_optional(self.pool())
             .await?;
@@ -319,7 +329,7 @@ impl Store {
     }
 
     pub async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
-        sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY id DESC")
+        sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at, created_by FROM api_tokens ORDER BY id DESC")
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -397,6 +407,7 @@ fn token_from(r: &AnyRow) -> Result<ApiToken> {
         created_at: instant(r.try_get("created_at")?),
         last_used_at: get_opt_i64(r, "last_used_at")?.map(instant),
         revoked: get_opt_i64(r, "revoked_at")?.is_some(),
+        created_by: get_opt_i64(r, "created_by")?,
     })
 }
 

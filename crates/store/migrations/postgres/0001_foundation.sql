@@ -13,6 +13,7 @@ CREATE TABLE sessions (
     id_hash TEXT PRIMARY KEY,
     user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     csrf_token TEXT NOT NULL,
+    flash TEXT,
     user_agent TEXT,
     created_at BIGINT NOT NULL,
     last_seen_at BIGINT NOT NULL,

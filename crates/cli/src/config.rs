@@ -1,0 +1,66 @@
+//! Configuration: flags beat environment variables (both read by clap), which beat `keepwell.toml`
+//! in the data dir, which beats defaults.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: String,
+    pub base_url: Option<String>,
+}
+
+/// The keys `keepwell.toml` may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    database_url: Option<String>,
+    listen: Option<String>,
+    base_url: Option<String>,
+}
+
+impl Config {
+    pub fn resolve(data_dir: Option<PathBuf>, database_url: Option<String>, listen: Option<String>) -> anyhow::Result<Config> {
+        let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("keepwell-data"));
+        let path = data_dir.join("keepwell.toml");
+        let file: File = match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?,
+            Err(_) => File::default(),
+        };
+        let database_url = match database_url.or(file.database_url) {
+            Some(url) => url,
+            None => {
+                std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+                format!("sqlite://{}", data_dir.join("keepwell.db").display())
+            }
+        };
+        Ok(Config {
+            data_dir,
+            database_url,
+            listen: listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            base_url: std::env::var("KEEPWELL_BASE_URL").ok().or(file.base_url),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_beats_defaults_and_flags_beat_file() {
+        let dir = std::env::temp_dir().join(format!("kw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("keepwell.toml"), "listen = \"0.0.0.0:9000\"\n").unwrap();
+        let c = Config::resolve(Some(dir.clone()), None, None).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert!(c.database_url.ends_with("keepwell.db"));
+        let c = Config::resolve(Some(dir.clone()), Some("postgres://x/y".into()), Some("127.0.0.1:1".into())).unwrap();
+        assert_eq!((c.listen.as_str(), c.database_url.as_str()), ("127.0.0.1:1", "postgres://x/y"));
+        std::fs::write(dir.join("keepwell.toml"), "lisen = 1\n").unwrap();
+        assert!(Config::resolve(Some(dir), None, None).is_err());
+    }
+}

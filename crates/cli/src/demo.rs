@@ -1,0 +1,220 @@
+//! `keepwell demo`: a believable, reproducible workspace (same seed, same data) — a CS team and its
+//! book of accounts across industries, sizes and countries, with contacts. Later features extend it.
+
+use anyhow::{bail, Context};
+use keepwell_core::account::AccountInput;
+use keepwell_core::contact::ContactInput;
+use keepwell_core::{AttrValue, Role};
+use keepwell_store::accounts::AccountFilter;
+use keepwell_store::people::NewUser;
+use keepwell_store::{Actor, Store};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// How many accounts.
+    #[arg(long, default_value_t = 300)]
+    accounts: usize,
+    /// Days of history for the features that keep history (billing, usage) as they arrive.
+    #[arg(long, default_value_t = 1095)]
+    days: u32,
+    /// The same seed writes the same workspace.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        DemoArgs { accounts: 300, days: 1095, seed: 42 }
+    }
+}
+
+/// The demo team's login; every demo member has the same password.
+pub const ADMIN_EMAIL: &str = "admin@demo.keepwell.dev";
+pub const PASSWORD: &str = "keepwell-demo";
+
+const TEAM: &[(&str, &str, Role)] = &[
+    (ADMIN_EMAIL, "Alex Admin", Role::Admin),
+    ("maria.lopez@demo.keepwell.dev", "Maria Lopez", Role::Manager),
+    ("sam.okafor@demo.keepwell.dev", "Sam Okafor", Role::Csm),
+    ("lena.schmidt@demo.keepwell.dev", "Lena Schmidt", Role::Csm),
+    ("ivan.petrov@demo.keepwell.dev", "Ivan Petrov", Role::Csm),
+    ("priya.nair@demo.keepwell.dev", "Priya Nair", Role::Csm),
+    ("tom.becker@demo.keepwell.dev", "Tom Becker", Role::Csm),
+    ("vera.quinn@demo.keepwell.dev", "Vera Quinn", Role::Viewer),
+];
+
+const PREFIXES: &[&str] = &[
+    "Acme", "Blue", "Bright", "Cedar", "Clear", "Delta", "Evergreen", "Falcon", "Granite", "Harbor", "Iris", "Juniper",
+    "Keystone", "Lumen", "Maple", "Nimbus", "Northwind", "Orbit", "Pioneer", "Quantum", "Redwood", "Summit", "Tidal",
+    "Union", "Vertex", "Willow", "Zenith", "Atlas", "Beacon", "Cobalt", "Driftwood", "Ember", "Fjord", "Helix", "Polar",
+];
+const SUFFIXES: &[&str] = &[
+    "Labs", "Logistics", "Health", "Analytics", "Systems", "Foods", "Media", "Capital", "Robotics", "Energy", "Retail",
+    "Software", "Partners", "Works", "Bank", "Studios", "Networks", "Learning", "Mobility", "Clinics",
+];
+const INDUSTRIES: &[&str] = &[
+    "Software", "Financial services", "Healthcare", "Retail", "Manufacturing", "Logistics", "Education", "Media",
+    "Energy", "Professional services",
+];
+/// Country and its weight in the book.
+const COUNTRIES: &[(&str, u32)] = &[("US", 30), ("DE", 14), ("GB", 12), ("FR", 8), ("NL", 6), ("ES", 5), ("SE", 4), ("PL", 4), ("BR", 4), ("CA", 5), ("AU", 4), ("RU", 4)];
+/// Plan, employee range, weight.
+const PLANS: &[(&str, u32, u32, u32)] = &[("Starter", 5, 60, 35), ("Growth", 40, 400, 35), ("Business", 200, 2_500, 20), ("Enterprise", 1_500, 60_000, 10)];
+const STAGES: &[(&str, u32)] = &[("onboarding", 12), ("adoption", 25), ("value", 25), ("expansion", 10), ("advocacy", 8), ("renewal", 12), ("churned", 8)];
+const TAGS: &[&str] = &["strategic", "beta-program", "reference", "at-risk", "partner", "multi-product", "self-serve"];
+const FIRST: &[&str] = &["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kate", "Luca", "Mila", "Nora", "Omar", "Pia", "Rafael", "Sofia", "Theo", "Uma", "Viktor", "Yara", "Zoe", "Dmitri", "Olga"];
+const LAST: &[&str] = &["Andersen", "Brooks", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ivanova", "Jensen", "Kowalski", "Larsen", "Moreau", "Novak", "Olsen", "Park", "Rossi", "Silva", "Tanaka", "Weber", "Young", "Smirnov"];
+const TITLES: &[(&str, &str)] = &[("VP Operations", "decision_maker"), ("Head of Customer Experience", "champion"), ("Finance Manager", "billing"), ("Product Lead", "champion"), ("CTO", "decision_maker"), ("Team Lead", "user"), ("Analyst", "user"), ("Operations Manager", "user")];
+
+fn weighted<'a, T>(rng: &mut StdRng, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
+    let total: u32 = items.iter().map(&weight).sum();
+    let mut pick = rng.gen_range(0..total);
+    for item in items {
+        let w = weight(item);
+        if pick < w {
+            return item;
+        }
+        pick -= w;
+    }
+    &items[items.len() - 1]
+}
+
+fn locale_for(country: &str) -> &'static str {
+    match country {
+        "DE" => "de",
+        "FR" => "fr",
+        "ES" => "es",
+        "RU" => "ru",
+        "PL" => "pl",
+        "NL" => "nl",
+        "SE" => "sv",
+        "BR" => "pt-BR",
+        _ => "en",
+    }
+}
+
+/// The demo's accounts and contacts, from the seed alone.
+pub fn generate(args: &DemoArgs) -> (Vec<AccountInput>, Vec<ContactInput>) {
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let mut accounts = Vec::with_capacity(args.accounts);
+    let mut contacts = Vec::new();
+    let csms: Vec<&str> = TEAM.iter().filter(|(_, _, r)| *r == Role::Csm).map(|(e, _, _)| *e).collect();
+    let mut used = std::collections::HashSet::new();
+    for i in 0..args.accounts {
+        let mut name = format!("{} {}", PREFIXES.choose(&mut rng).unwrap_or(&"Acme"), SUFFIXES.choose(&mut rng).unwrap_or(&"Labs"));
+        if !used.insert(name.clone()) {
+            name = format!("{name} {}", i + 1);
+            used.insert(name.clone());
+        }
+        let slug: String = name.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        let country = weighted(&mut rng, COUNTRIES, |c| c.1).0;
+        let (plan, lo, hi, _) = *weighted(&mut rng, PLANS, |p| p.3);
+        // Sizes spread log-uniformly within a plan's range.
+        let employees = ((lo as f64).ln() + rng.gen::<f64>() * ((hi as f64).ln() - (lo as f64).ln())).exp().round() as i64;
+        let stage = weighted(&mut rng, STAGES, |s| s.1).0;
+        let owner = (rng.gen_range(0..10) < 9).then(|| csms.choose(&mut rng).map(|e| e.to_string())).flatten();
+        let mut tags: Vec<String> = TAGS.iter().filter(|_| rng.gen_range(0..100) < 12).map(|t| t.to_string()).collect();
+        if plan == "Enterprise" && rng.gen_bool(0.5) {
+            tags.push("strategic".into());
+        }
+        let crm = format!("0015g{:08}", 1000 + i);
+        let seats = (employees as f64 * rng.gen_range(0.05..0.6)).max(3.0).round();
+        accounts.push(AccountInput {
+            name: Some(name.clone()),
+            domain: Some(format!("{slug}.example")),
+            industry: Some(INDUSTRIES.choose(&mut rng).unwrap_or(&"Software").to_string()),
+            employees: Some(employees.to_string()),
+            country: Some(country.into()),
+            plan: Some(plan.into()),
+            lifecycle_stage: Some(stage.into()),
+            owner_email: owner,
+            owner_id: None,
+            tags,
+            external_ids: vec![("crm".into(), crm.clone()), ("stripe".into(), format!("cus_demo{:06}", i + 1))],
+            attributes: vec![
+                ("seats_purchased".into(), Some(AttrValue::infer(&format!("{seats}")).unwrap_or(AttrValue::Text(seats.to_string())))),
+                ("onboarding_model".into(), Some(AttrValue::Text(match plan { "Starter" => "self-service", "Growth" => "low-touch", _ => "high-touch" }.into()))),
+                ("sso_enabled".into(), Some(AttrValue::Bool(plan == "Enterprise" || rng.gen_bool(0.2)))),
+            ],
+        });
+        let n = match plan { "Starter" => rng.gen_range(1..=2), "Growth" => rng.gen_range(2..=4), _ => rng.gen_range(3..=6) };
+        for k in 0..n {
+            let first = FIRST.choose(&mut rng).unwrap_or(&"Anna");
+            let last = LAST.choose(&mut rng).unwrap_or(&"Smith");
+            let (title, role) = TITLES[if k == 0 { 1 } else { rng.gen_range(0..TITLES.len()) }];
+            contacts.push(ContactInput {
+                account_external_id: Some(crm.clone()),
+                email: Some(format!("{}.{}{k}@{slug}.example", first.to_lowercase(), last.to_lowercase())),
+                name: Some(format!("{first} {last}")),
+                title: Some(title.into()),
+                role: Some(role.into()),
+                locale: Some(locale_for(country).into()),
+                external_user_ids: vec![format!("usr_{}_{k}", i + 1)],
+                ..Default::default()
+            });
+        }
+    }
+    (accounts, contacts)
+}
+
+/// Writes the demo into an empty database; returns what was written and how to log in.
+pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
+    if store.count_users().await? > 0 || store.count_accounts(&AccountFilter::default()).await? > 0 {
+        bail!("the database already holds a workspace; the demo is written only into an empty one (use another --data-dir)");
+    }
+    let actor = Actor::system("demo");
+    let hash = keepwell_server::auth::hash_password(PASSWORD.into()).await?;
+    for (email, name, role) in TEAM {
+        store.create_user(&actor, &NewUser { email, name, role: *role, password_hash: &hash }).await?;
+    }
+    let (accounts, contacts) = generate(args);
+    let accounts: Vec<_> = accounts.into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
+    let contacts: Vec<_> = contacts.into_iter().map(|c| c.validate()).collect::<Result<_, _>>().context("demo contact")?;
+    store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(format!(
+        "Demo workspace written: {} accounts, {} contacts, {} team members (seed {}).\n{}",
+        accounts.len(),
+        contacts.len(),
+        TEAM.len(),
+        args.seed,
+        login()
+    ))
+}
+
+fn login() -> String {
+    format!("Log in as {ADMIN_EMAIL} with password {PASSWORD} (every demo member, e.g. sam.okafor@demo.keepwell.dev, has the same password).")
+}
+
+/// For `serve --demo`: fills an empty database, or reports the login of an existing demo.
+pub async fn ensure(store: &Store) -> anyhow::Result<String> {
+    if store.user_by_email(ADMIN_EMAIL).await?.is_some() {
+        return Ok(format!("Demo workspace found. {}", login()));
+    }
+    if store.count_users().await? > 0 {
+        return Ok("--demo: the database already holds a workspace that is not the demo; serving it unchanged.".into());
+    }
+    write(store, &DemoArgs::default()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_writes_the_same_workspace() {
+        let a = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
+        let b = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
+        let c = generate(&DemoArgs { accounts: 50, days: 30, seed: 8 });
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.0.len(), 50);
+        assert!(a.1.len() >= 50);
+        for acc in a.0 {
+            acc.validate().unwrap();
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! `keepwell import accounts|contacts FILE`: CSV in, all or nothing. Every row is checked before
+//! anything is written; the first problem is reported with its line and column, and nothing lands.
+
+use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use keepwell_core::import::{parse_mapping, ColumnPlan, ImportKind};
+use keepwell_core::Invalid;
+use keepwell_store::accounts::RowError;
+use keepwell_store::{Actor, Store, StoreError};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// What the file holds: accounts or contacts.
+    kind: String,
+    /// A CSV file with a header row.
+    file: PathBuf,
+    /// Check everything, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Rename a column: "Company name=name". "Column=" ignores it. Repeatable.
+    #[arg(long = "map", value_name = "SOURCE=FIELD")]
+    map: Vec<String>,
+}
+
+/// A file read into records, with the line each starts on.
+pub struct Records {
+    pub headers: Vec<String>,
+    pub rows: Vec<(u64, Vec<String>)>,
+}
+
+pub fn read_csv(path: &Path) -> anyhow::Result<Records> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(std::io::BufReader::new(file));
+    let name = path.display();
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| anyhow!("{name}: line 1: {}", csv_message(&e)))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_owned())
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or_default();
+            anyhow!("{name}: line {line}: {}", csv_message(&e))
+        })?;
+        let line = record.position().map(|p| p.line()).unwrap_or_default();
+        rows.push((line, record.iter().map(str::to_owned).collect()));
+    }
+    Ok(Records { headers, rows })
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("has {len} fields but the header row has {expected_len}; quote values that contain commas")
+        }
+        csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text; save the file as UTF-8".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Describes an invalid row: "line 7, column 3 (Website): …".
+fn row_message(name: &str, line: u64, plan: &ColumnPlan, e: &Invalid) -> String {
+    let first = &e.errors[0];
+    let place = match plan.column_of(&first.field) {
+        Some((col, header)) => format!("line {line}, column {col} ({header})"),
+        None => format!("line {line}, {}", first.field),
+    };
+    let more = e.errors.len() - 1;
+    let tail = if more > 0 { format!(" (and {more} more problem(s); nothing was imported)") } else { " (nothing was imported)".into() };
+    format!("{name}: {place}: {}{tail}", first.message)
+}
+
+pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Result<()> {
+    let kind = match args.kind.as_str() {
+        "accounts" => ImportKind::Accounts,
+        "contacts" => ImportKind::Contacts,
+        other => {
+            return Err(anyhow!(
+                "cannot import {other:?} yet: this version imports accounts and contacts (subscriptions, invoices, tickets, interactions and events come with their features)"
+            ))
+        }
+    };
+    let name = args.file.display().to_string();
+    let records = read_csv(&args.file)?;
+    let mapping = parse_mapping(&args.map).map_err(anyhow::Error::msg)?;
+    let plan = ColumnPlan::new(kind, &records.headers, &mapping).map_err(|e| anyhow!("{name}: {e}"))?;
+    let total = records.rows.len() as u64;
+    let bar = ProgressBar::new(total * 2);
+    bar.set_style(ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} rows ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_message("checking");
+
+    let lines: Vec<u64> = records.rows.iter().map(|(l, _)| *l).collect();
+    let mut first_error: Option<String> = None;
+    let mut error_count = 0usize;
+    let mut note = |line: u64, e: Invalid| {
+        if first_error.is_none() {
+            first_error = Some(row_message(&name, line, &plan, &e));
+        }
+        error_count += 1;
+    };
+    let summary = match kind {
+        ImportKind::Accounts => {
+            let mut rows = Vec::with_capacity(records.rows.len());
+            for (line, cells) in &records.rows {
+                let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+                match plan.account(&cells).validate() {
+                    Ok(a) => rows.push(a),
+                    Err(e) => note(*line, e),
+                }
+                bar.inc(1);
+            }
+            check(first_error, error_count)?;
+            bar.set_message(if args.dry_run { "dry run" } else { "writing" });
+            store.import_accounts(actor, &rows, args.dry_run, |n| bar.set_position(total + n as u64)).await
+        }
+        ImportKind::Contacts => {
+            let mut rows = Vec::with_capacity(records.rows.len());
+            for (line, cells) in &records.rows {
+                let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+                match plan.contact(&cells).validate() {
+                    Ok(c) => rows.push(c),
+                    Err(e) => note(*line, e),
+                }
+                bar.inc(1);
+            }
+            check(first_error, error_count)?;
+            bar.set_message(if args.dry_run { "dry run" } else { "writing" });
+            store.import_contacts(actor, &rows, args.dry_run, |n| bar.set_position(total + n as u64)).await
+        }
+    };
+    bar.finish_and_clear();
+    let summary = summary.map_err(|RowError { index, error }| {
+        let line = lines.get(index).copied().unwrap_or_default();
+        match error {
+            StoreError::Invalid(e) => anyhow!(row_message(&name, line, &plan, &e)),
+            StoreError::Conflict { field, message } => {
+                anyhow!(row_message(&name, line, &plan, &Invalid::field(field, message)))
+            }
+            other => anyhow!("{name}: line {line}: {other} (nothing was imported)"),
+        }
+    })?;
+    let what = match kind {
+        ImportKind::Accounts => "accounts",
+        ImportKind::Contacts => "contacts",
+    };
+    if args.dry_run {
+        println!("dry run: {name} is valid: {total} {what} would be imported ({} created, {} updated); nothing was written", summary.created, summary.updated);
+    } else {
+        println!("imported {total} {what} from {name}: {} created, {} updated", summary.created, summary.updated);
+    }
+    Ok(())
+}
+
+fn check(first: Option<String>, count: usize) -> anyhow::Result<()> {
+    match first {
+        None => Ok(()),
+        Some(msg) if count > 1 => Err(anyhow!(msg.replace(" (nothing was imported)", &format!(" ({} rows have problems; nothing was imported)", count)))),
+        Some(msg) => Err(anyhow!(msg)),
+    }
+}

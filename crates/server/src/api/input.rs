@@ -1,0 +1,272 @@
+//! JSON request bodies turned into the core's inputs, with every wrong field named. Bodies are read
+//! as JSON objects rather than fixed structs so a number sent as a string, a `null` that clears a
+//! field and an unknown field each get a precise answer.
+
+use keepwell_core::account::AccountInput;
+use keepwell_core::contact::ContactInput;
+use keepwell_core::{AttrValue, Invalid};
+use keepwell_store::accounts::Account;
+use keepwell_store::contacts::Contact;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// Fields a client may send back unchanged from a GET; they are ignored.
+const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "owner", "account_name"];
+
+fn text(field: &str, v: &Value, invalid: &mut Invalid) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => {
+            invalid.push(field, "must be a string");
+            None
+        }
+    }
+}
+
+fn strings(field: &str, v: &Value, invalid: &mut Invalid) -> Vec<String> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::String(s) => keepwell_core::account::split_tags(s),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| text(&format!("{field}[{i}]"), item, invalid))
+            .collect(),
+        _ => {
+            invalid.push(field, "must be a list of strings");
+            Vec::new()
+        }
+    }
+}
+
+fn merge_attributes(current: &mut Vec<(String, Option<AttrValue>)>, v: &Value, invalid: &mut Invalid) {
+    let Value::Object(map) = v else {
+        if !v.is_null() {
+            invalid.push("attributes", "must be an object of name → value");
+        } else {
+            current.clear();
+        }
+        return;
+    };
+    for (name, value) in map {
+        match AttrValue::from_json(value) {
+            Ok(parsed) => {
+                current.retain(|(n, _)| n != name);
+                current.push((name.clone(), parsed));
+            }
+            Err(e) => invalid.push(format!("attributes.{name}"), e),
+        }
+    }
+}
+
+fn unknown(field: &str, known: &[&str], invalid: &mut Invalid) {
+    invalid.push(field, format!("is not a field; expected one of {}", known.join(", ")));
+}
+
+/// An account body (POST, or PATCH over `base`): the CSV's field names plus `external_ids`,
+/// `owner_id` and `attributes`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AccountBody {
+    /// Required on create.
+    name: Option<String>,
+    domain: Option<String>,
+    industry: Option<String>,
+    employees: Option<i64>,
+    /// ISO 3166 alpha-2.
+    country: Option<String>,
+    plan: Option<String>,
+    lifecycle_stage: Option<keepwell_core::LifecycleStage>,
+    owner_email: Option<String>,
+    owner_id: Option<i64>,
+    tags: Option<Vec<String>>,
+    /// The CRM id (external id kind `crm`).
+    external_id: Option<String>,
+    /// Replaces the account's external ids.
+    external_ids: Option<Vec<keepwell_core::ExternalId>>,
+    /// Merged: a `null` value removes an attribute. Values are strings, numbers, booleans,
+    /// `YYYY-MM-DD` dates or `{"type", "value"}`.
+    #[schema(value_type = Option<Object>)]
+    attributes: Option<Value>,
+}
+
+pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> Result<AccountInput, Invalid> {
+    const KNOWN: &[&str] = &[
+        "name", "domain", "industry", "employees", "country", "plan", "lifecycle_stage", "owner_email",
+        "owner_id", "tags", "external_id", "external_ids", "attributes",
+    ];
+    let mut invalid = Invalid::default();
+    for (k, v) in body {
+        match k.as_str() {
+            "name" => a.name = text(k, v, &mut invalid),
+            "domain" => a.domain = text(k, v, &mut invalid),
+            "industry" => a.industry = text(k, v, &mut invalid),
+            "employees" => a.employees = text(k, v, &mut invalid),
+            "country" => a.country = text(k, v, &mut invalid),
+            "plan" => a.plan = text(k, v, &mut invalid),
+            "lifecycle_stage" => a.lifecycle_stage = text(k, v, &mut invalid),
+            "owner_email" => {
+                a.owner_email = text(k, v, &mut invalid);
+                a.owner_id = None;
+            }
+            "owner_id" => match v {
+                Value::Null => a.owner_id = None,
+                Value::Number(n) if n.as_i64().is_some() => {
+                    a.owner_id = n.as_i64();
+                    a.owner_email = None;
+                }
+                _ => invalid.push(k, "must be a team member's id"),
+            },
+            "tags" => a.tags = strings(k, v, &mut invalid),
+            "external_id" => {
+                a.external_ids.retain(|(kind, _)| kind != "crm");
+                if let Some(value) = text(k, v, &mut invalid) {
+                    a.external_ids.insert(0, ("crm".into(), value));
+                }
+            }
+            "external_ids" => {
+                let Value::Array(items) = v else {
+                    invalid.push(k, "must be a list of {\"kind\", \"value\"}");
+                    continue;
+                };
+                a.external_ids.clear();
+                for (i, item) in items.iter().enumerate() {
+                    let field = format!("external_ids[{i}]");
+                    match (item.get("kind").and_then(Value::as_str), item.get("value")) {
+                        (Some(kind), Some(value)) => {
+                            if let Some(value) = text(&field, value, &mut invalid) {
+                                a.external_ids.push((kind.to_owned(), value))
+                            }
+                        }
+                        _ => invalid.push(field, "must be {\"kind\": \"…\", \"value\": \"…\"}"),
+                    }
+                }
+            }
+            "attributes" => merge_attributes(&mut a.attributes, v, &mut invalid),
+            k if READ_ONLY.contains(&k) => {}
+            k => unknown(k, KNOWN, &mut invalid),
+        }
+    }
+    invalid.into_result(a)
+}
+
+/// The input that would recreate `a`, for PATCH and edit forms.
+pub fn account_as_input(a: &Account) -> AccountInput {
+    AccountInput {
+        name: Some(a.name.clone()),
+        domain: a.domain.clone(),
+        industry: a.industry.clone(),
+        employees: a.employees.map(|e| e.to_string()),
+        country: a.country.clone(),
+        plan: a.plan.clone(),
+        lifecycle_stage: Some(a.lifecycle_stage.to_string()),
+        owner_email: None,
+        owner_id: a.owner.as_ref().map(|o| o.id),
+        tags: a.tags.clone(),
+        external_ids: a.external_ids.iter().map(|e| (e.kind.clone(), e.value.clone())).collect(),
+        attributes: a.attributes.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+    }
+}
+
+/// A contact body: its account by `account_id` or any external id (`account_external_id`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ContactBody {
+    account_id: Option<i64>,
+    account_external_id: Option<String>,
+    /// Required on create; unique in the workspace.
+    email: Option<String>,
+    name: Option<String>,
+    title: Option<String>,
+    role: Option<keepwell_core::ContactRole>,
+    /// A language tag such as `en` or `ru`.
+    locale: Option<String>,
+    external_user_ids: Option<Vec<String>>,
+    #[schema(value_type = Option<Object>)]
+    attributes: Option<Value>,
+}
+
+pub fn contact_input(body: &Map<String, Value>, mut c: ContactInput) -> Result<ContactInput, Invalid> {
+    const KNOWN: &[&str] = &[
+        "account_id", "account_external_id", "email", "name", "title", "role", "locale", "external_user_id",
+        "external_user_ids", "attributes",
+    ];
+    let mut invalid = Invalid::default();
+    for (k, v) in body {
+        match k.as_str() {
+            "account_id" => match v.as_i64() {
+                Some(id) => {
+                    c.account_id = Some(id);
+                    c.account_external_id = None;
+                }
+                None => invalid.push(k, "must be an account id"),
+            },
+            "account_external_id" => {
+                c.account_external_id = text(k, v, &mut invalid);
+                c.account_id = None;
+            }
+            "email" => c.email = text(k, v, &mut invalid),
+            "name" => c.name = text(k, v, &mut invalid),
+            "title" => c.title = text(k, v, &mut invalid),
+            "role" => c.role = text(k, v, &mut invalid),
+            "locale" => c.locale = text(k, v, &mut invalid),
+            "external_user_id" => c.external_user_ids = text(k, v, &mut invalid).into_iter().collect(),
+            "external_user_ids" => c.external_user_ids = strings(k, v, &mut invalid),
+            "attributes" => merge_attributes(&mut c.attributes, v, &mut invalid),
+            k if READ_ONLY.contains(&k) => {}
+            k => unknown(k, KNOWN, &mut invalid),
+        }
+    }
+    invalid.into_result(c)
+}
+
+pub fn contact_as_input(c: &Contact) -> ContactInput {
+    ContactInput {
+        account_id: Some(c.account_id),
+        account_external_id: None,
+        email: Some(c.email.clone()),
+        name: c.name.clone(),
+        title: c.title.clone(),
+        role: c.role.map(|r| r.to_string()),
+        locale: c.locale.clone(),
+        external_user_ids: c.external_user_ids.clone(),
+        attributes: c.attributes.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn account_body_names_each_bad_field() {
+        let err = account_input(
+            &obj(json!({"name": ["x"], "employees": true, "colour": "red", "external_ids": [{"kind": "crm"}]})),
+            AccountInput::default(),
+        )
+        .unwrap_err();
+        let mut fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        fields.sort();
+        assert_eq!(fields, ["colour", "employees", "external_ids[0]", "name"]);
+    }
+
+    #[test]
+    fn external_id_is_the_crm_id_and_attributes_merge() {
+        let base = AccountInput {
+            external_ids: vec![("crm".into(), "old".into()), ("stripe".into(), "cus_1".into())],
+            attributes: vec![("a".into(), AttrValue::infer("1")), ("b".into(), AttrValue::infer("2"))],
+            ..Default::default()
+        };
+        let a = account_input(&obj(json!({"external_id": "new", "attributes": {"a": null, "c": true}})), base).unwrap();
+        assert_eq!(a.external_ids, vec![("crm".to_string(), "new".to_string()), ("stripe".to_string(), "cus_1".to_string())]);
+        let names: Vec<_> = a.attributes.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["b", "c"]);
+    }
+}

@@ -1,0 +1,78 @@
+//! The REST API under `/api/v1`: JSON in and out, bearer tokens, cursor pages, problem+json errors.
+
+pub mod accounts;
+pub mod audit;
+pub mod contacts;
+pub mod input;
+pub mod openapi;
+pub mod users;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::routing::get;
+use axum::Router;
+use keepwell_core::Invalid;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route("/accounts/by-external-id/{external_id}", get(accounts::by_external_id))
+        .route("/accounts/{id}", get(accounts::show).patch(accounts::update).delete(accounts::delete))
+        .route("/accounts/{id}/contacts", get(contacts::of_account))
+        .route("/contacts", get(contacts::list).post(contacts::create))
+        .route("/contacts/{id}", get(contacts::show).patch(contacts::update).delete(contacts::delete))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::show).patch(users::update))
+        .route("/audit", get(audit::list))
+        .fallback(|| async { ApiError::NotFound("no such API route; see /api/v1/openapi.json".into()) })
+}
+
+/// Parses a JSON object body, answering 400 with the position of a syntax error.
+pub fn json_object(body: &Bytes) -> ApiResult<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::BadRequest("the body must be a JSON object".into())),
+        Err(e) => Err(ApiError::BadRequest(format!(
+            "the body is not valid JSON: {e} (line {}, column {})",
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+/// Query parameters, read by name with errors that name the parameter.
+pub struct Params(pub HashMap<String, String>);
+
+impl Params {
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// `limit` between 1 and 500, 50 when absent.
+    pub fn limit(&self, invalid: &mut Invalid) -> i64 {
+        match self.text("limit") {
+            None => 50,
+            Some(l) => match l.parse::<i64>() {
+                Ok(n) if (1..=500).contains(&n) => n,
+                _ => {
+                    invalid.push("limit", format!("{l:?} is not a whole number from 1 to 500"));
+                    50
+                }
+            },
+        }
+    }
+
+    pub fn id(&self, name: &str, invalid: &mut Invalid) -> Option<i64> {
+        let v = self.text(name)?;
+        v.parse().map_err(|_| invalid.push(name, format!("{v:?} is not an id"))).ok()
+    }
+}
+
+/// Parses a path id, naming it when it is not a number.
+pub fn path_id(raw: &str) -> ApiResult<i64> {
+    raw.parse().map_err(|_| ApiError::NotFound(format!("{raw:?} is not an id")))
+}

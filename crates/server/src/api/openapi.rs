@@ -1,0 +1,35 @@
+//! The OpenAPI document, generated from the handlers' annotations and snapshot-tested.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Keepwell API", description = "Accounts, contacts and people of a Keepwell workspace. \
+        Authenticate with `Authorization: Bearer TOKEN` (`keepwell token create`). Collections are paged with \
+        `limit` and `cursor`; errors are application/problem+json."),
+    paths(
+        super::accounts::list, super::accounts::create, super::accounts::show, super::accounts::update,
+        super::accounts::delete, super::accounts::by_external_id,
+        super::contacts::list, super::contacts::of_account, super::contacts::create, super::contacts::show,
+        super::contacts::update, super::contacts::delete,
+        super::users::list, super::users::show, super::users::create, super::users::update,
+        super::audit::list,
+    ),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

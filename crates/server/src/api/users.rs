@@ -1,0 +1,134 @@
+//! `/api/v1/users`: team members, for admins.
+
+use super::{json_object, path_id};
+use crate::auth::{generate_password, hash_password, Admin, Auth};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use keepwell_core::{Invalid, Role};
+use keepwell_store::people::{NewUser, User};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A new member: `password` is optional (12–128 characters); when absent one is generated and
+/// returned once.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserBody {
+    email: String,
+    name: String,
+    role: Role,
+    password: Option<String>,
+}
+
+/// Changes to a member.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserPatch {
+    name: Option<String>,
+    role: Option<Role>,
+    /// A disabled member cannot sign in; their sessions end.
+    disabled: Option<bool>,
+}
+
+/// A created member, with the generated password when none was given.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    #[serde(flatten)]
+    user: User,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+fn str_field<'a>(body: &'a serde_json::Map<String, Value>, k: &str, invalid: &mut Invalid) -> Option<&'a str> {
+    match body.get(k) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            invalid.push(k, "must be a string");
+            None
+        }
+    }
+}
+
+fn role_field(body: &serde_json::Map<String, Value>, invalid: &mut Invalid) -> Option<Role> {
+    str_field(body, "role", invalid).and_then(|r| r.parse().map_err(|e| invalid.push("role", e)).ok())
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<User>)), security(("bearer" = [])))]
+pub async fn list(_auth: Auth<Admin>, State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let users = state.store.users().await?;
+    Ok(Json(serde_json::json!({ "data": users, "next_cursor": null })))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = User), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn show(_auth: Auth<Admin>, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<User>> {
+    let id = path_id(&id)?;
+    state.store.user(id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("no team member with id {id}")))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserBody,
+    responses((status = 201, body = CreatedUser), (status = 422, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
+pub async fn create(auth: Auth<Admin>, State(state): State<AppState>, body: Bytes) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
+    let body = json_object(&body)?;
+    let mut invalid = Invalid::default();
+    let email = str_field(&body, "email", &mut invalid).unwrap_or_default().to_owned();
+    let name = str_field(&body, "name", &mut invalid).unwrap_or_default().to_owned();
+    let role = role_field(&body, &mut invalid);
+    if role.is_none() && !invalid.errors.iter().any(|e| e.field == "role") {
+        invalid.push("role", "is required: admin, manager, csm or viewer");
+    }
+    let given = str_field(&body, "password", &mut invalid).map(str::to_owned);
+    if let Some(p) = &given {
+        if let Err(e) = keepwell_core::people::check_password(p) {
+            invalid.push("password", e);
+        }
+    }
+    for k in body.keys().filter(|k| !["email", "name", "role", "password"].contains(&k.as_str())) {
+        invalid.push(k.as_str(), "is not a field; expected email, name, role, password");
+    }
+    invalid.into_result(())?;
+    let generated = given.is_none().then(generate_password);
+    let password = given.or(generated.clone()).unwrap_or_default();
+    let hash = hash_password(password).await?;
+    let user = state
+        .store
+        .create_user(&auth.actor, &NewUser { email: &email, name: &name, role: role.unwrap_or(Role::Viewer), password_hash: &hash })
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedUser { user, password: generated })))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UserPatch, params(("id" = i64, Path)),
+    responses((status = 200, body = User), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip(auth, state, body))]
+pub async fn update(auth: Auth<Admin>, State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<User>> {
+    let id = path_id(&id)?;
+    let body = json_object(&body)?;
+    let mut invalid = Invalid::default();
+    let name = str_field(&body, "name", &mut invalid);
+    let role = role_field(&body, &mut invalid);
+    let disabled = match body.get("disabled") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            invalid.push("disabled", "must be true or false");
+            None
+        }
+    };
+    for k in body.keys().filter(|k| !["name", "role", "disabled"].contains(&k.as_str())) {
+        invalid.push(k.as_str(), "is not a field; expected name, role, disabled");
+    }
+    invalid.into_result(())?;
+    if auth.user_id == Some(id) && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
+        return Err(ApiError::Forbidden("admins cannot disable or demote themselves; ask another admin".into()));
+    }
+    Ok(Json(state.store.update_user(&auth.actor, id, name, role, disabled).await?))
+}

@@ -1,0 +1,303 @@
+//! Who is calling and what they may do. One extractor, [`Auth`], authenticates every route: a web
+//! session (set by the session middleware) or an API bearer token; its type parameter names the
+//! least role the route needs, so a handler's signature says who may call it.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::session::WebSession;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use keepwell_core::Role;
+use keepwell_store::Actor;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The least role a route needs.
+pub trait MinRole: Send + Sync + 'static {
+    const ROLE: Role;
+}
+pub struct Viewer;
+pub struct Csm;
+pub struct Manager;
+pub struct Admin;
+impl MinRole for Viewer {
+    const ROLE: Role = Role::Viewer;
+}
+impl MinRole for Csm {
+    const ROLE: Role = Role::Csm;
+}
+impl MinRole for Manager {
+    const ROLE: Role = Role::Manager;
+}
+impl MinRole for Admin {
+    const ROLE: Role = Role::Admin;
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The member acting (for a token: the member who made it).
+    pub user_id: Option<i64>,
+    pub role: Role,
+    pub actor: Actor,
+}
+
+impl Caller {
+    /// May the caller edit an account owned by `owner_id`?
+    pub fn may_edit(&self, owner_id: Option<i64>) -> bool {
+        self.role.may_edit_account(self.user_id, owner_id)
+    }
+
+    pub fn require_edit(&self, owner_id: Option<i64>) -> Result<(), ApiError> {
+        if self.may_edit(owner_id) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "a {} may edit only accounts they own",
+                self.role
+            )))
+        }
+    }
+}
+
+/// The authenticated caller of a route that needs at least role `R`.
+pub struct Auth<R: MinRole> {
+    pub caller: Caller,
+    _role: PhantomData<R>,
+}
+
+impl<R: MinRole> std::ops::Deref for Auth<R> {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
+}
+
+/// Why [`Auth`] refused: the API answers problem+json, pages redirect to the login.
+pub enum AuthRejection {
+    Api(ApiError),
+    Login(String),
+    Page(Response),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AuthRejection::Api(e) => e.into_response(),
+            AuthRejection::Login(next) => {
+                Redirect::to(&format!("/login?next={}", urlencoding::encode(&next))).into_response()
+            }
+            AuthRejection::Page(res) => res,
+        }
+    }
+}
+
+impl<S, R> FromRequestParts<S> for Auth<R>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+    R: MinRole,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = if let Some(web) = parts.extensions.get::<WebSession>() {
+            match &web.session {
+                Some(s) => Caller {
+                    user_id: Some(s.user.id),
+                    role: s.user.role,
+                    actor: Actor { user_id: Some(s.user.id), label: s.user.email.clone() },
+                },
+                None => {
+                    let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                    return Err(AuthRejection::Login(next.to_owned()));
+                }
+            }
+        } else {
+            let state = AppState::from_ref(state);
+            let token = parts
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .ok_or(AuthRejection::Api(ApiError::Unauthorized))?;
+            let found = state
+                .store
+                .api_token_by_hash(&hash_secret(token))
+                .await
+                .map_err(|e| AuthRejection::Api(e.into()))?
+                .ok_or(AuthRejection::Api(ApiError::Unauthorized))?;
+            Caller {
+                user_id: found.created_by,
+                role: found.role,
+                actor: Actor { user_id: found.created_by, label: format!("token:{}", found.name) },
+            }
+        };
+        if caller.role < R::ROLE {
+            return Err(if let Some(web) = parts.extensions.get::<WebSession>() {
+                let state = AppState::from_ref(state);
+                AuthRejection::Page(crate::web::error_page(&state, web, axum::http::StatusCode::FORBIDDEN, "error-forbidden"))
+            } else {
+                AuthRejection::Api(ApiError::Forbidden(format!(
+                    "this needs the {} role or higher; the caller is {}",
+                    R::ROLE,
+                    caller.role
+                )))
+            });
+        }
+        Ok(Auth { caller, _role: PhantomData })
+    }
+}
+
+/// Hashes a password with Argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane), off the async
+/// threads: it is deliberately slow.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+    })
+    .await?
+}
+
+/// Checks a password against a stored hash, off the async threads. With no hash (unknown user) it
+/// still does the work, so timing does not tell which e-mails exist.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jp6Gm4Yw0m1JrOnxFO6IoqLl0dm3fW0qzzHdbL0tn3s";
+        let stored = hash.as_deref().unwrap_or(DUMMY);
+        let ok = PasswordHash::new(stored)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        ok && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// 32 random bytes, URL-safe.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// 128 random bits as hex: session ids.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A readable generated password: 20 characters from an unambiguous alphabet.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// SHA-256 of a high-entropy secret (token, key, session id) as stored. Passwords use Argon2.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new secret with its kind's prefix (`kw_` tokens, `wk_` write keys), its hash, and the
+/// prefix shown in lists so people can tell secrets apart.
+pub fn new_secret(kind: &str) -> (String, String, String) {
+    let secret = format!("{kind}_{}", random_token());
+    let shown = secret.chars().take(kind.len() + 7).collect();
+    let hash = hash_secret(&secret);
+    (secret, hash, shown)
+}
+
+/// Counts failed logins per e-mail and per client address in a sliding window.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginLimiter {
+    const WINDOW: Duration = Duration::from_secs(15 * 60);
+    const PER_EMAIL: u32 = 10;
+    const PER_ADDRESS: u32 = 50;
+
+    fn keys(email: &str, address: &str) -> [(String, u32); 2] {
+        [
+            (format!("e:{}", email.trim().to_ascii_lowercase()), Self::PER_EMAIL),
+            (format!("a:{address}"), Self::PER_ADDRESS),
+        ]
+    }
+
+    /// Whether another attempt is allowed now.
+    pub fn allowed(&self, email: &str, address: &str) -> bool {
+        let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        Self::keys(email, address).iter().all(|(k, limit)| {
+            map.get(k).is_none_or(|(n, since)| since.elapsed() > Self::WINDOW || n < limit)
+        })
+    }
+
+    pub fn failed(&self, email: &str, address: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| since.elapsed() <= Self::WINDOW);
+        }
+        for (k, _) in Self::keys(email, address) {
+            let entry = map.entry(k).or_insert((0, Instant::now()));
+            if entry.1.elapsed() > Self::WINDOW {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+        }
+    }
+
+    pub fn succeeded(&self, email: &str) {
+        let mut map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(&format!("e:{}", email.trim().to_ascii_lowercase()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse battery".into(), Some(h.clone())).await);
+        assert!(!verify_password("wrong".into(), Some(h)).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+
+    #[test]
+    fn secrets_are_prefixed_and_hashed() {
+        let (s, h, shown) = new_secret("kw");
+        assert!(s.starts_with("kw_") && s.len() > 40);
+        assert_eq!(h, hash_secret(&s));
+        assert!(s.starts_with(&shown));
+    }
+
+    #[test]
+    fn limiter_blocks_after_ten_failures_for_one_email() {
+        let l = LoginLimiter::default();
+        for _ in 0..10 {
+            assert!(l.allowed("a@b.c", "1.1.1.1"));
+            l.failed("a@b.c", "1.1.1.1");
+        }
+        assert!(!l.allowed("A@b.c", "2.2.2.2"));
+        assert!(l.allowed("other@b.c", "1.1.1.1"));
+    }
+}

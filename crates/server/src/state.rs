@@ -1,0 +1,36 @@
+//! The one application state every handler shares: cheap to clone, `Arc` inside.
+
+use crate::auth::LoginLimiter;
+use crate::web::{i18n::I18n, templates};
+use keepwell_store::Store;
+use std::sync::Arc;
+
+/// What the server needs from its configuration.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: String,
+    /// Set the `Secure` flag on cookies (when served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub templates: Arc<minijinja::Environment<'static>>,
+    pub i18n: Arc<I18n>,
+    pub login_limiter: Arc<LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: Store, settings: Settings) -> anyhow::Result<AppState> {
+        let i18n = Arc::new(I18n::load()?);
+        Ok(AppState {
+            store,
+            settings: Arc::new(settings),
+            templates: Arc::new(templates::environment(i18n.clone())?),
+            i18n,
+            login_limiter: Arc::new(LoginLimiter::default()),
+        })
+    }
+}

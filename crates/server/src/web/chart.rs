@@ -1,0 +1,85 @@
+//! Charts drawn on the server as SVG: no JavaScript, printable, accessible (each has a title and
+//! its numbers as text).
+
+use std::fmt::Write;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Horizontal bars, one per labelled value, with the value printed at the bar's end.
+pub fn bars(title: &str, items: &[(String, f64)]) -> String {
+    let row = 24.0;
+    let label_w = 120.0;
+    let bar_w = 260.0;
+    let height = row * items.len().max(1) as f64 + 8.0;
+    let max = items.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max).max(1.0);
+    let mut svg = format!(
+        r#"<svg class="chart" role="img" viewBox="0 0 {w} {height}" width="{w}" height="{height}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        w = label_w + bar_w + 60.0,
+        t = esc(title)
+    );
+    for (i, (label, value)) in items.iter().enumerate() {
+        let y = 4.0 + i as f64 * row;
+        let w = (value / max * bar_w).max(if *value > 0.0 { 2.0 } else { 0.0 });
+        let _ = write!(
+            svg,
+            r#"<text x="{lx}" y="{ty}" text-anchor="end" class="label">{l}</text><rect x="{bx}" y="{y}" width="{w:.1}" height="{h}" rx="3" class="bar"/><text x="{vx:.1}" y="{ty}" class="value">{v}</text>"#,
+            lx = label_w - 8.0,
+            ty = y + row * 0.62,
+            l = esc(label),
+            bx = label_w,
+            h = row - 8.0,
+            vx = label_w + w + 6.0,
+            v = format_number(*value),
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A small line of values, oldest first (for trends beside a number).
+pub fn sparkline(title: &str, values: &[f64]) -> String {
+    let (w, h) = (120.0, 28.0);
+    let (min, max) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let span = if max > min { max - min } else { 1.0 };
+    let step = if values.len() > 1 { w / (values.len() - 1) as f64 } else { 0.0 };
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("{:.1},{:.1}", i as f64 * step, h - 2.0 - (v - min) / span * (h - 4.0)))
+        .collect();
+    format!(
+        r#"<svg class="spark" role="img" viewBox="0 0 {w} {h}" width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg"><title>{}</title><polyline fill="none" points="{}"/></svg>"#,
+        esc(title),
+        points.join(" ")
+    )
+}
+
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_scale_to_the_largest_value_and_escape_labels() {
+        let svg = bars("By stage", &[("a<b".into(), 10.0), ("c".into(), 5.0)]);
+        assert!(svg.contains(r#"width="260.0""#), "{svg}");
+        assert!(svg.contains(r#"width="130.0""#), "{svg}");
+        assert!(svg.contains("a&lt;b"));
+        assert!(svg.contains("<title>By stage</title>"));
+    }
+
+    #[test]
+    fn sparkline_spans_its_box() {
+        let svg = sparkline("MRR", &[1.0, 3.0, 2.0]);
+        assert!(svg.contains(r#"points="0.0,26.0 60.0,2.0 120.0,14.0""#), "{svg}");
+    }
+}

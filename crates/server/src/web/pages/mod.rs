@@ -1,0 +1,67 @@
+//! Page handlers, one file per area. Each returns a rendered page or a redirect with a flash.
+
+pub mod accounts;
+pub mod api_access;
+pub mod audit;
+pub mod auth;
+pub mod contacts;
+pub mod me;
+pub mod team;
+
+use super::session::WebSession;
+use super::error_page;
+use crate::state::AppState;
+use axum::http::StatusCode;
+use axum::response::Response;
+use keepwell_core::Invalid;
+use keepwell_store::StoreError;
+use std::collections::{BTreeMap, HashMap};
+
+/// A page or the error page that replaces it.
+pub type PageResult = Result<Response, Response>;
+
+/// Form fields by name.
+pub type FormData = HashMap<String, String>;
+
+/// Turns a store failure into the page a person should see.
+pub fn failure(state: &AppState, web: &WebSession, e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound(_) => error_page(state, web, StatusCode::NOT_FOUND, "error-not-found"),
+        other => {
+            tracing::error!(error = ?other, "page failed");
+            error_page(state, web, StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
+        }
+    }
+}
+
+/// Field → message, for showing errors beside form fields. Field names like `external_ids[1]`
+/// or `attributes.x` attach to their form field.
+pub fn field_errors(e: &Invalid) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    for f in &e.errors {
+        let field = f.field.split(['[', '.']).next().unwrap_or(&f.field).to_owned();
+        map.entry(field).and_modify(|m: &mut String| {
+            m.push_str("; ");
+            m.push_str(&f.message)
+        }).or_insert_with(|| f.message.clone());
+    }
+    map
+}
+
+/// The errors of a store write that a form can show, or the error page.
+pub fn form_failure(state: &AppState, web: &WebSession, e: StoreError) -> Result<BTreeMap<String, String>, Response> {
+    match e {
+        StoreError::Invalid(i) => Ok(field_errors(&i)),
+        StoreError::Conflict { field, message } => Ok(BTreeMap::from([(field, message)])),
+        other => Err(failure(state, web, other)),
+    }
+}
+
+pub fn id_of(state: &AppState, web: &WebSession, raw: &str) -> Result<i64, Response> {
+    raw.parse().map_err(|_| error_page(state, web, StatusCode::NOT_FOUND, "error-not-found"))
+}
+
+/// A form field, trimmed; empty is None.
+pub fn field(f: &FormData, name: &str) -> Option<String> {
+    f.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}

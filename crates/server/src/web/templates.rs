@@ -1,0 +1,127 @@
+//! The template environment: templates embedded in the binary, HTML auto-escaped, and `t()` for
+//! translations in the page's language.
+
+use super::i18n::{I18n, Lang};
+use fluent_bundle::FluentValue;
+use minijinja::value::{Kwargs, Value};
+use minijinja::{Environment, State};
+use std::sync::Arc;
+
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("macros.html", include_str!("templates/macros.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("accounts.html", include_str!("templates/accounts.html")),
+    ("account.html", include_str!("templates/account.html")),
+    ("account_form.html", include_str!("templates/account_form.html")),
+    ("contacts.html", include_str!("templates/contacts.html")),
+    ("contact_form.html", include_str!("templates/contact_form.html")),
+    ("team.html", include_str!("templates/team.html")),
+    ("api_access.html", include_str!("templates/api_access.html")),
+    ("audit.html", include_str!("templates/audit.html")),
+    ("me.html", include_str!("templates/me.html")),
+    ("error.html", include_str!("templates/error.html")),
+];
+
+pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
+    let mut env = Environment::new();
+    // `errors.email` on a page without errors is simply empty.
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+    for (name, src) in TEMPLATES {
+        env.add_template(name, src)?;
+    }
+    env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
+        let lang = state
+            .lookup("lang")
+            .and_then(|l| l.as_str().and_then(Lang::parse))
+            .unwrap_or(Lang::En);
+        let mut args: Vec<(String, FluentValue)> = Vec::new();
+        for k in kwargs.args() {
+            let v: Value = kwargs.get(k)?;
+            let fv = match v.as_i64() {
+                Some(n) => FluentValue::from(n),
+                None => FluentValue::from(v.to_string()),
+            };
+            args.push((k.to_owned(), fv));
+        }
+        let args: Vec<(&str, FluentValue)> = args.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        Ok(i18n.text(lang, key, &args))
+    });
+    env.add_filter("datetime", |v: String| -> String {
+        chrono::DateTime::parse_from_rfc3339(&v)
+            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or(v)
+    });
+    env.add_filter("date", |v: String| -> String {
+        chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or(v)
+    });
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every literal `t("key")` in every template exists in every language.
+    #[test]
+    fn templates_use_only_defined_keys() {
+        let i18n = I18n::load().unwrap();
+        let mut missing = Vec::new();
+        for (name, src) in TEMPLATES {
+            for (i, _) in src.match_indices("t(\"") {
+                if src[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue; // input("…"), not t("…")
+                }
+                let key = src[i + 3..].split('"').next().unwrap_or_default();
+                if key.ends_with('-') {
+                    continue; // a family, checked below
+                }
+                for lang in Lang::ALL {
+                    if !i18n.has(lang, key) {
+                        missing.push(format!("{name}: {key} ({})", lang.code()));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "undefined translation keys: {missing:#?}");
+    }
+
+    /// Keys built from a prefix and a value (`"stage-" ~ s`) exist for every value.
+    #[test]
+    fn key_families_are_complete() {
+        use keepwell_core::{ContactRole, LifecycleStage, Role};
+        let i18n = I18n::load().unwrap();
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(LifecycleStage::ALL.iter().map(|s| format!("stage-{s}")));
+        keys.extend(Role::ALL.iter().map(|r| format!("role-{r}")));
+        keys.extend(ContactRole::ALL.iter().map(|r| format!("contact-role-{r}")));
+        keys.extend(["text", "number", "date", "bool"].map(|t| format!("type-{t}")));
+        keys.extend(["account", "contact", "user", "api_token", "write_key"].map(|e| format!("entity-{e}")));
+        keys.extend(["name", "-name", "-created_at", "-updated_at", "-employees", "employees"].map(|s| format!("sort-{s}")));
+        keys.extend(["current", "new", "confirm"].map(|p| format!("password-{p}")));
+        keys.extend(
+            [
+                "account.create", "account.update", "account.delete", "account.import", "contact.create", "contact.update",
+                "contact.delete", "contact.import", "user.create", "user.update", "user.password", "token.create",
+                "token.revoke", "writekey.create", "writekey.revoke",
+            ]
+            .map(|a| format!("action-{}", a.replace('.', "-"))),
+        );
+        for key in ["accounts-by-stage", "account-saved", "account-created", "account-deleted", "contact-saved", "contact-deleted",
+            "team-not-yourself", "team-saved", "field-required", "token-revoked", "key-revoked", "password-wrong",
+            "password-mismatch", "password-changed", "session-ended", "login-too-many", "login-failed", "error-too-large",
+            "error-csrf", "error-not-found", "error-forbidden", "error-internal"] {
+            keys.push(key.to_owned());
+        }
+        let missing: Vec<String> = keys
+            .iter()
+            .flat_map(|k| Lang::ALL.iter().filter(|l| !i18n.has(**l, k)).map(move |l| format!("{k} ({})", l.code())))
+            .collect();
+        assert!(missing.is_empty(), "missing: {missing:#?}");
+    }
+
+    #[test]
+    fn templates_parse() {
+        environment(Arc::new(I18n::load().unwrap())).unwrap();
+    }
+}
