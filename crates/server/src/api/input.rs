@@ -98,6 +98,7 @@ pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> Result<A
         "owner_id", "tags", "external_id", "external_ids", "attributes",
     ];
     let mut invalid = Invalid::default();
+    let mut crm = None;
     for (k, v) in body {
         match k.as_str() {
             "name" => a.name = text(k, v, &mut invalid),
@@ -120,12 +121,7 @@ pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> Result<A
                 _ => invalid.push(k, "must be a team member's id"),
             },
             "tags" => a.tags = strings(k, v, &mut invalid),
-            "external_id" => {
-                a.external_ids.retain(|(kind, _)| kind != "crm");
-                if let Some(value) = text(k, v, &mut invalid) {
-                    a.external_ids.insert(0, ("crm".into(), value));
-                }
-            }
+            "external_id" => crm = Some(text(k, v, &mut invalid)),
             "external_ids" => {
                 let Value::Array(items) = v else {
                     invalid.push(k, "must be a list of {\"kind\", \"value\"}");
@@ -147,6 +143,13 @@ pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> Result<A
             "attributes" => merge_attributes(&mut a.attributes, v, &mut invalid),
             k if READ_ONLY.contains(&k) => {}
             k => unknown(k, KNOWN, &mut invalid),
+        }
+    }
+    // `external_id` is the CRM id, whatever `external_ids` says about kind crm.
+    if let Some(value) = crm {
+        a.external_ids.retain(|(kind, _)| kind != "crm");
+        if let Some(value) = value {
+            a.external_ids.insert(0, ("crm".into(), value));
         }
     }
     invalid.into_result(a)

@@ -81,6 +81,12 @@ pub async fn create(auth: Auth<Admin>, State(state): State<AppState>, body: Byte
     let mut invalid = Invalid::default();
     let email = str_field(&body, "email", &mut invalid).unwrap_or_default().to_owned();
     let name = str_field(&body, "name", &mut invalid).unwrap_or_default().to_owned();
+    if !keepwell_core::invalid::is_email(email.trim()) {
+        invalid.push("email", format!("{email:?} is not an e-mail address"));
+    }
+    if name.trim().is_empty() {
+        invalid.push("name", "is required");
+    }
     let role = role_field(&body, &mut invalid);
     if role.is_none() && !invalid.errors.iter().any(|e| e.field == "role") {
         invalid.push("role", "is required: admin, manager, csm or viewer");

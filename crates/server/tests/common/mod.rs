@@ -1,0 +1,107 @@
+//! A running server per test, on port 0 over a fresh database, with one typed method per request.
+#![allow(dead_code)]
+
+use keepwell_core::Role;
+use keepwell_server::auth::{hash_password, new_secret};
+use keepwell_server::{Application, Settings};
+use keepwell_store::people::NewUser;
+use keepwell_store::testing::fresh_store;
+use keepwell_store::{Actor, Backend, Store};
+use reqwest::{Method, Response};
+use serde_json::Value;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    /// An admin's API token.
+    pub admin: String,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let store = fresh_store(backend).await;
+        let app = Application::build(store.clone(), Settings { listen: "127.0.0.1:0".into(), secure_cookies: false })
+            .await
+            .expect("build the app");
+        let base = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run_until(std::future::pending()));
+        let mut t = TestApp { base, store, http: reqwest::Client::new(), admin: String::new() };
+        t.admin = t.member_token("admin@team.io", Role::Admin).await;
+        t
+    }
+
+    /// Adds a member with [`PASSWORD`] and returns their id.
+    pub async fn member(&self, email: &str, role: Role) -> i64 {
+        if let Some(u) = self.store.user_by_email(email).await.unwrap() {
+            return u.id;
+        }
+        let hash = hash_password(PASSWORD.into()).await.unwrap();
+        self.store
+            .create_user(&Actor::system("test"), &NewUser { email, name: email.split('@').next().unwrap(), role, password_hash: &hash })
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// A token made by (and acting for) a member with `role`.
+    pub async fn member_token(&self, email: &str, role: Role) -> String {
+        let id = self.member(email, role).await;
+        let (secret, hash, prefix) = new_secret("kw");
+        let actor = Actor { user_id: Some(id), label: email.into() };
+        self.store.create_api_token(&actor, "test", role, &hash, &prefix).await.unwrap();
+        secret
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Response {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        json(self.call(Method::GET, path, token, None).await).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        json(self.call(Method::POST, path, token, Some(body)).await).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        json(self.call(Method::PATCH, path, token, Some(body)).await).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> u16 {
+        self.call(Method::DELETE, path, token, None).await.status().as_u16()
+    }
+}
+
+pub async fn json(res: Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// The field names of a problem document's `errors`.
+pub fn fields(problem: &Value) -> Vec<String> {
+    let mut f: Vec<String> = problem["errors"].as_array().map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default();
+    f.sort();
+    f
+}
+
+/// Runs each named story on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::TestApp::spawn(keepwell_store::Backend::Sqlite).await).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::TestApp::spawn(keepwell_store::Backend::Postgres).await).await } )* }
+    };
+}

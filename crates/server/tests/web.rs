@@ -1,0 +1,144 @@
+//! The web UI over HTTP: login, CSRF, rate limit, forms, roles, language — on both backends.
+
+mod common;
+
+use common::{TestApp, PASSWORD};
+use keepwell_core::Role;
+
+on_both_backends!(
+    login_needs_the_csrf_token_and_the_right_password,
+    login_is_rate_limited,
+    an_account_is_created_by_form_and_bad_fields_are_shown,
+    pages_check_roles,
+    language_follows_the_browser_then_the_member,
+);
+
+/// A browser-like client: keeps cookies, does not follow redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+async fn page(c: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let res = c.get(app.url(path)).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn post(c: &reqwest::Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let res = c.post(app.url(path)).form(form).send().await.unwrap();
+    let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    (res.status().as_u16(), location, res.text().await.unwrap())
+}
+
+/// Logs `email` in and returns the client and a CSRF token for its forms.
+async fn logged_in(app: &TestApp, email: &str, role: Role) -> (reqwest::Client, String) {
+    app.member(email, role).await;
+    let c = browser();
+    let (_, html) = page(&c, app, "/login").await;
+    let (status, location, _) = post(&c, app, "/login", &[("_csrf", &csrf_of(&html)), ("email", email), ("password", PASSWORD), ("next", "/accounts")]).await;
+    assert_eq!((status, location.as_str()), (303, "/accounts"));
+    let (_, html) = page(&c, app, "/accounts").await;
+    (c, csrf_of(&html))
+}
+
+async fn login_needs_the_csrf_token_and_the_right_password(app: TestApp) {
+    app.member("ann@team.io", Role::Csm).await;
+    let c = browser();
+    let res = c.get(app.url("/accounts")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()["location"], "/login?next=%2Faccounts");
+    let (_, html) = page(&c, &app, "/login").await;
+    let csrf = csrf_of(&html);
+    let (status, _, _) = post(&c, &app, "/login", &[("email", "ann@team.io"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 403, "no CSRF token");
+    let (status, _, body) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", "wrong password!")]).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("Wrong e-mail or password"));
+    let (status, location, _) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ANN@team.io"), ("password", PASSWORD), ("next", "https://evil.example/")]).await;
+    assert_eq!((status, location.as_str()), (303, "/accounts"), "never redirects off-site");
+    let (status, html) = page(&c, &app, "/accounts").await;
+    assert_eq!(status, 200);
+    let csrf = csrf_of(&html);
+    let (status, location, _) = post(&c, &app, "/logout", &[("_csrf", &csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, "/login?m=logged-out"));
+    assert_eq!(c.get(app.url("/accounts")).send().await.unwrap().status(), 303);
+}
+
+async fn login_is_rate_limited(app: TestApp) {
+    app.member("ann@team.io", Role::Csm).await;
+    let c = browser();
+    let (_, html) = page(&c, &app, "/login").await;
+    let csrf = csrf_of(&html);
+    for _ in 0..10 {
+        let (status, _, _) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", "guess guess guess")]).await;
+        assert_eq!(status, 401);
+    }
+    let (status, _, body) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", PASSWORD)]).await;
+    assert_eq!(status, 429, "even the right password waits");
+    assert!(body.contains("Too many failed attempts"));
+}
+
+async fn an_account_is_created_by_form_and_bad_fields_are_shown(app: TestApp) {
+    let (c, csrf) = logged_in(&app, "ann@team.io", Role::Csm).await;
+    let (status, _, body) = post(&c, &app, "/accounts/new", &[("_csrf", &csrf), ("name", ""), ("country", "Germany"), ("external_ids", "just text")]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("id=\"error-external_ids\""), "{body}");
+    let (status, _, body) = post(&c, &app, "/accounts/new", &[("_csrf", &csrf), ("name", ""), ("country", "Germany")]).await;
+    assert_eq!(status, 422);
+    assert!(body.contains("id=\"error-name\"") && body.contains("id=\"error-country\""));
+    assert!(body.contains("value=\"Germany\""), "what was typed is kept");
+    let form = [("_csrf", csrf.as_str()), ("name", "Acme"), ("domain", "acme.io"), ("country", "de"), ("lifecycle_stage", "value"), ("tags", "vip, beta"), ("external_ids", "crm: 42\nstripe: cus_9"), ("attributes", "seats = 25")];
+    let (status, location, _) = post(&c, &app, "/accounts/new", &form).await;
+    assert_eq!(status, 303);
+    let (status, html) = page(&c, &app, &location).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Account Acme created."), "flash shown");
+    assert!(html.contains("cus_9") && html.contains("seats") && html.contains("ann"));
+    let (_, again) = page(&c, &app, &location).await;
+    assert!(!again.contains("Account Acme created."), "flash shown once");
+    let account = app.store.account_by_external_id("42").await.unwrap().unwrap();
+    assert_eq!(account.owner.unwrap().email, "ann@team.io", "a CSM's new account is theirs");
+}
+
+async fn pages_check_roles(app: TestApp) {
+    let (c, csrf) = logged_in(&app, "vic@team.io", Role::Viewer).await;
+    assert_eq!(page(&c, &app, "/accounts").await.0, 200);
+    for path in ["/accounts/new", "/team", "/settings/api", "/audit"] {
+        let (status, body) = page(&c, &app, path).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(body.contains("Your role does not allow this"));
+    }
+    let (status, _, _) = post(&c, &app, "/accounts/new", &[("_csrf", &csrf), ("name", "X")]).await;
+    assert_eq!(status, 403);
+    let (admin, csrf) = logged_in(&app, "root@team.io", Role::Admin).await;
+    let (status, _, body) = post(&admin, &app, "/team", &[("_csrf", &csrf), ("email", "new@team.io"), ("name", "New"), ("role", "csm")]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("id=\"new-password\""), "the generated password is shown once");
+    let (status, _, body) = post(&admin, &app, "/settings/tokens", &[("_csrf", &csrf), ("name", "ci"), ("role", "manager")]).await;
+    assert_eq!(status, 200);
+    let start = body.find("id=\"new-secret\">").unwrap() + 16;
+    let token = &body[start..start + body[start..].find('<').unwrap()];
+    let (status, _) = app.get("/api/v1/accounts", token).await;
+    assert_eq!(status, 200, "the token shown works");
+    let (status, audit) = page(&admin, &app, "/audit").await;
+    assert_eq!(status, 200);
+    assert!(audit.contains("Token created") && audit.contains("root@team.io"));
+}
+
+async fn language_follows_the_browser_then_the_member(app: TestApp) {
+    let c = browser();
+    let res = c.get(app.url("/login")).header("accept-language", "ru-RU,ru;q=0.9,en;q=0.5").send().await.unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<html lang=\"ru\">") && html.contains("Войти"));
+    let (c, csrf) = logged_in(&app, "ann@team.io", Role::Csm).await;
+    let (status, location, _) = post(&c, &app, "/language", &[("_csrf", &csrf), ("lang", "ru"), ("next", "/contacts")]).await;
+    assert_eq!((status, location.as_str()), (303, "/contacts"));
+    let res = c.get(app.url("/accounts")).header("accept-language", "en").send().await.unwrap();
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Аккаунты"), "the member's choice beats the browser");
+    assert_eq!(app.store.user_by_email("ann@team.io").await.unwrap().unwrap().locale.as_deref(), Some("ru"));
+}
