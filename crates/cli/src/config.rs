@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub data_dir: PathBuf,
     pub database_url: String,
     pub listen: String,
     pub base_url: Option<String>,
@@ -23,7 +22,11 @@ struct File {
 }
 
 impl Config {
-    pub fn resolve(data_dir: Option<PathBuf>, database_url: Option<String>, listen: Option<String>) -> anyhow::Result<Config> {
+    pub fn resolve(
+        data_dir: Option<PathBuf>,
+        database_url: Option<String>,
+        listen: Option<String>,
+    ) -> anyhow::Result<Config> {
         let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("keepwell-data"));
         let path = data_dir.join("keepwell.toml");
         let file: File = match std::fs::read_to_string(&path) {
@@ -33,12 +36,12 @@ impl Config {
         let database_url = match database_url.or(file.database_url) {
             Some(url) => url,
             None => {
-                std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+                std::fs::create_dir_all(&data_dir)
+                    .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
                 format!("sqlite://{}", data_dir.join("keepwell.db").display())
             }
         };
         Ok(Config {
-            data_dir,
             database_url,
             listen: listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             base_url: std::env::var("KEEPWELL_BASE_URL").ok().or(file.base_url),

@@ -47,27 +47,122 @@ const TEAM: &[(&str, &str, Role)] = &[
 ];
 
 const PREFIXES: &[&str] = &[
-    "Acme", "Blue", "Bright", "Cedar", "Clear", "Delta", "Evergreen", "Falcon", "Granite", "Harbor", "Iris", "Juniper",
-    "Keystone", "Lumen", "Maple", "Nimbus", "Northwind", "Orbit", "Pioneer", "Quantum", "Redwood", "Summit", "Tidal",
-    "Union", "Vertex", "Willow", "Zenith", "Atlas", "Beacon", "Cobalt", "Driftwood", "Ember", "Fjord", "Helix", "Polar",
+    "Acme",
+    "Blue",
+    "Bright",
+    "Cedar",
+    "Clear",
+    "Delta",
+    "Evergreen",
+    "Falcon",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Keystone",
+    "Lumen",
+    "Maple",
+    "Nimbus",
+    "Northwind",
+    "Orbit",
+    "Pioneer",
+    "Quantum",
+    "Redwood",
+    "Summit",
+    "Tidal",
+    "Union",
+    "Vertex",
+    "Willow",
+    "Zenith",
+    "Atlas",
+    "Beacon",
+    "Cobalt",
+    "Driftwood",
+    "Ember",
+    "Fjord",
+    "Helix",
+    "Polar",
 ];
 const SUFFIXES: &[&str] = &[
-    "Labs", "Logistics", "Health", "Analytics", "Systems", "Foods", "Media", "Capital", "Robotics", "Energy", "Retail",
-    "Software", "Partners", "Works", "Bank", "Studios", "Networks", "Learning", "Mobility", "Clinics",
+    "Labs",
+    "Logistics",
+    "Health",
+    "Analytics",
+    "Systems",
+    "Foods",
+    "Media",
+    "Capital",
+    "Robotics",
+    "Energy",
+    "Retail",
+    "Software",
+    "Partners",
+    "Works",
+    "Bank",
+    "Studios",
+    "Networks",
+    "Learning",
+    "Mobility",
+    "Clinics",
 ];
 const INDUSTRIES: &[&str] = &[
-    "Software", "Financial services", "Healthcare", "Retail", "Manufacturing", "Logistics", "Education", "Media",
-    "Energy", "Professional services",
+    "Software",
+    "Financial services",
+    "Healthcare",
+    "Retail",
+    "Manufacturing",
+    "Logistics",
+    "Education",
+    "Media",
+    "Energy",
+    "Professional services",
 ];
 /// Country and its weight in the book.
-const COUNTRIES: &[(&str, u32)] = &[("US", 30), ("DE", 14), ("GB", 12), ("FR", 8), ("NL", 6), ("ES", 5), ("SE", 4), ("PL", 4), ("BR", 4), ("CA", 5), ("AU", 4), ("RU", 4)];
+const COUNTRIES: &[(&str, u32)] = &[
+    ("US", 30),
+    ("DE", 14),
+    ("GB", 12),
+    ("FR", 8),
+    ("NL", 6),
+    ("ES", 5),
+    ("SE", 4),
+    ("PL", 4),
+    ("BR", 4),
+    ("CA", 5),
+    ("AU", 4),
+    ("RU", 4),
+];
 /// Plan, employee range, weight.
-const PLANS: &[(&str, u32, u32, u32)] = &[("Starter", 5, 60, 35), ("Growth", 40, 400, 35), ("Business", 200, 2_500, 20), ("Enterprise", 1_500, 60_000, 10)];
-const STAGES: &[(&str, u32)] = &[("onboarding", 12), ("adoption", 25), ("value", 25), ("expansion", 10), ("advocacy", 8), ("renewal", 12), ("churned", 8)];
+const PLANS: &[(&str, u32, u32, u32)] =
+    &[("Starter", 5, 60, 35), ("Growth", 40, 400, 35), ("Business", 200, 2_500, 20), ("Enterprise", 1_500, 60_000, 10)];
+const STAGES: &[(&str, u32)] = &[
+    ("onboarding", 12),
+    ("adoption", 25),
+    ("value", 25),
+    ("expansion", 10),
+    ("advocacy", 8),
+    ("renewal", 12),
+    ("churned", 8),
+];
 const TAGS: &[&str] = &["strategic", "beta-program", "reference", "at-risk", "partner", "multi-product", "self-serve"];
-const FIRST: &[&str] = &["Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kate", "Luca", "Mila", "Nora", "Omar", "Pia", "Rafael", "Sofia", "Theo", "Uma", "Viktor", "Yara", "Zoe", "Dmitri", "Olga"];
-const LAST: &[&str] = &["Andersen", "Brooks", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ivanova", "Jensen", "Kowalski", "Larsen", "Moreau", "Novak", "Olsen", "Park", "Rossi", "Silva", "Tanaka", "Weber", "Young", "Smirnov"];
-const TITLES: &[(&str, &str)] = &[("VP Operations", "decision_maker"), ("Head of Customer Experience", "champion"), ("Finance Manager", "billing"), ("Product Lead", "champion"), ("CTO", "decision_maker"), ("Team Lead", "user"), ("Analyst", "user"), ("Operations Manager", "user")];
+const FIRST: &[&str] = &[
+    "Anna", "Ben", "Carla", "David", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kate", "Luca", "Mila",
+    "Nora", "Omar", "Pia", "Rafael", "Sofia", "Theo", "Uma", "Viktor", "Yara", "Zoe", "Dmitri", "Olga",
+];
+const LAST: &[&str] = &[
+    "Andersen", "Brooks", "Costa", "Dubois", "Evans", "Fischer", "Garcia", "Hughes", "Ivanova", "Jensen", "Kowalski",
+    "Larsen", "Moreau", "Novak", "Olsen", "Park", "Rossi", "Silva", "Tanaka", "Weber", "Young", "Smirnov",
+];
+const TITLES: &[(&str, &str)] = &[
+    ("VP Operations", "decision_maker"),
+    ("Head of Customer Experience", "champion"),
+    ("Finance Manager", "billing"),
+    ("Product Lead", "champion"),
+    ("CTO", "decision_maker"),
+    ("Team Lead", "user"),
+    ("Analyst", "user"),
+    ("Operations Manager", "user"),
+];
 
 fn weighted<'a, T>(rng: &mut StdRng, items: &'a [T], weight: impl Fn(&T) -> u32) -> &'a T {
     let total: u32 = items.iter().map(&weight).sum();
@@ -104,7 +199,11 @@ pub fn generate(args: &DemoArgs) -> (Vec<AccountInput>, Vec<ContactInput>) {
     let csms: Vec<&str> = TEAM.iter().filter(|(_, _, r)| *r == Role::Csm).map(|(e, _, _)| *e).collect();
     let mut used = std::collections::HashSet::new();
     for i in 0..args.accounts {
-        let mut name = format!("{} {}", PREFIXES.choose(&mut rng).unwrap_or(&"Acme"), SUFFIXES.choose(&mut rng).unwrap_or(&"Labs"));
+        let mut name = format!(
+            "{} {}",
+            PREFIXES.choose(&mut rng).unwrap_or(&"Acme"),
+            SUFFIXES.choose(&mut rng).unwrap_or(&"Labs")
+        );
         if !used.insert(name.clone()) {
             name = format!("{name} {}", i + 1);
             used.insert(name.clone());
@@ -113,7 +212,8 @@ pub fn generate(args: &DemoArgs) -> (Vec<AccountInput>, Vec<ContactInput>) {
         let country = weighted(&mut rng, COUNTRIES, |c| c.1).0;
         let (plan, lo, hi, _) = *weighted(&mut rng, PLANS, |p| p.3);
         // Sizes spread log-uniformly within a plan's range.
-        let employees = ((lo as f64).ln() + rng.gen::<f64>() * ((hi as f64).ln() - (lo as f64).ln())).exp().round() as i64;
+        let employees =
+            ((lo as f64).ln() + rng.gen::<f64>() * ((hi as f64).ln() - (lo as f64).ln())).exp().round() as i64;
         let stage = weighted(&mut rng, STAGES, |s| s.1).0;
         let owner = (rng.gen_range(0..10) < 9).then(|| csms.choose(&mut rng).map(|e| e.to_string())).flatten();
         let mut tags: Vec<String> = TAGS.iter().filter(|_| rng.gen_range(0..100) < 12).map(|t| t.to_string()).collect();
@@ -135,12 +235,29 @@ pub fn generate(args: &DemoArgs) -> (Vec<AccountInput>, Vec<ContactInput>) {
             tags,
             external_ids: vec![("crm".into(), crm.clone()), ("stripe".into(), format!("cus_demo{:06}", i + 1))],
             attributes: vec![
-                ("seats_purchased".into(), Some(AttrValue::infer(&format!("{seats}")).unwrap_or(AttrValue::Text(seats.to_string())))),
-                ("onboarding_model".into(), Some(AttrValue::Text(match plan { "Starter" => "self-service", "Growth" => "low-touch", _ => "high-touch" }.into()))),
+                (
+                    "seats_purchased".into(),
+                    Some(AttrValue::infer(&format!("{seats}")).unwrap_or(AttrValue::Text(seats.to_string()))),
+                ),
+                (
+                    "onboarding_model".into(),
+                    Some(AttrValue::Text(
+                        match plan {
+                            "Starter" => "self-service",
+                            "Growth" => "low-touch",
+                            _ => "high-touch",
+                        }
+                        .into(),
+                    )),
+                ),
                 ("sso_enabled".into(), Some(AttrValue::Bool(plan == "Enterprise" || rng.gen_bool(0.2)))),
             ],
         });
-        let n = match plan { "Starter" => rng.gen_range(1..=2), "Growth" => rng.gen_range(2..=4), _ => rng.gen_range(3..=6) };
+        let n = match plan {
+            "Starter" => rng.gen_range(1..=2),
+            "Growth" => rng.gen_range(2..=4),
+            _ => rng.gen_range(3..=6),
+        };
         for k in 0..n {
             let first = FIRST.choose(&mut rng).unwrap_or(&"Anna");
             let last = LAST.choose(&mut rng).unwrap_or(&"Smith");
@@ -171,8 +288,10 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
         store.create_user(&actor, &NewUser { email, name, role: *role, password_hash: &hash }).await?;
     }
     let (accounts, contacts) = generate(args);
-    let accounts: Vec<_> = accounts.into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
-    let contacts: Vec<_> = contacts.into_iter().map(|c| c.validate()).collect::<Result<_, _>>().context("demo contact")?;
+    let accounts: Vec<_> =
+        accounts.into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
+    let contacts: Vec<_> =
+        contacts.into_iter().map(|c| c.validate()).collect::<Result<_, _>>().context("demo contact")?;
     store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(format!(

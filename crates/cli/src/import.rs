@@ -69,7 +69,11 @@ fn row_message(name: &str, line: u64, plan: &ColumnPlan, e: &Invalid) -> String 
         None => format!("line {line}, {}", first.field),
     };
     let more = e.errors.len() - 1;
-    let tail = if more > 0 { format!(" (and {more} more problem(s); nothing was imported)") } else { " (nothing was imported)".into() };
+    let tail = if more > 0 {
+        format!(" (and {more} more problem(s); nothing was imported)")
+    } else {
+        " (nothing was imported)".into()
+    };
     format!("{name}: {place}: {}{tail}", first.message)
 }
 
@@ -89,7 +93,10 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
     let plan = ColumnPlan::new(kind, &records.headers, &mapping).map_err(|e| anyhow!("{name}: {e}"))?;
     let total = records.rows.len() as u64;
     let bar = ProgressBar::new(total * 2);
-    bar.set_style(ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} rows ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} rows ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     bar.set_message("checking");
 
     let lines: Vec<u64> = records.rows.iter().map(|(l, _)| *l).collect();
@@ -147,7 +154,10 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
         ImportKind::Contacts => "contacts",
     };
     if args.dry_run {
-        println!("dry run: {name} is valid: {total} {what} would be imported ({} created, {} updated); nothing was written", summary.created, summary.updated);
+        println!(
+            "dry run: {name} is valid: {total} {what} would be imported ({} created, {} updated); nothing was written",
+            summary.created, summary.updated
+        );
     } else {
         println!("imported {total} {what} from {name}: {} created, {} updated", summary.created, summary.updated);
     }
@@ -157,7 +167,10 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
 fn check(first: Option<String>, count: usize) -> anyhow::Result<()> {
     match first {
         None => Ok(()),
-        Some(msg) if count > 1 => Err(anyhow!(msg.replace(" (nothing was imported)", &format!(" ({} rows have problems; nothing was imported)", count)))),
+        Some(msg) if count > 1 => {
+            Err(anyhow!(msg
+                .replace(" (nothing was imported)", &format!(" ({} rows have problems; nothing was imported)", count))))
+        }
         Some(msg) => Err(anyhow!(msg)),
     }
 }

@@ -153,7 +153,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let store = Store::connect(&config.database_url).await.context("cannot open the database")?;
             let applied = store.migrate().await?;
-            println!("{}", if applied.is_empty() { "the database is up to date".to_owned() } else { format!("applied migrations {applied:?}") });
+            println!(
+                "{}",
+                if applied.is_empty() {
+                    "the database is up to date".to_owned()
+                } else {
+                    format!("applied migrations {applied:?}")
+                }
+            );
             Ok(())
         }
         Command::User { action: UserAction::Create { email, name, role, password_stdin } } => {
@@ -168,7 +175,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             keepwell_core::people::check_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
             let store = open(&config).await?;
             let hash = keepwell_server::auth::hash_password(password.clone()).await?;
-            let user = store.create_user(&actor, &NewUser { email: &email, name: &name, role, password_hash: &hash }).await?;
+            let user =
+                store.create_user(&actor, &NewUser { email: &email, name: &name, role, password_hash: &hash }).await?;
             if generated {
                 println!("created {} ({}) with password: {password}", user.email, user.role);
                 println!("the password is shown only now");
@@ -205,7 +213,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { file } => {
             let store = open(&config).await?;
             let tmp = file.with_extension("partial");
-            let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?);
+            let mut out = std::io::BufWriter::new(
+                std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+            );
             let summary = store.backup(&mut out).await?;
             drop(out);
             std::fs::rename(&tmp, &file)?;
@@ -259,4 +269,3 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
-

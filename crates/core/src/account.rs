@@ -52,15 +52,12 @@ impl FromStr for LifecycleStage {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim().to_ascii_lowercase();
-        LifecycleStage::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown lifecycle stage {s:?}: expected one of {}",
-                    LifecycleStage::ALL.map(|s| s.as_str()).join(", ")
-                )
-            })
+        LifecycleStage::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            format!(
+                "unknown lifecycle stage {s:?}: expected one of {}",
+                LifecycleStage::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })
     }
 }
 
@@ -80,21 +77,14 @@ impl ExternalId {
         let value = value.trim();
         if kind.is_empty()
             || kind.len() > 32
-            || !kind
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            return Err(format!(
-                "kind {kind:?} must be 1 to 32 letters, digits, '_' or '-'"
-            ));
+            return Err(format!("kind {kind:?} must be 1 to 32 letters, digits, '_' or '-'"));
         }
         if value.is_empty() || value.len() > 255 {
             return Err("value must be 1 to 255 characters".into());
         }
-        Ok(ExternalId {
-            kind,
-            value: value.to_owned(),
-        })
+        Ok(ExternalId { kind, value: value.to_owned() })
     }
 }
 
@@ -163,14 +153,9 @@ impl AccountInput {
         };
         let country = match clean(self.country.as_deref()) {
             None => None,
-            Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => {
-                Some(c.to_ascii_uppercase())
-            }
+            Some(c) if c.len() == 2 && c.chars().all(|ch| ch.is_ascii_alphabetic()) => Some(c.to_ascii_uppercase()),
             Some(c) => {
-                invalid.push(
-                    "country",
-                    format!("{c:?} is not a two-letter ISO 3166 country code (e.g. DE, US)"),
-                );
+                invalid.push("country", format!("{c:?} is not a two-letter ISO 3166 country code (e.g. DE, US)"));
                 None
             }
         };
@@ -187,12 +172,7 @@ impl AccountInput {
                 invalid.push("owner_email", format!("{e:?} is not an e-mail address"));
             }
         }
-        let mut tags: Vec<String> = self
-            .tags
-            .iter()
-            .filter_map(|t| clean(Some(t)))
-            .map(|t| t.to_lowercase())
-            .collect();
+        let mut tags: Vec<String> = self.tags.iter().filter_map(|t| clean(Some(t))).map(|t| t.to_lowercase()).collect();
         tags.sort();
         tags.dedup();
         if tags.iter().any(|t| t.chars().count() > 50) {
@@ -243,11 +223,7 @@ impl AccountInput {
 
 /// Splits a tag list as people write it: commas or semicolons.
 pub fn split_tags(cell: &str) -> Vec<String> {
-    cell.split([',', ';'])
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
+    cell.split([',', ';']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
 
 /// `https://www.Example.com/pricing` → `example.com`.
@@ -264,13 +240,9 @@ pub fn normalize_domain(raw: &str) -> Result<String, String> {
     let d = d.split(['/', '?', '#']).next().unwrap_or_default().to_owned();
     let valid = d.contains('.')
         && d.len() <= 253
-        && d
-            .split('.')
-            .all(|label| {
-                !label.is_empty()
-                    && !label.starts_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
+        && d.split('.').all(|label| {
+            !label.is_empty() && !label.starts_with('-') && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
     if valid {
         Ok(d)
     } else {
@@ -324,15 +296,7 @@ mod tests {
         let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "name",
-                "domain",
-                "employees",
-                "country",
-                "lifecycle_stage",
-                "owner_email",
-                "external_ids[1]"
-            ]
+            ["name", "domain", "employees", "country", "lifecycle_stage", "owner_email", "external_ids[1]"]
         );
     }
 

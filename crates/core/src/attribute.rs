@@ -84,9 +84,7 @@ impl AttrValue {
 }
 
 fn parse_number(cell: &str) -> Option<Decimal> {
-    let looks_numeric = cell
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+'))
+    let looks_numeric = cell.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+'))
         && cell.chars().any(|c| c.is_ascii_digit());
     // Leading zeros ("007", zip codes) are identifiers, not numbers.
     let leading_zero = cell.len() > 1 && cell.starts_with('0') && !cell.starts_with("0.");
@@ -101,13 +99,8 @@ pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > 64 {
         return Err("attribute names are 1 to 64 characters".into());
     }
-    if !name
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
-    {
-        return Err(format!(
-            "attribute name {name:?} may hold only letters, digits, '_', '-', '.' and spaces"
-        ));
+    if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ')) {
+        return Err(format!("attribute name {name:?} may hold only letters, digits, '_', '-', '.' and spaces"));
     }
     Ok(())
 }
@@ -120,18 +113,12 @@ mod tests {
     #[test]
     fn infers_types_from_cells() {
         assert_eq!(AttrValue::infer("true"), Some(AttrValue::Bool(true)));
-        assert_eq!(
-            AttrValue::infer("12.50"),
-            Some(AttrValue::Number(Decimal::new(1250, 2)))
-        );
+        assert_eq!(AttrValue::infer("12.50"), Some(AttrValue::Number(Decimal::new(1250, 2))));
         assert_eq!(
             AttrValue::infer("2026-01-31"),
             Some(AttrValue::Date(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()))
         );
-        assert_eq!(
-            AttrValue::infer("00731"),
-            Some(AttrValue::Text("00731".into()))
-        );
+        assert_eq!(AttrValue::infer("00731"), Some(AttrValue::Text("00731".into())));
         assert_eq!(AttrValue::infer("  "), None);
     }
 
@@ -141,10 +128,7 @@ mod tests {
         let j = serde_json::to_value(&v).unwrap();
         assert_eq!(j, json!({"type": "number", "value": "5"}));
         assert_eq!(AttrValue::from_json(&j).unwrap(), Some(v));
-        assert_eq!(
-            AttrValue::from_json(&json!(3)).unwrap(),
-            Some(AttrValue::Number(Decimal::new(3, 0)))
-        );
+        assert_eq!(AttrValue::from_json(&json!(3)).unwrap(), Some(AttrValue::Number(Decimal::new(3, 0))));
         assert!(AttrValue::from_json(&json!([1])).is_err());
         assert!(AttrValue::from_json(&json!({"type": "number", "value": "x"})).is_err());
     }

@@ -16,12 +16,8 @@ pub enum ContactRole {
 }
 
 impl ContactRole {
-    pub const ALL: [ContactRole; 4] = [
-        ContactRole::Champion,
-        ContactRole::DecisionMaker,
-        ContactRole::User,
-        ContactRole::Billing,
-    ];
+    pub const ALL: [ContactRole; 4] =
+        [ContactRole::Champion, ContactRole::DecisionMaker, ContactRole::User, ContactRole::Billing];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -46,9 +42,7 @@ impl FromStr for ContactRole {
         ContactRole::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown contact role {s:?}: expected champion, decision_maker, user or billing")
-            })
+            .ok_or_else(|| format!("unknown contact role {s:?}: expected champion, decision_maker, user or billing"))
     }
 }
 
@@ -121,8 +115,7 @@ impl ContactInput {
                 None
             }
         };
-        let mut external_user_ids: Vec<String> =
-            self.external_user_ids.iter().filter_map(|u| clean(Some(u))).collect();
+        let mut external_user_ids: Vec<String> = self.external_user_ids.iter().filter_map(|u| clean(Some(u))).collect();
         external_user_ids.sort();
         external_user_ids.dedup();
         let mut attributes = Attributes::new();
@@ -153,11 +146,9 @@ impl ContactInput {
 /// A BCP 47 language tag as people write them: `en`, `ru`, `pt-BR`, `zh-Hant-TW`.
 pub fn is_locale(tag: &str) -> bool {
     let mut parts = tag.split(['-', '_']);
-    let lang_ok = parts
-        .next()
-        .is_some_and(|l| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
-    lang_ok
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+    let lang_ok =
+        parts.next().is_some_and(|l| (2..=3).contains(&l.len()) && l.chars().all(|c| c.is_ascii_alphabetic()));
+    lang_ok && parts.all(|p| (2..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]

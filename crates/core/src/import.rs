@@ -29,15 +29,9 @@ impl ImportKind {
                 "owner_email",
                 "tags",
             ],
-            ImportKind::Contacts => &[
-                "account_external_id",
-                "email",
-                "name",
-                "title",
-                "role",
-                "locale",
-                "external_user_id",
-            ],
+            ImportKind::Contacts => {
+                &["account_external_id", "email", "name", "title", "role", "locale", "external_user_id"]
+            }
         }
     }
 }
@@ -70,35 +64,25 @@ pub fn parse_mapping(args: &[String]) -> Result<Vec<(String, String)>, String> {
 }
 
 impl ColumnPlan {
-    pub fn new(
-        kind: ImportKind,
-        headers: &[String],
-        mapping: &[(String, String)],
-    ) -> Result<ColumnPlan, String> {
+    pub fn new(kind: ImportKind, headers: &[String], mapping: &[(String, String)]) -> Result<ColumnPlan, String> {
         let fields = kind.fields();
         for (source, _) in mapping {
             if !headers.iter().any(|h| h.trim().eq_ignore_ascii_case(source)) {
-                return Err(format!(
-                    "--map names column {source:?}, which the header row does not have"
-                ));
+                return Err(format!("--map names column {source:?}, which the header row does not have"));
             }
         }
         let mut columns = Vec::with_capacity(headers.len());
         for header in headers {
             let header = header.trim();
-            let target = mapping
-                .iter()
-                .find(|(s, _)| s.eq_ignore_ascii_case(header))
-                .map(|(_, t)| t.as_str())
-                .unwrap_or(header);
+            let target =
+                mapping.iter().find(|(s, _)| s.eq_ignore_ascii_case(header)).map(|(_, t)| t.as_str()).unwrap_or(header);
             let column = if target.is_empty() {
                 Column::Ignored
             } else if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(target)) {
                 Column::Field(f)
             } else {
                 let name = target.strip_prefix("attribute.").unwrap_or(target);
-                crate::attribute::check_name(name)
-                    .map_err(|e| format!("column {header:?}: {e}"))?;
+                crate::attribute::check_name(name).map_err(|e| format!("column {header:?}: {e}"))?;
                 Column::Attribute(name.to_owned())
             };
             if column != Column::Ignored && columns.contains(&column) {
@@ -111,17 +95,15 @@ impl ColumnPlan {
             ImportKind::Contacts => "email",
         };
         if !columns.contains(&Column::Field(required)) {
-            return Err(format!(
-                "no column maps to {required:?}; add one or use --map \"Your column={required}\""
-            ));
+            return Err(format!("no column maps to {required:?}; add one or use --map \"Your column={required}\""));
         }
         if kind == ImportKind::Contacts && !columns.contains(&Column::Field("account_external_id")) {
-            return Err("no column maps to \"account_external_id\"; add one or use --map \"Your column=account_external_id\"".into());
+            return Err(
+                "no column maps to \"account_external_id\"; add one or use --map \"Your column=account_external_id\""
+                    .into(),
+            );
         }
-        Ok(ColumnPlan {
-            headers: headers.to_vec(),
-            columns,
-        })
+        Ok(ColumnPlan { headers: headers.to_vec(), columns })
     }
 
     /// The 1-based column number and header that feed a validation error's field.
@@ -140,13 +122,8 @@ impl ColumnPlan {
         })
     }
 
-    fn cells<'a>(
-        &'a self,
-        record: &'a [&'a str],
-    ) -> impl Iterator<Item = (&'a Column, &'a str)> + 'a {
-        self.columns
-            .iter()
-            .zip(record.iter().copied().chain(std::iter::repeat("")))
+    fn cells<'a>(&'a self, record: &'a [&'a str]) -> impl Iterator<Item = (&'a Column, &'a str)> + 'a {
+        self.columns.iter().zip(record.iter().copied().chain(std::iter::repeat("")))
     }
 
     /// One CSV record as an account.
@@ -207,7 +184,14 @@ mod tests {
 
     #[test]
     fn a_hubspot_export_imports_with_a_map() {
-        let h = headers(&["Record ID", "Company name", "Company Domain Name", "Number of Employees", "Lead Status", "Notes"]);
+        let h = headers(&[
+            "Record ID",
+            "Company name",
+            "Company Domain Name",
+            "Number of Employees",
+            "Lead Status",
+            "Notes",
+        ]);
         let map = parse_mapping(&[
             "Record ID=external_id".into(),
             "Company name=name".into(),
@@ -232,7 +216,8 @@ mod tests {
         assert!(err.contains("--map \"Your column=name\""), "{err}");
         let err = parse_mapping(&["nonsense".into()]).unwrap_err();
         assert!(err.contains("Source column=field"));
-        let err = ColumnPlan::new(ImportKind::Accounts, &headers(&["name"]), &[("Nope".into(), "name".into())]).unwrap_err();
+        let err =
+            ColumnPlan::new(ImportKind::Accounts, &headers(&["name"]), &[("Nope".into(), "name".into())]).unwrap_err();
         assert!(err.contains("\"Nope\""));
     }
 }

@@ -25,10 +25,7 @@ impl Invalid {
     }
 
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.errors.push(FieldError { field: field.into(), message: message.into() });
     }
 
     /// `Ok(value)` when nothing was pushed.
@@ -43,10 +40,7 @@ impl Invalid {
 
 /// Trims a text field; empty becomes `None`.
 pub fn clean(value: Option<&str>) -> Option<String> {
-    value
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+    value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
 /// A plausible e-mail address: one `@`, a local part, a dotted domain, no spaces.
@@ -80,10 +74,7 @@ mod tests {
         let mut invalid = Invalid::default();
         invalid.push("name", "is required");
         invalid.push("country", "must be a two-letter ISO code");
-        assert_eq!(
-            invalid.to_string(),
-            "name: is required; country: must be a two-letter ISO code"
-        );
+        assert_eq!(invalid.to_string(), "name: is required; country: must be a two-letter ISO code");
         assert!(invalid.into_result(()).is_err());
     }
 }

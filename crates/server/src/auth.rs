@@ -60,10 +60,7 @@ impl Caller {
         if self.may_edit(owner_id) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "a {} may edit only accounts they own",
-                self.role
-            )))
+            Err(ApiError::Forbidden(format!("a {} may edit only accounts they own", self.role)))
         }
     }
 }
@@ -145,7 +142,12 @@ where
         if caller.role < R::ROLE {
             return Err(if let Some(web) = parts.extensions.get::<WebSession>() {
                 let state = AppState::from_ref(state);
-                AuthRejection::Page(crate::web::error_page(&state, web, axum::http::StatusCode::FORBIDDEN, "error-forbidden"))
+                AuthRejection::Page(crate::web::error_page(
+                    &state,
+                    web,
+                    axum::http::StatusCode::FORBIDDEN,
+                    "error-forbidden",
+                ))
             } else {
                 AuthRejection::Api(ApiError::Forbidden(format!(
                     "this needs the {} role or higher; the caller is {}",
@@ -175,7 +177,8 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 /// still does the work, so timing does not tell which e-mails exist.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
-        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jp6Gm4Yw0m1JrOnxFO6IoqLl0dm3fW0qzzHdbL0tn3s";
+        const DUMMY: &str =
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jp6Gm4Yw0m1JrOnxFO6IoqLl0dm3fW0qzzHdbL0tn3s";
         let stored = hash.as_deref().unwrap_or(DUMMY);
         let ok = PasswordHash::new(stored)
             .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
@@ -204,9 +207,7 @@ pub fn random_id() -> String {
 pub fn generate_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..20)
-        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
-        .collect()
+    (0..20).map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char).collect()
 }
 
 /// SHA-256 of a high-entropy secret (token, key, session id) as stored. Passwords use Argon2.
@@ -244,9 +245,9 @@ impl LoginLimiter {
     /// Whether another attempt is allowed now.
     pub fn allowed(&self, email: &str, address: &str) -> bool {
         let map = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        Self::keys(email, address).iter().all(|(k, limit)| {
-            map.get(k).is_none_or(|(n, since)| since.elapsed() > Self::WINDOW || n < limit)
-        })
+        Self::keys(email, address)
+            .iter()
+            .all(|(k, limit)| map.get(k).is_none_or(|(n, since)| since.elapsed() > Self::WINDOW || n < limit))
     }
 
     pub fn failed(&self, email: &str, address: &str) {

@@ -24,10 +24,7 @@ fn prometheus() -> Option<&'static PrometheusHandle> {
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/metrics", get(render))
+    Router::new().route("/healthz", get(|| async { "ok" })).route("/readyz", get(ready)).route("/metrics", get(render))
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
@@ -45,11 +42,8 @@ async fn render() -> Response {
 /// Counts requests and times them by route and status.
 pub async fn track(req: Request, next: Next) -> Response {
     prometheus();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let start = Instant::now();
     let res = next.run(req).await;

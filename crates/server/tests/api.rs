@@ -48,7 +48,10 @@ async fn accounts_round_trip(app: TestApp) {
     assert_eq!(a["country"], "DE");
     assert_eq!(a["owner"]["email"], "admin@team.io");
     assert_eq!(a["tags"], json!(["beta", "enterprise"]));
-    assert_eq!(a["external_ids"], json!([{"kind": "crm", "value": "0015g00000ABC"}, {"kind": "stripe", "value": "cus_123"}]));
+    assert_eq!(
+        a["external_ids"],
+        json!([{"kind": "crm", "value": "0015g00000ABC"}, {"kind": "stripe", "value": "cus_123"}])
+    );
     assert_eq!(a["attributes"]["seats"], json!({"type": "number", "value": "25"}));
     assert_eq!(a["attributes"]["renewal"], json!({"type": "date", "value": "2027-01-31"}));
     assert_eq!(a["attributes"]["sso"], json!({"type": "bool", "value": true}));
@@ -62,12 +65,21 @@ async fn accounts_round_trip(app: TestApp) {
     let (status, _) = app.get("/api/v1/accounts/by-external-id/unknown", &app.admin).await;
     assert_eq!(status, 404);
 
-    let (status, p) = app.patch(&format!("/api/v1/accounts/{id}"), &app.admin, json!({"plan": null, "attributes": {"sso": null, "seats": 30}, "name": "Acme SE"})).await;
+    let (status, p) = app
+        .patch(
+            &format!("/api/v1/accounts/{id}"),
+            &app.admin,
+            json!({"plan": null, "attributes": {"sso": null, "seats": 30}, "name": "Acme SE"}),
+        )
+        .await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(p["name"], "Acme SE");
     assert_eq!(p["plan"], json!(null));
     assert_eq!(p["domain"], "acme.de", "untouched fields stay");
-    assert_eq!(p["attributes"], json!({"region": {"type": "text", "value": "EMEA"}, "renewal": {"type": "date", "value": "2027-01-31"}, "seats": {"type": "number", "value": "30"}}));
+    assert_eq!(
+        p["attributes"],
+        json!({"region": {"type": "text", "value": "EMEA"}, "renewal": {"type": "date", "value": "2027-01-31"}, "seats": {"type": "number", "value": "30"}})
+    );
 
     assert_eq!(app.delete(&format!("/api/v1/accounts/{id}"), &app.admin).await, 204);
     let (status, _) = app.get(&format!("/api/v1/accounts/{id}"), &app.admin).await;
@@ -87,9 +99,18 @@ async fn bad_input_names_every_field_and_writes_nothing(app: TestApp) {
         .await;
     assert_eq!(status, 422);
     assert_eq!(fields(&p), ["country", "domain", "employees", "lifecycle_stage", "name", "owner_email"]);
-    let (status, p) = app.post("/api/v1/accounts", &app.admin, json!({"name": "X", "owner_email": "ghost@team.io"})).await;
+    let (status, p) =
+        app.post("/api/v1/accounts", &app.admin, json!({"name": "X", "owner_email": "ghost@team.io"})).await;
     assert_eq!((status, fields(&p)), (422, vec!["owner_email".to_string()]));
-    let res = app.http.post(app.url("/api/v1/accounts")).bearer_auth(&app.admin).header("content-type", "application/json").body("{\"name\": ").send().await.unwrap();
+    let res = app
+        .http
+        .post(app.url("/api/v1/accounts"))
+        .bearer_auth(&app.admin)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     let text = res.text().await.unwrap();
     assert!(text.contains("not valid JSON"), "{text}");
@@ -106,7 +127,12 @@ async fn duplicate_external_id_is_a_conflict_naming_the_holder(app: TestApp) {
     let detail = p["detail"].as_str().unwrap();
     assert!(detail.contains("Acme") && detail.contains(&acme["id"].to_string()), "{detail}");
     // The same value under two kinds makes a lookup by that value ambiguous: named, not guessed.
-    app.post("/api/v1/accounts", &app.admin, json!({"name": "Beta", "external_ids": [{"kind": "segment", "value": "c-1"}]})).await;
+    app.post(
+        "/api/v1/accounts",
+        &app.admin,
+        json!({"name": "Beta", "external_ids": [{"kind": "segment", "value": "c-1"}]}),
+    )
+    .await;
     let (status, p) = app.get("/api/v1/accounts/by-external-id/c-1", &app.admin).await;
     assert_eq!(status, 409);
     let detail = p["detail"].as_str().unwrap();
@@ -115,19 +141,25 @@ async fn duplicate_external_id_is_a_conflict_naming_the_holder(app: TestApp) {
 
 async fn lists_filter_sort_and_page_with_cursors(app: TestApp) {
     let ann = app.member("ann@team.io", Role::Csm).await;
-    for (i, (name, country)) in [("Delta", "US"), ("alpha", "DE"), ("Charlie", "DE"), ("bravo", "FR"), ("Echo", "DE")].iter().enumerate() {
+    for (i, (name, country)) in
+        [("Delta", "US"), ("alpha", "DE"), ("Charlie", "DE"), ("bravo", "FR"), ("Echo", "DE")].iter().enumerate()
+    {
         let owner = if i % 2 == 0 { json!(ann) } else { json!(null) };
         let (status, _) = app
             .post("/api/v1/accounts", &app.admin, json!({"name": name, "country": country, "employees": (i + 1) * 10, "owner_id": owner, "tags": if i < 2 { vec!["vip"] } else { vec![] }}))
             .await;
         assert_eq!(status, 201);
     }
-    let names = |v: &serde_json::Value| v["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let names = |v: &serde_json::Value| {
+        v["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
     let (_, p1) = app.get("/api/v1/accounts?limit=2", &app.admin).await;
     assert_eq!(names(&p1), ["alpha", "bravo"]);
-    let (_, p2) = app.get(&format!("/api/v1/accounts?limit=2&cursor={}", p1["next_cursor"].as_str().unwrap()), &app.admin).await;
+    let (_, p2) =
+        app.get(&format!("/api/v1/accounts?limit=2&cursor={}", p1["next_cursor"].as_str().unwrap()), &app.admin).await;
     assert_eq!(names(&p2), ["Charlie", "Delta"]);
-    let (_, p3) = app.get(&format!("/api/v1/accounts?limit=2&cursor={}", p2["next_cursor"].as_str().unwrap()), &app.admin).await;
+    let (_, p3) =
+        app.get(&format!("/api/v1/accounts?limit=2&cursor={}", p2["next_cursor"].as_str().unwrap()), &app.admin).await;
     assert_eq!(names(&p3), ["Echo"]);
     assert_eq!(p3["next_cursor"], json!(null));
     let (_, by_size) = app.get("/api/v1/accounts?sort=-employees&limit=2", &app.admin).await;
@@ -160,44 +192,69 @@ async fn roles_are_enforced(app: TestApp) {
     assert_eq!(status, 200);
     let (status, _) = app.patch(&format!("/api/v1/accounts/{}", mine["id"]), &csm, json!({"owner_id": other})).await;
     assert_eq!(status, 403, "a CSM cannot hand an account over");
-    let (status, _) = app.post("/api/v1/contacts", &csm, json!({"account_id": theirs["id"], "email": "x@theirs.com"})).await;
+    let (status, _) =
+        app.post("/api/v1/contacts", &csm, json!({"account_id": theirs["id"], "email": "x@theirs.com"})).await;
     assert_eq!(status, 403);
     let (status, _) = app.get("/api/v1/users", &csm).await;
     assert_eq!(status, 403);
     let manager = app.member_token("meg@team.io", Role::Manager).await;
-    let (status, _) = app.patch(&format!("/api/v1/accounts/{}", theirs["id"]), &manager, json!({"owner_id": null})).await;
+    let (status, _) =
+        app.patch(&format!("/api/v1/accounts/{}", theirs["id"]), &manager, json!({"owner_id": null})).await;
     assert_eq!(status, 200);
     let (status, _) = app.get("/api/v1/users", &manager).await;
     assert_eq!(status, 403);
 }
 
 async fn users_are_managed_by_admins(app: TestApp) {
-    let (status, u) = app.post("/api/v1/users", &app.admin, json!({"email": "New@Team.io", "name": "New", "role": "csm"})).await;
+    let (status, u) =
+        app.post("/api/v1/users", &app.admin, json!({"email": "New@Team.io", "name": "New", "role": "csm"})).await;
     assert_eq!(status, 201, "{u}");
     assert_eq!(u["email"], "new@team.io");
     assert!(u["password"].as_str().unwrap().len() >= 12);
-    let (status, p) = app.post("/api/v1/users", &app.admin, json!({"email": "new@team.io", "name": "Again", "role": "csm"})).await;
+    let (status, p) =
+        app.post("/api/v1/users", &app.admin, json!({"email": "new@team.io", "name": "Again", "role": "csm"})).await;
     assert_eq!((status, fields(&p)), (409, vec!["email".to_string()]));
-    let (status, p) = app.post("/api/v1/users", &app.admin, json!({"email": "x", "name": "", "role": "boss", "password": "short"})).await;
+    let (status, p) = app
+        .post("/api/v1/users", &app.admin, json!({"email": "x", "name": "", "role": "boss", "password": "short"}))
+        .await;
     assert_eq!((status, fields(&p)), (422, vec!["email".to_string(), "name".into(), "password".into(), "role".into()]));
-    let (status, v) = app.patch(&format!("/api/v1/users/{}", u["id"]), &app.admin, json!({"role": "manager", "disabled": true})).await;
+    let (status, v) = app
+        .patch(&format!("/api/v1/users/{}", u["id"]), &app.admin, json!({"role": "manager", "disabled": true}))
+        .await;
     assert_eq!((status, v["role"].as_str(), v["disabled"].as_bool()), (200, Some("manager"), Some(true)));
     let (_, list) = app.get("/api/v1/users", &app.admin).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
 }
 
 async fn contacts_round_trip(app: TestApp) {
-    let (_, acme) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Acme", "external_ids": [{"kind": "segment", "value": "grp_1"}]})).await;
+    let (_, acme) = app
+        .post(
+            "/api/v1/accounts",
+            &app.admin,
+            json!({"name": "Acme", "external_ids": [{"kind": "segment", "value": "grp_1"}]}),
+        )
+        .await;
     let (status, c) = app
         .post("/api/v1/contacts", &app.admin, json!({"account_external_id": "grp_1", "email": "Ann@Acme.com", "name": "Ann", "role": "decision maker", "locale": "de-DE", "external_user_id": "u-1"}))
         .await;
     assert_eq!(status, 201, "{c}");
-    assert_eq!((c["account_id"].clone(), c["role"].as_str(), c["email"].as_str()), (acme["id"].clone(), Some("decision_maker"), Some("ann@acme.com")));
-    let (status, p) = app.post("/api/v1/contacts", &app.admin, json!({"account_id": acme["id"], "email": "ann@acme.com"})).await;
+    assert_eq!(
+        (c["account_id"].clone(), c["role"].as_str(), c["email"].as_str()),
+        (acme["id"].clone(), Some("decision_maker"), Some("ann@acme.com"))
+    );
+    let (status, p) =
+        app.post("/api/v1/contacts", &app.admin, json!({"account_id": acme["id"], "email": "ann@acme.com"})).await;
     assert_eq!((status, fields(&p)), (409, vec!["email".to_string()]));
-    let (status, p) = app.post("/api/v1/contacts", &app.admin, json!({"account_external_id": "nope", "email": "b@acme.com", "role": "boss"})).await;
+    let (status, p) = app
+        .post(
+            "/api/v1/contacts",
+            &app.admin,
+            json!({"account_external_id": "nope", "email": "b@acme.com", "role": "boss"}),
+        )
+        .await;
     assert_eq!((status, fields(&p)), (422, vec!["role".to_string()]));
-    let (status, p) = app.post("/api/v1/contacts", &app.admin, json!({"account_external_id": "nope", "email": "b@acme.com"})).await;
+    let (status, p) =
+        app.post("/api/v1/contacts", &app.admin, json!({"account_external_id": "nope", "email": "b@acme.com"})).await;
     assert_eq!((status, fields(&p)), (422, vec!["account_external_id".to_string()]));
     let (_, list) = app.get(&format!("/api/v1/accounts/{}/contacts", acme["id"]), &app.admin).await;
     assert_eq!(list["data"][0]["external_user_ids"], json!(["u-1"]));
@@ -237,7 +294,13 @@ async fn openapi_document_matches_the_snapshot() {
     let res = app.http.get(app.url("/api/v1/openapi.json")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let doc: serde_json::Value = res.json().await.unwrap();
-    for path in ["/api/v1/accounts", "/api/v1/accounts/{id}", "/api/v1/accounts/by-external-id/{external_id}", "/api/v1/contacts", "/api/v1/users"] {
+    for path in [
+        "/api/v1/accounts",
+        "/api/v1/accounts/{id}",
+        "/api/v1/accounts/by-external-id/{external_id}",
+        "/api/v1/contacts",
+        "/api/v1/users",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
     insta::assert_json_snapshot!("openapi", doc);

@@ -39,7 +39,13 @@ async fn logged_in(app: &TestApp, email: &str, role: Role) -> (reqwest::Client, 
     app.member(email, role).await;
     let c = browser();
     let (_, html) = page(&c, app, "/login").await;
-    let (status, location, _) = post(&c, app, "/login", &[("_csrf", &csrf_of(&html)), ("email", email), ("password", PASSWORD), ("next", "/accounts")]).await;
+    let (status, location, _) = post(
+        &c,
+        app,
+        "/login",
+        &[("_csrf", &csrf_of(&html)), ("email", email), ("password", PASSWORD), ("next", "/accounts")],
+    )
+    .await;
     assert_eq!((status, location.as_str()), (303, "/accounts"));
     let (_, html) = page(&c, app, "/accounts").await;
     (c, csrf_of(&html))
@@ -55,10 +61,17 @@ async fn login_needs_the_csrf_token_and_the_right_password(app: TestApp) {
     let csrf = csrf_of(&html);
     let (status, _, _) = post(&c, &app, "/login", &[("email", "ann@team.io"), ("password", PASSWORD)]).await;
     assert_eq!(status, 403, "no CSRF token");
-    let (status, _, body) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", "wrong password!")]).await;
+    let (status, _, body) =
+        post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", "wrong password!")]).await;
     assert_eq!(status, 401);
     assert!(body.contains("Wrong e-mail or password"));
-    let (status, location, _) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ANN@team.io"), ("password", PASSWORD), ("next", "https://evil.example/")]).await;
+    let (status, location, _) = post(
+        &c,
+        &app,
+        "/login",
+        &[("_csrf", &csrf), ("email", "ANN@team.io"), ("password", PASSWORD), ("next", "https://evil.example/")],
+    )
+    .await;
     assert_eq!((status, location.as_str()), (303, "/accounts"), "never redirects off-site");
     let (status, html) = page(&c, &app, "/accounts").await;
     assert_eq!(status, 200);
@@ -74,24 +87,43 @@ async fn login_is_rate_limited(app: TestApp) {
     let (_, html) = page(&c, &app, "/login").await;
     let csrf = csrf_of(&html);
     for _ in 0..10 {
-        let (status, _, _) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", "guess guess guess")]).await;
+        let (status, _, _) =
+            post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", "guess guess guess")])
+                .await;
         assert_eq!(status, 401);
     }
-    let (status, _, body) = post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", PASSWORD)]).await;
+    let (status, _, body) =
+        post(&c, &app, "/login", &[("_csrf", &csrf), ("email", "ann@team.io"), ("password", PASSWORD)]).await;
     assert_eq!(status, 429, "even the right password waits");
     assert!(body.contains("Too many failed attempts"));
 }
 
 async fn an_account_is_created_by_form_and_bad_fields_are_shown(app: TestApp) {
     let (c, csrf) = logged_in(&app, "ann@team.io", Role::Csm).await;
-    let (status, _, body) = post(&c, &app, "/accounts/new", &[("_csrf", &csrf), ("name", ""), ("country", "Germany"), ("external_ids", "just text")]).await;
+    let (status, _, body) = post(
+        &c,
+        &app,
+        "/accounts/new",
+        &[("_csrf", &csrf), ("name", ""), ("country", "Germany"), ("external_ids", "just text")],
+    )
+    .await;
     assert_eq!(status, 422);
     assert!(body.contains("id=\"error-external_ids\""), "{body}");
-    let (status, _, body) = post(&c, &app, "/accounts/new", &[("_csrf", &csrf), ("name", ""), ("country", "Germany")]).await;
+    let (status, _, body) =
+        post(&c, &app, "/accounts/new", &[("_csrf", &csrf), ("name", ""), ("country", "Germany")]).await;
     assert_eq!(status, 422);
     assert!(body.contains("id=\"error-name\"") && body.contains("id=\"error-country\""));
     assert!(body.contains("value=\"Germany\""), "what was typed is kept");
-    let form = [("_csrf", csrf.as_str()), ("name", "Acme"), ("domain", "acme.io"), ("country", "de"), ("lifecycle_stage", "value"), ("tags", "vip, beta"), ("external_ids", "crm: 42\nstripe: cus_9"), ("attributes", "seats = 25")];
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("name", "Acme"),
+        ("domain", "acme.io"),
+        ("country", "de"),
+        ("lifecycle_stage", "value"),
+        ("tags", "vip, beta"),
+        ("external_ids", "crm: 42\nstripe: cus_9"),
+        ("attributes", "seats = 25"),
+    ];
     let (status, location, _) = post(&c, &app, "/accounts/new", &form).await;
     assert_eq!(status, 303);
     let (status, html) = page(&c, &app, &location).await;
@@ -115,10 +147,13 @@ async fn pages_check_roles(app: TestApp) {
     let (status, _, _) = post(&c, &app, "/accounts/new", &[("_csrf", &csrf), ("name", "X")]).await;
     assert_eq!(status, 403);
     let (admin, csrf) = logged_in(&app, "root@team.io", Role::Admin).await;
-    let (status, _, body) = post(&admin, &app, "/team", &[("_csrf", &csrf), ("email", "new@team.io"), ("name", "New"), ("role", "csm")]).await;
+    let (status, _, body) =
+        post(&admin, &app, "/team", &[("_csrf", &csrf), ("email", "new@team.io"), ("name", "New"), ("role", "csm")])
+            .await;
     assert_eq!(status, 200);
     assert!(body.contains("id=\"new-password\""), "the generated password is shown once");
-    let (status, _, body) = post(&admin, &app, "/settings/tokens", &[("_csrf", &csrf), ("name", "ci"), ("role", "manager")]).await;
+    let (status, _, body) =
+        post(&admin, &app, "/settings/tokens", &[("_csrf", &csrf), ("name", "ci"), ("role", "manager")]).await;
     assert_eq!(status, 200);
     let start = body.find("id=\"new-secret\">").unwrap() + 16;
     let token = &body[start..start + body[start..].find('<').unwrap()];
@@ -135,7 +170,8 @@ async fn language_follows_the_browser_then_the_member(app: TestApp) {
     let html = res.text().await.unwrap();
     assert!(html.contains("<html lang=\"ru\">") && html.contains("Войти"));
     let (c, csrf) = logged_in(&app, "ann@team.io", Role::Csm).await;
-    let (status, location, _) = post(&c, &app, "/language", &[("_csrf", &csrf), ("lang", "ru"), ("next", "/contacts")]).await;
+    let (status, location, _) =
+        post(&c, &app, "/language", &[("_csrf", &csrf), ("lang", "ru"), ("next", "/contacts")]).await;
     assert_eq!((status, location.as_str()), (303, "/contacts"));
     let res = c.get(app.url("/accounts")).header("accept-language", "en").send().await.unwrap();
     let html = res.text().await.unwrap();

@@ -136,10 +136,12 @@ impl AccountSort {
 impl Store {
     pub async fn account(&self, id: i64) -> Result<Option<Account>> {
         let mut conn = self.pool().acquire().await?;
-        let row = sqlx::query(&format!("SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         let mut account = account_from(&row)?;
         account.external_ids = external_ids_of(&mut conn, &[id]).await?.remove(&id).unwrap_or_default();
@@ -162,7 +164,9 @@ impl Store {
     /// A page of accounts matching the filter, with a cursor for the next.
     pub async fn accounts(&self, f: &AccountFilter) -> Result<Page<Account>> {
         let (key, text_key) = f.sort.key();
-        let mut sql = Sql::new(&format!("SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE 1=1"));
+        let mut sql = Sql::new(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE 1=1"
+        ));
         filter_where(&mut sql, f);
         if let Some(raw) = &f.cursor {
             let c = Cursor::decode(raw).ok_or_else(|| Invalid::field("cursor", "is not a cursor this API gave out"))?;
@@ -205,7 +209,9 @@ impl Store {
 
     /// How many accounts are in each lifecycle stage.
     pub async fn account_stage_counts(&self) -> Result<Vec<(LifecycleStage, i64)>> {
-        let rows = sqlx::query("SELECT lifecycle_stage, COUNT(*) AS n FROM accounts GROUP BY lifecycle_stage").fetch_all(self.pool()).await?;
+        let rows = sqlx::query("SELECT lifecycle_stage, COUNT(*) AS n FROM accounts GROUP BY lifecycle_stage")
+            .fetch_all(self.pool())
+            .await?;
         let mut counts: Vec<(LifecycleStage, i64)> = LifecycleStage::ALL.iter().map(|s| (*s, 0)).collect();
         for r in rows {
             let stage: LifecycleStage = text(&r, "lifecycle_stage")?.parse().map_err(StoreError::Corrupt)?;
@@ -219,13 +225,19 @@ impl Store {
     /// Distinct values people filter by: tags, countries, plans, industries.
     pub async fn account_facets(&self) -> Result<Facets> {
         let list = |q: &'static str| async move {
-            sqlx::query(q).fetch_all(self.pool()).await?.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect::<Result<Vec<String>>>()
+            sqlx::query(q)
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| Ok(r.try_get::<String, _>(0)?))
+                .collect::<Result<Vec<String>>>()
         };
         Ok(Facets {
             tags: list("SELECT DISTINCT tag FROM account_tags ORDER BY tag").await?,
             countries: list("SELECT DISTINCT country FROM accounts WHERE country IS NOT NULL ORDER BY country").await?,
             plans: list("SELECT DISTINCT plan FROM accounts WHERE plan IS NOT NULL ORDER BY plan").await?,
-            industries: list("SELECT DISTINCT industry FROM accounts WHERE industry IS NOT NULL ORDER BY industry").await?,
+            industries: list("SELECT DISTINCT industry FROM accounts WHERE industry IS NOT NULL ORDER BY industry")
+                .await?,
         })
     }
 
@@ -308,7 +320,9 @@ impl Store {
         if dry_run {
             tx.rollback().await.map_err(|e| fail(rows.len())(e.into()))?;
         } else {
-            record(&mut tx, actor, "account.import", "account", None, None, Some(&summary)).await.map_err(fail(rows.len()))?;
+            record(&mut tx, actor, "account.import", "account", None, None, Some(&summary))
+                .await
+                .map_err(fail(rows.len()))?;
             tx.commit().await.map_err(|e| fail(rows.len())(e.into()))?;
         }
         Ok(summary)
@@ -353,13 +367,15 @@ fn filter_where(sql: &mut Sql, f: &AccountFilter) {
 }
 
 async fn load_in_tx(tx: &mut Tx, id: i64) -> Result<Account> {
-    let row = sqlx::query(&format!("SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no account with id {id}")))?;
+    let row = sqlx::query(&format!(
+        "SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("no account with id {id}")))?;
     let mut a = account_from(&row)?;
-    a.external_ids = external_ids_of(&mut **tx, &[id]).await?.remove(&id).unwrap_or_default();
+    a.external_ids = external_ids_of(tx, &[id]).await?.remove(&id).unwrap_or_default();
     Ok(a)
 }
 
@@ -369,11 +385,15 @@ async fn external_ids_of(conn: &mut sqlx::AnyConnection, ids: &[i64]) -> Result<
         return Ok(map);
     }
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    let rows = sqlx::query(&format!("SELECT account_id, kind, value FROM external_ids WHERE account_id IN ({list}) ORDER BY kind, value"))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT account_id, kind, value FROM external_ids WHERE account_id IN ({list}) ORDER BY kind, value"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
     for r in rows {
-        map.entry(r.try_get("account_id")?).or_default().push(ExternalId { kind: text(&r, "kind")?, value: text(&r, "value")? });
+        map.entry(r.try_get("account_id")?)
+            .or_default()
+            .push(ExternalId { kind: text(&r, "kind")?, value: text(&r, "value")? });
     }
     Ok(map)
 }
@@ -440,7 +460,12 @@ async fn check_external_ids(tx: &mut Tx, this: Option<i64>, ids: &[ExternalId]) 
             if Some(holder) != this {
                 return Err(StoreError::conflict(
                     "external_ids",
-                    format!("external id {}:{} is already held by account {} (id {holder})", e.kind, e.value, text(&r, "name")?),
+                    format!(
+                        "external id {}:{} is already held by account {} (id {holder})",
+                        e.kind,
+                        e.value,
+                        text(&r, "name")?
+                    ),
                 ));
             }
         }
@@ -503,7 +528,11 @@ async fn update_row(tx: &mut Tx, id: i64, new: &NewAccount, owner: Option<i64>, 
         sqlx::query("DELETE FROM external_ids WHERE account_id = $1").bind(id).execute(&mut **tx).await?;
     }
     for e in &new.external_ids {
-        sqlx::query("DELETE FROM external_ids WHERE account_id = $1 AND kind = $2").bind(id).bind(&e.kind).execute(&mut **tx).await?;
+        sqlx::query("DELETE FROM external_ids WHERE account_id = $1 AND kind = $2")
+            .bind(id)
+            .bind(&e.kind)
+            .execute(&mut **tx)
+            .await?;
         insert_external_id(tx, id, e).await?;
     }
     Ok(())
@@ -522,7 +551,11 @@ async fn insert_external_id(tx: &mut Tx, id: i64, e: &ExternalId) -> Result<()> 
 async fn replace_tags(tx: &mut Tx, id: i64, tags: &[String]) -> Result<()> {
     sqlx::query("DELETE FROM account_tags WHERE account_id = $1").bind(id).execute(&mut **tx).await?;
     for t in tags {
-        sqlx::query("INSERT INTO account_tags (account_id, tag) VALUES ($1, $2)").bind(id).bind(t).execute(&mut **tx).await?;
+        sqlx::query("INSERT INTO account_tags (account_id, tag) VALUES ($1, $2)")
+            .bind(id)
+            .bind(t)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

@@ -16,10 +16,7 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(label: &str) -> Actor {
-        Actor {
-            user_id: None,
-            label: label.to_owned(),
-        }
+        Actor { user_id: None, label: label.to_owned() }
     }
 }
 
@@ -38,7 +35,6 @@ pub struct AuditEntry {
     #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
-
 
 pub(crate) async fn record<T: Serialize>(
     tx: &mut Tx,
@@ -87,8 +83,9 @@ impl Store {
             sql.push(" AND entity_id = ").bind(Arg::Text(e.clone()));
         }
         if let Some(raw) = &f.cursor {
-            let c = Cursor::decode(raw)
-                .ok_or_else(|| StoreError::Invalid(keepwell_core::Invalid::field("cursor", "is not a cursor this API gave out")))?;
+            let c = Cursor::decode(raw).ok_or_else(|| {
+                StoreError::Invalid(keepwell_core::Invalid::field("cursor", "is not a cursor this API gave out"))
+            })?;
             sql.push(" AND id < ").bind(Arg::I64(c.id));
         }
         let limit = f.limit.clamp(1, 500);

@@ -92,11 +92,15 @@ impl Store {
             return Err(bad(n, format!("unknown format {:?}", header.format)));
         }
         if header.schema != migrate::latest() {
-            return Err(bad(n, format!("made by schema version {}, this keepwell has {}", header.schema, migrate::latest())));
+            return Err(bad(
+                n,
+                format!("made by schema version {}, this keepwell has {}", header.schema, migrate::latest()),
+            ));
         }
         let mut tx = self.begin().await?;
         for table in ["users", "accounts"] {
-            let count: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *tx).await?.try_get(0)?;
+            let count: i64 =
+                sqlx::query(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *tx).await?.try_get(0)?;
             if count > 0 {
                 return Err(StoreError::Config(format!(
                     "the database already holds {table}; restore into a new, empty data dir or database"

@@ -73,7 +73,9 @@ impl Store {
 
     /// A page of contacts, ordered by e-mail.
     pub async fn contacts(&self, f: &ContactFilter) -> Result<Page<Contact>> {
-        let mut sql = Sql::new(&format!("SELECT {CONTACT_COLS} FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE 1=1"));
+        let mut sql = Sql::new(&format!(
+            "SELECT {CONTACT_COLS} FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE 1=1"
+        ));
         if let Some(id) = f.account_id {
             sql.push(" AND c.account_id = ").bind(Arg::I64(id));
         }
@@ -187,7 +189,9 @@ impl Store {
         if dry_run {
             tx.rollback().await.map_err(|e| fail(rows.len())(e.into()))?;
         } else {
-            record(&mut tx, actor, "contact.import", "contact", None, None, Some(&summary)).await.map_err(fail(rows.len()))?;
+            record(&mut tx, actor, "contact.import", "contact", None, None, Some(&summary))
+                .await
+                .map_err(fail(rows.len()))?;
             tx.commit().await.map_err(|e| fail(rows.len())(e.into()))?;
         }
         Ok(summary)
@@ -197,32 +201,43 @@ impl Store {
 async fn resolve_account(tx: &mut Tx, r: &AccountRef) -> Result<i64> {
     match r {
         AccountRef::Id(id) => {
-            let found = sqlx::query("SELECT id FROM accounts WHERE id = $1").bind(*id).fetch_optional(&mut **tx).await?;
+            let found =
+                sqlx::query("SELECT id FROM accounts WHERE id = $1").bind(*id).fetch_optional(&mut **tx).await?;
             found.map(|_| *id).ok_or_else(|| Invalid::field("account_id", format!("no account has id {id}")).into())
         }
-        AccountRef::ExternalId(v) => resolve_external_id(tx, v)
-            .await?
-            .ok_or_else(|| Invalid::field("account_external_id", format!("no account has the external id {v:?}")).into()),
+        AccountRef::ExternalId(v) => resolve_external_id(tx, v).await?.ok_or_else(|| {
+            Invalid::field("account_external_id", format!("no account has the external id {v:?}")).into()
+        }),
     }
 }
 
 async fn check_unique(tx: &mut Tx, this: Option<i64>, new: &NewContact) -> Result<()> {
-    let holder = sqlx::query("SELECT c.id, a.name FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.email = $1")
-        .bind(&new.email)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let holder =
+        sqlx::query("SELECT c.id, a.name FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.email = $1")
+            .bind(&new.email)
+            .fetch_optional(&mut **tx)
+            .await?;
     if let Some(r) = holder {
         let id: i64 = r.try_get(0)?;
         if Some(id) != this {
-            return Err(StoreError::conflict("email", format!("{} is already a contact (id {id}) at {}", new.email, text(&r, "name")?)));
+            return Err(StoreError::conflict(
+                "email",
+                format!("{} is already a contact (id {id}) at {}", new.email, text(&r, "name")?),
+            ));
         }
     }
     for uid in &new.external_user_ids {
-        let holder = sqlx::query("SELECT contact_id FROM contact_user_ids WHERE user_id = $1").bind(uid).fetch_optional(&mut **tx).await?;
+        let holder = sqlx::query("SELECT contact_id FROM contact_user_ids WHERE user_id = $1")
+            .bind(uid)
+            .fetch_optional(&mut **tx)
+            .await?;
         if let Some(r) = holder {
             let id: i64 = r.try_get(0)?;
             if Some(id) != this {
-                return Err(StoreError::conflict("external_user_ids", format!("user id {uid:?} already belongs to contact {id}")));
+                return Err(StoreError::conflict(
+                    "external_user_ids",
+                    format!("user id {uid:?} already belongs to contact {id}"),
+                ));
             }
         }
     }
@@ -271,17 +286,23 @@ async fn update(tx: &mut Tx, id: i64, account_id: i64, new: &NewContact) -> Resu
 async fn replace_user_ids(tx: &mut Tx, id: i64, uids: &[String]) -> Result<()> {
     sqlx::query("DELETE FROM contact_user_ids WHERE contact_id = $1").bind(id).execute(&mut **tx).await?;
     for u in uids {
-        sqlx::query("INSERT INTO contact_user_ids (contact_id, user_id) VALUES ($1, $2)").bind(id).bind(u).execute(&mut **tx).await?;
+        sqlx::query("INSERT INTO contact_user_ids (contact_id, user_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(u)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
 
 async fn load(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Contact> {
-    let row = sqlx::query(&format!("SELECT {CONTACT_COLS} FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no contact with id {id}")))?;
+    let row = sqlx::query(&format!(
+        "SELECT {CONTACT_COLS} FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("no contact with id {id}")))?;
     let mut c = contact_from(&row)?;
     c.external_user_ids = user_ids_of(conn, &[id]).await?.remove(&id).unwrap_or_default();
     Ok(c)
@@ -293,9 +314,11 @@ async fn user_ids_of(conn: &mut sqlx::AnyConnection, ids: &[i64]) -> Result<Hash
         return Ok(map);
     }
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-    for r in sqlx::query(&format!("SELECT contact_id, user_id FROM contact_user_ids WHERE contact_id IN ({list}) ORDER BY user_id"))
-        .fetch_all(&mut *conn)
-        .await?
+    for r in sqlx::query(&format!(
+        "SELECT contact_id, user_id FROM contact_user_ids WHERE contact_id IN ({list}) ORDER BY user_id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?
     {
         map.entry(r.try_get("contact_id")?).or_default().push(text(&r, "user_id")?);
     }

@@ -49,10 +49,7 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        StoreError::Conflict {
-            field: field.into(),
-            message: message.into(),
-        }
+        StoreError::Conflict { field: field.into(), message: message.into() }
     }
 }
 

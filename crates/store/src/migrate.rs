@@ -33,9 +33,7 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
     .await?;
     if store.backend() == Backend::Postgres {
         // Two nodes starting together must not both migrate.
-        sqlx::query("SELECT pg_advisory_xact_lock(7201)")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(7201)").execute(&mut *tx).await?;
     }
     let applied: Vec<i64> = sqlx::query("SELECT version FROM keepwell_migrations")
         .fetch_all(&mut *tx)

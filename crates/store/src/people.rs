@@ -100,12 +100,7 @@ impl Store {
         }
         invalid.into_result(())?;
         let mut tx = self.begin().await?;
-        if sqlx::query("SELECT id FROM users WHERE email = $1")
-            .bind(&email)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some()
-        {
+        if sqlx::query("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?.is_some() {
             return Err(StoreError::conflict("email", format!("a team member with e-mail {email} already exists")));
         }
         let row = sqlx::query(&format!(
@@ -218,7 +213,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_session(&self, id_hash: &str, user_id: i64, csrf_token: &str, user_agent: Option<&str>, ttl_secs: i64) -> Result<()> {
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        user_agent: Option<&str>,
+        ttl_secs: i64,
+    ) -> Result<()> {
         let now = now_micros();
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, user_agent, created_at, last_seen_at, expires_at)
@@ -250,14 +252,27 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let last_seen: i64 = row.try_get("last_seen_at")?;
         if now - last_seen > 60_000_000 {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2").bind(now).bind(id_hash).execute(self.pool()).await?;
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                .bind(now)
+                .bind(id_hash)
+                .execute(self.pool())
+                .await?;
         }
-        Ok(Some(Session { id_hash: id_hash.to_owned(), user: user_from(&row)?, csrf_token: text(&row, "csrf_token")?, flash: opt_text(&row, "flash")? }))
+        Ok(Some(Session {
+            id_hash: id_hash.to_owned(),
+            user: user_from(&row)?,
+            csrf_token: text(&row, "csrf_token")?,
+            flash: opt_text(&row, "flash")?,
+        }))
     }
 
     /// Sets (or, with None, clears) the message the session's next page shows.
     pub async fn set_flash(&self, id_hash: &str, flash: Option<&str>) -> Result<()> {
-        sqlx::query("UPDATE sessions SET flash = $1 WHERE id_hash = $2").bind(flash).bind(id_hash).execute(self.pool()).await?;
+        sqlx::query("UPDATE sessions SET flash = $1 WHERE id_hash = $2")
+            .bind(flash)
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -268,7 +283,11 @@ impl Store {
 
     /// Ends one of a member's own sessions.
     pub async fn end_user_session(&self, user_id: i64, id_hash: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_id = $2").bind(id_hash).bind(user_id).execute(self.pool()).await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE id_hash = $1 AND user_id = $2")
+            .bind(id_hash)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
         Ok(r.rows_affected() > 0)
     }
 
@@ -290,7 +309,14 @@ impl Store {
             .collect()
     }
 
-    pub async fn create_api_token(&self, actor: &Actor, name: &str, role: Role, hash: &str, prefix: &str) -> Result<ApiToken> {
+    pub async fn create_api_token(
+        &self,
+        actor: &Actor,
+        name: &str,
+        role: Role,
+        hash: &str,
+        prefix: &str,
+    ) -> Result<ApiToken> {
         if name.trim().is_empty() {
             return Err(Invalid::field("name", "is required").into());
         }
@@ -323,7 +349,11 @@ impl Store {
         let token = token_from(&row)?;
         let now = now_micros();
         if token.last_used_at.is_none_or(|t| now - t.timestamp_micros() > 60_000_000) {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(token.id).execute(self.pool()).await?;
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token.id)
+                .execute(self.pool())
+                .await?;
         }
         Ok(Some(token))
     }
@@ -339,7 +369,11 @@ impl Store {
 
     pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<()> {
         let mut tx = self.begin().await?;
-        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now_micros()).bind(id).execute(&mut *tx).await?;
+        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no live API token with id {id}")));
         }
@@ -388,7 +422,11 @@ impl Store {
 
     pub async fn revoke_write_key(&self, actor: &Actor, id: i64) -> Result<()> {
         let mut tx = self.begin().await?;
-        let r = sqlx::query("UPDATE write_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(now_micros()).bind(id).execute(&mut *tx).await?;
+        let r = sqlx::query("UPDATE write_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no live write key with id {id}")));
         }

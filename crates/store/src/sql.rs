@@ -21,10 +21,7 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Sql {
-        Sql {
-            text: text.to_owned(),
-            args: Vec::new(),
-        }
+        Sql { text: text.to_owned(), args: Vec::new() }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -79,14 +76,11 @@ pub(crate) enum CursorKey {
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(serde_json::to_vec(self).unwrap_or_default())
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
     pub fn decode(raw: &str) -> Option<Cursor> {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(raw)
-            .ok()?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -118,10 +112,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        let c = Cursor {
-            key: CursorKey::Text("acme".into()),
-            id: 7,
-        };
+        let c = Cursor { key: CursorKey::Text("acme".into()), id: 7 };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("garbage!"), None);
     }

@@ -8,10 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     format!("kw_test_{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -42,9 +40,7 @@ pub async fn fresh_database_url(backend: Backend) -> String {
 
 /// A new, migrated store of `backend`.
 pub async fn fresh_store(backend: Backend) -> Store {
-    let store = Store::connect(&fresh_database_url(backend).await)
-        .await
-        .expect("connect to the test database");
+    let store = Store::connect(&fresh_database_url(backend).await).await.expect("connect to the test database");
     store.migrate().await.expect("migrate the test database");
     store
 }

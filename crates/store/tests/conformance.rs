@@ -43,11 +43,7 @@ fn account(name: &str, crm: &str) -> AccountInput {
 }
 
 async fn user(store: &Store, email: &str, role: Role) -> i64 {
-    store
-        .create_user(&cli(), &NewUser { email, name: email, role, password_hash: "x" })
-        .await
-        .unwrap()
-        .id
+    store.create_user(&cli(), &NewUser { email, name: email, role, password_hash: "x" }).await.unwrap().id
 }
 
 async fn accounts_round_trip(store: Store) {
@@ -209,18 +205,37 @@ async fn contacts_round_trip_and_import(store: Store) {
 
     let rows: Vec<_> = ["bob@acme.com", "ann@acme.com"]
         .iter()
-        .map(|e| ContactInput { account_external_id: Some("c-1".into()), email: Some((*e).into()), title: Some("CTO".into()), ..Default::default() }.validate().unwrap())
+        .map(|e| {
+            ContactInput {
+                account_external_id: Some("c-1".into()),
+                email: Some((*e).into()),
+                title: Some("CTO".into()),
+                ..Default::default()
+            }
+            .validate()
+            .unwrap()
+        })
         .collect();
     let s = store.import_contacts(&cli(), &rows, false, |_| {}).await.unwrap();
     assert_eq!((s.created, s.updated), (1, 1));
-    let page = store.contacts(&ContactFilter { account_id: Some(acme.id), limit: 1, ..Default::default() }).await.unwrap();
+    let page =
+        store.contacts(&ContactFilter { account_id: Some(acme.id), limit: 1, ..Default::default() }).await.unwrap();
     assert_eq!(page.data[0].email, "ann@acme.com");
     assert_eq!(page.data[0].title.as_deref(), Some("CTO"));
-    let page2 = store.contacts(&ContactFilter { account_id: Some(acme.id), limit: 1, cursor: page.next_cursor, ..Default::default() }).await.unwrap();
+    let page2 = store
+        .contacts(&ContactFilter {
+            account_id: Some(acme.id),
+            limit: 1,
+            cursor: page.next_cursor,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(page2.data[0].email, "bob@acme.com");
     assert!(page2.next_cursor.is_none());
 
-    let orphan = ContactInput { account_external_id: Some("nope".into()), email: Some("x@y.com".into()), ..Default::default() };
+    let orphan =
+        ContactInput { account_external_id: Some("nope".into()), email: Some("x@y.com".into()), ..Default::default() };
     let err = store.import_contacts(&cli(), &[orphan.validate().unwrap()], false, |_| {}).await.unwrap_err();
     assert!(err.to_string().contains("no account has the external id"), "{err}");
     store.delete_contact(&cli(), ann.id).await.unwrap();
@@ -232,7 +247,9 @@ async fn users_sessions_tokens_and_keys(store: Store) {
     let (u, hash) = store.user_for_login("ann@team.io").await.unwrap().unwrap();
     assert_eq!((u.id, u.role, hash.as_str()), (id, Role::Manager, "x"));
     assert!(matches!(
-        store.create_user(&cli(), &NewUser { email: "ann@team.io", name: "A", role: Role::Csm, password_hash: "x" }).await,
+        store
+            .create_user(&cli(), &NewUser { email: "ann@team.io", name: "A", role: Role::Csm, password_hash: "x" })
+            .await,
         Err(StoreError::Conflict { .. })
     ));
     store.create_session("h1", id, "csrf", Some("test"), 3600).await.unwrap();
@@ -259,7 +276,12 @@ async fn audit_records_before_and_after(store: Store) {
     let a = store.create_account(&cli(), &account("Acme", "c-1").validate().unwrap()).await.unwrap();
     store.update_account(&cli(), a.id, &account("Acme 2", "c-1").validate().unwrap()).await.unwrap();
     let log = store
-        .audit_log(&AuditFilter { entity: Some("account".into()), entity_id: Some(a.id.to_string()), limit: 1, ..Default::default() })
+        .audit_log(&AuditFilter {
+            entity: Some("account".into()),
+            entity_id: Some(a.id.to_string()),
+            limit: 1,
+            ..Default::default()
+        })
         .await
         .unwrap();
     let e = &log.data[0];
@@ -267,7 +289,12 @@ async fn audit_records_before_and_after(store: Store) {
     assert_eq!(e.before.as_ref().unwrap()["name"], "Acme");
     assert_eq!(e.after.as_ref().unwrap()["name"], "Acme 2");
     let older = store
-        .audit_log(&AuditFilter { entity: Some("account".into()), limit: 10, cursor: log.next_cursor, ..Default::default() })
+        .audit_log(&AuditFilter {
+            entity: Some("account".into()),
+            limit: 10,
+            cursor: log.next_cursor,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(older.data[0].action, "account.create");

@@ -30,9 +30,8 @@ pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, In
             }
         },
     };
-    let stage = params
-        .text("stage")
-        .and_then(|s| s.parse::<LifecycleStage>().map_err(|e| invalid.push("stage", e)).ok());
+    let stage =
+        params.text("stage").and_then(|s| s.parse::<LifecycleStage>().map_err(|e| invalid.push("stage", e)).ok());
     let sort_raw = params.text("sort").unwrap_or_else(|| "name".into());
     let (descending, key) = match sort_raw.strip_prefix('-') {
         Some(k) => (true, k),
@@ -44,7 +43,10 @@ pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, In
         "updated_at" => AccountSort::Updated,
         "employees" => AccountSort::Employees,
         other => {
-            invalid.push("sort", format!("{other:?}: sort by name, created_at, updated_at or employees, with - for descending"));
+            invalid.push(
+                "sort",
+                format!("{other:?}: sort by name, created_at, updated_at or employees, with - for descending"),
+            );
             AccountSort::Name
         }
     };
@@ -84,7 +86,11 @@ pub struct AccountPage {
     responses((status = 200, body = AccountPage), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn list(auth: Auth<Viewer>, State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Page<Account>>> {
+pub async fn list(
+    auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Page<Account>>> {
     let filter = filter_from(&Params(q), auth.user_id)?;
     Ok(Json(state.store.accounts(&filter).await?))
 }
@@ -93,7 +99,11 @@ pub async fn list(auth: Auth<Viewer>, State(state): State<AppState>, Query(q): Q
     params(("id" = i64, Path)), responses((status = 200, body = Account), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip(_auth, state))]
-pub async fn show(_auth: Auth<Viewer>, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Account>> {
+pub async fn show(
+    _auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Account>> {
     Ok(Json(load(&state, path_id(&id)?).await?))
 }
 
@@ -103,7 +113,11 @@ pub async fn show(_auth: Auth<Viewer>, State(state): State<AppState>, Path(id): 
     responses((status = 200, body = Account), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip(_auth, state))]
-pub async fn by_external_id(_auth: Auth<Viewer>, State(state): State<AppState>, Path(value): Path<String>) -> ApiResult<Json<Account>> {
+pub async fn by_external_id(
+    _auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(value): Path<String>,
+) -> ApiResult<Json<Account>> {
     state
         .store
         .account_by_external_id(&value)
@@ -116,7 +130,11 @@ pub async fn by_external_id(_auth: Auth<Viewer>, State(state): State<AppState>, 
     responses((status = 201, body = Account), (status = 422, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn create(auth: Auth<Csm>, State(state): State<AppState>, body: Bytes) -> ApiResult<(StatusCode, Json<Account>)> {
+pub async fn create(
+    auth: Auth<Csm>,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Account>)> {
     let mut input = account_input(&json_object(&body)?, AccountInput::default())?;
     if auth.role == Role::Csm {
         // A CSM's new account is theirs, and only theirs.
@@ -141,7 +159,12 @@ pub async fn create(auth: Auth<Csm>, State(state): State<AppState>, body: Bytes)
     responses((status = 200, body = Account), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip(auth, state, body))]
-pub async fn update(auth: Auth<Csm>, State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Account>> {
+pub async fn update(
+    auth: Auth<Csm>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Account>> {
     let current = load(&state, path_id(&id)?).await?;
     let owner = current.owner.as_ref().map(|o| o.id);
     auth.require_edit(owner)?;

@@ -23,7 +23,11 @@ pub struct AuditPage {
     params(("entity" = Option<String>, Query, description = "account, contact, user, api_token, write_key"),
         ("entity_id" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = AuditPage)), security(("bearer" = [])))]
-pub async fn list(_auth: Auth<Manager>, State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Page<AuditEntry>>> {
+pub async fn list(
+    _auth: Auth<Manager>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Page<AuditEntry>>> {
     let p = Params(q);
     let mut invalid = Invalid::default();
     let limit = p.limit(&mut invalid);

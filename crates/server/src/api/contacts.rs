@@ -37,7 +37,11 @@ fn filter(params: &Params, account_id: Option<i64>) -> Result<ContactFilter, Inv
         ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ContactPage)), security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn list(_auth: Auth<Viewer>, State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Page<Contact>>> {
+pub async fn list(
+    _auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Page<Contact>>> {
     Ok(Json(state.store.contacts(&filter(&Params(q), None)?).await?))
 }
 
@@ -45,7 +49,12 @@ pub async fn list(_auth: Auth<Viewer>, State(state): State<AppState>, Query(q): 
     params(("id" = i64, Path), ("q" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ContactPage), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 #[tracing::instrument(skip(_auth, state, q))]
-pub async fn of_account(_auth: Auth<Viewer>, State(state): State<AppState>, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Json<Page<Contact>>> {
+pub async fn of_account(
+    _auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Page<Contact>>> {
     let account = super::accounts::load(&state, path_id(&id)?).await?;
     Ok(Json(state.store.contacts(&filter(&Params(q), Some(account.id))?).await?))
 }
@@ -53,7 +62,11 @@ pub async fn of_account(_auth: Auth<Viewer>, State(state): State<AppState>, Path
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
     responses((status = 200, body = Contact), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 #[tracing::instrument(skip(_auth, state))]
-pub async fn show(_auth: Auth<Viewer>, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Contact>> {
+pub async fn show(
+    _auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Contact>> {
     Ok(Json(load(&state, path_id(&id)?).await?))
 }
 
@@ -61,7 +74,11 @@ pub async fn show(_auth: Auth<Viewer>, State(state): State<AppState>, Path(id): 
     responses((status = 201, body = Contact), (status = 422, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn create(auth: Auth<Csm>, State(state): State<AppState>, body: Bytes) -> ApiResult<(StatusCode, Json<Contact>)> {
+pub async fn create(
+    auth: Auth<Csm>,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Contact>)> {
     let new = contact_input(&json_object(&body)?, ContactInput::default())?.validate()?;
     require_account_edit(&state, &auth, &new.account).await?;
     Ok((StatusCode::CREATED, Json(state.store.create_contact(&auth.actor, &new).await?)))
@@ -71,7 +88,12 @@ pub async fn create(auth: Auth<Csm>, State(state): State<AppState>, body: Bytes)
     responses((status = 200, body = Contact), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip(auth, state, body))]
-pub async fn update(auth: Auth<Csm>, State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<Contact>> {
+pub async fn update(
+    auth: Auth<Csm>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Contact>> {
     let current = load(&state, path_id(&id)?).await?;
     require_account_edit(&state, &auth, &AccountRef::Id(current.account_id)).await?;
     let new = contact_input(&json_object(&body)?, contact_as_input(&current))?.validate()?;

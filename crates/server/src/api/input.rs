@@ -29,11 +29,9 @@ fn strings(field: &str, v: &Value, invalid: &mut Invalid) -> Vec<String> {
     match v {
         Value::Null => Vec::new(),
         Value::String(s) => keepwell_core::account::split_tags(s),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| text(&format!("{field}[{i}]"), item, invalid))
-            .collect(),
+        Value::Array(items) => {
+            items.iter().enumerate().filter_map(|(i, item)| text(&format!("{field}[{i}]"), item, invalid)).collect()
+        }
         _ => {
             invalid.push(field, "must be a list of strings");
             Vec::new()
@@ -94,8 +92,19 @@ pub struct AccountBody {
 
 pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> Result<AccountInput, Invalid> {
     const KNOWN: &[&str] = &[
-        "name", "domain", "industry", "employees", "country", "plan", "lifecycle_stage", "owner_email",
-        "owner_id", "tags", "external_id", "external_ids", "attributes",
+        "name",
+        "domain",
+        "industry",
+        "employees",
+        "country",
+        "plan",
+        "lifecycle_stage",
+        "owner_email",
+        "owner_id",
+        "tags",
+        "external_id",
+        "external_ids",
+        "attributes",
     ];
     let mut invalid = Invalid::default();
     let mut crm = None;
@@ -193,8 +202,16 @@ pub struct ContactBody {
 
 pub fn contact_input(body: &Map<String, Value>, mut c: ContactInput) -> Result<ContactInput, Invalid> {
     const KNOWN: &[&str] = &[
-        "account_id", "account_external_id", "email", "name", "title", "role", "locale", "external_user_id",
-        "external_user_ids", "attributes",
+        "account_id",
+        "account_external_id",
+        "email",
+        "name",
+        "title",
+        "role",
+        "locale",
+        "external_user_id",
+        "external_user_ids",
+        "attributes",
     ];
     let mut invalid = Invalid::default();
     for (k, v) in body {
@@ -268,7 +285,10 @@ mod tests {
             ..Default::default()
         };
         let a = account_input(&obj(json!({"external_id": "new", "attributes": {"a": null, "c": true}})), base).unwrap();
-        assert_eq!(a.external_ids, vec![("crm".to_string(), "new".to_string()), ("stripe".to_string(), "cus_1".to_string())]);
+        assert_eq!(
+            a.external_ids,
+            vec![("crm".to_string(), "new".to_string()), ("stripe".to_string(), "cus_1".to_string())]
+        );
         let names: Vec<_> = a.attributes.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["b", "c"]);
     }

@@ -76,7 +76,11 @@ pub async fn show(_auth: Auth<Admin>, State(state): State<AppState>, Path(id): P
     responses((status = 201, body = CreatedUser), (status = 422, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
-pub async fn create(auth: Auth<Admin>, State(state): State<AppState>, body: Bytes) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
+pub async fn create(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
     let body = json_object(&body)?;
     let mut invalid = Invalid::default();
     let email = str_field(&body, "email", &mut invalid).unwrap_or_default().to_owned();
@@ -106,7 +110,10 @@ pub async fn create(auth: Auth<Admin>, State(state): State<AppState>, body: Byte
     let hash = hash_password(password).await?;
     let user = state
         .store
-        .create_user(&auth.actor, &NewUser { email: &email, name: &name, role: role.unwrap_or(Role::Viewer), password_hash: &hash })
+        .create_user(
+            &auth.actor,
+            &NewUser { email: &email, name: &name, role: role.unwrap_or(Role::Viewer), password_hash: &hash },
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedUser { user, password: generated })))
 }
@@ -115,7 +122,12 @@ pub async fn create(auth: Auth<Admin>, State(state): State<AppState>, body: Byte
     responses((status = 200, body = User), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip(auth, state, body))]
-pub async fn update(auth: Auth<Admin>, State(state): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<Json<User>> {
+pub async fn update(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<User>> {
     let id = path_id(&id)?;
     let body = json_object(&body)?;
     let mut invalid = Invalid::default();

@@ -35,9 +35,7 @@ impl Lang {
             .filter_map(|part| {
                 let mut it = part.split(';');
                 let lang = Lang::parse(it.next()?)?;
-                let q = it
-                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok()))
-                    .unwrap_or(1.0);
+                let q = it.find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse().ok())).unwrap_or(1.0);
                 Some((q, lang))
             })
             .collect();
@@ -46,7 +44,8 @@ impl Lang {
     }
 }
 
-pub const SOURCES: [(Lang, &str); 2] = [(Lang::En, include_str!("i18n/en.ftl")), (Lang::Ru, include_str!("i18n/ru.ftl"))];
+pub const SOURCES: [(Lang, &str); 2] =
+    [(Lang::En, include_str!("i18n/en.ftl")), (Lang::Ru, include_str!("i18n/ru.ftl"))];
 
 pub struct I18n {
     bundles: HashMap<Lang, FluentBundle<FluentResource>>,

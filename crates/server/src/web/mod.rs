@@ -51,7 +51,10 @@ fn asset(kind: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
-async fn not_found(axum::extract::State(state): axum::extract::State<AppState>, axum::Extension(web): axum::Extension<WebSession>) -> Response {
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::Extension(web): axum::Extension<WebSession>,
+) -> Response {
     error_page(&state, &web, StatusCode::NOT_FOUND, "error-not-found")
 }
 
@@ -61,7 +64,13 @@ pub async fn render(state: &AppState, web: &WebSession, name: &str, page: Value)
     render_status(state, web, StatusCode::OK, name, page).await
 }
 
-pub async fn render_status(state: &AppState, web: &WebSession, status: StatusCode, name: &str, page: Value) -> Response {
+pub async fn render_status(
+    state: &AppState,
+    web: &WebSession,
+    status: StatusCode,
+    name: &str,
+    page: Value,
+) -> Response {
     let flash = match &web.session {
         Some(s) if s.flash.is_some() => {
             let _ = state.store.set_flash(&s.id_hash, None).await;
@@ -72,7 +81,14 @@ pub async fn render_status(state: &AppState, web: &WebSession, status: StatusCod
     render_sync(state, web, status, name, page, flash)
 }
 
-fn render_sync(state: &AppState, web: &WebSession, status: StatusCode, name: &str, page: Value, flash: Option<String>) -> Response {
+fn render_sync(
+    state: &AppState,
+    web: &WebSession,
+    status: StatusCode,
+    name: &str,
+    page: Value,
+    flash: Option<String>,
+) -> Response {
     let user = web.session.as_ref().map(|s| &s.user);
     let ctx = context! {
         lang => web.lang.code(),
@@ -94,7 +110,14 @@ fn render_sync(state: &AppState, web: &WebSession, status: StatusCode, name: &st
 
 /// An error page in the visitor's language.
 pub fn error_page(state: &AppState, web: &WebSession, status: StatusCode, message_key: &str) -> Response {
-    render_sync(state, web, status, "error.html", context! { status => status.as_u16(), message_key => message_key }, None)
+    render_sync(
+        state,
+        web,
+        status,
+        "error.html",
+        context! { status => status.as_u16(), message_key => message_key },
+        None,
+    )
 }
 
 /// Sets the message the next page shows, then sends the browser there.

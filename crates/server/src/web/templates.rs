@@ -31,10 +31,7 @@ pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
         env.add_template(name, src)?;
     }
     env.add_function("t", move |state: &State, key: &str, kwargs: Kwargs| -> Result<String, minijinja::Error> {
-        let lang = state
-            .lookup("lang")
-            .and_then(|l| l.as_str().and_then(Lang::parse))
-            .unwrap_or(Lang::En);
+        let lang = state.lookup("lang").and_then(|l| l.as_str().and_then(Lang::parse)).unwrap_or(Lang::En);
         let mut args: Vec<(String, FluentValue)> = Vec::new();
         for k in kwargs.args() {
             let v: Value = kwargs.get(k)?;
@@ -48,9 +45,7 @@ pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
         Ok(i18n.text(lang, key, &args))
     });
     env.add_filter("datetime", |v: String| -> String {
-        chrono::DateTime::parse_from_rfc3339(&v)
-            .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or(v)
+        chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or(v)
     });
     env.add_filter("date", |v: String| -> String {
         chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or(v)
@@ -97,20 +92,54 @@ mod tests {
         keys.extend(ContactRole::ALL.iter().map(|r| format!("contact-role-{r}")));
         keys.extend(["text", "number", "date", "bool"].map(|t| format!("type-{t}")));
         keys.extend(["account", "contact", "user", "api_token", "write_key"].map(|e| format!("entity-{e}")));
-        keys.extend(["name", "-name", "-created_at", "-updated_at", "-employees", "employees"].map(|s| format!("sort-{s}")));
+        keys.extend(
+            ["name", "-name", "-created_at", "-updated_at", "-employees", "employees"].map(|s| format!("sort-{s}")),
+        );
         keys.extend(["current", "new", "confirm"].map(|p| format!("password-{p}")));
         keys.extend(
             [
-                "account.create", "account.update", "account.delete", "account.import", "contact.create", "contact.update",
-                "contact.delete", "contact.import", "user.create", "user.update", "user.password", "token.create",
-                "token.revoke", "writekey.create", "writekey.revoke",
+                "account.create",
+                "account.update",
+                "account.delete",
+                "account.import",
+                "contact.create",
+                "contact.update",
+                "contact.delete",
+                "contact.import",
+                "user.create",
+                "user.update",
+                "user.password",
+                "token.create",
+                "token.revoke",
+                "writekey.create",
+                "writekey.revoke",
             ]
             .map(|a| format!("action-{}", a.replace('.', "-"))),
         );
-        for key in ["accounts-by-stage", "account-saved", "account-created", "account-deleted", "contact-saved", "contact-deleted",
-            "team-not-yourself", "team-saved", "field-required", "token-revoked", "key-revoked", "password-wrong",
-            "password-mismatch", "password-changed", "session-ended", "login-too-many", "login-failed", "error-too-large",
-            "error-csrf", "error-not-found", "error-forbidden", "error-internal"] {
+        for key in [
+            "accounts-by-stage",
+            "account-saved",
+            "account-created",
+            "account-deleted",
+            "contact-saved",
+            "contact-deleted",
+            "team-not-yourself",
+            "team-saved",
+            "field-required",
+            "token-revoked",
+            "key-revoked",
+            "password-wrong",
+            "password-mismatch",
+            "password-changed",
+            "session-ended",
+            "login-too-many",
+            "login-failed",
+            "error-too-large",
+            "error-csrf",
+            "error-not-found",
+            "error-forbidden",
+            "error-internal",
+        ] {
             keys.push(key.to_owned());
         }
         let missing: Vec<String> = keys

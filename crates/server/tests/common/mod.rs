@@ -40,7 +40,10 @@ impl TestApp {
         }
         let hash = hash_password(PASSWORD.into()).await.unwrap();
         self.store
-            .create_user(&Actor::system("test"), &NewUser { email, name: email.split('@').next().unwrap(), role, password_hash: &hash })
+            .create_user(
+                &Actor::system("test"),
+                &NewUser { email, name: email.split('@').next().unwrap(), role, password_hash: &hash },
+            )
             .await
             .unwrap()
             .id
@@ -92,7 +95,10 @@ pub async fn json(res: Response) -> (u16, Value) {
 
 /// The field names of a problem document's `errors`.
 pub fn fields(problem: &Value) -> Vec<String> {
-    let mut f: Vec<String> = problem["errors"].as_array().map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default();
+    let mut f: Vec<String> = problem["errors"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
+        .unwrap_or_default();
     f.sort();
     f
 }

@@ -20,13 +20,21 @@ use keepwell_store::contacts::ContactFilter;
 use minijinja::{context, Value};
 use std::collections::{BTreeMap, HashMap};
 
-pub async fn list(auth: Auth<Viewer>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> PageResult {
+pub async fn list(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let params = Params(q.clone());
     let (filter, errors) = match filter_from(&params, auth.user_id) {
         Ok(f) => (f, BTreeMap::new()),
         Err(e) => (Default::default(), super::field_errors(&e)),
     };
-    let filter = keepwell_store::accounts::AccountFilter { limit: if q.contains_key("limit") { filter.limit } else { 50 }, ..filter };
+    let filter = keepwell_store::accounts::AccountFilter {
+        limit: if q.contains_key("limit") { filter.limit } else { 50 },
+        ..filter
+    };
     let store = &state.store;
     let fail = |e| failure(&state, &web, e);
     let page = store.accounts(&filter).await.map_err(fail)?;
@@ -35,10 +43,12 @@ pub async fn list(auth: Auth<Viewer>, Extension(web): Extension<WebSession>, Sta
     let users = store.users().await.map_err(fail)?;
     let stages = store.account_stage_counts().await.map_err(fail)?;
     let filtered = ["q", "owner", "stage", "tag", "country"].iter().any(|k| params.text(k).is_some());
-    let bars: Vec<(String, f64)> = stages.iter().map(|(s, n)| (tr(&state, &web, &format!("stage-{s}"), &[]), *n as f64)).collect();
+    let bars: Vec<(String, f64)> =
+        stages.iter().map(|(s, n)| (tr(&state, &web, &format!("stage-{s}"), &[]), *n as f64)).collect();
     let svg = chart::bars(&tr(&state, &web, "accounts-by-stage", &[]), &bars);
     // Links keep the filters and change one thing.
-    let mut base: Vec<(String, String)> = q.iter().filter(|(k, v)| *k != "cursor" && !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut base: Vec<(String, String)> =
+        q.iter().filter(|(k, v)| *k != "cursor" && !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
     base.sort();
     let next_url = page.next_cursor.as_ref().map(|c| {
         let mut p = base.clone();
@@ -46,30 +56,50 @@ pub async fn list(auth: Auth<Viewer>, Extension(web): Extension<WebSession>, Sta
         format!("/accounts?{}", encode(&p))
     });
     let first_url = q.contains_key("cursor").then(|| format!("/accounts?{}", encode(&base)));
-    Ok(render(&state, &web, "accounts.html", context! {
-        nav => "accounts",
-        accounts => page.data,
-        total, next_url, first_url, filtered, errors,
-        q => q,
-        facets, users,
-        stages => LifecycleStage::ALL.map(|s| s.as_str()),
-        chart => Value::from_safe_string(svg),
-        can_create => auth.role.may_create_accounts(),
-    }).await)
+    Ok(render(
+        &state,
+        &web,
+        "accounts.html",
+        context! {
+            nav => "accounts",
+            accounts => page.data,
+            total, next_url, first_url, filtered, errors,
+            q => q,
+            facets, users,
+            stages => LifecycleStage::ALL.map(|s| s.as_str()),
+            chart => Value::from_safe_string(svg),
+            can_create => auth.role.may_create_accounts(),
+        },
+    )
+    .await)
 }
 
 fn encode(pairs: &[(String, String)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
-pub async fn show(auth: Auth<Viewer>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn show(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let id = id_of(&state, &web, &id)?;
     let fail = |e| failure(&state, &web, e);
     let account = load(&state, &web, id).await?;
-    let contacts = state.store.contacts(&ContactFilter { account_id: Some(id), limit: 500, ..Default::default() }).await.map_err(fail)?;
+    let contacts = state
+        .store
+        .contacts(&ContactFilter { account_id: Some(id), limit: 500, ..Default::default() })
+        .await
+        .map_err(fail)?;
     let history = state
         .store
-        .audit_log(&AuditFilter { entity: Some("account".into()), entity_id: Some(id.to_string()), limit: 20, cursor: None })
+        .audit_log(&AuditFilter {
+            entity: Some("account".into()),
+            entity_id: Some(id.to_string()),
+            limit: 20,
+            cursor: None,
+        })
         .await
         .map_err(fail)?;
     let timeline: Vec<Value> = history
@@ -82,12 +112,18 @@ pub async fn show(auth: Auth<Viewer>, Extension(web): Extension<WebSession>, Sta
         .iter()
         .map(|(k, v)| context! { name => k, kind => v.type_name(), value => v.display() })
         .collect();
-    Ok(render(&state, &web, "account.html", context! {
-        nav => "accounts",
-        account, attributes, timeline,
-        contacts => contacts.data,
-        can_edit => auth.may_edit(account_owner(&account)),
-    }).await)
+    Ok(render(
+        &state,
+        &web,
+        "account.html",
+        context! {
+            nav => "accounts",
+            account, attributes, timeline,
+            contacts => contacts.data,
+            can_edit => auth.may_edit(account_owner(&account)),
+        },
+    )
+    .await)
 }
 
 fn account_owner(a: &Account) -> Option<i64> {
@@ -103,7 +139,17 @@ async fn load(state: &AppState, web: &WebSession, id: i64) -> Result<Account, Re
 }
 
 const FORM_FIELDS: [&str; 11] = [
-    "name", "domain", "industry", "employees", "country", "plan", "lifecycle_stage", "owner_id", "tags", "external_ids", "attributes",
+    "name",
+    "domain",
+    "industry",
+    "employees",
+    "country",
+    "plan",
+    "lifecycle_stage",
+    "owner_id",
+    "tags",
+    "external_ids",
+    "attributes",
 ];
 
 /// The form's fields as text, from an account (edit) or what was posted (errors).
@@ -111,7 +157,9 @@ fn form_values(input: &AccountInput, users: &[keepwell_store::people::User]) -> 
     let owner = input
         .owner_id
         .map(|id| id.to_string())
-        .or_else(|| input.owner_email.as_ref().and_then(|e| users.iter().find(|u| &u.email == e)).map(|u| u.id.to_string()))
+        .or_else(|| {
+            input.owner_email.as_ref().and_then(|e| users.iter().find(|u| &u.email == e)).map(|u| u.id.to_string())
+        })
         .unwrap_or_default();
     BTreeMap::from([
         ("name", input.name.clone().unwrap_or_default()),
@@ -126,7 +174,12 @@ fn form_values(input: &AccountInput, users: &[keepwell_store::people::User]) -> 
         ("external_ids", input.external_ids.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")),
         (
             "attributes",
-            input.attributes.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", v.display()))).collect::<Vec<_>>().join("\n"),
+            input
+                .attributes
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {}", v.display())))
+                .collect::<Vec<_>>()
+                .join("\n"),
         ),
     ])
 }
@@ -134,12 +187,18 @@ fn form_values(input: &AccountInput, users: &[keepwell_store::people::User]) -> 
 /// Reads the posted form. External ids are `kind: value` lines; attributes `name = value` lines.
 fn form_input(f: &FormData) -> Result<AccountInput, keepwell_core::Invalid> {
     let mut invalid = keepwell_core::Invalid::default();
-    let owner_id = field(f, "owner_id").and_then(|o| o.parse().map_err(|_| invalid.push("owner_id", "pick a team member")).ok());
+    let owner_id =
+        field(f, "owner_id").and_then(|o| o.parse().map_err(|_| invalid.push("owner_id", "pick a team member")).ok());
     let mut external_ids = Vec::new();
-    for (i, line) in field(f, "external_ids").unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+    for (i, line) in
+        field(f, "external_ids").unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).enumerate()
+    {
         match line.split_once(':') {
             Some((k, v)) => external_ids.push((k.trim().to_owned(), v.trim().to_owned())),
-            None => invalid.push(format!("external_ids[{i}]"), format!("{line:?}: write one per line as kind: value, e.g. crm: 0015g00000ABC")),
+            None => invalid.push(
+                format!("external_ids[{i}]"),
+                format!("{line:?}: write one per line as kind: value, e.g. crm: 0015g00000ABC"),
+            ),
         }
     }
     let mut attributes = Vec::new();
@@ -165,28 +224,65 @@ fn form_input(f: &FormData) -> Result<AccountInput, keepwell_core::Invalid> {
     })
 }
 
-async fn form_page(state: &AppState, web: &WebSession, status: StatusCode, caller: &Caller, account: Option<&Account>, values: BTreeMap<&'static str, String>, errors: BTreeMap<String, String>) -> PageResult {
+async fn form_page(
+    state: &AppState,
+    web: &WebSession,
+    status: StatusCode,
+    caller: &Caller,
+    account: Option<&Account>,
+    values: BTreeMap<&'static str, String>,
+    errors: BTreeMap<String, String>,
+) -> PageResult {
     let users = state.store.users().await.map_err(|e| failure(state, web, e))?;
-    Ok(render_status(state, web, status, "account_form.html", context! {
-        nav => "accounts",
-        account, values, errors, users,
-        stages => LifecycleStage::ALL.map(|s| s.as_str()),
-        may_assign => caller.role >= Role::Manager,
-    }).await)
+    Ok(render_status(
+        state,
+        web,
+        status,
+        "account_form.html",
+        context! {
+            nav => "accounts",
+            account, values, errors, users,
+            stages => LifecycleStage::ALL.map(|s| s.as_str()),
+            may_assign => caller.role >= Role::Manager,
+        },
+    )
+    .await)
 }
 
-pub async fn new_form(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>) -> PageResult {
+pub async fn new_form(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+) -> PageResult {
     let mut values = form_values(&AccountInput::default(), &[]);
     values.insert("owner_id", auth.user_id.map(|i| i.to_string()).unwrap_or_default());
     form_page(&state, &web, StatusCode::OK, &auth, None, values, BTreeMap::new()).await
 }
 
 /// Checks and saves the form: creates when `current` is None.
-async fn save(state: &AppState, web: &WebSession, caller: &Caller, current: Option<&Account>, f: &FormData) -> PageResult {
-    let values: BTreeMap<&'static str, String> = FORM_FIELDS.iter().map(|k| (*k, f.get(*k).cloned().unwrap_or_default())).collect();
+async fn save(
+    state: &AppState,
+    web: &WebSession,
+    caller: &Caller,
+    current: Option<&Account>,
+    f: &FormData,
+) -> PageResult {
+    let values: BTreeMap<&'static str, String> =
+        FORM_FIELDS.iter().map(|k| (*k, f.get(*k).cloned().unwrap_or_default())).collect();
     let mut input = match form_input(f) {
         Ok(i) => i,
-        Err(e) => return form_page(state, web, StatusCode::UNPROCESSABLE_ENTITY, caller, current, values, super::field_errors(&e)).await,
+        Err(e) => {
+            return form_page(
+                state,
+                web,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                caller,
+                current,
+                values,
+                super::field_errors(&e),
+            )
+            .await
+        }
     };
     if caller.role < Role::Manager {
         // A CSM keeps their accounts; only managers hand accounts over.
@@ -202,7 +298,13 @@ async fn save(state: &AppState, web: &WebSession, caller: &Caller, current: Opti
     match result {
         Ok(a) => {
             let key = if current.is_some() { "account-saved" } else { "account-created" };
-            Ok(redirect_with(state, web, &format!("/accounts/{}", a.id), &tr(state, web, key, &[("name", a.name.clone().into())])).await)
+            Ok(redirect_with(
+                state,
+                web,
+                &format!("/accounts/{}", a.id),
+                &tr(state, web, key, &[("name", a.name.clone().into())]),
+            )
+            .await)
         }
         Err(e) => {
             let errors = form_failure(state, web, e)?;
@@ -211,11 +313,21 @@ async fn save(state: &AppState, web: &WebSession, caller: &Caller, current: Opti
     }
 }
 
-pub async fn create(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Form(f): Form<FormData>) -> PageResult {
+pub async fn create(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     save(&state, &web, &auth, None, &f).await
 }
 
-pub async fn edit_form(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn edit_form(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let account = load(&state, &web, id_of(&state, &web, &id)?).await?;
     if !auth.may_edit(account_owner(&account)) {
         return Err(error_page(&state, &web, StatusCode::FORBIDDEN, "error-forbidden"));
@@ -224,7 +336,13 @@ pub async fn edit_form(auth: Auth<Csm>, Extension(web): Extension<WebSession>, S
     form_page(&state, &web, StatusCode::OK, &auth, Some(&account), values, BTreeMap::new()).await
 }
 
-pub async fn update(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>, Form(f): Form<FormData>) -> PageResult {
+pub async fn update(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let account = load(&state, &web, id_of(&state, &web, &id)?).await?;
     if !auth.may_edit(account_owner(&account)) {
         return Err(error_page(&state, &web, StatusCode::FORBIDDEN, "error-forbidden"));
@@ -232,11 +350,22 @@ pub async fn update(auth: Auth<Csm>, Extension(web): Extension<WebSession>, Stat
     save(&state, &web, &auth, Some(&account), &f).await
 }
 
-pub async fn delete(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn delete(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let account = load(&state, &web, id_of(&state, &web, &id)?).await?;
     if !auth.may_edit(account_owner(&account)) {
         return Err(error_page(&state, &web, StatusCode::FORBIDDEN, "error-forbidden"));
     }
     state.store.delete_account(&auth.actor, account.id).await.map_err(|e| failure(&state, &web, e))?;
-    Ok(redirect_with(&state, &web, "/accounts", &tr(&state, &web, "account-deleted", &[("name", account.name.clone().into())])).await)
+    Ok(redirect_with(
+        &state,
+        &web,
+        "/accounts",
+        &tr(&state, &web, "account-deleted", &[("name", account.name.clone().into())]),
+    )
+    .await)
 }

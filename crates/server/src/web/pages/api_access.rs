@@ -17,41 +17,88 @@ async fn show(state: &AppState, web: &WebSession, status: StatusCode, extra: Val
     let fail = |e| failure(state, web, e);
     let tokens = state.store.api_tokens().await.map_err(fail)?;
     let keys = state.store.write_keys().await.map_err(fail)?;
-    Ok(render_status(state, web, status, "api_access.html", context! { nav => "api", tokens, keys, roles => Role::ALL.map(|r| r.as_str()), ..extra }).await)
+    Ok(render_status(
+        state,
+        web,
+        status,
+        "api_access.html",
+        context! { nav => "api", tokens, keys, roles => Role::ALL.map(|r| r.as_str()), ..extra },
+    )
+    .await)
 }
 
-pub async fn page(_auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>) -> PageResult {
+pub async fn page(
+    _auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+) -> PageResult {
     show(&state, &web, StatusCode::OK, context! {}).await
 }
 
-pub async fn create_token(auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Form(f): Form<FormData>) -> PageResult {
+pub async fn create_token(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let name = field(&f, "name").unwrap_or_default();
     let role = field(&f, "role").and_then(|r| r.parse::<Role>().ok()).unwrap_or(Role::Viewer);
     if name.is_empty() {
-        return show(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, context! { errors => BTreeMap::from([("token_name", tr(&state, &web, "field-required", &[]))]) }).await;
+        return show(
+            &state,
+            &web,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            context! { errors => BTreeMap::from([("token_name", tr(&state, &web, "field-required", &[]))]) },
+        )
+        .await;
     }
     let (secret, hash, prefix) = new_secret("kw");
-    state.store.create_api_token(&auth.actor, &name, role, &hash, &prefix).await.map_err(|e| failure(&state, &web, e))?;
+    state
+        .store
+        .create_api_token(&auth.actor, &name, role, &hash, &prefix)
+        .await
+        .map_err(|e| failure(&state, &web, e))?;
     show(&state, &web, StatusCode::OK, context! { new_token => secret }).await
 }
 
-pub async fn revoke_token(auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn revoke_token(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let id = id_of(&state, &web, &id)?;
     state.store.revoke_api_token(&auth.actor, id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/settings/api", &tr(&state, &web, "token-revoked", &[])).await)
 }
 
-pub async fn create_key(auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Form(f): Form<FormData>) -> PageResult {
+pub async fn create_key(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let name = field(&f, "name").unwrap_or_default();
     if name.is_empty() {
-        return show(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, context! { errors => BTreeMap::from([("key_name", tr(&state, &web, "field-required", &[]))]) }).await;
+        return show(
+            &state,
+            &web,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            context! { errors => BTreeMap::from([("key_name", tr(&state, &web, "field-required", &[]))]) },
+        )
+        .await;
     }
     let (secret, hash, prefix) = new_secret("wk");
     state.store.create_write_key(&auth.actor, &name, &hash, &prefix).await.map_err(|e| failure(&state, &web, e))?;
     show(&state, &web, StatusCode::OK, context! { new_key => secret }).await
 }
 
-pub async fn revoke_key(auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn revoke_key(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let id = id_of(&state, &web, &id)?;
     state.store.revoke_write_key(&auth.actor, id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/settings/api", &tr(&state, &web, "key-revoked", &[])).await)

@@ -34,7 +34,8 @@ pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Change> {
     let empty = serde_json::Map::new();
     let b = before.and_then(Value::as_object).unwrap_or(&empty);
     let a = after.and_then(Value::as_object).unwrap_or(&empty);
-    let mut keys: Vec<&String> = b.keys().chain(a.keys()).filter(|k| !["updated_at", "created_at"].contains(&k.as_str())).collect();
+    let mut keys: Vec<&String> =
+        b.keys().chain(a.keys()).filter(|k| !["updated_at", "created_at"].contains(&k.as_str())).collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
@@ -43,7 +44,12 @@ pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Change> {
         .collect()
 }
 
-pub async fn page(_auth: Auth<Manager>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> PageResult {
+pub async fn page(
+    _auth: Auth<Manager>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let f = AuditFilter {
         entity: q.get("entity").filter(|v| !v.is_empty()).cloned(),
         entity_id: q.get("entity_id").filter(|v| !v.is_empty()).cloned(),
@@ -72,7 +78,10 @@ mod tests {
 
     #[test]
     fn changes_list_only_what_differs() {
-        let c = changes(Some(&json!({"name": "A", "plan": "pro", "updated_at": 1})), Some(&json!({"name": "B", "plan": "pro", "updated_at": 2})));
+        let c = changes(
+            Some(&json!({"name": "A", "plan": "pro", "updated_at": 1})),
+            Some(&json!({"name": "B", "plan": "pro", "updated_at": 2})),
+        );
         assert_eq!(c.len(), 1);
         assert_eq!((c[0].field.as_str(), c[0].before.as_str(), c[0].after.as_str()), ("name", "A", "B"));
     }

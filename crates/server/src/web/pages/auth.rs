@@ -14,7 +14,11 @@ use minijinja::context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-pub async fn login_page(State(state): State<AppState>, Extension(web): Extension<WebSession>, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn login_page(
+    State(state): State<AppState>,
+    Extension(web): Extension<WebSession>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if web.session.is_some() {
         return Redirect::to(&local_path(q.get("next").map(String::as_str))).into_response();
     }
@@ -57,7 +61,11 @@ pub async fn login(
     // A new session id at every login.
     let id = random_id();
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    if let Err(e) = state.store.create_session(&hash_secret(&id), user.id, &random_token(), agent, crate::web::session::SESSION_TTL_SECS).await {
+    if let Err(e) = state
+        .store
+        .create_session(&hash_secret(&id), user.id, &random_token(), agent, crate::web::session::SESSION_TTL_SECS)
+        .await
+    {
         return super::failure(&state, &web, e);
     }
     let jar = jar.add(session_cookie(id, state.settings.secure_cookies));

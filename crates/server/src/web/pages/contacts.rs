@@ -19,7 +19,12 @@ use std::collections::{BTreeMap, HashMap};
 
 const FORM_FIELDS: [&str; 6] = ["email", "name", "title", "role", "locale", "external_user_ids"];
 
-pub async fn list(_auth: Auth<Viewer>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> PageResult {
+pub async fn list(
+    _auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
     let f = ContactFilter { q: q.get("q").cloned(), limit: 50, cursor: q.get("cursor").cloned(), ..Default::default() };
     let page = state.store.contacts(&f).await.map_err(|e| failure(&state, &web, e))?;
     let next_url = page.next_cursor.as_ref().map(|c| {
@@ -28,7 +33,13 @@ pub async fn list(_auth: Auth<Viewer>, Extension(web): Extension<WebSession>, St
             .append_pair("cursor", c)
             .finish()
     });
-    Ok(render(&state, &web, "contacts.html", context! { nav => "contacts", contacts => page.data, q => q.get("q"), next_url }).await)
+    Ok(render(
+        &state,
+        &web,
+        "contacts.html",
+        context! { nav => "contacts", contacts => page.data, q => q.get("q"), next_url },
+    )
+    .await)
 }
 
 async fn load(state: &AppState, web: &WebSession, id: i64) -> Result<Contact, Response> {
@@ -45,13 +56,28 @@ async fn may_edit(state: &AppState, web: &WebSession, caller: &Caller, account_i
         .map_err(|_| error_page(state, web, StatusCode::FORBIDDEN, "error-forbidden"))
 }
 
-async fn form_page(state: &AppState, web: &WebSession, status: StatusCode, account_id: i64, contact: Option<&Contact>, values: BTreeMap<&'static str, String>, errors: BTreeMap<String, String>) -> PageResult {
+async fn form_page(
+    state: &AppState,
+    web: &WebSession,
+    status: StatusCode,
+    account_id: i64,
+    contact: Option<&Contact>,
+    values: BTreeMap<&'static str, String>,
+    errors: BTreeMap<String, String>,
+) -> PageResult {
     let account = state.store.account(account_id).await.map_err(|e| failure(state, web, e))?;
     let Some(account) = account else { return Err(error_page(state, web, StatusCode::NOT_FOUND, "error-not-found")) };
-    Ok(render_status(state, web, status, "contact_form.html", context! {
-        nav => "accounts", account, contact, values, errors,
-        roles => ContactRole::ALL.map(|r| r.as_str()),
-    }).await)
+    Ok(render_status(
+        state,
+        web,
+        status,
+        "contact_form.html",
+        context! {
+            nav => "accounts", account, contact, values, errors,
+            roles => ContactRole::ALL.map(|r| r.as_str()),
+        },
+    )
+    .await)
 }
 
 fn values_of(c: &Contact) -> BTreeMap<&'static str, String> {
@@ -65,8 +91,16 @@ fn values_of(c: &Contact) -> BTreeMap<&'static str, String> {
     ])
 }
 
-async fn save(state: &AppState, web: &WebSession, caller: &Caller, account_id: i64, current: Option<&Contact>, f: &FormData) -> PageResult {
-    let values: BTreeMap<&'static str, String> = FORM_FIELDS.iter().map(|k| (*k, f.get(*k).cloned().unwrap_or_default())).collect();
+async fn save(
+    state: &AppState,
+    web: &WebSession,
+    caller: &Caller,
+    account_id: i64,
+    current: Option<&Contact>,
+    f: &FormData,
+) -> PageResult {
+    let values: BTreeMap<&'static str, String> =
+        FORM_FIELDS.iter().map(|k| (*k, f.get(*k).cloned().unwrap_or_default())).collect();
     let input = ContactInput {
         account_id: Some(account_id),
         email: field(f, "email"),
@@ -86,7 +120,13 @@ async fn save(state: &AppState, web: &WebSession, caller: &Caller, account_id: i
         },
     };
     match result {
-        Ok(c) => Ok(redirect_with(state, web, &format!("/accounts/{account_id}"), &tr(state, web, "contact-saved", &[("email", c.email.clone().into())])).await),
+        Ok(c) => Ok(redirect_with(
+            state,
+            web,
+            &format!("/accounts/{account_id}"),
+            &tr(state, web, "contact-saved", &[("email", c.email.clone().into())]),
+        )
+        .await),
         Err(e) => {
             let errors = form_failure(state, web, e)?;
             form_page(state, web, StatusCode::UNPROCESSABLE_ENTITY, account_id, current, values, errors).await
@@ -94,33 +134,66 @@ async fn save(state: &AppState, web: &WebSession, caller: &Caller, account_id: i
     }
 }
 
-pub async fn new_form(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn new_form(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let account_id = id_of(&state, &web, &id)?;
     may_edit(&state, &web, &auth, account_id).await?;
     form_page(&state, &web, StatusCode::OK, account_id, None, BTreeMap::new(), BTreeMap::new()).await
 }
 
-pub async fn create(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>, Form(f): Form<FormData>) -> PageResult {
+pub async fn create(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let account_id = id_of(&state, &web, &id)?;
     may_edit(&state, &web, &auth, account_id).await?;
     save(&state, &web, &auth, account_id, None, &f).await
 }
 
-pub async fn edit_form(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn edit_form(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let c = load(&state, &web, id_of(&state, &web, &id)?).await?;
     may_edit(&state, &web, &auth, c.account_id).await?;
     form_page(&state, &web, StatusCode::OK, c.account_id, Some(&c), values_of(&c), BTreeMap::new()).await
 }
 
-pub async fn update(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>, Form(f): Form<FormData>) -> PageResult {
+pub async fn update(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let c = load(&state, &web, id_of(&state, &web, &id)?).await?;
     may_edit(&state, &web, &auth, c.account_id).await?;
     save(&state, &web, &auth, c.account_id, Some(&c), &f).await
 }
 
-pub async fn delete(auth: Auth<Csm>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+pub async fn delete(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
     let c = load(&state, &web, id_of(&state, &web, &id)?).await?;
     may_edit(&state, &web, &auth, c.account_id).await?;
     state.store.delete_contact(&auth.actor, c.id).await.map_err(|e| failure(&state, &web, e))?;
-    Ok(redirect_with(&state, &web, &format!("/accounts/{}", c.account_id), &tr(&state, &web, "contact-deleted", &[("email", c.email.clone().into())])).await)
+    Ok(redirect_with(
+        &state,
+        &web,
+        &format!("/accounts/{}", c.account_id),
+        &tr(&state, &web, "contact-deleted", &[("email", c.email.clone().into())]),
+    )
+    .await)
 }

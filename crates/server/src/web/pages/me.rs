@@ -17,15 +17,25 @@ use std::collections::BTreeMap;
 async fn show(state: &AppState, web: &WebSession, status: StatusCode, extra: Value) -> PageResult {
     let Some(s) = &web.session else { return Ok(Redirect::to("/login").into_response()) };
     let sessions = state.store.user_sessions(s.user.id).await.map_err(|e| failure(state, web, e))?;
-    Ok(render_status(state, web, status, "me.html", context! { nav => "me", sessions, current => s.id_hash, ..extra }).await)
+    Ok(render_status(state, web, status, "me.html", context! { nav => "me", sessions, current => s.id_hash, ..extra })
+        .await)
 }
 
-pub async fn page(_auth: Auth<Viewer>, Extension(web): Extension<WebSession>, State(state): State<AppState>) -> PageResult {
+pub async fn page(
+    _auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+) -> PageResult {
     show(&state, &web, StatusCode::OK, context! {}).await
 }
 
 /// Switches the UI language: for a signed-in member it is remembered on their profile.
-pub async fn language(Extension(web): Extension<WebSession>, State(state): State<AppState>, jar: CookieJar, Form(f): Form<FormData>) -> Response {
+pub async fn language(
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Form(f): Form<FormData>,
+) -> Response {
     let lang = field(&f, "lang").as_deref().and_then(Lang::parse).unwrap_or(web.lang);
     if let Some(s) = &web.session {
         let _ = state.store.set_user_locale(s.user.id, Some(lang.code())).await;
@@ -34,7 +44,12 @@ pub async fn language(Extension(web): Extension<WebSession>, State(state): State
     (jar, Redirect::to(&local_path(field(&f, "next").as_deref()))).into_response()
 }
 
-pub async fn password(auth: Auth<Viewer>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Form(f): Form<FormData>) -> PageResult {
+pub async fn password(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let Some(s) = &web.session else { return Ok(Redirect::to("/login").into_response()) };
     let current = f.get("current").cloned().unwrap_or_default();
     let new = f.get("new").cloned().unwrap_or_default();
@@ -55,11 +70,20 @@ pub async fn password(auth: Auth<Viewer>, Extension(web): Extension<WebSession>,
         tracing::error!(error = ?e, "hashing failed");
         crate::web::error_page(&state, &web, StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
     })?;
-    state.store.set_password(&auth.actor, s.user.id, &hash, Some(&s.id_hash)).await.map_err(|e| failure(&state, &web, e))?;
+    state
+        .store
+        .set_password(&auth.actor, s.user.id, &hash, Some(&s.id_hash))
+        .await
+        .map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/me", &tr(&state, &web, "password-changed", &[])).await)
 }
 
-pub async fn end_session(auth: Auth<Viewer>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id_hash): Path<String>) -> PageResult {
+pub async fn end_session(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id_hash): Path<String>,
+) -> PageResult {
     let user_id = auth.user_id.unwrap_or_default();
     state.store.end_user_session(user_id, &id_hash).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/me", &tr(&state, &web, "session-ended", &[])).await)

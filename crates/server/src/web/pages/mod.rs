@@ -1,4 +1,6 @@
 //! Page handlers, one file per area. Each returns a rendered page or a redirect with a flash.
+// The error of a page is the ready error page, returned once per request: boxing it buys nothing.
+#![allow(clippy::result_large_err)]
 
 pub mod accounts;
 pub mod api_access;
@@ -8,8 +10,8 @@ pub mod contacts;
 pub mod me;
 pub mod team;
 
-use super::session::WebSession;
 use super::error_page;
+use super::session::WebSession;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -40,10 +42,12 @@ pub fn field_errors(e: &Invalid) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     for f in &e.errors {
         let field = f.field.split(['[', '.']).next().unwrap_or(&f.field).to_owned();
-        map.entry(field).and_modify(|m: &mut String| {
-            m.push_str("; ");
-            m.push_str(&f.message)
-        }).or_insert_with(|| f.message.clone());
+        map.entry(field)
+            .and_modify(|m: &mut String| {
+                m.push_str("; ");
+                m.push_str(&f.message)
+            })
+            .or_insert_with(|| f.message.clone());
     }
     map
 }

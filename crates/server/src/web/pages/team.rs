@@ -15,26 +15,54 @@ use std::collections::BTreeMap;
 
 async fn show(state: &AppState, web: &WebSession, status: StatusCode, extra: Value) -> PageResult {
     let users = state.store.users().await.map_err(|e| failure(state, web, e))?;
-    Ok(render_status(state, web, status, "team.html", context! { nav => "team", users, roles => Role::ALL.map(|r| r.as_str()), ..extra }).await)
+    Ok(render_status(
+        state,
+        web,
+        status,
+        "team.html",
+        context! { nav => "team", users, roles => Role::ALL.map(|r| r.as_str()), ..extra },
+    )
+    .await)
 }
 
-pub async fn page(_auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>) -> PageResult {
+pub async fn page(
+    _auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+) -> PageResult {
     show(&state, &web, StatusCode::OK, context! {}).await
 }
 
-pub async fn create(auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Form(f): Form<FormData>) -> PageResult {
+pub async fn create(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let email = field(&f, "email").unwrap_or_default();
     let name = field(&f, "name").unwrap_or_default();
     let role = match field(&f, "role").unwrap_or_default().parse::<Role>() {
         Ok(r) => r,
-        Err(e) => return show(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, context! { errors => BTreeMap::from([("role", e)]), values => f }).await,
+        Err(e) => {
+            return show(
+                &state,
+                &web,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                context! { errors => BTreeMap::from([("role", e)]), values => f },
+            )
+            .await
+        }
     };
     let password = generate_password();
     let hash = hash_password(password.clone()).await.map_err(|e| {
         tracing::error!(error = ?e, "hashing failed");
         error_page(&state, &web, StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
     })?;
-    match state.store.create_user(&auth.actor, &NewUser { email: &email, name: &name, role, password_hash: &hash }).await {
+    match state
+        .store
+        .create_user(&auth.actor, &NewUser { email: &email, name: &name, role, password_hash: &hash })
+        .await
+    {
         // The password is shown once, on this page, and never again.
         Ok(user) => show(&state, &web, StatusCode::OK, context! { created => user, password }).await,
         Err(e) => {
@@ -44,13 +72,21 @@ pub async fn create(auth: Auth<Admin>, Extension(web): Extension<WebSession>, St
     }
 }
 
-pub async fn update(auth: Auth<Admin>, Extension(web): Extension<WebSession>, State(state): State<AppState>, Path(id): Path<String>, Form(f): Form<FormData>) -> PageResult {
+pub async fn update(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
     let id = id_of(&state, &web, &id)?;
     let role = field(&f, "role").and_then(|r| r.parse::<Role>().ok());
     let disabled = field(&f, "disabled").map(|d| d == "true");
     if auth.user_id == Some(id) && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
         return Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-not-yourself", &[])).await);
     }
-    let user = state.store.update_user(&auth.actor, id, None, role, disabled).await.map_err(|e| failure(&state, &web, e))?;
-    Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-saved", &[("name", user.name.clone().into())])).await)
+    let user =
+        state.store.update_user(&auth.actor, id, None, role, disabled).await.map_err(|e| failure(&state, &web, e))?;
+    Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-saved", &[("name", user.name.clone().into())]))
+        .await)
 }

@@ -1,0 +1,205 @@
+//! The `keepwell` binary as an operator runs it, on SQLite and PostgreSQL.
+
+use keepwell_store::accounts::AccountFilter;
+use keepwell_store::testing::fresh_database_url;
+use keepwell_store::{Backend, Store};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn kw(url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keepwell"))
+        .args(args)
+        .env("KEEPWELL_DATABASE_URL", url)
+        .env("KEEPWELL_DATA_DIR", std::env::temp_dir().join("kw-cli-unused"))
+        .output()
+        .expect("run keepwell")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A failed command: non-zero exit, and exactly one line on stderr.
+fn one_line_error(o: &Output) -> String {
+    assert!(!o.status.success(), "expected failure, got {}", stdout(o));
+    let err = stderr(o);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    err
+}
+
+fn csv(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("kw-cli-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+async fn count(url: &str) -> i64 {
+    let s = Store::connect(url).await.unwrap();
+    let n = s.count_accounts(&AccountFilter::default()).await.unwrap();
+    s.close().await;
+    n
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::fresh_database_url(super::Backend::Sqlite).await).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::fresh_database_url(super::Backend::Postgres).await).await } )* }
+    };
+}
+
+on_both_backends!(
+    users_and_tokens_are_created_with_one_line_errors,
+    a_crm_export_imports_with_a_map,
+    a_bad_row_fails_the_whole_file_naming_line_and_column,
+    contacts_import_by_any_external_id,
+    demo_writes_a_workspace_once,
+    backup_restores_across_backends,
+);
+
+async fn users_and_tokens_are_created_with_one_line_errors(url: String) {
+    let o = kw(&url, &["migrate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&kw(&url, &["migrate"])).contains("up to date"));
+    let e = one_line_error(&kw(&url, &["user", "create", "--email", "a@b.io", "--name", "A", "--role", "boss"]));
+    assert!(e.contains("unknown role") && e.contains("admin, manager, csm or viewer"), "{e}");
+    let e = one_line_error(&kw(&url, &["user", "create", "--email", "not-an-email", "--name", "A", "--role", "csm"]));
+    assert!(e.contains("email"), "{e}");
+    let o = kw(&url, &["user", "create", "--email", "ann@team.io", "--name", "Ann", "--role", "admin"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("with password: "));
+    let e = one_line_error(&kw(&url, &["user", "create", "--email", "ann@team.io", "--name", "Ann", "--role", "admin"]));
+    assert!(e.contains("already exists"), "{e}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keepwell"))
+        .args(["user", "create", "--email", "bo@team.io", "--name", "Bo", "--role", "viewer", "--password-stdin"])
+        .env("KEEPWELL_DATABASE_URL", &url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a long enough password\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert!(!stdout(&o).contains("password"), "a given password is not echoed");
+    let o = kw(&url, &["token", "create", "--name", "ci", "--role", "manager"]);
+    assert!(o.status.success() && stdout(&o).trim().starts_with("kw_"));
+    let o = kw(&url, &["writekey", "create", "--name", "web"]);
+    assert!(o.status.success() && stdout(&o).trim().starts_with("wk_"));
+    one_line_error(&kw(&url, &["token", "create", "--name", "x", "--role", "root"]));
+}
+
+async fn a_crm_export_imports_with_a_map(url: String) {
+    kw(&url, &["user", "create", "--email", "ann@team.io", "--name", "Ann", "--role", "csm"]);
+    let file = csv(
+        "hubspot.csv",
+        "\u{feff}Record ID,Company name,Company Domain Name,Number of Employees,Country/Region,Lifecycle Stage,Owner,Internal notes,Seats\n\
+         101,Acme,acme.io,120,DE,adoption,ann@team.io,secret,25\n\
+         102,\"Blue, Inc.\",blue.io,,US,,,,\n",
+    );
+    let map = [
+        "--map", "Record ID=external_id", "--map", "Company name=name", "--map", "Company Domain Name=domain",
+        "--map", "Number of Employees=employees", "--map", "Country/Region=country", "--map", "Lifecycle Stage=lifecycle_stage",
+        "--map", "Owner=owner_email", "--map", "Internal notes=",
+    ];
+    let mut args = vec!["import", "accounts", file.as_str(), "--dry-run"];
+    args.extend(map);
+    let o = kw(&url, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2 accounts would be imported (2 created, 0 updated)"), "{}", stdout(&o));
+    assert_eq!(count(&url).await, 0, "a dry run writes nothing");
+    args.retain(|a| *a != "--dry-run");
+    let o = kw(&url, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("imported 2 accounts"), "{}", stdout(&o));
+    let store = Store::connect(&url).await.unwrap();
+    let acme = store.account_by_external_id("101").await.unwrap().unwrap();
+    assert_eq!((acme.employees, acme.owner.unwrap().email.as_str()), (Some(120), "ann@team.io"));
+    assert_eq!(acme.attributes.keys().collect::<Vec<_>>(), ["Seats"], "unknown columns become attributes; ignored ones do not");
+    assert_eq!(store.account_by_external_id("102").await.unwrap().unwrap().name, "Blue, Inc.");
+    // Importing again updates by the CRM id.
+    let o = kw(&url, &args);
+    assert!(stdout(&o).contains("0 created, 2 updated"), "{}", stdout(&o));
+}
+
+async fn a_bad_row_fails_the_whole_file_naming_line_and_column(url: String) {
+    let file = csv(
+        "accounts.csv",
+        "external_id,name,domain,industry,employees,country,plan,lifecycle_stage,owner_email,tags\n\
+         1,Good,good.io,,10,DE,,,,\n\
+         2,Bad,bad.io,,many,DE,,,,\n\
+         3,Worse,,,,Germany,,,,\n",
+    );
+    let e = one_line_error(&kw(&url, &["import", "accounts", &file]));
+    assert!(e.contains("line 3, column 5 (employees)"), "{e}");
+    assert!(e.contains("nothing was imported"), "{e}");
+    assert_eq!(count(&url).await, 0);
+    let ragged = csv("ragged.csv", "name,domain\nAcme,acme.io\nOops\n");
+    let e = one_line_error(&kw(&url, &["import", "accounts", &ragged]));
+    assert!(e.contains("line 3") && e.contains("1 fields"), "{e}");
+    let owner = csv("owner.csv", "name,owner_email\nA,ghost@team.io\n");
+    let e = one_line_error(&kw(&url, &["import", "accounts", &owner]));
+    assert!(e.contains("line 2, column 2 (owner_email)") && e.contains("no team member"), "{e}");
+    let e = one_line_error(&kw(&url, &["import", "accounts", &csv("x.csv", "Company\nAcme\n")]));
+    assert!(e.contains("--map \"Your column=name\""), "{e}");
+    let e = one_line_error(&kw(&url, &["import", "widgets", &file]));
+    assert!(e.contains("accounts and contacts"), "{e}");
+    assert_eq!(count(&url).await, 0);
+}
+
+async fn contacts_import_by_any_external_id(url: String) {
+    let accounts = csv("a.csv", "external_id,name\nc-1,Acme\n");
+    assert!(kw(&url, &["import", "accounts", &accounts]).status.success());
+    let store = Store::connect(&url).await.unwrap();
+    let acme = store.account_by_external_id("c-1").await.unwrap().unwrap();
+    let mut change = keepwell_core::account::AccountInput { name: Some("Acme".into()), ..Default::default() };
+    change.external_ids = vec![("crm".into(), "c-1".into()), ("segment".into(), "grp_9".into())];
+    store.update_account(&keepwell_store::Actor::system("t"), acme.id, &change.validate().unwrap()).await.unwrap();
+    let contacts = csv(
+        "c.csv",
+        "account_external_id,email,name,title,role,locale,external_user_id\n\
+         c-1,ann@acme.io,Ann,CTO,decision_maker,de,u1\n\
+         grp_9,bob@acme.io,Bob,,champion,,u2\n",
+    );
+    let o = kw(&url, &["import", "contacts", &contacts]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = store
+        .contacts(&keepwell_store::contacts::ContactFilter { account_id: Some(acme.id), limit: 10, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(page.data.len(), 2);
+    let bad = csv("bad.csv", "account_external_id,email\nnope,x@y.io\n");
+    let e = one_line_error(&kw(&url, &["import", "contacts", &bad]));
+    assert!(e.contains("line 2, column 1 (account_external_id)"), "{e}");
+}
+
+async fn demo_writes_a_workspace_once(url: String) {
+    let o = kw(&url, &["demo", "--accounts", "40", "--seed", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("40 accounts"));
+    assert_eq!(count(&url).await, 40);
+    let e = one_line_error(&kw(&url, &["demo"]));
+    assert!(e.contains("empty"), "{e}");
+}
+
+async fn backup_restores_across_backends(url: String) {
+    assert!(kw(&url, &["demo", "--accounts", "15"]).status.success());
+    let file = csv("backup.jsonl", "");
+    let o = kw(&url, &["backup", &file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for target in [Backend::Sqlite, Backend::Postgres] {
+        let other = fresh_database_url(target).await;
+        let o = kw(&other, &["restore", &file]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(count(&other).await, 15);
+        one_line_error(&kw(&other, &["restore", &file]));
+    }
+}

@@ -1,0 +1,163 @@
+//! The pages a CSM uses, in headless Chromium driven through WebDriver: login, search, creating an
+//! account by form, opening it, switching to Russian, logout. Needs Debian's `chromium` and
+//! `chromium-driver` (scripts/test installs them); without them this test fails, never skips.
+
+mod common;
+
+use common::{TestApp, PASSWORD};
+use fantoccini::{Client, ClientBuilder, Locator};
+use keepwell_core::account::AccountInput;
+use keepwell_core::Role;
+use keepwell_store::{Actor, Backend};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A chromedriver process, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: std::path::PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start() -> (Driver, Client) {
+    let port = free_port();
+    let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let child = Command::new(&bin)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {bin} ({e}): install chromium and chromium-driver, or run scripts/test")
+        });
+    let profile = std::env::temp_dir().join(format!("kw-chrome-{port}"));
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}"), _profile: profile.clone() };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1280,900", "--lang=en-US", format!("--user-data-dir={}", profile.display())],
+            "prefs": {"intl.accept_languages": "en-US,en"}
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client =
+        ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a WebDriver session");
+    (driver, client)
+}
+
+async fn shot(client: &Client, name: &str) {
+    if let Ok(png) = client.screenshot().await {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join(format!("{name}.png")), png);
+    }
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn wait_for_text(client: &Client, css: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = text(client, css).await;
+        if got.contains(want) {
+            return;
+        }
+        if Instant::now() > deadline {
+            shot(client, "failure").await;
+            panic!("{css} says {got:?}, expected {want:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_csm_works_through_the_pages() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.member("ann@team.io", Role::Manager).await;
+    for (name, domain) in
+        [("Acme Robotics", "acme.example"), ("Blue Foods", "bluefoods.example"), ("Cedar Health", "cedar.example")]
+    {
+        let a = AccountInput { name: Some(name.into()), domain: Some(domain.into()), ..Default::default() }
+            .validate()
+            .unwrap();
+        app.store.create_account(&Actor::system("test"), &a).await.unwrap();
+    }
+    let (_driver, c) = start().await;
+
+    // Login, arriving from a deep link.
+    c.goto(&app.url("/accounts")).await.unwrap();
+    c.wait().for_element(Locator::Css("#email")).await.unwrap().send_keys("ann@team.io").await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#accounts-total", "3 accounts").await;
+    shot(&c, "accounts").await;
+
+    // Search.
+    c.find(Locator::Css("#search")).await.unwrap().send_keys("acme").await.unwrap();
+    c.find(Locator::Css("#search-submit")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#accounts-total", "1 account").await;
+    assert!(text(&c, "#accounts-table").await.contains("Acme Robotics"));
+
+    // Create an account by form, with one mistake first.
+    c.find(Locator::Css("#new-account")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("#f-name")).await.unwrap().send_keys("Zenith Labs").await.unwrap();
+    c.find(Locator::Css("#f-country")).await.unwrap().send_keys("Sweden").await.unwrap();
+    c.find(Locator::Css("#save-account")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#error-country", "two-letter").await;
+    let country = c.find(Locator::Css("#f-country")).await.unwrap();
+    country.clear().await.unwrap();
+    country.send_keys("se").await.unwrap();
+    c.find(Locator::Css("#f-domain")).await.unwrap().send_keys("zenith.example").await.unwrap();
+    c.find(Locator::Css("#f-tags")).await.unwrap().send_keys("pilot").await.unwrap();
+    c.find(Locator::Css("#save-account")).await.unwrap().click().await.unwrap();
+
+    // Open it.
+    wait_for_text(&c, "#account-name", "Zenith Labs").await;
+    assert!(text(&c, ".flash").await.contains("Zenith Labs"));
+    assert!(text(&c, "main").await.contains("SE"));
+    shot(&c, "account").await;
+
+    // Switch to Russian: the select submits itself.
+    c.find(Locator::Css("#lang")).await.unwrap().select_by_value("ru").await.unwrap();
+    wait_for_text(&c, "header.top nav", "Аккаунты").await;
+    assert!(c.current_url().await.unwrap().path().starts_with("/accounts/"), "stays on the page");
+    shot(&c, "account-ru").await;
+
+    // Logout.
+    c.find(Locator::Css("#logout")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main", "Вы вышли из системы").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/login");
+    c.goto(&app.url("/accounts")).await.unwrap();
+    c.wait().for_element(Locator::Css("#login-submit")).await.unwrap();
+    c.close().await.unwrap();
+}
