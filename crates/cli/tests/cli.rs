@@ -77,7 +77,8 @@ async fn users_and_tokens_are_created_with_one_line_errors(url: String) {
     let o = kw(&url, &["user", "create", "--email", "ann@team.io", "--name", "Ann", "--role", "admin"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("with password: "));
-    let e = one_line_error(&kw(&url, &["user", "create", "--email", "ann@team.io", "--name", "Ann", "--role", "admin"]));
+    let e =
+        one_line_error(&kw(&url, &["user", "create", "--email", "ann@team.io", "--name", "Ann", "--role", "admin"]));
     assert!(e.contains("already exists"), "{e}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_keepwell"))
         .args(["user", "create", "--email", "bo@team.io", "--name", "Bo", "--role", "viewer", "--password-stdin"])
@@ -106,9 +107,22 @@ async fn a_crm_export_imports_with_a_map(url: String) {
          102,\"Blue, Inc.\",blue.io,,US,,,,\n",
     );
     let map = [
-        "--map", "Record ID=external_id", "--map", "Company name=name", "--map", "Company Domain Name=domain",
-        "--map", "Number of Employees=employees", "--map", "Country/Region=country", "--map", "Lifecycle Stage=lifecycle_stage",
-        "--map", "Owner=owner_email", "--map", "Internal notes=",
+        "--map",
+        "Record ID=external_id",
+        "--map",
+        "Company name=name",
+        "--map",
+        "Company Domain Name=domain",
+        "--map",
+        "Number of Employees=employees",
+        "--map",
+        "Country/Region=country",
+        "--map",
+        "Lifecycle Stage=lifecycle_stage",
+        "--map",
+        "Owner=owner_email",
+        "--map",
+        "Internal notes=",
     ];
     let mut args = vec!["import", "accounts", file.as_str(), "--dry-run"];
     args.extend(map);
@@ -123,7 +137,11 @@ async fn a_crm_export_imports_with_a_map(url: String) {
     let store = Store::connect(&url).await.unwrap();
     let acme = store.account_by_external_id("101").await.unwrap().unwrap();
     assert_eq!((acme.employees, acme.owner.unwrap().email.as_str()), (Some(120), "ann@team.io"));
-    assert_eq!(acme.attributes.keys().collect::<Vec<_>>(), ["Seats"], "unknown columns become attributes; ignored ones do not");
+    assert_eq!(
+        acme.attributes.keys().collect::<Vec<_>>(),
+        ["Seats"],
+        "unknown columns become attributes; ignored ones do not"
+    );
     assert_eq!(store.account_by_external_id("102").await.unwrap().unwrap().name, "Blue, Inc.");
     // Importing again updates by the CRM id.
     let o = kw(&url, &args);
@@ -172,7 +190,11 @@ async fn contacts_import_by_any_external_id(url: String) {
     let o = kw(&url, &["import", "contacts", &contacts]);
     assert!(o.status.success(), "{}", stderr(&o));
     let page = store
-        .contacts(&keepwell_store::contacts::ContactFilter { account_id: Some(acme.id), limit: 10, ..Default::default() })
+        .contacts(&keepwell_store::contacts::ContactFilter {
+            account_id: Some(acme.id),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(page.data.len(), 2);
