@@ -16,13 +16,13 @@ use rand::{Rng, SeedableRng};
 pub struct DemoArgs {
     /// How many accounts.
     #[arg(long, default_value_t = 300)]
-    accounts: usize,
+    pub accounts: usize,
     /// Days of history for the features that keep history (billing, usage) as they arrive.
     #[arg(long, default_value_t = 1095)]
-    days: u32,
+    pub days: u32,
     /// The same seed writes the same workspace.
     #[arg(long, default_value_t = 42)]
-    seed: u64,
+    pub seed: u64,
 }
 
 impl Default for DemoArgs {
@@ -283,10 +283,7 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
         bail!("the database already holds a workspace; the demo is written only into an empty one (use another --data-dir)");
     }
     let actor = Actor::system("demo");
-    let hash = keepwell_server::auth::hash_password(PASSWORD.into()).await?;
-    for (email, name, role) in TEAM {
-        store.create_user(&actor, &NewUser { email, name, role: *role, password_hash: &hash }).await?;
-    }
+    write_team(store, &actor).await?;
     let (accounts, contacts) = generate(args);
     let accounts: Vec<_> =
         accounts.into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
@@ -302,6 +299,15 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
         args.seed,
         login()
     ))
+}
+
+/// The demo team, all with the demo password.
+pub async fn write_team(store: &Store, actor: &Actor) -> anyhow::Result<()> {
+    let hash = keepwell_server::auth::hash_password(PASSWORD.into()).await?;
+    for (email, name, role) in TEAM {
+        store.create_user(actor, &NewUser { email, name, role: *role, password_hash: &hash }).await?;
+    }
+    Ok(())
 }
 
 fn login() -> String {

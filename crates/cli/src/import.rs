@@ -23,6 +23,13 @@ pub struct ImportArgs {
     map: Vec<String>,
 }
 
+impl ImportArgs {
+    /// An import of `file` as `kind`, for the benchmarks.
+    pub fn new(kind: &str, file: PathBuf) -> ImportArgs {
+        ImportArgs { kind: kind.into(), file, dry_run: false, map: Vec::new() }
+    }
+}
+
 /// A file read into records, with the line each starts on.
 pub struct Records {
     pub headers: Vec<String>,

@@ -193,17 +193,7 @@ impl AccountInput {
                 Err(e) => invalid.push(format!("external_ids[{i}]"), e),
             }
         }
-        let mut attributes = Attributes::new();
-        for (name, value) in self.attributes {
-            match attribute::check_name(&name) {
-                Ok(()) => {
-                    if let Some(v) = value {
-                        attributes.insert(name, v);
-                    }
-                }
-                Err(e) => invalid.push(format!("attributes.{name}"), e),
-            }
-        }
+        let attributes = attribute::collect(self.attributes, &mut invalid);
         invalid.into_result(NewAccount {
             name: name.unwrap_or_default(),
             domain,

@@ -105,6 +105,22 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks attribute names and keeps the ones with a value; bad names are pushed to `invalid`.
+pub fn collect(values: Vec<(String, Option<AttrValue>)>, invalid: &mut crate::Invalid) -> Attributes {
+    let mut attributes = Attributes::new();
+    for (name, value) in values {
+        match check_name(&name) {
+            Ok(()) => {
+                if let Some(v) = value {
+                    attributes.insert(name, v);
+                }
+            }
+            Err(e) => invalid.push(format!("attributes.{name}"), e),
+        }
+    }
+    attributes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

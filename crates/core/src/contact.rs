@@ -118,17 +118,7 @@ impl ContactInput {
         let mut external_user_ids: Vec<String> = self.external_user_ids.iter().filter_map(|u| clean(Some(u))).collect();
         external_user_ids.sort();
         external_user_ids.dedup();
-        let mut attributes = Attributes::new();
-        for (name, value) in self.attributes {
-            match attribute::check_name(&name) {
-                Ok(()) => {
-                    if let Some(v) = value {
-                        attributes.insert(name, v);
-                    }
-                }
-                Err(e) => invalid.push(format!("attributes.{name}"), e),
-            }
-        }
+        let attributes = attribute::collect(self.attributes, &mut invalid);
         let result = NewContact {
             account: account.unwrap_or(AccountRef::Id(0)),
             email: email.unwrap_or_default(),

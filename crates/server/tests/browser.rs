@@ -76,7 +76,7 @@ async fn shot(client: &Client, name: &str) {
 async fn text(client: &Client, css: &str) -> String {
     client
         .wait()
-        .at_most(Duration::from_secs(10))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
@@ -86,7 +86,7 @@ async fn text(client: &Client, css: &str) -> String {
 }
 
 async fn wait_for_text(client: &Client, css: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let got = text(client, css).await;
         if got.contains(want) {
@@ -116,7 +116,14 @@ async fn a_csm_works_through_the_pages() {
 
     // Login, arriving from a deep link.
     c.goto(&app.url("/accounts")).await.unwrap();
-    c.wait().for_element(Locator::Css("#email")).await.unwrap().send_keys("ann@team.io").await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys("ann@team.io")
+        .await
+        .unwrap();
     c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
     wait_for_text(&c, "#accounts-total", "3 accounts").await;
@@ -130,7 +137,14 @@ async fn a_csm_works_through_the_pages() {
 
     // Create an account by form, with one mistake first.
     c.find(Locator::Css("#new-account")).await.unwrap().click().await.unwrap();
-    c.wait().for_element(Locator::Css("#f-name")).await.unwrap().send_keys("Zenith Labs").await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#f-name"))
+        .await
+        .unwrap()
+        .send_keys("Zenith Labs")
+        .await
+        .unwrap();
     c.find(Locator::Css("#f-country")).await.unwrap().send_keys("Sweden").await.unwrap();
     c.find(Locator::Css("#save-account")).await.unwrap().click().await.unwrap();
     wait_for_text(&c, "#error-country", "two-letter").await;
@@ -158,6 +172,6 @@ async fn a_csm_works_through_the_pages() {
     wait_for_text(&c, "main", "Вы вышли из системы").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/login");
     c.goto(&app.url("/accounts")).await.unwrap();
-    c.wait().for_element(Locator::Css("#login-submit")).await.unwrap();
+    c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#login-submit")).await.unwrap();
     c.close().await.unwrap();
 }

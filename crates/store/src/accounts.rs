@@ -309,24 +309,33 @@ impl Store {
                     update_row(&mut tx, id, new, owner, false).await.map_err(fail(i))?;
                     summary.updated += 1;
                 }
+                // None of its ids is held (the lookup above): nothing to check again.
                 None => {
-                    check_external_ids(&mut tx, None, &new.external_ids).await.map_err(fail(i))?;
                     insert_account(&mut tx, new, owner).await.map_err(fail(i))?;
                     summary.created += 1;
                 }
             }
             progress(i + 1);
         }
-        if dry_run {
-            tx.rollback().await.map_err(|e| fail(rows.len())(e.into()))?;
-        } else {
-            record(&mut tx, actor, "account.import", "account", None, None, Some(&summary))
-                .await
-                .map_err(fail(rows.len()))?;
-            tx.commit().await.map_err(|e| fail(rows.len())(e.into()))?;
-        }
-        Ok(summary)
+        finish_import(tx, actor, "account", summary, dry_run).await.map_err(fail(rows.len()))
     }
+}
+
+/// Ends an import: a dry run rolls back; a real one records what it did and commits.
+pub(crate) async fn finish_import(
+    mut tx: Tx,
+    actor: &Actor,
+    entity: &str,
+    summary: ImportSummary,
+    dry_run: bool,
+) -> Result<ImportSummary> {
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        record(&mut tx, actor, &format!("{entity}.import"), entity, None, None, Some(&summary)).await?;
+        tx.commit().await?;
+    }
+    Ok(summary)
 }
 
 /// Distinct filter values.
@@ -494,7 +503,7 @@ async fn insert_account(tx: &mut Tx, new: &NewAccount, owner: Option<i64>) -> Re
     .fetch_one(&mut **tx)
     .await?;
     let id: i64 = row.try_get(0)?;
-    replace_tags(tx, id, &new.tags).await?;
+    insert_tags(tx, id, &new.tags).await?;
     for e in &new.external_ids {
         insert_external_id(tx, id, e).await?;
     }
@@ -550,6 +559,10 @@ async fn insert_external_id(tx: &mut Tx, id: i64, e: &ExternalId) -> Result<()> 
 
 async fn replace_tags(tx: &mut Tx, id: i64, tags: &[String]) -> Result<()> {
     sqlx::query("DELETE FROM account_tags WHERE account_id = $1").bind(id).execute(&mut **tx).await?;
+    insert_tags(tx, id, tags).await
+}
+
+async fn insert_tags(tx: &mut Tx, id: i64, tags: &[String]) -> Result<()> {
     for t in tags {
         sqlx::query("INSERT INTO account_tags (account_id, tag) VALUES ($1, $2)")
             .bind(id)

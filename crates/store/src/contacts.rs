@@ -1,6 +1,6 @@
 //! Contacts: the people at an account, each with one e-mail and any number of product user ids.
 
-use crate::accounts::{resolve_external_id, ImportSummary, RowError};
+use crate::accounts::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::audit::{record, Actor};
 use crate::sql::{like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
 use crate::{instant, now_micros, Result, Store, StoreError, Tx};
@@ -186,15 +186,7 @@ impl Store {
             }
             progress(i + 1);
         }
-        if dry_run {
-            tx.rollback().await.map_err(|e| fail(rows.len())(e.into()))?;
-        } else {
-            record(&mut tx, actor, "contact.import", "contact", None, None, Some(&summary))
-                .await
-                .map_err(fail(rows.len()))?;
-            tx.commit().await.map_err(|e| fail(rows.len())(e.into()))?;
-        }
-        Ok(summary)
+        finish_import(tx, actor, "contact", summary, dry_run).await.map_err(fail(rows.len()))
     }
 }
 
