@@ -28,6 +28,20 @@ impl Invalid {
         self.errors.push(FieldError { field: field.into(), message: message.into() });
     }
 
+    /// Adds the errors of a later check to these, skipping fields already named here (a field of
+    /// the wrong type is not also "required"). With no errors at all, the later result stands.
+    pub fn and<T>(mut self, later: Result<T, Invalid>) -> Result<T, Invalid> {
+        match later {
+            Ok(v) if self.errors.is_empty() => Ok(v),
+            Ok(_) => Err(self),
+            Err(e) => {
+                let named: Vec<String> = self.errors.iter().map(|f| f.field.clone()).collect();
+                self.errors.extend(e.errors.into_iter().filter(|f| !named.contains(&f.field)));
+                Err(self)
+            }
+        }
+    }
+
     /// `Ok(value)` when nothing was pushed.
     pub fn into_result<T>(self, value: T) -> Result<T, Invalid> {
         if self.errors.is_empty() {
@@ -76,5 +90,15 @@ mod tests {
         invalid.push("country", "must be a two-letter ISO code");
         assert_eq!(invalid.to_string(), "name: is required; country: must be a two-letter ISO code");
         assert!(invalid.into_result(()).is_err());
+    }
+
+    #[test]
+    fn later_errors_join_without_repeating_a_field() {
+        let shape = Invalid::field("name", "must be a string");
+        let mut later = Invalid::field("name", "is required");
+        later.push("country", "bad");
+        let all = shape.and::<()>(Err(later)).unwrap_err();
+        assert_eq!(all.to_string(), "name: must be a string; country: bad");
+        assert_eq!(Invalid::default().and(Ok(1)), Ok(1));
     }
 }

@@ -135,7 +135,7 @@ pub async fn create(
     State(state): State<AppState>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
-    let mut input = account_input(&json_object(&body)?, AccountInput::default())?;
+    let (mut input, shape) = account_input(&json_object(&body)?, AccountInput::default());
     if auth.role == Role::Csm {
         // A CSM's new account is theirs, and only theirs.
         let named = match (&input.owner_id, &input.owner_email) {
@@ -149,7 +149,7 @@ pub async fn create(
         input.owner_id = auth.user_id;
         input.owner_email = None;
     }
-    let account = state.store.create_account(&auth.actor, &input.validate()?).await?;
+    let account = state.store.create_account(&auth.actor, &shape.and(input.validate())?).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -168,11 +168,11 @@ pub async fn update(
     let current = load(&state, path_id(&id)?).await?;
     let owner = current.owner.as_ref().map(|o| o.id);
     auth.require_edit(owner)?;
-    let input = account_input(&json_object(&body)?, account_as_input(&current))?;
+    let (input, shape) = account_input(&json_object(&body)?, account_as_input(&current));
     if auth.role == Role::Csm && (input.owner_id != owner || input.owner_email.is_some()) {
         return Err(ApiError::Forbidden("a csm may not hand an account to someone else; ask a manager".into()));
     }
-    Ok(Json(state.store.update_account(&auth.actor, current.id, &input.validate()?).await?))
+    Ok(Json(state.store.update_account(&auth.actor, current.id, &shape.and(input.validate())?).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts",

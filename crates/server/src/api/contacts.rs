@@ -79,7 +79,8 @@ pub async fn create(
     State(state): State<AppState>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Contact>)> {
-    let new = contact_input(&json_object(&body)?, ContactInput::default())?.validate()?;
+    let (input, shape) = contact_input(&json_object(&body)?, ContactInput::default());
+    let new = shape.and(input.validate())?;
     require_account_edit(&state, &auth, &new.account).await?;
     Ok((StatusCode::CREATED, Json(state.store.create_contact(&auth.actor, &new).await?)))
 }
@@ -96,7 +97,8 @@ pub async fn update(
 ) -> ApiResult<Json<Contact>> {
     let current = load(&state, path_id(&id)?).await?;
     require_account_edit(&state, &auth, &AccountRef::Id(current.account_id)).await?;
-    let new = contact_input(&json_object(&body)?, contact_as_input(&current))?.validate()?;
+    let (input, shape) = contact_input(&json_object(&body)?, contact_as_input(&current));
+    let new = shape.and(input.validate())?;
     require_account_edit(&state, &auth, &new.account).await?;
     Ok(Json(state.store.update_contact(&auth.actor, current.id, &new).await?))
 }

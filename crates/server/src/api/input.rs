@@ -90,7 +90,8 @@ pub struct AccountBody {
     attributes: Option<Value>,
 }
 
-pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> Result<AccountInput, Invalid> {
+/// The input and the errors of its shape (types, unknown fields); validation adds the rest.
+pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> (AccountInput, Invalid) {
     const KNOWN: &[&str] = &[
         "name",
         "domain",
@@ -161,7 +162,7 @@ pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> Result<A
             a.external_ids.insert(0, ("crm".into(), value));
         }
     }
-    invalid.into_result(a)
+    (a, invalid)
 }
 
 /// The input that would recreate `a`, for PATCH and edit forms.
@@ -200,7 +201,7 @@ pub struct ContactBody {
     attributes: Option<Value>,
 }
 
-pub fn contact_input(body: &Map<String, Value>, mut c: ContactInput) -> Result<ContactInput, Invalid> {
+pub fn contact_input(body: &Map<String, Value>, mut c: ContactInput) -> (ContactInput, Invalid) {
     const KNOWN: &[&str] = &[
         "account_id",
         "account_external_id",
@@ -239,7 +240,7 @@ pub fn contact_input(body: &Map<String, Value>, mut c: ContactInput) -> Result<C
             k => unknown(k, KNOWN, &mut invalid),
         }
     }
-    invalid.into_result(c)
+    (c, invalid)
 }
 
 pub fn contact_as_input(c: &Contact) -> ContactInput {
@@ -267,11 +268,10 @@ mod tests {
 
     #[test]
     fn account_body_names_each_bad_field() {
-        let err = account_input(
+        let (_, err) = account_input(
             &obj(json!({"name": ["x"], "employees": true, "colour": "red", "external_ids": [{"kind": "crm"}]})),
             AccountInput::default(),
-        )
-        .unwrap_err();
+        );
         let mut fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
         fields.sort();
         assert_eq!(fields, ["colour", "employees", "external_ids[0]", "name"]);
@@ -284,7 +284,8 @@ mod tests {
             attributes: vec![("a".into(), AttrValue::infer("1")), ("b".into(), AttrValue::infer("2"))],
             ..Default::default()
         };
-        let a = account_input(&obj(json!({"external_id": "new", "attributes": {"a": null, "c": true}})), base).unwrap();
+        let (a, err) = account_input(&obj(json!({"external_id": "new", "attributes": {"a": null, "c": true}})), base);
+        assert!(err.errors.is_empty());
         assert_eq!(
             a.external_ids,
             vec![("crm".to_string(), "new".to_string()), ("stripe".to_string(), "cus_1".to_string())]

@@ -185,7 +185,8 @@ fn form_values(input: &AccountInput, users: &[keepwell_store::people::User]) -> 
 }
 
 /// Reads the posted form. External ids are `kind: value` lines; attributes `name = value` lines.
-fn form_input(f: &FormData) -> Result<AccountInput, keepwell_core::Invalid> {
+/// The input and the errors of lines that could not be read; validation adds the rest.
+fn form_input(f: &FormData) -> (AccountInput, keepwell_core::Invalid) {
     let mut invalid = keepwell_core::Invalid::default();
     let owner_id =
         field(f, "owner_id").and_then(|o| o.parse().map_err(|_| invalid.push("owner_id", "pick a team member")).ok());
@@ -208,7 +209,7 @@ fn form_input(f: &FormData) -> Result<AccountInput, keepwell_core::Invalid> {
             None => invalid.push("attributes", format!("{line:?}: write one per line as name = value")),
         }
     }
-    invalid.into_result(AccountInput {
+    let input = AccountInput {
         name: field(f, "name"),
         domain: field(f, "domain"),
         industry: field(f, "industry"),
@@ -221,7 +222,8 @@ fn form_input(f: &FormData) -> Result<AccountInput, keepwell_core::Invalid> {
         tags: split_tags(&field(f, "tags").unwrap_or_default()),
         external_ids,
         attributes,
-    })
+    };
+    (input, invalid)
 }
 
 async fn form_page(
@@ -269,26 +271,12 @@ async fn save(
 ) -> PageResult {
     let values: BTreeMap<&'static str, String> =
         FORM_FIELDS.iter().map(|k| (*k, f.get(*k).cloned().unwrap_or_default())).collect();
-    let mut input = match form_input(f) {
-        Ok(i) => i,
-        Err(e) => {
-            return form_page(
-                state,
-                web,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                caller,
-                current,
-                values,
-                super::field_errors(&e),
-            )
-            .await
-        }
-    };
+    let (mut input, shape) = form_input(f);
     if caller.role < Role::Manager {
         // A CSM keeps their accounts; only managers hand accounts over.
         input.owner_id = current.map_or(caller.user_id, account_owner);
     }
-    let result = match input.validate() {
+    let result = match shape.and(input.validate()) {
         Err(e) => Err(keepwell_store::StoreError::Invalid(e)),
         Ok(new) => match current {
             None => state.store.create_account(&caller.actor, &new).await,
