@@ -164,7 +164,7 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()
     let exe = std::env::current_exe()?;
     let mut server = std::process::Command::new(exe)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", url])
-        .env("KEEPWELL_LOG", "warn")
+        .env("KEEPWELL_LOG", "error")
         .stdout(std::process::Stdio::null())
         .spawn()
         .context("start the server")?;

@@ -95,7 +95,9 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
         }
     };
     let name = args.file.display().to_string();
+    let t0 = std::time::Instant::now();
     let records = read_csv(&args.file)?;
+    tracing::info!(rows = records.rows.len(), took_ms = t0.elapsed().as_millis() as u64, "read the file");
     let mapping = parse_mapping(&args.map).map_err(anyhow::Error::msg)?;
     let plan = ColumnPlan::new(kind, &records.headers, &mapping).map_err(|e| anyhow!("{name}: {e}"))?;
     let total = records.rows.len() as u64;
@@ -127,6 +129,7 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
                 bar.inc(1);
             }
             check(first_error, error_count)?;
+            tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "checked every row");
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
             store.import_accounts(actor, &rows, args.dry_run, |n| bar.set_position(total + n as u64)).await
         }
@@ -146,6 +149,7 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
         }
     };
     bar.finish_and_clear();
+    tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "wrote");
     let summary = summary.map_err(|RowError { index, error }| {
         let line = lines.get(index).copied().unwrap_or_default();
         match error {

@@ -73,28 +73,36 @@ async fn shot(client: &Client, name: &str) {
     }
 }
 
+/// The text of the element `css`, waiting for it to exist.
 async fn text(client: &Client, css: &str) -> String {
-    client
-        .wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
-}
-
-async fn wait_for_text(client: &Client, css: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let got = text(client, css).await;
-        if got.contains(want) {
-            return;
+        match read_text(client, css).await {
+            Ok(t) => return t,
+            Err(e) if Instant::now() > deadline => panic!("{css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn read_text(client: &Client, css: &str) -> Result<String, fantoccini::error::CmdError> {
+    client.find(Locator::Css(css)).await?.text().await
+}
+
+/// Waits until `css` shows `want`. A page that is loading meanwhile (the element missing, or gone
+/// stale between finding and reading it) is simply not there yet.
+async fn wait_for_text(client: &Client, css: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = String::new();
+    loop {
+        match read_text(client, css).await {
+            Ok(got) if got.contains(want) => return,
+            Ok(got) => last = got,
+            Err(e) => last = e.to_string(),
         }
         if Instant::now() > deadline {
             shot(client, "failure").await;
-            panic!("{css} says {got:?}, expected {want:?}");
+            panic!("{css} says {last:?}, expected {want:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

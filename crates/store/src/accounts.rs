@@ -1,8 +1,8 @@
 //! Accounts, their tags and external ids.
 
 use crate::audit::{record, Actor};
-use crate::sql::{like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{get_opt_i64, instant, now_micros, Result, Store, StoreError, Tx};
+use crate::sql::{insert_rows, like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::{get_opt_i64, instant, now_micros, Backend, Result, Store, StoreError, Tx};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::NewAccount;
 use keepwell_core::{Attributes, ExternalId, Invalid, LifecycleStage};
@@ -222,7 +222,7 @@ impl Store {
         Ok(counts)
     }
 
-    /// Distinct values people filter by: tags, countries, plans, industries.
+    /// Distinct values people filter by: tags and countries.
     pub async fn account_facets(&self) -> Result<Facets> {
         let list = |q: &'static str| async move {
             sqlx::query(q)
@@ -235,9 +235,6 @@ impl Store {
         Ok(Facets {
             tags: list("SELECT DISTINCT tag FROM account_tags ORDER BY tag").await?,
             countries: list("SELECT DISTINCT country FROM accounts WHERE country IS NOT NULL ORDER BY country").await?,
-            plans: list("SELECT DISTINCT plan FROM accounts WHERE plan IS NOT NULL ORDER BY plan").await?,
-            industries: list("SELECT DISTINCT industry FROM accounts WHERE industry IS NOT NULL ORDER BY industry")
-                .await?,
         })
     }
 
@@ -288,36 +285,154 @@ impl Store {
         let mut tx = self.begin().await.map_err(fail(0))?;
         let mut summary = ImportSummary::default();
         let mut owners = HashMap::new();
-        for (i, new) in rows.iter().enumerate() {
-            let owner = resolve_owner(&mut tx, new, &mut owners).await.map_err(fail(i))?;
-            let mut existing = None;
-            for e in &new.external_ids {
-                let hit = sqlx::query("SELECT account_id FROM external_ids WHERE kind = $1 AND value = $2")
-                    .bind(&e.kind)
-                    .bind(&e.value)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(|e| fail(i)(e.into()))?;
-                if let Some(r) = hit {
-                    existing = Some(r.try_get::<i64, _>(0).map_err(|e| fail(i)(e.into()))?);
-                    break;
+        // New accounts are written in batches (a few statements per hundreds of rows); a row that
+        // matches a known id is updated at once. Ids this import wrote are remembered, so a later
+        // row naming one of them updates that account instead of colliding with it.
+        let mut pending: Vec<(usize, Option<i64>)> = Vec::new();
+        let mut pending_ids: HashMap<(String, String), usize> = HashMap::new();
+        let mut written: HashMap<(String, String), i64> = HashMap::new();
+        for (start, chunk) in rows.chunks(IMPORT_BATCH).enumerate().map(|(n, c)| (n * IMPORT_BATCH, c)) {
+            let known = held_external_ids(&mut tx, chunk).await.map_err(fail(start))?;
+            for (k, new) in chunk.iter().enumerate() {
+                let i = start + k;
+                let keys: Vec<(String, String)> =
+                    new.external_ids.iter().map(|e| (e.kind.clone(), e.value.clone())).collect();
+                if keys.iter().any(|key| pending_ids.contains_key(key)) {
+                    let created = self.insert_batch(&mut tx, rows, &pending).await.map_err(fail(i))?;
+                    written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
+                    pending.clear();
                 }
+                let owner = resolve_owner(&mut tx, new, &mut owners).await.map_err(fail(i))?;
+                match keys.iter().find_map(|key| written.get(key).or_else(|| known.get(key))).copied() {
+                    Some(id) => {
+                        check_external_ids(&mut tx, Some(id), &new.external_ids).await.map_err(fail(i))?;
+                        update_row(&mut tx, id, new, owner, false).await.map_err(fail(i))?;
+                        written.extend(keys.into_iter().map(|key| (key, id)));
+                        summary.updated += 1;
+                    }
+                    // None of its ids is held, here or earlier in the file: it is new.
+                    None => {
+                        pending_ids.extend(keys.into_iter().map(|key| (key, pending.len())));
+                        pending.push((i, owner));
+                        summary.created += 1;
+                    }
+                }
+                progress(i + 1);
             }
-            match existing {
-                Some(id) => {
-                    check_external_ids(&mut tx, Some(id), &new.external_ids).await.map_err(fail(i))?;
-                    update_row(&mut tx, id, new, owner, false).await.map_err(fail(i))?;
-                    summary.updated += 1;
-                }
-                // None of its ids is held (the lookup above): nothing to check again.
-                None => {
-                    insert_account(&mut tx, new, owner).await.map_err(fail(i))?;
-                    summary.created += 1;
-                }
+            if pending.len() >= IMPORT_BATCH || start + chunk.len() == rows.len() {
+                let created = self.insert_batch(&mut tx, rows, &pending).await.map_err(fail(start))?;
+                written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
+                pending.clear();
             }
-            progress(i + 1);
         }
         finish_import(tx, actor, "account", summary, dry_run).await.map_err(fail(rows.len()))
+    }
+
+    /// Inserts new accounts (`rows[i]` with its owner) with their tags and external ids; returns
+    /// their ids in order. Ids are reserved first so the children can be inserted in bulk too.
+    async fn insert_batch(&self, tx: &mut Tx, rows: &[NewAccount], batch: &[(usize, Option<i64>)]) -> Result<Vec<i64>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = reserve_ids(tx, self.backend(), "accounts", batch.len()).await?;
+        let now = now_micros();
+        let mut accounts = Vec::with_capacity(batch.len());
+        let (mut tags, mut external) = (Vec::new(), Vec::new());
+        for ((i, owner), id) in batch.iter().zip(&ids) {
+            let new = &rows[*i];
+            accounts.push(vec![
+                Arg::I64(*id),
+                Arg::Text(new.name.clone()),
+                Arg::Text(new.name.to_lowercase()),
+                Arg::MaybeText(new.domain.clone()),
+                Arg::MaybeText(new.industry.clone()),
+                Arg::MaybeI64(new.employees),
+                Arg::MaybeText(new.country.clone()),
+                Arg::MaybeText(new.plan.clone()),
+                Arg::Text(new.lifecycle_stage.as_str().into()),
+                Arg::MaybeI64(*owner),
+                Arg::Text(serde_json::to_string(&new.tags).unwrap_or_default()),
+                Arg::Text(serde_json::to_string(&new.attributes).unwrap_or_default()),
+                Arg::I64(now),
+                Arg::I64(now),
+            ]);
+            tags.extend(new.tags.iter().map(|t| vec![Arg::I64(*id), Arg::Text(t.clone())]));
+            external.extend(
+                new.external_ids
+                    .iter()
+                    .map(|e| vec![Arg::I64(*id), Arg::Text(e.kind.clone()), Arg::Text(e.value.clone())]),
+            );
+        }
+        let columns = [
+            "id",
+            "name",
+            "name_key",
+            "domain",
+            "industry",
+            "employees",
+            "country",
+            "plan",
+            "lifecycle_stage",
+            "owner_id",
+            "tags",
+            "attributes",
+            "created_at",
+            "updated_at",
+        ];
+        insert_rows(tx, self.backend(), "accounts", &columns, accounts).await?;
+        insert_rows(tx, self.backend(), "account_tags", &["account_id", "tag"], tags).await?;
+        insert_rows(tx, self.backend(), "external_ids", &["account_id", "kind", "value"], external).await?;
+        Ok(ids)
+    }
+}
+
+/// How many new accounts an import writes per batch.
+const IMPORT_BATCH: usize = 500;
+
+/// Which of these rows' external ids are already held, and by which account.
+async fn held_external_ids(tx: &mut Tx, rows: &[NewAccount]) -> Result<HashMap<(String, String), i64>> {
+    let mut values: Vec<&str> = rows.iter().flat_map(|r| r.external_ids.iter().map(|e| e.value.as_str())).collect();
+    values.sort_unstable();
+    values.dedup();
+    let mut held = HashMap::new();
+    for part in values.chunks(5_000) {
+        let mut sql = Sql::new("SELECT kind, value, account_id FROM external_ids WHERE value IN (");
+        for (n, v) in part.iter().enumerate() {
+            if n > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Arg::Text((*v).to_owned()));
+        }
+        sql.push(")");
+        for r in sql.query().fetch_all(&mut **tx).await? {
+            held.insert((text(&r, "kind")?, text(&r, "value")?), r.try_get("account_id")?);
+        }
+    }
+    Ok(held)
+}
+
+/// Takes `n` new ids for `table` inside the write transaction: from the sequence on PostgreSQL;
+/// on SQLite past both the largest id and the AUTOINCREMENT counter (the write lock is held).
+pub(crate) async fn reserve_ids(tx: &mut Tx, backend: Backend, table: &str, n: usize) -> Result<Vec<i64>> {
+    match backend {
+        Backend::Postgres => {
+            sqlx::query(&format!("SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"))
+                .bind(n as i64)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| Ok(r.try_get::<i64, _>(0)?))
+                .collect()
+        }
+        Backend::Sqlite => {
+            let base: i64 = sqlx::query(&format!(
+                "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = '{table}'), 0), COALESCE((SELECT MAX(id) FROM {table}), 0))"
+            ))
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
+            Ok((base + 1..=base + n as i64).collect())
+        }
     }
 }
 
@@ -343,8 +458,6 @@ pub(crate) async fn finish_import(
 pub struct Facets {
     pub tags: Vec<String>,
     pub countries: Vec<String>,
-    pub plans: Vec<String>,
-    pub industries: Vec<String>,
 }
 
 fn filter_where(sql: &mut Sql, f: &AccountFilter) {

@@ -94,7 +94,7 @@ impl Store {
                         // WAL lets readers run beside the writer; FULL makes every commit durable.
                         conn.execute(
                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-16384;",
                         )
                         .await?;
                     }

@@ -10,6 +10,9 @@ use sqlx::{Arguments, Row};
 pub(crate) enum Arg {
     I64(i64),
     Text(String),
+    /// A nullable value keeps its type, so PostgreSQL accepts its NULL for the column.
+    MaybeI64(Option<i64>),
+    MaybeText(Option<String>),
 }
 
 /// SQL text and its arguments, numbered as they are pushed.
@@ -17,11 +20,13 @@ pub(crate) enum Arg {
 pub(crate) struct Sql {
     pub text: String,
     args: Vec<Arg>,
+    /// Write anonymous `?` placeholders (SQLite only) instead of `$N`.
+    anonymous: bool,
 }
 
 impl Sql {
     pub fn new(text: &str) -> Sql {
-        Sql { text: text.to_owned(), args: Vec::new() }
+        Sql { text: text.to_owned(), args: Vec::new(), anonymous: false }
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -32,7 +37,11 @@ impl Sql {
     /// Appends a placeholder bound to `arg`.
     pub fn bind(&mut self, arg: Arg) -> &mut Self {
         self.args.push(arg);
-        self.text.push_str(&format!("${}", self.args.len()));
+        if self.anonymous {
+            self.text.push('?');
+        } else {
+            self.text.push_str(&format!("${}", self.args.len()));
+        }
         self
     }
 
@@ -43,6 +52,8 @@ impl Sql {
             let _ = match arg {
                 Arg::I64(v) => a.add(*v),
                 Arg::Text(v) => a.add(v.clone()),
+                Arg::MaybeI64(v) => a.add(*v),
+                Arg::MaybeText(v) => a.add(v.clone()),
             };
         }
         a
@@ -51,6 +62,38 @@ impl Sql {
     pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, AnyArguments<'_>> {
         sqlx::query_with(&self.text, self.arguments())
     }
+}
+
+/// Inserts many rows with multi-row `INSERT … VALUES`, in statements small enough for both
+/// backends' limits on bound parameters.
+///
+/// On SQLite the placeholders are anonymous `?`: sqlx binds each parameter by asking SQLite for its
+/// name, and SQLite finds a named parameter by walking a list, so thousands of `$N` cost O(n²).
+pub(crate) async fn insert_rows(
+    tx: &mut crate::Tx,
+    backend: crate::Backend,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Arg>>,
+) -> Result<(), sqlx::Error> {
+    let per_statement = (30_000 / columns.len().max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut sql = Sql::new(&format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+        sql.anonymous = backend == crate::Backend::Sqlite;
+        for (n, row) in rows.by_ref().take(per_statement).enumerate() {
+            sql.push(if n == 0 { "(" } else { ", (" });
+            for (k, arg) in row.into_iter().enumerate() {
+                if k > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(arg);
+            }
+            sql.push(")");
+        }
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// One page of a collection and where the next one starts.

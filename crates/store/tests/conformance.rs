@@ -22,6 +22,7 @@ on_both_backends!(
     external_ids_are_unique_per_kind_and_resolve_by_any_kind,
     list_filters_sorts_and_pages,
     import_is_all_or_nothing_and_upserts,
+    large_imports_batch_without_changing_what_rows_mean,
     contacts_round_trip_and_import,
     users_sessions_tokens_and_keys,
     audit_records_before_and_after,
@@ -183,6 +184,50 @@ async fn import_is_all_or_nothing_and_upserts(store: Store) {
     assert_eq!(store.account_by_external_id("c-1").await.unwrap().unwrap().name, "A1", "dry run wrote");
     store.import_accounts(&cli(), &rows2[..1], false, |_| {}).await.unwrap();
     assert_eq!(store.account_by_external_id("c-1").await.unwrap().unwrap().name, "A1 renamed");
+}
+
+async fn large_imports_batch_without_changing_what_rows_mean(store: Store) {
+    user(&store, "ann@team.io", Role::Csm).await;
+    let mut rows: Vec<_> = (0..1200)
+        .map(|i| {
+            let mut a = account(&format!("Co {i:04}"), &format!("c-{i}"));
+            a.tags = vec![format!("t{}", i % 3)];
+            a.owner_email = (i % 2 == 0).then(|| "ann@team.io".to_string());
+            a.validate().unwrap()
+        })
+        .collect();
+    // Row 700 names an account created in the first batch; row 701 one still waiting in this batch.
+    rows[700] = account("Renamed 5", "c-5").validate().unwrap();
+    rows[701] = account("Renamed 650", "c-650").validate().unwrap();
+    let s = store.import_accounts(&cli(), &rows, false, |_| {}).await.unwrap();
+    assert_eq!((s.created, s.updated), (1198, 2));
+    assert_eq!(store.count_accounts(&AccountFilter::default()).await.unwrap(), 1198);
+    assert_eq!(store.account_by_external_id("c-5").await.unwrap().unwrap().name, "Renamed 5");
+    assert_eq!(store.account_by_external_id("c-650").await.unwrap().unwrap().name, "Renamed 650");
+    let last = store.account_by_external_id("c-1199").await.unwrap().unwrap();
+    assert_eq!((last.tags.clone(), last.owner.is_none()), (vec!["t2".to_string()], true));
+    assert_eq!(
+        store.count_accounts(&AccountFilter { tag: Some("t0".into()), ..Default::default() }).await.unwrap(),
+        400
+    );
+    let next = store.create_account(&cli(), &account("After", "c-x").validate().unwrap()).await.unwrap();
+    assert!(next.id > last.id, "ids keep counting after a batch");
+    // A row whose ids point at two different accounts (both new in this file) is a conflict,
+    // reported at that row.
+    let with_stripe = |name: &str, crm: &str, stripe: Option<&str>| {
+        let mut a = account(name, crm);
+        a.external_ids.extend(stripe.map(|s| ("stripe".to_string(), s.to_string())));
+        a.validate().unwrap()
+    };
+    let clash = vec![
+        with_stripe("New", "c-new", Some("cus_1")),
+        with_stripe("New 2", "c-new-2", None),
+        with_stripe("Both", "c-new-2", Some("cus_1")),
+    ];
+    let err = store.import_accounts(&cli(), &clash, false, |_| {}).await.unwrap_err();
+    assert_eq!(err.index, 2, "{err}");
+    assert!(err.to_string().contains("cus_1") && err.to_string().contains("New"), "{err}");
+    assert!(store.account_by_external_id("c-new").await.unwrap().is_none(), "nothing of the failed file landed");
 }
 
 async fn contacts_round_trip_and_import(store: Store) {

@@ -60,6 +60,10 @@ CREATE INDEX accounts_domain ON accounts(domain);
 CREATE INDEX accounts_owner ON accounts(owner_id, name_key);
 CREATE INDEX accounts_stage ON accounts(lifecycle_stage, name_key);
 CREATE INDEX accounts_country ON accounts(country, name_key);
+-- One index per list order, so a sorted page reads 50 rows, not the whole table.
+CREATE INDEX accounts_created ON accounts(created_at, id);
+CREATE INDEX accounts_updated ON accounts(updated_at, id);
+CREATE INDEX accounts_employees ON accounts((COALESCE(employees, -1)), id);
 CREATE TABLE account_tags (
     account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     tag TEXT NOT NULL,
