@@ -93,13 +93,12 @@ async fn read_text(client: &Client, css: &str) -> Result<String, fantoccini::err
 /// stale between finding and reading it) is simply not there yet.
 async fn wait_for_text(client: &Client, css: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = String::new();
     loop {
-        match read_text(client, css).await {
+        let last = match read_text(client, css).await {
             Ok(got) if got.contains(want) => return,
-            Ok(got) => last = got,
-            Err(e) => last = e.to_string(),
-        }
+            Ok(got) => got,
+            Err(e) => e.to_string(),
+        };
         if Instant::now() > deadline {
             shot(client, "failure").await;
             panic!("{css} says {last:?}, expected {want:?}");
