@@ -2,7 +2,7 @@
 
 use crate::audit::{record, Actor};
 use crate::sql::{insert_rows, like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{get_opt_i64, instant, now_micros, Backend, Result, Store, StoreError, Tx};
+use crate::{get_opt_i64, instant, now_micros, Backend, Result, Store, StoreError, Tx, SQLITE_CACHE};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::NewAccount;
 use keepwell_core::{Attributes, ExternalId, Invalid, LifecycleStage};
@@ -167,7 +167,7 @@ impl Store {
         let mut sql = Sql::new(&format!(
             "SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE 1=1"
         ));
-        filter_where(&mut sql, f);
+        filter_where(&mut sql, self.backend(), f);
         if let Some(raw) = &f.cursor {
             let c = Cursor::decode(raw).ok_or_else(|| Invalid::field("cursor", "is not a cursor this API gave out"))?;
             let op = if f.descending { "<" } else { ">" };
@@ -203,7 +203,7 @@ impl Store {
     /// How many accounts match the filter (cursor and limit ignored).
     pub async fn count_accounts(&self, f: &AccountFilter) -> Result<i64> {
         let mut sql = Sql::new("SELECT COUNT(*) FROM accounts a WHERE 1=1");
-        filter_where(&mut sql, f);
+        filter_where(&mut sql, self.backend(), f);
         Ok(sql.query().fetch_one(self.pool()).await?.try_get(0)?)
     }
 
@@ -283,6 +283,11 @@ impl Store {
     ) -> Result<ImportSummary, RowError> {
         let fail = |index: usize| move |error: StoreError| RowError { index, error };
         let mut tx = self.begin().await.map_err(fail(0))?;
+        if self.backend() == Backend::Sqlite {
+            // One transaction writes every row and index: a larger page cache keeps it from
+            // spilling to the WAL half-way (the connection is back to normal after the import).
+            sqlx::query("PRAGMA cache_size=-262144").execute(&mut *tx).await.map_err(|e| fail(0)(e.into()))?;
+        }
         let mut summary = ImportSummary::default();
         let mut owners = HashMap::new();
         // New accounts are written in batches (a few statements per hundreds of rows); a row that
@@ -324,6 +329,12 @@ impl Store {
                 written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
                 pending.clear();
             }
+        }
+        if self.backend() == Backend::Sqlite {
+            sqlx::query(&format!("PRAGMA cache_size={SQLITE_CACHE}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| fail(rows.len())(e.into()))?;
         }
         finish_import(tx, actor, "account", summary, dry_run).await.map_err(fail(rows.len()))
     }
@@ -460,11 +471,19 @@ pub struct Facets {
     pub countries: Vec<String>,
 }
 
-fn filter_where(sql: &mut Sql, f: &AccountFilter) {
+fn filter_where(sql: &mut Sql, backend: Backend, f: &AccountFilter) {
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = like_contains(q);
-        sql.push(" AND (a.name_key LIKE ").bind(Arg::Text(pattern.clone()));
-        sql.push(" ESCAPE '\\' OR a.domain LIKE ").bind(Arg::Text(pattern)).push(" ESCAPE '\\')");
+        if backend == Backend::Sqlite && q.chars().count() >= 3 {
+            // The trigram index finds substrings of three characters or more without a scan.
+            let phrase = format!("\"{}\"", q.to_lowercase().replace('"', "\"\""));
+            sql.push(" AND a.id IN (SELECT rowid FROM accounts_search WHERE accounts_search MATCH ")
+                .bind(Arg::Text(phrase))
+                .push(")");
+        } else {
+            let pattern = like_contains(q);
+            sql.push(" AND (a.name_key LIKE ").bind(Arg::Text(pattern.clone()));
+            sql.push(" ESCAPE '\\' OR a.domain LIKE ").bind(Arg::Text(pattern)).push(" ESCAPE '\\')");
+        }
     }
     match f.owner {
         Some(Some(id)) => {

@@ -19,6 +19,9 @@ use std::time::Duration;
 pub use audit::{Actor, AuditEntry};
 pub use sql::Page;
 
+/// SQLite's page cache per connection, in KiB when negative: 16 MiB.
+pub(crate) const SQLITE_CACHE: i64 = -16384;
+
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -93,8 +96,11 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; FULL makes every commit durable.
                         conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                             PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-16384;",
+                            format!(
+                                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+                                 PRAGMA busy_timeout=10000; PRAGMA cache_size={SQLITE_CACHE};"
+                            )
+                            .as_str(),
                         )
                         .await?;
                     }

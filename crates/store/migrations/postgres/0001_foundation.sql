@@ -56,7 +56,6 @@ CREATE TABLE accounts (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX accounts_name ON accounts(name_key, id);
-CREATE INDEX accounts_domain ON accounts(domain);
 CREATE INDEX accounts_owner ON accounts(owner_id, name_key);
 CREATE INDEX accounts_stage ON accounts(lifecycle_stage, name_key);
 CREATE INDEX accounts_country ON accounts(country, name_key);

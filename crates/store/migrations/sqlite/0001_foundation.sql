@@ -56,7 +56,6 @@ CREATE TABLE accounts (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX accounts_name ON accounts(name_key, id);
-CREATE INDEX accounts_domain ON accounts(domain);
 CREATE INDEX accounts_owner ON accounts(owner_id, name_key);
 CREATE INDEX accounts_stage ON accounts(lifecycle_stage, name_key);
 CREATE INDEX accounts_country ON accounts(country, name_key);
@@ -64,6 +63,22 @@ CREATE INDEX accounts_country ON accounts(country, name_key);
 CREATE INDEX accounts_created ON accounts(created_at, id);
 CREATE INDEX accounts_updated ON accounts(updated_at, id);
 CREATE INDEX accounts_employees ON accounts((COALESCE(employees, -1)), id);
+-- Substring search over name and domain: a trigram index, kept in step with accounts by triggers.
+CREATE VIRTUAL TABLE accounts_search USING fts5(
+    name_key, domain, content='accounts', content_rowid='id', tokenize='trigram'
+);
+CREATE TRIGGER accounts_search_insert AFTER INSERT ON accounts BEGIN
+    INSERT INTO accounts_search (rowid, name_key, domain) VALUES (new.id, new.name_key, new.domain);
+END;
+CREATE TRIGGER accounts_search_delete AFTER DELETE ON accounts BEGIN
+    INSERT INTO accounts_search (accounts_search, rowid, name_key, domain)
+    VALUES ('delete', old.id, old.name_key, old.domain);
+END;
+CREATE TRIGGER accounts_search_update AFTER UPDATE OF name_key, domain ON accounts BEGIN
+    INSERT INTO accounts_search (accounts_search, rowid, name_key, domain)
+    VALUES ('delete', old.id, old.name_key, old.domain);
+    INSERT INTO accounts_search (rowid, name_key, domain) VALUES (new.id, new.name_key, new.domain);
+END;
 CREATE TABLE account_tags (
     account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     tag TEXT NOT NULL,
