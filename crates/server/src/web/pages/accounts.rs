@@ -37,11 +37,15 @@ pub async fn list(
     };
     let store = &state.store;
     let fail = |e| failure(&state, &web, e);
-    let page = store.accounts(&filter).await.map_err(fail)?;
-    let total = store.count_accounts(&filter).await.map_err(fail)?;
-    let facets = store.account_facets().await.map_err(fail)?;
-    let users = store.users().await.map_err(fail)?;
-    let stages = store.account_stage_counts().await.map_err(fail)?;
+    // Independent reads, each on its own connection, at once.
+    let (page, total, facets, users, stages) = tokio::try_join!(
+        store.accounts(&filter),
+        store.count_accounts(&filter),
+        store.account_facets(),
+        store.users(),
+        store.account_stage_counts()
+    )
+    .map_err(fail)?;
     let filtered = ["q", "owner", "stage", "tag", "country"].iter().any(|k| params.text(k).is_some());
     let bars: Vec<(String, f64)> =
         stages.iter().map(|(s, n)| (tr(&state, &web, &format!("stage-{s}"), &[]), *n as f64)).collect();
