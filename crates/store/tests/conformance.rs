@@ -153,6 +153,11 @@ async fn list_filters_sorts_and_pages(store: Store) {
     assert_eq!(count(AccountFilter { q: Some("COMPANY 1".into()), ..Default::default() }).await, 10);
     assert_eq!(count(AccountFilter { q: Some("company07.com".into()), ..Default::default() }).await, 1);
     assert_eq!(count(AccountFilter { q: Some("%".into()), ..Default::default() }).await, 0);
+    // Search input is literal text, whatever it holds (quotes, FTS operators, LIKE wildcards).
+    for q in ["com\"pany", "NEAR(company", "company*", "any 0 OR x", "a_b"] {
+        assert_eq!(count(AccountFilter { q: Some(q.into()), ..Default::default() }).await, 0, "{q}");
+    }
+    assert_eq!(count(AccountFilter { q: Some("PANY 2".into()), ..Default::default() }).await, 5);
     assert_eq!(count(AccountFilter { owner: Some(Some(ann)), ..Default::default() }).await, 5);
     assert_eq!(count(AccountFilter { owner: Some(None), ..Default::default() }).await, 20);
     assert_eq!(count(AccountFilter { tag: Some("VIP".into()), ..Default::default() }).await, 5);
