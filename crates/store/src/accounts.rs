@@ -242,7 +242,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let owner = resolve_owner(&mut tx, new, &mut HashMap::new()).await?;
         check_external_ids(&mut tx, None, &new.external_ids).await?;
-        let id = insert_account(&mut tx, new, owner).await?;
+        let id = self.insert_batch(&mut tx, std::slice::from_ref(new), &[(0, owner)]).await?[0];
         let after = load_in_tx(&mut tx, id).await?;
         record(&mut tx, actor, "account.create", "account", Some(id.to_string()), None, Some(&after)).await?;
         tx.commit().await?;
@@ -614,34 +614,6 @@ async fn check_external_ids(tx: &mut Tx, this: Option<i64>, ids: &[ExternalId]) 
     Ok(())
 }
 
-async fn insert_account(tx: &mut Tx, new: &NewAccount, owner: Option<i64>) -> Result<i64> {
-    let now = now_micros();
-    let row = sqlx::query(
-        "INSERT INTO accounts (name, name_key, domain, industry, employees, country, plan, lifecycle_stage, owner_id, tags, attributes, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-    )
-    .bind(&new.name)
-    .bind(new.name.to_lowercase())
-    .bind(&new.domain)
-    .bind(&new.industry)
-    .bind(new.employees)
-    .bind(&new.country)
-    .bind(&new.plan)
-    .bind(new.lifecycle_stage.as_str())
-    .bind(owner)
-    .bind(serde_json::to_string(&new.tags).unwrap_or_default())
-    .bind(serde_json::to_string(&new.attributes).unwrap_or_default())
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    let id: i64 = row.try_get(0)?;
-    insert_tags(tx, id, &new.tags).await?;
-    for e in &new.external_ids {
-        insert_external_id(tx, id, e).await?;
-    }
-    Ok(id)
-}
-
 /// Writes `new` over account `id`. With `replace_ids` the account's external ids become exactly
 /// `new.external_ids`; without (imports), ids are added and existing kinds re-pointed.
 async fn update_row(tx: &mut Tx, id: i64, new: &NewAccount, owner: Option<i64>, replace_ids: bool) -> Result<()> {
@@ -691,10 +663,6 @@ async fn insert_external_id(tx: &mut Tx, id: i64, e: &ExternalId) -> Result<()> 
 
 async fn replace_tags(tx: &mut Tx, id: i64, tags: &[String]) -> Result<()> {
     sqlx::query("DELETE FROM account_tags WHERE account_id = $1").bind(id).execute(&mut **tx).await?;
-    insert_tags(tx, id, tags).await
-}
-
-async fn insert_tags(tx: &mut Tx, id: i64, tags: &[String]) -> Result<()> {
     for t in tags {
         sqlx::query("INSERT INTO account_tags (account_id, tag) VALUES ($1, $2)")
             .bind(id)
