@@ -10,7 +10,6 @@
 //! Each run uses a new SQLite database in a temporary directory unless `--target URL` names an empty
 //! database (e.g. PostgreSQL).
 
-use crate::config::Config;
 use crate::demo::{self, DemoArgs};
 use crate::import::{self, ImportArgs};
 use anyhow::{bail, Context};
@@ -59,7 +58,7 @@ fn machine() -> String {
     )
 }
 
-pub async fn run(_config: &Config, args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     println!("{}", machine());
     let dir = std::env::temp_dir().join(format!("keepwell-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -104,19 +103,9 @@ async fn bench_import(dir: &Path, url: &str, n: usize) -> anyhow::Result<Store> 
 
 fn write_csv(path: &Path, accounts: &[keepwell_core::AccountInput]) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_path(path)?;
-    w.write_record([
-        "external_id",
-        "name",
-        "domain",
-        "industry",
-        "employees",
-        "country",
-        "plan",
-        "lifecycle_stage",
-        "owner_email",
-        "tags",
-        "seats_purchased",
-    ])?;
+    let mut header = keepwell_core::import::ImportKind::Accounts.fields().to_vec();
+    header.push("seats_purchased");
+    w.write_record(&header)?;
     for a in accounts {
         let seats = a
             .attributes

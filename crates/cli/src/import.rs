@@ -69,19 +69,23 @@ fn csv_message(e: &csv::Error) -> String {
 }
 
 /// Describes an invalid row: "line 7, column 3 (Website): …".
-fn row_message(name: &str, line: u64, plan: &ColumnPlan, e: &Invalid) -> String {
+/// `failed_rows` is how many rows have problems (this one included).
+fn row_message(name: &str, line: u64, plan: &ColumnPlan, e: &Invalid, failed_rows: usize) -> String {
     let first = &e.errors[0];
     let place = match plan.column_of(&first.field) {
         Some((col, header)) => format!("line {line}, column {col} ({header})"),
         None => format!("line {line}, {}", first.field),
     };
     let more = e.errors.len() - 1;
-    let tail = if more > 0 {
-        format!(" (and {more} more problem(s); nothing was imported)")
-    } else {
-        " (nothing was imported)".into()
-    };
-    format!("{name}: {place}: {}{tail}", first.message)
+    let mut tail = Vec::new();
+    if more > 0 {
+        tail.push(format!("and {more} more problem(s)"));
+    }
+    if failed_rows > 1 {
+        tail.push(format!("{failed_rows} rows have problems"));
+    }
+    tail.push("nothing was imported".into());
+    format!("{name}: {place}: {} ({})", first.message, tail.join("; "))
 }
 
 pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Result<()> {
@@ -109,11 +113,11 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
     bar.set_message("checking");
 
     let lines: Vec<u64> = records.rows.iter().map(|(l, _)| *l).collect();
-    let mut first_error: Option<String> = None;
+    let mut first_error: Option<(u64, Invalid)> = None;
     let mut error_count = 0usize;
     let mut note = |line: u64, e: Invalid| {
         if first_error.is_none() {
-            first_error = Some(row_message(&name, line, &plan, &e));
+            first_error = Some((line, e));
         }
         error_count += 1;
     };
@@ -128,7 +132,7 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
                 }
                 bar.inc(1);
             }
-            check(first_error, error_count)?;
+            check(&name, &plan, first_error, error_count)?;
             tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "checked every row");
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
             store.import_accounts(actor, &rows, args.dry_run, |n| bar.set_position(total + n as u64)).await
@@ -143,7 +147,7 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
                 }
                 bar.inc(1);
             }
-            check(first_error, error_count)?;
+            check(&name, &plan, first_error, error_count)?;
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
             store.import_contacts(actor, &rows, args.dry_run, |n| bar.set_position(total + n as u64)).await
         }
@@ -153,9 +157,9 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
     let summary = summary.map_err(|RowError { index, error }| {
         let line = lines.get(index).copied().unwrap_or_default();
         match error {
-            StoreError::Invalid(e) => anyhow!(row_message(&name, line, &plan, &e)),
+            StoreError::Invalid(e) => anyhow!(row_message(&name, line, &plan, &e, 1)),
             StoreError::Conflict { field, message } => {
-                anyhow!(row_message(&name, line, &plan, &Invalid::field(field, message)))
+                anyhow!(row_message(&name, line, &plan, &Invalid::field(field, message), 1))
             }
             other => anyhow!("{name}: line {line}: {other} (nothing was imported)"),
         }
@@ -175,13 +179,9 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
     Ok(())
 }
 
-fn check(first: Option<String>, count: usize) -> anyhow::Result<()> {
+fn check(name: &str, plan: &ColumnPlan, first: Option<(u64, Invalid)>, failed_rows: usize) -> anyhow::Result<()> {
     match first {
         None => Ok(()),
-        Some(msg) if count > 1 => {
-            Err(anyhow!(msg
-                .replace(" (nothing was imported)", &format!(" ({} rows have problems; nothing was imported)", count))))
-        }
-        Some(msg) => Err(anyhow!(msg)),
+        Some((line, e)) => Err(anyhow!(row_message(name, line, plan, &e, failed_rows))),
     }
 }

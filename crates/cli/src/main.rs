@@ -229,7 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("restored {} rows from {}", summary.rows, file.display());
             Ok(())
         }
-        Command::Bench(args) => bench::run(&config, args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

@@ -156,15 +156,19 @@ const FORM_FIELDS: [&str; 11] = [
     "attributes",
 ];
 
+/// The account at `raw_id`, if the caller may edit it.
+async fn load_editable(state: &AppState, web: &WebSession, caller: &Caller, raw_id: &str) -> Result<Account, Response> {
+    let account = load(state, web, id_of(state, web, raw_id)?).await?;
+    if caller.may_edit(account_owner(&account)) {
+        Ok(account)
+    } else {
+        Err(error_page(state, web, StatusCode::FORBIDDEN, "error-forbidden"))
+    }
+}
+
 /// The form's fields as text, from an account (edit) or what was posted (errors).
-fn form_values(input: &AccountInput, users: &[keepwell_store::people::User]) -> BTreeMap<&'static str, String> {
-    let owner = input
-        .owner_id
-        .map(|id| id.to_string())
-        .or_else(|| {
-            input.owner_email.as_ref().and_then(|e| users.iter().find(|u| &u.email == e)).map(|u| u.id.to_string())
-        })
-        .unwrap_or_default();
+fn form_values(input: &AccountInput) -> BTreeMap<&'static str, String> {
+    let owner = input.owner_id.map(|id| id.to_string()).unwrap_or_default();
     BTreeMap::from([
         ("name", input.name.clone().unwrap_or_default()),
         ("domain", input.domain.clone().unwrap_or_default()),
@@ -260,7 +264,7 @@ pub async fn new_form(
     Extension(web): Extension<WebSession>,
     State(state): State<AppState>,
 ) -> PageResult {
-    let mut values = form_values(&AccountInput::default(), &[]);
+    let mut values = form_values(&AccountInput::default());
     values.insert("owner_id", auth.user_id.map(|i| i.to_string()).unwrap_or_default());
     form_page(&state, &web, StatusCode::OK, &auth, None, values, BTreeMap::new()).await
 }
@@ -320,11 +324,8 @@ pub async fn edit_form(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> PageResult {
-    let account = load(&state, &web, id_of(&state, &web, &id)?).await?;
-    if !auth.may_edit(account_owner(&account)) {
-        return Err(error_page(&state, &web, StatusCode::FORBIDDEN, "error-forbidden"));
-    }
-    let values = form_values(&account_as_input(&account), &[]);
+    let account = load_editable(&state, &web, &auth, &id).await?;
+    let values = form_values(&account_as_input(&account));
     form_page(&state, &web, StatusCode::OK, &auth, Some(&account), values, BTreeMap::new()).await
 }
 
@@ -335,10 +336,7 @@ pub async fn update(
     Path(id): Path<String>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    let account = load(&state, &web, id_of(&state, &web, &id)?).await?;
-    if !auth.may_edit(account_owner(&account)) {
-        return Err(error_page(&state, &web, StatusCode::FORBIDDEN, "error-forbidden"));
-    }
+    let account = load_editable(&state, &web, &auth, &id).await?;
     save(&state, &web, &auth, Some(&account), &f).await
 }
 
@@ -348,10 +346,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> PageResult {
-    let account = load(&state, &web, id_of(&state, &web, &id)?).await?;
-    if !auth.may_edit(account_owner(&account)) {
-        return Err(error_page(&state, &web, StatusCode::FORBIDDEN, "error-forbidden"));
-    }
+    let account = load_editable(&state, &web, &auth, &id).await?;
     state.store.delete_account(&auth.actor, account.id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(
         &state,
