@@ -2,9 +2,12 @@
 
 pub mod account;
 pub mod attribute;
+pub mod billing;
 pub mod contact;
 pub mod import;
 pub mod invalid;
+pub mod metrics;
+pub mod money;
 pub mod people;
 
 pub use account::{AccountInput, ExternalId, LifecycleStage};
