@@ -9,6 +9,7 @@ pub mod invalid;
 pub mod metrics;
 pub mod money;
 pub mod people;
+pub mod renewal;
 
 pub use account::{AccountInput, ExternalId, LifecycleStage};
 pub use attribute::{AttrValue, Attributes};

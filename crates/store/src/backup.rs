@@ -20,10 +20,25 @@ const TABLES: &[&str] = &[
     "contacts",
     "contact_user_ids",
     "audit_log",
+    "subscription_periods",
+    "invoices",
+    "fx_rates",
+    "renewals",
+    "stripe_events",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.
-const SERIAL: &[&str] = &["users", "api_tokens", "write_keys", "accounts", "contacts", "audit_log"];
+const SERIAL: &[&str] = &[
+    "users",
+    "api_tokens",
+    "write_keys",
+    "accounts",
+    "contacts",
+    "audit_log",
+    "subscription_periods",
+    "invoices",
+    "renewals",
+];
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {

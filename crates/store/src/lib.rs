@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod backup;
+pub mod billing;
 pub mod contacts;
 mod migrate;
 pub mod people;

@@ -11,12 +11,20 @@ struct Migration {
 }
 
 /// Never edit a landed migration: add the next one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
-    postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sqlite: include_str!("../migrations/sqlite/0001_foundation.sql"),
+        postgres: include_str!("../migrations/postgres/0001_foundation.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "revenue",
+        sqlite: include_str!("../migrations/sqlite/0002_revenue.sql"),
+        postgres: include_str!("../migrations/postgres/0002_revenue.sql"),
+    },
+];
 
 /// The schema version this build expects.
 pub fn latest() -> i64 {

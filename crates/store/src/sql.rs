@@ -76,6 +76,18 @@ pub(crate) async fn insert_rows(
     columns: &[&str],
     rows: Vec<Vec<Arg>>,
 ) -> Result<(), sqlx::Error> {
+    upsert_rows(tx, backend, table, columns, rows, "").await
+}
+
+/// [`insert_rows`] with a trailing clause, such as `ON CONFLICT (…) DO UPDATE SET …`.
+pub(crate) async fn upsert_rows(
+    tx: &mut crate::Tx,
+    backend: crate::Backend,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Arg>>,
+    on_conflict: &str,
+) -> Result<(), sqlx::Error> {
     let per_statement = (30_000 / columns.len().max(1)).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -91,6 +103,7 @@ pub(crate) async fn insert_rows(
             }
             sql.push(")");
         }
+        sql.push(on_conflict);
         sql.query().execute(&mut **tx).await?;
     }
     Ok(())

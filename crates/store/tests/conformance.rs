@@ -28,6 +28,7 @@ on_both_backends!(
     audit_records_before_and_after,
     backup_restores_into_an_empty_database,
     migrate_twice_changes_nothing,
+    billing_imports_refuse_overlaps_and_renewals_follow_periods,
 );
 
 fn cli() -> Actor {
@@ -375,4 +376,74 @@ async fn backup_restores_into_an_empty_database(store: Store) {
 async fn migrate_twice_changes_nothing(store: Store) {
     assert!(store.migrate().await.unwrap().is_empty());
     store.ping().await.unwrap();
+}
+
+fn period(sub: &str, amount: &str, interval: &str, starts: &str, ends: &str) -> (String, keepwell_core::billing::Period) {
+    keepwell_core::billing::PeriodInput {
+        account_external_id: Some("c-1".into()),
+        subscription_id: Some(sub.into()),
+        plan: Some("pro".into()),
+        quantity: Some("5".into()),
+        currency: Some("USD".into()),
+        amount: Some(amount.into()),
+        interval: Some(interval.into()),
+        starts_on: Some(starts.into()),
+        ends_on: Some(ends.into()).filter(|e: &String| !e.is_empty()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
+}
+
+async fn billing_imports_refuse_overlaps_and_renewals_follow_periods(store: Store) {
+    use keepwell_core::renewal::Outcome;
+    use keepwell_store::billing::{RenewalFilter, RevenueFilter};
+    let acme = store.create_account(&cli(), &account("Acme", "c-1").validate().unwrap()).await.unwrap();
+    let rows = vec![
+        period("sub_1", "1200", "year", "2025-01-15", "2026-01-15"),
+        period("sub_1", "1800", "year", "2026-01-15", "2027-01-15"),
+    ];
+    let s = store.import_periods(&cli(), &rows, false, |_| {}).await.unwrap();
+    assert_eq!((s.created, s.updated), (2, 0));
+    // The same file again changes nothing but counts updates.
+    let s = store.import_periods(&cli(), &rows, false, |_| {}).await.unwrap();
+    assert_eq!((s.created, s.updated), (0, 2));
+
+    // An overlapping period is refused and nothing of its file lands.
+    let bad = vec![period("sub_2", "10", "month", "2026-01-01", ""), period("sub_1", "1", "month", "2026-06-01", "")];
+    let err = store.import_periods(&cli(), &bad, false, |_| {}).await.unwrap_err();
+    assert_eq!(err.index, 1);
+    assert!(err.error.to_string().contains("overlaps"), "{}", err.error);
+    assert_eq!(store.account_periods(acme.id).await.unwrap().len(), 2);
+
+    // An unknown account is named.
+    let mut stray = period("sub_9", "10", "month", "2026-01-01", "");
+    stray.0 = "nope".into();
+    let err = store.import_periods(&cli(), &[stray], false, |_| {}).await.unwrap_err();
+    assert!(err.error.to_string().contains("\"nope\""));
+
+    // Renewals: the first period's end is followed by the next period: an upsell; the second
+    // ends with nothing after it: churned.
+    let all = store.renewals(&RenewalFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let outcomes: Vec<_> = all.iter().map(|r| (r.due_on.to_string(), r.outcome, r.arr.to_string())).collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("2026-01-15".into(), Some(Outcome::RenewedWithUpsell), "1200".into()),
+            ("2027-01-15".into(), Some(Outcome::Churned), "1800".into())
+        ]
+    );
+    // A person's record stands over what billing implies, even after a re-import.
+    let last = &all[1];
+    store.record_renewal(&cli(), last.id, Outcome::Renewed, "1800".parse().unwrap(), None).await.unwrap();
+    store.import_periods(&cli(), &rows, false, |_| {}).await.unwrap();
+    let again = store.renewal(last.id).await.unwrap().unwrap();
+    assert_eq!((again.outcome, again.outcome_source.as_deref()), (Some(Outcome::Renewed), Some("person")));
+
+    let (periods, _) = store.revenue_inputs(&RevenueFilter::default(), "2026-12".parse().unwrap()).await.unwrap();
+    assert_eq!(periods.len(), 2);
+    assert_eq!(periods[1].mrr, "150".parse().unwrap());
+    let (periods, _) =
+        store.revenue_inputs(&RevenueFilter { plan: Some("basic".into()), ..Default::default() }, "2026-12".parse().unwrap()).await.unwrap();
+    assert!(periods.is_empty());
 }
