@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod money;
 pub mod people;
 pub mod renewal;
+pub mod stripe;
 
 pub use account::{AccountInput, ExternalId, LifecycleStage};
 pub use attribute::{AttrValue, Attributes};
