@@ -10,6 +10,8 @@ pub struct Config {
     pub database_url: String,
     pub listen: String,
     pub base_url: Option<String>,
+    pub reporting_currency: String,
+    pub stripe_webhook_secret: Option<String>,
 }
 
 /// The keys `keepwell.toml` may hold.
@@ -19,6 +21,8 @@ struct File {
     database_url: Option<String>,
     listen: Option<String>,
     base_url: Option<String>,
+    reporting_currency: Option<String>,
+    stripe_webhook_secret: Option<String>,
 }
 
 impl Config {
@@ -45,6 +49,17 @@ impl Config {
             database_url,
             listen: listen.or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
             base_url: std::env::var("KEEPWELL_BASE_URL").ok().or(file.base_url),
+            reporting_currency: keepwell_core::money::currency(
+                &std::env::var("KEEPWELL_REPORTING_CURRENCY")
+                    .ok()
+                    .or(file.reporting_currency)
+                    .unwrap_or_else(|| "USD".into()),
+            )
+            .map_err(|e| anyhow::anyhow!("KEEPWELL_REPORTING_CURRENCY: {e}"))?,
+            stripe_webhook_secret: std::env::var("KEEPWELL_STRIPE_WEBHOOK_SECRET")
+                .ok()
+                .or(file.stripe_webhook_secret)
+                .filter(|s| !s.trim().is_empty()),
         })
     }
 }

@@ -242,6 +242,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let settings = keepwell_server::Settings {
         listen: config.listen.clone(),
         secure_cookies: config.base_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+        reporting_currency: config.reporting_currency.clone(),
+        stripe_webhook_secret: config.stripe_webhook_secret.clone(),
     };
     let app = keepwell_server::Application::build(store, settings).await?;
     let addr = app.local_addr();

@@ -91,7 +91,8 @@ impl Period {
         self.starts_on <= day && self.ends_on.is_none_or(|end| day < end)
     }
     pub fn overlaps(&self, other: &Period) -> bool {
-        self.starts_on < other.ends_on.unwrap_or(NaiveDate::MAX) && other.starts_on < self.ends_on.unwrap_or(NaiveDate::MAX)
+        self.starts_on < other.ends_on.unwrap_or(NaiveDate::MAX)
+            && other.starts_on < self.ends_on.unwrap_or(NaiveDate::MAX)
     }
     /// When the contract is up: the renewal date, else the end.
     pub fn due_on(&self) -> Option<NaiveDate> {
@@ -106,7 +107,12 @@ pub fn mrr(amount: Decimal, interval: Interval) -> Decimal {
     }
 }
 
-fn required<T>(invalid: &mut Invalid, field: &str, value: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+fn required<T>(
+    invalid: &mut Invalid,
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
     match clean(value) {
         None => {
             invalid.push(field, "is required");
@@ -116,7 +122,12 @@ fn required<T>(invalid: &mut Invalid, field: &str, value: Option<&str>, parse: i
     }
 }
 
-fn optional<T>(invalid: &mut Invalid, field: &str, value: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+fn optional<T>(
+    invalid: &mut Invalid,
+    field: &str,
+    value: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
     let v = clean(value)?;
     parse(&v).map_err(|e| invalid.push(field, e)).ok()
 }
@@ -170,8 +181,15 @@ impl PeriodInput {
         if !invalid.errors.is_empty() {
             return Err(invalid);
         }
-        let (Some(account), Some(subscription_id), Some(plan), Some(currency), Some(amount), Some(interval), Some(starts_on)) =
-            (account, subscription_id, plan, currency, amount, interval, starts_on)
+        let (
+            Some(account),
+            Some(subscription_id),
+            Some(plan),
+            Some(currency),
+            Some(amount),
+            Some(interval),
+            Some(starts_on),
+        ) = (account, subscription_id, plan, currency, amount, interval, starts_on)
         else {
             return Err(invalid);
         };
@@ -213,8 +231,13 @@ pub enum InvoiceStatus {
 }
 
 impl InvoiceStatus {
-    pub const ALL: [InvoiceStatus; 5] =
-        [InvoiceStatus::Open, InvoiceStatus::Paid, InvoiceStatus::Void, InvoiceStatus::Uncollectible, InvoiceStatus::Failed];
+    pub const ALL: [InvoiceStatus; 5] = [
+        InvoiceStatus::Open,
+        InvoiceStatus::Paid,
+        InvoiceStatus::Void,
+        InvoiceStatus::Uncollectible,
+        InvoiceStatus::Failed,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             InvoiceStatus::Open => "open",
@@ -406,5 +429,80 @@ mod tests {
         assert_eq!(i.days_overdue("2026-04-10".parse().unwrap()), 10);
         let paid = InvoiceInput { status: Some("paid".into()), ..inv };
         assert_eq!(paid.validate().unwrap_err().errors[0].field, "paid_on");
+    }
+}
+
+/// An account's contract as of a day: what is in force, what it is worth, and when it is up.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contract {
+    pub plans: Vec<String>,
+    pub seats: i64,
+    /// In the currency of the periods in force (the first one's, when they differ).
+    pub currency: Option<String>,
+    pub mrr: Decimal,
+    /// MRR × the months of the current term (start to renewal or end); ARR when open-ended.
+    pub contract_value: Decimal,
+    pub payment_terms: Option<String>,
+    pub customer_since: Option<NaiveDate>,
+    pub tenure_days: Option<i64>,
+    pub next_renewal: Option<NaiveDate>,
+    pub days_to_renewal: Option<i64>,
+}
+
+impl Contract {
+    pub fn as_of(periods: &[&Period], day: NaiveDate) -> Contract {
+        let mut c = Contract::default();
+        let paid: Vec<&&Period> = periods.iter().filter(|p| p.amount > Decimal::ZERO).collect();
+        c.customer_since = paid.iter().map(|p| p.starts_on).filter(|s| *s <= day).min();
+        c.tenure_days = c.customer_since.map(|s| (day - s).num_days());
+        for p in periods.iter().filter(|p| p.active_on(day)) {
+            let currency = c.currency.get_or_insert_with(|| p.currency.clone());
+            if *currency != p.currency {
+                continue;
+            }
+            if !c.plans.contains(&p.plan) {
+                c.plans.push(p.plan.clone());
+            }
+            c.seats += p.quantity;
+            c.mrr += p.mrr();
+            c.contract_value += match p.due_on() {
+                Some(due) => {
+                    let months = crate::money::Month::of(due).since(crate::money::Month::of(p.starts_on)).max(1);
+                    p.mrr() * Decimal::from(months)
+                }
+                None => p.mrr() * Decimal::from(12),
+            };
+            c.payment_terms = c.payment_terms.take().or_else(|| p.payment_terms.clone());
+            if let Some(due) = p.due_on().filter(|d| *d >= day) {
+                c.next_renewal = Some(c.next_renewal.map_or(due, |n| n.min(due)));
+            }
+        }
+        c.days_to_renewal = c.next_renewal.map(|n| (n - day).num_days());
+        c
+    }
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use super::*;
+
+    #[test]
+    fn an_annual_contract_seen_mid_term() {
+        let p = Period {
+            subscription_id: "s".into(),
+            plan: "pro".into(),
+            quantity: 10,
+            currency: "EUR".into(),
+            amount: Decimal::from(12_000),
+            interval: Interval::Year,
+            starts_on: "2026-01-01".parse().unwrap(),
+            ends_on: None,
+            renews_on: Some("2027-01-01".parse().unwrap()),
+            payment_terms: Some("net30".into()),
+        };
+        let c = Contract::as_of(&[&p], "2026-10-03".parse().unwrap());
+        assert_eq!((c.mrr, c.contract_value, c.seats), (Decimal::from(1000), Decimal::from(12_000), 10));
+        assert_eq!((c.tenure_days, c.days_to_renewal), (Some(275), Some(90)));
+        assert_eq!(c.payment_terms.as_deref(), Some("net30"));
     }
 }

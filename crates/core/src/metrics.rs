@@ -87,7 +87,11 @@ impl Ledger {
         let mut missing = std::collections::BTreeSet::new();
         for p in periods {
             let line = *index.entry(p.account).or_insert_with(|| {
-                accounts.push(AccountLine { account: p.account, mrr: vec![Decimal::ZERO; months], involuntary: vec![] });
+                accounts.push(AccountLine {
+                    account: p.account,
+                    mrr: vec![Decimal::ZERO; months],
+                    involuntary: vec![],
+                });
                 accounts.len() - 1
             });
             let table = rates.entry(p.currency.as_str()).or_insert_with(|| {
@@ -726,9 +730,8 @@ mod tests {
         let t = MonthTotals { paying_start: 1000, churned_accounts: 100, ..Default::default() };
         assert_eq!(t.customer_churn_rate(), Some(d(10)));
         // And end to end: 1000 accounts paying through January, 100 of them stop in February.
-        let periods: Vec<PeriodLine> = (0..1000)
-            .map(|a| period(a, 50, "2026-01-10", (a < 100).then_some("2026-02-20")))
-            .collect();
+        let periods: Vec<PeriodLine> =
+            (0..1000).map(|a| period(a, 50, "2026-01-10", (a < 100).then_some("2026-02-20"))).collect();
         let l = ledger(&periods, "2026-02");
         let report = Report::new(&l, range("2026-02", "2026-02"));
         let Rows::CustomerChurn(rows) = report.rows(Metric::CustomerChurn) else { panic!() };
@@ -792,7 +795,8 @@ mod tests {
 
     #[test]
     fn reactivation_follows_an_earlier_churn_and_is_a_won_customer() {
-        let l = ledger(&[period(1, 100, "2026-01-10", Some("2026-02-10")), period(1, 70, "2026-04-10", None)], "2026-04");
+        let l =
+            ledger(&[period(1, 100, "2026-01-10", Some("2026-02-10")), period(1, 70, "2026-04-10", None)], "2026-04");
         let r = Report::new(&l, range("2026-01", "2026-04"));
         let Rows::MrrMovements(rows) = r.rows(Metric::MrrMovements) else { panic!() };
         let kinds: Vec<(&str, &str, &str)> =
@@ -806,7 +810,8 @@ mod tests {
 
     #[test]
     fn churn_after_a_failed_invoice_is_involuntary() {
-        let periods = [period(1, 100, "2026-01-10", Some("2026-03-10")), period(2, 100, "2026-01-10", Some("2026-03-10"))];
+        let periods =
+            [period(1, 100, "2026-01-10", Some("2026-03-10")), period(2, 100, "2026-01-10", Some("2026-03-10"))];
         let invoices = [
             InvoiceMark { account: 1, issued_on: day("2026-02-10"), failed: true },
             InvoiceMark { account: 2, issued_on: day("2026-02-10"), failed: true },
@@ -835,7 +840,10 @@ mod tests {
             panic!()
         };
         let r = &rows[0];
-        assert_eq!((r.mrr_at_start.as_str(), r.churned_mrr.as_str(), r.contraction_mrr.as_str()), ("1000.00", "200.00", "50.00"));
+        assert_eq!(
+            (r.mrr_at_start.as_str(), r.churned_mrr.as_str(), r.contraction_mrr.as_str()),
+            ("1000.00", "200.00", "50.00")
+        );
         assert_eq!((r.rate, r.expansion_rate, r.portfolio_growth), (Some(25.0), Some(10.0), Some(-15.0)));
         assert_eq!(r.churn_change, Some(25.0), "February lost nothing");
     }
@@ -870,7 +878,10 @@ mod tests {
         let l = ledger(&periods, "2026-02");
         let Rows::Cohorts(rows) = Report::new(&l, range("2026-01", "2026-02")).rows(Metric::Cohorts) else { panic!() };
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[1].cohort.as_str(), rows[1].month.as_str(), rows[1].months_since_start), ("2026-01", "2026-02", 1));
+        assert_eq!(
+            (rows[1].cohort.as_str(), rows[1].month.as_str(), rows[1].months_since_start),
+            ("2026-01", "2026-02", 1)
+        );
         assert_eq!(rows[1].accounts_retained_pct.map(|p| (p * 100.0).round() / 100.0), Some(66.67));
         assert_eq!(rows[1].mrr_retained_pct, Some(133.333333));
     }

@@ -30,7 +30,9 @@ impl Outcome {
     pub fn parse(raw: &str) -> Result<Outcome, String> {
         let s = raw.trim().to_ascii_lowercase();
         Outcome::ALL.into_iter().find(|o| o.as_str() == s).ok_or_else(|| {
-            format!("{raw:?} is not an outcome: expected renewed, renewed_with_upsell, renewed_with_downsell or churned")
+            format!(
+                "{raw:?} is not an outcome: expected renewed, renewed_with_upsell, renewed_with_downsell or churned"
+            )
         })
     }
     /// The outcome a continuation at `new_arr` after `arr` means.

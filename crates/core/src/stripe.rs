@@ -28,7 +28,10 @@ pub fn verify(header: &str, body: &[u8], secret: &str, now: i64) -> Result<(), S
         return Err("the Stripe-Signature header has no v1 signature".into());
     }
     if (now - t).abs() > TOLERANCE_SECONDS {
-        return Err(format!("the signed timestamp is {} s from now, beyond the {TOLERANCE_SECONDS} s tolerance", now - t));
+        return Err(format!(
+            "the signed timestamp is {} s from now, beyond the {TOLERANCE_SECONDS} s tolerance",
+            now - t
+        ));
     }
     let mac = |sig: &[u8]| {
         let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
@@ -77,9 +80,17 @@ impl Event {
 /// What an event asks of Keepwell.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    Customer { customer: String, name: Option<String>, email: Option<String> },
+    Customer {
+        customer: String,
+        name: Option<String>,
+        email: Option<String>,
+    },
     Subscription(Subscription),
-    Invoice { customer: String, invoice: Invoice, kind: InvoiceEvent },
+    Invoice {
+        customer: String,
+        invoice: Invoice,
+        kind: InvoiceEvent,
+    },
     /// An event type Keepwell does not act on: recorded and answered 200.
     Ignored,
 }
@@ -117,9 +128,8 @@ fn day_of(v: &Value) -> Option<NaiveDate> {
 }
 
 /// Currencies Stripe counts in whole units, and those it counts in thousandths.
-const ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF",
-];
+const ZERO_DECIMAL: &[&str] =
+    &["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
 const THREE_DECIMAL: &[&str] = &["BHD", "JOD", "KWD", "OMR", "TND"];
 
 /// A Stripe amount in minor units as a decimal in major units.
@@ -179,8 +189,8 @@ fn invoice(o: &Value, e: &Event, kind: InvoiceEvent) -> Result<Invoice, String> 
             _ => InvoiceStatus::Open,
         },
     };
-    let paid_on = (status == InvoiceStatus::Paid)
-        .then(|| day_of(&o["status_transitions"]["paid_at"]).unwrap_or_else(|| e.day()));
+    let paid_on =
+        (status == InvoiceStatus::Paid).then(|| day_of(&o["status_transitions"]["paid_at"]).unwrap_or_else(|| e.day()));
     Ok(Invoice {
         invoice_id: text(&o["id"]).ok_or("the invoice has no id")?,
         amount: major(Decimal::from(minor), &currency),
@@ -286,7 +296,11 @@ pub fn reconcile(existing: &[Period], s: &Subscription, on: NaiveDate) -> Vec<Pe
         payment_terms: Some("prepaid".into()),
     };
     let same = |p: &Period| {
-        p.plan == s.plan && p.quantity == s.quantity && p.currency == s.currency && p.amount == s.amount && p.interval == s.interval
+        p.plan == s.plan
+            && p.quantity == s.quantity
+            && p.currency == s.currency
+            && p.amount == s.amount
+            && p.interval == s.interval
     };
     match periods.last_mut() {
         None => periods.push(fresh(s.started)),
@@ -350,17 +364,23 @@ mod tests {
 
     #[test]
     fn items_times_price_times_quantity_normalised_to_a_month() {
-        let Change::Subscription(s) = interpret(&event("customer.subscription.created", sub("active", 2500, 4, "month"))).unwrap()
+        let Change::Subscription(s) =
+            interpret(&event("customer.subscription.created", sub("active", 2500, 4, "month"))).unwrap()
         else {
             panic!()
         };
-        assert_eq!((s.amount, s.interval, s.currency.as_str(), s.plan.as_str()), (Decimal::from(100), Interval::Month, "EUR", "Pro"));
-        let Change::Subscription(y) = interpret(&event("customer.subscription.created", sub("active", 120_000, 1, "year"))).unwrap()
+        assert_eq!(
+            (s.amount, s.interval, s.currency.as_str(), s.plan.as_str()),
+            (Decimal::from(100), Interval::Month, "EUR", "Pro")
+        );
+        let Change::Subscription(y) =
+            interpret(&event("customer.subscription.created", sub("active", 120_000, 1, "year"))).unwrap()
         else {
             panic!()
         };
         assert_eq!((y.amount, y.interval), (Decimal::from(1200), Interval::Year));
-        let Change::Subscription(t) = interpret(&event("customer.subscription.created", sub("trialing", 2500, 4, "month"))).unwrap()
+        let Change::Subscription(t) =
+            interpret(&event("customer.subscription.created", sub("trialing", 2500, 4, "month"))).unwrap()
         else {
             panic!()
         };
@@ -370,7 +390,8 @@ mod tests {
     #[test]
     fn a_change_opens_a_new_period_and_cancel_at_period_end_sets_the_end() {
         let on: NaiveDate = "2026-01-01".parse().unwrap();
-        let Change::Subscription(s) = interpret(&event("customer.subscription.created", sub("active", 2500, 4, "month"))).unwrap()
+        let Change::Subscription(s) =
+            interpret(&event("customer.subscription.created", sub("active", 2500, 4, "month"))).unwrap()
         else {
             panic!()
         };

@@ -4,8 +4,10 @@ pub mod api;
 pub mod auth;
 pub mod error;
 mod observe;
+pub mod revenue;
 pub mod state;
 pub mod web;
+pub mod webhooks;
 
 use anyhow::Context;
 use axum::Router;
@@ -51,6 +53,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(observe::routes())
         .nest("/api/v1", api::routes())
+        .merge(webhooks::routes())
         .merge(web::routes(state.clone()))
         .layer(axum::middleware::from_fn(observe::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -11,6 +11,22 @@ pub struct Settings {
     pub listen: String,
     /// Set the `Secure` flag on cookies (when served over HTTPS).
     pub secure_cookies: bool,
+    /// ISO 4217 code every revenue total is reported in.
+    pub reporting_currency: String,
+    /// The `whsec_…` secret Stripe signs webhooks with; webhooks are refused without it.
+    pub stripe_webhook_secret: Option<String>,
+}
+
+impl Settings {
+    /// Settings for a server on `listen` with everything else at its default.
+    pub fn new(listen: &str) -> Settings {
+        Settings {
+            listen: listen.to_owned(),
+            secure_cookies: false,
+            reporting_currency: "USD".into(),
+            stripe_webhook_secret: None,
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -240,13 +240,47 @@ impl Store {
 
     pub async fn create_account(&self, actor: &Actor, new: &NewAccount) -> Result<Account> {
         let mut tx = self.begin().await?;
-        let owner = resolve_owner(&mut tx, new, &mut HashMap::new()).await?;
-        check_external_ids(&mut tx, None, &new.external_ids).await?;
-        let id = self.insert_batch(&mut tx, std::slice::from_ref(new), &[(0, owner)]).await?[0];
-        let after = load_in_tx(&mut tx, id).await?;
-        record(&mut tx, actor, "account.create", "account", Some(id.to_string()), None, Some(&after)).await?;
+        let after = self.create_account_in(&mut tx, actor, new).await?;
         tx.commit().await?;
         Ok(after)
+    }
+
+    /// Creates an account inside a caller's transaction (a webhook creating the account it names).
+    pub async fn create_account_in(&self, tx: &mut Tx, actor: &Actor, new: &NewAccount) -> Result<Account> {
+        let owner = resolve_owner(tx, new, &mut HashMap::new()).await?;
+        check_external_ids(tx, None, &new.external_ids).await?;
+        let id = self.insert_batch(tx, std::slice::from_ref(new), &[(0, owner)]).await?[0];
+        let after = load_in_tx(tx, id).await?;
+        record(tx, actor, "account.create", "account", Some(id.to_string()), None, Some(&after)).await?;
+        Ok(after)
+    }
+
+    /// The account holding external id `value` of `kind`, inside a transaction.
+    pub async fn account_id_by(&self, tx: &mut Tx, kind: &str, value: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query("SELECT account_id FROM external_ids WHERE kind = $1 AND value = $2")
+            .bind(kind)
+            .bind(value)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()?)
+    }
+
+    /// Renames an account (a billing system's customer name arriving after the account).
+    pub async fn rename_account(&self, tx: &mut Tx, actor: &Actor, id: i64, name: &str) -> Result<()> {
+        let before = load_in_tx(tx, id).await?;
+        if before.name == name {
+            return Ok(());
+        }
+        sqlx::query("UPDATE accounts SET name = $1, name_key = $2, updated_at = $3 WHERE id = $4")
+            .bind(name)
+            .bind(name.to_lowercase())
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        let after = load_in_tx(tx, id).await?;
+        record(tx, actor, "account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await
     }
 
     /// Replaces an account's fields, tags, external ids and attributes.

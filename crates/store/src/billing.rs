@@ -78,8 +78,7 @@ pub struct RenewalFilter {
 
 const PERIOD_COLS: &str = "id, account_id, subscription_id, plan, quantity, currency, amount, billing_interval, \
     starts_on, ends_on, renews_on, payment_terms, source";
-const INVOICE_COLS: &str =
-    "id, account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status, source";
+const INVOICE_COLS: &str = "id, account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status, source";
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
@@ -190,18 +189,26 @@ async fn write_periods(
     rows: &[(i64, Period)],
     source: &str,
 ) -> Result<ImportSummary, RowError> {
-    let fail = |index: usize, field: &str, message: String| RowError { index, error: Invalid::field(field, message).into() };
+    let fail =
+        |index: usize, field: &str, message: String| RowError { index, error: Invalid::field(field, message).into() };
     let mut seen: HashMap<(&str, NaiveDate), usize> = HashMap::new();
     for (i, (_, p)) in rows.iter().enumerate() {
         if let Some(first) = seen.insert((&p.subscription_id, p.starts_on), i) {
             return Err(fail(
                 i,
                 "starts_on",
-                format!("subscription {:?} has two periods starting {} (rows {} and {})", p.subscription_id, p.starts_on, first + 1, i + 1),
+                format!(
+                    "subscription {:?} has two periods starting {} (rows {} and {})",
+                    p.subscription_id,
+                    p.starts_on,
+                    first + 1,
+                    i + 1
+                ),
             ));
         }
     }
-    let subs: Vec<&str> = rows.iter().map(|(_, p)| p.subscription_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
+    let subs: Vec<&str> =
+        rows.iter().map(|(_, p)| p.subscription_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
     let existing = periods_of_subscriptions(tx, &subs).await.map_err(|error| RowError { index: 0, error })?;
     let mut owner: HashMap<&str, i64> = HashMap::new();
     for e in &existing {
@@ -250,8 +257,20 @@ async fn write_periods(
     }
     let now = now_micros();
     let cols = [
-        "account_id", "subscription_id", "plan", "quantity", "currency", "amount", "billing_interval", "starts_on",
-        "ends_on", "renews_on", "payment_terms", "source", "created_at", "updated_at",
+        "account_id",
+        "subscription_id",
+        "plan",
+        "quantity",
+        "currency",
+        "amount",
+        "billing_interval",
+        "starts_on",
+        "ends_on",
+        "renews_on",
+        "payment_terms",
+        "source",
+        "created_at",
+        "updated_at",
     ];
     let values = rows
         .iter()
@@ -330,15 +349,28 @@ async fn sync_renewals(tx: &mut Tx, backend: Backend, subs: &[&str]) -> Result<(
         in_list(&mut sql, chunk);
         for r in sql.query().fetch_all(&mut **tx).await? {
             if !wanted.contains_key(&(text(&r, "subscription_id")?, day(&r, "due_on")?)) {
-                sqlx::query("DELETE FROM renewals WHERE id = $1").bind(r.try_get::<i64, _>("id")?).execute(&mut **tx).await?;
+                sqlx::query("DELETE FROM renewals WHERE id = $1")
+                    .bind(r.try_get::<i64, _>("id")?)
+                    .execute(&mut **tx)
+                    .await?;
             }
         }
     }
     let cols = [
-        "account_id", "subscription_id", "due_on", "plan", "currency", "arr", "outcome", "outcome_source", "new_arr",
+        "account_id",
+        "subscription_id",
+        "due_on",
+        "plan",
+        "currency",
+        "arr",
+        "outcome",
+        "outcome_source",
+        "new_arr",
         "reason",
     ];
-    let keep = |col: &str| format!("{col} = CASE WHEN renewals.outcome_source = 'person' THEN renewals.{col} ELSE excluded.{col} END");
+    let keep = |col: &str| {
+        format!("{col} = CASE WHEN renewals.outcome_source = 'person' THEN renewals.{col} ELSE excluded.{col} END")
+    };
     let update = format!(
         " ON CONFLICT (subscription_id, due_on) DO UPDATE SET account_id = excluded.account_id, plan = excluded.plan, \
          currency = excluded.currency, arr = excluded.arr, {}, {}, {}, {}",
@@ -382,14 +414,24 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let rec = period_from(&rec)?;
-        record(&mut tx, actor, "subscription.save", "account", Some(account_id.to_string()), None, Some(&rec.period)).await?;
+        record(&mut tx, actor, "subscription.save", "account", Some(account_id.to_string()), None, Some(&rec.period))
+            .await?;
         tx.commit().await?;
         Ok(rec)
     }
 
     /// Replaces every period of one subscription (Stripe sends the whole state).
-    pub async fn replace_subscription(&self, tx: &mut Tx, account_id: i64, subscription_id: &str, periods: &[Period]) -> Result<()> {
-        sqlx::query("DELETE FROM subscription_periods WHERE subscription_id = $1").bind(subscription_id).execute(&mut **tx).await?;
+    pub async fn replace_subscription(
+        &self,
+        tx: &mut Tx,
+        account_id: i64,
+        subscription_id: &str,
+        periods: &[Period],
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM subscription_periods WHERE subscription_id = $1")
+            .bind(subscription_id)
+            .execute(&mut **tx)
+            .await?;
         let rows: Vec<(i64, Period)> = periods.iter().map(|p| (account_id, p.clone())).collect();
         if rows.is_empty() {
             return sync_renewals(tx, self.backend(), &[subscription_id]).await;
@@ -404,16 +446,18 @@ impl Store {
 
     pub async fn delete_period(&self, actor: &Actor, account_id: i64, id: i64) -> Result<()> {
         let mut tx = self.begin().await?;
-        let row = sqlx::query(&format!("SELECT {PERIOD_COLS} FROM subscription_periods WHERE id = $1 AND account_id = $2"))
-            .bind(id)
-            .bind(account_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("account {account_id} has no subscription period {id}")))?;
+        let row =
+            sqlx::query(&format!("SELECT {PERIOD_COLS} FROM subscription_periods WHERE id = $1 AND account_id = $2"))
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("account {account_id} has no subscription period {id}")))?;
         let rec = period_from(&row)?;
         sqlx::query("DELETE FROM subscription_periods WHERE id = $1").bind(id).execute(&mut *tx).await?;
         sync_renewals(&mut tx, self.backend(), &[rec.period.subscription_id.as_str()]).await?;
-        record(&mut tx, actor, "subscription.delete", "account", Some(account_id.to_string()), Some(&rec.period), None).await?;
+        record(&mut tx, actor, "subscription.delete", "account", Some(account_id.to_string()), Some(&rec.period), None)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -451,12 +495,19 @@ impl Store {
         let mut tx = self.begin().await?;
         self.account_exists(&mut tx, account_id).await?;
         let rec = self.save_invoice_in(&mut tx, account_id, invoice, "api").await?;
-        record(&mut tx, actor, "invoice.save", "account", Some(account_id.to_string()), None, Some(&rec.invoice)).await?;
+        record(&mut tx, actor, "invoice.save", "account", Some(account_id.to_string()), None, Some(&rec.invoice))
+            .await?;
         tx.commit().await?;
         Ok(rec)
     }
 
-    pub async fn save_invoice_in(&self, tx: &mut Tx, account_id: i64, invoice: &Invoice, source: &str) -> Result<InvoiceRecord> {
+    pub async fn save_invoice_in(
+        &self,
+        tx: &mut Tx,
+        account_id: i64,
+        invoice: &Invoice,
+        source: &str,
+    ) -> Result<InvoiceRecord> {
         write_invoices(tx, self.backend(), &[(account_id, invoice.clone())], source).await.map_err(|e| e.error)?;
         let row = sqlx::query(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE invoice_id = $1"))
             .bind(&invoice.invoice_id)
@@ -552,7 +603,11 @@ impl Store {
 
     /// What the revenue metrics need, through `through`'s month end: every period (as MRR in its
     /// currency) of the filtered accounts, and their invoices' failed marks.
-    pub async fn revenue_inputs(&self, f: &RevenueFilter, through: Month) -> Result<(Vec<PeriodLine>, Vec<InvoiceMark>)> {
+    pub async fn revenue_inputs(
+        &self,
+        f: &RevenueFilter,
+        through: Month,
+    ) -> Result<(Vec<PeriodLine>, Vec<InvoiceMark>)> {
         let mut sql = Sql::new(
             "SELECT p.account_id, p.currency, p.amount, p.billing_interval, p.starts_on, p.ends_on \
              FROM subscription_periods p JOIN accounts a ON a.id = p.account_id WHERE p.starts_on <= ",
@@ -591,10 +646,12 @@ impl Store {
 
     /// Distinct plans and industries, for the Revenue page's filters.
     pub async fn revenue_facets(&self) -> Result<(Vec<String>, Vec<String>)> {
-        let plans = sqlx::query("SELECT DISTINCT plan FROM subscription_periods ORDER BY plan").fetch_all(self.pool()).await?;
-        let industries = sqlx::query("SELECT DISTINCT industry FROM accounts WHERE industry IS NOT NULL ORDER BY industry")
-            .fetch_all(self.pool())
-            .await?;
+        let plans =
+            sqlx::query("SELECT DISTINCT plan FROM subscription_periods ORDER BY plan").fetch_all(self.pool()).await?;
+        let industries =
+            sqlx::query("SELECT DISTINCT industry FROM accounts WHERE industry IS NOT NULL ORDER BY industry")
+                .fetch_all(self.pool())
+                .await?;
         Ok((
             plans.iter().map(|r| text(r, "plan")).collect::<Result<_, _>>()?,
             industries.iter().map(|r| text(r, "industry")).collect::<Result<_, _>>()?,
@@ -674,7 +731,16 @@ impl Store {
         .await?;
         let after = serde_json::json!({"outcome": outcome, "new_arr": new_arr.to_string(), "reason": reason});
         let was = serde_json::json!({"outcome": before.outcome, "new_arr": before.new_arr.map(|d| d.to_string())});
-        record(&mut tx, actor, "renewal.record", "account", Some(before.account_id.to_string()), Some(&was), Some(&after)).await?;
+        record(
+            &mut tx,
+            actor,
+            "renewal.record",
+            "account",
+            Some(before.account_id.to_string()),
+            Some(&was),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         self.renewal(id).await?.ok_or_else(|| StoreError::NotFound(format!("no renewal with id {id}")))
     }
@@ -690,7 +756,11 @@ impl Store {
 
     /// Whether a Stripe event was handled before (Stripe retries and may send twice).
     pub async fn stripe_event_seen(&self, tx: &mut Tx, event_id: &str) -> Result<bool> {
-        Ok(sqlx::query("SELECT 1 FROM stripe_events WHERE event_id = $1").bind(event_id).fetch_optional(&mut **tx).await?.is_some())
+        Ok(sqlx::query("SELECT 1 FROM stripe_events WHERE event_id = $1")
+            .bind(event_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some())
     }
 
     pub async fn record_stripe_event(
@@ -765,11 +835,16 @@ async fn write_invoices(
     rows: &[(i64, Invoice)],
     source: &str,
 ) -> Result<ImportSummary, RowError> {
-    let fail = |index: usize, field: &str, message: String| RowError { index, error: Invalid::field(field, message).into() };
+    let fail =
+        |index: usize, field: &str, message: String| RowError { index, error: Invalid::field(field, message).into() };
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, (_, inv)) in rows.iter().enumerate() {
         if let Some(first) = seen.insert(&inv.invoice_id, i) {
-            return Err(fail(i, "invoice_id", format!("invoice {:?} appears twice (rows {} and {})", inv.invoice_id, first + 1, i + 1)));
+            return Err(fail(
+                i,
+                "invoice_id",
+                format!("invoice {:?} appears twice (rows {} and {})", inv.invoice_id, first + 1, i + 1),
+            ));
         }
     }
     let ids: Vec<&str> = seen.keys().copied().collect();
@@ -785,7 +860,11 @@ async fn write_invoices(
     for (i, (account, inv)) in rows.iter().enumerate() {
         match owner.get(&inv.invoice_id) {
             Some(o) if o != account => {
-                return Err(fail(i, "invoice_id", format!("invoice {:?} belongs to another account (id {o})", inv.invoice_id)))
+                return Err(fail(
+                    i,
+                    "invoice_id",
+                    format!("invoice {:?} belongs to another account (id {o})", inv.invoice_id),
+                ))
             }
             Some(_) => summary.updated += 1,
             None => summary.created += 1,
@@ -793,8 +872,17 @@ async fn write_invoices(
     }
     let now = now_micros();
     let cols = [
-        "account_id", "invoice_id", "currency", "amount", "issued_on", "due_on", "paid_on", "status", "source",
-        "created_at", "updated_at",
+        "account_id",
+        "invoice_id",
+        "currency",
+        "amount",
+        "issued_on",
+        "due_on",
+        "paid_on",
+        "status",
+        "source",
+        "created_at",
+        "updated_at",
     ];
     let values = rows
         .iter()
@@ -817,6 +905,8 @@ async fn write_invoices(
     let update = " ON CONFLICT (invoice_id) DO UPDATE SET currency = excluded.currency, amount = excluded.amount, \
         issued_on = excluded.issued_on, due_on = excluded.due_on, paid_on = excluded.paid_on, status = excluded.status, \
         source = excluded.source, updated_at = excluded.updated_at";
-    upsert_rows(tx, backend, "invoices", &cols, values, update).await.map_err(|e| RowError { index: 0, error: e.into() })?;
+    upsert_rows(tx, backend, "invoices", &cols, values, update)
+        .await
+        .map_err(|e| RowError { index: 0, error: e.into() })?;
     Ok(summary)
 }

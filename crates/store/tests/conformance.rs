@@ -378,7 +378,13 @@ async fn migrate_twice_changes_nothing(store: Store) {
     store.ping().await.unwrap();
 }
 
-fn period(sub: &str, amount: &str, interval: &str, starts: &str, ends: &str) -> (String, keepwell_core::billing::Period) {
+fn period(
+    sub: &str,
+    amount: &str,
+    interval: &str,
+    starts: &str,
+    ends: &str,
+) -> (String, keepwell_core::billing::Period) {
     keepwell_core::billing::PeriodInput {
         account_external_id: Some("c-1".into()),
         subscription_id: Some(sub.into()),
@@ -443,7 +449,9 @@ async fn billing_imports_refuse_overlaps_and_renewals_follow_periods(store: Stor
     let (periods, _) = store.revenue_inputs(&RevenueFilter::default(), "2026-12".parse().unwrap()).await.unwrap();
     assert_eq!(periods.len(), 2);
     assert_eq!(periods[1].mrr, "150".parse().unwrap());
-    let (periods, _) =
-        store.revenue_inputs(&RevenueFilter { plan: Some("basic".into()), ..Default::default() }, "2026-12".parse().unwrap()).await.unwrap();
+    let (periods, _) = store
+        .revenue_inputs(&RevenueFilter { plan: Some("basic".into()), ..Default::default() }, "2026-12".parse().unwrap())
+        .await
+        .unwrap();
     assert!(periods.is_empty());
 }

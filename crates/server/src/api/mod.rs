@@ -2,9 +2,12 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod billing;
 pub mod contacts;
 pub mod input;
+pub mod metrics;
 pub mod openapi;
+pub mod renewals;
 pub mod users;
 
 use crate::error::{ApiError, ApiResult};
@@ -23,6 +26,15 @@ pub fn routes() -> Router<AppState> {
         .route("/accounts/by-external-id/{external_id}", get(accounts::by_external_id))
         .route("/accounts/{id}", get(accounts::show).patch(accounts::update).delete(accounts::delete))
         .route("/accounts/{id}/contacts", get(contacts::of_account))
+        .route("/accounts/{id}/subscriptions", get(billing::periods).post(billing::save_period))
+        .route("/accounts/{id}/subscriptions/{period_id}", axum::routing::delete(billing::delete_period))
+        .route("/accounts/{id}/invoices", get(billing::invoices).post(billing::save_invoice))
+        .route("/accounts/{id}/contract", get(billing::contract))
+        .route("/fx-rates", get(billing::fx_rates).post(billing::save_fx_rates))
+        .route("/metrics/{name}", get(metrics::show))
+        .route("/renewals", get(renewals::list))
+        .route("/renewals/rates", get(renewals::rates_view))
+        .route("/renewals/{id}/outcome", axum::routing::post(renewals::record))
         .route("/contacts", get(contacts::list).post(contacts::create))
         .route("/contacts/{id}", get(contacts::show).patch(contacts::update).delete(contacts::delete))
         .route("/users", get(users::list).post(users::create))

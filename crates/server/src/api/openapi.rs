@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Keepwell API", description = "Accounts, contacts and people of a Keepwell workspace. \
+    info(title = "Keepwell API", description = "Accounts, contacts, people, billing, revenue metrics and renewals of a Keepwell workspace. \
         Authenticate with `Authorization: Bearer TOKEN` (`keepwell token create`). Collections are paged with \
         `limit` and `cursor`; errors are application/problem+json."),
     paths(
@@ -16,6 +16,11 @@ use utoipa::{Modify, OpenApi};
         super::contacts::update, super::contacts::delete,
         super::users::list, super::users::show, super::users::create, super::users::update,
         super::audit::list,
+        super::billing::periods, super::billing::save_period, super::billing::delete_period,
+        super::billing::invoices, super::billing::save_invoice, super::billing::contract,
+        super::billing::fx_rates, super::billing::save_fx_rates,
+        super::metrics::show,
+        super::renewals::list, super::renewals::rates_view, super::renewals::record,
     ),
     modifiers(&Bearer)
 )]

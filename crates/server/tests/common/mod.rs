@@ -12,6 +12,9 @@ use serde_json::Value;
 
 pub const PASSWORD: &str = "correct horse battery";
 
+/// The webhook secret test servers verify Stripe events with.
+pub const STRIPE_SECRET: &str = "whsec_keepwell_tests";
+
 pub struct TestApp {
     pub base: String,
     pub store: Store,
@@ -23,9 +26,8 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         let store = fresh_store(backend).await;
-        let app = Application::build(store.clone(), Settings { listen: "127.0.0.1:0".into(), secure_cookies: false })
-            .await
-            .expect("build the app");
+        let settings = Settings { stripe_webhook_secret: Some(STRIPE_SECRET.into()), ..Settings::new("127.0.0.1:0") };
+        let app = Application::build(store.clone(), settings).await.expect("build the app");
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until(std::future::pending()));
         let mut t = TestApp { base, store, http: reqwest::Client::new(), admin: String::new() };

@@ -1,0 +1,121 @@
+//! The revenue ledger behind the metrics API and the Revenue page: loaded from the store, converted
+//! to the reporting currency with the stored FX rates, and computed by `keepwell_core::metrics`.
+
+use crate::api::Params;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use chrono::NaiveDate;
+use keepwell_core::billing::Contract;
+use keepwell_core::metrics::{Ledger, Range};
+use keepwell_core::money::{self, Month};
+use keepwell_core::Invalid;
+use keepwell_store::billing::RevenueFilter;
+
+/// The range and filters of a revenue request, read from query parameters.
+pub struct Request {
+    pub range: Range,
+    pub filter: RevenueFilter,
+}
+
+impl Request {
+    /// `from`/`to` (YYYY-MM; default the last 12 months to `today`'s), `window` (1–120, default
+    /// 12), and the filters `plan`, `country`, `industry`, `owner`. `segment` is refused until
+    /// segments exist.
+    pub fn read(p: &Params, state: &AppState, today: NaiveDate) -> Result<Request, Invalid> {
+        let mut invalid = Invalid::default();
+        let mut month = |name: &str, default: Month| match p.text(name) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|e: String| {
+                invalid.push(name, e);
+                default
+            }),
+        };
+        let to = month("to", Month::of(today));
+        let from = month("from", to.plus(-11));
+        if from > to {
+            invalid.push("from", format!("{from} is after to {to}"));
+        }
+        if to.since(from) > 240 {
+            invalid.push("from", "the range is longer than 20 years");
+        }
+        let window = match p.text("window") {
+            None => 12,
+            Some(w) => w.parse::<u32>().ok().filter(|w| (1..=120).contains(w)).unwrap_or_else(|| {
+                invalid.push("window", format!("{w:?} is not a number of months from 1 to 120"));
+                12
+            }),
+        };
+        if let Some(s) = p.text("segment") {
+            invalid.push(
+                "segment",
+                format!(
+                    "no segment {s:?}: this workspace has no segments yet; filter by plan, country, industry or owner"
+                ),
+            );
+        }
+        let owner = p.id("owner", &mut invalid);
+        let filter =
+            RevenueFilter { plan: p.text("plan"), country: p.text("country"), industry: p.text("industry"), owner };
+        let currency = state.settings.reporting_currency.clone();
+        invalid.into_result(Request { range: Range { from, to, window, currency }, filter })
+    }
+}
+
+/// Builds the ledger through the request's last month. A currency-month without an FX rate is
+/// a 422 that lists every missing one.
+pub async fn ledger(state: &AppState, r: &Request) -> ApiResult<Ledger> {
+    let (periods, invoices) = state.store.revenue_inputs(&r.filter, r.range.to).await?;
+    let fx = state.store.fx_table().await?;
+    Ledger::build(&periods, &invoices, r.range.to, &r.range.currency, &fx)
+        .map_err(|missing| ApiError::invalid("fx_rates", missing.to_string()))
+}
+
+/// An account's contract as of `day`, with money as the API shows it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ContractView {
+    pub as_of: NaiveDate,
+    pub plans: Vec<String>,
+    pub seats: i64,
+    pub currency: Option<String>,
+    pub mrr: String,
+    pub arr: String,
+    pub contract_value: String,
+    pub payment_terms: Option<String>,
+    pub customer_since: Option<NaiveDate>,
+    pub tenure_days: Option<i64>,
+    pub next_renewal: Option<NaiveDate>,
+    pub days_to_renewal: Option<i64>,
+    pub overdue_invoices: u64,
+    pub overdue_amount: String,
+}
+
+pub async fn contract(state: &AppState, account_id: i64, day: NaiveDate) -> ApiResult<ContractView> {
+    let periods = state.store.account_periods(account_id).await?;
+    let invoices = state.store.account_invoices(account_id).await?;
+    let c = Contract::as_of(&periods.iter().map(|p| &p.period).collect::<Vec<_>>(), day);
+    let overdue: Vec<_> = invoices.iter().filter(|i| i.invoice.overdue(day)).collect();
+    Ok(ContractView {
+        as_of: day,
+        plans: c.plans,
+        seats: c.seats,
+        currency: c.currency,
+        mrr: money::format(c.mrr),
+        arr: money::format(c.mrr * rust_decimal::Decimal::from(12)),
+        contract_value: money::format(c.contract_value),
+        payment_terms: c.payment_terms,
+        customer_since: c.customer_since,
+        tenure_days: c.tenure_days,
+        next_renewal: c.next_renewal,
+        days_to_renewal: c.days_to_renewal,
+        overdue_invoices: overdue.len() as u64,
+        overdue_amount: money::format(overdue.iter().map(|i| i.invoice.amount).sum()),
+    })
+}
+
+/// `as_of` as a date (default today, UTC).
+pub fn as_of(p: &Params) -> Result<NaiveDate, Invalid> {
+    match p.text("as_of") {
+        None => Ok(chrono::Utc::now().date_naive()),
+        Some(v) => money::date(&v).map_err(|e| Invalid::field("as_of", e)),
+    }
+}
