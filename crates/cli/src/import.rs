@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// What the file holds: accounts or contacts.
+    /// What the file holds: accounts, contacts, subscriptions, invoices or fx_rates.
     kind: String,
     /// A CSV file with a header row.
     file: PathBuf,
@@ -89,15 +89,12 @@ fn row_message(name: &str, line: u64, plan: &ColumnPlan, e: &Invalid, failed_row
 }
 
 pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Result<()> {
-    let kind = match args.kind.as_str() {
-        "accounts" => ImportKind::Accounts,
-        "contacts" => ImportKind::Contacts,
-        other => {
-            return Err(anyhow!(
-                "cannot import {other:?} yet: this version imports accounts and contacts (subscriptions, invoices, tickets, interactions and events come with their features)"
-            ))
-        }
-    };
+    let kind = ImportKind::parse(&args.kind).ok_or_else(|| {
+        anyhow!(
+            "cannot import {:?}: this version imports accounts, contacts, subscriptions, invoices and fx_rates (tickets, interactions and events come with their features)",
+            args.kind
+        )
+    })?;
     let name = args.file.display().to_string();
     let t0 = std::time::Instant::now();
     let records = read_csv(&args.file)?;
@@ -121,35 +118,53 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
         }
         error_count += 1;
     };
+    // Checks every row with `validate`, then reports the first bad one or hands all to the store.
+    let mut checked = |validate: &dyn Fn(&[&str]) -> Result<(), Invalid>| {
+        for (line, cells) in &records.rows {
+            let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+            if let Err(e) = validate(&cells) {
+                note(*line, e);
+            }
+            bar.inc(1);
+        }
+    };
+    let progress = |n: usize| bar.set_position(total + n as u64);
+    let rows = records.rows.iter().map(|(_, c)| c.iter().map(String::as_str).collect::<Vec<&str>>());
     let summary = match kind {
         ImportKind::Accounts => {
-            let mut rows = Vec::with_capacity(records.rows.len());
-            for (line, cells) in &records.rows {
-                let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-                match plan.account(&cells).validate() {
-                    Ok(a) => rows.push(a),
-                    Err(e) => note(*line, e),
-                }
-                bar.inc(1);
-            }
+            checked(&|c| plan.account(c).validate().map(drop));
             check(&name, &plan, first_error, error_count)?;
-            tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "checked every row");
+            let rows: Vec<_> = rows.filter_map(|c| plan.account(&c).validate().ok()).collect();
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
-            store.import_accounts(actor, &rows, args.dry_run, |n| bar.set_position(total + n as u64)).await
+            store.import_accounts(actor, &rows, args.dry_run, progress).await
         }
         ImportKind::Contacts => {
-            let mut rows = Vec::with_capacity(records.rows.len());
-            for (line, cells) in &records.rows {
-                let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
-                match plan.contact(&cells).validate() {
-                    Ok(c) => rows.push(c),
-                    Err(e) => note(*line, e),
-                }
-                bar.inc(1);
-            }
+            checked(&|c| plan.contact(c).validate().map(drop));
             check(&name, &plan, first_error, error_count)?;
+            let rows: Vec<_> = rows.filter_map(|c| plan.contact(&c).validate().ok()).collect();
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
-            store.import_contacts(actor, &rows, args.dry_run, |n| bar.set_position(total + n as u64)).await
+            store.import_contacts(actor, &rows, args.dry_run, progress).await
+        }
+        ImportKind::Subscriptions => {
+            checked(&|c| plan.period(c).validate().map(drop));
+            check(&name, &plan, first_error, error_count)?;
+            let rows: Vec<_> = rows.filter_map(|c| plan.period(&c).validate().ok()).collect();
+            bar.set_message(if args.dry_run { "dry run" } else { "writing" });
+            store.import_periods(actor, &rows, args.dry_run, progress).await
+        }
+        ImportKind::Invoices => {
+            checked(&|c| plan.invoice(c).validate().map(drop));
+            check(&name, &plan, first_error, error_count)?;
+            let rows: Vec<_> = rows.filter_map(|c| plan.invoice(&c).validate().ok()).collect();
+            bar.set_message(if args.dry_run { "dry run" } else { "writing" });
+            store.import_invoices(actor, &rows, args.dry_run, progress).await
+        }
+        ImportKind::FxRates => {
+            checked(&|c| plan.fx_rate(c).validate().map(drop));
+            check(&name, &plan, first_error, error_count)?;
+            let rows: Vec<_> = rows.filter_map(|c| plan.fx_rate(&c).validate().ok()).collect();
+            bar.set_message(if args.dry_run { "dry run" } else { "writing" });
+            store.save_fx_rates(actor, &rows, args.dry_run).await.map_err(|error| RowError { index: 0, error })
         }
     };
     bar.finish_and_clear();
@@ -164,10 +179,7 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
             other => anyhow!("{name}: line {line}: {other} (nothing was imported)"),
         }
     })?;
-    let what = match kind {
-        ImportKind::Accounts => "accounts",
-        ImportKind::Contacts => "contacts",
-    };
+    let what = kind.name();
     if args.dry_run {
         println!(
             "dry run: {name} is valid: {total} {what} would be imported ({} created, {} updated); nothing was written",

@@ -58,6 +58,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    billing_files_import_all_or_nothing,
     users_and_tokens_are_created_with_one_line_errors,
     a_crm_export_imports_with_a_map,
     a_bad_row_fails_the_whole_file_naming_line_and_column,
@@ -169,7 +170,7 @@ async fn a_bad_row_fails_the_whole_file_naming_line_and_column(url: String) {
     let e = one_line_error(&kw(&url, &["import", "accounts", &csv("x.csv", "Company\nAcme\n")]));
     assert!(e.contains("--map \"Your column=name\""), "{e}");
     let e = one_line_error(&kw(&url, &["import", "widgets", &file]));
-    assert!(e.contains("accounts and contacts"), "{e}");
+    assert!(e.contains("accounts, contacts, subscriptions"), "{e}");
     assert_eq!(count(&url).await, 0);
 }
 
@@ -224,4 +225,52 @@ async fn backup_restores_across_backends(url: String) {
         assert_eq!(count(&other).await, 15);
         one_line_error(&kw(&other, &["restore", &file]));
     }
+}
+
+async fn billing_files_import_all_or_nothing(url: String) {
+    assert!(kw(&url, &["import", "accounts", &csv("a.csv", "external_id,name\nc-1,Acme\nc-2,Beta\n")])
+        .status
+        .success());
+    let header = "account_external_id,subscription_id,plan,quantity,currency,amount,interval,starts_on,ends_on,renews_on,payment_terms\n";
+    let good = format!(
+        "{header}c-1,s1,pro,10,EUR,1200.00,year,2025-01-01,2026-01-01,,prepaid\n\
+         c-1,s1,pro,12,EUR,1440.00,year,2026-01-01,,2027-01-01,net30\n\
+         c-2,s2,basic,3,USD,90,month,2025-06-15,,,\n"
+    );
+    let checks = [
+        ("overlap", "c-2,s2,basic,3,USD,90,month,2025-07-01,,,\n", "line 5, column 8 (starts_on)", "overlaps"),
+        ("currency", "c-2,s3,basic,3,XYZ,90,month,2025-07-01,,,\n", "line 5, column 5 (currency)", "ISO 4217"),
+        ("amount", "c-2,s3,basic,3,USD,9o,month,2025-07-01,,,\n", "line 5, column 6 (amount)", "decimal"),
+        ("order", "c-2,s3,basic,3,USD,90,month,2025-07-01,2025-06-01,,\n", "line 5, column 9 (ends_on)", "not after"),
+        ("account", "c-9,s3,basic,3,USD,90,month,2025-07-01,,,\n", "line 5, column 1 (account_external_id)", "c-9"),
+    ];
+    for (what, row, place, words) in checks {
+        let e = one_line_error(&kw(&url, &["import", "subscriptions", &csv("s.csv", &format!("{good}{row}"))]));
+        assert!(e.contains(place) && e.contains(words) && e.contains("nothing was imported"), "{what}: {e}");
+    }
+    let store = Store::connect(&url).await.unwrap();
+    let acme = store.account_by_external_id("c-1").await.unwrap().unwrap();
+    assert!(store.account_periods(acme.id).await.unwrap().is_empty(), "a refused file writes nothing");
+    let o = kw(&url, &["import", "subscriptions", &csv("s.csv", &good)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("3 created"), "{}", stdout(&o));
+    assert_eq!(store.account_periods(acme.id).await.unwrap().len(), 2);
+    let invoices = csv(
+        "i.csv",
+        "account_external_id,invoice_id,currency,amount,issued_on,due_on,paid_on,status\n\
+         c-1,in_1,EUR,1440.00,2026-01-01,2026-01-31,,failed\n\
+         c-2,in_2,USD,90,2026-01-01,2026-01-15,2026-01-10,paid\n",
+    );
+    assert!(kw(&url, &["import", "invoices", &invoices]).status.success());
+    assert_eq!(store.account_invoices(acme.id).await.unwrap().len(), 1);
+    let fx = csv("fx.csv", "currency,month,rate\nEUR,2026-01,1.08\nEUR,2026-02,1.09\n");
+    let o = kw(&url, &["import", "fx_rates", &fx]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(store.fx_rates().await.unwrap().len(), 2);
+    let e = one_line_error(&kw(
+        &url,
+        &["import", "fx_rates", &csv("fx.csv", "currency,month,rate,source\nEUR,2026-01,1.08,ecb\n")],
+    ));
+    assert!(e.contains("\"source\" is not part of the fx_rates format"), "{e}");
+    store.close().await;
 }

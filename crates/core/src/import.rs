@@ -4,6 +4,7 @@
 
 use crate::account::{split_tags, AccountInput};
 use crate::attribute::AttrValue;
+use crate::billing::{FxRateInput, InvoiceInput, PeriodInput};
 use crate::contact::ContactInput;
 
 /// What a file holds.
@@ -11,6 +12,9 @@ use crate::contact::ContactInput;
 pub enum ImportKind {
     Accounts,
     Contacts,
+    Subscriptions,
+    Invoices,
+    FxRates,
 }
 
 impl ImportKind {
@@ -32,6 +36,72 @@ impl ImportKind {
             ImportKind::Contacts => {
                 &["account_external_id", "email", "name", "title", "role", "locale", "external_user_id"]
             }
+            ImportKind::Subscriptions => &[
+                "account_external_id",
+                "subscription_id",
+                "plan",
+                "quantity",
+                "currency",
+                "amount",
+                "interval",
+                "starts_on",
+                "ends_on",
+                "renews_on",
+                "payment_terms",
+            ],
+            ImportKind::Invoices => {
+                &["account_external_id", "invoice_id", "currency", "amount", "issued_on", "due_on", "paid_on", "status"]
+            }
+            ImportKind::FxRates => &["currency", "month", "rate"],
+        }
+    }
+
+    /// The columns a file must have.
+    fn required(self) -> &'static [&'static str] {
+        match self {
+            ImportKind::Accounts => &["name"],
+            ImportKind::Contacts => &["email", "account_external_id"],
+            ImportKind::Subscriptions => &[
+                "account_external_id",
+                "subscription_id",
+                "plan",
+                "quantity",
+                "currency",
+                "amount",
+                "interval",
+                "starts_on",
+                "ends_on",
+            ],
+            ImportKind::Invoices => {
+                &["account_external_id", "invoice_id", "currency", "amount", "issued_on", "due_on", "paid_on", "status"]
+            }
+            ImportKind::FxRates => &["currency", "month", "rate"],
+        }
+    }
+
+    /// Billing files have a fixed format: an unknown column is a mistake, not an attribute.
+    fn takes_attributes(self) -> bool {
+        matches!(self, ImportKind::Accounts | ImportKind::Contacts)
+    }
+
+    pub fn parse(name: &str) -> Option<ImportKind> {
+        Some(match name {
+            "accounts" => ImportKind::Accounts,
+            "contacts" => ImportKind::Contacts,
+            "subscriptions" => ImportKind::Subscriptions,
+            "invoices" => ImportKind::Invoices,
+            "fx_rates" | "fx-rates" => ImportKind::FxRates,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ImportKind::Accounts => "accounts",
+            ImportKind::Contacts => "contacts",
+            ImportKind::Subscriptions => "subscriptions",
+            ImportKind::Invoices => "invoices",
+            ImportKind::FxRates => "fx_rates",
         }
     }
 }
@@ -80,6 +150,12 @@ impl ColumnPlan {
                 Column::Ignored
             } else if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(target)) {
                 Column::Field(f)
+            } else if !kind.takes_attributes() {
+                return Err(format!(
+                    "column {header:?} is not part of the {} format ({}); rename it with --map or drop it with --map \"{header}=\"",
+                    kind.name(),
+                    fields.join(",")
+                ));
             } else {
                 let name = target.strip_prefix("attribute.").unwrap_or(target);
                 crate::attribute::check_name(name).map_err(|e| format!("column {header:?}: {e}"))?;
@@ -90,18 +166,10 @@ impl ColumnPlan {
             }
             columns.push(column);
         }
-        let required = match kind {
-            ImportKind::Accounts => "name",
-            ImportKind::Contacts => "email",
-        };
-        if !columns.contains(&Column::Field(required)) {
-            return Err(format!("no column maps to {required:?}; add one or use --map \"Your column={required}\""));
-        }
-        if kind == ImportKind::Contacts && !columns.contains(&Column::Field("account_external_id")) {
-            return Err(
-                "no column maps to \"account_external_id\"; add one or use --map \"Your column=account_external_id\""
-                    .into(),
-            );
+        for required in kind.required() {
+            if !columns.contains(&Column::Field(required)) {
+                return Err(format!("no column maps to {required:?}; add one or use --map \"Your column={required}\""));
+            }
         }
         Ok(ColumnPlan { headers: headers.to_vec(), columns })
     }
@@ -151,6 +219,54 @@ impl ColumnPlan {
             }
         }
         a
+    }
+
+    /// The named fields of one record (billing files: no attributes).
+    pub fn values(&self, record: &[&str]) -> std::collections::HashMap<&'static str, String> {
+        self.cells(record)
+            .filter_map(|(c, cell)| match c {
+                Column::Field(f) if !cell.trim().is_empty() => Some((*f, cell.to_owned())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn period(&self, record: &[&str]) -> PeriodInput {
+        let mut v = self.values(record);
+        let mut take = |k: &str| v.remove(k);
+        PeriodInput {
+            account_external_id: take("account_external_id"),
+            subscription_id: take("subscription_id"),
+            plan: take("plan"),
+            quantity: take("quantity"),
+            currency: take("currency"),
+            amount: take("amount"),
+            interval: take("interval"),
+            starts_on: take("starts_on"),
+            ends_on: take("ends_on"),
+            renews_on: take("renews_on"),
+            payment_terms: take("payment_terms"),
+        }
+    }
+
+    pub fn invoice(&self, record: &[&str]) -> InvoiceInput {
+        let mut v = self.values(record);
+        let mut take = |k: &str| v.remove(k);
+        InvoiceInput {
+            account_external_id: take("account_external_id"),
+            invoice_id: take("invoice_id"),
+            currency: take("currency"),
+            amount: take("amount"),
+            issued_on: take("issued_on"),
+            due_on: take("due_on"),
+            paid_on: take("paid_on"),
+            status: take("status"),
+        }
+    }
+
+    pub fn fx_rate(&self, record: &[&str]) -> FxRateInput {
+        let mut v = self.values(record);
+        FxRateInput { currency: v.remove("currency"), month: v.remove("month"), rate: v.remove("rate") }
     }
 
     /// One CSV record as a contact.
