@@ -3,6 +3,8 @@
 
 use anyhow::{bail, Context};
 use keepwell_core::account::AccountInput;
+use keepwell_core::billing::{FxRateInput, InvoiceInput, PeriodInput};
+use keepwell_core::money::Month;
 use keepwell_core::contact::ContactInput;
 use keepwell_core::{AttrValue, Role};
 use keepwell_store::accounts::AccountFilter;
@@ -284,17 +286,26 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
     }
     let actor = Actor::system("demo");
     write_team(store, &actor).await?;
-    let (accounts, contacts) = generate(args);
+    let (inputs, contacts) = generate(args);
     let accounts: Vec<_> =
-        accounts.into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
+        inputs.clone().into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
     let contacts: Vec<_> =
         contacts.into_iter().map(|c| c.validate()).collect::<Result<_, _>>().context("demo contact")?;
     store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (periods, invoices, fx) = billing(args, &inputs, chrono::Utc::now().date_naive());
+    let periods: Vec<_> = periods.iter().map(|p| p.validate()).collect::<Result<_, _>>().context("demo period")?;
+    let invoices: Vec<_> = invoices.iter().map(|i| i.validate()).collect::<Result<_, _>>().context("demo invoice")?;
+    let fx: Vec<_> = fx.iter().map(|r| r.validate()).collect::<Result<_, _>>().context("demo FX rate")?;
+    store.save_fx_rates(&actor, &fx, false).await?;
+    store.import_periods(&actor, &periods, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.import_invoices(&actor, &invoices, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(format!(
-        "Demo workspace written: {} accounts, {} contacts, {} team members (seed {}).\n{}",
+        "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} team members (seed {}).\n{}",
         accounts.len(),
         contacts.len(),
+        periods.len(),
+        invoices.len(),
         TEAM.len(),
         args.seed,
         login()
@@ -342,4 +353,139 @@ mod tests {
             acc.validate().unwrap();
         }
     }
+}
+
+/// Monthly list price per seat, by plan, in the account's currency.
+fn seat_price(plan: &str) -> i64 {
+    match plan {
+        "Starter" => 15,
+        "Growth" => 30,
+        "Business" => 45,
+        _ => 60,
+    }
+}
+
+const PLAN_LADDER: [&str; 4] = ["Starter", "Growth", "Business", "Enterprise"];
+const EURO_COUNTRIES: &[&str] = &["DE", "FR", "NL", "ES", "IT", "AT", "BE", "FI", "IE", "PT"];
+
+/// Billing history for the demo accounts over `days` up to `today`: monthly and annual plans,
+/// seat changes, upgrades, downgrades, churn (some after failed payments), reactivations, EUR
+/// and USD with monthly rates. Its own random stream, so the accounts stay as they were.
+pub fn billing(
+    args: &DemoArgs,
+    accounts: &[AccountInput],
+    today: chrono::NaiveDate,
+) -> (Vec<PeriodInput>, Vec<InvoiceInput>, Vec<FxRateInput>) {
+    use chrono::Days;
+    let mut rng = StdRng::seed_from_u64(args.seed.wrapping_add(0x5eed));
+    let first_day = today - Days::new(u64::from(args.days.max(60)));
+    let mut periods = Vec::new();
+    let mut invoices = Vec::new();
+    for (i, a) in accounts.iter().enumerate() {
+        let crm = a.external_ids.first().map(|(_, v)| v.clone()).unwrap_or_default();
+        let euro = a.country.as_deref().is_some_and(|c| EURO_COUNTRIES.contains(&c));
+        let currency = if euro { "EUR" } else { "USD" };
+        let mut plan_ix = PLAN_LADDER.iter().position(|p| Some(*p) == a.plan.as_deref()).unwrap_or(1);
+        let employees: i64 = a.employees.as_deref().and_then(|e| e.parse().ok()).unwrap_or(20);
+        let mut seats = ((employees as f64) * rng.gen_range(0.01..0.08)).clamp(3.0, 400.0).round() as i64;
+        // Most customers are older than a year; a few signed up in the last months.
+        let span = (today - first_day).num_days().max(1) as u64;
+        let offset = (rng.gen::<f64>().powf(1.6) * span as f64) as u64;
+        let mut day = first_day + Days::new(offset.min(span - 30));
+        let mut life = 0;
+        'life: while day < today {
+            life += 1;
+            let sub = format!("demo-{i}-{life}");
+            let annual = match PLAN_LADDER[plan_ix] {
+                "Starter" => false,
+                "Growth" => rng.gen_bool(0.4),
+                _ => rng.gen_bool(0.75),
+            };
+            let term = if annual { 12 } else { 1 };
+            let mut start = day;
+            let mut invoice_no = 0;
+            loop {
+                // One term (a month or a year) at the current price.
+                let end = start.checked_add_months(chrono::Months::new(term)).unwrap_or(today);
+                let monthly = seat_price(PLAN_LADDER[plan_ix]) * seats;
+                let amount = if annual { monthly * 12 * 9 / 10 } else { monthly };
+                invoice_no += 1;
+                let churns = rng.gen_bool(if annual { 0.12 } else { [0.035, 0.02, 0.012, 0.008][plan_ix] });
+                let failed = churns && rng.gen_bool(0.3);
+                let due = start + Days::new(if annual { 30 } else { 14 });
+                let (status, paid_on) = if failed {
+                    ("failed", None)
+                } else if due >= today && rng.gen_bool(0.5) || due < today && rng.gen_bool(0.02) {
+                    ("open", None)
+                } else {
+                    ("paid", Some(start + Days::new(rng.gen_range(0..20))))
+                };
+                invoices.push(InvoiceInput {
+                    account_external_id: Some(crm.clone()),
+                    invoice_id: Some(format!("inv-{i}-{life}-{invoice_no}")),
+                    currency: Some(currency.into()),
+                    amount: Some(amount.to_string()),
+                    issued_on: Some(start.to_string()),
+                    due_on: Some(due.to_string()),
+                    paid_on: paid_on.map(|d: chrono::NaiveDate| d.min(today).to_string()),
+                    status: Some(status.into()),
+                });
+                // A change (seats, plan) or the end closes this period; otherwise the period
+                // carries on into the next term.
+                let change = !churns && end < today && rng.gen_bool(if annual { 0.5 } else { 0.08 });
+                let last = churns || end >= today || change;
+                if last {
+                    let open = !churns && end >= today;
+                    periods.push(PeriodInput {
+                        account_external_id: Some(crm.clone()),
+                        subscription_id: Some(sub.clone()),
+                        plan: Some(PLAN_LADDER[plan_ix].into()),
+                        quantity: Some(seats.to_string()),
+                        currency: Some(currency.into()),
+                        amount: Some(amount.to_string()),
+                        interval: Some(if annual { "year" } else { "month" }.into()),
+                        starts_on: Some(day.to_string()),
+                        ends_on: (!open).then(|| end.to_string()),
+                        renews_on: open.then(|| end.to_string()),
+                        payment_terms: Some(if annual { "net30" } else { "prepaid" }.into()),
+                    });
+                    day = end;
+                }
+                start = end;
+                if churns {
+                    // A third come back after a few months, often on a smaller plan.
+                    if rng.gen_bool(0.33) {
+                        day = day + Days::new(rng.gen_range(60..240));
+                        plan_ix = plan_ix.saturating_sub(usize::from(rng.gen_bool(0.5)));
+                        continue 'life;
+                    }
+                    break 'life;
+                }
+                if end >= today {
+                    break 'life;
+                }
+                if change {
+                    match rng.gen_range(0..10) {
+                        0..=5 => seats = (seats + (seats / 5).max(1) * rng.gen_range(1..=3)).min(5_000),
+                        6..=7 => seats = (seats - (seats / 5).max(1)).max(1),
+                        8 => plan_ix = (plan_ix + 1).min(3),
+                        _ => plan_ix = plan_ix.saturating_sub(1),
+                    }
+                }
+            }
+        }
+    }
+    // EUR per USD drifts between 1.02 and 1.16; one rate per month of the history.
+    let mut fx = Vec::new();
+    let first = Month::of(first_day).plus(-1);
+    let mut rate = 1.08_f64;
+    for m in first.through(Month::of(today).plus(1)) {
+        rate = (rate + rng.gen_range(-0.015..0.015)).clamp(1.02, 1.16);
+        fx.push(FxRateInput {
+            currency: Some("EUR".into()),
+            month: Some(m.to_string()),
+            rate: Some(format!("{rate:.4}")),
+        });
+    }
+    (periods, invoices, fx)
 }
