@@ -4,8 +4,8 @@
 use anyhow::{bail, Context};
 use keepwell_core::account::AccountInput;
 use keepwell_core::billing::{FxRateInput, InvoiceInput, PeriodInput};
-use keepwell_core::money::Month;
 use keepwell_core::contact::ContactInput;
+use keepwell_core::money::Month;
 use keepwell_core::{AttrValue, Role};
 use keepwell_store::accounts::AccountFilter;
 use keepwell_store::people::NewUser;
@@ -336,25 +336,6 @@ pub async fn ensure(store: &Store) -> anyhow::Result<String> {
     write(store, &DemoArgs::default()).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_same_seed_writes_the_same_workspace() {
-        let a = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
-        let b = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
-        let c = generate(&DemoArgs { accounts: 50, days: 30, seed: 8 });
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        assert_eq!(a.0.len(), 50);
-        assert!(a.1.len() >= 50);
-        for acc in a.0 {
-            acc.validate().unwrap();
-        }
-    }
-}
-
 /// Monthly list price per seat, by plan, in the account's currency.
 fn seat_price(plan: &str) -> i64 {
     match plan {
@@ -488,4 +469,23 @@ pub fn billing(
         });
     }
     (periods, invoices, fx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_writes_the_same_workspace() {
+        let a = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
+        let b = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
+        let c = generate(&DemoArgs { accounts: 50, days: 30, seed: 8 });
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.0.len(), 50);
+        assert!(a.1.len() >= 50);
+        for acc in a.0 {
+            acc.validate().unwrap();
+        }
+    }
 }

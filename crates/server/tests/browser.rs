@@ -182,3 +182,74 @@ async fn a_csm_works_through_the_pages() {
     c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#login-submit")).await.unwrap();
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_manager_reads_revenue_and_records_a_renewal() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.member("mia@team.io", Role::Manager).await;
+    let a = AccountInput {
+        name: Some("Orbit Labs".into()),
+        external_ids: vec![("crm".into(), "o-1".into())],
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let account = app.store.create_account(&Actor::system("test"), &a).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let period = keepwell_core::billing::PeriodInput {
+        account_external_id: Some("o-1".into()),
+        subscription_id: Some("sub-o".into()),
+        plan: Some("Growth".into()),
+        quantity: Some("12".into()),
+        currency: Some("USD".into()),
+        amount: Some("1200".into()),
+        interval: Some("year".into()),
+        starts_on: Some((today - chrono::Days::new(345)).to_string()),
+        renews_on: Some((today + chrono::Days::new(20)).to_string()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    app.store.import_periods(&Actor::system("test"), &[period], false, |_| {}).await.unwrap();
+    let (_driver, c) = start().await;
+    c.goto(&app.url("/revenue")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys("mia@team.io")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+
+    // The Revenue page: headline MRR, charts, and each formula beside its table.
+    wait_for_text(&c, "#headline-mrr", "100.00").await;
+    assert!(text(&c, "#metric-customer_churn").await.contains("paying accounts at the start"));
+    assert!(text(&c, "#metric-cohorts").await.contains("100%"));
+    shot(&c, "revenue").await;
+
+    // The account's billing section.
+    c.goto(&app.url(&format!("/accounts/{}", account.id))).await.unwrap();
+    wait_for_text(&c, "#billing-mrr", "100.00 / 1200.00 USD").await;
+
+    // Renewals in the next 30 days; record a churn, first without its reason.
+    c.goto(&app.url("/renewals?within_days=30")).await.unwrap();
+    wait_for_text(&c, "#renewals-table", "Orbit Labs").await;
+    shot(&c, "renewals").await;
+    c.find(Locator::Css(".outcome-form select")).await.unwrap().select_by_value("churned").await.unwrap();
+    c.find(Locator::Css(".outcome-form button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "reason").await;
+    c.find(Locator::Css(".outcome-form select")).await.unwrap().select_by_value("churned").await.unwrap();
+    c.find(Locator::Css(".outcome-form input[name=reason]"))
+        .await
+        .unwrap()
+        .send_keys("moved to a competitor")
+        .await
+        .unwrap();
+    c.find(Locator::Css(".outcome-form button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Orbit Labs").await;
+    assert!(text(&c, "#renewals-table").await.contains("Churned"));
+    c.close().await.unwrap();
+}

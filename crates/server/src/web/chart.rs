@@ -7,6 +7,35 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// Vertical columns over time, one per labelled value; negative values hang below the baseline.
+pub fn columns(title: &str, items: &[(String, f64)]) -> String {
+    let (w, h, pad) = (640.0, 180.0, 18.0);
+    let max = items.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
+    let min = items.iter().map(|(_, v)| *v).fold(0.0_f64, f64::min);
+    let span = (max - min).max(1.0);
+    let base = pad + (max / span) * (h - 2.0 * pad);
+    let step = w / items.len().max(1) as f64;
+    let mut svg = format!(
+        r#"<svg class="chart columns" role="img" viewBox="0 0 {w} {h}" width="100%" height="{h}" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = esc(title)
+    );
+    for (i, (label, value)) in items.iter().enumerate() {
+        let bar = value.abs() / span * (h - 2.0 * pad);
+        let y = if *value >= 0.0 { base - bar } else { base };
+        let class = if *value >= 0.0 { "bar" } else { "bar negative" };
+        let _ = write!(
+            svg,
+            r#"<rect x="{x:.1}" y="{y:.1}" width="{bw:.1}" height="{bar:.1}" class="{class}"><title>{l}: {v}</title></rect>"#,
+            x = i as f64 * step + step * 0.15,
+            bw = step * 0.7,
+            l = esc(label),
+            v = format_number(*value),
+        );
+    }
+    let _ = write!(svg, r#"<line x1="0" x2="{w}" y1="{base:.1}" y2="{base:.1}" class="axis"/></svg>"#);
+    svg
+}
+
 /// Horizontal bars, one per labelled value, with the value printed at the bar's end.
 pub fn bars(title: &str, items: &[(String, f64)]) -> String {
     let row = 24.0;

@@ -21,6 +21,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("templates/audit.html")),
     ("me.html", include_str!("templates/me.html")),
     ("error.html", include_str!("templates/error.html")),
+    ("revenue.html", include_str!("templates/revenue.html")),
+    ("renewals.html", include_str!("templates/renewals.html")),
 ];
 
 pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {

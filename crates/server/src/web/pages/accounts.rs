@@ -10,7 +10,7 @@ use crate::web::session::WebSession;
 use crate::web::{chart, error_page, redirect_with, render, render_status, tr};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form};
 use keepwell_core::account::{split_tags, AccountInput};
 use keepwell_core::{AttrValue, LifecycleStage, Role};
@@ -116,13 +116,14 @@ pub async fn show(
         .iter()
         .map(|(k, v)| context! { name => k, kind => v.type_name(), value => v.display() })
         .collect();
+    let billing = billing(&state, id).await.map_err(IntoResponse::into_response)?;
     Ok(render(
         &state,
         &web,
         "account.html",
         context! {
             nav => "accounts",
-            account, attributes, timeline,
+            account, attributes, timeline, billing,
             contacts => contacts.data,
             can_edit => auth.may_edit(account_owner(&account)),
         },
@@ -355,4 +356,34 @@ pub async fn delete(
         &tr(&state, &web, "account-deleted", &[("name", account.name.clone().into())]),
     )
     .await)
+}
+
+/// The account page's billing section: the contract today, its MRR by month (in the contract's
+/// currency) as a sparkline, and the last invoices with overdue ones marked.
+async fn billing(state: &AppState, id: i64) -> Result<Value, crate::error::ApiError> {
+    use keepwell_core::metrics::{FxTable, Ledger, PeriodLine};
+    let today = chrono::Utc::now().date_naive();
+    let contract = crate::revenue::contract(state, id, today).await?;
+    let periods = state.store.account_periods(id).await?;
+    let invoices = state.store.account_invoices(id).await?;
+    let lines: Vec<PeriodLine> = periods
+        .iter()
+        .map(|p| PeriodLine {
+            account: id,
+            currency: "=".into(),
+            mrr: p.period.mrr(),
+            starts_on: p.period.starts_on,
+            ends_on: p.period.ends_on,
+        })
+        .collect();
+    let history =
+        Ledger::build(&lines, &[], keepwell_core::money::Month::of(today), "=", &FxTable::new()).unwrap_or_default();
+    let values: Vec<f64> = history
+        .accounts
+        .first()
+        .map(|a| a.mrr.iter().map(|d| rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(0.0)).collect())
+        .unwrap_or_default();
+    let sparkline = (values.len() > 1).then(|| crate::web::chart::sparkline("MRR", &values));
+    let invoices: Vec<_> = invoices.iter().take(24).map(|i| crate::api::billing::InvoiceView::new(i, today)).collect();
+    Ok(context! { contract, sparkline, invoices })
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod me;
+pub mod revenue;
 pub mod team;
 
 use super::error_page;
