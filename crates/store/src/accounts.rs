@@ -266,10 +266,11 @@ impl Store {
             .transpose()?)
     }
 
-    /// Renames an account (a billing system's customer name arriving after the account).
-    pub async fn rename_account(&self, tx: &mut Tx, actor: &Actor, id: i64, name: &str) -> Result<()> {
+    /// Renames an account still called `from` (an account first named by a billing system's
+    /// customer id, whose name arrives later). An account renamed since keeps its name.
+    pub async fn rename_account_from(&self, tx: &mut Tx, actor: &Actor, id: i64, from: &str, name: &str) -> Result<()> {
         let before = load_in_tx(tx, id).await?;
-        if before.name == name {
+        if before.name != from || before.name == name {
             return Ok(());
         }
         sqlx::query("UPDATE accounts SET name = $1, name_key = $2, updated_at = $3 WHERE id = $4")

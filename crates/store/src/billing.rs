@@ -78,6 +78,10 @@ pub struct RenewalFilter {
 
 const PERIOD_COLS: &str = "id, account_id, subscription_id, plan, quantity, currency, amount, billing_interval, \
     starts_on, ends_on, renews_on, payment_terms, source";
+/// A renewal with its account and owner, followed by a condition.
+const RENEWAL_SELECT: &str = "SELECT r.id, r.account_id, a.name AS account_name, a.owner_id, u.name AS owner_name, \
+    r.subscription_id, r.due_on, r.plan, r.currency, r.arr, r.outcome, r.outcome_source, r.new_arr, r.reason \
+    FROM renewals r JOIN accounts a ON a.id = r.account_id LEFT JOIN users u ON u.id = a.owner_id WHERE";
 const INVOICE_COLS: &str = "id, account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status, source";
 
 fn corrupt(what: &str) -> StoreError {
@@ -145,15 +149,21 @@ fn in_list(sql: &mut Sql, values: &[&str]) {
     sql.push(")");
 }
 
-/// Resolves each row's account external id, remembering answers; an unknown id fails its row.
-async fn resolve_accounts(tx: &mut Tx, ids: impl Iterator<Item = String>) -> Result<Vec<i64>, RowError> {
-    let mut known: HashMap<String, i64> = HashMap::new();
-    let mut out = Vec::new();
-    for (index, ext) in ids.enumerate() {
-        let id = match known.get(&ext) {
+/// A failure not tied to one row, reported on the first.
+fn first_row(error: StoreError) -> RowError {
+    RowError { index: 0, error }
+}
+
+/// Replaces each row's account external id by the account's id (answers are remembered); an
+/// unknown id fails its row.
+async fn with_account_ids<T: Clone>(tx: &mut Tx, rows: &[(String, T)]) -> Result<Vec<(i64, T)>, RowError> {
+    let mut known: HashMap<&str, i64> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (index, (ext, row)) in rows.iter().enumerate() {
+        let id = match known.get(ext.as_str()) {
             Some(id) => *id,
             None => {
-                let found = resolve_external_id(tx, &ext).await.map_err(|error| RowError { index, error })?;
+                let found = resolve_external_id(tx, ext).await.map_err(|error| RowError { index, error })?;
                 let id = found.ok_or_else(|| RowError {
                     index,
                     error: Invalid::field("account_external_id", format!("no account has the external id {ext:?}"))
@@ -163,7 +173,7 @@ async fn resolve_accounts(tx: &mut Tx, ids: impl Iterator<Item = String>) -> Res
                 id
             }
         };
-        out.push(id);
+        out.push((id, row.clone()));
     }
     Ok(out)
 }
@@ -209,7 +219,7 @@ async fn write_periods(
     }
     let subs: Vec<&str> =
         rows.iter().map(|(_, p)| p.subscription_id.as_str()).collect::<HashSet<_>>().into_iter().collect();
-    let existing = periods_of_subscriptions(tx, &subs).await.map_err(|error| RowError { index: 0, error })?;
+    let existing = periods_of_subscriptions(tx, &subs).await.map_err(first_row)?;
     let mut owner: HashMap<&str, i64> = HashMap::new();
     for e in &existing {
         owner.insert(&e.period.subscription_id, e.account_id);
@@ -297,9 +307,8 @@ async fn write_periods(
         quantity = excluded.quantity, currency = excluded.currency, amount = excluded.amount, \
         billing_interval = excluded.billing_interval, ends_on = excluded.ends_on, renews_on = excluded.renews_on, \
         payment_terms = excluded.payment_terms, source = excluded.source, updated_at = excluded.updated_at";
-    let io = |error: sqlx::Error| RowError { index: 0, error: error.into() };
-    upsert_rows(tx, backend, "subscription_periods", &cols, values, update).await.map_err(io)?;
-    sync_renewals(tx, backend, &subs).await.map_err(|error| RowError { index: 0, error })?;
+    upsert_rows(tx, backend, "subscription_periods", &cols, values, update).await.map_err(|e| first_row(e.into()))?;
+    sync_renewals(tx, backend, &subs).await.map_err(first_row)?;
     Ok(summary)
 }
 
@@ -392,13 +401,12 @@ impl Store {
         dry_run: bool,
         progress: impl Fn(usize),
     ) -> Result<ImportSummary, RowError> {
-        let mut tx = self.begin().await.map_err(|error| RowError { index: 0, error })?;
-        let ids = resolve_accounts(&mut tx, rows.iter().map(|(a, _)| a.clone())).await?;
+        let mut tx = self.begin().await.map_err(first_row)?;
+        let rows = with_account_ids(&mut tx, rows).await?;
         progress(rows.len() / 2);
-        let rows: Vec<(i64, Period)> = ids.into_iter().zip(rows.iter().map(|(_, p)| p.clone())).collect();
         let summary = write_periods(&mut tx, self.backend(), &rows, "import").await?;
         progress(rows.len());
-        finish_import(tx, actor, "subscription", summary, dry_run).await.map_err(|error| RowError { index: 0, error })
+        finish_import(tx, actor, "subscription", summary, dry_run).await.map_err(first_row)
     }
 
     /// Creates or replaces one period of an account's subscription.
@@ -481,13 +489,12 @@ impl Store {
         dry_run: bool,
         progress: impl Fn(usize),
     ) -> Result<ImportSummary, RowError> {
-        let mut tx = self.begin().await.map_err(|error| RowError { index: 0, error })?;
-        let ids = resolve_accounts(&mut tx, rows.iter().map(|(a, _)| a.clone())).await?;
+        let mut tx = self.begin().await.map_err(first_row)?;
+        let rows = with_account_ids(&mut tx, rows).await?;
         progress(rows.len() / 2);
-        let rows: Vec<(i64, Invoice)> = ids.into_iter().zip(rows.iter().map(|(_, i)| i.clone())).collect();
         let summary = write_invoices(&mut tx, self.backend(), &rows, "import").await?;
         progress(rows.len());
-        finish_import(tx, actor, "invoice", summary, dry_run).await.map_err(|error| RowError { index: 0, error })
+        finish_import(tx, actor, "invoice", summary, dry_run).await.map_err(first_row)
     }
 
     /// Creates or updates one invoice by its id.
@@ -540,6 +547,10 @@ impl Store {
 
     /// Stores FX rates, replacing those of the same currency and month.
     pub async fn save_fx_rates(&self, actor: &Actor, rates: &[FxRate], dry_run: bool) -> Result<ImportSummary> {
+        let mut seen = HashSet::new();
+        if let Some(dup) = rates.iter().find(|r| !seen.insert((&r.currency, r.month))) {
+            return Err(Invalid::field("month", format!("{} {} is given twice", dup.currency, dup.month)).into());
+        }
         let mut tx = self.begin().await?;
         let mut summary = ImportSummary::default();
         for r in rates {
@@ -566,10 +577,6 @@ impl Store {
                 ]
             })
             .collect();
-        let mut seen = HashSet::new();
-        if let Some(dup) = rates.iter().find(|r| !seen.insert((&r.currency, r.month))) {
-            return Err(Invalid::field("month", format!("{} {} is given twice", dup.currency, dup.month)).into());
-        }
         upsert_rows(
             &mut tx,
             self.backend(),
@@ -659,11 +666,7 @@ impl Store {
     }
 
     pub async fn renewals(&self, f: &RenewalFilter) -> Result<Vec<Renewal>> {
-        let mut sql = Sql::new(
-            "SELECT r.id, r.account_id, a.name AS account_name, a.owner_id, u.name AS owner_name, r.subscription_id, \
-             r.due_on, r.plan, r.currency, r.arr, r.outcome, r.outcome_source, r.new_arr, r.reason \
-             FROM renewals r JOIN accounts a ON a.id = r.account_id LEFT JOIN users u ON u.id = a.owner_id WHERE 1 = 1",
-        );
+        let mut sql = Sql::new(&format!("{RENEWAL_SELECT} 1 = 1"));
         if let Some(d) = f.due_from {
             sql.push(" AND r.due_on >= ").bind(Arg::Text(d.to_string()));
         }
@@ -696,14 +699,7 @@ impl Store {
     }
 
     pub async fn renewal(&self, id: i64) -> Result<Option<Renewal>> {
-        let row = sqlx::query(
-            "SELECT r.id, r.account_id, a.name AS account_name, a.owner_id, u.name AS owner_name, r.subscription_id, \
-             r.due_on, r.plan, r.currency, r.arr, r.outcome, r.outcome_source, r.new_arr, r.reason \
-             FROM renewals r JOIN accounts a ON a.id = r.account_id LEFT JOIN users u ON u.id = a.owner_id WHERE r.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
+        let row = sqlx::query(&format!("{RENEWAL_SELECT} r.id = $1")).bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(renewal_from).transpose()
     }
 
@@ -852,7 +848,7 @@ async fn write_invoices(
     for chunk in ids.chunks(500) {
         let mut sql = Sql::new("SELECT invoice_id, account_id FROM invoices WHERE invoice_id IN ");
         in_list(&mut sql, chunk);
-        for r in sql.query().fetch_all(&mut **tx).await.map_err(|e| RowError { index: 0, error: e.into() })? {
+        for r in sql.query().fetch_all(&mut **tx).await.map_err(|e| first_row(e.into()))? {
             owner.insert(text(&r, "invoice_id").unwrap_or_default(), r.try_get("account_id").unwrap_or_default());
         }
     }
@@ -905,8 +901,6 @@ async fn write_invoices(
     let update = " ON CONFLICT (invoice_id) DO UPDATE SET currency = excluded.currency, amount = excluded.amount, \
         issued_on = excluded.issued_on, due_on = excluded.due_on, paid_on = excluded.paid_on, status = excluded.status, \
         source = excluded.source, updated_at = excluded.updated_at";
-    upsert_rows(tx, backend, "invoices", &cols, values, update)
-        .await
-        .map_err(|e| RowError { index: 0, error: e.into() })?;
+    upsert_rows(tx, backend, "invoices", &cols, values, update).await.map_err(|e| first_row(e.into()))?;
     Ok(summary)
 }

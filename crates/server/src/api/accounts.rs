@@ -18,18 +18,7 @@ use std::collections::HashMap;
 /// Reads the list filters shared by the API and the accounts page.
 pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, Invalid> {
     let mut invalid = Invalid::default();
-    let owner = match params.text("owner").as_deref() {
-        None => None,
-        Some("none") => Some(None),
-        Some("me") => Some(me),
-        Some(v) => match v.parse() {
-            Ok(id) => Some(Some(id)),
-            Err(_) => {
-                invalid.push("owner", format!("{v:?} is not a team member id, \"me\" or \"none\""));
-                None
-            }
-        },
-    };
+    let owner = params.owner(me, &mut invalid);
     let stage =
         params.text("stage").and_then(|s| s.parse::<LifecycleStage>().map_err(|e| invalid.push("stage", e)).ok());
     let sort_raw = params.text("sort").unwrap_or_else(|| "name".into());

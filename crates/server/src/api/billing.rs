@@ -20,17 +20,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
-/// A text or number field of a JSON body as text; anything else is named as the wrong type.
-fn field(body: &Map<String, Value>, name: &str, shape: &mut Invalid) -> Option<String> {
-    match body.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => {
-            shape.push(name, "must be a string or a number");
-            None
-        }
-    }
+/// A field of a JSON body as text (see [`super::input::text`]).
+pub(crate) fn field(body: &Map<String, Value>, name: &str, shape: &mut Invalid) -> Option<String> {
+    body.get(name).and_then(|v| super::input::text(name, v, shape))
 }
 
 /// A subscription period as the API shows it.

@@ -13,7 +13,8 @@ use utoipa::ToSchema;
 /// Fields a client may send back unchanged from a GET; they are ignored.
 const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "owner", "account_name"];
 
-fn text(field: &str, v: &Value, invalid: &mut Invalid) -> Option<String> {
+/// A text or number as text; anything else is named as the wrong type.
+pub(crate) fn text(field: &str, v: &Value, invalid: &mut Invalid) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),

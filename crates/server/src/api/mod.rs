@@ -78,6 +78,22 @@ impl Params {
         }
     }
 
+    /// `owner`: a team member id, `me` (`me`'s id) or `none` (`Some(None)`: no owner).
+    pub fn owner(&self, me: Option<i64>, invalid: &mut Invalid) -> Option<Option<i64>> {
+        match self.text("owner").as_deref() {
+            None => None,
+            Some("none") => Some(None),
+            Some("me") => Some(me),
+            Some(v) => match v.parse() {
+                Ok(id) => Some(Some(id)),
+                Err(_) => {
+                    invalid.push("owner", format!("{v:?} is not a team member id, \"me\" or \"none\""));
+                    None
+                }
+            },
+        }
+    }
+
     pub fn id(&self, name: &str, invalid: &mut Invalid) -> Option<i64> {
         let v = self.text(name)?;
         v.parse().map_err(|_| invalid.push(name, format!("{v:?} is not an id"))).ok()

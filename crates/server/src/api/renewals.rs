@@ -157,15 +157,7 @@ pub fn filter(p: &Params, me: Option<i64>) -> Result<(RenewalFilter, NaiveDate),
             90
         }),
     };
-    let owner = match p.text("owner").as_deref() {
-        None => None,
-        Some("none") => Some(None),
-        Some("me") => Some(me),
-        Some(v) => Some(Some(v.parse().unwrap_or_else(|_| {
-            invalid.push("owner", format!("{v:?} is not a team member id, \"me\" or \"none\""));
-            0
-        }))),
-    };
+    let owner = p.owner(me, &mut invalid);
     let decided = match p.text("status").as_deref() {
         None | Some("all") => None,
         Some("pending") => Some(false),

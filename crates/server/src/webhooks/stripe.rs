@@ -84,10 +84,7 @@ async fn account(state: &AppState, tx: &mut Tx, actor: &Actor, customer: &str, n
     let store = &state.store;
     if let Some(id) = store.account_id_by(tx, KIND, customer).await? {
         if let Some(name) = name {
-            let current = store.account(id).await?;
-            if current.is_some_and(|a| a.name == customer) {
-                store.rename_account(tx, actor, id, name).await?;
-            }
+            store.rename_account_from(tx, actor, id, customer, name).await?;
         }
         return Ok(id);
     }
