@@ -7,6 +7,11 @@
 //!   seconds without pause; reports latency percentiles overall and per query kind, throughput and the
 //!   server's peak RSS.
 //!
+//! * `metrics`: writes N demo accounts with 36 months of demo billing (periods, invoices, FX), then
+//!   times every metric of `/api/v1/metrics/{name}` over those 36 months on a freshly started
+//!   server (cold: its first request) and again warm, the Revenue page likewise, and shows where
+//!   a cold build spends its time (loading, building the ledger, computing each metric).
+//!
 //! Each run uses a new SQLite database in a temporary directory unless `--target URL` names an empty
 //! database (e.g. PostgreSQL).
 
@@ -20,7 +25,7 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// import or accounts-api.
+    /// import, accounts-api or metrics.
     name: String,
     #[arg(long, default_value_t = 100_000)]
     accounts: usize,
@@ -30,9 +35,13 @@ pub struct BenchArgs {
     /// How long the clients run (accounts-api).
     #[arg(long, default_value_t = 20)]
     seconds: u64,
-    /// An empty database to run against instead of a new SQLite file.
+    /// An empty database to run against instead of a new SQLite file. `metrics` also accepts
+    /// the database of an earlier `metrics` run and reuses its workspace.
     #[arg(long)]
     target: Option<String>,
+    /// Warm repetitions of each request (metrics).
+    #[arg(long, default_value_t = 20)]
+    repeat: usize,
 }
 
 fn machine() -> String {
@@ -70,7 +79,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let result = match args.name.as_str() {
         "import" => bench_import(&dir, &url, args.accounts).await.map(|_| ()),
         "accounts-api" => bench_api(&dir, &url, &args).await,
-        other => bail!("unknown benchmark {other:?}: try import or accounts-api"),
+        "metrics" => bench_metrics(&url, &args).await,
+        other => bail!("unknown benchmark {other:?}: try import, accounts-api or metrics"),
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -149,25 +159,8 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()
     let (token, hash, prefix) = keepwell_server::auth::new_secret("kw");
     store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
     store.close().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let exe = std::env::current_exe()?;
-    let mut server = std::process::Command::new(exe)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", url])
-        .env("KEEPWELL_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .context("start the server")?;
-    let pid = server.id();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/readyz")).send().await.map(|r| !r.status().is_success()).unwrap_or(true) {
-        if Instant::now() > deadline {
-            let _ = server.kill();
-            bail!("the server did not start");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut server = Server::start(url).await?;
+    let (pid, base, http) = (server.pid, server.base.clone(), server.http.clone());
     let rss_idle = rss_mb(pid);
     let stop = Instant::now() + Duration::from_secs(args.seconds);
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -225,8 +218,7 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()
         errors += e;
     }
     let _ = sampler.await;
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
     let pct = |v: &mut Vec<f64>, p: f64| -> f64 {
         v.sort_by(f64::total_cmp);
         v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
@@ -257,6 +249,206 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()
         rss_idle,
         peak.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
     );
+    Ok(())
+}
+
+/// `keepwell serve` started as its own process on a free port, ready when `start` returns.
+struct Server {
+    child: std::process::Child,
+    pid: u32,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(url: &str) -> anyhow::Result<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", url])
+            .env("KEEPWELL_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("start the server")?;
+        let mut server = Server {
+            pid: child.id(),
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder().pool_max_idle_per_host(64).build()?,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server
+            .http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+        {
+            if Instant::now() > deadline {
+                server.stop();
+                bail!("the server did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(server)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The demo workspace the metrics benchmark needs: `n` accounts with 36 months of billing.
+async fn metrics_workspace(store: &Store, n: usize) -> anyhow::Result<()> {
+    let periods = store.count_periods().await?;
+    if store.count_users().await? > 0 {
+        if periods == 0 {
+            bail!("--target holds a workspace without billing: give an empty database or one from `bench metrics`");
+        }
+        let accounts = store.count_accounts(&Default::default()).await?;
+        println!("workspace: reusing {accounts} accounts and {periods} subscription periods already in --target");
+        return Ok(());
+    }
+    let actor = Actor::system("bench");
+    demo::write_team(store, &actor).await?;
+    let args = DemoArgs { accounts: n, days: 1096, seed: 1 };
+    let (inputs, _) = demo::generate(&args);
+    let start = Instant::now();
+    let accounts: Vec<_> = inputs.iter().cloned().map(|a| a.validate()).collect::<Result<_, _>>().context("account")?;
+    store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let accounts_took = start.elapsed();
+    let (periods, invoices) = demo::write_billing(store, &actor, &args, &inputs).await?;
+    println!(
+        "workspace: {n} accounts ({:.1} s), then {periods} subscription periods and {invoices} invoices over 36 months \
+         through the import path ({:.1} s)",
+        accounts_took.as_secs_f64(),
+        (start.elapsed() - accounts_took).as_secs_f64()
+    );
+    Ok(())
+}
+
+/// One GET; its time in ms, after checking the status and reading the whole body.
+async fn timed_get(server: &Server, path: &str, auth: &Auth) -> anyhow::Result<(f64, usize)> {
+    let t = Instant::now();
+    let req = server.http.get(format!("{}{path}", server.base));
+    let req = match auth {
+        Auth::Token(t) => req.bearer_auth(t),
+        Auth::Cookie(c) => req.header("cookie", c),
+    };
+    let res = req.send().await?;
+    let status = res.status();
+    let body = res.bytes().await?;
+    if !status.is_success() {
+        bail!("GET {path}: {status}: {}", String::from_utf8_lossy(&body));
+    }
+    Ok((t.elapsed().as_secs_f64() * 1000.0, body.len()))
+}
+
+enum Auth {
+    Token(String),
+    Cookie(String),
+}
+
+async fn bench_metrics(url: &str, args: &BenchArgs) -> anyhow::Result<()> {
+    use keepwell_core::metrics::{Ledger, Metric, Range, Report};
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    metrics_workspace(&store, args.accounts).await?;
+    let today = chrono::Utc::now().date_naive();
+    let to = keepwell_core::money::Month::of(today);
+    let from = to.plus(-35);
+    let range = format!("from={from}&to={to}");
+
+    // Where a cold build spends its time, in this process.
+    let t = Instant::now();
+    let (periods, invoices) = store.revenue_inputs(&Default::default(), to).await?;
+    let fx = store.fx_table().await?;
+    let load = t.elapsed();
+    let t = Instant::now();
+    let currency = "USD".to_owned();
+    let ledger = Ledger::build(&periods, &invoices, to, &currency, &fx).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let build = t.elapsed();
+    let report = Report::new(&ledger, Range { from, to, window: 12, currency });
+    let mut compute = Vec::new();
+    for m in Metric::ALL {
+        let t = Instant::now();
+        let rows = serde_json::to_vec(&report.rows(m))?;
+        compute.push(format!("{} {:.1}", m.name(), t.elapsed().as_secs_f64() * 1000.0));
+        drop(rows);
+    }
+    println!(
+        "in process: load {} periods + {} failed payments + FX {:.0} ms; ledger of {} accounts x {} months {:.0} ms; \
+         rows+JSON ms: {}",
+        periods.len(),
+        invoices.len(),
+        load.as_secs_f64() * 1000.0,
+        ledger.accounts.len(),
+        ledger.months,
+        build.as_secs_f64() * 1000.0,
+        compute.join(", ")
+    );
+    drop((periods, invoices, ledger));
+
+    let (token, hash, prefix) = keepwell_server::auth::new_secret("kw");
+    store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
+    let admin = store.user_by_email(demo::ADMIN_EMAIL).await?.context("the demo admin")?;
+    let session = keepwell_server::auth::random_token();
+    let csrf = keepwell_server::auth::random_token();
+    store.create_session(&keepwell_server::auth::hash_secret(&session), admin.id, &csrf, None, 3600).await?;
+    store.close().await;
+    let (token, cookie) = (Auth::Token(token), Auth::Cookie(format!("kw_session={session}")));
+    let mut paths: Vec<(String, String, &Auth)> = Metric::ALL
+        .iter()
+        .map(|m| (m.name().to_owned(), format!("/api/v1/metrics/{}?{range}", m.name()), &token))
+        .collect();
+    paths.push(("Revenue page".into(), format!("/revenue?{range}"), &cookie));
+
+    // Cold: each request is the first a newly started server answers.
+    println!("cold (first request of a newly started server), 36 months {from}..{to}:");
+    let mut cold_total = 0.0;
+    for (label, path, auth) in &paths {
+        let server = Server::start(url).await?;
+        let (ms, len) = timed_get(&server, path, auth).await?;
+        cold_total += ms;
+        println!("  {label:16} {ms:7.1} ms  ({} KB)", len / 1024);
+    }
+    println!("  every metric and the page, each on a cold server: {cold_total:.0} ms in all (target: each metric < 1 000 ms)");
+    let server = Server::start(url).await?;
+    let t = Instant::now();
+    for (_, path, auth) in &paths[..Metric::ALL.len()] {
+        timed_get(&server, path, auth).await?;
+    }
+    println!(
+        "  all {} metrics one after another on one new server: {:.0} ms",
+        Metric::ALL.len(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+
+    // Warm: the same server, each request made once untimed and then repeated.
+    println!("warm ({} repetitions each after a first untimed one, one client):", args.repeat);
+    for (label, path, auth) in &paths {
+        timed_get(&server, path, auth).await?;
+        let mut v = Vec::new();
+        for _ in 0..args.repeat.max(1) {
+            v.push(timed_get(&server, path, auth).await?.0);
+        }
+        v.sort_by(f64::total_cmp);
+        let target = if label.ends_with("page") { "  (target: < 200 ms)" } else { "" };
+        println!(
+            "  {label:16} p50 {:7.1}  p99 {:7.1}  max {:7.1} ms{target}",
+            v[v.len() / 2],
+            v[((v.len() as f64 * 0.99).ceil() as usize).saturating_sub(1)],
+            v[v.len() - 1]
+        );
+    }
+    println!("  server RSS after the warm runs (one ledger cached): {:.0} MB", rss_mb(server.pid));
     Ok(())
 }
 

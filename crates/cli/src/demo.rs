@@ -293,23 +293,35 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
         contacts.into_iter().map(|c| c.validate()).collect::<Result<_, _>>().context("demo contact")?;
     store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (periods, invoices, fx) = billing(args, &inputs, chrono::Utc::now().date_naive());
-    let periods: Vec<_> = periods.iter().map(|p| p.validate()).collect::<Result<_, _>>().context("demo period")?;
-    let invoices: Vec<_> = invoices.iter().map(|i| i.validate()).collect::<Result<_, _>>().context("demo invoice")?;
-    let fx: Vec<_> = fx.iter().map(|r| r.validate()).collect::<Result<_, _>>().context("demo FX rate")?;
-    store.save_fx_rates(&actor, &fx, false).await?;
-    store.import_periods(&actor, &periods, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.import_invoices(&actor, &invoices, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (periods, invoices) = write_billing(store, &actor, args, &inputs).await?;
     Ok(format!(
         "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} team members (seed {}).\n{}",
         accounts.len(),
         contacts.len(),
-        periods.len(),
-        invoices.len(),
+        periods,
+        invoices,
         TEAM.len(),
         args.seed,
         login()
     ))
+}
+
+/// Writes the billing history of `inputs` (already stored accounts) up to today; returns the
+/// numbers of periods and invoices written.
+pub async fn write_billing(
+    store: &Store,
+    actor: &Actor,
+    args: &DemoArgs,
+    inputs: &[AccountInput],
+) -> anyhow::Result<(usize, usize)> {
+    let (periods, invoices, fx) = billing(args, inputs, chrono::Utc::now().date_naive());
+    let periods: Vec<_> = periods.iter().map(|p| p.validate()).collect::<Result<_, _>>().context("demo period")?;
+    let invoices: Vec<_> = invoices.iter().map(|i| i.validate()).collect::<Result<_, _>>().context("demo invoice")?;
+    let fx: Vec<_> = fx.iter().map(|r| r.validate()).collect::<Result<_, _>>().context("demo FX rate")?;
+    store.save_fx_rates(actor, &fx, false).await?;
+    store.import_periods(actor, &periods, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.import_invoices(actor, &invoices, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((periods.len(), invoices.len()))
 }
 
 /// The demo team, all with the demo password.

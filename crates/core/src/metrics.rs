@@ -23,12 +23,21 @@ pub struct PeriodLine {
     pub ends_on: Option<NaiveDate>,
 }
 
-/// An invoice, reduced to what tells voluntary from involuntary churn.
+/// A failed payment, reduced to what tells voluntary from involuntary churn: an invoice that
+/// failed on `failed_on`, and when the account's next invoice that did not fail was issued
+/// (`None`: not yet). In between, the account's latest invoice is a failed one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvoiceMark {
+pub struct FailedPayment {
     pub account: i64,
-    pub issued_on: NaiveDate,
-    pub failed: bool,
+    pub failed_on: NaiveDate,
+    pub cleared_on: Option<NaiveDate>,
+}
+
+impl FailedPayment {
+    /// Whether the latest invoice issued before `day` is this failed one (or a later failed one).
+    pub fn unpaid_before(&self, day: NaiveDate) -> bool {
+        self.failed_on < day && self.cleared_on.is_none_or(|c| c >= day)
+    }
 }
 
 /// Month-end MRR of every account, in the reporting currency, from `first` to `first + months - 1`.
@@ -37,12 +46,15 @@ pub struct Ledger {
     pub first: Option<Month>,
     pub accounts: Vec<AccountLine>,
     pub months: usize,
+    /// Every month's totals, computed once with the ledger.
+    pub totals: Vec<MonthTotals>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountLine {
     pub account: i64,
-    pub mrr: Vec<Decimal>,
+    /// Month-end MRR in `Units`, one per month of the ledger.
+    pub mrr: Vec<Units>,
     /// Month indexes whose churn came after a failed invoice.
     pub involuntary: Vec<usize>,
 }
@@ -62,6 +74,23 @@ impl fmt::Display for MissingRates {
     }
 }
 
+/// Money inside the ledger: an exact whole number of 10⁻¹⁰ units of the reporting currency.
+/// Integer sums over millions of account-months are many times faster than `Decimal` ones, and
+/// ten places keep every total exact to the cent (a converted or monthly-from-yearly MRR has
+/// more places than that only in its rounding).
+pub type Units = i128;
+const SCALE: u32 = 10;
+
+pub fn units(d: Decimal) -> Units {
+    let mut d = d;
+    d.rescale(SCALE);
+    d.mantissa()
+}
+
+pub fn decimal(u: Units) -> Decimal {
+    Decimal::from_i128_with_scale(u, SCALE)
+}
+
 /// FX rates: units of the reporting currency per unit of a currency, per month.
 pub type FxTable = HashMap<(String, Month), Decimal>;
 
@@ -71,7 +100,7 @@ impl Ledger {
     /// movement of every account is inside it.
     pub fn build(
         periods: &[PeriodLine],
-        invoices: &[InvoiceMark],
+        failed: &[FailedPayment],
         through: Month,
         reporting: &str,
         fx: &FxTable,
@@ -87,11 +116,7 @@ impl Ledger {
         let mut missing = std::collections::BTreeSet::new();
         for p in periods {
             let line = *index.entry(p.account).or_insert_with(|| {
-                accounts.push(AccountLine {
-                    account: p.account,
-                    mrr: vec![Decimal::ZERO; months],
-                    involuntary: vec![],
-                });
+                accounts.push(AccountLine { account: p.account, mrr: vec![0; months], involuntary: vec![] });
                 accounts.len() - 1
             });
             let table = rates.entry(p.currency.as_str()).or_insert_with(|| {
@@ -106,6 +131,7 @@ impl Ledger {
                     })
                     .collect()
             });
+            let in_reporting = units(p.mrr);
             let from = Month::of(p.starts_on).plus(-1).max(first);
             let to = p.ends_on.map_or(through, |e| Month::of(e).min(through));
             for m in from.through(to) {
@@ -114,7 +140,8 @@ impl Ledger {
                 }
                 let i = m.since(first) as usize;
                 match table[i] {
-                    Some(rate) => accounts[line].mrr[i] += p.mrr * rate,
+                    Some(rate) if rate == Decimal::ONE => accounts[line].mrr[i] += in_reporting,
+                    Some(rate) => accounts[line].mrr[i] += units(p.mrr * rate),
                     None => {
                         missing.insert((p.currency.clone(), m));
                     }
@@ -124,27 +151,29 @@ impl Ledger {
         if !missing.is_empty() {
             return Err(MissingRates(missing.into_iter().collect()));
         }
-        let mut by_account: HashMap<i64, Vec<(NaiveDate, bool)>> = HashMap::new();
-        for inv in invoices {
-            by_account.entry(inv.account).or_default().push((inv.issued_on, inv.failed));
-        }
-        for list in by_account.values_mut() {
-            list.sort_by_key(|(d, _)| *d);
+        let mut by_account: HashMap<i64, Vec<FailedPayment>> = HashMap::new();
+        for f in failed {
+            by_account.entry(f.account).or_default().push(*f);
         }
         for line in &mut accounts {
             let Some(list) = by_account.get(&line.account) else { continue };
             for i in 0..months {
-                let prev = if i == 0 { Decimal::ZERO } else { line.mrr[i - 1] };
-                if prev > Decimal::ZERO && line.mrr[i].is_zero() {
+                let prev = if i == 0 { 0 } else { line.mrr[i - 1] };
+                if prev > 0 && line.mrr[i] == 0 {
                     let day = first.plus(i as i32).snapshot_day();
-                    let latest = list.iter().rev().find(|(d, _)| *d < day);
-                    if latest.is_some_and(|(_, failed)| *failed) {
+                    if list.iter().any(|f| f.unpaid_before(day)) {
                         line.involuntary.push(i);
                     }
                 }
             }
         }
-        Ok(Ledger { first: Some(first), accounts, months })
+        Ok(Ledger::from_lines(first, accounts, months))
+    }
+
+    /// A ledger of given month-end MRR lines, `months` long from `first`.
+    pub fn from_lines(first: Month, accounts: Vec<AccountLine>, months: usize) -> Ledger {
+        let totals = totals(&accounts, months);
+        Ledger { first: Some(first), accounts, months, totals }
     }
 
     /// The index of `month`, when the ledger reaches it (months before its start are all zero).
@@ -153,9 +182,9 @@ impl Ledger {
     }
 }
 
-fn at(mrr: &[Decimal], i: isize) -> Decimal {
+fn at(mrr: &[Units], i: isize) -> Units {
     if i < 0 {
-        Decimal::ZERO
+        0
     } else {
         mrr.get(i as usize).copied().unwrap_or_default()
     }
@@ -163,19 +192,22 @@ fn at(mrr: &[Decimal], i: isize) -> Decimal {
 
 /// What one account did in one month.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Movement {
+pub enum Movement<T = Decimal> {
     None,
-    New(Decimal),
-    Expansion(Decimal),
-    Contraction(Decimal),
-    Churn(Decimal),
-    Reactivation(Decimal),
+    New(T),
+    Expansion(T),
+    Contraction(T),
+    Churn(T),
+    Reactivation(T),
 }
 
 /// New = first paid MRR ever; expansion = up; contraction = down, not to zero; churn = to zero;
 /// reactivation = from zero after an earlier churn.
-pub fn classify(prev: Decimal, cur: Decimal, paid_before: bool) -> Movement {
-    let zero = Decimal::ZERO;
+pub fn classify<T>(prev: T, cur: T, paid_before: bool) -> Movement<T>
+where
+    T: Copy + Default + PartialOrd + std::ops::Sub<Output = T>,
+{
+    let zero = T::default();
     match (prev > zero, cur > zero) {
         (false, true) if paid_before => Movement::Reactivation(cur),
         (false, true) => Movement::New(cur),
@@ -235,45 +267,60 @@ pub fn ratio(part: Decimal, whole: Decimal) -> Option<Decimal> {
     (!whole.is_zero()).then(|| part / whole * Decimal::ONE_HUNDRED)
 }
 
-/// Totals for every month of the ledger.
-pub fn totals(ledger: &Ledger) -> Vec<MonthTotals> {
-    let mut out = vec![MonthTotals::default(); ledger.months];
-    for line in &ledger.accounts {
+/// The months in which an account paid: from its first to its last month with MRR.
+fn paying_span(mrr: &[Units]) -> Option<(usize, usize)> {
+    let lo = mrr.iter().position(|d| *d > 0)?;
+    let hi = mrr.iter().rposition(|d| *d > 0)?;
+    Some((lo, hi))
+}
+
+/// Totals for every month of a ledger's `months`.
+fn totals(accounts: &[AccountLine], months: usize) -> Vec<MonthTotals> {
+    let mut out = vec![MonthTotals::default(); months];
+    // Per month: MRR at start and end, new, expansion, contraction, churn, reactivation.
+    let mut sums = vec![[0 as Units; 7]; months];
+    for line in accounts {
+        let Some((lo, hi)) = paying_span(&line.mrr) else { continue };
+        // Nothing moves before the first paying month or after the month the last one ends.
         let mut paid_before = false;
-        let mut prev = Decimal::ZERO;
-        for (i, t) in out.iter_mut().enumerate() {
+        let mut prev = 0;
+        for i in lo..months.min(hi + 2) {
+            let (t, sum) = (&mut out[i], &mut sums[i]);
             let cur = line.mrr[i];
-            if prev > Decimal::ZERO {
+            if prev > 0 {
                 t.paying_start += 1;
-                t.mrr_start += prev;
+                sum[0] += prev;
             }
-            if cur > Decimal::ZERO {
+            if cur > 0 {
                 t.paying_end += 1;
-                t.mrr_end += cur;
+                sum[1] += cur;
             }
             match classify(prev, cur, paid_before) {
                 Movement::New(d) => {
-                    t.new += d;
+                    sum[2] += d;
                     t.new_accounts += 1;
                 }
-                Movement::Reactivation(d) => {
-                    t.reactivation += d;
-                    t.reactivated_accounts += 1;
-                }
-                Movement::Expansion(d) => t.expansion += d,
-                Movement::Contraction(d) => t.contraction += d,
+                Movement::Expansion(d) => sum[3] += d,
+                Movement::Contraction(d) => sum[4] += d,
                 Movement::Churn(d) => {
-                    t.churn += d;
+                    sum[5] += d;
                     t.churned_accounts += 1;
                     if line.involuntary.contains(&i) {
                         t.involuntary_accounts += 1;
                     }
                 }
+                Movement::Reactivation(d) => {
+                    sum[6] += d;
+                    t.reactivated_accounts += 1;
+                }
                 Movement::None => {}
             }
-            paid_before |= cur > Decimal::ZERO;
+            paid_before |= cur > 0;
             prev = cur;
         }
+    }
+    for (t, sum) in out.iter_mut().zip(sums) {
+        [t.mrr_start, t.mrr_end, t.new, t.expansion, t.contraction, t.churn, t.reactivation] = sum.map(decimal);
     }
     out
 }
@@ -443,8 +490,9 @@ pub struct Range {
 /// Every figure of the Revenue page for one range, computed once from the ledger.
 pub struct Report<'a> {
     ledger: &'a Ledger,
-    totals: Vec<MonthTotals>,
     range: Range,
+    /// NRR and GRR of every month of the range, computed on first use.
+    windows: std::cell::OnceCell<Vec<(Option<Decimal>, Option<Decimal>)>>,
 }
 
 const ZERO_TOTALS: MonthTotals = MonthTotals {
@@ -469,7 +517,7 @@ fn pct(d: Option<Decimal>) -> Option<f64> {
 
 impl<'a> Report<'a> {
     pub fn new(ledger: &'a Ledger, range: Range) -> Report<'a> {
-        Report { ledger, totals: totals(ledger), range }
+        Report { ledger, range, windows: std::cell::OnceCell::new() }
     }
 
     pub fn months(&self) -> impl Iterator<Item = Month> {
@@ -479,7 +527,7 @@ impl<'a> Report<'a> {
     /// The totals of `month` (zero outside the ledger).
     pub fn month(&self, month: Month) -> &MonthTotals {
         match self.ledger.index(month) {
-            Some(i) if i >= 0 => &self.totals[i as usize],
+            Some(i) if i >= 0 => &self.ledger.totals[i as usize],
             _ => &ZERO_TOTALS,
         }
     }
@@ -570,10 +618,10 @@ impl<'a> Report<'a> {
                     .collect(),
             ),
             Metric::Nrr | Metric::Grr => {
-                let values = self.net_and_gross();
+                let values = self.windows.get_or_init(|| self.net_and_gross());
                 Rows::Window(
                     self.months()
-                        .zip(values)
+                        .zip(values.iter().copied())
                         .map(|(mo, (nrr, grr))| WindowRow {
                             month: m(mo),
                             window_months: self.range.window,
@@ -612,18 +660,19 @@ impl<'a> Report<'a> {
     fn net_and_gross(&self) -> Vec<(Option<Decimal>, Option<Decimal>)> {
         let months: Vec<Month> = self.months().collect();
         let w = self.range.window as isize;
-        let mut start = vec![Decimal::ZERO; months.len()];
-        let mut end = vec![Decimal::ZERO; months.len()];
-        let mut kept = vec![Decimal::ZERO; months.len()];
+        let mut start: Vec<Units> = vec![0; months.len()];
+        let mut end: Vec<Units> = vec![0; months.len()];
+        let mut kept: Vec<Units> = vec![0; months.len()];
         let Some(first) = self.ledger.first else {
             return vec![(None, None); months.len()];
         };
         let mut lost = Vec::new();
         for line in &self.ledger.accounts {
+            let Some((lo, hi)) = paying_span(&line.mrr) else { continue };
             // lost[i]: the account's contraction and churn from the ledger's start through month i.
             lost.clear();
-            let mut sum = Decimal::ZERO;
-            let mut prev = Decimal::ZERO;
+            let mut sum = 0;
+            let mut prev = 0;
             for &cur in &line.mrr {
                 if cur < prev {
                     sum += prev - cur;
@@ -634,8 +683,11 @@ impl<'a> Report<'a> {
             for (k, mo) in months.iter().enumerate() {
                 let i = mo.since(first) as isize;
                 let s = i - w;
+                if s < lo as isize || s > hi as isize {
+                    continue;
+                }
                 let start_mrr = at(&line.mrr, s);
-                if start_mrr <= Decimal::ZERO {
+                if start_mrr <= 0 {
                     continue;
                 }
                 let lost_in_window = at(&lost, i.min(self.ledger.months as isize - 1)) - at(&lost, s);
@@ -644,7 +696,9 @@ impl<'a> Report<'a> {
                 kept[k] += start_mrr - lost_in_window.min(start_mrr);
             }
         }
-        (0..months.len()).map(|k| (ratio(end[k], start[k]), ratio(kept[k], start[k]))).collect()
+        (0..months.len())
+            .map(|k| (ratio(decimal(end[k]), decimal(start[k])), ratio(decimal(kept[k]), decimal(start[k]))))
+            .collect()
     }
 
     fn cohorts(&self) -> Vec<CohortRow> {
@@ -652,17 +706,21 @@ impl<'a> Report<'a> {
         let Some(first) = self.ledger.first else { return vec![] };
         let n = (to.since(from) + 1).max(0) as usize;
         // [cohort offset][month offset] → (accounts paying, their MRR); plus each cohort's start.
-        let mut grid = vec![vec![(0u64, Decimal::ZERO); n]; n];
+        let mut grid = vec![vec![(0u64, 0 as Units); n]; n];
         for line in &self.ledger.accounts {
-            let Some(c) = line.mrr.iter().position(|d| *d > Decimal::ZERO) else { continue };
+            let Some((c, hi)) = paying_span(&line.mrr) else { continue };
             let cohort = first.plus(c as i32);
             if cohort < from || cohort > to {
                 continue;
             }
             let ci = cohort.since(from) as usize;
             for (mi, mo) in cohort.through(to).enumerate() {
-                let v = at(&line.mrr, mo.since(first) as isize);
-                if v > Decimal::ZERO {
+                let i = mo.since(first) as isize;
+                if i > hi as isize {
+                    break;
+                }
+                let v = at(&line.mrr, i);
+                if v > 0 {
                     grid[ci][ci + mi].0 += 1;
                     grid[ci][ci + mi].1 += v;
                 }
@@ -681,7 +739,7 @@ impl<'a> Report<'a> {
                     cohort: cohort.to_string(),
                     months_since_start: mi as u32,
                     accounts_retained_pct: pct(ratio(Decimal::from(count), Decimal::from(size))),
-                    mrr_retained_pct: pct(ratio(mrr, start_mrr)),
+                    mrr_retained_pct: pct(ratio(decimal(mrr), decimal(start_mrr))),
                 });
             }
         }
@@ -812,16 +870,18 @@ mod tests {
     fn churn_after_a_failed_invoice_is_involuntary() {
         let periods =
             [period(1, 100, "2026-01-10", Some("2026-03-10")), period(2, 100, "2026-01-10", Some("2026-03-10"))];
+        // Account 2 paid its next invoice on 20 February; account 3's was paid only after the end.
+        let periods = [periods[0].clone(), periods[1].clone(), period(3, 100, "2026-01-10", Some("2026-03-10"))];
         let invoices = [
-            InvoiceMark { account: 1, issued_on: day("2026-02-10"), failed: true },
-            InvoiceMark { account: 2, issued_on: day("2026-02-10"), failed: true },
-            InvoiceMark { account: 2, issued_on: day("2026-02-20"), failed: false },
+            FailedPayment { account: 1, failed_on: day("2026-02-10"), cleared_on: None },
+            FailedPayment { account: 2, failed_on: day("2026-02-10"), cleared_on: Some(day("2026-02-20")) },
+            FailedPayment { account: 3, failed_on: day("2026-02-10"), cleared_on: Some(day("2026-04-01")) },
         ];
         let l = Ledger::build(&periods, &invoices, month("2026-03"), "USD", &FxTable::new()).unwrap();
         let Rows::CustomerChurn(rows) = Report::new(&l, range("2026-03", "2026-03")).rows(Metric::CustomerChurn) else {
             panic!()
         };
-        assert_eq!((rows[0].churned, rows[0].voluntary, rows[0].involuntary), (2, 1, 1));
+        assert_eq!((rows[0].churned, rows[0].voluntary, rows[0].involuntary), (3, 1, 2));
     }
 
     #[test]
@@ -898,7 +958,7 @@ mod tests {
         fx.insert(("EUR".into(), month("2026-02")), Decimal::new(12, 1));
         fx.insert(("EUR".into(), month("2026-03")), Decimal::new(12, 1));
         let l = Ledger::build(&[p], &[], month("2026-03"), "USD", &fx).unwrap();
-        assert_eq!(l.accounts[0].mrr[1..], [d(110), d(120), d(120)]);
+        assert_eq!(l.accounts[0].mrr[1..], [units(d(110)), units(d(120)), units(d(120))]);
     }
 
     proptest! {
@@ -910,12 +970,12 @@ mod tests {
             let levels = [0, 100, 250, 400];
             let accounts: Vec<AccountLine> = series.iter().enumerate().map(|(a, s)| AccountLine {
                 account: a as i64,
-                mrr: s.iter().map(|&k| d(levels[k as usize])).collect(),
+                mrr: s.iter().map(|&k| units(d(levels[k as usize]))).collect(),
                 involuntary: vec![],
             }).collect();
-            let l = Ledger { first: Some(month("2026-01")), accounts, months: 8 };
+            let l = Ledger::from_lines(month("2026-01"), accounts, 8);
             let report = Report::new(&l, Range { window: 3, ..range("2026-01", "2026-08") });
-            for (i, t) in totals(&l).iter().enumerate() {
+            for (i, t) in l.totals.iter().enumerate() {
                 prop_assert_eq!(t.net_new(), t.mrr_end - t.mrr_start, "month {}", i);
                 for rate in [t.customer_churn_rate(), t.retention_rate()].into_iter().flatten() {
                     prop_assert!((Decimal::ZERO..=Decimal::ONE_HUNDRED).contains(&rate));

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+mod cache;
 pub mod error;
 mod observe;
 pub mod revenue;

@@ -2,14 +2,17 @@
 //! to the reporting currency with the stored FX rates, and computed by `keepwell_core::metrics`.
 
 use crate::api::Params;
+use crate::cache::Recent;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use chrono::NaiveDate;
 use keepwell_core::billing::Contract;
 use keepwell_core::metrics::{Ledger, Range};
 use keepwell_core::money::{self, Month};
+use keepwell_core::renewal::Decided;
 use keepwell_core::Invalid;
 use keepwell_store::billing::RevenueFilter;
+use std::sync::Arc;
 
 /// The range and filters of a revenue request, read from query parameters.
 pub struct Request {
@@ -61,13 +64,45 @@ impl Request {
     }
 }
 
-/// Builds the ledger through the request's last month. A currency-month without an FX rate is
-/// a 422 that lists every missing one.
-pub async fn ledger(state: &AppState, r: &Request) -> ApiResult<Ledger> {
-    let (periods, invoices) = state.store.revenue_inputs(&r.filter, r.range.to).await?;
+/// Builds the ledger through the request's last month, or takes it from the cache when nothing
+/// it reads has changed since. A currency-month without an FX rate is a 422 that lists every
+/// missing one.
+pub async fn ledger(state: &AppState, r: &Request) -> ApiResult<Arc<Ledger>> {
+    let version = state.store.revenue_version().await?;
+    let key = (r.filter.clone(), r.range.to, r.range.currency.clone(), version);
+    if let Some(hit) = state.revenue.ledgers.get(&key) {
+        return Ok(hit);
+    }
+    let (periods, failed) = state.store.revenue_inputs(&r.filter, r.range.to).await?;
     let fx = state.store.fx_table().await?;
-    Ledger::build(&periods, &invoices, r.range.to, &r.range.currency, &fx)
-        .map_err(|missing| ApiError::invalid("fx_rates", missing.to_string()))
+    let ledger = Ledger::build(&periods, &failed, r.range.to, &r.range.currency, &fx)
+        .map_err(|missing| ApiError::invalid("fx_rates", missing.to_string()))?;
+    Ok(state.revenue.ledgers.put(key, ledger))
+}
+
+/// Revenue reports computed lately, each under the store's revenue version it was computed at.
+pub struct RevenueCache {
+    /// A ledger of 100 000 accounts over three years is tens of MB: only two are kept.
+    pub ledgers: Recent<(RevenueFilter, Month, String, i64), Ledger>,
+    /// Renewals due in a range of months, converted to the reporting currency.
+    pub decided: Recent<(Month, Month, String, i64), Vec<Decided>>,
+    /// The plans and industries the Revenue page filters by.
+    pub facets: Recent<i64, (Vec<String>, Vec<String>)>,
+}
+
+impl Default for RevenueCache {
+    fn default() -> Self {
+        RevenueCache { ledgers: Recent::new(2), decided: Recent::new(4), facets: Recent::new(1) }
+    }
+}
+
+/// Distinct plans and industries, for the Revenue page's filters.
+pub async fn facets(state: &AppState) -> ApiResult<Arc<(Vec<String>, Vec<String>)>> {
+    let version = state.store.revenue_version().await?;
+    if let Some(hit) = state.revenue.facets.get(&version) {
+        return Ok(hit);
+    }
+    Ok(state.revenue.facets.put(version, state.store.revenue_facets().await?))
 }
 
 /// An account's contract as of `day`, with money as the API shows it.

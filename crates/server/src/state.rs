@@ -1,6 +1,7 @@
 //! The one application state every handler shares: cheap to clone, `Arc` inside.
 
 use crate::auth::LoginLimiter;
+use crate::revenue::RevenueCache;
 use crate::web::{i18n::I18n, templates};
 use keepwell_store::Store;
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub templates: Arc<minijinja::Environment<'static>>,
     pub i18n: Arc<I18n>,
     pub login_limiter: Arc<LoginLimiter>,
+    pub revenue: Arc<RevenueCache>,
 }
 
 impl AppState {
@@ -47,6 +49,7 @@ impl AppState {
             templates: Arc::new(templates::environment(i18n.clone())?),
             i18n,
             login_limiter: Arc::new(LoginLimiter::default()),
+            revenue: Arc::new(RevenueCache::default()),
         })
     }
 }

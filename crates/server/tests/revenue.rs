@@ -16,6 +16,7 @@ on_both_backends!(
     subscriptions_and_invoices_through_the_api,
     renewals_list_and_record_outcomes,
     stripe_events_are_verified_idempotent_and_mapped,
+    reports_follow_every_change_at_once,
 );
 
 /// `n` accounts with CRM ids `acc-0…`, each with one monthly period from `rows(i)`.
@@ -364,4 +365,28 @@ async fn stripe_events_are_verified_idempotent_and_mapped(app: TestApp) {
     let rotated = format!("t={now},v1={},{}", "ab".repeat(32), good.split(',').nth(1).unwrap());
     assert_eq!(send(&app, &e, Some(rotated)).await.0, 200);
     assert_eq!(app.get("/api/v1/accounts/by-external-id/cus_9", &app.admin).await.0, 200);
+}
+
+/// Reports are kept between requests; any change to what they read shows in the next one.
+async fn reports_follow_every_change_at_once(app: TestApp) {
+    seed(&app, 2, |_| vec![("100", "2026-01-10", None)]).await;
+    let q = "from=2026-01&to=2026-03";
+    let mrr = |rows: Vec<Value>| rows.iter().map(|r| r["mrr"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert_eq!(mrr(metric(&app, "mrr", q).await), ["200.00", "200.00", "200.00"]);
+    assert_eq!(mrr(metric(&app, "mrr", q).await), ["200.00", "200.00", "200.00"], "the same, from the cache");
+    let list = app.get("/api/v1/accounts?limit=10", &app.admin).await.1;
+    let id = list["data"][0]["id"].as_i64().unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/accounts/{id}/subscriptions"),
+            &app.admin,
+            json!({"subscription_id": "s-new", "plan": "pro", "currency": "USD", "amount": "50", "interval": "month", "starts_on": "2026-02-10"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(mrr(metric(&app, "mrr", q).await), ["200.00", "250.00", "250.00"]);
+    assert_eq!(mrr(metric(&app, "mrr", &format!("{q}&country=FR")).await), ["0.00", "0.00", "0.00"]);
+    let (status, body) = app.patch(&format!("/api/v1/accounts/{id}"), &app.admin, json!({"country": "FR"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(mrr(metric(&app, "mrr", &format!("{q}&country=FR")).await), ["100.00", "150.00", "150.00"]);
 }

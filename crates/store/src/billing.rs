@@ -8,7 +8,7 @@ use crate::sql::{opt_text, text, upsert_rows, Arg, Sql};
 use crate::{now_micros, Actor, Backend, Result, Store, StoreError, Tx};
 use chrono::NaiveDate;
 use keepwell_core::billing::{first_overlap, FxRate, Interval, Invoice, InvoiceStatus, Period};
-use keepwell_core::metrics::{FxTable, InvoiceMark, PeriodLine};
+use keepwell_core::metrics::{FailedPayment, FxTable, PeriodLine};
 use keepwell_core::money::Month;
 use keepwell_core::renewal::Outcome;
 use keepwell_core::Invalid;
@@ -37,7 +37,7 @@ pub struct InvoiceRecord {
 }
 
 /// Which accounts and plans a revenue report covers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct RevenueFilter {
     pub plan: Option<String>,
     pub country: Option<String>,
@@ -83,6 +83,22 @@ const RENEWAL_SELECT: &str = "SELECT r.id, r.account_id, a.name AS account_name,
     r.subscription_id, r.due_on, r.plan, r.currency, r.arr, r.outcome, r.outcome_source, r.new_arr, r.reason \
     FROM renewals r JOIN accounts a ON a.id = r.account_id LEFT JOIN users u ON u.id = a.owner_id WHERE";
 const INVOICE_COLS: &str = "id, account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status, source";
+
+/// One `revenue_inputs` line: `account currency amount interval starts_on ends_on|-`.
+fn period_line(line: &str) -> Result<PeriodLine> {
+    let mut f = line.split(' ');
+    let mut next = |what: &str| f.next().ok_or_else(|| corrupt(what));
+    let account = next("account_id")?.parse().map_err(|_| corrupt("account_id"))?;
+    let currency = next("currency")?.to_owned();
+    let amount = Decimal::from_str(next("amount")?).map_err(|_| corrupt("amount"))?;
+    let interval = Interval::parse(next("billing_interval")?).map_err(|_| corrupt("billing_interval"))?;
+    let starts_on = NaiveDate::from_str(next("starts_on")?).map_err(|_| corrupt("starts_on"))?;
+    let ends_on = match next("ends_on")? {
+        "-" => None,
+        d => Some(NaiveDate::from_str(d).map_err(|_| corrupt("ends_on"))?),
+    };
+    Ok(PeriodLine { account, currency, mrr: keepwell_core::billing::mrr(amount, interval), starts_on, ends_on })
+}
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
@@ -224,6 +240,8 @@ async fn write_periods(
     for e in &existing {
         owner.insert(&e.period.subscription_id, e.account_id);
     }
+    let stored: HashSet<(&str, NaiveDate)> =
+        existing.iter().map(|e| (e.period.subscription_id.as_str(), e.period.starts_on)).collect();
     let mut summary = ImportSummary::default();
     for (i, (account, p)) in rows.iter().enumerate() {
         match owner.get(p.subscription_id.as_str()) {
@@ -238,7 +256,7 @@ async fn write_periods(
                 owner.insert(&p.subscription_id, *account);
             }
         }
-        if existing.iter().any(|e| e.period.subscription_id == p.subscription_id && e.period.starts_on == p.starts_on) {
+        if stored.contains(&(p.subscription_id.as_str(), p.starts_on)) {
             summary.updated += 1;
         } else {
             summary.created += 1;
@@ -323,8 +341,8 @@ async fn sync_renewals(tx: &mut Tx, backend: Backend, subs: &[&str]) -> Result<(
         let p = &rec.period;
         let Some(due) = p.due_on() else { continue };
         let arr = p.mrr() * Decimal::from(12);
-        let same = |q: &&PeriodRecord| q.period.subscription_id == p.subscription_id;
-        let next = periods[i + 1..].iter().find(same);
+        // Sorted by subscription and start: the next period, if any, is the next record.
+        let next = periods.get(i + 1).filter(|q| q.period.subscription_id == p.subscription_id);
         let (outcome, new_arr, reason) = match next {
             Some(n) if n.period.starts_on == due => {
                 let new_arr = n.period.mrr() * Decimal::from(12);
@@ -470,6 +488,17 @@ impl Store {
         Ok(())
     }
 
+    /// A number that moves forward with every change to what the revenue reports read (periods,
+    /// invoices, FX rates, renewals, accounts' country, industry and owner), kept by database
+    /// triggers, so every node sees every other node's changes.
+    pub async fn revenue_version(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT version FROM revenue_version WHERE id = 1").fetch_one(self.pool()).await?.try_get(0)?)
+    }
+
+    pub async fn count_periods(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM subscription_periods").fetch_one(self.pool()).await?.try_get(0)?)
+    }
+
     pub async fn account_periods(&self, account_id: i64) -> Result<Vec<PeriodRecord>> {
         sqlx::query(&format!(
             "SELECT {PERIOD_COLS} FROM subscription_periods WHERE account_id = $1 ORDER BY subscription_id, starts_on"
@@ -608,47 +637,56 @@ impl Store {
         Ok(self.fx_rates().await?.into_iter().map(|r| ((r.currency, r.month), r.rate)).collect())
     }
 
-    /// What the revenue metrics need, through `through`'s month end: every period (as MRR in its
-    /// currency) of the filtered accounts, and their invoices' failed marks.
+    /// What the revenue metrics need, through the snapshot of `through`: every period (as
+    /// `PeriodLine`) and every failed payment with the date it was cleared.
+    ///
+    /// The periods travel as one text row of `;`-separated lines built by the database: decoding
+    /// hundreds of thousands of rows one by one through the driver costs several times more than
+    /// the query itself (1.3 s against 0.15 s for 212k periods on SQLite).
     pub async fn revenue_inputs(
         &self,
         f: &RevenueFilter,
         through: Month,
-    ) -> Result<(Vec<PeriodLine>, Vec<InvoiceMark>)> {
-        let mut sql = Sql::new(
-            "SELECT p.account_id, p.currency, p.amount, p.billing_interval, p.starts_on, p.ends_on \
-             FROM subscription_periods p JOIN accounts a ON a.id = p.account_id WHERE p.starts_on <= ",
-        );
-        sql.bind(Arg::Text(through.snapshot_day().to_string()));
+    ) -> Result<(Vec<PeriodLine>, Vec<FailedPayment>)> {
+        let snapshot = through.snapshot_day().to_string();
+        let filtered = f.country.is_some() || f.industry.is_some() || f.owner.is_some();
+        let join = if filtered { " JOIN accounts a ON a.id = p.account_id" } else { "" };
+        let mut sql = Sql::new(&format!(
+            "SELECT string_agg(CAST(p.account_id AS TEXT) || ' ' || p.currency || ' ' || p.amount || ' ' \
+             || p.billing_interval || ' ' || p.starts_on || ' ' || COALESCE(p.ends_on, '-'), ';') AS lines \
+             FROM subscription_periods p{join} WHERE p.starts_on <= "
+        ));
+        sql.bind(Arg::Text(snapshot.clone()));
         account_filter(&mut sql, f);
         if let Some(plan) = &f.plan {
             sql.push(" AND p.plan = ").bind(Arg::Text(plan.clone()));
         }
-        let mut periods = Vec::new();
-        for r in sql.query().fetch_all(self.pool()).await? {
-            let interval = Interval::parse(&text(&r, "billing_interval")?).map_err(|_| corrupt("billing_interval"))?;
-            periods.push(PeriodLine {
-                account: r.try_get("account_id")?,
-                currency: text(&r, "currency")?,
-                mrr: keepwell_core::billing::mrr(decimal(&r, "amount")?, interval),
-                starts_on: day(&r, "starts_on")?,
-                ends_on: opt_day(&r, "ends_on")?,
-            });
-        }
-        let mut sql = Sql::new(
-            "SELECT i.account_id, i.issued_on, i.status FROM invoices i JOIN accounts a ON a.id = i.account_id WHERE i.issued_on < ",
-        );
-        sql.bind(Arg::Text(through.snapshot_day().to_string()));
+        let lines = opt_text(&sql.query().fetch_one(self.pool()).await?, "lines")?.unwrap_or_default();
+        let periods = lines.split(';').filter(|l| !l.is_empty()).map(period_line).collect::<Result<Vec<_>>>()?;
+        // A failed invoice and the next invoice of its account that did not fail (the partial
+        // index keeps this to the failed few).
+        let join = if filtered { " JOIN accounts a ON a.id = i.account_id" } else { "" };
+        let mut sql = Sql::new(&format!(
+            "SELECT i.account_id, i.issued_on, (SELECT MIN(n.issued_on) FROM invoices n \
+             WHERE n.account_id = i.account_id AND n.issued_on > i.issued_on AND n.status <> 'failed') AS cleared_on \
+             FROM invoices i{join} WHERE i.status = 'failed' AND i.issued_on < "
+        ));
+        sql.bind(Arg::Text(snapshot));
         account_filter(&mut sql, f);
-        let mut invoices = Vec::new();
-        for r in sql.query().fetch_all(self.pool()).await? {
-            invoices.push(InvoiceMark {
-                account: r.try_get("account_id")?,
-                issued_on: day(&r, "issued_on")?,
-                failed: text(&r, "status")? == InvoiceStatus::Failed.as_str(),
-            });
-        }
-        Ok((periods, invoices))
+        let failed = sql
+            .query()
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(FailedPayment {
+                    account: r.try_get("account_id")?,
+                    failed_on: day(r, "issued_on")?,
+                    cleared_on: opt_day(r, "cleared_on")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((periods, failed))
     }
 
     /// Distinct plans and industries, for the Revenue page's filters.
@@ -696,6 +734,39 @@ impl Store {
         }
         sql.push(" ORDER BY r.due_on, r.id LIMIT ").bind(Arg::I64(f.limit.clamp(1, 100_000)));
         sql.query().fetch_all(self.pool()).await?.iter().map(renewal_from).collect()
+    }
+
+    /// Every renewal due in `[from, to]` as (due date, currency, ARR, new ARR when decided), for
+    /// renewal rates: all of them, however many, in one text row (see `revenue_inputs`).
+    pub async fn renewal_values(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, String, Decimal, Option<Decimal>)>> {
+        let row = sqlx::query(
+            "SELECT string_agg(due_on || ' ' || currency || ' ' || arr || ' ' || COALESCE(new_arr, '-'), ';') AS lines \
+             FROM renewals WHERE due_on >= $1 AND due_on <= $2",
+        )
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_one(self.pool())
+        .await?;
+        let lines = opt_text(&row, "lines")?.unwrap_or_default();
+        let decimal = |t: &str| Decimal::from_str(t).map_err(|_| corrupt("arr"));
+        lines
+            .split(';')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let f: Vec<&str> = l.split(' ').collect();
+                let [due, currency, arr, new_arr] = f[..] else { return Err(corrupt("renewals")) };
+                Ok((
+                    NaiveDate::from_str(due).map_err(|_| corrupt("due_on"))?,
+                    currency.to_owned(),
+                    decimal(arr)?,
+                    if new_arr == "-" { None } else { Some(decimal(new_arr)?) },
+                ))
+            })
+            .collect()
     }
 
     pub async fn renewal(&self, id: i64) -> Result<Option<Renewal>> {

@@ -24,6 +24,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_revenue.sql"),
         postgres: include_str!("../migrations/postgres/0002_revenue.sql"),
     },
+    Migration {
+        version: 3,
+        name: "revenue_version",
+        sqlite: include_str!("../migrations/sqlite/0003_revenue_version.sql"),
+        postgres: include_str!("../migrations/postgres/0003_revenue_version.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -29,6 +29,7 @@ on_both_backends!(
     backup_restores_into_an_empty_database,
     migrate_twice_changes_nothing,
     billing_imports_refuse_overlaps_and_renewals_follow_periods,
+    revenue_reads_failed_payments_and_its_version_follows_every_change,
 );
 
 fn cli() -> Actor {
@@ -446,7 +447,8 @@ async fn billing_imports_refuse_overlaps_and_renewals_follow_periods(store: Stor
     let again = store.renewal(last.id).await.unwrap().unwrap();
     assert_eq!((again.outcome, again.outcome_source.as_deref()), (Some(Outcome::Renewed), Some("person")));
 
-    let (periods, _) = store.revenue_inputs(&RevenueFilter::default(), "2026-12".parse().unwrap()).await.unwrap();
+    let (mut periods, _) = store.revenue_inputs(&RevenueFilter::default(), "2026-12".parse().unwrap()).await.unwrap();
+    periods.sort_by_key(|p| p.starts_on);
     assert_eq!(periods.len(), 2);
     assert_eq!(periods[1].mrr, "150".parse().unwrap());
     let (periods, _) = store
@@ -454,4 +456,83 @@ async fn billing_imports_refuse_overlaps_and_renewals_follow_periods(store: Stor
         .await
         .unwrap();
     assert!(periods.is_empty());
+}
+
+fn invoice(id: &str, issued: &str, status: &str) -> (String, keepwell_core::billing::Invoice) {
+    keepwell_core::billing::InvoiceInput {
+        account_external_id: Some("c-1".into()),
+        invoice_id: Some(id.into()),
+        currency: Some("USD".into()),
+        amount: Some("100".into()),
+        issued_on: Some(issued.into()),
+        due_on: Some(issued.into()),
+        paid_on: (status == "paid").then(|| issued.into()),
+        status: Some(status.into()),
+    }
+    .validate()
+    .unwrap()
+}
+
+async fn revenue_reads_failed_payments_and_its_version_follows_every_change(store: Store) {
+    use keepwell_store::billing::RevenueFilter;
+    let mut version = store.revenue_version().await.unwrap();
+    let mut moved = |now: i64, what: &str| {
+        assert!(now > version, "{what} did not move the revenue version ({version} -> {now})");
+        version = now;
+    };
+    let mut acme = account("Acme", "c-1");
+    let created = store.create_account(&cli(), &acme.clone().validate().unwrap()).await.unwrap();
+    let rows = [period("sub_1", "100", "month", "2026-01-01", "2026-06-01")];
+    store.import_periods(&cli(), &rows, false, |_| {}).await.unwrap();
+    moved(store.revenue_version().await.unwrap(), "a period import");
+
+    // A failed invoice is cleared by the next one that did not fail; the last failure stands.
+    let invoices = [
+        invoice("in_1", "2026-01-01", "paid"),
+        invoice("in_2", "2026-02-01", "failed"),
+        invoice("in_3", "2026-02-15", "failed"),
+        invoice("in_4", "2026-03-01", "paid"),
+        invoice("in_5", "2026-04-01", "failed"),
+    ];
+    store.import_invoices(&cli(), &invoices, false, |_| {}).await.unwrap();
+    moved(store.revenue_version().await.unwrap(), "an invoice import");
+    let (_, mut failed) = store.revenue_inputs(&RevenueFilter::default(), "2026-12".parse().unwrap()).await.unwrap();
+    failed.sort_by_key(|f| f.failed_on);
+    let seen: Vec<_> = failed.iter().map(|f| (f.failed_on.to_string(), f.cleared_on.map(|d| d.to_string()))).collect();
+    assert_eq!(
+        seen,
+        [
+            ("2026-02-01".into(), Some("2026-03-01".into())),
+            ("2026-02-15".into(), Some("2026-03-01".into())),
+            ("2026-04-01".into(), None),
+        ]
+    );
+    // Through February, only the failures issued before its snapshot (1 March).
+    let (_, failed) = store.revenue_inputs(&RevenueFilter::default(), "2026-02".parse().unwrap()).await.unwrap();
+    assert_eq!(failed.len(), 2);
+    // Another country's filter sees none of Acme's.
+    let filter = RevenueFilter { country: Some("FR".into()), ..Default::default() };
+    let (periods, failed) = store.revenue_inputs(&filter, "2026-12".parse().unwrap()).await.unwrap();
+    assert!(periods.is_empty() && failed.is_empty());
+
+    let rate = keepwell_core::billing::FxRateInput {
+        currency: Some("EUR".into()),
+        month: Some("2026-01".into()),
+        rate: Some("1.1".into()),
+    };
+    store.save_fx_rates(&cli(), &[rate.validate().unwrap()], false).await.unwrap();
+    moved(store.revenue_version().await.unwrap(), "an FX rate");
+    acme.country = Some("FR".into());
+    store.update_account(&cli(), created.id, &acme.clone().validate().unwrap()).await.unwrap();
+    moved(store.revenue_version().await.unwrap(), "an account's country");
+    let (periods, _) = store.revenue_inputs(&filter, "2026-12".parse().unwrap()).await.unwrap();
+    assert_eq!(periods.len(), 1);
+    let due = store.renewals(&Default::default()).await.unwrap();
+    let r = &due[0];
+    store.record_renewal(&cli(), r.id, keepwell_core::renewal::Outcome::Renewed, r.arr, None).await.unwrap();
+    moved(store.revenue_version().await.unwrap(), "a renewal outcome");
+    store.delete_account(&cli(), created.id).await.unwrap();
+    moved(store.revenue_version().await.unwrap(), "deleting an account");
+    let (periods, failed) = store.revenue_inputs(&RevenueFilter::default(), "2026-12".parse().unwrap()).await.unwrap();
+    assert!(periods.is_empty() && failed.is_empty());
 }

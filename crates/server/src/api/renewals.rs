@@ -17,6 +17,7 @@ use keepwell_store::billing::{Renewal, RenewalFilter};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RenewalView {
@@ -88,30 +89,26 @@ fn view(r: Renewal, day: NaiveDate, forecast: Decimal) -> RenewalView {
 
 /// Renewals due in `[first, last]` months, in the reporting currency (unconverted ones are left
 /// out of the rates rather than counted at a guessed rate).
-async fn decided(state: &AppState, first: Month, last: Month) -> ApiResult<Vec<Decided>> {
-    let fx: FxTable = state.store.fx_table().await?;
-    let f = RenewalFilter {
-        due_from: Some(first.first_day()),
-        due_to: Some(last.plus(1).first_day() - chrono::Days::new(1)),
-        limit: 100_000,
-        ..Default::default()
-    };
+async fn decided(state: &AppState, first: Month, last: Month) -> ApiResult<Arc<Vec<Decided>>> {
     let reporting = &state.settings.reporting_currency;
-    Ok(state
+    let key = (first, last, reporting.clone(), state.store.revenue_version().await?);
+    if let Some(hit) = state.revenue.decided.get(&key) {
+        return Ok(hit);
+    }
+    let fx: FxTable = state.store.fx_table().await?;
+    let last_day = last.plus(1).first_day() - chrono::Days::new(1);
+    let list = state
         .store
-        .renewals(&f)
+        .renewal_values(first.first_day(), last_day)
         .await?
         .into_iter()
-        .filter_map(|r| {
-            let due = Month::of(r.due_on);
-            let rate = if &r.currency == reporting {
-                Some(Decimal::ONE)
-            } else {
-                fx.get(&(r.currency.clone(), due)).copied()
-            }?;
-            Some(Decided { due, arr: r.arr * rate, new_arr: r.new_arr.map(|n| n * rate) })
+        .filter_map(|(due_on, currency, arr, new_arr)| {
+            let due = Month::of(due_on);
+            let rate = if &currency == reporting { Some(Decimal::ONE) } else { fx.get(&(currency, due)).copied() }?;
+            Some(Decided { due, arr: arr * rate, new_arr: new_arr.map(|n| n * rate) })
         })
-        .collect())
+        .collect();
+    Ok(state.revenue.decided.put(key, list))
 }
 
 async fn trailing_rate(state: &AppState, day: NaiveDate) -> ApiResult<Option<Decimal>> {

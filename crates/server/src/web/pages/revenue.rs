@@ -82,16 +82,20 @@ pub async fn page(
     };
     let (facets, plans_industries, team) = (
         state.store.account_facets().await.map_err(|e| failure(&state, &web, e))?,
-        state.store.revenue_facets().await.map_err(|e| failure(&state, &web, e))?,
+        crate::revenue::facets(&state).await.map_err(IntoResponse::into_response)?,
         state.store.users().await.map_err(|e| failure(&state, &web, e))?,
     );
     let filters = context! {
         from => request.range.from.to_string(), to => request.range.to.to_string(),
         plan => q.get("plan"), country => q.get("country"), industry => q.get("industry"), owner => q.get("owner"),
-        plans => plans_industries.0, industries => plans_industries.1, countries => facets.countries,
+        plans => plans_industries.0.clone(), industries => plans_industries.1.clone(), countries => facets.countries,
         team => team.iter().map(|u| context! { id => u.id, name => u.name }).collect::<Vec<_>>(),
     };
-    let ledger = match ledger(&state, &request).await {
+    // The ledger and the renewal rates read different tables: load them side by side.
+    let (ledger, rates) =
+        tokio::join!(ledger(&state, &request), renewals::renewal_rates(&state, request.range.from, request.range.to));
+    let rates = rates.map_err(IntoResponse::into_response)?;
+    let ledger = match ledger {
         Ok(l) => l,
         Err(ApiError::Invalid(i)) => {
             let problem = i.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
@@ -125,9 +129,6 @@ pub async fn page(
     .map(|m| context! { name => m.name(), formula => m.formula(), columns => columns(m), rows => table(&report, m) })
     .collect();
     let cohorts = cohort_grid(&report);
-    let rates = renewals::renewal_rates(&state, request.range.from, request.range.to)
-        .await
-        .map_err(IntoResponse::into_response)?;
     let latest = report.month(request.range.to);
     Ok(render(
         &state,
