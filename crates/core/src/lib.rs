@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod money;
 pub mod people;
 pub mod renewal;
+pub mod segment;
 pub mod stripe;
 
 pub use account::{AccountInput, ExternalId, LifecycleStage};

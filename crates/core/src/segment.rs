@@ -1,0 +1,422 @@
+//! Segment's tracking API, as Segment itself reads it: the calls (`identify`, `group`, `track`,
+//! `page`, `screen`, and `batch` of them), its limits, and its timestamp correction. Pure: the
+//! server hands in the body and the instant it was received, and gets events or the reason the
+//! whole request is refused.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Segment's limits: one call, one batch request, calls per batch.
+pub const MAX_EVENT_BYTES: usize = 32 * 1024;
+pub const MAX_BATCH_BYTES: usize = 500 * 1024;
+pub const MAX_BATCH_EVENTS: usize = 2_500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Identify,
+    Group,
+    Track,
+    Page,
+    Screen,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Identify, Kind::Group, Kind::Track, Kind::Page, Kind::Screen];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Identify => "identify",
+            Kind::Group => "group",
+            Kind::Track => "track",
+            Kind::Page => "page",
+            Kind::Screen => "screen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One call, checked and with its timestamp corrected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub kind: Kind,
+    pub message_id: String,
+    /// A track's event name, or a page's or screen's name.
+    pub event: Option<String>,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    /// A group call's `groupId`, else `context.groupId`.
+    pub group_id: Option<String>,
+    /// `received_at − (sent_at − original_timestamp)`, when the client sent both.
+    pub timestamp: DateTime<Utc>,
+    pub original_timestamp: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    /// `properties` (track, page, screen) or `traits` (identify, group), as JSON text.
+    pub properties: Option<String>,
+    pub context: Option<String>,
+}
+
+impl Event {
+    /// Who did it: the user id, else the anonymous id.
+    pub fn actor(&self) -> &str {
+        self.user_id.as_deref().or(self.anonymous_id.as_deref()).unwrap_or_default()
+    }
+}
+
+/// Why a request is refused. Nothing of a refused request is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The call's position in `batch`, for batch requests.
+    pub index: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "batch[{i}]: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+fn refuse(index: Option<usize>, reason: impl Into<String>) -> Refused {
+    Refused { index, reason: reason.into() }
+}
+
+/// An id as clients send it: a string, or a number some libraries send.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Id<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Number(serde_json::Number),
+}
+
+impl Id<'_> {
+    fn into_string(self) -> String {
+        match self {
+            Id::Text(t) => t.into_owned(),
+            Id::Number(n) => n.to_string(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Call<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message_id: Option<Id<'a>>,
+    #[serde(borrow)]
+    user_id: Option<Id<'a>>,
+    #[serde(borrow)]
+    anonymous_id: Option<Id<'a>>,
+    #[serde(borrow)]
+    group_id: Option<Id<'a>>,
+    #[serde(borrow)]
+    event: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    original_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sent_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    properties: Option<&'a RawValue>,
+    #[serde(borrow)]
+    traits: Option<&'a RawValue>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    #[serde(borrow)]
+    write_key: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Batch<'a> {
+    #[serde(borrow)]
+    batch: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    sent_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    context: Option<&'a RawValue>,
+    #[serde(borrow)]
+    write_key: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Context<'a> {
+    #[serde(borrow)]
+    group_id: Option<Id<'a>>,
+}
+
+/// A parsed request: its calls, and the write key its body named (if any).
+#[derive(Debug)]
+pub struct Request {
+    pub events: Vec<Event>,
+    pub write_key: Option<String>,
+}
+
+/// Reads the body of `POST /v1/{kind}` (`kind` None: `/v1/batch`). `new_id` makes a message id
+/// for calls that came without one.
+pub fn parse(
+    kind: Option<Kind>,
+    body: &[u8],
+    received_at: DateTime<Utc>,
+    mut new_id: impl FnMut() -> String,
+) -> Result<Request, Refused> {
+    if body.len() > MAX_BATCH_BYTES {
+        return Err(refuse(None, format!("the request is {} bytes; the limit is {MAX_BATCH_BYTES}", body.len())));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| refuse(None, "the body is not UTF-8"))?;
+    match kind {
+        Some(kind) => {
+            if body.len() > MAX_EVENT_BYTES {
+                return Err(refuse(None, format!("the call is {} bytes; the limit is {MAX_EVENT_BYTES}", body.len())));
+            }
+            let call: Call = serde_json::from_str(text).map_err(|e| refuse(None, format!("invalid JSON: {e}")))?;
+            let write_key = call.write_key.as_deref().map(str::to_owned);
+            let event = event(None, Some(kind), call, None, None, received_at, &mut new_id)?;
+            Ok(Request { events: vec![event], write_key })
+        }
+        None => {
+            let b: Batch = serde_json::from_str(text).map_err(|e| refuse(None, format!("invalid JSON: {e}")))?;
+            let calls = b.batch.ok_or_else(|| refuse(None, "a batch request needs a `batch` array"))?;
+            if calls.len() > MAX_BATCH_EVENTS {
+                return Err(refuse(
+                    None,
+                    format!("the batch has {} calls; the limit is {MAX_BATCH_EVENTS}", calls.len()),
+                ));
+            }
+            let sent_at = b.sent_at.as_deref().map(|t| instant(t, "sentAt", None)).transpose()?;
+            let mut events = Vec::with_capacity(calls.len());
+            for (i, raw) in calls.into_iter().enumerate() {
+                let at = Some(i);
+                let size = raw.get().len();
+                if size > MAX_EVENT_BYTES {
+                    return Err(refuse(at, format!("the call is {size} bytes; the limit is {MAX_EVENT_BYTES}")));
+                }
+                let call: Call =
+                    serde_json::from_str(raw.get()).map_err(|e| refuse(at, format!("invalid call: {e}")))?;
+                events.push(event(at, None, call, sent_at, b.context, received_at, &mut new_id)?);
+            }
+            Ok(Request { events, write_key: b.write_key.map(Cow::into_owned) })
+        }
+    }
+}
+
+fn event(
+    at: Option<usize>,
+    kind: Option<Kind>,
+    call: Call,
+    batch_sent_at: Option<DateTime<Utc>>,
+    batch_context: Option<&RawValue>,
+    received_at: DateTime<Utc>,
+    new_id: &mut impl FnMut() -> String,
+) -> Result<Event, Refused> {
+    let kind = match (kind, call.kind.as_deref()) {
+        (Some(k), _) => k,
+        (None, Some(t)) => Kind::parse(t).ok_or_else(|| {
+            refuse(at, format!("unknown type {t:?}: expected identify, group, track, page or screen"))
+        })?,
+        (None, None) => return Err(refuse(at, "a call in a batch needs `type`")),
+    };
+    let text = |id: Option<Id>| id.map(Id::into_string).filter(|s| !s.is_empty());
+    let user_id = text(call.user_id);
+    let anonymous_id = text(call.anonymous_id);
+    if user_id.is_none() && anonymous_id.is_none() {
+        return Err(refuse(at, format!("a {} call needs `userId` or `anonymousId`", kind.as_str())));
+    }
+    let name = match kind {
+        Kind::Track => Some(
+            call.event
+                .filter(|e| !e.trim().is_empty())
+                .ok_or_else(|| refuse(at, "a track call needs `event`"))?
+                .into_owned(),
+        ),
+        Kind::Page | Kind::Screen => call.name.map(Cow::into_owned),
+        Kind::Identify | Kind::Group => None,
+    };
+    let context = call.context.or(batch_context);
+    let context_group = match context {
+        Some(c) => serde_json::from_str::<Context>(c.get()).ok().and_then(|c| text(c.group_id)),
+        None => None,
+    };
+    let group_id = match kind {
+        Kind::Group => Some(text(call.group_id).ok_or_else(|| refuse(at, "a group call needs `groupId`"))?),
+        _ => context_group,
+    };
+    let original = match call.original_timestamp.as_deref().or(call.timestamp.as_deref()) {
+        Some(t) => Some(instant(t, "timestamp", at)?),
+        None => None,
+    };
+    let sent_at = match call.sent_at.as_deref() {
+        Some(t) => Some(instant(t, "sentAt", at)?),
+        None => batch_sent_at,
+    };
+    let timestamp = correct(original, sent_at, received_at);
+    let properties = match kind {
+        Kind::Identify | Kind::Group => call.traits,
+        _ => call.properties,
+    };
+    Ok(Event {
+        kind,
+        message_id: text(call.message_id).unwrap_or_else(new_id),
+        event: name,
+        user_id,
+        anonymous_id,
+        group_id,
+        timestamp,
+        original_timestamp: original,
+        sent_at,
+        received_at,
+        properties: properties.map(|p| p.get().to_owned()),
+        context: context.map(|c| c.get().to_owned()),
+    })
+}
+
+/// Segment's correction for clients whose clocks are off: `receivedAt − (sentAt − originalTimestamp)`.
+/// Without `sentAt` the client's own time stands; without either, the time it was received.
+pub fn correct(
+    original: Option<DateTime<Utc>>,
+    sent_at: Option<DateTime<Utc>>,
+    received_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match (original, sent_at) {
+        (Some(o), Some(s)) => received_at - (s - o),
+        (Some(o), None) => o,
+        (None, _) => received_at,
+    }
+}
+
+/// An ISO 8601 instant; without an offset it is taken as UTC.
+pub fn instant(text: &str, field: &str, at: Option<usize>) -> Result<DateTime<Utc>, Refused> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%:z"] {
+        if let Ok(t) = DateTime::parse_from_str(text, f) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    Err(refuse(at, format!("`{field}` {text:?} is not an ISO 8601 time")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        instant(s, "t", None).unwrap()
+    }
+    fn ids() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("gen-{n}")
+        }
+    }
+    fn batch(body: &str) -> Result<Request, Refused> {
+        parse(None, body.as_bytes(), t("2026-11-23T12:00:00Z"), ids())
+    }
+
+    #[test]
+    fn timestamps_are_corrected_as_segment_does() {
+        // The client's clock is 10 minutes fast: it stamped the event at 12:09 and sent it at
+        // 12:10 by its clock; we received it at 12:00:05. The event happened 1 minute earlier.
+        let r = batch(
+            r#"{"sentAt":"2026-11-23T12:10:00Z","batch":[{"type":"track","userId":"u1","event":"Login","timestamp":"2026-11-23T12:09:00Z"}]}"#,
+        )
+        .unwrap();
+        let e = &r.events[0];
+        assert_eq!(e.original_timestamp, Some(t("2026-11-23T12:09:00Z")));
+        assert_eq!(e.sent_at, Some(t("2026-11-23T12:10:00Z")));
+        assert_eq!(e.timestamp, t("2026-11-23T11:59:00Z"));
+        assert_eq!(correct(None, None, t("2026-11-23T12:00:00Z")), t("2026-11-23T12:00:00Z"));
+        assert_eq!(
+            correct(Some(t("2026-01-01T00:00:00Z")), None, t("2026-11-23T12:00:00Z")),
+            t("2026-01-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn reasons_name_the_batch_index() {
+        let cases = [
+            (
+                r#"{"batch":[{"type":"track","userId":"u","event":"a"},{"type":"track","userId":"u"}]}"#,
+                "batch[1]: a track call needs `event`",
+            ),
+            (r#"{"batch":[{"type":"track","event":"a"}]}"#, "batch[0]: a track call needs `userId` or `anonymousId`"),
+            (r#"{"batch":[{"type":"alias","userId":"u"}]}"#, "batch[0]: unknown type \"alias\""),
+            (r#"{"batch":[{"type":"group","userId":"u"}]}"#, "batch[0]: a group call needs `groupId`"),
+            (
+                r#"{"batch":[{"type":"page","userId":"u","timestamp":"yesterday"}]}"#,
+                "batch[0]: `timestamp` \"yesterday\"",
+            ),
+            (r#"{"batch":[{"type":"page","userId":"u"},"#, "invalid JSON"),
+            (r#"{"events":[]}"#, "a batch request needs a `batch` array"),
+        ];
+        for (body, reason) in cases {
+            let err = batch(body).unwrap_err().to_string();
+            assert!(err.starts_with(reason), "{body}: {err}");
+        }
+    }
+
+    #[test]
+    fn limits_are_segments() {
+        let big = "x".repeat(MAX_EVENT_BYTES);
+        let body = format!(r#"{{"batch":[{{"type":"track","userId":"u","event":"a","properties":{{"p":"{big}"}}}}]}}"#);
+        assert!(batch(&body).unwrap_err().to_string().starts_with("batch[0]: the call is"));
+        let one = r#"{"type":"track","userId":"u","event":"a"}"#;
+        let many = format!(r#"{{"batch":[{}]}}"#, vec![one; MAX_BATCH_EVENTS + 1].join(","));
+        assert!(batch(&many).unwrap_err().to_string().contains("2501 calls"));
+        let ok = format!(r#"{{"batch":[{}]}}"#, vec![one; MAX_BATCH_EVENTS].join(","));
+        assert_eq!(batch(&ok).unwrap().events.len(), MAX_BATCH_EVENTS);
+        let huge = format!(r#"{{"batch":[],"pad":"{}"}}"#, "x".repeat(MAX_BATCH_BYTES));
+        assert!(batch(&huge).unwrap_err().to_string().contains("the limit is 512000"));
+    }
+
+    #[test]
+    fn calls_read_ids_groups_and_keys() {
+        let r = parse(
+            Some(Kind::Track),
+            br#"{"writeKey":"wk_1","userId":42,"event":"Report Built","properties":{"n":1},"context":{"groupId":"acme"}}"#,
+            t("2026-11-23T12:00:00Z"),
+            ids(),
+        )
+        .unwrap();
+        assert_eq!(r.write_key.as_deref(), Some("wk_1"));
+        let e = &r.events[0];
+        assert_eq!((e.user_id.as_deref(), e.group_id.as_deref()), (Some("42"), Some("acme")));
+        assert_eq!((e.message_id.as_str(), e.event.as_deref()), ("gen-1", Some("Report Built")));
+        assert_eq!(e.properties.as_deref(), Some(r#"{"n":1}"#));
+        let r = batch(
+            r#"{"batch":[{"type":"group","anonymousId":"a1","groupId":"g1","traits":{"name":"Acme"},"messageId":"m1"},{"type":"identify","userId":"u1","traits":{"email":"a@b.c"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.events[0].group_id.as_deref(), Some("g1"));
+        assert_eq!(r.events[0].actor(), "a1");
+        assert_eq!(r.events[0].message_id, "m1");
+        assert_eq!(r.events[1].properties.as_deref(), Some(r#"{"email":"a@b.c"}"#));
+        assert_eq!(r.events[1].timestamp, t("2026-11-23T12:00:00Z"));
+    }
+
+    #[test]
+    fn naive_times_are_utc() {
+        assert_eq!(t("2026-11-23T12:00:00.5"), t("2026-11-23T12:00:00.500Z"));
+        assert_eq!(t("2026-11-23T14:00:00+02:00"), t("2026-11-23T12:00:00Z"));
+    }
+}
