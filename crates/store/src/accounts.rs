@@ -256,6 +256,13 @@ impl Store {
     }
 
     /// The account holding external id `value` of `kind`, inside a transaction.
+    pub async fn account_id_by_external_id(&self, kind: &str, value: &str) -> Result<Option<i64>> {
+        let mut tx = self.begin().await?;
+        let id = self.account_id_by(&mut tx, kind, value).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     pub async fn account_id_by(&self, tx: &mut Tx, kind: &str, value: &str) -> Result<Option<i64>> {
         Ok(sqlx::query("SELECT account_id FROM external_ids WHERE kind = $1 AND value = $2")
             .bind(kind)

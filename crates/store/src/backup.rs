@@ -25,6 +25,13 @@ const TABLES: &[&str] = &[
     "fx_rates",
     "renewals",
     "stripe_events",
+    "events",
+    "event_ids",
+    "usage_users",
+    "usage_anonymous",
+    "usage_daily",
+    "usage_user_days",
+    "plan_features",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.
@@ -38,6 +45,7 @@ const SERIAL: &[&str] = &[
     "subscription_periods",
     "invoices",
     "renewals",
+    "events",
 ];
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -275,6 +275,44 @@ async fn update(tx: &mut Tx, id: i64, account_id: i64, new: &NewContact) -> Resu
     replace_user_ids(tx, id, &new.external_user_ids).await
 }
 
+/// The contact behind a Segment user, once its account and email are known: the one holding
+/// the user id (its name and title brought up to date), else the one with the email (gaining
+/// the user id), else a new one.
+pub(crate) async fn upsert_for_user(tx: &mut Tx, account_id: i64, user_id: &str, new: &NewContact) -> Result<()> {
+    let held = sqlx::query("SELECT contact_id FROM contact_user_ids WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(r) = held {
+        let id: i64 = r.try_get(0)?;
+        sqlx::query(
+            "UPDATE contacts SET name = COALESCE($1, name), title = COALESCE($2, title), updated_at = $3 WHERE id = $4",
+        )
+        .bind(&new.name)
+        .bind(&new.title)
+        .bind(now_micros())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
+    }
+    let by_email =
+        sqlx::query("SELECT id FROM contacts WHERE email = $1").bind(&new.email).fetch_optional(&mut **tx).await?;
+    match by_email {
+        Some(r) => {
+            sqlx::query("INSERT INTO contact_user_ids (contact_id, user_id) VALUES ($1, $2)")
+                .bind(r.try_get::<i64, _>(0)?)
+                .bind(user_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        None => {
+            insert(tx, account_id, new).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn replace_user_ids(tx: &mut Tx, id: i64, uids: &[String]) -> Result<()> {
     sqlx::query("DELETE FROM contact_user_ids WHERE contact_id = $1").bind(id).execute(&mut **tx).await?;
     for u in uids {

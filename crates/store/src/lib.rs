@@ -11,6 +11,7 @@ mod migrate;
 pub mod people;
 mod sql;
 pub mod testing;
+pub mod usage;
 
 use keepwell_core::Invalid;
 use sqlx::any::{AnyPoolOptions, AnyRow};

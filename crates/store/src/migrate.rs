@@ -30,6 +30,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_revenue_version.sql"),
         postgres: include_str!("../migrations/postgres/0003_revenue_version.sql"),
     },
+    Migration {
+        version: 4,
+        name: "usage",
+        sqlite: include_str!("../migrations/sqlite/0004_usage.sql"),
+        postgres: include_str!("../migrations/postgres/0004_usage.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -88,6 +88,19 @@ pub(crate) async fn upsert_rows(
     rows: Vec<Vec<Arg>>,
     on_conflict: &str,
 ) -> Result<(), sqlx::Error> {
+    insert_returning(tx, backend, table, columns, rows, on_conflict).await.map(drop)
+}
+
+/// [`upsert_rows`] whose clause ends in `RETURNING …`: the rows every statement returned.
+pub(crate) async fn insert_returning(
+    tx: &mut crate::Tx,
+    backend: crate::Backend,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Arg>>,
+    on_conflict: &str,
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error> {
+    let mut out = Vec::new();
     let per_statement = (30_000 / columns.len().max(1)).max(1);
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -104,9 +117,9 @@ pub(crate) async fn upsert_rows(
             sql.push(")");
         }
         sql.push(on_conflict);
-        sql.query().execute(&mut **tx).await?;
+        out.extend(sql.query().fetch_all(&mut **tx).await?);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// One page of a collection and where the next one starts.

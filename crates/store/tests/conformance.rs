@@ -30,6 +30,7 @@ on_both_backends!(
     migrate_twice_changes_nothing,
     billing_imports_refuse_overlaps_and_renewals_follow_periods,
     revenue_reads_failed_payments_and_its_version_follows_every_change,
+    ingestion_attributes_deduplicates_and_rolls_up,
 );
 
 fn cli() -> Actor {
@@ -358,6 +359,12 @@ async fn backup_restores_into_an_empty_database(store: Store) {
     a.owner_email = Some("ann@team.io".into());
     a.attributes = vec![("renews".into(), AttrValue::infer("2027-01-01"))];
     let acme = store.create_account(&cli(), &a.validate().unwrap()).await.unwrap();
+    let events = seg(
+        r#"{"batch":[{"type":"group","userId":"u1","groupId":"g1"},{"type":"track","userId":"u1","event":"Login","timestamp":"2026-11-21T09:00:00Z"}]}"#,
+    );
+    store.ingest(&events).await.unwrap();
+    let g1 = store.account_id_by_external_id("segment", "g1").await.unwrap().unwrap();
+    let usage = store.usage_days(g1, "2026-11-01", "2026-11-30").await.unwrap();
     let mut buf = Vec::new();
     let summary = store.backup(&mut buf).await.unwrap();
     assert!(summary.rows >= 4);
@@ -366,9 +373,12 @@ async fn backup_restores_into_an_empty_database(store: Store) {
         let other = fresh_store(target).await;
         other.restore(&buf[..]).await.unwrap();
         assert_eq!(other.account(acme.id).await.unwrap().unwrap(), acme);
+        assert_eq!(other.count_events(None).await.unwrap(), 2);
+        assert_eq!(other.usage_days(g1, "2026-11-01", "2026-11-30").await.unwrap(), usage);
+        assert_eq!(other.ingest(&events).await.unwrap().duplicates, 2, "message ids are restored too");
         // Ids keep counting after the restored ones.
         let next = other.create_account(&cli(), &account("Next", "c-2").validate().unwrap()).await.unwrap();
-        assert!(next.id > acme.id);
+        assert!(next.id > g1);
         let again = other.restore(&buf[..]).await.unwrap_err();
         assert!(again.to_string().contains("empty"), "{again}");
     }
@@ -535,4 +545,62 @@ async fn revenue_reads_failed_payments_and_its_version_follows_every_change(stor
     moved(store.revenue_version().await.unwrap(), "deleting an account");
     let (periods, failed) = store.revenue_inputs(&RevenueFilter::default(), "2026-12".parse().unwrap()).await.unwrap();
     assert!(periods.is_empty() && failed.is_empty());
+}
+
+fn seg(body: &str) -> Vec<keepwell_core::segment::Event> {
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().to_utc();
+    let mut n = 0;
+    keepwell_core::segment::parse(None, body.as_bytes(), at, || {
+        n += 1;
+        format!("gen-{n}")
+    })
+    .unwrap()
+    .events
+}
+
+async fn ingestion_attributes_deduplicates_and_rolls_up(store: Store) {
+    let first = seg(r#"{"batch":[
+        {"type":"track","anonymousId":"a1","event":"Report Built","messageId":"m0","timestamp":"2026-11-20T09:00:00Z"},
+        {"type":"group","userId":"u1","groupId":"g1","traits":{"name":"Acme Corp","employees":"120"},"messageId":"m1"},
+        {"type":"identify","userId":"u1","traits":{"email":"Ann@Acme.io","name":"Ann"},"messageId":"m2"},
+        {"type":"track","userId":"u1","event":"Report Built","messageId":"m3","timestamp":"2026-11-21T09:00:00Z"},
+        {"type":"track","userId":"u1","event":"Report Built","messageId":"m4","timestamp":"2026-11-21T10:00:00Z"},
+        {"type":"track","userId":"u2","event":"Report Built","messageId":"m5","timestamp":"2026-11-21T11:00:00Z","context":{"groupId":"g1"}},
+        {"type":"page","userId":"u1","name":"Settings","messageId":"m6","timestamp":"2026-11-22T11:00:00Z"}
+    ]}"#);
+    let s = store.ingest(&first).await.unwrap();
+    assert_eq!((s.stored, s.duplicates), (7, 0));
+    let acme = store.account_id_by_external_id("segment", "g1").await.unwrap().expect("the group made an account");
+    let got = store.account(acme).await.unwrap().unwrap();
+    assert_eq!((got.name.as_str(), got.employees), ("Acme Corp", Some(120)));
+    let contacts =
+        store.contacts(&keepwell_store::contacts::ContactFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(contacts.data.iter().map(|c| c.email.as_str()).collect::<Vec<_>>(), ["ann@acme.io"]);
+    let days = |rows: Vec<keepwell_store::usage::UsageDay>| {
+        rows.into_iter().map(|d| format!("{} {} {}/{}", d.date, d.event, d.count, d.users)).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        days(store.usage_days(acme, "2026-11-01", "2026-11-30").await.unwrap()),
+        ["2026-11-21 Report Built 3/2", "2026-11-22 page:Settings 1/1"],
+        "the anonymous event is not Acme's yet"
+    );
+
+    // The same messageIds again change nothing; the anonymous id is linked, then grouped.
+    let s = store.ingest(&first).await.unwrap();
+    assert_eq!((s.stored, s.duplicates), (0, 7));
+    let link = seg(r#"{"batch":[
+        {"type":"identify","userId":"u3","anonymousId":"a1","messageId":"m7"},
+        {"type":"group","userId":"u3","groupId":"g1","messageId":"m8"},
+        {"type":"track","userId":"u3","event":"Report Built","messageId":"m9","timestamp":"2026-11-21T12:00:00Z"},
+        {"type":"track","userId":"u3","event":"Report Built","messageId":"m9","timestamp":"2026-11-21T12:00:00Z"}
+    ]}"#);
+    let s = store.ingest(&link).await.unwrap();
+    assert_eq!((s.stored, s.duplicates), (3, 1));
+    assert_eq!(
+        days(store.usage_days(acme, "2026-11-01", "2026-11-30").await.unwrap()),
+        ["2026-11-20 Report Built 1/1", "2026-11-21 Report Built 4/3", "2026-11-22 page:Settings 1/1"]
+    );
+    assert_eq!(store.count_events(Some(acme)).await.unwrap(), 10);
+    store.delete_account(&cli(), acme).await.unwrap();
+    assert_eq!(store.count_events(None).await.unwrap(), 0, "an account's events go with it");
 }
