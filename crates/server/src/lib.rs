@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 mod cache;
 pub mod error;
+pub mod ingest;
 mod observe;
 pub mod revenue;
 pub mod state;
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(observe::routes())
         .nest("/api/v1", api::routes())
         .merge(webhooks::routes())
+        .merge(ingest::routes())
         .merge(web::routes(state.clone()))
         .layer(axum::middleware::from_fn(observe::track))
         .layer(tower_http::trace::TraceLayer::new_for_http())

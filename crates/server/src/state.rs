@@ -1,6 +1,7 @@
 //! The one application state every handler shares: cheap to clone, `Arc` inside.
 
 use crate::auth::LoginLimiter;
+use crate::ingest::{Ingest, WriteKeys};
 use crate::revenue::RevenueCache;
 use crate::web::{i18n::I18n, templates};
 use keepwell_store::Store;
@@ -38,12 +39,16 @@ pub struct AppState {
     pub i18n: Arc<I18n>,
     pub login_limiter: Arc<LoginLimiter>,
     pub revenue: Arc<RevenueCache>,
+    pub ingest: Ingest,
+    pub write_keys: Arc<WriteKeys>,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: Settings) -> anyhow::Result<AppState> {
         let i18n = Arc::new(I18n::load()?);
         Ok(AppState {
+            ingest: Ingest::start(store.clone()),
+            write_keys: Arc::new(WriteKeys::default()),
             store,
             settings: Arc::new(settings),
             templates: Arc::new(templates::environment(i18n.clone())?),

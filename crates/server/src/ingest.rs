@@ -1,0 +1,210 @@
+//! Segment-compatible ingestion: `POST /v1/{identify,group,track,page,screen,batch}`.
+//!
+//! A request is parsed and checked whole (`keepwell_core::segment`), then handed to the one
+//! writer, which commits every request waiting at that moment in one transaction (group commit:
+//! one fsync for many requests) and only then lets each answer 200. The queue is bounded in
+//! events; a request that does not fit is answered 429 with `Retry-After`.
+
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use keepwell_core::segment::{self, Event, Kind, MAX_BATCH_BYTES};
+use keepwell_store::usage::IngestSummary;
+use keepwell_store::Store;
+use serde_json::json;
+use std::io::Read;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+
+/// Events waiting for the writer at most; beyond, requests are answered 429.
+const QUEUE_EVENTS: usize = 100_000;
+/// Events the writer commits in one transaction at most.
+const GROUP_EVENTS: usize = 20_000;
+
+struct Job {
+    events: Vec<Event>,
+    _permit: OwnedSemaphorePermit,
+    done: oneshot::Sender<Result<IngestSummary, String>>,
+}
+
+/// The handle requests use to reach the writer.
+#[derive(Clone)]
+pub struct Ingest {
+    jobs: mpsc::UnboundedSender<Job>,
+    room: Arc<Semaphore>,
+}
+
+pub enum Refusal {
+    Busy,
+    Failed(String),
+}
+
+impl Ingest {
+    /// Starts the writer on the current runtime.
+    pub fn start(store: Store) -> Ingest {
+        let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer(store, rx));
+        Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)) }
+    }
+
+    /// Queues events and waits until they are committed.
+    pub async fn submit(&self, events: Vec<Event>) -> Result<IngestSummary, Refusal> {
+        let n = u32::try_from(events.len().max(1)).unwrap_or(u32::MAX);
+        let permit = self.room.clone().try_acquire_many_owned(n).map_err(|_| Refusal::Busy)?;
+        let (done, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { events, _permit: permit, done })
+            .map_err(|_| Refusal::Failed("the writer stopped".into()))?;
+        answer.await.map_err(|_| Refusal::Failed("the writer stopped".into()))?.map_err(Refusal::Failed)
+    }
+}
+
+async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut size = first.events.len();
+        let mut jobs = vec![first];
+        while size < GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(job) => {
+                    size += job.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let events: Vec<Event> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.events)).collect();
+        let started = std::time::Instant::now();
+        match store.ingest(&events).await {
+            Ok(summary) => {
+                metrics::counter!("keepwell_ingested_events_total").increment(summary.stored as u64);
+                metrics::histogram!("keepwell_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
+                // The group's summary is not split per request: each learns the commit happened.
+                for job in jobs {
+                    let _ = job.done.send(Ok(summary));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = events.len(), "ingestion write failed");
+                for job in jobs {
+                    let _ = job.done.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/v1/{kind}", post(receive))
+}
+
+fn answer(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"success": false, "message": message}))).into_response()
+}
+
+/// The body, un-gzipped when it says so, never more than Segment's batch limit.
+fn body(headers: &HeaderMap, raw: Bytes) -> Result<Vec<u8>, String> {
+    let gzip = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if !gzip {
+        return Ok(raw.to_vec());
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(&raw[..])
+        .take(MAX_BATCH_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("the gzip body cannot be read: {e}"))?;
+    Ok(out)
+}
+
+/// The write key from `Authorization: Basic base64(key:)`.
+fn basic_user(headers: &HeaderMap) -> Option<String> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    Some(text.split(':').next().unwrap_or_default().to_owned()).filter(|k| !k.is_empty())
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let kind = match kind.as_str() {
+        "batch" | "import" => None,
+        k => match Kind::parse(k) {
+            Some(k) => Some(k),
+            None => return answer(StatusCode::NOT_FOUND, &format!("no endpoint /v1/{k}")),
+        },
+    };
+    let received_at = chrono::Utc::now();
+    let parsed = body(&headers, raw)
+        .map_err(|reason| segment::Refused { index: None, reason })
+        .and_then(|b| segment::parse(kind, &b, received_at, crate::auth::random_id));
+    // The key is checked before the body's faults are told: strangers learn nothing.
+    let key = basic_user(&headers).or_else(|| parsed.as_ref().ok().and_then(|r| r.write_key.clone()));
+    let Some(key) = key else {
+        return answer(
+            StatusCode::UNAUTHORIZED,
+            "a write key is needed: the Basic user name or `writeKey` in the body",
+        );
+    };
+    match state.write_keys.check(&state.store, &key).await {
+        Ok(true) => {}
+        Ok(false) => return answer(StatusCode::UNAUTHORIZED, "unknown or revoked write key"),
+        Err(e) => {
+            tracing::error!(error = %e, "write key lookup failed");
+            return answer(StatusCode::SERVICE_UNAVAILABLE, "the database is not answering; retry");
+        }
+    }
+    let request = match parsed {
+        Ok(r) => r,
+        Err(refused) => return answer(StatusCode::BAD_REQUEST, &refused.to_string()),
+    };
+    match state.ingest.submit(request.events).await {
+        Ok(_) => Json(json!({"success": true})).into_response(),
+        Err(Refusal::Busy) => {
+            let mut r = answer(StatusCode::TOO_MANY_REQUESTS, "the ingestion queue is full; retry after a second");
+            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            r
+        }
+        Err(Refusal::Failed(e)) => {
+            answer(StatusCode::SERVICE_UNAVAILABLE, &format!("the events were not stored ({e}); retry"))
+        }
+    }
+}
+
+/// Write keys seen lately, so a busy client does not cost a lookup per request. A revoked key
+/// stops working within `TTL`.
+#[derive(Default)]
+pub struct WriteKeys(std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>);
+
+impl WriteKeys {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub async fn check(&self, store: &Store, key: &str) -> keepwell_store::Result<bool> {
+        let hash = crate::auth::hash_secret(key);
+        let now = std::time::Instant::now();
+        if let Some(at) = self.0.lock().unwrap_or_else(|e| e.into_inner()).get(&hash) {
+            if now.duration_since(*at) < Self::TTL {
+                return Ok(true);
+            }
+        }
+        let live = store.write_key_by_hash(&hash).await?.is_some();
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if live {
+            seen.insert(hash, now);
+        } else {
+            seen.remove(&hash);
+        }
+        Ok(live)
+    }
+}

@@ -1,0 +1,103 @@
+//! Segment-compatible ingestion over HTTP, on both backends: write keys, Segment's limits and
+//! reasons, gzip, deduplication, attribution and rollups.
+
+mod common;
+
+use common::TestApp;
+use keepwell_server::auth::new_secret;
+use keepwell_store::Actor;
+use serde_json::{json, Value};
+use std::io::Write;
+
+on_both_backends!(calls_are_authenticated_checked_and_stored, limits_and_gzip_are_segments);
+
+async fn write_key(app: &TestApp) -> String {
+    let (secret, hash, prefix) = new_secret("wk");
+    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    secret
+}
+
+/// Posts raw bytes to `/v1/{path}` with an optional Basic write key and extra headers.
+async fn send(app: &TestApp, path: &str, key: Option<&str>, body: Vec<u8>, gzip: bool) -> (u16, Value) {
+    let mut req = app.http.post(app.url(&format!("/v1/{path}"))).header("content-type", "application/json");
+    if let Some(k) = key {
+        req = req.basic_auth(k, Some(""));
+    }
+    if gzip {
+        req = req.header("content-encoding", "gzip");
+    }
+    let res = req.body(body).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn calls_are_authenticated_checked_and_stored(app: TestApp) {
+    let key = write_key(&app).await;
+    let batch = json!({"batch": [
+        {"type": "group", "userId": "u1", "groupId": "g-acme", "traits": {"name": "Acme"}, "messageId": "m1"},
+        {"type": "identify", "userId": "u1", "traits": {"email": "ann@acme.io", "name": "Ann"}, "messageId": "m2"},
+        {"type": "track", "userId": "u1", "event": "Report Built", "messageId": "m3", "timestamp": "2026-11-20T10:00:00Z"},
+    ], "sentAt": "2026-11-20T10:00:01Z"});
+    let body = serde_json::to_vec(&batch).unwrap();
+    assert_eq!(send(&app, "batch", None, body.clone(), false).await.0, 401);
+    assert_eq!(send(&app, "batch", Some("wk_nope"), body.clone(), false).await.0, 401);
+    assert_eq!(app.store.count_events(None).await.unwrap(), 0);
+    let (status, answer) = send(&app, "batch", Some(&key), body.clone(), false).await;
+    assert_eq!((status, answer), (200, json!({"success": true})));
+    let acme = app.store.account_id_by_external_id("segment", "g-acme").await.unwrap().unwrap();
+    assert_eq!(app.store.count_events(Some(acme)).await.unwrap(), 3);
+
+    // The key in the body works too; a retry of the same messageIds stores nothing new.
+    let track = json!({"writeKey": key, "userId": "u1", "event": "Report Built", "messageId": "m4"});
+    assert_eq!(send(&app, "track", None, serde_json::to_vec(&track).unwrap(), false).await.0, 200);
+    assert_eq!(send(&app, "batch", Some(&key), body, false).await.0, 200);
+    assert_eq!(app.store.count_events(None).await.unwrap(), 4);
+
+    // One bad call refuses the whole batch, naming its index.
+    let bad = json!({"batch": [
+        {"type": "track", "userId": "u1", "event": "Ok", "messageId": "m5"},
+        {"type": "track", "userId": "u1", "messageId": "m6"},
+    ]});
+    let (status, answer) = send(&app, "batch", Some(&key), serde_json::to_vec(&bad).unwrap(), false).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["message"], "batch[1]: a track call needs `event`");
+    let (status, answer) = send(&app, "track", Some(&key), b"{not json".to_vec(), false).await;
+    assert_eq!(status, 400);
+    assert!(answer["message"].as_str().unwrap().starts_with("invalid JSON"), "{answer}");
+    assert_eq!(app.store.count_events(None).await.unwrap(), 4, "nothing of a refused request is kept");
+    // Corrected as Segment does: received now, sent 1 s after it happened, so it happened 1 s
+    // before it was received — today (or, at midnight, yesterday), not on the client's date.
+    let today = chrono::Utc::now().date_naive();
+    let (from, to) = ((today - chrono::Days::new(1)).to_string(), today.to_string());
+    let usage = app.store.usage_days(acme, &from, &to).await.unwrap();
+    let count: i64 = usage.iter().filter(|u| u.event == "Report Built").map(|u| u.count).sum();
+    assert_eq!(count, 2, "{usage:?}");
+    assert!(usage.iter().all(|u| u.users == 1), "{usage:?}");
+    assert_eq!(send(&app, "alias", Some(&key), b"{}".to_vec(), false).await.0, 404);
+}
+
+async fn limits_and_gzip_are_segments(app: TestApp) {
+    let key = write_key(&app).await;
+    let call =
+        |i: usize| json!({"type": "track", "userId": format!("u{i}"), "event": "Login", "messageId": format!("z{i}")});
+    let batch = |n: usize| serde_json::to_vec(&json!({"batch": (0..n).map(call).collect::<Vec<_>>()})).unwrap();
+    let (status, answer) = send(&app, "batch", Some(&key), batch(2_501), false).await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("2501 calls"), "{answer}");
+    let big = json!({"userId": "u", "event": "Big", "properties": {"blob": "x".repeat(33 * 1024)}});
+    let (status, answer) = send(&app, "track", Some(&key), serde_json::to_vec(&big).unwrap(), false).await;
+    assert_eq!(status, 400);
+    assert!(answer["message"].as_str().unwrap().contains("limit is 32768"), "{answer}");
+
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&batch(2_000)).unwrap();
+    let (status, answer) = send(&app, "batch", Some(&key), gz.finish().unwrap(), true).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(app.store.count_events(None).await.unwrap(), 2_000);
+    // A gzip body that inflates past 500 KB is refused whole.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&serde_json::to_vec(&json!({"batch": [], "pad": "x".repeat(600 * 1024)})).unwrap()).unwrap();
+    let (status, answer) = send(&app, "batch", Some(&key), gz.finish().unwrap(), true).await;
+    assert_eq!(status, 400);
+    assert!(answer["message"].as_str().unwrap().contains("limit is 512000"), "{answer}");
+}
