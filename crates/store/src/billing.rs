@@ -4,7 +4,7 @@
 
 use crate::accounts::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::audit::record;
-use crate::sql::{opt_text, text, upsert_rows, Arg, Sql};
+use crate::sql::{in_list, opt_text, text, upsert_rows, Arg, Sql};
 use crate::{now_micros, Actor, Backend, Result, Store, StoreError, Tx};
 use chrono::NaiveDate;
 use keepwell_core::billing::{first_overlap, FxRate, Interval, Invoice, InvoiceStatus, Period};
@@ -154,17 +154,6 @@ fn invoice_from(r: &AnyRow) -> Result<InvoiceRecord> {
 }
 
 /// `'a', 'b'` for an `IN (…)` list of text values, bound as arguments.
-fn in_list(sql: &mut Sql, values: &[&str]) {
-    sql.push("(");
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(Arg::Text((*v).to_owned()));
-    }
-    sql.push(")");
-}
-
 /// A failure not tied to one row, reported on the first.
 fn first_row(error: StoreError) -> RowError {
     RowError { index: 0, error }

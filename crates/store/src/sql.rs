@@ -64,6 +64,18 @@ impl Sql {
     }
 }
 
+/// `(?, ?, …)`: a parenthesised list of text values, for `IN`.
+pub(crate) fn in_list(sql: &mut Sql, values: &[&str]) {
+    sql.push("(");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Arg::Text((*v).to_owned()));
+    }
+    sql.push(")");
+}
+
 /// Inserts many rows with multi-row `INSERT … VALUES`, in statements small enough for both
 /// backends' limits on bound parameters.
 ///

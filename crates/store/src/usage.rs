@@ -7,7 +7,7 @@
 //! an identify or group call links them.
 
 use crate::contacts::upsert_for_user;
-use crate::sql::{insert_returning, opt_text, text, upsert_rows, Arg, Sql};
+use crate::sql::{in_list, insert_returning, opt_text, text, upsert_rows, Arg, Sql};
 use crate::{Actor, Backend, Result, Store, Tx};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::AccountInput;
@@ -56,8 +56,8 @@ fn traits(e: &Event) -> Traits {
     e.properties.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
 }
 
-/// A usage event to count: account, day, rollup name, the user (or anonymous id), instant.
-type Usage = (i64, String, String, String, i64);
+/// A usage event to count: account, day, rollup name, the user (or anonymous id).
+type Usage = (i64, String, String, String);
 
 /// Who belongs where, as known inside one write: loaded for the group's ids, updated by its calls.
 #[derive(Default)]
@@ -103,7 +103,7 @@ impl Store {
             if let (Some(a), Some(name)) = (account, usage_name(e.kind, e.event.as_deref())) {
                 let day = e.timestamp.date_naive().to_string();
                 let who = user.clone().unwrap_or_else(|| e.actor().to_owned());
-                usage.push((a, day, name, who, micros(e.timestamp)));
+                usage.push((a, day, name, who));
             }
             rows.push(vec![
                 Arg::Text(e.message_id.clone()),
@@ -206,17 +206,6 @@ async fn load_links(tx: &mut Tx, events: &[&Event]) -> Result<Links> {
     Ok(links)
 }
 
-fn in_list(sql: &mut Sql, values: &[&str]) {
-    sql.push("(");
-    for (i, v) in values.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(Arg::Text((*v).to_owned()));
-    }
-    sql.push(")");
-}
-
 /// An identify (traits, anonymous id → user) or group (user → account, the account created from
 /// its traits when unknown) call; events it attributes are added to `late`.
 async fn apply_call(store: &Store, tx: &mut Tx, links: &mut Links, e: &Event, late: &mut Vec<Usage>) -> Result<()> {
@@ -289,7 +278,7 @@ async fn apply_call(store: &Store, tx: &mut Tx, links: &mut Links, e: &Event, la
             if let Some(name) = usage_name(kind, opt_text(&r, "event")?.as_deref()) {
                 let at: i64 = r.try_get("timestamp")?;
                 let day = DateTime::<Utc>::from_timestamp_micros(at).unwrap_or_default().date_naive().to_string();
-                late.push((account, day, name, user.clone(), at));
+                late.push((account, day, name, user.clone()));
             }
         }
         contact(tx, account, &user).await?;
@@ -343,7 +332,7 @@ async fn roll_up(tx: &mut Tx, backend: Backend, usage: &[Usage]) -> Result<()> {
     }
     let mut counts: HashMap<(i64, &str, &str), (i64, i64)> = HashMap::new();
     let mut user_days: HashSet<(i64, &str, &str, &str)> = HashSet::new();
-    for (a, day, name, user, _) in usage {
+    for (a, day, name, user) in usage {
         counts.entry((*a, day, name)).or_default().0 += 1;
         user_days.insert((*a, day, name, user));
     }
