@@ -14,7 +14,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
 use keepwell_core::segment::{self, Event, Kind, MAX_BATCH_BYTES};
-use keepwell_store::usage::IngestSummary;
+use keepwell_store::usage::{EventWriter, IngestSummary};
 use keepwell_store::Store;
 use serde_json::json;
 use std::io::Read;
@@ -48,6 +48,7 @@ impl Ingest {
     /// Starts the writer on the current runtime.
     pub fn start(store: Store) -> Ingest {
         let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(checkpointer(store.clone()));
         tokio::spawn(writer(store, rx));
         Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)) }
     }
@@ -64,7 +65,20 @@ impl Ingest {
     }
 }
 
+/// Keeps SQLite's WAL short on another connection, so the writer's commits do not copy it.
+async fn checkpointer(store: Store) {
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(250));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = store.checkpoint().await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
 async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut events_writer = EventWriter::new(store);
     while let Some(first) = rx.recv().await {
         let mut size = first.events.len();
         let mut jobs = vec![first];
@@ -79,7 +93,7 @@ async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
         }
         let events: Vec<Event> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.events)).collect();
         let started = std::time::Instant::now();
-        match store.ingest(&events).await {
+        match events_writer.write(&events).await {
             Ok(summary) => {
                 metrics::counter!("keepwell_ingested_events_total").increment(summary.stored as u64);
                 metrics::histogram!("keepwell_ingest_commit_seconds").record(started.elapsed().as_secs_f64());

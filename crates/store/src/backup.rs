@@ -167,6 +167,8 @@ impl Store {
             sqlx::query_with(&sql, args).execute(&mut *tx).await.map_err(|e| bad(n, e.to_string()))?;
             summary.rows += 1;
         }
+        // The bulk event index is derived, not backed up: build it for the restored events.
+        crate::usage::index_pending(&mut tx).await?;
         if self.backend() == Backend::Postgres {
             for table in SERIAL {
                 sqlx::query(&format!(

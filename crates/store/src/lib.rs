@@ -24,6 +24,10 @@ pub use sql::Page;
 /// SQLite's page cache per connection, in KiB when negative: 8 MiB (eight connections stay well
 /// under the server's memory budget; an import raises its own).
 pub(crate) const SQLITE_CACHE: i64 = -8192;
+/// WAL pages after which a committing connection copies the WAL into the database itself: far
+/// above what [`Store::checkpoint`], run in the background by the server, lets the WAL reach, so
+/// a commit seldom pays for it.
+const SQLITE_AUTOCHECKPOINT: i64 = 16_384;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +107,8 @@ impl Store {
                         conn.execute(
                             format!(
                                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-                                 PRAGMA busy_timeout=10000; PRAGMA cache_size={SQLITE_CACHE};"
+                                 PRAGMA busy_timeout=10000; PRAGMA cache_size={SQLITE_CACHE}; \
+                                 PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT};"
                             )
                             .as_str(),
                         )
@@ -123,6 +128,15 @@ impl Store {
     /// Applies pending migrations; returns the versions applied now.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
         migrate::run(self).await
+    }
+
+    /// Copies what the WAL holds into the SQLite database file without waiting for anyone
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`); nothing on PostgreSQL.
+    pub async fn checkpoint(&self) -> Result<()> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     /// Answers when the database does (for `/readyz`).

@@ -36,6 +36,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_usage.sql"),
         postgres: include_str!("../migrations/postgres/0004_usage.sql"),
     },
+    Migration {
+        version: 5,
+        name: "event_index",
+        sqlite: include_str!("../migrations/sqlite/0005_event_index.sql"),
+        postgres: include_str!("../migrations/postgres/0005_event_index.sql"),
+    },
 ];
 
 /// The schema version this build expects.

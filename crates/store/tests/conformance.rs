@@ -31,6 +31,7 @@ on_both_backends!(
     billing_imports_refuse_overlaps_and_renewals_follow_periods,
     revenue_reads_failed_payments_and_its_version_follows_every_change,
     ingestion_attributes_deduplicates_and_rolls_up,
+    event_writers_share_dedup_links_and_the_bulk_index,
 );
 
 fn cli() -> Actor {
@@ -603,4 +604,62 @@ async fn ingestion_attributes_deduplicates_and_rolls_up(store: Store) {
     assert_eq!(store.count_events(Some(acme)).await.unwrap(), 10);
     store.delete_account(&cli(), acme).await.unwrap();
     assert_eq!(store.count_events(None).await.unwrap(), 0, "an account's events go with it");
+}
+
+/// Two writers (two nodes, or the server and an import) over one database: each one's unindexed
+/// events, links it keeps in memory, and the bulk index must never let a duplicate in, miss an
+/// account change made elsewhere, or lose an event from an account's list.
+async fn event_writers_share_dedup_links_and_the_bulk_index(store: Store) {
+    use keepwell_store::usage::{EventFilter, EventWriter};
+    let track = |ids: std::ops::Range<usize>, group: &str| {
+        let calls: Vec<String> = ids
+            .map(|i| {
+                format!(
+                    r#"{{"type":"track","userId":"u{i}","event":"Run","messageId":"t{i}","context":{{"groupId":"{group}"}},"timestamp":"2026-11-21T09:00:00Z"}}"#
+                )
+            })
+            .collect();
+        seg(&format!(r#"{{"batch":[{}]}}"#, calls.join(",")))
+    };
+    let mut one = EventWriter::new(store.clone()).index_every(5);
+    let mut two = EventWriter::new(store.clone()).index_every(1000);
+    let s =
+        one.write(&seg(r#"{"batch":[{"type":"group","userId":"u0","groupId":"g1","messageId":"g"}]}"#)).await.unwrap();
+    assert_eq!(s.stored, 1);
+    let acme = store.account_id_by_external_id("segment", "g1").await.unwrap().unwrap();
+    // `two` learns that g2 belongs to no account yet.
+    assert_eq!(two.write(&track(0..2, "g2")).await.unwrap().stored, 2);
+    assert_eq!(two.write(&track(0..2, "g2")).await.unwrap().duplicates, 2, "its own unindexed events");
+    assert_eq!(one.write(&track(0..3, "g1")).await.unwrap().duplicates, 2, "the other writer's, indexed first");
+    // An account gets g2 elsewhere; the writer that knew g2 as nobody's must see it.
+    let other = store.create_account(&cli(), &account("Globex", "crm-g").validate().unwrap()).await.unwrap();
+    let mut input = account("Globex", "crm-g");
+    input.external_ids.push(("segment".into(), "g2".into()));
+    store.update_account(&cli(), other.id, &input.validate().unwrap()).await.unwrap();
+    assert_eq!(two.write(&track(10..13, "g2")).await.unwrap().stored, 3);
+    assert_eq!(store.count_events(Some(other.id)).await.unwrap(), 3);
+    // `one` indexes every 5 events: Acme's list spans the index and the newer events after it.
+    assert_eq!(one.write(&track(20..26, "g1")).await.unwrap().stored, 6);
+    assert_eq!(one.write(&track(30..32, "g1")).await.unwrap().stored, 2);
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let f = EventFilter { account_id: Some(acme), cursor: cursor.clone(), limit: 3, ..Default::default() };
+        let page = store.events(&f).await.unwrap();
+        seen.extend(page.data.iter().map(|e| e.message_id.clone()));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let want: Vec<String> =
+        ["t31", "t30", "t25", "t24", "t23", "t22", "t21", "t20", "t2", "t0", "g"].map(String::from).to_vec();
+    // t0 named g2, then nobody's, so it went to its user's account.
+    assert_eq!(seen, want, "newest first, each once");
+    let page =
+        store.events(&EventFilter { user_id: Some("u12".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(page.data.iter().map(|e| e.account_id).collect::<Vec<_>>(), [Some(other.id)]);
+    store.delete_account(&cli(), acme).await.unwrap();
+    assert_eq!(store.count_events(None).await.unwrap(), 4, "Acme's indexed and newer events went with it");
+    assert_eq!(one.write(&track(40..41, "g3")).await.unwrap().stored, 1, "writers go on after a delete");
 }

@@ -17,6 +17,8 @@
 
 use crate::demo::{self, DemoArgs};
 use crate::import::{self, ImportArgs};
+
+mod ingest;
 use anyhow::{bail, Context};
 use keepwell_store::{Actor, Store};
 use rand::{Rng, SeedableRng};
@@ -29,9 +31,9 @@ pub struct BenchArgs {
     name: String,
     #[arg(long, default_value_t = 100_000)]
     accounts: usize,
-    /// Concurrent clients (accounts-api).
-    #[arg(long, default_value_t = 50)]
-    clients: usize,
+    /// Concurrent clients (accounts-api: 50 unless given; ingest: 8).
+    #[arg(long)]
+    clients: Option<usize>,
     /// How long the clients run (accounts-api).
     #[arg(long, default_value_t = 20)]
     seconds: u64,
@@ -42,6 +44,12 @@ pub struct BenchArgs {
     /// Warm repetitions of each request (metrics).
     #[arg(long, default_value_t = 20)]
     repeat: usize,
+    /// Events to send (ingest).
+    #[arg(long, default_value_t = 2_000_000)]
+    events: usize,
+    /// Events per /v1/batch request (ingest).
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
 }
 
 fn machine() -> String {
@@ -80,7 +88,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "import" => bench_import(&dir, &url, args.accounts).await.map(|_| ()),
         "accounts-api" => bench_api(&dir, &url, &args).await,
         "metrics" => bench_metrics(&url, &args).await,
-        other => bail!("unknown benchmark {other:?}: try import, accounts-api or metrics"),
+        "ingest" => {
+            let a = ingest::IngestArgs { events: args.events, clients: args.clients.unwrap_or(8), batch: args.batch };
+            ingest::run(&dir, &url, args.target.is_some(), &a).await
+        }
+        other => bail!("unknown benchmark {other:?}: try import, accounts-api, metrics or ingest"),
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -156,6 +168,7 @@ const QUERIES: &[(&str, &str)] = &[
 
 async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()> {
     let store = bench_import(dir, url, args.accounts).await?;
+    let clients = args.clients.unwrap_or(50);
     let (token, hash, prefix) = keepwell_server::auth::new_secret("kw");
     store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
     store.close().await;
@@ -174,7 +187,7 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()
         })
     };
     let mut tasks = Vec::new();
-    for client in 0..args.clients {
+    for client in 0..clients {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
         tasks.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(client as u64);
@@ -221,13 +234,13 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()
     server.stop();
     let pct = |v: &mut Vec<f64>, p: f64| -> f64 {
         v.sort_by(f64::total_cmp);
-        v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
+        percentile(v, p)
     };
     let mut lat: Vec<f64> = all.iter().map(|(_, l)| *l).collect();
     println!(
         "accounts-api: {} accounts, {} clients without pause for {} s: {} requests ({:.0}/s), {} errors",
         args.accounts,
-        args.clients,
+        clients,
         args.seconds,
         lat.len(),
         lat.len() as f64 / args.seconds as f64,
@@ -443,13 +456,18 @@ async fn bench_metrics(url: &str, args: &BenchArgs) -> anyhow::Result<()> {
         let target = if label.ends_with("page") { "  (target: < 200 ms)" } else { "" };
         println!(
             "  {label:16} p50 {:7.1}  p99 {:7.1}  max {:7.1} ms{target}",
-            v[v.len() / 2],
-            v[((v.len() as f64 * 0.99).ceil() as usize).saturating_sub(1)],
-            v[v.len() - 1]
+            percentile(&v, 0.5),
+            percentile(&v, 0.99),
+            percentile(&v, 1.0)
         );
     }
     println!("  server RSS after the warm runs (one ledger cached): {:.0} MB", rss_mb(server.pid));
     Ok(())
+}
+
+/// The `p` quantile (0..=1) of sorted values, nearest rank.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted.get(((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
 }
 
 /// Resident memory of a process in MB, from /proc.
