@@ -26,10 +26,19 @@ const QUEUE_EVENTS: usize = 100_000;
 /// Events the writer commits in one transaction at most.
 const GROUP_EVENTS: usize = 20_000;
 
-struct Job {
-    events: Vec<Event>,
-    _permit: OwnedSemaphorePermit,
-    done: oneshot::Sender<Result<IngestSummary, String>>,
+/// How long the writer waits, idle, before folding what it wrote into the rollups.
+const FOLD_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
+enum Job {
+    Write {
+        events: Vec<Event>,
+        _permit: OwnedSemaphorePermit,
+        done: oneshot::Sender<Result<IngestSummary, String>>,
+    },
+    /// Fold every event written so far into the rollups, then answer.
+    Fold {
+        done: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// The handle requests use to reach the writer.
@@ -53,13 +62,20 @@ impl Ingest {
         Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)) }
     }
 
+    /// Has every event acknowledged so far counted in the rollups, for a read that must see them.
+    pub async fn fold(&self) -> Result<(), String> {
+        let (done, answer) = oneshot::channel();
+        self.jobs.send(Job::Fold { done }).map_err(|_| "the writer stopped".to_owned())?;
+        answer.await.map_err(|_| "the writer stopped".to_owned())?
+    }
+
     /// Queues events and waits until they are committed.
     pub async fn submit(&self, events: Vec<Event>) -> Result<IngestSummary, Refusal> {
         let n = u32::try_from(events.len().max(1)).unwrap_or(u32::MAX);
         let permit = self.room.clone().try_acquire_many_owned(n).map_err(|_| Refusal::Busy)?;
         let (done, answer) = oneshot::channel();
         self.jobs
-            .send(Job { events, _permit: permit, done })
+            .send(Job::Write { events, _permit: permit, done })
             .map_err(|_| Refusal::Failed("the writer stopped".into()))?;
         answer.await.map_err(|_| Refusal::Failed("the writer stopped".into()))?.map_err(Refusal::Failed)
     }
@@ -77,35 +93,72 @@ async fn checkpointer(store: Store) {
     }
 }
 
+/// The node's one event writer: takes every request waiting, writes them in one transaction,
+/// answers each; folds into the rollups when idle or asked.
 async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut events_writer = EventWriter::new(store);
-    while let Some(first) = rx.recv().await {
-        let mut size = first.events.len();
-        let mut jobs = vec![first];
-        while size < GROUP_EVENTS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    size += job.events.len();
-                    jobs.push(job);
+    loop {
+        let next = if events_writer.unfolded() {
+            match tokio::time::timeout(FOLD_AFTER, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Err(e) = events_writer.fold().await {
+                        tracing::error!(error = %e, "folding events into the rollups failed");
+                    }
+                    continue;
                 }
-                Err(_) => break,
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = next else { break };
+        let mut jobs: Vec<Waiting> = Vec::new();
+        let mut folds = Vec::new();
+        let (mut next, mut size) = (Some(first), 0);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Write { events, _permit, done } => {
+                    size += events.len();
+                    jobs.push((events, _permit, done));
+                }
+                Job::Fold { done } => folds.push(done),
+            }
+            if size < GROUP_EVENTS {
+                next = rx.try_recv().ok();
             }
         }
-        let events: Vec<Event> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.events)).collect();
+        if !jobs.is_empty() {
+            write(&mut events_writer, jobs).await;
+        }
+        if !folds.is_empty() {
+            let result = events_writer.fold().await.map_err(|e| e.to_string());
+            for done in folds {
+                let _ = done.send(result.clone());
+            }
+        }
+    }
+}
+
+type Waiting = (Vec<Event>, OwnedSemaphorePermit, oneshot::Sender<Result<IngestSummary, String>>);
+
+/// Writes the waiting requests' events in one transaction and answers each.
+async fn write(events_writer: &mut EventWriter, mut jobs: Vec<Waiting>) {
+    {
+        let events: Vec<Event> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.0)).collect();
         let started = std::time::Instant::now();
         match events_writer.write(&events).await {
             Ok(summary) => {
                 metrics::counter!("keepwell_ingested_events_total").increment(summary.stored as u64);
                 metrics::histogram!("keepwell_ingest_commit_seconds").record(started.elapsed().as_secs_f64());
                 // The group's summary is not split per request: each learns the commit happened.
-                for job in jobs {
-                    let _ = job.done.send(Ok(summary));
+                for (_, _, done) in jobs {
+                    let _ = done.send(Ok(summary));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, events = events.len(), "ingestion write failed");
-                for job in jobs {
-                    let _ = job.done.send(Err(e.to_string()));
+                for (_, _, done) in jobs {
+                    let _ = done.send(Err(e.to_string()));
                 }
             }
         }

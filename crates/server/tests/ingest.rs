@@ -69,10 +69,20 @@ async fn calls_are_authenticated_checked_and_stored(app: TestApp) {
     // before it was received — today (or, at midnight, yesterday), not on the client's date.
     let today = chrono::Utc::now().date_naive();
     let (from, to) = ((today - chrono::Days::new(1)).to_string(), today.to_string());
-    let usage = app.store.usage_days(acme, &from, &to).await.unwrap();
-    let count: i64 = usage.iter().filter(|u| u.event == "Report Built").map(|u| u.count).sum();
-    assert_eq!(count, 2, "{usage:?}");
-    assert!(usage.iter().all(|u| u.users == 1), "{usage:?}");
+    // Read through the API, which counts what was acknowledged before it answers.
+    let (status, usage) = app.get(&format!("/api/v1/accounts/{acme}/usage?from={from}&to={to}"), &app.admin).await;
+    assert_eq!(status, 200, "{usage}");
+    let rows = usage["data"].as_array().unwrap();
+    let built = rows.iter().filter(|u| u["event"] == "Report Built");
+    assert_eq!(built.map(|u| u["count"].as_i64().unwrap()).sum::<i64>(), 2, "{usage}");
+    assert!(rows.iter().all(|u| u["users"] == 1), "{usage}");
+    let (status, bad) = app.get(&format!("/api/v1/accounts/{acme}/usage?from={to}&to={from}"), &app.admin).await;
+    assert_eq!((status, bad["errors"][0]["field"].as_str()), (422, Some("from")), "{bad}");
+    let (status, page) =
+        app.get(&format!("/api/v1/events?account_id={acme}&event=Report%20Built&limit=1"), &app.admin).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"][0]["type"], "track", "{page}");
+    assert!(page["data"][0]["received_at"].is_string() && page["next_cursor"].is_string(), "{page}");
     assert_eq!(send(&app, "alias", Some(&key), b"{}".to_vec(), false).await.0, 404);
 }
 

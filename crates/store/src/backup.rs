@@ -27,6 +27,7 @@ const TABLES: &[&str] = &[
     "stripe_events",
     "events",
     "event_ids",
+    "event_index",
     "usage_users",
     "usage_anonymous",
     "usage_daily",
@@ -130,6 +131,10 @@ impl Store {
                 )));
             }
         }
+        // The migrations made this one-row table; the backup's row says where its rollups stand.
+        sqlx::query("DELETE FROM event_index").execute(&mut *tx).await?;
+        // The migrations made this one-row table; the backup's row says where its rollups stand.
+        sqlx::query("DELETE FROM event_index").execute(&mut *tx).await?;
         let mut summary = BackupSummary { rows: 0, tables: TABLES.len() };
         for (n, line) in lines {
             let line = line.map_err(|e| bad(n, e.to_string()))?;
@@ -168,7 +173,7 @@ impl Store {
             summary.rows += 1;
         }
         // The bulk event index is derived, not backed up: build it for the restored events.
-        crate::usage::index_pending(&mut tx).await?;
+        crate::usage::reindex(&mut tx).await?;
         if self.backend() == Backend::Postgres {
             for table in SERIAL {
                 sqlx::query(&format!(

@@ -377,6 +377,8 @@ async fn backup_restores_into_an_empty_database(store: Store) {
         assert_eq!(other.count_events(None).await.unwrap(), 2);
         assert_eq!(other.usage_days(g1, "2026-11-01", "2026-11-30").await.unwrap(), usage);
         assert_eq!(other.ingest(&events).await.unwrap().duplicates, 2, "message ids are restored too");
+        let again = other.usage_days(g1, "2026-11-01", "2026-11-30").await.unwrap();
+        assert_eq!(again, usage, "restored rollups are not counted twice");
         // Ids keep counting after the restored ones.
         let next = other.create_account(&cli(), &account("Next", "c-2").validate().unwrap()).await.unwrap();
         assert!(next.id > g1);

@@ -8,6 +8,7 @@ pub mod input;
 pub mod metrics;
 pub mod openapi;
 pub mod renewals;
+pub mod usage;
 pub mod users;
 
 use crate::error::{ApiError, ApiResult};
@@ -31,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/accounts/{id}/invoices", get(billing::invoices).post(billing::save_invoice))
         .route("/accounts/{id}/contract", get(billing::contract))
         .route("/fx-rates", get(billing::fx_rates).post(billing::save_fx_rates))
+        .route("/accounts/{id}/usage", get(usage::days))
+        .route("/events", get(usage::events))
         .route("/metrics/{name}", get(metrics::show))
         .route("/renewals", get(renewals::list))
         .route("/renewals/rates", get(renewals::rates_view))
@@ -92,6 +95,12 @@ impl Params {
                 }
             },
         }
+    }
+
+    /// A `YYYY-MM-DD` date.
+    pub fn date(&self, name: &str, invalid: &mut Invalid) -> Option<chrono::NaiveDate> {
+        let v = self.text(name)?;
+        keepwell_core::money::date(&v).map_err(|e| invalid.push(name, e)).ok()
     }
 
     pub fn id(&self, name: &str, invalid: &mut Invalid) -> Option<i64> {

@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Keepwell API", description = "Accounts, contacts, people, billing, revenue metrics and renewals of a Keepwell workspace. \
+    info(title = "Keepwell API", description = "Accounts, contacts, people, billing, revenue metrics, renewals and product usage of a Keepwell workspace. \
         Authenticate with `Authorization: Bearer TOKEN` (`keepwell token create`). Collections are paged with \
         `limit` and `cursor`; errors are application/problem+json."),
     paths(
@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         super::billing::fx_rates, super::billing::save_fx_rates,
         super::metrics::show,
         super::renewals::list, super::renewals::rates_view, super::renewals::record,
+        super::usage::days, super::usage::events,
     ),
     modifiers(&Bearer)
 )]

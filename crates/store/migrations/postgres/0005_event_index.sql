@@ -10,16 +10,19 @@ CREATE TABLE event_accounts (
     event_id BIGINT NOT NULL,
     PRIMARY KEY (account_id, event_id)
 );
--- The newest event id whose messageId is in event_ids and whose account is in event_accounts;
--- and a counter every change to who belongs where moves, so an event writer may keep those
--- links in memory until it moves.
+-- indexed_to: the newest event id whose messageId is in event_ids and whose account is in
+-- event_accounts; rolled_to: the newest event id counted in the rollups and users' activity;
+-- links_version: a counter every change to who belongs where moves, so an event writer may
+-- keep those links in memory until it moves.
 CREATE TABLE event_index (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     indexed_to BIGINT NOT NULL,
+    rolled_to BIGINT NOT NULL,
     links_version BIGINT NOT NULL
 );
 INSERT INTO event_accounts (account_id, event_id) SELECT account_id, id FROM events WHERE account_id IS NOT NULL;
-INSERT INTO event_index (id, indexed_to, links_version) VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM events), 0);
+INSERT INTO event_index (id, indexed_to, rolled_to, links_version)
+    VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM events), (SELECT COALESCE(MAX(id), 0) FROM events), 0);
 CREATE OR REPLACE FUNCTION delete_account_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM events WHERE id IN (SELECT event_id FROM event_accounts WHERE account_id = OLD.id);

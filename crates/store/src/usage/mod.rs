@@ -7,7 +7,7 @@
 //! an identify or group call links them.
 
 use crate::contacts::upsert_for_user;
-use crate::sql::{in_list, insert_returning, insert_rows, opt_text, text, upsert_rows, Arg, Sql};
+use crate::sql::{in_list, insert_rows, opt_text, text, upsert_rows, Arg, Sql};
 use crate::{Actor, Backend, Result, Store, Tx};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::AccountInput;
@@ -33,14 +33,16 @@ fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-/// The rollup name of a usage event: a track's event name, `page:NAME`/`screen:NAME`, or None for
-/// identify and group calls (which are not usage).
-pub fn usage_name(kind: Kind, event: Option<&str>) -> Option<String> {
-    match (kind, event) {
-        (Kind::Track, Some(e)) => Some(e.to_owned()),
-        (Kind::Page | Kind::Screen, Some(n)) if !n.is_empty() => Some(format!("{}:{n}", kind.as_str())),
-        (Kind::Page | Kind::Screen, _) => Some(kind.as_str().to_owned()),
-        _ => None,
+/// The rollup name of a usage event, in SQL over `events`: a track's event name, `page:NAME` or
+/// `screen:NAME` (`page`, `screen` without a name). Identify and group calls are not usage.
+const USAGE_NAME: &str =
+    "CASE WHEN kind = 'track' THEN event WHEN event IS NULL OR event = '' THEN kind ELSE kind || ':' || event END";
+
+/// The UTC day of `events.timestamp` (microseconds), as `YYYY-MM-DD`.
+fn day_sql(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "date(timestamp / 1000000, 'unixepoch')",
+        Backend::Postgres => "to_char(to_timestamp(timestamp / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     }
 }
 
@@ -58,9 +60,6 @@ struct Traits {
 fn traits(e: &Event) -> Traits {
     e.properties.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
 }
-
-/// A usage event to count: account, day, rollup name, the user (or anonymous id).
-type Usage = (i64, String, String, String);
 
 /// Who belongs where, as far as a writer has needed to know: each groupId's account, each
 /// user's account, each anonymous id's user — `None` when there is none. Valid while
@@ -96,8 +95,16 @@ impl Links {
 
 /// Events a writer leaves out of the bulk index at most, unless told otherwise.
 pub const INDEX_EVERY: usize = 200_000;
+/// Events a writer leaves out of the rollups at most, unless told otherwise; the server also
+/// folds them in whenever it is idle for a moment or a request reads usage.
+pub const FOLD_EVERY: usize = 100_000;
 
-/// The one writer of events on a node, and what it knows between its transactions: the
+/// The one writer of events on a node. It appends events; every so often, in the same kind of
+/// transaction, it folds the events after `event_index.rolled_to` into the rollups and users'
+/// activity (in SQL, so a crash or another writer loses nothing: the next fold takes them), and
+/// indexes the events after `event_index.indexed_to`.
+///
+/// What it knows between its transactions: the
 /// messageIds of the events it wrote after `event_index.indexed_to` (checked here, in memory;
 /// older ones in `event_ids`), and who belongs where. When anyone else wrote events since this
 /// writer's last commit (another node, an import, a restart), its memory of the messageIds is
@@ -111,13 +118,17 @@ pub struct EventWriter {
     links: Links,
     /// `event_index.links_version` when this writer last committed.
     links_version: Option<i64>,
+    /// Whether events it wrote are not in the rollups yet.
+    unfolded: bool,
     index_every: usize,
+    fold_every: usize,
 }
 
 impl Store {
     /// Stores one group of events (see [`EventWriter::write`]) with a writer of its own.
+    /// Everything is folded into the rollups before it returns.
     pub async fn ingest(&self, events: &[Event]) -> Result<IngestSummary> {
-        EventWriter::new(self.clone()).write(events).await
+        EventWriter::new(self.clone()).fold_every(1).write(events).await
     }
 }
 
@@ -129,8 +140,26 @@ impl EventWriter {
             last_written: None,
             links: Links::default(),
             links_version: None,
+            unfolded: false,
             index_every: INDEX_EVERY,
+            fold_every: FOLD_EVERY,
         }
+    }
+
+    /// Folds its events into the rollups once it has left `n` out.
+    pub fn fold_every(mut self, n: usize) -> EventWriter {
+        self.fold_every = n.max(1);
+        self
+    }
+
+    /// Whether events it wrote are not in the rollups yet.
+    pub fn unfolded(&self) -> bool {
+        self.unfolded
+    }
+
+    /// Folds every event not in the rollups yet into them now.
+    pub async fn fold(&mut self) -> Result<()> {
+        self.write_then(&[], true).await.map(drop)
     }
 
     /// Indexes its events once it has left `n` out of the bulk index (tests use a few).
@@ -143,18 +172,23 @@ impl EventWriter {
     /// calls applied in order, every event attributed to its account when known, rollups and
     /// users' activity brought up to date. Nothing is written when it fails.
     pub async fn write(&mut self, events: &[Event]) -> Result<IngestSummary> {
-        let result = self.write_group(events).await;
+        self.write_then(events, false).await
+    }
+
+    async fn write_then(&mut self, events: &[Event], fold: bool) -> Result<IngestSummary> {
+        let result = self.write_group(events, fold).await;
         if result.is_err() {
             // What the failed transaction would have added is not in the database.
             self.tail.clear();
             self.last_written = None;
             self.links = Links::default();
             self.links_version = None;
+            self.unfolded = true;
         }
         result
     }
 
-    async fn write_group(&mut self, events: &[Event]) -> Result<IngestSummary> {
+    async fn write_group(&mut self, events: &[Event], fold_now: bool) -> Result<IngestSummary> {
         let store = &self.store;
         let backend = store.backend();
         let mut tx = store.begin().await?;
@@ -163,7 +197,7 @@ impl EventWriter {
             // given, which `indexed_to` relies on.
             sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *tx).await?;
         }
-        let (mut indexed_to, newest, links_version) = index_state(&mut tx).await?;
+        let IndexState { mut indexed_to, rolled_to, newest, links_version } = index_state(&mut tx).await?;
         if self.links_version != Some(links_version) || self.links.len() > LINKS_KEPT {
             self.links = Links::default();
         }
@@ -178,15 +212,20 @@ impl EventWriter {
         let duplicates = events.len() - fresh.len();
         let links = &mut self.links;
         load_links(&mut tx, links, &fresh).await?;
-        let mut late: Vec<Usage> = Vec::new();
+        let mut late: Vec<i64> = Vec::new();
         for e in fresh.iter().filter(|e| matches!(e.kind, Kind::Identify | Kind::Group)) {
-            apply_call(store, &mut tx, links, indexed_to, e, &mut late).await?;
+            apply_call(store, &mut tx, links, (indexed_to, rolled_to), e, &mut late).await?;
         }
-        let mut usage = insert_events(&mut tx, backend, links, &fresh).await?;
-        usage.extend(late);
-        roll_up(&mut tx, backend, &usage).await?;
-        seen(&mut tx, backend, &fresh).await?;
-        let (_, written, links_version) = index_state(&mut tx).await?;
+        insert_events(&mut tx, backend, links, &fresh).await?;
+        if !late.is_empty() {
+            fold(&mut tx, backend, Scope::Ids(&late)).await?;
+        }
+        let IndexState { newest: written, links_version, .. } = index_state(&mut tx).await?;
+        let fold_now = written > rolled_to && (fold_now || written - rolled_to >= self.fold_every as i64);
+        if fold_now {
+            fold(&mut tx, backend, Scope::After(rolled_to, written)).await?;
+            sqlx::query("UPDATE event_index SET rolled_to = $1 WHERE id = 1").bind(written).execute(&mut *tx).await?;
+        }
         let index_now = self.tail.len() + fresh.len() >= self.index_every;
         if index_now {
             index_events(&mut tx, indexed_to, written).await?;
@@ -199,6 +238,7 @@ impl EventWriter {
         }
         self.last_written = Some(written);
         self.links_version = Some(links_version);
+        self.unfolded = written > rolled_to && !fold_now;
         Ok(IngestSummary { stored: fresh.len(), duplicates })
     }
 }
@@ -227,36 +267,43 @@ async fn index_events(tx: &mut Tx, from: i64, to: i64) -> Result<()> {
     Ok(())
 }
 
-/// `event_index.indexed_to`, the newest event id and `event_index.links_version`.
-async fn index_state(tx: &mut Tx) -> Result<(i64, i64, i64)> {
+/// Where the bulk index and the rollups stand, and the newest event.
+struct IndexState {
+    indexed_to: i64,
+    rolled_to: i64,
+    newest: i64,
+    links_version: i64,
+}
+
+async fn index_state(tx: &mut Tx) -> Result<IndexState> {
     let row = sqlx::query(
-        "SELECT indexed_to, links_version, (SELECT COALESCE(MAX(id), 0) FROM events) AS newest \
+        "SELECT indexed_to, rolled_to, links_version, (SELECT COALESCE(MAX(id), 0) FROM events) AS newest \
          FROM event_index WHERE id = 1",
     )
     .fetch_one(&mut **tx)
     .await?;
-    Ok((row.try_get("indexed_to")?, row.try_get("newest")?, row.try_get("links_version")?))
+    Ok(IndexState {
+        indexed_to: row.try_get("indexed_to")?,
+        rolled_to: row.try_get("rolled_to")?,
+        newest: row.try_get("newest")?,
+        links_version: row.try_get("links_version")?,
+    })
 }
 
-/// Indexes every event after `event_index.indexed_to`.
-pub(crate) async fn index_pending(tx: &mut Tx) -> Result<()> {
-    let (indexed_to, newest, _) = index_state(tx).await?;
-    index_events(tx, indexed_to, newest).await
+/// Builds the bulk index of every event anew (after a restore; the rollups are restored as
+/// they were, with `rolled_to`).
+pub(crate) async fn reindex(tx: &mut Tx) -> Result<()> {
+    let state = index_state(tx).await?;
+    index_events(tx, 0, state.newest).await
 }
 
-/// Appends the group's new events, each with its account when known; returns the usage to count.
-async fn insert_events(tx: &mut Tx, backend: Backend, links: &Links, fresh: &[&Event]) -> Result<Vec<Usage>> {
-    let mut usage: Vec<Usage> = Vec::new();
+/// Appends the group's new events, each with its account when known.
+async fn insert_events(tx: &mut Tx, backend: Backend, links: &Links, fresh: &[&Event]) -> Result<()> {
     let mut rows = Vec::with_capacity(fresh.len());
     for e in fresh {
         let account = links.account_of(e);
         // An anonymous id already linked to a user is that user.
         let user = e.user_id.clone().or_else(|| links.user_of_anonymous(e).cloned());
-        if let (Some(a), Some(name)) = (account, usage_name(e.kind, e.event.as_deref())) {
-            let day = e.timestamp.date_naive().to_string();
-            let who = user.clone().unwrap_or_else(|| e.actor().to_owned());
-            usage.push((a, day, name, who));
-        }
         rows.push(vec![
             Arg::Text(e.message_id.clone()),
             Arg::Text(e.kind.as_str().into()),
@@ -289,7 +336,7 @@ async fn insert_events(tx: &mut Tx, backend: Backend, links: &Links, fresh: &[&E
         "context",
     ];
     insert_rows(tx, backend, "events", &cols, rows).await?;
-    Ok(usage)
+    Ok(())
 }
 
 /// The events whose messageId is new: first in the group, not in the writer's unindexed tail
@@ -353,14 +400,15 @@ async fn fill<V>(
 }
 
 /// An identify (traits, anonymous id → user) or group (user → account, the account created from
-/// its traits when unknown) call; events it attributes are added to `late`.
+/// its traits when unknown) call. Events it attributes that were folded into the rollups already
+/// (under no account) are added to `late`, to be counted now; later ones are counted when folded.
 async fn apply_call(
     store: &Store,
     tx: &mut Tx,
     links: &mut Links,
-    indexed_to: i64,
+    (indexed_to, rolled_to): (i64, i64),
     e: &Event,
-    late: &mut Vec<Usage>,
+    late: &mut Vec<i64>,
 ) -> Result<()> {
     let Some(user) = e.user_id.clone().or_else(|| e.anonymous_id.clone()) else { return Ok(()) };
     let now = micros(e.timestamp);
@@ -418,14 +466,12 @@ async fn apply_call(
     }
     // Whatever the user did before it belonged to an account now counts for the account.
     if let Some(account) = links.users.get(&user).copied().flatten() {
-        let rows = sqlx::query(
-            "UPDATE events SET account_id = $1 WHERE account_id IS NULL AND user_id = $2 \
-             RETURNING id, kind, event, timestamp, user_id",
-        )
-        .bind(account)
-        .bind(&user)
-        .fetch_all(&mut **tx)
-        .await?;
+        let rows =
+            sqlx::query("UPDATE events SET account_id = $1 WHERE account_id IS NULL AND user_id = $2 RETURNING id")
+                .bind(account)
+                .bind(&user)
+                .fetch_all(&mut **tx)
+                .await?;
         for r in rows {
             let id: i64 = r.try_get("id")?;
             if id <= indexed_to {
@@ -436,11 +482,8 @@ async fn apply_call(
                     .execute(&mut **tx)
                     .await?;
             }
-            let kind = Kind::parse(&text(&r, "kind")?).unwrap_or(Kind::Identify);
-            if let Some(name) = usage_name(kind, opt_text(&r, "event")?.as_deref()) {
-                let at: i64 = r.try_get("timestamp")?;
-                let day = DateTime::<Utc>::from_timestamp_micros(at).unwrap_or_default().date_naive().to_string();
-                late.push((account, day, name, user.clone()));
+            if id <= rolled_to {
+                late.push(id);
             }
         }
         contact(tx, account, &user).await?;
@@ -487,43 +530,63 @@ async fn contact(tx: &mut Tx, account: i64, user: &str) -> Result<()> {
     Ok(())
 }
 
-/// Adds usage to `usage_daily`: counts, and users not yet counted for that account, day and event.
-async fn roll_up(tx: &mut Tx, backend: Backend, usage: &[Usage]) -> Result<()> {
-    if usage.is_empty() {
-        return Ok(());
+/// Which events a fold takes.
+enum Scope<'a> {
+    /// Those after the first id, up to the second.
+    After(i64, i64),
+    Ids(&'a [i64]),
+}
+
+impl Scope<'_> {
+    fn push(&self, sql: &mut Sql) {
+        match self {
+            Scope::After(from, to) => {
+                sql.push(" AND id > ").bind(Arg::I64(*from)).push(" AND id <= ").bind(Arg::I64(*to));
+            }
+            Scope::Ids(ids) => {
+                sql.push(" AND id IN (");
+                for (i, id) in ids.iter().enumerate() {
+                    sql.push(if i == 0 { "" } else { ", " }).bind(Arg::I64(*id));
+                }
+                sql.push(")");
+            }
+        }
     }
-    let mut counts: HashMap<(i64, &str, &str), (i64, i64)> = HashMap::new();
-    let mut user_days: HashSet<(i64, &str, &str, &str)> = HashSet::new();
-    for (a, day, name, user) in usage {
-        counts.entry((*a, day, name)).or_default().0 += 1;
-        user_days.insert((*a, day, name, user));
-    }
-    let rows = user_days
-        .iter()
-        .map(|(a, d, n, u)| vec![Arg::I64(*a), Arg::Text((*d).into()), Arg::Text((*n).into()), Arg::Text((*u).into())])
-        .collect();
-    let added = insert_returning(
-        tx,
-        backend,
-        "usage_user_days",
-        &["account_id", "day", "event", "user_key"],
-        rows,
-        " ON CONFLICT (account_id, day, event, user_key) DO NOTHING RETURNING account_id, day, event",
-    )
-    .await?;
+}
+
+/// Counts events into the rollups, in the database: per account, day and usage name, how many
+/// and from how many users (`usage_user_days` keeps who was counted); and users' first and last
+/// seen. Each event must be folded once (`event_index.rolled_to` says up to where).
+async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
+    let day = day_sql(backend);
+    let usage = "kind IN ('track', 'page', 'screen') AND account_id IS NOT NULL";
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO usage_user_days (account_id, day, event, user_key) \
+         SELECT DISTINCT account_id, {day}, {USAGE_NAME}, COALESCE(user_id, anonymous_id) FROM events WHERE {usage}"
+    ));
+    scope.push(&mut sql);
+    sql.push(" ON CONFLICT (account_id, day, event, user_key) DO NOTHING RETURNING account_id, day, event");
     let mut new_users: HashMap<(i64, String, String), i64> = HashMap::new();
-    for r in &added {
-        *new_users.entry((r.try_get("account_id")?, text(r, "day")?, text(r, "event")?)).or_default() += 1;
+    for r in sql.query().fetch_all(&mut **tx).await? {
+        *new_users.entry((r.try_get("account_id")?, text(&r, "day")?, text(&r, "event")?)).or_default() += 1;
     }
-    for ((a, d, n), c) in counts.iter_mut() {
-        c.1 = new_users.get(&(*a, (*d).to_owned(), (*n).to_owned())).copied().unwrap_or(0);
+    let mut sql = Sql::new(&format!(
+        "SELECT account_id, {day} AS day, {USAGE_NAME} AS name, COUNT(*) AS n FROM events WHERE {usage}"
+    ));
+    scope.push(&mut sql);
+    sql.push(" GROUP BY 1, 2, 3");
+    let mut rows = Vec::new();
+    for r in sql.query().fetch_all(&mut **tx).await? {
+        let key = (r.try_get::<i64, _>("account_id")?, text(&r, "day")?, text(&r, "name")?);
+        let users = new_users.get(&key).copied().unwrap_or(0);
+        rows.push(vec![
+            Arg::I64(key.0),
+            Arg::Text(key.1),
+            Arg::Text(key.2),
+            Arg::I64(r.try_get("n")?),
+            Arg::I64(users),
+        ]);
     }
-    let rows = counts
-        .iter()
-        .map(|((a, d, n), (count, users))| {
-            vec![Arg::I64(*a), Arg::Text((*d).into()), Arg::Text((*n).into()), Arg::I64(*count), Arg::I64(*users)]
-        })
-        .collect();
     upsert_rows(
         tx,
         backend,
@@ -534,35 +597,18 @@ async fn roll_up(tx: &mut Tx, backend: Backend, usage: &[Usage]) -> Result<()> {
          users = usage_daily.users + excluded.users",
     )
     .await?;
-    Ok(())
-}
-
-/// Brings users' first and last seen up to date with the group's events.
-async fn seen(tx: &mut Tx, backend: Backend, events: &[&Event]) -> Result<()> {
-    let mut span: HashMap<&str, (i64, i64)> = HashMap::new();
-    for e in events {
-        let Some(u) = e.user_id.as_deref() else { continue };
-        let t = micros(e.timestamp);
-        let s = span.entry(u).or_insert((t, t));
-        s.0 = s.0.min(t);
-        s.1 = s.1.max(t);
-    }
-    let rows = span
-        .into_iter()
-        .map(|(u, (first, last))| vec![Arg::Text(u.to_owned()), Arg::I64(first), Arg::I64(last)])
-        .collect();
-    upsert_rows(
-        tx,
-        backend,
-        "usage_users",
-        &["user_id", "first_seen", "last_seen"],
-        rows,
-        " ON CONFLICT (user_id) DO UPDATE SET \
+    let mut sql = Sql::new(
+        "INSERT INTO usage_users (user_id, first_seen, last_seen) \
+         SELECT user_id, MIN(timestamp), MAX(timestamp) FROM events WHERE user_id IS NOT NULL",
+    );
+    scope.push(&mut sql);
+    sql.push(
+        " GROUP BY user_id ON CONFLICT (user_id) DO UPDATE SET \
          first_seen = CASE WHEN usage_users.first_seen IS NULL OR excluded.first_seen < usage_users.first_seen \
            THEN excluded.first_seen ELSE usage_users.first_seen END, \
          last_seen = CASE WHEN usage_users.last_seen IS NULL OR excluded.last_seen > usage_users.last_seen \
            THEN excluded.last_seen ELSE usage_users.last_seen END",
-    )
-    .await?;
+    );
+    sql.query().execute(&mut **tx).await?;
     Ok(())
 }
