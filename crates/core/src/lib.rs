@@ -12,6 +12,7 @@ pub mod people;
 pub mod renewal;
 pub mod segment;
 pub mod stripe;
+pub mod usage;
 
 pub use account::{AccountInput, ExternalId, LifecycleStage};
 pub use attribute::{AttrValue, Attributes};

@@ -42,6 +42,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_event_index.sql"),
         postgres: include_str!("../migrations/postgres/0005_event_index.sql"),
     },
+    Migration {
+        version: 6,
+        name: "usage_activity",
+        sqlite: include_str!("../migrations/sqlite/0006_usage_activity.sql"),
+        postgres: include_str!("../migrations/postgres/0006_usage_activity.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -21,7 +21,8 @@ use utoipa::{Modify, OpenApi};
         super::billing::fx_rates, super::billing::save_fx_rates,
         super::metrics::show,
         super::renewals::list, super::renewals::rates_view, super::renewals::record,
-        super::usage::days, super::usage::events,
+        super::usage::days, super::usage::events, super::usage::summary, super::usage::activity,
+        super::usage::plan_features, super::usage::set_plan_features,
     ),
     modifiers(&Bearer)
 )]

@@ -1,17 +1,20 @@
-//! `/api/v1/accounts/{id}/usage` and `/api/v1/events`: product usage through the API. Each read
-//! first has the node's event writer fold what it acknowledged into the rollups, so a client
-//! reads what it sent.
+//! Product usage through the API: an account's daily rollups and summary, the accounts ranked by
+//! activity, raw events, and the plan → features catalogue. Each read of the rollups first has
+//! the node's event writer fold what it acknowledged into them, so a client reads what it sent.
 
 use super::accounts::load;
-use super::{path_id, Params};
-use crate::auth::{Auth, Viewer};
+use super::{json_object, path_id, Params};
+use crate::auth::{Admin, Auth, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use keepwell_core::money::percent;
+use keepwell_core::usage::{self as formula, Feature};
 use keepwell_core::Invalid;
-use keepwell_store::usage::{EventFilter, StoredEvent, UsageDay};
+use keepwell_store::usage::{AccountActivity, EventFilter, EventTotal, ProductUser, Ranking, StoredEvent, UsageDay};
 use keepwell_store::Page;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -126,4 +129,208 @@ pub async fn events(
     invalid.into_result(())?;
     let Page { data, next_cursor } = state.store.events(&filter).await?;
     Ok(Json(Events { data, next_cursor }))
+}
+
+/// A feature of the account's plans and whether it was used in the last 30 days.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeatureUse {
+    pub feature: String,
+    pub used: bool,
+}
+
+/// Distinct users active on a day.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActiveDay {
+    pub date: NaiveDate,
+    pub users: i64,
+}
+
+/// An account's usage as of a day. Windows end on `as_of` (included): `wau` the 7 days, `mau`
+/// and everything else the 30 days. Rates are percent (90 % → 90.0), null when undefined.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageSummary {
+    pub as_of: NaiveDate,
+    pub dau: i64,
+    pub wau: i64,
+    pub mau: i64,
+    /// Seats licensed by the subscriptions in force on `as_of` (null: none).
+    pub seats: Option<i64>,
+    /// `mau` ÷ `seats`.
+    pub license_utilization: Option<f64>,
+    /// The plans in force on `as_of`, whose features adoption is measured against.
+    pub plans: Vec<String>,
+    pub features: Vec<FeatureUse>,
+    /// Features used in 30 days ÷ features of the plans (plan → features catalogue).
+    pub feature_adoption: Option<f64>,
+    pub events: i64,
+    /// Events in the 30 days before the window.
+    pub previous_events: i64,
+    /// (`events` − `previous_events`) ÷ `previous_events`.
+    pub trend: Option<f64>,
+    /// The 10 most frequent event names of the window.
+    pub top_events: Vec<EventTotal>,
+    /// Each day of the window, oldest first.
+    pub daily_active_users: Vec<ActiveDay>,
+    /// The account's product users, most recently active first (at most 100).
+    pub users: Vec<ProductUser>,
+}
+
+/// Days the summary's main window spans.
+const WINDOW: u64 = 30;
+
+/// An account's usage summary as of a day (the API and the account page).
+pub async fn summary_of(state: &AppState, account: i64, as_of: NaiveDate) -> ApiResult<UsageSummary> {
+    folded(state).await?;
+    let store = &state.store;
+    let (from, to) = formula::window(as_of, WINDOW);
+    let (wau_from, _) = formula::window(as_of, 7);
+    let (prev_from, prev_to) = formula::previous_window(as_of, WINDOW);
+    let mau = store.active_users(account, from, to).await?;
+    let totals = store.event_totals(account, from, to).await?;
+    let previous_events = store.event_totals(account, prev_from, prev_to).await?.iter().map(|t| t.count).sum();
+    let contract = crate::revenue::contract(state, account, as_of).await?;
+    let catalogue = store.plan_features().await?;
+    let used = totals.iter().map(|t| t.event.clone()).collect();
+    let features = formula::features_used(&catalogue, &contract.plans, &used);
+    let per_day: HashMap<String, i64> = store.daily_active_users(account, from, to).await?.into_iter().collect();
+    let events = totals.iter().map(|t| t.count).sum();
+    Ok(UsageSummary {
+        as_of,
+        dau: per_day.get(&as_of.to_string()).copied().unwrap_or(0),
+        wau: store.active_users(account, wau_from, to).await?,
+        mau,
+        seats: (contract.seats > 0).then_some(contract.seats),
+        license_utilization: formula::license_utilization(mau, contract.seats).map(percent),
+        feature_adoption: formula::feature_adoption(&features).map(percent),
+        features: features.iter().map(|(f, used)| FeatureUse { feature: (*f).to_owned(), used: *used }).collect(),
+        plans: contract.plans,
+        events,
+        previous_events,
+        trend: formula::trend(events, previous_events).map(percent),
+        top_events: totals.into_iter().take(10).collect(),
+        daily_active_users: from
+            .iter_days()
+            .take_while(|d| *d <= to)
+            .map(|d| ActiveDay { date: d, users: per_day.get(&d.to_string()).copied().unwrap_or(0) })
+            .collect(),
+        users: store.product_users(account, 100).await?,
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/usage/summary", tag = "usage",
+    description = "The account's usage as of `as_of` (default today, UTC): daily, weekly (7 days) and monthly (30 days) \
+                   active users, license utilisation (active users in 30 days ÷ licensed seats), feature adoption \
+                   (features used in 30 days ÷ features its plans include, per the plan → features catalogue), the trend \
+                   of events against the 30 days before, top events, active users per day and its users' last activity. \
+                   Rates are percent, null when undefined.",
+    params(("id" = i64, Path), ("as_of" = Option<NaiveDate>, Query)),
+    responses((status = 200, body = UsageSummary), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn summary(
+    _auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<UsageSummary>> {
+    let as_of = crate::revenue::as_of(&Params(q))?;
+    let account = load(&state, path_id(&id)?).await?;
+    Ok(Json(summary_of(&state, account.id, as_of).await?))
+}
+
+/// Accounts ranked by activity.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Activity {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub data: Vec<AccountActivity>,
+}
+
+/// The ranking a request asks for: `order`, the window (`days` ending on `as_of`), `owner`, `limit`.
+pub struct ActivityRequest {
+    pub ranking: Ranking,
+    pub window: (NaiveDate, NaiveDate),
+    pub owner: Option<Option<i64>>,
+    pub limit: i64,
+}
+
+pub fn activity_request(p: &Params, me: Option<i64>) -> Result<ActivityRequest, Invalid> {
+    let mut invalid = Invalid::default();
+    let ranking = match p.text("order").as_deref() {
+        None | Some("least") => Ranking::LeastActive,
+        Some("most") => Ranking::MostActive,
+        Some(v) => {
+            invalid.push("order", format!("{v:?} is neither \"least\" nor \"most\""));
+            Ranking::LeastActive
+        }
+    };
+    let days = match p.text("days") {
+        None => WINDOW,
+        Some(v) => v.parse().ok().filter(|d| (1..=366).contains(d)).unwrap_or_else(|| {
+            invalid.push("days", format!("{v:?} is not a number of days from 1 to 366"));
+            WINDOW
+        }),
+    };
+    let as_of = p.date("as_of", &mut invalid).unwrap_or_else(|| Utc::now().date_naive());
+    let owner = p.owner(me, &mut invalid);
+    let limit = p.limit(&mut invalid);
+    invalid.into_result(ActivityRequest { ranking, window: formula::window(as_of, days), owner, limit })
+}
+
+#[utoipa::path(get, path = "/api/v1/usage/accounts", tag = "usage",
+    description = "Accounts ranked by users active in the `days` (default 30) ending on `as_of` (default today), then by \
+                   events: `order=least` (default; accounts with no usage at all first) or `order=most`. `owner` is a team \
+                   member id, `me` or `none`.",
+    params(("order" = Option<String>, Query), ("days" = Option<u32>, Query), ("as_of" = Option<NaiveDate>, Query),
+        ("owner" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "1 to 500, default 50")),
+    responses((status = 200, body = Activity), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn activity(
+    auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Activity>> {
+    let r = activity_request(&Params(q), auth.user_id)?;
+    folded(&state).await?;
+    let data = state.store.account_activity(r.ranking, r.window, r.owner, r.limit).await?;
+    let (from, to) = r.window;
+    Ok(Json(Activity { from, to, data }))
+}
+
+/// The plan → features catalogue: which event names count as using which feature, per plan.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlanFeatures {
+    #[schema(value_type = Vec<Object>, example = json!([{"plan": "pro", "feature": "reports", "events": ["Report Built", "page:Reports"]}]))]
+    pub features: Vec<Feature>,
+}
+
+#[utoipa::path(get, path = "/api/v1/plan-features", tag = "usage",
+    description = "The plan → features catalogue feature adoption is measured against.",
+    responses((status = 200, body = PlanFeatures)), security(("bearer" = [])))]
+pub async fn plan_features(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<PlanFeatures>> {
+    Ok(Json(PlanFeatures { features: state.store.plan_features().await? }))
+}
+
+#[utoipa::path(put, path = "/api/v1/plan-features", tag = "usage", request_body = Object,
+    description = "Replaces the whole catalogue (admins): `{\"features\": [{\"plan\", \"feature\", \"events\": [NAME, …]}]}` \
+                   where an event name is a track's event or `page:NAME` / `screen:NAME`. All or nothing; audited.",
+    responses((status = 200, body = PlanFeatures), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+pub async fn set_plan_features(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<Json<PlanFeatures>> {
+    let body = json_object(&body)?;
+    let features: Vec<Feature> = match body.get("features") {
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+            ApiError::invalid("features", format!("must be a list of {{plan, feature, events: [names]}}: {e}"))
+        })?,
+        None => return Err(ApiError::invalid("features", "is missing")),
+    };
+    state.store.set_plan_features(&auth.actor, &features).await?;
+    Ok(Json(PlanFeatures { features: state.store.plan_features().await? }))
+}
+
+/// When an account was last active, for pages.
+pub fn last_seen(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into())
 }

@@ -17,7 +17,9 @@ use serde::Deserialize;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
 
+mod activity;
 mod read;
+pub use activity::{AccountActivity, EventTotal, ProductUser, Ranking};
 pub use read::{EventFilter, StoredEvent, UsageDay};
 
 /// What a group of events did.

@@ -68,7 +68,7 @@ fn event_filters(sql: &mut Sql, f: &EventFilter, prefix: &str) {
     }
 }
 
-fn instant(micros: i64) -> DateTime<Utc> {
+pub(super) fn instant(micros: i64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default()
 }
 

@@ -1,0 +1,153 @@
+//! Product usage figures of an account as of a day: active users over windows ending that day,
+//! license utilisation, feature adoption and the trend against the previous period. Pure: the
+//! store counts, this decides what the counts mean. Rates are percent (`Decimal`), `None` when
+//! undefined (no seats, no features in the plan, nothing in the previous period).
+
+use chrono::{Days, NaiveDate};
+use rust_decimal::Decimal;
+use std::collections::BTreeSet;
+
+/// The window of `days` days ending on `as_of` (both included): `(first, last)`.
+pub fn window(as_of: NaiveDate, days: u64) -> (NaiveDate, NaiveDate) {
+    (as_of - Days::new(days.max(1) - 1), as_of)
+}
+
+/// The window of the same length just before [`window`].
+pub fn previous_window(as_of: NaiveDate, days: u64) -> (NaiveDate, NaiveDate) {
+    window(as_of - Days::new(days.max(1)), days)
+}
+
+fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
+    (!whole.is_zero()).then(|| (part / whole * Decimal::ONE_HUNDRED).round_dp(2))
+}
+
+/// License utilisation = users active in the last 30 days ÷ licensed seats, in percent. Above
+/// 100 when more people use it than are licensed (a sign of expansion).
+pub fn license_utilization(active_users_30d: i64, seats: i64) -> Option<Decimal> {
+    (seats > 0).then_some(())?;
+    percent(Decimal::from(active_users_30d), Decimal::from(seats))
+}
+
+/// One feature of a plan: the event names (`Report Built`, `page:Settings`) that count as using it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Feature {
+    pub plan: String,
+    pub feature: String,
+    pub events: Vec<String>,
+}
+
+/// Which features of `plans` were used, given the event names used in the window: for each
+/// feature (once, even when two plans list it), whether any of its events was used.
+pub fn features_used<'a>(catalogue: &'a [Feature], plans: &[String], used: &BTreeSet<String>) -> Vec<(&'a str, bool)> {
+    let mut seen = BTreeSet::new();
+    catalogue
+        .iter()
+        .filter(|f| plans.contains(&f.plan) && seen.insert(f.feature.as_str()))
+        .map(|f| (f.feature.as_str(), f.events.iter().any(|e| used.contains(e))))
+        .collect()
+}
+
+/// Feature adoption = features used in the last 30 days ÷ features the plan includes, in percent.
+pub fn feature_adoption(features: &[(&str, bool)]) -> Option<Decimal> {
+    let used = features.iter().filter(|(_, u)| *u).count();
+    percent(Decimal::from(used), Decimal::from(features.len()))
+}
+
+/// Trend = (this period − the previous one) ÷ the previous one, in percent: −25 when usage fell
+/// by a quarter. Undefined when the previous period had nothing.
+pub fn trend(current: i64, previous: i64) -> Option<Decimal> {
+    percent(Decimal::from(current - previous), Decimal::from(previous))
+}
+
+/// Checks a plan → features catalogue: names present, no feature twice in a plan, at least one
+/// event per feature. Errors name the row (`features[2].events`).
+pub fn check_catalogue(rows: &[Feature]) -> Result<(), crate::Invalid> {
+    let mut invalid = crate::Invalid::default();
+    let mut keys = BTreeSet::new();
+    for (i, f) in rows.iter().enumerate() {
+        if f.plan.trim().is_empty() {
+            invalid.push(format!("features[{i}].plan"), "is empty");
+        }
+        if f.feature.trim().is_empty() {
+            invalid.push(format!("features[{i}].feature"), "is empty");
+        } else if !keys.insert((f.plan.as_str(), f.feature.as_str())) {
+            invalid.push(
+                format!("features[{i}].feature"),
+                format!("{:?} is listed twice for plan {:?}", f.feature, f.plan),
+            );
+        }
+        if f.events.iter().all(|e| e.trim().is_empty()) {
+            invalid.push(format!("features[{i}].events"), "names no event");
+        }
+    }
+    invalid.into_result(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn windows_end_on_the_day_and_the_previous_one_touches_it() {
+        assert_eq!(window(d("2026-03-31"), 30), (d("2026-03-02"), d("2026-03-31")));
+        assert_eq!(previous_window(d("2026-03-31"), 30), (d("2026-01-31"), d("2026-03-01")));
+        assert_eq!(window(d("2026-03-31"), 1), (d("2026-03-31"), d("2026-03-31")));
+    }
+
+    #[test]
+    fn license_utilization_is_active_users_over_seats() {
+        // 45 users active in 30 days on a 50-seat subscription: 90 %.
+        assert_eq!(license_utilization(45, 50), Some(Decimal::from(90)));
+        assert_eq!(license_utilization(60, 50), Some(Decimal::from(120)));
+        assert_eq!(license_utilization(1, 3), Some(Decimal::new(3333, 2)));
+        assert_eq!(license_utilization(5, 0), None);
+    }
+
+    #[test]
+    fn adoption_counts_each_feature_of_the_plan_once() {
+        let f = |plan: &str, feature: &str, events: &[&str]| Feature {
+            plan: plan.into(),
+            feature: feature.into(),
+            events: events.iter().map(|e| e.to_string()).collect(),
+        };
+        let catalogue = vec![
+            f("pro", "reports", &["Report Built", "page:Reports"]),
+            f("pro", "exports", &["Export Run"]),
+            f("pro", "alerts", &["Alert Created"]),
+            f("pro", "api", &["API Call"]),
+            f("pro", "sso", &["SSO Login"]),
+            f("enterprise", "reports", &["Report Built"]),
+            f("starter", "reports", &["Report Built"]),
+        ];
+        let used: BTreeSet<String> = ["page:Reports", "Export Run", "API Call", "Signed In"].map(String::from).into();
+        let features = features_used(&catalogue, &["pro".into(), "enterprise".into()], &used);
+        assert_eq!(features.len(), 5, "reports counted once across the two plans");
+        // 3 of the plan's 5 features used in 30 days: 60 %.
+        assert_eq!(feature_adoption(&features), Some(Decimal::from(60)));
+        assert_eq!(feature_adoption(&features_used(&catalogue, &["basic".into()], &used)), None);
+    }
+
+    #[test]
+    fn trend_is_the_relative_change_against_the_previous_period() {
+        // 300 events this month, 400 the month before: −25 %.
+        assert_eq!(trend(300, 400), Some(Decimal::from(-25)));
+        assert_eq!(trend(500, 400), Some(Decimal::from(25)));
+        assert_eq!(trend(10, 0), None);
+    }
+
+    #[test]
+    fn a_catalogue_names_each_bad_row() {
+        let rows = vec![
+            Feature { plan: "pro".into(), feature: "reports".into(), events: vec!["Report Built".into()] },
+            Feature { plan: "pro".into(), feature: "reports".into(), events: vec!["x".into()] },
+            Feature { plan: "".into(), feature: "alerts".into(), events: vec![] },
+        ];
+        let e = check_catalogue(&rows).unwrap_err();
+        let fields: Vec<&str> = e.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["features[1].feature", "features[2].plan", "features[2].events"]);
+    }
+}
