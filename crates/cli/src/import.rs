@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// What the file holds: accounts, contacts, subscriptions, invoices or fx_rates.
+    /// What the file holds: accounts, contacts, subscriptions, invoices, fx_rates or events.
     kind: String,
-    /// A CSV file with a header row.
+    /// A CSV file with a header row; for events also NDJSON in Segment's format (one call per
+    /// line), or CSV timestamp,account_external_id,user_id,event[,properties_json].
     file: PathBuf,
     /// Check everything, write nothing.
     #[arg(long)]
@@ -89,9 +90,17 @@ fn row_message(name: &str, line: u64, plan: &ColumnPlan, e: &Invalid, failed_row
 }
 
 pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Result<()> {
+    if args.kind == "events" {
+        if !args.map.is_empty() {
+            anyhow::bail!(
+                "--map does not apply to events: an events file has fixed columns (see `keepwell import --help`)"
+            );
+        }
+        return crate::import_events::run(store, &args.file, args.dry_run).await;
+    }
     let kind = ImportKind::parse(&args.kind).ok_or_else(|| {
         anyhow!(
-            "cannot import {:?}: this version imports accounts, contacts, subscriptions, invoices and fx_rates (tickets, interactions and events come with their features)",
+            "cannot import {:?}: this version imports accounts, contacts, subscriptions, invoices, fx_rates and events (tickets and interactions come with their features)",
             args.kind
         )
     })?;

@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod demo;
 mod import;
+mod import_events;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -56,7 +57,7 @@ enum Command {
         #[command(subcommand)]
         action: WritekeyAction,
     },
-    /// Import a CSV file, all or nothing.
+    /// Import a file (CSV; events also NDJSON), all or nothing.
     Import(import::ImportArgs),
     /// Write a realistic, reproducible demo workspace into an empty database.
     Demo(demo::DemoArgs),

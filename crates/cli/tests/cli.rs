@@ -65,6 +65,7 @@ on_both_backends!(
     contacts_import_by_any_external_id,
     demo_writes_a_workspace_once,
     backup_restores_across_backends,
+    event_history_imports_all_or_nothing_once,
 );
 
 async fn users_and_tokens_are_created_with_one_line_errors(url: String) {
@@ -272,5 +273,81 @@ async fn billing_files_import_all_or_nothing(url: String) {
         &["import", "fx_rates", &csv("fx.csv", "currency,month,rate,source\nEUR,2026-01,1.08,ecb\n")],
     ));
     assert!(e.contains("\"source\" is not part of the fx_rates format"), "{e}");
+    store.close().await;
+}
+
+async fn event_history_imports_all_or_nothing_once(url: String) {
+    assert!(kw(&url, &["import", "accounts", &csv("a.csv", "external_id,name\nc-1,Acme\nc-2,Beta\n")])
+        .status
+        .success());
+    let header = "timestamp,account_external_id,user_id,event,properties_json\n";
+    let good = format!(
+        "{header}2026-03-01T09:00:00Z,c-1,u1,Report Built,\"{{\"\"rows\"\": 3}}\"\n\
+         2026-03-01T10:00:00Z,c-1,u2,Report Built,\n\
+         2026-03-02 08:00:00,c-2,u3,Export Run,{{}}\n"
+    );
+    let checks = [
+        ("time", "yesterday,c-1,u1,Report Built,\n", "line 5, column 1 (timestamp)", "ISO 8601"),
+        ("account", "2026-03-02T08:00:00Z,c-9,u1,Report Built,\n", "line 5, column 2 (account_external_id)", "c-9"),
+        ("user", "2026-03-02T08:00:00Z,c-1,,Report Built,\n", "line 5, column 3 (user_id)", "empty"),
+        (
+            "properties",
+            "2026-03-02T08:00:00Z,c-1,u1,Report Built,[1]\n",
+            "line 5, column 5 (properties_json)",
+            "object",
+        ),
+        ("shape", "2026-03-02T08:00:00Z,c-1,u1\n", "line 5", "fields"),
+    ];
+    for (what, row, place, words) in checks {
+        let e = one_line_error(&kw(&url, &["import", "events", &csv("e.csv", &format!("{good}{row}"))]));
+        assert!(e.contains(place) && e.contains(words) && e.contains("nothing was imported"), "{what}: {e}");
+    }
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.count_events(None).await.unwrap(), 0, "a refused file writes nothing");
+    let file = csv("e.csv", &good);
+    let o = kw(&url, &["import", "events", &file, "--dry-run"]);
+    assert!(stdout(&o).contains("3 would be imported"), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(store.count_events(None).await.unwrap(), 0, "a dry run writes nothing");
+    let o = kw(&url, &["import", "events", &file]);
+    assert!(stdout(&o).contains("3 new, 0 there already"), "{}{}", stdout(&o), stderr(&o));
+    let o = kw(&url, &["import", "events", &file]);
+    assert!(stdout(&o).contains("0 new, 3 there already"), "importing twice adds nothing: {}", stdout(&o));
+    let acme = store.account_by_external_id("c-1").await.unwrap().unwrap().id;
+    let days = store.usage_days(acme, "2026-03-01", "2026-03-31").await.unwrap();
+    assert_eq!((days.len(), days[0].count, days[0].users), (1, 2, 2), "{days:?}");
+    let users = store.product_users(acme, 10).await.unwrap();
+    assert_eq!(users.len(), 2, "the rows' users belong to the account they name: {users:?}");
+
+    // NDJSON in Segment's format: calls as archived, their own times kept.
+    let lines = [
+        r#"{"type":"group","userId":"u9","groupId":"g-9","traits":{"name":"Gamma"},"timestamp":"2026-02-01T08:00:00Z","messageId":"n1"}"#,
+        r#"{"type":"track","userId":"u9","event":"Report Built","timestamp":"2026-02-03T08:00:00Z","receivedAt":"2026-02-03T08:00:02Z","sentAt":"2026-02-03T08:00:01Z","messageId":"n2"}"#,
+        "",
+        r#"{"type":"page","userId":"u9","name":"Home","timestamp":"2026-02-04T08:00:00Z"}"#,
+    ];
+    let good = lines.join("\n") + "\n";
+    let e = one_line_error(&kw(
+        &url,
+        &[
+            "import",
+            "events",
+            &csv(
+                "h.ndjson",
+                &format!("{good}{{\"type\":\"track\",\"userId\":\"u9\",\"timestamp\":\"2026-02-05T00:00:00Z\"}}\n"),
+            ),
+        ],
+    ));
+    assert!(e.contains("line 5: a track call needs `event`") && e.contains("nothing was imported"), "{e}");
+    let e = one_line_error(&kw(&url, &["import", "events", &csv("h.txt", &format!("{good}{{\"type\": tr\n"))]));
+    assert!(e.contains("line 5, column 11 (JSON): invalid JSON: EOF while parsing a value (nothing"), "{e}");
+    assert!(store.account_by_external_id("g-9").await.unwrap().is_none(), "a refused file creates no account");
+    let o = kw(&url, &["import", "events", &csv("h.jsonl", &good)]);
+    assert!(stdout(&o).contains("3 new"), "{}{}", stdout(&o), stderr(&o));
+    let gamma = store.account_by_external_id("g-9").await.unwrap().unwrap().id;
+    let days = store.usage_days(gamma, "2026-02-01", "2026-02-28").await.unwrap();
+    let days: Vec<(&str, &str, i64)> = days.iter().map(|d| (d.date.as_str(), d.event.as_str(), d.count)).collect();
+    assert_eq!(days, [("2026-02-03", "Report Built", 1), ("2026-02-04", "page:Home", 1)]);
+    let o = kw(&url, &["import", "events", &csv("h.jsonl", &good)]);
+    assert!(stdout(&o).contains("0 new, 3 there already"), "{}", stdout(&o));
     store.close().await;
 }

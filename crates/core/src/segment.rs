@@ -52,6 +52,8 @@ pub struct Event {
     pub anonymous_id: Option<String>,
     /// A group call's `groupId`, else `context.groupId`.
     pub group_id: Option<String>,
+    /// The account, when the source named it directly (a CSV import) rather than by groupId.
+    pub account_id: Option<i64>,
     /// `received_at − (sent_at − original_timestamp)`, when the client sent both.
     pub timestamp: DateTime<Utc>,
     pub original_timestamp: Option<DateTime<Utc>>,
@@ -138,6 +140,8 @@ struct Call<'a> {
     context: Option<&'a RawValue>,
     #[serde(borrow)]
     write_key: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    received_at: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -276,6 +280,7 @@ fn event(
         user_id,
         anonymous_id,
         group_id,
+        account_id: None,
         timestamp,
         original_timestamp: original,
         sent_at,
@@ -283,6 +288,50 @@ fn event(
         properties: properties.map(|p| p.get().to_owned()),
         context: context.map(|c| c.get().to_owned()),
     })
+}
+
+/// One call of a history file (a line of NDJSON as Segment archives them). Its time is its own:
+/// `receivedAt` when the record has it (Segment's correction applies against it), else the
+/// client's `timestamp` as it stands. A record without any time is refused.
+pub fn parse_record(line: &str, new_id: impl FnOnce() -> String) -> Result<Event, Refused> {
+    let mut call: Call = serde_json::from_str(line).map_err(|e| refuse(None, format!("invalid JSON: {e}")))?;
+    let received = match call.received_at.take() {
+        Some(t) => instant(&t, "receivedAt", None)?,
+        None => {
+            let own = call.original_timestamp.as_deref().or(call.timestamp.as_deref());
+            let own = own.ok_or_else(|| refuse(None, "a call in a history file needs `timestamp`"))?;
+            call.sent_at = None;
+            instant(own, "timestamp", None)?
+        }
+    };
+    let mut new_id = Some(new_id);
+    event(None, None, call, None, None, received, &mut || new_id.take().map(|f| f()).unwrap_or_default())
+}
+
+/// A track call from a row of a CSV history file, for an account the file names directly.
+pub fn track_row(
+    account_id: i64,
+    user_id: String,
+    event: String,
+    timestamp: DateTime<Utc>,
+    properties: Option<String>,
+    message_id: String,
+) -> Event {
+    Event {
+        kind: Kind::Track,
+        message_id,
+        event: Some(event),
+        user_id: Some(user_id),
+        anonymous_id: None,
+        group_id: None,
+        account_id: Some(account_id),
+        timestamp,
+        original_timestamp: Some(timestamp),
+        sent_at: None,
+        received_at: timestamp,
+        properties,
+        context: None,
+    }
 }
 
 /// Segment's correction for clients whose clocks are off: `receivedAt − (sentAt − originalTimestamp)`.
@@ -418,5 +467,30 @@ mod tests {
     fn naive_times_are_utc() {
         assert_eq!(t("2026-11-23T12:00:00.5"), t("2026-11-23T12:00:00.500Z"));
         assert_eq!(t("2026-11-23T14:00:00+02:00"), t("2026-11-23T12:00:00Z"));
+    }
+
+    #[test]
+    fn history_records_keep_their_own_time() {
+        // Archived by Segment: received 10 s after it was sent, the client clock 60 s fast.
+        let r = parse_record(
+            r#"{"type":"track","userId":"u1","event":"Ran","timestamp":"2025-06-01T10:01:00Z","sentAt":"2025-06-01T10:01:05Z","receivedAt":"2025-06-01T10:00:15Z","messageId":"m1"}"#,
+            || "gen".into(),
+        )
+        .unwrap();
+        assert_eq!(r.timestamp, t("2025-06-01T10:00:10Z"));
+        assert_eq!(r.received_at, t("2025-06-01T10:00:15Z"));
+        // Without receivedAt the client's time stands, sentAt or not.
+        let r = parse_record(
+            r#"{"type":"page","anonymousId":"a","timestamp":"2025-06-01T10:00:00Z","sentAt":"2026-01-01T00:00:00Z"}"#,
+            || "gen".into(),
+        )
+        .unwrap();
+        assert_eq!((r.timestamp, r.message_id.as_str()), (t("2025-06-01T10:00:00Z"), "gen"));
+        let e = parse_record(r#"{"type":"track","userId":"u1","event":"Ran"}"#, || "gen".into()).unwrap_err();
+        assert_eq!(e.reason, "a call in a history file needs `timestamp`");
+        assert!(parse_record(r#"{"type":"track","userId":"u1"#, || "gen".into())
+            .unwrap_err()
+            .reason
+            .starts_with("invalid JSON"));
     }
 }

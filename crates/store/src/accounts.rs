@@ -161,6 +161,20 @@ impl Store {
         }
     }
 
+    /// The accounts holding each of `values` as an external id, whatever the kind (more than one
+    /// when two accounts hold it under different kinds); values nobody holds are left out.
+    pub async fn accounts_by_external_values(&self, values: &[&str]) -> Result<HashMap<String, Vec<i64>>> {
+        let mut found: HashMap<String, Vec<i64>> = HashMap::new();
+        for chunk in values.chunks(500) {
+            let mut sql = Sql::new("SELECT DISTINCT value, account_id FROM external_ids WHERE value IN ");
+            crate::sql::in_list(&mut sql, chunk);
+            for r in sql.query().fetch_all(self.pool()).await? {
+                found.entry(text(&r, "value")?).or_default().push(r.try_get("account_id")?);
+            }
+        }
+        Ok(found)
+    }
+
     /// A page of accounts matching the filter, with a cursor for the next.
     pub async fn accounts(&self, f: &AccountFilter) -> Result<Page<Account>> {
         let (key, text_key) = f.sort.key();

@@ -79,6 +79,9 @@ const LINKS_KEPT: usize = 1_000_000;
 
 impl Links {
     fn account_of(&self, e: &Event) -> Option<i64> {
+        if e.account_id.is_some() {
+            return e.account_id;
+        }
         if let Some(Some(a)) = e.group_id.as_ref().and_then(|g| self.groups.get(g)) {
             return Some(*a);
         }
@@ -161,7 +164,19 @@ impl EventWriter {
 
     /// Folds every event not in the rollups yet into them now.
     pub async fn fold(&mut self) -> Result<()> {
-        self.write_then(&[], true).await.map(drop)
+        self.write_then(std::iter::empty::<Result<&[Event]>>(), true, true, &mut |_| ()).await.map(drop)
+    }
+
+    /// Imports a history file's events, `groups` in turn, all in one transaction (none of them
+    /// when any group fails or is an error), folded into the rollups before it returns. With
+    /// `dry_run` it does everything, counts, and rolls back.
+    pub async fn import<G: AsRef<[Event]> + Send>(
+        &mut self,
+        groups: impl Iterator<Item = Result<G>> + Send,
+        dry_run: bool,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<IngestSummary> {
+        self.write_then(groups, true, !dry_run, progress).await
     }
 
     /// Indexes its events once it has left `n` out of the bulk index (tests use a few).
@@ -174,13 +189,19 @@ impl EventWriter {
     /// calls applied in order, every event attributed to its account when known, rollups and
     /// users' activity brought up to date. Nothing is written when it fails.
     pub async fn write(&mut self, events: &[Event]) -> Result<IngestSummary> {
-        self.write_then(events, false).await
+        self.write_then(std::iter::once(Ok(events)), false, true, &mut |_| ()).await
     }
 
-    async fn write_then(&mut self, events: &[Event], fold: bool) -> Result<IngestSummary> {
-        let result = self.write_group(events, fold).await;
-        if result.is_err() {
-            // What the failed transaction would have added is not in the database.
+    async fn write_then<G: AsRef<[Event]> + Send>(
+        &mut self,
+        groups: impl Iterator<Item = Result<G>> + Send,
+        fold: bool,
+        keep: bool,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<IngestSummary> {
+        let result = self.write_groups(groups, fold, keep, progress).await;
+        if result.is_err() || !keep {
+            // What the transaction would have added is not in the database.
             self.tail.clear();
             self.last_written = None;
             self.links = Links::default();
@@ -190,7 +211,15 @@ impl EventWriter {
         result
     }
 
-    async fn write_group(&mut self, events: &[Event], fold_now: bool) -> Result<IngestSummary> {
+    /// Writes `groups` in turn in one transaction, committed when `keep` (else rolled back:
+    /// a dry run), calling `progress` with the events written so far after each group.
+    async fn write_groups<G: AsRef<[Event]> + Send>(
+        &mut self,
+        groups: impl Iterator<Item = Result<G>> + Send,
+        fold_now: bool,
+        keep: bool,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<IngestSummary> {
         let store = &self.store;
         let backend = store.backend();
         let mut tx = store.begin().await?;
@@ -199,7 +228,7 @@ impl EventWriter {
             // given, which `indexed_to` relies on.
             sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *tx).await?;
         }
-        let IndexState { mut indexed_to, rolled_to, newest, links_version } = index_state(&mut tx).await?;
+        let IndexState { mut indexed_to, mut rolled_to, newest, links_version } = index_state(&mut tx).await?;
         if self.links_version != Some(links_version) || self.links.len() > LINKS_KEPT {
             self.links = Links::default();
         }
@@ -210,52 +239,117 @@ impl EventWriter {
         if newest == indexed_to {
             self.tail.clear();
         }
-        let fresh = dedup(&mut tx, &self.tail, events).await?;
-        let duplicates = events.len() - fresh.len();
-        let links = &mut self.links;
-        load_links(&mut tx, links, &fresh).await?;
+        let mut summary = IngestSummary::default();
+        // The messageIds this transaction wrote and has not indexed.
+        let mut pending: HashSet<String> = HashSet::new();
         let mut late: Vec<i64> = Vec::new();
-        for e in fresh.iter().filter(|e| matches!(e.kind, Kind::Identify | Kind::Group)) {
-            apply_call(store, &mut tx, links, (indexed_to, rolled_to), e, &mut late).await?;
+        let mut written = newest;
+        let mut done = 0;
+        for events in groups {
+            let events = events?;
+            let events = events.as_ref();
+            let fresh = dedup(&mut tx, [&self.tail, &pending], events).await?;
+            summary.duplicates += events.len() - fresh.len();
+            summary.stored += fresh.len();
+            let links = &mut self.links;
+            load_links(&mut tx, links, &fresh).await?;
+            link_named_accounts(&mut tx, backend, links, &fresh).await?;
+            for e in fresh.iter().filter(|e| matches!(e.kind, Kind::Identify | Kind::Group)) {
+                apply_call(store, &mut tx, links, (indexed_to, rolled_to), e, &mut late).await?;
+            }
+            insert_events(&mut tx, backend, links, &fresh).await?;
+            pending.extend(fresh.iter().map(|e| e.message_id.clone()));
+            written = index_state(&mut tx).await?.newest;
+            if written - rolled_to >= self.fold_every as i64 {
+                fold_late(&mut tx, backend, &mut late).await?;
+                fold(&mut tx, backend, Scope::After(rolled_to, written)).await?;
+                rolled_to = written;
+            }
+            if self.tail.len() + pending.len() >= self.index_every {
+                index_events(&mut tx, indexed_to, written).await?;
+                indexed_to = written;
+                self.tail.clear();
+                pending.clear();
+            }
+            done += events.len();
+            progress(done);
         }
-        insert_events(&mut tx, backend, links, &fresh).await?;
-        if !late.is_empty() {
-            fold(&mut tx, backend, Scope::Ids(&late)).await?;
-        }
-        let IndexState { newest: written, links_version, .. } = index_state(&mut tx).await?;
-        let fold_now = written > rolled_to && (fold_now || written - rolled_to >= self.fold_every as i64);
-        if fold_now {
+        fold_late(&mut tx, backend, &mut late).await?;
+        if written > rolled_to && fold_now {
             fold(&mut tx, backend, Scope::After(rolled_to, written)).await?;
-            sqlx::query("UPDATE event_index SET rolled_to = $1 WHERE id = 1").bind(written).execute(&mut *tx).await?;
+            rolled_to = written;
         }
-        let index_now = self.tail.len() + fresh.len() >= self.index_every;
-        if index_now {
-            index_events(&mut tx, indexed_to, written).await?;
+        sqlx::query("UPDATE event_index SET rolled_to = $1 WHERE id = 1").bind(rolled_to).execute(&mut *tx).await?;
+        let links_version = index_state(&mut tx).await?.links_version;
+        if !keep {
+            tx.rollback().await?;
+            return Ok(summary);
         }
         tx.commit().await?;
-        if index_now {
-            self.tail.clear();
-        } else {
-            self.tail.extend(fresh.iter().map(|e| e.message_id.clone()));
-        }
+        self.tail.extend(pending);
         self.last_written = Some(written);
         self.links_version = Some(links_version);
-        self.unfolded = written > rolled_to && !fold_now;
-        Ok(IngestSummary { stored: fresh.len(), duplicates })
+        self.unfolded = written > rolled_to;
+        Ok(summary)
     }
 }
 
+/// Counts the events attributed late (after they were folded under no account), a bounded
+/// number of ids at a time.
+async fn fold_late(tx: &mut Tx, backend: Backend, late: &mut Vec<i64>) -> Result<()> {
+    for ids in late.chunks(1000) {
+        fold(tx, backend, Scope::Ids(ids)).await?;
+    }
+    late.clear();
+    Ok(())
+}
+
+/// Links the users of events that name their account directly (a CSV import) to that account,
+/// unless a group call already put them in one.
+async fn link_named_accounts(tx: &mut Tx, backend: Backend, links: &mut Links, events: &[&Event]) -> Result<()> {
+    let mut rows = Vec::new();
+    for e in events {
+        let (Some(account), Some(user)) = (e.account_id, &e.user_id) else { continue };
+        if links.users.get(user).copied().flatten().is_none() {
+            links.users.insert(user.clone(), Some(account));
+            rows.push(vec![Arg::Text(user.clone()), Arg::I64(account)]);
+        }
+    }
+    upsert_rows(
+        tx,
+        backend,
+        "usage_users",
+        &["user_id", "account_id"],
+        rows,
+        " ON CONFLICT (user_id) DO UPDATE SET account_id = COALESCE(usage_users.account_id, excluded.account_id)",
+    )
+    .await?;
+    Ok(())
+}
+
+/// How long a messageId deduplicates at least: 7 days after it was indexed (Segment keeps 24
+/// hours at least), however old the event.
+pub const DEDUP_DAYS: i64 = 7;
+
 /// Takes the events after `from` up to `to` into the bulk index: their messageIds into
-/// `event_ids`, their accounts into `event_accounts`, each in key order so pages fill in turn.
+/// `event_ids` (dated now, so an imported history deduplicates for [`DEDUP_DAYS`] too), their
+/// accounts into `event_accounts`, each in key order so pages fill in turn; and forgets the
+/// messageIds indexed more than [`DEDUP_DAYS`] + 1 days ago.
 async fn index_events(tx: &mut Tx, from: i64, to: i64) -> Result<()> {
+    let now = Utc::now();
     sqlx::query(
-        "INSERT INTO event_ids (message_id, received_at) SELECT message_id, received_at FROM events \
+        "INSERT INTO event_ids (message_id, received_at) SELECT message_id, $3 FROM events \
          WHERE id > $1 AND id <= $2 ORDER BY message_id ON CONFLICT (message_id) DO NOTHING",
     )
     .bind(from)
     .bind(to)
+    .bind(micros(now))
     .execute(&mut **tx)
     .await?;
+    sqlx::query("DELETE FROM event_ids WHERE received_at < $1")
+        .bind(micros(now - chrono::Duration::days(DEDUP_DAYS + 1)))
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "INSERT INTO event_accounts (account_id, event_id) SELECT account_id, id FROM events \
          WHERE id > $1 AND id <= $2 AND account_id IS NOT NULL ORDER BY account_id, id \
@@ -341,13 +435,13 @@ async fn insert_events(tx: &mut Tx, backend: Backend, links: &Links, fresh: &[&E
     Ok(())
 }
 
-/// The events whose messageId is new: first in the group, not in the writer's unindexed tail
-/// and not in `event_ids`.
-async fn dedup<'e>(tx: &mut Tx, tail: &HashSet<String>, events: &'e [Event]) -> Result<Vec<&'e Event>> {
+/// The events whose messageId is new: first in the group, not among the unindexed messageIds
+/// the writer knows (`unindexed`) and not in `event_ids`.
+async fn dedup<'e>(tx: &mut Tx, unindexed: [&HashSet<String>; 2], events: &'e [Event]) -> Result<Vec<&'e Event>> {
     let mut firsts: Vec<&Event> = Vec::with_capacity(events.len());
     let mut ids: HashSet<&str> = HashSet::with_capacity(events.len());
     for e in events {
-        if !tail.contains(&e.message_id) && ids.insert(e.message_id.as_str()) {
+        if !unindexed.iter().any(|s| s.contains(&e.message_id)) && ids.insert(e.message_id.as_str()) {
             firsts.push(e);
         }
     }

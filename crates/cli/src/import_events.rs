@@ -1,0 +1,355 @@
+//! `keepwell import events FILE`: product usage history, as NDJSON in Segment's format (one call
+//! per line, as Segment archives them: `.ndjson`, `.jsonl`, or any file starting with `{`) or as
+//! CSV with the columns `timestamp,account_external_id,user_id,event[,properties_json]`.
+//!
+//! The whole file is checked first, and the first problem is reported with its line (and, in
+//! CSV, its column); then it is read again and written in one transaction, in groups, so memory
+//! stays flat however long the file. Events are deduplicated on messageId like live ones; rows
+//! and lines without one get an id made from their content, so importing a file twice adds
+//! nothing the second time.
+
+use anyhow::{anyhow, bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use keepwell_core::segment::{instant, parse_record, track_row, Event};
+use keepwell_core::Invalid;
+use keepwell_store::usage::EventWriter;
+use keepwell_store::{Store, StoreError};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Events written per statement group.
+const GROUP: usize = 5_000;
+const COLUMNS: [&str; 5] = ["timestamp", "account_external_id", "user_id", "event", "properties_json"];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Ndjson,
+    Csv,
+}
+
+fn format_of(path: &Path) -> anyhow::Result<Format> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    match ext.as_str() {
+        "ndjson" | "jsonl" | "json" => return Ok(Format::Ndjson),
+        "csv" => return Ok(Format::Csv),
+        _ => {}
+    }
+    let mut head = [0u8; 512];
+    let n = open(path)?.read(&mut head)?;
+    let first = head[..n].iter().find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF);
+    Ok(if first == Some(&b'{') { Format::Ndjson } else { Format::Csv })
+}
+
+fn open(path: &Path) -> anyhow::Result<File> {
+    File::open(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The messageId of a row or line that has none: a digest of its content.
+fn content_id(content: &str) -> String {
+    let digest = Sha256::digest(content.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("import-{hex}")
+}
+
+/// A failed check, placed: "line 7, column 1 (timestamp): …".
+struct Problem {
+    line: u64,
+    column: Option<(usize, String)>,
+    message: String,
+}
+
+impl Problem {
+    fn describe(&self, name: &str, more: usize) -> String {
+        let place = match &self.column {
+            Some((col, header)) => format!("line {}, column {col} ({header})", self.line),
+            None => format!("line {}", self.line),
+        };
+        let more = if more > 0 { format!("{more} more line(s) have problems; ") } else { String::new() };
+        format!("{name}: {place}: {} ({more}nothing was imported)", self.message)
+    }
+}
+
+/// Where each CSV column is.
+struct CsvColumns {
+    index: [Option<usize>; 5],
+}
+
+impl CsvColumns {
+    fn new(headers: &csv::StringRecord) -> anyhow::Result<CsvColumns> {
+        let mut index = [None; 5];
+        for (i, h) in headers.iter().enumerate() {
+            let h = h.trim_start_matches('\u{feff}').trim();
+            match COLUMNS.iter().position(|c| *c == h) {
+                Some(k) => index[k] = Some(i),
+                None => {
+                    bail!("line 1, column {} ({h}) is not a column of an events file: use {}", i + 1, COLUMNS.join(","))
+                }
+            }
+        }
+        let missing: Vec<&str> = COLUMNS[..4].iter().zip(index).filter(|(_, i)| i.is_none()).map(|(c, _)| *c).collect();
+        if !missing.is_empty() {
+            bail!("line 1: the header row lacks {}; an events file has {}", missing.join(", "), COLUMNS.join(","));
+        }
+        Ok(CsvColumns { index })
+    }
+
+    fn cell<'r>(&self, record: &'r csv::StringRecord, k: usize) -> &'r str {
+        self.index[k].and_then(|i| record.get(i)).unwrap_or_default().trim()
+    }
+
+    fn problem(&self, line: u64, k: usize, message: impl Into<String>) -> Problem {
+        Problem { line, column: Some((self.index[k].unwrap_or(0) + 1, COLUMNS[k].into())), message: message.into() }
+    }
+
+    /// The row as an event, its account looked up in `accounts` (external id → account).
+    fn event(&self, r: &csv::StringRecord, line: u64, accounts: &HashMap<String, Vec<i64>>) -> Result<Event, Problem> {
+        let timestamp = instant(self.cell(r, 0), "timestamp", None).map_err(|e| self.problem(line, 0, e.reason))?;
+        let external = self.cell(r, 1);
+        let account = match accounts.get(external).map(Vec::as_slice) {
+            _ if external.is_empty() => return Err(self.problem(line, 1, "is empty")),
+            None | Some([]) => {
+                return Err(self.problem(
+                    line,
+                    1,
+                    format!("no account has the external id {external:?}; import the accounts first"),
+                ))
+            }
+            Some([one]) => *one,
+            Some(many) => {
+                let ids: Vec<String> = many.iter().map(i64::to_string).collect();
+                return Err(self.problem(
+                    line,
+                    1,
+                    format!("{external:?} is an external id of accounts {}", ids.join(" and ")),
+                ));
+            }
+        };
+        let user = self.cell(r, 2);
+        if user.is_empty() {
+            return Err(self.problem(line, 2, "is empty"));
+        }
+        let event = self.cell(r, 3);
+        if event.is_empty() {
+            return Err(self.problem(line, 3, "is empty"));
+        }
+        let properties = match self.cell(r, 4) {
+            "" => None,
+            raw => match serde_json::from_str::<serde_json::Value>(raw) {
+                Ok(v) if v.is_object() => Some(v.to_string()),
+                Ok(_) => return Err(self.problem(line, 4, "is not a JSON object")),
+                Err(e) => return Err(self.problem(line, 4, format!("is not JSON: {e}"))),
+            },
+        };
+        let id = content_id(&r.iter().collect::<Vec<_>>().join("\u{1f}"));
+        Ok(track_row(account, user.into(), event.into(), timestamp, properties, id))
+    }
+}
+
+fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<BufReader<File>>> {
+    Ok(csv::ReaderBuilder::new().flexible(false).from_reader(BufReader::new(open(path)?)))
+}
+
+fn csv_problem(e: &csv::Error) -> Problem {
+    let line = e.position().map(|p| p.line()).unwrap_or_default();
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("has {len} fields but the header row has {expected_len}; quote values that contain commas")
+        }
+        csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text; save the file as UTF-8".into(),
+        _ => e.to_string(),
+    };
+    Problem { line, column: None, message }
+}
+
+/// A line of NDJSON as an event.
+fn ndjson_event(line: &str, n: u64) -> Result<Event, Problem> {
+    if let Err(e) = serde_json::from_str::<&serde_json::value::RawValue>(line) {
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
+        return Err(Problem {
+            line: n,
+            column: Some((e.column(), "JSON".into())),
+            message: format!("invalid JSON: {message}"),
+        });
+    }
+    parse_record(line, || content_id(line)).map_err(|e| Problem { line: n, column: None, message: e.reason })
+}
+
+/// Reads the file's events in turn, `Err` for the first that does not check.
+struct Events {
+    format: Format,
+    csv: Option<(csv::Reader<BufReader<File>>, CsvColumns)>,
+    lines: Option<std::io::Lines<BufReader<File>>>,
+    line: u64,
+    accounts: HashMap<String, Vec<i64>>,
+    /// Bytes read so far, for the progress bar.
+    bytes: u64,
+}
+
+impl Events {
+    fn open(path: &Path, format: Format, accounts: HashMap<String, Vec<i64>>) -> anyhow::Result<Events> {
+        let mut events = Events { format, csv: None, lines: None, line: 0, accounts, bytes: 0 };
+        match format {
+            Format::Csv => {
+                let mut reader = csv_reader(path)?;
+                let headers = reader.headers().map_err(|e| anyhow!(csv_problem(&e).message))?.clone();
+                let columns = CsvColumns::new(&headers)?;
+                events.csv = Some((reader, columns));
+            }
+            Format::Ndjson => events.lines = Some(BufReader::new(open(path)?).lines()),
+        }
+        Ok(events)
+    }
+
+    fn next_event(&mut self) -> Option<Result<Event, Problem>> {
+        match self.format {
+            Format::Csv => {
+                let (reader, columns) = self.csv.as_mut()?;
+                let mut record = csv::StringRecord::new();
+                match reader.read_record(&mut record) {
+                    Ok(false) => None,
+                    Err(e) => Some(Err(csv_problem(&e))),
+                    Ok(true) => {
+                        let pos = record.position().cloned().unwrap_or_else(csv::Position::new);
+                        self.bytes = pos.byte();
+                        Some(columns.event(&record, pos.line(), &self.accounts))
+                    }
+                }
+            }
+            Format::Ndjson => loop {
+                let line = self.lines.as_mut()?.next()?;
+                self.line += 1;
+                let n = self.line;
+                match line {
+                    Err(_) => {
+                        return Some(Err(Problem { line: n, column: None, message: "is not UTF-8 text".into() }));
+                    }
+                    Ok(text) => {
+                        self.bytes += text.len() as u64 + 1;
+                        let text = text.trim_start_matches('\u{feff}').trim();
+                        if !text.is_empty() {
+                            return Some(ndjson_event(text, n));
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// The external ids a CSV file names, each with the line it first appears on.
+fn csv_external_ids(path: &Path) -> anyhow::Result<Result<Vec<String>, Problem>> {
+    let mut reader = csv_reader(path)?;
+    let headers = reader.headers().map_err(|e| anyhow!(csv_problem(&e).message))?.clone();
+    let columns = CsvColumns::new(&headers)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Err(e) => return Ok(Err(csv_problem(&e))),
+            Ok(true) => {
+                let id = columns.cell(&record, 1);
+                if !seen.contains(id) {
+                    seen.insert(id.to_owned());
+                }
+            }
+        }
+    }
+    Ok(Ok(seen.into_iter().collect()))
+}
+
+fn bar(len: u64, template: &str, message: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_message(message);
+    bar
+}
+
+pub async fn run(store: &Store, path: &Path, dry_run: bool) -> anyhow::Result<()> {
+    let name = path.display().to_string();
+    let format = format_of(path)?;
+    let size = std::fs::metadata(path).with_context(|| format!("cannot read {name}"))?.len();
+    let t0 = std::time::Instant::now();
+
+    // Every line is checked before anything is written.
+    let accounts = match format {
+        Format::Ndjson => HashMap::new(),
+        Format::Csv => {
+            let ids = csv_external_ids(path).map_err(|e| anyhow!("{name}: {e}"))?;
+            let ids = ids.map_err(|p| anyhow!(p.describe(&name, 0)))?;
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            store.accounts_by_external_values(&refs).await?
+        }
+    };
+    let checking = bar(size, "{msg:10} [{bar:40}] {bytes}/{total_bytes} ({eta})", "checking");
+    let mut events = Events::open(path, format, accounts).map_err(|e| anyhow!("{name}: {e}"))?;
+    let (mut total, mut first, mut failed) = (0u64, None, 0usize);
+    while let Some(e) = events.next_event() {
+        match e {
+            Ok(_) => total += 1,
+            Err(p) => {
+                failed += 1;
+                first.get_or_insert(p);
+            }
+        }
+        if total.is_multiple_of(10_000) {
+            checking.set_position(events.bytes);
+        }
+    }
+    checking.finish_and_clear();
+    if let Some(p) = first {
+        bail!(p.describe(&name, failed - 1));
+    }
+    tracing::info!(events = total, took_ms = t0.elapsed().as_millis() as u64, "checked the file");
+
+    let writing =
+        bar(total, "{msg:10} [{bar:40}] {pos}/{len} events ({eta})", if dry_run { "dry run" } else { "writing" });
+    let mut events = Events::open(path, format, std::mem::take(&mut events.accounts))?;
+    let groups = std::iter::from_fn(move || {
+        let mut group = Vec::with_capacity(GROUP);
+        while group.len() < GROUP {
+            match events.next_event() {
+                None => break,
+                Some(Ok(e)) => group.push(e),
+                Some(Err(p)) => {
+                    let e =
+                        Invalid::field("file", format!("line {} changed while it was imported: {}", p.line, p.message));
+                    return Some(Err(StoreError::from(e)));
+                }
+            }
+        }
+        (!group.is_empty()).then_some(Ok(group))
+    });
+    let progress = writing.clone();
+    let summary = EventWriter::new(store.clone())
+        .import(groups, dry_run, &mut move |n| progress.set_position(n as u64))
+        .await
+        .map_err(|e| anyhow!("{name}: {e} (nothing was imported)"))?;
+    writing.finish_and_clear();
+    tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "wrote");
+    let (new, known) = (summary.stored, summary.duplicates);
+    if dry_run {
+        println!(
+            "dry run: {name} is valid: {total} events, {new} would be imported, {known} are there already (same messageId); nothing was written"
+        );
+    } else {
+        println!("imported {total} events from {name}: {new} new, {known} there already (same messageId)");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_without_an_id_get_one_from_their_content() {
+        assert_eq!(content_id("a"), content_id("a"));
+        assert_ne!(content_id("a"), content_id("b"));
+        assert!(content_id("a").starts_with("import-"));
+    }
+}
