@@ -83,6 +83,44 @@ pub fn check_catalogue(rows: &[Feature]) -> Result<(), crate::Invalid> {
     invalid.into_result(())
 }
 
+/// The catalogue as text, one feature per line: `plan: feature = Event, page:Name`.
+pub fn catalogue_text(rows: &[Feature]) -> String {
+    rows.iter().map(|f| format!("{}: {} = {}\n", f.plan, f.feature, f.events.join(", "))).collect()
+}
+
+/// Reads [`catalogue_text`] back; blank lines and lines starting with `#` are skipped. Errors
+/// name the line (`line 3`).
+pub fn parse_catalogue(text: &str) -> Result<Vec<Feature>, crate::Invalid> {
+    let mut invalid = crate::Invalid::default();
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = line.split_once('=').and_then(|(left, events)| {
+            let (plan, feature) = left.split_once(':')?;
+            let events = events.split(',').map(|e| e.trim().to_owned()).filter(|e| !e.is_empty()).collect();
+            Some(Feature { plan: plan.trim().into(), feature: feature.trim().into(), events })
+        });
+        match parsed {
+            Some(f) => rows.push((i + 1, f)),
+            None => invalid.push(format!("line {}", i + 1), "is not `plan: feature = Event, Event`"),
+        }
+    }
+    let features: Vec<Feature> = rows.iter().map(|(_, f)| f.clone()).collect();
+    if let Err(e) = check_catalogue(&features) {
+        for err in e.errors {
+            // `features[2].events` → the line the third feature is on.
+            let k: usize =
+                err.field.trim_start_matches("features[").split(']').next().and_then(|k| k.parse().ok()).unwrap_or(0);
+            let field = err.field.rsplit('.').next().unwrap_or_default();
+            invalid.push(format!("line {}", rows[k].0), format!("{field} {}", err.message));
+        }
+    }
+    invalid.into_result(features)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +187,18 @@ mod tests {
         let e = check_catalogue(&rows).unwrap_err();
         let fields: Vec<&str> = e.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["features[1].feature", "features[2].plan", "features[2].events"]);
+    }
+
+    #[test]
+    fn the_catalogue_reads_back_from_its_text() {
+        let text = "# plan: feature = events\npro: reports = Report Built, page:Reports\n\npro: exports = Export Run\n";
+        let rows = parse_catalogue(text).unwrap();
+        assert_eq!(rows[0].events, ["Report Built", "page:Reports"]);
+        assert_eq!(parse_catalogue(&catalogue_text(&rows)).unwrap(), rows);
+        let e = parse_catalogue("pro reports\npro: exports =\npro: exports = X\n").unwrap_err();
+        let got: Vec<(String, String)> = e.errors.into_iter().map(|e| (e.field, e.message)).collect();
+        assert_eq!(got[0], ("line 1".into(), "is not `plan: feature = Event, Event`".into()));
+        assert_eq!(got[1], ("line 2".into(), "events names no event".into()));
+        assert_eq!(got[2].0, "line 3");
     }
 }

@@ -253,3 +253,97 @@ async fn a_manager_reads_revenue_and_records_a_renewal() {
     assert!(text(&c, "#renewals-table").await.contains("Churned"));
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_admin_configures_features_and_reads_usage() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.member("ada@team.io", Role::Admin).await;
+    let a = AccountInput {
+        name: Some("Orbit Labs".into()),
+        external_ids: vec![("segment".into(), "g-orbit".into())],
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    let account = app.store.create_account(&Actor::system("test"), &a).await.unwrap();
+    let today = chrono::Utc::now().date_naive();
+    let period = keepwell_core::billing::PeriodInput {
+        account_external_id: Some("g-orbit".into()),
+        subscription_id: Some("sub-o".into()),
+        plan: Some("Growth".into()),
+        quantity: Some("4".into()),
+        currency: Some("USD".into()),
+        amount: Some("400".into()),
+        interval: Some("month".into()),
+        starts_on: Some((today - chrono::Days::new(60)).to_string()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap();
+    app.store.import_periods(&Actor::system("test"), &[period], false, |_| {}).await.unwrap();
+    // Three people active in the last 30 days, through Segment's batch call.
+    let (key, hash, prefix) = keepwell_server::auth::new_secret("wk");
+    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
+    let mut batch = vec![];
+    for (user, hours, event) in [("u1", 1, "Report Built"), ("u2", 48, "Report Built"), ("u3", 240, "Signed In")] {
+        batch.push(
+            serde_json::json!({"type": "group", "userId": user, "groupId": "g-orbit", "timestamp": ago(hours + 1)}),
+        );
+        batch.push(serde_json::json!({"type": "track", "userId": user, "event": event, "timestamp": ago(hours)}));
+    }
+    let res = app.http.post(app.url("/v1/batch")).basic_auth(&key, Some("")).json(&serde_json::json!({"batch": batch}));
+    assert_eq!(res.send().await.unwrap().status(), 200);
+
+    let (_driver, c) = start().await;
+    c.goto(&app.url("/settings/features")).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("#email"))
+        .await
+        .unwrap()
+        .send_keys("ada@team.io")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+
+    // The plan → features catalogue, with a mistake first.
+    let area =
+        c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#features-form textarea")).await.unwrap();
+    area.send_keys("Growth: reports = Report Built\nGrowth: exports = Export Run\nGrowth exports").await.unwrap();
+    c.find(Locator::Css("#features-form button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "main", "line 3: is not `plan: feature = Event, Event`").await;
+    let area = c.find(Locator::Css("#features-form textarea")).await.unwrap();
+    area.clear().await.unwrap();
+    area.send_keys("Growth: reports = Report Built, page:Reports\nGrowth: exports = Export Run").await.unwrap();
+    c.find(Locator::Css("#features-form button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Plan features saved").await;
+
+    // The account's usage: 3 of 4 seats active in 30 days, 1 of its plan's 2 features used.
+    c.goto(&app.url(&format!("/accounts/{}", account.id))).await.unwrap();
+    wait_for_text(&c, "#usage-license", "75.0 % (3 of 4 seats)").await;
+    assert!(text(&c, "#usage-active").await.ends_with("/ 3"), "{}", text(&c, "#usage-active").await);
+    assert!(text(&c, "#usage-adoption").await.contains("1 of 2 features"));
+    assert!(text(&c, "#top-events").await.contains("Report Built"));
+    assert!(text(&c, "#product-users").await.contains("u1"));
+    assert!(c.find(Locator::Css("#usage svg.chart")).await.is_ok(), "the active-users chart");
+    c.execute("document.getElementById('usage').scrollIntoView()", vec![]).await.unwrap();
+    shot(&c, "account-usage").await;
+
+    // The Usage page ranks it; the explorer filters its events.
+    c.find(Locator::Css("header.top nav a[href='/usage']")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#least-active", "Orbit Labs").await;
+    assert!(text(&c, "#most-active").await.contains("Orbit Labs"));
+    shot(&c, "usage").await;
+    c.find(Locator::Css("#explore-events")).await.unwrap().click().await.unwrap();
+    let event =
+        c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#event-filters input[name=event]")).await;
+    event.unwrap().send_keys("Report Built").await.unwrap();
+    c.find(Locator::Css("#event-filters button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#events-table", "u2").await;
+    let rows = text(&c, "#events-table").await;
+    assert!(rows.contains("u1") && !rows.contains("Signed In"), "{rows}");
+    shot(&c, "events").await;
+    c.close().await.unwrap();
+}

@@ -106,17 +106,27 @@ async fn a_summary_explains_an_accounts_usage_as_of_a_day(app: TestApp) {
     let (status, bad) = app.get(&format!("/api/v1/accounts/{acme}/usage/summary?as_of=March"), &app.admin).await;
     assert_eq!((status, fields(&bad)), (422, vec!["as_of".to_string()]), "{bad}");
 
+    let names = |body: &Value| -> Vec<String> {
+        body["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()).collect()
+    };
     let (status, least) = app.get("/api/v1/usage/accounts?as_of=2026-03-31", &app.admin).await;
     assert_eq!(status, 200, "{least}");
-    let names: Vec<&str> = least["data"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Quiet Ltd", "Acme"]);
+    assert_eq!(names(&least), ["Acme"], "customers only: Quiet Ltd has no subscription");
+    let (_, least) = app.get("/api/v1/usage/accounts?as_of=2026-03-31&include=all", &app.admin).await;
+    assert_eq!(names(&least), ["Quiet Ltd", "Acme"]);
+    let (_, before) = app.get("/api/v1/usage/accounts?as_of=2025-12-31", &app.admin).await;
+    assert_eq!(names(&before), Vec::<String>::new(), "Acme was not a customer yet");
     let (_, most) = app.get("/api/v1/usage/accounts?order=most&as_of=2026-03-31&limit=1", &app.admin).await;
     assert_eq!(
         most["data"],
         json!([{"account_id": acme, "name": "Acme", "active_users": 3, "events": 4, "last_seen": "2026-04-01T09:00:00Z"}])
     );
-    let (status, bad) = app.get("/api/v1/usage/accounts?order=busiest&days=0", &app.admin).await;
-    assert_eq!((status, fields(&bad)), (422, vec!["days".to_string(), "order".to_string()]), "{bad}");
+    let (status, bad) = app.get("/api/v1/usage/accounts?order=busiest&days=0&include=some", &app.admin).await;
+    assert_eq!(
+        (status, fields(&bad)),
+        (422, vec!["days".to_string(), "include".to_string(), "order".to_string()]),
+        "{bad}"
+    );
 }
 
 async fn json_call(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> (u16, Value) {

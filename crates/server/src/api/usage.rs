@@ -10,11 +10,13 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate, Utc};
 use keepwell_core::money::percent;
 use keepwell_core::usage::{self as formula, Feature};
 use keepwell_core::Invalid;
-use keepwell_store::usage::{AccountActivity, EventFilter, EventTotal, ProductUser, Ranking, StoredEvent, UsageDay};
+use keepwell_store::usage::{
+    AccountActivity, ActivityQuery, EventFilter, EventTotal, ProductUser, Ranking, StoredEvent, UsageDay,
+};
 use keepwell_store::Page;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -245,15 +247,9 @@ pub struct Activity {
     pub data: Vec<AccountActivity>,
 }
 
-/// The ranking a request asks for: `order`, the window (`days` ending on `as_of`), `owner`, `limit`.
-pub struct ActivityRequest {
-    pub ranking: Ranking,
-    pub window: (NaiveDate, NaiveDate),
-    pub owner: Option<Option<i64>>,
-    pub limit: i64,
-}
-
-pub fn activity_request(p: &Params, me: Option<i64>) -> Result<ActivityRequest, Invalid> {
+/// The ranking a request asks for: `order`, the window (`days` ending on `as_of`), `owner`,
+/// `include`, `limit`.
+pub fn activity_request(p: &Params, me: Option<i64>) -> Result<ActivityQuery, Invalid> {
     let mut invalid = Invalid::default();
     let ranking = match p.text("order").as_deref() {
         None | Some("least") => Ranking::LeastActive,
@@ -270,18 +266,28 @@ pub fn activity_request(p: &Params, me: Option<i64>) -> Result<ActivityRequest, 
             WINDOW
         }),
     };
+    let customers_only = match p.text("include").as_deref() {
+        None | Some("customers") => true,
+        Some("all") => false,
+        Some(v) => {
+            invalid.push("include", format!("{v:?} is neither \"customers\" nor \"all\""));
+            true
+        }
+    };
     let as_of = p.date("as_of", &mut invalid).unwrap_or_else(|| Utc::now().date_naive());
     let owner = p.owner(me, &mut invalid);
     let limit = p.limit(&mut invalid);
-    invalid.into_result(ActivityRequest { ranking, window: formula::window(as_of, days), owner, limit })
+    invalid.into_result(ActivityQuery { ranking, window: formula::window(as_of, days), owner, customers_only, limit })
 }
 
 #[utoipa::path(get, path = "/api/v1/usage/accounts", tag = "usage",
     description = "Accounts ranked by users active in the `days` (default 30) ending on `as_of` (default today), then by \
-                   events: `order=least` (default; accounts with no usage at all first) or `order=most`. `owner` is a team \
-                   member id, `me` or `none`.",
+                   events: `order=least` (default; accounts with no usage at all first) or `order=most`. `include=customers` \
+                   (default) ranks the accounts with a subscription in force on `as_of`, `include=all` every account. `owner` \
+                   is a team member id, `me` or `none`.",
     params(("order" = Option<String>, Query), ("days" = Option<u32>, Query), ("as_of" = Option<NaiveDate>, Query),
-        ("owner" = Option<String>, Query), ("limit" = Option<i64>, Query, description = "1 to 500, default 50")),
+        ("include" = Option<String>, Query), ("owner" = Option<String>, Query),
+        ("limit" = Option<i64>, Query, description = "1 to 500, default 50")),
     responses((status = 200, body = Activity), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn activity(
@@ -289,10 +295,10 @@ pub async fn activity(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Activity>> {
-    let r = activity_request(&Params(q), auth.user_id)?;
+    let query = activity_request(&Params(q), auth.user_id)?;
     folded(&state).await?;
-    let data = state.store.account_activity(r.ranking, r.window, r.owner, r.limit).await?;
-    let (from, to) = r.window;
+    let data = state.store.account_activity(&query).await?;
+    let (from, to) = query.window;
     Ok(Json(Activity { from, to, data }))
 }
 
@@ -328,9 +334,4 @@ pub async fn set_plan_features(
     };
     state.store.set_plan_features(&auth.actor, &features).await?;
     Ok(Json(PlanFeatures { features: state.store.plan_features().await? }))
-}
-
-/// When an account was last active, for pages.
-pub fn last_seen(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "—".into())
 }

@@ -42,6 +42,19 @@ pub struct AccountActivity {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+/// Which accounts to rank, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivityQuery {
+    pub ranking: Ranking,
+    /// First and last day, both included.
+    pub window: (NaiveDate, NaiveDate),
+    /// One CSM's accounts (`Some(None)`: those without an owner).
+    pub owner: Option<Option<i64>>,
+    /// Only accounts with a subscription in force on the window's last day.
+    pub customers_only: bool,
+    pub limit: i64,
+}
+
 /// Which end of the ranking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ranking {
@@ -128,16 +141,10 @@ impl Store {
         .collect()
     }
 
-    /// Accounts ranked by users active from `from` to `to`, then by events: the least active
-    /// (accounts without any usage first) or the most. `owner` keeps one CSM's accounts
-    /// (`Some(None)`: those without an owner).
-    pub async fn account_activity(
-        &self,
-        ranking: Ranking,
-        (from, to): (NaiveDate, NaiveDate),
-        owner: Option<Option<i64>>,
-        limit: i64,
-    ) -> Result<Vec<AccountActivity>> {
+    /// Accounts ranked by users active in the window, then by events: the least active
+    /// (accounts without any usage first) or the most.
+    pub async fn account_activity(&self, q: &ActivityQuery) -> Result<Vec<AccountActivity>> {
+        let ActivityQuery { ranking, window: (from, to), owner, customers_only, limit } = *q;
         let mut sql = Sql::new(
             "SELECT a.id, a.name, COALESCE(u.n, 0) AS active_users, COALESCE(e.n, 0) AS events, \
                (SELECT MAX(last_seen) FROM usage_users WHERE account_id = a.id) AS last_seen \
@@ -152,6 +159,13 @@ impl Store {
         );
         sql.bind(day(from)).push(" AND day <= ").bind(day(to));
         sql.push(" GROUP BY account_id) e ON e.account_id = a.id WHERE 1=1");
+        if customers_only {
+            sql.push(" AND EXISTS (SELECT 1 FROM subscription_periods p WHERE p.account_id = a.id AND p.starts_on <= ")
+                .bind(day(to))
+                .push(" AND (p.ends_on IS NULL OR p.ends_on > ")
+                .bind(day(to))
+                .push("))");
+        }
         match owner {
             Some(Some(o)) => {
                 sql.push(" AND a.owner_id = ").bind(Arg::I64(o));

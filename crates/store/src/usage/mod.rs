@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 mod activity;
 mod read;
-pub use activity::{AccountActivity, EventTotal, ProductUser, Ranking};
+pub use activity::{AccountActivity, ActivityQuery, EventTotal, ProductUser, Ranking};
 pub use read::{EventFilter, StoredEvent, UsageDay};
 
 /// What a group of events did.

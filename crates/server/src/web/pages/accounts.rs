@@ -117,13 +117,15 @@ pub async fn show(
         .map(|(k, v)| context! { name => k, kind => v.type_name(), value => v.display() })
         .collect();
     let billing = billing(&state, id).await.map_err(IntoResponse::into_response)?;
+    let chart_title = tr(&state, &web, "usage-active-chart", &[]);
+    let usage = usage(&state, id, &chart_title).await.map_err(IntoResponse::into_response)?;
     Ok(render(
         &state,
         &web,
         "account.html",
         context! {
             nav => "accounts",
-            account, attributes, timeline, billing,
+            account, attributes, timeline, billing, usage,
             contacts => contacts.data,
             can_edit => auth.may_edit(account_owner(&account)),
         },
@@ -356,6 +358,17 @@ pub async fn delete(
         &tr(&state, &web, "account-deleted", &[("name", account.name.clone().into())]),
     )
     .await)
+}
+
+/// The account page's usage section: the summary as of today and its active users per day.
+async fn usage(state: &AppState, id: i64, chart_title: &str) -> Result<Value, crate::error::ApiError> {
+    let summary = crate::api::usage::summary_of(state, id, chrono::Utc::now().date_naive()).await?;
+    let days: Vec<(String, f64)> =
+        summary.daily_active_users.iter().map(|d| (d.date.to_string(), d.users as f64)).collect();
+    let any = summary.events > 0 || summary.previous_events > 0 || !summary.users.is_empty();
+    let chart = (summary.events > 0).then(|| crate::web::chart::columns(chart_title, &days));
+    let used = summary.features.iter().filter(|f| f.used).count();
+    Ok(context! { summary, chart, any, used })
 }
 
 /// The account page's billing section: the contract today, its MRR by month (in the contract's

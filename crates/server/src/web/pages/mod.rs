@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod me;
 pub mod revenue;
 pub mod team;
+pub mod usage;
 
 use super::error_page;
 use super::session::WebSession;

@@ -1,5 +1,8 @@
 //! `keepwell demo`: a believable, reproducible workspace (same seed, same data) — a CS team and its
-//! book of accounts across industries, sizes and countries, with contacts. Later features extend it.
+//! book of accounts across industries, sizes and countries, with contacts, billing history and
+//! product usage. Later features extend it.
+
+mod usage;
 
 use anyhow::{bail, Context};
 use keepwell_core::account::AccountInput;
@@ -9,6 +12,7 @@ use keepwell_core::money::Month;
 use keepwell_core::{AttrValue, Role};
 use keepwell_store::accounts::AccountFilter;
 use keepwell_store::people::NewUser;
+use keepwell_store::usage::EventWriter;
 use keepwell_store::{Actor, Store};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -294,12 +298,14 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
     store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let (periods, invoices) = write_billing(store, &actor, args, &inputs).await?;
+    let events = write_usage(store, &actor, args, &inputs).await?;
     Ok(format!(
-        "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} team members (seed {}).\n{}",
+        "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} product events, {} team members (seed {}).\n{}",
         accounts.len(),
         contacts.len(),
         periods,
         invoices,
+        events,
         TEAM.len(),
         args.seed,
         login()
@@ -322,6 +328,28 @@ pub async fn write_billing(
     store.import_periods(actor, &periods, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.import_invoices(actor, &invoices, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((periods.len(), invoices.len()))
+}
+
+/// Writes the product usage of `inputs` (stored accounts with their billing) over the last
+/// year, and the plan → features catalogue it is measured against; returns how many events.
+pub async fn write_usage(
+    store: &Store,
+    actor: &Actor,
+    args: &DemoArgs,
+    inputs: &[AccountInput],
+) -> anyhow::Result<usize> {
+    let today = chrono::Utc::now().date_naive();
+    let (periods, _, _) = billing(args, inputs, today);
+    let crm: Vec<String> =
+        inputs.iter().map(|a| a.external_ids.first().map(|(_, v)| v.clone()).unwrap_or_default()).collect();
+    let ids = store.accounts_by_external_values(&crm.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    let ids = ids.into_iter().filter_map(|(k, v)| Some((k, *v.first()?))).collect();
+    store.set_plan_features(actor, &usage::catalogue()).await?;
+    let events = usage::events(args.seed, &periods, &crm, &ids, today);
+    let n = events.iter().map(Vec::len).sum();
+    let groups = events.into_iter().map(Ok::<_, keepwell_store::StoreError>);
+    EventWriter::new(store.clone()).import(groups, false, &mut |_| ()).await?;
+    Ok(n)
 }
 
 /// The demo team, all with the demo password.

@@ -1,0 +1,168 @@
+//! The Usage pages: accounts ranked by activity (least and most active), the raw events
+//! explorer, and the plan → features catalogue (admins edit it).
+
+use super::{failure, FormData, PageResult};
+use crate::api::usage::{activity_request, folded};
+use crate::api::Params;
+use crate::auth::{Admin, Auth, Viewer};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::web::session::WebSession;
+use crate::web::templates::urlencode;
+use crate::web::{redirect_with, render, render_status, tr};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::{Extension, Form};
+use keepwell_core::usage::{catalogue_text, parse_catalogue};
+use keepwell_core::Invalid;
+use keepwell_store::usage::{ActivityQuery, EventFilter, Ranking};
+use minijinja::context;
+use std::collections::HashMap;
+
+/// Rows each ranking shows.
+const RANKED: i64 = 25;
+
+pub async fn page(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let p = Params(q.clone());
+    let query = activity_request(&p, auth.user_id).map_err(|e| ApiError::from(e).into_response())?;
+    let query = ActivityQuery { limit: RANKED, ..query };
+    folded(&state).await.map_err(IntoResponse::into_response)?;
+    let fail = |e| failure(&state, &web, e);
+    let (least_query, most_query) = (
+        ActivityQuery { ranking: Ranking::LeastActive, ..query },
+        ActivityQuery { ranking: Ranking::MostActive, ..query },
+    );
+    let least = state.store.account_activity(&least_query).await.map_err(fail)?;
+    let most = state.store.account_activity(&most_query).await.map_err(fail)?;
+    let window = query.window;
+    let most: Vec<_> = most.into_iter().filter(|a| a.events > 0).collect();
+    let team = state.store.users().await.map_err(fail)?;
+    let any_events = state.store.count_events(None).await.map_err(fail)? > 0;
+    Ok(render(
+        &state,
+        &web,
+        "usage.html",
+        context! {
+            nav => "usage", least, most, any_events,
+            from => window.0, to => window.1,
+            days => q.get("days").cloned().unwrap_or_else(|| "30".into()), owner => q.get("owner"),
+            include => q.get("include").cloned().unwrap_or_else(|| "customers".into()),
+            team => team.iter().map(|u| context! { id => u.id, name => u.name }).collect::<Vec<_>>(),
+        },
+    )
+    .await)
+}
+
+pub async fn events(
+    _auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let p = Params(q.clone());
+    let mut invalid = Invalid::default();
+    let day = |name: &str, invalid: &mut Invalid| {
+        p.date(name, invalid).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+    };
+    let filter = EventFilter {
+        account_id: p.id("account_id", &mut invalid),
+        user_id: p.text("user_id"),
+        event: p.text("event"),
+        from: day("from", &mut invalid),
+        // The `to` day is included.
+        to: day("to", &mut invalid).map(|t| t + chrono::Duration::days(1)),
+        cursor: p.text("cursor"),
+        limit: 50,
+    };
+    let errors = crate::web::pages::field_errors(&invalid);
+    let fail = |e| failure(&state, &web, e);
+    let page = if invalid.errors.is_empty() {
+        state.store.events(&filter).await.map_err(fail)?
+    } else {
+        keepwell_store::Page { data: Vec::new(), next_cursor: None }
+    };
+    let account = match filter.account_id {
+        Some(id) => state.store.account(id).await.map_err(fail)?,
+        None => None,
+    };
+    // The next page keeps the filters.
+    let mut next = q.clone();
+    let next_url = page.next_cursor.as_ref().map(|c| {
+        next.insert("cursor".into(), c.clone());
+        let query: Vec<String> = next
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect();
+        format!("/usage/events?{}", query.join("&"))
+    });
+    let rows: Vec<_> = page
+        .data
+        .iter()
+        .map(|e| {
+            context! {
+                id => e.id, kind => e.kind, event => e.event, user_id => e.user_id, anonymous_id => e.anonymous_id,
+                account_id => e.account_id, timestamp => e.timestamp.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                properties => e.properties.as_ref().map(|p| p.get().to_owned()),
+            }
+        })
+        .collect();
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(render_status(
+        &state,
+        &web,
+        status,
+        "events.html",
+        context! {
+            nav => "usage", events => rows, next_url, errors, account,
+            q => context! { account_id => q.get("account_id"), user_id => q.get("user_id"), event => q.get("event"),
+                            from => q.get("from"), to => q.get("to") },
+            filtered => ["account_id", "user_id", "event", "from", "to"].iter().any(|k| q.get(*k).is_some_and(|v| !v.is_empty())),
+        },
+    )
+    .await)
+}
+
+pub async fn features_page(
+    _auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+) -> PageResult {
+    let rows = state.store.plan_features().await.map_err(|e| failure(&state, &web, e))?;
+    let text = catalogue_text(&rows);
+    Ok(render(&state, &web, "features.html", context! { nav => "usage", text, count => rows.len() }).await)
+}
+
+pub async fn save_features(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let text = f.get("catalogue").cloned().unwrap_or_default();
+    let saved = match parse_catalogue(&text) {
+        Ok(rows) => state.store.set_plan_features(&auth.actor, &rows).await,
+        Err(e) => Err(e.into()),
+    };
+    match saved {
+        Ok(()) => Ok(redirect_with(&state, &web, "/settings/features", &tr(&state, &web, "features-saved", &[])).await),
+        Err(keepwell_store::StoreError::Invalid(e)) => {
+            let errors: Vec<String> = e.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            Ok(render_status(
+                &state,
+                &web,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "features.html",
+                context! { nav => "usage", text, errors },
+            )
+            .await)
+        }
+        Err(e) => Err(failure(&state, &web, e)),
+    }
+}
