@@ -32,6 +32,7 @@ on_both_backends!(
     revenue_reads_failed_payments_and_its_version_follows_every_change,
     ingestion_attributes_deduplicates_and_rolls_up,
     event_writers_share_dedup_links_and_the_bulk_index,
+    message_ids_deduplicate_for_seven_days_then_are_forgotten,
 );
 
 fn cli() -> Actor {
@@ -664,4 +665,23 @@ async fn event_writers_share_dedup_links_and_the_bulk_index(store: Store) {
     store.delete_account(&cli(), acme).await.unwrap();
     assert_eq!(store.count_events(None).await.unwrap(), 4, "Acme's indexed and newer events went with it");
     assert_eq!(one.write(&track(40..41, "g3")).await.unwrap().stored, 1, "writers go on after a delete");
+}
+
+async fn message_ids_deduplicate_for_seven_days_then_are_forgotten(store: Store) {
+    use keepwell_store::usage::EventWriter;
+    let call =
+        |id: &str| seg(&format!(r#"{{"batch":[{{"type":"track","userId":"u1","event":"Run","messageId":"{id}"}}]}}"#));
+    fn day(n: i64) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().to_utc() + chrono::Duration::days(n)
+    }
+    // Indexed on day 0; another writer indexes on day 6, then on day 9 (which forgets day 0's ids).
+    let on = |clock: fn() -> chrono::DateTime<chrono::Utc>| EventWriter::new(store.clone()).index_every(1).clock(clock);
+    assert_eq!(on(|| day(0)).write(&call("m1")).await.unwrap().stored, 1);
+    let mut six = on(|| day(6));
+    assert_eq!(six.write(&call("m1")).await.unwrap().duplicates, 1, "still known after 6 days");
+    assert_eq!(six.write(&call("m2")).await.unwrap().stored, 1);
+    assert_eq!(on(|| day(9)).write(&call("m3")).await.unwrap().stored, 1);
+    let mut later = on(|| day(9));
+    assert_eq!(later.write(&call("m2")).await.unwrap().duplicates, 1, "indexed 3 days before");
+    assert_eq!(later.write(&call("m1")).await.unwrap().stored, 1, "forgotten 9 days after");
 }

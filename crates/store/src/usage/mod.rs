@@ -127,6 +127,8 @@ pub struct EventWriter {
     unfolded: bool,
     index_every: usize,
     fold_every: usize,
+    /// The time messageIds are indexed at (and forgotten by).
+    clock: fn() -> DateTime<Utc>,
 }
 
 impl Store {
@@ -148,6 +150,7 @@ impl EventWriter {
             unfolded: false,
             index_every: INDEX_EVERY,
             fold_every: FOLD_EVERY,
+            clock: Utc::now,
         }
     }
 
@@ -177,6 +180,12 @@ impl EventWriter {
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<IngestSummary> {
         self.write_then(groups, true, !dry_run, progress).await
+    }
+
+    /// Reads the time from `clock` instead of the system (tests of the dedup window).
+    pub fn clock(mut self, clock: fn() -> DateTime<Utc>) -> EventWriter {
+        self.clock = clock;
+        self
     }
 
     /// Indexes its events once it has left `n` out of the bulk index (tests use a few).
@@ -233,7 +242,7 @@ impl EventWriter {
             self.links = Links::default();
         }
         if self.last_written != Some(newest) && newest > indexed_to {
-            index_events(&mut tx, indexed_to, newest).await?;
+            index_events(&mut tx, indexed_to, newest, (self.clock)()).await?;
             indexed_to = newest;
         }
         if newest == indexed_to {
@@ -266,7 +275,7 @@ impl EventWriter {
                 rolled_to = written;
             }
             if self.tail.len() + pending.len() >= self.index_every {
-                index_events(&mut tx, indexed_to, written).await?;
+                index_events(&mut tx, indexed_to, written, (self.clock)()).await?;
                 indexed_to = written;
                 self.tail.clear();
                 pending.clear();
@@ -335,8 +344,7 @@ pub const DEDUP_DAYS: i64 = 7;
 /// `event_ids` (dated now, so an imported history deduplicates for [`DEDUP_DAYS`] too), their
 /// accounts into `event_accounts`, each in key order so pages fill in turn; and forgets the
 /// messageIds indexed more than [`DEDUP_DAYS`] + 1 days ago.
-async fn index_events(tx: &mut Tx, from: i64, to: i64) -> Result<()> {
-    let now = Utc::now();
+async fn index_events(tx: &mut Tx, from: i64, to: i64, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
         "INSERT INTO event_ids (message_id, received_at) SELECT message_id, $3 FROM events \
          WHERE id > $1 AND id <= $2 ORDER BY message_id ON CONFLICT (message_id) DO NOTHING",
@@ -390,7 +398,7 @@ async fn index_state(tx: &mut Tx) -> Result<IndexState> {
 /// they were, with `rolled_to`).
 pub(crate) async fn reindex(tx: &mut Tx) -> Result<()> {
     let state = index_state(tx).await?;
-    index_events(tx, 0, state.newest).await
+    index_events(tx, 0, state.newest, Utc::now()).await
 }
 
 /// Appends the group's new events, each with its account when known.
