@@ -1,11 +1,13 @@
 //! `keepwell serve` killed with SIGKILL while clients send events: every event it acknowledged
 //! is in the database after the kill, and a restarted server counts each exactly once.
 
+mod common;
+
+use common::{free_port, ready, serve, write_key};
 use keepwell_store::testing::fresh_database_url;
 use keepwell_store::usage::{EventFilter, EventWriter};
 use keepwell_store::{Backend, Store};
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,24 +19,6 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(a_killed_server_keeps_every_acknowledged_event);
-
-fn serve(url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_keepwell"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", url])
-        .env("KEEPWELL_LOG", "error")
-        .env("KEEPWELL_DATA_DIR", std::env::temp_dir().join("kw-crash-unused"))
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start keepwell serve")
-}
-
-async fn ready(http: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// A batch of `n` track calls of client `c`, numbered from `from`, half of them naming the
 /// account and half attributed through their user's group call.
@@ -56,13 +40,8 @@ fn batch(c: usize, from: usize, n: usize) -> (Vec<String>, Vec<u8>) {
 }
 
 async fn a_killed_server_keeps_every_acknowledged_event(url: String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keepwell"))
-        .args(["writekey", "create", "--name", "crash", "--database-url", &url])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let key = write_key(&url);
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let mut server = serve(&url, port);

@@ -2,11 +2,13 @@
 //! identify, group, track and page calls to a running `keepwell serve`, unchanged but for its
 //! host and write key.
 
+mod common;
+
+use common::{free_port, ready, serve, write_key};
 use keepwell_store::testing::fresh_database_url;
 use keepwell_store::usage::EventFilter;
 use keepwell_store::{Backend, Store};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -42,27 +44,12 @@ fn python() -> String {
 }
 
 async fn segments_python_library_works_unchanged(url: String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_keepwell"))
-        .args(["writekey", "create", "--name", "python", "--database-url", &url])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let key = write_key(&url);
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_keepwell"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &url])
-        .env("KEEPWELL_LOG", "error")
-        .env("KEEPWELL_DATA_DIR", std::env::temp_dir().join("kw-python-unused"))
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut server = serve(&url, port);
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ready(&http, &base).await;
     let out = Command::new(python()).args(["-c", CLIENT, &base, &key]).output().expect("run python3");
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(

@@ -107,6 +107,45 @@ async fn wait_for_text(client: &Client, css: &str, want: &str) {
     }
 }
 
+/// Orbit Labs, known by `external` (kind, value), on the Growth plan with (seats, amount,
+/// interval) from `starts_on`.
+async fn customer(
+    app: &TestApp,
+    external: (&str, &str),
+    (seats, amount, interval): (&str, &str, &str),
+    starts_on: chrono::NaiveDate,
+    renews_on: Option<chrono::NaiveDate>,
+) -> keepwell_store::accounts::Account {
+    let a = AccountInput {
+        name: Some("Orbit Labs".into()),
+        external_ids: vec![(external.0.into(), external.1.into())],
+        ..Default::default()
+    };
+    let account = app.store.create_account(&Actor::system("test"), &a.validate().unwrap()).await.unwrap();
+    let period = keepwell_core::billing::PeriodInput {
+        account_external_id: Some(external.1.into()),
+        subscription_id: Some("sub-o".into()),
+        plan: Some("Growth".into()),
+        quantity: Some(seats.into()),
+        currency: Some("USD".into()),
+        amount: Some(amount.into()),
+        interval: Some(interval.into()),
+        starts_on: Some(starts_on.to_string()),
+        renews_on: renews_on.map(|d| d.to_string()),
+        ..Default::default()
+    };
+    app.store.import_periods(&Actor::system("test"), &[period.validate().unwrap()], false, |_| {}).await.unwrap();
+    account
+}
+
+/// Fills the login form the browser was sent to.
+async fn log_in(c: &Client, email: &str) {
+    let field = c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#email")).await.unwrap();
+    field.send_keys(email).await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_csm_works_through_the_pages() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -123,16 +162,7 @@ async fn a_csm_works_through_the_pages() {
 
     // Login, arriving from a deep link.
     c.goto(&app.url("/accounts")).await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys("ann@team.io")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    log_in(&c, "ann@team.io").await;
     wait_for_text(&c, "#accounts-total", "3 accounts").await;
     shot(&c, "accounts").await;
 
@@ -187,42 +217,12 @@ async fn a_csm_works_through_the_pages() {
 async fn a_manager_reads_revenue_and_records_a_renewal() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.member("mia@team.io", Role::Manager).await;
-    let a = AccountInput {
-        name: Some("Orbit Labs".into()),
-        external_ids: vec![("crm".into(), "o-1".into())],
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    let account = app.store.create_account(&Actor::system("test"), &a).await.unwrap();
     let today = chrono::Utc::now().date_naive();
-    let period = keepwell_core::billing::PeriodInput {
-        account_external_id: Some("o-1".into()),
-        subscription_id: Some("sub-o".into()),
-        plan: Some("Growth".into()),
-        quantity: Some("12".into()),
-        currency: Some("USD".into()),
-        amount: Some("1200".into()),
-        interval: Some("year".into()),
-        starts_on: Some((today - chrono::Days::new(345)).to_string()),
-        renews_on: Some((today + chrono::Days::new(20)).to_string()),
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    app.store.import_periods(&Actor::system("test"), &[period], false, |_| {}).await.unwrap();
+    let renews = Some(today + chrono::Days::new(20));
+    let account = customer(&app, ("crm", "o-1"), ("12", "1200", "year"), today - chrono::Days::new(345), renews).await;
     let (_driver, c) = start().await;
     c.goto(&app.url("/revenue")).await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys("mia@team.io")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    log_in(&c, "mia@team.io").await;
 
     // The Revenue page: headline MRR, charts, and each formula beside its table.
     wait_for_text(&c, "#headline-mrr", "100.00").await;
@@ -258,29 +258,9 @@ async fn a_manager_reads_revenue_and_records_a_renewal() {
 async fn an_admin_configures_features_and_reads_usage() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.member("ada@team.io", Role::Admin).await;
-    let a = AccountInput {
-        name: Some("Orbit Labs".into()),
-        external_ids: vec![("segment".into(), "g-orbit".into())],
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    let account = app.store.create_account(&Actor::system("test"), &a).await.unwrap();
     let today = chrono::Utc::now().date_naive();
-    let period = keepwell_core::billing::PeriodInput {
-        account_external_id: Some("g-orbit".into()),
-        subscription_id: Some("sub-o".into()),
-        plan: Some("Growth".into()),
-        quantity: Some("4".into()),
-        currency: Some("USD".into()),
-        amount: Some("400".into()),
-        interval: Some("month".into()),
-        starts_on: Some((today - chrono::Days::new(60)).to_string()),
-        ..Default::default()
-    }
-    .validate()
-    .unwrap();
-    app.store.import_periods(&Actor::system("test"), &[period], false, |_| {}).await.unwrap();
+    let account =
+        customer(&app, ("segment", "g-orbit"), ("4", "400", "month"), today - chrono::Days::new(60), None).await;
     // Three people active in the last 30 days, through Segment's batch call.
     let (key, hash, prefix) = keepwell_server::auth::new_secret("wk");
     app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
@@ -297,16 +277,7 @@ async fn an_admin_configures_features_and_reads_usage() {
 
     let (_driver, c) = start().await;
     c.goto(&app.url("/settings/features")).await.unwrap();
-    c.wait()
-        .at_most(Duration::from_secs(30))
-        .for_element(Locator::Css("#email"))
-        .await
-        .unwrap()
-        .send_keys("ada@team.io")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    log_in(&c, "ada@team.io").await;
 
     // The plan → features catalogue, with a mistake first.
     let area =
