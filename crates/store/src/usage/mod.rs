@@ -16,6 +16,7 @@ use keepwell_core::segment::{Event, Kind};
 use serde::Deserialize;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 
 mod activity;
 mod read;
@@ -99,10 +100,10 @@ impl Links {
 }
 
 /// Events a writer leaves out of the bulk index at most, unless told otherwise.
-pub const INDEX_EVERY: usize = 200_000;
+pub const INDEX_EVERY: usize = 1_000_000;
 /// Events a writer leaves out of the rollups at most, unless told otherwise; the server also
 /// folds them in whenever it is idle for a moment or a request reads usage.
-pub const FOLD_EVERY: usize = 100_000;
+pub const FOLD_EVERY: usize = 700_000;
 
 /// The one writer of events on a node. It appends events; every so often, in the same kind of
 /// transaction, it folds the events after `event_index.rolled_to` into the rollups and users'
@@ -117,7 +118,9 @@ pub const FOLD_EVERY: usize = 100_000;
 /// changed who belongs where, it forgets the links.
 pub struct EventWriter {
     store: Store,
-    tail: HashSet<String>,
+    tail: HashSet<u128>,
+    /// Keys the 128-bit digests of messageIds in `tail`.
+    digest: (RandomState, RandomState),
     /// The newest event id when this writer last committed.
     last_written: Option<i64>,
     links: Links,
@@ -144,6 +147,7 @@ impl EventWriter {
         EventWriter {
             store,
             tail: HashSet::new(),
+            digest: Default::default(),
             last_written: None,
             links: Links::default(),
             links_version: None,
@@ -250,14 +254,14 @@ impl EventWriter {
         }
         let mut summary = IngestSummary::default();
         // The messageIds this transaction wrote and has not indexed.
-        let mut pending: HashSet<String> = HashSet::new();
+        let mut pending: HashSet<u128> = HashSet::new();
         let mut late: Vec<i64> = Vec::new();
         let mut written = newest;
         let mut done = 0;
         for events in groups {
             let events = events?;
             let events = events.as_ref();
-            let fresh = dedup(&mut tx, [&self.tail, &pending], events).await?;
+            let fresh = dedup(&mut tx, &self.digest, [&self.tail, &pending], events).await?;
             summary.duplicates += events.len() - fresh.len();
             summary.stored += fresh.len();
             let links = &mut self.links;
@@ -267,7 +271,7 @@ impl EventWriter {
                 apply_call(store, &mut tx, links, (indexed_to, rolled_to), e, &mut late).await?;
             }
             insert_events(&mut tx, backend, links, &fresh).await?;
-            pending.extend(fresh.iter().map(|e| e.message_id.clone()));
+            pending.extend(fresh.iter().map(|e| digest(&self.digest, &e.message_id)));
             written = index_state(&mut tx).await?.newest;
             if written - rolled_to >= self.fold_every as i64 {
                 fold_late(&mut tx, backend, &mut late).await?;
@@ -443,13 +447,26 @@ async fn insert_events(tx: &mut Tx, backend: Backend, links: &Links, fresh: &[&E
     Ok(())
 }
 
+/// A messageId's 128-bit digest under this writer's random keys: a writer remembers up to a
+/// million unindexed messageIds, and 16 bytes each instead of a string keeps that small. Two
+/// ids share a digest with a chance of about 10⁻²⁶ among a million.
+fn digest(keys: &(RandomState, RandomState), id: &str) -> u128 {
+    (u128::from(keys.0.hash_one(id)) << 64) | u128::from(keys.1.hash_one(id))
+}
+
 /// The events whose messageId is new: first in the group, not among the unindexed messageIds
 /// the writer knows (`unindexed`) and not in `event_ids`.
-async fn dedup<'e>(tx: &mut Tx, unindexed: [&HashSet<String>; 2], events: &'e [Event]) -> Result<Vec<&'e Event>> {
+async fn dedup<'e>(
+    tx: &mut Tx,
+    keys: &(RandomState, RandomState),
+    unindexed: [&HashSet<u128>; 2],
+    events: &'e [Event],
+) -> Result<Vec<&'e Event>> {
     let mut firsts: Vec<&Event> = Vec::with_capacity(events.len());
     let mut ids: HashSet<&str> = HashSet::with_capacity(events.len());
     for e in events {
-        if !unindexed.iter().any(|s| s.contains(&e.message_id)) && ids.insert(e.message_id.as_str()) {
+        let d = digest(keys, &e.message_id);
+        if !unindexed.iter().any(|s| s.contains(&d)) && ids.insert(e.message_id.as_str()) {
             firsts.push(e);
         }
     }
