@@ -28,6 +28,9 @@ const GROUP_EVENTS: usize = 20_000;
 
 /// How long the writer waits, idle, before folding what it wrote into the rollups.
 const FOLD_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long the rollups lag what was acknowledged at most when the writer is never idle (steady
+/// traffic): it folds at least this often, besides every `FOLD_EVERY` events.
+const FOLD_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 enum Job {
     Write {
@@ -94,10 +97,24 @@ async fn checkpointer(store: Store) {
 }
 
 /// The node's one event writer: takes every request waiting, writes them in one transaction,
-/// answers each; folds into the rollups when idle or asked.
+/// answers each; folds into the rollups when idle, when asked, or when it has not for
+/// `FOLD_WITHIN`.
 async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut events_writer = EventWriter::new(store);
+    let mut unfolded_since: Option<std::time::Instant> = None;
     loop {
+        match (events_writer.unfolded(), unfolded_since) {
+            (false, _) => unfolded_since = None,
+            (true, None) => unfolded_since = Some(std::time::Instant::now()),
+            (true, Some(since)) if since.elapsed() >= FOLD_WITHIN => {
+                if let Err(e) = events_writer.fold().await {
+                    tracing::error!(error = %e, "folding events into the rollups failed");
+                    unfolded_since = Some(std::time::Instant::now());
+                }
+                continue;
+            }
+            (true, Some(_)) => {}
+        }
         let next = if events_writer.unfolded() {
             match tokio::time::timeout(FOLD_AFTER, rx.recv()).await {
                 Ok(next) => next,
