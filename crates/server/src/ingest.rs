@@ -61,7 +61,7 @@ impl Ingest {
     pub fn start(store: Store) -> Ingest {
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(checkpointer(store.clone()));
-        tokio::spawn(writer(store, rx));
+        tokio::spawn(writer(store, rx, FOLD_WITHIN));
         Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)) }
     }
 
@@ -98,15 +98,15 @@ async fn checkpointer(store: Store) {
 
 /// The node's one event writer: takes every request waiting, writes them in one transaction,
 /// answers each; folds into the rollups when idle, when asked, or when it has not for
-/// `FOLD_WITHIN`.
-async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+/// `fold_within`.
+async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, fold_within: std::time::Duration) {
     let mut events_writer = EventWriter::new(store);
     let mut unfolded_since: Option<std::time::Instant> = None;
     loop {
         match (events_writer.unfolded(), unfolded_since) {
             (false, _) => unfolded_since = None,
             (true, None) => unfolded_since = Some(std::time::Instant::now()),
-            (true, Some(since)) if since.elapsed() >= FOLD_WITHIN => {
+            (true, Some(since)) if since.elapsed() >= fold_within => {
                 if let Err(e) = events_writer.fold().await {
                     tracing::error!(error = %e, "folding events into the rollups failed");
                     unfolded_since = Some(std::time::Instant::now());
@@ -290,5 +290,42 @@ impl WriteKeys {
             seen.remove(&hash);
         }
         Ok(live)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keepwell_store::Backend;
+    use std::time::Duration;
+
+    fn calls(body: &str) -> Vec<Event> {
+        let mut n = 0;
+        keepwell_core::segment::parse(None, body.as_bytes(), chrono::Utc::now(), || {
+            n += 1;
+            format!("gen-{n}-{}", nanos())
+        })
+        .unwrap()
+        .events
+    }
+
+    fn nanos() -> u128 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    }
+
+    #[tokio::test]
+    async fn steady_traffic_is_folded_within_the_bound() {
+        let store = keepwell_store::testing::fresh_store(Backend::Sqlite).await;
+        store.ingest(&calls(r#"{"batch":[{"type":"group","userId":"u1","groupId":"g1"}]}"#)).await.unwrap();
+        let (jobs, rx) = mpsc::unbounded_channel();
+        tokio::spawn(writer(store.clone(), rx, Duration::from_millis(300)));
+        let ingest = Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)) };
+        // A call every 50 ms: never idle for the 200 ms that would fold, far from 700 000 events.
+        for _ in 0..20 {
+            let track = calls(r#"{"batch":[{"type":"track","userId":"u1","event":"Run"}]}"#);
+            assert!(ingest.submit(track).await.is_ok());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(store.count_usage().await.unwrap() >= 5, "folded while the traffic went on");
     }
 }
