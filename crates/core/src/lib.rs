@@ -4,6 +4,7 @@ pub mod account;
 pub mod attribute;
 pub mod billing;
 pub mod contact;
+pub mod expr;
 pub mod import;
 pub mod invalid;
 pub mod metrics;
