@@ -5,6 +5,7 @@ pub mod attribute;
 pub mod billing;
 pub mod contact;
 pub mod expr;
+pub mod health;
 pub mod import;
 pub mod invalid;
 pub mod metrics;
