@@ -8,6 +8,7 @@ pub mod expr;
 pub mod health;
 pub mod import;
 pub mod invalid;
+pub mod measure;
 pub mod metrics;
 pub mod money;
 pub mod people;
