@@ -59,7 +59,7 @@ pub fn read_csv(path: &Path) -> anyhow::Result<Records> {
     Ok(Records { headers, rows })
 }
 
-fn csv_message(e: &csv::Error) -> String {
+pub(crate) fn csv_message(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("has {len} fields but the header row has {expected_len}; quote values that contain commas")

@@ -154,14 +154,7 @@ fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<BufReader<File>>> {
 
 fn csv_problem(e: &csv::Error) -> Problem {
     let line = e.position().map(|p| p.line()).unwrap_or_default();
-    let message = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-            format!("has {len} fields but the header row has {expected_len}; quote values that contain commas")
-        }
-        csv::ErrorKind::Utf8 { .. } => "is not UTF-8 text; save the file as UTF-8".into(),
-        _ => e.to_string(),
-    };
-    Problem { line, column: None, message }
+    Problem { line, column: None, message: crate::import::csv_message(e) }
 }
 
 /// A line of NDJSON as an event.
@@ -240,26 +233,21 @@ impl Events {
     }
 }
 
-/// The external ids a CSV file names, each with the line it first appears on.
-fn csv_external_ids(path: &Path) -> anyhow::Result<Result<Vec<String>, Problem>> {
+/// The external ids a CSV file names, once each. Malformed rows are passed over: the check
+/// that follows reports them with their lines.
+fn csv_external_ids(path: &Path) -> anyhow::Result<Vec<String>> {
     let mut reader = csv_reader(path)?;
     let headers = reader.headers().map_err(|e| anyhow!(csv_problem(&e).message))?.clone();
     let columns = CsvColumns::new(&headers)?;
-    let mut seen = std::collections::HashSet::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Err(e) => return Ok(Err(csv_problem(&e))),
-            Ok(true) => {
-                let id = columns.cell(&record, 1);
-                if !seen.contains(id) {
-                    seen.insert(id.to_owned());
-                }
-            }
-        }
+    let mut ids = std::collections::HashSet::new();
+    for record in reader.records() {
+        match record {
+            Ok(record) => ids.insert(columns.cell(&record, 1).to_owned()),
+            Err(e) if e.is_io_error() => return Err(anyhow!(csv_problem(&e).message)),
+            Err(_) => continue,
+        };
     }
-    Ok(Ok(seen.into_iter().collect()))
+    Ok(ids.into_iter().collect())
 }
 
 fn bar(len: u64, template: &str, message: &'static str) -> ProgressBar {
@@ -280,7 +268,6 @@ pub async fn run(store: &Store, path: &Path, dry_run: bool) -> anyhow::Result<()
         Format::Ndjson => HashMap::new(),
         Format::Csv => {
             let ids = csv_external_ids(path).map_err(|e| anyhow!("{name}: {e}"))?;
-            let ids = ids.map_err(|p| anyhow!(p.describe(&name, 0)))?;
             let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
             store.accounts_by_external_values(&refs).await?
         }

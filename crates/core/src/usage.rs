@@ -17,8 +17,9 @@ pub fn previous_window(as_of: NaiveDate, days: u64) -> (NaiveDate, NaiveDate) {
     window(as_of - Days::new(days.max(1)), days)
 }
 
+/// `part ÷ whole` in percent, to hundredths, as the metrics compute their rates.
 fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
-    (!whole.is_zero()).then(|| (part / whole * Decimal::ONE_HUNDRED).round_dp(2))
+    crate::metrics::ratio(part, whole).map(|r| r.round_dp(2))
 }
 
 /// License utilisation = users active in the last 30 days ÷ licensed seats, in percent. Above

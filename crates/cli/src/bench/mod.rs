@@ -338,6 +338,7 @@ async fn metrics_workspace(store: &Store, n: usize) -> anyhow::Result<()> {
     store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let accounts_took = start.elapsed();
     let (periods, invoices) = demo::write_billing(store, &actor, &args, &inputs).await?;
+    let periods = periods.len();
     println!(
         "workspace: {n} accounts ({:.1} s), then {periods} subscription periods and {invoices} invoices over 36 months \
          through the import path ({:.1} s)",

@@ -298,7 +298,8 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
     store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let (periods, invoices) = write_billing(store, &actor, args, &inputs).await?;
-    let events = write_usage(store, &actor, args, &inputs).await?;
+    let events = write_usage(store, &actor, args, &inputs, &periods).await?;
+    let periods = periods.len();
     Ok(format!(
         "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} product events, {} team members (seed {}).\n{}",
         accounts.len(),
@@ -313,39 +314,40 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
 }
 
 /// Writes the billing history of `inputs` (already stored accounts) up to today; returns the
-/// numbers of periods and invoices written.
+/// periods written and the number of invoices.
 pub async fn write_billing(
     store: &Store,
     actor: &Actor,
     args: &DemoArgs,
     inputs: &[AccountInput],
-) -> anyhow::Result<(usize, usize)> {
-    let (periods, invoices, fx) = billing(args, inputs, chrono::Utc::now().date_naive());
-    let periods: Vec<_> = periods.iter().map(|p| p.validate()).collect::<Result<_, _>>().context("demo period")?;
+) -> anyhow::Result<(Vec<PeriodInput>, usize)> {
+    let (period_inputs, invoices, fx) = billing(args, inputs, chrono::Utc::now().date_naive());
+    let periods: Vec<_> =
+        period_inputs.iter().map(|p| p.validate()).collect::<Result<_, _>>().context("demo period")?;
     let invoices: Vec<_> = invoices.iter().map(|i| i.validate()).collect::<Result<_, _>>().context("demo invoice")?;
     let fx: Vec<_> = fx.iter().map(|r| r.validate()).collect::<Result<_, _>>().context("demo FX rate")?;
     store.save_fx_rates(actor, &fx, false).await?;
     store.import_periods(actor, &periods, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.import_invoices(actor, &invoices, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((periods.len(), invoices.len()))
+    Ok((period_inputs, invoices.len()))
 }
 
-/// Writes the product usage of `inputs` (stored accounts with their billing) over the last
-/// year, and the plan → features catalogue it is measured against; returns how many events.
+/// Writes the product usage of `inputs` (stored accounts with their billing `periods`) over the
+/// last year, and the plan → features catalogue it is measured against; returns how many events.
 pub async fn write_usage(
     store: &Store,
     actor: &Actor,
     args: &DemoArgs,
     inputs: &[AccountInput],
+    periods: &[PeriodInput],
 ) -> anyhow::Result<usize> {
     let today = chrono::Utc::now().date_naive();
-    let (periods, _, _) = billing(args, inputs, today);
     let crm: Vec<String> =
         inputs.iter().map(|a| a.external_ids.first().map(|(_, v)| v.clone()).unwrap_or_default()).collect();
     let ids = store.accounts_by_external_values(&crm.iter().map(String::as_str).collect::<Vec<_>>()).await?;
     let ids = ids.into_iter().filter_map(|(k, v)| Some((k, *v.first()?))).collect();
     store.set_plan_features(actor, &usage::catalogue()).await?;
-    let events = usage::events(args.seed, &periods, &crm, &ids, today);
+    let events = usage::events(args.seed, periods, &crm, &ids, today);
     let n = events.iter().map(Vec::len).sum();
     let groups = events.into_iter().map(Ok::<_, keepwell_store::StoreError>);
     EventWriter::new(store.clone()).import(groups, false, &mut |_| ()).await?;

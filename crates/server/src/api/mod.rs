@@ -100,6 +100,28 @@ impl Params {
         }
     }
 
+    /// One of `options` (word → value), `default` when absent.
+    pub fn choice<T: Copy>(&self, name: &str, options: &[(&str, T)], default: T, invalid: &mut Invalid) -> T {
+        let Some(v) = self.text(name) else { return default };
+        if let Some((_, t)) = options.iter().find(|(word, _)| *word == v) {
+            return *t;
+        }
+        let words: Vec<&str> = options.iter().map(|(word, _)| *word).collect();
+        let (last, rest) = words.split_last().unwrap_or((&"", &[]));
+        let listed = if rest.is_empty() { last.to_string() } else { format!("{} or {last}", rest.join(", ")) };
+        invalid.push(name, format!("{v:?}: use {listed}"));
+        default
+    }
+
+    /// A whole number of days from 1 to `max`, `default` when absent.
+    pub fn days(&self, name: &str, max: u64, default: u64, invalid: &mut Invalid) -> u64 {
+        let Some(v) = self.text(name) else { return default };
+        v.parse().ok().filter(|d| (1..=max).contains(d)).unwrap_or_else(|| {
+            invalid.push(name, format!("{v:?} is not a number of days from 1 to {max}"));
+            default
+        })
+    }
+
     /// A `YYYY-MM-DD` date.
     pub fn date(&self, name: &str, invalid: &mut Invalid) -> Option<chrono::NaiveDate> {
         let v = self.text(name)?;

@@ -147,26 +147,13 @@ pub fn filter(p: &Params, me: Option<i64>) -> Result<(RenewalFilter, NaiveDate),
         invalid.errors.extend(e.errors);
         chrono::Utc::now().date_naive()
     });
-    let within = match p.text("within_days") {
-        None => 90,
-        Some(v) => v.parse::<i64>().ok().filter(|d| (1..=3660).contains(d)).unwrap_or_else(|| {
-            invalid.push("within_days", format!("{v:?} is not a number of days from 1 to 3660"));
-            90
-        }),
-    };
+    let within = p.days("within_days", 3660, 90, &mut invalid);
     let owner = p.owner(me, &mut invalid);
-    let decided = match p.text("status").as_deref() {
-        None | Some("all") => None,
-        Some("pending") => Some(false),
-        Some("decided") => Some(true),
-        Some(v) => {
-            invalid.push("status", format!("{v:?}: use pending, decided or all"));
-            None
-        }
-    };
+    let statuses = [("pending", Some(false)), ("decided", Some(true)), ("all", None)];
+    let decided = p.choice("status", &statuses, None, &mut invalid);
     let f = RenewalFilter {
         due_from: Some(day),
-        due_to: Some(day + chrono::Days::new(within as u64)),
+        due_to: Some(day + chrono::Days::new(within)),
         owner,
         account_id: p.id("account_id", &mut invalid),
         decided,

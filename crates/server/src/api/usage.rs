@@ -189,7 +189,7 @@ pub async fn summary_of(state: &AppState, account: i64, as_of: NaiveDate) -> Api
     let (prev_from, prev_to) = formula::previous_window(as_of, WINDOW);
     let mau = store.active_users(account, from, to).await?;
     let totals = store.event_totals(account, from, to).await?;
-    let previous_events = store.event_totals(account, prev_from, prev_to).await?.iter().map(|t| t.count).sum();
+    let previous_events = store.event_count(account, prev_from, prev_to).await?;
     let contract = crate::revenue::contract(state, account, as_of).await?;
     let catalogue = store.plan_features().await?;
     let used = totals.iter().map(|t| t.event.clone()).collect();
@@ -251,29 +251,10 @@ pub struct Activity {
 /// `include`, `limit`.
 pub fn activity_request(p: &Params, me: Option<i64>) -> Result<ActivityQuery, Invalid> {
     let mut invalid = Invalid::default();
-    let ranking = match p.text("order").as_deref() {
-        None | Some("least") => Ranking::LeastActive,
-        Some("most") => Ranking::MostActive,
-        Some(v) => {
-            invalid.push("order", format!("{v:?} is neither \"least\" nor \"most\""));
-            Ranking::LeastActive
-        }
-    };
-    let days = match p.text("days") {
-        None => WINDOW,
-        Some(v) => v.parse().ok().filter(|d| (1..=366).contains(d)).unwrap_or_else(|| {
-            invalid.push("days", format!("{v:?} is not a number of days from 1 to 366"));
-            WINDOW
-        }),
-    };
-    let customers_only = match p.text("include").as_deref() {
-        None | Some("customers") => true,
-        Some("all") => false,
-        Some(v) => {
-            invalid.push("include", format!("{v:?} is neither \"customers\" nor \"all\""));
-            true
-        }
-    };
+    let orders = [("least", Ranking::LeastActive), ("most", Ranking::MostActive)];
+    let ranking = p.choice("order", &orders, Ranking::LeastActive, &mut invalid);
+    let days = p.days("days", 366, WINDOW, &mut invalid);
+    let customers_only = p.choice("include", &[("customers", true), ("all", false)], true, &mut invalid);
     let as_of = p.date("as_of", &mut invalid).unwrap_or_else(|| Utc::now().date_naive());
     let owner = p.owner(me, &mut invalid);
     let limit = p.limit(&mut invalid);

@@ -52,21 +52,11 @@ pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
     env.add_filter("datetime", |v: String| -> String {
         chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or(v)
     });
-    env.add_filter("urlencode", |v: String| urlencode(&v));
+    env.add_filter("urlencode", |v: String| urlencoding::encode(&v).into_owned());
     env.add_filter("date", |v: String| -> String {
         chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or(v)
     });
     Ok(env)
-}
-
-/// Percent-encodes everything but unreserved characters, for a query string.
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

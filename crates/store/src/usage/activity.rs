@@ -96,6 +96,20 @@ impl Store {
         .collect()
     }
 
+    /// How many usage events the account had over the window.
+    pub async fn event_count(&self, account: i64, from: NaiveDate, to: NaiveDate) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) AS n FROM usage_daily \
+             WHERE account_id = $1 AND day >= $2 AND day <= $3",
+        )
+        .bind(account)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Each event name's count and distinct users over the window, most frequent first.
     pub async fn event_totals(&self, account: i64, from: NaiveDate, to: NaiveDate) -> Result<Vec<EventTotal>> {
         sqlx::query(

@@ -241,7 +241,9 @@ impl EventWriter {
             // given, which `indexed_to` relies on.
             sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *tx).await?;
         }
-        let IndexState { mut indexed_to, mut rolled_to, newest, links_version } = index_state(&mut tx).await?;
+        let IndexState { mut indexed_to, rolled_to: rolled_before, newest, links_version } =
+            index_state(&mut tx).await?;
+        let mut rolled_to = rolled_before;
         if self.links_version != Some(links_version) || self.links.len() > LINKS_KEPT {
             self.links = Links::default();
         }
@@ -261,7 +263,7 @@ impl EventWriter {
         for events in groups {
             let events = events?;
             let events = events.as_ref();
-            let fresh = dedup(&mut tx, &self.digest, [&self.tail, &pending], events).await?;
+            let (fresh, digests) = dedup(&mut tx, &self.digest, [&self.tail, &pending], events).await?;
             summary.duplicates += events.len() - fresh.len();
             summary.stored += fresh.len();
             let links = &mut self.links;
@@ -271,7 +273,7 @@ impl EventWriter {
                 apply_call(store, &mut tx, links, (indexed_to, rolled_to), e, &mut late).await?;
             }
             insert_events(&mut tx, backend, links, &fresh).await?;
-            pending.extend(fresh.iter().map(|e| digest(&self.digest, &e.message_id)));
+            pending.extend(digests);
             written = index_state(&mut tx).await?.newest;
             if written - rolled_to >= self.fold_every as i64 {
                 fold_late(&mut tx, backend, &mut late).await?;
@@ -292,7 +294,9 @@ impl EventWriter {
             fold(&mut tx, backend, Scope::After(rolled_to, written)).await?;
             rolled_to = written;
         }
-        sqlx::query("UPDATE event_index SET rolled_to = $1 WHERE id = 1").bind(rolled_to).execute(&mut *tx).await?;
+        if rolled_to != rolled_before {
+            sqlx::query("UPDATE event_index SET rolled_to = $1 WHERE id = 1").bind(rolled_to).execute(&mut *tx).await?;
+        }
         let links_version = index_state(&mut tx).await?.links_version;
         if !keep {
             tx.rollback().await?;
@@ -454,31 +458,31 @@ fn digest(keys: &(RandomState, RandomState), id: &str) -> u128 {
     (u128::from(keys.0.hash_one(id)) << 64) | u128::from(keys.1.hash_one(id))
 }
 
-/// The events whose messageId is new: first in the group, not among the unindexed messageIds
-/// the writer knows (`unindexed`) and not in `event_ids`.
+/// The events whose messageId is new, with their digests: first in the group, not among the
+/// unindexed messageIds the writer knows (`unindexed`) and not in `event_ids`.
 async fn dedup<'e>(
     tx: &mut Tx,
     keys: &(RandomState, RandomState),
     unindexed: [&HashSet<u128>; 2],
     events: &'e [Event],
-) -> Result<Vec<&'e Event>> {
-    let mut firsts: Vec<&Event> = Vec::with_capacity(events.len());
+) -> Result<(Vec<&'e Event>, Vec<u128>)> {
+    let mut firsts: Vec<(&Event, u128)> = Vec::with_capacity(events.len());
     let mut ids: HashSet<&str> = HashSet::with_capacity(events.len());
     for e in events {
         let d = digest(keys, &e.message_id);
         if !unindexed.iter().any(|s| s.contains(&d)) && ids.insert(e.message_id.as_str()) {
-            firsts.push(e);
+            firsts.push((e, d));
         }
     }
     let mut seen: HashSet<String> = HashSet::new();
-    for chunk in firsts.iter().map(|e| e.message_id.as_str()).collect::<Vec<_>>().chunks(500) {
+    for chunk in firsts.iter().map(|(e, _)| e.message_id.as_str()).collect::<Vec<_>>().chunks(500) {
         let mut sql = Sql::new("SELECT message_id FROM event_ids WHERE message_id IN ");
         in_list(&mut sql, chunk);
         for r in sql.query().fetch_all(&mut **tx).await? {
             seen.insert(text(&r, "message_id")?);
         }
     }
-    Ok(firsts.into_iter().filter(|e| !seen.contains(&e.message_id)).collect())
+    Ok(firsts.into_iter().filter(|(e, _)| !seen.contains(&e.message_id)).unzip())
 }
 
 /// Reads the links the group needs that the writer does not know yet: its groupIds' accounts,

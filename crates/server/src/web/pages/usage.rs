@@ -8,7 +8,6 @@ use crate::auth::{Admin, Auth, Viewer};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::session::WebSession;
-use crate::web::templates::urlencode;
 use crate::web::{redirect_with, render, render_status, tr};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -92,15 +91,11 @@ pub async fn events(
         None => None,
     };
     // The next page keeps the filters.
-    let mut next = q.clone();
     let next_url = page.next_cursor.as_ref().map(|c| {
-        next.insert("cursor".into(), c.clone());
-        let query: Vec<String> = next
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
-            .collect();
-        format!("/usage/events?{}", query.join("&"))
+        let filters = q.iter().filter(|(k, v)| *k != "cursor" && !v.is_empty());
+        let query =
+            form_urlencoded::Serializer::new(String::new()).extend_pairs(filters).append_pair("cursor", c).finish();
+        format!("/usage/events?{query}")
     });
     let rows: Vec<_> = page
         .data
