@@ -149,6 +149,20 @@ impl Default for Bands {
     }
 }
 
+impl Band {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Band::Red => "red",
+            Band::Yellow => "yellow",
+            Band::Green => "green",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Band> {
+        [Band::Red, Band::Yellow, Band::Green].into_iter().find(|b| b.as_str() == s)
+    }
+}
+
 impl Bands {
     pub fn of(&self, score: Decimal) -> Band {
         if score < self.yellow {

@@ -48,6 +48,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_usage_activity.sql"),
         postgres: include_str!("../migrations/postgres/0006_usage_activity.sql"),
     },
+    Migration {
+        version: 7,
+        name: "health",
+        sqlite: include_str!("../migrations/sqlite/0007_health.sql"),
+        postgres: include_str!("../migrations/postgres/0007_health.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -690,11 +690,31 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
          SELECT DISTINCT account_id, {day}, {USAGE_NAME}, COALESCE(user_id, anonymous_id) FROM events WHERE {usage}"
     ));
     scope.push(&mut sql);
-    sql.push(" ON CONFLICT (account_id, day, event, user_key) DO NOTHING RETURNING account_id, day, event");
+    sql.push(" ON CONFLICT (account_id, day, event, user_key) DO NOTHING RETURNING account_id, day, event, user_key");
     let mut new_users: HashMap<(i64, String, String), i64> = HashMap::new();
+    let mut bits: HashMap<(i64, &'static str, String, i64), i64> = HashMap::new();
     for r in sql.query().fetch_all(&mut **tx).await? {
-        *new_users.entry((r.try_get("account_id")?, text(&r, "day")?, text(&r, "event")?)).or_default() += 1;
+        let (account, day, event): (i64, String, String) = (r.try_get("account_id")?, text(&r, "day")?, text(&r, "event")?);
+        let (block, bit) = keepwell_core::facts::day_bit(day.parse().map_err(|_| crate::StoreError::Corrupt("day".into()))?);
+        *bits.entry((account, "u", text(&r, "user_key")?, block)).or_default() |= bit;
+        *bits.entry((account, "e", event.clone(), block)).or_default() |= bit;
+        *new_users.entry((account, day, event)).or_default() += 1;
     }
+    let rows = bits
+        .into_iter()
+        .map(|((account, kind, name, block), bits)| {
+            vec![Arg::I64(account), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(block), Arg::I64(bits)]
+        })
+        .collect();
+    upsert_rows(
+        tx,
+        backend,
+        "usage_bits",
+        &["account_id", "kind", "name", "block", "bits"],
+        rows,
+        " ON CONFLICT (block, account_id, kind, name) DO UPDATE SET bits = usage_bits.bits | excluded.bits",
+    )
+    .await?;
     let mut sql = Sql::new(&format!(
         "SELECT account_id, {day} AS day, {USAGE_NAME} AS name, COUNT(*) AS n FROM events WHERE {usage}"
     ));

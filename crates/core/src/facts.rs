@@ -1,0 +1,411 @@
+//! What a health pass knows of one account, and the value of every measure source and filter
+//! field as of a day, computed from it. Pure: the store loads `Facts` in bulk, this turns them
+//! into numbers, the same way for a live pass, a replay and a backtest.
+
+use crate::billing::{Contract, Invoice, Period};
+use crate::expr::{Env, Value};
+use crate::measure::Source;
+use crate::metrics::FxTable;
+use crate::money::Month;
+use crate::usage::Feature;
+use crate::{AttrValue, Attributes};
+use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
+use std::collections::{BTreeSet, HashMap};
+
+/// Days in one block of activity bits.
+pub const BLOCK_DAYS: i64 = 62;
+
+/// Days since 1970-01-01.
+pub fn day_number(day: NaiveDate) -> i64 {
+    i64::from(day.num_days_from_ce() - 719_163)
+}
+
+/// The block a day falls in and its bit within the block.
+pub fn day_bit(day: NaiveDate) -> (i64, i64) {
+    let n = day_number(day);
+    (n.div_euclid(BLOCK_DAYS), 1 << n.rem_euclid(BLOCK_DAYS))
+}
+
+/// The days something happened (a user was active, a usage name was used), as bits per block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Days(pub Vec<(i64, i64)>);
+
+impl Days {
+    pub fn add(&mut self, block: i64, bits: i64) {
+        match self.0.iter_mut().find(|(b, _)| *b == block) {
+            Some((_, v)) => *v |= bits,
+            None => {
+                self.0.push((block, bits));
+                self.0.sort_unstable();
+            }
+        }
+    }
+
+    /// Whether any day from `from` to `to` (day numbers, inclusive) is set.
+    pub fn any_in(&self, from: i64, to: i64) -> bool {
+        self.0.iter().any(|&(block, bits)| {
+            let (start, end) = (block * BLOCK_DAYS, block * BLOCK_DAYS + BLOCK_DAYS - 1);
+            if to < start || from > end {
+                return false;
+            }
+            let lo = (from.max(start) - start) as u32;
+            let hi = (to.min(end) - start) as u32;
+            let mask = ((1i64 << (hi - lo + 1)) - 1) << lo;
+            bits & mask != 0
+        })
+    }
+
+    /// The latest day set on or before `to`.
+    pub fn last_until(&self, to: i64) -> Option<i64> {
+        self.0.iter().rev().find_map(|&(block, bits)| {
+            let start = block * BLOCK_DAYS;
+            if start > to {
+                return None;
+            }
+            let hi = (to - start).min(BLOCK_DAYS - 1) as u32;
+            let masked = bits & (((1i64 << (hi + 1)) - 1) as i64);
+            (masked != 0).then(|| start + 63 - i64::from(masked.leading_zeros()))
+        })
+    }
+}
+
+/// One account as the health pass sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub id: i64,
+    pub plan: Option<String>,
+    pub country: Option<String>,
+    pub industry: Option<String>,
+    pub employees: Option<i64>,
+    pub stage: String,
+    pub tags: Vec<String>,
+    pub attributes: Attributes,
+    pub periods: Vec<Period>,
+    pub invoices: Vec<Invoice>,
+    /// Each product user's active days.
+    pub users: Vec<Days>,
+    /// Each usage name's days of use.
+    pub names: HashMap<String, Days>,
+    /// Daily counts of the usage names some measure counts: name → (day number, count), by day.
+    pub counts: HashMap<String, Vec<(i64, i64)>>,
+    /// CSM sentiment ratings (day, rating), oldest first.
+    pub sentiments: Vec<(NaiveDate, i64)>,
+    /// The latest health score and band before the day being scored.
+    pub health: Option<(Decimal, crate::health::Band)>,
+}
+
+/// What every account's values share: the day, FX rates, the plan catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub day: NaiveDate,
+    pub reporting: &'a str,
+    pub fx: &'a FxTable,
+    pub catalogue: &'a [Feature],
+}
+
+/// An account as of a day: the [`Env`] of filters and the values of measure sources.
+pub struct AccountDay<'a> {
+    pub facts: &'a Facts,
+    pub ctx: Context<'a>,
+    contract: Contract,
+}
+
+impl<'a> AccountDay<'a> {
+    pub fn new(facts: &'a Facts, ctx: Context<'a>) -> AccountDay<'a> {
+        AccountDay { contract: contract(facts, ctx.day), facts, ctx }
+    }
+
+    pub fn contract(&self) -> &Contract {
+        &self.contract
+    }
+
+    /// MRR in the reporting currency (None when the rate is missing).
+    pub fn mrr(&self) -> Option<Decimal> {
+        convert(&self.contract, self.ctx)
+    }
+
+    fn today(&self) -> i64 {
+        day_number(self.ctx.day)
+    }
+
+    fn tracked(&self) -> bool {
+        !self.facts.users.is_empty() || !self.facts.names.is_empty()
+    }
+
+    fn active_users(&self, days: u32) -> i64 {
+        let to = self.today();
+        let from = to - i64::from(days) + 1;
+        self.facts.users.iter().filter(|u| u.any_in(from, to)).count() as i64
+    }
+
+    fn count(&self, name: &str, from: i64, to: i64) -> i64 {
+        self.facts.counts.get(name).map_or(0, |c| c.iter().filter(|(d, _)| (from..=to).contains(d)).map(|(_, n)| n).sum())
+    }
+
+    /// A measure source's raw value; None when the account has no data for it.
+    pub fn value(&self, source: &Source) -> Option<Decimal> {
+        let today = self.today();
+        let c = &self.contract;
+        match source {
+            Source::ActiveUsers { days } => self.tracked().then(|| Decimal::from(self.active_users(*days))),
+            Source::LicenseUtilization => {
+                self.tracked().then_some(())?;
+                crate::usage::license_utilization(self.active_users(30), c.seats)
+            }
+            Source::FeatureAdoption => {
+                self.tracked().then_some(())?;
+                let used: BTreeSet<String> = self
+                    .facts
+                    .names
+                    .iter()
+                    .filter(|(_, d)| d.any_in(today - 29, today))
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                crate::usage::feature_adoption(&crate::usage::features_used(self.ctx.catalogue, &c.plans, &used))
+            }
+            Source::Events { event, days } => {
+                self.tracked().then(|| Decimal::from(self.count(event, today - i64::from(*days) + 1, today)))
+            }
+            Source::EventTrend { event, days } => {
+                self.tracked().then_some(())?;
+                let d = i64::from(*days);
+                crate::usage::trend(self.count(event, today - d + 1, today), self.count(event, today - 2 * d + 1, today - d))
+            }
+            Source::DaysSinceActivity => {
+                let last = self.facts.users.iter().chain(self.facts.names.values()).filter_map(|d| d.last_until(today)).max()?;
+                Some(Decimal::from(today - last))
+            }
+            Source::Mrr => self.mrr(),
+            Source::MrrChange { days } => {
+                let before = contract(self.facts, self.ctx.day - chrono::Days::new(u64::from(*days)));
+                let rate = rate(c.currency.as_deref().or(before.currency.as_deref())?, self.ctx)?;
+                let (now, then) = (c.mrr * rate, before.mrr * rate);
+                crate::metrics::ratio(now - then, then).map(|r| r.round_dp(2))
+            }
+            Source::DaysOverdue => {
+                Some(Decimal::from(self.facts.invoices.iter().map(|i| i.days_overdue(self.ctx.day)).max().unwrap_or(0)))
+            }
+            Source::TenureDays => c.tenure_days.map(Decimal::from),
+            Source::DaysToRenewal => c.days_to_renewal.map(Decimal::from),
+            Source::DowngradedWithin { days } => {
+                c.customer_since?;
+                let from = self.ctx.day - chrono::Days::new(u64::from(*days));
+                let fell = self.facts.periods.iter().flat_map(|p| [Some(p.starts_on), p.ends_on]).flatten().any(|d| {
+                    d > from && d <= self.ctx.day && {
+                        let (after, before) = (contract(self.facts, d), contract(self.facts, d.pred_opt().unwrap_or(d)));
+                        after.mrr > Decimal::ZERO && after.mrr < before.mrr && after.currency == before.currency
+                    }
+                });
+                Some(Decimal::from(u8::from(fell)))
+            }
+            Source::DaysSinceInteraction => None,
+            Source::Sentiment => {
+                self.facts.sentiments.iter().rev().find(|(d, _)| *d <= self.ctx.day).map(|(_, r)| Decimal::from(*r))
+            }
+            Source::Attribute { name } => match self.facts.attributes.get(name)? {
+                AttrValue::Number(n) => Some(*n),
+                AttrValue::Text(t) => t.trim().parse().ok(),
+                AttrValue::Bool(b) => Some(Decimal::from(u8::from(*b))),
+                AttrValue::Date(_) => None,
+            },
+        }
+    }
+}
+
+fn contract(facts: &Facts, day: NaiveDate) -> Contract {
+    let periods: Vec<&Period> = facts.periods.iter().collect();
+    Contract::as_of(&periods, day)
+}
+
+fn rate(currency: &str, ctx: Context) -> Option<Decimal> {
+    if currency == ctx.reporting {
+        return Some(Decimal::ONE);
+    }
+    ctx.fx.get(&(currency.to_owned(), Month::of(ctx.day))).copied()
+}
+
+fn convert(c: &Contract, ctx: Context) -> Option<Decimal> {
+    match &c.currency {
+        None => Some(Decimal::ZERO),
+        Some(cur) => Some((c.mrr * rate(cur, ctx)?).round_dp(2)),
+    }
+}
+
+fn number(d: Option<Decimal>) -> Value {
+    d.map_or(Value::Null, Value::Number)
+}
+
+fn text(t: &Option<String>) -> Value {
+    t.as_ref().map_or(Value::Null, |t| Value::Text(t.clone()))
+}
+
+impl Env for AccountDay<'_> {
+    fn field(&self, name: &str) -> Value {
+        let f = self.facts;
+        match name {
+            "plan" => text(&f.plan),
+            "country" => text(&f.country),
+            "industry" => text(&f.industry),
+            "employees" => number(f.employees.map(Decimal::from)),
+            "stage" => Value::Text(f.stage.clone()),
+            "mrr" => number(self.mrr()),
+            "arr" => number(self.mrr().map(|m| m * Decimal::from(12))),
+            "tenure_days" => number(self.value(&Source::TenureDays)),
+            "days_to_renewal" => number(self.value(&Source::DaysToRenewal)),
+            "health" => number(f.health.map(|h| h.0)),
+            "band" => f.health.map_or(Value::Null, |h| Value::Text(h.1.as_str().into())),
+            "tags" => Value::List(f.tags.iter().map(|t| Value::Text(t.clone())).collect()),
+            other => match other.strip_prefix("attribute.").and_then(|a| f.attributes.get(a)) {
+                Some(AttrValue::Number(n)) => Value::Number(*n),
+                Some(AttrValue::Text(t)) => Value::Text(t.clone()),
+                Some(AttrValue::Bool(b)) => Value::Bool(*b),
+                Some(AttrValue::Date(d)) => Value::Text(d.to_string()),
+                None => Value::Null,
+            },
+        }
+    }
+
+    fn call(&self, name: &str, args: &[Value]) -> Value {
+        let mut text = format!("{name}(");
+        for (i, a) in args.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            match a {
+                Value::Number(n) => text.push_str(&n.to_string()),
+                Value::Text(t) => text.push_str(&format!("{t:?}")),
+                _ => return Value::Null,
+            }
+        }
+        text.push(')');
+        match Source::parse(&text) {
+            Ok(source) => number(self.value(&source)),
+            Err(_) => Value::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::{Interval, InvoiceStatus};
+    use crate::expr;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn days(list: &[&str]) -> Days {
+        let mut out = Days::default();
+        for s in list {
+            let (b, bit) = day_bit(d(s));
+            out.add(b, bit);
+        }
+        out
+    }
+
+    fn period(plan: &str, seats: i64, monthly: i64, from: &str, to: Option<&str>) -> Period {
+        Period {
+            subscription_id: "s".into(),
+            plan: plan.into(),
+            quantity: seats,
+            currency: "EUR".into(),
+            amount: Decimal::from(monthly),
+            interval: Interval::Month,
+            starts_on: d(from),
+            ends_on: to.map(d),
+            renews_on: None,
+            payment_terms: None,
+        }
+    }
+
+    fn fx() -> FxTable {
+        let mut fx = FxTable::new();
+        fx.insert(("EUR".into(), Month::of(d("2026-06-30"))), Decimal::new(11, 1));
+        fx
+    }
+
+    #[test]
+    fn day_bits_cross_blocks() {
+        assert_eq!(day_number(d("1970-01-02")), 1);
+        let a = days(&["2026-05-01", "2026-06-20", "2026-06-28"]);
+        let n = |s| day_number(d(s));
+        assert!(a.any_in(n("2026-06-01"), n("2026-06-30")));
+        assert!(!a.any_in(n("2026-05-02"), n("2026-06-19")));
+        assert_eq!(a.last_until(n("2026-06-27")), Some(n("2026-06-20")));
+        assert_eq!(a.last_until(n("2026-06-19")), Some(n("2026-05-01")));
+        assert_eq!(a.last_until(n("2026-04-30")), None);
+        assert_eq!(a.last_until(n("2030-01-01")), Some(n("2026-06-28")));
+    }
+
+    #[test]
+    fn measure_values_as_of_a_day() {
+        // 10 seats at 500 EUR/month from January; 5 seats at 300 from June 10 (a downgrade).
+        let facts = Facts {
+            id: 1,
+            plan: Some("Growth".into()),
+            stage: "adoption".into(),
+            periods: vec![
+                period("Growth", 10, 500, "2026-01-01", Some("2026-06-10")),
+                period("Growth", 5, 300, "2026-06-10", None),
+            ],
+            invoices: vec![Invoice {
+                invoice_id: "i".into(),
+                currency: "EUR".into(),
+                amount: Decimal::from(300),
+                issued_on: d("2026-06-10"),
+                due_on: Some(d("2026-06-20")),
+                paid_on: None,
+                status: InvoiceStatus::Open,
+            }],
+            // Two users: one active on June 25, one last on May 1.
+            users: vec![days(&["2026-06-25"]), days(&["2026-05-01"])],
+            names: [("Report Built".to_string(), days(&["2026-06-25"]))].into(),
+            counts: [("Report Built".to_string(), vec![(day_number(d("2026-06-25")), 7)])].into(),
+            sentiments: vec![(d("2026-06-01"), 4)],
+            ..Facts::default()
+        };
+        let catalogue = vec![
+            Feature { plan: "Growth".into(), feature: "reports".into(), events: vec!["Report Built".into()] },
+            Feature { plan: "Growth".into(), feature: "alerts".into(), events: vec!["Alert Set".into()] },
+        ];
+        let fx = fx();
+        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &catalogue };
+        let a = AccountDay::new(&facts, ctx);
+        let v = |s: &str| a.value(&Source::parse(s).unwrap());
+        let dec = |s: &str| Some(s.parse::<Decimal>().unwrap());
+        assert_eq!(v("active_users(30)"), dec("1"));
+        assert_eq!(v("active_users(90)"), dec("2"));
+        assert_eq!(v("license_utilization()"), dec("20")); // 1 of 5 seats
+        assert_eq!(v("feature_adoption()"), dec("50")); // reports of reports and alerts
+        assert_eq!(v("events(\"Report Built\", 30)"), dec("7"));
+        assert_eq!(v("event_trend(\"Report Built\", 30)"), None); // nothing the 30 days before
+        assert_eq!(v("days_since_activity()"), dec("5"));
+        assert_eq!(v("mrr"), dec("330")); // 300 EUR at 1.1
+        assert_eq!(v("mrr_change(30)"), dec("-40")); // 500 → 300
+        assert_eq!(v("downgraded_within(30)"), dec("1"));
+        assert_eq!(v("downgraded_within(10)"), dec("0"));
+        assert_eq!(v("days_overdue()"), dec("10"));
+        assert_eq!(v("tenure_days"), dec("180"));
+        assert_eq!(v("days_to_renewal"), None);
+        assert_eq!(v("days_since_interaction()"), None);
+        assert_eq!(v("sentiment()"), dec("4"));
+        let holds = |src: &str| expr::parse(src, &crate::measure::SCHEMA).unwrap().eval(&a);
+        assert!(holds("plan = \"growth\" and mrr > 300 and active_users(30) < 2"));
+        assert!(holds("not (health >= 40)"));
+        assert!(!holds("license_utilization() > 50"));
+    }
+
+    #[test]
+    fn an_untracked_account_has_no_usage_values() {
+        let facts = Facts { periods: vec![period("Growth", 10, 500, "2026-01-01", None)], ..Facts::default() };
+        let fx = fx();
+        let ctx = Context { day: d("2026-06-30"), reporting: "EUR", fx: &fx, catalogue: &[] };
+        let a = AccountDay::new(&facts, ctx);
+        assert_eq!(a.value(&Source::ActiveUsers { days: 30 }), None);
+        assert_eq!(a.value(&Source::LicenseUtilization), None);
+        assert_eq!(a.value(&Source::DaysSinceActivity), None);
+        assert_eq!(a.value(&Source::Mrr), Some(Decimal::from(500)));
+    }
+}
