@@ -413,6 +413,11 @@ impl Scorecard {
         &self.sources
     }
 
+    /// The measures' `applies_if` conditions.
+    pub fn conditions(&self) -> impl Iterator<Item = &Expr> {
+        self.applies_if.iter().flatten()
+    }
+
     /// Reads every measure of `account`.
     pub fn readings(&self, account: &AccountDay) -> Vec<Reading> {
         self.sources

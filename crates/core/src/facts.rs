@@ -91,6 +91,8 @@ pub struct Facts {
     pub counts: HashMap<String, Vec<(i64, i64)>>,
     /// CSM sentiment ratings (day, rating), oldest first.
     pub sentiments: Vec<(NaiveDate, i64)>,
+    /// Score overrides: (from, until exclusive, score).
+    pub overrides: Vec<(NaiveDate, NaiveDate, Decimal)>,
     /// The latest health score and band before the day being scored.
     pub health: Option<(Decimal, crate::health::Band)>,
 }
@@ -184,7 +186,7 @@ impl<'a> AccountDay<'a> {
                 crate::metrics::ratio(now - then, then).map(|r| r.round_dp(2))
             }
             Source::DaysOverdue => {
-                Some(Decimal::from(self.facts.invoices.iter().map(|i| i.days_overdue(self.ctx.day)).max().unwrap_or(0)))
+                Some(Decimal::from(self.facts.invoices.iter().map(|i| days_overdue(i, self.ctx.day)).max().unwrap_or(0)))
             }
             Source::TenureDays => c.tenure_days.map(Decimal::from),
             Source::DaysToRenewal => c.days_to_renewal.map(Decimal::from),
@@ -210,6 +212,20 @@ impl<'a> AccountDay<'a> {
                 AttrValue::Date(_) => None,
             },
         }
+    }
+}
+
+/// Days an invoice was past due on `day`: issued by then, due before it, and not paid by then
+/// (an invoice paid late was overdue until it was paid).
+fn days_overdue(i: &Invoice, day: NaiveDate) -> i64 {
+    use crate::billing::InvoiceStatus::*;
+    let unpaid = match i.paid_on {
+        Some(paid) => paid > day,
+        None => matches!(i.status, Open | Failed),
+    };
+    match i.due_on {
+        Some(due) if unpaid && i.issued_on <= day && day > due => (day - due).num_days(),
+        _ => 0,
     }
 }
 

@@ -4,6 +4,7 @@ pub mod account;
 pub mod attribute;
 pub mod billing;
 pub mod contact;
+pub mod daily;
 pub mod definitions;
 pub mod expr;
 pub mod facts;
