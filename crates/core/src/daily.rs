@@ -285,7 +285,7 @@ mod tests {
         };
         assert_eq!(plan.needs().lookback_days, 30);
         let fx = Default::default();
-        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &[] };
+        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &[], tracked: true };
         let mut accounts = vec![account(1, 10, &["2026-06-29"; 10]), account(2, 5, &["2026-01-02"])];
         let mut members = Members::new();
         let day = run(&plan, ctx, &mut accounts, &mut members);

@@ -104,6 +104,9 @@ pub struct Context<'a> {
     pub reporting: &'a str,
     pub fx: &'a FxTable,
     pub catalogue: &'a [Feature],
+    /// Whether the workspace has any usage data: without it, usage sources have no value (not
+    /// 0) for anyone; with it, an account nobody used scores as unused.
+    pub tracked: bool,
 }
 
 /// An account as of a day: the [`Env`] of filters and the values of measure sources.
@@ -132,7 +135,7 @@ impl<'a> AccountDay<'a> {
     }
 
     fn tracked(&self) -> bool {
-        !self.facts.users.is_empty() || !self.facts.names.is_empty()
+        self.ctx.tracked
     }
 
     fn active_users(&self, days: u32) -> i64 {
@@ -387,7 +390,7 @@ mod tests {
             Feature { plan: "Growth".into(), feature: "alerts".into(), events: vec!["Alert Set".into()] },
         ];
         let fx = fx();
-        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &catalogue };
+        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &catalogue, tracked: true };
         let a = AccountDay::new(&facts, ctx);
         let v = |s: &str| a.value(&Source::parse(s).unwrap());
         let dec = |s: &str| Some(s.parse::<Decimal>().unwrap());
@@ -414,14 +417,18 @@ mod tests {
     }
 
     #[test]
-    fn an_untracked_account_has_no_usage_values() {
+    fn usage_is_missing_without_usage_data_and_zero_for_an_unused_account() {
         let facts = Facts { periods: vec![period("Growth", 10, 500, "2026-01-01", None)], ..Facts::default() };
         let fx = fx();
-        let ctx = Context { day: d("2026-06-30"), reporting: "EUR", fx: &fx, catalogue: &[] };
+        let ctx = Context { day: d("2026-06-30"), reporting: "EUR", fx: &fx, catalogue: &[], tracked: false };
         let a = AccountDay::new(&facts, ctx);
         assert_eq!(a.value(&Source::ActiveUsers { days: 30 }), None);
         assert_eq!(a.value(&Source::LicenseUtilization), None);
         assert_eq!(a.value(&Source::DaysSinceActivity), None);
         assert_eq!(a.value(&Source::Mrr), Some(Decimal::from(500)));
+        let a = AccountDay::new(&facts, Context { tracked: true, ..ctx });
+        assert_eq!(a.value(&Source::ActiveUsers { days: 30 }), Some(Decimal::ZERO));
+        assert_eq!(a.value(&Source::LicenseUtilization), Some(Decimal::ZERO));
+        assert_eq!(a.value(&Source::DaysSinceActivity), None, "never active: no day to count from");
     }
 }

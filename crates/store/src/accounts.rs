@@ -313,6 +313,8 @@ impl Store {
         check_external_ids(&mut tx, Some(id), &new.external_ids).await?;
         update_row(&mut tx, id, new, owner, true).await?;
         let after = load_in_tx(&mut tx, id).await?;
+        let (from, to) = (before.lifecycle_stage.as_str(), after.lifecycle_stage.as_str());
+        crate::health::record_stage_change(&mut tx, actor, id, from, to).await?;
         record(&mut tx, actor, "account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
         tx.commit().await?;
         Ok(after)
@@ -367,7 +369,16 @@ impl Store {
                 match keys.iter().find_map(|key| written.get(key).or_else(|| known.get(key))).copied() {
                     Some(id) => {
                         check_external_ids(&mut tx, Some(id), &new.external_ids).await.map_err(fail(i))?;
+                        let stage: String = sqlx::query("SELECT lifecycle_stage FROM accounts WHERE id = $1")
+                            .bind(id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .and_then(|r| r.try_get("lifecycle_stage"))
+                            .map_err(|e| fail(i)(e.into()))?;
                         update_row(&mut tx, id, new, owner, false).await.map_err(fail(i))?;
+                        crate::health::record_stage_change(&mut tx, actor, id, &stage, new.lifecycle_stage.as_str())
+                            .await
+                            .map_err(fail(i))?;
                         written.extend(keys.into_iter().map(|key| (key, id)));
                         summary.updated += 1;
                     }

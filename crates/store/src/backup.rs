@@ -33,6 +33,18 @@ const TABLES: &[&str] = &[
     "usage_daily",
     "usage_user_days",
     "plan_features",
+    "usage_bits",
+    "segments",
+    "segment_changes",
+    "lifecycle_rules",
+    "stage_changes",
+    "scorecards",
+    "scorecard_revisions",
+    "health_snapshots",
+    "account_health",
+    "sentiments",
+    "health_overrides",
+    "daily_passes",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.
@@ -47,6 +59,12 @@ const SERIAL: &[&str] = &[
     "invoices",
     "renewals",
     "events",
+    "segments",
+    "lifecycle_rules",
+    "stage_changes",
+    "scorecards",
+    "sentiments",
+    "health_overrides",
 ];
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -133,8 +151,8 @@ impl Store {
         }
         // The migrations made this one-row table; the backup's row says where its rollups stand.
         sqlx::query("DELETE FROM event_index").execute(&mut *tx).await?;
-        // The migrations made this one-row table; the backup's row says where its rollups stand.
-        sqlx::query("DELETE FROM event_index").execute(&mut *tx).await?;
+        // A migrated database starts with the default scorecard; the backup has its own.
+        sqlx::query("DELETE FROM scorecards").execute(&mut *tx).await?;
         let mut summary = BackupSummary { rows: 0, tables: TABLES.len() };
         for (n, line) in lines {
             let line = line.map_err(|e| bad(n, e.to_string()))?;

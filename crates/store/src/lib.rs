@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod billing;
 pub mod contacts;
+pub mod health;
 mod migrate;
 pub mod people;
 mod sql;
@@ -127,7 +128,9 @@ impl Store {
 
     /// Applies pending migrations; returns the versions applied now.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
-        migrate::run(self).await
+        let applied = migrate::run(self).await?;
+        self.ensure_default_scorecard().await?;
+        Ok(applied)
     }
 
     /// Copies what the WAL holds into the SQLite database file without waiting for anyone

@@ -33,6 +33,8 @@ on_both_backends!(
     ingestion_attributes_deduplicates_and_rolls_up,
     event_writers_share_dedup_links_and_the_bulk_index,
     message_ids_deduplicate_for_seven_days_then_are_forgotten,
+    health_pass_scores_moves_stages_keeps_membership_and_reruns_alike,
+    definitions_apply_by_key_whole_or_not_at_all,
 );
 
 fn cli() -> Actor {
@@ -684,4 +686,125 @@ async fn message_ids_deduplicate_for_seven_days_then_are_forgotten(store: Store)
     let mut later = on(|| day(9));
     assert_eq!(later.write(&call("m2")).await.unwrap().duplicates, 1, "indexed 3 days before");
     assert_eq!(later.write(&call("m1")).await.unwrap().stored, 1, "forgotten 9 days after");
+}
+
+fn day(s: &str) -> chrono::NaiveDate {
+    s.parse().unwrap()
+}
+
+/// Acme pays and uses the product; Bolt's subscription ended and nobody uses it. A rule moves
+/// Bolt to `churned`, a segment of idle accounts gains it, both are scored; running the same
+/// days again writes the same rows; sentiment and overrides count from their day.
+async fn health_pass_scores_moves_stages_keeps_membership_and_reruns_alike(store: Store) {
+    use keepwell_core::definitions::{Definitions, LifecycleRuleDef, SegmentDef};
+    let mut input = account("Acme", "c-1");
+    input.external_ids.push(("segment".into(), "g-acme".into()));
+    let acme = store.create_account(&cli(), &input.validate().unwrap()).await.unwrap();
+    let bolt = store.create_account(&cli(), &account("Bolt", "c-2").validate().unwrap()).await.unwrap();
+    let mut bolt_period = period("sub_2", "500", "month", "2026-01-01", "2026-11-15");
+    bolt_period.0 = "c-2".into();
+    let rows = vec![period("sub_1", "1000", "month", "2026-01-01", ""), bolt_period];
+    store.import_periods(&cli(), &rows, false, |_| {}).await.unwrap();
+    let events = seg(r#"{"batch":[
+        {"type":"group","userId":"u1","groupId":"g-acme","messageId":"g1"},
+        {"type":"group","userId":"u2","groupId":"g-acme","messageId":"g2"},
+        {"type":"track","userId":"u1","event":"Report Built","messageId":"m1","timestamp":"2026-11-20T09:00:00Z"},
+        {"type":"track","userId":"u2","event":"Report Built","messageId":"m2","timestamp":"2026-11-21T09:00:00Z"},
+        {"type":"track","userId":"u2","event":"Alert Set","messageId":"m3","timestamp":"2026-11-21T10:00:00Z"}
+    ]}"#);
+    store.ingest(&events).await.unwrap();
+    let defs = Definitions {
+        segments: vec![SegmentDef { key: "idle".into(), name: "Idle".into(), filter: "active_users(30) = 0".into() }],
+        lifecycle_rules: vec![LifecycleRuleDef {
+            key: "gone".into(),
+            name: "No revenue".into(),
+            stage: "churned".into(),
+            condition: "mrr = 0 and tenure_days > 0".into(),
+            priority: 1,
+        }],
+        scorecards: vec![],
+    };
+    store.apply(&cli(), &defs, false).await.unwrap();
+    let mut days_done = Vec::new();
+    store.run_days("USD", day("2026-11-20"), day("2026-11-22"), |d, _| days_done.push(d)).await.unwrap();
+    assert_eq!(days_done.len(), 3);
+    let scored = acme.id;
+    let snap = store.snapshot(scored, day("2026-11-22")).await.unwrap().expect("a snapshot");
+    let default = store.scorecard("default").await.unwrap().unwrap();
+    assert_eq!((snap.scorecard_id, snap.revision), (default.id, 1));
+    // active_users(30) is the second measure of the default scorecard: two users.
+    assert_eq!(snap.readings[1].value, Some(2.into()));
+    let idle = store.segment("idle").await.unwrap().unwrap();
+    let members = store.segment_members(idle.id, day("2026-11-22"), 0, 10).await.unwrap();
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"Bolt") && !names.contains(&"Acme"), "{names:?}");
+    assert_eq!(store.account(bolt.id).await.unwrap().unwrap().lifecycle_stage, LifecycleStage::Churned);
+    let moves = store.stage_changes(bolt.id).await.unwrap();
+    assert_eq!(moves.len(), 1);
+    assert_eq!((moves[0].cause.as_str(), moves[0].day), ("rule:gone", day("2026-11-20")));
+
+    // The same days again: nothing new.
+    let before = store.snapshots(scored, day("2026-11-20"), day("2026-11-22")).await.unwrap();
+    let history = store.segment_history(idle.id, day("2026-11-01"), day("2026-11-30"), 100).await.unwrap();
+    store.run_days("USD", day("2026-11-20"), day("2026-11-22"), |_, _| {}).await.unwrap();
+    assert_eq!(store.snapshots(scored, day("2026-11-20"), day("2026-11-22")).await.unwrap(), before);
+    assert_eq!(store.segment_history(idle.id, day("2026-11-01"), day("2026-11-30"), 100).await.unwrap(), history);
+    assert_eq!(store.stage_changes(bolt.id).await.unwrap().len(), 1);
+    assert_eq!(store.last_pass().await.unwrap(), Some(day("2026-11-22")));
+
+    // A sentiment counts from its day; an override sets the score in force, not the snapshot.
+    store.add_sentiment(&cli(), scored, 5, "loves the reports", day("2026-11-22")).await.unwrap();
+    let o = store.add_override(&cli(), scored, 15.into(), "champion left", day("2026-11-22"), day("2026-12-22")).await.unwrap();
+    assert!(o.active_on(day("2026-11-22")));
+    let (_, live) = store.evaluate("USD", scored, day("2026-11-22")).await.unwrap().unwrap();
+    assert_eq!(live.readings.last().unwrap().value, Some(5.into()), "sentiment is the last default measure");
+    assert_eq!(live.effective, Some(15.into()));
+    assert_ne!(live.score, live.effective);
+    assert!(store.clear_override(&cli(), scored).await.unwrap());
+    assert!(store.overrides(scored).await.unwrap()[0].cleared_at.is_some());
+}
+
+async fn definitions_apply_by_key_whole_or_not_at_all(store: Store) {
+    use keepwell_core::definitions::Definitions;
+    let file = r#"
+[[segment]]
+key = "big"
+name = "Big"
+filter = "employees >= 1000"
+
+[[scorecard]]
+key = "big"
+name = "Big accounts"
+segment = "big"
+[[scorecard.measure]]
+key = "util"
+source = "license_utilization()"
+weight = 1
+scale = { kind = "linear", bad = 20, good = 80 }
+"#;
+    let defs = Definitions::from_toml(file).unwrap();
+    let changes = store.apply(&cli(), &defs, false).await.unwrap();
+    let actions: Vec<String> = changes.iter().map(|c| format!("{} {} {}", c.kind, c.key, c.action)).collect();
+    assert_eq!(actions, ["segment big created", "scorecard big created"]);
+    let again = store.apply(&cli(), &defs, false).await.unwrap();
+    assert!(again.iter().all(|c| c.action == "unchanged"));
+    let changed = Definitions::from_toml(&file.replace("weight = 1", "weight = 2")).unwrap();
+    let c = store.apply(&cli(), &changed, false).await.unwrap();
+    assert_eq!(c[1].action, "updated");
+    let big = store.scorecard("big").await.unwrap().unwrap();
+    assert_eq!(big.revision, 2);
+    assert_eq!(store.scorecard_revision(big.id, 1).await.unwrap().unwrap().measures[0].weight, 1.into());
+    // A bad file changes nothing, and every error is named.
+    let bad = Definitions::from_toml(&file.replace("employees >= 1000", "employees >=").replace("weight = 1", "weight = 3")).unwrap();
+    let err = store.apply(&cli(), &bad, false).await.unwrap_err();
+    assert!(err.to_string().contains("segment[0].filter") || matches!(err, StoreError::Invalid(_)), "{err}");
+    assert_eq!(store.scorecard("big").await.unwrap().unwrap().revision, 2);
+    // The segment a scorecard scores cannot be deleted; the default scorecard cannot either.
+    assert!(matches!(store.delete_definition(&cli(), "segment", "big").await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(store.delete_definition(&cli(), "scorecard", "default").await, Err(StoreError::Conflict { .. })));
+    store.delete_definition(&cli(), "scorecard", "big").await.unwrap();
+    store.delete_definition(&cli(), "segment", "big").await.unwrap();
+    let exported = store.definitions().await.unwrap();
+    assert_eq!(exported.scorecards.len(), 1);
+    assert!(Definitions::from_toml(&exported.to_toml()).unwrap() == exported);
 }

@@ -1,0 +1,414 @@
+//! Health: definitions (segments, lifecycle rules, scorecards with their revisions), the daily
+//! pass's bulk reads and writes (`pass`), and what the API and pages read back (`read`).
+
+mod pass;
+mod read;
+
+pub use pass::Scope;
+pub(crate) use read::record_stage_change;
+pub use read::{MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
+
+use crate::audit::{record, Actor};
+use crate::sql::{text, Arg, Sql};
+use crate::{now_micros, Result, Store, StoreError, Tx};
+use keepwell_core::daily::{Plan, Rule, Segment};
+use keepwell_core::definitions::{
+    check_rule, check_scorecard, check_segment, default_scorecard, Definitions, LifecycleRuleDef, Scorecard,
+    ScorecardDef, SegmentDef,
+};
+use keepwell_core::expr;
+use keepwell_core::measure::SCHEMA;
+use keepwell_core::Invalid;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeSet;
+
+/// A stored segment.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StoredSegment {
+    pub id: i64,
+    #[serde(flatten)]
+    pub def: SegmentDef,
+}
+
+/// A stored scorecard and its revision (raised by every change).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StoredScorecard {
+    pub id: i64,
+    pub revision: i64,
+    #[serde(flatten)]
+    pub def: ScorecardDef,
+}
+
+/// What `apply` did to one definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Change {
+    /// `segment`, `lifecycle_rule` or `scorecard`.
+    pub kind: String,
+    pub key: String,
+    /// `created`, `updated` or `unchanged`.
+    pub action: String,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn json<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Result<T> {
+    serde_json::from_str(raw).map_err(|_| corrupt(what))
+}
+
+impl Store {
+    pub async fn segments(&self) -> Result<Vec<StoredSegment>> {
+        sqlx::query("SELECT id, key, name, filter FROM segments ORDER BY key")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(StoredSegment {
+                    id: r.try_get("id")?,
+                    def: SegmentDef { key: text(r, "key")?, name: text(r, "name")?, filter: text(r, "filter")? },
+                })
+            })
+            .collect()
+    }
+
+    pub async fn segment(&self, key: &str) -> Result<Option<StoredSegment>> {
+        Ok(self.segments().await?.into_iter().find(|s| s.def.key == key))
+    }
+
+    pub async fn lifecycle_rules(&self) -> Result<Vec<LifecycleRuleDef>> {
+        sqlx::query("SELECT key, name, stage, condition, priority FROM lifecycle_rules ORDER BY priority, key")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(LifecycleRuleDef {
+                    key: text(r, "key")?,
+                    name: text(r, "name")?,
+                    stage: text(r, "stage")?,
+                    condition: text(r, "condition")?,
+                    priority: r.try_get("priority")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn scorecards(&self) -> Result<Vec<StoredScorecard>> {
+        let mut cards: Vec<StoredScorecard> = sqlx::query("SELECT id, revision, definition FROM scorecards")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(StoredScorecard {
+                    id: r.try_get("id")?,
+                    revision: r.try_get("revision")?,
+                    def: json(&text(r, "definition")?, "scorecard")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        cards.sort_by(|a, b| (a.def.priority, &a.def.key).cmp(&(b.def.priority, &b.def.key)));
+        Ok(cards)
+    }
+
+    pub async fn scorecard(&self, key: &str) -> Result<Option<StoredScorecard>> {
+        Ok(self.scorecards().await?.into_iter().find(|s| s.def.key == key))
+    }
+
+    /// A scorecard as it was at a revision (what a snapshot was scored with).
+    pub async fn scorecard_revision(&self, id: i64, revision: i64) -> Result<Option<ScorecardDef>> {
+        let row = sqlx::query("SELECT definition FROM scorecard_revisions WHERE scorecard_id = $1 AND revision = $2")
+            .bind(id)
+            .bind(revision)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| json(&text(&r, "definition")?, "scorecard revision")).transpose()
+    }
+
+    /// Every definition, as `keepwell export` writes it.
+    pub async fn definitions(&self) -> Result<Definitions> {
+        Ok(Definitions {
+            segments: self.segments().await?.into_iter().map(|s| s.def).collect(),
+            lifecycle_rules: self.lifecycle_rules().await?,
+            scorecards: self.scorecards().await?.into_iter().map(|s| s.def).collect(),
+        })
+    }
+
+    /// The pass's plan: rules by priority, segments, scorecards by priority, all compiled.
+    pub async fn plan(&self) -> Result<Plan> {
+        let parse = |src: &str| expr::parse(src, &SCHEMA).map_err(|e| corrupt(&format!("{src}: {e}")));
+        let rules = self
+            .lifecycle_rules()
+            .await?
+            .into_iter()
+            .map(|r| Ok(Rule { condition: parse(&r.condition)?, key: r.key, stage: r.stage }))
+            .collect::<Result<_>>()?;
+        let segments = self
+            .segments()
+            .await?
+            .into_iter()
+            .map(|s| Ok(Segment { id: s.id, filter: parse(&s.def.filter)?, key: s.def.key }))
+            .collect::<Result<_>>()?;
+        let scorecards = self
+            .scorecards()
+            .await?
+            .into_iter()
+            .map(|s| Scorecard::compile(s.id, s.revision, s.def).map_err(|e| corrupt(&e)))
+            .collect::<Result<_>>()?;
+        Ok(Plan { rules, segments, scorecards })
+    }
+
+    /// Creates or updates every definition of `defs` by key, in one transaction after checking
+    /// the whole of it; reports what changed. A dry run checks and reports without writing.
+    pub async fn apply(&self, actor: &Actor, defs: &Definitions, dry_run: bool) -> Result<Vec<Change>> {
+        let known: BTreeSet<String> = self.segments().await?.into_iter().map(|s| s.def.key).collect();
+        defs.check(&known)?;
+        let mut tx = self.begin().await?;
+        let mut changes = Vec::new();
+        for s in &defs.segments {
+            changes.push(upsert_segment(&mut tx, actor, s).await?);
+        }
+        for r in &defs.lifecycle_rules {
+            changes.push(upsert_rule(&mut tx, actor, r).await?);
+        }
+        for s in &defs.scorecards {
+            changes.push(upsert_scorecard(&mut tx, actor, s).await?);
+        }
+        check_one_default(&mut tx).await?;
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(changes)
+    }
+
+    /// Saves one segment (created or updated by key).
+    pub async fn save_segment(&self, actor: &Actor, s: &SegmentDef) -> Result<Change> {
+        let mut invalid = Invalid::default();
+        check_segment(s, "", &mut invalid);
+        invalid.into_result(())?;
+        let mut tx = self.begin().await?;
+        let change = upsert_segment(&mut tx, actor, s).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    pub async fn save_lifecycle_rule(&self, actor: &Actor, r: &LifecycleRuleDef) -> Result<Change> {
+        let mut invalid = Invalid::default();
+        check_rule(r, "", &mut invalid);
+        invalid.into_result(())?;
+        let mut tx = self.begin().await?;
+        let change = upsert_rule(&mut tx, actor, r).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    pub async fn save_scorecard(&self, actor: &Actor, s: &ScorecardDef) -> Result<Change> {
+        let known: BTreeSet<String> = self.segments().await?.into_iter().map(|s| s.def.key).collect();
+        let mut invalid = Invalid::default();
+        check_scorecard(s, "", &known, &mut invalid);
+        invalid.into_result(())?;
+        let mut tx = self.begin().await?;
+        let change = upsert_scorecard(&mut tx, actor, s).await?;
+        check_one_default(&mut tx).await?;
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    /// Deletes a definition by kind and key. A segment a scorecard scores, or the last default
+    /// scorecard, cannot go.
+    pub async fn delete_definition(&self, actor: &Actor, kind: &str, key: &str) -> Result<()> {
+        let table = match kind {
+            "segment" => "segments",
+            "lifecycle_rule" => "lifecycle_rules",
+            "scorecard" => "scorecards",
+            other => return Err(StoreError::NotFound(format!("no kind of definition {other:?}"))),
+        };
+        if kind == "segment" {
+            if let Some(card) = self.scorecards().await?.into_iter().find(|c| c.def.segment.as_deref() == Some(key)) {
+                return Err(StoreError::conflict(
+                    "key",
+                    format!("scorecard {:?} scores this segment: change or delete it first", card.def.key),
+                ));
+            }
+        }
+        let mut tx = self.begin().await?;
+        let gone = sqlx::query(&format!("DELETE FROM {table} WHERE key = $1")).bind(key).execute(&mut *tx).await?;
+        if gone.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no {kind} {key:?}")));
+        }
+        check_one_default(&mut tx).await?;
+        record::<()>(&mut tx, actor, "delete", kind, Some(key.to_owned()), None, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A new workspace's scorecard: written once, when there is none (part of setting the
+    /// database up, so not in the audit log).
+    pub async fn ensure_default_scorecard(&self) -> Result<()> {
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM scorecards").fetch_one(self.pool()).await?.try_get("n")?;
+        if n > 0 {
+            return Ok(());
+        }
+        let def = default_scorecard();
+        let definition = serde_json::to_string(&def).map_err(|e| corrupt(&e.to_string()))?;
+        let now = now_micros();
+        let mut tx = self.begin().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO scorecards (key, name, definition, revision, created_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $4) RETURNING id",
+        )
+        .bind(&def.key)
+        .bind(&def.name)
+        .bind(&definition)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        sqlx::query("INSERT INTO scorecard_revisions (scorecard_id, revision, definition, created_at) VALUES ($1, 1, $2, $3)")
+            .bind(id)
+            .bind(&definition)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn check_one_default(tx: &mut Tx) -> Result<()> {
+    let defaults = sqlx::query("SELECT definition FROM scorecards")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| json::<ScorecardDef>(&text(r, "definition")?, "scorecard"))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .filter(|d| d.is_default())
+        .count();
+    if defaults == 1 {
+        return Ok(());
+    }
+    Err(StoreError::conflict(
+        "segment",
+        if defaults == 0 {
+            "there must be one default scorecard (with neither segment nor onboarding_days) to score everyone else"
+        } else {
+            "there can be only one default scorecard (with neither segment nor onboarding_days)"
+        },
+    ))
+}
+
+fn change(kind: &str, key: &str, action: &str) -> Change {
+    Change { kind: kind.into(), key: key.into(), action: action.into() }
+}
+
+/// Writes `after` over `before` (None: a new row) in `table`: the columns after `key`, with their
+/// values; audited. Unchanged definitions are left alone.
+async fn upsert<T: Serialize + PartialEq>(
+    tx: &mut Tx,
+    actor: &Actor,
+    (kind, table): (&str, &str),
+    key: &str,
+    before: Option<(i64, T)>,
+    after: &T,
+    columns: Vec<(&str, Arg)>,
+) -> Result<(Change, i64)> {
+    let now = now_micros();
+    match before {
+        Some((id, old)) if old == *after => Ok((change(kind, key, "unchanged"), id)),
+        Some((id, old)) => {
+            let mut sql = Sql::new(&format!("UPDATE {table} SET updated_at = "));
+            sql.bind(Arg::I64(now));
+            for (c, v) in columns {
+                sql.push(&format!(", {c} = ")).bind(v);
+            }
+            sql.push(" WHERE id = ").bind(Arg::I64(id));
+            sql.query().execute(&mut **tx).await?;
+            record(tx, actor, "update", kind, Some(key.to_owned()), Some(&old), Some(after)).await?;
+            Ok((change(kind, key, "updated"), id))
+        }
+        None => {
+            let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+            let mut sql =
+                Sql::new(&format!("INSERT INTO {table} (key, created_at, updated_at, {}) VALUES (", names.join(", ")));
+            sql.bind(Arg::Text(key.to_owned())).push(", ").bind(Arg::I64(now)).push(", ").bind(Arg::I64(now));
+            for (_, v) in columns {
+                sql.push(", ").bind(v);
+            }
+            sql.push(") RETURNING id");
+            let id: i64 = sql.query().fetch_one(&mut **tx).await?.try_get("id")?;
+            record(tx, actor, "create", kind, Some(key.to_owned()), None, Some(after)).await?;
+            Ok((change(kind, key, "created"), id))
+        }
+    }
+}
+
+async fn upsert_segment(tx: &mut Tx, actor: &Actor, s: &SegmentDef) -> Result<Change> {
+    let row = sqlx::query("SELECT id, name, filter FROM segments WHERE key = $1").bind(&s.key).fetch_optional(&mut **tx).await?;
+    let before = row
+        .map(|r| -> Result<_> {
+            Ok((r.try_get("id")?, SegmentDef { key: s.key.clone(), name: text(&r, "name")?, filter: text(&r, "filter")? }))
+        })
+        .transpose()?;
+    let cols = vec![("name", Arg::Text(s.name.clone())), ("filter", Arg::Text(s.filter.clone()))];
+    Ok(upsert(tx, actor, ("segment", "segments"), &s.key, before, s, cols).await?.0)
+}
+
+async fn upsert_rule(tx: &mut Tx, actor: &Actor, r: &LifecycleRuleDef) -> Result<Change> {
+    let row = sqlx::query("SELECT id, name, stage, condition, priority FROM lifecycle_rules WHERE key = $1")
+        .bind(&r.key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let before = row
+        .map(|row| -> Result<_> {
+            Ok((
+                row.try_get("id")?,
+                LifecycleRuleDef {
+                    key: r.key.clone(),
+                    name: text(&row, "name")?,
+                    stage: text(&row, "stage")?,
+                    condition: text(&row, "condition")?,
+                    priority: row.try_get("priority")?,
+                },
+            ))
+        })
+        .transpose()?;
+    let cols = vec![
+        ("name", Arg::Text(r.name.clone())),
+        ("stage", Arg::Text(r.stage.clone())),
+        ("condition", Arg::Text(r.condition.clone())),
+        ("priority", Arg::I64(r.priority)),
+    ];
+    Ok(upsert(tx, actor, ("lifecycle_rule", "lifecycle_rules"), &r.key, before, r, cols).await?.0)
+}
+
+/// A changed scorecard gets the next revision, kept in `scorecard_revisions`.
+async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Result<Change> {
+    let definition = serde_json::to_string(s).map_err(|e| corrupt(&e.to_string()))?;
+    let row = sqlx::query("SELECT id, revision, definition FROM scorecards WHERE key = $1")
+        .bind(&s.key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (before, revision) = match row {
+        Some(r) => (Some((r.try_get("id")?, json::<ScorecardDef>(&text(&r, "definition")?, "scorecard")?)), r.try_get::<i64, _>("revision")? + 1),
+        None => (None, 1),
+    };
+    let cols = vec![
+        ("name", Arg::Text(s.name.clone())),
+        ("definition", Arg::Text(definition.clone())),
+        ("revision", Arg::I64(revision)),
+    ];
+    let (change, id) = upsert(tx, actor, ("scorecard", "scorecards"), &s.key, before, s, cols).await?;
+    if change.action != "unchanged" {
+        sqlx::query("INSERT INTO scorecard_revisions (scorecard_id, revision, definition, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(revision)
+            .bind(definition)
+            .bind(now_micros())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(change)
+}

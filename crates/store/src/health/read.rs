@@ -1,0 +1,378 @@
+//! What the API and pages read back: snapshots, segment members and their history, stage
+//! history; and the CSM's own inputs: sentiment ratings and score overrides.
+
+use crate::audit::{record, Actor};
+use crate::sql::{opt_text, text, Arg, Sql};
+use crate::{instant, now_micros, Result, Store, StoreError, Tx};
+use chrono::{DateTime, NaiveDate, Utc};
+use keepwell_core::daily::decode;
+use keepwell_core::health::Reading;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::str::FromStr;
+
+/// A stored daily snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub day: NaiveDate,
+    pub scorecard_id: i64,
+    pub revision: i64,
+    pub score: Option<Decimal>,
+    pub readings: Vec<Reading>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MemberRow {
+    pub account_id: i64,
+    pub name: String,
+    /// The day it entered (the latest time).
+    pub since: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SegmentChange {
+    pub account_id: i64,
+    pub name: String,
+    pub day: NaiveDate,
+    /// `entered` or `left`.
+    pub change: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StageChange {
+    pub day: NaiveDate,
+    pub at: DateTime<Utc>,
+    pub from_stage: Option<String>,
+    pub to_stage: String,
+    /// `manual` or `rule:KEY`.
+    pub cause: String,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Sentiment {
+    pub id: i64,
+    /// 1 (very unhappy) to 5 (very happy).
+    pub rating: i64,
+    pub reason: String,
+    pub day: NaiveDate,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Override {
+    pub id: i64,
+    #[schema(value_type = String)]
+    pub score: Decimal,
+    pub reason: String,
+    pub starts_on: NaiveDate,
+    /// The first day it no longer applies.
+    pub expires_on: NaiveDate,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+impl Override {
+    pub fn active_on(&self, day: NaiveDate) -> bool {
+        self.starts_on <= day && day < self.expires_on && self.cleared_at.is_none_or(|c| c.date_naive() > day)
+    }
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn day(r: &AnyRow, col: &str) -> Result<NaiveDate> {
+    NaiveDate::from_str(&text(r, col)?).map_err(|_| corrupt(col))
+}
+
+fn snapshot_from(r: &AnyRow) -> Result<Snapshot> {
+    Ok(Snapshot {
+        day: day(r, "day")?,
+        scorecard_id: r.try_get("scorecard_id")?,
+        revision: r.try_get("revision")?,
+        score: opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?,
+        readings: decode(&text(r, "vals")?).ok_or_else(|| corrupt("vals"))?,
+    })
+}
+
+const SNAPSHOT_COLS: &str = "day, scorecard_id, revision, score, vals";
+
+/// The members of a segment as of a day: those whose latest change by then is an entry.
+const MEMBERS: &str = "FROM segment_changes c JOIN accounts a ON a.id = c.account_id \
+    WHERE c.segment_id = $1 AND c.entered = 1 AND c.day <= $2 AND NOT EXISTS (SELECT 1 FROM segment_changes l \
+    WHERE l.segment_id = c.segment_id AND l.account_id = c.account_id AND l.day > c.day AND l.day <= $2)";
+
+impl Store {
+    /// An account's snapshot of a day.
+    pub async fn snapshot(&self, account: i64, on: NaiveDate) -> Result<Option<Snapshot>> {
+        let row = sqlx::query(&format!("SELECT {SNAPSHOT_COLS} FROM health_snapshots WHERE account_id = $1 AND day = $2"))
+            .bind(account)
+            .bind(on.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(snapshot_from).transpose()
+    }
+
+    /// An account's snapshots from `from` to `to`, oldest first.
+    pub async fn snapshots(&self, account: i64, from: NaiveDate, to: NaiveDate) -> Result<Vec<Snapshot>> {
+        sqlx::query(&format!(
+            "SELECT {SNAPSHOT_COLS} FROM health_snapshots WHERE account_id = $1 AND day >= $2 AND day <= $3 ORDER BY day"
+        ))
+        .bind(account)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(snapshot_from)
+        .collect()
+    }
+
+    /// The latest score and band of every account (the accounts list's health column).
+    pub async fn latest_health(&self, accounts: &[i64]) -> Result<Vec<(i64, Option<Decimal>, Option<String>)>> {
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new("SELECT account_id, score, band FROM account_health WHERE account_id IN (");
+        for (i, id) in accounts.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Arg::I64(*id));
+        }
+        sql.push(")");
+        sql.query()
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                let score = opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?;
+                Ok((r.try_get("account_id")?, score, opt_text(r, "band")?))
+            })
+            .collect()
+    }
+
+    /// A page of a segment's members as of `on`, by account id after `after`.
+    pub async fn segment_members(&self, segment: i64, on: NaiveDate, after: i64, limit: i64) -> Result<Vec<MemberRow>> {
+        sqlx::query(&format!(
+            "SELECT c.account_id, a.name, c.day {MEMBERS} AND c.account_id > $3 ORDER BY c.account_id LIMIT $4"
+        ))
+        .bind(segment)
+        .bind(on.to_string())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| Ok(MemberRow { account_id: r.try_get("account_id")?, name: text(r, "name")?, since: day(r, "day")? }))
+        .collect()
+    }
+
+    pub async fn count_segment_members(&self, segment: i64, on: NaiveDate) -> Result<i64> {
+        Ok(sqlx::query(&format!("SELECT COUNT(*) AS n {MEMBERS}"))
+            .bind(segment)
+            .bind(on.to_string())
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Who entered and left a segment from `from` to `to`, newest first.
+    pub async fn segment_history(&self, segment: i64, from: NaiveDate, to: NaiveDate, limit: i64) -> Result<Vec<SegmentChange>> {
+        sqlx::query(
+            "SELECT c.account_id, a.name, c.day, c.entered FROM segment_changes c JOIN accounts a ON a.id = c.account_id \
+             WHERE c.segment_id = $1 AND c.day >= $2 AND c.day <= $3 ORDER BY c.day DESC, a.name LIMIT $4",
+        )
+        .bind(segment)
+        .bind(from.to_string())
+        .bind(to.to_string())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SegmentChange {
+                account_id: r.try_get("account_id")?,
+                name: text(r, "name")?,
+                day: day(r, "day")?,
+                change: if r.try_get::<i64, _>("entered")? == 1 { "entered" } else { "left" }.into(),
+            })
+        })
+        .collect()
+    }
+
+    /// An account's stage changes, newest first.
+    pub async fn stage_changes(&self, account: i64) -> Result<Vec<StageChange>> {
+        sqlx::query(
+            "SELECT day, at, from_stage, to_stage, cause, actor FROM stage_changes WHERE account_id = $1 ORDER BY day DESC, id DESC",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(StageChange {
+                day: day(r, "day")?,
+                at: instant(r.try_get("at")?),
+                from_stage: opt_text(r, "from_stage")?,
+                to_stage: text(r, "to_stage")?,
+                cause: text(r, "cause")?,
+                actor: text(r, "actor")?,
+            })
+        })
+        .collect()
+    }
+
+    pub async fn add_sentiment(&self, actor: &Actor, account: i64, rating: i64, reason: &str, on: NaiveDate) -> Result<Sentiment> {
+        let mut tx = self.begin().await?;
+        let now = now_micros();
+        let id: i64 = sqlx::query(
+            "INSERT INTO sentiments (account_id, rating, reason, day, author, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(account)
+        .bind(rating)
+        .bind(reason)
+        .bind(on.to_string())
+        .bind(&actor.label)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let s = Sentiment { id, rating, reason: reason.into(), day: on, author: actor.label.clone(), created_at: instant(now) };
+        record(&mut tx, actor, "create", "sentiment", Some(account.to_string()), None, Some(&s)).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    pub async fn sentiments(&self, account: i64) -> Result<Vec<Sentiment>> {
+        sqlx::query("SELECT id, rating, reason, day, author, created_at FROM sentiments WHERE account_id = $1 ORDER BY day DESC, id DESC")
+            .bind(account)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Sentiment {
+                    id: r.try_get("id")?,
+                    rating: r.try_get("rating")?,
+                    reason: text(r, "reason")?,
+                    day: day(r, "day")?,
+                    author: text(r, "author")?,
+                    created_at: instant(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Overrides an account's score from `on` until `expires_on` (exclusive), clearing any
+    /// override still in force.
+    pub async fn add_override(
+        &self,
+        actor: &Actor,
+        account: i64,
+        score: Decimal,
+        reason: &str,
+        on: NaiveDate,
+        expires_on: NaiveDate,
+    ) -> Result<Override> {
+        let mut tx = self.begin().await?;
+        let now = now_micros();
+        clear_overrides(&mut tx, actor, account, now).await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO health_overrides (account_id, score, reason, starts_on, expires_on, author, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(account)
+        .bind(score.normalize().to_string())
+        .bind(reason)
+        .bind(on.to_string())
+        .bind(expires_on.to_string())
+        .bind(&actor.label)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        let o = Override {
+            id,
+            score,
+            reason: reason.into(),
+            starts_on: on,
+            expires_on,
+            author: actor.label.clone(),
+            created_at: instant(now),
+            cleared_at: None,
+        };
+        record(&mut tx, actor, "create", "health_override", Some(account.to_string()), None, Some(&o)).await?;
+        tx.commit().await?;
+        Ok(o)
+    }
+
+    /// Ends the override in force, if any.
+    pub async fn clear_override(&self, actor: &Actor, account: i64) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let cleared = clear_overrides(&mut tx, actor, account, now_micros()).await?;
+        tx.commit().await?;
+        Ok(cleared)
+    }
+
+    pub async fn overrides(&self, account: i64) -> Result<Vec<Override>> {
+        sqlx::query(
+            "SELECT id, score, reason, starts_on, expires_on, author, created_at, cleared_at FROM health_overrides \
+             WHERE account_id = $1 ORDER BY id DESC",
+        )
+        .bind(account)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Override {
+                id: r.try_get("id")?,
+                score: Decimal::from_str(&text(r, "score")?).map_err(|_| corrupt("score"))?,
+                reason: text(r, "reason")?,
+                starts_on: day(r, "starts_on")?,
+                expires_on: day(r, "expires_on")?,
+                author: text(r, "author")?,
+                created_at: instant(r.try_get("created_at")?),
+                cleared_at: crate::get_opt_i64(r, "cleared_at")?.map(instant),
+            })
+        })
+        .collect()
+    }
+}
+
+async fn clear_overrides(tx: &mut Tx, actor: &Actor, account: i64, now: i64) -> Result<bool> {
+    let n = sqlx::query("UPDATE health_overrides SET cleared_at = $1 WHERE account_id = $2 AND cleared_at IS NULL")
+        .bind(now)
+        .bind(account)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n > 0 {
+        record::<()>(tx, actor, "clear", "health_override", Some(account.to_string()), None, None).await?;
+    }
+    Ok(n > 0)
+}
+
+/// Records a stage change made by hand (or an import), in the transaction that made it.
+pub(crate) async fn record_stage_change(tx: &mut Tx, actor: &Actor, account: i64, from: &str, to: &str) -> Result<()> {
+    if from == to {
+        return Ok(());
+    }
+    let now = now_micros();
+    sqlx::query(
+        "INSERT INTO stage_changes (account_id, day, at, from_stage, to_stage, cause, actor) VALUES ($1, $2, $3, $4, $5, 'manual', $6)",
+    )
+    .bind(account)
+    .bind(instant(now).date_naive().to_string())
+    .bind(now)
+    .bind(from)
+    .bind(to)
+    .bind(&actor.label)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
