@@ -3,6 +3,7 @@
 
 mod bench;
 mod config;
+mod daily;
 mod demo;
 mod import;
 mod import_events;
@@ -65,7 +66,33 @@ enum Command {
     Backup { file: PathBuf },
     /// Load a backup into a new, empty database.
     Restore { file: PathBuf },
-    /// The project's own benchmarks: `import`, `accounts-api`.
+    /// One pass of the periodic work (usage rollups, health snapshots, segment membership,
+    /// lifecycle rules) as of an instant (default: now). Running it twice changes nothing.
+    Tick {
+        /// RFC 3339 instant or YYYY-MM-DD.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
+    /// Run the daily pass for every day from --from to --to, oldest first (backfill after an import).
+    Replay {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Say what would run without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Create or update the segments, lifecycle rules and scorecards of a TOML file by key.
+    Apply {
+        file: PathBuf,
+        /// Check the file and report what would change without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the current definitions (or one kind: segments, lifecycle_rules, scorecards) as TOML.
+    Export { kind: Option<String> },
+    /// The project's own benchmarks: `import`, `accounts-api`, `ingest`, `health`.
     Bench(bench::BenchArgs),
 }
 
@@ -228,6 +255,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&config).await?;
             let summary = store.restore(std::io::BufReader::new(input)).await?;
             println!("restored {} rows from {}", summary.rows, file.display());
+            Ok(())
+        }
+        Command::Tick { as_of } => {
+            let at = match as_of {
+                Some(raw) => daily::parse_instant(&raw)?,
+                None => chrono::Utc::now(),
+            };
+            println!("{}", daily::tick(&open(&config).await?, &config.reporting_currency, at).await?);
+            Ok(())
+        }
+        Command::Replay { from, to, dry_run } => {
+            let (from, to) = (daily::parse_day("--from", &from)?, daily::parse_day("--to", &to)?);
+            let store = open(&config).await?;
+            println!("{}", daily::replay(&store, &config.reporting_currency, from, to, dry_run).await?);
+            Ok(())
+        }
+        Command::Apply { file, dry_run } => {
+            println!("{}", daily::apply(&open(&config).await?, &actor, &file, dry_run).await?);
+            Ok(())
+        }
+        Command::Export { kind } => {
+            print!("{}", daily::export(&open(&config).await?, kind.as_deref()).await?);
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,

@@ -33,80 +33,118 @@ pub struct Plan {
     pub scorecards: Vec<Scorecard>,
 }
 
-/// What the loader must read for a plan.
+/// What the loader must read for a plan or an expression.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Needs {
-    /// The longest look back of any source, in days (usage bits and counts).
+    /// Whether any usage source is read (usage bits).
+    pub usage: bool,
+    /// The longest look back of any usage source, in days.
     pub lookback_days: i64,
     /// Usage names whose daily counts some source reads.
     pub counted: BTreeSet<String>,
-    /// Whether an expression reads `health` or `band` (the previous day's score).
+    /// Subscriptions (MRR, seats, plans, tenure, renewal).
+    pub billing: bool,
+    pub invoices: bool,
+    pub sentiments: bool,
+    /// Tags and custom attributes.
+    pub profile: bool,
+    /// The previous day's score (`health`, `band`) and overrides.
     pub health: bool,
 }
 
-fn expr_sources(e: &Expr, out: &mut Vec<Source>, health: &mut bool) {
+/// Every field and source an expression reads.
+fn walk(e: &Expr, fields: &mut BTreeSet<String>, sources: &mut Vec<Source>) {
     use crate::expr::Operand;
-    let operand = |o: &Operand, out: &mut Vec<Source>, health: &mut bool| match o {
-        Operand::Field(f) if f == "health" || f == "band" => *health = true,
-        Operand::Call(name, args) => {
-            let args: Vec<String> = args
-                .iter()
-                .map(|a| match a {
-                    crate::expr::Value::Text(t) => format!("{t:?}"),
-                    crate::expr::Value::Number(n) => n.to_string(),
-                    _ => String::new(),
-                })
-                .collect();
-            if let Ok(s) = Source::parse(&format!("{name}({})", args.join(", "))) {
-                out.push(s);
-            }
+    let mut operand = |o: &Operand| match o {
+        Operand::Field(f) => {
+            fields.insert(f.clone());
         }
+        Operand::Call(name, args) => sources.extend(Source::from_call(name, args)),
         _ => {}
     };
     match e {
         Expr::Or(a, b) | Expr::And(a, b) => {
-            expr_sources(a, out, health);
-            expr_sources(b, out, health);
+            walk(a, fields, sources);
+            walk(b, fields, sources);
         }
-        Expr::Not(a) => expr_sources(a, out, health),
+        Expr::Not(a) => walk(a, fields, sources),
         Expr::Compare(a, _, b) | Expr::In(a, b) | Expr::Contains(a, b) => {
-            operand(a, out, health);
-            operand(b, out, health);
+            operand(a);
+            operand(b);
         }
-        Expr::Truthy(a) => operand(a, out, health),
+        Expr::Truthy(a) => operand(a),
     }
 }
 
 impl Plan {
     pub fn needs(&self) -> Needs {
+        let mut exprs: Vec<&Expr> = self.rules.iter().map(|r| &r.condition).collect();
+        exprs.extend(self.segments.iter().map(|s| &s.filter));
         let mut sources: Vec<Source> = Vec::new();
-        let mut health = false;
-        for r in &self.rules {
-            expr_sources(&r.condition, &mut sources, &mut health);
-        }
-        for s in &self.segments {
-            expr_sources(&s.filter, &mut sources, &mut health);
-        }
         for c in &self.scorecards {
             sources.extend(c.sources().iter().cloned());
-            for e in c.conditions() {
-                expr_sources(e, &mut sources, &mut health);
-            }
+            exprs.extend(c.conditions());
         }
-        let mut needs = Needs { lookback_days: 30, health, ..Needs::default() };
-        for s in &sources {
-            let days = match s {
-                Source::ActiveUsers { days } | Source::Events { days, .. } => i64::from(*days),
-                Source::EventTrend { days, .. } => 2 * i64::from(*days),
-                _ => 30,
-            };
-            needs.lookback_days = needs.lookback_days.max(days);
-            if let Source::Events { event, .. } | Source::EventTrend { event, .. } = s {
-                needs.counted.insert(event.clone());
-            }
+        let mut needs = needs_of(&exprs, sources);
+        if !self.scorecards.is_empty() {
+            // The onboarding scorecard goes by tenure; scores follow overrides.
+            needs.billing = true;
+            needs.health = true;
         }
         needs
     }
+}
+
+/// What the loader must read to evaluate `exprs` and `sources`.
+pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
+    let mut fields = BTreeSet::new();
+    for e in exprs {
+        walk(e, &mut fields, &mut sources);
+    }
+    let mut needs = Needs::default();
+    for f in &fields {
+        match f.as_str() {
+            "mrr" | "arr" | "tenure_days" | "days_to_renewal" => needs.billing = true,
+            "health" | "band" => needs.health = true,
+            "tags" => needs.profile = true,
+            f if f.starts_with("attribute.") => needs.profile = true,
+            _ => {}
+        }
+    }
+    for s in &sources {
+        let days = match s {
+            Source::ActiveUsers { days } | Source::Events { days, .. } => i64::from(*days),
+            Source::EventTrend { days, .. } => 2 * i64::from(*days),
+            Source::LicenseUtilization | Source::FeatureAdoption => {
+                needs.billing = true;
+                30
+            }
+            Source::DaysSinceActivity => 30,
+            Source::Mrr | Source::MrrChange { .. } | Source::TenureDays | Source::DaysToRenewal | Source::DowngradedWithin { .. } => {
+                needs.billing = true;
+                continue;
+            }
+            Source::DaysOverdue => {
+                needs.invoices = true;
+                continue;
+            }
+            Source::Sentiment => {
+                needs.sentiments = true;
+                continue;
+            }
+            Source::Attribute { .. } => {
+                needs.profile = true;
+                continue;
+            }
+            Source::DaysSinceInteraction => continue,
+        };
+        needs.usage = true;
+        needs.lookback_days = needs.lookback_days.max(days);
+        if let Source::Events { event, .. } | Source::EventTrend { event, .. } = s {
+            needs.counted.insert(event.clone());
+        }
+    }
+    needs
 }
 
 /// Segment membership carried from one day to the next: segment id → member accounts.
@@ -143,27 +181,54 @@ pub struct Day {
     pub stages: Vec<StageMove>,
 }
 
-/// Runs the pass for `ctx.day` over `accounts`, updating their stage and last score and the
-/// segment membership in `members`.
-pub fn run(plan: &Plan, ctx: Context, accounts: &mut [Facts], members: &mut Members) -> Day {
-    let mut day = Day::default();
-    for facts in accounts.iter_mut() {
-        let moved = {
-            let env = AccountDay::new(facts, ctx);
-            plan.rules.iter().find(|r| r.condition.eval(&env)).filter(|r| r.stage != facts.stage).cloned()
-        };
-        if let Some(rule) = moved {
-            day.stages.push(StageMove {
-                account: facts.id,
-                from: std::mem::replace(&mut facts.stage, rule.stage.clone()),
-                to: rule.stage,
-                rule: rule.key,
-            });
-        }
+/// One account's part of a day: its stage move, which segments hold it, its snapshot.
+type AccountOutcome = (Option<StageMove>, Vec<bool>, Option<Snapshot>);
+
+fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
+    let moved = {
         let env = AccountDay::new(facts, ctx);
-        let mut inside: HashSet<i64> = HashSet::new();
-        for s in &plan.segments {
-            let is = s.filter.eval(&env);
+        plan.rules.iter().find(|r| r.condition.eval(&env)).filter(|r| r.stage != facts.stage).cloned()
+    };
+    let stage = moved.map(|rule| StageMove {
+        account: facts.id,
+        from: std::mem::replace(&mut facts.stage, rule.stage.clone()),
+        to: rule.stage,
+        rule: rule.key,
+    });
+    let env = AccountDay::new(facts, ctx);
+    let inside: Vec<bool> = plan.segments.iter().map(|s| s.filter.eval(&env)).collect();
+    let in_segment = |key: &str| plan.segments.iter().zip(&inside).any(|(s, is)| *is && s.key == key);
+    let Some(card) = choose(&plan.scorecards, env.contract().tenure_days, in_segment) else {
+        return (stage, inside, None);
+    };
+    let index = plan.scorecards.iter().position(|c| std::ptr::eq(c, card)).unwrap_or(0);
+    let readings = card.readings(&env);
+    let outcome = card.score(&readings);
+    let overridden = facts.overrides.iter().find(|o| o.0 <= ctx.day && ctx.day < o.1).map(|o| o.2);
+    let effective = overridden.or(outcome.scored.score);
+    let effective_band = effective.map(|s| card.bands.of(s));
+    facts.health = effective.zip(effective_band);
+    let snapshot =
+        Snapshot { account: facts.id, scorecard: index, score: outcome.scored.score, band: outcome.band, effective, effective_band, readings };
+    (stage, inside, Some(snapshot))
+}
+
+/// Runs the pass for `ctx.day` over `accounts`, updating their stage and last score and the
+/// segment membership in `members`. Accounts are worked on by every core at once.
+pub fn run(plan: &Plan, ctx: Context, accounts: &mut [Facts], members: &mut Members) -> Day {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = accounts.len().div_ceil(threads).max(1);
+    let outcomes: Vec<AccountOutcome> = std::thread::scope(|scope| {
+        let workers: Vec<_> = accounts
+            .chunks_mut(chunk)
+            .map(|part| scope.spawn(move || part.iter_mut().map(|f| account_day(plan, ctx, f)).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    let mut day = Day::default();
+    for (facts, (stage, inside, snapshot)) in accounts.iter().zip(outcomes) {
+        day.stages.extend(stage);
+        for (s, is) in plan.segments.iter().zip(inside) {
             let set = members.entry(s.id).or_default();
             if is != set.contains(&facts.id) {
                 day.membership.push((s.id, facts.id, is));
@@ -173,30 +238,8 @@ pub fn run(plan: &Plan, ctx: Context, accounts: &mut [Facts], members: &mut Memb
                     set.remove(&facts.id);
                 }
             }
-            if is {
-                inside.insert(s.id);
-            }
         }
-        let keys: HashSet<&str> = plan.segments.iter().filter(|s| inside.contains(&s.id)).map(|s| s.key.as_str()).collect();
-        let Some(card) = choose(&plan.scorecards, env.contract().tenure_days, |k| keys.contains(k)) else {
-            continue;
-        };
-        let index = plan.scorecards.iter().position(|c| std::ptr::eq(c, card)).unwrap_or(0);
-        let readings = card.readings(&env);
-        let outcome = card.score(&readings);
-        let overridden = facts.overrides.iter().find(|o| o.0 <= ctx.day && ctx.day < o.1).map(|o| o.2);
-        let effective = overridden.or(outcome.scored.score);
-        let effective_band = effective.map(|s| card.bands.of(s));
-        facts.health = effective.zip(effective_band);
-        day.snapshots.push(Snapshot {
-            account: facts.id,
-            scorecard: index,
-            score: outcome.scored.score,
-            band: outcome.band,
-            effective,
-            effective_band,
-            readings,
-        });
+        day.snapshots.extend(snapshot);
     }
     day
 }

@@ -27,24 +27,41 @@ pub fn day_bit(day: NaiveDate) -> (i64, i64) {
     (n.div_euclid(BLOCK_DAYS), 1 << n.rem_euclid(BLOCK_DAYS))
 }
 
-/// The days something happened (a user was active, a usage name was used), as bits per block.
+/// The days something happened (a user was active, a usage name was used), as bits per block,
+/// oldest block first. The first block is kept inline: most have one, and a pass loads hundreds
+/// of thousands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Days(pub Vec<(i64, i64)>);
+pub struct Days {
+    first: Option<(i64, i64)>,
+    more: Vec<(i64, i64)>,
+}
 
 impl Days {
     pub fn add(&mut self, block: i64, bits: i64) {
-        match self.0.iter_mut().find(|(b, _)| *b == block) {
-            Some((_, v)) => *v |= bits,
-            None => {
-                self.0.push((block, bits));
-                self.0.sort_unstable();
-            }
+        match self.first {
+            None => self.first = Some((block, bits)),
+            Some((b, ref mut v)) if b == block => *v |= bits,
+            Some(_) => match self.more.iter_mut().find(|(b, _)| *b == block) {
+                Some((_, v)) => *v |= bits,
+                None => {
+                    self.more.push((block, bits));
+                    if let Some(f) = self.first.take() {
+                        self.more.push(f);
+                    }
+                    self.more.sort_unstable();
+                    self.first = Some(self.more.remove(0));
+                }
+            },
         }
+    }
+
+    fn blocks(&self) -> impl DoubleEndedIterator<Item = &(i64, i64)> {
+        self.first.iter().chain(self.more.iter())
     }
 
     /// Whether any day from `from` to `to` (day numbers, inclusive) is set.
     pub fn any_in(&self, from: i64, to: i64) -> bool {
-        self.0.iter().any(|&(block, bits)| {
+        self.blocks().any(|&(block, bits)| {
             let (start, end) = (block * BLOCK_DAYS, block * BLOCK_DAYS + BLOCK_DAYS - 1);
             if to < start || from > end {
                 return false;
@@ -58,7 +75,7 @@ impl Days {
 
     /// The latest day set on or before `to`.
     pub fn last_until(&self, to: i64) -> Option<i64> {
-        self.0.iter().rev().find_map(|&(block, bits)| {
+        self.blocks().rev().find_map(|&(block, bits)| {
             let start = block * BLOCK_DAYS;
             if start > to {
                 return None;
@@ -113,21 +130,22 @@ pub struct Context<'a> {
 pub struct AccountDay<'a> {
     pub facts: &'a Facts,
     pub ctx: Context<'a>,
-    contract: Contract,
+    /// Worked out on first use: a filter on the plan or country never needs it.
+    contract: std::cell::OnceCell<Contract>,
 }
 
 impl<'a> AccountDay<'a> {
     pub fn new(facts: &'a Facts, ctx: Context<'a>) -> AccountDay<'a> {
-        AccountDay { contract: contract(facts, ctx.day), facts, ctx }
+        AccountDay { contract: std::cell::OnceCell::new(), facts, ctx }
     }
 
     pub fn contract(&self) -> &Contract {
-        &self.contract
+        self.contract.get_or_init(|| contract(self.facts, self.ctx.day))
     }
 
     /// MRR in the reporting currency (None when the rate is missing).
     pub fn mrr(&self) -> Option<Decimal> {
-        convert(&self.contract, self.ctx)
+        convert(self.contract(), self.ctx)
     }
 
     fn today(&self) -> i64 {
@@ -151,7 +169,7 @@ impl<'a> AccountDay<'a> {
     /// A measure source's raw value; None when the account has no data for it.
     pub fn value(&self, source: &Source) -> Option<Decimal> {
         let today = self.today();
-        let c = &self.contract;
+        let c = self.contract();
         match source {
             Source::ActiveUsers { days } => self.tracked().then(|| Decimal::from(self.active_users(*days))),
             Source::LicenseUtilization => {
@@ -286,22 +304,7 @@ impl Env for AccountDay<'_> {
     }
 
     fn call(&self, name: &str, args: &[Value]) -> Value {
-        let mut text = format!("{name}(");
-        for (i, a) in args.iter().enumerate() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            match a {
-                Value::Number(n) => text.push_str(&n.to_string()),
-                Value::Text(t) => text.push_str(&format!("{t:?}")),
-                _ => return Value::Null,
-            }
-        }
-        text.push(')');
-        match Source::parse(&text) {
-            Ok(source) => number(self.value(&source)),
-            Err(_) => Value::Null,
-        }
+        number(Source::from_call(name, args).and_then(|s| self.value(&s)))
     }
 }
 

@@ -137,6 +137,25 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The source a function call of the filter language names, if any.
+    pub fn from_call(name: &str, args: &[Value]) -> Option<Source> {
+        let mut text = format!("{name}(");
+        for (i, a) in args.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            match a {
+                Value::Number(n) => text.push_str(&n.to_string()),
+                Value::Text(t) => text.push_str(&quoted(t)),
+                _ => return None,
+            }
+        }
+        text.push(')');
+        Source::parse(&text).ok()
+    }
+}
+
 /// Text as the filter language reads it back: in double quotes, or single ones when it holds a
 /// double quote (the language has no escapes).
 fn quoted(text: &str) -> String {

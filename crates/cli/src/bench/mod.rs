@@ -18,6 +18,7 @@
 use crate::demo::{self, DemoArgs};
 use crate::import::{self, ImportArgs};
 
+mod health;
 mod ingest;
 use anyhow::{bail, Context};
 use keepwell_store::{Actor, Store};
@@ -27,7 +28,7 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// import, accounts-api or metrics.
+    /// import, accounts-api, metrics, ingest or health.
     name: String,
     #[arg(long, default_value_t = 100_000)]
     accounts: usize,
@@ -47,6 +48,9 @@ pub struct BenchArgs {
     /// Events to send (ingest).
     #[arg(long, default_value_t = 2_000_000)]
     events: usize,
+    /// Days the health benchmark replays over a tenth of the accounts (0: none).
+    #[arg(long, default_value_t = 365)]
+    replay_days: u64,
     /// Events per /v1/batch request (ingest).
     #[arg(long, default_value_t = 500)]
     batch: usize,
@@ -92,7 +96,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let a = ingest::IngestArgs { events: args.events, clients: args.clients.unwrap_or(8), batch: args.batch };
             ingest::run(&dir, &url, args.target.is_some(), &a).await
         }
-        other => bail!("unknown benchmark {other:?}: try import, accounts-api, metrics or ingest"),
+        "health" => health::run(&url, args.accounts, args.replay_days).await,
+        other => bail!("unknown benchmark {other:?}: try import, accounts-api, metrics, ingest or health"),
     };
     let _ = std::fs::remove_dir_all(&dir);
     result

@@ -6,7 +6,7 @@ mod read;
 
 pub use pass::Scope;
 pub(crate) use read::record_stage_change;
-pub use read::{MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
+pub use read::{Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
 
 use crate::audit::{record, Actor};
 use crate::sql::{text, Arg, Sql};

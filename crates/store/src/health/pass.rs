@@ -6,8 +6,9 @@ use crate::{now_micros, Result, Store, StoreError, Tx};
 use chrono::{Days as ChronoDays, NaiveDate};
 use keepwell_core::billing::{Interval, Invoice, InvoiceStatus, Period};
 use keepwell_core::daily::{encode, Day, Members, Needs, Plan, Snapshot};
-use keepwell_core::facts::Context;
-use keepwell_core::facts::{day_bit, day_number, Days, Facts};
+use keepwell_core::expr::Expr;
+use keepwell_core::facts::{AccountDay, Context};
+use keepwell_core::facts::{day_bit, day_number, Days, Facts, BLOCK_DAYS};
 use keepwell_core::health::Band;
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -69,9 +70,10 @@ impl Store {
         let backend = self.backend();
         let pool = self.pool();
         let (from_s, to_s) = (from.to_string(), to.to_string());
+        let profile = if needs.profile { "tags, attributes" } else { "'[]', '{}'" };
         let mut sql = json_rows(
             backend,
-            "id, plan, country, industry, employees, lifecycle_stage, tags, attributes",
+            &format!("id, plan, country, industry, employees, lifecycle_stage, {profile}"),
             "FROM accounts WHERE 1 = 1",
         );
         scope.push(&mut sql, "id");
@@ -103,9 +105,8 @@ impl Store {
         );
         sql.bind(Arg::Text(to_s.clone()));
         scope.push(&mut sql, "account_id");
-        for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms) in
-            fetch_json_rows::<PeriodRow>(&sql, pool).await?
-        {
+        let periods: Vec<PeriodRow> = if needs.billing { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
+        for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms) in periods {
             let Some(i) = at(account) else { continue };
             facts[i].periods.push(Period {
                 subscription_id,
@@ -124,12 +125,13 @@ impl Store {
         let mut sql = json_rows(
             backend,
             "account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status",
-            "FROM invoices WHERE due_on IS NOT NULL AND issued_on <= ",
+            "FROM invoices WHERE due_on IS NOT NULL AND (paid_on IS NULL OR paid_on > due_on) AND issued_on <= ",
         );
         sql.bind(Arg::Text(to_s.clone()));
-        sql.push(" AND (paid_on IS NULL OR (paid_on > due_on AND paid_on >= ").bind(Arg::Text(from_s.clone())).push("))");
+        sql.push(" AND (paid_on IS NULL OR paid_on >= ").bind(Arg::Text(from_s.clone())).push(")");
         scope.push(&mut sql, "account_id");
-        for (account, invoice_id, currency, amount, issued, due, paid, status) in fetch_json_rows::<InvoiceRow>(&sql, pool).await? {
+        let invoices: Vec<InvoiceRow> = if needs.invoices { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
+        for (account, invoice_id, currency, amount, issued, due, paid, status) in invoices {
             let Some(i) = at(account) else { continue };
             facts[i].invoices.push(Invoice {
                 invoice_id,
@@ -143,17 +145,38 @@ impl Store {
         }
 
         let first = from - ChronoDays::new(needs.lookback_days.max(1) as u64);
-        let mut sql = json_rows(backend, "account_id, kind, name, block, bits", "FROM usage_bits WHERE block >= ");
-        sql.bind(Arg::I64(day_bit(first).0)).push(" AND block <= ").bind(Arg::I64(day_bit(to).0));
-        scope.push(&mut sql, "account_id");
-        let mut users: Vec<HashMap<String, Days>> = vec![HashMap::new(); facts.len()];
-        for (account, kind, name, block, bits) in fetch_json_rows::<(i64, String, String, i64, i64)>(&sql, pool).await? {
-            let Some(i) = at(account) else { continue };
-            let target = if kind == "u" { users[i].entry(name) } else { facts[i].names.entry(name) };
-            target.or_default().add(block, bits);
-        }
-        for (f, u) in facts.iter_mut().zip(users) {
-            f.users = u.into_values().collect();
+        if needs.usage && self.usage_settled_by(from).await? {
+            // Nobody was active after `from`: each user's and name's last day says it all.
+            let mut sql = json_rows(
+                backend,
+                "account_id, kind, CASE WHEN kind = 'e' THEN name ELSE '' END, last_day",
+                "FROM usage_last WHERE last_day >= ",
+            );
+            sql.bind(Arg::I64(day_number(first)));
+            scope.push(&mut sql, "account_id");
+            for (account, kind, name, last) in fetch_json_rows::<(i64, String, String, i64)>(&sql, pool).await? {
+                let Some(i) = at(account) else { continue };
+                let mut days = Days::default();
+                days.add(last.div_euclid(BLOCK_DAYS), 1 << last.rem_euclid(BLOCK_DAYS));
+                if kind == "u" {
+                    facts[i].users.push(days);
+                } else {
+                    facts[i].names.insert(name, days);
+                }
+            }
+        } else if needs.usage {
+            let mut sql = json_rows(backend, "account_id, kind, name, block, bits", "FROM usage_bits WHERE block >= ");
+            sql.bind(Arg::I64(day_bit(first).0)).push(" AND block <= ").bind(Arg::I64(day_bit(to).0));
+            scope.push(&mut sql, "account_id");
+            let mut users: Vec<HashMap<String, Days>> = vec![HashMap::new(); facts.len()];
+            for (account, kind, name, block, bits) in fetch_json_rows::<(i64, String, String, i64, i64)>(&sql, pool).await? {
+                let Some(i) = at(account) else { continue };
+                let target = if kind == "u" { users[i].entry(name) } else { facts[i].names.entry(name) };
+                target.or_default().add(block, bits);
+            }
+            for (f, u) in facts.iter_mut().zip(users) {
+                f.users = u.into_values().collect();
+            }
         }
 
         if !needs.counted.is_empty() {
@@ -172,7 +195,8 @@ impl Store {
         let mut sql = json_rows(backend, "account_id, day, id, rating", "FROM sentiments WHERE day <= ");
         sql.bind(Arg::Text(to_s.clone()));
         scope.push(&mut sql, "account_id");
-        let mut sentiments: Vec<(i64, String, i64, i64)> = fetch_json_rows(&sql, pool).await?;
+        let mut sentiments: Vec<(i64, String, i64, i64)> =
+            if needs.sentiments { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
         sentiments.sort_unstable_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
         for (account, day, _, rating) in sentiments {
             if let Some(i) = at(account) {
@@ -187,9 +211,9 @@ impl Store {
         );
         sql.bind(Arg::Text(to_s.clone()));
         scope.push(&mut sql, "account_id");
-        for (account, starts, expires, score, cleared) in
-            fetch_json_rows::<(i64, String, String, String, Option<i64>)>(&sql, pool).await?
-        {
+        let overrides: Vec<(i64, String, String, String, Option<i64>)> =
+            if needs.health { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
+        for (account, starts, expires, score, cleared) in overrides {
             let Some(i) = at(account) else { continue };
             let mut until = date(&expires)?;
             if let Some(c) = cleared {
@@ -198,38 +222,56 @@ impl Store {
             facts[i].overrides.push((date(&starts)?, until, dec(&score)?));
         }
 
-        // The stage the day before `from`: what the earliest later change moved it from.
-        let mut sql = json_rows(backend, "account_id, day, id, from_stage", "FROM stage_changes WHERE day >= ");
+        // The stage a pass of `from` starts from: the account's stage by the end of that day,
+        // without what rules decided that day or later (the pass decides it again).
+        let mut sql = json_rows(backend, "account_id, day, id, from_stage, to_stage, cause", "FROM stage_changes WHERE day >= ");
         sql.bind(Arg::Text(from_s.clone()));
         scope.push(&mut sql, "account_id");
-        let mut later: Vec<(i64, String, i64, Option<String>)> = fetch_json_rows(&sql, pool).await?;
-        later.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)).reverse());
-        for (account, _, _, from_stage) in later {
-            if let (Some(i), Some(stage)) = (at(account), from_stage) {
-                facts[i].stage = stage;
+        let mut later: Vec<(i64, String, i64, Option<String>, String, String)> = fetch_json_rows(&sql, pool).await?;
+        later.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+        let mut settled: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        for (account, day, _, from_stage, to_stage, cause) in later {
+            let Some(i) = at(account) else { continue };
+            if !settled.insert(account) {
+                continue;
             }
+            // The earliest change from `from` on: a hand move on `from` itself stands; anything
+            // later, or a rule's, did not happen yet.
+            facts[i].stage = if day == from_s && cause == "manual" { to_stage } else { from_stage.unwrap_or(to_stage) };
         }
 
         if needs.health {
-            let before = (from - ChronoDays::new(1)).to_string();
-            let mut sql = json_rows(backend, "account_id, score, band", "FROM health_snapshots WHERE day = ");
-            sql.bind(Arg::Text(before.clone()));
-            scope.push(&mut sql, "account_id");
-            let day = from - ChronoDays::new(1);
-            for (account, score, band) in fetch_json_rows::<(i64, Option<String>, Option<String>)>(&sql, pool).await? {
-                let Some(i) = at(account) else { continue };
-                let f = &mut facts[i];
-                let overridden = f.overrides.iter().find(|o| o.0 <= day && day < o.1).map(|o| o.2);
-                let score = match (overridden, score) {
-                    (Some(o), _) => Some(o),
-                    (None, Some(s)) => Some(dec(&s)?),
-                    (None, None) => None,
-                };
-                let band = band.as_deref().and_then(Band::parse);
-                f.health = score.zip(band);
+            if let Some(last) = self.last_pass_before(from).await? {
+                self.prior_health(scope, &mut facts, &index, last).await?;
             }
         }
         Ok(facts)
+    }
+
+    /// Sets each account's `health` to its score in force on `day` (its snapshot's, or an
+    /// override's).
+    async fn prior_health(&self, scope: Scope<'_>, facts: &mut [Facts], index: &HashMap<i64, usize>, day: NaiveDate) -> Result<()> {
+        let mut sql = json_rows(self.backend(), "account_id, score, band", "FROM health_snapshots WHERE day = ");
+        sql.bind(Arg::Text(day.to_string()));
+        scope.push(&mut sql, "account_id");
+        for (account, score, band) in fetch_json_rows::<(i64, Option<String>, Option<String>)>(&sql, self.pool()).await? {
+            let Some(&i) = index.get(&account) else { continue };
+            let f = &mut facts[i];
+            let overridden = f.overrides.iter().find(|o| o.0 <= day && day < o.1).map(|o| o.2);
+            let score = match (overridden, score) {
+                (Some(o), _) => Some(o),
+                (None, Some(s)) => Some(dec(&s)?),
+                (None, None) => None,
+            };
+            f.health = score.zip(band.as_deref().and_then(Band::parse));
+        }
+        Ok(())
+    }
+
+    /// The latest day before `day` a full pass ran for.
+    pub async fn last_pass_before(&self, day: NaiveDate) -> Result<Option<NaiveDate>> {
+        let row = sqlx::query("SELECT MAX(day) AS day FROM daily_passes WHERE day < $1").bind(day.to_string()).fetch_one(self.pool()).await?;
+        opt_date(crate::sql::opt_text(&row, "day")?)
     }
 
     /// Segment membership the day before `from`, from the change history.
@@ -255,11 +297,13 @@ impl Store {
     pub async fn write_day(&self, plan: &Plan, day: NaiveDate, out: &Day) -> Result<()> {
         let backend = self.backend();
         let day_s = day.to_string();
+        let t = std::time::Instant::now();
         let mut tx = self.begin().await?;
         for table in ["health_snapshots", "segment_changes"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE day = $1")).bind(&day_s).execute(&mut *tx).await?;
         }
         sqlx::query("DELETE FROM stage_changes WHERE day = $1 AND cause LIKE 'rule:%'").bind(&day_s).execute(&mut *tx).await?;
+        let deleted = t.elapsed();
         let text = |d: Option<Decimal>| Arg::MaybeText(d.map(|d| d.normalize().to_string()));
         let band = |b: Option<Band>| Arg::MaybeText(b.map(|b| b.as_str().to_owned()));
         let rows = out
@@ -286,21 +330,7 @@ impl Store {
             rows,
         )
         .await?;
-        let rows = out
-            .snapshots
-            .iter()
-            .map(|s| vec![Arg::I64(s.account), Arg::Text(day_s.clone()), text(s.effective), band(s.effective_band)])
-            .collect();
-        crate::sql::upsert_rows(
-            &mut tx,
-            backend,
-            "account_health",
-            &["account_id", "day", "score", "band"],
-            rows,
-            " ON CONFLICT (account_id) DO UPDATE SET day = excluded.day, score = excluded.score, band = excluded.band \
-             WHERE excluded.day >= account_health.day",
-        )
-        .await?;
+        let inserted = t.elapsed();
         let rows = out
             .membership
             .iter()
@@ -319,7 +349,15 @@ impl Store {
         .bind(out.snapshots.len() as i64)
         .execute(&mut *tx)
         .await?;
+        let written = t.elapsed();
         tx.commit().await?;
+        tracing::debug!(
+            delete_ms = deleted.as_millis() as u64,
+            snapshots_ms = (inserted - deleted).as_millis() as u64,
+            rest_ms = (written - inserted).as_millis() as u64,
+            commit_ms = (t.elapsed() - written).as_millis() as u64,
+            "wrote a day"
+        );
         Ok(())
     }
 
@@ -363,6 +401,81 @@ impl Store {
         let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, tracked: self.usage_tracked().await? };
         let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
         Ok(out.snapshots.into_iter().next().map(|s| (plan, s)))
+    }
+
+    /// How many accounts match `filter` as of `day`, and the first `sample` of them by id: the
+    /// segment builder's live count. Reads only what the filter needs.
+    pub async fn matching(&self, reporting: &str, filter: &Expr, day: NaiveDate, sample: usize) -> Result<(i64, Vec<i64>)> {
+        let needs = keepwell_core::daily::needs_of(&[filter], Vec::new());
+        let mut facts = self.pass_facts(Scope::All, day, day, &needs).await?;
+        if needs.health {
+            // The live count reads the latest scores, today's when today's pass has run.
+            if let Some(last) = self.last_pass_before(day + ChronoDays::new(1)).await? {
+                let index: HashMap<i64, usize> = facts.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+                self.prior_health(Scope::All, &mut facts, &index, last).await?;
+            }
+        }
+        let fx = self.fx_table().await?;
+        let catalogue = if needs.usage { self.plan_features().await? } else { Vec::new() };
+        let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, tracked: needs.usage && self.usage_tracked().await? };
+        let mut count = 0;
+        let mut first = Vec::new();
+        for f in &facts {
+            if filter.eval(&AccountDay::new(f, ctx)) {
+                count += 1;
+                if first.len() < sample {
+                    first.push(f.id);
+                }
+            }
+        }
+        Ok((count, first))
+    }
+
+    /// Writes usage bits (and the last days they imply) directly: benchmarks build 90 days of
+    /// rollups this way.
+    pub async fn write_usage_bits(&self, rows: Vec<(i64, &str, String, i64, i64)>) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut last: HashMap<(i64, String, String), i64> = HashMap::new();
+        for (a, k, n, block, bits) in &rows {
+            let day = block * BLOCK_DAYS + 63 - i64::from(bits.leading_zeros());
+            let l = last.entry((*a, k.to_string(), n.clone())).or_insert(day);
+            *l = (*l).max(day);
+        }
+        let last = last.into_iter().map(|((a, k, n), d)| vec![Arg::I64(a), Arg::Text(k), Arg::Text(n), Arg::I64(d)]).collect();
+        crate::sql::upsert_rows(
+            &mut tx,
+            self.backend(),
+            "usage_last",
+            &["account_id", "kind", "name", "last_day"],
+            last,
+            " ON CONFLICT (account_id, kind, name) DO UPDATE SET last_day = CASE \
+             WHEN excluded.last_day > usage_last.last_day THEN excluded.last_day ELSE usage_last.last_day END",
+        )
+        .await?;
+        let rows = rows
+            .into_iter()
+            .map(|(a, k, n, b, bits)| vec![Arg::I64(a), Arg::Text(k.into()), Arg::Text(n), Arg::I64(b), Arg::I64(bits)])
+            .collect();
+        crate::sql::upsert_rows(
+            &mut tx,
+            self.backend(),
+            "usage_bits",
+            &["account_id", "kind", "name", "block", "bits"],
+            rows,
+            " ON CONFLICT (block, account_id, kind, name) DO UPDATE SET bits = usage_bits.bits | excluded.bits",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether no usage after `day` was folded (a pass of today, usually).
+    async fn usage_settled_by(&self, day: NaiveDate) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM usage_last WHERE last_day > $1 LIMIT 1) t")
+            .bind(day_number(day))
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? == 0)
     }
 
     /// Whether any usage was ever folded.

@@ -6,12 +6,21 @@ use crate::sql::{opt_text, text, Arg, Sql};
 use crate::{instant, now_micros, Result, Store, StoreError, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::daily::decode;
-use keepwell_core::health::Reading;
+use keepwell_core::health::{Band, Bands, Reading};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::str::FromStr;
+
+/// An account's score in force.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Health {
+    pub account: i64,
+    pub score: Option<Decimal>,
+    pub band: Option<Band>,
+    pub overridden: bool,
+}
 
 /// A stored daily snapshot.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,26 +142,51 @@ impl Store {
         .collect()
     }
 
-    /// The latest score and band of every account (the accounts list's health column).
-    pub async fn latest_health(&self, accounts: &[i64]) -> Result<Vec<(i64, Option<Decimal>, Option<String>)>> {
+    /// The score in force of each of `accounts` as of the latest pass (an unexpired override's,
+    /// else its snapshot's), with its band: the accounts list's health column.
+    pub async fn latest_health(&self, accounts: &[i64], today: NaiveDate) -> Result<Vec<Health>> {
+        let Some(last) = self.last_pass_before(today + chrono::Days::new(1)).await? else { return Ok(Vec::new()) };
         if accounts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = Sql::new("SELECT account_id, score, band FROM account_health WHERE account_id IN (");
-        for (i, id) in accounts.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
+        let ids = |sql: &mut Sql| {
+            sql.push(" AND account_id IN (");
+            for (i, id) in accounts.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(Arg::I64(*id));
             }
-            sql.bind(Arg::I64(*id));
-        }
-        sql.push(")");
-        sql.query()
+            sql.push(")");
+        };
+        let mut sql = Sql::new("SELECT account_id, scorecard_id, score FROM health_snapshots WHERE day = ");
+        sql.bind(Arg::Text(last.to_string()));
+        ids(&mut sql);
+        let rows = sql.query().fetch_all(self.pool()).await?;
+        let mut sql = Sql::new("SELECT account_id, score FROM health_overrides WHERE cleared_at IS NULL AND starts_on <= ");
+        sql.bind(Arg::Text(today.to_string())).push(" AND expires_on > ").bind(Arg::Text(today.to_string()));
+        ids(&mut sql);
+        let overrides: std::collections::HashMap<i64, Decimal> = sql
+            .query()
             .fetch_all(self.pool())
             .await?
             .iter()
+            .map(|r| Ok((r.try_get("account_id")?, Decimal::from_str(&text(r, "score")?).map_err(|_| corrupt("score"))?)))
+            .collect::<Result<_>>()?;
+        let bands: std::collections::HashMap<i64, Bands> = self
+            .scorecards()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, Bands { yellow: c.def.bands.yellow, green: c.def.bands.green }))
+            .collect();
+        rows.iter()
             .map(|r| {
-                let score = opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?;
-                Ok((r.try_get("account_id")?, score, opt_text(r, "band")?))
+                let account: i64 = r.try_get("account_id")?;
+                let computed = opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?;
+                let overridden = overrides.get(&account).copied();
+                let score = overridden.or(computed);
+                let bands = bands.get(&r.try_get::<i64, _>("scorecard_id")?).copied().unwrap_or_default();
+                Ok(Health { account, score, band: score.map(|s| bands.of(s)), overridden: overridden.is_some() })
             })
             .collect()
     }

@@ -693,10 +693,18 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
     sql.push(" ON CONFLICT (account_id, day, event, user_key) DO NOTHING RETURNING account_id, day, event, user_key");
     let mut new_users: HashMap<(i64, String, String), i64> = HashMap::new();
     let mut bits: HashMap<(i64, &'static str, String, i64), i64> = HashMap::new();
+    let mut last: HashMap<(i64, &'static str, String), i64> = HashMap::new();
     for r in sql.query().fetch_all(&mut **tx).await? {
         let (account, day, event): (i64, String, String) = (r.try_get("account_id")?, text(&r, "day")?, text(&r, "event")?);
-        let (block, bit) = keepwell_core::facts::day_bit(day.parse().map_err(|_| crate::StoreError::Corrupt("day".into()))?);
-        *bits.entry((account, "u", text(&r, "user_key")?, block)).or_default() |= bit;
+        let date = day.parse().map_err(|_| crate::StoreError::Corrupt("day".into()))?;
+        let (block, bit) = keepwell_core::facts::day_bit(date);
+        let n = keepwell_core::facts::day_number(date);
+        let user = text(&r, "user_key")?;
+        let l = last.entry((account, "u", user.clone())).or_insert(n);
+        *l = (*l).max(n);
+        let l = last.entry((account, "e", event.clone())).or_insert(n);
+        *l = (*l).max(n);
+        *bits.entry((account, "u", user, block)).or_default() |= bit;
         *bits.entry((account, "e", event.clone(), block)).or_default() |= bit;
         *new_users.entry((account, day, event)).or_default() += 1;
     }
@@ -713,6 +721,20 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
         &["account_id", "kind", "name", "block", "bits"],
         rows,
         " ON CONFLICT (block, account_id, kind, name) DO UPDATE SET bits = usage_bits.bits | excluded.bits",
+    )
+    .await?;
+    let rows = last
+        .into_iter()
+        .map(|((account, kind, name), day)| vec![Arg::I64(account), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(day)])
+        .collect();
+    upsert_rows(
+        tx,
+        backend,
+        "usage_last",
+        &["account_id", "kind", "name", "last_day"],
+        rows,
+        " ON CONFLICT (account_id, kind, name) DO UPDATE SET last_day = CASE \
+         WHEN excluded.last_day > usage_last.last_day THEN excluded.last_day ELSE usage_last.last_day END",
     )
     .await?;
     let mut sql = Sql::new(&format!(

@@ -1,0 +1,125 @@
+//! `keepwell tick`, `replay`, `apply` and `export`: the daily pass run by hand, and definitions
+//! as code.
+
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, NaiveDate, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use keepwell_core::definitions::Definitions;
+use keepwell_store::usage::EventWriter;
+use keepwell_store::{Actor, Store, StoreError};
+use std::path::Path;
+
+/// An instant as `tick --as-of` takes it: RFC 3339, or a date (its end, 23:59:59 UTC).
+pub fn parse_instant(raw: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.to_utc());
+    }
+    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| anyhow!("--as-of: {raw:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)"))?;
+    Ok(day.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc())
+}
+
+pub fn parse_day(flag: &str, raw: &str) -> anyhow::Result<NaiveDate> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| anyhow!("{flag}: {raw:?} is not a date (YYYY-MM-DD)"))
+}
+
+/// One pass as of `at`: fold the usage not yet rolled up, then the daily pass of its day.
+pub async fn tick(store: &Store, reporting: &str, at: DateTime<Utc>) -> anyhow::Result<String> {
+    EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
+    let day = at.date_naive();
+    let mut summary = String::new();
+    store
+        .run_days(reporting, day, day, |d, out| {
+            summary = format!(
+                "{d}: scored {} accounts, {} segment changes, {} stage changes",
+                out.snapshots.len(),
+                out.membership.len(),
+                out.stages.len()
+            )
+        })
+        .await?;
+    Ok(summary)
+}
+
+/// The daily pass for every day from `from` to `to`, oldest first, with a progress bar.
+pub async fn replay(store: &Store, reporting: &str, from: NaiveDate, to: NaiveDate, dry_run: bool) -> anyhow::Result<String> {
+    if from > to {
+        return Err(anyhow!("--from {from} is after --to {to}"));
+    }
+    if dry_run {
+        return Ok(format!(
+            "dry run: would replay {} days from {from} to {to} (no playbooks exist yet, so nothing else would act)",
+            (to - from).num_days() + 1
+        ));
+    }
+    EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
+    let bar = ProgressBar::new(((to - from).num_days() + 1) as u64);
+    bar.set_style(
+        ProgressStyle::with_template("replaying [{bar:40}] {pos}/{len} days ({eta}) {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut snapshots, mut changes, mut moves) = (0usize, 0usize, 0usize);
+    let t0 = std::time::Instant::now();
+    store
+        .run_days(reporting, from, to, |d, out| {
+            snapshots += out.snapshots.len();
+            changes += out.membership.len();
+            moves += out.stages.len();
+            bar.set_message(d.to_string());
+            bar.inc(1);
+        })
+        .await?;
+    bar.finish_and_clear();
+    Ok(format!(
+        "replayed {} days from {from} to {to} in {:.1} s: {snapshots} snapshots, {changes} segment changes, {moves} stage changes",
+        (to - from).num_days() + 1,
+        t0.elapsed().as_secs_f64()
+    ))
+}
+
+/// `keepwell apply FILE.toml`: every definition of the file, or none.
+pub async fn apply(store: &Store, actor: &Actor, path: &Path, dry_run: bool) -> anyhow::Result<String> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
+    let defs = Definitions::from_toml(&text).map_err(|e| anyhow!("{name}: {e}"))?;
+    let changes = match store.apply(actor, &defs, dry_run).await {
+        Ok(c) => c,
+        Err(StoreError::Invalid(invalid)) => {
+            let first = &invalid.errors[0];
+            let more = match invalid.errors.len() {
+                1 => String::new(),
+                n => format!(" (and {} more)", n - 1),
+            };
+            return Err(anyhow!("{name}: {}: {}{more}; nothing was applied", first.field, first.message));
+        }
+        Err(e) => return Err(anyhow!("{name}: {e}; nothing was applied")),
+    };
+    let mut lines: Vec<String> = changes.iter().map(|c| format!("{} {} {}", c.kind, c.key, c.action)).collect();
+    let changed = changes.iter().filter(|c| c.action != "unchanged").count();
+    lines.push(format!(
+        "{}{changed} of {} definitions changed",
+        if dry_run { "dry run: " } else { "" },
+        changes.len()
+    ));
+    Ok(lines.join("\n"))
+}
+
+/// `keepwell export [KIND]`: the definitions as `apply` reads them.
+pub async fn export(store: &Store, kind: Option<&str>) -> anyhow::Result<String> {
+    let mut defs = store.definitions().await?;
+    match kind {
+        None => {}
+        Some("segments" | "segment") => defs = Definitions { segments: defs.segments, ..Definitions::default() },
+        Some("lifecycle_rules" | "lifecycle_rule") => {
+            defs = Definitions { lifecycle_rules: defs.lifecycle_rules, ..Definitions::default() }
+        }
+        Some("scorecards" | "scorecard") => defs = Definitions { scorecards: defs.scorecards, ..Definitions::default() },
+        Some(other) => {
+            return Err(anyhow!(
+                "cannot export {other:?}: this version has segments, lifecycle_rules and scorecards \
+                 (playbooks, surveys and onboarding templates come with their features)"
+            ))
+        }
+    }
+    Ok(defs.to_toml())
+}
