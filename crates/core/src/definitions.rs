@@ -436,6 +436,10 @@ impl Scorecard {
         Outcome { scored, band }
     }
 
+    pub fn measures(&self) -> &[Measure] {
+        &self.measures
+    }
+
     /// The weights of the measures, in order.
     pub fn weights(&self) -> Vec<Decimal> {
         self.measures.iter().map(|m| m.weight).collect()

@@ -128,7 +128,7 @@ pub fn score(measures: &[Measure], readings: &[Reading]) -> Scored {
 }
 
 /// Red, yellow or green.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Band {
     Red,

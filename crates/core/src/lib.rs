@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod attribute;
+pub mod backtest;
 pub mod billing;
 pub mod contact;
 pub mod daily;

@@ -388,6 +388,32 @@ impl Store {
         Ok(())
     }
 
+    /// Backtests scorecard `key` from `from` to `to` with churn within `horizon` days: every
+    /// account-day the scorecard applies to (every n-th day when there would be more than
+    /// 400 000), recomputed from the facts as they were. None when there is no such scorecard.
+    pub async fn backtest(
+        &self,
+        reporting: &str,
+        key: &str,
+        horizon: u64,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Option<(u64, keepwell_core::backtest::Report)>> {
+        let plan = self.plan().await?;
+        let Some(card) = plan.scorecards.iter().find(|c| c.def.key == key) else { return Ok(None) };
+        let mut needs = plan.needs();
+        needs.billing = true;
+        // Through the horizon: a renewal after `to` keeps MRR up across the old period's end.
+        let facts = self.pass_facts(Scope::All, from, to + chrono::Days::new(horizon), &needs).await?;
+        let fx = self.fx_table().await?;
+        let catalogue = self.plan_features().await?;
+        let ctx = Context { day: from, reporting, fx: &fx, catalogue: &catalogue, tracked: self.usage_tracked().await? };
+        let days = (to - from).num_days().max(0) as u64 + 1;
+        let step = (facts.len() as u64 * days).div_ceil(400_000).max(1);
+        let obs = keepwell_core::backtest::observe(&plan, card, ctx, &facts, (from, to, step), horizon);
+        Ok(Some((step, keepwell_core::backtest::report(card, card.measures(), &obs))))
+    }
+
     /// One account's pass of a day, computed and not written: its health when no snapshot
     /// exists yet. None when no scorecard applies.
     pub async fn evaluate(&self, reporting: &str, account: i64, day: NaiveDate) -> Result<Option<(Plan, Snapshot)>> {
