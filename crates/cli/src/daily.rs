@@ -42,7 +42,13 @@ pub async fn tick(store: &Store, reporting: &str, at: DateTime<Utc>) -> anyhow::
 }
 
 /// The daily pass for every day from `from` to `to`, oldest first, with a progress bar.
-pub async fn replay(store: &Store, reporting: &str, from: NaiveDate, to: NaiveDate, dry_run: bool) -> anyhow::Result<String> {
+pub async fn replay(
+    store: &Store,
+    reporting: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    dry_run: bool,
+) -> anyhow::Result<String> {
     if from > to {
         return Err(anyhow!("--from {from} is after --to {to}"));
     }
@@ -96,11 +102,7 @@ pub async fn apply(store: &Store, actor: &Actor, path: &Path, dry_run: bool) -> 
     };
     let mut lines: Vec<String> = changes.iter().map(|c| format!("{} {} {}", c.kind, c.key, c.action)).collect();
     let changed = changes.iter().filter(|c| c.action != "unchanged").count();
-    lines.push(format!(
-        "{}{changed} of {} definitions changed",
-        if dry_run { "dry run: " } else { "" },
-        changes.len()
-    ));
+    lines.push(format!("{}{changed} of {} definitions changed", if dry_run { "dry run: " } else { "" }, changes.len()));
     Ok(lines.join("\n"))
 }
 
@@ -113,7 +115,9 @@ pub async fn export(store: &Store, kind: Option<&str>) -> anyhow::Result<String>
         Some("lifecycle_rules" | "lifecycle_rule") => {
             defs = Definitions { lifecycle_rules: defs.lifecycle_rules, ..Definitions::default() }
         }
-        Some("scorecards" | "scorecard") => defs = Definitions { scorecards: defs.scorecards, ..Definitions::default() },
+        Some("scorecards" | "scorecard") => {
+            defs = Definitions { scorecards: defs.scorecards, ..Definitions::default() }
+        }
         Some(other) => {
             return Err(anyhow!(
                 "cannot export {other:?}: this version has segments, lifecycle_rules and scorecards \

@@ -294,6 +294,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         secure_cookies: config.base_url.as_deref().is_some_and(|u| u.starts_with("https://")),
         reporting_currency: config.reporting_currency.clone(),
         stripe_webhook_secret: config.stripe_webhook_secret.clone(),
+        pass_every: Some(std::time::Duration::from_secs(600)),
     };
     let app = keepwell_server::Application::build(store, settings).await?;
     let addr = app.local_addr();

@@ -210,7 +210,8 @@ pub fn report(card: &Scorecard, measures: &[Measure], obs: &[Observation]) -> Re
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let pairs: Vec<(f64, bool)> = per.iter().zip(obs).filter_map(|(p, o)| p[i].map(|s| (s, o.churned))).collect();
+            let pairs: Vec<(f64, bool)> =
+                per.iter().zip(obs).filter_map(|(p, o)| p[i].map(|s| (s, o.churned))).collect();
             MeasureRow {
                 key: m.key.clone(),
                 auc: auc(&pairs).map(round),

@@ -120,7 +120,11 @@ pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
                 30
             }
             Source::DaysSinceActivity => 30,
-            Source::Mrr | Source::MrrChange { .. } | Source::TenureDays | Source::DaysToRenewal | Source::DowngradedWithin { .. } => {
+            Source::Mrr
+            | Source::MrrChange { .. }
+            | Source::TenureDays
+            | Source::DaysToRenewal
+            | Source::DowngradedWithin { .. } => {
                 needs.billing = true;
                 continue;
             }
@@ -208,8 +212,15 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
     let effective = overridden.or(outcome.scored.score);
     let effective_band = effective.map(|s| card.bands.of(s));
     facts.health = effective.zip(effective_band);
-    let snapshot =
-        Snapshot { account: facts.id, scorecard: index, score: outcome.scored.score, band: outcome.band, effective, effective_band, readings };
+    let snapshot = Snapshot {
+        account: facts.id,
+        scorecard: index,
+        score: outcome.scored.score,
+        band: outcome.band,
+        effective,
+        effective_band,
+        readings,
+    };
     (stage, inside, Some(snapshot))
 }
 
@@ -323,7 +334,11 @@ mod tests {
                 stage: "expansion".into(),
                 condition: parse("mrr >= 1000", &SCHEMA).unwrap(),
             }],
-            segments: vec![Segment { id: 7, key: "idle".into(), filter: parse("active_users(30) = 0", &SCHEMA).unwrap() }],
+            segments: vec![Segment {
+                id: 7,
+                key: "idle".into(),
+                filter: parse("active_users(30) = 0", &SCHEMA).unwrap(),
+            }],
             scorecards: vec![Scorecard::compile(1, 1, default_scorecard()).unwrap()],
         };
         assert_eq!(plan.needs().lookback_days, 30);
@@ -332,7 +347,10 @@ mod tests {
         let mut accounts = vec![account(1, 10, &["2026-06-29"; 10]), account(2, 5, &["2026-01-02"])];
         let mut members = Members::new();
         let day = run(&plan, ctx, &mut accounts, &mut members);
-        assert_eq!(day.stages, vec![StageMove { account: 1, from: "adoption".into(), to: "expansion".into(), rule: "big".into() }]);
+        assert_eq!(
+            day.stages,
+            vec![StageMove { account: 1, from: "adoption".into(), to: "expansion".into(), rule: "big".into() }]
+        );
         assert_eq!(day.membership, vec![(7, 2, true)]);
         // Account 1: 10 of 10 seats active yesterday. Account 2: nobody for months (utilisation,
         // active users and days since activity score 0, weights 2 + 1 + 1.5) but billing is clean
@@ -340,7 +358,10 @@ mod tests {
         // adoption, interaction and sentiment have no data and are left out:
         // (3 × 100 + 0.5 × 100) / 8 = 43.75.
         let scores: Vec<(Option<Decimal>, Option<Band>)> = day.snapshots.iter().map(|s| (s.score, s.band)).collect();
-        assert_eq!(scores, vec![(Some(Decimal::from(100)), Some(Band::Green)), (Some(Decimal::new(4375, 2)), Some(Band::Yellow))]);
+        assert_eq!(
+            scores,
+            vec![(Some(Decimal::from(100)), Some(Band::Green)), (Some(Decimal::new(4375, 2)), Some(Band::Yellow))]
+        );
         let again = run(&plan, ctx, &mut accounts, &mut members);
         assert!(again.stages.is_empty() && again.membership.is_empty());
         assert_eq!(again.snapshots, day.snapshots);

@@ -22,7 +22,7 @@
 //! priority = 1
 //! bands = { yellow = 40, green = 70 }
 //!
-//! [[scorecard.measure]]
+//! [[scorecard.measures]]
 //! key = "utilization"
 //! source = "license_utilization()"
 //! weight = 2
@@ -37,8 +37,8 @@ use crate::facts::AccountDay;
 use crate::health::{self, Band, Bands, Measure, Missing, Reading, Scale, Scored};
 use crate::measure::{Source, SCHEMA};
 use crate::Invalid;
-use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeSet;
 use std::str::FromStr;
@@ -200,7 +200,7 @@ pub struct ScorecardDef {
     pub priority: i64,
     #[serde(default)]
     pub bands: BandsDef,
-    #[serde(rename = "measure", alias = "measures")]
+    #[serde(alias = "measure")]
     pub measures: Vec<MeasureDef>,
 }
 
@@ -286,11 +286,11 @@ pub fn check_scorecard(s: &ScorecardDef, at: &str, segments: &BTreeSet<String>, 
         push(invalid, format!("{at}bands"), "need 0 < yellow ≤ green ≤ 100");
     }
     if s.measures.is_empty() {
-        push(invalid, format!("{at}measure"), "a scorecard needs at least one measure");
+        push(invalid, format!("{at}measures"), "a scorecard needs at least one measure");
     }
     let mut keys = BTreeSet::new();
     for (i, m) in s.measures.iter().enumerate() {
-        let at = format!("{at}measure[{i}].");
+        let at = format!("{at}measures[{i}].");
         if let Some(e) = key_error(&m.key) {
             push(invalid, format!("{at}key"), e);
         } else if !keys.insert(m.key.as_str()) {
@@ -393,7 +393,11 @@ impl Scorecard {
         for m in &def.measures {
             sources.push(Source::parse(&m.source).map_err(|e| format!("{}: {e}", m.key))?);
             applies_if.push(
-                m.applies_if.as_deref().map(|a| expr::parse(a, &SCHEMA)).transpose().map_err(|e| format!("{}: {e}", m.key))?,
+                m.applies_if
+                    .as_deref()
+                    .map(|a| expr::parse(a, &SCHEMA))
+                    .transpose()
+                    .map_err(|e| format!("{}: {e}", m.key))?,
             );
             measures.push(Measure {
                 key: m.key.clone(),
@@ -448,11 +452,11 @@ impl Scorecard {
 
 /// Picks the scorecard for an account: the onboarding one while it is young, else the first
 /// (by priority) whose segment it is in, else the default. `scorecards` are sorted by priority.
-pub fn choose<'a>(
-    scorecards: &'a [Scorecard],
+pub fn choose(
+    scorecards: &[Scorecard],
     tenure_days: Option<i64>,
     in_segment: impl Fn(&str) -> bool,
-) -> Option<&'a Scorecard> {
+) -> Option<&Scorecard> {
     let young = |s: &&Scorecard| s.def.onboarding_days.is_some_and(|d| tenure_days.is_none_or(|t| t < i64::from(d)));
     scorecards
         .iter()
@@ -520,7 +524,7 @@ segment = "enterprise"
 priority = 1
 bands = { yellow = 45, green = 75.5 }
 
-[[scorecard.measure]]
+[[scorecard.measures]]
 key = "utilization"
 source = "license_utilization()"
 weight = 2
@@ -528,7 +532,7 @@ scale = { kind = "linear", bad = 20, good = 80 }
 applies_if = 'plan != "Starter"'
 missing_score = 50
 
-[[scorecard.measure]]
+[[scorecard.measures]]
 key = "overdue"
 source = "days_overdue()"
 weight = 0.5
@@ -556,7 +560,7 @@ scale = { kind = "bands", bands = [[0, 100], [15, 50], [30, 0]] }
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["segment[0].filter", "lifecycle_rule[0].stage", "scorecard[0].segment", "scorecard[0].measure[1].source"]
+            ["segment[0].filter", "lifecycle_rule[0].stage", "scorecard[0].segment", "scorecard[0].measures[1].source"]
         );
         assert!(errors[0].message.starts_with("column 1: unknown field \"employes\""));
         let syntax = Definitions::from_toml("[[segment]]\nkey = \"a\"\nnam = \"b\"\n").unwrap_err();

@@ -81,7 +81,7 @@ impl Days {
                 return None;
             }
             let hi = (to - start).min(BLOCK_DAYS - 1) as u32;
-            let masked = bits & (((1i64 << (hi + 1)) - 1) as i64);
+            let masked = bits & ((1i64 << (hi + 1)) - 1);
             (masked != 0).then(|| start + 63 - i64::from(masked.leading_zeros()))
         })
     }
@@ -163,7 +163,10 @@ impl<'a> AccountDay<'a> {
     }
 
     fn count(&self, name: &str, from: i64, to: i64) -> i64 {
-        self.facts.counts.get(name).map_or(0, |c| c.iter().filter(|(d, _)| (from..=to).contains(d)).map(|(_, n)| n).sum())
+        self.facts
+            .counts
+            .get(name)
+            .map_or(0, |c| c.iter().filter(|(d, _)| (from..=to).contains(d)).map(|(_, n)| n).sum())
     }
 
     /// A measure source's raw value; None when the account has no data for it.
@@ -193,10 +196,19 @@ impl<'a> AccountDay<'a> {
             Source::EventTrend { event, days } => {
                 self.tracked().then_some(())?;
                 let d = i64::from(*days);
-                crate::usage::trend(self.count(event, today - d + 1, today), self.count(event, today - 2 * d + 1, today - d))
+                crate::usage::trend(
+                    self.count(event, today - d + 1, today),
+                    self.count(event, today - 2 * d + 1, today - d),
+                )
             }
             Source::DaysSinceActivity => {
-                let last = self.facts.users.iter().chain(self.facts.names.values()).filter_map(|d| d.last_until(today)).max()?;
+                let last = self
+                    .facts
+                    .users
+                    .iter()
+                    .chain(self.facts.names.values())
+                    .filter_map(|d| d.last_until(today))
+                    .max()?;
                 Some(Decimal::from(today - last))
             }
             Source::Mrr => self.mrr(),
@@ -206,9 +218,9 @@ impl<'a> AccountDay<'a> {
                 let (now, then) = (c.mrr * rate, before.mrr * rate);
                 crate::metrics::ratio(now - then, then).map(|r| r.round_dp(2))
             }
-            Source::DaysOverdue => {
-                Some(Decimal::from(self.facts.invoices.iter().map(|i| days_overdue(i, self.ctx.day)).max().unwrap_or(0)))
-            }
+            Source::DaysOverdue => Some(Decimal::from(
+                self.facts.invoices.iter().map(|i| days_overdue(i, self.ctx.day)).max().unwrap_or(0),
+            )),
             Source::TenureDays => c.tenure_days.map(Decimal::from),
             Source::DaysToRenewal => c.days_to_renewal.map(Decimal::from),
             Source::DowngradedWithin { days } => {
@@ -216,7 +228,8 @@ impl<'a> AccountDay<'a> {
                 let from = self.ctx.day - chrono::Days::new(u64::from(*days));
                 let fell = self.facts.periods.iter().flat_map(|p| [Some(p.starts_on), p.ends_on]).flatten().any(|d| {
                     d > from && d <= self.ctx.day && {
-                        let (after, before) = (contract(self.facts, d), contract(self.facts, d.pred_opt().unwrap_or(d)));
+                        let (after, before) =
+                            (contract(self.facts, d), contract(self.facts, d.pred_opt().unwrap_or(d)));
                         after.mrr > Decimal::ZERO && after.mrr < before.mrr && after.currency == before.currency
                     }
                 });

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 mod cache;
+pub mod daily;
 pub mod error;
 pub mod ingest;
 mod observe;
@@ -31,6 +32,9 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let state = AppState::new(store, settings)?;
+        if let Some(every) = state.settings.pass_every {
+            daily::spawn(state.clone(), every);
+        }
         Ok(Application { listener, router: router(state) })
     }
 

@@ -17,6 +17,8 @@ pub struct Settings {
     pub reporting_currency: String,
     /// The `whsec_…` secret Stripe signs webhooks with; webhooks are refused without it.
     pub stripe_webhook_secret: Option<String>,
+    /// How often the daily pass runs in the background (None: only when asked, as in tests).
+    pub pass_every: Option<std::time::Duration>,
 }
 
 impl Settings {
@@ -27,6 +29,7 @@ impl Settings {
             secure_cookies: false,
             reporting_currency: "USD".into(),
             stripe_webhook_secret: None,
+            pass_every: None,
         }
     }
 }
@@ -41,6 +44,8 @@ pub struct AppState {
     pub revenue: Arc<RevenueCache>,
     pub ingest: Ingest,
     pub write_keys: Arc<WriteKeys>,
+    /// One daily pass at a time in this process.
+    pub daily: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -49,6 +54,7 @@ impl AppState {
         Ok(AppState {
             ingest: Ingest::start(store.clone()),
             write_keys: Arc::new(WriteKeys::default()),
+            daily: Arc::default(),
             store,
             settings: Arc::new(settings),
             templates: Arc::new(templates::environment(i18n.clone())?),

@@ -754,7 +754,10 @@ async fn health_pass_scores_moves_stages_keeps_membership_and_reruns_alike(store
 
     // A sentiment counts from its day; an override sets the score in force, not the snapshot.
     store.add_sentiment(&cli(), scored, 5, "loves the reports", day("2026-11-22")).await.unwrap();
-    let o = store.add_override(&cli(), scored, 15.into(), "champion left", day("2026-11-22"), day("2026-12-22")).await.unwrap();
+    let o = store
+        .add_override(&cli(), scored, 15.into(), "champion left", day("2026-11-22"), day("2026-12-22"))
+        .await
+        .unwrap();
     assert!(o.active_on(day("2026-11-22")));
     let (_, live) = store.evaluate("USD", scored, day("2026-11-22")).await.unwrap().unwrap();
     assert_eq!(live.readings.last().unwrap().value, Some(5.into()), "sentiment is the last default measure");
@@ -776,7 +779,7 @@ filter = "employees >= 1000"
 key = "big"
 name = "Big accounts"
 segment = "big"
-[[scorecard.measure]]
+[[scorecard.measures]]
 key = "util"
 source = "license_utilization()"
 weight = 1
@@ -795,7 +798,9 @@ scale = { kind = "linear", bad = 20, good = 80 }
     assert_eq!(big.revision, 2);
     assert_eq!(store.scorecard_revision(big.id, 1).await.unwrap().unwrap().measures[0].weight, 1.into());
     // A bad file changes nothing, and every error is named.
-    let bad = Definitions::from_toml(&file.replace("employees >= 1000", "employees >=").replace("weight = 1", "weight = 3")).unwrap();
+    let bad =
+        Definitions::from_toml(&file.replace("employees >= 1000", "employees >=").replace("weight = 1", "weight = 3"))
+            .unwrap();
     let err = store.apply(&cli(), &bad, false).await.unwrap_err();
     assert!(err.to_string().contains("segment[0].filter") || matches!(err, StoreError::Invalid(_)), "{err}");
     assert_eq!(store.scorecard("big").await.unwrap().unwrap().revision, 2);

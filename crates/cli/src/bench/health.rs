@@ -60,11 +60,15 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
     store.migrate().await?;
     metrics_workspace(&store, accounts).await?;
     let today = chrono::Utc::now().date_naive();
-    let ids: Vec<i64> = store.pass_facts(Scope::All, today, today, &Default::default()).await?.iter().map(|f| f.id).collect();
+    let ids: Vec<i64> =
+        store.pass_facts(Scope::All, today, today, &Default::default()).await?.iter().map(|f| f.id).collect();
     if !store.usage_tracked().await? {
         let t = Instant::now();
         let rows = usage(&store, &ids, today, 90).await?;
-        println!("workspace: {rows} usage bit rows (90 days of users and usage names) written in {:.1} s", t.elapsed().as_secs_f64());
+        println!(
+            "workspace: {rows} usage bit rows (90 days of users and usage names) written in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         let actor = Actor::system("bench");
         for (i, id) in ids.iter().step_by(50).enumerate() {
             store.add_sentiment(&actor, *id, (i % 5) as i64 + 1, "bench", today - Days::new((i % 60) as u64)).await?;
@@ -89,7 +93,13 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
         let mut members = store.members_before(today).await?;
         let mut facts = facts;
         let t2 = Instant::now();
-        let ctx = keepwell_core::facts::Context { day: today, reporting: "USD", fx: &fx, catalogue: &catalogue, tracked: true };
+        let ctx = keepwell_core::facts::Context {
+            day: today,
+            reporting: "USD",
+            fx: &fx,
+            catalogue: &catalogue,
+            tracked: true,
+        };
         let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
         let compute = t2.elapsed();
         let t3 = Instant::now();
@@ -138,12 +148,17 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
         Some(r) => {
             r.migrate().await?;
             metrics_workspace(&r, tenth).await?;
-            let ids: Vec<i64> = r.pass_facts(Scope::All, today, today, &Default::default()).await?.iter().map(|f| f.id).collect();
+            let ids: Vec<i64> =
+                r.pass_facts(Scope::All, today, today, &Default::default()).await?.iter().map(|f| f.id).collect();
             if !r.usage_tracked().await? {
                 usage(&r, &ids, today, replay_days + 90).await?;
             }
             let defs = Definitions {
-                segments: vec![SegmentDef { key: "idle".into(), name: "Idle".into(), filter: "active_users(30) < 2".into() }],
+                segments: vec![SegmentDef {
+                    key: "idle".into(),
+                    name: "Idle".into(),
+                    filter: "active_users(30) < 2".into(),
+                }],
                 ..Definitions::default()
             };
             r.apply(&Actor::system("bench"), &defs, false).await?;

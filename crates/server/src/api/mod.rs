@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod audit;
 pub mod billing;
 pub mod contacts;
+pub mod definitions;
+pub mod health;
 pub mod input;
 pub mod metrics;
 pub mod openapi;
@@ -37,6 +39,25 @@ pub fn routes() -> Router<AppState> {
         .route("/usage/accounts", get(usage::activity))
         .route("/plan-features", get(usage::plan_features).put(usage::set_plan_features))
         .route("/events", get(usage::events))
+        .route("/accounts/{id}/health", get(health::show))
+        .route("/accounts/{id}/health/history", get(health::history))
+        .route(
+            "/accounts/{id}/health/overrides",
+            get(health::overrides).post(health::add_override).delete(health::clear_override),
+        )
+        .route("/accounts/{id}/sentiments", get(health::sentiments).post(health::add_sentiment))
+        .route("/accounts/{id}/stages", get(health::stages))
+        .route("/health/backtest", get(health::backtest))
+        .route("/segments", get(definitions::segments).post(definitions::save_segment))
+        .route("/segments/preview", axum::routing::post(definitions::preview))
+        .route("/segments/{key}", get(definitions::segment).delete(definitions::delete_segment))
+        .route("/segments/{key}/members", get(definitions::members))
+        .route("/segments/{key}/history", get(definitions::history))
+        .route("/scorecards", get(definitions::scorecards).post(definitions::save_scorecard))
+        .route("/scorecards/{key}", get(definitions::scorecard).delete(definitions::delete_scorecard))
+        .route("/scorecards/{key}/weights", axum::routing::post(definitions::set_weights))
+        .route("/lifecycle-rules", get(definitions::rules).post(definitions::save_rule))
+        .route("/lifecycle-rules/{key}", axum::routing::delete(definitions::delete_rule))
         .route("/metrics/{name}", get(metrics::show))
         .route("/renewals", get(renewals::list))
         .route("/renewals/rates", get(renewals::rates_view))

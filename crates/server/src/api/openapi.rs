@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Keepwell API", description = "Accounts, contacts, people, billing, revenue metrics, renewals and product usage of a Keepwell workspace. \
+    info(title = "Keepwell API", description = "Accounts, contacts, people, billing, revenue metrics, renewals, product usage, health scores, segments and lifecycle stages of a Keepwell workspace. \
         Authenticate with `Authorization: Bearer TOKEN` (`keepwell token create`). Collections are paged with \
         `limit` and `cursor`; errors are application/problem+json."),
     paths(
@@ -23,6 +23,14 @@ use utoipa::{Modify, OpenApi};
         super::renewals::list, super::renewals::rates_view, super::renewals::record,
         super::usage::days, super::usage::events, super::usage::summary, super::usage::activity,
         super::usage::plan_features, super::usage::set_plan_features,
+        super::health::show, super::health::history, super::health::sentiments, super::health::add_sentiment,
+        super::health::overrides, super::health::add_override, super::health::clear_override, super::health::stages,
+        super::health::backtest,
+        super::definitions::segments, super::definitions::save_segment, super::definitions::segment,
+        super::definitions::delete_segment, super::definitions::members, super::definitions::history,
+        super::definitions::preview, super::definitions::scorecards, super::definitions::scorecard,
+        super::definitions::save_scorecard, super::definitions::delete_scorecard, super::definitions::set_weights,
+        super::definitions::rules, super::definitions::save_rule, super::definitions::delete_rule,
     ),
     modifiers(&Bearer)
 )]

@@ -4,7 +4,7 @@
 mod pass;
 mod read;
 
-pub use pass::Scope;
+pub use pass::{Leader, Scope};
 pub(crate) use read::record_stage_change;
 pub use read::{Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
 
@@ -266,12 +266,14 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        sqlx::query("INSERT INTO scorecard_revisions (scorecard_id, revision, definition, created_at) VALUES ($1, 1, $2, $3)")
-            .bind(id)
-            .bind(&definition)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO scorecard_revisions (scorecard_id, revision, definition, created_at) VALUES ($1, 1, $2, $3)",
+        )
+        .bind(id)
+        .bind(&definition)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -346,10 +348,16 @@ async fn upsert<T: Serialize + PartialEq>(
 }
 
 async fn upsert_segment(tx: &mut Tx, actor: &Actor, s: &SegmentDef) -> Result<Change> {
-    let row = sqlx::query("SELECT id, name, filter FROM segments WHERE key = $1").bind(&s.key).fetch_optional(&mut **tx).await?;
+    let row = sqlx::query("SELECT id, name, filter FROM segments WHERE key = $1")
+        .bind(&s.key)
+        .fetch_optional(&mut **tx)
+        .await?;
     let before = row
         .map(|r| -> Result<_> {
-            Ok((r.try_get("id")?, SegmentDef { key: s.key.clone(), name: text(&r, "name")?, filter: text(&r, "filter")? }))
+            Ok((
+                r.try_get("id")?,
+                SegmentDef { key: s.key.clone(), name: text(&r, "name")?, filter: text(&r, "filter")? },
+            ))
         })
         .transpose()?;
     let cols = vec![("name", Arg::Text(s.name.clone())), ("filter", Arg::Text(s.filter.clone()))];
@@ -392,7 +400,10 @@ async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Resul
         .fetch_optional(&mut **tx)
         .await?;
     let (before, revision) = match row {
-        Some(r) => (Some((r.try_get("id")?, json::<ScorecardDef>(&text(&r, "definition")?, "scorecard")?)), r.try_get::<i64, _>("revision")? + 1),
+        Some(r) => (
+            Some((r.try_get("id")?, json::<ScorecardDef>(&text(&r, "definition")?, "scorecard")?)),
+            r.try_get::<i64, _>("revision")? + 1,
+        ),
         None => (None, 1),
     };
     let cols = vec![
@@ -402,13 +413,15 @@ async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Resul
     ];
     let (change, id) = upsert(tx, actor, ("scorecard", "scorecards"), &s.key, before, s, cols).await?;
     if change.action != "unchanged" {
-        sqlx::query("INSERT INTO scorecard_revisions (scorecard_id, revision, definition, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(revision)
-            .bind(definition)
-            .bind(now_micros())
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO scorecard_revisions (scorecard_id, revision, definition, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(revision)
+        .bind(definition)
+        .bind(now_micros())
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(change)
 }

@@ -7,8 +7,8 @@ use chrono::{Days as ChronoDays, NaiveDate};
 use keepwell_core::billing::{Interval, Invoice, InvoiceStatus, Period};
 use keepwell_core::daily::{encode, Day, Members, Needs, Plan, Snapshot};
 use keepwell_core::expr::Expr;
-use keepwell_core::facts::{AccountDay, Context};
 use keepwell_core::facts::{day_bit, day_number, Days, Facts, BLOCK_DAYS};
+use keepwell_core::facts::{AccountDay, Context};
 use keepwell_core::health::Band;
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -39,7 +39,8 @@ fn dec(s: &str) -> Result<Decimal> {
 }
 
 type AccountRow = (i64, Option<String>, Option<String>, Option<String>, Option<i64>, String, String, String);
-type PeriodRow = (i64, String, String, i64, String, String, String, String, Option<String>, Option<String>, Option<String>);
+type PeriodRow =
+    (i64, String, String, i64, String, String, String, String, Option<String>, Option<String>, Option<String>);
 type InvoiceRow = (i64, String, String, String, String, Option<String>, Option<String>, String);
 
 impl Scope<'_> {
@@ -66,7 +67,13 @@ impl Store {
     /// before `from`, subscriptions, invoices that were ever overdue, usage bits over the look
     /// back, counted usage names, sentiments, overrides, and (when `needs.health`) the score of
     /// the day before.
-    pub async fn pass_facts(&self, scope: Scope<'_>, from: NaiveDate, to: NaiveDate, needs: &Needs) -> Result<Vec<Facts>> {
+    pub async fn pass_facts(
+        &self,
+        scope: Scope<'_>,
+        from: NaiveDate,
+        to: NaiveDate,
+        needs: &Needs,
+    ) -> Result<Vec<Facts>> {
         let backend = self.backend();
         let pool = self.pool();
         let (from_s, to_s) = (from.to_string(), to.to_string());
@@ -106,7 +113,9 @@ impl Store {
         sql.bind(Arg::Text(to_s.clone()));
         scope.push(&mut sql, "account_id");
         let periods: Vec<PeriodRow> = if needs.billing { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
-        for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms) in periods {
+        for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms) in
+            periods
+        {
             let Some(i) = at(account) else { continue };
             facts[i].periods.push(Period {
                 subscription_id,
@@ -169,7 +178,9 @@ impl Store {
             sql.bind(Arg::I64(day_bit(first).0)).push(" AND block <= ").bind(Arg::I64(day_bit(to).0));
             scope.push(&mut sql, "account_id");
             let mut users: Vec<HashMap<String, Days>> = vec![HashMap::new(); facts.len()];
-            for (account, kind, name, block, bits) in fetch_json_rows::<(i64, String, String, i64, i64)>(&sql, pool).await? {
+            for (account, kind, name, block, bits) in
+                fetch_json_rows::<(i64, String, String, i64, i64)>(&sql, pool).await?
+            {
                 let Some(i) = at(account) else { continue };
                 let target = if kind == "u" { users[i].entry(name) } else { facts[i].names.entry(name) };
                 target.or_default().add(block, bits);
@@ -224,7 +235,8 @@ impl Store {
 
         // The stage a pass of `from` starts from: the account's stage by the end of that day,
         // without what rules decided that day or later (the pass decides it again).
-        let mut sql = json_rows(backend, "account_id, day, id, from_stage, to_stage, cause", "FROM stage_changes WHERE day >= ");
+        let mut sql =
+            json_rows(backend, "account_id, day, id, from_stage, to_stage, cause", "FROM stage_changes WHERE day >= ");
         sql.bind(Arg::Text(from_s.clone()));
         scope.push(&mut sql, "account_id");
         let mut later: Vec<(i64, String, i64, Option<String>, String, String)> = fetch_json_rows(&sql, pool).await?;
@@ -250,11 +262,19 @@ impl Store {
 
     /// Sets each account's `health` to its score in force on `day` (its snapshot's, or an
     /// override's).
-    async fn prior_health(&self, scope: Scope<'_>, facts: &mut [Facts], index: &HashMap<i64, usize>, day: NaiveDate) -> Result<()> {
+    async fn prior_health(
+        &self,
+        scope: Scope<'_>,
+        facts: &mut [Facts],
+        index: &HashMap<i64, usize>,
+        day: NaiveDate,
+    ) -> Result<()> {
         let mut sql = json_rows(self.backend(), "account_id, score, band", "FROM health_snapshots WHERE day = ");
         sql.bind(Arg::Text(day.to_string()));
         scope.push(&mut sql, "account_id");
-        for (account, score, band) in fetch_json_rows::<(i64, Option<String>, Option<String>)>(&sql, self.pool()).await? {
+        for (account, score, band) in
+            fetch_json_rows::<(i64, Option<String>, Option<String>)>(&sql, self.pool()).await?
+        {
             let Some(&i) = index.get(&account) else { continue };
             let f = &mut facts[i];
             let overridden = f.overrides.iter().find(|o| o.0 <= day && day < o.1).map(|o| o.2);
@@ -270,13 +290,17 @@ impl Store {
 
     /// The latest day before `day` a full pass ran for.
     pub async fn last_pass_before(&self, day: NaiveDate) -> Result<Option<NaiveDate>> {
-        let row = sqlx::query("SELECT MAX(day) AS day FROM daily_passes WHERE day < $1").bind(day.to_string()).fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT MAX(day) AS day FROM daily_passes WHERE day < $1")
+            .bind(day.to_string())
+            .fetch_one(self.pool())
+            .await?;
         opt_date(crate::sql::opt_text(&row, "day")?)
     }
 
     /// Segment membership the day before `from`, from the change history.
     pub async fn members_before(&self, from: NaiveDate) -> Result<Members> {
-        let mut sql = json_rows(self.backend(), "segment_id, account_id, day, entered", "FROM segment_changes WHERE day < ");
+        let mut sql =
+            json_rows(self.backend(), "segment_id, account_id, day, entered", "FROM segment_changes WHERE day < ");
         sql.bind(Arg::Text(from.to_string()));
         let mut rows: Vec<(i64, i64, String, i64)> = fetch_json_rows(&sql, self.pool()).await?;
         rows.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
@@ -302,7 +326,10 @@ impl Store {
         for table in ["health_snapshots", "segment_changes"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE day = $1")).bind(&day_s).execute(&mut *tx).await?;
         }
-        sqlx::query("DELETE FROM stage_changes WHERE day = $1 AND cause LIKE 'rule:%'").bind(&day_s).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM stage_changes WHERE day = $1 AND cause LIKE 'rule:%'")
+            .bind(&day_s)
+            .execute(&mut *tx)
+            .await?;
         let deleted = t.elapsed();
         let text = |d: Option<Decimal>| Arg::MaybeText(d.map(|d| d.normalize().to_string()));
         let band = |b: Option<Band>| Arg::MaybeText(b.map(|b| b.as_str().to_owned()));
@@ -407,7 +434,8 @@ impl Store {
         let facts = self.pass_facts(Scope::All, from, to + chrono::Days::new(horizon), &needs).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
-        let ctx = Context { day: from, reporting, fx: &fx, catalogue: &catalogue, tracked: self.usage_tracked().await? };
+        let ctx =
+            Context { day: from, reporting, fx: &fx, catalogue: &catalogue, tracked: self.usage_tracked().await? };
         let days = (to - from).num_days().max(0) as u64 + 1;
         let step = (facts.len() as u64 * days).div_ceil(400_000).max(1);
         let obs = keepwell_core::backtest::observe(&plan, card, ctx, &facts, (from, to, step), horizon);
@@ -431,7 +459,13 @@ impl Store {
 
     /// How many accounts match `filter` as of `day`, and the first `sample` of them by id: the
     /// segment builder's live count. Reads only what the filter needs.
-    pub async fn matching(&self, reporting: &str, filter: &Expr, day: NaiveDate, sample: usize) -> Result<(i64, Vec<i64>)> {
+    pub async fn matching(
+        &self,
+        reporting: &str,
+        filter: &Expr,
+        day: NaiveDate,
+        sample: usize,
+    ) -> Result<(i64, Vec<i64>)> {
         let needs = keepwell_core::daily::needs_of(&[filter], Vec::new());
         let mut facts = self.pass_facts(Scope::All, day, day, &needs).await?;
         if needs.health {
@@ -443,7 +477,13 @@ impl Store {
         }
         let fx = self.fx_table().await?;
         let catalogue = if needs.usage { self.plan_features().await? } else { Vec::new() };
-        let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, tracked: needs.usage && self.usage_tracked().await? };
+        let ctx = Context {
+            day,
+            reporting,
+            fx: &fx,
+            catalogue: &catalogue,
+            tracked: needs.usage && self.usage_tracked().await?,
+        };
         let mut count = 0;
         let mut first = Vec::new();
         for f in &facts {
@@ -467,7 +507,8 @@ impl Store {
             let l = last.entry((*a, k.to_string(), n.clone())).or_insert(day);
             *l = (*l).max(day);
         }
-        let last = last.into_iter().map(|((a, k, n), d)| vec![Arg::I64(a), Arg::Text(k), Arg::Text(n), Arg::I64(d)]).collect();
+        let last =
+            last.into_iter().map(|((a, k, n), d)| vec![Arg::I64(a), Arg::Text(k), Arg::Text(n), Arg::I64(d)]).collect();
         crate::sql::upsert_rows(
             &mut tx,
             self.backend(),
@@ -506,14 +547,41 @@ impl Store {
 
     /// Whether any usage was ever folded.
     pub async fn usage_tracked(&self) -> Result<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM usage_bits LIMIT 1) t").fetch_one(self.pool()).await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM usage_bits LIMIT 1) t")
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Becomes the one node that runs the daily pass, until the returned guard is released:
+    /// None when another node holds it. PostgreSQL holds an advisory lock in a transaction
+    /// kept open meanwhile; SQLite has one process.
+    pub async fn lead_pass(&self) -> Result<Option<Leader>> {
+        if self.backend() == crate::Backend::Sqlite {
+            return Ok(Some(Leader(None)));
+        }
+        let mut tx = self.begin().await?;
+        let row =
+            sqlx::query("SELECT CAST(pg_try_advisory_xact_lock(7202) AS INTEGER) AS got").fetch_one(&mut *tx).await?;
+        Ok((row.try_get::<i32, _>("got")? == 1).then_some(Leader(Some(tx))))
     }
 
     /// The latest day a full pass ran for.
     pub async fn last_pass(&self) -> Result<Option<NaiveDate>> {
         let row = sqlx::query("SELECT MAX(day) AS day FROM daily_passes").fetch_one(self.pool()).await?;
         opt_date(crate::sql::opt_text(&row, "day")?)
+    }
+}
+
+/// The daily pass's leadership (see [`Store::lead_pass`]).
+pub struct Leader(Option<Tx>);
+
+impl Leader {
+    pub async fn release(self) -> Result<()> {
+        if let Some(tx) = self.0 {
+            tx.commit().await?;
+        }
+        Ok(())
     }
 }
 

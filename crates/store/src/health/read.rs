@@ -29,6 +29,7 @@ pub struct Snapshot {
     pub scorecard_id: i64,
     pub revision: i64,
     pub score: Option<Decimal>,
+    pub band: Option<Band>,
     pub readings: Vec<Reading>,
 }
 
@@ -105,11 +106,12 @@ fn snapshot_from(r: &AnyRow) -> Result<Snapshot> {
         scorecard_id: r.try_get("scorecard_id")?,
         revision: r.try_get("revision")?,
         score: opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?,
+        band: opt_text(r, "band")?.as_deref().and_then(Band::parse),
         readings: decode(&text(r, "vals")?).ok_or_else(|| corrupt("vals"))?,
     })
 }
 
-const SNAPSHOT_COLS: &str = "day, scorecard_id, revision, score, vals";
+const SNAPSHOT_COLS: &str = "day, scorecard_id, revision, score, band, vals";
 
 /// The members of a segment as of a day: those whose latest change by then is an entry.
 const MEMBERS: &str = "FROM segment_changes c JOIN accounts a ON a.id = c.account_id \
@@ -119,11 +121,12 @@ const MEMBERS: &str = "FROM segment_changes c JOIN accounts a ON a.id = c.accoun
 impl Store {
     /// An account's snapshot of a day.
     pub async fn snapshot(&self, account: i64, on: NaiveDate) -> Result<Option<Snapshot>> {
-        let row = sqlx::query(&format!("SELECT {SNAPSHOT_COLS} FROM health_snapshots WHERE account_id = $1 AND day = $2"))
-            .bind(account)
-            .bind(on.to_string())
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query(&format!("SELECT {SNAPSHOT_COLS} FROM health_snapshots WHERE account_id = $1 AND day = $2"))
+                .bind(account)
+                .bind(on.to_string())
+                .fetch_optional(self.pool())
+                .await?;
         row.as_ref().map(snapshot_from).transpose()
     }
 
@@ -163,7 +166,8 @@ impl Store {
         sql.bind(Arg::Text(last.to_string()));
         ids(&mut sql);
         let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut sql = Sql::new("SELECT account_id, score FROM health_overrides WHERE cleared_at IS NULL AND starts_on <= ");
+        let mut sql =
+            Sql::new("SELECT account_id, score FROM health_overrides WHERE cleared_at IS NULL AND starts_on <= ");
         sql.bind(Arg::Text(today.to_string())).push(" AND expires_on > ").bind(Arg::Text(today.to_string()));
         ids(&mut sql);
         let overrides: std::collections::HashMap<i64, Decimal> = sql
@@ -171,7 +175,9 @@ impl Store {
             .fetch_all(self.pool())
             .await?
             .iter()
-            .map(|r| Ok((r.try_get("account_id")?, Decimal::from_str(&text(r, "score")?).map_err(|_| corrupt("score"))?)))
+            .map(|r| {
+                Ok((r.try_get("account_id")?, Decimal::from_str(&text(r, "score")?).map_err(|_| corrupt("score"))?))
+            })
             .collect::<Result<_>>()?;
         let bands: std::collections::HashMap<i64, Bands> = self
             .scorecards()
@@ -182,7 +188,8 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let account: i64 = r.try_get("account_id")?;
-                let computed = opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?;
+                let computed =
+                    opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?;
                 let overridden = overrides.get(&account).copied();
                 let score = overridden.or(computed);
                 let bands = bands.get(&r.try_get::<i64, _>("scorecard_id")?).copied().unwrap_or_default();
@@ -217,7 +224,13 @@ impl Store {
     }
 
     /// Who entered and left a segment from `from` to `to`, newest first.
-    pub async fn segment_history(&self, segment: i64, from: NaiveDate, to: NaiveDate, limit: i64) -> Result<Vec<SegmentChange>> {
+    pub async fn segment_history(
+        &self,
+        segment: i64,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<SegmentChange>> {
         sqlx::query(
             "SELECT c.account_id, a.name, c.day, c.entered FROM segment_changes c JOIN accounts a ON a.id = c.account_id \
              WHERE c.segment_id = $1 AND c.day >= $2 AND c.day <= $3 ORDER BY c.day DESC, a.name LIMIT $4",
@@ -262,7 +275,14 @@ impl Store {
         .collect()
     }
 
-    pub async fn add_sentiment(&self, actor: &Actor, account: i64, rating: i64, reason: &str, on: NaiveDate) -> Result<Sentiment> {
+    pub async fn add_sentiment(
+        &self,
+        actor: &Actor,
+        account: i64,
+        rating: i64,
+        reason: &str,
+        on: NaiveDate,
+    ) -> Result<Sentiment> {
         let mut tx = self.begin().await?;
         let now = now_micros();
         let id: i64 = sqlx::query(
@@ -277,7 +297,14 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        let s = Sentiment { id, rating, reason: reason.into(), day: on, author: actor.label.clone(), created_at: instant(now) };
+        let s = Sentiment {
+            id,
+            rating,
+            reason: reason.into(),
+            day: on,
+            author: actor.label.clone(),
+            created_at: instant(now),
+        };
         record(&mut tx, actor, "create", "sentiment", Some(account.to_string()), None, Some(&s)).await?;
         tx.commit().await?;
         Ok(s)

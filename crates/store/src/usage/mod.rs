@@ -695,7 +695,8 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
     let mut bits: HashMap<(i64, &'static str, String, i64), i64> = HashMap::new();
     let mut last: HashMap<(i64, &'static str, String), i64> = HashMap::new();
     for r in sql.query().fetch_all(&mut **tx).await? {
-        let (account, day, event): (i64, String, String) = (r.try_get("account_id")?, text(&r, "day")?, text(&r, "event")?);
+        let (account, day, event): (i64, String, String) =
+            (r.try_get("account_id")?, text(&r, "day")?, text(&r, "event")?);
         let date = day.parse().map_err(|_| crate::StoreError::Corrupt("day".into()))?;
         let (block, bit) = keepwell_core::facts::day_bit(date);
         let n = keepwell_core::facts::day_number(date);
@@ -725,7 +726,9 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
     .await?;
     let rows = last
         .into_iter()
-        .map(|((account, kind, name), day)| vec![Arg::I64(account), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(day)])
+        .map(|((account, kind, name), day)| {
+            vec![Arg::I64(account), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(day)]
+        })
         .collect();
     upsert_rows(
         tx,
