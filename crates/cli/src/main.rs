@@ -234,7 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => import::run(&open(&config).await?, &actor, args).await,
         Command::Demo(args) => {
             let store = open(&config).await?;
-            let summary = demo::write(&store, &args).await?;
+            let summary = demo::write(&store, &args, &config.reporting_currency).await?;
             println!("{summary}");
             Ok(())
         }
@@ -286,7 +286,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let store = open(&config).await?;
     if demo {
-        let login = demo::ensure(&store).await?;
+        let login = demo::ensure(&store, &config.reporting_currency).await?;
         println!("{login}");
     }
     let settings = keepwell_server::Settings {

@@ -2,6 +2,7 @@
 //! book of accounts across industries, sizes and countries, with contacts, billing history and
 //! product usage. Later features extend it.
 
+mod health;
 mod usage;
 
 use anyhow::{bail, Context};
@@ -284,7 +285,7 @@ pub fn generate(args: &DemoArgs) -> (Vec<AccountInput>, Vec<ContactInput>) {
 }
 
 /// Writes the demo into an empty database; returns what was written and how to log in.
-pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
+pub async fn write(store: &Store, args: &DemoArgs, reporting: &str) -> anyhow::Result<String> {
     if store.count_users().await? > 0 || store.count_accounts(&AccountFilter::default()).await? > 0 {
         bail!("the database already holds a workspace; the demo is written only into an empty one (use another --data-dir)");
     }
@@ -299,14 +300,19 @@ pub async fn write(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
     store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let (periods, invoices) = write_billing(store, &actor, args, &inputs).await?;
     let events = write_usage(store, &actor, args, &inputs, &periods).await?;
+    let today = chrono::Utc::now().date_naive();
+    let ids = account_ids(store, &inputs).await?;
+    let (sentiments, snapshots) = health::write(store, &actor, args.seed, &periods, &ids, reporting, today).await?;
     let periods = periods.len();
     Ok(format!(
-        "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} product events, {} team members (seed {}).\n{}",
+        "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} product events, \
+         {sentiments} sentiment ratings, {snapshots} health snapshots over {} days, {} team members (seed {}).\n{}",
         accounts.len(),
         contacts.len(),
         periods,
         invoices,
         events,
+        health::REPLAY_DAYS,
         TEAM.len(),
         args.seed,
         login()
@@ -342,16 +348,25 @@ pub async fn write_usage(
     periods: &[PeriodInput],
 ) -> anyhow::Result<usize> {
     let today = chrono::Utc::now().date_naive();
-    let crm: Vec<String> =
-        inputs.iter().map(|a| a.external_ids.first().map(|(_, v)| v.clone()).unwrap_or_default()).collect();
-    let ids = store.accounts_by_external_values(&crm.iter().map(String::as_str).collect::<Vec<_>>()).await?;
-    let ids = ids.into_iter().filter_map(|(k, v)| Some((k, *v.first()?))).collect();
+    let crm = crm_ids(inputs);
+    let ids = account_ids(store, inputs).await?;
     store.set_plan_features(actor, &usage::catalogue()).await?;
     let events = usage::events(args.seed, periods, &crm, &ids, today);
     let n = events.iter().map(Vec::len).sum();
     let groups = events.into_iter().map(Ok::<_, keepwell_store::StoreError>);
     EventWriter::new(store.clone()).import(groups, false, &mut |_| ()).await?;
     Ok(n)
+}
+
+fn crm_ids(inputs: &[AccountInput]) -> Vec<String> {
+    inputs.iter().map(|a| a.external_ids.first().map(|(_, v)| v.clone()).unwrap_or_default()).collect()
+}
+
+/// The stored id of each demo account, by its CRM id.
+async fn account_ids(store: &Store, inputs: &[AccountInput]) -> anyhow::Result<std::collections::HashMap<String, i64>> {
+    let crm = crm_ids(inputs);
+    let ids = store.accounts_by_external_values(&crm.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    Ok(ids.into_iter().filter_map(|(k, v)| Some((k, *v.first()?))).collect())
 }
 
 /// The demo team, all with the demo password.
@@ -368,14 +383,14 @@ fn login() -> String {
 }
 
 /// For `serve --demo`: fills an empty database, or reports the login of an existing demo.
-pub async fn ensure(store: &Store) -> anyhow::Result<String> {
+pub async fn ensure(store: &Store, reporting: &str) -> anyhow::Result<String> {
     if store.user_by_email(ADMIN_EMAIL).await?.is_some() {
         return Ok(format!("Demo workspace found. {}", login()));
     }
     if store.count_users().await? > 0 {
         return Ok("--demo: the database already holds a workspace that is not the demo; serving it unchanged.".into());
     }
-    write(store, &DemoArgs::default()).await
+    write(store, &DemoArgs::default(), reporting).await
 }
 
 /// Monthly list price per seat, by plan, in the account's currency.

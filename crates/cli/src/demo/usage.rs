@@ -78,6 +78,16 @@ fn spans(periods: &[PeriodInput]) -> HashMap<String, Vec<Span>> {
     by_account
 }
 
+/// The days an account's subscriptions ended without a next period.
+fn churn_days(spans: &[Span]) -> Vec<NaiveDate> {
+    spans.iter().filter(|s| s.ended).filter_map(|s| s.to).filter(|end| !spans.iter().any(|n| n.from == *end)).collect()
+}
+
+/// Every account's churn days, by external id.
+pub fn churns(periods: &[PeriodInput]) -> HashMap<String, Vec<NaiveDate>> {
+    spans(periods).into_iter().map(|(account, s)| (account, churn_days(&s))).collect()
+}
+
 /// How much people use a product on `day`, of a usual weekday: weekends, the year-end holidays
 /// and August are quieter.
 fn season(day: NaiveDate) -> f64 {
@@ -115,12 +125,7 @@ pub fn events(
             out.push(list);
             continue;
         };
-        let churns: Vec<NaiveDate> = spans
-            .iter()
-            .filter(|s| s.ended)
-            .filter_map(|s| s.to)
-            .filter(|end| !spans.iter().any(|n| n.from == *end))
-            .collect();
+        let churns = churn_days(spans);
         let churner = churns.iter().any(|c| *c > first);
         // How keen its people are, and which of its plans' features it took up.
         let keen: f64 = if churner { rng.gen_range(0.25..0.6) } else { rng.gen_range(0.45..0.95) };
