@@ -66,6 +66,7 @@ on_both_backends!(
     demo_writes_a_workspace_once,
     backup_restores_across_backends,
     event_history_imports_all_or_nothing_once,
+    definitions_apply_whole_export_round_trips_and_passes_rerun_alike,
 );
 
 async fn users_and_tokens_are_created_with_one_line_errors(url: String) {
@@ -350,4 +351,78 @@ async fn event_history_imports_all_or_nothing_once(url: String) {
     let o = kw(&url, &["import", "events", &csv("h.jsonl", &good)]);
     assert!(stdout(&o).contains("0 new, 3 there already"), "{}", stdout(&o));
     store.close().await;
+}
+
+const DEFINITIONS: &str = r#"
+[[segment]]
+key = "big"
+name = "Big accounts"
+filter = "employees >= 1000"
+
+[[lifecycle_rule]]
+key = "big-expands"
+name = "Big accounts expand"
+stage = "expansion"
+condition = "employees >= 1000"
+priority = 1
+
+[[scorecard]]
+key = "big"
+name = "Big accounts"
+segment = "big"
+
+[[scorecard.measures]]
+key = "employees"
+source = "attribute.headcount"
+weight = 1
+scale = { kind = "linear", bad = 0, good = 5000 }
+missing_score = 50
+"#;
+
+async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: String) {
+    let file = csv("health.toml", DEFINITIONS);
+    let o = kw(&url, &["apply", "--dry-run", &file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).ends_with("dry run: 3 of 3 definitions changed\n"), "{}", stdout(&o));
+    assert!(!stdout(&kw(&url, &["export"])).contains("big"), "a dry run writes nothing");
+
+    // A file with a mistake is refused whole, naming where.
+    let bad = csv("bad.toml", &DEFINITIONS.replace("employees >= 1000\"\n\n[[lifecycle", "employees >=\"\n\n[[lifecycle"));
+    let e = one_line_error(&kw(&url, &["apply", &bad]));
+    assert!(e.contains("segment[0].filter: column 13") && e.contains("nothing was applied"), "{e}");
+    let e = one_line_error(&kw(&url, &["apply", &csv("syntax.toml", "[[segment]]\nkey = \"x\"\nname = \n")]));
+    assert!(e.contains("line 3"), "{e}");
+
+    let o = kw(&url, &["apply", &file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("segment big created") && out.contains("scorecard big created"), "{out}");
+    assert!(stdout(&kw(&url, &["apply", &file])).contains("0 of 3 definitions changed"));
+    let exported = stdout(&kw(&url, &["export"]));
+    assert!(exported.contains("[[scorecard]]") && exported.contains("key = \"default\""), "{exported}");
+    let o = kw(&url, &["apply", &csv("again.toml", &exported)]);
+    assert!(stdout(&o).contains("0 of 4 definitions changed"), "{}{}", stdout(&o), stderr(&o));
+    let segments = stdout(&kw(&url, &["export", "segments"]));
+    assert!(segments.contains("[[segment]]") && !segments.contains("[[scorecard]]"), "{segments}");
+    assert!(one_line_error(&kw(&url, &["export", "playbooks"])).contains("playbooks"));
+
+    // Accounts, then the pass of a day, twice: the same.
+    let accounts = csv("accounts.csv", "name,crm_id,employees\nAcme,c-1,4000\nBolt,c-2,12\n");
+    assert!(kw(&url, &["import", "accounts", &accounts]).status.success());
+    let first = kw(&url, &["tick", "--as-of", "2026-11-20T10:00:00Z"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first), "2026-11-20: scored 2 accounts, 1 segment changes, 1 stage changes\n");
+    let again = kw(&url, &["tick", "--as-of", "2026-11-20"]);
+    assert_eq!(stdout(&again), "2026-11-20: scored 2 accounts, 1 segment changes, 1 stage changes\n");
+    let store = Store::connect(&url).await.unwrap();
+    let big = store.segment("big").await.unwrap().unwrap();
+    let history = store.segment_history(big.id, "2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap(), 10).await.unwrap();
+    assert_eq!(history.len(), 1, "running a day twice changes nothing");
+    store.close().await;
+    assert!(one_line_error(&kw(&url, &["tick", "--as-of", "yesterday"])).contains("--as-of"));
+
+    let o = kw(&url, &["replay", "--from", "2026-11-01", "--to", "2026-11-05"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("replayed 5 days from 2026-11-01 to 2026-11-05"), "{}", stdout(&o));
+    assert!(one_line_error(&kw(&url, &["replay", "--from", "2026-11-05", "--to", "2026-11-01"])).contains("after"));
 }
