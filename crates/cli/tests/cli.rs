@@ -387,7 +387,8 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     assert!(!stdout(&kw(&url, &["export"])).contains("big"), "a dry run writes nothing");
 
     // A file with a mistake is refused whole, naming where.
-    let bad = csv("bad.toml", &DEFINITIONS.replace("employees >= 1000\"\n\n[[lifecycle", "employees >=\"\n\n[[lifecycle"));
+    let bad =
+        csv("bad.toml", &DEFINITIONS.replace("employees >= 1000\"\n\n[[lifecycle", "employees >=\"\n\n[[lifecycle"));
     let e = one_line_error(&kw(&url, &["apply", &bad]));
     assert!(e.contains("segment[0].filter: column 13") && e.contains("nothing was applied"), "{e}");
     let e = one_line_error(&kw(&url, &["apply", &csv("syntax.toml", "[[segment]]\nkey = \"x\"\nname = \n")]));
@@ -416,7 +417,8 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     assert_eq!(stdout(&again), "2026-11-20: scored 2 accounts, 1 segment changes, 1 stage changes\n");
     let store = Store::connect(&url).await.unwrap();
     let big = store.segment("big").await.unwrap().unwrap();
-    let history = store.segment_history(big.id, "2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap(), 10).await.unwrap();
+    let history =
+        store.segment_history(big.id, "2026-11-01".parse().unwrap(), "2026-11-30".parse().unwrap(), 10).await.unwrap();
     assert_eq!(history.len(), 1, "running a day twice changes nothing");
     store.close().await;
     assert!(one_line_error(&kw(&url, &["tick", "--as-of", "yesterday"])).contains("--as-of"));

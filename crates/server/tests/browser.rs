@@ -318,3 +318,93 @@ async fn an_admin_configures_features_and_reads_usage() {
     shot(&c, "events").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_manager_builds_a_segment_reads_health_and_backtests() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.member("max@team.io", Role::Manager).await;
+    let today = chrono::Utc::now().date_naive();
+    let account =
+        customer(&app, ("segment", "g-orbit"), ("4", "400", "month"), today - chrono::Days::new(200), None).await;
+    let other = AccountInput { name: Some("Quiet Ltd".into()), country: Some("US".into()), ..Default::default() };
+    app.store.create_account(&Actor::system("test"), &other.validate().unwrap()).await.unwrap();
+    let (key, hash, prefix) = keepwell_server::auth::new_secret("wk");
+    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
+    let batch = serde_json::json!({"batch": [
+        {"type": "group", "userId": "u1", "groupId": "g-orbit", "timestamp": ago(30)},
+        {"type": "track", "userId": "u1", "event": "Report Built", "timestamp": ago(2)},
+    ]});
+    let res = app.http.post(app.url("/v1/batch")).basic_auth(&key, Some("")).json(&batch);
+    assert_eq!(res.send().await.unwrap().status(), 200);
+
+    let (_driver, c) = start().await;
+    c.goto(&app.url("/segments")).await.unwrap();
+    log_in(&c, "max@team.io").await;
+
+    // The builder counts as the filter is typed, and names the column of a mistake.
+    wait_for_text(&c, "#empty-state", "No segments yet").await;
+    let filter = c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#segment-filter")).await.unwrap();
+    filter.send_keys("mrr >= 400 and countri = 1").await.unwrap();
+    wait_for_text(&c, "#live-count", "column 16: unknown field \"countri\"").await;
+    filter.clear().await.unwrap();
+    filter.send_keys("mrr >= 400 and active_users(30) >= 1").await.unwrap();
+    wait_for_text(&c, "#live-count", "1 accounts").await;
+    c.find(Locator::Css("#segment-key")).await.unwrap().send_keys("engaged").await.unwrap();
+    c.find(Locator::Css("#segment-name")).await.unwrap().send_keys("Engaged payers").await.unwrap();
+    c.find(Locator::Css("#segment-save")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Segment saved").await;
+    wait_for_text(&c, "#members", "Orbit Labs").await;
+    assert!(text(&c, "#segment-history").await.contains("entered"));
+    shot(&c, "segment").await;
+
+    // The account's health, measure by measure; a sentiment and an override.
+    c.goto(&app.url(&format!("/accounts/{}", account.id))).await.unwrap();
+    let score: f64 = text(&c, "#health-score").await.parse().unwrap();
+    assert!((0.0..=100.0).contains(&score));
+    let measures = text(&c, "#health-measures").await;
+    assert!(measures.contains("license_utilization") && measures.contains("no data"), "{measures}");
+    c.find(Locator::Css("#sentiment-rating option[value='1']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#sentiment-reason")).await.unwrap().send_keys("budget frozen").await.unwrap();
+    c.find(Locator::Css("#sentiment-save")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Sentiment recorded").await;
+    assert!(text(&c, "#sentiments").await.contains("1/5 budget frozen"));
+    let after: f64 = text(&c, "#health-score").await.parse().unwrap();
+    assert!(after < score, "a gloomy sentiment lowers the score: {score} → {after}");
+    c.find(Locator::Css("#override-score")).await.unwrap().send_keys("12").await.unwrap();
+    c.find(Locator::Css("#override-reason")).await.unwrap().send_keys("champion left").await.unwrap();
+    c.find(Locator::Css("#override-save")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#health-override", "champion left").await;
+    assert_eq!(text(&c, "#health-band").await, "Red");
+    c.execute("document.getElementById('health').scrollIntoView()", vec![]).await.unwrap();
+    shot(&c, "account-health").await;
+
+    // The accounts list shows it and filters by band.
+    c.goto(&app.url("/accounts?band=red")).await.unwrap();
+    wait_for_text(&c, "#accounts-table", "Orbit Labs").await;
+    assert!(!text(&c, "#accounts-table").await.contains("Quiet Ltd"));
+
+    // The scorecard editor refuses a mistake whole, then saves a new revision.
+    c.goto(&app.url("/scorecards/default")).await.unwrap();
+    let area =
+        c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#scorecard-definition")).await.unwrap();
+    let toml = area.prop("value").await.unwrap().unwrap_or_default();
+    area.clear().await.unwrap();
+    area.send_keys(&toml.replacen("weight = 2", "weight = -2", 1)).await.unwrap();
+    c.find(Locator::Css("#scorecard-save")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".scorecard-error", "measures[0].weight").await;
+    let area = c.find(Locator::Css("#scorecard-definition")).await.unwrap();
+    area.clear().await.unwrap();
+    area.send_keys(&toml.replacen("weight = 2", "weight = 3", 1)).await.unwrap();
+    c.find(Locator::Css("#scorecard-save")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Scorecard saved").await;
+    c.goto(&app.url("/scorecards")).await.unwrap();
+    wait_for_text(&c, "#scorecards-table", "Default").await;
+
+    // The backtest report draws its ROC curve and band table (no churn here to predict).
+    c.goto(&app.url("/health/backtest?horizon_days=30")).await.unwrap();
+    wait_for_text(&c, "#backtest-bands", "Red").await;
+    assert!(text(&c, "#backtest-no-churn").await.contains("No account churned"));
+    shot(&c, "backtest").await;
+    c.close().await.unwrap();
+}

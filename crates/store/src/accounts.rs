@@ -59,6 +59,8 @@ pub struct AccountFilter {
     pub stage: Option<LifecycleStage>,
     pub tag: Option<String>,
     pub country: Option<String>,
+    /// Accounts in this health band as of the latest daily pass.
+    pub band: Option<keepwell_core::health::Band>,
     pub sort: AccountSort,
     pub descending: bool,
     pub limit: i64,
@@ -571,6 +573,13 @@ fn filter_where(sql: &mut Sql, backend: Backend, f: &AccountFilter) {
     }
     if let Some(c) = f.country.as_deref().filter(|c| !c.is_empty()) {
         sql.push(" AND a.country = ").bind(Arg::Text(c.to_ascii_uppercase()));
+    }
+    if let Some(b) = f.band {
+        sql.push(
+            " AND a.id IN (SELECT account_id FROM health_snapshots WHERE day = (SELECT MAX(day) FROM daily_passes) AND band = ",
+        )
+        .bind(Arg::Text(b.as_str().into()))
+        .push(")");
     }
 }
 

@@ -10,6 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keepwell_core::account::AccountInput;
+use keepwell_core::health::Band;
 use keepwell_core::{Invalid, LifecycleStage, Role};
 use keepwell_store::accounts::{Account, AccountFilter, AccountSort};
 use keepwell_store::Page;
@@ -40,12 +41,15 @@ pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, In
         }
     };
     let limit = params.limit(&mut invalid);
+    let bands = [("red", Some(Band::Red)), ("yellow", Some(Band::Yellow)), ("green", Some(Band::Green))];
+    let band = params.choice("band", &bands, None, &mut invalid);
     invalid.into_result(AccountFilter {
         q: params.text("q"),
         owner,
         stage,
         tag: params.text("tag"),
         country: params.text("country"),
+        band,
         sort,
         descending,
         limit,
@@ -68,6 +72,7 @@ pub struct AccountPage {
         ("stage" = Option<LifecycleStage>, Query),
         ("tag" = Option<String>, Query),
         ("country" = Option<String>, Query, description = "ISO 3166 alpha-2"),
+        ("band" = Option<String>, Query, description = "`red`, `yellow` or `green`: the health band of the latest daily pass"),
         ("sort" = Option<String>, Query, description = "name, created_at, updated_at or employees; prefix - for descending"),
         ("limit" = Option<i64>, Query, description = "1 to 500, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),

@@ -294,6 +294,50 @@ pub struct NewSentiment {
     pub day: Option<NaiveDate>,
 }
 
+/// A sentiment as entered (API or form): rating 1–5, a reason, a day not in the future.
+pub fn sentiment_input(
+    rating: Option<i64>,
+    reason: &str,
+    day: Option<NaiveDate>,
+) -> Result<(i64, String, NaiveDate), Invalid> {
+    let mut invalid = Invalid::default();
+    let rating = rating.filter(|r| (1..=5).contains(r));
+    if rating.is_none() {
+        invalid.push("rating", "a rating is a whole number from 1 (very unhappy) to 5 (very happy)");
+    }
+    if reason.trim().is_empty() {
+        invalid.push("reason", "say why");
+    }
+    let today = Utc::now().date_naive();
+    let day = day.unwrap_or(today);
+    if day > today {
+        invalid.push("day", "cannot be in the future");
+    }
+    invalid.into_result((rating.unwrap_or(0), reason.trim().to_owned(), day))
+}
+
+/// An override as entered: a score 0–100, a reason, an expiry after today within a year.
+pub fn override_input(
+    score: Option<Decimal>,
+    reason: &str,
+    expires_on: Option<NaiveDate>,
+) -> Result<(Decimal, String, NaiveDate), Invalid> {
+    let mut invalid = Invalid::default();
+    let today = Utc::now().date_naive();
+    let score = score.filter(|s| *s >= Decimal::ZERO && *s <= Decimal::ONE_HUNDRED);
+    if score.is_none() {
+        invalid.push("score", "a score is from 0 to 100");
+    }
+    if reason.trim().is_empty() {
+        invalid.push("reason", "say why");
+    }
+    let expires = expires_on.filter(|e| *e > today && *e <= today + Days::new(366));
+    if expires.is_none() {
+        invalid.push("expires_on", "after today and at most a year ahead");
+    }
+    invalid.into_result((score.unwrap_or_default().round_dp(2), reason.trim().to_owned(), expires.unwrap_or(today)))
+}
+
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/sentiments", tag = "health",
     description = "CSM sentiment ratings of the account, newest first. The latest is the `sentiment()` measure.",
     params(("id" = i64, Path)),
@@ -321,20 +365,8 @@ pub async fn add_sentiment(
     let account = load(&state, path_id(&id)?).await?;
     auth.require_edit(account.owner.as_ref().map(|o| o.id))?;
     let new: NewSentiment = body(&raw)?;
-    let mut invalid = Invalid::default();
-    if !(1..=5).contains(&new.rating) {
-        invalid.push("rating", "a rating is a whole number from 1 (very unhappy) to 5 (very happy)");
-    }
-    if new.reason.trim().is_empty() {
-        invalid.push("reason", "say why");
-    }
-    let today = Utc::now().date_naive();
-    let day = new.day.unwrap_or(today);
-    if day > today {
-        invalid.push("day", "cannot be in the future");
-    }
-    invalid.into_result(())?;
-    let s = state.store.add_sentiment(&auth.actor, account.id, new.rating, new.reason.trim(), day).await?;
+    let (rating, reason, day) = sentiment_input(Some(new.rating), &new.reason, new.day)?;
+    let s = state.store.add_sentiment(&auth.actor, account.id, rating, &reason, day).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -376,22 +408,10 @@ pub async fn add_override(
     let account = load(&state, path_id(&id)?).await?;
     auth.require_edit(account.owner.as_ref().map(|o| o.id))?;
     let new: NewOverride = body(&raw)?;
+    let (score, reason, expires_on) =
+        override_input(new.score.to_string().parse().ok(), &new.reason, Some(new.expires_on))?;
     let today = Utc::now().date_naive();
-    let mut invalid = Invalid::default();
-    let score =
-        new.score.to_string().parse::<Decimal>().ok().filter(|s| *s >= Decimal::ZERO && *s <= Decimal::ONE_HUNDRED);
-    if score.is_none() {
-        invalid.push("score", "a score is from 0 to 100");
-    }
-    if new.reason.trim().is_empty() {
-        invalid.push("reason", "say why");
-    }
-    if new.expires_on <= today || new.expires_on > today + Days::new(366) {
-        invalid.push("expires_on", "after today and at most a year ahead");
-    }
-    invalid.into_result(())?;
-    let score = score.unwrap_or_default().round_dp(2);
-    let o = state.store.add_override(&auth.actor, account.id, score, new.reason.trim(), today, new.expires_on).await?;
+    let o = state.store.add_override(&auth.actor, account.id, score, &reason, today, expires_on).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }
 

@@ -85,6 +85,54 @@ pub fn sparkline(title: &str, values: &[f64]) -> String {
     )
 }
 
+/// A health score over time, 0–100, over the red / yellow / green bands (`yellow` and `green`
+/// where they start); each point titled with its day and score.
+pub fn health(title: &str, points: &[(String, f64)], yellow: f64, green: f64) -> String {
+    let (w, h) = (640.0, 160.0);
+    let y = |v: f64| h - v / 100.0 * h;
+    let step = if points.len() > 1 { w / (points.len() - 1) as f64 } else { 0.0 };
+    let mut svg = format!(
+        r#"<svg class="chart health" role="img" viewBox="0 0 {w} {h}" width="100%" height="{h}" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        t = esc(title)
+    );
+    for (class, from, to) in [("band-red", 0.0, yellow), ("band-yellow", yellow, green), ("band-green", green, 100.0)] {
+        let _ = write!(
+            svg,
+            r#"<rect x="0" y="{:.1}" width="{w}" height="{:.1}" class="{class}"/>"#,
+            y(to),
+            y(from) - y(to)
+        );
+    }
+    let line: Vec<String> =
+        points.iter().enumerate().map(|(i, (_, v))| format!("{:.1},{:.1}", i as f64 * step, y(*v))).collect();
+    let _ = write!(svg, r#"<polyline class="line" fill="none" points="{}"/>"#, line.join(" "));
+    for (i, (label, v)) in points.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="2" class="dot"><title>{}: {}</title></circle>"#,
+            i as f64 * step,
+            y(*v),
+            esc(label),
+            format_number(*v)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A ROC curve: (false positive rate, true positive rate) points from (0,0) to (1,1), with the
+/// diagonal of a score that tells nothing.
+pub fn roc(title: &str, points: &[(f64, f64)]) -> String {
+    let s = 240.0;
+    let line: Vec<String> = points.iter().map(|(x, y)| format!("{:.1},{:.1}", x * s, s - y * s)).collect();
+    format!(
+        r#"<svg class="chart roc" role="img" viewBox="-4 -4 {v} {v}" width="{v}" height="{v}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title><rect x="0" y="0" width="{s}" height="{s}" class="frame"/><line x1="0" y1="{s}" x2="{s}" y2="0" class="chance"/><polyline class="line" fill="none" points="{p}"/></svg>"#,
+        v = s + 8.0,
+        t = esc(title),
+        p = line.join(" ")
+    )
+}
+
 fn format_number(v: f64) -> String {
     if v.fract() == 0.0 {
         format!("{v:.0}")
@@ -104,6 +152,15 @@ mod tests {
         assert!(svg.contains(r#"width="130.0""#), "{svg}");
         assert!(svg.contains("a&lt;b"));
         assert!(svg.contains("<title>By stage</title>"));
+    }
+
+    #[test]
+    fn health_and_roc_draw_their_points() {
+        let svg = health("Health", &[("2026-01-01".into(), 80.0), ("2026-01-02".into(), 20.0)], 40.0, 70.0);
+        assert!(svg.contains(r#"points="0.0,32.0 640.0,128.0""#), "{svg}");
+        assert!(svg.contains("<title>2026-01-02: 20</title>"));
+        let svg = roc("ROC", &[(0.0, 0.0), (0.5, 1.0), (1.0, 1.0)]);
+        assert!(svg.contains(r#"points="0.0,240.0 120.0,0.0 240.0,0.0""#), "{svg}");
     }
 
     #[test]

@@ -26,6 +26,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("usage.html", include_str!("templates/usage.html")),
     ("events.html", include_str!("templates/events.html")),
     ("features.html", include_str!("templates/features.html")),
+    ("segments.html", include_str!("templates/segments.html")),
+    ("segment.html", include_str!("templates/segment.html")),
+    ("scorecards.html", include_str!("templates/scorecards.html")),
+    ("scorecard.html", include_str!("templates/scorecard.html")),
+    ("backtest.html", include_str!("templates/backtest.html")),
 ];
 
 pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {

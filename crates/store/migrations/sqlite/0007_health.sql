@@ -101,9 +101,10 @@ CREATE TABLE scorecard_revisions (
     PRIMARY KEY (scorecard_id, revision)
 );
 
--- One snapshot per account per day: the scorecard revision it was scored with and every
--- measure's raw value (JSON array in the revision's order: a number, null for no data, false
--- for not applicable). Scores and contributions follow from the revision.
+-- One snapshot per account per day: the scorecard revision it was scored with, every measure's
+-- raw value (JSON array in the revision's order: a number, null for no data, false for not
+-- applicable), from which the computed score and contributions follow, and the score and band
+-- in force (an override's while one lasts, kept in step when one is set or ended).
 CREATE TABLE health_snapshots (
     account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     day TEXT NOT NULL,

@@ -239,7 +239,7 @@ impl Store {
             return Err(StoreError::NotFound(format!("no {kind} {key:?}")));
         }
         check_one_default(&mut tx).await?;
-        record::<()>(&mut tx, actor, "delete", kind, Some(key.to_owned()), None, None).await?;
+        record::<()>(&mut tx, actor, &format!("{kind}.delete"), kind, Some(key.to_owned()), None, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -328,7 +328,7 @@ async fn upsert<T: Serialize + PartialEq>(
             }
             sql.push(" WHERE id = ").bind(Arg::I64(id));
             sql.query().execute(&mut **tx).await?;
-            record(tx, actor, "update", kind, Some(key.to_owned()), Some(&old), Some(after)).await?;
+            record(tx, actor, &format!("{kind}.update"), kind, Some(key.to_owned()), Some(&old), Some(after)).await?;
             Ok((change(kind, key, "updated"), id))
         }
         None => {
@@ -341,7 +341,7 @@ async fn upsert<T: Serialize + PartialEq>(
             }
             sql.push(") RETURNING id");
             let id: i64 = sql.query().fetch_one(&mut **tx).await?.try_get("id")?;
-            record(tx, actor, "create", kind, Some(key.to_owned()), None, Some(after)).await?;
+            record(tx, actor, &format!("{kind}.create"), kind, Some(key.to_owned()), None, Some(after)).await?;
             Ok((change(kind, key, "created"), id))
         }
     }

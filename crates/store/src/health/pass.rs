@@ -260,8 +260,7 @@ impl Store {
         Ok(facts)
     }
 
-    /// Sets each account's `health` to its score in force on `day` (its snapshot's, or an
-    /// override's).
+    /// Sets each account's `health` to its score in force on `day` (its snapshot's).
     async fn prior_health(
         &self,
         scope: Scope<'_>,
@@ -276,14 +275,8 @@ impl Store {
             fetch_json_rows::<(i64, Option<String>, Option<String>)>(&sql, self.pool()).await?
         {
             let Some(&i) = index.get(&account) else { continue };
-            let f = &mut facts[i];
-            let overridden = f.overrides.iter().find(|o| o.0 <= day && day < o.1).map(|o| o.2);
-            let score = match (overridden, score) {
-                (Some(o), _) => Some(o),
-                (None, Some(s)) => Some(dec(&s)?),
-                (None, None) => None,
-            };
-            f.health = score.zip(band.as_deref().and_then(Band::parse));
+            let score = score.map(|s| dec(&s)).transpose()?;
+            facts[i].health = score.zip(band.as_deref().and_then(Band::parse));
         }
         Ok(())
     }
@@ -343,8 +336,8 @@ impl Store {
                     Arg::Text(day_s.clone()),
                     Arg::I64(card.id),
                     Arg::I64(card.revision),
-                    text(s.score),
-                    band(s.band),
+                    text(s.effective),
+                    band(s.effective_band),
                     Arg::Text(encode(&s.readings)),
                 ]
             })

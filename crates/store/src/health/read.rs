@@ -6,7 +6,7 @@ use crate::sql::{opt_text, text, Arg, Sql};
 use crate::{instant, now_micros, Result, Store, StoreError, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::daily::decode;
-use keepwell_core::health::{Band, Bands, Reading};
+use keepwell_core::health::{Band, Reading};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -145,55 +145,39 @@ impl Store {
         .collect()
     }
 
-    /// The score in force of each of `accounts` as of the latest pass (an unexpired override's,
-    /// else its snapshot's), with its band: the accounts list's health column.
+    /// The score in force of each of `accounts` as of the latest pass, with its band and whether
+    /// an override set it: the accounts list's health column.
     pub async fn latest_health(&self, accounts: &[i64], today: NaiveDate) -> Result<Vec<Health>> {
         let Some(last) = self.last_pass_before(today + chrono::Days::new(1)).await? else { return Ok(Vec::new()) };
         if accounts.is_empty() {
             return Ok(Vec::new());
         }
-        let ids = |sql: &mut Sql| {
-            sql.push(" AND account_id IN (");
-            for (i, id) in accounts.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind(Arg::I64(*id));
+        let mut sql = Sql::new(
+            "SELECT s.account_id, s.score, s.band, (SELECT COUNT(*) FROM health_overrides o WHERE o.account_id = s.account_id \
+             AND o.cleared_at IS NULL AND o.starts_on <= s.day AND o.expires_on > s.day) AS overrides \
+             FROM health_snapshots s WHERE s.day = ",
+        );
+        sql.bind(Arg::Text(last.to_string())).push(" AND s.account_id IN (");
+        for (i, id) in accounts.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
             }
-            sql.push(")");
-        };
-        let mut sql = Sql::new("SELECT account_id, scorecard_id, score FROM health_snapshots WHERE day = ");
-        sql.bind(Arg::Text(last.to_string()));
-        ids(&mut sql);
-        let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut sql =
-            Sql::new("SELECT account_id, score FROM health_overrides WHERE cleared_at IS NULL AND starts_on <= ");
-        sql.bind(Arg::Text(today.to_string())).push(" AND expires_on > ").bind(Arg::Text(today.to_string()));
-        ids(&mut sql);
-        let overrides: std::collections::HashMap<i64, Decimal> = sql
-            .query()
+            sql.bind(Arg::I64(*id));
+        }
+        sql.push(")");
+        sql.query()
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(|r| {
-                Ok((r.try_get("account_id")?, Decimal::from_str(&text(r, "score")?).map_err(|_| corrupt("score"))?))
-            })
-            .collect::<Result<_>>()?;
-        let bands: std::collections::HashMap<i64, Bands> = self
-            .scorecards()
-            .await?
-            .into_iter()
-            .map(|c| (c.id, Bands { yellow: c.def.bands.yellow, green: c.def.bands.green }))
-            .collect();
-        rows.iter()
-            .map(|r| {
-                let account: i64 = r.try_get("account_id")?;
-                let computed =
-                    opt_text(r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?;
-                let overridden = overrides.get(&account).copied();
-                let score = overridden.or(computed);
-                let bands = bands.get(&r.try_get::<i64, _>("scorecard_id")?).copied().unwrap_or_default();
-                Ok(Health { account, score, band: score.map(|s| bands.of(s)), overridden: overridden.is_some() })
+                Ok(Health {
+                    account: r.try_get("account_id")?,
+                    score: opt_text(r, "score")?
+                        .map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score")))
+                        .transpose()?,
+                    band: opt_text(r, "band")?.as_deref().and_then(Band::parse),
+                    overridden: r.try_get::<i64, _>("overrides")? > 0,
+                })
             })
             .collect()
     }
@@ -305,7 +289,7 @@ impl Store {
             author: actor.label.clone(),
             created_at: instant(now),
         };
-        record(&mut tx, actor, "create", "sentiment", Some(account.to_string()), None, Some(&s)).await?;
+        record(&mut tx, actor, "sentiment.create", "sentiment", Some(account.to_string()), None, Some(&s)).await?;
         tx.commit().await?;
         Ok(s)
     }
@@ -367,7 +351,9 @@ impl Store {
             created_at: instant(now),
             cleared_at: None,
         };
-        record(&mut tx, actor, "create", "health_override", Some(account.to_string()), None, Some(&o)).await?;
+        record(&mut tx, actor, "health_override.create", "health_override", Some(account.to_string()), None, Some(&o))
+            .await?;
+        refresh_in_force(&mut tx, account, Some(score), on).await?;
         tx.commit().await?;
         Ok(o)
     }
@@ -376,6 +362,9 @@ impl Store {
     pub async fn clear_override(&self, actor: &Actor, account: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
         let cleared = clear_overrides(&mut tx, actor, account, now_micros()).await?;
+        if cleared {
+            refresh_in_force(&mut tx, account, None, instant(now_micros()).date_naive()).await?;
+        }
         tx.commit().await?;
         Ok(cleared)
     }
@@ -413,9 +402,38 @@ async fn clear_overrides(tx: &mut Tx, actor: &Actor, account: i64, now: i64) -> 
         .await?
         .rows_affected();
     if n > 0 {
-        record::<()>(tx, actor, "clear", "health_override", Some(account.to_string()), None, None).await?;
+        record::<()>(tx, actor, "health_override.clear", "health_override", Some(account.to_string()), None, None)
+            .await?;
     }
     Ok(n > 0)
+}
+
+/// Keeps the score in force of the account's snapshots from `from` on in step with an override
+/// set (`Some`) or ended (`None`: back to the computed score).
+async fn refresh_in_force(tx: &mut Tx, account: i64, overridden: Option<Decimal>, from: NaiveDate) -> Result<()> {
+    let rows = sqlx::query(
+        "SELECT s.day, s.vals, r.definition FROM health_snapshots s JOIN scorecard_revisions r \
+         ON r.scorecard_id = s.scorecard_id AND r.revision = s.revision WHERE s.account_id = $1 AND s.day >= $2",
+    )
+    .bind(account)
+    .bind(from.to_string())
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in rows {
+        let def: keepwell_core::definitions::ScorecardDef =
+            serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
+        let card = keepwell_core::definitions::Scorecard::compile(0, 0, def).map_err(|e| corrupt(&e))?;
+        let readings = decode(&text(&r, "vals")?).ok_or_else(|| corrupt("vals"))?;
+        let score = overridden.or(card.score(&readings).scored.score);
+        sqlx::query("UPDATE health_snapshots SET score = $1, band = $2 WHERE account_id = $3 AND day = $4")
+            .bind(score.map(|s| s.normalize().to_string()))
+            .bind(score.map(|s| card.bands.of(s).as_str().to_owned()))
+            .bind(account)
+            .bind(text(&r, "day")?)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Records a stage change made by hand (or an import), in the transaction that made it.

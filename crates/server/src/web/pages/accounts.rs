@@ -46,7 +46,19 @@ pub async fn list(
         store.account_stage_counts()
     )
     .map_err(fail)?;
-    let filtered = ["q", "owner", "stage", "tag", "country"].iter().any(|k| params.text(k).is_some());
+    let filtered = ["q", "owner", "stage", "tag", "country", "band"].iter().any(|k| params.text(k).is_some());
+    let ids: Vec<i64> = page.data.iter().map(|a| a.id).collect();
+    let health: HashMap<String, Value> = store
+        .latest_health(&ids, chrono::Utc::now().date_naive())
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|h| {
+            use rust_decimal::prelude::ToPrimitive;
+            let score = h.score.and_then(|s| s.to_f64());
+            (h.account.to_string(), context! { score, band => h.band.map(|b| b.as_str()), overridden => h.overridden })
+        })
+        .collect();
     let bars: Vec<(String, f64)> =
         stages.iter().map(|(s, n)| (tr(&state, &web, &format!("stage-{s}"), &[]), *n as f64)).collect();
     let svg = chart::bars(&tr(&state, &web, "accounts-by-stage", &[]), &bars);
@@ -67,6 +79,7 @@ pub async fn list(
         context! {
             nav => "accounts",
             accounts => page.data,
+            health, bands => ["red", "yellow", "green"],
             total, next_url, first_url, filtered, errors,
             q => q,
             facets, users,
@@ -117,6 +130,7 @@ pub async fn show(
         .map(|(k, v)| context! { name => k, kind => v.type_name(), value => v.display() })
         .collect();
     let billing = billing(&state, id).await.map_err(IntoResponse::into_response)?;
+    let health = super::health::section(&state, &web, id).await?;
     let chart_title = tr(&state, &web, "usage-active-chart", &[]);
     let usage = usage(&state, id, &chart_title).await.map_err(IntoResponse::into_response)?;
     Ok(render(
@@ -125,7 +139,7 @@ pub async fn show(
         "account.html",
         context! {
             nav => "accounts",
-            account, attributes, timeline, billing, usage,
+            account, attributes, timeline, billing, usage, health,
             contacts => contacts.data,
             can_edit => auth.may_edit(account_owner(&account)),
         },

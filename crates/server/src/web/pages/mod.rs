@@ -7,6 +7,7 @@ pub mod api_access;
 pub mod audit;
 pub mod auth;
 pub mod contacts;
+pub mod health;
 pub mod me;
 pub mod revenue;
 pub mod team;

@@ -10,6 +10,23 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) e.preventDefault();
     });
   }
+  // A segment filter shows how many accounts it holds as it is typed.
+  for (const box of document.querySelectorAll("textarea[data-live-count]")) {
+    const out = document.querySelector(box.dataset.liveCount);
+    let timer;
+    const update = async () => {
+      const filter = box.value.trim();
+      if (!filter) return;
+      try {
+        const res = await fetch("/segments/count?filter=" + encodeURIComponent(filter), { headers: { accept: "application/json" } });
+        const body = await res.json();
+        out.textContent = body.error ? body.error : body.count === null ? "" : body.count + " " + (out.dataset.accounts || "");
+        out.classList.toggle("error", !!body.error);
+      } catch (e) { /* the form still works without the count */ }
+    };
+    box.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 250); });
+    if (box.value.trim()) update();
+  }
   // The language switch returns to the page it was used on.
   const next = document.querySelector("#language-form input[name=next]");
   if (next) next.value = location.pathname + location.search;
