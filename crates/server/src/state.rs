@@ -44,6 +44,8 @@ pub struct AppState {
     pub revenue: Arc<RevenueCache>,
     pub ingest: Ingest,
     pub write_keys: Arc<WriteKeys>,
+    /// The segment builder's live-count facts, reused for a few seconds while a filter is typed.
+    pub live: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Arc<keepwell_store::health::LiveFacts>)>>>,
     /// One daily pass at a time in this process.
     pub daily: Arc<tokio::sync::Mutex<()>>,
 }
@@ -55,6 +57,7 @@ impl AppState {
             ingest: Ingest::start(store.clone()),
             write_keys: Arc::new(WriteKeys::default()),
             daily: Arc::default(),
+            live: Arc::default(),
             store,
             settings: Arc::new(settings),
             templates: Arc::new(templates::environment(i18n.clone())?),

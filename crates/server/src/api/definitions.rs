@@ -181,13 +181,37 @@ pub struct PreviewResult {
     pub sample: Vec<PreviewAccount>,
 }
 
-/// The live count of a filter, or why it does not parse (naming the column).
+/// How long the live count's facts serve the next keystrokes while nothing changes.
+const LIVE_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The live count of a filter, or why it does not parse (naming the column). The facts it reads
+/// are kept while the data they come from does not change, so typing a filter costs one load.
 pub async fn preview_of(state: &AppState, filter: &str) -> ApiResult<PreviewResult> {
     let e = expr::parse(filter, &measure::SCHEMA)
         .map_err(|e| ApiError::Invalid(Invalid::field("filter", e.to_string())))?;
+    let needs = keepwell_core::daily::needs_of(&[&e], Vec::new());
+    let today = Utc::now().date_naive();
     crate::api::usage::folded(state).await?;
-    let reporting = &state.settings.reporting_currency;
-    let (count, ids) = state.store.matching(reporting, &e, Utc::now().date_naive(), 20).await?;
+    let version = state.store.live_version().await?;
+    let live = {
+        let mut cached = state.live.lock().await;
+        let fresh = |at: &std::time::Instant, f: &keepwell_store::health::LiveFacts| {
+            at.elapsed() < LIVE_FOR && f.day == today && f.version == version
+        };
+        match cached.as_ref() {
+            Some((at, f)) if fresh(at, f) && f.covers(&needs) => f.clone(),
+            _ => {
+                let wanted = match cached.as_ref() {
+                    Some((at, f)) if fresh(at, f) => keepwell_store::health::union(&f.needs, &needs),
+                    _ => needs,
+                };
+                let f = std::sync::Arc::new(state.store.live_facts(&wanted, today).await?);
+                *cached = Some((std::time::Instant::now(), f.clone()));
+                f
+            }
+        }
+    };
+    let (count, ids) = live.count(&state.settings.reporting_currency, &e, 20);
     let mut sample = Vec::new();
     for id in ids {
         if let Some(a) = state.store.account(id).await? {

@@ -43,6 +43,15 @@ type PeriodRow =
     (i64, String, String, i64, String, String, String, String, Option<String>, Option<String>, Option<String>);
 type InvoiceRow = (i64, String, String, String, String, Option<String>, Option<String>, String);
 
+/// [`fetch_json_rows`] when `needed`, else nothing.
+async fn maybe<T: serde::de::DeserializeOwned>(needed: bool, sql: &Sql, pool: &sqlx::AnyPool) -> Result<Vec<T>> {
+    if needed {
+        fetch_json_rows(sql, pool).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 impl Scope<'_> {
     /// ` AND column IN (…)` for a list of accounts.
     fn push(&self, sql: &mut Sql, column: &str) {
@@ -77,14 +86,76 @@ impl Store {
         let backend = self.backend();
         let pool = self.pool();
         let (from_s, to_s) = (from.to_string(), to.to_string());
+        let first = from - ChronoDays::new(needs.lookback_days.max(1) as u64);
+        let settled = needs.usage && self.usage_settled_by(from).await?;
+
+        // Every read at once, each on a connection of its own.
         let profile = if needs.profile { "tags, attributes" } else { "'[]', '{}'" };
-        let mut sql = json_rows(
+        let mut accounts_sql = json_rows(
             backend,
             &format!("id, plan, country, industry, employees, lifecycle_stage, {profile}"),
             "FROM accounts WHERE 1 = 1",
         );
-        scope.push(&mut sql, "id");
-        let mut rows: Vec<AccountRow> = fetch_json_rows(&sql, pool).await?;
+        scope.push(&mut accounts_sql, "id");
+        let mut periods_sql = json_rows(
+            backend,
+            "account_id, subscription_id, plan, quantity, currency, amount, billing_interval, starts_on, ends_on, renews_on, payment_terms",
+            "FROM subscription_periods WHERE starts_on <= ",
+        );
+        periods_sql.bind(Arg::Text(to_s.clone()));
+        scope.push(&mut periods_sql, "account_id");
+        let mut invoices_sql = json_rows(
+            backend,
+            "account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status",
+            "FROM invoices WHERE due_on IS NOT NULL AND (paid_on IS NULL OR paid_on > due_on) AND issued_on <= ",
+        );
+        invoices_sql.bind(Arg::Text(to_s.clone()));
+        invoices_sql.push(" AND (paid_on IS NULL OR paid_on >= ").bind(Arg::Text(from_s.clone())).push(")");
+        scope.push(&mut invoices_sql, "account_id");
+        // Nobody active after `from`: each user's and name's last day says it all; else the bits.
+        let mut last_sql = json_rows(
+            backend,
+            "account_id, kind, CASE WHEN kind = 'e' THEN name ELSE '' END, last_day",
+            "FROM usage_last WHERE last_day >= ",
+        );
+        last_sql.bind(Arg::I64(day_number(first)));
+        scope.push(&mut last_sql, "account_id");
+        let mut bits_sql = json_rows(backend, "account_id, kind, name, block, bits", "FROM usage_bits WHERE block >= ");
+        bits_sql.bind(Arg::I64(day_bit(first).0)).push(" AND block <= ").bind(Arg::I64(day_bit(to).0));
+        scope.push(&mut bits_sql, "account_id");
+        let mut counts_sql = json_rows(backend, "account_id, event, day, count", "FROM usage_daily WHERE day >= ");
+        counts_sql.bind(Arg::Text(first.to_string())).push(" AND day <= ").bind(Arg::Text(to_s.clone()));
+        counts_sql.push(" AND event IN ");
+        let names: Vec<&str> = needs.counted.iter().map(String::as_str).collect();
+        in_list(&mut counts_sql, &names);
+        scope.push(&mut counts_sql, "account_id");
+        let mut sentiments_sql = json_rows(backend, "account_id, day, id, rating", "FROM sentiments WHERE day <= ");
+        sentiments_sql.bind(Arg::Text(to_s.clone()));
+        scope.push(&mut sentiments_sql, "account_id");
+        let mut overrides_sql = json_rows(
+            backend,
+            "account_id, starts_on, expires_on, score, cleared_at",
+            "FROM health_overrides WHERE starts_on <= ",
+        );
+        overrides_sql.bind(Arg::Text(to_s.clone()));
+        scope.push(&mut overrides_sql, "account_id");
+        let mut stages_sql =
+            json_rows(backend, "account_id, day, id, from_stage, to_stage, cause", "FROM stage_changes WHERE day >= ");
+        stages_sql.bind(Arg::Text(from_s.clone()));
+        scope.push(&mut stages_sql, "account_id");
+        type Later = (i64, String, i64, Option<String>, String, String);
+        let (mut rows, periods, invoices, lasts, bits, counts, mut sentiments, overrides, mut later) = tokio::try_join!(
+            fetch_json_rows::<AccountRow>(&accounts_sql, pool),
+            maybe::<PeriodRow>(needs.billing, &periods_sql, pool),
+            maybe::<InvoiceRow>(needs.invoices, &invoices_sql, pool),
+            maybe::<(i64, String, String, i64)>(settled, &last_sql, pool),
+            maybe::<(i64, String, String, i64, i64)>(needs.usage && !settled, &bits_sql, pool),
+            maybe::<(i64, String, String, i64)>(!needs.counted.is_empty(), &counts_sql, pool),
+            maybe::<(i64, String, i64, i64)>(needs.sentiments, &sentiments_sql, pool),
+            maybe::<(i64, String, String, String, Option<i64>)>(needs.health, &overrides_sql, pool),
+            fetch_json_rows::<Later>(&stages_sql, pool),
+        )?;
+
         rows.sort_unstable_by_key(|r| r.0);
         let index: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, r)| (r.0, i)).collect();
         let mut facts: Vec<Facts> = rows
@@ -104,15 +175,6 @@ impl Store {
             })
             .collect::<Result<_>>()?;
         let at = |id: i64| index.get(&id).copied();
-
-        let mut sql = json_rows(
-            backend,
-            "account_id, subscription_id, plan, quantity, currency, amount, billing_interval, starts_on, ends_on, renews_on, payment_terms",
-            "FROM subscription_periods WHERE starts_on <= ",
-        );
-        sql.bind(Arg::Text(to_s.clone()));
-        scope.push(&mut sql, "account_id");
-        let periods: Vec<PeriodRow> = if needs.billing { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
         for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms) in
             periods
         {
@@ -130,16 +192,6 @@ impl Store {
                 payment_terms: terms,
             });
         }
-
-        let mut sql = json_rows(
-            backend,
-            "account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status",
-            "FROM invoices WHERE due_on IS NOT NULL AND (paid_on IS NULL OR paid_on > due_on) AND issued_on <= ",
-        );
-        sql.bind(Arg::Text(to_s.clone()));
-        sql.push(" AND (paid_on IS NULL OR paid_on >= ").bind(Arg::Text(from_s.clone())).push(")");
-        scope.push(&mut sql, "account_id");
-        let invoices: Vec<InvoiceRow> = if needs.invoices { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
         for (account, invoice_id, currency, amount, issued, due, paid, status) in invoices {
             let Some(i) = at(account) else { continue };
             facts[i].invoices.push(Invoice {
@@ -152,78 +204,37 @@ impl Store {
                 status: InvoiceStatus::parse(&status).map_err(|e| corrupt(&e))?,
             });
         }
-
-        let first = from - ChronoDays::new(needs.lookback_days.max(1) as u64);
-        if needs.usage && self.usage_settled_by(from).await? {
-            // Nobody was active after `from`: each user's and name's last day says it all.
-            let mut sql = json_rows(
-                backend,
-                "account_id, kind, CASE WHEN kind = 'e' THEN name ELSE '' END, last_day",
-                "FROM usage_last WHERE last_day >= ",
-            );
-            sql.bind(Arg::I64(day_number(first)));
-            scope.push(&mut sql, "account_id");
-            for (account, kind, name, last) in fetch_json_rows::<(i64, String, String, i64)>(&sql, pool).await? {
-                let Some(i) = at(account) else { continue };
-                let mut days = Days::default();
-                days.add(last.div_euclid(BLOCK_DAYS), 1 << last.rem_euclid(BLOCK_DAYS));
-                if kind == "u" {
-                    facts[i].users.push(days);
-                } else {
-                    facts[i].names.insert(name, days);
-                }
+        for (account, kind, name, last) in lasts {
+            let Some(i) = at(account) else { continue };
+            let mut days = Days::default();
+            days.add(last.div_euclid(BLOCK_DAYS), 1 << last.rem_euclid(BLOCK_DAYS));
+            if kind == "u" {
+                facts[i].users.push(days);
+            } else {
+                facts[i].names.insert(name, days);
             }
-        } else if needs.usage {
-            let mut sql = json_rows(backend, "account_id, kind, name, block, bits", "FROM usage_bits WHERE block >= ");
-            sql.bind(Arg::I64(day_bit(first).0)).push(" AND block <= ").bind(Arg::I64(day_bit(to).0));
-            scope.push(&mut sql, "account_id");
+        }
+        if !bits.is_empty() {
             let mut users: Vec<HashMap<String, Days>> = vec![HashMap::new(); facts.len()];
-            for (account, kind, name, block, bits) in
-                fetch_json_rows::<(i64, String, String, i64, i64)>(&sql, pool).await?
-            {
+            for (account, kind, name, block, b) in bits {
                 let Some(i) = at(account) else { continue };
                 let target = if kind == "u" { users[i].entry(name) } else { facts[i].names.entry(name) };
-                target.or_default().add(block, bits);
+                target.or_default().add(block, b);
             }
             for (f, u) in facts.iter_mut().zip(users) {
                 f.users = u.into_values().collect();
             }
         }
-
-        if !needs.counted.is_empty() {
-            let mut sql = json_rows(backend, "account_id, event, day, count", "FROM usage_daily WHERE day >= ");
-            sql.bind(Arg::Text(first.to_string())).push(" AND day <= ").bind(Arg::Text(to_s.clone()));
-            sql.push(" AND event IN ");
-            let names: Vec<&str> = needs.counted.iter().map(String::as_str).collect();
-            in_list(&mut sql, &names);
-            scope.push(&mut sql, "account_id");
-            for (account, event, day, count) in fetch_json_rows::<(i64, String, String, i64)>(&sql, pool).await? {
-                let Some(i) = at(account) else { continue };
-                facts[i].counts.entry(event).or_default().push((day_number(date(&day)?), count));
-            }
+        for (account, event, day, count) in counts {
+            let Some(i) = at(account) else { continue };
+            facts[i].counts.entry(event).or_default().push((day_number(date(&day)?), count));
         }
-
-        let mut sql = json_rows(backend, "account_id, day, id, rating", "FROM sentiments WHERE day <= ");
-        sql.bind(Arg::Text(to_s.clone()));
-        scope.push(&mut sql, "account_id");
-        let mut sentiments: Vec<(i64, String, i64, i64)> =
-            if needs.sentiments { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
         sentiments.sort_unstable_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
         for (account, day, _, rating) in sentiments {
             if let Some(i) = at(account) {
                 facts[i].sentiments.push((date(&day)?, rating));
             }
         }
-
-        let mut sql = json_rows(
-            backend,
-            "account_id, starts_on, expires_on, score, cleared_at",
-            "FROM health_overrides WHERE starts_on <= ",
-        );
-        sql.bind(Arg::Text(to_s.clone()));
-        scope.push(&mut sql, "account_id");
-        let overrides: Vec<(i64, String, String, String, Option<i64>)> =
-            if needs.health { fetch_json_rows(&sql, pool).await? } else { Vec::new() };
         for (account, starts, expires, score, cleared) in overrides {
             let Some(i) = at(account) else { continue };
             let mut until = date(&expires)?;
@@ -232,24 +243,18 @@ impl Store {
             }
             facts[i].overrides.push((date(&starts)?, until, dec(&score)?));
         }
-
         // The stage a pass of `from` starts from: the account's stage by the end of that day,
-        // without what rules decided that day or later (the pass decides it again).
-        let mut sql =
-            json_rows(backend, "account_id, day, id, from_stage, to_stage, cause", "FROM stage_changes WHERE day >= ");
-        sql.bind(Arg::Text(from_s.clone()));
-        scope.push(&mut sql, "account_id");
-        let mut later: Vec<(i64, String, i64, Option<String>, String, String)> = fetch_json_rows(&sql, pool).await?;
+        // without what rules decided that day or later (the pass decides it again). The
+        // earliest change from `from` on says it: a hand move on `from` itself stands; anything
+        // later, or a rule's, did not happen yet.
         later.sort_unstable_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
-        let mut settled: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        let mut settled_stage: std::collections::HashSet<i64> = std::collections::HashSet::new();
         for (account, day, _, from_stage, to_stage, cause) in later {
             let Some(i) = at(account) else { continue };
-            if !settled.insert(account) {
-                continue;
+            if settled_stage.insert(account) {
+                facts[i].stage =
+                    if day == from_s && cause == "manual" { to_stage } else { from_stage.unwrap_or(to_stage) };
             }
-            // The earliest change from `from` on: a hand move on `from` itself stands; anything
-            // later, or a rule's, did not happen yet.
-            facts[i].stage = if day == from_s && cause == "manual" { to_stage } else { from_stage.unwrap_or(to_stage) };
         }
 
         if needs.health {
@@ -291,10 +296,11 @@ impl Store {
     }
 
     /// Segment membership the day before `from`, from the change history.
-    pub async fn members_before(&self, from: NaiveDate) -> Result<Members> {
+    pub async fn members_before(&self, scope: Scope<'_>, from: NaiveDate) -> Result<Members> {
         let mut sql =
             json_rows(self.backend(), "segment_id, account_id, day, entered", "FROM segment_changes WHERE day < ");
         sql.bind(Arg::Text(from.to_string()));
+        scope.push(&mut sql, "account_id");
         let mut rows: Vec<(i64, i64, String, i64)> = fetch_json_rows(&sql, self.pool()).await?;
         rows.sort_unstable_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
         let mut latest: HashMap<(i64, i64), bool> = HashMap::new();
@@ -310,73 +316,30 @@ impl Store {
         Ok(members)
     }
 
-    /// Writes one day of a full pass, replacing what an earlier run of the same day wrote.
-    pub async fn write_day(&self, plan: &Plan, day: NaiveDate, out: &Day) -> Result<()> {
-        let backend = self.backend();
-        let day_s = day.to_string();
+    /// Writes days of a full pass in one transaction, replacing what an earlier run of the same
+    /// days wrote.
+    pub async fn write_days(&self, plan: &Plan, days: &[(NaiveDate, Day)]) -> Result<()> {
         let t = std::time::Instant::now();
         let mut tx = self.begin().await?;
-        for table in ["health_snapshots", "segment_changes"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE day = $1")).bind(&day_s).execute(&mut *tx).await?;
+        let sqlite = self.backend() == crate::Backend::Sqlite;
+        if sqlite {
+            // A day touches every account's page of the snapshots' account index: with the usual
+            // 8 MiB cache each of them is read back from the OS for every day written.
+            sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
         }
-        sqlx::query("DELETE FROM stage_changes WHERE day = $1 AND cause LIKE 'rule:%'")
-            .bind(&day_s)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = t.elapsed();
-        let text = |d: Option<Decimal>| Arg::MaybeText(d.map(|d| d.normalize().to_string()));
-        let band = |b: Option<Band>| Arg::MaybeText(b.map(|b| b.as_str().to_owned()));
-        let rows = out
-            .snapshots
-            .iter()
-            .map(|s| {
-                let card = &plan.scorecards[s.scorecard];
-                vec![
-                    Arg::I64(s.account),
-                    Arg::Text(day_s.clone()),
-                    Arg::I64(card.id),
-                    Arg::I64(card.revision),
-                    text(s.effective),
-                    band(s.effective_band),
-                    Arg::Text(encode(&s.readings)),
-                ]
-            })
-            .collect();
-        insert_rows(
-            &mut tx,
-            backend,
-            "health_snapshots",
-            &["account_id", "day", "scorecard_id", "revision", "score", "band", "vals"],
-            rows,
-        )
-        .await?;
-        let inserted = t.elapsed();
-        let rows = out
-            .membership
-            .iter()
-            .map(|(segment, account, entered)| {
-                vec![Arg::I64(*segment), Arg::I64(*account), Arg::Text(day_s.clone()), Arg::I64(i64::from(*entered))]
-            })
-            .collect();
-        insert_rows(&mut tx, backend, "segment_changes", &["segment_id", "account_id", "day", "entered"], rows).await?;
-        write_stage_moves(&mut tx, day, out).await?;
-        sqlx::query(
-            "INSERT INTO daily_passes (day, ran_at, accounts) VALUES ($1, $2, $3) \
-             ON CONFLICT (day) DO UPDATE SET ran_at = excluded.ran_at, accounts = excluded.accounts",
-        )
-        .bind(&day_s)
-        .bind(now_micros())
-        .bind(out.snapshots.len() as i64)
-        .execute(&mut *tx)
-        .await?;
+        for (day, out) in days {
+            write_day(&mut tx, self.backend(), plan, *day, out).await?;
+        }
         let written = t.elapsed();
+        if sqlite {
+            sqlx::query(&format!("PRAGMA cache_size = {}", crate::SQLITE_CACHE)).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         tracing::debug!(
-            delete_ms = deleted.as_millis() as u64,
-            snapshots_ms = (inserted - deleted).as_millis() as u64,
-            rest_ms = (written - inserted).as_millis() as u64,
+            days = days.len(),
+            write_ms = written.as_millis() as u64,
             commit_ms = (t.elapsed() - written).as_millis() as u64,
-            "wrote a day"
+            "wrote days"
         );
         Ok(())
     }
@@ -393,18 +356,40 @@ impl Store {
         let plan = self.plan().await?;
         let needs = plan.needs();
         let mut facts = self.pass_facts(Scope::All, from, to, &needs).await?;
-        let mut members = self.members_before(from).await?;
+        let mut members = self.members_before(Scope::All, from).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
         let tracked = self.usage_tracked().await?;
-        let mut day = from;
-        while day <= to {
-            let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, tracked };
-            let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
-            self.write_day(&plan, day, &out).await?;
-            progress(day, &out);
-            day = day.succ_opt().ok_or_else(|| corrupt("date"))?;
+        // A week (or 200 000 snapshots) per transaction: a replay rewrites the same index pages
+        // day after day, and each commit costs a sync. The next week is worked out on other
+        // threads while this one is written.
+        let plan = std::sync::Arc::new(plan);
+        let (send, mut receive) = tokio::sync::mpsc::channel::<Vec<(NaiveDate, Day)>>(1);
+        let (worker_plan, reporting_owned) = (plan.clone(), reporting.to_owned());
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut batch: Vec<(NaiveDate, Day)> = Vec::new();
+            let mut day = from;
+            while day <= to {
+                let ctx = Context { day, reporting: &reporting_owned, fx: &fx, catalogue: &catalogue, tracked };
+                let out = keepwell_core::daily::run(&worker_plan, ctx, &mut facts, &mut members);
+                batch.push((day, out));
+                let size: usize = batch.iter().map(|(_, d)| d.snapshots.len()).sum();
+                if (batch.len() >= 7 || size >= 200_000 || day == to)
+                    && send.blocking_send(std::mem::take(&mut batch)).is_err()
+                {
+                    return;
+                }
+                let Some(next) = day.succ_opt() else { return };
+                day = next;
+            }
+        });
+        while let Some(batch) = receive.recv().await {
+            self.write_days(&plan, &batch).await?;
+            for (d, out) in &batch {
+                progress(*d, out);
+            }
         }
+        worker.await.map_err(|e| corrupt(&format!("the daily pass stopped: {e}")))?;
         Ok(())
     }
 
@@ -442,7 +427,7 @@ impl Store {
         let mut needs = plan.needs();
         needs.health = true;
         let mut facts = self.pass_facts(Scope::Accounts(&[account]), day, day, &needs).await?;
-        let mut members = self.members_before(day).await?;
+        let mut members = self.members_before(Scope::Accounts(&[account]), day).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
         let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, tracked: self.usage_tracked().await? };
@@ -450,81 +435,59 @@ impl Store {
         Ok(out.snapshots.into_iter().next().map(|s| (plan, s)))
     }
 
-    /// How many accounts match `filter` as of `day`, and the first `sample` of them by id: the
-    /// segment builder's live count. Reads only what the filter needs.
-    pub async fn matching(
-        &self,
-        reporting: &str,
-        filter: &Expr,
-        day: NaiveDate,
-        sample: usize,
-    ) -> Result<(i64, Vec<i64>)> {
-        let needs = keepwell_core::daily::needs_of(&[filter], Vec::new());
-        let mut facts = self.pass_facts(Scope::All, day, day, &needs).await?;
+    /// Moves whenever anything a live count reads changes: accounts (created, changed, deleted),
+    /// revenue, folded usage, sentiments, overrides, a pass. Cheap enough to ask per keystroke.
+    pub async fn live_version(&self) -> Result<String> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM accounts) AS a, (SELECT COALESCE(MAX(updated_at), 0) FROM accounts) AS u, \
+             (SELECT version FROM revenue_version WHERE id = 1) AS r, (SELECT rolled_to FROM event_index WHERE id = 1) AS e, \
+             (SELECT COALESCE(MAX(id), 0) FROM sentiments) AS s, \
+             (SELECT COALESCE(MAX(id), 0) + COALESCE(MAX(cleared_at), 0) FROM health_overrides) AS o, \
+             (SELECT COALESCE(MAX(ran_at), 0) FROM daily_passes) AS p",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let cols = ["a", "u", "r", "e", "s", "o", "p"];
+        Ok(cols
+            .iter()
+            .map(|c| row.try_get::<i64, _>(*c).map(|v| v.to_string()))
+            .collect::<Result<Vec<_>, _>>()?
+            .join("-"))
+    }
+
+    /// Every account's facts as of `day` for what `needs` reads, with the latest scores: what the
+    /// segment builder's live counts evaluate (the server keeps them a few seconds for the next
+    /// keystrokes).
+    pub async fn live_facts(&self, needs: &Needs, day: NaiveDate) -> Result<LiveFacts> {
+        let version = self.live_version().await?;
+        let mut facts = self.pass_facts(Scope::All, day, day, needs).await?;
         if needs.health {
-            // The live count reads the latest scores, today's when today's pass has run.
+            // Today's scores when today's pass has run.
             if let Some(last) = self.last_pass_before(day + ChronoDays::new(1)).await? {
                 let index: HashMap<i64, usize> = facts.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
                 self.prior_health(Scope::All, &mut facts, &index, last).await?;
             }
         }
-        let fx = self.fx_table().await?;
-        let catalogue = if needs.usage { self.plan_features().await? } else { Vec::new() };
-        let ctx = Context {
+        Ok(LiveFacts {
+            version,
+            needs: needs.clone(),
             day,
-            reporting,
-            fx: &fx,
-            catalogue: &catalogue,
+            fx: self.fx_table().await?,
+            catalogue: if needs.usage { self.plan_features().await? } else { Vec::new() },
             tracked: needs.usage && self.usage_tracked().await?,
-        };
-        let mut count = 0;
-        let mut first = Vec::new();
-        for f in &facts {
-            if filter.eval(&AccountDay::new(f, ctx)) {
-                count += 1;
-                if first.len() < sample {
-                    first.push(f.id);
-                }
-            }
-        }
-        Ok((count, first))
+            facts,
+        })
     }
 
     /// Writes usage bits (and the last days they imply) directly: benchmarks build 90 days of
     /// rollups this way.
-    pub async fn write_usage_bits(&self, rows: Vec<(i64, &str, String, i64, i64)>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let mut last: HashMap<(i64, String, String), i64> = HashMap::new();
-        for (a, k, n, block, bits) in &rows {
-            let day = block * BLOCK_DAYS + 63 - i64::from(bits.leading_zeros());
-            let l = last.entry((*a, k.to_string(), n.clone())).or_insert(day);
-            *l = (*l).max(day);
+    pub async fn write_usage_bits(&self, rows: Vec<(i64, &'static str, String, i64, i64)>) -> Result<()> {
+        let mut bits = crate::usage::DayBits::default();
+        for (account, kind, name, block, b) in rows {
+            bits.add_block(account, kind, name, block, b);
         }
-        let last =
-            last.into_iter().map(|((a, k, n), d)| vec![Arg::I64(a), Arg::Text(k), Arg::Text(n), Arg::I64(d)]).collect();
-        crate::sql::upsert_rows(
-            &mut tx,
-            self.backend(),
-            "usage_last",
-            &["account_id", "kind", "name", "last_day"],
-            last,
-            " ON CONFLICT (account_id, kind, name) DO UPDATE SET last_day = CASE \
-             WHEN excluded.last_day > usage_last.last_day THEN excluded.last_day ELSE usage_last.last_day END",
-        )
-        .await?;
-        let rows = rows
-            .into_iter()
-            .map(|(a, k, n, b, bits)| vec![Arg::I64(a), Arg::Text(k.into()), Arg::Text(n), Arg::I64(b), Arg::I64(bits)])
-            .collect();
-        crate::sql::upsert_rows(
-            &mut tx,
-            self.backend(),
-            "usage_bits",
-            &["account_id", "kind", "name", "block", "bits"],
-            rows,
-            " ON CONFLICT (block, account_id, kind, name) DO UPDATE SET bits = usage_bits.bits | excluded.bits",
-        )
-        .await?;
+        let mut tx = self.begin().await?;
+        bits.write(&mut tx, self.backend()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -566,6 +529,64 @@ impl Store {
     }
 }
 
+/// Every account's facts of a day, for live counts (see [`Store::live_facts`]).
+pub struct LiveFacts {
+    /// [`Store::live_version`] when they were read (read before them: a change meanwhile makes
+    /// them older, never newer, than they claim).
+    pub version: String,
+    pub needs: Needs,
+    pub day: NaiveDate,
+    fx: keepwell_core::metrics::FxTable,
+    catalogue: Vec<keepwell_core::usage::Feature>,
+    tracked: bool,
+    facts: Vec<Facts>,
+}
+
+impl LiveFacts {
+    /// Whether these facts hold all that `needs` reads.
+    pub fn covers(&self, needs: &Needs) -> bool {
+        let n = &self.needs;
+        (n.usage || !needs.usage)
+            && n.lookback_days >= needs.lookback_days
+            && needs.counted.is_subset(&n.counted)
+            && (n.billing || !needs.billing)
+            && (n.invoices || !needs.invoices)
+            && (n.sentiments || !needs.sentiments)
+            && (n.profile || !needs.profile)
+            && (n.health || !needs.health)
+    }
+
+    /// How many accounts `filter` holds, and the first `sample` of them by id.
+    pub fn count(&self, reporting: &str, filter: &Expr, sample: usize) -> (i64, Vec<i64>) {
+        let ctx = Context { day: self.day, reporting, fx: &self.fx, catalogue: &self.catalogue, tracked: self.tracked };
+        let mut count = 0;
+        let mut first = Vec::new();
+        for f in &self.facts {
+            if filter.eval(&AccountDay::new(f, ctx)) {
+                count += 1;
+                if first.len() < sample {
+                    first.push(f.id);
+                }
+            }
+        }
+        (count, first)
+    }
+}
+
+/// What `a` and `b` read together.
+pub fn union(a: &Needs, b: &Needs) -> Needs {
+    Needs {
+        usage: a.usage || b.usage,
+        lookback_days: a.lookback_days.max(b.lookback_days),
+        counted: a.counted.union(&b.counted).cloned().collect(),
+        billing: a.billing || b.billing,
+        invoices: a.invoices || b.invoices,
+        sentiments: a.sentiments || b.sentiments,
+        profile: a.profile || b.profile,
+        health: a.health || b.health,
+    }
+}
+
 /// The daily pass's leadership (see [`Store::lead_pass`]).
 pub struct Leader(Option<Tx>);
 
@@ -576,6 +597,63 @@ impl Leader {
         }
         Ok(())
     }
+}
+
+/// Writes one day of a full pass, replacing what an earlier run of the same day wrote.
+async fn write_day(tx: &mut Tx, backend: crate::Backend, plan: &Plan, day: NaiveDate, out: &Day) -> Result<()> {
+    let day_s = day.to_string();
+    for table in ["health_snapshots", "segment_changes"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE day = $1")).bind(&day_s).execute(&mut **tx).await?;
+    }
+    sqlx::query("DELETE FROM stage_changes WHERE day = $1 AND cause LIKE 'rule:%'")
+        .bind(&day_s)
+        .execute(&mut **tx)
+        .await?;
+    let text = |d: Option<Decimal>| Arg::MaybeText(d.map(|d| d.normalize().to_string()));
+    let band = |b: Option<Band>| Arg::MaybeText(b.map(|b| b.as_str().to_owned()));
+    let rows = out
+        .snapshots
+        .iter()
+        .map(|s| {
+            let card = &plan.scorecards[s.scorecard];
+            vec![
+                Arg::I64(s.account),
+                Arg::Text(day_s.clone()),
+                Arg::I64(card.id),
+                Arg::I64(card.revision),
+                text(s.effective),
+                band(s.effective_band),
+                Arg::Text(encode(&s.readings)),
+            ]
+        })
+        .collect();
+    insert_rows(
+        tx,
+        backend,
+        "health_snapshots",
+        &["account_id", "day", "scorecard_id", "revision", "score", "band", "vals"],
+        rows,
+    )
+    .await?;
+    let rows = out
+        .membership
+        .iter()
+        .map(|(segment, account, entered)| {
+            vec![Arg::I64(*segment), Arg::I64(*account), Arg::Text(day_s.clone()), Arg::I64(i64::from(*entered))]
+        })
+        .collect();
+    insert_rows(tx, backend, "segment_changes", &["segment_id", "account_id", "day", "entered"], rows).await?;
+    write_stage_moves(tx, day, out).await?;
+    sqlx::query(
+        "INSERT INTO daily_passes (day, ran_at, accounts) VALUES ($1, $2, $3) \
+         ON CONFLICT (day) DO UPDATE SET ran_at = excluded.ran_at, accounts = excluded.accounts",
+    )
+    .bind(&day_s)
+    .bind(now_micros())
+    .bind(out.snapshots.len() as i64)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Stage moves of a day: recorded, and the account's stage set unless a later change exists

@@ -679,6 +679,65 @@ impl Scope<'_> {
     }
 }
 
+/// Days of activity for `usage_bits` (a bit per day in 62-day blocks) and `usage_last` (the last
+/// day), per account, kind (`u` user, `e` usage name) and name, merged into what is stored.
+#[derive(Default)]
+pub(crate) struct DayBits {
+    bits: HashMap<(i64, &'static str, String, i64), i64>,
+    last: HashMap<(i64, &'static str, String), i64>,
+}
+
+impl DayBits {
+    /// Day `n` (days since 1970-01-01).
+    pub fn add(&mut self, account: i64, kind: &'static str, name: String, n: i64) {
+        let block = n.div_euclid(keepwell_core::facts::BLOCK_DAYS);
+        self.add_block(account, kind, name, block, 1 << n.rem_euclid(keepwell_core::facts::BLOCK_DAYS));
+    }
+
+    /// A block's days at once.
+    pub fn add_block(&mut self, account: i64, kind: &'static str, name: String, block: i64, bits: i64) {
+        let last = block * keepwell_core::facts::BLOCK_DAYS + 63 - i64::from(bits.leading_zeros());
+        let l = self.last.entry((account, kind, name.clone())).or_insert(last);
+        *l = (*l).max(last);
+        *self.bits.entry((account, kind, name, block)).or_default() |= bits;
+    }
+
+    pub async fn write(self, tx: &mut Tx, backend: Backend) -> Result<()> {
+        let rows = self
+            .bits
+            .into_iter()
+            .map(|((a, kind, name, block), bits)| {
+                vec![Arg::I64(a), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(block), Arg::I64(bits)]
+            })
+            .collect();
+        upsert_rows(
+            tx,
+            backend,
+            "usage_bits",
+            &["account_id", "kind", "name", "block", "bits"],
+            rows,
+            " ON CONFLICT (block, account_id, kind, name) DO UPDATE SET bits = usage_bits.bits | excluded.bits",
+        )
+        .await?;
+        let rows = self
+            .last
+            .into_iter()
+            .map(|((a, kind, name), day)| vec![Arg::I64(a), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(day)])
+            .collect();
+        upsert_rows(
+            tx,
+            backend,
+            "usage_last",
+            &["account_id", "kind", "name", "last_day"],
+            rows,
+            " ON CONFLICT (account_id, kind, name) DO UPDATE SET last_day = CASE \
+             WHEN excluded.last_day > usage_last.last_day THEN excluded.last_day ELSE usage_last.last_day END",
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 /// Counts events into the rollups, in the database: per account, day and usage name, how many
 /// and from how many users (`usage_user_days` keeps who was counted); and users' first and last
 /// seen. Each event must be folded once (`event_index.rolled_to` says up to where).
@@ -692,54 +751,17 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
     scope.push(&mut sql);
     sql.push(" ON CONFLICT (account_id, day, event, user_key) DO NOTHING RETURNING account_id, day, event, user_key");
     let mut new_users: HashMap<(i64, String, String), i64> = HashMap::new();
-    let mut bits: HashMap<(i64, &'static str, String, i64), i64> = HashMap::new();
-    let mut last: HashMap<(i64, &'static str, String), i64> = HashMap::new();
+    let mut bits = DayBits::default();
     for r in sql.query().fetch_all(&mut **tx).await? {
         let (account, day, event): (i64, String, String) =
             (r.try_get("account_id")?, text(&r, "day")?, text(&r, "event")?);
         let date = day.parse().map_err(|_| crate::StoreError::Corrupt("day".into()))?;
-        let (block, bit) = keepwell_core::facts::day_bit(date);
         let n = keepwell_core::facts::day_number(date);
-        let user = text(&r, "user_key")?;
-        let l = last.entry((account, "u", user.clone())).or_insert(n);
-        *l = (*l).max(n);
-        let l = last.entry((account, "e", event.clone())).or_insert(n);
-        *l = (*l).max(n);
-        *bits.entry((account, "u", user, block)).or_default() |= bit;
-        *bits.entry((account, "e", event.clone(), block)).or_default() |= bit;
+        bits.add(account, "u", text(&r, "user_key")?, n);
+        bits.add(account, "e", event.clone(), n);
         *new_users.entry((account, day, event)).or_default() += 1;
     }
-    let rows = bits
-        .into_iter()
-        .map(|((account, kind, name, block), bits)| {
-            vec![Arg::I64(account), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(block), Arg::I64(bits)]
-        })
-        .collect();
-    upsert_rows(
-        tx,
-        backend,
-        "usage_bits",
-        &["account_id", "kind", "name", "block", "bits"],
-        rows,
-        " ON CONFLICT (block, account_id, kind, name) DO UPDATE SET bits = usage_bits.bits | excluded.bits",
-    )
-    .await?;
-    let rows = last
-        .into_iter()
-        .map(|((account, kind, name), day)| {
-            vec![Arg::I64(account), Arg::Text(kind.into()), Arg::Text(name), Arg::I64(day)]
-        })
-        .collect();
-    upsert_rows(
-        tx,
-        backend,
-        "usage_last",
-        &["account_id", "kind", "name", "last_day"],
-        rows,
-        " ON CONFLICT (account_id, kind, name) DO UPDATE SET last_day = CASE \
-         WHEN excluded.last_day > usage_last.last_day THEN excluded.last_day ELSE usage_last.last_day END",
-    )
-    .await?;
+    bits.write(tx, backend).await?;
     let mut sql = Sql::new(&format!(
         "SELECT account_id, {day} AS day, {USAGE_NAME} AS name, COUNT(*) AS n FROM events WHERE {usage}"
     ));
