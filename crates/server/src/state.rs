@@ -34,6 +34,9 @@ impl Settings {
     }
 }
 
+/// The live count's facts and when they were read.
+pub type LiveCache = (std::time::Instant, Arc<keepwell_store::health::LiveFacts>);
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
@@ -45,7 +48,7 @@ pub struct AppState {
     pub ingest: Ingest,
     pub write_keys: Arc<WriteKeys>,
     /// The segment builder's live-count facts, reused for a few seconds while a filter is typed.
-    pub live: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Arc<keepwell_store::health::LiveFacts>)>>>,
+    pub live: Arc<tokio::sync::Mutex<Option<LiveCache>>>,
     /// One daily pass at a time in this process.
     pub daily: Arc<tokio::sync::Mutex<()>>,
 }
