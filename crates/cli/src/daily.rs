@@ -83,8 +83,14 @@ pub async fn replay(
     ))
 }
 
-/// `keepwell apply FILE.toml`: every definition of the file, or none.
-pub async fn apply(store: &Store, actor: &Actor, path: &Path, dry_run: bool) -> anyhow::Result<String> {
+/// `keepwell apply FILE.toml`: every definition of the file, or none; then today's pass again.
+pub async fn apply(
+    store: &Store,
+    actor: &Actor,
+    path: &Path,
+    dry_run: bool,
+    reporting: &str,
+) -> anyhow::Result<String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
     let defs = Definitions::from_toml(&text).map_err(|e| anyhow!("{name}: {e}"))?;
@@ -103,6 +109,10 @@ pub async fn apply(store: &Store, actor: &Actor, path: &Path, dry_run: bool) -> 
     let mut lines: Vec<String> = changes.iter().map(|c| format!("{} {} {}", c.kind, c.key, c.action)).collect();
     let changed = changes.iter().filter(|c| c.action != "unchanged").count();
     lines.push(format!("{}{changed} of {} definitions changed", if dry_run { "dry run: " } else { "" }, changes.len()));
+    if changed > 0 && !dry_run {
+        // Membership, stages and scores follow the new definitions at once, as in the UI.
+        lines.push(format!("today's pass: {}", tick(store, reporting, chrono::Utc::now()).await?));
+    }
     Ok(lines.join("\n"))
 }
 

@@ -272,7 +272,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Apply { file, dry_run } => {
-            println!("{}", daily::apply(&open(&config).await?, &actor, &file, dry_run).await?);
+            println!(
+                "{}",
+                daily::apply(&open(&config).await?, &actor, &file, dry_run, &config.reporting_currency).await?
+            );
             Ok(())
         }
         Command::Export { kind } => {

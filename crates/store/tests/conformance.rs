@@ -807,7 +807,15 @@ scale = { kind = "linear", bad = 20, good = 80 }
     // The segment a scorecard scores cannot be deleted; the default scorecard cannot either.
     assert!(matches!(store.delete_definition(&cli(), "segment", "big").await, Err(StoreError::Conflict { .. })));
     assert!(matches!(store.delete_definition(&cli(), "scorecard", "default").await, Err(StoreError::Conflict { .. })));
+    // A deleted scorecard is retired (its snapshots keep their explanation) and comes back by key.
     store.delete_definition(&cli(), "scorecard", "big").await.unwrap();
+    assert!(store.scorecard("big").await.unwrap().is_none());
+    let back = store.apply(&cli(), &changed, false).await.unwrap();
+    assert_eq!(back[1].action, "created");
+    assert_eq!(store.scorecard("big").await.unwrap().unwrap().revision, 3);
+    assert_eq!(store.scorecard_revision(big.id, 2).await.unwrap().unwrap().measures[0].weight, 2.into());
+    store.delete_definition(&cli(), "scorecard", "big").await.unwrap();
+    assert!(matches!(store.delete_definition(&cli(), "scorecard", "big").await, Err(StoreError::NotFound(_))));
     store.delete_definition(&cli(), "segment", "big").await.unwrap();
     let exported = store.definitions().await.unwrap();
     assert_eq!(exported.scorecards.len(), 1);

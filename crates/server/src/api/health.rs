@@ -234,7 +234,7 @@ fn range(p: &Params, default_days: u64, max: i64) -> Result<(NaiveDate, NaiveDat
 }
 
 pub async fn history_of(state: &AppState, account: i64, from: NaiveDate, to: NaiveDate) -> ApiResult<History> {
-    let keys: HashMap<i64, String> = state.store.scorecards().await?.into_iter().map(|c| (c.id, c.def.key)).collect();
+    let keys = state.store.scorecard_keys().await?;
     let data = state
         .store
         .snapshots(account, from, to)

@@ -91,7 +91,9 @@ CREATE TABLE scorecards (
     definition TEXT NOT NULL,
     revision BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL
+    updated_at BIGINT NOT NULL,
+    -- A deleted scorecard is retired, not removed: the snapshots it scored keep their explanation.
+    retired_at BIGINT
 );
 CREATE TABLE scorecard_revisions (
     scorecard_id BIGINT NOT NULL REFERENCES scorecards(id) ON DELETE CASCADE,

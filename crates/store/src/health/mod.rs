@@ -21,7 +21,7 @@ use keepwell_core::measure::SCHEMA;
 use keepwell_core::Invalid;
 use serde::Serialize;
 use sqlx::Row;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// A stored segment.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -95,24 +95,35 @@ impl Store {
     }
 
     pub async fn scorecards(&self) -> Result<Vec<StoredScorecard>> {
-        let mut cards: Vec<StoredScorecard> = sqlx::query("SELECT id, revision, definition FROM scorecards")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(StoredScorecard {
-                    id: r.try_get("id")?,
-                    revision: r.try_get("revision")?,
-                    def: json(&text(r, "definition")?, "scorecard")?,
+        let mut cards: Vec<StoredScorecard> =
+            sqlx::query("SELECT id, revision, definition FROM scorecards WHERE retired_at IS NULL")
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(StoredScorecard {
+                        id: r.try_get("id")?,
+                        revision: r.try_get("revision")?,
+                        def: json(&text(r, "definition")?, "scorecard")?,
+                    })
                 })
-            })
-            .collect::<Result<_>>()?;
+                .collect::<Result<_>>()?;
         cards.sort_by(|a, b| (a.def.priority, &a.def.key).cmp(&(b.def.priority, &b.def.key)));
         Ok(cards)
     }
 
     pub async fn scorecard(&self, key: &str) -> Result<Option<StoredScorecard>> {
         Ok(self.scorecards().await?.into_iter().find(|s| s.def.key == key))
+    }
+
+    /// Every scorecard's key by id, retired ones too (what old snapshots name).
+    pub async fn scorecard_keys(&self) -> Result<HashMap<i64, String>> {
+        sqlx::query("SELECT id, key FROM scorecards")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, text(r, "key")?)))
+            .collect()
     }
 
     /// A scorecard as it was at a revision (what a snapshot was scored with).
@@ -216,8 +227,8 @@ impl Store {
         Ok(change)
     }
 
-    /// Deletes a definition by kind and key. A segment a scorecard scores, or the last default
-    /// scorecard, cannot go.
+    /// Deletes a definition by kind and key (a scorecard is retired: its snapshots keep their
+    /// explanation). A segment a scorecard scores, or the last default scorecard, cannot go.
     pub async fn delete_definition(&self, actor: &Actor, kind: &str, key: &str) -> Result<()> {
         let table = match kind {
             "segment" => "segments",
@@ -234,7 +245,15 @@ impl Store {
             }
         }
         let mut tx = self.begin().await?;
-        let gone = sqlx::query(&format!("DELETE FROM {table} WHERE key = $1")).bind(key).execute(&mut *tx).await?;
+        let gone = if kind == "scorecard" {
+            sqlx::query("UPDATE scorecards SET retired_at = $1 WHERE key = $2 AND retired_at IS NULL")
+                .bind(now_micros())
+                .bind(key)
+                .execute(&mut *tx)
+                .await?
+        } else {
+            sqlx::query(&format!("DELETE FROM {table} WHERE key = $1")).bind(key).execute(&mut *tx).await?
+        };
         if gone.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no {kind} {key:?}")));
         }
@@ -247,7 +266,10 @@ impl Store {
     /// A new workspace's scorecard: written once, when there is none (part of setting the
     /// database up, so not in the audit log).
     pub async fn ensure_default_scorecard(&self) -> Result<()> {
-        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM scorecards").fetch_one(self.pool()).await?.try_get("n")?;
+        let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM scorecards WHERE retired_at IS NULL")
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
         if n > 0 {
             return Ok(());
         }
@@ -280,7 +302,7 @@ impl Store {
 }
 
 async fn check_one_default(tx: &mut Tx) -> Result<()> {
-    let defaults = sqlx::query("SELECT definition FROM scorecards")
+    let defaults = sqlx::query("SELECT definition FROM scorecards WHERE retired_at IS NULL")
         .fetch_all(&mut **tx)
         .await?
         .iter()
@@ -395,13 +417,13 @@ async fn upsert_rule(tx: &mut Tx, actor: &Actor, r: &LifecycleRuleDef) -> Result
 /// A changed scorecard gets the next revision, kept in `scorecard_revisions`.
 async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Result<Change> {
     let definition = serde_json::to_string(s).map_err(|e| corrupt(&e.to_string()))?;
-    let row = sqlx::query("SELECT id, revision, definition FROM scorecards WHERE key = $1")
+    let row = sqlx::query("SELECT id, revision, definition, retired_at FROM scorecards WHERE key = $1")
         .bind(&s.key)
         .fetch_optional(&mut **tx)
         .await?;
-    let (before, revision) = match row {
+    let (before, revision) = match &row {
         Some(r) => (
-            Some((r.try_get("id")?, json::<ScorecardDef>(&text(&r, "definition")?, "scorecard")?)),
+            Some((r.try_get("id")?, json::<ScorecardDef>(&text(r, "definition")?, "scorecard")?)),
             r.try_get::<i64, _>("revision")? + 1,
         ),
         None => (None, 1),
@@ -411,7 +433,25 @@ async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Resul
         ("definition", Arg::Text(definition.clone())),
         ("revision", Arg::I64(revision)),
     ];
-    let (change, id) = upsert(tx, actor, ("scorecard", "scorecards"), &s.key, before, s, cols).await?;
+    // A retired scorecard of the same key comes back as a new one, with its next revision.
+    let retired = row.as_ref().map(|r| crate::get_opt_i64(r, "retired_at")).transpose()?.flatten().is_some();
+    let (change, id) = match before {
+        Some((id, _)) if retired => {
+            sqlx::query(
+                "UPDATE scorecards SET name = $1, definition = $2, revision = $3, retired_at = NULL, updated_at = $4 WHERE id = $5",
+            )
+            .bind(&s.name)
+            .bind(&definition)
+            .bind(revision)
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            record(tx, actor, "scorecard.create", "scorecard", Some(s.key.clone()), None, Some(s)).await?;
+            (change("scorecard", &s.key, "created"), id)
+        }
+        before => upsert(tx, actor, ("scorecard", "scorecards"), &s.key, before, s, cols).await?,
+    };
     if change.action != "unchanged" {
         sqlx::query(
             "INSERT INTO scorecard_revisions (scorecard_id, revision, definition, created_at) VALUES ($1, $2, $3, $4)",
