@@ -62,6 +62,11 @@ pub fn latest() -> i64 {
 }
 
 pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
+    run_until(store, latest()).await
+}
+
+/// Applies the pending migrations up to `version` (tests upgrade a database of an older schema).
+pub(crate) async fn run_until(store: &Store, version: i64) -> Result<Vec<i64>> {
     let mut tx = store.begin().await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS keepwell_migrations (
@@ -86,7 +91,7 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
         )));
     }
     let mut done = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version)) {
+    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version) && m.version <= version) {
         let sql = match store.backend() {
             Backend::Sqlite => m.sqlite,
             Backend::Postgres => m.postgres,

@@ -44,3 +44,15 @@ pub async fn fresh_store(backend: Backend) -> Store {
     store.migrate().await.expect("migrate the test database");
     store
 }
+
+/// A new store of `backend` migrated only up to schema `version`, as an older release left it.
+pub async fn store_at_version(backend: Backend, version: i64) -> Store {
+    let store = Store::connect(&fresh_database_url(backend).await).await.expect("connect to the test database");
+    crate::migrate::run_until(&store, version).await.expect("migrate the test database");
+    store
+}
+
+/// Runs SQL as written (tests fill an older schema with what its release wrote).
+pub async fn execute(store: &Store, sql: &str) {
+    sqlx::raw_sql(sql).execute(store.pool()).await.expect("run the SQL");
+}

@@ -37,6 +37,17 @@ on_both_backends!(
     definitions_apply_by_key_whole_or_not_at_all,
 );
 
+mod upgrade {
+    #[tokio::test]
+    async fn sqlite() {
+        super::the_health_migration_fills_usage_bits_from_older_rollups(keepwell_store::Backend::Sqlite).await
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::the_health_migration_fills_usage_bits_from_older_rollups(keepwell_store::Backend::Postgres).await
+    }
+}
+
 fn cli() -> Actor {
     Actor::system("test")
 }
@@ -820,4 +831,51 @@ scale = { kind = "linear", bad = 20, good = 80 }
     let exported = store.definitions().await.unwrap();
     assert_eq!(exported.scorecards.len(), 1);
     assert!(Definitions::from_toml(&exported.to_toml()).unwrap() == exported);
+}
+
+/// A database of schema 6 (issue 4's release) with usage rollups: migration 7 derives each user's
+/// and usage name's active days and last day from them, across a 62-day block boundary.
+async fn the_health_migration_fills_usage_bits_from_older_rollups(backend: Backend) {
+    use keepwell_core::daily::Needs;
+    use keepwell_core::facts::{day_number, AccountDay, Context};
+    use keepwell_core::measure::Source;
+    use keepwell_store::testing::{execute, store_at_version};
+    let store = store_at_version(backend, 6).await;
+    // A 62-day block starts on 2026-11-13, so the 12th and the 20th fall
+    // in different blocks.
+    assert_eq!(day_number(day("2026-11-13")) % 62, 0);
+    execute(
+        &store,
+        "INSERT INTO accounts (id, name, name_key, lifecycle_stage, tags, attributes, created_at, updated_at) \
+         VALUES (1, 'Acme', 'acme', 'adoption', '[]', '{}', 0, 0); \
+         INSERT INTO usage_user_days (account_id, day, event, user_key) VALUES \
+         (1, '2026-09-01', 'Report Built', 'u1'), (1, '2026-11-20', 'Report Built', 'u2'), \
+         (1, '2026-11-20', 'Export Run', 'u2'), (1, '2026-11-12', 'Report Built', 'u1'); \
+         INSERT INTO usage_daily (account_id, day, event, count, users) VALUES \
+         (1, '2026-09-01', 'Report Built', 1, 1), (1, '2026-11-12', 'Report Built', 1, 1), \
+         (1, '2026-11-20', 'Report Built', 1, 1), (1, '2026-11-20', 'Export Run', 1, 1);",
+    )
+    .await;
+    store.migrate().await.unwrap();
+    let fx = Default::default();
+    for (settled_day, lookback) in [("2026-11-22", 30), ("2026-11-15", 90)] {
+        // The 22nd reads usage_last (nothing later); the 15th, with the 20th after it, the bits.
+        let on = day(settled_day);
+        let needs = Needs { usage: true, lookback_days: lookback, ..Needs::default() };
+        let facts = store.pass_facts(keepwell_store::health::Scope::All, on, on, &needs).await.unwrap();
+        let ctx = Context { day: on, reporting: "USD", fx: &fx, catalogue: &[], tracked: true };
+        let a = AccountDay::new(&facts[0], ctx);
+        let v = |s: Source| a.value(&s).map(|d| d.to_string());
+        match settled_day {
+            "2026-11-22" => {
+                assert_eq!(v(Source::ActiveUsers { days: 30 }).as_deref(), Some("2"));
+                assert_eq!(v(Source::DaysSinceActivity).as_deref(), Some("2"));
+            }
+            _ => {
+                assert_eq!(v(Source::ActiveUsers { days: 7 }).as_deref(), Some("1"), "u1 on the 12th");
+                assert_eq!(v(Source::ActiveUsers { days: 90 }).as_deref(), Some("1"), "u2 only from the 20th");
+                assert_eq!(v(Source::DaysSinceActivity).as_deref(), Some("3"));
+            }
+        }
+    }
 }

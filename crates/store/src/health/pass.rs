@@ -54,7 +54,7 @@ async fn maybe<T: serde::de::DeserializeOwned>(needed: bool, sql: &Sql, pool: &s
 
 impl Scope<'_> {
     /// ` AND column IN (…)` for a list of accounts.
-    fn push(&self, sql: &mut Sql, column: &str) {
+    pub(crate) fn push(&self, sql: &mut Sql, column: &str) {
         if let Scope::Accounts(ids) = self {
             sql.push(&format!(" AND {column} IN ("));
             for (i, id) in ids.iter().enumerate() {

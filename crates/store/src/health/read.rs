@@ -157,14 +157,8 @@ impl Store {
              AND o.cleared_at IS NULL AND o.starts_on <= s.day AND o.expires_on > s.day) AS overrides \
              FROM health_snapshots s WHERE s.day = ",
         );
-        sql.bind(Arg::Text(last.to_string())).push(" AND s.account_id IN (");
-        for (i, id) in accounts.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(Arg::I64(*id));
-        }
-        sql.push(")");
+        sql.bind(Arg::Text(last.to_string()));
+        super::Scope::Accounts(accounts).push(&mut sql, "s.account_id");
         sql.query()
             .fetch_all(self.pool())
             .await?
