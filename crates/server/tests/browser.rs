@@ -401,6 +401,20 @@ async fn a_manager_builds_a_segment_reads_health_and_backtests() {
     c.goto(&app.url("/scorecards")).await.unwrap();
     wait_for_text(&c, "#scorecards-table", "Default").await;
 
+    // A lifecycle rule from the UI moves the account at once, with the rule as the cause.
+    c.goto(&app.url("/lifecycle")).await.unwrap();
+    wait_for_text(&c, "#empty-state", "No rules").await;
+    c.find(Locator::Css("#rule-key")).await.unwrap().send_keys("paying-expands").await.unwrap();
+    c.find(Locator::Css("#rule-name")).await.unwrap().send_keys("Paying accounts expand").await.unwrap();
+    c.find(Locator::Css("#rule-stage option[value='expansion']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#rule-condition")).await.unwrap().send_keys("mrr >= 400").await.unwrap();
+    wait_for_text(&c, "#rule-count", "1 accounts").await;
+    c.find(Locator::Css("#rule-save")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Rule saved").await;
+    assert!(text(&c, "#rules-table").await.contains("Paying accounts expand"));
+    c.goto(&app.url(&format!("/accounts/{}", account.id))).await.unwrap();
+    wait_for_text(&c, "#stage-history", "rule:paying-expands").await;
+
     // The backtest report draws its ROC curve and band table (no churn here to predict).
     c.goto(&app.url("/health/backtest?horizon_days=30")).await.unwrap();
     wait_for_text(&c, "#backtest-bands", "Red").await;

@@ -44,6 +44,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/segments/count", get(health::count))
         .route("/segments/{key}", get(health::segment))
         .route("/segments/{key}/delete", post(health::delete_segment))
+        .route("/lifecycle", get(health::rules).post(health::save_rule))
+        .route("/lifecycle/{key}/delete", post(health::delete_rule))
         .route("/scorecards", get(health::scorecards))
         .route("/scorecards/{key}", get(health::scorecard).post(health::save_scorecard))
         .route("/scorecards/{key}/weights", post(health::apply_weights))

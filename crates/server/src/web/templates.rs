@@ -31,6 +31,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("scorecards.html", include_str!("templates/scorecards.html")),
     ("scorecard.html", include_str!("templates/scorecard.html")),
     ("backtest.html", include_str!("templates/backtest.html")),
+    ("lifecycle.html", include_str!("templates/lifecycle.html")),
 ];
 
 pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
