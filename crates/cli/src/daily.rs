@@ -14,13 +14,13 @@ pub fn parse_instant(raw: &str) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.to_utc());
     }
-    let day = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+    let day = keepwell_core::money::date(raw)
         .map_err(|_| anyhow!("--as-of: {raw:?} is neither an RFC 3339 instant nor a date (YYYY-MM-DD)"))?;
     Ok(day.and_hms_opt(23, 59, 59).unwrap_or_default().and_utc())
 }
 
 pub fn parse_day(flag: &str, raw: &str) -> anyhow::Result<NaiveDate> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| anyhow!("{flag}: {raw:?} is not a date (YYYY-MM-DD)"))
+    keepwell_core::money::date(raw).map_err(|e| anyhow!("{flag}: {e}"))
 }
 
 /// One pass as of `at`: fold the usage not yet rolled up, then the daily pass of its day.

@@ -284,10 +284,15 @@ impl Invoice {
     pub fn overdue(&self, day: NaiveDate) -> bool {
         self.days_overdue(day) > 0
     }
+    /// Days past due on `day`: issued by then, due before it and not paid by then (an invoice
+    /// paid late was overdue until it was paid).
     pub fn days_overdue(&self, day: NaiveDate) -> i64 {
-        let unpaid = matches!(self.status, InvoiceStatus::Open | InvoiceStatus::Failed) && self.paid_on.is_none();
+        let unpaid = match self.paid_on {
+            Some(paid) => paid > day,
+            None => matches!(self.status, InvoiceStatus::Open | InvoiceStatus::Failed),
+        };
         match self.due_on {
-            Some(due) if unpaid && day > due => (day - due).num_days(),
+            Some(due) if unpaid && self.issued_on <= day && day > due => (day - due).num_days(),
             _ => 0,
         }
     }

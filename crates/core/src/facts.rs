@@ -218,9 +218,9 @@ impl<'a> AccountDay<'a> {
                 let (now, then) = (c.mrr * rate, before.mrr * rate);
                 crate::metrics::ratio(now - then, then).map(|r| r.round_dp(2))
             }
-            Source::DaysOverdue => Some(Decimal::from(
-                self.facts.invoices.iter().map(|i| days_overdue(i, self.ctx.day)).max().unwrap_or(0),
-            )),
+            Source::DaysOverdue => {
+                Some(Decimal::from(self.facts.invoices.iter().map(|i| i.days_overdue(self.ctx.day)).max().unwrap_or(0)))
+            }
             Source::TenureDays => c.tenure_days.map(Decimal::from),
             Source::DaysToRenewal => c.days_to_renewal.map(Decimal::from),
             Source::DowngradedWithin { days } => {
@@ -246,20 +246,6 @@ impl<'a> AccountDay<'a> {
                 AttrValue::Date(_) => None,
             },
         }
-    }
-}
-
-/// Days an invoice was past due on `day`: issued by then, due before it, and not paid by then
-/// (an invoice paid late was overdue until it was paid).
-fn days_overdue(i: &Invoice, day: NaiveDate) -> i64 {
-    use crate::billing::InvoiceStatus::*;
-    let unpaid = match i.paid_on {
-        Some(paid) => paid > day,
-        None => matches!(i.status, Open | Failed),
-    };
-    match i.due_on {
-        Some(due) if unpaid && i.issued_on <= day && day > due => (day - due).num_days(),
-        _ => 0,
     }
 }
 

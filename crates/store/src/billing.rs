@@ -100,10 +100,10 @@ fn period_line(line: &str) -> Result<PeriodLine> {
     Ok(PeriodLine { account, currency, mrr: keepwell_core::billing::mrr(amount, interval), starts_on, ends_on })
 }
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
-fn day(row: &AnyRow, col: &str) -> Result<NaiveDate> {
+pub(crate) fn day(row: &AnyRow, col: &str) -> Result<NaiveDate> {
     NaiveDate::from_str(&text(row, col)?).map_err(|_| corrupt(col))
 }
 fn opt_day(row: &AnyRow, col: &str) -> Result<Option<NaiveDate>> {

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use chrono::{Days, NaiveDate};
 use keepwell_core::definitions::{Definitions, SegmentDef};
 use keepwell_core::expr;
-use keepwell_core::facts::{day_bit, day_number, BLOCK_DAYS};
+use keepwell_core::facts::{day_number, BLOCK_DAYS};
 use keepwell_core::measure::SCHEMA;
 use keepwell_store::health::Scope;
 use keepwell_store::{Actor, Store};
@@ -51,7 +51,6 @@ async fn usage(store: &Store, accounts: &[i64], to: NaiveDate, days: u64) -> any
     }
     written += rows.len();
     store.write_usage_bits(rows).await?;
-    let _ = day_bit;
     Ok(written)
 }
 

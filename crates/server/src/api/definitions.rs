@@ -14,7 +14,7 @@ use axum::Json;
 use chrono::{NaiveDate, Utc};
 use keepwell_core::definitions::{LifecycleRuleDef, ScorecardDef, SegmentDef};
 use keepwell_core::{expr, measure, Invalid};
-use keepwell_store::health::{Change, MemberRow, SegmentChange, StoredScorecard};
+use keepwell_store::health::{Change, MemberRow, SegmentChange, StoredScorecard, StoredSegment};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -31,6 +31,10 @@ pub struct SegmentView {
 
 async fn segment_view(state: &AppState, key: &str) -> ApiResult<SegmentView> {
     let s = state.store.segment(key).await?.ok_or_else(|| ApiError::NotFound(format!("no segment {key:?}")))?;
+    view_of(state, s).await
+}
+
+async fn view_of(state: &AppState, s: StoredSegment) -> ApiResult<SegmentView> {
     let members = state.store.count_segment_members(s.id, Utc::now().date_naive()).await?;
     Ok(SegmentView { id: s.id, key: s.def.key, name: s.def.name, filter: s.def.filter, members })
 }
@@ -44,8 +48,8 @@ fn status(change: &Change) -> StatusCode {
     }
 }
 
-/// After a definition changed: today's pass again.
-async fn changed(state: &AppState, change: &Change) -> ApiResult<()> {
+/// After a definition changed: today's pass again, so membership, stages and scores follow.
+pub async fn changed(state: &AppState, change: &Change) -> ApiResult<()> {
     if change.action != "unchanged" {
         crate::daily::pass_today(state).await.map_err(ApiError::Internal)?;
     }
@@ -58,7 +62,7 @@ async fn changed(state: &AppState, change: &Change) -> ApiResult<()> {
 pub async fn segments(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<Vec<SegmentView>>> {
     let mut out = Vec::new();
     for s in state.store.segments().await? {
-        out.push(segment_view(&state, &s.def.key).await?);
+        out.push(view_of(&state, s).await?);
     }
     Ok(Json(out))
 }
@@ -154,8 +158,7 @@ pub async fn history(
 ) -> ApiResult<Json<SegmentHistory>> {
     let p = Params(q);
     let mut invalid = Invalid::default();
-    let to = p.date("to", &mut invalid).unwrap_or_else(|| Utc::now().date_naive());
-    let from = p.date("from", &mut invalid).unwrap_or(to - chrono::Days::new(89));
+    let (from, to) = p.range(90, 3660, &mut invalid);
     invalid.into_result(())?;
     let s = state.store.segment(&key).await?.ok_or_else(|| ApiError::NotFound(format!("no segment {key:?}")))?;
     Ok(Json(SegmentHistory { from, to, data: state.store.segment_history(s.id, from, to, 1000).await? }))

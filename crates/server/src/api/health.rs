@@ -219,20 +219,6 @@ pub struct History {
     pub data: Vec<HistoryPoint>,
 }
 
-/// `from`/`to` dates (default: the 90 days to today), at most `max` days apart.
-fn range(p: &Params, default_days: u64, max: i64) -> Result<(NaiveDate, NaiveDate), Invalid> {
-    let mut invalid = Invalid::default();
-    let to = p.date("to", &mut invalid).unwrap_or_else(|| Utc::now().date_naive());
-    let from = p.date("from", &mut invalid).unwrap_or(to - Days::new(default_days - 1));
-    if invalid.errors.is_empty() && from > to {
-        invalid.push("from", "must not be after `to`");
-    }
-    if invalid.errors.is_empty() && (to - from).num_days() >= max {
-        invalid.push("to", format!("at most {max} days after `from`"));
-    }
-    invalid.into_result((from, to))
-}
-
 pub async fn history_of(state: &AppState, account: i64, from: NaiveDate, to: NaiveDate) -> ApiResult<History> {
     let keys = state.store.scorecard_keys().await?;
     let data = state
@@ -262,7 +248,9 @@ pub async fn history(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<History>> {
     let account = load(&state, path_id(&id)?).await?;
-    let (from, to) = range(&Params(q), 90, 3660)?;
+    let mut invalid = Invalid::default();
+    let (from, to) = Params(q).range(90, 3660, &mut invalid);
+    invalid.into_result(())?;
     Ok(Json(history_of(&state, account.id, from, to).await?))
 }
 

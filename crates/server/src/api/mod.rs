@@ -149,6 +149,23 @@ impl Params {
         keepwell_core::money::date(&v).map_err(|e| invalid.push(name, e)).ok()
     }
 
+    /// `from`..`to` (both included): default the `default_days` to today, at most `max_days`.
+    pub fn range(
+        &self,
+        default_days: u64,
+        max_days: u64,
+        invalid: &mut Invalid,
+    ) -> (chrono::NaiveDate, chrono::NaiveDate) {
+        let to = self.date("to", invalid).unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let from = self.date("from", invalid).unwrap_or(to - chrono::Days::new(default_days - 1));
+        if invalid.errors.is_empty() && from > to {
+            invalid.push("from", format!("{from} is after `to` ({to})"));
+        } else if invalid.errors.is_empty() && from + chrono::Days::new(max_days) <= to {
+            invalid.push("from", format!("the range is longer than {max_days} days; ask for less at a time"));
+        }
+        (from, to)
+    }
+
     pub fn id(&self, name: &str, invalid: &mut Invalid) -> Option<i64> {
         let v = self.text(name)?;
         v.parse().map_err(|_| invalid.push(name, format!("{v:?} is not an id"))).ok()

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use keepwell_core::money::percent;
 use keepwell_core::usage::{self as formula, Feature};
 use keepwell_core::Invalid;
@@ -65,13 +65,7 @@ pub async fn days(
 ) -> ApiResult<Json<Usage>> {
     let p = Params(q);
     let mut invalid = Invalid::default();
-    let to = p.date("to", &mut invalid).unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let from = p.date("from", &mut invalid).unwrap_or(to - Days::new(29));
-    if invalid.errors.is_empty() && from > to {
-        invalid.push("from", format!("{from} is after `to` ({to})"));
-    } else if invalid.errors.is_empty() && from + Days::new(MAX_DAYS) <= to {
-        invalid.push("from", format!("the range is longer than {MAX_DAYS} days; ask for less at a time"));
-    }
+    let (from, to) = p.range(30, MAX_DAYS, &mut invalid);
     invalid.into_result(())?;
     let account = load(&state, path_id(&id)?).await?;
     folded(&state).await?;

@@ -9,6 +9,7 @@ pub(crate) use read::record_stage_change;
 pub use read::{Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
 
 use crate::audit::{record, Actor};
+use crate::billing::corrupt;
 use crate::sql::{text, Arg, Sql};
 use crate::{now_micros, Result, Store, StoreError, Tx};
 use keepwell_core::daily::{Plan, Rule, Segment};
@@ -48,10 +49,6 @@ pub struct Change {
     pub key: String,
     /// `created`, `updated` or `unchanged`.
     pub action: String,
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
 }
 
 fn json<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Result<T> {

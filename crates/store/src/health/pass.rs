@@ -1,8 +1,9 @@
 //! The daily pass's bulk reads (every account's facts in a handful of queries) and its writes
 //! (one transaction per day: snapshots, latest scores, membership and stage changes).
 
+use crate::billing::corrupt;
 use crate::sql::{fetch_json_rows, in_list, insert_rows, json_rows, Arg, Sql};
-use crate::{now_micros, Result, Store, StoreError, Tx};
+use crate::{now_micros, Result, Store, Tx};
 use chrono::{Days as ChronoDays, NaiveDate};
 use keepwell_core::billing::{Interval, Invoice, InvoiceStatus, Period};
 use keepwell_core::daily::{encode, Day, Members, Needs, Plan, Snapshot};
@@ -20,10 +21,6 @@ use std::str::FromStr;
 pub enum Scope<'a> {
     All,
     Accounts(&'a [i64]),
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
 }
 
 fn date(s: &str) -> Result<NaiveDate> {
@@ -344,8 +341,9 @@ impl Store {
         Ok(())
     }
 
-    /// Runs the daily pass for every day from `from` to `to`, oldest first, each day in its own
-    /// transaction; `progress` hears of each day done. Running a day again rewrites it alike.
+    /// Runs the daily pass for every day from `from` to `to`, oldest first, a week of whole days
+    /// per transaction (a failure keeps the weeks before it, never part of a day); `progress`
+    /// hears of each day written. Running a day again rewrites it alike.
     pub async fn run_days(
         &self,
         reporting: &str,

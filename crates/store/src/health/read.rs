@@ -2,8 +2,9 @@
 //! history; and the CSM's own inputs: sentiment ratings and score overrides.
 
 use crate::audit::{record, Actor};
+use crate::billing::{corrupt, day};
 use crate::sql::{opt_text, text, Arg, Sql};
-use crate::{instant, now_micros, Result, Store, StoreError, Tx};
+use crate::{instant, now_micros, Result, Store, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::daily::decode;
 use keepwell_core::health::{Band, Reading};
@@ -90,14 +91,6 @@ impl Override {
     pub fn active_on(&self, day: NaiveDate) -> bool {
         self.starts_on <= day && day < self.expires_on && self.cleared_at.is_none_or(|c| c.date_naive() > day)
     }
-}
-
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
-fn day(r: &AnyRow, col: &str) -> Result<NaiveDate> {
-    NaiveDate::from_str(&text(r, col)?).map_err(|_| corrupt(col))
 }
 
 fn snapshot_from(r: &AnyRow) -> Result<Snapshot> {

@@ -174,7 +174,12 @@ const FORM_FIELDS: [&str; 11] = [
 ];
 
 /// The account at `raw_id`, if the caller may edit it.
-async fn load_editable(state: &AppState, web: &WebSession, caller: &Caller, raw_id: &str) -> Result<Account, Response> {
+pub(super) async fn load_editable(
+    state: &AppState,
+    web: &WebSession,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Account, Response> {
     let account = load(state, web, id_of(state, web, raw_id)?).await?;
     if caller.may_edit(account_owner(&account)) {
         Ok(account)

@@ -2,12 +2,12 @@
 //! stages), segments with the builder's live count, the scorecard editor, and backtests.
 
 use super::{failure, field, field_errors, FormData, PageResult};
-use crate::api::definitions::preview_of;
+use crate::api::definitions::{changed, preview_of};
 use crate::api::health::{
     backtest_of, backtest_request, health_of, history_of, override_input, reweigh, sentiment_input, HealthView,
 };
 use crate::api::Params;
-use crate::auth::{Auth, Caller, Csm, Manager, Viewer};
+use crate::auth::{Auth, Csm, Manager, Viewer};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::session::WebSession;
@@ -53,17 +53,6 @@ pub async fn section(state: &AppState, web: &WebSession, account: i64) -> Result
     })
 }
 
-/// The account if the caller may edit it; else the forbidden page.
-async fn editable(state: &AppState, web: &WebSession, caller: &Caller, raw: &str) -> Result<i64, Response> {
-    let id = super::id_of(state, web, raw)?;
-    match state.store.account(id).await {
-        Ok(Some(a)) if caller.may_edit(a.owner.as_ref().map(|o| o.id)) => Ok(id),
-        Ok(Some(_)) => Err(error_page(state, web, StatusCode::FORBIDDEN, "error-forbidden")),
-        Ok(None) => Err(error_page(state, web, StatusCode::NOT_FOUND, "error-not-found")),
-        Err(e) => Err(failure(state, web, e)),
-    }
-}
-
 /// A form's problem, shown as the flash of the page it came from.
 fn problems(e: &Invalid) -> String {
     e.errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
@@ -76,7 +65,7 @@ pub async fn add_sentiment(
     Path(raw): Path<String>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    let id = editable(&state, &web, &auth, &raw).await?;
+    let id = super::accounts::load_editable(&state, &web, &auth, &raw).await?.id;
     let back = format!("/accounts/{id}#health");
     let rating = field(&f, "rating").and_then(|r| r.parse().ok());
     match sentiment_input(rating, &field(&f, "reason").unwrap_or_default(), None) {
@@ -99,7 +88,7 @@ pub async fn set_override(
     Path(raw): Path<String>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    let id = editable(&state, &web, &auth, &raw).await?;
+    let id = super::accounts::load_editable(&state, &web, &auth, &raw).await?.id;
     let back = format!("/accounts/{id}#health");
     let score = field(&f, "score").and_then(|s| s.parse().ok());
     let expires = field(&f, "expires_on").and_then(|d| d.parse().ok());
@@ -123,7 +112,7 @@ pub async fn clear_override(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> PageResult {
-    let id = editable(&state, &web, &auth, &raw).await?;
+    let id = super::accounts::load_editable(&state, &web, &auth, &raw).await?.id;
     state.store.clear_override(&auth.actor, id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(
         &state,
@@ -181,9 +170,7 @@ pub async fn save_segment(
     };
     match state.store.save_segment(&auth.actor, &def).await {
         Ok(change) => {
-            if change.action != "unchanged" {
-                crate::daily::pass_today(&state).await.map_err(|e| ApiError::Internal(e).into_response())?;
-            }
+            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
             let to = format!("/segments/{}", urlencoding::encode(&def.key));
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "segment-saved", &[])).await)
         }
@@ -295,9 +282,7 @@ pub async fn save_rule(
     };
     match saved {
         Ok(change) => {
-            if change.action != "unchanged" {
-                crate::daily::pass_today(&state).await.map_err(|e| ApiError::Internal(e).into_response())?;
-            }
+            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
             Ok(redirect_with(&state, &web, "/lifecycle", &tr(&state, &web, "lifecycle-saved", &[])).await)
         }
         Err(StoreError::Invalid(e)) => {
@@ -377,9 +362,7 @@ pub async fn save_scorecard(
     };
     match saved {
         Ok((saved_key, change)) => {
-            if change.action != "unchanged" {
-                crate::daily::pass_today(&state).await.map_err(|e| ApiError::Internal(e).into_response())?;
-            }
+            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
             let to = format!("/scorecards/{}", urlencoding::encode(&saved_key));
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "scorecard-saved", &[])).await)
         }
@@ -463,8 +446,8 @@ pub async fn apply_weights(
     let to = format!("/scorecards/{}", urlencoding::encode(&key));
     match reweigh(&card.def, &weights) {
         Ok(def) => {
-            state.store.save_scorecard(&auth.actor, &def).await.map_err(fail)?;
-            crate::daily::pass_today(&state).await.map_err(|e| ApiError::Internal(e).into_response())?;
+            let change = state.store.save_scorecard(&auth.actor, &def).await.map_err(fail)?;
+            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "backtest-applied", &[])).await)
         }
         Err(e) => Ok(redirect_with(&state, &web, &to, &problems(&e)).await),
