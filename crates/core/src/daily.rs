@@ -31,6 +31,17 @@ pub struct Plan {
     pub rules: Vec<Rule>,
     pub segments: Vec<Segment>,
     pub scorecards: Vec<Scorecard>,
+    /// Stored definitions left out because they no longer check.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A stored definition the pass leaves out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// `segment`, `lifecycle_rule` or `scorecard`.
+    pub kind: &'static str,
+    pub key: String,
+    pub problem: String,
 }
 
 /// What the loader must read for a plan or an expression.
@@ -63,9 +74,10 @@ fn walk(e: &Expr, fields: &mut BTreeSet<String>, sources: &mut Vec<Source>) {
         _ => {}
     };
     match e {
-        Expr::Or(a, b) | Expr::And(a, b) => {
-            walk(a, fields, sources);
-            walk(b, fields, sources);
+        Expr::Or(terms) | Expr::And(terms) => {
+            for t in terms {
+                walk(t, fields, sources);
+            }
         }
         Expr::Not(a) => walk(a, fields, sources),
         Expr::Compare(a, _, b) | Expr::In(a, b) | Expr::Contains(a, b) => {
@@ -340,6 +352,7 @@ mod tests {
                 filter: parse("active_users(30) = 0", &SCHEMA).unwrap(),
             }],
             scorecards: vec![Scorecard::compile(1, 1, default_scorecard()).unwrap()],
+            skipped: Vec::new(),
         };
         assert_eq!(plan.needs().lookback_days, 30);
         let fx = Default::default();

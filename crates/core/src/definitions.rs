@@ -595,3 +595,23 @@ scale = { kind = "bands", bands = [[0, 100], [15, 50], [30, 0]] }
         assert_eq!(defs.scorecards[0].measures.len(), 10);
     }
 }
+#[cfg(test)]
+mod deep_toml {
+    /// The TOML parser bounds its own recursion: a deeply nested file is an error, not a stack
+    /// overflow, on a thread with the 2 MiB stack the server's workers have.
+    #[test]
+    fn deeply_nested_toml_is_refused() {
+        for deep in [
+            format!("x = {}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+            format!("x = {}1{}", "{a=".repeat(100_000), "}".repeat(100_000)),
+        ] {
+            let answer = std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || super::Definitions::from_toml(&deep))
+                .unwrap()
+                .join()
+                .unwrap();
+            assert!(answer.unwrap_err().contains("recursion limit exceeded"));
+        }
+    }
+}

@@ -18,11 +18,23 @@
 //!   comparison false, so `not (health >= 40)` holds for an account without a score.
 //!
 //! Errors name the column (1-based, in characters): `column 6: unknown field "pln"`.
+//!
+//! Limits, checked while parsing and before anything is evaluated or stored: an expression is at
+//! most [`MAX_LEN`] bytes and nests at most [`MAX_DEPTH`] levels (each parenthesis, `not` and list
+//! is a level; a chain of `or` or `and` terms is one level, held as a list, so it costs only its
+//! length). Parsing recurses only as deep as the nesting, and evaluating as deep as the tree, so
+//! neither can exhaust a thread's stack however the text is written.
 
 use rust_decimal::Decimal;
 use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
+
+/// The longest expression, in bytes: ample for any filter a person writes (the longest in the
+/// demo is under 200), small enough that parsing and evaluating it stay cheap.
+pub const MAX_LEN: usize = 4096;
+/// The deepest nesting of parentheses, `not`s and lists.
+pub const MAX_DEPTH: usize = 64;
 
 /// A value a field, function or literal stands for.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +87,10 @@ pub enum Operand {
 /// A parsed expression.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// `a or b or …`: at least two terms.
+    Or(Vec<Expr>),
+    /// `a and b and …`: at least two terms.
+    And(Vec<Expr>),
     Not(Box<Expr>),
     Compare(Operand, Cmp, Operand),
     In(Operand, Operand),
@@ -209,6 +223,8 @@ struct Parser<'s> {
     toks: Vec<(usize, Tok)>,
     at: usize,
     schema: &'s Schema<'s>,
+    /// Levels of parentheses, `not`s and lists open at this point.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -232,32 +248,46 @@ impl Parser<'_> {
         matches!(self.peek(), Tok::Ident(w) if w.eq_ignore_ascii_case(word))
     }
 
+    /// Enters one more level of nesting at `column`, refusing past [`MAX_DEPTH`].
+    fn deeper(&mut self, column: usize) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return err(column, format!("the expression nests deeper than {MAX_DEPTH} levels (parentheses, not, lists)"));
+        }
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.keyword("or") {
             self.next();
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 { terms.remove(0) } else { Expr::Or(terms) })
     }
 
     fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.keyword("and") {
             self.next();
-            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+            terms.push(self.unary()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 { terms.remove(0) } else { Expr::And(terms) })
     }
 
     fn unary(&mut self) -> Result<Expr, ParseError> {
         if self.keyword("not") {
-            self.next();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let (col, _) = self.next();
+            self.deeper(col)?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         if *self.peek() == Tok::Open {
-            self.next();
+            let (col, _) = self.next();
+            self.deeper(col)?;
             let inner = self.or()?;
+            self.depth -= 1;
             return match self.next() {
                 (_, Tok::Close) => Ok(inner),
                 (col, other) => err(col, format!("expected \")\", found {other}")),
@@ -304,16 +334,21 @@ impl Parser<'_> {
             Tok::Number(n) => Ok(Operand::Value(Value::Number(n))),
             Tok::Text(t) => Ok(Operand::Value(Value::Text(t))),
             Tok::OpenList => {
+                self.deeper(col)?;
                 let mut items = Vec::new();
                 if *self.peek() == Tok::CloseList {
                     self.next();
+                    self.depth -= 1;
                     return Ok(Operand::List(items));
                 }
                 loop {
                     items.push(self.operand()?);
                     match self.next() {
                         (_, Tok::Comma) => continue,
-                        (_, Tok::CloseList) => return Ok(Operand::List(items)),
+                        (_, Tok::CloseList) => {
+                            self.depth -= 1;
+                            return Ok(Operand::List(items));
+                        }
                         (col, other) => return err(col, format!("expected \",\" or \"]\", found {other}")),
                     }
                 }
@@ -375,9 +410,15 @@ impl Parser<'_> {
     }
 }
 
-/// Parses `src`, checking every field and function against `schema`.
+/// Parses `src`, checking its size, nesting, fields and functions against the limits and `schema`.
 pub fn parse(src: &str, schema: &Schema) -> Result<Expr, ParseError> {
-    let mut p = Parser { toks: lex(src)?, at: 0, schema };
+    if src.len() > MAX_LEN {
+        return err(
+            src.char_indices().take_while(|(i, _)| *i < MAX_LEN).count() + 1,
+            format!("the expression is {} bytes long; the limit is {MAX_LEN}", src.len()),
+        );
+    }
+    let mut p = Parser { toks: lex(src)?, at: 0, schema, depth: 0 };
     if *p.peek() == Tok::End {
         return err(1, "the expression is empty");
     }
@@ -403,8 +444,8 @@ impl Expr {
     /// Whether the expression holds in `env`.
     pub fn eval(&self, env: &dyn Env) -> bool {
         match self {
-            Expr::Or(a, b) => a.eval(env) || b.eval(env),
-            Expr::And(a, b) => a.eval(env) && b.eval(env),
+            Expr::Or(terms) => terms.iter().any(|t| t.eval(env)),
+            Expr::And(terms) => terms.iter().all(|t| t.eval(env)),
             Expr::Not(e) => !e.eval(env),
             Expr::Compare(a, op, b) => {
                 let (a, b) = (a.value(env), b.value(env));
@@ -497,6 +538,89 @@ mod tests {
         assert!(!holds("health != 40"));
         assert!(!holds("attribute.seats > 3"));
         assert!(!holds("events('Report Built') > 0"), "a function without a value");
+    }
+
+    #[test]
+    fn long_chains_are_one_level_and_deep_nesting_is_refused() {
+        // 290 `or` terms (~4 KB): one level, evaluated without recursion per term.
+        let chain = vec!["mrr > 2000"; 290].join(" or ");
+        assert!(chain.len() <= MAX_LEN);
+        let e = parse(&chain, &SCHEMA).unwrap();
+        assert!(matches!(&e, Expr::Or(terms) if terms.len() == 290));
+        assert!(!e.eval(&acme()));
+        let e = |src: &str| parse(src, &SCHEMA).unwrap_err();
+        let too_long = vec!["mrr > 2000"; 5000].join(" or ");
+        assert_eq!(e(&too_long).message, format!("the expression is {} bytes long; the limit is 4096", too_long.len()));
+        assert_eq!(e(&too_long).column, 4097);
+        let deep = format!("{}mrr > 1{}", "(".repeat(65), ")".repeat(65));
+        assert_eq!(e(&deep).message, "the expression nests deeper than 64 levels (parentheses, not, lists)");
+        assert_eq!(e(&deep).column, 65);
+        assert!(parse(&format!("{}mrr > 1{}", "(".repeat(64), ")".repeat(64)), &SCHEMA).is_ok());
+        assert!(e(&format!("{}mrr > 1", "not ".repeat(65))).message.contains("deeper than 64"));
+        assert!(e(&format!("tags in {}1{}", "[".repeat(70), "]".repeat(70))).message.contains("deeper than 64"));
+    }
+
+    /// Pieces of the language glued at random: any of them may open a level.
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("("),
+            Just(")"),
+            Just("not "),
+            Just(" or "),
+            Just(" and "),
+            Just("mrr > 1"),
+            Just("plan = 'x'"),
+            Just("["),
+            Just("]"),
+            Just(","),
+            Just("active_users(30) < 5"),
+            Just("tags contains \"a\""),
+        ];
+        (proptest::collection::vec(piece, 0..3000), 0usize..3, 1usize..5000).prop_map(|(pieces, shape, n)| {
+            match shape {
+                // Random text.
+                0 => pieces.concat(),
+                // Deep nesting of one kind.
+                1 => format!("{}mrr > 1{}", "(".repeat(n), ")".repeat(n)),
+                // A long chain.
+                _ => format!("{}mrr > 1", "not ".repeat(n)),
+            }
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+        /// Whatever the text, every entry point of the language answers (a parse, or an error
+        /// naming a column) on a small stack, and what parses evaluates.
+        #[test]
+        fn hostile_text_never_overflows_the_stack(src in hostile()) {
+            let src2 = src.clone();
+            let answered = std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    let schema = crate::measure::SCHEMA;
+                    if let Ok(e) = parse(&src2, &schema) {
+                        e.eval(&acme());
+                        assert!(src2.len() <= MAX_LEN);
+                    }
+                    let _ = crate::measure::Source::parse(&src2);
+                    let mut defs = crate::definitions::Definitions::default();
+                    defs.segments.push(crate::definitions::SegmentDef {
+                        key: "s".into(), name: "S".into(), filter: src2.clone(),
+                    });
+                    let mut card = crate::definitions::default_scorecard();
+                    card.measures[0].applies_if = Some(src2.clone());
+                    card.measures[1].source = src2.clone();
+                    defs.scorecards.push(card.clone());
+                    let _ = defs.check(&Default::default());
+                    let _ = crate::definitions::Scorecard::compile(1, 1, card);
+                    let _ = crate::definitions::Definitions::from_toml(&format!("[[segment]]\nkey = \"s\"\nname = \"S\"\nfilter = {:?}\n", src2));
+                })
+                .unwrap()
+                .join();
+            proptest::prop_assert!(answered.is_ok(), "panicked on {} bytes", src.len());
+        }
     }
 
     #[test]

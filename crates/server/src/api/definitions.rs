@@ -14,7 +14,7 @@ use axum::Json;
 use chrono::{NaiveDate, Utc};
 use keepwell_core::definitions::{LifecycleRuleDef, ScorecardDef, SegmentDef};
 use keepwell_core::{expr, measure, Invalid};
-use keepwell_store::health::{Change, MemberRow, SegmentChange, StoredScorecard, StoredSegment};
+use keepwell_store::health::{Change, MemberRow, SegmentChange, StoredRule, StoredScorecard, StoredSegment};
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -27,6 +27,8 @@ pub struct SegmentView {
     pub filter: String,
     /// Members as of the latest daily pass.
     pub members: i64,
+    /// Why the daily pass skips it (a definition stored before a limit it breaks), else null.
+    pub problem: Option<String>,
 }
 
 async fn segment_view(state: &AppState, key: &str) -> ApiResult<SegmentView> {
@@ -36,7 +38,7 @@ async fn segment_view(state: &AppState, key: &str) -> ApiResult<SegmentView> {
 
 async fn view_of(state: &AppState, s: StoredSegment) -> ApiResult<SegmentView> {
     let members = state.store.count_segment_members(s.id, Utc::now().date_naive()).await?;
-    Ok(SegmentView { id: s.id, key: s.def.key, name: s.def.name, filter: s.def.filter, members })
+    Ok(SegmentView { id: s.id, key: s.def.key, name: s.def.name, filter: s.def.filter, members, problem: s.problem })
 }
 
 /// 201 for a new definition, 200 for a changed or unchanged one.
@@ -315,8 +317,8 @@ pub async fn set_weights(
 
 #[utoipa::path(get, path = "/api/v1/lifecycle-rules", tag = "lifecycle",
     description = "Lifecycle rules by priority: the first whose condition holds moves the account to its stage in the daily pass.",
-    responses((status = 200, body = Vec<LifecycleRuleDef>)), security(("bearer" = [])))]
-pub async fn rules(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<Vec<LifecycleRuleDef>>> {
+    responses((status = 200, body = Vec<StoredRule>)), security(("bearer" = [])))]
+pub async fn rules(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<Vec<StoredRule>>> {
     Ok(Json(state.store.lifecycle_rules().await?))
 }
 

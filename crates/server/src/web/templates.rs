@@ -59,6 +59,13 @@ pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
         chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or(v)
     });
     env.add_filter("urlencode", |v: String| urlencoding::encode(&v).into_owned());
+    // Long texts (a stored filter of thousands of terms) are cut for reading, with an ellipsis.
+    env.add_filter("truncate", |v: String, n: usize| -> String {
+        match v.char_indices().nth(n) {
+            Some((at, _)) => format!("{}…", &v[..at]),
+            None => v,
+        }
+    });
     env.add_filter("date", |v: String| -> String {
         chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or(v)
     });

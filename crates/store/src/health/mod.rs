@@ -12,7 +12,7 @@ use crate::audit::{record, Actor};
 use crate::billing::corrupt;
 use crate::sql::{text, Arg, Sql};
 use crate::{now_micros, Result, Store, StoreError, Tx};
-use keepwell_core::daily::{Plan, Rule, Segment};
+use keepwell_core::daily::{Plan, Rule, Segment, Skipped};
 use keepwell_core::definitions::{
     check_rule, check_scorecard, check_segment, default_scorecard, Definitions, LifecycleRuleDef, Scorecard,
     ScorecardDef, SegmentDef,
@@ -30,6 +30,9 @@ pub struct StoredSegment {
     pub id: i64,
     #[serde(flatten)]
     pub def: SegmentDef,
+    /// Why the daily pass skips it (a definition stored before a limit it breaks); its
+    /// membership stays as it was until it is fixed.
+    pub problem: Option<String>,
 }
 
 /// A stored scorecard and its revision (raised by every change).
@@ -39,6 +42,24 @@ pub struct StoredScorecard {
     pub revision: i64,
     #[serde(flatten)]
     pub def: ScorecardDef,
+    /// Why the daily pass skips it; accounts it would score fall to the next scorecard.
+    pub problem: Option<String>,
+}
+
+/// A stored lifecycle rule.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StoredRule {
+    #[serde(flatten)]
+    pub def: LifecycleRuleDef,
+    /// Why the daily pass skips it.
+    pub problem: Option<String>,
+}
+
+/// The first problem of a stored definition, as one line.
+fn problem_of(check: impl FnOnce(&mut Invalid)) -> Option<String> {
+    let mut invalid = Invalid::default();
+    check(&mut invalid);
+    invalid.errors.first().map(|e| format!("{}: {}", e.field, e.message))
 }
 
 /// What `apply` did to one definition.
@@ -62,10 +83,9 @@ impl Store {
             .await?
             .iter()
             .map(|r| {
-                Ok(StoredSegment {
-                    id: r.try_get("id")?,
-                    def: SegmentDef { key: text(r, "key")?, name: text(r, "name")?, filter: text(r, "filter")? },
-                })
+                let def = SegmentDef { key: text(r, "key")?, name: text(r, "name")?, filter: text(r, "filter")? };
+                let problem = problem_of(|i| check_segment(&def, "", i));
+                Ok(StoredSegment { id: r.try_get("id")?, def, problem })
             })
             .collect()
     }
@@ -74,19 +94,21 @@ impl Store {
         Ok(self.segments().await?.into_iter().find(|s| s.def.key == key))
     }
 
-    pub async fn lifecycle_rules(&self) -> Result<Vec<LifecycleRuleDef>> {
+    pub async fn lifecycle_rules(&self) -> Result<Vec<StoredRule>> {
         sqlx::query("SELECT key, name, stage, condition, priority FROM lifecycle_rules ORDER BY priority, key")
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(|r| {
-                Ok(LifecycleRuleDef {
+                let def = LifecycleRuleDef {
                     key: text(r, "key")?,
                     name: text(r, "name")?,
                     stage: text(r, "stage")?,
                     condition: text(r, "condition")?,
                     priority: r.try_get("priority")?,
-                })
+                };
+                let problem = problem_of(|i| check_rule(&def, "", i));
+                Ok(StoredRule { def, problem })
             })
             .collect()
     }
@@ -98,11 +120,10 @@ impl Store {
                 .await?
                 .iter()
                 .map(|r| {
-                    Ok(StoredScorecard {
-                        id: r.try_get("id")?,
-                        revision: r.try_get("revision")?,
-                        def: json(&text(r, "definition")?, "scorecard")?,
-                    })
+                    let (id, revision) = (r.try_get("id")?, r.try_get("revision")?);
+                    let def: ScorecardDef = json(&text(r, "definition")?, "scorecard")?;
+                    let problem = Scorecard::compile(id, revision, def.clone()).err();
+                    Ok(StoredScorecard { id, revision, def, problem })
                 })
                 .collect::<Result<_>>()?;
         cards.sort_by(|a, b| (a.def.priority, &a.def.key).cmp(&(b.def.priority, &b.def.key)));
@@ -137,33 +158,50 @@ impl Store {
     pub async fn definitions(&self) -> Result<Definitions> {
         Ok(Definitions {
             segments: self.segments().await?.into_iter().map(|s| s.def).collect(),
-            lifecycle_rules: self.lifecycle_rules().await?,
+            lifecycle_rules: self.lifecycle_rules().await?.into_iter().map(|r| r.def).collect(),
             scorecards: self.scorecards().await?.into_iter().map(|s| s.def).collect(),
         })
     }
 
-    /// The pass's plan: rules by priority, segments, scorecards by priority, all compiled.
+    /// The pass's plan: rules by priority, segments, scorecards by priority, all compiled. A
+    /// stored definition that no longer checks (one saved before a limit it breaks) is left out
+    /// and listed in `skipped`, logged: the rest of the pass runs.
     pub async fn plan(&self) -> Result<Plan> {
-        let parse = |src: &str| expr::parse(src, &SCHEMA).map_err(|e| corrupt(&format!("{src}: {e}")));
-        let rules = self
-            .lifecycle_rules()
-            .await?
-            .into_iter()
-            .map(|r| Ok(Rule { condition: parse(&r.condition)?, key: r.key, stage: r.stage }))
-            .collect::<Result<_>>()?;
-        let segments = self
-            .segments()
-            .await?
-            .into_iter()
-            .map(|s| Ok(Segment { id: s.id, filter: parse(&s.def.filter)?, key: s.def.key }))
-            .collect::<Result<_>>()?;
-        let scorecards = self
-            .scorecards()
-            .await?
-            .into_iter()
-            .map(|s| Scorecard::compile(s.id, s.revision, s.def).map_err(|e| corrupt(&e)))
-            .collect::<Result<_>>()?;
-        Ok(Plan { rules, segments, scorecards })
+        let mut plan = Plan::default();
+        let mut skip = |kind: &'static str, key: &str, problem: String| {
+            tracing::warn!(kind, key, %problem, "the daily pass skips a definition that does not check; fix it on its page");
+            plan.skipped.push(Skipped { kind, key: key.to_owned(), problem });
+        };
+        let mut rules = Vec::new();
+        for r in self.lifecycle_rules().await? {
+            match (r.problem, expr::parse(&r.def.condition, &SCHEMA)) {
+                (None, Ok(condition)) => rules.push(Rule { condition, key: r.def.key, stage: r.def.stage }),
+                (problem, parsed) => {
+                    skip("lifecycle_rule", &r.def.key, problem.or(parsed.err().map(|e| e.to_string())).unwrap_or_default())
+                }
+            }
+        }
+        let mut segments = Vec::new();
+        for s in self.segments().await? {
+            match (s.problem, expr::parse(&s.def.filter, &SCHEMA)) {
+                (None, Ok(filter)) => segments.push(Segment { id: s.id, filter, key: s.def.key }),
+                (problem, parsed) => {
+                    skip("segment", &s.def.key, problem.or(parsed.err().map(|e| e.to_string())).unwrap_or_default())
+                }
+            }
+        }
+        let mut scorecards = Vec::new();
+        for s in self.scorecards().await? {
+            let key = s.def.key.clone();
+            match Scorecard::compile(s.id, s.revision, s.def) {
+                Ok(card) => scorecards.push(card),
+                Err(problem) => skip("scorecard", &key, problem),
+            }
+        }
+        plan.rules = rules;
+        plan.segments = segments;
+        plan.scorecards = scorecards;
+        Ok(plan)
     }
 
     /// Creates or updates every definition of `defs` by key, in one transaction after checking
