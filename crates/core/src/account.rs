@@ -81,8 +81,11 @@ impl ExternalId {
         {
             return Err(format!("kind {kind:?} must be 1 to 32 letters, digits, '_' or '-'"));
         }
-        if value.is_empty() || value.len() > 255 {
-            return Err("value must be 1 to 255 characters".into());
+        if value.is_empty() || value.chars().count() > crate::limits::EXTERNAL_ID {
+            return Err(format!("value must be 1 to {} characters", crate::limits::EXTERNAL_ID));
+        }
+        if let Some(e) = crate::limits::control_character(value) {
+            return Err(format!("value {e}"));
         }
         Ok(ExternalId { kind, value: value.to_owned() })
     }
@@ -127,12 +130,11 @@ impl AccountInput {
     /// Checks every field and returns the account, or every invalid field at once.
     pub fn validate(self) -> Result<NewAccount, Invalid> {
         let mut invalid = Invalid::default();
+        use crate::limits;
         let name = clean(self.name.as_deref());
-        match &name {
-            None => invalid.push("name", "is required"),
-            Some(n) if n.chars().count() > 200 => invalid.push("name", "is longer than 200 characters"),
-            _ => {}
-        }
+        limits::required_text(&mut invalid, "name", name.as_deref(), limits::NAME);
+        limits::text(&mut invalid, "industry", self.industry.as_deref(), limits::SHORT_TEXT);
+        limits::text(&mut invalid, "plan", self.plan.as_deref(), limits::SHORT_TEXT);
         let domain = match clean(self.domain.as_deref()).map(|d| normalize_domain(&d)) {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => {
@@ -175,9 +177,13 @@ impl AccountInput {
         let mut tags: Vec<String> = self.tags.iter().filter_map(|t| clean(Some(t))).map(|t| t.to_lowercase()).collect();
         tags.sort();
         tags.dedup();
-        if tags.iter().any(|t| t.chars().count() > 50) {
-            invalid.push("tags", "a tag is longer than 50 characters");
+        if tags.iter().any(|t| t.chars().count() > limits::TAG) {
+            invalid.push("tags", format!("a tag is longer than {} characters", limits::TAG));
+        } else if let Some(e) = tags.iter().find_map(|t| limits::control_character(t)) {
+            invalid.push("tags", format!("a tag {e}"));
         }
+        limits::count(&mut invalid, "tags", tags.len(), limits::TAGS, "tags");
+        limits::count(&mut invalid, "external_ids", self.external_ids.len(), limits::EXTERNAL_IDS, "external ids");
         let mut external_ids = Vec::new();
         for (i, (kind, value)) in self.external_ids.iter().enumerate() {
             match ExternalId::new(kind, value) {

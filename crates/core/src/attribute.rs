@@ -109,15 +109,20 @@ pub fn check_name(name: &str) -> Result<(), String> {
 pub fn collect(values: Vec<(String, Option<AttrValue>)>, invalid: &mut crate::Invalid) -> Attributes {
     let mut attributes = Attributes::new();
     for (name, value) in values {
+        let field = format!("attributes.{name}");
         match check_name(&name) {
             Ok(()) => {
+                if let Some(AttrValue::Text(t)) = &value {
+                    crate::limits::text(invalid, &field, Some(t), crate::limits::ATTRIBUTE_TEXT);
+                }
                 if let Some(v) = value {
                     attributes.insert(name, v);
                 }
             }
-            Err(e) => invalid.push(format!("attributes.{name}"), e),
+            Err(e) => invalid.push(field, e),
         }
     }
+    crate::limits::count(invalid, "attributes", attributes.len(), crate::limits::ATTRIBUTES, "attributes");
     attributes
 }
 

@@ -91,12 +91,16 @@ impl ContactInput {
                 None
             }
         };
+        use crate::limits;
+        limits::text(&mut invalid, "account_external_id", self.account_external_id.as_deref(), limits::EXTERNAL_ID);
         let email = clean(self.email.as_deref()).map(|e| e.to_ascii_lowercase());
         match &email {
             None => invalid.push("email", "is required"),
             Some(e) if !is_email(e) => invalid.push("email", format!("{e:?} is not an e-mail address")),
             _ => {}
         }
+        limits::text(&mut invalid, "name", self.name.as_deref(), limits::NAME);
+        limits::text(&mut invalid, "title", self.title.as_deref(), limits::SHORT_TEXT);
         let role = match clean(self.role.as_deref()) {
             None => None,
             Some(r) => match r.parse() {
@@ -118,6 +122,10 @@ impl ContactInput {
         let mut external_user_ids: Vec<String> = self.external_user_ids.iter().filter_map(|u| clean(Some(u))).collect();
         external_user_ids.sort();
         external_user_ids.dedup();
+        for id in &external_user_ids {
+            limits::text(&mut invalid, "external_user_ids", Some(id), limits::EXTERNAL_ID);
+        }
+        limits::count(&mut invalid, "external_user_ids", external_user_ids.len(), limits::EXTERNAL_IDS, "user ids");
         let attributes = attribute::collect(self.attributes, &mut invalid);
         let result = NewContact {
             account: account.unwrap_or(AccountRef::Id(0)),

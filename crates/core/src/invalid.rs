@@ -57,8 +57,12 @@ pub fn clean(value: Option<&str>) -> Option<String> {
     value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
-/// A plausible e-mail address: one `@`, a local part, a dotted domain, no spaces.
+/// A plausible e-mail address: one `@`, a local part, a dotted domain, no spaces or control
+/// characters, at most 254 bytes.
 pub fn is_email(value: &str) -> bool {
+    if value.len() > crate::limits::EMAIL || value.chars().any(char::is_control) {
+        return false;
+    }
     let Some((local, domain)) = value.split_once('@') else {
         return false;
     };

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod health;
 pub mod import;
 pub mod invalid;
+pub mod limits;
 pub mod measure;
 pub mod metrics;
 pub mod money;

@@ -64,13 +64,29 @@ impl FromStr for Role {
     }
 }
 
-/// Passwords are 12 to 128 characters (OWASP: at least 12, allow at least 64).
+/// The 10 000 most common passwords, most common first, lowercase: the top of the ranked list
+/// zxcvbn ships (MIT licence), itself drawn from leaked password sets.
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// Passwords are 12 to 128 characters (OWASP: at least 12, allow at least 64), hold no control
+/// characters, are not only whitespace nor one character repeated, and are not among the 10 000
+/// most common passwords. No composition rules beyond that (NIST SP 800-63B).
 pub fn check_password(password: &str) -> Result<(), String> {
     let n = password.chars().count();
+    let mut chars = password.chars();
+    let first = chars.next();
     if n < 12 {
         Err("must be at least 12 characters".into())
     } else if n > 128 {
         Err("must be at most 128 characters".into())
+    } else if password.chars().any(char::is_control) {
+        Err("must not hold control characters".into())
+    } else if password.chars().all(char::is_whitespace) {
+        Err("must not be only spaces".into())
+    } else if chars.all(|c| Some(c) == first) {
+        Err("must not be one character repeated".into())
+    } else if COMMON_PASSWORDS.lines().any(|p| p == password.to_lowercase()) {
+        Err("is one of the 10 000 most common passwords; choose another".into())
     } else {
         Ok(())
     }
@@ -99,5 +115,18 @@ mod tests {
     fn password_length() {
         assert!(check_password("short").is_err());
         assert!(check_password("twelve chars").is_ok());
+    }
+
+    #[test]
+    fn weak_passwords_say_why() {
+        assert_eq!(check_password(&" ".repeat(12)).unwrap_err(), "must not be only spaces");
+        assert_eq!(check_password(&"\0".repeat(12)).unwrap_err(), "must not hold control characters");
+        assert_eq!(check_password("correct horse\u{7}battery").unwrap_err(), "must not hold control characters");
+        assert_eq!(check_password(&"a".repeat(20)).unwrap_err(), "must not be one character repeated");
+        assert_eq!(check_password(&"\u{3000}".repeat(12)).unwrap_err(), "must not be only spaces");
+        assert!(check_password("1qaz2wsx3edc").unwrap_err().contains("most common"));
+        assert!(check_password("QazWsxEdcRfv").unwrap_err().contains("most common"), "any case");
+        assert!(check_password("correct horse battery").is_ok());
+        assert_eq!(COMMON_PASSWORDS.lines().count(), 10_000);
     }
 }

@@ -133,9 +133,11 @@ where
                 .await
                 .map_err(|e| AuthRejection::Api(e.into()))?
                 .ok_or(AuthRejection::Api(ApiError::Unauthorized))?;
+            // The lower of the token's role and its member's current one, read on every request.
+            let role = found.effective_role.ok_or(AuthRejection::Api(ApiError::Unauthorized))?;
             Caller {
                 user_id: found.created_by,
-                role: found.role,
+                role,
                 actor: Actor { user_id: found.created_by, label: format!("token:{}", found.name) },
             }
         };

@@ -54,6 +54,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_health.sql"),
         postgres: include_str!("../migrations/postgres/0007_health.sql"),
     },
+    Migration {
+        version: 8,
+        name: "hardening",
+        sqlite: include_str!("../migrations/sqlite/0008_hardening.sql"),
+        postgres: include_str!("../migrations/postgres/0008_hardening.sql"),
+    },
 ];
 
 /// The schema version this build expects.

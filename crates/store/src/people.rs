@@ -65,8 +65,15 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked: bool,
-    /// The member who made it; a CSM token acts for them.
+    /// The member who made it, and for whom it acts; none for an operator's token
+    /// (`keepwell token create`) or when that member was deleted.
     pub created_by: Option<i64>,
+    /// The member's e-mail; none for an operator's token.
+    pub member: Option<String>,
+    /// What it may do now: the lower of its own role and its member's current one (an
+    /// operator's token keeps its own); none when it cannot act at all (revoked, its member
+    /// disabled or deleted).
+    pub effective_role: Option<Role>,
 }
 
 /// An ingestion write key: it can only send events.
@@ -95,9 +102,7 @@ impl Store {
         if !keepwell_core::invalid::is_email(&email) {
             invalid.push("email", format!("{email:?} is not an e-mail address"));
         }
-        if u.name.trim().is_empty() {
-            invalid.push("name", "is required");
-        }
+        keepwell_core::limits::required_text(&mut invalid, "name", Some(u.name), keepwell_core::limits::NAME);
         invalid.into_result(())?;
         let mut tx = self.begin().await?;
         if sqlx::query("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?.is_some() {
@@ -153,7 +158,9 @@ impl Store {
         Ok(sqlx::query("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?.try_get(0)?)
     }
 
-    /// Changes a member's name, role or whether they may sign in. Disabling ends their sessions.
+    /// Changes a member's name, role or whether they may sign in. Disabling ends their sessions
+    /// and stops their tokens (returned, so the caller can say which); the last active admin
+    /// cannot be demoted or disabled, or nobody could manage the team.
     pub async fn update_user(
         &self,
         actor: &Actor,
@@ -161,7 +168,12 @@ impl Store {
         name: Option<&str>,
         role: Option<Role>,
         disabled: Option<bool>,
-    ) -> Result<User> {
+    ) -> Result<(User, Vec<ApiToken>)> {
+        let mut invalid = Invalid::default();
+        if name.is_some() {
+            keepwell_core::limits::required_text(&mut invalid, "name", name, keepwell_core::limits::NAME);
+        }
+        invalid.into_result(())?;
         let mut tx = self.begin().await?;
         let before = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
             .bind(id)
@@ -170,9 +182,33 @@ impl Store {
             .map(|r| user_from(&r))
             .transpose()?
             .ok_or_else(|| StoreError::NotFound(format!("no team member with id {id}")))?;
-        if let Some(n) = name.filter(|n| n.trim().is_empty()) {
-            return Err(Invalid::field("name", format!("{n:?}: is required")).into());
+        let loses_admin = before.role == Role::Admin
+            && !before.disabled
+            && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
+        if loses_admin {
+            let others: i64 = sqlx::query(
+                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            if others == 0 {
+                let field = if disabled == Some(true) { "disabled" } else { "role" };
+                return Err(StoreError::conflict(
+                    field,
+                    format!("{} is the last active admin; make another member admin first", before.email),
+                ));
+            }
         }
+        let stopping = disabled == Some(true) && !before.disabled;
+        let stopped = if stopping {
+            let mut live = tokens_where(&mut tx, Tokens::OfMember(id)).await?;
+            live.retain(|t| t.effective_role.is_some());
+            live
+        } else {
+            Vec::new()
+        };
         let row = sqlx::query(&format!(
             "UPDATE users SET name = $1, role = $2, disabled_at = CASE WHEN $3 IS NULL THEN disabled_at \
              WHEN $3 = 1 THEN COALESCE(disabled_at, $5) ELSE NULL END WHERE id = $4 RETURNING {USER_COLS}"
@@ -190,7 +226,7 @@ impl Store {
         }
         record(&mut tx, actor, "user.update", "user", Some(id.to_string()), Some(&before), Some(&after)).await?;
         tx.commit().await?;
-        Ok(after)
+        Ok((after, stopped))
     }
 
     /// Replaces a member's password hash and ends their other sessions.
@@ -309,6 +345,8 @@ impl Store {
             .collect()
     }
 
+    /// Makes a token for `actor`'s member, or for the operator when the actor is no member (the
+    /// CLI): an operator's token keeps its role; a member's acts with the lower of the two.
     pub async fn create_api_token(
         &self,
         actor: &Actor,
@@ -317,54 +355,53 @@ impl Store {
         hash: &str,
         prefix: &str,
     ) -> Result<ApiToken> {
-        if name.trim().is_empty() {
-            return Err(Invalid::field("name", "is required").into());
-        }
+        let name = name.trim();
+        let mut invalid = Invalid::default();
+        keepwell_core::limits::required_text(&mut invalid, "name", Some(name), keepwell_core::limits::NAME);
+        invalid.into_result(())?;
         let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id, name, role, prefix, created_at, last_used_at, revoked_at, created_by",
+        let id: i64 = sqlx::query(
+            "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at, operator) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             RETURNING id",
         )
-        .bind(name.trim())
+        .bind(name)
         .bind(role.as_str())
         .bind(hash)
         .bind(prefix)
         .bind(actor.user_id)
         .bind(now_micros())
+        .bind(i64::from(actor.user_id.is_none()))
         .fetch_one(&mut *tx)
-        .await?;
-        let token = token_from(&row)?;
+        .await?
+        .try_get(0)?;
+        let token = tokens_where(&mut tx, Tokens::Id(id)).await?.pop().ok_or_else(|| corrupt_token(id))?;
         record(&mut tx, actor, "token.create", "api_token", Some(token.id.to_string()), None, Some(&token)).await?;
         tx.commit().await?;
         Ok(token)
     }
 
-    /// The live token with this hash, marking it used.
+    /// The token with this hash if it may act now (its effective role), marking it used. Read
+    /// on every request, so a member demoted or disabled is a token demoted or stopped at once.
     pub async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
-        let row = sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at, created_by FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL")
-            .bind(hash)
-            .fetch_optional(self.pool())
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token = token_from(&row)?;
+        let mut conn = self.pool().acquire().await?;
+        let Some(token) = tokens_where(&mut conn, Tokens::Hash(hash)).await?.pop() else { return Ok(None) };
+        if token.effective_role.is_none() {
+            return Ok(None);
+        }
         let now = now_micros();
         if token.last_used_at.is_none_or(|t| now - t.timestamp_micros() > 60_000_000) {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(token.id)
-                .execute(self.pool())
+                .execute(&mut *conn)
                 .await?;
         }
         Ok(Some(token))
     }
 
     pub async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
-        sqlx::query("SELECT id, name, role, prefix, created_at, last_used_at, revoked_at, created_by FROM api_tokens ORDER BY id DESC")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(token_from)
-            .collect()
+        let mut conn = self.pool().acquire().await?;
+        tokens_where(&mut conn, Tokens::All).await
     }
 
     pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<()> {
@@ -436,16 +473,64 @@ impl Store {
     }
 }
 
+/// Which tokens to read.
+enum Tokens<'a> {
+    All,
+    Id(i64),
+    Hash(&'a str),
+    OfMember(i64),
+}
+
+/// Tokens newest first, with their member and effective role.
+async fn tokens_where(conn: &mut sqlx::AnyConnection, which: Tokens<'_>) -> Result<Vec<ApiToken>> {
+    let condition = match which {
+        Tokens::All => "1 = 1",
+        Tokens::Id(_) => "t.id = $1",
+        Tokens::Hash(_) => "t.token_hash = $1",
+        Tokens::OfMember(_) => "t.created_by = $1",
+    };
+    let sql = format!(
+        "SELECT t.id, t.name, t.role, t.prefix, t.created_at, t.last_used_at, t.revoked_at, t.created_by, t.operator,
+                u.email AS member_email, u.role AS member_role, u.disabled_at AS member_disabled_at
+         FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by WHERE {condition} ORDER BY t.id DESC"
+    );
+    let query = sqlx::query(&sql);
+    let query = match which {
+        Tokens::All => query,
+        Tokens::Id(id) | Tokens::OfMember(id) => query.bind(id),
+        Tokens::Hash(h) => query.bind(h),
+    };
+    query.fetch_all(&mut *conn).await?.iter().map(token_from).collect()
+}
+
+fn corrupt_token(id: i64) -> StoreError {
+    StoreError::Corrupt(format!("API token {id} vanished inside its transaction"))
+}
+
 fn token_from(r: &AnyRow) -> Result<ApiToken> {
+    let role: Role = text(r, "role")?.parse().map_err(StoreError::Corrupt)?;
+    let revoked = get_opt_i64(r, "revoked_at")?.is_some();
+    let operator = r.try_get::<i64, _>("operator")? != 0;
+    let member = opt_text(r, "member_email")?;
+    let member_role = opt_text(r, "member_role")?.map(|m| m.parse::<Role>().map_err(StoreError::Corrupt)).transpose()?;
+    let member_live = get_opt_i64(r, "member_disabled_at")?.is_none();
+    let effective_role = match (revoked, operator, member_role) {
+        (true, _, _) => None,
+        (false, true, _) => Some(role),
+        (false, false, Some(m)) if member_live => Some(role.min(m)),
+        (false, false, _) => None,
+    };
     Ok(ApiToken {
         id: r.try_get("id")?,
         name: text(r, "name")?,
-        role: text(r, "role")?.parse().map_err(StoreError::Corrupt)?,
+        role,
         prefix: text(r, "prefix")?,
         created_at: instant(r.try_get("created_at")?),
         last_used_at: get_opt_i64(r, "last_used_at")?.map(instant),
-        revoked: get_opt_i64(r, "revoked_at")?.is_some(),
+        revoked,
         created_by: get_opt_i64(r, "created_by")?,
+        member,
+        effective_role,
     })
 }
 

@@ -25,6 +25,7 @@ on_both_backends!(
     large_imports_batch_without_changing_what_rows_mean,
     contacts_round_trip_and_import,
     users_sessions_tokens_and_keys,
+    tokens_follow_their_members_rights,
     audit_records_before_and_after,
     backup_restores_into_an_empty_database,
     migrate_twice_changes_nothing,
@@ -35,6 +36,7 @@ on_both_backends!(
     message_ids_deduplicate_for_seven_days_then_are_forgotten,
     health_pass_scores_moves_stages_keeps_membership_and_reruns_alike,
     definitions_apply_by_key_whole_or_not_at_all,
+    a_stored_definition_past_a_limit_is_skipped_not_fatal,
 );
 
 mod upgrade {
@@ -326,7 +328,7 @@ async fn users_sessions_tokens_and_keys(store: Store) {
     assert_eq!(store.user_sessions(id).await.unwrap().len(), 1);
     store.update_user(&cli(), id, None, Some(Role::Viewer), Some(true)).await.unwrap();
     assert!(store.session("h1").await.unwrap().is_none(), "disabling ends sessions");
-    let u = store.update_user(&cli(), id, Some("Ann B"), None, Some(false)).await.unwrap();
+    let (u, _) = store.update_user(&cli(), id, Some("Ann B"), None, Some(false)).await.unwrap();
     assert_eq!((u.name.as_str(), u.role, u.disabled), ("Ann B", Role::Viewer, false));
 
     let t = store.create_api_token(&cli(), "ci", Role::Manager, "th", "kw_ab").await.unwrap();
@@ -338,6 +340,41 @@ async fn users_sessions_tokens_and_keys(store: Store) {
     assert_eq!(store.write_keys().await.unwrap().len(), 1);
     store.revoke_write_key(&cli(), k.id).await.unwrap();
     assert!(store.write_key_by_hash("kh").await.unwrap().is_none());
+}
+
+/// A token acts with the lower of its role and its member's current one; a disabled or deleted
+/// member's tokens stop; an operator's token (the CLI's) keeps its role; the last admin stays.
+async fn tokens_follow_their_members_rights(store: Store) {
+    let boss = user(&store, "boss@team.io", Role::Admin).await;
+    let ann = user(&store, "ann@team.io", Role::Admin).await;
+    let as_ann = Actor { user_id: Some(ann), label: "ann@team.io".into() };
+    let t = store.create_api_token(&as_ann, "sync", Role::Admin, "ann-token", "kw_an").await.unwrap();
+    assert_eq!((t.effective_role, t.member.as_deref()), (Some(Role::Admin), Some("ann@team.io")));
+    let effective = |hash: &'static str| {
+        let store = store.clone();
+        async move { store.api_token_by_hash(hash).await.unwrap().and_then(|t| t.effective_role) }
+    };
+    store.update_user(&cli(), ann, None, Some(Role::Viewer), None).await.unwrap();
+    assert_eq!(effective("ann-token").await, Some(Role::Viewer), "demoted with its member");
+    let (_, stopped) = store.update_user(&cli(), ann, None, None, Some(true)).await.unwrap();
+    assert_eq!(stopped.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["sync"]);
+    assert_eq!(effective("ann-token").await, None, "a disabled member's token stops at once");
+    let listed = store.api_tokens().await.unwrap();
+    assert_eq!((listed[0].name.as_str(), listed[0].effective_role), ("sync", None));
+    store.update_user(&cli(), ann, None, Some(Role::Manager), Some(false)).await.unwrap();
+    assert_eq!(effective("ann-token").await, Some(Role::Manager));
+    let op = store.create_api_token(&cli(), "ops", Role::Admin, "op-token", "kw_op").await.unwrap();
+    assert_eq!((op.effective_role, op.member.as_deref()), (Some(Role::Admin), None));
+    keepwell_store::testing::execute(&store, &format!("DELETE FROM users WHERE id = {ann}")).await;
+    assert_eq!(effective("ann-token").await, None, "a deleted member's token is not the operator's");
+    assert_eq!(effective("op-token").await, Some(Role::Admin));
+    // The last active admin can be neither demoted nor disabled.
+    for (role, disabled) in [(Some(Role::Manager), None), (None, Some(true))] {
+        let err = store.update_user(&cli(), boss, None, role, disabled).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Conflict { .. }), "{err}");
+        assert!(err.to_string().contains("last active admin"), "{err}");
+    }
+    assert_eq!(store.user(boss).await.unwrap().unwrap().role, Role::Admin);
 }
 
 async fn audit_records_before_and_after(store: Store) {
@@ -831,6 +868,34 @@ scale = { kind = "linear", bad = 20, good = 80 }
     let exported = store.definitions().await.unwrap();
     assert_eq!(exported.scorecards.len(), 1);
     assert!(Definitions::from_toml(&exported.to_toml()).unwrap() == exported);
+}
+
+/// A rule and a segment saved before the filter language had limits (10 000 `or` terms, 2 000
+/// parentheses): the pass leaves them out, says so, and scores everyone else.
+async fn a_stored_definition_past_a_limit_is_skipped_not_fatal(store: Store) {
+    let acme = store.create_account(&cli(), &account("Acme", "c-1").validate().unwrap()).await.unwrap();
+    let chain = vec!["mrr > 1"; 10_000].join(" or ");
+    let deep = format!("{}mrr > 1{}", "(".repeat(2_000), ")".repeat(2_000));
+    keepwell_store::testing::execute(
+        &store,
+        &format!(
+            "INSERT INTO lifecycle_rules (key, name, stage, condition, priority, created_at, updated_at) \
+             VALUES ('huge', 'Huge', 'churned', '{chain}', 1, 0, 0); \
+             INSERT INTO segments (key, name, filter, created_at, updated_at) VALUES ('deep', 'Deep', '{deep}', 0, 0);"
+        ),
+    )
+    .await;
+    let plan = store.plan().await.unwrap();
+    let skipped: Vec<(&str, &str)> = plan.skipped.iter().map(|s| (s.kind, s.key.as_str())).collect();
+    assert_eq!(skipped, [("lifecycle_rule", "huge"), ("segment", "deep")]);
+    assert!(plan.skipped[0].problem.contains("the limit is 4096"), "{}", plan.skipped[0].problem);
+    assert!(plan.skipped[1].problem.contains("deeper than 64"), "{}", plan.skipped[1].problem);
+    store.run_days("USD", day("2026-11-20"), day("2026-11-20"), |_, _| {}).await.unwrap();
+    assert!(store.snapshot(acme.id, day("2026-11-20")).await.unwrap().is_some(), "everyone else is scored");
+    let rules = store.lifecycle_rules().await.unwrap();
+    assert!(rules[0].problem.as_deref().unwrap().starts_with("condition: column 4097"), "{:?}", rules[0].problem);
+    assert!(store.segment("deep").await.unwrap().unwrap().problem.is_some());
+    assert_eq!(store.account(acme.id).await.unwrap().unwrap().lifecycle_stage, LifecycleStage::Onboarding);
 }
 
 /// A database of schema 6 (issue 4's release) with usage rollups: migration 7 derives each user's

@@ -35,6 +35,23 @@ pub struct UserPatch {
     disabled: Option<bool>,
 }
 
+/// A changed member, with the API tokens a disabling stopped (they act again if the member is
+/// enabled again).
+#[derive(Serialize, ToSchema)]
+pub struct UpdatedUser {
+    #[serde(flatten)]
+    user: User,
+    stopped_tokens: Vec<StoppedToken>,
+}
+
+/// A token that no longer acts.
+#[derive(Serialize, ToSchema)]
+pub struct StoppedToken {
+    id: i64,
+    name: String,
+    prefix: String,
+}
+
 /// A created member, with the generated password when none was given.
 #[derive(Serialize, ToSchema)]
 pub struct CreatedUser {
@@ -119,7 +136,8 @@ pub async fn create(
 }
 
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UserPatch, params(("id" = i64, Path)),
-    responses((status = 200, body = User), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    description = "Changes a member's name, role or whether they may sign in. Disabling ends their sessions and stops their API tokens (listed in `stopped_tokens`). The last active admin cannot be demoted or disabled (409).",
+    responses((status = 200, body = UpdatedUser), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip(auth, state, body))]
 pub async fn update(
@@ -127,7 +145,7 @@ pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<User>> {
+) -> ApiResult<Json<UpdatedUser>> {
     let id = path_id(&id)?;
     let body = json_object(&body)?;
     let mut invalid = Invalid::default();
@@ -148,5 +166,8 @@ pub async fn update(
     if auth.user_id == Some(id) && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
         return Err(ApiError::Forbidden("admins cannot disable or demote themselves; ask another admin".into()));
     }
-    Ok(Json(state.store.update_user(&auth.actor, id, name, role, disabled).await?))
+    let (user, stopped) = state.store.update_user(&auth.actor, id, name, role, disabled).await?;
+    let stopped_tokens =
+        stopped.into_iter().map(|t| StoppedToken { id: t.id, name: t.name, prefix: t.prefix }).collect();
+    Ok(Json(UpdatedUser { user, stopped_tokens }))
 }

@@ -144,7 +144,7 @@ async fn segments_page(
     let mut rows = Vec::new();
     for s in state.store.segments().await.map_err(fail)? {
         let members = state.store.count_segment_members(s.id, today).await.map_err(fail)?;
-        rows.push(context! { key => s.def.key, name => s.def.name, filter => s.def.filter, members });
+        rows.push(context! { key => s.def.key, name => s.def.name, filter => s.def.filter, members, problem => s.problem });
     }
     Ok(render_status(
         state,

@@ -85,8 +85,18 @@ pub async fn update(
     if auth.user_id == Some(id) && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
         return Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-not-yourself", &[])).await);
     }
-    let user =
-        state.store.update_user(&auth.actor, id, None, role, disabled).await.map_err(|e| failure(&state, &web, e))?;
-    Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-saved", &[("name", user.name.clone().into())]))
-        .await)
+    let (user, stopped) = match state.store.update_user(&auth.actor, id, None, role, disabled).await {
+        Ok(changed) => changed,
+        Err(keepwell_store::StoreError::Conflict { .. }) => {
+            return Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-last-admin", &[])).await)
+        }
+        Err(e) => return Err(failure(&state, &web, e)),
+    };
+    let mut flash = tr(&state, &web, "team-saved", &[("name", user.name.clone().into())]);
+    if !stopped.is_empty() {
+        let names: Vec<String> = stopped.iter().map(|t| format!("{} ({}…)", t.name, t.prefix)).collect();
+        flash.push(' ');
+        flash.push_str(&tr(&state, &web, "team-tokens-stopped", &[("tokens", names.join(", ").into())]));
+    }
+    Ok(redirect_with(&state, &web, "/team", &flash).await)
 }
