@@ -12,6 +12,8 @@ pub struct Config {
     pub base_url: Option<String>,
     pub reporting_currency: String,
     pub stripe_webhook_secret: Option<String>,
+    /// `KEEPWELL_TRUSTED_PROXIES`: proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: keepwell_server::auth::TrustedProxies,
 }
 
 /// The keys `keepwell.toml` may hold.
@@ -23,6 +25,7 @@ struct File {
     base_url: Option<String>,
     reporting_currency: Option<String>,
     stripe_webhook_secret: Option<String>,
+    trusted_proxies: Option<String>,
 }
 
 impl Config {
@@ -60,6 +63,10 @@ impl Config {
                 .ok()
                 .or(file.stripe_webhook_secret)
                 .filter(|s| !s.trim().is_empty()),
+            trusted_proxies: keepwell_server::auth::TrustedProxies::parse(
+                &std::env::var("KEEPWELL_TRUSTED_PROXIES").ok().or(file.trusted_proxies).unwrap_or_default(),
+            )
+            .map_err(|e| anyhow::anyhow!("KEEPWELL_TRUSTED_PROXIES: {e}"))?,
         })
     }
 }

@@ -107,6 +107,13 @@ impl CsvColumns {
     /// The row as an event, its account looked up in `accounts` (external id → account).
     fn event(&self, r: &csv::StringRecord, line: u64, accounts: &HashMap<String, Vec<i64>>) -> Result<Event, Problem> {
         let timestamp = instant(self.cell(r, 0), "timestamp", None).map_err(|e| self.problem(line, 0, e.reason))?;
+        if keepwell_core::segment::impossible(timestamp, chrono::Utc::now()) {
+            return Err(self.problem(
+                line,
+                0,
+                format!("{timestamp} is impossible: before 2000 or more than a day from now; fix or drop the row"),
+            ));
+        }
         let external = self.cell(r, 1);
         let account = match accounts.get(external).map(Vec::as_slice) {
             _ if external.is_empty() => return Err(self.problem(line, 1, "is empty")),
@@ -127,14 +134,20 @@ impl CsvColumns {
                 ));
             }
         };
-        let user = self.cell(r, 2);
-        if user.is_empty() {
-            return Err(self.problem(line, 2, "is empty"));
+        use keepwell_core::limits::{control_character, EVENT_NAME, EXTERNAL_ID};
+        for (k, max) in [(2, EXTERNAL_ID), (3, EVENT_NAME)] {
+            let cell = self.cell(r, k);
+            if cell.is_empty() {
+                return Err(self.problem(line, k, "is empty"));
+            }
+            if cell.chars().count() > max {
+                return Err(self.problem(line, k, format!("is longer than {max} characters")));
+            }
+            if let Some(e) = control_character(cell) {
+                return Err(self.problem(line, k, e));
+            }
         }
-        let event = self.cell(r, 3);
-        if event.is_empty() {
-            return Err(self.problem(line, 3, "is empty"));
-        }
+        let (user, event) = (self.cell(r, 2), self.cell(r, 3));
         let properties = match self.cell(r, 4) {
             "" => None,
             raw => match serde_json::from_str::<serde_json::Value>(raw) {
@@ -168,7 +181,11 @@ fn ndjson_event(line: &str, n: u64) -> Result<Event, Problem> {
             message: format!("invalid JSON: {message}"),
         });
     }
-    parse_record(line, || content_id(line)).map_err(|e| Problem { line: n, column: None, message: e.reason })
+    parse_record(line, chrono::Utc::now(), || content_id(line)).map_err(|e| Problem {
+        line: n,
+        column: None,
+        message: e.reason,
+    })
 }
 
 /// Reads the file's events in turn, `Err` for the first that does not check.

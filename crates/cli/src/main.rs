@@ -298,6 +298,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         reporting_currency: config.reporting_currency.clone(),
         stripe_webhook_secret: config.stripe_webhook_secret.clone(),
         pass_every: Some(std::time::Duration::from_secs(600)),
+        trusted_proxies: config.trusted_proxies.clone(),
     };
     let app = keepwell_server::Application::build(store, settings).await?;
     let addr = app.local_addr();

@@ -134,8 +134,10 @@ fn optional<T>(
 
 fn id_text(field: &'static str) -> impl Fn(&str) -> Result<String, String> {
     move |v: &str| {
-        if v.chars().count() > 255 {
-            Err(format!("{field} is longer than 255 characters"))
+        if v.chars().count() > crate::limits::EXTERNAL_ID {
+            Err(format!("{field} is longer than {} characters", crate::limits::EXTERNAL_ID))
+        } else if let Some(e) = crate::limits::control_character(v) {
+            Err(format!("{field} {e}"))
         } else {
             Ok(v.to_owned())
         }

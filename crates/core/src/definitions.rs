@@ -55,13 +55,31 @@ fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
     let text = match Num::deserialize(d)? {
         Num::I(i) => i.to_string(),
         Num::F(f) => f.to_string(),
-        Num::S(s) => s,
+        Num::S(s) if is_decimal_text(&s) => s,
+        Num::S(s) => return Err(serde::de::Error::custom(format!("{s:?} is not a number"))),
     };
-    Decimal::from_str(text.trim()).map_err(|_| serde::de::Error::custom(format!("{text:?} is not a number")))
+    Decimal::from_str(&text).map_err(|_| serde::de::Error::custom(format!("{text:?} is not a number")))
+}
+
+/// `-12.5`: what a definition's number may be written as in text (the pattern the API documents).
+fn is_decimal_text(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty() && !fraction.is_empty() && whole.chars().chain(fraction.chars()).all(|c| c.is_ascii_digit())
 }
 
 fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
-    number(d).map(Some)
+    #[derive(Deserialize)]
+    struct Given(#[serde(deserialize_with = "number")] Decimal);
+    Ok(Option::<Given>::deserialize(d)?.map(|g| g.0))
+}
+
+/// `[[from, score], …]` pairs of numbers.
+fn pairs_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::ArrayBuilder;
+    ArrayBuilder::new()
+        .items(ArrayBuilder::new().items(crate::money::decimal_schema()).min_items(Some(2)).max_items(Some(2)))
+        .build()
 }
 
 /// A number as a definition writes it: an integer, a float when that is exact, else text.
@@ -102,20 +120,26 @@ fn to_pairs<S: Serializer>(v: &[(Decimal, Decimal)], s: S) -> Result<S::Ok, S::E
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SegmentDef {
+    #[schema(max_length = 64)]
     pub key: String,
+    #[schema(max_length = 200)]
     pub name: String,
     /// An expression of the filter language, such as `plan = "Growth" and mrr >= 1000`.
+    #[schema(max_length = 4096)]
     pub filter: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LifecycleRuleDef {
+    #[schema(max_length = 64)]
     pub key: String,
+    #[schema(max_length = 200)]
     pub name: String,
     /// The stage the rule moves an account to.
     pub stage: String,
     /// When it applies: an expression of the filter language.
+    #[schema(max_length = 4096)]
     pub condition: String,
     /// Lower first; the first rule that holds decides.
     #[serde(default)]
@@ -129,16 +153,16 @@ pub enum ScaleDef {
     /// 0 at `bad`, 100 at `good`, linear between (either direction).
     Linear {
         #[serde(deserialize_with = "number", serialize_with = "to_number")]
-        #[schema(value_type = String)]
+        #[schema(schema_with = crate::money::decimal_schema)]
         bad: Decimal,
         #[serde(deserialize_with = "number", serialize_with = "to_number")]
-        #[schema(value_type = String)]
+        #[schema(schema_with = crate::money::decimal_schema)]
         good: Decimal,
     },
     /// `[[from, score], …]`: a value scores as the highest `from` it reaches.
     Bands {
         #[serde(deserialize_with = "pairs", serialize_with = "to_pairs")]
-        #[schema(value_type = Vec<Vec<String>>)]
+        #[schema(schema_with = pairs_schema)]
         bands: Vec<(Decimal, Decimal)>,
     },
 }
@@ -146,15 +170,18 @@ pub enum ScaleDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasureDef {
+    #[schema(max_length = 64)]
     pub key: String,
     /// A measure source: `license_utilization()`, `events("Report Built", 30)`, `mrr`, …
+    #[schema(max_length = 4096)]
     pub source: String,
     #[serde(deserialize_with = "number", serialize_with = "to_number")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::money::decimal_schema)]
     pub weight: Decimal,
     pub scale: ScaleDef,
     /// The measure counts only for accounts where this holds (e.g. plans that have the feature).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 4096)]
     pub applies_if: Option<String>,
     /// What a measure without data scores; absent: it is left out.
     #[serde(
@@ -163,7 +190,7 @@ pub struct MeasureDef {
         serialize_with = "to_opt_number",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::money::optional_decimal_schema)]
     pub missing_score: Option<Decimal>,
 }
 
@@ -171,10 +198,10 @@ pub struct MeasureDef {
 #[serde(deny_unknown_fields)]
 pub struct BandsDef {
     #[serde(deserialize_with = "number", serialize_with = "to_number")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::money::decimal_schema)]
     pub yellow: Decimal,
     #[serde(deserialize_with = "number", serialize_with = "to_number")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::money::decimal_schema)]
     pub green: Decimal,
 }
 
@@ -188,7 +215,9 @@ impl Default for BandsDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScorecardDef {
+    #[schema(max_length = 64)]
     pub key: String,
+    #[schema(max_length = 200)]
     pub name: String,
     /// Scores the members of this segment (by `priority`, lower first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,6 +230,7 @@ pub struct ScorecardDef {
     #[serde(default)]
     pub bands: BandsDef,
     #[serde(alias = "measure")]
+    #[schema(max_items = 50)]
     pub measures: Vec<MeasureDef>,
 }
 
@@ -234,13 +264,19 @@ fn push(invalid: &mut Invalid, field: String, message: impl Into<String>) {
     invalid.push(field, message);
 }
 
+fn check_name(name: &str, at: &str, invalid: &mut Invalid) {
+    if name.trim().is_empty() {
+        push(invalid, format!("{at}name"), "a name is required");
+    } else {
+        crate::limits::text(invalid, &format!("{at}name"), Some(name), crate::limits::NAME);
+    }
+}
+
 pub fn check_segment(s: &SegmentDef, at: &str, invalid: &mut Invalid) {
     if let Some(m) = key_error(&s.key) {
         push(invalid, format!("{at}key"), m);
     }
-    if s.name.trim().is_empty() {
-        push(invalid, format!("{at}name"), "a name is required");
-    }
+    check_name(&s.name, at, invalid);
     if let Err(e) = expr::parse(&s.filter, &SCHEMA) {
         push(invalid, format!("{at}filter"), e.to_string());
     }
@@ -250,9 +286,7 @@ pub fn check_rule(r: &LifecycleRuleDef, at: &str, invalid: &mut Invalid) {
     if let Some(m) = key_error(&r.key) {
         push(invalid, format!("{at}key"), m);
     }
-    if r.name.trim().is_empty() {
-        push(invalid, format!("{at}name"), "a name is required");
-    }
+    check_name(&r.name, at, invalid);
     if LifecycleStage::from_str(&r.stage).is_err() {
         let all: Vec<&str> = LifecycleStage::ALL.iter().map(|s| s.as_str()).collect();
         push(invalid, format!("{at}stage"), format!("unknown stage {:?}; one of {}", r.stage, all.join(", ")));
@@ -267,9 +301,7 @@ pub fn check_scorecard(s: &ScorecardDef, at: &str, segments: &BTreeSet<String>, 
     if let Some(m) = key_error(&s.key) {
         push(invalid, format!("{at}key"), m);
     }
-    if s.name.trim().is_empty() {
-        push(invalid, format!("{at}name"), "a name is required");
-    }
+    check_name(&s.name, at, invalid);
     if s.segment.is_some() && s.onboarding_days.is_some() {
         push(invalid, format!("{at}segment"), "a scorecard is for a segment or for onboarding, not both");
     }
@@ -288,6 +320,7 @@ pub fn check_scorecard(s: &ScorecardDef, at: &str, segments: &BTreeSet<String>, 
     if s.measures.is_empty() {
         push(invalid, format!("{at}measures"), "a scorecard needs at least one measure");
     }
+    crate::limits::count(invalid, &format!("{at}measures"), s.measures.len(), crate::limits::MEASURES, "measures");
     let mut keys = BTreeSet::new();
     for (i, m) in s.measures.iter().enumerate() {
         let at = format!("{at}measures[{i}].");
@@ -312,6 +345,7 @@ pub fn check_scorecard(s: &ScorecardDef, at: &str, segments: &BTreeSet<String>, 
             if bands.is_empty() || bands.iter().any(|(_, s)| *s < Decimal::ZERO || *s > hundred) {
                 push(invalid, format!("{at}scale"), "bands are [from, score] pairs with scores from 0 to 100");
             }
+            crate::limits::count(invalid, &format!("{at}scale"), bands.len(), crate::limits::SCALE_BANDS, "bands");
         }
     }
 }
@@ -330,6 +364,11 @@ impl Definitions {
     /// segments already stored (`known_segments`) and in the file.
     pub fn check(&self, known_segments: &BTreeSet<String>) -> Result<(), Invalid> {
         let mut invalid = Invalid::default();
+        let n = self.segments.len() + self.lifecycle_rules.len() + self.scorecards.len();
+        crate::limits::count(&mut invalid, "definitions", n, crate::limits::DEFINITIONS, "definitions");
+        if !invalid.errors.is_empty() {
+            return Err(invalid);
+        }
         let mut segments = known_segments.clone();
         for (kind, keys) in [
             ("segment", self.segments.iter().map(|s| &s.key).collect::<Vec<_>>()),

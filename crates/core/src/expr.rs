@@ -252,7 +252,10 @@ impl Parser<'_> {
     fn deeper(&mut self, column: usize) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return err(column, format!("the expression nests deeper than {MAX_DEPTH} levels (parentheses, not, lists)"));
+            return err(
+                column,
+                format!("the expression nests deeper than {MAX_DEPTH} levels (parentheses, not, lists)"),
+            );
         }
         Ok(())
     }

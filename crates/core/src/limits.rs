@@ -26,6 +26,8 @@ pub const TAGS: usize = 100;
 pub const ATTRIBUTES: usize = 100;
 /// A custom attribute's text value, in characters.
 pub const ATTRIBUTE_TEXT: usize = 1_000;
+/// A product event's name (a track's `event`, a page's or screen's name).
+pub const EVENT_NAME: usize = 255;
 /// A reason or note a person writes (sentiment, override, renewal outcome).
 pub const REASON: usize = 2_000;
 /// Measures of one scorecard.
@@ -34,15 +36,18 @@ pub const MEASURES: usize = 50;
 pub const SCALE_BANDS: usize = 20;
 /// Definitions in one file or request.
 pub const DEFINITIONS: usize = 1_000;
+/// The most rows a list page holds (`limit` of the API and the pages).
+pub const PAGE_ROWS: i64 = 500;
 /// A list API page's JSON, in bytes: a page stops early (with its cursor) rather than grow past it.
 pub const PAGE_BYTES: usize = 1024 * 1024;
 
 /// Why a text is refused before its length: NUL and the other control characters (tab and line
 /// breaks aside) have no place in what people type, and PostgreSQL cannot store NUL at all.
 pub fn control_character(value: &str) -> Option<String> {
-    value.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')).map(|c| {
-        format!("holds the control character U+{:04X}; remove it", c as u32)
-    })
+    value
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        .map(|c| format!("holds the control character U+{:04X}; remove it", c as u32))
 }
 
 /// Checks an optional text against `max` characters and control characters.

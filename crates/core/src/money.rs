@@ -124,6 +124,29 @@ pub fn date(raw: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| format!("{raw:?} is not a date (YYYY-MM-DD)"))
 }
 
+/// The API schema of an exact decimal a client sends: a decimal in text (`"1250.00"`, the
+/// pattern every amount is checked against) or, where the value is exact anyway, a JSON number.
+pub fn decimal_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(DECIMAL_PATTERN)))
+        .into()
+}
+
+/// [`decimal_schema`], or null.
+pub fn optional_decimal_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Number))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(DECIMAL_PATTERN)))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
+}
+
+/// What an exact decimal looks like in text (surrounding spaces are trimmed).
+pub const DECIMAL_PATTERN: &str = r"^\s*-?[0-9]+(\.[0-9]+)?\s*$";
+
 #[cfg(test)]
 mod tests {
     use super::*;

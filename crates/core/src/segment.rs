@@ -62,6 +62,30 @@ pub struct Event {
     /// `properties` (track, page, screen) or `traits` (identify, group), as JSON text.
     pub properties: Option<String>,
     pub context: Option<String>,
+    /// The corrected time was impossible (before 2000, or more than a day after it arrived), so
+    /// `timestamp` is the arrival time; the client's own stays in `original_timestamp`.
+    pub time_replaced: bool,
+}
+
+/// No event happened before this (Segment did not exist; a client clock at 1970 is unset).
+pub const EARLIEST: DateTime<Utc> = DateTime::from_timestamp_nanos(946_684_800_000_000_000);
+
+/// Whether an event's time cannot be true: before [`EARLIEST`], or more than a day after it
+/// arrived (clock skew is corrected by `sentAt`; a day covers time zones and late flushes).
+pub fn impossible(time: DateTime<Utc>, arrived: DateTime<Utc>) -> bool {
+    time < EARLIEST || time > arrived + chrono::Duration::days(1)
+}
+
+/// An id or name a call carries: bounded and free of control characters.
+fn check_text(at: Option<usize>, field: &str, value: Option<&str>, max: usize) -> Result<(), Refused> {
+    let Some(v) = value else { return Ok(()) };
+    if v.chars().count() > max {
+        return Err(refuse(at, format!("`{field}` is longer than {max} characters")));
+    }
+    match crate::limits::control_character(v) {
+        Some(e) => Err(refuse(at, format!("`{field}` {e}"))),
+        None => Ok(()),
+    }
 }
 
 impl Event {
@@ -269,13 +293,24 @@ fn event(
         None => batch_sent_at,
     };
     let timestamp = correct(original, sent_at, received_at);
+    // Segment's libraries do not resend a 400, so an impossible time does not refuse the call:
+    // the arrival time stands in, and the client's own is kept.
+    let time_replaced = impossible(timestamp, received_at);
+    let timestamp = if time_replaced { received_at } else { timestamp };
+    let message_id = text(call.message_id);
+    use crate::limits::{EVENT_NAME, EXTERNAL_ID};
+    check_text(at, "messageId", message_id.as_deref(), EXTERNAL_ID)?;
+    check_text(at, "userId", user_id.as_deref(), EXTERNAL_ID)?;
+    check_text(at, "anonymousId", anonymous_id.as_deref(), EXTERNAL_ID)?;
+    check_text(at, "groupId", group_id.as_deref(), EXTERNAL_ID)?;
+    check_text(at, if kind == Kind::Track { "event" } else { "name" }, name.as_deref(), EVENT_NAME)?;
     let properties = match kind {
         Kind::Identify | Kind::Group => call.traits,
         _ => call.properties,
     };
     Ok(Event {
         kind,
-        message_id: text(call.message_id).unwrap_or_else(new_id),
+        message_id: message_id.unwrap_or_else(new_id),
         event: name,
         user_id,
         anonymous_id,
@@ -287,13 +322,15 @@ fn event(
         received_at,
         properties: properties.map(|p| p.get().to_owned()),
         context: context.map(|c| c.get().to_owned()),
+        time_replaced,
     })
 }
 
 /// One call of a history file (a line of NDJSON as Segment archives them). Its time is its own:
 /// `receivedAt` when the record has it (Segment's correction applies against it), else the
-/// client's `timestamp` as it stands. A record without any time is refused.
-pub fn parse_record(line: &str, new_id: impl FnOnce() -> String) -> Result<Event, Refused> {
+/// client's `timestamp` as it stands. A record without any time, or with an impossible one
+/// (before 2000, or more than a day after it arrived or after `now`), is refused.
+pub fn parse_record(line: &str, now: DateTime<Utc>, new_id: impl FnOnce() -> String) -> Result<Event, Refused> {
     let mut call: Call = serde_json::from_str(line).map_err(|e| refuse(None, format!("invalid JSON: {e}")))?;
     let received = match call.received_at.take() {
         Some(t) => instant(&t, "receivedAt", None)?,
@@ -305,7 +342,17 @@ pub fn parse_record(line: &str, new_id: impl FnOnce() -> String) -> Result<Event
         }
     };
     let mut new_id = Some(new_id);
-    event(None, None, call, None, None, received, &mut || new_id.take().map(|f| f()).unwrap_or_default())
+    let e = event(None, None, call, None, None, received, &mut || new_id.take().map(|f| f()).unwrap_or_default())?;
+    if e.time_replaced || impossible(e.received_at, now) {
+        let shown = e.original_timestamp.unwrap_or(e.received_at).to_rfc3339();
+        return Err(refuse(
+            None,
+            format!(
+                "the time {shown} is impossible: before 2000 or more than a day after it arrived; fix or drop the line"
+            ),
+        ));
+    }
+    Ok(e)
 }
 
 /// A track call from a row of a CSV history file, for an account the file names directly.
@@ -331,6 +378,7 @@ pub fn track_row(
         received_at: timestamp,
         properties,
         context: None,
+        time_replaced: false,
     }
 }
 
@@ -342,7 +390,12 @@ pub fn correct(
     received_at: DateTime<Utc>,
 ) -> DateTime<Utc> {
     match (original, sent_at) {
-        (Some(o), Some(s)) => received_at - (s - o),
+        // Past the calendar's range the result is clamped, and then impossible.
+        (Some(o), Some(s)) => received_at.checked_sub_signed(s.signed_duration_since(o)).unwrap_or(if s > o {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        }),
         (Some(o), None) => o,
         (None, _) => received_at,
     }
@@ -474,6 +527,7 @@ mod tests {
         // Archived by Segment: received 10 s after it was sent, the client clock 60 s fast.
         let r = parse_record(
             r#"{"type":"track","userId":"u1","event":"Ran","timestamp":"2025-06-01T10:01:00Z","sentAt":"2025-06-01T10:01:05Z","receivedAt":"2025-06-01T10:00:15Z","messageId":"m1"}"#,
+            t("2026-11-23T12:00:00Z"),
             || "gen".into(),
         )
         .unwrap();
@@ -482,15 +536,61 @@ mod tests {
         // Without receivedAt the client's time stands, sentAt or not.
         let r = parse_record(
             r#"{"type":"page","anonymousId":"a","timestamp":"2025-06-01T10:00:00Z","sentAt":"2026-01-01T00:00:00Z"}"#,
+            t("2026-11-23T12:00:00Z"),
             || "gen".into(),
         )
         .unwrap();
         assert_eq!((r.timestamp, r.message_id.as_str()), (t("2025-06-01T10:00:00Z"), "gen"));
-        let e = parse_record(r#"{"type":"track","userId":"u1","event":"Ran"}"#, || "gen".into()).unwrap_err();
+        let e =
+            parse_record(r#"{"type":"track","userId":"u1","event":"Ran"}"#, t("2026-11-23T12:00:00Z"), || "gen".into())
+                .unwrap_err();
         assert_eq!(e.reason, "a call in a history file needs `timestamp`");
-        assert!(parse_record(r#"{"type":"track","userId":"u1"#, || "gen".into())
+        assert!(parse_record(r#"{"type":"track","userId":"u1"#, t("2026-11-23T12:00:00Z"), || "gen".into())
             .unwrap_err()
             .reason
             .starts_with("invalid JSON"));
+    }
+
+    #[test]
+    fn impossible_times_are_replaced_live_and_refused_in_history() {
+        // Year −7973 and +12025 parse as ISO 8601 with an expanded year; 1999 and a week ahead
+        // are ordinary dates that cannot be true.
+        for when in ["-7973-01-01T00:00:00", "+12025-01-01T00:00:00", "1999-12-31T23:59:59Z", "2026-11-30T12:00:00Z"] {
+            let body = format!(r#"{{"batch":[{{"type":"track","userId":"u","event":"a","timestamp":"{when}"}}]}}"#);
+            let e = &batch(&body).unwrap().events[0];
+            assert!(e.time_replaced, "{when}");
+            assert_eq!(e.timestamp, t("2026-11-23T12:00:00Z"), "the arrival time stands in for {when}");
+            assert!(e.original_timestamp.is_some(), "the client's own time is kept");
+            let line = format!(r#"{{"type":"track","userId":"u","event":"a","timestamp":"{when}"}}"#);
+            let refused = parse_record(&line, t("2026-11-23T12:00:00Z"), || "gen".into()).unwrap_err();
+            assert!(refused.reason.contains("is impossible"), "{when}: {}", refused.reason);
+        }
+        let fine = r#"{"batch":[{"type":"track","userId":"u","event":"a","timestamp":"2026-11-24T06:00:00Z"}]}"#;
+        assert!(!batch(fine).unwrap().events[0].time_replaced, "within a day ahead is clock skew");
+        // A correction past the calendar's end is impossible too, not a panic.
+        let far = r#"{"batch":[{"type":"track","userId":"u","event":"a","timestamp":"-200000-01-01T00:00:00","sentAt":"+200000-01-01T00:00:00"}]}"#;
+        assert!(batch(far).unwrap().events[0].time_replaced);
+    }
+
+    #[test]
+    fn ids_and_names_are_bounded_and_plain() {
+        let long = "x".repeat(256);
+        for (body, reason) in [
+            (
+                format!(r#"{{"batch":[{{"type":"track","userId":"{long}","event":"a"}}]}}"#),
+                "batch[0]: `userId` is longer than 255",
+            ),
+            (
+                format!(r#"{{"batch":[{{"type":"track","userId":"u","event":"{long}"}}]}}"#),
+                "batch[0]: `event` is longer than 255",
+            ),
+            (
+                r#"{"batch":[{"type":"group","userId":"u","groupId":"a\u0000b"}]}"#.to_owned(),
+                "batch[0]: `groupId` holds the control character U+0000",
+            ),
+        ] {
+            let err = batch(&body).unwrap_err().to_string();
+            assert!(err.starts_with(reason), "{err}");
+        }
     }
 }

@@ -60,12 +60,27 @@ pub fn trend(current: i64, previous: i64) -> Option<Decimal> {
     percent(Decimal::from(current - previous), Decimal::from(previous))
 }
 
+/// Features a catalogue holds at most.
+pub const CATALOGUE_ROWS: usize = 2_000;
+
 /// Checks a plan → features catalogue: names present, no feature twice in a plan, at least one
 /// event per feature. Errors name the row (`features[2].events`).
 pub fn check_catalogue(rows: &[Feature]) -> Result<(), crate::Invalid> {
     let mut invalid = crate::Invalid::default();
     let mut keys = BTreeSet::new();
+    crate::limits::count(&mut invalid, "features", rows.len(), CATALOGUE_ROWS, "features");
     for (i, f) in rows.iter().enumerate() {
+        crate::limits::text(&mut invalid, &format!("features[{i}].plan"), Some(&f.plan), crate::limits::SHORT_TEXT);
+        crate::limits::text(&mut invalid, &format!("features[{i}].feature"), Some(&f.feature), crate::limits::NAME);
+        crate::limits::count(&mut invalid, &format!("features[{i}].events"), f.events.len(), 100, "events");
+        for (k, e) in f.events.iter().enumerate() {
+            crate::limits::text(
+                &mut invalid,
+                &format!("features[{i}].events[{k}]"),
+                Some(e),
+                crate::limits::EVENT_NAME,
+            );
+        }
         if f.plan.trim().is_empty() {
             invalid.push(format!("features[{i}].plan"), "is empty");
         }

@@ -24,6 +24,12 @@ pub enum ApiError {
     Conflict { field: String, message: String },
     #[error("{0}")]
     TooMany(String),
+    /// The body is larger than a request may be (2 MiB).
+    #[error("the body is larger than 2 MiB")]
+    TooLarge,
+    /// The database has no connection free in time (every one busy): try again shortly.
+    #[error("the server is busy: every database connection is in use; retry in a few seconds")]
+    Unavailable,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -59,6 +65,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(i) => ApiError::Invalid(i),
             StoreError::NotFound(m) => ApiError::NotFound(m),
             StoreError::Conflict { field, message } => ApiError::Conflict { field, message },
+            e if e.is_busy() => ApiError::Unavailable,
             other => ApiError::Internal(other.into()),
         }
     }
@@ -84,6 +91,8 @@ impl ApiError {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,8 +132,31 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::TooMany(_)) {
             res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
         }
+        if matches!(self, ApiError::Unavailable) {
+            res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+        }
         res
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection busy (the pool timed out) is a 503 with `Retry-After`, not a 500: the
+    /// client should come back, and nothing is broken.
+    #[test]
+    fn a_busy_database_is_503_with_retry_after() {
+        let e = ApiError::from(StoreError::Db(sqlx_pool_timed_out()));
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let res = e.into_response();
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/problem+json");
+    }
+
+    fn sqlx_pool_timed_out() -> keepwell_store::DbError {
+        keepwell_store::DbError::PoolTimedOut
+    }
+}

@@ -253,6 +253,11 @@ pub async fn receive(
         Ok(r) => r,
         Err(refused) => return answer(StatusCode::BAD_REQUEST, &refused.to_string()),
     };
+    let replaced = request.events.iter().filter(|e| e.time_replaced).count();
+    if replaced > 0 {
+        // Counted, not refused: Segment's libraries drop a batch answered 400.
+        metrics::counter!("keepwell_ingest_impossible_timestamps_total").increment(replaced as u64);
+    }
     match state.ingest.submit(request.events).await {
         Ok(_) => Json(json!({"success": true})).into_response(),
         Err(Refusal::Busy) => {

@@ -44,7 +44,11 @@ pub async fn track(req: Request, next: Next) -> Response {
     prometheus();
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    // Labels come from closed sets: a made-up method is "other", an unknown path "unmatched".
+    let method = match req.method().as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
     let start = Instant::now();
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();

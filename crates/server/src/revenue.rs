@@ -26,13 +26,8 @@ impl Request {
     /// segments exist.
     pub fn read(p: &Params, state: &AppState, today: NaiveDate) -> Result<Request, Invalid> {
         let mut invalid = Invalid::default();
-        let mut month = |name: &str, default: Month| match p.text(name) {
-            None => default,
-            Some(v) => v.parse().unwrap_or_else(|e: String| {
-                invalid.push(name, e);
-                default
-            }),
-        };
+        let mut month =
+            |name: &str, default: Month| p.parsed(name, &mut invalid, |v| v.parse::<Month>()).unwrap_or(default);
         let to = month("to", Month::of(today));
         let from = month("from", to.plus(-11));
         if from > to {
@@ -41,13 +36,14 @@ impl Request {
         if to.since(from) > 240 {
             invalid.push("from", "the range is longer than 20 years");
         }
-        let window = match p.text("window") {
-            None => 12,
-            Some(w) => w.parse::<u32>().ok().filter(|w| (1..=120).contains(w)).unwrap_or_else(|| {
-                invalid.push("window", format!("{w:?} is not a number of months from 1 to 120"));
-                12
-            }),
-        };
+        let window = p
+            .parsed("window", &mut invalid, |w| {
+                w.parse::<u32>()
+                    .ok()
+                    .filter(|w| (1..=120).contains(w))
+                    .ok_or_else(|| format!("{w:?} is not a number of months from 1 to 120"))
+            })
+            .unwrap_or(12);
         if let Some(s) = p.text("segment") {
             invalid.push(
                 "segment",
@@ -149,8 +145,7 @@ pub async fn contract(state: &AppState, account_id: i64, day: NaiveDate) -> ApiR
 
 /// `as_of` as a date (default today, UTC).
 pub fn as_of(p: &Params) -> Result<NaiveDate, Invalid> {
-    match p.text("as_of") {
-        None => Ok(chrono::Utc::now().date_naive()),
-        Some(v) => money::date(&v).map_err(|e| Invalid::field("as_of", e)),
-    }
+    let mut invalid = Invalid::default();
+    let day = p.date("as_of", &mut invalid);
+    invalid.into_result(day.unwrap_or_else(|| chrono::Utc::now().date_naive()))
 }

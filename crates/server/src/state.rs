@@ -19,6 +19,8 @@ pub struct Settings {
     pub stripe_webhook_secret: Option<String>,
     /// How often the daily pass runs in the background (None: only when asked, as in tests).
     pub pass_every: Option<std::time::Duration>,
+    /// Proxies whose `X-Forwarded-For` names the client (for the login limiter).
+    pub trusted_proxies: crate::auth::TrustedProxies,
 }
 
 impl Settings {
@@ -30,6 +32,7 @@ impl Settings {
             reporting_currency: "USD".into(),
             stripe_webhook_secret: None,
             pass_every: None,
+            trusted_proxies: Default::default(),
         }
     }
 }

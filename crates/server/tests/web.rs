@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestApp, PASSWORD};
+use common::{browser, csrf_of, logged_in, page, post, TestApp, PASSWORD};
 use keepwell_core::Role;
 
 on_both_backends!(
@@ -12,44 +12,6 @@ on_both_backends!(
     pages_check_roles,
     language_follows_the_browser_then_the_member,
 );
-
-/// A browser-like client: keeps cookies, does not follow redirects.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let start = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-async fn page(c: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
-    let res = c.get(app.url(path)).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
-async fn post(c: &reqwest::Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-    let res = c.post(app.url(path)).form(form).send().await.unwrap();
-    let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
-    (res.status().as_u16(), location, res.text().await.unwrap())
-}
-
-/// Logs `email` in and returns the client and a CSRF token for its forms.
-async fn logged_in(app: &TestApp, email: &str, role: Role) -> (reqwest::Client, String) {
-    app.member(email, role).await;
-    let c = browser();
-    let (_, html) = page(&c, app, "/login").await;
-    let (status, location, _) = post(
-        &c,
-        app,
-        "/login",
-        &[("_csrf", &csrf_of(&html)), ("email", email), ("password", PASSWORD), ("next", "/accounts")],
-    )
-    .await;
-    assert_eq!((status, location.as_str()), (303, "/accounts"));
-    let (_, html) = page(&c, app, "/accounts").await;
-    (c, csrf_of(&html))
-}
 
 async fn login_needs_the_csrf_token_and_the_right_password(app: TestApp) {
     app.member("ann@team.io", Role::Csm).await;

@@ -1,7 +1,7 @@
 //! Accounts, their tags and external ids.
 
 use crate::audit::{record, Actor};
-use crate::sql::{insert_rows, like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::sql::{insert_rows, like_contains, opt_text, page_rows, text, Arg, Cursor, CursorKey, Page, Sql};
 use crate::{get_opt_i64, instant, now_micros, Backend, Result, Store, StoreError, Tx, SQLITE_CACHE};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::NewAccount;
@@ -200,14 +200,9 @@ impl Store {
         let limit = f.limit.clamp(1, 500);
         sql.push(&format!(" ORDER BY {key} {dir}, a.id {dir} LIMIT ")).bind(Arg::I64(limit + 1));
         let mut conn = self.pool().acquire().await?;
-        let rows = sql.query().fetch_all(&mut *conn).await?;
-        let mut data = rows.iter().map(account_from).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if data.len() as i64 > limit {
-            data.truncate(limit as usize);
-            data.last().map(|a| Cursor { key: f.sort.cursor_key(a), id: a.id }.encode())
-        } else {
-            None
-        };
+        let (mut data, more) = page_rows(&sql, &mut conn, limit, account_from).await?;
+        let next_cursor =
+            more.then(|| data.last().map(|a| Cursor { key: f.sort.cursor_key(a), id: a.id }.encode())).flatten();
         let ids: Vec<i64> = data.iter().map(|a| a.id).collect();
         let mut ext = external_ids_of(&mut conn, &ids).await?;
         for a in &mut data {

@@ -90,34 +90,28 @@ impl Store {
         }
         let limit = f.limit.clamp(1, 500);
         sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1));
-        let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut data = rows
-            .iter()
-            .map(|r| {
-                let parse = |col: &str| -> Result<Option<serde_json::Value>> {
-                    opt_text(r, col)?
-                        .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
-                        .transpose()
-                };
-                Ok(AuditEntry {
-                    id: r.try_get("id")?,
-                    at: instant(r.try_get("at")?),
-                    actor: text(r, "actor")?,
-                    actor_user_id: get_opt_i64(r, "actor_user_id")?,
-                    action: text(r, "action")?,
-                    entity: text(r, "entity")?,
-                    entity_id: opt_text(r, "entity_id")?,
-                    before: parse("before")?,
-                    after: parse("after")?,
-                })
+        let mut conn = self.pool().acquire().await?;
+        let (data, more) = crate::sql::page_rows(&sql, &mut conn, limit, |r| {
+            let parse = |col: &str| -> Result<Option<serde_json::Value>> {
+                opt_text(r, col)?
+                    .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+                    .transpose()
+            };
+            Ok(AuditEntry {
+                id: r.try_get("id")?,
+                at: instant(r.try_get("at")?),
+                actor: text(r, "actor")?,
+                actor_user_id: get_opt_i64(r, "actor_user_id")?,
+                action: text(r, "action")?,
+                entity: text(r, "entity")?,
+                entity_id: opt_text(r, "entity_id")?,
+                before: parse("before")?,
+                after: parse("after")?,
             })
-            .collect::<Result<Vec<_>>>()?;
-        let next_cursor = if data.len() as i64 > limit {
-            data.truncate(limit as usize);
-            data.last().map(|e| Cursor { key: CursorKey::Int(e.id), id: e.id }.encode())
-        } else {
-            None
-        };
+        })
+        .await?;
+        let next_cursor =
+            more.then(|| data.last().map(|e| Cursor { key: CursorKey::Int(e.id), id: e.id }.encode())).flatten();
         Ok(Page { data, next_cursor })
     }
 }

@@ -94,14 +94,10 @@ impl Store {
         let limit = f.limit.clamp(1, 500);
         sql.push(" ORDER BY c.email LIMIT ").bind(Arg::I64(limit + 1));
         let mut conn = self.pool().acquire().await?;
-        let rows = sql.query().fetch_all(&mut *conn).await?;
-        let mut data = rows.iter().map(contact_from).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if data.len() as i64 > limit {
-            data.truncate(limit as usize);
-            data.last().map(|c| Cursor { key: CursorKey::Text(c.email.clone()), id: c.id }.encode())
-        } else {
-            None
-        };
+        let (mut data, more) = crate::sql::page_rows(&sql, &mut conn, limit, contact_from).await?;
+        let next_cursor = more
+            .then(|| data.last().map(|c| Cursor { key: CursorKey::Text(c.email.clone()), id: c.id }.encode()))
+            .flatten();
         let ids: Vec<i64> = data.iter().map(|c| c.id).collect();
         let mut uids = user_ids_of(&mut conn, &ids).await?;
         for c in &mut data {

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 pub use audit::{Actor, AuditEntry};
 pub use sql::Page;
+/// The database driver's error, for callers that tell its kinds apart (a busy pool).
+pub use sqlx::Error as DbError;
 
 /// SQLite's page cache per connection, in KiB when negative: 8 MiB (eight connections stay well
 /// under the server's memory budget; an import raises its own).
@@ -59,6 +61,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The pool had no free connection in time: the database is busy, not broken.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Db(sqlx::Error::PoolTimedOut))
+    }
+
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
         StoreError::Conflict { field: field.into(), message: message.into() }
     }

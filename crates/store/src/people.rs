@@ -186,13 +186,12 @@ impl Store {
             && !before.disabled
             && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
         if loses_admin {
-            let others: i64 = sqlx::query(
-                "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1",
-            )
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+            let others: i64 =
+                sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
             if others == 0 {
                 let field = if disabled == Some(true) { "disabled" } else { "role" };
                 return Err(StoreError::conflict(
@@ -512,7 +511,8 @@ fn token_from(r: &AnyRow) -> Result<ApiToken> {
     let revoked = get_opt_i64(r, "revoked_at")?.is_some();
     let operator = r.try_get::<i64, _>("operator")? != 0;
     let member = opt_text(r, "member_email")?;
-    let member_role = opt_text(r, "member_role")?.map(|m| m.parse::<Role>().map_err(StoreError::Corrupt)).transpose()?;
+    let member_role =
+        opt_text(r, "member_role")?.map(|m| m.parse::<Role>().map_err(StoreError::Corrupt)).transpose()?;
     let member_live = get_opt_i64(r, "member_disabled_at")?.is_none();
     let effective_role = match (revoked, operator, member_role) {
         (true, _, _) => None,

@@ -171,6 +171,33 @@ pub(crate) async fn fetch_json_rows<T: serde::de::DeserializeOwned>(
     Ok(rows)
 }
 
+/// Reads the rows of a page query (ordered, with `LIMIT limit + 1`) one at a time, decoding
+/// each, until `limit` rows or about [`keepwell_core::limits::PAGE_BYTES`] of their JSON are
+/// held (always at least one row): a page of oversized rows stops early instead of holding
+/// hundreds of them in memory. Returns the rows and whether more follow. A read of more rows
+/// than a page holds ([`keepwell_core::limits::PAGE_ROWS`]: tests and benchmarks reading
+/// everything back) is not a page, and is bounded by its `limit` alone.
+pub(crate) async fn page_rows<T: Serialize>(
+    sql: &Sql,
+    conn: &mut sqlx::AnyConnection,
+    limit: i64,
+    decode: impl Fn(&sqlx::any::AnyRow) -> crate::Result<T>,
+) -> crate::Result<(Vec<T>, bool)> {
+    use futures_util::TryStreamExt;
+    let mut rows = sql.query().fetch(conn);
+    let (mut out, mut bytes) = (Vec::new(), 0usize);
+    while let Some(row) = rows.try_next().await? {
+        let full = limit <= keepwell_core::limits::PAGE_ROWS && bytes >= keepwell_core::limits::PAGE_BYTES;
+        if out.len() as i64 >= limit || (full && !out.is_empty()) {
+            return Ok((out, true));
+        }
+        let item = decode(&row)?;
+        bytes += serde_json::to_vec(&item).map_or(0, |v| v.len());
+        out.push(item);
+    }
+    Ok((out, false))
+}
+
 /// One page of a collection and where the next one starts.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {

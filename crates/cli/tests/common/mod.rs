@@ -1,4 +1,5 @@
 //! A `keepwell serve` of the binary under test, for the tests that drive it over HTTP.
+#![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -20,8 +20,14 @@ use std::collections::HashMap;
 pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, Invalid> {
     let mut invalid = Invalid::default();
     let owner = params.owner(me, &mut invalid);
-    let stage =
-        params.text("stage").and_then(|s| s.parse::<LifecycleStage>().map_err(|e| invalid.push("stage", e)).ok());
+    let stage = params.parsed("stage", &mut invalid, |s| {
+        LifecycleStage::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            format!(
+                "unknown lifecycle stage {s:?}: expected one of {}",
+                LifecycleStage::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })
+    });
     let sort_raw = params.text("sort").unwrap_or_else(|| "name".into());
     let (descending, key) = match sort_raw.strip_prefix('-') {
         Some(k) => (true, k),
@@ -162,11 +168,13 @@ pub async fn update(
     let current = load(&state, path_id(&id)?).await?;
     let owner = current.owner.as_ref().map(|o| o.id);
     auth.require_edit(owner)?;
-    let (input, shape) = account_input(&json_object(&body)?, account_as_input(&current));
+    let body = json_object(&body)?;
+    let (input, shape) = account_input(&body, account_as_input(&current));
     if auth.role == Role::Csm && (input.owner_id != owner || input.owner_email.is_some()) {
         return Err(ApiError::Forbidden("a csm may not hand an account to someone else; ask a manager".into()));
     }
-    Ok(Json(state.store.update_account(&auth.actor, current.id, &shape.and(input.validate())?).await?))
+    let new = shape.and(input.validate()).map_err(|e| super::input::kept(&body, e))?;
+    Ok(Json(state.store.update_account(&auth.actor, current.id, &new).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts",

@@ -25,6 +25,14 @@ pub(crate) fn field(body: &Map<String, Value>, name: &str, shape: &mut Invalid) 
     body.get(name).and_then(|v| super::input::text(name, v, shape))
 }
 
+fn whole(body: &Map<String, Value>, name: &str, shape: &mut Invalid) -> Option<String> {
+    body.get(name).and_then(|v| super::input::integer(name, v, shape))
+}
+
+fn decimal(body: &Map<String, Value>, name: &str, shape: &mut Invalid) -> Option<String> {
+    body.get(name).and_then(|v| super::input::decimal(name, v, shape))
+}
+
 /// A subscription period as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PeriodView {
@@ -118,6 +126,7 @@ pub struct Invoices {
 
 /// The body of a new or replaced period (the CSV's columns, without the account).
 #[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PeriodBody {
     subscription_id: String,
@@ -126,6 +135,7 @@ pub struct PeriodBody {
     /// ISO 4217.
     currency: String,
     /// Per interval, a decimal string or number.
+    #[schema(schema_with = keepwell_core::money::decimal_schema)]
     amount: String,
     /// `month` or `year`.
     interval: String,
@@ -137,10 +147,12 @@ pub struct PeriodBody {
 }
 
 #[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct InvoiceBody {
     invoice_id: String,
     currency: String,
+    #[schema(schema_with = keepwell_core::money::decimal_schema)]
     amount: String,
     issued_on: NaiveDate,
     due_on: Option<NaiveDate>,
@@ -176,13 +188,26 @@ pub async fn save_period(
     let account = load(&state, path_id(&id)?).await?;
     let body = json_object(&body)?;
     let mut shape = Invalid::default();
+    const KNOWN: &[&str] = &[
+        "subscription_id",
+        "plan",
+        "quantity",
+        "currency",
+        "amount",
+        "interval",
+        "starts_on",
+        "ends_on",
+        "renews_on",
+        "payment_terms",
+    ];
+    super::input::only(&body, KNOWN, &mut shape);
     let input = PeriodInput {
         account_external_id: Some(account.id.to_string()),
         subscription_id: field(&body, "subscription_id", &mut shape),
         plan: field(&body, "plan", &mut shape),
-        quantity: field(&body, "quantity", &mut shape),
+        quantity: whole(&body, "quantity", &mut shape),
         currency: field(&body, "currency", &mut shape),
-        amount: field(&body, "amount", &mut shape),
+        amount: decimal(&body, "amount", &mut shape),
         interval: field(&body, "interval", &mut shape),
         starts_on: field(&body, "starts_on", &mut shape),
         ends_on: field(&body, "ends_on", &mut shape),
@@ -236,11 +261,13 @@ pub async fn save_invoice(
     let account = load(&state, path_id(&id)?).await?;
     let body = json_object(&body)?;
     let mut shape = Invalid::default();
+    const KNOWN: &[&str] = &["invoice_id", "currency", "amount", "issued_on", "due_on", "paid_on", "status"];
+    super::input::only(&body, KNOWN, &mut shape);
     let input = InvoiceInput {
         account_external_id: Some(account.id.to_string()),
         invoice_id: field(&body, "invoice_id", &mut shape),
         currency: field(&body, "currency", &mut shape),
-        amount: field(&body, "amount", &mut shape),
+        amount: decimal(&body, "amount", &mut shape),
         issued_on: field(&body, "issued_on", &mut shape),
         due_on: field(&body, "due_on", &mut shape),
         paid_on: field(&body, "paid_on", &mut shape),
@@ -302,16 +329,20 @@ async fn fx_view(state: &AppState) -> ApiResult<Json<FxRates>> {
 
 /// `{"rates": [{"currency": "EUR", "month": "2026-01", "rate": "1.08"}]}`
 #[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct FxRatesBody {
     rates: Vec<FxRateBody>,
 }
 
 #[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct FxRateBody {
     currency: String,
+    /// YYYY-MM.
     month: String,
+    #[schema(schema_with = keepwell_core::money::decimal_schema)]
     rate: String,
 }
 
@@ -328,6 +359,7 @@ pub async fn save_fx_rates(
         return Err(ApiError::invalid("rates", "must be an array of {currency, month, rate}"));
     };
     let mut invalid = Invalid::default();
+    super::input::only(&body, &["rates"], &mut invalid);
     let mut rates = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let Value::Object(o) = item else {
@@ -335,10 +367,11 @@ pub async fn save_fx_rates(
             continue;
         };
         let mut shape = Invalid::default();
+        super::input::only(o, &["currency", "month", "rate"], &mut shape);
         let input = FxRateInput {
             currency: field(o, "currency", &mut shape),
             month: field(o, "month", &mut shape),
-            rate: field(o, "rate", &mut shape),
+            rate: decimal(o, "rate", &mut shape),
         };
         match shape.and(input.validate()) {
             Ok(r) => rates.push(r),

@@ -97,8 +97,9 @@ pub async fn update(
 ) -> ApiResult<Json<Contact>> {
     let current = load(&state, path_id(&id)?).await?;
     require_account_edit(&state, &auth, &AccountRef::Id(current.account_id)).await?;
-    let (input, shape) = contact_input(&json_object(&body)?, contact_as_input(&current));
-    let new = shape.and(input.validate())?;
+    let body = json_object(&body)?;
+    let (input, shape) = contact_input(&body, contact_as_input(&current));
+    let new = shape.and(input.validate()).map_err(|e| super::input::kept(&body, e))?;
     require_account_edit(&state, &auth, &new.account).await?;
     Ok(Json(state.store.update_contact(&auth.actor, current.id, &new).await?))
 }

@@ -256,6 +256,9 @@ pub async fn history(
 
 /// Reads a JSON body into `T`, naming the field serde complains about.
 pub fn body<T: for<'de> Deserialize<'de>>(raw: &Bytes) -> ApiResult<T> {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) {
+        super::refuse_nul(&v)?;
+    }
     serde_json::from_slice(raw).map_err(|e| {
         let message = e.to_string();
         let field = ["missing field `", "unknown field `"]
@@ -277,6 +280,7 @@ pub fn body<T: for<'de> Deserialize<'de>>(raw: &Bytes) -> ApiResult<T> {
 pub struct NewSentiment {
     /// 1 (very unhappy) to 5 (very happy).
     pub rating: i64,
+    #[schema(max_length = 2000)]
     pub reason: String,
     /// Default today.
     pub day: Option<NaiveDate>,
@@ -293,6 +297,7 @@ pub fn sentiment_input(
     if rating.is_none() {
         invalid.push("rating", "a rating is a whole number from 1 (very unhappy) to 5 (very happy)");
     }
+    keepwell_core::limits::text(&mut invalid, "reason", Some(reason), keepwell_core::limits::REASON);
     if reason.trim().is_empty() {
         invalid.push("reason", "say why");
     }
@@ -316,6 +321,7 @@ pub fn override_input(
     if score.is_none() {
         invalid.push("score", "a score is from 0 to 100");
     }
+    keepwell_core::limits::text(&mut invalid, "reason", Some(reason), keepwell_core::limits::REASON);
     if reason.trim().is_empty() {
         invalid.push("reason", "say why");
     }
@@ -364,6 +370,7 @@ pub struct NewOverride {
     /// 0–100.
     #[schema(value_type = f64)]
     pub score: serde_json::Number,
+    #[schema(max_length = 2000)]
     pub reason: String,
     /// The first day it no longer applies (at most a year ahead).
     pub expires_on: NaiveDate,

@@ -13,12 +13,11 @@ use utoipa::ToSchema;
 /// Fields a client may send back unchanged from a GET; they are ignored.
 const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "owner", "account_name"];
 
-/// A text or number as text; anything else is named as the wrong type.
+/// A text field: a string (null clears it); anything else is named as the wrong type.
 pub(crate) fn text(field: &str, v: &Value, invalid: &mut Invalid) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
         _ => {
             invalid.push(field, "must be a string");
             None
@@ -26,13 +25,65 @@ pub(crate) fn text(field: &str, v: &Value, invalid: &mut Invalid) -> Option<Stri
     }
 }
 
+/// A whole-number field: a JSON integer (null clears it), as text for the core's checks.
+pub(crate) fn integer(field: &str, v: &Value, invalid: &mut Invalid) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => {
+            invalid.push(field, "must be a whole number");
+            None
+        }
+    }
+}
+
+/// An exact decimal: a decimal in a string (`"1250.00"`), or a JSON number (null clears it).
+pub(crate) fn decimal(field: &str, v: &Value, invalid: &mut Invalid) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => {
+            invalid.push(field, "must be a decimal in a string, such as \"1250.00\"");
+            None
+        }
+    }
+}
+
+/// A field that is one of a fixed set of words, spelt exactly as the API documents them (a CSV
+/// import forgives case and spaces; a JSON client gets the enum it was given).
+fn word(field: &str, v: &Value, words: &[&str], invalid: &mut Invalid) -> Option<String> {
+    let t = text(field, v, invalid)?;
+    if words.contains(&t.as_str()) {
+        Some(t)
+    } else {
+        invalid.push(field, format!("{t:?} is not one of {}", words.join(", ")));
+        None
+    }
+}
+
+/// Names every field of `body` that is not one of `known`.
+pub(crate) fn only(body: &Map<String, Value>, known: &[&str], invalid: &mut Invalid) {
+    for k in body.keys().filter(|k| !known.contains(&k.as_str())) {
+        unknown(k, known, invalid);
+    }
+}
+
 fn strings(field: &str, v: &Value, invalid: &mut Invalid) -> Vec<String> {
     match v {
         Value::Null => Vec::new(),
         Value::String(s) => keepwell_core::account::split_tags(s),
-        Value::Array(items) => {
-            items.iter().enumerate().filter_map(|(i, item)| text(&format!("{field}[{i}]"), item, invalid)).collect()
-        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| match item {
+                Value::String(s) => Some(s.clone()),
+                _ => {
+                    invalid.push(format!("{field}[{i}]"), "must be a string");
+                    None
+                }
+            })
+            .collect(),
         _ => {
             invalid.push(field, "must be a list of strings");
             Vec::new()
@@ -60,6 +111,20 @@ fn merge_attributes(current: &mut Vec<(String, Option<AttrValue>)>, v: &Value, i
     }
 }
 
+/// A PATCH that sends `null` or an empty text for a field every record keeps (an account's
+/// name, a contact's e-mail) is told it cannot remove it, not that the field "is required": a
+/// PATCH may leave out any field, and the answer must not say otherwise.
+pub(crate) fn kept(body: &Map<String, Value>, mut e: Invalid) -> Invalid {
+    for f in &mut e.errors {
+        let emptied =
+            body.get(&f.field).is_some_and(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()));
+        if emptied && f.message.starts_with("is required") {
+            f.message = "cannot be removed; send a new value instead".into();
+        }
+    }
+    e
+}
+
 fn unknown(field: &str, known: &[&str], invalid: &mut Invalid) {
     invalid.push(field, format!("is not a field; expected one of {}", known.join(", ")));
 }
@@ -67,28 +132,46 @@ fn unknown(field: &str, known: &[&str], invalid: &mut Invalid) {
 /// An account body (POST, or PATCH over `base`): the CSV's field names plus `external_ids`,
 /// `owner_id` and `attributes`.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct AccountBody {
-    /// Required on create.
-    name: Option<String>,
+    #[schema(max_length = 200)]
+    name: String,
+    /// A domain name (at most 253 characters once `https://www.` and any path are taken off).
     domain: Option<String>,
+    #[schema(max_length = 200)]
     industry: Option<String>,
+    #[schema(minimum = 0)]
     employees: Option<i64>,
     /// ISO 3166 alpha-2.
     country: Option<String>,
+    #[schema(max_length = 200)]
     plan: Option<String>,
     lifecycle_stage: Option<keepwell_core::LifecycleStage>,
+    #[schema(max_length = 254)]
     owner_email: Option<String>,
     owner_id: Option<i64>,
+    /// At most 100 tags of at most 50 characters each.
+    #[schema(max_items = 100)]
     tags: Option<Vec<String>>,
     /// The CRM id (external id kind `crm`).
+    #[schema(max_length = 255)]
     external_id: Option<String>,
-    /// Replaces the account's external ids.
+    /// Replaces the account's external ids (at most 20).
+    #[schema(max_items = 20)]
     external_ids: Option<Vec<keepwell_core::ExternalId>>,
-    /// Merged: a `null` value removes an attribute. Values are strings, numbers, booleans,
-    /// `YYYY-MM-DD` dates or `{"type", "value"}`.
+    /// Merged: a `null` value removes an attribute. Values are strings (at most 1 000
+    /// characters), numbers, booleans, `YYYY-MM-DD` dates or `{"type", "value"}`; at most 100.
     #[schema(value_type = Option<Object>)]
     attributes: Option<Value>,
+    /// Read-only, ignored: a GET's body may be sent back as it is.
+    id: Option<Value>,
+    /// Read-only, ignored.
+    owner: Option<Value>,
+    /// Read-only, ignored.
+    created_at: Option<Value>,
+    /// Read-only, ignored.
+    updated_at: Option<Value>,
 }
 
 /// The input and the errors of its shape (types, unknown fields); validation adds the rest.
@@ -115,10 +198,13 @@ pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> (Account
             "name" => a.name = text(k, v, &mut invalid),
             "domain" => a.domain = text(k, v, &mut invalid),
             "industry" => a.industry = text(k, v, &mut invalid),
-            "employees" => a.employees = text(k, v, &mut invalid),
+            "employees" => a.employees = integer(k, v, &mut invalid),
             "country" => a.country = text(k, v, &mut invalid),
             "plan" => a.plan = text(k, v, &mut invalid),
-            "lifecycle_stage" => a.lifecycle_stage = text(k, v, &mut invalid),
+            "lifecycle_stage" => {
+                let stages = keepwell_core::LifecycleStage::ALL.map(|s| s.as_str());
+                a.lifecycle_stage = word(k, v, &stages, &mut invalid)
+            }
             "owner_email" => {
                 a.owner_email = text(k, v, &mut invalid);
                 a.owner_id = None;
@@ -186,20 +272,40 @@ pub fn account_as_input(a: &Account) -> AccountInput {
 
 /// A contact body: its account by `account_id` or any external id (`account_external_id`).
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ContactBody {
     account_id: Option<i64>,
+    #[schema(max_length = 255)]
     account_external_id: Option<String>,
-    /// Required on create; unique in the workspace.
-    email: Option<String>,
+    /// Unique in the workspace.
+    #[schema(max_length = 254)]
+    email: String,
+    #[schema(max_length = 200)]
     name: Option<String>,
+    #[schema(max_length = 200)]
     title: Option<String>,
-    role: Option<keepwell_core::ContactRole>,
+    /// `champion`, `decision_maker`, `user` or `billing`, in any case, with a space or hyphen
+    /// for the underscore (`"Decision Maker"`), as CRM exports write them.
+    role: Option<String>,
     /// A language tag such as `en` or `ru`.
     locale: Option<String>,
+    /// Product user ids (at most 20, each at most 255 characters).
+    #[schema(max_items = 20)]
     external_user_ids: Option<Vec<String>>,
+    /// One product user id (the same as `external_user_ids` with one).
+    #[schema(max_length = 255)]
+    external_user_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     attributes: Option<Value>,
+    /// Read-only, ignored: a GET's body may be sent back as it is.
+    id: Option<Value>,
+    /// Read-only, ignored.
+    account_name: Option<Value>,
+    /// Read-only, ignored.
+    created_at: Option<Value>,
+    /// Read-only, ignored.
+    updated_at: Option<Value>,
 }
 
 pub fn contact_input(body: &Map<String, Value>, mut c: ContactInput) -> (ContactInput, Invalid) {

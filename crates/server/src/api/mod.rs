@@ -68,11 +68,76 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}", get(users::show).patch(users::update))
         .route("/audit", get(audit::list))
         .fallback(|| async { ApiError::NotFound("no such API route; see /api/v1/openapi.json".into()) })
+        .layer(axum::middleware::from_fn(guard))
+}
+
+/// Refuses what no route takes: a NUL anywhere in the path (404: it names nothing) or in a query
+/// parameter (422 naming it). PostgreSQL cannot hold NUL in text, and no id, key or search has one.
+pub async fn guard(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if percent_decoded(req.uri().path()).contains('\0') {
+        return ApiError::NotFound("no resource has a NUL character in its address".into()).into_response();
+    }
+    if let Some(query) = req.uri().query() {
+        let mut invalid = Invalid::default();
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            if k.contains('\0') || v.contains('\0') {
+                invalid.push(k.replace('\0', "\\0"), "holds the control character U+0000; remove it");
+            }
+        }
+        if !invalid.errors.is_empty() {
+            return ApiError::Invalid(invalid).into_response();
+        }
+    }
+    let res = next.run(req).await;
+    // axum refuses a body past its limit as plain text; the API answers in its own format.
+    let plain = res.headers().get(axum::http::header::CONTENT_TYPE).is_none_or(|c| c != "application/problem+json");
+    if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return ApiError::TooLarge.into_response();
+    }
+    res
+}
+
+/// A URL path with its `%XX` escapes decoded (invalid UTF-8 replaced).
+pub fn percent_decoded(path: &str) -> String {
+    String::from_utf8_lossy(&urlencoding::decode_binary(path.as_bytes())).into_owned()
+}
+
+/// The JSON path of the first string or key holding NUL, which no text may hold. Walks without
+/// recursion; serde_json already bounds nesting at 128 levels.
+pub fn nul_path(v: &Value) -> Option<String> {
+    let mut stack = vec![(String::from("body"), v)];
+    while let Some((path, v)) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains('\0') => return Some(path),
+            Value::Array(items) => stack.extend(items.iter().enumerate().map(|(i, x)| (format!("{path}[{i}]"), x))),
+            Value::Object(map) => {
+                for (k, x) in map {
+                    if k.contains('\0') {
+                        return Some(path);
+                    }
+                    let at = if path == "body" { k.clone() } else { format!("{path}.{k}") };
+                    stack.push((at, x));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// 422 naming the first field of `v` that holds NUL.
+pub fn refuse_nul(v: &Value) -> ApiResult<()> {
+    match nul_path(v) {
+        Some(field) => Err(ApiError::invalid(&field, "holds the control character U+0000; remove it")),
+        None => Ok(()),
+    }
 }
 
 /// Parses a JSON object body, answering 400 with the position of a syntax error.
 pub fn json_object(body: &Bytes) -> ApiResult<Map<String, Value>> {
     match serde_json::from_slice::<Value>(body) {
+        Ok(v @ Value::Object(_)) if nul_path(&v).is_some() => refuse_nul(&v).map(|_| Map::new()),
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::BadRequest("the body must be a JSON object".into())),
         Err(e) => Err(ApiError::BadRequest(format!(
@@ -87,13 +152,29 @@ pub fn json_object(body: &Bytes) -> ApiResult<Map<String, Value>> {
 pub struct Params(pub HashMap<String, String>);
 
 impl Params {
+    /// A page's query: a form's empty field (an "any" option, a blank search) means "not given".
+    pub fn form(q: &HashMap<String, String>) -> Params {
+        Params(q.iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+
+    /// A free text: trimmed, empty as absent.
     pub fn text(&self, name: &str) -> Option<String> {
         self.0.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
+    /// A typed parameter as sent: present but empty (`as_of=`) is an error, not a default.
+    fn typed(&self, name: &str, invalid: &mut Invalid) -> Option<String> {
+        let v = self.0.get(name)?.trim();
+        if v.is_empty() {
+            invalid.push(name, "is empty; leave it out for the default");
+            return None;
+        }
+        Some(v.to_owned())
+    }
+
     /// `limit` between 1 and 500, 50 when absent.
     pub fn limit(&self, invalid: &mut Invalid) -> i64 {
-        match self.text("limit") {
+        match self.typed("limit", invalid) {
             None => 50,
             Some(l) => match l.parse::<i64>() {
                 Ok(n) if (1..=500).contains(&n) => n,
@@ -107,7 +188,7 @@ impl Params {
 
     /// `owner`: a team member id, `me` (`me`'s id) or `none` (`Some(None)`: no owner).
     pub fn owner(&self, me: Option<i64>, invalid: &mut Invalid) -> Option<Option<i64>> {
-        match self.text("owner").as_deref() {
+        match self.typed("owner", invalid).as_deref() {
             None => None,
             Some("none") => Some(None),
             Some("me") => Some(me),
@@ -123,7 +204,7 @@ impl Params {
 
     /// One of `options` (word → value), `default` when absent.
     pub fn choice<T: Copy>(&self, name: &str, options: &[(&str, T)], default: T, invalid: &mut Invalid) -> T {
-        let Some(v) = self.text(name) else { return default };
+        let Some(v) = self.typed(name, invalid) else { return default };
         if let Some((_, t)) = options.iter().find(|(word, _)| *word == v) {
             return *t;
         }
@@ -134,9 +215,15 @@ impl Params {
         default
     }
 
+    /// A value parsed by `parse`, whose error is the message.
+    pub fn parsed<T>(&self, name: &str, invalid: &mut Invalid, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let v = self.typed(name, invalid)?;
+        parse(&v).map_err(|e| invalid.push(name, e)).ok()
+    }
+
     /// A whole number of days from 1 to `max`, `default` when absent.
     pub fn days(&self, name: &str, max: u64, default: u64, invalid: &mut Invalid) -> u64 {
-        let Some(v) = self.text(name) else { return default };
+        let Some(v) = self.typed(name, invalid) else { return default };
         v.parse().ok().filter(|d| (1..=max).contains(d)).unwrap_or_else(|| {
             invalid.push(name, format!("{v:?} is not a number of days from 1 to {max}"));
             default
@@ -145,8 +232,7 @@ impl Params {
 
     /// A `YYYY-MM-DD` date.
     pub fn date(&self, name: &str, invalid: &mut Invalid) -> Option<chrono::NaiveDate> {
-        let v = self.text(name)?;
-        keepwell_core::money::date(&v).map_err(|e| invalid.push(name, e)).ok()
+        self.parsed(name, invalid, keepwell_core::money::date)
     }
 
     /// `from`..`to` (both included): default the `default_days` to today, at most `max_days`.
@@ -167,8 +253,7 @@ impl Params {
     }
 
     pub fn id(&self, name: &str, invalid: &mut Invalid) -> Option<i64> {
-        let v = self.text(name)?;
-        v.parse().map_err(|_| invalid.push(name, format!("{v:?} is not an id"))).ok()
+        self.parsed(name, invalid, |v| v.parse().map_err(|_| format!("{v:?} is not an id")))
     }
 }
 

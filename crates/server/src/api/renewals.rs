@@ -164,11 +164,13 @@ pub fn filter(p: &Params, me: Option<i64>) -> Result<(RenewalFilter, NaiveDate),
 
 /// `{"outcome": "renewed_with_upsell", "new_arr": "15000.00", "reason": "…"}`
 #[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct OutcomeBody {
     /// renewed, renewed_with_upsell, renewed_with_downsell or churned.
     outcome: String,
     /// Required for upsell and downsell; ARR in the renewal's currency.
+    #[schema(schema_with = keepwell_core::money::optional_decimal_schema)]
     new_arr: Option<String>,
     /// Required for churned.
     reason: Option<String>,
@@ -188,10 +190,14 @@ pub async fn record(
     let body = json_object(&body)?;
     let r = state.store.renewal(id).await?.ok_or_else(|| ApiError::NotFound(format!("no renewal with id {id}")))?;
     auth.require_edit(r.owner_id)?;
-    let text = |name: &str| {
-        body.get(name).and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_number().map(|n| n.to_string())))
+    let mut shape = Invalid::default();
+    super::input::only(&body, &["outcome", "new_arr", "reason"], &mut shape);
+    let mut get = |name: &str, read: fn(&str, &serde_json::Value, &mut Invalid) -> Option<String>| {
+        body.get(name).and_then(|v| read(name, v, &mut shape))
     };
-    let (outcome, new_arr, reason) = record_input(text("outcome"), text("new_arr"), text("reason"))?;
+    let (outcome, new_arr, reason) =
+        (get("outcome", super::input::text), get("new_arr", super::input::decimal), get("reason", super::input::text));
+    let (outcome, new_arr, reason) = shape.and(record_input(outcome, new_arr, reason))?;
     let new_arr = check_outcome(outcome, r.arr, new_arr, reason.as_deref())?;
     let saved = state.store.record_renewal(&auth.actor, id, outcome, new_arr, reason.as_deref()).await?;
     Ok(Json(view(saved, chrono::Utc::now().date_naive(), new_arr)))
@@ -215,6 +221,7 @@ pub fn record_input(
         .filter(|s| !s.trim().is_empty())
         .and_then(|v| money::amount(&v).map_err(|e| invalid.push("new_arr", e)).ok());
     let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    keepwell_core::limits::text(&mut invalid, "reason", reason.as_deref(), keepwell_core::limits::REASON);
     match outcome {
         Some(o) if invalid.errors.is_empty() => Ok((o, new_arr, reason)),
         _ => Err(invalid),

@@ -17,9 +17,12 @@ use utoipa::ToSchema;
 /// A new member: `password` is optional (12–128 characters); when absent one is generated and
 /// returned once.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UserBody {
+    #[schema(max_length = 254)]
     email: String,
+    #[schema(max_length = 200)]
     name: String,
     role: Role,
     password: Option<String>,
@@ -27,8 +30,10 @@ pub struct UserBody {
 
 /// Changes to a member.
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct UserPatch {
+    #[schema(max_length = 200)]
     name: Option<String>,
     role: Option<Role>,
     /// A disabled member cannot sign in; their sessions end.
@@ -76,7 +81,15 @@ fn role_field(body: &serde_json::Map<String, Value>, invalid: &mut Invalid) -> O
     str_field(body, "role", invalid).and_then(|r| r.parse().map_err(|e| invalid.push("role", e)).ok())
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<User>)), security(("bearer" = [])))]
+/// UserPage: every member (one page: a team is small).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UserPage {
+    data: Vec<User>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = UserPage)), security(("bearer" = [])))]
 pub async fn list(_auth: Auth<Admin>, State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let users = state.store.users().await?;
     Ok(Json(serde_json::json!({ "data": users, "next_cursor": null })))

@@ -152,10 +152,19 @@ pub fn tr(state: &AppState, web: &WebSession, key: &str, args: &[(&str, fluent_b
     state.i18n.text(web.lang, key, args)
 }
 
-/// Only same-site paths are followed after login or a language switch.
+/// Only same-site paths are followed after login or a language switch: one leading `/`, then no
+/// backslash, whitespace or control character anywhere (browsers drop a tab or line break, so
+/// `/\t/evil.example` would become `//evil.example`, another site).
 pub fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && p.len() <= 2048
+                && !p.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) =>
+        {
+            p.to_owned()
+        }
         _ => "/accounts".to_owned(),
     }
 }

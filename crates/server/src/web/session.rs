@@ -54,6 +54,14 @@ pub async fn middleware(State(state): State<AppState>, jar: CookieJar, req: Requ
         }
     };
     let web = WebSession { session, lang, csrf };
+    // No page takes a NUL in its address or query (PostgreSQL cannot store it, and no id has one).
+    let nul_query = req
+        .uri()
+        .query()
+        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k.contains('\0') || v.contains('\0')));
+    if nul_query || crate::api::percent_decoded(req.uri().path()).contains('\0') {
+        return super::error_page(&state, &web, axum::http::StatusCode::BAD_REQUEST, "error-bad-request");
+    }
     let mut req = req;
     if req.method() == Method::POST {
         let (parts, body) = req.into_parts();
@@ -63,6 +71,9 @@ pub async fn middleware(State(state): State<AppState>, jar: CookieJar, req: Requ
         let sent = form_urlencoded::parse(&bytes).find(|(k, _)| k == "_csrf").map(|(_, v)| v.into_owned());
         if new_cookie.is_some() || sent.as_deref() != Some(web.csrf.as_str()) {
             return super::error_page(&state, &web, axum::http::StatusCode::FORBIDDEN, "error-csrf");
+        }
+        if form_urlencoded::parse(&bytes).any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return super::error_page(&state, &web, axum::http::StatusCode::UNPROCESSABLE_ENTITY, "error-bad-request");
         }
         req = Request::from_parts(parts, Body::from(bytes));
     }

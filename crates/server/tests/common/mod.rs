@@ -105,6 +105,44 @@ pub fn fields(problem: &Value) -> Vec<String> {
     f
 }
 
+/// A browser-like client: keeps cookies, does not follow redirects.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+pub async fn page(c: &reqwest::Client, app: &TestApp, path: &str) -> (u16, String) {
+    let res = c.get(app.url(path)).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+pub async fn post(c: &reqwest::Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    let res = c.post(app.url(path)).form(form).send().await.unwrap();
+    let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    (res.status().as_u16(), location, res.text().await.unwrap())
+}
+
+/// Logs `email` in and returns the client and a CSRF token for its forms.
+pub async fn logged_in(app: &TestApp, email: &str, role: Role) -> (reqwest::Client, String) {
+    app.member(email, role).await;
+    let c = browser();
+    let (_, html) = page(&c, app, "/login").await;
+    let (status, location, _) = post(
+        &c,
+        app,
+        "/login",
+        &[("_csrf", &csrf_of(&html)), ("email", email), ("password", PASSWORD), ("next", "/accounts")],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/accounts"));
+    let (_, html) = page(&c, app, "/accounts").await;
+    (c, csrf_of(&html))
+}
+
 /// Runs each named story on SQLite and on PostgreSQL.
 #[macro_export]
 macro_rules! on_both_backends {

@@ -176,9 +176,11 @@ impl Store {
         for r in self.lifecycle_rules().await? {
             match (r.problem, expr::parse(&r.def.condition, &SCHEMA)) {
                 (None, Ok(condition)) => rules.push(Rule { condition, key: r.def.key, stage: r.def.stage }),
-                (problem, parsed) => {
-                    skip("lifecycle_rule", &r.def.key, problem.or(parsed.err().map(|e| e.to_string())).unwrap_or_default())
-                }
+                (problem, parsed) => skip(
+                    "lifecycle_rule",
+                    &r.def.key,
+                    problem.or(parsed.err().map(|e| e.to_string())).unwrap_or_default(),
+                ),
             }
         }
         let mut segments = Vec::new();

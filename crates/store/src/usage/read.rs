@@ -184,14 +184,10 @@ impl Store {
             }
         }
         sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1));
-        let mut data =
-            sql.query().fetch_all(self.pool()).await?.iter().map(stored_event).collect::<Result<Vec<_>>>()?;
-        let next_cursor = if data.len() as i64 > limit {
-            data.truncate(limit as usize);
-            data.last().map(|e| Cursor { key: CursorKey::Int(0), id: e.id }.encode())
-        } else {
-            None
-        };
+        let mut conn = self.pool().acquire().await?;
+        let (data, more) = crate::sql::page_rows(&sql, &mut conn, limit, stored_event).await?;
+        let next_cursor =
+            more.then(|| data.last().map(|e| Cursor { key: CursorKey::Int(0), id: e.id }.encode())).flatten();
         Ok(Page { data, next_cursor })
     }
 }

@@ -183,6 +183,8 @@ error-forbidden = Your role does not allow this. Ask an admin if you need it.
 error-csrf = This form expired. Go back, reload the page and try again.
 error-too-large = That was too much data for one form.
 error-internal = Something went wrong on our side. It has been logged; try again in a moment.
+error-busy = The server is busy right now. Try again in a few seconds.
+error-bad-request = This address carries something the page cannot read; go back and try again.
 
 ## Revenue
 nav-revenue = Revenue

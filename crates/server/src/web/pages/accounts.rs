@@ -1,6 +1,6 @@
 //! The accounts list, an account's page, and the account form.
 
-use super::{failure, field, form_failure, id_of, FormData, PageResult};
+use super::{api_failure, failure, field, form_failure, id_of, FormData, PageResult};
 use crate::api::accounts::filter_from;
 use crate::api::input::account_as_input;
 use crate::api::Params;
@@ -10,7 +10,7 @@ use crate::web::session::WebSession;
 use crate::web::{chart, error_page, redirect_with, render, render_status, tr};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Form};
 use keepwell_core::account::{split_tags, AccountInput};
 use keepwell_core::{AttrValue, LifecycleStage, Role};
@@ -26,7 +26,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let params = Params(q.clone());
+    let params = Params::form(&q);
     let (filter, errors) = match filter_from(&params, auth.user_id) {
         Ok(f) => (f, BTreeMap::new()),
         Err(e) => (Default::default(), super::field_errors(&e)),
@@ -129,10 +129,10 @@ pub async fn show(
         .iter()
         .map(|(k, v)| context! { name => k, kind => v.type_name(), value => v.display() })
         .collect();
-    let billing = billing(&state, id).await.map_err(IntoResponse::into_response)?;
+    let billing = billing(&state, id).await.map_err(|e| api_failure(&state, &web, e))?;
     let health = super::health::section(&state, &web, id).await?;
     let chart_title = tr(&state, &web, "usage-active-chart", &[]);
-    let usage = usage(&state, id, &chart_title).await.map_err(IntoResponse::into_response)?;
+    let usage = usage(&state, id, &chart_title).await.map_err(|e| api_failure(&state, &web, e))?;
     Ok(render(
         &state,
         &web,

@@ -22,7 +22,8 @@ pub async fn login_page(
     if web.session.is_some() {
         return Redirect::to(&local_path(q.get("next").map(String::as_str))).into_response();
     }
-    render(&state, &web, "login.html", context! { next => q.get("next"), notice => q.get("m") }).await
+    let next = q.get("next").filter(|n| local_path(Some(n)) == **n);
+    render(&state, &web, "login.html", context! { next, notice => q.get("m") }).await
 }
 
 pub async fn login(
@@ -36,13 +37,19 @@ pub async fn login(
     let email = field(&f, "email").unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     let next = field(&f, "next");
-    let address = addr.ip().to_string();
+    let address = state.settings.trusted_proxies.client(addr.ip(), &headers).to_string();
+    let next = next.filter(|n| super::super::local_path(Some(n)) == *n);
     let again = |status: StatusCode, error: &'static str| {
         let (state, web, email, next) = (state.clone(), web.clone(), email.clone(), next.clone());
         async move { render_status(&state, &web, status, "login.html", context! { email, next, error }).await }
     };
-    if !state.login_limiter.allowed(&email, &address) {
-        return again(StatusCode::TOO_MANY_REQUESTS, "login-too-many").await;
+    // The attempt is counted before the password is checked: concurrent guesses cannot outrun it.
+    if let Err(wait) = state.login_limiter.reserve(&email, &address) {
+        let mut page = again(StatusCode::TOO_MANY_REQUESTS, "login-too-many").await;
+        if let Ok(v) = header::HeaderValue::from_str(&wait.as_secs().to_string()) {
+            page.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return page;
     }
     let found = match state.store.user_for_login(&email).await {
         Ok(f) => f,
@@ -53,7 +60,6 @@ pub async fn login(
         _ => (None, None),
     };
     if !verify_password(password, hash).await {
-        state.login_limiter.failed(&email, &address);
         return again(StatusCode::UNAUTHORIZED, "login-failed").await;
     }
     let Some(user) = user else { return again(StatusCode::UNAUTHORIZED, "login-failed").await };

@@ -1,7 +1,7 @@
 //! Health pages: the account page's health section (breakdown, history, sentiment, override,
 //! stages), segments with the builder's live count, the scorecard editor, and backtests.
 
-use super::{failure, field, field_errors, FormData, PageResult};
+use super::{api_failure, failure, field, field_errors, FormData, PageResult};
 use crate::api::definitions::{changed, preview_of};
 use crate::api::health::{
     backtest_of, backtest_request, health_of, history_of, override_input, reweigh, sentiment_input, HealthView,
@@ -30,10 +30,10 @@ pub async fn section(state: &AppState, web: &WebSession, account: i64) -> Result
     let view: Option<HealthView> = match health_of(state, account, today).await {
         Ok(v) => Some(v),
         Err(ApiError::NotFound(_)) => None,
-        Err(e) => return Err(e.into_response()),
+        Err(e) => return Err(api_failure(state, web, e)),
     };
     let history =
-        history_of(state, account, today - Days::new(89), today).await.map_err(IntoResponse::into_response)?;
+        history_of(state, account, today - Days::new(89), today).await.map_err(|e| api_failure(state, web, e))?;
     let points: Vec<(String, f64)> =
         history.data.iter().filter_map(|p| p.score.map(|s| (p.day.to_string(), s))).collect();
     let bands = state.store.scorecard(view.as_ref().map_or("default", |v| v.scorecard.as_str())).await.map_err(fail)?;
@@ -144,7 +144,9 @@ async fn segments_page(
     let mut rows = Vec::new();
     for s in state.store.segments().await.map_err(fail)? {
         let members = state.store.count_segment_members(s.id, today).await.map_err(fail)?;
-        rows.push(context! { key => s.def.key, name => s.def.name, filter => s.def.filter, members, problem => s.problem });
+        rows.push(
+            context! { key => s.def.key, name => s.def.name, filter => s.def.filter, members, problem => s.problem },
+        );
     }
     Ok(render_status(
         state,
@@ -170,7 +172,7 @@ pub async fn save_segment(
     };
     match state.store.save_segment(&auth.actor, &def).await {
         Ok(change) => {
-            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
+            changed(&state, &change).await.map_err(|e| api_failure(&state, &web, e))?;
             let to = format!("/segments/{}", urlencoding::encode(&def.key));
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "segment-saved", &[])).await)
         }
@@ -282,7 +284,7 @@ pub async fn save_rule(
     };
     match saved {
         Ok(change) => {
-            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
+            changed(&state, &change).await.map_err(|e| api_failure(&state, &web, e))?;
             Ok(redirect_with(&state, &web, "/lifecycle", &tr(&state, &web, "lifecycle-saved", &[])).await)
         }
         Err(StoreError::Invalid(e)) => {
@@ -362,7 +364,7 @@ pub async fn save_scorecard(
     };
     match saved {
         Ok((saved_key, change)) => {
-            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
+            changed(&state, &change).await.map_err(|e| api_failure(&state, &web, e))?;
             let to = format!("/scorecards/{}", urlencoding::encode(&saved_key));
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "scorecard-saved", &[])).await)
         }
@@ -386,12 +388,12 @@ pub async fn backtest(
 ) -> PageResult {
     let fail = |e| failure(&state, &web, e);
     let cards = state.store.scorecards().await.map_err(fail)?;
-    let p = Params(q.clone());
+    let p = Params::form(&q);
     let (report, errors) = match backtest_request(&p) {
         Ok((key, horizon, from, to)) => match backtest_of(&state, &key, horizon, from, to).await {
             Ok(r) => (Some(r), BTreeMap::new()),
             Err(ApiError::NotFound(m)) => (None, BTreeMap::from([("scorecard".to_string(), m)])),
-            Err(e) => return Err(e.into_response()),
+            Err(e) => return Err(api_failure(&state, &web, e)),
         },
         Err(e) => (None, field_errors(&e)),
     };
@@ -447,7 +449,7 @@ pub async fn apply_weights(
     match reweigh(&card.def, &weights) {
         Ok(def) => {
             let change = state.store.save_scorecard(&auth.actor, &def).await.map_err(fail)?;
-            changed(&state, &change).await.map_err(IntoResponse::into_response)?;
+            changed(&state, &change).await.map_err(|e| api_failure(&state, &web, e))?;
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "backtest-applied", &[])).await)
         }
         Err(e) => Ok(redirect_with(&state, &web, &to, &problems(&e)).await),

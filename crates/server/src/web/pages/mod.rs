@@ -28,15 +28,33 @@ pub type PageResult = Result<Response, Response>;
 /// Form fields by name.
 pub type FormData = HashMap<String, String>;
 
-/// Turns a store failure into the page a person should see.
+/// Turns a store failure into the page a person should see: a missing record, a bad cursor or
+/// filter in the address, a busy database, each said in the visitor's language.
 pub fn failure(state: &AppState, web: &WebSession, e: StoreError) -> Response {
-    match e {
-        StoreError::NotFound(_) => error_page(state, web, StatusCode::NOT_FOUND, "error-not-found"),
-        other => {
-            tracing::error!(error = ?other, "page failed");
-            error_page(state, web, StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
+    api_failure(state, web, e.into())
+}
+
+/// Turns an API function's failure into the translated page a person should see (never raw
+/// problem+json in a browser).
+pub fn api_failure(state: &AppState, web: &WebSession, e: crate::error::ApiError) -> Response {
+    use crate::error::ApiError;
+    let (status, key) = match &e {
+        ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "error-not-found"),
+        ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "error-forbidden"),
+        ApiError::Invalid(_) | ApiError::BadRequest(_) | ApiError::Conflict { .. } | ApiError::TooLarge => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "error-bad-request")
         }
+        ApiError::Unavailable | ApiError::TooMany(_) => (StatusCode::SERVICE_UNAVAILABLE, "error-busy"),
+        ApiError::Unauthorized | ApiError::Internal(_) => {
+            tracing::error!(error = ?e, "page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
+        }
+    };
+    let mut page = error_page(state, web, status, key);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        page.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("2"));
     }
+    page
 }
 
 /// Field → message, for showing errors beside form fields. Field names like `external_ids[1]`

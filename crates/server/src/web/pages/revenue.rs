@@ -1,7 +1,7 @@
 //! The Revenue page (MRR and its movements, churn, retention, NRR/GRR, ARPA, CLV, cohorts, each
 //! with its formula) and the renewals page (upcoming renewals, forecast, outcomes).
 
-use super::{failure, FormData, PageResult};
+use super::{api_failure, failure, FormData, PageResult};
 use crate::api::renewals::{self, record_input};
 use crate::api::Params;
 use crate::auth::{Auth, Csm, Viewer};
@@ -11,7 +11,6 @@ use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{chart, redirect_with, render, tr};
 use axum::extract::{Path, Query, State};
-use axum::response::IntoResponse;
 use axum::{Extension, Form};
 use keepwell_core::metrics::{Metric, Report};
 use keepwell_core::money;
@@ -71,18 +70,18 @@ pub async fn page(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let params = Params(q.clone());
+    let params = Params::form(&q);
     let today = chrono::Utc::now().date_naive();
     let (request, problem) = match Request::read(&params, &state, today) {
         Ok(r) => (r, None),
         Err(e) => (
-            Request::read(&Params(HashMap::new()), &state, today).map_err(|e| ApiError::from(e).into_response())?,
+            Request::read(&Params(HashMap::new()), &state, today).map_err(|e| api_failure(&state, &web, e.into()))?,
             Some(e.to_string()),
         ),
     };
     let (facets, plans_industries, team) = (
         state.store.account_facets().await.map_err(|e| failure(&state, &web, e))?,
-        crate::revenue::facets(&state).await.map_err(IntoResponse::into_response)?,
+        crate::revenue::facets(&state).await.map_err(|e| api_failure(&state, &web, e))?,
         state.store.users().await.map_err(|e| failure(&state, &web, e))?,
     );
     let filters = context! {
@@ -94,7 +93,7 @@ pub async fn page(
     // The ledger and the renewal rates read different tables: load them side by side.
     let (ledger, rates) =
         tokio::join!(ledger(&state, &request), renewals::renewal_rates(&state, request.range.from, request.range.to));
-    let rates = rates.map_err(IntoResponse::into_response)?;
+    let rates = rates.map_err(|e| api_failure(&state, &web, e))?;
     let ledger = match ledger {
         Ok(l) => l,
         Err(ApiError::Invalid(i)) => {
@@ -107,7 +106,7 @@ pub async fn page(
             )
             .await);
         }
-        Err(e) => return Err(e.into_response()),
+        Err(e) => return Err(api_failure(&state, &web, e)),
     };
     let report = Report::new(&ledger, request.range.clone());
     let months: Vec<_> = report.months().collect();
@@ -156,8 +155,9 @@ pub async fn renewals_page(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let (f, day) = renewals::filter(&Params(q.clone()), auth.user_id).map_err(|e| ApiError::from(e).into_response())?;
-    let list = renewals::upcoming(&state, &f, day).await.map_err(IntoResponse::into_response)?;
+    let (f, day) =
+        renewals::filter(&Params::form(&q), auth.user_id).map_err(|e| api_failure(&state, &web, e.into()))?;
+    let list = renewals::upcoming(&state, &f, day).await.map_err(|e| api_failure(&state, &web, e))?;
     let total_arr: rust_decimal::Decimal =
         list.data.iter().filter_map(|r| r.arr.parse::<rust_decimal::Decimal>().ok()).sum();
     let total_forecast: rust_decimal::Decimal =

@@ -1,17 +1,15 @@
 //! The Usage pages: accounts ranked by activity (least and most active), the raw events
 //! explorer, and the plan → features catalogue (admins edit it).
 
-use super::{failure, FormData, PageResult};
+use super::{api_failure, failure, FormData, PageResult};
 use crate::api::usage::{activity_request, folded};
 use crate::api::Params;
 use crate::auth::{Admin, Auth, Viewer};
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{redirect_with, render, render_status, tr};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::{Extension, Form};
 use keepwell_core::usage::{catalogue_text, parse_catalogue};
 use keepwell_core::Invalid;
@@ -28,10 +26,10 @@ pub async fn page(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let p = Params(q.clone());
-    let query = activity_request(&p, auth.user_id).map_err(|e| ApiError::from(e).into_response())?;
+    let p = Params::form(&q);
+    let query = activity_request(&p, auth.user_id).map_err(|e| api_failure(&state, &web, e.into()))?;
     let query = ActivityQuery { limit: RANKED, ..query };
-    folded(&state).await.map_err(IntoResponse::into_response)?;
+    folded(&state).await.map_err(|e| api_failure(&state, &web, e))?;
     let fail = |e| failure(&state, &web, e);
     let (least_query, most_query) = (
         ActivityQuery { ranking: Ranking::LeastActive, ..query },
@@ -64,7 +62,7 @@ pub async fn events(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let p = Params(q.clone());
+    let p = Params::form(&q);
     let mut invalid = Invalid::default();
     let day = |name: &str, invalid: &mut Invalid| {
         p.date(name, invalid).map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
