@@ -239,11 +239,19 @@ impl LoginLimiter {
     const PER_EMAIL: u32 = 10;
     const PER_ADDRESS: u32 = 50;
 
+    /// An e-mail as the limiter keys it: at most an address's 254 bytes, so a flood of made-up
+    /// megabyte-long ones cannot fill memory.
+    fn email_key(email: &str) -> String {
+        let email = email.trim().to_ascii_lowercase();
+        let mut end = email.len().min(keepwell_core::limits::EMAIL);
+        while !email.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("e:{}", &email[..end])
+    }
+
     fn keys(email: &str, address: &str) -> [(String, u32); 2] {
-        [
-            (format!("e:{}", email.trim().to_ascii_lowercase()), Self::PER_EMAIL),
-            (format!("a:{address}"), Self::PER_ADDRESS),
-        ]
+        [(Self::email_key(email), Self::PER_EMAIL), (format!("a:{address}"), Self::PER_ADDRESS)]
     }
 
     /// Takes one attempt for this e-mail and address, or says how long until one is free.
@@ -277,7 +285,7 @@ impl LoginLimiter {
     /// A reserved attempt succeeded: the e-mail starts afresh (its address keeps counting).
     pub fn succeeded(&self, email: &str) {
         let mut map = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(&format!("e:{}", email.trim().to_ascii_lowercase()));
+        map.remove(&Self::email_key(email));
     }
 }
 
@@ -352,6 +360,7 @@ mod tests {
         assert!(l.reserve("other@b.c", "1.1.1.1").is_ok());
         l.succeeded("a@b.c");
         assert!(l.reserve("a@b.c", "1.1.1.1").is_ok(), "a success starts the e-mail afresh");
+        assert_eq!(LoginLimiter::email_key(&"é".repeat(1000)).len(), 2 + 254, "keys stay small");
     }
 
     #[test]
