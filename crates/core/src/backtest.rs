@@ -71,7 +71,8 @@ pub fn observe(
                 continue;
             }
             let readings = card.readings(&env);
-            let outcome = card.score(&readings);
+            // An account with MRR left is not churned (those without are not observed).
+            let outcome = card.score(&readings, false);
             out.push(Observation {
                 day,
                 churned: churn.iter().any(|c| *c > day && *c <= until),
@@ -177,8 +178,10 @@ fn weighted(readings: &[f64], present: &[bool], weights: &[f64]) -> Option<f64> 
 /// and weights fitted on the earlier two thirds of the days, judged on the later third.
 pub fn report(card: &Scorecard, measures: &[Measure], obs: &[Observation]) -> Report {
     let churned = obs.iter().filter(|o| o.churned).count();
-    let scored: Vec<(f64, bool)> = obs.iter().filter_map(|o| o.score.map(|s| (s, o.churned))).collect();
-    let bands: Vec<BandRow> = [Band::Red, Band::Yellow, Band::Green]
+    // An unscored account ranks below every scored one: a high minimum coverage that leaves out
+    // the accounts it cannot score cannot flatter the AUC.
+    let scored: Vec<(f64, bool)> = obs.iter().map(|o| (o.score.unwrap_or(-1.0), o.churned)).collect();
+    let bands: Vec<BandRow> = [Band::Red, Band::Yellow, Band::Green, Band::Unscored]
         .into_iter()
         .map(|band| {
             let inside: Vec<&Observation> = obs.iter().filter(|o| o.band == Some(band)).collect();
@@ -319,7 +322,7 @@ mod tests {
             Reading { value: Some(Decimal::from(b)), applicable: true },
         ];
         let c = card();
-        let outcome = c.score(&readings);
+        let outcome = c.score(&readings, false);
         Observation {
             day: NaiveDate::from_ymd_opt(2026, 1, day).unwrap(),
             churned,

@@ -53,6 +53,10 @@ pub struct Needs {
     pub lookback_days: i64,
     /// Usage names whose daily counts some source reads.
     pub counted: BTreeSet<String>,
+    /// Every account's usage events per day, all names (usage trends).
+    pub totals: bool,
+    /// Each account's last day of usage on a past day (days since activity).
+    pub last_active: bool,
     /// Subscriptions (MRR, seats, plans, tenure, renewal).
     pub billing: bool,
     pub invoices: bool,
@@ -127,11 +131,22 @@ pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
         let days = match s {
             Source::ActiveUsers { days } | Source::Events { days, .. } => i64::from(*days),
             Source::EventTrend { days, .. } => 2 * i64::from(*days),
-            Source::LicenseUtilization | Source::FeatureAdoption => {
+            Source::LicenseUtilization { days } => {
+                needs.billing = true;
+                i64::from(*days)
+            }
+            Source::FeatureAdoption => {
                 needs.billing = true;
                 30
             }
-            Source::DaysSinceActivity => 30,
+            Source::UsageTrend { days } => {
+                needs.totals = true;
+                2 * i64::from(*days)
+            }
+            Source::DaysSinceActivity => {
+                needs.last_active = true;
+                1
+            }
             Source::Mrr
             | Source::MrrChange { .. }
             | Source::TenureDays
@@ -219,11 +234,13 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
     };
     let index = plan.scorecards.iter().position(|c| std::ptr::eq(c, card)).unwrap_or(0);
     let readings = card.readings(&env);
-    let outcome = card.score(&readings);
+    let churned = env.churned();
+    let outcome = card.score(&readings, churned);
+    // An override is a person's judgement of a customer; a churned account has none to judge.
     let overridden = facts.overrides.iter().find(|o| o.0 <= ctx.day && ctx.day < o.1).map(|o| o.2);
-    let effective = overridden.or(outcome.scored.score);
-    let effective_band = effective.map(|s| card.bands.of(s));
-    facts.health = effective.zip(effective_band);
+    let effective = if churned { None } else { overridden.or(outcome.scored.score) };
+    let effective_band = effective.map(|s| card.bands.of(s)).or(outcome.band);
+    facts.health = (effective, effective_band);
     let snapshot = Snapshot {
         account: facts.id,
         scorecard: index,
@@ -333,6 +350,9 @@ mod tests {
                 renews_on: None,
                 payment_terms: None,
             }],
+            first_usage: active.iter().map(|a| crate::facts::day_number(d(a))).min(),
+            last_usage: active.iter().map(|a| crate::facts::day_number(d(a))).max(),
+            totals: active.iter().map(|a| (crate::facts::day_number(d(a)), 1)).collect(),
             users,
             ..Facts::default()
         }
@@ -354,9 +374,11 @@ mod tests {
             scorecards: vec![Scorecard::compile(1, 1, default_scorecard()).unwrap()],
             skipped: Vec::new(),
         };
-        assert_eq!(plan.needs().lookback_days, 30);
+        assert_eq!(plan.needs().lookback_days, 60, "the usage trend compares two 30-day windows");
         let fx = Default::default();
-        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &[], tracked: true };
+        // A workspace with usage, but no sentiment or interaction recorded yet.
+        let fed = crate::facts::Fed { usage: true, sentiments: false, interactions: false };
+        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &[], fed };
         let mut accounts = vec![account(1, 10, &["2026-06-29"; 10]), account(2, 5, &["2026-01-02"])];
         let mut members = Members::new();
         let day = run(&plan, ctx, &mut accounts, &mut members);
@@ -365,15 +387,16 @@ mod tests {
             vec![StageMove { account: 1, from: "adoption".into(), to: "expansion".into(), rule: "big".into() }]
         );
         assert_eq!(day.membership, vec![(7, 2, true)]);
-        // Account 1: 10 of 10 seats active yesterday. Account 2: nobody for months (utilisation,
-        // active users and days since activity score 0, weights 2 + 1 + 1.5) but billing is clean
-        // (MRR change, downgrade, overdue 100 with weights 1 + 1 + 1, tenure 100 with 0.5);
-        // adoption, interaction and sentiment have no data and are left out:
-        // (3 × 100 + 0.5 × 100) / 8 = 43.75.
+        // Account 1: 10 of 10 seats active yesterday. Account 2: nobody since January (both
+        // utilisations, active users and days since activity score 0, weights 2 + 1.5 + 1 + 1.5)
+        // but billing is clean (MRR change, downgrade, overdue 100 with weights 1 + 1 + 1, tenure
+        // 100 with 0.5); its usage trend has nothing to compare (missing, 1.5); adoption (no
+        // catalogue), interaction and sentiment (never recorded) do not apply:
+        // (3 × 100 + 0.5 × 100) ÷ 9.5 = 36.84, red, on a coverage of 9.5 ÷ 11 = 86.36 %.
         let scores: Vec<(Option<Decimal>, Option<Band>)> = day.snapshots.iter().map(|s| (s.score, s.band)).collect();
         assert_eq!(
             scores,
-            vec![(Some(Decimal::from(100)), Some(Band::Green)), (Some(Decimal::new(4375, 2)), Some(Band::Yellow))]
+            vec![(Some(Decimal::from(100)), Some(Band::Green)), (Some(Decimal::new(3684, 2)), Some(Band::Red))]
         );
         let again = run(&plan, ctx, &mut accounts, &mut members);
         assert!(again.stages.is_empty() && again.membership.is_empty());

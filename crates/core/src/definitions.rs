@@ -229,9 +229,18 @@ pub struct ScorecardDef {
     pub priority: i64,
     #[serde(default)]
     pub bands: BandsDef,
+    /// The least coverage (percent of the applicable measures' weight with data) a score may
+    /// rest on: below it the account is `unscored`, shown grey, never in a band. Default 50.
+    #[serde(default = "default_min_coverage", deserialize_with = "number", serialize_with = "to_number")]
+    #[schema(schema_with = crate::money::decimal_schema)]
+    pub min_coverage: Decimal,
     #[serde(alias = "measure")]
     #[schema(max_items = 50)]
     pub measures: Vec<MeasureDef>,
+}
+
+fn default_min_coverage() -> Decimal {
+    Decimal::from(50)
 }
 
 impl ScorecardDef {
@@ -316,6 +325,9 @@ pub fn check_scorecard(s: &ScorecardDef, at: &str, segments: &BTreeSet<String>, 
     let hundred = Decimal::ONE_HUNDRED;
     if !(Decimal::ZERO < s.bands.yellow && s.bands.yellow <= s.bands.green && s.bands.green <= hundred) {
         push(invalid, format!("{at}bands"), "need 0 < yellow ≤ green ≤ 100");
+    }
+    if s.min_coverage < Decimal::ZERO || s.min_coverage > hundred {
+        push(invalid, format!("{at}min_coverage"), "a coverage is a percentage from 0 to 100");
     }
     if s.measures.is_empty() {
         push(invalid, format!("{at}measures"), "a scorecard needs at least one measure");
@@ -416,7 +428,8 @@ pub struct Scorecard {
     measures: Vec<Measure>,
 }
 
-/// What one account scored, with the raw values in the scorecard's measure order.
+/// What one account scored, with the raw values in the scorecard's measure order: `band` is its
+/// colour, or `unscored` (coverage below the minimum; `scored.score` is then None) or `churned`.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub scored: Scored,
@@ -467,16 +480,28 @@ impl Scorecard {
             .iter()
             .zip(&self.applies_if)
             .map(|(s, a)| {
-                let applicable = a.as_ref().is_none_or(|a| a.eval(account));
+                let applicable = account.fed(s) && a.as_ref().is_none_or(|a| a.eval(account));
                 Reading { value: if applicable { account.value(s) } else { None }, applicable }
             })
             .collect()
     }
 
-    pub fn score(&self, readings: &[Reading]) -> Outcome {
-        let scored = health::score(&self.measures, readings);
-        let band = scored.score.map(|s| self.bands.of(s));
-        Outcome { scored, band }
+    /// Scores readings; a `churned` account (revenue gone) and one whose coverage is below the
+    /// scorecard's minimum get no score, only the reason, with the explanation kept.
+    pub fn score(&self, readings: &[Reading], churned: bool) -> Outcome {
+        let mut scored = health::score(&self.measures, readings);
+        let enough = scored.coverage.is_some_and(|c| c >= self.def.min_coverage);
+        let band = if churned {
+            Band::Churned
+        } else if !enough || scored.score.is_none() {
+            Band::Unscored
+        } else {
+            scored.score.map_or(Band::Unscored, |s| self.bands.of(s))
+        };
+        if !band.is_scored() {
+            scored.score = None;
+        }
+        Outcome { scored, band: Some(band) }
     }
 
     pub fn measures(&self) -> &[Measure] {
@@ -524,9 +549,12 @@ pub fn default_scorecard() -> ScorecardDef {
         onboarding_days: None,
         priority: 1000,
         bands: BandsDef::default(),
+        min_coverage: default_min_coverage(),
         measures: vec![
             m("license_utilization", "license_utilization()", w(2, 0), linear(20, 80)),
             m("active_users", "active_users(30)", w(1, 0), linear(0, 5)),
+            m("weekly_utilization", "license_utilization(7)", w(15, 1), linear(10, 60)),
+            m("usage_trend", "usage_trend(30)", w(15, 1), linear(-60, 0)),
             m("feature_adoption", "feature_adoption()", w(15, 1), linear(10, 70)),
             m("days_since_activity", "days_since_activity()", w(15, 1), linear(30, 2)),
             m("mrr_change", "mrr_change(90)", w(1, 0), linear(-30, 0)),
@@ -631,7 +659,7 @@ scale = { kind = "bands", bands = [[0, 100], [15, 50], [30, 0]] }
         check_scorecard(&d, "", &BTreeSet::new(), &mut Invalid::default());
         let defs = Definitions { scorecards: vec![d], ..Definitions::default() };
         defs.check(&BTreeSet::new()).unwrap();
-        assert_eq!(defs.scorecards[0].measures.len(), 10);
+        assert_eq!(defs.scorecards[0].measures.len(), 12);
     }
 }
 #[cfg(test)]

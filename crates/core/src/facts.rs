@@ -87,6 +87,16 @@ impl Days {
     }
 }
 
+/// Reads `usage_totals.counts` (`"offset:count,…"`): each day's offset in its block and count.
+pub fn parse_counts(text: &str) -> Vec<(i64, i64)> {
+    text.split(',')
+        .filter_map(|pair| {
+            let (o, n) = pair.split_once(':')?;
+            Some((o.trim().parse().ok()?, n.trim().parse().ok()?))
+        })
+        .collect()
+}
+
 /// One account as the health pass sees it.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -106,24 +116,50 @@ pub struct Facts {
     pub names: HashMap<String, Days>,
     /// Daily counts of the usage names some measure counts: name → (day number, count), by day.
     pub counts: HashMap<String, Vec<(i64, i64)>>,
+    /// Usage events per day, all names together, over the loaded days: (day number, count).
+    pub totals: Vec<(i64, i64)>,
+    /// The first and last day the account had any usage (of what is folded): None when it
+    /// never had. Silence after `last_usage` is data; only an account never used has none.
+    pub first_usage: Option<i64>,
+    pub last_usage: Option<i64>,
+    /// Its last day of usage before the loaded days (for a past day that a later burst of usage
+    /// would otherwise hide).
+    pub last_before: Option<i64>,
     /// CSM sentiment ratings (day, rating), oldest first.
     pub sentiments: Vec<(NaiveDate, i64)>,
     /// Score overrides: (from, until exclusive, score).
     pub overrides: Vec<(NaiveDate, NaiveDate, Decimal)>,
-    /// The latest health score and band before the day being scored.
-    pub health: Option<(Decimal, crate::health::Band)>,
+    /// The latest health score in force and its band before the day being scored: no score
+    /// when `unscored` or `churned`; no band before the first pass.
+    pub health: (Option<Decimal>, Option<crate::health::Band>),
 }
 
-/// What every account's values share: the day, FX rates, the plan catalogue.
+/// What every account's values share: the day, FX rates, the plan catalogue, which sources the
+/// workspace has ever fed.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     pub day: NaiveDate,
     pub reporting: &'a str,
     pub fx: &'a FxTable,
     pub catalogue: &'a [Feature],
-    /// Whether the workspace has any usage data: without it, usage sources have no value (not
-    /// 0) for anyone; with it, an account nobody used scores as unused.
-    pub tracked: bool,
+    pub fed: Fed,
+}
+
+/// Which sources the workspace has ever fed. A measure whose source was never fed at all (no
+/// usage ingested, no plan → features catalogue, no sentiment recorded, no interaction logged)
+/// does not apply to anyone: a new workspace is not unscored for what it cannot have yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fed {
+    pub usage: bool,
+    pub sentiments: bool,
+    pub interactions: bool,
+}
+
+impl Fed {
+    /// Everything fed (tests and benches).
+    pub fn all() -> Fed {
+        Fed { usage: true, sentiments: true, interactions: true }
+    }
 }
 
 /// An account as of a day: the [`Env`] of filters and the values of measure sources.
@@ -143,6 +179,13 @@ impl<'a> AccountDay<'a> {
         self.contract.get_or_init(|| contract(self.facts, self.ctx.day))
     }
 
+    /// Had revenue, and has none as of the day: not scored, not in the bands. (A cancellation
+    /// dated later still has its revenue until then, and is saveable.)
+    pub fn churned(&self) -> bool {
+        let c = self.contract();
+        c.customer_since.is_some() && c.mrr <= Decimal::ZERO
+    }
+
     /// MRR in the reporting currency (None when the rate is missing).
     pub fn mrr(&self) -> Option<Decimal> {
         convert(self.contract(), self.ctx)
@@ -152,8 +195,42 @@ impl<'a> AccountDay<'a> {
         day_number(self.ctx.day)
     }
 
+    /// Whether the account had any usage by this day: before it, usage sources have no value
+    /// (missing); from it on, silence counts (no active users, a growing days since activity).
     fn tracked(&self) -> bool {
-        self.ctx.tracked
+        self.ctx.fed.usage && self.facts.first_usage.is_some_and(|f| f <= self.today())
+    }
+
+    /// Whether the workspace ever fed what `source` reads: if not, the measure does not apply.
+    pub fn fed(&self, source: &Source) -> bool {
+        match source {
+            Source::ActiveUsers { .. }
+            | Source::LicenseUtilization { .. }
+            | Source::Events { .. }
+            | Source::EventTrend { .. }
+            | Source::UsageTrend { .. }
+            | Source::DaysSinceActivity => self.ctx.fed.usage,
+            Source::FeatureAdoption => self.ctx.fed.usage && !self.ctx.catalogue.is_empty(),
+            Source::Sentiment => self.ctx.fed.sentiments,
+            Source::DaysSinceInteraction => self.ctx.fed.interactions,
+            _ => true,
+        }
+    }
+
+    /// The account's last day of usage on or before this day.
+    fn last_active(&self) -> Option<i64> {
+        let today = self.today();
+        let f = self.facts;
+        if let Some(last) = f.last_usage.filter(|l| *l <= today) {
+            return Some(last);
+        }
+        let in_window = f.totals.iter().filter(|(d, _)| *d <= today).map(|(d, _)| *d).max();
+        let from_bits = f.users.iter().chain(f.names.values()).filter_map(|d| d.last_until(today)).max();
+        in_window.max(from_bits).max(f.last_before.filter(|l| *l <= today))
+    }
+
+    fn total(&self, from: i64, to: i64) -> i64 {
+        self.facts.totals.iter().filter(|(d, _)| (from..=to).contains(d)).map(|(_, n)| n).sum()
     }
 
     fn active_users(&self, days: u32) -> i64 {
@@ -175,9 +252,9 @@ impl<'a> AccountDay<'a> {
         let c = self.contract();
         match source {
             Source::ActiveUsers { days } => self.tracked().then(|| Decimal::from(self.active_users(*days))),
-            Source::LicenseUtilization => {
+            Source::LicenseUtilization { days } => {
                 self.tracked().then_some(())?;
-                crate::usage::license_utilization(self.active_users(30), c.seats)
+                crate::usage::license_utilization(self.active_users(*days), c.seats)
             }
             Source::FeatureAdoption => {
                 self.tracked().then_some(())?;
@@ -201,15 +278,14 @@ impl<'a> AccountDay<'a> {
                     self.count(event, today - 2 * d + 1, today - d),
                 )
             }
+            Source::UsageTrend { days } => {
+                self.tracked().then_some(())?;
+                let d = i64::from(*days);
+                crate::usage::trend(self.total(today - d + 1, today), self.total(today - 2 * d + 1, today - d))
+            }
             Source::DaysSinceActivity => {
-                let last = self
-                    .facts
-                    .users
-                    .iter()
-                    .chain(self.facts.names.values())
-                    .filter_map(|d| d.last_until(today))
-                    .max()?;
-                Some(Decimal::from(today - last))
+                self.tracked().then_some(())?;
+                Some(Decimal::from(today - self.last_active()?))
             }
             Source::Mrr => self.mrr(),
             Source::MrrChange { days } => {
@@ -289,8 +365,8 @@ impl Env for AccountDay<'_> {
             "arr" => number(self.mrr().map(|m| m * Decimal::from(12))),
             "tenure_days" => number(self.value(&Source::TenureDays)),
             "days_to_renewal" => number(self.value(&Source::DaysToRenewal)),
-            "health" => number(f.health.map(|h| h.0)),
-            "band" => f.health.map_or(Value::Null, |h| Value::Text(h.1.as_str().into())),
+            "health" => number(f.health.0),
+            "band" => f.health.1.map_or(Value::Null, |b| Value::Text(b.as_str().into())),
             "tags" => Value::List(f.tags.iter().map(|t| Value::Text(t.clone())).collect()),
             other => match other.strip_prefix("attribute.").and_then(|a| f.attributes.get(a)) {
                 Some(AttrValue::Number(n)) => Value::Number(*n),
@@ -385,6 +461,8 @@ mod tests {
             names: [("Report Built".to_string(), days(&["2026-06-25"]))].into(),
             counts: [("Report Built".to_string(), vec![(day_number(d("2026-06-25")), 7)])].into(),
             sentiments: vec![(d("2026-06-01"), 4)],
+            first_usage: Some(day_number(d("2026-05-01"))),
+            last_usage: Some(day_number(d("2026-06-25"))),
             ..Facts::default()
         };
         let catalogue = vec![
@@ -392,7 +470,7 @@ mod tests {
             Feature { plan: "Growth".into(), feature: "alerts".into(), events: vec!["Alert Set".into()] },
         ];
         let fx = fx();
-        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &catalogue, tracked: true };
+        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &catalogue, fed: Fed::all() };
         let a = AccountDay::new(&facts, ctx);
         let v = |s: &str| a.value(&Source::parse(s).unwrap());
         let dec = |s: &str| Some(s.parse::<Decimal>().unwrap());
@@ -418,19 +496,53 @@ mod tests {
         assert!(!holds("license_utilization() > 50"));
     }
 
+    /// Silence is data (DOMAIN.md): an account that stopped using the product has no active users
+    /// and a growing days since activity, however long ago it stopped; only one that never sent
+    /// usage has none; and a workspace that never fed usage does not apply usage measures at all.
     #[test]
-    fn usage_is_missing_without_usage_data_and_zero_for_an_unused_account() {
-        let facts = Facts { periods: vec![period("Growth", 10, 500, "2026-01-01", None)], ..Facts::default() };
+    fn quiet_is_data_and_missing_means_never_used() {
+        let n = |s| day_number(d(s));
+        let never = Facts { periods: vec![period("Growth", 10, 500, "2026-01-01", None)], ..Facts::default() };
         let fx = fx();
-        let ctx = Context { day: d("2026-06-30"), reporting: "EUR", fx: &fx, catalogue: &[], tracked: false };
-        let a = AccountDay::new(&facts, ctx);
-        assert_eq!(a.value(&Source::ActiveUsers { days: 30 }), None);
-        assert_eq!(a.value(&Source::LicenseUtilization), None);
-        assert_eq!(a.value(&Source::DaysSinceActivity), None);
+        let ctx = Context { day: d("2026-06-30"), reporting: "EUR", fx: &fx, catalogue: &[], fed: Fed::default() };
+        let a = AccountDay::new(&never, ctx);
+        assert!(!a.fed(&Source::ActiveUsers { days: 30 }), "no usage in the workspace: not applicable");
         assert_eq!(a.value(&Source::Mrr), Some(Decimal::from(500)));
-        let a = AccountDay::new(&facts, Context { tracked: true, ..ctx });
+        let ctx = Context { fed: Fed::all(), ..ctx };
+        let a = AccountDay::new(&never, ctx);
+        assert!(a.fed(&Source::ActiveUsers { days: 30 }));
+        assert!(!a.fed(&Source::FeatureAdoption), "no plan → features catalogue: not applicable");
+        assert_eq!(a.value(&Source::ActiveUsers { days: 30 }), None, "never used: missing");
+        assert_eq!(a.value(&Source::LicenseUtilization { days: 30 }), None);
+        assert_eq!(a.value(&Source::DaysSinceActivity), None);
+        // Quiet since March 17 (the demo's Summit Mobility): counted from then, and nobody active.
+        let quiet = Facts { first_usage: Some(n("2025-09-01")), last_usage: Some(n("2026-03-17")), ..never.clone() };
+        let a = AccountDay::new(&quiet, ctx);
+        assert_eq!(a.value(&Source::DaysSinceActivity), Some(Decimal::from(105)));
         assert_eq!(a.value(&Source::ActiveUsers { days: 30 }), Some(Decimal::ZERO));
-        assert_eq!(a.value(&Source::LicenseUtilization), Some(Decimal::ZERO));
-        assert_eq!(a.value(&Source::DaysSinceActivity), None, "never active: no day to count from");
+        assert_eq!(a.value(&Source::LicenseUtilization { days: 30 }), Some(Decimal::ZERO));
+        assert_eq!(a.value(&Source::UsageTrend { days: 30 }), None, "nothing before to compare with");
+        // A past day, before usage came back: the day before the loaded days says it.
+        let back = Facts { last_usage: Some(n("2026-07-20")), last_before: Some(n("2026-03-17")), ..quiet.clone() };
+        assert_eq!(AccountDay::new(&back, ctx).value(&Source::DaysSinceActivity), Some(Decimal::from(105)));
+        // Before its first usage it had none yet.
+        let late = Facts { first_usage: Some(n("2026-07-01")), ..quiet };
+        assert_eq!(AccountDay::new(&late, ctx).value(&Source::ActiveUsers { days: 30 }), None);
+    }
+
+    /// Worked example: 300 usage events in the last 30 days against 400 the 30 before is −25 %.
+    #[test]
+    fn usage_trend_compares_all_events_of_two_windows() {
+        let n = |s| day_number(d(s));
+        let facts = Facts {
+            first_usage: Some(n("2026-01-01")),
+            last_usage: Some(n("2026-06-30")),
+            totals: vec![(n("2026-05-15"), 400), (n("2026-06-10"), 100), (n("2026-06-30"), 200)],
+            ..Facts::default()
+        };
+        let fx = fx();
+        let ctx = Context { day: d("2026-06-30"), reporting: "EUR", fx: &fx, catalogue: &[], fed: Fed::all() };
+        assert_eq!(AccountDay::new(&facts, ctx).value(&Source::UsageTrend { days: 30 }), Some(Decimal::from(-25)));
+        assert_eq!(parse_counts("3:12,61:4"), vec![(3, 12), (61, 4)]);
     }
 }

@@ -87,6 +87,18 @@ pub struct Line {
 pub struct Scored {
     pub score: Option<Decimal>,
     pub lines: Vec<Line>,
+    /// What the score rests on, percent: the weight of applicable measures with data ÷ the
+    /// weight of all applicable measures (a `missing_score` stand-in counts as without data).
+    /// None when no measure applies.
+    pub coverage: Option<Decimal>,
+}
+
+/// Coverage of `lines`, percent, to hundredths (DOMAIN.md: weights 2, 1, 1.5 and 1.5 apply,
+/// only the last two have data: 3 ÷ 6 = 50 %).
+pub fn coverage(lines: &[Line]) -> Option<Decimal> {
+    let applicable: Decimal = lines.iter().filter(|l| l.applicable).map(|l| l.weight).sum();
+    let with_data: Decimal = lines.iter().filter(|l| l.applicable && !l.missing).map(|l| l.weight).sum();
+    (applicable > Decimal::ZERO).then(|| (with_data / applicable * Decimal::ONE_HUNDRED).round_dp(2))
 }
 
 /// Scores `readings` (in the order of `measures`) with the weighted mean of the measures that
@@ -114,26 +126,44 @@ pub fn score(measures: &[Measure], readings: &[Reading]) -> Scored {
             }
         })
         .collect();
+    let coverage = coverage(&lines);
     let total: Decimal = lines.iter().filter(|l| l.score.is_some()).map(|l| l.weight).sum();
     if total <= Decimal::ZERO {
-        return Scored { score: None, lines };
+        return Scored { score: None, lines, coverage };
     }
-    for l in &mut lines {
-        if let Some(s) = l.score {
-            l.contribution = (s * l.weight / total).round_dp(2);
+    // The score is the exact weighted mean rounded to hundredths; each contribution is its
+    // share cut to hundredths, and the cents the cuts lost go to the largest remainders, so the
+    // contributions add up to the score exactly and it never leaves 0–100 by rounding.
+    let exact: Vec<(usize, Decimal)> =
+        lines.iter().enumerate().filter_map(|(i, l)| l.score.map(|s| (i, s * l.weight / total))).collect();
+    let score = exact.iter().map(|(_, c)| *c).sum::<Decimal>().round_dp(2);
+    let cent = Decimal::new(1, 2);
+    for (i, c) in &exact {
+        lines[*i].contribution = c.trunc_with_scale(2);
+    }
+    let mut short = ((score - lines.iter().map(|l| l.contribution).sum::<Decimal>()) / cent).round();
+    let mut by_remainder: Vec<(usize, Decimal)> = exact.iter().map(|(i, c)| (*i, *c - c.trunc_with_scale(2))).collect();
+    by_remainder.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (i, _) in by_remainder {
+        if short <= Decimal::ZERO {
+            break;
         }
+        lines[i].contribution += cent;
+        short -= Decimal::ONE;
     }
-    let score = lines.iter().map(|l| l.contribution).sum();
-    Scored { score: Some(score), lines }
+    Scored { score: Some(score), lines, coverage }
 }
 
-/// Red, yellow or green.
+/// Red, yellow or green; or why there is no score: `unscored` (too little data: coverage below
+/// the scorecard's minimum), `churned` (revenue gone: not scored, not counted in the bands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Band {
     Red,
     Yellow,
     Green,
+    Unscored,
+    Churned,
 }
 
 /// Where the bands start: red below `yellow`, green from `green` (defaults 40 and 70).
@@ -150,16 +180,25 @@ impl Default for Bands {
 }
 
 impl Band {
+    pub const ALL: [Band; 5] = [Band::Red, Band::Yellow, Band::Green, Band::Unscored, Band::Churned];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Band::Red => "red",
             Band::Yellow => "yellow",
             Band::Green => "green",
+            Band::Unscored => "unscored",
+            Band::Churned => "churned",
         }
     }
 
     pub fn parse(s: &str) -> Option<Band> {
-        [Band::Red, Band::Yellow, Band::Green].into_iter().find(|b| b.as_str() == s)
+        Band::ALL.into_iter().find(|b| b.as_str() == s)
+    }
+
+    /// A colour of a score (not a reason for having none).
+    pub fn is_scored(self) -> bool {
+        matches!(self, Band::Red | Band::Yellow | Band::Green)
     }
 }
 
@@ -216,6 +255,27 @@ mod tests {
             scale: Scale::Linear { bad: d(bad), good: d(good) },
             missing: Missing::Skip,
         }
+    }
+
+    /// DOMAIN.md: measures of weights 2, 1, 1.5 and 1.5 apply; only the last two have data;
+    /// coverage = 3 ÷ 6 = 50 %. A `missing_score` stand-in is not data; a measure that does not
+    /// apply is in neither weight.
+    #[test]
+    fn coverage_is_the_weight_with_data_over_the_weight_that_applies() {
+        let mut fallback = linear("b", "1", "0", "10");
+        fallback.missing = Missing::Score(d("50"));
+        let measures =
+            [linear("a", "2", "0", "10"), fallback, linear("c", "1.5", "0", "10"), linear("d", "1.5", "0", "10")];
+        let read = |v: Option<&str>| Reading { value: v.map(d), applicable: true };
+        let scored = score(&measures, &[read(None), read(None), read(Some("10")), read(Some("5"))]);
+        assert_eq!(scored.coverage, Some(d("50")));
+        // The stand-in still counts in the score: (50 × 1 + 100 × 1.5 + 50 × 1.5) ÷ 4.
+        assert_eq!(scored.score, Some(d("68.75")));
+        let off = Reading { value: None, applicable: false };
+        let scored = score(&measures, &[off.clone(), off, read(Some("10")), read(None)]);
+        assert_eq!(scored.coverage, Some(d("50")), "1.5 of 3");
+        let none = Reading { value: None, applicable: false };
+        assert_eq!(score(&measures[..1], &[none]).coverage, None);
     }
 
     #[test]

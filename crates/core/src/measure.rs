@@ -25,7 +25,8 @@ pub const FIELDS: &[&str] = &[
 /// The sources, as functions: name, least and most arguments.
 pub const FUNCTIONS: &[(&str, usize, usize)] = &[
     ("active_users", 1, 1),
-    ("license_utilization", 0, 0),
+    ("license_utilization", 0, 1),
+    ("usage_trend", 1, 1),
     ("feature_adoption", 0, 0),
     ("events", 2, 2),
     ("event_trend", 2, 2),
@@ -47,8 +48,14 @@ pub enum Source {
     ActiveUsers {
         days: u32,
     },
-    /// Users active in 30 days ÷ licensed seats, percent.
-    LicenseUtilization,
+    /// Users active in the last `days` days (30 when not given) ÷ licensed seats, percent.
+    LicenseUtilization {
+        days: u32,
+    },
+    /// Change of all usage events over `days` days against the `days` before, percent.
+    UsageTrend {
+        days: u32,
+    },
     /// Features of its plans used in 30 days ÷ features they include, percent.
     FeatureAdoption,
     /// Events named `event` in the last `days` days.
@@ -119,7 +126,9 @@ impl Source {
                 };
                 Ok(match name.as_str() {
                     "active_users" => Source::ActiveUsers { days: one_day()? },
-                    "license_utilization" => Source::LicenseUtilization,
+                    "license_utilization" if args.is_empty() => Source::LicenseUtilization { days: 30 },
+                    "license_utilization" => Source::LicenseUtilization { days: one_day()? },
+                    "usage_trend" => Source::UsageTrend { days: one_day()? },
                     "feature_adoption" => Source::FeatureAdoption,
                     "events" => event_days().map(|(event, days)| Source::Events { event, days })?,
                     "event_trend" => event_days().map(|(event, days)| Source::EventTrend { event, days })?,
@@ -170,7 +179,9 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::ActiveUsers { days } => write!(f, "active_users({days})"),
-            Source::LicenseUtilization => f.write_str("license_utilization()"),
+            Source::LicenseUtilization { days: 30 } => f.write_str("license_utilization()"),
+            Source::LicenseUtilization { days } => write!(f, "license_utilization({days})"),
+            Source::UsageTrend { days } => write!(f, "usage_trend({days})"),
             Source::FeatureAdoption => f.write_str("feature_adoption()"),
             Source::Events { event, days } => write!(f, "events({}, {days})", quoted(event)),
             Source::EventTrend { event, days } => write!(f, "event_trend({}, {days})", quoted(event)),
@@ -197,6 +208,8 @@ mod tests {
         for text in [
             "active_users(30)",
             "license_utilization()",
+            "license_utilization(7)",
+            "usage_trend(30)",
             "feature_adoption()",
             "events(\"Report Built\", 30)",
             "event_trend(\"Report Built\", 14)",

@@ -77,16 +77,21 @@ async fn a_score_is_explained_and_follows_sentiment_and_overrides(app: TestApp) 
     let (status, h) = app.get(&format!("/api/v1/accounts/{acme}/health?as_of=2026-03-31"), &app.admin).await;
     assert_eq!(status, 200, "{h}");
     assert_eq!((h["scorecard"].as_str(), h["source"].as_str()), (Some("default"), Some("live")));
-    assert_eq!(h["measures"].as_array().unwrap().len(), 10);
+    assert_eq!(h["measures"].as_array().unwrap().len(), 12);
     // 3 of 4 seats active in 30 days: 75 %, scored linearly between 20 and 80.
     let util = measure(&h, "license_utilization");
     assert_eq!(
         (util["value"].as_f64(), util["score"].as_f64(), util["weight"].as_f64()),
         (Some(75.0), Some(91.67), Some(2.0))
     );
-    // Nobody was ever in touch and no CSM rated it: shown as missing, left out.
+    // No CSM ever rated any account yet: the workspace never fed sentiment, so the measure does
+    // not apply (rather than counting against the coverage of every account); no contribution.
     let sentiment = measure(&h, "sentiment");
-    assert_eq!((sentiment["missing"].as_bool(), sentiment["contribution"].as_f64()), (Some(true), Some(0.0)));
+    assert_eq!(
+        (sentiment["applicable"].as_bool(), sentiment["missing"].as_bool(), sentiment["contribution"].as_f64()),
+        (Some(false), Some(false), Some(0.0))
+    );
+    assert!(h["coverage"].as_f64().is_some_and(|c| c > 50.0), "{h}");
     let sum: f64 = h["measures"].as_array().unwrap().iter().map(|m| m["contribution"].as_f64().unwrap()).sum();
     assert!((sum - h["score"].as_f64().unwrap()).abs() < 1e-9, "contributions {sum} vs score {}", h["score"]);
     assert_eq!(h["score"], h["computed_score"]);
@@ -193,6 +198,8 @@ async fn segments_rules_and_scorecards_work_by_key(app: TestApp) {
     let mut card = card;
     card["measures"][0]["source"] = json!("attribute.seats");
     card["measures"][0]["missing_score"] = json!(50);
+    // Its one measure has no data (its stand-in score is not data): scored only with no minimum.
+    card["min_coverage"] = json!(0);
     let (status, body) = app.post("/api/v1/scorecards", &app.admin, card).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["revision"], 1);

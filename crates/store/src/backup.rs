@@ -35,6 +35,8 @@ const TABLES: &[&str] = &[
     "plan_features",
     "usage_bits",
     "usage_last",
+    "usage_totals",
+    "usage_accounts",
     "segments",
     "segment_changes",
     "lifecycle_rules",

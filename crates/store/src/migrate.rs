@@ -60,6 +60,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_hardening.sql"),
         postgres: include_str!("../migrations/postgres/0008_hardening.sql"),
     },
+    Migration {
+        version: 9,
+        name: "attribution",
+        sqlite: include_str!("../migrations/sqlite/0009_attribution.sql"),
+        postgres: include_str!("../migrations/postgres/0009_attribution.sql"),
+    },
 ];
 
 /// The schema version this build expects.

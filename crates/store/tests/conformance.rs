@@ -705,8 +705,10 @@ async fn event_writers_share_dedup_links_and_the_bulk_index(store: Store) {
             break;
         }
     }
+    // Latest first by event time, then arrival: the group call happened on the 23rd (it came
+    // without a time, so its arrival is its time), every track at the same moment of the 21st.
     let want: Vec<String> =
-        ["t31", "t30", "t25", "t24", "t23", "t22", "t21", "t20", "t2", "t0", "g"].map(String::from).to_vec();
+        ["g", "t31", "t30", "t25", "t24", "t23", "t22", "t21", "t20", "t2", "t0"].map(String::from).to_vec();
     // t0 named g2, then nobody's, so it went to its user's account.
     assert_eq!(seen, want, "newest first, each once");
     let page =
@@ -758,7 +760,9 @@ async fn health_pass_scores_moves_stages_keeps_membership_and_reruns_alike(store
         {"type":"group","userId":"u2","groupId":"g-acme","messageId":"g2"},
         {"type":"track","userId":"u1","event":"Report Built","messageId":"m1","timestamp":"2026-11-20T09:00:00Z"},
         {"type":"track","userId":"u2","event":"Report Built","messageId":"m2","timestamp":"2026-11-21T09:00:00Z"},
-        {"type":"track","userId":"u2","event":"Alert Set","messageId":"m3","timestamp":"2026-11-21T10:00:00Z"}
+        {"type":"track","userId":"u2","event":"Alert Set","messageId":"m3","timestamp":"2026-11-21T10:00:00Z"},
+        {"type":"group","userId":"u3","groupId":"c-2","messageId":"g3"},
+        {"type":"track","userId":"u3","event":"Report Built","messageId":"m4","timestamp":"2026-09-01T09:00:00Z"}
     ]}"#);
     store.ingest(&events).await.unwrap();
     let defs = Definitions {
@@ -928,7 +932,7 @@ async fn the_health_migration_fills_usage_bits_from_older_rollups(backend: Backe
         let on = day(settled_day);
         let needs = Needs { usage: true, lookback_days: lookback, ..Needs::default() };
         let facts = store.pass_facts(keepwell_store::health::Scope::All, on, on, &needs).await.unwrap();
-        let ctx = Context { day: on, reporting: "USD", fx: &fx, catalogue: &[], tracked: true };
+        let ctx = Context { day: on, reporting: "USD", fx: &fx, catalogue: &[], fed: keepwell_core::facts::Fed::all() };
         let a = AccountDay::new(&facts[0], ctx);
         let v = |s: Source| a.value(&s).map(|d| d.to_string());
         match settled_day {

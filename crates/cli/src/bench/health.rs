@@ -97,7 +97,7 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
             reporting: "USD",
             fx: &fx,
             catalogue: &catalogue,
-            tracked: true,
+            fed: keepwell_core::facts::Fed::all(),
         };
         let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
         let scored = out.snapshots.len();

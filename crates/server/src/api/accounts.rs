@@ -47,7 +47,7 @@ pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, In
         }
     };
     let limit = params.limit(&mut invalid);
-    let bands = [("red", Some(Band::Red)), ("yellow", Some(Band::Yellow)), ("green", Some(Band::Green))];
+    let bands: Vec<(&str, Option<Band>)> = Band::ALL.iter().map(|b| (b.as_str(), Some(*b))).collect();
     let band = params.choice("band", &bands, None, &mut invalid);
     invalid.into_result(AccountFilter {
         q: params.text("q"),
@@ -78,7 +78,7 @@ pub struct AccountPage {
         ("stage" = Option<LifecycleStage>, Query),
         ("tag" = Option<String>, Query),
         ("country" = Option<String>, Query, description = "ISO 3166 alpha-2"),
-        ("band" = Option<String>, Query, description = "`red`, `yellow` or `green`: the health band of the latest daily pass"),
+        ("band" = Option<String>, Query, description = "`red`, `yellow`, `green`, `unscored` (too little data for a score) or `churned`: the band of the latest daily pass"),
         ("sort" = Option<String>, Query, description = "name, created_at, updated_at or employees; prefix - for descending"),
         ("limit" = Option<i64>, Query, description = "1 to 500, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),

@@ -67,10 +67,19 @@ pub struct MeasureChange {
 pub struct HealthView {
     pub account_id: i64,
     pub as_of: NaiveDate,
-    /// The score in force, 0–100: an unexpired override's, else `computed_score`. Null when no
-    /// measure has data.
+    /// The score in force, 0–100: an unexpired override's, else `computed_score`. Null when
+    /// `band` is `unscored` (too little data) or `churned` (no revenue left).
     pub score: Option<f64>,
+    /// `red`, `yellow`, `green`; `unscored` when coverage is below the scorecard's
+    /// `min_coverage`; `churned` when the account had revenue and has none.
     pub band: Option<Band>,
+    /// What the score rests on, percent: the weight of applicable measures with data ÷ the
+    /// weight of all applicable measures. Null when no measure applies.
+    pub coverage: Option<f64>,
+    /// The scorecard's least coverage for a score.
+    pub min_coverage: f64,
+    /// Applicable measures without data, heaviest first: what would raise the coverage.
+    pub would_raise_coverage: Vec<String>,
     /// The key of the scorecard that scored the account.
     pub scorecard: String,
     pub scorecard_name: String,
@@ -90,6 +99,8 @@ struct Scored {
     card: Scorecard,
     readings: Vec<Reading>,
     live: bool,
+    /// No revenue left that day: not scored.
+    churned: bool,
 }
 
 /// The account's scorecard and readings as of `day`: the stored snapshot for a past day, else
@@ -107,6 +118,7 @@ async fn scored(state: &AppState, account: i64, day: NaiveDate) -> ApiResult<Opt
         card: plan.scorecards[snap.scorecard].clone(),
         readings: snap.readings,
         live: true,
+        churned: snap.band == Some(Band::Churned),
     }))
 }
 
@@ -115,11 +127,17 @@ async fn snapshot(state: &AppState, account: i64, day: NaiveDate) -> ApiResult<O
     let Some(def) = state.store.scorecard_revision(s.scorecard_id, s.revision).await? else { return Ok(None) };
     let card =
         Scorecard::compile(s.scorecard_id, s.revision, def).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
-    Ok(Some(Scored { card, readings: s.readings, live: false }))
+    Ok(Some(Scored { card, readings: s.readings, live: false, churned: s.band == Some(Band::Churned) }))
 }
 
-fn lines(card: &Scorecard, readings: &[Reading]) -> (Option<Decimal>, Vec<MeasureLine>) {
-    let scored = card.score(readings).scored;
+/// The computed score (None: unscored or churned), its band, coverage and explanation.
+fn lines(
+    card: &Scorecard,
+    readings: &[Reading],
+    churned: bool,
+) -> (Option<Decimal>, Option<Band>, Option<Decimal>, Vec<MeasureLine>) {
+    let outcome = card.score(readings, churned);
+    let scored = outcome.scored;
     let lines = scored
         .lines
         .iter()
@@ -135,21 +153,23 @@ fn lines(card: &Scorecard, readings: &[Reading]) -> (Option<Decimal>, Vec<Measur
             missing: l.applicable && l.missing,
         })
         .collect();
-    (scored.score, lines)
+    (scored.score, outcome.band, scored.coverage, lines)
 }
 
 pub async fn health_of(state: &AppState, account: i64, as_of: NaiveDate) -> ApiResult<HealthView> {
     let Some(s) = scored(state, account, as_of).await? else {
         return Err(ApiError::NotFound("no scorecard applies: add a default scorecard".into()));
     };
-    let (computed, measures) = lines(&s.card, &s.readings);
+    let (computed, computed_band, coverage, measures) = lines(&s.card, &s.readings, s.churned);
     let override_ = state.store.overrides(account).await?.into_iter().find(|o| o.active_on(as_of));
-    let score = override_.as_ref().map(|o| o.score).or(computed);
+    let score = if s.churned { None } else { override_.as_ref().map(|o| o.score).or(computed) };
+    let mut would_raise: Vec<&MeasureLine> = measures.iter().filter(|m| m.missing).collect();
+    would_raise.sort_by(|a, b| b.weight.total_cmp(&a.weight));
     let mut changes = Vec::new();
     for days in [7, 30] {
         let day = as_of - Days::new(days);
         let Some(before) = snapshot(state, account, day).await? else { continue };
-        let (then, old) = lines(&before.card, &before.readings);
+        let (then, _, _, old) = lines(&before.card, &before.readings, before.churned);
         let mut moved: Vec<MeasureChange> = measures
             .iter()
             .map(|m| {
@@ -171,11 +191,14 @@ pub async fn health_of(state: &AppState, account: i64, as_of: NaiveDate) -> ApiR
         account_id: account,
         as_of,
         score: score.map(num),
-        band: score.map(|v| s.card.bands.of(v)),
+        band: score.map(|v| s.card.bands.of(v)).or(computed_band),
+        coverage: coverage.map(num),
+        min_coverage: num(s.card.def.min_coverage),
+        would_raise_coverage: would_raise.iter().map(|m| m.key.clone()).collect(),
         scorecard: s.card.def.key.clone(),
         scorecard_name: s.card.def.name.clone(),
         computed_score: computed.map(num),
-        computed_band: computed.map(|c| s.card.bands.of(c)),
+        computed_band,
         override_,
         source: if s.live { "live" } else { "snapshot" }.into(),
         measures,

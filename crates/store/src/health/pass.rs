@@ -120,6 +120,23 @@ impl Store {
         let mut bits_sql = json_rows(backend, "account_id, kind, name, block, bits", "FROM usage_bits WHERE block >= ");
         bits_sql.bind(Arg::I64(day_bit(first).0)).push(" AND block <= ").bind(Arg::I64(day_bit(to).0));
         scope.push(&mut bits_sql, "account_id");
+        // Each account's first and last day of any usage: whether it ever had usage by a day,
+        // and how long it has been quiet.
+        let mut spans_sql = json_rows(backend, "account_id, first_day, last_day", "FROM usage_accounts WHERE 1 = 1");
+        scope.push(&mut spans_sql, "account_id");
+        let mut totals_sql = json_rows(backend, "account_id, block, counts", "FROM usage_totals WHERE block >= ");
+        totals_sql.bind(Arg::I64(day_bit(first).0)).push(" AND block <= ").bind(Arg::I64(day_bit(to).0));
+        scope.push(&mut totals_sql, "account_id");
+        // The last block with usage before the loaded ones, for a past day whose account went
+        // quiet before them and came back after (a pass of today never needs it).
+        let mut before_sql = json_rows(
+            backend,
+            "t.account_id, t.block, t.counts",
+            "FROM usage_totals t JOIN (SELECT account_id, MAX(block) AS block FROM usage_totals WHERE block < ",
+        );
+        before_sql.bind(Arg::I64(day_bit(first).0));
+        scope.push(&mut before_sql, "account_id");
+        before_sql.push(" GROUP BY account_id) m ON m.account_id = t.account_id AND m.block = t.block");
         let mut counts_sql = json_rows(backend, "account_id, event, day, count", "FROM usage_daily WHERE day >= ");
         counts_sql.bind(Arg::Text(first.to_string())).push(" AND day <= ").bind(Arg::Text(to_s.clone()));
         counts_sql.push(" AND event IN ");
@@ -141,6 +158,11 @@ impl Store {
         stages_sql.bind(Arg::Text(from_s.clone()));
         scope.push(&mut stages_sql, "account_id");
         type Later = (i64, String, i64, Option<String>, String, String);
+        let (spans, totals, before) = tokio::try_join!(
+            maybe::<(i64, i64, i64)>(needs.usage, &spans_sql, pool),
+            maybe::<(i64, i64, String)>(needs.totals || (needs.last_active && !settled), &totals_sql, pool),
+            maybe::<(i64, i64, String)>(needs.last_active && !settled, &before_sql, pool),
+        )?;
         let (mut rows, periods, invoices, lasts, bits, counts, mut sentiments, overrides, mut later) = tokio::try_join!(
             fetch_json_rows::<AccountRow>(&accounts_sql, pool),
             maybe::<PeriodRow>(needs.billing, &periods_sql, pool),
@@ -222,6 +244,21 @@ impl Store {
                 f.users = u.into_values().collect();
             }
         }
+        for (account, first_day, last_day) in spans {
+            let Some(i) = at(account) else { continue };
+            facts[i].first_usage = Some(first_day);
+            facts[i].last_usage = Some(last_day);
+        }
+        for (account, block, text) in totals {
+            let Some(i) = at(account) else { continue };
+            let base = block * BLOCK_DAYS;
+            facts[i].totals.extend(keepwell_core::facts::parse_counts(&text).into_iter().map(|(o, n)| (base + o, n)));
+        }
+        for (account, block, text) in before {
+            let Some(i) = at(account) else { continue };
+            let last = keepwell_core::facts::parse_counts(&text).into_iter().map(|(o, _)| o).max();
+            facts[i].last_before = last.map(|o| block * BLOCK_DAYS + o);
+        }
         for (account, event, day, count) in counts {
             let Some(i) = at(account) else { continue };
             facts[i].counts.entry(event).or_default().push((day_number(date(&day)?), count));
@@ -278,7 +315,7 @@ impl Store {
         {
             let Some(&i) = index.get(&account) else { continue };
             let score = score.map(|s| dec(&s)).transpose()?;
-            facts[i].health = score.zip(band.as_deref().and_then(Band::parse));
+            facts[i].health = (score, band.as_deref().and_then(Band::parse));
         }
         Ok(())
     }
@@ -357,7 +394,7 @@ impl Store {
         let mut members = self.members_before(Scope::All, from).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
-        let tracked = self.usage_tracked().await?;
+        let fed = self.fed().await?;
         // A week (or 200 000 snapshots) per transaction: a replay rewrites the same index pages
         // day after day, and each commit costs a sync. The next week is worked out on other
         // threads while this one is written.
@@ -368,7 +405,7 @@ impl Store {
             let mut batch: Vec<(NaiveDate, Day)> = Vec::new();
             let mut day = from;
             while day <= to {
-                let ctx = Context { day, reporting: &reporting_owned, fx: &fx, catalogue: &catalogue, tracked };
+                let ctx = Context { day, reporting: &reporting_owned, fx: &fx, catalogue: &catalogue, fed };
                 let out = keepwell_core::daily::run(&worker_plan, ctx, &mut facts, &mut members);
                 batch.push((day, out));
                 let size: usize = batch.iter().map(|(_, d)| d.snapshots.len()).sum();
@@ -410,8 +447,7 @@ impl Store {
         let facts = self.pass_facts(Scope::All, from, to + chrono::Days::new(horizon), &needs).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
-        let ctx =
-            Context { day: from, reporting, fx: &fx, catalogue: &catalogue, tracked: self.usage_tracked().await? };
+        let ctx = Context { day: from, reporting, fx: &fx, catalogue: &catalogue, fed: self.fed().await? };
         let days = (to - from).num_days().max(0) as u64 + 1;
         let step = (facts.len() as u64 * days).div_ceil(400_000).max(1);
         let obs = keepwell_core::backtest::observe(&plan, card, ctx, &facts, (from, to, step), horizon);
@@ -428,7 +464,7 @@ impl Store {
         let mut members = self.members_before(Scope::Accounts(&[account]), day).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
-        let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, tracked: self.usage_tracked().await? };
+        let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, fed: self.fed().await? };
         let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
         Ok(out.snapshots.into_iter().next().map(|s| (plan, s)))
     }
@@ -472,20 +508,27 @@ impl Store {
             day,
             fx: self.fx_table().await?,
             catalogue: if needs.usage { self.plan_features().await? } else { Vec::new() },
-            tracked: needs.usage && self.usage_tracked().await?,
+            fed: self.fed().await?,
             facts,
         })
     }
 
-    /// Writes usage bits (and the last days they imply) directly: benchmarks build 90 days of
-    /// rollups this way.
+    /// Writes usage bits (and the last days, daily totals and spans they imply: each active
+    /// user-day counts as one event) directly: benchmarks build 90 days of rollups this way.
     pub async fn write_usage_bits(&self, rows: Vec<(i64, &'static str, String, i64, i64)>) -> Result<()> {
         let mut bits = crate::usage::DayBits::default();
+        let mut totals = crate::usage::Totals::default();
         for (account, kind, name, block, b) in rows {
+            if kind == "u" {
+                for offset in (0..BLOCK_DAYS).filter(|o| b & (1 << o) != 0) {
+                    totals.add(account, block * BLOCK_DAYS + offset, 1);
+                }
+            }
             bits.add_block(account, kind, name, block, b);
         }
         let mut tx = self.begin().await?;
         bits.write(&mut tx, self.backend()).await?;
+        totals.write(&mut tx, self.backend()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -497,6 +540,21 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(row.try_get::<i64, _>("n")? == 0)
+    }
+
+    /// Which sources the workspace ever fed (a measure of a source never fed does not apply).
+    pub async fn fed(&self) -> Result<keepwell_core::facts::Fed> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM usage_accounts LIMIT 1) u) AS usage, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM sentiments LIMIT 1) s) AS sentiments",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(keepwell_core::facts::Fed {
+            usage: row.try_get::<i64, _>("usage")? > 0,
+            sentiments: row.try_get::<i64, _>("sentiments")? > 0,
+            interactions: false,
+        })
     }
 
     /// Whether any usage was ever folded.
@@ -536,7 +594,7 @@ pub struct LiveFacts {
     pub day: NaiveDate,
     fx: keepwell_core::metrics::FxTable,
     catalogue: Vec<keepwell_core::usage::Feature>,
-    tracked: bool,
+    fed: keepwell_core::facts::Fed,
     facts: Vec<Facts>,
 }
 
@@ -552,11 +610,13 @@ impl LiveFacts {
             && (n.sentiments || !needs.sentiments)
             && (n.profile || !needs.profile)
             && (n.health || !needs.health)
+            && (n.totals || !needs.totals)
+            && (n.last_active || !needs.last_active)
     }
 
     /// How many accounts `filter` holds, and the first `sample` of them by id.
     pub fn count(&self, reporting: &str, filter: &Expr, sample: usize) -> (i64, Vec<i64>) {
-        let ctx = Context { day: self.day, reporting, fx: &self.fx, catalogue: &self.catalogue, tracked: self.tracked };
+        let ctx = Context { day: self.day, reporting, fx: &self.fx, catalogue: &self.catalogue, fed: self.fed };
         let mut count = 0;
         let mut first = Vec::new();
         for f in &self.facts {
@@ -577,6 +637,8 @@ pub fn union(a: &Needs, b: &Needs) -> Needs {
         usage: a.usage || b.usage,
         lookback_days: a.lookback_days.max(b.lookback_days),
         counted: a.counted.union(&b.counted).cloned().collect(),
+        totals: a.totals || b.totals,
+        last_active: a.last_active || b.last_active,
         billing: a.billing || b.billing,
         invoices: a.invoices || b.invoices,
         sentiments: a.sentiments || b.sentiments,

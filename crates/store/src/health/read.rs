@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::HashMap;
 use std::str::FromStr;
 
 /// An account's score in force.
@@ -21,6 +22,8 @@ pub struct Health {
     pub score: Option<Decimal>,
     pub band: Option<Band>,
     pub overridden: bool,
+    /// Percent of the applicable measures' weight with data.
+    pub coverage: Option<Decimal>,
 }
 
 /// A stored daily snapshot.
@@ -146,27 +149,38 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut sql = Sql::new(
-            "SELECT s.account_id, s.score, s.band, (SELECT COUNT(*) FROM health_overrides o WHERE o.account_id = s.account_id \
+            "SELECT s.account_id, s.score, s.band, s.vals, r.scorecard_id, r.revision, r.definition, \
+             (SELECT COUNT(*) FROM health_overrides o WHERE o.account_id = s.account_id \
              AND o.cleared_at IS NULL AND o.starts_on <= s.day AND o.expires_on > s.day) AS overrides \
-             FROM health_snapshots s WHERE s.day = ",
+             FROM health_snapshots s JOIN scorecard_revisions r ON r.scorecard_id = s.scorecard_id AND r.revision = s.revision \
+             WHERE s.day = ",
         );
         sql.bind(Arg::Text(last.to_string()));
         super::Scope::Accounts(accounts).push(&mut sql, "s.account_id");
-        sql.query()
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Health {
-                    account: r.try_get("account_id")?,
-                    score: opt_text(r, "score")?
-                        .map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score")))
-                        .transpose()?,
-                    band: opt_text(r, "band")?.as_deref().and_then(Band::parse),
-                    overridden: r.try_get::<i64, _>("overrides")? > 0,
-                })
-            })
-            .collect()
+        // A page's snapshots share a scorecard revision or two: each compiled once.
+        let mut cards: HashMap<(i64, i64), keepwell_core::definitions::Scorecard> = HashMap::new();
+        let mut out = Vec::new();
+        for r in sql.query().fetch_all(self.pool()).await? {
+            let key = (r.try_get::<i64, _>("scorecard_id")?, r.try_get::<i64, _>("revision")?);
+            if !cards.contains_key(&key) {
+                let def = serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
+                let card =
+                    keepwell_core::definitions::Scorecard::compile(key.0, key.1, def).map_err(|e| corrupt(&e))?;
+                cards.insert(key, card);
+            }
+            let readings = decode(&text(&r, "vals")?).ok_or_else(|| corrupt("vals"))?;
+            let coverage = cards.get(&key).and_then(|c| c.score(&readings, false).scored.coverage);
+            out.push(Health {
+                account: r.try_get("account_id")?,
+                score: opt_text(&r, "score")?
+                    .map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score")))
+                    .transpose()?,
+                band: opt_text(&r, "band")?.as_deref().and_then(Band::parse),
+                overridden: r.try_get::<i64, _>("overrides")? > 0,
+                coverage,
+            });
+        }
+        Ok(out)
     }
 
     /// A page of a segment's members as of `on`, by account id after `after`.
@@ -399,8 +413,9 @@ async fn clear_overrides(tx: &mut Tx, actor: &Actor, account: i64, now: i64) -> 
 /// set (`Some`) or ended (`None`: back to the computed score).
 async fn refresh_in_force(tx: &mut Tx, account: i64, overridden: Option<Decimal>, from: NaiveDate) -> Result<()> {
     let rows = sqlx::query(
-        "SELECT s.day, s.vals, r.definition FROM health_snapshots s JOIN scorecard_revisions r \
-         ON r.scorecard_id = s.scorecard_id AND r.revision = s.revision WHERE s.account_id = $1 AND s.day >= $2",
+        "SELECT s.day, s.vals, s.band, r.definition FROM health_snapshots s JOIN scorecard_revisions r \
+         ON r.scorecard_id = s.scorecard_id AND r.revision = s.revision WHERE s.account_id = $1 AND s.day >= $2 \
+         AND (s.band IS NULL OR s.band <> 'churned')",
     )
     .bind(account)
     .bind(from.to_string())
@@ -411,10 +426,13 @@ async fn refresh_in_force(tx: &mut Tx, account: i64, overridden: Option<Decimal>
             serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
         let card = keepwell_core::definitions::Scorecard::compile(0, 0, def).map_err(|e| corrupt(&e))?;
         let readings = decode(&text(&r, "vals")?).ok_or_else(|| corrupt("vals"))?;
-        let score = overridden.or(card.score(&readings).scored.score);
+        // A churned day has no score to override (those were left out above).
+        let computed = card.score(&readings, false);
+        let score = overridden.or(computed.scored.score);
+        let band = score.map(|s| card.bands.of(s)).or(computed.band);
         sqlx::query("UPDATE health_snapshots SET score = $1, band = $2 WHERE account_id = $3 AND day = $4")
             .bind(score.map(|s| s.normalize().to_string()))
-            .bind(score.map(|s| card.bands.of(s).as_str().to_owned()))
+            .bind(band.map(|b| b.as_str().to_owned()))
             .bind(account)
             .bind(text(&r, "day")?)
             .execute(&mut **tx)

@@ -71,6 +71,8 @@ fn traits(e: &Event) -> Traits {
 #[derive(Default)]
 struct Links {
     groups: HashMap<String, Option<i64>>,
+    /// groupIds two accounts hold: their events wait until someone says which is meant.
+    ambiguous: HashSet<String>,
     users: HashMap<String, Option<i64>>,
     anonymous: HashMap<String, Option<String>>,
 }
@@ -313,11 +315,27 @@ impl EventWriter {
 
 /// Counts the events attributed late (after they were folded under no account), a bounded
 /// number of ids at a time.
-async fn fold_late(tx: &mut Tx, backend: Backend, late: &mut Vec<i64>) -> Result<()> {
-    for ids in late.chunks(1000) {
+pub(crate) async fn fold_late(tx: &mut Tx, backend: Backend, late: &mut Vec<i64>) -> Result<()> {
+    for ids in late.chunks(10_000) {
         fold(tx, backend, Scope::Ids(ids)).await?;
     }
     late.clear();
+    Ok(())
+}
+
+/// Puts events just given an account into the bulk index when it already passed them (they
+/// were indexed under no account).
+pub(crate) async fn index_attributed(tx: &mut Tx, ids: &[i64], indexed_to: i64) -> Result<()> {
+    let indexed: Vec<i64> = ids.iter().copied().filter(|id| *id <= indexed_to).collect();
+    for chunk in indexed.chunks(10_000) {
+        let mut sql = Sql::new(
+            "INSERT INTO event_times (account_id, timestamp, event_id) SELECT account_id, timestamp, id FROM events \
+             WHERE account_id IS NOT NULL",
+        );
+        Scope::Ids(chunk).push(&mut sql);
+        sql.push(" ON CONFLICT (account_id, timestamp, event_id) DO NOTHING");
+        sql.query().execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -350,7 +368,7 @@ pub const DEDUP_DAYS: i64 = 7;
 
 /// Takes the events after `from` up to `to` into the bulk index: their messageIds into
 /// `event_ids` (dated now, so an imported history deduplicates for [`DEDUP_DAYS`] too), their
-/// accounts into `event_accounts`, each in key order so pages fill in turn; and forgets the
+/// accounts and times into `event_times`, each in key order so pages fill in turn; and forgets the
 /// messageIds indexed more than [`DEDUP_DAYS`] + 1 days ago.
 async fn index_events(tx: &mut Tx, from: i64, to: i64, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
@@ -367,9 +385,9 @@ async fn index_events(tx: &mut Tx, from: i64, to: i64, now: DateTime<Utc>) -> Re
         .execute(&mut **tx)
         .await?;
     sqlx::query(
-        "INSERT INTO event_accounts (account_id, event_id) SELECT account_id, id FROM events \
-         WHERE id > $1 AND id <= $2 AND account_id IS NOT NULL ORDER BY account_id, id \
-         ON CONFLICT (account_id, event_id) DO NOTHING",
+        "INSERT INTO event_times (account_id, timestamp, event_id) SELECT account_id, timestamp, id FROM events \
+         WHERE id > $1 AND id <= $2 AND account_id IS NOT NULL ORDER BY account_id, timestamp, id \
+         ON CONFLICT (account_id, timestamp, event_id) DO NOTHING",
     )
     .bind(from)
     .bind(to)
@@ -488,16 +506,75 @@ async fn dedup<'e>(
 /// Reads the links the group needs that the writer does not know yet: its groupIds' accounts,
 /// its anonymous ids' users, its users' accounts.
 async fn load_links(tx: &mut Tx, links: &mut Links, events: &[&Event]) -> Result<()> {
-    let groups = events.iter().filter_map(|e| e.group_id.as_deref()).collect();
-    let select = "SELECT value AS k, account_id AS v FROM external_ids WHERE kind = 'segment' AND value IN ";
-    fill(tx, select, groups, &mut links.groups, |r| Ok(r.try_get("v")?)).await?;
+    let groups: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.group_id.as_deref())
+        .filter(|g| !links.groups.contains_key(*g))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    for (g, holder) in resolve_groups(tx, &groups).await? {
+        if holder == Holder::Many {
+            links.ambiguous.insert(g.clone());
+        }
+        links.groups.insert(g, holder.account());
+    }
     let anonymous = events.iter().filter(|e| e.user_id.is_none()).filter_map(|e| e.anonymous_id.as_deref()).collect();
     let select = "SELECT anonymous_id AS k, user_id AS v FROM usage_anonymous WHERE anonymous_id IN ";
-    fill(tx, select, anonymous, &mut links.anonymous, |r| Ok(text(r, "v")?)).await?;
+    fill(tx, select, anonymous, &mut links.anonymous, |r| Ok(opt_text(r, "v")?)).await?;
     let users: HashSet<String> =
         events.iter().filter_map(|e| e.user_id.clone().or_else(|| links.user_of_anonymous(e).cloned())).collect();
+    // A user seen but never grouped has a row without an account: known, and in none.
     let select = "SELECT user_id AS k, account_id AS v FROM usage_users WHERE user_id IN ";
     fill(tx, select, users.iter().map(String::as_str).collect(), &mut links.users, |r| Ok(r.try_get("v")?)).await
+}
+
+/// Who holds a groupId among the accounts' external ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    Nobody,
+    One(i64),
+    /// Two or more accounts hold the value under other kinds than `segment`: never guessed.
+    Many,
+}
+
+impl Holder {
+    fn account(self) -> Option<i64> {
+        match self {
+            Holder::One(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// Resolves groupIds to accounts: the account holding the value as kind `segment`, else the one
+/// account holding it under any kind (a CRM id, a Stripe customer id…).
+pub(crate) async fn resolve_groups(tx: &mut Tx, values: &[&str]) -> Result<HashMap<String, Holder>> {
+    let mut holders: HashMap<String, (Option<i64>, HashSet<i64>)> = HashMap::new();
+    for chunk in values.chunks(500) {
+        let mut sql = Sql::new("SELECT value, kind, account_id FROM external_ids WHERE value IN ");
+        in_list(&mut sql, chunk);
+        for r in sql.query().fetch_all(&mut **tx).await? {
+            let entry = holders.entry(text(&r, "value")?).or_default();
+            let account: i64 = r.try_get("account_id")?;
+            if text(&r, "kind")? == "segment" {
+                entry.0 = Some(account);
+            }
+            entry.1.insert(account);
+        }
+    }
+    Ok(values
+        .iter()
+        .map(|v| {
+            let holder = match holders.get(*v) {
+                None => Holder::Nobody,
+                Some((Some(segment), _)) => Holder::One(*segment),
+                Some((None, all)) if all.len() == 1 => Holder::One(*all.iter().next().unwrap_or(&0)),
+                Some(_) => Holder::Many,
+            };
+            ((*v).to_owned(), holder)
+        })
+        .collect())
 }
 
 /// Looks up, with `select` (`… IN` to be completed), the keys `known` has no answer for yet,
@@ -507,7 +584,7 @@ async fn fill<V>(
     select: &str,
     keys: HashSet<&str>,
     known: &mut HashMap<String, Option<V>>,
-    value: impl Fn(&sqlx::any::AnyRow) -> Result<V>,
+    value: impl Fn(&sqlx::any::AnyRow) -> Result<Option<V>>,
 ) -> Result<()> {
     let missing: Vec<&str> = keys.into_iter().filter(|k| !known.contains_key(*k)).collect();
     for chunk in missing.chunks(500) {
@@ -518,7 +595,7 @@ async fn fill<V>(
             found.insert(text(&r, "k")?, value(&r)?);
         }
         for k in chunk {
-            known.insert((*k).to_owned(), found.remove(*k));
+            known.insert((*k).to_owned(), found.remove(*k).flatten());
         }
     }
     Ok(())
@@ -570,6 +647,8 @@ async fn apply_call(
             let group = e.group_id.clone().unwrap_or_default();
             let account = match links.groups.get(&group) {
                 Some(Some(a)) => *a,
+                // Held by two accounts: which one is meant is not guessed; the user stays ungrouped.
+                _ if links.ambiguous.contains(&group) => return Ok(()),
                 _ => {
                     let a = create_account(store, tx, &group, &traits(e)).await?;
                     links.groups.insert(group, Some(a));
@@ -597,20 +676,9 @@ async fn apply_call(
                 .bind(&user)
                 .fetch_all(&mut **tx)
                 .await?;
-        for r in rows {
-            let id: i64 = r.try_get("id")?;
-            if id <= indexed_to {
-                // Already in the bulk index, under no account.
-                sqlx::query("INSERT INTO event_accounts (account_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(account)
-                    .bind(id)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            if id <= rolled_to {
-                late.push(id);
-            }
-        }
+        let ids = rows.iter().map(|r| r.try_get::<i64, _>("id")).collect::<Result<Vec<_>, _>>()?;
+        index_attributed(tx, &ids, indexed_to).await?;
+        late.extend(ids.into_iter().filter(|id| *id <= rolled_to));
         contact(tx, account, &user).await?;
     }
     Ok(())
@@ -656,24 +724,23 @@ async fn contact(tx: &mut Tx, account: i64, user: &str) -> Result<()> {
 }
 
 /// Which events a fold takes.
-enum Scope<'a> {
+pub(crate) enum Scope<'a> {
     /// Those after the first id, up to the second.
     After(i64, i64),
     Ids(&'a [i64]),
 }
 
 impl Scope<'_> {
-    fn push(&self, sql: &mut Sql) {
+    pub(crate) fn push(&self, sql: &mut Sql) {
         match self {
             Scope::After(from, to) => {
                 sql.push(" AND id > ").bind(Arg::I64(*from)).push(" AND id <= ").bind(Arg::I64(*to));
             }
+            // Ids are the store's own integers: written out, not bound, so ten thousand of them
+            // cost no parameter lookups.
             Scope::Ids(ids) => {
-                sql.push(" AND id IN (");
-                for (i, id) in ids.iter().enumerate() {
-                    sql.push(if i == 0 { "" } else { ", " }).bind(Arg::I64(*id));
-                }
-                sql.push(")");
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                sql.push(&format!(" AND id IN ({})", if list.is_empty() { "NULL".into() } else { list.join(",") }));
             }
         }
     }
@@ -738,6 +805,83 @@ impl DayBits {
     }
 }
 
+/// Each account's usage events per day, all names together, to merge into `usage_totals`
+/// (`"offset:count,…"` per 62-day block) and `usage_accounts` (first and last day).
+#[derive(Default)]
+pub(crate) struct Totals(HashMap<(i64, i64), std::collections::BTreeMap<i64, i64>>);
+
+impl Totals {
+    pub(crate) fn add(&mut self, account: i64, day: i64, n: i64) {
+        let block = day.div_euclid(keepwell_core::facts::BLOCK_DAYS);
+        *self
+            .0
+            .entry((account, block))
+            .or_default()
+            .entry(day.rem_euclid(keepwell_core::facts::BLOCK_DAYS))
+            .or_default() += n;
+    }
+
+    pub(crate) async fn write(mut self, tx: &mut Tx, backend: Backend) -> Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let accounts: Vec<i64> = self.0.keys().map(|(a, _)| *a).collect::<HashSet<_>>().into_iter().collect();
+        let (lo, hi) = self.0.keys().fold((i64::MAX, i64::MIN), |(lo, hi), (_, b)| (lo.min(*b), hi.max(*b)));
+        for chunk in accounts.chunks(5_000) {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let rows = sqlx::query(&format!(
+                "SELECT account_id, block, counts FROM usage_totals WHERE account_id IN ({}) AND block >= $1 AND block <= $2",
+                list.join(",")
+            ))
+            .bind(lo)
+            .bind(hi)
+            .fetch_all(&mut **tx)
+            .await?;
+            for r in rows {
+                let key = (r.try_get::<i64, _>("account_id")?, r.try_get::<i64, _>("block")?);
+                if let Some(days) = self.0.get_mut(&key) {
+                    for (offset, n) in keepwell_core::facts::parse_counts(&text(&r, "counts")?) {
+                        *days.entry(offset).or_default() += n;
+                    }
+                }
+            }
+        }
+        let mut spans: HashMap<i64, (i64, i64)> = HashMap::new();
+        let mut rows = Vec::with_capacity(self.0.len());
+        for ((account, block), days) in self.0 {
+            let base = block * keepwell_core::facts::BLOCK_DAYS;
+            if let (Some(first), Some(last)) = (days.keys().next(), days.keys().next_back()) {
+                let span = spans.entry(account).or_insert((base + first, base + last));
+                *span = (span.0.min(base + first), span.1.max(base + last));
+            }
+            let counts: Vec<String> = days.iter().map(|(o, n)| format!("{o}:{n}")).collect();
+            rows.push(vec![Arg::I64(account), Arg::I64(block), Arg::Text(counts.join(","))]);
+        }
+        upsert_rows(
+            tx,
+            backend,
+            "usage_totals",
+            &["account_id", "block", "counts"],
+            rows,
+            " ON CONFLICT (account_id, block) DO UPDATE SET counts = excluded.counts",
+        )
+        .await?;
+        let rows = spans.into_iter().map(|(a, (f, l))| vec![Arg::I64(a), Arg::I64(f), Arg::I64(l)]).collect();
+        upsert_rows(
+            tx,
+            backend,
+            "usage_accounts",
+            &["account_id", "first_day", "last_day"],
+            rows,
+            " ON CONFLICT (account_id) DO UPDATE SET \
+             first_day = CASE WHEN excluded.first_day < usage_accounts.first_day THEN excluded.first_day ELSE usage_accounts.first_day END, \
+             last_day = CASE WHEN excluded.last_day > usage_accounts.last_day THEN excluded.last_day ELSE usage_accounts.last_day END",
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 /// Counts events into the rollups, in the database: per account, day and usage name, how many
 /// and from how many users (`usage_user_days` keeps who was counted); and users' first and last
 /// seen. Each event must be folded once (`event_index.rolled_to` says up to where).
@@ -768,8 +912,11 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
     scope.push(&mut sql);
     sql.push(" GROUP BY 1, 2, 3");
     let mut rows = Vec::new();
+    let mut totals = Totals::default();
     for r in sql.query().fetch_all(&mut **tx).await? {
         let key = (r.try_get::<i64, _>("account_id")?, text(&r, "day")?, text(&r, "name")?);
+        let date = key.1.parse().map_err(|_| crate::StoreError::Corrupt("day".into()))?;
+        totals.add(key.0, keepwell_core::facts::day_number(date), r.try_get("n")?);
         let users = new_users.get(&key).copied().unwrap_or(0);
         rows.push(vec![
             Arg::I64(key.0),
@@ -789,6 +936,7 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
          users = usage_daily.users + excluded.users",
     )
     .await?;
+    totals.write(tx, backend).await?;
     let mut sql = Sql::new(
         "INSERT INTO usage_users (user_id, first_seen, last_seen) \
          SELECT user_id, MIN(timestamp), MAX(timestamp) FROM events WHERE user_id IS NOT NULL",

@@ -138,16 +138,24 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Raw events matching the filter, latest received first, a page at a time. The caller
-    /// bounds `limit`. An account's events are found through the bulk index and, after it, by
-    /// reading the few newest events.
+    /// Raw events matching the filter, latest first (by event time, then arrival), a page at a
+    /// time, paged by (time, id) so a page never repeats or skips an event. The caller bounds
+    /// `limit`. An account's events are found through the bulk index and, after it, by reading
+    /// the newest events; every event's by the time index.
     pub async fn events(&self, f: &EventFilter) -> Result<Page<StoredEvent>> {
         let before = match &f.cursor {
             None => None,
             Some(raw) => match Cursor::decode(raw) {
-                Some(Cursor { key: CursorKey::Int(_), id }) => Some(id),
+                Some(Cursor { key: CursorKey::Int(t), id }) => Some((t, id)),
                 _ => return Err(Invalid::field("cursor", "is not a cursor this API gave out").into()),
             },
+        };
+        let older = |sql: &mut Sql, time: &str, id: &str| {
+            if let Some((t, i)) = before {
+                sql.push(&format!(" AND ({time} < ")).bind(Arg::I64(t));
+                sql.push(&format!(" OR ({time} = ")).bind(Arg::I64(t));
+                sql.push(&format!(" AND {id} < ")).bind(Arg::I64(i)).push("))");
+            }
         };
         let limit = f.limit.max(1);
         let mut sql = Sql::new("");
@@ -155,39 +163,36 @@ impl Store {
             Some(a) => {
                 let cols = EVENT_COLS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
                 sql.push(&format!(
-                    "SELECT * FROM (SELECT {cols} FROM event_accounts x JOIN events e ON e.id = x.event_id \
+                    "SELECT * FROM (SELECT {cols} FROM event_times x JOIN events e ON e.id = x.event_id \
                      WHERE x.account_id = "
                 ))
                 .bind(Arg::I64(a));
-                if let Some(b) = before {
-                    sql.push(" AND x.event_id < ").bind(Arg::I64(b));
-                }
+                older(&mut sql, "x.timestamp", "x.event_id");
                 event_filters(&mut sql, f, "e.");
-                sql.push(" ORDER BY x.event_id DESC LIMIT ").bind(Arg::I64(limit + 1));
+                sql.push(" ORDER BY x.timestamp DESC, x.event_id DESC LIMIT ").bind(Arg::I64(limit + 1));
                 sql.push(&format!(
                     ") a UNION ALL SELECT * FROM (SELECT {EVENT_COLS} FROM events \
                      WHERE id > (SELECT indexed_to FROM event_index WHERE id = 1) AND account_id = "
                 ))
                 .bind(Arg::I64(a));
-                if let Some(b) = before {
-                    sql.push(" AND id < ").bind(Arg::I64(b));
-                }
+                older(&mut sql, "timestamp", "id");
                 event_filters(&mut sql, f, "");
-                sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1)).push(") b");
+                sql.push(" ORDER BY timestamp DESC, id DESC LIMIT ").bind(Arg::I64(limit + 1)).push(") b");
             }
             None => {
                 sql.push(&format!("SELECT {EVENT_COLS} FROM events WHERE 1=1"));
-                if let Some(b) = before {
-                    sql.push(" AND id < ").bind(Arg::I64(b));
-                }
+                older(&mut sql, "timestamp", "id");
                 event_filters(&mut sql, f, "");
             }
         }
-        sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1));
+        sql.push(" ORDER BY timestamp DESC, id DESC LIMIT ").bind(Arg::I64(limit + 1));
         let mut conn = self.pool().acquire().await?;
         let (data, more) = crate::sql::page_rows(&sql, &mut conn, limit, stored_event).await?;
-        let next_cursor =
-            more.then(|| data.last().map(|e| Cursor { key: CursorKey::Int(0), id: e.id }.encode())).flatten();
+        let next_cursor = more
+            .then(|| {
+                data.last().map(|e| Cursor { key: CursorKey::Int(e.timestamp.timestamp_micros()), id: e.id }.encode())
+            })
+            .flatten();
         Ok(Page { data, next_cursor })
     }
 }

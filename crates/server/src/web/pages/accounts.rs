@@ -56,7 +56,7 @@ pub async fn list(
         .map(|h| {
             use rust_decimal::prelude::ToPrimitive;
             let score = h.score.and_then(|s| s.to_f64());
-            (h.account.to_string(), context! { score, band => h.band.map(|b| b.as_str()), overridden => h.overridden })
+            (h.account.to_string(), context! { score, band => h.band.map(|b| b.as_str()), overridden => h.overridden, coverage => h.coverage.and_then(|c| rust_decimal::prelude::ToPrimitive::to_f64(&c)) })
         })
         .collect();
     let bars: Vec<(String, f64)> =
@@ -79,7 +79,7 @@ pub async fn list(
         context! {
             nav => "accounts",
             accounts => page.data,
-            health, bands => ["red", "yellow", "green"],
+            health, bands => keepwell_core::health::Band::ALL.map(|b| b.as_str()),
             total, next_url, first_url, filtered, errors,
             q => q,
             facets, users,
