@@ -162,14 +162,18 @@ impl Store {
         let mut out = Vec::new();
         for r in sql.query().fetch_all(self.pool()).await? {
             let key = (r.try_get::<i64, _>("scorecard_id")?, r.try_get::<i64, _>("revision")?);
-            if !cards.contains_key(&key) {
-                let def = serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
-                let card =
-                    keepwell_core::definitions::Scorecard::compile(key.0, key.1, def).map_err(|e| corrupt(&e))?;
-                cards.insert(key, card);
-            }
+            let card = match cards.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let def =
+                        serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
+                    e.insert(
+                        keepwell_core::definitions::Scorecard::compile(key.0, key.1, def).map_err(|e| corrupt(&e))?,
+                    )
+                }
+            };
             let readings = decode(&text(&r, "vals")?).ok_or_else(|| corrupt("vals"))?;
-            let coverage = cards.get(&key).and_then(|c| c.score(&readings, false).scored.coverage);
+            let coverage = card.score(&readings, false).scored.coverage;
             out.push(Health {
                 account: r.try_get("account_id")?,
                 score: opt_text(&r, "score")?
