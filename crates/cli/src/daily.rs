@@ -26,6 +26,7 @@ pub fn parse_day(flag: &str, raw: &str) -> anyhow::Result<NaiveDate> {
 /// One pass as of `at`: fold the usage not yet rolled up, then the daily pass of its day.
 pub async fn tick(store: &Store, reporting: &str, at: DateTime<Utc>) -> anyhow::Result<String> {
     EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
+    store.attribute_all_waiting().await.context("cannot attribute waiting usage")?;
     let day = at.date_naive();
     let mut summary = String::new();
     store

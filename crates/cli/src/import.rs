@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 pub struct ImportArgs {
     /// What the file holds: accounts, contacts, subscriptions, invoices, fx_rates or events.
     kind: String,
-    /// A CSV file with a header row; for events also NDJSON in Segment's format (one call per
-    /// line), or CSV timestamp,account_external_id,user_id,event[,properties_json].
-    file: PathBuf,
+    /// A CSV file with a header row. For events, one or more files (`archive/*.gz`), each NDJSON
+    /// in Segment's format (one call per line) or CSV timestamp,account_external_id,user_id,
+    /// event[,properties_json], gzipped or not.
+    #[arg(required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
     /// Check everything, write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -27,7 +29,7 @@ pub struct ImportArgs {
 impl ImportArgs {
     /// An import of `file` as `kind`, for the benchmarks.
     pub fn new(kind: &str, file: PathBuf) -> ImportArgs {
-        ImportArgs { kind: kind.into(), file, dry_run: false, map: Vec::new() }
+        ImportArgs { kind: kind.into(), files: vec![file], dry_run: false, map: Vec::new() }
     }
 }
 
@@ -96,17 +98,20 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
                 "--map does not apply to events: an events file has fixed columns (see `keepwell import --help`)"
             );
         }
-        return crate::import_events::run(store, &args.file, args.dry_run).await;
+        return crate::import_events::run(store, &args.files, args.dry_run).await;
     }
+    let [file] = args.files.as_slice() else {
+        anyhow::bail!("import {} takes one file; only events take several", args.kind);
+    };
     let kind = ImportKind::parse(&args.kind).ok_or_else(|| {
         anyhow!(
             "cannot import {:?}: this version imports accounts, contacts, subscriptions, invoices, fx_rates and events (tickets and interactions come with their features)",
             args.kind
         )
     })?;
-    let name = args.file.display().to_string();
+    let name = file.display().to_string();
     let t0 = std::time::Instant::now();
-    let records = read_csv(&args.file)?;
+    let records = read_csv(file)?;
     tracing::info!(rows = records.rows.len(), took_ms = t0.elapsed().as_millis() as u64, "read the file");
     let mapping = parse_mapping(&args.map).map_err(anyhow::Error::msg)?;
     let plan = ColumnPlan::new(kind, &records.headers, &mapping).map_err(|e| anyhow!("{name}: {e}"))?;
@@ -195,7 +200,14 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
             summary.created, summary.updated
         );
     } else {
-        println!("imported {total} {what} from {name}: {} created, {} updated", summary.created, summary.updated);
+        let reached = match summary.attributed {
+            0 => String::new(),
+            n => format!("; {n} waiting usage events reached them"),
+        };
+        println!(
+            "imported {total} {what} from {name}: {} created, {} updated{reached}",
+            summary.created, summary.updated
+        );
     }
     Ok(())
 }

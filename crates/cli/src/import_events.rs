@@ -1,12 +1,15 @@
-//! `keepwell import events FILE`: product usage history, as NDJSON in Segment's format (one call
+//! `keepwell import events FILE…`: product usage history, as NDJSON in Segment's format (one call
 //! per line, as Segment archives them: `.ndjson`, `.jsonl`, or any file starting with `{`) or as
-//! CSV with the columns `timestamp,account_external_id,user_id,event[,properties_json]`.
+//! CSV with the columns `timestamp,account_external_id,user_id,event[,properties_json]`; each file
+//! gzipped or not (Segment's archives are `.gz`, one file per hour or day).
 //!
-//! The whole file is checked first, and the first problem is reported with its line (and, in
-//! CSV, its column); then it is read again and written in one transaction, in groups, so memory
-//! stays flat however long the file. Events are deduplicated on messageId like live ones; rows
-//! and lines without one get an id made from their content, so importing a file twice adds
-//! nothing the second time.
+//! Files are taken in turn, under one progress bar. Each is checked whole first, and its first
+//! problem is reported with its line (and, in CSV, its column); then it is read again and written
+//! in one transaction, in groups, so memory stays flat however long the file. A file is all or
+//! nothing, and one that fails stops the run (the files before it stay imported). Events are
+//! deduplicated on messageId like live ones; rows and lines without one get an id made from
+//! their content, so importing a file twice adds nothing the second time. What reached no
+//! account is said, with the groupIds it names most and what to do.
 
 use anyhow::{anyhow, bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,8 +20,8 @@ use keepwell_store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read as _};
+use std::path::{Path, PathBuf};
 
 /// Events written per statement group.
 const GROUP: usize = 5_000;
@@ -31,20 +34,46 @@ enum Format {
 }
 
 fn format_of(path: &Path) -> anyhow::Result<Format> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-    match ext.as_str() {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or_default();
+    match ext {
         "ndjson" | "jsonl" | "json" => return Ok(Format::Ndjson),
         "csv" => return Ok(Format::Csv),
         _ => {}
     }
     let mut head = [0u8; 512];
-    let n = open(path)?.read(&mut head)?;
+    let n = open(path, &BytesRead::default())?.read(&mut head)?;
     let first = head[..n].iter().find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF);
     Ok(if first == Some(&b'{') { Format::Ndjson } else { Format::Csv })
 }
 
-fn open(path: &Path) -> anyhow::Result<File> {
-    File::open(path).with_context(|| format!("cannot read {}", path.display()))
+/// The bytes of the files read so far (compressed, for gzipped ones), for the progress bar.
+type BytesRead = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// Counts what is read from the file underneath, before any gunzipping.
+struct Counted<R> {
+    inner: R,
+    read: BytesRead,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A file's text, gunzipped when it is gzip (by its first two bytes, whatever its name).
+fn open(path: &Path, read: &BytesRead) -> anyhow::Result<Box<dyn std::io::Read + Send>> {
+    let mut file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut magic = [0u8; 2];
+    let gzip = file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b];
+    use std::io::Seek;
+    file.rewind()?;
+    let counted = Counted { inner: file, read: read.clone() };
+    Ok(if gzip { Box::new(flate2::read::MultiGzDecoder::new(counted)) } else { Box::new(counted) })
 }
 
 /// The messageId of a row or line that has none: a digest of its content.
@@ -161,8 +190,10 @@ impl CsvColumns {
     }
 }
 
-fn csv_reader(path: &Path) -> anyhow::Result<csv::Reader<BufReader<File>>> {
-    Ok(csv::ReaderBuilder::new().flexible(false).from_reader(BufReader::new(open(path)?)))
+type Text = BufReader<Box<dyn std::io::Read + Send>>;
+
+fn csv_reader(path: &Path, read: &BytesRead) -> anyhow::Result<csv::Reader<Text>> {
+    Ok(csv::ReaderBuilder::new().flexible(false).from_reader(BufReader::new(open(path, read)?)))
 }
 
 fn csv_problem(e: &csv::Error) -> Problem {
@@ -191,25 +222,28 @@ fn ndjson_event(line: &str, n: u64) -> Result<Event, Problem> {
 /// Reads the file's events in turn, `Err` for the first that does not check.
 struct Events {
     format: Format,
-    csv: Option<(csv::Reader<BufReader<File>>, CsvColumns)>,
-    lines: Option<std::io::Lines<BufReader<File>>>,
+    csv: Option<(csv::Reader<Text>, CsvColumns)>,
+    lines: Option<std::io::Lines<Text>>,
     line: u64,
     accounts: HashMap<String, Vec<i64>>,
-    /// Bytes read so far, for the progress bar.
-    bytes: u64,
 }
 
 impl Events {
-    fn open(path: &Path, format: Format, accounts: HashMap<String, Vec<i64>>) -> anyhow::Result<Events> {
-        let mut events = Events { format, csv: None, lines: None, line: 0, accounts, bytes: 0 };
+    fn open(
+        path: &Path,
+        format: Format,
+        accounts: HashMap<String, Vec<i64>>,
+        read: &BytesRead,
+    ) -> anyhow::Result<Events> {
+        let mut events = Events { format, csv: None, lines: None, line: 0, accounts };
         match format {
             Format::Csv => {
-                let mut reader = csv_reader(path)?;
+                let mut reader = csv_reader(path, read)?;
                 let headers = reader.headers().map_err(|e| anyhow!(csv_problem(&e).message))?.clone();
                 let columns = CsvColumns::new(&headers)?;
                 events.csv = Some((reader, columns));
             }
-            Format::Ndjson => events.lines = Some(BufReader::new(open(path)?).lines()),
+            Format::Ndjson => events.lines = Some(BufReader::new(open(path, read)?).lines()),
         }
         Ok(events)
     }
@@ -224,7 +258,6 @@ impl Events {
                     Err(e) => Some(Err(csv_problem(&e))),
                     Ok(true) => {
                         let pos = record.position().cloned().unwrap_or_else(csv::Position::new);
-                        self.bytes = pos.byte();
                         Some(columns.event(&record, pos.line(), &self.accounts))
                     }
                 }
@@ -238,7 +271,6 @@ impl Events {
                         return Some(Err(Problem { line: n, column: None, message: "is not UTF-8 text".into() }));
                     }
                     Ok(text) => {
-                        self.bytes += text.len() as u64 + 1;
                         let text = text.trim_start_matches('\u{feff}').trim();
                         if !text.is_empty() {
                             return Some(ndjson_event(text, n));
@@ -253,7 +285,7 @@ impl Events {
 /// The external ids a CSV file names, once each. Malformed rows are passed over: the check
 /// that follows reports them with their lines.
 fn csv_external_ids(path: &Path) -> anyhow::Result<Vec<String>> {
-    let mut reader = csv_reader(path)?;
+    let mut reader = csv_reader(path, &BytesRead::default())?;
     let headers = reader.headers().map_err(|e| anyhow!(csv_problem(&e).message))?.clone();
     let columns = CsvColumns::new(&headers)?;
     let mut ids = std::collections::HashSet::new();
@@ -274,12 +306,108 @@ fn bar(len: u64, template: &str, message: &'static str) -> ProgressBar {
     bar
 }
 
-pub async fn run(store: &Store, path: &Path, dry_run: bool) -> anyhow::Result<()> {
+/// What one file did.
+#[derive(Default)]
+struct FileSummary {
+    total: u64,
+    new: usize,
+    known: usize,
+    waiting: keepwell_store::usage::Waiting,
+}
+
+/// Imports each of `paths` in turn, each all or nothing, under one progress bar (bytes of all
+/// the files, checked and then written); prints a line per file, a total, and what reached no
+/// account with what to do about it.
+pub async fn run(store: &Store, paths: &[PathBuf], dry_run: bool) -> anyhow::Result<()> {
+    let mut size = 0u64;
+    for p in paths {
+        size += std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?.len();
+    }
+    let t0 = std::time::Instant::now();
+    let read = BytesRead::default();
+    let label = if dry_run { "dry run" } else { "importing" };
+    let progress = bar(size * 2, "{msg:10} [{bar:40}] {percent}% of the files ({eta})", label);
+    let mut all = FileSummary::default();
+    let mut waiting: HashMap<String, i64> = HashMap::new();
+    for (n, path) in paths.iter().enumerate() {
+        let s = import_file(store, path, dry_run, &read, &progress).await;
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => {
+                progress.finish_and_clear();
+                let done =
+                    if n == 0 || dry_run { String::new() } else { format!(" ({n} file(s) before it were imported)") };
+                return Err(anyhow!("{e}{done}"));
+            }
+        };
+        let name = path.display();
+        progress.suspend(|| {
+            if dry_run {
+                println!(
+                    "dry run: {name} is valid: {} events, {} would be imported, {} are there already (same messageId)",
+                    s.total, s.new, s.known
+                );
+            } else {
+                println!(
+                    "imported {} events from {name}: {} new, {} there already (same messageId){}",
+                    s.total,
+                    s.new,
+                    s.known,
+                    match s.waiting.events {
+                        0 => String::new(),
+                        w => format!("; {w} wait for their account"),
+                    }
+                );
+            }
+        });
+        all.total += s.total;
+        all.new += s.new;
+        all.known += s.known;
+        all.waiting.events += s.waiting.events;
+        for (g, c) in s.waiting.top {
+            *waiting.entry(g).or_default() += c;
+        }
+    }
+    progress.finish_and_clear();
+    tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "imported");
+    if paths.len() > 1 {
+        let what = if dry_run { "would import" } else { "imported" };
+        println!(
+            "{what} {} events from {} files: {} new, {} there already",
+            all.total,
+            paths.len(),
+            all.new,
+            all.known
+        );
+    }
+    if dry_run {
+        println!("dry run: nothing was written");
+    } else if all.waiting.events > 0 {
+        let mut top: Vec<(String, i64)> = waiting.into_iter().collect();
+        top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let named: Vec<String> = top.iter().take(5).map(|(g, c)| format!("{g} ({c})")).collect();
+        println!(
+            "{} usage events wait for an account: no account holds their groupId \
+             (most: {}). Import those accounts (a CRM export with the groupId as external_id), or link the groupIds \
+             on the Usage page or with POST /api/v1/usage/unmatched/links; then `keepwell replay` the days",
+            all.waiting.events,
+            named.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Checks one file whole, then writes it in one transaction.
+async fn import_file(
+    store: &Store,
+    path: &Path,
+    dry_run: bool,
+    read: &BytesRead,
+    progress: &ProgressBar,
+) -> anyhow::Result<FileSummary> {
     let name = path.display().to_string();
     let format = format_of(path)?;
-    let size = std::fs::metadata(path).with_context(|| format!("cannot read {name}"))?.len();
     let t0 = std::time::Instant::now();
-
     // Every line is checked before anything is written.
     let accounts = match format {
         Format::Ndjson => HashMap::new(),
@@ -289,8 +417,7 @@ pub async fn run(store: &Store, path: &Path, dry_run: bool) -> anyhow::Result<()
             store.accounts_by_external_values(&refs).await?
         }
     };
-    let checking = bar(size, "{msg:10} [{bar:40}] {bytes}/{total_bytes} ({eta})", "checking");
-    let mut events = Events::open(path, format, accounts).map_err(|e| anyhow!("{name}: {e}"))?;
+    let mut events = Events::open(path, format, accounts, read).map_err(|e| anyhow!("{name}: {e}"))?;
     let (mut total, mut first, mut failed) = (0u64, None, 0usize);
     while let Some(e) = events.next_event() {
         match e {
@@ -301,18 +428,15 @@ pub async fn run(store: &Store, path: &Path, dry_run: bool) -> anyhow::Result<()
             }
         }
         if total.is_multiple_of(10_000) {
-            checking.set_position(events.bytes);
+            progress.set_position(read.load(std::sync::atomic::Ordering::Relaxed));
         }
     }
-    checking.finish_and_clear();
     if let Some(p) = first {
         bail!(p.describe(&name, failed - 1));
     }
-    tracing::info!(events = total, took_ms = t0.elapsed().as_millis() as u64, "checked the file");
+    tracing::info!(file = %name, events = total, took_ms = t0.elapsed().as_millis() as u64, "checked");
 
-    let writing =
-        bar(total, "{msg:10} [{bar:40}] {pos}/{len} events ({eta})", if dry_run { "dry run" } else { "writing" });
-    let mut events = Events::open(path, format, std::mem::take(&mut events.accounts))?;
+    let mut events = Events::open(path, format, std::mem::take(&mut events.accounts), read)?;
     let groups = std::iter::from_fn(move || {
         let mut group = Vec::with_capacity(GROUP);
         while group.len() < GROUP {
@@ -328,22 +452,14 @@ pub async fn run(store: &Store, path: &Path, dry_run: bool) -> anyhow::Result<()
         }
         (!group.is_empty()).then_some(Ok(group))
     });
-    let progress = writing.clone();
+    let (bar, counter) = (progress.clone(), read.clone());
     let summary = EventWriter::new(store.clone())
-        .import(groups, dry_run, &mut move |n| progress.set_position(n as u64))
+        .import(groups, dry_run, &mut move |_| bar.set_position(counter.load(std::sync::atomic::Ordering::Relaxed)))
         .await
-        .map_err(|e| anyhow!("{name}: {e} (nothing was imported)"))?;
-    writing.finish_and_clear();
-    tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "wrote");
-    let (new, known) = (summary.stored, summary.duplicates);
-    if dry_run {
-        println!(
-            "dry run: {name} is valid: {total} events, {new} would be imported, {known} are there already (same messageId); nothing was written"
-        );
-    } else {
-        println!("imported {total} events from {name}: {new} new, {known} there already (same messageId)");
-    }
-    Ok(())
+        .map_err(|e| anyhow!("{name}: {e} (nothing of it was imported)"))?;
+    let waiting =
+        if dry_run { Default::default() } else { store.waiting_between(summary.ids.0, summary.ids.1).await? };
+    Ok(FileSummary { total, new: summary.stored, known: summary.duplicates, waiting })
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ const CATCH_UP_DAYS: u64 = 31;
 pub async fn pass_today(state: &AppState) -> anyhow::Result<()> {
     let _one = state.daily.lock().await;
     state.ingest.fold().await.map_err(|e| anyhow::anyhow!("folding usage: {e}"))?;
+    // Whatever still waits for an account that now exists (a crash or a race left it).
+    state.store.attribute_all_waiting().await?;
     let Some(leader) = state.store.lead_pass().await? else { return Ok(()) };
     let today = Utc::now().date_naive();
     let from = match state.store.last_pass_before(today).await? {

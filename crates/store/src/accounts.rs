@@ -72,6 +72,13 @@ pub struct AccountFilter {
 pub struct ImportSummary {
     pub created: u64,
     pub updated: u64,
+    /// Waiting usage events that reached the imported accounts.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub attributed: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// An import row that failed: its index in the input and why.
@@ -249,16 +256,36 @@ impl Store {
         })
     }
 
+    /// Creates an account (or adopts the one a Segment group call made for one of its ids), then
+    /// gives it the events that waited for its ids.
     pub async fn create_account(&self, actor: &Actor, new: &NewAccount) -> Result<Account> {
         let mut tx = self.begin().await?;
         let after = self.create_account_in(&mut tx, actor, new).await?;
         tx.commit().await?;
+        self.pick_up(&after.external_ids).await?;
         Ok(after)
     }
 
-    /// Creates an account inside a caller's transaction (a webhook creating the account it names).
+    /// Gives an account's ids their waiting events, after the write that gave it the ids.
+    pub async fn pick_up(&self, ids: &[ExternalId]) -> Result<crate::usage::Attributed> {
+        let values: Vec<String> = ids.iter().map(|e| e.value.clone()).collect();
+        self.attribute_waiting(&values).await
+    }
+
+    /// Creates an account inside a caller's transaction (a webhook creating the account it
+    /// names). An account a Segment group call made for one of these ids (as its groupId) is
+    /// adopted instead: updated with these fields, keeping its ids and adding these.
     pub async fn create_account_in(&self, tx: &mut Tx, actor: &Actor, new: &NewAccount) -> Result<Account> {
         let owner = resolve_owner(tx, new, &mut HashMap::new()).await?;
+        let values: Vec<&str> = new.external_ids.iter().map(|e| e.value.as_str()).collect();
+        if let Some(id) = adoptable(tx, &values).await?.into_values().next() {
+            let before = load_in_tx(tx, id).await?;
+            check_external_ids(tx, Some(id), &new.external_ids).await?;
+            update_row(tx, id, new, owner, false).await?;
+            let after = load_in_tx(tx, id).await?;
+            record(tx, actor, "account.adopt", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+            return Ok(after);
+        }
         check_external_ids(tx, None, &new.external_ids).await?;
         let id = self.insert_batch(tx, std::slice::from_ref(new), &[(0, owner)]).await?[0];
         let after = load_in_tx(tx, id).await?;
@@ -314,6 +341,9 @@ impl Store {
         crate::health::record_stage_change(&mut tx, actor, id, from, to).await?;
         record(&mut tx, actor, "account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
         tx.commit().await?;
+        let added: Vec<ExternalId> =
+            after.external_ids.iter().filter(|e| !before.external_ids.contains(e)).cloned().collect();
+        self.pick_up(&added).await?;
         Ok(after)
     }
 
@@ -352,7 +382,7 @@ impl Store {
         let mut pending_ids: HashMap<(String, String), usize> = HashMap::new();
         let mut written: HashMap<(String, String), i64> = HashMap::new();
         for (start, chunk) in rows.chunks(IMPORT_BATCH).enumerate().map(|(n, c)| (n * IMPORT_BATCH, c)) {
-            let known = held_external_ids(&mut tx, chunk).await.map_err(fail(start))?;
+            let (known, adopt) = held_external_ids(&mut tx, chunk).await.map_err(fail(start))?;
             for (k, new) in chunk.iter().enumerate() {
                 let i = start + k;
                 let keys: Vec<(String, String)> =
@@ -363,7 +393,11 @@ impl Store {
                     pending.clear();
                 }
                 let owner = resolve_owner(&mut tx, new, &mut owners).await.map_err(fail(i))?;
-                match keys.iter().find_map(|key| written.get(key).or_else(|| known.get(key))).copied() {
+                // A row no id of which is held updates (adopts) the account a Segment group call
+                // made for one of its ids.
+                let adopted = || keys.iter().find_map(|(_, value)| adopt.get(value));
+                match keys.iter().find_map(|key| written.get(key).or_else(|| known.get(key))).or_else(adopted).copied()
+                {
                     Some(id) => {
                         check_external_ids(&mut tx, Some(id), &new.external_ids).await.map_err(fail(i))?;
                         let stage: String = sqlx::query("SELECT lifecycle_stage FROM accounts WHERE id = $1")
@@ -400,7 +434,13 @@ impl Store {
                 .await
                 .map_err(|e| fail(rows.len())(e.into()))?;
         }
-        finish_import(tx, actor, "account", summary, dry_run).await.map_err(fail(rows.len()))
+        let mut summary = finish_import(tx, actor, "account", summary, dry_run).await.map_err(fail(rows.len()))?;
+        if !dry_run {
+            // Events that waited for these ids (a Segment history imported first) reach them now.
+            let ids: Vec<ExternalId> = rows.iter().flat_map(|r| r.external_ids.iter().cloned()).collect();
+            summary.attributed = self.pick_up(&ids).await.map_err(fail(rows.len()))?.events;
+        }
+        Ok(summary)
     }
 
     /// Inserts new accounts (`rows[i]` with its owner) with their tags and external ids; returns
@@ -464,14 +504,22 @@ impl Store {
 /// How many new accounts an import writes per batch.
 const IMPORT_BATCH: usize = 500;
 
-/// Which of these rows' external ids are already held, and by which account.
-async fn held_external_ids(tx: &mut Tx, rows: &[NewAccount]) -> Result<HashMap<(String, String), i64>> {
+/// Which of these rows' external ids are already held, and by which account; and which of their
+/// values an adoptable account (made by a Segment group call) holds as its groupId.
+async fn held_external_ids(
+    tx: &mut Tx,
+    rows: &[NewAccount],
+) -> Result<(HashMap<(String, String), i64>, HashMap<String, i64>)> {
     let mut values: Vec<&str> = rows.iter().flat_map(|r| r.external_ids.iter().map(|e| e.value.as_str())).collect();
     values.sort_unstable();
     values.dedup();
     let mut held = HashMap::new();
+    let mut adopt = HashMap::new();
     for part in values.chunks(5_000) {
-        let mut sql = Sql::new("SELECT kind, value, account_id FROM external_ids WHERE value IN (");
+        let mut sql = Sql::new(
+            "SELECT e.kind, e.value, e.account_id, a.adoptable FROM external_ids e JOIN accounts a ON a.id = e.account_id \
+             WHERE e.value IN (",
+        );
         for (n, v) in part.iter().enumerate() {
             if n > 0 {
                 sql.push(", ");
@@ -480,10 +528,32 @@ async fn held_external_ids(tx: &mut Tx, rows: &[NewAccount]) -> Result<HashMap<(
         }
         sql.push(")");
         for r in sql.query().fetch_all(&mut **tx).await? {
-            held.insert((text(&r, "kind")?, text(&r, "value")?), r.try_get("account_id")?);
+            let (kind, value, account): (String, String, i64) =
+                (text(&r, "kind")?, text(&r, "value")?, r.try_get("account_id")?);
+            if kind == "segment" && r.try_get::<i64, _>("adoptable")? != 0 {
+                adopt.insert(value.clone(), account);
+            }
+            held.insert((kind, value), account);
         }
     }
-    Ok(held)
+    Ok((held, adopt))
+}
+
+/// The adoptable accounts (made by a Segment group call) holding one of `values` as groupId.
+async fn adoptable(tx: &mut Tx, values: &[&str]) -> Result<HashMap<String, i64>> {
+    let mut found = HashMap::new();
+    if values.is_empty() {
+        return Ok(found);
+    }
+    let mut sql = Sql::new(
+        "SELECT e.value, e.account_id FROM external_ids e JOIN accounts a ON a.id = e.account_id \
+         WHERE a.adoptable = 1 AND e.kind = 'segment' AND e.value IN ",
+    );
+    crate::sql::in_list(&mut sql, values);
+    for r in sql.query().fetch_all(&mut **tx).await? {
+        found.insert(text(&r, "value")?, r.try_get("account_id")?);
+    }
+    Ok(found)
 }
 
 /// Takes `n` new ids for `table` inside the write transaction: from the sequence on PostgreSQL;
@@ -688,9 +758,10 @@ async fn check_external_ids(tx: &mut Tx, this: Option<i64>, ids: &[ExternalId]) 
 /// Writes `new` over account `id`. With `replace_ids` the account's external ids become exactly
 /// `new.external_ids`; without (imports), ids are added and existing kinds re-pointed.
 async fn update_row(tx: &mut Tx, id: i64, new: &NewAccount, owner: Option<i64>, replace_ids: bool) -> Result<()> {
+    // Written by a person or their import: no longer the bare account a group call made.
     sqlx::query(
         "UPDATE accounts SET name = $1, name_key = $2, domain = $3, industry = $4, employees = $5, country = $6, plan = $7,
-         lifecycle_stage = $8, owner_id = $9, tags = $10, attributes = $11, updated_at = $12 WHERE id = $13",
+         lifecycle_stage = $8, owner_id = $9, tags = $10, attributes = $11, updated_at = $12, adoptable = 0 WHERE id = $13",
     )
     .bind(&new.name)
     .bind(new.name.to_lowercase())

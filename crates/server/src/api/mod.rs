@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod renewals;
 pub mod usage;
 pub mod users;
+pub mod waiting;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -37,6 +38,9 @@ pub fn routes() -> Router<AppState> {
         .route("/accounts/{id}/usage", get(usage::days))
         .route("/accounts/{id}/usage/summary", get(usage::summary))
         .route("/usage/accounts", get(usage::activity))
+        .route("/usage/unmatched", get(waiting::list))
+        .route("/usage/unmatched/links", axum::routing::post(waiting::link))
+        .route("/health/replay", axum::routing::post(waiting::replay))
         .route("/plan-features", get(usage::plan_features).put(usage::set_plan_features))
         .route("/events", get(usage::events))
         .route("/accounts/{id}/health", get(health::show))

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         super::renewals::list, super::renewals::rates_view, super::renewals::record,
         super::usage::days, super::usage::events, super::usage::summary, super::usage::activity,
         super::usage::plan_features, super::usage::set_plan_features,
+        super::waiting::list, super::waiting::link, super::waiting::replay,
         super::health::show, super::health::history, super::health::sentiments, super::health::add_sentiment,
         super::health::overrides, super::health::add_override, super::health::clear_override, super::health::stages,
         super::health::backtest,

@@ -52,6 +52,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/health/backtest", get(health::backtest))
         .route("/usage", get(usage::page))
         .route("/usage/events", get(usage::events))
+        .route("/usage/link", post(usage::link))
+        .route("/usage/replay", post(usage::replay))
         .route("/settings/features", get(usage::features_page).post(usage::save_features))
         .route("/audit", get(audit::page))
         .route("/revenue", get(revenue::page))

@@ -34,8 +34,16 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         return Ok(Json(json!({"received": true, "duplicate": true})));
     }
     let actor = Actor::system("stripe");
+    let mut customer = None;
     let outcome = match stripe::interpret(&event) {
-        Ok(change) => apply(&state, &mut tx, &actor, &event, change).await?,
+        Ok(change) => {
+            customer = match &change {
+                Change::Ignored => None,
+                Change::Customer { customer, .. } | Change::Invoice { customer, .. } => Some(customer.clone()),
+                Change::Subscription(s) => Some(s.customer.clone()),
+            };
+            apply(&state, &mut tx, &actor, &event, change).await?
+        }
         // Signed by Stripe but not what Keepwell expects: kept, so nothing is lost, and
         // acknowledged, so Stripe does not retry it for days.
         Err(e) => format!("not applied: {e}"),
@@ -43,6 +51,10 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let payload = String::from_utf8_lossy(&body);
     store.record_stripe_event(&mut tx, &event.id, &event.kind, event.created, &outcome, &payload).await?;
     tx.commit().await.map_err(keepwell_store::StoreError::from)?;
+    // Usage whose groupId is this customer id waited for the account Stripe just named.
+    if let Some(c) = customer {
+        store.attribute_waiting(&[c]).await?;
+    }
     tracing::info!(event = %event.id, kind = %event.kind, %outcome, "stripe event");
     Ok(Json(json!({"received": true, "outcome": outcome})))
 }

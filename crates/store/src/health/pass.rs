@@ -352,7 +352,7 @@ impl Store {
 
     /// Writes days of a full pass in one transaction, replacing what an earlier run of the same
     /// days wrote.
-    pub async fn write_days(&self, plan: &Plan, days: &[(NaiveDate, Day)]) -> Result<()> {
+    pub async fn write_days(&self, plan: &Plan, accounts: Option<&[i64]>, days: &[(NaiveDate, Day)]) -> Result<()> {
         let t = std::time::Instant::now();
         let mut tx = self.begin().await?;
         let sqlite = self.backend() == crate::Backend::Sqlite;
@@ -362,7 +362,7 @@ impl Store {
             sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
         }
         for (day, out) in days {
-            write_day(&mut tx, self.backend(), plan, *day, out).await?;
+            write_day(&mut tx, self.backend(), plan, accounts, *day, out).await?;
         }
         let written = t.elapsed();
         if sqlite {
@@ -386,12 +386,27 @@ impl Store {
         reporting: &str,
         from: NaiveDate,
         to: NaiveDate,
+        progress: impl FnMut(NaiveDate, &Day),
+    ) -> Result<()> {
+        self.run_days_of(reporting, None, from, to, progress).await
+    }
+
+    /// [`Store::run_days`] for some accounts only (`Some`): their snapshots, membership and
+    /// stage changes of those days are rewritten, everyone else's left alone (after their usage
+    /// was linked late, say).
+    pub async fn run_days_of(
+        &self,
+        reporting: &str,
+        accounts: Option<&[i64]>,
+        from: NaiveDate,
+        to: NaiveDate,
         mut progress: impl FnMut(NaiveDate, &Day),
     ) -> Result<()> {
         let plan = self.plan().await?;
         let needs = plan.needs();
-        let mut facts = self.pass_facts(Scope::All, from, to, &needs).await?;
-        let mut members = self.members_before(Scope::All, from).await?;
+        let scope = accounts.map_or(Scope::All, Scope::Accounts);
+        let mut facts = self.pass_facts(scope, from, to, &needs).await?;
+        let mut members = self.members_before(scope, from).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
         let fed = self.fed().await?;
@@ -419,7 +434,7 @@ impl Store {
             }
         });
         while let Some(batch) = receive.recv().await {
-            self.write_days(&plan, &batch).await?;
+            self.write_days(&plan, accounts, &batch).await?;
             for (d, out) in &batch {
                 progress(*d, out);
             }
@@ -659,16 +674,28 @@ impl Leader {
     }
 }
 
-/// Writes one day of a full pass, replacing what an earlier run of the same day wrote.
-async fn write_day(tx: &mut Tx, backend: crate::Backend, plan: &Plan, day: NaiveDate, out: &Day) -> Result<()> {
+/// Writes one day of a pass (of every account, or of `accounts`), replacing what an earlier run
+/// of the same day wrote for them.
+async fn write_day(
+    tx: &mut Tx,
+    backend: crate::Backend,
+    plan: &Plan,
+    accounts: Option<&[i64]>,
+    day: NaiveDate,
+    out: &Day,
+) -> Result<()> {
     let day_s = day.to_string();
+    let scope = accounts.map_or(Scope::All, Scope::Accounts);
     for table in ["health_snapshots", "segment_changes"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE day = $1")).bind(&day_s).execute(&mut **tx).await?;
+        let mut sql = Sql::new(&format!("DELETE FROM {table} WHERE day = "));
+        sql.bind(Arg::Text(day_s.clone()));
+        scope.push(&mut sql, "account_id");
+        sql.query().execute(&mut **tx).await?;
     }
-    sqlx::query("DELETE FROM stage_changes WHERE day = $1 AND cause LIKE 'rule:%'")
-        .bind(&day_s)
-        .execute(&mut **tx)
-        .await?;
+    let mut sql = Sql::new("DELETE FROM stage_changes WHERE cause LIKE 'rule:%' AND day = ");
+    sql.bind(Arg::Text(day_s.clone()));
+    scope.push(&mut sql, "account_id");
+    sql.query().execute(&mut **tx).await?;
     let text = |d: Option<Decimal>| Arg::MaybeText(d.map(|d| d.normalize().to_string()));
     let band = |b: Option<Band>| Arg::MaybeText(b.map(|b| b.as_str().to_owned()));
     let rows = out
@@ -704,6 +731,10 @@ async fn write_day(tx: &mut Tx, backend: crate::Backend, plan: &Plan, day: Naive
         .collect();
     insert_rows(tx, backend, "segment_changes", &["segment_id", "account_id", "day", "entered"], rows).await?;
     write_stage_moves(tx, day, out).await?;
+    if accounts.is_some() {
+        // A pass of some accounts is not the day's pass.
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO daily_passes (day, ran_at, accounts) VALUES ($1, $2, $3) \
          ON CONFLICT (day) DO UPDATE SET ran_at = excluded.ran_at, accounts = excluded.accounts",

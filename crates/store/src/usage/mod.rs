@@ -20,8 +20,10 @@ use std::hash::{BuildHasher, RandomState};
 
 mod activity;
 mod read;
+mod waiting;
 pub use activity::{AccountActivity, ActivityQuery, EventTotal, ProductUser, Ranking};
 pub use read::{EventFilter, StoredEvent, UsageDay};
+pub use waiting::{Attributed, Unmatched, Waiting};
 
 /// What a group of events did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,8 @@ pub struct IngestSummary {
     pub stored: usize,
     /// Events whose messageId was seen before (in this group or within the dedup window).
     pub duplicates: usize,
+    /// The ids of the events written: after the first, up to the second.
+    pub ids: (i64, i64),
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -260,6 +264,7 @@ impl EventWriter {
         // The messageIds this transaction wrote and has not indexed.
         let mut pending: HashSet<u128> = HashSet::new();
         let mut late: Vec<i64> = Vec::new();
+        let mut created: Vec<String> = Vec::new();
         let mut written = newest;
         let mut done = 0;
         for events in groups {
@@ -272,7 +277,9 @@ impl EventWriter {
             load_links(&mut tx, links, &fresh).await?;
             link_named_accounts(&mut tx, backend, links, &fresh).await?;
             for e in fresh.iter().filter(|e| matches!(e.kind, Kind::Identify | Kind::Group)) {
-                apply_call(store, &mut tx, links, (indexed_to, rolled_to), e, &mut late).await?;
+                if let Some(group) = apply_call(store, &mut tx, links, (indexed_to, rolled_to), e, &mut late).await? {
+                    created.push(group);
+                }
             }
             insert_events(&mut tx, backend, links, &fresh).await?;
             pending.extend(digests);
@@ -309,6 +316,11 @@ impl EventWriter {
         self.last_written = Some(written);
         self.links_version = Some(links_version);
         self.unfolded = written > rolled_to;
+        summary.ids = (newest, written);
+        // Accounts a group call just made may have events that waited for them.
+        if !created.is_empty() {
+            self.store.attribute_waiting(&created).await?;
+        }
         Ok(summary)
     }
 }
@@ -604,6 +616,7 @@ async fn fill<V>(
 /// An identify (traits, anonymous id → user) or group (user → account, the account created from
 /// its traits when unknown) call. Events it attributes that were folded into the rollups already
 /// (under no account) are added to `late`, to be counted now; later ones are counted when folded.
+/// Returns the groupId of an account it created.
 async fn apply_call(
     store: &Store,
     tx: &mut Tx,
@@ -611,8 +624,9 @@ async fn apply_call(
     (indexed_to, rolled_to): (i64, i64),
     e: &Event,
     late: &mut Vec<i64>,
-) -> Result<()> {
-    let Some(user) = e.user_id.clone().or_else(|| e.anonymous_id.clone()) else { return Ok(()) };
+) -> Result<Option<String>> {
+    let Some(user) = e.user_id.clone().or_else(|| e.anonymous_id.clone()) else { return Ok(None) };
+    let mut created = None;
     let now = micros(e.timestamp);
     match e.kind {
         Kind::Identify => {
@@ -648,10 +662,11 @@ async fn apply_call(
             let account = match links.groups.get(&group) {
                 Some(Some(a)) => *a,
                 // Held by two accounts: which one is meant is not guessed; the user stays ungrouped.
-                _ if links.ambiguous.contains(&group) => return Ok(()),
+                _ if links.ambiguous.contains(&group) => return Ok(None),
                 _ => {
                     let a = create_account(store, tx, &group, &traits(e)).await?;
-                    links.groups.insert(group, Some(a));
+                    links.groups.insert(group.clone(), Some(a));
+                    created = Some(group);
                     a
                 }
             };
@@ -666,7 +681,7 @@ async fn apply_call(
             .await?;
             links.users.insert(user.clone(), Some(account));
         }
-        _ => return Ok(()),
+        _ => return Ok(None),
     }
     // Whatever the user did before it belonged to an account now counts for the account.
     if let Some(account) = links.users.get(&user).copied().flatten() {
@@ -681,7 +696,7 @@ async fn apply_call(
         late.extend(ids.into_iter().filter(|id| *id <= rolled_to));
         contact(tx, account, &user).await?;
     }
-    Ok(())
+    Ok(created)
 }
 
 /// The account a group call names for the first time, from its traits.
@@ -698,7 +713,10 @@ async fn create_account(store: &Store, tx: &mut Tx, group: &str, t: &Traits) -> 
     // Traits a client sent wrong do not stop the account: it is made from its name alone.
     let bare = AccountInput { name: full.name.clone(), external_ids: full.external_ids.clone(), ..Default::default() };
     let new = full.validate().or_else(|_| bare.validate()).map_err(crate::StoreError::from)?;
-    Ok(store.create_account_in(tx, &Actor::system("segment"), &new).await?.id)
+    let id = store.create_account_in(tx, &Actor::system("segment"), &new).await?.id;
+    // Made from a groupId alone: a CRM import or API call bringing that id adopts it.
+    sqlx::query("UPDATE accounts SET adoptable = 1 WHERE id = $1").bind(id).execute(&mut **tx).await?;
+    Ok(id)
 }
 
 /// Makes the user a contact of `account` once its identify traits carry an email.

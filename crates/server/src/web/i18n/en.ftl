@@ -422,3 +422,19 @@ lifecycle-new = Add or change a rule (by key)
 lifecycle-saved = Rule saved; stages are up to date.
 lifecycle-deleted = Rule deleted.
 lifecycle-delete-confirm = Delete this rule? Stages it set stay.
+
+## Usage waiting for an account
+waiting-title = Waiting for an account
+waiting-intro = These events reached no account: no account holds their groupId (or two do, and which one is meant is not guessed). They reach it as soon as one holds the id — import the accounts, or link the groupId to an account here. Nothing is dropped meanwhile.
+waiting-group = groupId
+waiting-user = user { $user }, never grouped
+waiting-seen = Seen
+waiting-why = Why
+waiting-more = More wait: see GET /api/v1/usage/unmatched for all.
+waiting-account = Account (any of its ids)
+waiting-csv = Or many at once, a line each: group_id,account_external_id
+waiting-link = Link
+waiting-link-empty = Give a groupId and an account, or paste group_id,account_external_id lines.
+waiting-linked = { $events } events reached { $accounts } accounts.
+waiting-replay = Rebuild scores of those accounts from { $from } to { $to }
+waiting-replayed = Rebuilt { $days } days of { $accounts } accounts.

@@ -424,3 +424,19 @@ lifecycle-new = Добавить или изменить правило (по к
 lifecycle-saved = Правило сохранено, этапы обновлены.
 lifecycle-deleted = Правило удалено.
 lifecycle-delete-confirm = Удалить правило? Выставленные им этапы останутся.
+
+## Usage waiting for an account
+waiting-title = Ждут своего аккаунта
+waiting-intro = Эти события не дошли ни до одного аккаунта: их groupId нет ни у одного аккаунта (или он есть у двух, и какой имеется в виду, мы не угадываем). Они дойдут, как только id появится у аккаунта: импортируйте аккаунты или свяжите groupId с аккаунтом здесь. Пока что ничего не теряется.
+waiting-group = groupId
+waiting-user = пользователь { $user }, не привязан к группе
+waiting-seen = Видели
+waiting-why = Почему
+waiting-more = Ждут и другие: все — в GET /api/v1/usage/unmatched.
+waiting-account = Аккаунт (любой его id)
+waiting-csv = Или сразу много, по строке: group_id,account_external_id
+waiting-link = Связать
+waiting-link-empty = Укажите groupId и аккаунт или вставьте строки group_id,account_external_id.
+waiting-linked = { $events } событий дошли до аккаунтов: { $accounts }.
+waiting-replay = Пересчитать оценки этих аккаунтов с { $from } по { $to }
+waiting-replayed = Пересчитано { $days } дней для аккаунтов: { $accounts }.

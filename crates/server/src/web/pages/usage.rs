@@ -41,19 +41,102 @@ pub async fn page(
     let most: Vec<_> = most.into_iter().filter(|a| a.events > 0).collect();
     let team = state.store.users().await.map_err(fail)?;
     let any_events = state.store.count_events(None).await.map_err(fail)? > 0;
+    let waiting = state.store.unmatched(20, None).await.map_err(fail)?;
     Ok(render(
         &state,
         &web,
         "usage.html",
         context! {
-            nav => "usage", least, most, any_events,
+            nav => "usage", least, most, any_events, waiting => waiting.data, more_waiting => waiting.next_cursor.is_some(),
             from => window.0, to => window.1,
             days => q.get("days").cloned().unwrap_or_else(|| "30".into()), owner => q.get("owner"),
             include => q.get("include").cloned().unwrap_or_else(|| "customers".into()),
+            replay => q.get("replay_accounts").map(|a| context! {
+                accounts => a, from => q.get("replay_from"), to => q.get("replay_to"),
+            }),
             team => team.iter().map(|u| context! { id => u.id, name => u.name }).collect::<Vec<_>>(),
         },
     )
     .await)
+}
+
+/// Links waiting groupIds to accounts from the Usage page: one (`group_id`, `account`: any of
+/// its external ids) or many pasted as `group_id,account_external_id` lines; then shows which
+/// accounts and days it touched, with the button that replays them.
+pub async fn link(
+    auth: Auth<crate::auth::Manager>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    use crate::api::waiting::{link_all, links_from_csv, Link};
+    let links = match (super::field(&f, "group_id"), super::field(&f, "account"), super::field(&f, "csv")) {
+        (Some(group_id), Some(account), _) => {
+            Ok(vec![Link { group_id, account: keepwell_core::contact::AccountRef::ExternalId(account) }])
+        }
+        (_, _, Some(csv)) => links_from_csv(&csv),
+        _ => Err(tr(&state, &web, "waiting-link-empty", &[])),
+    };
+    let links = match links {
+        Ok(l) => l,
+        Err(message) => return Ok(redirect_with(&state, &web, "/usage#waiting", &message).await),
+    };
+    folded(&state).await.map_err(|e| api_failure(&state, &web, e))?;
+    match link_all(&state, &auth.actor, &links).await {
+        Ok(done) => {
+            let accounts: Vec<String> = done.accounts.iter().map(i64::to_string).collect();
+            let flash = tr(
+                &state,
+                &web,
+                "waiting-linked",
+                &[("events", (done.events as f64).into()), ("accounts", (accounts.len() as f64).into())],
+            );
+            let to = match (done.from, done.to) {
+                (Some(from), Some(to)) => {
+                    format!("/usage?replay_accounts={}&replay_from={from}&replay_to={to}#waiting", accounts.join(","))
+                }
+                _ => "/usage#waiting".to_owned(),
+            };
+            Ok(redirect_with(&state, &web, &to, &flash).await)
+        }
+        Err(crate::error::ApiError::Invalid(e)) => {
+            let message = e.errors.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("; ");
+            Ok(redirect_with(&state, &web, "/usage#waiting", &message).await)
+        }
+        Err(e) => Err(api_failure(&state, &web, e)),
+    }
+}
+
+/// Replays the days a link touched, for those accounts only.
+pub async fn replay(
+    _auth: Auth<crate::auth::Manager>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let accounts: Vec<i64> =
+        super::field(&f, "accounts").unwrap_or_default().split(',').filter_map(|a| a.trim().parse().ok()).collect();
+    let day = |name: &str| super::field(&f, name).and_then(|d| keepwell_core::money::date(&d).ok());
+    let (Some(from), Some(to)) = (day("from"), day("to")) else {
+        return Ok(redirect_with(&state, &web, "/usage#waiting", &tr(&state, &web, "error-bad-request", &[])).await);
+    };
+    if accounts.is_empty() || from > to || (to - from).num_days() >= 400 || accounts.len() > 10_000 {
+        return Ok(redirect_with(&state, &web, "/usage#waiting", &tr(&state, &web, "error-bad-request", &[])).await);
+    }
+    let reporting = &state.settings.reporting_currency;
+    state
+        .store
+        .run_days_of(reporting, Some(&accounts), from, to, |_, _| {})
+        .await
+        .map_err(|e| failure(&state, &web, e))?;
+    let n = (to - from).num_days() + 1;
+    let flash = tr(
+        &state,
+        &web,
+        "waiting-replayed",
+        &[("days", (n as f64).into()), ("accounts", (accounts.len() as f64).into())],
+    );
+    Ok(redirect_with(&state, &web, "/usage#waiting", &flash).await)
 }
 
 pub async fn events(

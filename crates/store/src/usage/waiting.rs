@@ -1,0 +1,321 @@
+//! Events that reached no account yet ("waiting"): reported by groupId (or by user, when they
+//! carry none), linked to an account by hand, and picked up when an account with their id
+//! appears — in chunks of their own transactions, after the write that made the account, so
+//! live ingestion waits for one chunk at most.
+
+use super::{fold_late, index_attributed, index_state, resolve_groups, Holder, Scope};
+use crate::audit::{record, Actor};
+use crate::sql::{in_list, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::{Backend, Result, Store, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use keepwell_core::{ExternalId, Invalid};
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Events a chunk of attribution moves at most, in one transaction.
+const CHUNK: i64 = 20_000;
+
+/// The usage kinds (identify and group calls are not usage).
+const USAGE: &str = "kind IN ('track', 'page', 'screen')";
+
+/// What waits for one groupId (or, for events without a groupId, one user).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Unmatched {
+    /// The groupId the events name (null: they name none, and their user belongs to no account).
+    pub group_id: Option<String>,
+    /// The user, for events without a groupId.
+    pub user_id: Option<String>,
+    pub events: i64,
+    pub users: i64,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Why they wait and what to do.
+    pub reason: String,
+}
+
+/// What an import left waiting, or a pick-up moved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Waiting {
+    /// Usage events that reached no account.
+    pub events: i64,
+    /// The groupIds with the most waiting events, most first (at most 10).
+    pub top: Vec<(String, i64)>,
+}
+
+/// What attribution did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Attributed {
+    /// Events that now have their account.
+    pub events: i64,
+    /// The accounts they went to.
+    pub accounts: BTreeSet<i64>,
+    /// The days they happened on, first and last: the days a replay of those accounts redoes.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl Attributed {
+    fn add(&mut self, other: Attributed) {
+        self.events += other.events;
+        self.accounts.extend(other.accounts);
+        self.from = self.from.into_iter().chain(other.from).min();
+        self.to = self.to.into_iter().chain(other.to).max();
+    }
+}
+
+impl Store {
+    /// What waits, most events first, a page at a time (the cursor is the last row's position).
+    pub async fn unmatched(&self, limit: i64, cursor: Option<&str>) -> Result<Page<Unmatched>> {
+        let skip = match cursor {
+            None => 0,
+            Some(raw) => match Cursor::decode(raw) {
+                Some(Cursor { key: CursorKey::Int(n), .. }) if n >= 0 => n,
+                _ => return Err(Invalid::field("cursor", "is not a cursor this API gave out").into()),
+            },
+        };
+        let limit = limit.clamp(1, 500);
+        let rows = sqlx::query(&format!(
+            "SELECT group_id, CASE WHEN group_id IS NULL THEN COALESCE(user_id, anonymous_id) END AS user_key, \
+             COUNT(*) AS n, COUNT(DISTINCT COALESCE(user_id, anonymous_id)) AS users, \
+             MIN(timestamp) AS first_seen, MAX(timestamp) AS last_seen \
+             FROM events WHERE account_id IS NULL AND {USAGE} \
+             GROUP BY group_id, CASE WHEN group_id IS NULL THEN COALESCE(user_id, anonymous_id) END \
+             ORDER BY n DESC, group_id, user_key LIMIT $1 OFFSET $2"
+        ))
+        .bind(limit + 1)
+        .bind(skip)
+        .fetch_all(self.pool())
+        .await?;
+        let groups: Vec<String> = rows.iter().filter_map(|r| opt_text(r, "group_id").ok().flatten()).collect();
+        let mut conn = self.pool().acquire().await?;
+        let holders = holders_of(&mut conn, &groups).await?;
+        let mut data = Vec::new();
+        for r in rows.iter().take(limit as usize) {
+            let group_id = opt_text(r, "group_id")?;
+            let reason = match &group_id {
+                None => "its user was never grouped into an account (no group call, no groupId)".to_owned(),
+                Some(g) => match holders.get(g) {
+                    Some(names) if names.len() > 1 => {
+                        format!("held by {} accounts ({}): link it to the one it means", names.len(), names.join(", "))
+                    }
+                    Some(_) => "its account was found; the next pass attributes them".to_owned(),
+                    None => "no account has this id: import the accounts, or link it to one".to_owned(),
+                },
+            };
+            data.push(Unmatched {
+                group_id,
+                user_id: opt_text(r, "user_key")?,
+                events: r.try_get("n")?,
+                users: r.try_get("users")?,
+                first_seen: crate::instant(r.try_get("first_seen")?),
+                last_seen: crate::instant(r.try_get("last_seen")?),
+                reason,
+            });
+        }
+        let next_cursor =
+            (rows.len() as i64 > limit).then(|| Cursor { key: CursorKey::Int(skip + limit), id: 0 }.encode());
+        Ok(Page { data, next_cursor })
+    }
+
+    /// The usage events among ids `after`..=`upto` (an import's) that reached no account, with
+    /// the groupIds most of them name.
+    pub async fn waiting_between(&self, after: i64, upto: i64) -> Result<Waiting> {
+        let rows = sqlx::query(&format!(
+            "SELECT COALESCE(group_id, '') AS g, COUNT(*) AS n FROM events \
+             WHERE id > $1 AND id <= $2 AND account_id IS NULL AND {USAGE} GROUP BY 1 ORDER BY 2 DESC"
+        ))
+        .bind(after)
+        .bind(upto)
+        .fetch_all(self.pool())
+        .await?;
+        let mut w = Waiting::default();
+        for r in &rows {
+            let n: i64 = r.try_get("n")?;
+            w.events += n;
+            let g = text(r, "g")?;
+            if !g.is_empty() && w.top.len() < 10 {
+                w.top.push((g, n));
+            }
+        }
+        Ok(w)
+    }
+
+    /// Gives every waiting event whose groupId is one of `values` the account that now holds it
+    /// (as kind `segment`, else the one account holding it under any kind), counts them in the
+    /// rollups, and says which accounts and days that touched. A chunk per transaction.
+    pub async fn attribute_waiting(&self, values: &[String]) -> Result<Attributed> {
+        let mut done = Attributed::default();
+        let mut values: Vec<&str> = values.iter().map(String::as_str).collect();
+        values.sort_unstable();
+        values.dedup();
+        if values.is_empty() || !self.any_waiting().await? {
+            return Ok(done);
+        }
+        for part in values.chunks(500) {
+            loop {
+                let moved = self.attribute_chunk(part).await?;
+                let finished = moved.events < CHUNK;
+                done.add(moved);
+                if finished {
+                    break;
+                }
+            }
+        }
+        if done.events > 0 {
+            tracing::info!(
+                events = done.events,
+                accounts = done.accounts.len(),
+                "waiting events reached their accounts"
+            );
+        }
+        Ok(done)
+    }
+
+    /// [`Store::attribute_waiting`] for every groupId that waits (the daily pass's catch-up:
+    /// whatever a crash or a race left behind).
+    pub async fn attribute_all_waiting(&self) -> Result<Attributed> {
+        if !self.any_waiting().await? {
+            return Ok(Attributed::default());
+        }
+        let groups: Vec<String> =
+            sqlx::query("SELECT DISTINCT group_id FROM events WHERE account_id IS NULL AND group_id IS NOT NULL")
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|r| text(r, "group_id"))
+                .collect::<Result<_, _>>()?;
+        self.attribute_waiting(&groups).await
+    }
+
+    async fn any_waiting(&self) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE account_id IS NULL AND group_id IS NOT NULL LIMIT 1) t",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    async fn attribute_chunk(&self, values: &[&str]) -> Result<Attributed> {
+        let mut tx = self.begin().await?;
+        if self.backend() == Backend::Postgres {
+            // With the event writers, so none of them commits events for these groupIds under no
+            // account after this looked.
+            sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *tx).await?;
+        }
+        let state = index_state(&mut tx).await?;
+        let accounts: BTreeMap<String, i64> = resolve_groups(&mut tx, values)
+            .await?
+            .into_iter()
+            .filter_map(|(g, h)| match h {
+                Holder::One(a) => Some((g, a)),
+                _ => None,
+            })
+            .collect();
+        let mut moved = Attributed::default();
+        if accounts.is_empty() {
+            tx.commit().await?;
+            return Ok(moved);
+        }
+        let keys: Vec<&str> = accounts.keys().map(String::as_str).collect();
+        let mut sql = Sql::new("SELECT id, group_id, timestamp FROM events WHERE account_id IS NULL AND group_id IN ");
+        in_list(&mut sql, &keys);
+        sql.push(" ORDER BY id LIMIT ").bind(Arg::I64(CHUNK));
+        let mut by_account: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for r in sql.query().fetch_all(&mut *tx).await? {
+            let Some(a) = accounts.get(&text(&r, "group_id")?) else { continue };
+            by_account.entry(*a).or_default().push(r.try_get("id")?);
+            let day = crate::instant(r.try_get("timestamp")?).date_naive();
+            moved.from = Some(moved.from.map_or(day, |d| d.min(day)));
+            moved.to = Some(moved.to.map_or(day, |d| d.max(day)));
+            moved.events += 1;
+        }
+        let mut late = Vec::new();
+        for (account, ids) in &by_account {
+            for chunk in ids.chunks(10_000) {
+                let mut sql = Sql::new("UPDATE events SET account_id = ");
+                sql.bind(Arg::I64(*account)).push(" WHERE account_id IS NULL");
+                Scope::Ids(chunk).push(&mut sql);
+                sql.query().execute(&mut *tx).await?;
+            }
+            index_attributed(&mut tx, ids, state.indexed_to).await?;
+            late.extend(ids.iter().copied().filter(|id| *id <= state.rolled_to));
+            moved.accounts.insert(*account);
+        }
+        fold_late(&mut tx, self.backend(), &mut late).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Links a waiting groupId to an account by hand: adds it as one of the account's external
+    /// ids (kind `segment`, or `segment-2`… when it has one), then attributes its events.
+    pub async fn link_group(&self, actor: &Actor, group_id: &str, account: i64) -> Result<Attributed> {
+        let group_id = group_id.trim();
+        let id = ExternalId::new("segment", group_id).map_err(|e| Invalid::field("group_id", e))?;
+        let mut tx = self.begin().await?;
+        let exists =
+            sqlx::query("SELECT id FROM accounts WHERE id = $1").bind(account).fetch_optional(&mut *tx).await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("no account with id {account}")));
+        }
+        let held = sqlx::query("SELECT account_id, kind FROM external_ids WHERE value = $1")
+            .bind(&id.value)
+            .fetch_all(&mut *tx)
+            .await?;
+        // Already one of the account's ids: only its events are left to move.
+        if held.iter().any(|r| r.try_get::<i64, _>("account_id").is_ok_and(|a| a == account)) {
+            tx.commit().await?;
+        } else {
+            if let Some(r) = held.iter().find(|r| text(r, "kind").is_ok_and(|k| k.starts_with("segment"))) {
+                let holder: i64 = r.try_get("account_id")?;
+                return Err(StoreError::conflict(
+                    "group_id",
+                    format!("{group_id:?} is already the Segment groupId of account {holder}"),
+                ));
+            }
+            let kinds: Vec<String> = sqlx::query("SELECT kind FROM external_ids WHERE account_id = $1")
+                .bind(account)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| text(r, "kind"))
+                .collect::<Result<_, _>>()?;
+            let kind = std::iter::once("segment".to_owned())
+                .chain((2..).map(|n| format!("segment-{n}")))
+                .find(|k| !kinds.contains(k))
+                .unwrap_or_default();
+            sqlx::query("INSERT INTO external_ids (account_id, kind, value) VALUES ($1, $2, $3)")
+                .bind(account)
+                .bind(&kind)
+                .bind(&id.value)
+                .execute(&mut *tx)
+                .await?;
+            let after = ExternalId { kind, value: id.value.clone() };
+            record(&mut tx, actor, "account.link_group", "account", Some(account.to_string()), None, Some(&after))
+                .await?;
+            tx.commit().await?;
+        }
+        self.attribute_waiting(&[id.value]).await
+    }
+}
+
+/// The names of the accounts holding each value, for those two or more hold.
+async fn holders_of(
+    conn: &mut sqlx::AnyConnection,
+    values: &[String],
+) -> Result<std::collections::HashMap<String, Vec<String>>> {
+    let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for chunk in values.chunks(500) {
+        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        let mut sql = Sql::new(
+            "SELECT DISTINCT e.value, a.id, a.name FROM external_ids e JOIN accounts a ON a.id = e.account_id WHERE e.value IN ",
+        );
+        in_list(&mut sql, &refs);
+        for r in sql.query().fetch_all(&mut *conn).await? {
+            let name = format!("{} (id {})", text(&r, "name")?, r.try_get::<i64, _>("id")?);
+            out.entry(text(&r, "value")?).or_default().push(name);
+        }
+    }
+    Ok(out)
+}
