@@ -37,6 +37,10 @@ on_both_backends!(
     health_pass_scores_moves_stages_keeps_membership_and_reruns_alike,
     definitions_apply_by_key_whole_or_not_at_all,
     a_stored_definition_past_a_limit_is_skipped_not_fatal,
+    crm_accounts_then_segment_history_reach_each_other,
+    segment_history_then_crm_accounts_reach_each_other,
+    a_groupid_two_accounts_hold_waits_until_linked,
+    an_account_a_group_call_made_is_adopted_by_the_crm_import,
 );
 
 mod upgrade {
@@ -901,6 +905,147 @@ async fn a_stored_definition_past_a_limit_is_skipped_not_fatal(store: Store) {
     assert!(rules[0].problem.as_deref().unwrap().starts_with("condition: column 4097"), "{:?}", rules[0].problem);
     assert!(store.segment("deep").await.unwrap().unwrap().problem.is_some());
     assert_eq!(store.account(acme.id).await.unwrap().unwrap().lifecycle_stage, LifecycleStage::Onboarding);
+}
+
+/// A CRM export's accounts (external_id = the CRM id) and a Segment history whose
+/// `context.groupId` is that id, in either order, then a replay: usage measures have values.
+/// `accounts_first` imports the accounts before the events.
+async fn crm_and_segment_history(store: Store, accounts_first: bool) {
+    use keepwell_store::usage::EventWriter;
+    let crm = ["0015g00000AAA", "0015g00000BBB"];
+    let accounts = |store: Store| async move {
+        let rows: Vec<_> = [("Acme", crm[0]), ("Bolt", crm[1])]
+            .iter()
+            .map(|(name, id)| account(name, id).validate().unwrap())
+            .collect();
+        let summary = store.import_accounts(&cli(), &rows, false, |_| {}).await.unwrap();
+        let mut periods = vec![period("s1", "500", "month", "2026-01-01", "")];
+        periods[0].0 = crm[0].into();
+        let mut bolt = period("s2", "300", "month", "2026-01-01", "");
+        bolt.0 = crm[1].into();
+        periods.push(bolt);
+        store.import_periods(&cli(), &periods, false, |_| {}).await.unwrap();
+        summary
+    };
+    // Segment's archive: tracks carrying context.groupId, no group call at all.
+    let history: Vec<_> = (0..40)
+        .map(|i| {
+            let line = format!(
+                r#"{{"type":"track","userId":"u{}","event":"Report Built","messageId":"h{i}","context":{{"groupId":"{}"}},"timestamp":"2026-11-{:02}T09:00:00Z"}}"#,
+                i % 4,
+                crm[i % 2],
+                1 + i % 20
+            );
+            keepwell_core::segment::parse_record(&line, chrono::Utc::now(), || unreachable!()).unwrap()
+        })
+        .collect();
+    let import = |store: Store, events: Vec<keepwell_core::segment::Event>| async move {
+        let groups = std::iter::once(Ok(events));
+        let s = EventWriter::new(store.clone()).import(groups, false, &mut |_| {}).await.unwrap();
+        store.waiting_between(s.ids.0, s.ids.1).await.unwrap()
+    };
+    if accounts_first {
+        accounts(store.clone()).await;
+        let waiting = import(store.clone(), history).await;
+        assert_eq!(waiting.events, 0, "every event found its account by the CRM id: {waiting:?}");
+    } else {
+        let waiting = import(store.clone(), history).await;
+        assert_eq!(waiting.events, 40, "nothing to reach yet");
+        assert_eq!(waiting.top[0].1, 20);
+        let page = store.unmatched(10, None).await.unwrap();
+        assert_eq!(page.data.len(), 2, "{:?}", page.data);
+        assert!(page.data[0].reason.contains("no account has this id"), "{:?}", page.data[0]);
+        assert_eq!((page.data[0].events, page.data[0].users), (20, 2));
+        let summary = accounts(store.clone()).await;
+        assert_eq!(summary.attributed, 40, "the accounts picked up what waited for them");
+        assert!(store.unmatched(10, None).await.unwrap().data.is_empty());
+    }
+    let acme = store.account_id_by_external_id("crm", crm[0]).await.unwrap().unwrap();
+    assert_eq!(store.count_events(Some(acme)).await.unwrap(), 20);
+    store.run_days("USD", day("2026-11-20"), day("2026-11-21"), |_, _| {}).await.unwrap();
+    let snap = store.snapshot(acme, day("2026-11-20")).await.unwrap().expect("a snapshot");
+    // license_utilization (2 of 5 seats), active_users, days_since_activity all have values.
+    assert_eq!(snap.readings[0].value, Some(40.into()), "{:?}", snap.readings);
+    assert_eq!(snap.readings[1].value, Some(2.into()));
+    let days_since = store
+        .scorecard("default")
+        .await
+        .unwrap()
+        .unwrap()
+        .def
+        .measures
+        .iter()
+        .position(|m| m.key == "days_since_activity")
+        .unwrap();
+    // Acme's last events were on the 19th: a day ago, then two; quiet, not missing.
+    assert_eq!(snap.readings[days_since].value, Some(1.into()));
+    let later = store.snapshot(acme, day("2026-11-21")).await.unwrap().unwrap();
+    assert_eq!(later.readings[days_since].value, Some(2.into()));
+}
+
+async fn crm_accounts_then_segment_history_reach_each_other(store: Store) {
+    crm_and_segment_history(store, true).await
+}
+
+async fn segment_history_then_crm_accounts_reach_each_other(store: Store) {
+    crm_and_segment_history(store, false).await
+}
+
+/// A value two accounts hold (a CRM id of one, a Stripe id of another) is never guessed: its
+/// events wait and say why, until a person links it to one of them.
+async fn a_groupid_two_accounts_hold_waits_until_linked(store: Store) {
+    let a = store.create_account(&cli(), &account("Acme", "x-1").validate().unwrap()).await.unwrap();
+    let mut b = account("Bolt", "b-1");
+    b.external_ids.push(("stripe".into(), "x-1".into()));
+    let b = store.create_account(&cli(), &b.validate().unwrap()).await.unwrap();
+    let events = seg(r#"{"batch":[
+        {"type":"track","userId":"u1","event":"Ran","messageId":"m1","context":{"groupId":"x-1"},"timestamp":"2026-11-20T09:00:00Z"},
+        {"type":"group","userId":"u2","groupId":"x-1","messageId":"g1"}
+    ]}"#);
+    store.ingest(&events).await.unwrap();
+    assert_eq!(store.count_events(Some(a.id)).await.unwrap() + store.count_events(Some(b.id)).await.unwrap(), 0);
+    assert_eq!(store.count_accounts(&Default::default()).await.unwrap(), 2, "no third account was made");
+    let waiting = store.unmatched(10, None).await.unwrap().data;
+    assert!(waiting[0].reason.contains("held by 2 accounts"), "{:?}", waiting);
+    let linked = store.link_group(&cli(), "x-1", b.id).await.unwrap();
+    assert_eq!((linked.events, linked.from), (1, Some(day("2026-11-20"))), "one usage event (and the group call)");
+    assert_eq!(store.count_events(Some(b.id)).await.unwrap(), 2);
+    let kinds: Vec<String> =
+        store.account(b.id).await.unwrap().unwrap().external_ids.iter().map(|e| e.kind.clone()).collect();
+    assert!(kinds.contains(&"segment".to_owned()), "{kinds:?}");
+    // Now that Bolt holds it as its groupId, new events go there, and so do those of the user its
+    // group call named.
+    store
+        .ingest(&seg(
+            r#"{"batch":[{"type":"track","userId":"u3","event":"Ran","messageId":"m2","context":{"groupId":"x-1"}},
+        {"type":"track","userId":"u2","event":"Ran","messageId":"m3"}]}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.count_events(Some(b.id)).await.unwrap(), 4);
+    assert!(matches!(store.link_group(&cli(), "x-1", a.id).await, Err(StoreError::Conflict { .. })));
+}
+
+/// A group call for an unknown groupId made an account; the CRM export naming that id later
+/// updates it (and adds its CRM id) instead of making a second.
+async fn an_account_a_group_call_made_is_adopted_by_the_crm_import(store: Store) {
+    store
+        .ingest(&seg(r#"{"batch":[{"type":"group","userId":"u1","groupId":"0015ADOPT","messageId":"g1","traits":{"name":"acme inc"}}]}"#))
+        .await
+        .unwrap();
+    let made = store.account_id_by_external_id("segment", "0015ADOPT").await.unwrap().unwrap();
+    let rows = vec![account("Acme GmbH", "0015ADOPT").validate().unwrap()];
+    let s = store.import_accounts(&cli(), &rows, false, |_| {}).await.unwrap();
+    assert_eq!((s.created, s.updated), (0, 1));
+    assert_eq!(store.count_accounts(&Default::default()).await.unwrap(), 1);
+    let a = store.account(made).await.unwrap().unwrap();
+    assert_eq!(a.name, "Acme GmbH");
+    let mut ids: Vec<(String, String)> = a.external_ids.iter().map(|e| (e.kind.clone(), e.value.clone())).collect();
+    ids.sort();
+    assert_eq!(ids, [("crm".into(), "0015ADOPT".into()), ("segment".into(), "0015ADOPT".into())]);
+    // Adopted once: the same through the API is now an update of a known account, not a second.
+    let again = store.create_account(&cli(), &account("Acme GmbH", "0015ADOPT").validate().unwrap()).await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })), "{again:?}");
 }
 
 /// A database of schema 6 (issue 4's release) with usage rollups: migration 7 derives each user's

@@ -154,10 +154,9 @@ impl Store {
         }
         for part in values.chunks(500) {
             loop {
-                let moved = self.attribute_chunk(part).await?;
-                let finished = moved.events < CHUNK;
+                let (moved, fetched) = self.attribute_chunk(part).await?;
                 done.add(moved);
-                if finished {
+                if fetched < CHUNK {
                     break;
                 }
             }
@@ -197,7 +196,9 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
-    async fn attribute_chunk(&self, values: &[&str]) -> Result<Attributed> {
+    /// Moves one chunk; returns what it moved (usage events counted) and how many events of
+    /// any kind it took (a full chunk means more may wait).
+    async fn attribute_chunk(&self, values: &[&str]) -> Result<(Attributed, i64)> {
         let mut tx = self.begin().await?;
         if self.backend() == Backend::Postgres {
             // With the event writers, so none of them commits events for these groupIds under no
@@ -216,20 +217,54 @@ impl Store {
         let mut moved = Attributed::default();
         if accounts.is_empty() {
             tx.commit().await?;
-            return Ok(moved);
+            return Ok((moved, 0));
         }
         let keys: Vec<&str> = accounts.keys().map(String::as_str).collect();
-        let mut sql = Sql::new("SELECT id, group_id, timestamp FROM events WHERE account_id IS NULL AND group_id IN ");
+        let mut sql = Sql::new(
+            "SELECT id, group_id, timestamp, kind, COALESCE(user_id, anonymous_id) AS who FROM events \
+             WHERE account_id IS NULL AND group_id IN ",
+        );
         in_list(&mut sql, &keys);
         sql.push(" ORDER BY id LIMIT ").bind(Arg::I64(CHUNK));
         let mut by_account: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-        for r in sql.query().fetch_all(&mut *tx).await? {
-            let Some(a) = accounts.get(&text(&r, "group_id")?) else { continue };
+        let rows = sql.query().fetch_all(&mut *tx).await?;
+        let mut grouped: Vec<(String, i64)> = Vec::new();
+        let mut count = |r: &sqlx::any::AnyRow, moved: &mut Attributed| -> Result<()> {
+            if matches!(text(r, "kind")?.as_str(), "track" | "page" | "screen") {
+                let day = crate::instant(r.try_get("timestamp")?).date_naive();
+                moved.from = Some(moved.from.map_or(day, |d| d.min(day)));
+                moved.to = Some(moved.to.map_or(day, |d| d.max(day)));
+                moved.events += 1;
+            }
+            Ok(())
+        };
+        for r in &rows {
+            let Some(a) = accounts.get(&text(r, "group_id")?) else { continue };
             by_account.entry(*a).or_default().push(r.try_get("id")?);
-            let day = crate::instant(r.try_get("timestamp")?).date_naive();
-            moved.from = Some(moved.from.map_or(day, |d| d.min(day)));
-            moved.to = Some(moved.to.map_or(day, |d| d.max(day)));
-            moved.events += 1;
+            count(r, &mut moved)?;
+            // A group call that waited puts its user in the account now, with what it did
+            // without a groupId.
+            if let (true, Some(who)) = (text(r, "kind")? == "group", opt_text(r, "who")?) {
+                grouped.push((who, *a));
+            }
+        }
+        for (who, account) in &grouped {
+            sqlx::query("UPDATE usage_users SET account_id = $1 WHERE user_id = $2 AND account_id IS NULL")
+                .bind(account)
+                .bind(who)
+                .execute(&mut *tx)
+                .await?;
+            let theirs = sqlx::query(
+                "SELECT id, timestamp, kind FROM events WHERE account_id IS NULL AND group_id IS NULL \
+                 AND (user_id = $1 OR anonymous_id = $1)",
+            )
+            .bind(who)
+            .fetch_all(&mut *tx)
+            .await?;
+            for r in &theirs {
+                by_account.entry(*account).or_default().push(r.try_get("id")?);
+                count(r, &mut moved)?;
+            }
         }
         let mut late = Vec::new();
         for (account, ids) in &by_account {
@@ -245,7 +280,7 @@ impl Store {
         }
         fold_late(&mut tx, self.backend(), &mut late).await?;
         tx.commit().await?;
-        Ok(moved)
+        Ok((moved, rows.len() as i64))
     }
 
     /// Links a waiting groupId to an account by hand: adds it as one of the account's external
@@ -263,8 +298,13 @@ impl Store {
             .bind(&id.value)
             .fetch_all(&mut *tx)
             .await?;
-        // Already one of the account's ids: only its events are left to move.
-        if held.iter().any(|r| r.try_get::<i64, _>("account_id").is_ok_and(|a| a == account)) {
+        // Already the account's groupId: only its events are left to move. (Held by it under
+        // another kind, it still becomes its groupId: that is what settles two holders.)
+        let own_segment = |r: &sqlx::any::AnyRow| {
+            r.try_get::<i64, _>("account_id").is_ok_and(|a| a == account)
+                && text(r, "kind").is_ok_and(|k| k.starts_with("segment"))
+        };
+        if held.iter().any(own_segment) {
             tx.commit().await?;
         } else {
             if let Some(r) = held.iter().find(|r| text(r, "kind").is_ok_and(|k| k.starts_with("segment"))) {
