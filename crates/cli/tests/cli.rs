@@ -66,6 +66,7 @@ on_both_backends!(
     demo_writes_a_workspace_once,
     backup_restores_across_backends,
     event_history_imports_all_or_nothing_once,
+    an_archive_of_many_gzipped_files_waits_then_reaches_its_accounts,
     definitions_apply_whole_export_round_trips_and_passes_rerun_alike,
 );
 
@@ -350,6 +351,71 @@ async fn event_history_imports_all_or_nothing_once(url: String) {
     assert_eq!(days, [("2026-02-03", "Report Built", 1), ("2026-02-04", "page:Home", 1)]);
     let o = kw(&url, &["import", "events", &csv("h.jsonl", &good)]);
     assert!(stdout(&o).contains("0 new, 3 there already"), "{}", stdout(&o));
+    store.close().await;
+}
+
+/// Segment's archive as it comes: one gzipped NDJSON file per day (and one plain), imported
+/// before the CRM accounts their `context.groupId` names. The import says what waits and for
+/// which groupIds; a later import of more history still works; the accounts' import picks the
+/// events up; a replay gives usage measures values.
+async fn an_archive_of_many_gzipped_files_waits_then_reaches_its_accounts(url: String) {
+    use flate2::write::GzEncoder;
+    let dir = std::env::temp_dir().join(format!("kw-archive-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |n: usize, day: usize, group: &str| {
+        format!(
+            r#"{{"type":"track","userId":"u{}","event":"Report Built","messageId":"m{n}","context":{{"groupId":"{group}"}},"timestamp":"2026-11-{day:02}T09:00:00Z"}}"#,
+            n % 3
+        )
+    };
+    let mut files = Vec::new();
+    for day in 20..=22 {
+        let body: String =
+            (0..10).map(|i| line(day * 100 + i, day, if i < 7 { "crm-1" } else { "crm-2" }) + "\n").collect();
+        let path = dir.join(format!("2026-11-{day}.ndjson.gz"));
+        let mut gz = GzEncoder::new(std::fs::File::create(&path).unwrap(), flate2::Compression::default());
+        gz.write_all(body.as_bytes()).unwrap();
+        gz.finish().unwrap();
+        files.push(path.display().to_string());
+    }
+    let plain = dir.join("2026-11-23.ndjson");
+    std::fs::write(&plain, (0..4).map(|i| line(2300 + i, 23, "crm-1") + "\n").collect::<String>()).unwrap();
+    files.push(plain.display().to_string());
+    files.reverse();
+
+    let mut args = vec!["import", "events"];
+    args.extend(files.iter().map(String::as_str));
+    let o = kw(&url, &args);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("2026-11-20.ndjson.gz: 10 new, 0 there already"), "{out}");
+    assert!(out.contains("imported 34 events from 4 files: 34 new, 0 there already"), "{out}");
+    assert!(out.contains("0 reached accounts, 10 wait for their account"), "{out}");
+    assert!(out.contains("34 usage events wait for an account") && out.contains("crm-1 (25), crm-2 (9)"), "{out}");
+    assert!(out.contains("Usage page"), "says what to do: {out}");
+
+    // More history while those wait: still imports (it once failed on the waiting rows).
+    let more = dir.join("2026-11-24.ndjson");
+    std::fs::write(&more, line(2400, 24, "crm-2") + "\n").unwrap();
+    let o = kw(&url, &["import", "events", &more.display().to_string()]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("(same messageId); 0 reached accounts, 1 wait"), "{}", stdout(&o));
+    let o = kw(&url, &["import", "events", &files[0]]);
+    assert!(stdout(&o).contains("0 new, 4 there already"), "any number of runs: {}", stdout(&o));
+
+    let o = kw(&url, &["import", "accounts", &csv("a.csv", "external_id,name\ncrm-1,Acme\ncrm-2,Beta\n")]);
+    assert!(stdout(&o).contains("35 waiting usage events reached them"), "{}{}", stdout(&o), stderr(&o));
+    let o = kw(&url, &["replay", "--from", "2026-11-24", "--to", "2026-11-25"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    let store = Store::connect(&url).await.unwrap();
+    let acme = store.account_by_external_id("crm-1").await.unwrap().unwrap().id;
+    assert_eq!(store.count_events(Some(acme)).await.unwrap(), 25);
+    let measures = keepwell_core::definitions::default_scorecard().measures;
+    let at = |key: &str| measures.iter().position(|m| m.key == key).unwrap();
+    let snap = store.snapshot(acme, "2026-11-25".parse().unwrap()).await.unwrap().expect("a snapshot");
+    assert_eq!(snap.readings[at("active_users")].value, Some(3.into()), "{:?}", snap.readings);
+    assert_eq!(snap.readings[at("days_since_activity")].value, Some(2.into()), "last seen the 23rd");
     store.close().await;
 }
 
