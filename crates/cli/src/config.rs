@@ -14,6 +14,8 @@ pub struct Config {
     pub stripe_webhook_secret: Option<String>,
     /// `KEEPWELL_TRUSTED_PROXIES`: proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: keepwell_server::auth::TrustedProxies,
+    /// `KEEPWELL_CONTRACT_MONTHS`: terms of at least this many months are contract renewals.
+    pub contract_months: u32,
 }
 
 /// The keys `keepwell.toml` may hold.
@@ -26,6 +28,7 @@ struct File {
     reporting_currency: Option<String>,
     stripe_webhook_secret: Option<String>,
     trusted_proxies: Option<String>,
+    contract_months: Option<u32>,
 }
 
 impl Config {
@@ -67,8 +70,24 @@ impl Config {
                 &std::env::var("KEEPWELL_TRUSTED_PROXIES").ok().or(file.trusted_proxies).unwrap_or_default(),
             )
             .map_err(|e| anyhow::anyhow!("KEEPWELL_TRUSTED_PROXIES: {e}"))?,
+            contract_months: contract_months(std::env::var("KEEPWELL_CONTRACT_MONTHS").ok(), file.contract_months)?,
         })
     }
+}
+
+/// The variable, else the file's key, else 3; a whole number of months from 1 to 120.
+fn contract_months(var: Option<String>, file: Option<u32>) -> anyhow::Result<u32> {
+    let max = keepwell_core::billing::MAX_TERM_MONTHS;
+    let months = match var.filter(|v| !v.trim().is_empty()) {
+        Some(v) => v.trim().parse::<u32>().ok().filter(|m| (1..=max).contains(m)).ok_or_else(|| {
+            anyhow::anyhow!("KEEPWELL_CONTRACT_MONTHS: {v:?} is not a whole number of months from 1 to {max}")
+        })?,
+        None => file.unwrap_or(3),
+    };
+    if !(1..=max).contains(&months) {
+        anyhow::bail!("contract_months in keepwell.toml: {months} is not a number of months from 1 to {max}");
+    }
+    Ok(months)
 }
 
 #[cfg(test)]
@@ -85,6 +104,10 @@ mod tests {
         assert!(c.database_url.ends_with("keepwell.db"));
         let c = Config::resolve(Some(dir.clone()), Some("postgres://x/y".into()), Some("127.0.0.1:1".into())).unwrap();
         assert_eq!((c.listen.as_str(), c.database_url.as_str()), ("127.0.0.1:1", "postgres://x/y"));
+        assert_eq!(c.contract_months, 3);
+        assert_eq!(contract_months(Some("12".into()), Some(6)).unwrap(), 12);
+        assert_eq!(contract_months(None, Some(6)).unwrap(), 6);
+        assert!(contract_months(Some("0".into()), None).unwrap_err().to_string().contains("KEEPWELL_CONTRACT_MONTHS"));
         std::fs::write(dir.join("keepwell.toml"), "lisen = 1\n").unwrap();
         assert!(Config::resolve(Some(dir), None, None).is_err());
     }

@@ -299,6 +299,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         stripe_webhook_secret: config.stripe_webhook_secret.clone(),
         pass_every: Some(std::time::Duration::from_secs(600)),
         trusted_proxies: config.trusted_proxies.clone(),
+        contract_months: config.contract_months,
     };
     let app = keepwell_server::Application::build(store, settings).await?;
     let addr = app.local_addr();

@@ -71,7 +71,10 @@ async fn the_openapi_document_is_the_contract(url: String) {
     )
     .await;
     let report = std::env::temp_dir().join(format!("kw-schemathesis-{port}"));
+    std::fs::create_dir_all(&report).unwrap();
     let out = Command::new(python())
+        // Its example cache (.schemathesis/) goes there too, not into the repository.
+        .current_dir(&report)
         .args(["-m", "schemathesis.cli", "run", &format!("{base}/api/v1/openapi.json"), "--checks", CHECKS])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--max-examples", "50", "--workers", "1", "--no-color", "--suppress-health-check", "all"])

@@ -28,7 +28,17 @@ impl Interval {
             _ => Err(format!("{raw:?} is not an interval: expected month or year")),
         }
     }
+    /// Months in one interval.
+    pub fn months(self) -> u32 {
+        match self {
+            Interval::Month => 1,
+            Interval::Year => 12,
+        }
+    }
 }
+
+/// The longest committed term a period may state, in months (ten years).
+pub const MAX_TERM_MONTHS: u32 = 120;
 
 /// Payment terms as contracts write them: `prepaid`, `postpaid`, `net30`, `30/70` (30 % upfront,
 /// 70 % on delivery; the parts add up to 100).
@@ -63,6 +73,9 @@ pub struct PeriodInput {
     pub ends_on: Option<String>,
     pub renews_on: Option<String>,
     pub payment_terms: Option<String>,
+    /// The committed term in months when it is not one interval (an annual contract billed
+    /// monthly is `12` with interval `month`).
+    pub term_months: Option<String>,
 }
 
 /// A valid period: from `starts_on` (inclusive) to `ends_on` (exclusive; open when `None`), at
@@ -79,9 +92,16 @@ pub struct Period {
     pub ends_on: Option<NaiveDate>,
     pub renews_on: Option<NaiveDate>,
     pub payment_terms: Option<String>,
+    /// The committed term in months; `None`: one interval.
+    pub term_months: Option<u32>,
 }
 
 impl Period {
+    /// The committed term in months: as stated, else one billing interval. Each renewal of the
+    /// period is the end of one such term.
+    pub fn term(&self) -> u32 {
+        self.term_months.unwrap_or_else(|| self.interval.months())
+    }
     /// Monthly recurring revenue in the period's own currency: the amount, or a year's ÷ 12.
     pub fn mrr(&self) -> Decimal {
         mrr(self.amount, self.interval)
@@ -170,6 +190,12 @@ impl PeriodInput {
         let ends_on = optional(&mut invalid, "ends_on", self.ends_on.as_deref(), money::date);
         let renews_on = optional(&mut invalid, "renews_on", self.renews_on.as_deref(), money::date);
         let payment_terms = optional(&mut invalid, "payment_terms", self.payment_terms.as_deref(), payment_terms);
+        let term_months = optional(&mut invalid, "term_months", self.term_months.as_deref(), |v| {
+            v.parse::<u32>()
+                .ok()
+                .filter(|m| (1..=MAX_TERM_MONTHS).contains(m))
+                .ok_or_else(|| format!("{v:?} is not a term: a whole number of months from 1 to {MAX_TERM_MONTHS}"))
+        });
         if let (Some(start), Some(end)) = (starts_on, ends_on) {
             if end <= start {
                 invalid.push("ends_on", format!("{end} is not after starts_on {start}"));
@@ -206,6 +232,7 @@ impl PeriodInput {
             ends_on,
             renews_on,
             payment_terms,
+            term_months,
         };
         Ok((account, period))
     }
@@ -396,9 +423,14 @@ mod tests {
         r.currency = Some("EURO".into());
         r.amount = Some("12,00".into());
         r.interval = Some("week".into());
+        r.term_months = Some("0".into());
         let e = r.validate().unwrap_err();
         let fields: Vec<_> = e.errors.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["currency", "amount", "interval", "ends_on"]);
+        assert_eq!(fields, ["currency", "amount", "interval", "term_months", "ends_on"]);
+        let mut r = row("s1", "2026-03-01", "");
+        r.term_months = Some("24".into());
+        assert_eq!(r.validate().unwrap().1.term(), 24);
+        assert_eq!(row("s1", "2026-03-01", "").validate().unwrap().1.term(), 12, "one interval");
     }
 
     #[test]
@@ -447,13 +479,16 @@ pub struct Contract {
     /// In the currency of the periods in force (the first one's, when they differ).
     pub currency: Option<String>,
     pub mrr: Decimal,
-    /// MRR × the months of the current term (start to renewal or end); ARR when open-ended.
+    /// MRR × the months of the committed term (one interval unless stated); ARR when open-ended.
     pub contract_value: Decimal,
     pub payment_terms: Option<String>,
     pub customer_since: Option<NaiveDate>,
     pub tenure_days: Option<i64>,
     pub next_renewal: Option<NaiveDate>,
     pub days_to_renewal: Option<i64>,
+    /// The day a cancellation dated ahead takes effect: every period in force ends by then and
+    /// nothing follows. Until that day the account is at risk, not churned.
+    pub churns_on: Option<NaiveDate>,
 }
 
 impl Contract {
@@ -473,10 +508,7 @@ impl Contract {
             c.seats += p.quantity;
             c.mrr += p.mrr();
             c.contract_value += match p.due_on() {
-                Some(due) => {
-                    let months = crate::money::Month::of(due).since(crate::money::Month::of(p.starts_on)).max(1);
-                    p.mrr() * Decimal::from(months)
-                }
+                Some(_) => p.mrr() * Decimal::from(p.term()),
                 None => p.mrr() * Decimal::from(12),
             };
             c.payment_terms = c.payment_terms.take().or_else(|| p.payment_terms.clone());
@@ -485,6 +517,11 @@ impl Contract {
             }
         }
         c.days_to_renewal = c.next_renewal.map(|n| (n - day).num_days());
+        let in_force: Vec<&&Period> = periods.iter().filter(|p| p.active_on(day)).collect();
+        let follows = periods.iter().any(|p| p.starts_on > day);
+        if !in_force.is_empty() && !follows && in_force.iter().all(|p| p.ends_on.is_some() && p.renews_on.is_none()) {
+            c.churns_on = in_force.iter().filter_map(|p| p.ends_on).max();
+        }
         c
     }
 }
@@ -506,10 +543,32 @@ mod contract_tests {
             ends_on: None,
             renews_on: Some("2027-01-01".parse().unwrap()),
             payment_terms: Some("net30".into()),
+            term_months: None,
         };
         let c = Contract::as_of(&[&p], "2026-10-03".parse().unwrap());
         assert_eq!((c.mrr, c.contract_value, c.seats), (Decimal::from(1000), Decimal::from(12_000), 10));
         assert_eq!((c.tenure_days, c.days_to_renewal), (Some(275), Some(90)));
         assert_eq!(c.payment_terms.as_deref(), Some("net30"));
+
+        // A month-to-month plan a year old is worth one month, not the year it has run; an
+        // annual contract billed monthly says its term.
+        let monthly = Period {
+            amount: Decimal::from(100),
+            interval: Interval::Month,
+            starts_on: "2025-10-01".parse().unwrap(),
+            renews_on: Some("2026-11-01".parse().unwrap()),
+            ..p.clone()
+        };
+        let on = "2026-10-03".parse().unwrap();
+        assert_eq!(Contract::as_of(&[&monthly], on).contract_value, Decimal::from(100));
+        let committed = Period { term_months: Some(12), ..monthly.clone() };
+        assert_eq!((committed.term(), Contract::as_of(&[&committed], on).contract_value), (12, Decimal::from(1200)));
+
+        // Cancelled to end on 2026-11-01: scheduled to churn then, unless a period follows it.
+        let cancelled = Period { renews_on: None, ends_on: Some("2026-11-01".parse().unwrap()), ..monthly };
+        assert_eq!(Contract::as_of(&[&cancelled], on).churns_on, Some("2026-11-01".parse().unwrap()));
+        assert_eq!(Contract::as_of(&[&p], on).churns_on, None, "renewing");
+        let next = Period { starts_on: "2026-11-01".parse().unwrap(), ends_on: None, ..cancelled.clone() };
+        assert_eq!(Contract::as_of(&[&cancelled, &next], on).churns_on, None, "a change, not an end");
     }
 }

@@ -120,7 +120,7 @@ pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
     let mut needs = Needs::default();
     for f in &fields {
         match f.as_str() {
-            "mrr" | "arr" | "tenure_days" | "days_to_renewal" => needs.billing = true,
+            "mrr" | "arr" | "tenure_days" | "days_to_renewal" | "days_to_churn" => needs.billing = true,
             "health" | "band" => needs.health = true,
             "tags" => needs.profile = true,
             f if f.starts_with("attribute.") => needs.profile = true,
@@ -349,6 +349,7 @@ mod tests {
                 ends_on: None,
                 renews_on: None,
                 payment_terms: None,
+                term_months: None,
             }],
             first_usage: active.iter().map(|a| crate::facts::day_number(d(a))).min(),
             last_usage: active.iter().map(|a| crate::facts::day_number(d(a))).max(),

@@ -17,7 +17,9 @@
 //! - A missing value (`null`: no MRR, no health yet, an attribute the account lacks) makes every
 //!   comparison false, so `not (health >= 40)` holds for an account without a score.
 //!
-//! Errors name the column (1-based, in characters): `column 6: unknown field "pln"`.
+//! Errors name the column (1-based, in characters): `column 6: unknown field "pln"`. A number
+//! field or function compared with text (`mrr >= "abc"`), or a text field with a number, is an
+//! error too: it could never hold.
 //!
 //! Limits, checked while parsing and before anything is evaluated or stored: an expression is at
 //! most [`MAX_LEN`] bytes and nests at most [`MAX_DEPTH`] levels (each parenthesis, `not` and list
@@ -111,6 +113,10 @@ pub trait Env {
 #[derive(Debug, Clone, Copy)]
 pub struct Schema<'a> {
     pub fields: &'a [&'a str],
+    /// The fields that are numbers and those that are text: a comparison of one with a literal
+    /// of the other kind could never hold and is refused. Functions all give numbers.
+    pub numbers: &'a [&'a str],
+    pub texts: &'a [&'a str],
     /// Name, then the least and the most arguments.
     pub functions: &'a [(&'a str, usize, usize)],
 }
@@ -303,11 +309,17 @@ impl Parser<'_> {
         let left = self.operand()?;
         if let Tok::Cmp(op) = *self.peek() {
             self.next();
-            return Ok(Expr::Compare(left, op, self.operand()?));
+            let col = self.column();
+            let right = self.operand()?;
+            self.same_kind(&left, &right, col)?;
+            return Ok(Expr::Compare(left, op, right));
         }
         if self.keyword("in") {
             self.next();
-            return Ok(Expr::In(left, self.list()?));
+            let col = self.column();
+            let list = self.list()?;
+            self.same_kind(&left, &list, col)?;
+            return Ok(Expr::In(left, list));
         }
         if self.keyword("not") {
             self.next();
@@ -315,13 +327,49 @@ impl Parser<'_> {
                 return err(self.column(), "expected \"in\" after \"not\" here");
             }
             self.next();
-            return Ok(Expr::Not(Box::new(Expr::In(left, self.list()?))));
+            let col = self.column();
+            let list = self.list()?;
+            self.same_kind(&left, &list, col)?;
+            return Ok(Expr::Not(Box::new(Expr::In(left, list))));
         }
         if self.keyword("contains") {
             self.next();
             return Ok(Expr::Contains(left, self.operand()?));
         }
         Ok(Expr::Truthy(left))
+    }
+
+    /// Refuses a number field or function compared with a text literal (`mrr >= "abc"`), or a
+    /// text field with a number (`plan = 5`): either could never hold. `right` starts at `col`;
+    /// a list is checked item by item.
+    fn same_kind(&self, left: &Operand, right: &Operand, col: usize) -> Result<(), ParseError> {
+        let (name, number) = match left {
+            Operand::Field(f) if self.schema.numbers.contains(&f.as_str()) => (f.clone(), true),
+            Operand::Field(f) if self.schema.texts.contains(&f.as_str()) => (f.clone(), false),
+            Operand::Call(f, _) => (format!("{f}(…)"), true),
+            _ => return Ok(()),
+        };
+        let items = match right {
+            Operand::List(items) => items.as_slice(),
+            one => std::slice::from_ref(one),
+        };
+        for item in items {
+            match item {
+                Operand::Value(Value::Text(t)) if number => {
+                    return err(
+                        col,
+                        format!(
+                            "{name} is a number, and {t:?} is text: compare it with a number, such as {name} >= 10"
+                        ),
+                    );
+                }
+                Operand::Value(Value::Number(n)) if !number => {
+                    return err(col, format!("{name} is text, and {n} is a number: quote it, as in {name} = \"{n}\""));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn list(&mut self) -> Result<Operand, ParseError> {
@@ -485,6 +533,8 @@ mod tests {
 
     const SCHEMA: Schema = Schema {
         fields: &["plan", "country", "mrr", "stage", "tags", "health"],
+        numbers: &["mrr", "health"],
+        texts: &["plan", "country", "stage"],
         functions: &[("active_users", 1, 1), ("events", 1, 2)],
     };
 
@@ -644,5 +694,22 @@ mod tests {
         assert_eq!(e("(mrr > 1").message, "expected \")\", found the end");
         assert_eq!(e("mrr ~ 1").column, 5);
         assert_eq!(e("  ").message, "the expression is empty");
+    }
+
+    #[test]
+    fn a_number_compared_with_text_is_an_error_naming_the_column() {
+        let e = |src: &str| parse(src, &SCHEMA).unwrap_err().to_string();
+        assert_eq!(
+            e(r#"mrr >= "abc""#),
+            r#"column 8: mrr is a number, and "abc" is text: compare it with a number, such as mrr >= 10"#
+        );
+        assert!(e("plan = 5").starts_with("column 8: plan is text, and 5 is a number"), "{}", e("plan = 5"));
+        assert!(e(r#"active_users(30) < "few""#).starts_with("column 20: active_users(…) is a number"));
+        assert!(e(r#"health in [1, "x"]"#).starts_with("column 11: health is a number"));
+        // Fields of no declared kind, null and the right kinds stay allowed.
+        for ok in [r#"attribute.tier = 3"#, "mrr = null", r#"stage in ["a", "b"]"#, "mrr >= 10", r#"tags contains "x""#]
+        {
+            assert!(parse(ok, &SCHEMA).is_ok(), "{ok}");
+        }
     }
 }

@@ -365,6 +365,7 @@ impl Env for AccountDay<'_> {
             "arr" => number(self.mrr().map(|m| m * Decimal::from(12))),
             "tenure_days" => number(self.value(&Source::TenureDays)),
             "days_to_renewal" => number(self.value(&Source::DaysToRenewal)),
+            "days_to_churn" => number(self.contract().churns_on.map(|d| Decimal::from((d - self.ctx.day).num_days()))),
             "health" => number(f.health.0),
             "band" => f.health.1.map_or(Value::Null, |b| Value::Text(b.as_str().into())),
             "tags" => Value::List(f.tags.iter().map(|t| Value::Text(t.clone())).collect()),
@@ -414,6 +415,7 @@ mod tests {
             ends_on: to.map(d),
             renews_on: None,
             payment_terms: None,
+            term_months: None,
         }
     }
 
@@ -421,6 +423,23 @@ mod tests {
         let mut fx = FxTable::new();
         fx.insert(("EUR".into(), Month::of(d("2026-06-30"))), Decimal::new(11, 1));
         fx
+    }
+
+    #[test]
+    fn a_cancellation_ahead_counts_down_to_its_day() {
+        let facts = Facts {
+            id: 1,
+            periods: vec![period("Growth", 5, 300, "2026-01-01", Some("2026-07-10"))],
+            ..Facts::default()
+        };
+        let fx = fx();
+        let on = |day: &str| {
+            let ctx = Context { day: d(day), reporting: "USD", fx: &fx, catalogue: &[], fed: Fed::all() };
+            expr::parse("days_to_churn", &crate::measure::SCHEMA)
+                .map(|_| AccountDay::new(&facts, ctx).field("days_to_churn"))
+        };
+        assert_eq!(on("2026-06-30").unwrap(), Value::Number(Decimal::from(10)), "at risk, still paying");
+        assert_eq!(on("2026-07-10").unwrap(), Value::Null, "gone: churned, no longer scheduled");
     }
 
     #[test]
@@ -491,6 +510,7 @@ mod tests {
         assert_eq!(v("days_since_interaction()"), None);
         assert_eq!(v("sentiment()"), dec("4"));
         let holds = |src: &str| expr::parse(src, &crate::measure::SCHEMA).unwrap().eval(&a);
+        assert!(!holds("days_to_churn >= 0"), "renewing, not cancelled");
         assert!(holds("plan = \"growth\" and mrr > 300 and active_users(30) < 2"));
         assert!(holds("not (health >= 40)"));
         assert!(!holds("license_utilization() > 50"));

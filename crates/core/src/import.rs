@@ -48,6 +48,7 @@ impl ImportKind {
                 "ends_on",
                 "renews_on",
                 "payment_terms",
+                "term_months",
             ],
             ImportKind::Invoices => {
                 &["account_external_id", "invoice_id", "currency", "amount", "issued_on", "due_on", "paid_on", "status"]
@@ -246,6 +247,7 @@ impl ColumnPlan {
             ends_on: take("ends_on"),
             renews_on: take("renews_on"),
             payment_terms: take("payment_terms"),
+            term_months: take("term_months"),
         }
     }
 

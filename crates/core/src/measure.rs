@@ -17,6 +17,7 @@ pub const FIELDS: &[&str] = &[
     "arr",
     "tenure_days",
     "days_to_renewal",
+    "days_to_churn",
     "health",
     "band",
     "tags",
@@ -39,7 +40,12 @@ pub const FUNCTIONS: &[(&str, usize, usize)] = &[
 ];
 
 /// What the filter language may name.
-pub const SCHEMA: Schema<'static> = Schema { fields: FIELDS, functions: FUNCTIONS };
+pub const SCHEMA: Schema<'static> = Schema {
+    fields: FIELDS,
+    numbers: &["employees", "mrr", "arr", "tenure_days", "days_to_renewal", "days_to_churn", "health"],
+    texts: &["plan", "country", "industry", "stage", "band"],
+    functions: FUNCTIONS,
+};
 
 /// Where a measure's raw value comes from, with its parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -48,6 +48,49 @@ pub struct Ledger {
     pub months: usize,
     /// Every month's totals, computed once with the ledger.
     pub totals: Vec<MonthTotals>,
+    /// MRR on the day the ledger was read, when its range reaches that day's month (whose
+    /// month-end figure is then a projection of the billing known that day).
+    pub on_day: Option<DayMrr>,
+}
+
+/// MRR on one day: the periods in force at 00:00 UTC of it, in the reporting currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayMrr {
+    pub day: NaiveDate,
+    pub mrr: Decimal,
+    pub paying: u64,
+}
+
+impl DayMrr {
+    pub fn arpa(&self) -> Option<Decimal> {
+        (self.paying > 0).then(|| self.mrr / Decimal::from(self.paying))
+    }
+}
+
+/// MRR on `day`, converted with that month's rates (the month-end snapshots' rule: a missing
+/// rate is an error, never a silent 1.0).
+pub fn mrr_on(periods: &[PeriodLine], day: NaiveDate, reporting: &str, fx: &FxTable) -> Result<DayMrr, MissingRates> {
+    let month = Month::of(day);
+    let mut by_account: HashMap<i64, Units> = HashMap::new();
+    let mut missing = std::collections::BTreeSet::new();
+    for p in periods.iter().filter(|p| p.starts_on <= day && p.ends_on.is_none_or(|e| day < e)) {
+        let rate =
+            if p.currency == reporting { Some(Decimal::ONE) } else { fx.get(&(p.currency.clone(), month)).copied() };
+        match rate {
+            Some(rate) => *by_account.entry(p.account).or_default() += units(p.mrr * rate),
+            None => {
+                missing.insert((p.currency.clone(), month));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(MissingRates(missing.into_iter().collect()));
+    }
+    Ok(DayMrr {
+        day,
+        mrr: decimal(by_account.values().sum()),
+        paying: by_account.values().filter(|m| **m > 0).count() as u64,
+    })
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -173,7 +216,7 @@ impl Ledger {
     /// A ledger of given month-end MRR lines, `months` long from `first`.
     pub fn from_lines(first: Month, accounts: Vec<AccountLine>, months: usize) -> Ledger {
         let totals = totals(&accounts, months);
-        Ledger { first: Some(first), accounts, months, totals }
+        Ledger { first: Some(first), accounts, months, totals, on_day: None }
     }
 
     /// The index of `month`, when the ledger reaches it (months before its start are all zero).
@@ -781,6 +824,25 @@ mod tests {
     }
     fn range(from: &str, to: &str) -> Range {
         Range { from: month(from), to: month(to), window: 12, currency: "USD".into() }
+    }
+
+    #[test]
+    fn mrr_today_is_what_is_in_force_today_not_the_month_end() {
+        // Two accounts at 100, one ending on the 20th; a third at 300 starting on the 25th. On
+        // the 1st MRR is 200, on the 21st 100; the month-end projection is 400.
+        let periods = [
+            period(1, 100, "2026-01-10", Some("2026-12-20")),
+            period(2, 100, "2026-01-10", None),
+            period(3, 300, "2026-12-25", None),
+        ];
+        let on = |d: &str| mrr_on(&periods, d.parse().unwrap(), "USD", &FxTable::new()).unwrap();
+        assert_eq!((on("2026-12-01").mrr, on("2026-12-01").paying), (d(200), 2));
+        assert_eq!((on("2026-12-21").mrr, on("2026-12-21").paying), (d(100), 1));
+        assert_eq!(on("2026-12-21").arpa(), Some(d(100)));
+        let end = ledger(&periods, "2026-12");
+        assert_eq!(Report::new(&end, range("2026-12", "2026-12")).month(month("2026-12")).mrr_end, d(400));
+        let eur = [PeriodLine { currency: "EUR".into(), ..period(1, 100, "2026-01-10", None) }];
+        assert!(mrr_on(&eur, "2026-12-01".parse().unwrap(), "USD", &FxTable::new()).is_err(), "no silent 1.0");
     }
 
     #[test]

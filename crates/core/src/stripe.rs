@@ -294,6 +294,7 @@ pub fn reconcile(existing: &[Period], s: &Subscription, on: NaiveDate) -> Vec<Pe
         ends_on: s.ends,
         renews_on,
         payment_terms: Some("prepaid".into()),
+        term_months: None,
     };
     let same = |p: &Period| {
         p.plan == s.plan

@@ -7,9 +7,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use chrono::NaiveDate;
 use keepwell_core::billing::Contract;
-use keepwell_core::metrics::{Ledger, Range};
+use keepwell_core::metrics::{mrr_on, Ledger, Range};
 use keepwell_core::money::{self, Month};
-use keepwell_core::renewal::Decided;
+use keepwell_core::renewal::{Decided, Terms};
 use keepwell_core::Invalid;
 use keepwell_store::billing::RevenueFilter;
 use std::sync::Arc;
@@ -60,28 +60,33 @@ impl Request {
     }
 }
 
-/// Builds the ledger through the request's last month, or takes it from the cache when nothing
-/// it reads has changed since. A currency-month without an FX rate is a 422 that lists every
+/// Builds the ledger through the request's last month, with today's MRR when the range reaches
+/// this month, or takes it from the cache when nothing it reads has changed since (today). A currency-month without an FX rate is a 422 that lists every
 /// missing one.
 pub async fn ledger(state: &AppState, r: &Request) -> ApiResult<Arc<Ledger>> {
     let version = state.store.revenue_version().await?;
-    let key = (r.filter.clone(), r.range.to, r.range.currency.clone(), version);
+    let today = chrono::Utc::now().date_naive();
+    let key = (r.filter.clone(), r.range.to, r.range.currency.clone(), version, today);
     if let Some(hit) = state.revenue.ledgers.get(&key) {
         return Ok(hit);
     }
     let (periods, failed) = state.store.revenue_inputs(&r.filter, r.range.to).await?;
     let fx = state.store.fx_table().await?;
-    let ledger = Ledger::build(&periods, &failed, r.range.to, &r.range.currency, &fx)
-        .map_err(|missing| ApiError::invalid("fx_rates", missing.to_string()))?;
+    let missing = |missing: keepwell_core::metrics::MissingRates| ApiError::invalid("fx_rates", missing.to_string());
+    let mut ledger = Ledger::build(&periods, &failed, r.range.to, &r.range.currency, &fx).map_err(missing)?;
+    if Month::of(today) <= r.range.to {
+        ledger.on_day = Some(mrr_on(&periods, today, &r.range.currency, &fx).map_err(missing)?);
+    }
     Ok(state.revenue.ledgers.put(key, ledger))
 }
 
 /// Revenue reports computed lately, each under the store's revenue version it was computed at.
 pub struct RevenueCache {
     /// A ledger of 100 000 accounts over three years is tens of MB: only two are kept.
-    pub ledgers: Recent<(RevenueFilter, Month, String, i64), Ledger>,
+    pub ledgers: Recent<(RevenueFilter, Month, String, i64, NaiveDate), Ledger>,
     /// Renewals due in a range of months, converted to the reporting currency.
-    pub decided: Recent<(Month, Month, String, i64), Vec<Decided>>,
+    #[allow(clippy::type_complexity)]
+    pub decided: Recent<(Month, Month, String, i64, Terms, u32, NaiveDate), Vec<Decided>>,
     /// The plans and industries the Revenue page filters by.
     pub facets: Recent<i64, (Vec<String>, Vec<String>)>,
 }
@@ -116,6 +121,9 @@ pub struct ContractView {
     pub tenure_days: Option<i64>,
     pub next_renewal: Option<NaiveDate>,
     pub days_to_renewal: Option<i64>,
+    /// A cancellation dated ahead: the day every period in force ends with nothing after it.
+    /// The account is at risk, still saveable, until then.
+    pub churns_on: Option<NaiveDate>,
     pub overdue_invoices: u64,
     pub overdue_amount: String,
 }
@@ -138,6 +146,7 @@ pub async fn contract(state: &AppState, account_id: i64, day: NaiveDate) -> ApiR
         tenure_days: c.tenure_days,
         next_renewal: c.next_renewal,
         days_to_renewal: c.days_to_renewal,
+        churns_on: c.churns_on,
         overdue_invoices: overdue.len() as u64,
         overdue_amount: money::format(overdue.iter().map(|i| i.invoice.amount).sum()),
     })

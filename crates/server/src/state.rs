@@ -21,6 +21,8 @@ pub struct Settings {
     pub pass_every: Option<std::time::Duration>,
     /// Proxies whose `X-Forwarded-For` names the client (for the login limiter).
     pub trusted_proxies: crate::auth::TrustedProxies,
+    /// Terms of at least this many months are contract renewals; shorter ones renew by themselves.
+    pub contract_months: u32,
 }
 
 impl Settings {
@@ -33,6 +35,7 @@ impl Settings {
             stripe_webhook_secret: None,
             pass_every: None,
             trusted_proxies: Default::default(),
+            contract_months: 3,
         }
     }
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     a_missing_fx_rate_lists_the_currency_months,
     subscriptions_and_invoices_through_the_api,
     renewals_list_and_record_outcomes,
+    renewals_add_up_in_one_currency_contracts_apart_cancellations_saveable,
     stripe_events_are_verified_idempotent_and_mapped,
     reports_follow_every_change_at_once,
 );
@@ -389,4 +390,115 @@ async fn reports_follow_every_change_at_once(app: TestApp) {
     let (status, body) = app.patch(&format!("/api/v1/accounts/{id}"), &app.admin, json!({"country": "FR"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(mrr(metric(&app, "mrr", &format!("{q}&country=FR")).await), ["100.00", "150.00", "150.00"]);
+}
+
+/// Renewal totals in the reporting currency (a month without a rate borrows the latest known and
+/// says which), contract renewals apart from month-to-month ones, and a cancellation dated ahead
+/// scheduled (at risk, saveable) until its day.
+async fn renewals_add_up_in_one_currency_contracts_apart_cancellations_saveable(app: TestApp) {
+    let sub = |name: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            let (_, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": name})).await;
+            let id = a["id"].as_i64().unwrap();
+            let (status, p) = app.post(&format!("/api/v1/accounts/{id}/subscriptions"), &app.admin, body).await;
+            assert_eq!(status, 201, "{name}: {p}");
+            id
+        }
+    };
+    let period = |id: &str, currency: &str, amount: &str, interval: &str, end: (&str, &str)| {
+        let mut p = json!({"subscription_id": id, "plan": "pro", "currency": currency, "amount": amount,
+            "interval": interval, "starts_on": "2025-12-01"});
+        p[end.0] = json!(end.1);
+        p
+    };
+    sub("Acme", period("acme", "USD", "12000", "year", ("renews_on", "2026-12-15"))).await;
+    sub("Bolt", period("bolt", "EUR", "10000", "year", ("renews_on", "2027-01-10"))).await;
+    sub("Cato", period("cato", "GBP", "1000", "year", ("renews_on", "2027-01-20"))).await;
+    sub("Dino", period("dino", "USD", "500", "month", ("renews_on", "2026-12-20"))).await;
+    let echo = sub("Echo", period("echo", "USD", "2400", "year", ("ends_on", "2026-12-10"))).await;
+    let mut fox = period("fox", "USD", "1000", "month", ("renews_on", "2027-02-01"));
+    fox["term_months"] = json!(12);
+    sub("Fox", fox).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/fx-rates",
+            &app.admin,
+            json!({"rates": [{"currency": "EUR", "month": "2026-11", "rate": "1.10"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, r) = app.get("/api/v1/renewals?as_of=2026-12-01", &app.admin).await;
+    assert_eq!(status, 200, "{r}");
+    let names: Vec<&str> = r["data"].as_array().unwrap().iter().map(|x| x["account_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Echo", "Acme", "Bolt", "Cato", "Fox"], "contract renewals only, by due date");
+    assert_eq!((r["terms"].as_str(), r["contract_months"].as_i64()), (Some("contract"), Some(3)));
+    // 12000 + 10000 EUR × 1.10 (November's rate: none for January yet) + 2400 + 12000; GBP has no rate.
+    assert_eq!(
+        r["totals"],
+        json!({"currency": "USD", "count": 5, "arr": "37400.00", "forecast_arr": "35000.00", "at_latest_rate": 1, "unconverted": 1})
+    );
+    let row = |name: &str| r["data"].as_array().unwrap().iter().find(|x| x["account_name"] == name).unwrap().clone();
+    let bolt = row("Bolt");
+    assert_eq!(
+        (bolt["currency"].as_str(), bolt["arr"].as_str(), bolt["reporting_arr"].as_str(), bolt["fx_month"].as_str()),
+        (Some("EUR"), Some("10000.00"), Some("11000.00"), Some("2026-11"))
+    );
+    assert_eq!((row("Cato")["reporting_arr"].clone(), row("Acme")["fx_month"].clone()), (Value::Null, Value::Null));
+    assert_eq!((row("Fox")["term_months"].as_i64(), row("Fox")["terms"].as_str()), (Some(12), Some("contract")));
+    let e = row("Echo");
+    assert_eq!(
+        (e["status"].as_str(), e["outcome"].clone(), e["forecast_arr"].as_str()),
+        (Some("scheduled_to_churn"), Value::Null, Some("0.00")),
+        "a cancellation ahead is not churned yet"
+    );
+    assert_eq!(r["not_listed"]["count"], 1, "Dino's month-to-month renewal is apart: {}", r["not_listed"]);
+    assert_eq!(r["not_listed"]["arr"], "6000.00");
+
+    let (_, monthly) = app.get("/api/v1/renewals?as_of=2026-12-01&terms=monthly", &app.admin).await;
+    assert_eq!(monthly["data"][0]["account_name"], "Dino");
+    assert_eq!(
+        (monthly["data"][0]["terms"].as_str(), monthly["data"][0]["term_months"].as_i64()),
+        (Some("monthly"), Some(1))
+    );
+    let (_, pending) = app.get("/api/v1/renewals?as_of=2026-12-01&status=pending", &app.admin).await;
+    assert_eq!(pending["totals"]["count"], 5, "scheduled churn is still to work");
+    let (_, decided) = app.get("/api/v1/renewals?as_of=2026-12-01&status=decided", &app.admin).await;
+    assert_eq!(decided["totals"]["count"], 0);
+    let (status, bad) = app.get("/api/v1/renewals?terms=annual", &app.admin).await;
+    assert_eq!((status, fields(&bad)), (422, vec!["terms".to_string()]));
+
+    // On its day it is churned; before, the rates do not count it as decided.
+    let (_, on) = app.get("/api/v1/renewals?as_of=2026-12-10&status=decided", &app.admin).await;
+    assert_eq!(
+        (on["data"][0]["account_name"].as_str(), on["data"][0]["outcome"].as_str()),
+        (Some("Echo"), Some("churned"))
+    );
+    let (_, rates) = app.get("/api/v1/renewals/rates?from=2026-12&to=2026-12&as_of=2026-12-01", &app.admin).await;
+    assert_eq!((rates["data"][0]["due"].as_i64(), rates["data"][0]["decided"].as_i64()), (Some(2), Some(0)), "{rates}");
+    assert_eq!(rates["terms"], "contract");
+    let (_, rates) = app.get("/api/v1/renewals/rates?from=2026-12&to=2026-12&as_of=2026-12-11", &app.admin).await;
+    assert_eq!((rates["data"][0]["decided"].as_i64(), rates["data"][0]["net_rate"].as_f64()), (Some(1), Some(0.0)));
+    let (_, all) =
+        app.get("/api/v1/renewals/rates?from=2026-12&to=2026-12&terms=all&as_of=2026-12-11", &app.admin).await;
+    assert_eq!(all["data"][0]["due"], 3, "Dino's monthly renewal counts only when asked");
+
+    let (_, contract) = app.get(&format!("/api/v1/accounts/{echo}/contract?as_of=2026-12-01"), &app.admin).await;
+    assert_eq!((contract["churns_on"].as_str(), contract["mrr"].as_str()), (Some("2026-12-10"), Some("200.00")));
+
+    // The page says the same: one currency, the borrowed rate, what it leaves apart.
+    let (c, _) = common::logged_in(&app, "mia@team.io", Role::Manager).await;
+    let (status, html) = common::page(&c, &app, "/renewals?as_of=2026-12-01").await;
+    assert_eq!(status, 200);
+    for words in [
+        "37400.00 USD</b> ARR",
+        "One of them is converted at the latest FX rate",
+        "One renewal is in a currency with no FX rate to USD",
+        "Scheduled to churn on 2026-12-10",
+        "one month-to-month subscription renews by itself in this window (6000.00 USD ARR)",
+        "≈ 11000.00 USD",
+    ] {
+        assert!(html.contains(words), "{words}");
+    }
 }

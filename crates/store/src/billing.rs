@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use keepwell_core::billing::{first_overlap, FxRate, Interval, Invoice, InvoiceStatus, Period};
 use keepwell_core::metrics::{FailedPayment, FxTable, PeriodLine};
 use keepwell_core::money::Month;
-use keepwell_core::renewal::Outcome;
+use keepwell_core::renewal::{Outcome, Status, Terms};
 use keepwell_core::Invalid;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -63,6 +63,15 @@ pub struct Renewal {
     pub outcome_source: Option<String>,
     pub new_arr: Option<Decimal>,
     pub reason: Option<String>,
+    /// The committed term this renewal ends, in months.
+    pub term_months: u32,
+}
+
+impl Renewal {
+    /// Where it stands on `day` (see `renewal::Status`).
+    pub fn status(&self, day: NaiveDate) -> Status {
+        Status::of(self.outcome, self.outcome_source.as_deref(), self.due_on, day)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -71,16 +80,39 @@ pub struct RenewalFilter {
     pub due_to: Option<NaiveDate>,
     pub owner: Option<Option<i64>>,
     pub account_id: Option<i64>,
-    /// `Some(false)`: undecided only; `Some(true)`: decided only.
+    /// `Some(false)`: undecided on `as_of` (scheduled churn included); `Some(true)`: decided.
     pub decided: Option<bool>,
+    pub as_of: NaiveDate,
+    /// Contract renewals, month-to-month ones or both, split at `contract_months`.
+    pub terms: Terms,
+    pub contract_months: u32,
     pub limit: i64,
 }
 
+/// One renewal as the renewal rates and totals need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenewalValue {
+    pub due_on: NaiveDate,
+    pub currency: String,
+    pub arr: Decimal,
+    /// The ARR after it, once decided (a scheduled churn's zero included).
+    pub new_arr: Option<Decimal>,
+    pub outcome: Option<Outcome>,
+    pub outcome_source: Option<String>,
+    pub term_months: u32,
+}
+
+impl RenewalValue {
+    pub fn status(&self, day: NaiveDate) -> Status {
+        Status::of(self.outcome, self.outcome_source.as_deref(), self.due_on, day)
+    }
+}
+
 const PERIOD_COLS: &str = "id, account_id, subscription_id, plan, quantity, currency, amount, billing_interval, \
-    starts_on, ends_on, renews_on, payment_terms, source";
+    starts_on, ends_on, renews_on, payment_terms, term_months, source";
 /// A renewal with its account and owner, followed by a condition.
 const RENEWAL_SELECT: &str = "SELECT r.id, r.account_id, a.name AS account_name, a.owner_id, u.name AS owner_name, \
-    r.subscription_id, r.due_on, r.plan, r.currency, r.arr, r.outcome, r.outcome_source, r.new_arr, r.reason \
+    r.subscription_id, r.due_on, r.plan, r.currency, r.arr, r.outcome, r.outcome_source, r.new_arr, r.reason, r.term_months \
     FROM renewals r JOIN accounts a ON a.id = r.account_id LEFT JOIN users u ON u.id = a.owner_id WHERE";
 const INVOICE_COLS: &str = "id, account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status, source";
 
@@ -132,8 +164,14 @@ fn period_from(r: &AnyRow) -> Result<PeriodRecord> {
             ends_on: opt_day(r, "ends_on")?,
             renews_on: opt_day(r, "renews_on")?,
             payment_terms: opt_text(r, "payment_terms")?,
+            term_months: opt_term(r)?,
         },
     })
+}
+
+fn opt_term(r: &AnyRow) -> Result<Option<u32>> {
+    let t: Option<i64> = r.try_get("term_months")?;
+    t.map(|t| u32::try_from(t).map_err(|_| corrupt("term_months"))).transpose()
 }
 
 fn invoice_from(r: &AnyRow) -> Result<InvoiceRecord> {
@@ -285,6 +323,7 @@ async fn write_periods(
         "ends_on",
         "renews_on",
         "payment_terms",
+        "term_months",
         "source",
         "created_at",
         "updated_at",
@@ -304,6 +343,7 @@ async fn write_periods(
                 Arg::MaybeText(p.ends_on.map(|d| d.to_string())),
                 Arg::MaybeText(p.renews_on.map(|d| d.to_string())),
                 Arg::MaybeText(p.payment_terms.clone()),
+                Arg::MaybeI64(p.term_months.map(i64::from)),
                 Arg::Text(source.into()),
                 Arg::I64(now),
                 Arg::I64(now),
@@ -313,7 +353,8 @@ async fn write_periods(
     let update = " ON CONFLICT (subscription_id, starts_on) DO UPDATE SET plan = excluded.plan, \
         quantity = excluded.quantity, currency = excluded.currency, amount = excluded.amount, \
         billing_interval = excluded.billing_interval, ends_on = excluded.ends_on, renews_on = excluded.renews_on, \
-        payment_terms = excluded.payment_terms, source = excluded.source, updated_at = excluded.updated_at";
+        payment_terms = excluded.payment_terms, term_months = excluded.term_months, source = excluded.source, \
+        updated_at = excluded.updated_at";
     upsert_rows(tx, backend, "subscription_periods", &cols, values, update).await.map_err(|e| first_row(e.into()))?;
     sync_renewals(tx, backend, &subs).await.map_err(first_row)?;
     Ok(summary)
@@ -355,6 +396,7 @@ async fn sync_renewals(tx: &mut Tx, backend: Backend, subs: &[&str]) -> Result<(
                 Arg::MaybeText(outcome.map(|_| "billing".to_owned())),
                 Arg::MaybeText(new_arr.map(|a| a.round_dp(6).normalize().to_string())),
                 Arg::MaybeText(reason),
+                Arg::I64(i64::from(p.term())),
             ],
         );
     }
@@ -383,13 +425,14 @@ async fn sync_renewals(tx: &mut Tx, backend: Backend, subs: &[&str]) -> Result<(
         "outcome_source",
         "new_arr",
         "reason",
+        "term_months",
     ];
     let keep = |col: &str| {
         format!("{col} = CASE WHEN renewals.outcome_source = 'person' THEN renewals.{col} ELSE excluded.{col} END")
     };
     let update = format!(
         " ON CONFLICT (subscription_id, due_on) DO UPDATE SET account_id = excluded.account_id, plan = excluded.plan, \
-         currency = excluded.currency, arr = excluded.arr, {}, {}, {}, {}",
+         currency = excluded.currency, arr = excluded.arr, term_months = excluded.term_months, {}, {}, {}, {}",
         keep("outcome"),
         keep("new_arr"),
         keep("reason"),
@@ -712,28 +755,43 @@ impl Store {
         if let Some(id) = f.account_id {
             sql.push(" AND r.account_id = ").bind(Arg::I64(id));
         }
+        // A churn billing read off an end still ahead is scheduled, not decided.
+        let scheduled = |sql: &mut Sql| {
+            sql.push("(r.outcome = 'churned' AND r.outcome_source = 'billing' AND r.due_on > ")
+                .bind(Arg::Text(f.as_of.to_string()))
+                .push(")");
+        };
         match f.decided {
             Some(true) => {
-                sql.push(" AND r.outcome IS NOT NULL");
+                sql.push(" AND r.outcome IS NOT NULL AND NOT ");
+                scheduled(&mut sql);
             }
             Some(false) => {
-                sql.push(" AND r.outcome IS NULL");
+                sql.push(" AND (r.outcome IS NULL OR ");
+                scheduled(&mut sql);
+                sql.push(")");
             }
             None => {}
+        }
+        match f.terms {
+            Terms::Contract => {
+                sql.push(" AND r.term_months >= ").bind(Arg::I64(i64::from(f.contract_months)));
+            }
+            Terms::Monthly => {
+                sql.push(" AND r.term_months < ").bind(Arg::I64(i64::from(f.contract_months)));
+            }
+            Terms::All => {}
         }
         sql.push(" ORDER BY r.due_on, r.id LIMIT ").bind(Arg::I64(f.limit.clamp(1, 100_000)));
         sql.query().fetch_all(self.pool()).await?.iter().map(renewal_from).collect()
     }
 
-    /// Every renewal due in `[from, to]` as (due date, currency, ARR, new ARR when decided), for
-    /// renewal rates: all of them, however many, in one text row (see `revenue_inputs`).
-    pub async fn renewal_values(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<(NaiveDate, String, Decimal, Option<Decimal>)>> {
+    /// Every renewal due in `[from, to]`, for renewal rates and totals: all of them, however
+    /// many, in one text row (see `revenue_inputs`).
+    pub async fn renewal_values(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<RenewalValue>> {
         let row = sqlx::query(
-            "SELECT string_agg(due_on || ' ' || currency || ' ' || arr || ' ' || COALESCE(new_arr, '-'), ';') AS lines \
+            "SELECT string_agg(due_on || ' ' || currency || ' ' || arr || ' ' || COALESCE(new_arr, '-') || ' ' \
+             || COALESCE(outcome, '-') || ' ' || COALESCE(outcome_source, '-') || ' ' || CAST(term_months AS TEXT), ';') AS lines \
              FROM renewals WHERE due_on >= $1 AND due_on <= $2",
         )
         .bind(from.to_string())
@@ -742,18 +800,24 @@ impl Store {
         .await?;
         let lines = opt_text(&row, "lines")?.unwrap_or_default();
         let decimal = |t: &str| Decimal::from_str(t).map_err(|_| corrupt("arr"));
+        let dash = |t: &str| (t != "-").then(|| t.to_owned());
         lines
             .split(';')
             .filter(|l| !l.is_empty())
             .map(|l| {
                 let f: Vec<&str> = l.split(' ').collect();
-                let [due, currency, arr, new_arr] = f[..] else { return Err(corrupt("renewals")) };
-                Ok((
-                    NaiveDate::from_str(due).map_err(|_| corrupt("due_on"))?,
-                    currency.to_owned(),
-                    decimal(arr)?,
-                    if new_arr == "-" { None } else { Some(decimal(new_arr)?) },
-                ))
+                let [due, currency, arr, new_arr, outcome, source, term] = f[..] else {
+                    return Err(corrupt("renewals"));
+                };
+                Ok(RenewalValue {
+                    due_on: NaiveDate::from_str(due).map_err(|_| corrupt("due_on"))?,
+                    currency: currency.to_owned(),
+                    arr: decimal(arr)?,
+                    new_arr: dash(new_arr).map(|n| decimal(&n)).transpose()?,
+                    outcome: dash(outcome).map(|o| Outcome::parse(&o).map_err(|_| corrupt("outcome"))).transpose()?,
+                    outcome_source: dash(source),
+                    term_months: term.parse().map_err(|_| corrupt("term_months"))?,
+                })
             })
             .collect()
     }
@@ -870,6 +934,7 @@ fn renewal_from(r: &AnyRow) -> Result<Renewal> {
         outcome_source: opt_text(r, "outcome_source")?,
         new_arr: opt_decimal(r, "new_arr")?,
         reason: opt_text(r, "reason")?,
+        term_months: opt_term(r)?.ok_or_else(|| corrupt("term_months"))?,
     })
 }
 

@@ -66,6 +66,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_attribution.sql"),
         postgres: include_str!("../migrations/postgres/0009_attribution.sql"),
     },
+    Migration {
+        version: 10,
+        name: "terms",
+        sqlite: include_str!("../migrations/sqlite/0010_terms.sql"),
+        postgres: include_str!("../migrations/postgres/0010_terms.sql"),
+    },
 ];
 
 /// The schema version this build expects.

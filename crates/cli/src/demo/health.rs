@@ -22,7 +22,7 @@ filter = "employees >= 1000 or arr >= 100000"
 [[segment]]
 key = "at-risk"
 name = "At risk"
-filter = 'band = "red" and stage != "churned"'
+filter = '(band = "red" and stage != "churned") or days_to_churn >= 0'
 
 [[segment]]
 key = "dach"

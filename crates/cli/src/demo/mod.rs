@@ -486,6 +486,7 @@ pub fn billing(
                         ends_on: (!open).then(|| end.to_string()),
                         renews_on: open.then(|| end.to_string()),
                         payment_terms: Some(if annual { "net30" } else { "prepaid" }.into()),
+                        term_months: None,
                     });
                     day = end;
                 }

@@ -51,6 +51,8 @@ pub struct PeriodView {
     pub ends_on: Option<NaiveDate>,
     pub renews_on: Option<NaiveDate>,
     pub payment_terms: Option<String>,
+    /// The committed term in months: as stated, else one interval (1 or 12).
+    pub term_months: u32,
     /// `import`, `api` or `stripe`.
     pub source: String,
 }
@@ -72,6 +74,7 @@ impl From<&PeriodRecord> for PeriodView {
             ends_on: p.ends_on,
             renews_on: p.renews_on,
             payment_terms: p.payment_terms.clone(),
+            term_months: p.term(),
             source: r.source.clone(),
         }
     }
@@ -144,6 +147,11 @@ pub struct PeriodBody {
     renews_on: Option<NaiveDate>,
     /// `prepaid`, `postpaid`, `net30`, `30/70`…
     payment_terms: Option<String>,
+    /// The committed term in months (1–120) when it is not one interval: `12` for an annual
+    /// contract billed monthly. Renewals of terms of at least `KEEPWELL_CONTRACT_MONTHS` (default 3)
+    /// are contract renewals.
+    #[schema(minimum = 1, maximum = 120)]
+    term_months: Option<i64>,
 }
 
 #[derive(utoipa::ToSchema)]
@@ -199,6 +207,7 @@ pub async fn save_period(
         "ends_on",
         "renews_on",
         "payment_terms",
+        "term_months",
     ];
     super::input::only(&body, KNOWN, &mut shape);
     let input = PeriodInput {
@@ -213,6 +222,7 @@ pub async fn save_period(
         ends_on: field(&body, "ends_on", &mut shape),
         renews_on: field(&body, "renews_on", &mut shape),
         payment_terms: field(&body, "payment_terms", &mut shape),
+        term_months: whole(&body, "term_months", &mut shape),
     };
     let (_, period) = shape.and(input.validate())?;
     let rec = state.store.save_period(&auth.actor, account.id, &period).await?;

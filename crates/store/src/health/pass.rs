@@ -36,8 +36,20 @@ fn dec(s: &str) -> Result<Decimal> {
 }
 
 type AccountRow = (i64, Option<String>, Option<String>, Option<String>, Option<i64>, String, String, String);
-type PeriodRow =
-    (i64, String, String, i64, String, String, String, String, Option<String>, Option<String>, Option<String>);
+type PeriodRow = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u32>,
+);
 type InvoiceRow = (i64, String, String, String, String, Option<String>, Option<String>, String);
 
 /// [`fetch_json_rows`] when `needed`, else nothing.
@@ -96,7 +108,7 @@ impl Store {
         scope.push(&mut accounts_sql, "id");
         let mut periods_sql = json_rows(
             backend,
-            "account_id, subscription_id, plan, quantity, currency, amount, billing_interval, starts_on, ends_on, renews_on, payment_terms",
+            "account_id, subscription_id, plan, quantity, currency, amount, billing_interval, starts_on, ends_on, renews_on, payment_terms, term_months",
             "FROM subscription_periods WHERE starts_on <= ",
         );
         periods_sql.bind(Arg::Text(to_s.clone()));
@@ -194,7 +206,7 @@ impl Store {
             })
             .collect::<Result<_>>()?;
         let at = |id: i64| index.get(&id).copied();
-        for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms) in
+        for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms, term) in
             periods
         {
             let Some(i) = at(account) else { continue };
@@ -209,6 +221,7 @@ impl Store {
                 ends_on: opt_date(ends)?,
                 renews_on: opt_date(renews)?,
                 payment_terms: terms,
+                term_months: term,
             });
         }
         for (account, invoice_id, currency, amount, issued, due, paid, status) in invoices {

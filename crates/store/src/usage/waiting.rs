@@ -229,7 +229,7 @@ impl Store {
         let mut by_account: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         let rows = sql.query().fetch_all(&mut *tx).await?;
         let mut grouped: Vec<(String, i64)> = Vec::new();
-        let mut count = |r: &sqlx::any::AnyRow, moved: &mut Attributed| -> Result<()> {
+        let count = |r: &sqlx::any::AnyRow, moved: &mut Attributed| -> Result<()> {
             if matches!(text(r, "kind")?.as_str(), "track" | "page" | "screen") {
                 let day = crate::instant(r.try_get("timestamp")?).date_naive();
                 moved.from = Some(moved.from.map_or(day, |d| d.min(day)));

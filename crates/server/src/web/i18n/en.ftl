@@ -203,6 +203,10 @@ revenue-net-chart = Net new MRR per month
 revenue-cohort = Start month
 revenue-months-since = Accounts still paying, by months since start
 revenue-no-cohorts = No account started paying in this range.
+revenue-today = Today, { $day }
+revenue-at-month-end = At the end of { $month }
+revenue-projected = Projected at the end of { $month }, from the billing known today: { $mrr } { $currency } MRR.
+revenue-renewal-rates-count = Contract renewals only (terms of { $months } months or more); month-to-month plans renew by themselves and show in churn.
 metric-mrr = MRR, ARR and ARPA
 metric-mrr_movements = MRR movements
 metric-customer_churn = Customer churn
@@ -229,6 +233,31 @@ renewals-new-arr = New ARR
 renewals-reason = Reason
 renewals-record = Record
 renewals-empty = No renewals due in this window. Renewals appear for every subscription period with a renewal or end date.
+renewals-terms = Terms
+renewals-terms-contract = Contract renewals (terms of { $months }+ months)
+renewals-terms-monthly = Month-to-month renewals
+renewals-terms-all = All renewals
+renewals-term = { $months }-month term
+renewals-at-latest-rate = { $count ->
+    [one] One of them is converted at the latest FX rate known today, its due month having none yet (the amount's tooltip names the month).
+   *[other] { $count } of them are converted at the latest FX rate known today, their due months having none yet (the amount's tooltip names the month).
+}
+renewals-unconverted = { $count ->
+    [one] One renewal is in a currency with no FX rate to { $currency } at all and is left out of the totals: add rates with keepwell import fx_rates or POST /api/v1/fx-rates.
+   *[other] { $count } renewals are in currencies with no FX rate to { $currency } at all and are left out of the totals: add rates with keepwell import fx_rates or POST /api/v1/fx-rates.
+}
+renewals-also-monthly = { $count ->
+    [one] Besides these, one month-to-month subscription renews by itself in this window ({ $arr } { $currency } ARR); it is watched through churn, not worked as a renewal.
+   *[other] Besides these, { $count } month-to-month subscriptions renew by themselves in this window ({ $arr } { $currency } ARR); they are watched through churn, not worked as renewals.
+}
+renewals-also-contract = { $count ->
+    [one] Besides these, one contract renewal is due in this window ({ $arr } { $currency } ARR).
+   *[other] Besides these, { $count } contract renewals are due in this window ({ $arr } { $currency } ARR).
+}
+renewals-show = Show them
+renewals-rate-of = converted at the { $month } FX rate
+renewals-no-rate = no FX rate
+renewals-scheduled-churn = Scheduled to churn on { $day }, still saveable
 renewal-recorded = Outcome recorded for { $account }.
 renewal-not-yours = Only the account's owner or a manager can record this renewal.
 outcome-renewed = Renewed

@@ -205,6 +205,10 @@ revenue-net-chart = Чистый прирост MRR по месяцам
 revenue-cohort = Месяц начала
 revenue-months-since = Клиенты, которые всё ещё платят, по месяцам с начала
 revenue-no-cohorts = В этом периоде никто не начал платить.
+revenue-today = Сегодня, { $day }
+revenue-at-month-end = На конец { $month }
+revenue-projected = Прогноз на конец { $month } по известным сегодня подпискам: { $mrr } { $currency } MRR.
+revenue-renewal-rates-count = Только продления договоров (сроки от { $months } мес.); помесячные планы продлеваются сами и видны в оттоке.
 metric-mrr = MRR, ARR и ARPA
 metric-mrr_movements = Движение MRR
 metric-customer_churn = Отток клиентов
@@ -231,6 +235,22 @@ renewals-new-arr = Новый ARR
 renewals-reason = Причина
 renewals-record = Записать
 renewals-empty = В этом периоде продлений нет. Продления появляются для каждого периода подписки с датой продления или окончания.
+renewals-terms = Сроки
+renewals-terms-contract = Продления договоров (сроки от { $months } мес.)
+renewals-terms-monthly = Помесячные продления
+renewals-terms-all = Все продления
+renewals-term = срок { $months } мес.
+renewals-at-latest-rate = Пересчитано по последнему известному на сегодня курсу (для месяца продления курса ещё нет): { $count }; месяц курса — в подсказке к сумме.
+renewals-unconverted = { $count ->
+    [one] { $count } продление в валюте без курса к { $currency } не вошло в итоги: добавьте курсы через keepwell import fx_rates или POST /api/v1/fx-rates.
+   *[other] Продлений в валютах без курса к { $currency }: { $count }; они не вошли в итоги. Добавьте курсы через keepwell import fx_rates или POST /api/v1/fx-rates.
+}
+renewals-also-monthly = Кроме них, помесячных подписок, которые продлеваются сами в этом периоде: { $count } ({ $arr } { $currency } ARR); за ними следят через отток, а не ведут как продления.
+renewals-also-contract = Кроме них, продлений договоров в этом периоде: { $count } ({ $arr } { $currency } ARR).
+renewals-show = Показать
+renewals-rate-of = пересчитано по курсу { $month }
+renewals-no-rate = нет курса
+renewals-scheduled-churn = Уход назначен на { $day }, ещё можно сохранить
 renewal-recorded = Итог продления записан: { $account }.
 renewal-not-yours = Итог продления может записать только ответственный за клиента или менеджер.
 outcome-renewed = Продлено

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Form};
 use keepwell_core::metrics::{Metric, Report};
 use keepwell_core::money;
-use keepwell_core::renewal::check_outcome;
+use keepwell_core::renewal::{check_outcome, Terms};
 use minijinja::context;
 use rust_decimal::prelude::ToPrimitive;
 use std::collections::HashMap;
@@ -91,8 +91,10 @@ pub async fn page(
         team => team.iter().map(|u| context! { id => u.id, name => u.name }).collect::<Vec<_>>(),
     };
     // The ledger and the renewal rates read different tables: load them side by side.
-    let (ledger, rates) =
-        tokio::join!(ledger(&state, &request), renewals::renewal_rates(&state, request.range.from, request.range.to));
+    let (ledger, rates) = tokio::join!(
+        ledger(&state, &request),
+        renewals::renewal_rates(&state, request.range.from, request.range.to, Terms::Contract, today)
+    );
     let rates = rates.map_err(|e| api_failure(&state, &web, e))?;
     let ledger = match ledger {
         Ok(l) => l,
@@ -136,10 +138,20 @@ pub async fn page(
         context! {
             nav => "revenue", filters, problem, currency => request.range.currency,
             empty => ledger.accounts.is_empty(),
-            headline => context! {
-                mrr => money::format(latest.mrr_end), arr => money::format(latest.mrr_end * rust_decimal::Decimal::from(12)),
-                paying => latest.paying_end, arpa => latest.arpa().map(money::format),
+            headline => match ledger.on_day {
+                // Today's figures; the month-end one is what the billing known today projects.
+                Some(now) => context! {
+                    mrr => money::format(now.mrr), arr => money::format(now.mrr * rust_decimal::Decimal::from(12)),
+                    paying => now.paying, arpa => now.arpa().map(money::format), today => now.day,
+                    projected => money::format(latest.mrr_end), projected_month => request.range.to.to_string(),
+                },
+                None => context! {
+                    mrr => money::format(latest.mrr_end), arr => money::format(latest.mrr_end * rust_decimal::Decimal::from(12)),
+                    paying => latest.paying_end, arpa => latest.arpa().map(money::format),
+                    month_end => request.range.to.to_string(),
+                },
             },
+            contract_months => state.settings.contract_months,
             mrr_chart => chart::columns(&tr(&state, &web, "revenue-mrr-chart", &[]), &mrr_points),
             net_chart => chart::columns(&tr(&state, &web, "revenue-net-chart", &[]), &net_points),
             sections, cohorts, cohort_formula => Metric::Cohorts.formula(),
@@ -155,13 +167,9 @@ pub async fn renewals_page(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let (f, day) =
-        renewals::filter(&Params::form(&q), auth.user_id).map_err(|e| api_failure(&state, &web, e.into()))?;
+    let (f, day) = renewals::filter(&Params::form(&q), auth.user_id, state.settings.contract_months)
+        .map_err(|e| api_failure(&state, &web, e.into()))?;
     let list = renewals::upcoming(&state, &f, day).await.map_err(|e| api_failure(&state, &web, e))?;
-    let total_arr: rust_decimal::Decimal =
-        list.data.iter().filter_map(|r| r.arr.parse::<rust_decimal::Decimal>().ok()).sum();
-    let total_forecast: rust_decimal::Decimal =
-        list.data.iter().filter_map(|r| r.forecast_arr.parse::<rust_decimal::Decimal>().ok()).sum();
     let team = state.store.users().await.map_err(|e| failure(&state, &web, e))?;
     Ok(render(
         &state,
@@ -170,10 +178,11 @@ pub async fn renewals_page(
         context! {
             nav => "renewals",
             within => q.get("within_days").cloned().unwrap_or_else(|| "90".into()),
-            owner => q.get("owner"), status => q.get("status"),
+            owner => q.get("owner"), status => q.get("status"), terms => list.terms,
             team => team.iter().map(|u| context! { id => u.id, name => u.name }).collect::<Vec<_>>(),
             renewals => list.data, forecast_rate => list.forecast_rate,
-            total_arr => money::format(total_arr), total_forecast => money::format(total_forecast),
+            totals => list.totals, not_listed => list.not_listed, contract_months => list.contract_months,
+            reporting => state.settings.reporting_currency,
             can_record => auth.role != keepwell_core::Role::Viewer,
             outcomes => keepwell_core::renewal::Outcome::ALL.map(|o| o.as_str()),
         },
