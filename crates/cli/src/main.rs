@@ -35,6 +35,7 @@ struct Cli {
 enum Command {
     /// Run the web UI, the REST API and the background work.
     Serve {
+        /// The address to listen on (default 127.0.0.1:8080).
         #[arg(long, env = "KEEPWELL_LISTEN")]
         listen: Option<String>,
         /// Fill an empty database with the demo workspace and print the login.
@@ -63,9 +64,15 @@ enum Command {
     /// Write a realistic, reproducible demo workspace into an empty database.
     Demo(demo::DemoArgs),
     /// Write a consistent backup of the running workspace to FILE.
-    Backup { file: PathBuf },
+    Backup {
+        /// Where to write it (written beside as FILE.partial, then renamed).
+        file: PathBuf,
+    },
     /// Load a backup into a new, empty database.
-    Restore { file: PathBuf },
+    Restore {
+        /// A file `keepwell backup` wrote.
+        file: PathBuf,
+    },
     /// One pass of the periodic work (usage rollups, health snapshots, segment membership,
     /// lifecycle rules) as of an instant (default: now). Running it twice changes nothing.
     Tick {
@@ -75,8 +82,10 @@ enum Command {
     },
     /// Run the daily pass for every day from --from to --to, oldest first (backfill after an import).
     Replay {
+        /// The first day, YYYY-MM-DD.
         #[arg(long)]
         from: String,
+        /// The last day, YYYY-MM-DD (included).
         #[arg(long)]
         to: String,
         /// Say what would run without writing.
@@ -85,14 +94,19 @@ enum Command {
     },
     /// Create or update the segments, lifecycle rules and scorecards of a TOML file by key.
     Apply {
+        /// A TOML file of [[segment]], [[lifecycle_rule]] and [[scorecard]] tables.
         file: PathBuf,
         /// Check the file and report what would change without writing.
         #[arg(long)]
         dry_run: bool,
     },
     /// Write the current definitions (or one kind: segments, lifecycle_rules, scorecards) as TOML.
-    Export { kind: Option<String> },
-    /// The project's own benchmarks: `import`, `accounts-api`, `ingest`, `health`.
+    Export {
+        /// segments, lifecycle_rules or scorecards (default: all of them).
+        kind: Option<String>,
+    },
+    /// The project's own benchmarks: import, accounts-api, metrics, ingest, health, attribution,
+    /// backtest (`keepwell bench --help` says what each measures).
     Bench(bench::BenchArgs),
 }
 
@@ -100,8 +114,10 @@ enum Command {
 enum UserAction {
     /// Add a team member. Prints a generated password once unless --password-stdin is given.
     Create {
+        /// Their e-mail, the login.
         #[arg(long)]
         email: String,
+        /// Their name as the team sees it.
         #[arg(long)]
         name: String,
         /// admin, manager, csm or viewer.
@@ -117,6 +133,7 @@ enum UserAction {
 enum TokenAction {
     /// Print a new REST API token once (only its hash is stored).
     Create {
+        /// What the token is for (shown under API & keys).
         #[arg(long)]
         name: String,
         /// admin, manager, csm or viewer (default viewer).
@@ -129,6 +146,7 @@ enum TokenAction {
 enum WritekeyAction {
     /// Print a new ingestion write key once.
     Create {
+        /// Which source sends with it (web, backend, …).
         #[arg(long)]
         name: String,
     },
@@ -143,6 +161,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if verbose { "info" } else { "warn" })),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal; a file, a pipe or journald gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -326,4 +346,44 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// `keepwell --help` is the manual at hand: every command, argument and flag says what it is,
+    /// and `bench` lists every benchmark with what it measures.
+    #[test]
+    fn every_command_and_flag_has_its_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let path = format!("{path} {}", cmd.get_name());
+            if cmd.get_about().is_none() && path != " keepwell" {
+                missing.push(path.clone());
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !matches!(id, "help" | "version") && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+                for value in arg.get_possible_values() {
+                    if value.get_help().is_none() && !matches!(value.get_name(), "true" | "false") {
+                        missing.push(format!("{path} {id}={}", value.get_name()));
+                    }
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+        let help = Cli::command().render_long_help().to_string();
+        let bench = Cli::command().find_subcommand_mut("bench").unwrap().render_long_help().to_string();
+        for name in ["import", "accounts-api", "metrics", "ingest", "health", "attribution", "backtest"] {
+            assert!(help.contains(name) && bench.contains(&format!("- {name}:")), "{name} missing from the help");
+        }
+    }
 }

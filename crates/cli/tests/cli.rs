@@ -67,6 +67,7 @@ on_both_backends!(
     backup_restores_across_backends,
     event_history_imports_all_or_nothing_once,
     an_archive_of_many_gzipped_files_waits_then_reaches_its_accounts,
+    the_first_serve_demo_logs_no_warnings_and_no_colour,
     definitions_apply_whole_export_round_trips_and_passes_rerun_alike,
 );
 
@@ -417,6 +418,56 @@ async fn an_archive_of_many_gzipped_files_waits_then_reaches_its_accounts(url: S
     assert_eq!(snap.readings[at("active_users")].value, Some(3.into()), "{:?}", snap.readings);
     assert_eq!(snap.readings[at("days_since_activity")].value, Some(2.into()), "last seen the 23rd");
     store.close().await;
+}
+
+/// A new user's first `serve --demo`: the demo is written, the server listens, and its log —
+/// not a terminal here — has no colour codes and no warning about its own work.
+async fn the_first_serve_demo_logs_no_warnings_and_no_colour(url: String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keepwell"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("KEEPWELL_DATABASE_URL", &url)
+        .env("KEEPWELL_DATA_DIR", std::env::temp_dir().join("kw-cli-unused"))
+        .env_remove("KEEPWELL_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run keepwell serve");
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut said = String::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("is listening on") {
+            break;
+        }
+    }
+    assert!(said.contains("Demo workspace written") && said.contains("listening"), "{said}");
+    // The first background pass runs a few seconds after the start: wait for it, then stop.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = String::new();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !log.contains("daily pass") && std::time::Instant::now() < until {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            log.push_str(&line);
+            log.push('\n');
+        }
+    }
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let _ = child.wait();
+    log.extend(rx.try_iter().map(|l| l + "\n"));
+    assert!(log.contains("daily pass"), "the first pass ran: {log}");
+    assert!(!log.contains('\u{1b}'), "colour codes in a log that is not a terminal: {log}");
+    assert!(!log.contains(" WARN ") && !log.contains(" ERROR "), "warnings on a first start: {log}");
 }
 
 const DEFINITIONS: &str = r#"

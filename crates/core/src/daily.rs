@@ -130,7 +130,8 @@ pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
     for s in &sources {
         let days = match s {
             Source::ActiveUsers { days } | Source::Events { days, .. } => i64::from(*days),
-            Source::EventTrend { days, .. } => 2 * i64::from(*days),
+            Source::EventTrend { days, .. } | Source::UsersTrend { days } => 2 * i64::from(*days),
+            Source::UsersRetained { days, before } => i64::from(*days) + i64::from(*before),
             Source::LicenseUtilization { days } => {
                 needs.billing = true;
                 i64::from(*days)
@@ -375,7 +376,7 @@ mod tests {
             scorecards: vec![Scorecard::compile(1, 1, default_scorecard()).unwrap()],
             skipped: Vec::new(),
         };
-        assert_eq!(plan.needs().lookback_days, 60, "the usage trend compares two 30-day windows");
+        assert_eq!(plan.needs().lookback_days, 120, "users retained reads 30 days and the 90 before");
         let fx = Default::default();
         // A workspace with usage, but no sentiment or interaction recorded yet.
         let fed = crate::facts::Fed { usage: true, sentiments: false, interactions: false };
@@ -388,17 +389,20 @@ mod tests {
             vec![StageMove { account: 1, from: "adoption".into(), to: "expansion".into(), rule: "big".into() }]
         );
         assert_eq!(day.membership, vec![(7, 2, true)]);
-        // Account 1: 10 of 10 seats active yesterday. Account 2: nobody since January (both
-        // utilisations, active users and days since activity score 0, weights 2 + 1.5 + 1 + 1.5)
-        // but billing is clean (MRR change, downgrade, overdue 100 with weights 1 + 1 + 1, tenure
-        // 100 with 0.5); its usage trend has nothing to compare (missing, 1.5); adoption (no
-        // catalogue), interaction and sentiment (never recorded) do not apply:
-        // (3 × 100 + 0.5 × 100) ÷ 9.5 = 36.84, red, on a coverage of 9.5 ÷ 11 = 86.36 %.
+        // Account 1: 10 of 10 seats active yesterday. Account 2: nobody since January: license
+        // utilisation, active users, users retained (everyone of before is gone) and days since
+        // activity score 0, weights 1 + 1 + 3 + 2; billing is clean (MRR change, downgrade, overdue
+        // 100 with weights 1.25 each, tenure 100 with 0.5); its usage trend has nothing to compare
+        // (missing, 1.5); adoption (no catalogue), interaction and sentiment (never recorded) do
+        // not apply: (3.75 × 100 + 0.5 × 100) ÷ 11.25 = 37.78, red, on a coverage of
+        // 11.25 ÷ 12.75 = 88.24 %.
         let scores: Vec<(Option<Decimal>, Option<Band>)> = day.snapshots.iter().map(|s| (s.score, s.band)).collect();
         assert_eq!(
             scores,
-            vec![(Some(Decimal::from(100)), Some(Band::Green)), (Some(Decimal::new(3684, 2)), Some(Band::Red))]
+            vec![(Some(Decimal::from(100)), Some(Band::Green)), (Some(Decimal::new(3778, 2)), Some(Band::Red))]
         );
+        let scored = crate::health::score(plan.scorecards[0].measures(), &day.snapshots[1].readings);
+        assert_eq!(scored.coverage, Some(Decimal::new(8824, 2)));
         let again = run(&plan, ctx, &mut accounts, &mut members);
         assert!(again.stages.is_empty() && again.membership.is_empty());
         assert_eq!(again.snapshots, day.snapshots);

@@ -209,6 +209,8 @@ impl<'a> AccountDay<'a> {
             | Source::Events { .. }
             | Source::EventTrend { .. }
             | Source::UsageTrend { .. }
+            | Source::UsersTrend { .. }
+            | Source::UsersRetained { .. }
             | Source::DaysSinceActivity => self.ctx.fed.usage,
             Source::FeatureAdoption => self.ctx.fed.usage && !self.ctx.catalogue.is_empty(),
             Source::Sentiment => self.ctx.fed.sentiments,
@@ -235,7 +237,10 @@ impl<'a> AccountDay<'a> {
 
     fn active_users(&self, days: u32) -> i64 {
         let to = self.today();
-        let from = to - i64::from(days) + 1;
+        self.users_between(to - i64::from(days) + 1, to)
+    }
+
+    fn users_between(&self, from: i64, to: i64) -> i64 {
         self.facts.users.iter().filter(|u| u.any_in(from, to)).count() as i64
     }
 
@@ -282,6 +287,28 @@ impl<'a> AccountDay<'a> {
                 self.tracked().then_some(())?;
                 let d = i64::from(*days);
                 crate::usage::trend(self.total(today - d + 1, today), self.total(today - 2 * d + 1, today - d))
+            }
+            Source::UsersRetained { days, before } => {
+                self.tracked().then_some(())?;
+                let (recent, base) = (today - i64::from(*days) + 1, today - i64::from(*days));
+                let earlier: Vec<_> =
+                    self.facts.users.iter().filter(|u| u.any_in(base - i64::from(*before) + 1, base)).collect();
+                let kept = earlier.iter().filter(|u| u.any_in(recent, today)).count();
+                // Nobody in the earlier window, none now, but people before it: every one of them
+                // is gone (quiet is data). A comeback after the silence has nothing to compare.
+                let start = base - i64::from(*before) + 1;
+                if earlier.is_empty() && self.facts.first_usage.is_some_and(|f| f < start) {
+                    return (self.users_between(recent, today) == 0).then_some(Decimal::ZERO);
+                }
+                crate::usage::percent(Decimal::from(kept as i64), Decimal::from(earlier.len() as i64))
+            }
+            Source::UsersTrend { days } => {
+                self.tracked().then_some(())?;
+                let d = i64::from(*days);
+                crate::usage::trend(
+                    self.users_between(today - d + 1, today),
+                    self.users_between(today - 2 * d + 1, today - d),
+                )
             }
             Source::DaysSinceActivity => {
                 self.tracked().then_some(())?;
@@ -551,6 +578,45 @@ mod tests {
     }
 
     /// Worked example: 300 usage events in the last 30 days against 400 the 30 before is −25 %.
+    #[test]
+    fn users_retained_counts_the_people_of_before_who_are_still_here() {
+        let n = |s: &str| day_number(d(s));
+        let fx = fx();
+        let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &[], fed: Fed::all() };
+        // Four people used it in the 90 days before June; three of them in June, one left.
+        let users = vec![
+            days(&["2026-04-10", "2026-06-20"]),
+            days(&["2026-03-05", "2026-06-29"]),
+            days(&["2026-05-30", "2026-06-01"]),
+            days(&["2026-05-15"]),
+            days(&["2026-06-15"]),
+        ];
+        let facts =
+            Facts { users, first_usage: Some(n("2026-03-05")), last_usage: Some(n("2026-06-29")), ..Facts::default() };
+        let retained = Source::UsersRetained { days: 30, before: 90 };
+        assert_eq!(
+            AccountDay::new(&facts, ctx).value(&retained),
+            Some(Decimal::from(75)),
+            "3 of 4; the newcomer does not count"
+        );
+        // Silent since January: everyone who used it is gone.
+        let gone = Facts {
+            users: vec![days(&["2026-01-02"])],
+            first_usage: Some(n("2026-01-02")),
+            last_usage: Some(n("2026-01-02")),
+            ..Facts::default()
+        };
+        assert_eq!(AccountDay::new(&gone, ctx).value(&retained), Some(Decimal::ZERO));
+        // New this month: nothing to compare with.
+        let new = Facts {
+            users: vec![days(&["2026-06-20"])],
+            first_usage: Some(n("2026-06-20")),
+            last_usage: Some(n("2026-06-20")),
+            ..Facts::default()
+        };
+        assert_eq!(AccountDay::new(&new, ctx).value(&retained), None);
+    }
+
     #[test]
     fn usage_trend_compares_all_events_of_two_windows() {
         let n = |s| day_number(d(s));

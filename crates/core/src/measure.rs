@@ -28,6 +28,8 @@ pub const FUNCTIONS: &[(&str, usize, usize)] = &[
     ("active_users", 1, 1),
     ("license_utilization", 0, 1),
     ("usage_trend", 1, 1),
+    ("active_users_trend", 1, 1),
+    ("users_retained", 2, 2),
     ("feature_adoption", 0, 0),
     ("events", 2, 2),
     ("event_trend", 2, 2),
@@ -61,6 +63,17 @@ pub enum Source {
     /// Change of all usage events over `days` days against the `days` before, percent.
     UsageTrend {
         days: u32,
+    },
+    /// Change of distinct users active over `days` days against the `days` before, percent:
+    /// people leaving, which a quiet stretch of the same people does not look like.
+    UsersTrend {
+        days: u32,
+    },
+    /// Of the users active in the `before` days before the last `days`, the percent active
+    /// again in the last `days`: people who left, however quietly the rest work.
+    UsersRetained {
+        days: u32,
+        before: u32,
     },
     /// Features of its plans used in 30 days ÷ features they include, percent.
     FeatureAdoption,
@@ -124,7 +137,8 @@ impl Source {
                 },
             },
             Expr::Truthy(Operand::Call(name, args)) => {
-                let one_day = || args.first().and_then(days).ok_or_else(need_days);
+                let day_at = |i: usize| args.get(i).and_then(days).ok_or_else(need_days);
+                let one_day = || day_at(0);
                 let event_days = || -> Result<(String, u32), expr::ParseError> {
                     let event =
                         args.first().and_then(text_arg).ok_or_else(|| wrong("the event name comes first, quoted"))?;
@@ -135,6 +149,8 @@ impl Source {
                     "license_utilization" if args.is_empty() => Source::LicenseUtilization { days: 30 },
                     "license_utilization" => Source::LicenseUtilization { days: one_day()? },
                     "usage_trend" => Source::UsageTrend { days: one_day()? },
+                    "active_users_trend" => Source::UsersTrend { days: one_day()? },
+                    "users_retained" => Source::UsersRetained { days: day_at(0)?, before: day_at(1)? },
                     "feature_adoption" => Source::FeatureAdoption,
                     "events" => event_days().map(|(event, days)| Source::Events { event, days })?,
                     "event_trend" => event_days().map(|(event, days)| Source::EventTrend { event, days })?,
@@ -188,6 +204,8 @@ impl fmt::Display for Source {
             Source::LicenseUtilization { days: 30 } => f.write_str("license_utilization()"),
             Source::LicenseUtilization { days } => write!(f, "license_utilization({days})"),
             Source::UsageTrend { days } => write!(f, "usage_trend({days})"),
+            Source::UsersTrend { days } => write!(f, "active_users_trend({days})"),
+            Source::UsersRetained { days, before } => write!(f, "users_retained({days}, {before})"),
             Source::FeatureAdoption => f.write_str("feature_adoption()"),
             Source::Events { event, days } => write!(f, "events({}, {days})", quoted(event)),
             Source::EventTrend { event, days } => write!(f, "event_trend({}, {days})", quoted(event)),
@@ -216,6 +234,8 @@ mod tests {
             "license_utilization()",
             "license_utilization(7)",
             "usage_trend(30)",
+            "active_users_trend(30)",
+            "users_retained(30, 90)",
             "feature_adoption()",
             "events(\"Report Built\", 30)",
             "event_trend(\"Report Built\", 14)",

@@ -18,7 +18,7 @@ pub fn previous_window(as_of: NaiveDate, days: u64) -> (NaiveDate, NaiveDate) {
 }
 
 /// `part ÷ whole` in percent, to hundredths, as the metrics compute their rates.
-fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
+pub fn percent(part: Decimal, whole: Decimal) -> Option<Decimal> {
     crate::metrics::ratio(part, whole).map(|r| r.round_dp(2))
 }
 

@@ -392,7 +392,7 @@ async fn a_manager_builds_a_segment_reads_health_and_backtests() {
         c.wait().at_most(Duration::from_secs(30)).for_element(Locator::Css("#scorecard-definition")).await.unwrap();
     let toml = area.prop("value").await.unwrap().unwrap_or_default();
     area.clear().await.unwrap();
-    area.send_keys(&toml.replacen("weight = 2", "weight = -2", 1)).await.unwrap();
+    area.send_keys(&toml.replacen("weight = 1\n", "weight = -1\n", 1)).await.unwrap();
     c.find(Locator::Css("#scorecard-save")).await.unwrap().click().await.unwrap();
     wait_for_text(&c, ".scorecard-error", "measures[0].weight").await;
     let area = c.find(Locator::Css("#scorecard-definition")).await.unwrap();

@@ -82,7 +82,7 @@ async fn a_score_is_explained_and_follows_sentiment_and_overrides(app: TestApp) 
     let util = measure(&h, "license_utilization");
     assert_eq!(
         (util["value"].as_f64(), util["score"].as_f64(), util["weight"].as_f64()),
-        (Some(75.0), Some(91.67), Some(2.0))
+        (Some(75.0), Some(91.67), Some(1.0))
     );
     // No CSM ever rated any account yet: the workspace never fed sentiment, so the measure does
     // not apply (rather than counting against the coverage of every account); no contribution.
@@ -158,6 +158,10 @@ async fn segments_rules_and_scorecards_work_by_key(app: TestApp) {
         app.post("/api/v1/segments/preview", &app.admin, json!({"filter": "employees >= 10 and countri = 1"})).await;
     assert_eq!((status, fields(&p)), (422, vec!["filter".to_string()]));
     assert!(p.to_string().contains("column 21: unknown field"), "{p}");
+    // A number compared with text never matches: an error naming the column, not an empty segment.
+    let (status, p) = app.post("/api/v1/segments/preview", &app.admin, json!({"filter": "mrr >= \"abc\""})).await;
+    assert_eq!((status, fields(&p)), (422, vec!["filter".to_string()]));
+    assert!(p.to_string().contains("column 8: mrr is a number, and \\\"abc\\\" is text"), "{p}");
 
     let dach = json!({"key": "dach", "name": "DACH", "filter": "country in [\"DE\", \"AT\", \"CH\"]"});
     let (status, s) = app.post("/api/v1/segments", &app.admin, dach.clone()).await;

@@ -16,6 +16,7 @@ pub mod usage;
 
 use keepwell_core::Invalid;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::ConnectOptions;
 use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
 
@@ -125,7 +126,12 @@ impl Store {
                     Ok(())
                 })
             });
-        let pool = options.connect(&url).await?;
+        // A slow statement is the operator's to look into, not a warning on every big import:
+        // logged at debug (KEEPWELL_LOG=sqlx=debug shows them).
+        let connect = url
+            .parse::<sqlx::any::AnyConnectOptions>()?
+            .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        let pool = options.connect_with(connect).await?;
         Ok(Store { pool, backend })
     }
 

@@ -18,20 +18,24 @@
 use crate::demo::{self, DemoArgs};
 use crate::import::{self, ImportArgs};
 
+mod attribution;
+mod backtest;
 mod health;
 mod ingest;
 use anyhow::{bail, Context};
 use keepwell_store::{Actor, Store};
 use rand::{Rng, SeedableRng};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// import, accounts-api, metrics, ingest or health.
-    name: String,
-    #[arg(long, default_value_t = 100_000)]
-    accounts: usize,
+    /// Which benchmark.
+    #[arg(value_enum)]
+    name: Bench,
+    /// Accounts in the workspace (import, accounts-api, metrics, health; attribution: the groupIds).
+    #[arg(long)]
+    accounts: Option<usize>,
     /// Concurrent clients (accounts-api: 50 unless given; ingest: 8).
     #[arg(long)]
     clients: Option<usize>,
@@ -45,15 +49,44 @@ pub struct BenchArgs {
     /// Warm repetitions of each request (metrics).
     #[arg(long, default_value_t = 20)]
     repeat: usize,
-    /// Events to send (ingest).
-    #[arg(long, default_value_t = 2_000_000)]
-    events: usize,
+    /// Events to send (ingest, default 2 000 000) or to leave waiting (attribution, default 1 000 000).
+    #[arg(long)]
+    events: Option<usize>,
     /// Days the health benchmark replays over a tenth of the accounts (0: none).
     #[arg(long, default_value_t = 365)]
     replay_days: u64,
     /// Events per /v1/batch request (ingest).
     #[arg(long, default_value_t = 500)]
     batch: usize,
+    /// A TOML file whose `[[scorecard]]` with key `default` is backtested instead of the
+    /// default scorecard (backtest).
+    #[arg(long)]
+    scorecard: Option<PathBuf>,
+    /// Keep the books written in this directory and reuse them on the next run (backtest).
+    #[arg(long)]
+    books: Option<PathBuf>,
+    /// Added to each book's seed, to backtest on other books of the same kinds (backtest).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// The benchmarks, each printing its figures and the machine it ran on.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Bench {
+    /// A CSV of 100 000 accounts imported (rows/s).
+    Import,
+    /// GET/POST /api/v1/accounts under 50 concurrent clients (requests/s, latency percentiles).
+    AccountsApi,
+    /// Every revenue metric over three years of 100 000 accounts' billing (cold and warm latency).
+    Metrics,
+    /// Segment's /v1/batch under 8 clients: 2 000 000 events acknowledged and rolled up (events/s).
+    Ingest,
+    /// The daily pass over 100 000 accounts, a replay of a year over a tenth, a live segment count.
+    Health,
+    /// 1 000 000 waiting events reaching the accounts a CRM import brings.
+    Attribution,
+    /// The default scorecard's ROC AUC on the demo and on differently generated books.
+    Backtest,
 }
 
 fn machine() -> String {
@@ -88,16 +121,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "database: {}",
         if args.target.is_some() { "the given --target" } else { "a new SQLite file (WAL, synchronous=FULL)" }
     );
-    let result = match args.name.as_str() {
-        "import" => bench_import(&dir, &url, args.accounts).await.map(|_| ()),
-        "accounts-api" => bench_api(&dir, &url, &args).await,
-        "metrics" => bench_metrics(&url, &args).await,
-        "ingest" => {
-            let a = ingest::IngestArgs { events: args.events, clients: args.clients.unwrap_or(8), batch: args.batch };
+    let accounts = args.accounts.unwrap_or(100_000);
+    let result = match args.name {
+        Bench::Import => bench_import(&dir, &url, accounts).await.map(|_| ()),
+        Bench::AccountsApi => bench_api(&dir, &url, &args, accounts).await,
+        Bench::Metrics => bench_metrics(&url, &args, accounts).await,
+        Bench::Ingest => {
+            let events = args.events.unwrap_or(2_000_000);
+            let a = ingest::IngestArgs { events, clients: args.clients.unwrap_or(8), batch: args.batch };
             ingest::run(&dir, &url, args.target.is_some(), &a).await
         }
-        "health" => health::run(&url, args.accounts, args.replay_days).await,
-        other => bail!("unknown benchmark {other:?}: try import, accounts-api, metrics, ingest or health"),
+        Bench::Health => health::run(&url, accounts, args.replay_days).await,
+        Bench::Attribution => {
+            attribution::run(&url, args.events.unwrap_or(1_000_000), args.accounts.unwrap_or(1_000)).await
+        }
+        Bench::Backtest => {
+            let b = backtest::BacktestArgs {
+                accounts: args.accounts.unwrap_or(300),
+                scorecard: args.scorecard.clone(),
+                books: args.books.clone(),
+                seed: args.seed,
+            };
+            backtest::run(&b).await
+        }
     };
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -112,7 +158,7 @@ async fn bench_import(dir: &Path, url: &str, n: usize) -> anyhow::Result<Store> 
     }
     let actor = Actor::system("bench");
     demo::write_team(&store, &actor).await?;
-    let (accounts, _) = demo::generate(&DemoArgs { accounts: n, days: 0, seed: 1 });
+    let (accounts, _) = demo::generate(&DemoArgs { accounts: n, days: 0, seed: 1, ..DemoArgs::default() });
     let file = dir.join("accounts.csv");
     write_csv(&file, &accounts)?;
     let size = std::fs::metadata(&file)?.len();
@@ -171,8 +217,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("search name/domain", "q=harbor"),
 ];
 
-async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()> {
-    let store = bench_import(dir, url, args.accounts).await?;
+async fn bench_api(dir: &Path, url: &str, args: &BenchArgs, accounts: usize) -> anyhow::Result<()> {
+    let store = bench_import(dir, url, accounts).await?;
     let clients = args.clients.unwrap_or(50);
     let (token, hash, prefix) = keepwell_server::auth::new_secret("kw");
     store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
@@ -244,7 +290,7 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs) -> anyhow::Result<()
     let mut lat: Vec<f64> = all.iter().map(|(_, l)| *l).collect();
     println!(
         "accounts-api: {} accounts, {} clients without pause for {} s: {} requests ({:.0}/s), {} errors",
-        args.accounts,
+        accounts,
         clients,
         args.seconds,
         lat.len(),
@@ -336,7 +382,7 @@ async fn metrics_workspace(store: &Store, n: usize) -> anyhow::Result<()> {
     }
     let actor = Actor::system("bench");
     demo::write_team(store, &actor).await?;
-    let args = DemoArgs { accounts: n, days: 1096, seed: 1 };
+    let args = DemoArgs { accounts: n, days: 1096, seed: 1, ..DemoArgs::default() };
     let (inputs, _) = demo::generate(&args);
     let start = Instant::now();
     let accounts: Vec<_> = inputs.iter().cloned().map(|a| a.validate()).collect::<Result<_, _>>().context("account")?;
@@ -375,11 +421,11 @@ enum Auth {
     Cookie(String),
 }
 
-async fn bench_metrics(url: &str, args: &BenchArgs) -> anyhow::Result<()> {
+async fn bench_metrics(url: &str, args: &BenchArgs, accounts: usize) -> anyhow::Result<()> {
     use keepwell_core::metrics::{Ledger, Metric, Range, Report};
     let store = Store::connect(url).await?;
     store.migrate().await?;
-    metrics_workspace(&store, args.accounts).await?;
+    metrics_workspace(&store, accounts).await?;
     let today = chrono::Utc::now().date_naive();
     let to = keepwell_core::money::Month::of(today);
     let from = to.plus(-35);

@@ -1,7 +1,8 @@
-//! The demo's health: segments and lifecycle rules as a team would write them, CSM sentiment
-//! ratings (gloomier before a churn), and the daily pass replayed over recent months so the
-//! pages have history.
+//! The demo's health: segments and lifecycle rules as a team would write them, and CSM
+//! sentiment ratings (gloomier before a churn). The demo then replays the daily pass over the
+//! last `REPLAY_DAYS` so the pages have history.
 
+use super::Book;
 use chrono::{Days, NaiveDate};
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::definitions::Definitions;
@@ -56,17 +57,15 @@ const GLOOMY: &[&str] =
 const CHEERY: &[&str] =
     &["happy after the QBR", "rolling out to another team", "great feedback on reports", "steady, no concerns"];
 
-/// Writes the definitions and sentiments, then replays the last `REPLAY_DAYS` days; returns
-/// how many sentiments and snapshots.
+/// Writes the definitions and sentiments; returns how many sentiments.
 pub async fn write(
     store: &Store,
     actor: &Actor,
-    seed: u64,
+    (seed, book): (u64, Book),
     periods: &[PeriodInput],
     ids: &HashMap<String, i64>,
-    reporting: &str,
     today: NaiveDate,
-) -> anyhow::Result<(usize, usize)> {
+) -> anyhow::Result<usize> {
     let defs = Definitions::from_toml(DEFINITIONS).map_err(anyhow::Error::msg)?;
     store.apply(actor, &defs, false).await?;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5e47);
@@ -76,12 +75,21 @@ pub async fn write(
     accounts.sort();
     for (crm, &id) in accounts {
         let churn = churns.get(crm).and_then(|c| c.iter().copied().filter(|d| *d > today - Days::new(400)).max());
+        // In the demo most leavers were seen coming by their CSM, a month or two before; in the
+        // drift book fewer, and some who stay worried their CSM for nothing.
+        let (seen, false_alarm) = match book {
+            Book::Demo => (0.7, 0.0),
+            Book::Drift => (0.35, 0.12),
+            Book::Billing | Book::Champion => (0.5, 0.05),
+        };
         let (day, rating, reason) = match churn {
-            // Most leavers were seen coming by their CSM, a month or two before.
-            Some(c) if rng.gen_bool(0.7) => {
+            Some(c) if rng.gen_bool(seen) => {
                 (c - Days::new(rng.gen_range(20..70)), rng.gen_range(1..=2), GLOOMY[rng.gen_range(0..GLOOMY.len())])
             }
             Some(_) => continue,
+            None if false_alarm > 0.0 && rng.gen_bool(false_alarm) => {
+                (today - Days::new(rng.gen_range(1..200)), rng.gen_range(1..=2), GLOOMY[rng.gen_range(0..GLOOMY.len())])
+            }
             None if rng.gen_bool(0.4) => {
                 (today - Days::new(rng.gen_range(1..200)), rng.gen_range(3..=5), CHEERY[rng.gen_range(0..CHEERY.len())])
             }
@@ -92,9 +100,5 @@ pub async fn write(
             sentiments += 1;
         }
     }
-    let mut snapshots = 0;
-    store
-        .run_days(reporting, today - Days::new(REPLAY_DAYS - 1), today, |_, out| snapshots += out.snapshots.len())
-        .await?;
-    Ok((sentiments, snapshots))
+    Ok(sentiments)
 }

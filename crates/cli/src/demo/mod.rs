@@ -2,8 +2,11 @@
 //! book of accounts across industries, sizes and countries, with contacts, billing history and
 //! product usage. Later features extend it.
 
+mod book;
 mod health;
 mod usage;
+
+pub use book::Book;
 
 use anyhow::{bail, Context};
 use keepwell_core::account::AccountInput;
@@ -30,11 +33,14 @@ pub struct DemoArgs {
     /// The same seed writes the same workspace.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// How its customers behave before they churn (the backtest benchmark's held-out books).
+    #[arg(long, value_enum, default_value_t = Book::Demo)]
+    pub book: Book,
 }
 
 impl Default for DemoArgs {
     fn default() -> Self {
-        DemoArgs { accounts: 300, days: 1095, seed: 42 }
+        DemoArgs { accounts: 300, days: 1095, seed: 42, book: Book::Demo }
     }
 }
 
@@ -286,6 +292,26 @@ pub fn generate(args: &DemoArgs) -> (Vec<AccountInput>, Vec<ContactInput>) {
 
 /// Writes the demo into an empty database; returns what was written and how to log in.
 pub async fn write(store: &Store, args: &DemoArgs, reporting: &str) -> anyhow::Result<String> {
+    let written = write_book(store, args).await?;
+    let today = chrono::Utc::now().date_naive();
+    let mut snapshots = 0;
+    store
+        .run_days(reporting, today - chrono::Days::new(health::REPLAY_DAYS - 1), today, |_, out| {
+            snapshots += out.snapshots.len()
+        })
+        .await?;
+    Ok(format!(
+        "{written}, {snapshots} health snapshots over {} days, {} team members (seed {}).\n{}",
+        health::REPLAY_DAYS,
+        TEAM.len(),
+        args.seed,
+        login()
+    ))
+}
+
+/// The demo's book without its health history: team, accounts, contacts, billing, usage,
+/// definitions and sentiments. Says what it wrote.
+pub async fn write_book(store: &Store, args: &DemoArgs) -> anyhow::Result<String> {
     if store.count_users().await? > 0 || store.count_accounts(&AccountFilter::default()).await? > 0 {
         bail!("the database already holds a workspace; the demo is written only into an empty one (use another --data-dir)");
     }
@@ -302,20 +328,15 @@ pub async fn write(store: &Store, args: &DemoArgs, reporting: &str) -> anyhow::R
     let events = write_usage(store, &actor, args, &inputs, &periods).await?;
     let today = chrono::Utc::now().date_naive();
     let ids = account_ids(store, &inputs).await?;
-    let (sentiments, snapshots) = health::write(store, &actor, args.seed, &periods, &ids, reporting, today).await?;
-    let periods = periods.len();
+    let sentiments = health::write(store, &actor, (args.seed, args.book), &periods, &ids, today).await?;
     Ok(format!(
         "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} product events, \
-         {sentiments} sentiment ratings, {snapshots} health snapshots over {} days, {} team members (seed {}).\n{}",
+         {sentiments} sentiment ratings",
         accounts.len(),
         contacts.len(),
-        periods,
+        periods.len(),
         invoices,
         events,
-        health::REPLAY_DAYS,
-        TEAM.len(),
-        args.seed,
-        login()
     ))
 }
 
@@ -351,7 +372,7 @@ pub async fn write_usage(
     let crm = crm_ids(inputs);
     let ids = account_ids(store, inputs).await?;
     store.set_plan_features(actor, &usage::catalogue()).await?;
-    let events = usage::events(args.seed, periods, &crm, &ids, today);
+    let events = usage::events(args.seed, args.book, periods, &crm, &ids, today);
     let n = events.iter().map(Vec::len).sum();
     let groups = events.into_iter().map(Ok::<_, keepwell_store::StoreError>);
     EventWriter::new(store.clone()).import(groups, false, &mut |_| ()).await?;
@@ -514,6 +535,9 @@ pub fn billing(
             }
         }
     }
+    if args.book == Book::Billing {
+        book::money_talks(args.seed, &mut periods, &mut invoices);
+    }
     // EUR per USD drifts between 1.02 and 1.16; one rate per month of the history.
     let mut fx = Vec::new();
     let first = Month::of(first_day).plus(-1);
@@ -535,9 +559,8 @@ mod tests {
 
     #[test]
     fn the_same_seed_writes_the_same_workspace() {
-        let a = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
-        let b = generate(&DemoArgs { accounts: 50, days: 30, seed: 7 });
-        let c = generate(&DemoArgs { accounts: 50, days: 30, seed: 8 });
+        let args = |seed| DemoArgs { accounts: 50, days: 30, seed, book: Book::Demo };
+        let (a, b, c) = (generate(&args(7)), generate(&args(7)), generate(&args(8)));
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a.0.len(), 50);

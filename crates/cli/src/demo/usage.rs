@@ -5,6 +5,7 @@
 //! the months before it churns, stopping when it does. Each account adopts some of its plan's
 //! features; accounts that will churn adopt fewer.
 
+use super::Book;
 use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc, Weekday};
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::segment::{track_row, Event, Kind};
@@ -109,6 +110,7 @@ fn season(day: NaiveDate) -> f64 {
 /// position in `accounts`), for accounts whose ids `ids` gives (external id → account id).
 pub fn events(
     seed: u64,
+    book: Book,
     periods: &[PeriodInput],
     crm_ids: &[String],
     ids: &HashMap<String, i64>,
@@ -127,17 +129,26 @@ pub fn events(
         };
         let churns = churn_days(spans);
         let churner = churns.iter().any(|c| *c > first);
+        // The other books' own choices come from a stream of their own, so the demo stays as it was.
+        let mut own = StdRng::seed_from_u64(seed ^ 0xb00c ^ (i as u64).wrapping_mul(0x2545_f491));
+        let shape = Shape::draw(book, churner, first, today, &mut own);
         // How keen its people are, and which of its plans' features it took up.
-        let keen: f64 = if churner { rng.gen_range(0.25..0.6) } else { rng.gen_range(0.45..0.95) };
+        let keen: f64 = match book {
+            Book::Demo if churner => rng.gen_range(0.25..0.6),
+            Book::Demo => rng.gen_range(0.45..0.95),
+            // Leavers were no less keen than anyone until something changed.
+            Book::Drift | Book::Billing | Book::Champion => rng.gen_range(0.3..0.95),
+        };
         let adopted: Vec<&Feature> = catalogue
             .iter()
             .filter(|f| {
-                rng.gen_bool(if f.feature == "reports" {
-                    0.95
-                } else if churner {
-                    0.35
-                } else {
-                    0.65
+                rng.gen_bool(match book {
+                    _ if f.feature == "reports" => 0.95,
+                    Book::Demo if churner => 0.35,
+                    Book::Demo => 0.65,
+                    Book::Drift | Book::Champion => 0.5,
+                    Book::Billing if churner => 0.45,
+                    Book::Billing => 0.6,
                 })
             })
             .collect();
@@ -148,22 +159,30 @@ pub fn events(
                 day = day + Days::new(1);
                 continue;
             };
-            // Fading for the 90 days before a churn; ramping up over the first 120 days.
-            let fade = churns
-                .iter()
-                .filter(|c| **c > day)
-                .map(|c| ((*c - day).num_days() as f64 / 90.0).clamp(0.08, 1.0))
-                .fold(1.0, f64::min);
+            // Fading before a churn (in the demo, over the 90 days before it); ramping up over
+            // the first 120 days.
+            let fade = match book {
+                Book::Demo => churns
+                    .iter()
+                    .filter(|c| **c > day)
+                    .map(|c| ((*c - day).num_days() as f64 / 90.0).clamp(0.08, 1.0))
+                    .fold(1.0, f64::min),
+                Book::Drift | Book::Billing | Book::Champion => shape.pace(&churns, day),
+            };
             let ramp = (0.35 + (day - signed).num_days() as f64 / 120.0).min(1.0);
             // Seats bought soon: it had grown into the ones it had.
             let growing = spans.iter().any(|n| n.from > day && (n.from - day).num_days() <= 75 && n.seats > span.seats);
             let keen = if growing { keen.max(0.92) } else { keen };
-            let users = span.seats.min(40);
+            let most = if book == Book::Champion { 8 } else { 40 };
+            let users = ((span.seats as f64 / shape.oversold).ceil() as i64).clamp(1, most);
+            let habit_of = |k: i64| 0.25 + 0.75 * ((k * 7919 + i as i64) % 10) as f64 / 10.0;
+            let champion = (0..users).max_by(|a, b| habit_of(*a).total_cmp(&habit_of(*b)).then(b.cmp(a)));
             let features: Vec<&&Feature> = adopted.iter().filter(|f| f.plan == span.plan).collect();
             for k in 0..users {
                 // Some people use it daily, some now and then.
-                let habit = 0.25 + 0.75 * ((k * 7919 + i as i64) % 10) as f64 / 10.0;
-                if !rng.gen_bool((keen * habit * fade * ramp * season(day) * 0.45).clamp(0.0, 1.0)) {
+                let habit = habit_of(k);
+                let gone = shape.left(&churns, day, (k, users, habit), champion == Some(k));
+                if gone || !rng.gen_bool((keen * habit * fade * ramp * season(day) * 0.45).clamp(0.0, 1.0)) {
                     continue;
                 }
                 let user = format!("usr_{}_{k}", i + 1);
@@ -189,6 +208,97 @@ pub fn events(
         out.push(list);
     }
     out
+}
+
+/// How one account of a book other than the demo behaves over the year: whether and how its
+/// people leave before a churn, and the lulls and spare seats of accounts that stay.
+struct Shape {
+    book: Book,
+    /// Its usage shows nothing of a coming churn (a budget cut, a merger).
+    silent: bool,
+    /// Drift: people stop, most of them at once, this many days before the churn.
+    drop_days: i64,
+    /// Drift: the share of people who keep going after the drop.
+    kept: f64,
+    /// A stayer's quiet stretch (holidays, a project paused): from, days, and how much is left.
+    lull: Option<(NaiveDate, i64, f64)>,
+    /// Champion: a stayer's champion moves on this day (the account carries on without them).
+    moved_on: Option<NaiveDate>,
+    /// Seats bought ÷ people using them (over-provisioned accounts use a third of theirs).
+    oversold: f64,
+}
+
+impl Shape {
+    fn draw(book: Book, churner: bool, first: NaiveDate, today: NaiveDate, rng: &mut StdRng) -> Shape {
+        let days = (today - first).num_days().max(61);
+        let mut shape =
+            Shape { book, silent: false, drop_days: 0, kept: 1.0, lull: None, moved_on: None, oversold: 1.0 };
+        match book {
+            Book::Demo => {}
+            Book::Drift => {
+                shape.silent = churner && rng.gen_bool(0.2);
+                shape.drop_days = rng.gen_range(20..150);
+                shape.kept = rng.gen_range(0.1..0.6);
+                if !churner && rng.gen_bool(0.2) {
+                    let from = first + Days::new(rng.gen_range(0..days - 60) as u64);
+                    shape.lull = Some((from, rng.gen_range(20..60), rng.gen_range(0.1..0.3)));
+                }
+                if !churner && rng.gen_bool(0.25) {
+                    shape.oversold = rng.gen_range(2.0..4.0);
+                }
+            }
+            Book::Champion => {
+                shape.silent = churner && rng.gen_bool(0.3);
+                shape.drop_days = rng.gen_range(30..90);
+                if !churner && rng.gen_bool(0.15) {
+                    shape.moved_on = Some(first + Days::new(rng.gen_range(0..days) as u64));
+                }
+            }
+            Book::Billing => {
+                shape.silent = churner && rng.gen_bool(0.5);
+                if !churner && rng.gen_bool(0.1) {
+                    let from = first + Days::new(rng.gen_range(0..days - 60) as u64);
+                    shape.lull = Some((from, rng.gen_range(14..45), rng.gen_range(0.2..0.5)));
+                }
+            }
+        }
+        shape
+    }
+
+    /// How much of its usual use the account has on `day`: less in a lull, and (champion) a
+    /// third less over the 60 days before a churn its usage shows.
+    fn pace(&self, churns: &[NaiveDate], day: NaiveDate) -> f64 {
+        let slowing = self.book == Book::Champion
+            && !self.silent
+            && churns.iter().any(|c| *c > day && (*c - day).num_days() <= 60);
+        match self.lull {
+            Some((from, days, left)) if day >= from && (day - from).num_days() < days => left,
+            _ if slowing => 0.67,
+            _ => 1.0,
+        }
+    }
+
+    /// Whether user `k` of `users` (with their `habit`) has stopped on `day` ahead of a churn.
+    /// Drift: all but the `kept` share stop at once, `drop_days` before. Billing: in the last
+    /// 30 days only the habitual users keep going, so events fall less than users do.
+    /// Champion: the most habitual user stops `drop_days` before (and a stayer's may move on).
+    fn left(&self, churns: &[NaiveDate], day: NaiveDate, (k, users, habit): (i64, i64, f64), champion: bool) -> bool {
+        if champion && self.moved_on.is_some_and(|m| day >= m) {
+            return true;
+        }
+        if self.silent {
+            return false;
+        }
+        let Some(until) = churns.iter().filter(|c| **c > day).map(|c| (*c - day).num_days()).min() else {
+            return false;
+        };
+        match self.book {
+            Book::Demo => false,
+            Book::Drift => until <= self.drop_days && k as f64 >= (users as f64 * self.kept).ceil(),
+            Book::Billing => until <= 30 && habit < 0.6,
+            Book::Champion => champion && until <= self.drop_days,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -224,8 +334,8 @@ mod tests {
         ];
         let crm = vec!["stays".to_string(), "leaves".to_string()];
         let ids = HashMap::from([("stays".to_string(), 1), ("leaves".to_string(), 2)]);
-        let a = events(7, &periods, &crm, &ids, today);
-        assert_eq!(a, events(7, &periods, &crm, &ids, today), "the same seed, the same events");
+        let a = events(7, Book::Demo, &periods, &crm, &ids, today);
+        assert_eq!(a, events(7, Book::Demo, &periods, &crm, &ids, today), "the same seed, the same events");
         let per = |list: &[Event], from: &str, to: &str| {
             let (from, to): (NaiveDate, NaiveDate) = (from.parse().unwrap(), to.parse().unwrap());
             list.iter().filter(|e| (from..to).contains(&e.timestamp.date_naive())).count()
