@@ -72,6 +72,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_terms.sql"),
         postgres: include_str!("../migrations/postgres/0010_terms.sql"),
     },
+    Migration {
+        version: 11,
+        name: "event_order",
+        sqlite: include_str!("../migrations/sqlite/0011_event_order.sql"),
+        postgres: include_str!("../migrations/postgres/0011_event_order.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -719,8 +719,25 @@ async fn event_writers_share_dedup_links_and_the_bulk_index(store: Store) {
     let page =
         store.events(&EventFilter { user_id: Some("u12".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(page.data.iter().map(|e| e.account_id).collect::<Vec<_>>(), [Some(other.id)]);
+    // Every event's list, across the bulk index and the newer events: newest first, each once.
+    let all = |store: Store| async move {
+        let (mut seen, mut cursor) = (Vec::new(), None);
+        loop {
+            let page =
+                store.events(&EventFilter { cursor: cursor.clone(), limit: 4, ..Default::default() }).await.unwrap();
+            seen.extend(page.data.iter().map(|e| (e.timestamp, e.id)));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                return seen;
+            }
+        }
+    };
+    let seen = all(store.clone()).await;
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "strictly newest first: {seen:?}");
+    assert_eq!(seen.len() as i64, store.count_events(None).await.unwrap());
     store.delete_account(&cli(), acme).await.unwrap();
     assert_eq!(store.count_events(None).await.unwrap(), 4, "Acme's indexed and newer events went with it");
+    assert_eq!(all(store.clone()).await.len(), 4, "and left every event's list");
     assert_eq!(one.write(&track(40..41, "g3")).await.unwrap().stored, 1, "writers go on after a delete");
 }
 

@@ -286,7 +286,7 @@ impl EventWriter {
             written = index_state(&mut tx).await?.newest;
             if written - rolled_to >= self.fold_every as i64 {
                 fold_late(&mut tx, backend, &mut late).await?;
-                fold(&mut tx, backend, Scope::After(rolled_to, written)).await?;
+                fold(&mut tx, backend, Scope::After(rolled_to, written), Seen::Count).await?;
                 rolled_to = written;
             }
             if self.tail.len() + pending.len() >= self.index_every {
@@ -300,7 +300,7 @@ impl EventWriter {
         }
         fold_late(&mut tx, backend, &mut late).await?;
         if written > rolled_to && fold_now {
-            fold(&mut tx, backend, Scope::After(rolled_to, written)).await?;
+            fold(&mut tx, backend, Scope::After(rolled_to, written), Seen::Count).await?;
             rolled_to = written;
         }
         if rolled_to != rolled_before {
@@ -326,10 +326,10 @@ impl EventWriter {
 }
 
 /// Counts the events attributed late (after they were folded under no account), a bounded
-/// number of ids at a time.
+/// number of ids at a time. Their users' first and last seen were counted then.
 pub(crate) async fn fold_late(tx: &mut Tx, backend: Backend, late: &mut Vec<i64>) -> Result<()> {
     for ids in late.chunks(10_000) {
-        fold(tx, backend, Scope::Ids(ids)).await?;
+        fold(tx, backend, Scope::Ids(ids), Seen::Already).await?;
     }
     late.clear();
     Ok(())
@@ -380,8 +380,8 @@ pub const DEDUP_DAYS: i64 = 7;
 
 /// Takes the events after `from` up to `to` into the bulk index: their messageIds into
 /// `event_ids` (dated now, so an imported history deduplicates for [`DEDUP_DAYS`] too), their
-/// accounts and times into `event_times`, each in key order so pages fill in turn; and forgets the
-/// messageIds indexed more than [`DEDUP_DAYS`] + 1 days ago.
+/// accounts and times into `event_times`, their times into `event_order`, each in key order so
+/// pages fill in turn; and forgets the messageIds indexed more than [`DEDUP_DAYS`] + 1 days ago.
 async fn index_events(tx: &mut Tx, from: i64, to: i64, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
         "INSERT INTO event_ids (message_id, received_at) SELECT message_id, $3 FROM events \
@@ -400,6 +400,14 @@ async fn index_events(tx: &mut Tx, from: i64, to: i64, now: DateTime<Utc>) -> Re
         "INSERT INTO event_times (account_id, timestamp, event_id) SELECT account_id, timestamp, id FROM events \
          WHERE id > $1 AND id <= $2 AND account_id IS NOT NULL ORDER BY account_id, timestamp, id \
          ON CONFLICT (account_id, timestamp, event_id) DO NOTHING",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO event_order (timestamp, event_id) SELECT timestamp, id FROM events \
+         WHERE id > $1 AND id <= $2 ORDER BY timestamp, id ON CONFLICT (timestamp, event_id) DO NOTHING",
     )
     .bind(from)
     .bind(to)
@@ -741,6 +749,13 @@ async fn contact(tx: &mut Tx, account: i64, user: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether a fold counts its events' users as seen (once, when they are first folded).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    Count,
+    Already,
+}
+
 /// Which events a fold takes.
 pub(crate) enum Scope<'a> {
     /// Those after the first id, up to the second.
@@ -903,7 +918,7 @@ impl Totals {
 /// Counts events into the rollups, in the database: per account, day and usage name, how many
 /// and from how many users (`usage_user_days` keeps who was counted); and users' first and last
 /// seen. Each event must be folded once (`event_index.rolled_to` says up to where).
-async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
+async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>, seen: Seen) -> Result<()> {
     let day = day_sql(backend);
     let usage = "kind IN ('track', 'page', 'screen') AND account_id IS NOT NULL";
     let mut sql = Sql::new(&format!(
@@ -955,6 +970,9 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>) -> Result<()> {
     )
     .await?;
     totals.write(tx, backend).await?;
+    if seen == Seen::Already {
+        return Ok(());
+    }
     let mut sql = Sql::new(
         "INSERT INTO usage_users (user_id, first_seen, last_seen) \
          SELECT user_id, MIN(timestamp), MAX(timestamp) FROM events WHERE user_id IS NOT NULL",

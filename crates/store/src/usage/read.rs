@@ -140,8 +140,8 @@ impl Store {
 
     /// Raw events matching the filter, latest first (by event time, then arrival), a page at a
     /// time, paged by (time, id) so a page never repeats or skips an event. The caller bounds
-    /// `limit`. An account's events are found through the bulk index and, after it, by reading
-    /// the newest events; every event's by the time index.
+    /// `limit`. Events are found through the bulk index (`event_times` for an account's,
+    /// `event_order` for all) and, after it, by reading the newest events.
     pub async fn events(&self, f: &EventFilter) -> Result<Page<StoredEvent>> {
         let before = match &f.cursor {
             None => None,
@@ -158,33 +158,34 @@ impl Store {
             }
         };
         let limit = f.limit.max(1);
-        let mut sql = Sql::new("");
+        // The bulk-indexed events through their time index (an account's, or every one's), then
+        // those after it read from events; each part's newest `limit + 1`, merged.
+        let cols = EVENT_COLS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
+        let mut sql = Sql::new("SELECT * FROM (SELECT ");
         match f.account_id {
             Some(a) => {
-                let cols = EVENT_COLS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
                 sql.push(&format!(
-                    "SELECT * FROM (SELECT {cols} FROM event_times x JOIN events e ON e.id = x.event_id \
-                     WHERE x.account_id = "
+                    "{cols} FROM event_times x JOIN events e ON e.id = x.event_id WHERE x.account_id = "
                 ))
                 .bind(Arg::I64(a));
-                older(&mut sql, "x.timestamp", "x.event_id");
-                event_filters(&mut sql, f, "e.");
-                sql.push(" ORDER BY x.timestamp DESC, x.event_id DESC LIMIT ").bind(Arg::I64(limit + 1));
-                sql.push(&format!(
-                    ") a UNION ALL SELECT * FROM (SELECT {EVENT_COLS} FROM events \
-                     WHERE id > (SELECT indexed_to FROM event_index WHERE id = 1) AND account_id = "
-                ))
-                .bind(Arg::I64(a));
-                older(&mut sql, "timestamp", "id");
-                event_filters(&mut sql, f, "");
-                sql.push(" ORDER BY timestamp DESC, id DESC LIMIT ").bind(Arg::I64(limit + 1)).push(") b");
             }
             None => {
-                sql.push(&format!("SELECT {EVENT_COLS} FROM events WHERE 1=1"));
-                older(&mut sql, "timestamp", "id");
-                event_filters(&mut sql, f, "");
+                sql.push(&format!("{cols} FROM event_order x JOIN events e ON e.id = x.event_id WHERE 1=1"));
             }
         }
+        older(&mut sql, "x.timestamp", "x.event_id");
+        event_filters(&mut sql, f, "e.");
+        sql.push(" ORDER BY x.timestamp DESC, x.event_id DESC LIMIT ").bind(Arg::I64(limit + 1));
+        sql.push(&format!(
+            ") a UNION ALL SELECT * FROM (SELECT {EVENT_COLS} FROM events \
+             WHERE id > (SELECT indexed_to FROM event_index WHERE id = 1)"
+        ));
+        if let Some(a) = f.account_id {
+            sql.push(" AND account_id = ").bind(Arg::I64(a));
+        }
+        older(&mut sql, "timestamp", "id");
+        event_filters(&mut sql, f, "");
+        sql.push(" ORDER BY timestamp DESC, id DESC LIMIT ").bind(Arg::I64(limit + 1)).push(") b");
         sql.push(" ORDER BY timestamp DESC, id DESC LIMIT ").bind(Arg::I64(limit + 1));
         let mut conn = self.pool().acquire().await?;
         let (data, more) = crate::sql::page_rows(&sql, &mut conn, limit, stored_event).await?;

@@ -14,7 +14,10 @@ use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Events a chunk of attribution moves at most, in one transaction.
-const CHUNK: i64 = 20_000;
+const CHUNK: usize = 20_000;
+
+/// Waiting event ids an attribution reads at once (a round; 8 bytes each).
+const COLLECT: usize = 1_000_000;
 
 /// The usage kinds (identify and group calls are not usage).
 const USAGE: &str = "kind IN ('track', 'page', 'screen')";
@@ -143,7 +146,8 @@ impl Store {
 
     /// Gives every waiting event whose groupId is one of `values` the account that now holds it
     /// (as kind `segment`, else the one account holding it under any kind), counts them in the
-    /// rollups, and says which accounts and days that touched. A chunk per transaction.
+    /// rollups, and says which accounts and days that touched. The events are taken in id order
+    /// (so a chunk reads rows that lie together), a chunk per transaction.
     pub async fn attribute_waiting(&self, values: &[String]) -> Result<Attributed> {
         let mut done = Attributed::default();
         let mut values: Vec<&str> = values.iter().map(String::as_str).collect();
@@ -153,10 +157,15 @@ impl Store {
             return Ok(done);
         }
         for part in values.chunks(500) {
+            // Until a look with the event writers held off finds none left (a writer that
+            // resolved these groupIds before their account existed has committed by then).
             loop {
-                let (moved, fetched) = self.attribute_chunk(part).await?;
-                done.add(moved);
-                if fetched < CHUNK {
+                let ids = self.waiting_ids(part).await?;
+                let before = done.events;
+                for chunk in ids.chunks(CHUNK) {
+                    done.add(self.attribute_chunk(part, chunk).await?);
+                }
+                if ids.len() < COLLECT || done.events == before {
                     break;
                 }
             }
@@ -196,15 +205,46 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
-    /// Moves one chunk; returns what it moved (usage events counted) and how many events of
-    /// any kind it took (a full chunk means more may wait).
-    async fn attribute_chunk(&self, values: &[&str]) -> Result<(Attributed, i64)> {
+    /// The ids of the waiting events (of any kind) whose groupId one account holds, in id order,
+    /// at most [`COLLECT`]; read with the event writers held off.
+    async fn waiting_ids(&self, values: &[&str]) -> Result<Vec<i64>> {
         let mut tx = self.begin().await?;
-        if self.backend() == Backend::Postgres {
-            // With the event writers, so none of them commits events for these groupIds under no
-            // account after this looked.
-            sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *tx).await?;
+        self.hold_writers(&mut tx).await?;
+        let held: Vec<String> = resolve_groups(&mut tx, values)
+            .await?
+            .into_iter()
+            .filter_map(|(g, h)| matches!(h, Holder::One(_)).then_some(g))
+            .collect();
+        let mut ids = Vec::new();
+        if !held.is_empty() {
+            let keys: Vec<&str> = held.iter().map(String::as_str).collect();
+            let mut sql = Sql::new("SELECT id FROM events WHERE account_id IS NULL AND group_id IN ");
+            in_list(&mut sql, &keys);
+            sql.push(" LIMIT ").bind(Arg::I64(COLLECT as i64));
+            for r in sql.query().fetch_all(&mut *tx).await? {
+                ids.push(r.try_get::<i64, _>("id")?);
+            }
         }
+        tx.commit().await?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// On PostgreSQL, waits for the event writers and holds them off until the transaction
+    /// ends, so none of them commits events for a groupId under no account after this looked.
+    async fn hold_writers(&self, tx: &mut crate::Tx) -> Result<()> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the events among `ids` that still wait and whose groupId (one of `values`) one
+    /// account holds, with what the group calls among them bring: the events their users sent
+    /// without a groupId.
+    async fn attribute_chunk(&self, values: &[&str], ids: &[i64]) -> Result<Attributed> {
+        let mut tx = self.begin().await?;
+        self.hold_writers(&mut tx).await?;
         let state = index_state(&mut tx).await?;
         let accounts: BTreeMap<String, i64> = resolve_groups(&mut tx, values)
             .await?
@@ -215,19 +255,13 @@ impl Store {
             })
             .collect();
         let mut moved = Attributed::default();
-        if accounts.is_empty() {
-            tx.commit().await?;
-            return Ok((moved, 0));
-        }
-        let keys: Vec<&str> = accounts.keys().map(String::as_str).collect();
         let mut sql = Sql::new(
             "SELECT id, group_id, timestamp, kind, COALESCE(user_id, anonymous_id) AS who FROM events \
-             WHERE account_id IS NULL AND group_id IN ",
+             WHERE account_id IS NULL",
         );
-        in_list(&mut sql, &keys);
-        sql.push(" ORDER BY id LIMIT ").bind(Arg::I64(CHUNK));
-        let mut by_account: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        Scope::Ids(ids).push(&mut sql);
         let rows = sql.query().fetch_all(&mut *tx).await?;
+        let mut to: Vec<(i64, i64)> = Vec::new();
         let mut grouped: Vec<(String, i64)> = Vec::new();
         let count = |r: &sqlx::any::AnyRow, moved: &mut Attributed| -> Result<()> {
             if matches!(text(r, "kind")?.as_str(), "track" | "page" | "screen") {
@@ -239,8 +273,9 @@ impl Store {
             Ok(())
         };
         for r in &rows {
-            let Some(a) = accounts.get(&text(r, "group_id")?) else { continue };
-            by_account.entry(*a).or_default().push(r.try_get("id")?);
+            let Some(group) = opt_text(r, "group_id")? else { continue };
+            let Some(a) = accounts.get(&group) else { continue };
+            to.push((r.try_get("id")?, *a));
             count(r, &mut moved)?;
             // A group call that waited puts its user in the account now, with what it did
             // without a groupId.
@@ -262,25 +297,30 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             for r in &theirs {
-                by_account.entry(*account).or_default().push(r.try_get("id")?);
+                to.push((r.try_get("id")?, *account));
                 count(r, &mut moved)?;
             }
         }
-        let mut late = Vec::new();
-        for (account, ids) in &by_account {
-            for chunk in ids.chunks(10_000) {
-                let mut sql = Sql::new("UPDATE events SET account_id = ");
-                sql.bind(Arg::I64(*account)).push(" WHERE account_id IS NULL");
-                Scope::Ids(chunk).push(&mut sql);
-                sql.query().execute(&mut *tx).await?;
-            }
-            index_attributed(&mut tx, ids, state.indexed_to).await?;
-            late.extend(ids.iter().copied().filter(|id| *id <= state.rolled_to));
-            moved.accounts.insert(*account);
+        to.sort_unstable();
+        to.dedup_by_key(|(id, _)| *id);
+        for part in to.chunks(10_000) {
+            // One statement a chunk: the pairs are the store's own integers, written out.
+            let pairs: Vec<String> = part.iter().map(|(id, a)| format!("({id},{a})")).collect();
+            sqlx::query(&format!(
+                "UPDATE events SET account_id = v.column2 FROM (VALUES {}) AS v \
+                 WHERE events.id = v.column1 AND events.account_id IS NULL",
+                pairs.join(",")
+            ))
+            .execute(&mut *tx)
+            .await?;
         }
+        let ids: Vec<i64> = to.iter().map(|(id, _)| *id).collect();
+        index_attributed(&mut tx, &ids, state.indexed_to).await?;
+        moved.accounts.extend(to.iter().map(|(_, a)| *a));
+        let mut late: Vec<i64> = ids.into_iter().filter(|id| *id <= state.rolled_to).collect();
         fold_late(&mut tx, self.backend(), &mut late).await?;
         tx.commit().await?;
-        Ok((moved, rows.len() as i64))
+        Ok(moved)
     }
 
     /// Links a waiting groupId to an account by hand: adds it as one of the account's external
