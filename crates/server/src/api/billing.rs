@@ -196,20 +196,9 @@ pub async fn save_period(
     let account = load(&state, path_id(&id)?).await?;
     let body = json_object(&body)?;
     let mut shape = Invalid::default();
-    const KNOWN: &[&str] = &[
-        "subscription_id",
-        "plan",
-        "quantity",
-        "currency",
-        "amount",
-        "interval",
-        "starts_on",
-        "ends_on",
-        "renews_on",
-        "payment_terms",
-        "term_months",
-    ];
-    super::input::only(&body, KNOWN, &mut shape);
+    // A period's fields are the subscriptions CSV's columns but the account (the path names it).
+    let known = &keepwell_core::import::ImportKind::Subscriptions.fields()[1..];
+    super::input::only(&body, known, &mut shape);
     let input = PeriodInput {
         account_external_id: Some(account.id.to_string()),
         subscription_id: field(&body, "subscription_id", &mut shape),

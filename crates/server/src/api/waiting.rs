@@ -138,11 +138,7 @@ pub async fn link_all(state: &AppState, actor: &keepwell_store::Actor, links: &[
     invalid.into_result(())?;
     let mut done = Attributed::default();
     for (l, account) in links.iter().zip(accounts) {
-        let moved = state.store.link_group(actor, &l.group_id, account).await?;
-        done.events += moved.events;
-        done.accounts.extend(moved.accounts);
-        done.from = done.from.into_iter().chain(moved.from).min();
-        done.to = done.to.into_iter().chain(moved.to).max();
+        done.add(state.store.link_group(actor, &l.group_id, account).await?);
     }
     Ok(done)
 }

@@ -170,12 +170,20 @@ impl Store {
         stages_sql.bind(Arg::Text(from_s.clone()));
         scope.push(&mut stages_sql, "account_id");
         type Later = (i64, String, i64, Option<String>, String, String);
-        let (spans, totals, before) = tokio::try_join!(
-            maybe::<(i64, i64, i64)>(needs.usage, &spans_sql, pool),
-            maybe::<(i64, i64, String)>(needs.totals || (needs.last_active && !settled), &totals_sql, pool),
-            maybe::<(i64, i64, String)>(needs.last_active && !settled, &before_sql, pool),
-        )?;
-        let (mut rows, periods, invoices, lasts, bits, counts, mut sentiments, overrides, mut later) = tokio::try_join!(
+        let (
+            mut rows,
+            periods,
+            invoices,
+            lasts,
+            bits,
+            counts,
+            mut sentiments,
+            overrides,
+            mut later,
+            spans,
+            totals,
+            before,
+        ) = tokio::try_join!(
             fetch_json_rows::<AccountRow>(&accounts_sql, pool),
             maybe::<PeriodRow>(needs.billing, &periods_sql, pool),
             maybe::<InvoiceRow>(needs.invoices, &invoices_sql, pool),
@@ -185,6 +193,9 @@ impl Store {
             maybe::<(i64, String, i64, i64)>(needs.sentiments, &sentiments_sql, pool),
             maybe::<(i64, String, String, String, Option<i64>)>(needs.health, &overrides_sql, pool),
             fetch_json_rows::<Later>(&stages_sql, pool),
+            maybe::<(i64, i64, i64)>(needs.usage, &spans_sql, pool),
+            maybe::<(i64, i64, String)>(needs.totals || (needs.last_active && !settled), &totals_sql, pool),
+            maybe::<(i64, i64, String)>(needs.last_active && !settled, &before_sql, pool),
         )?;
 
         rows.sort_unstable_by_key(|r| r.0);

@@ -242,11 +242,7 @@ impl EventWriter {
         let store = &self.store;
         let backend = store.backend();
         let mut tx = store.begin().await?;
-        if backend == Backend::Postgres {
-            // One event writer at a time across nodes: ids then commit in the order they were
-            // given, which `indexed_to` relies on.
-            sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *tx).await?;
-        }
+        hold_writers(&mut tx, backend).await?;
         let IndexState { mut indexed_to, rolled_to: rolled_before, newest, links_version } =
             index_state(&mut tx).await?;
         let mut rolled_to = rolled_before;
@@ -323,6 +319,17 @@ impl EventWriter {
         }
         Ok(summary)
     }
+}
+
+/// On PostgreSQL, waits for the other event writers (and attributions) across nodes and holds
+/// them off until the transaction ends: ids then commit in the order they were given, which
+/// `indexed_to` relies on, and no writer commits events for a groupId under no account after an
+/// attribution looked.
+pub(crate) async fn hold_writers(tx: &mut Tx, backend: Backend) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Counts the events attributed late (after they were folded under no account), a bounded

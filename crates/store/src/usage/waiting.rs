@@ -3,10 +3,10 @@
 //! appears — in chunks of their own transactions, after the write that made the account, so
 //! live ingestion waits for one chunk at most.
 
-use super::{fold_late, index_attributed, index_state, resolve_groups, Holder, Scope};
+use super::{fold_late, hold_writers, index_attributed, index_state, resolve_groups, Holder, Scope};
 use crate::audit::{record, Actor};
 use crate::sql::{in_list, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{Backend, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::{ExternalId, Invalid};
 use serde::Serialize;
@@ -59,7 +59,7 @@ pub struct Attributed {
 }
 
 impl Attributed {
-    fn add(&mut self, other: Attributed) {
+    pub fn add(&mut self, other: Attributed) {
         self.events += other.events;
         self.accounts.extend(other.accounts);
         self.from = self.from.into_iter().chain(other.from).min();
@@ -161,11 +161,13 @@ impl Store {
             // resolved these groupIds before their account existed has committed by then).
             loop {
                 let ids = self.waiting_ids(part).await?;
-                let before = done.events;
+                let mut rows = 0;
                 for chunk in ids.chunks(CHUNK) {
-                    done.add(self.attribute_chunk(part, chunk).await?);
+                    let (moved, n) = self.attribute_chunk(part, chunk).await?;
+                    done.add(moved);
+                    rows += n;
                 }
-                if ids.len() < COLLECT || done.events == before {
+                if ids.len() < COLLECT || rows == 0 {
                     break;
                 }
             }
@@ -183,9 +185,6 @@ impl Store {
     /// [`Store::attribute_waiting`] for every groupId that waits (the daily pass's catch-up:
     /// whatever a crash or a race left behind).
     pub async fn attribute_all_waiting(&self) -> Result<Attributed> {
-        if !self.any_waiting().await? {
-            return Ok(Attributed::default());
-        }
         let groups: Vec<String> =
             sqlx::query("SELECT DISTINCT group_id FROM events WHERE account_id IS NULL AND group_id IS NOT NULL")
                 .fetch_all(self.pool())
@@ -209,7 +208,7 @@ impl Store {
     /// at most [`COLLECT`]; read with the event writers held off.
     async fn waiting_ids(&self, values: &[&str]) -> Result<Vec<i64>> {
         let mut tx = self.begin().await?;
-        self.hold_writers(&mut tx).await?;
+        hold_writers(&mut tx, self.backend()).await?;
         let held: Vec<String> = resolve_groups(&mut tx, values)
             .await?
             .into_iter()
@@ -230,21 +229,12 @@ impl Store {
         Ok(ids)
     }
 
-    /// On PostgreSQL, waits for the event writers and holds them off until the transaction
-    /// ends, so none of them commits events for a groupId under no account after this looked.
-    async fn hold_writers(&self, tx: &mut crate::Tx) -> Result<()> {
-        if self.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-
     /// Moves the events among `ids` that still wait and whose groupId (one of `values`) one
     /// account holds, with what the group calls among them bring: the events their users sent
-    /// without a groupId.
-    async fn attribute_chunk(&self, values: &[&str], ids: &[i64]) -> Result<Attributed> {
+    /// without a groupId. Returns what it moved and how many events of any kind.
+    async fn attribute_chunk(&self, values: &[&str], ids: &[i64]) -> Result<(Attributed, usize)> {
         let mut tx = self.begin().await?;
-        self.hold_writers(&mut tx).await?;
+        hold_writers(&mut tx, self.backend()).await?;
         let state = index_state(&mut tx).await?;
         let accounts: BTreeMap<String, i64> = resolve_groups(&mut tx, values)
             .await?
@@ -262,7 +252,9 @@ impl Store {
         Scope::Ids(ids).push(&mut sql);
         let rows = sql.query().fetch_all(&mut *tx).await?;
         let mut to: Vec<(i64, i64)> = Vec::new();
-        let mut grouped: Vec<(String, i64)> = Vec::new();
+        // A user once, however many of their group calls waited.
+        let mut grouped: BTreeSet<(String, i64)> = BTreeSet::new();
+        let mut taken: std::collections::HashSet<i64> = Default::default();
         let count = |r: &sqlx::any::AnyRow, moved: &mut Attributed| -> Result<()> {
             if matches!(text(r, "kind")?.as_str(), "track" | "page" | "screen") {
                 let day = crate::instant(r.try_get("timestamp")?).date_naive();
@@ -275,12 +267,14 @@ impl Store {
         for r in &rows {
             let Some(group) = opt_text(r, "group_id")? else { continue };
             let Some(a) = accounts.get(&group) else { continue };
-            to.push((r.try_get("id")?, *a));
+            let id: i64 = r.try_get("id")?;
+            to.push((id, *a));
+            taken.insert(id);
             count(r, &mut moved)?;
             // A group call that waited puts its user in the account now, with what it did
             // without a groupId.
             if let (true, Some(who)) = (text(r, "kind")? == "group", opt_text(r, "who")?) {
-                grouped.push((who, *a));
+                grouped.insert((who, *a));
             }
         }
         for (who, account) in &grouped {
@@ -297,12 +291,15 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             for r in &theirs {
-                to.push((r.try_get("id")?, *account));
-                count(r, &mut moved)?;
+                let id: i64 = r.try_get("id")?;
+                // Counted once: an event of both a user id and an anonymous id of the chunk.
+                if taken.insert(id) {
+                    to.push((id, *account));
+                    count(r, &mut moved)?;
+                }
             }
         }
         to.sort_unstable();
-        to.dedup_by_key(|(id, _)| *id);
         for part in to.chunks(10_000) {
             // One statement a chunk: the pairs are the store's own integers, written out.
             let pairs: Vec<String> = part.iter().map(|(id, a)| format!("({id},{a})")).collect();
@@ -320,7 +317,7 @@ impl Store {
         let mut late: Vec<i64> = ids.into_iter().filter(|id| *id <= state.rolled_to).collect();
         fold_late(&mut tx, self.backend(), &mut late).await?;
         tx.commit().await?;
-        Ok(moved)
+        Ok((moved, to.len()))
     }
 
     /// Links a waiting groupId to an account by hand: adds it as one of the account's external
