@@ -355,7 +355,7 @@ pub async fn run(store: &Store, paths: &[PathBuf], dry_run: bool) -> anyhow::Res
                     s.known,
                     match s.waiting.events {
                         0 => String::new(),
-                        w => format!("; {} reached accounts, {w} wait for their account", s.new as i64 - w),
+                        w => format!("; {} reached accounts, {w} wait for their account", s.waiting.reached),
                     }
                 );
             }

@@ -418,6 +418,20 @@ async fn an_archive_of_many_gzipped_files_waits_then_reaches_its_accounts(url: S
     assert_eq!(snap.readings[at("active_users")].value, Some(3.into()), "{:?}", snap.readings);
     assert_eq!(snap.readings[at("days_since_activity")].value, Some(2.into()), "last seen the 23rd");
     store.close().await;
+
+    // Once they exist: a file of two usage events for them, one for nobody's groupId and an
+    // identify call (not usage) counts each usage event once.
+    let mixed = dir.join("2026-11-25.ndjson");
+    let identify = r#"{"type":"identify","userId":"u9","messageId":"i1","traits":{"email":"u9@acme.example"},"timestamp":"2026-11-25T10:00:00Z"}"#;
+    let body = [line(2500, 25, "crm-1"), line(2501, 25, "crm-2"), line(2502, 25, "crm-9"), identify.into()];
+    std::fs::write(&mixed, body.join("\n") + "\n").unwrap();
+    let o = kw(&url, &["import", "events", &mixed.display().to_string()]);
+    assert!(
+        stdout(&o).contains("4 new, 0 there already (same messageId); 2 reached accounts, 1 wait"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
 }
 
 /// A new user's first `serve --demo`: the demo is written, the server listens, and its log —

@@ -42,6 +42,8 @@ pub struct Unmatched {
 pub struct Waiting {
     /// Usage events that reached no account.
     pub events: i64,
+    /// Usage events that reached their account.
+    pub reached: i64,
     /// The groupIds with the most waiting events, most first (at most 10).
     pub top: Vec<(String, i64)>,
 }
@@ -121,12 +123,12 @@ impl Store {
         Ok(Page { data, next_cursor })
     }
 
-    /// The usage events among ids `after`..=`upto` (an import's) that reached no account, with
-    /// the groupIds most of them name.
+    /// The usage events among ids `after`..=`upto` (an import's) that reached their account and
+    /// those that reached none, with the groupIds most of the latter name.
     pub async fn waiting_between(&self, after: i64, upto: i64) -> Result<Waiting> {
         let rows = sqlx::query(&format!(
-            "SELECT COALESCE(group_id, '') AS g, COUNT(*) AS n FROM events \
-             WHERE id > $1 AND id <= $2 AND account_id IS NULL AND {USAGE} GROUP BY 1 ORDER BY 2 DESC"
+            "SELECT CASE WHEN account_id IS NULL THEN COALESCE(group_id, '') END AS g, COUNT(*) AS n FROM events \
+             WHERE id > $1 AND id <= $2 AND {USAGE} GROUP BY 1 ORDER BY 2 DESC"
         ))
         .bind(after)
         .bind(upto)
@@ -135,8 +137,11 @@ impl Store {
         let mut w = Waiting::default();
         for r in &rows {
             let n: i64 = r.try_get("n")?;
+            let Some(g) = opt_text(r, "g")? else {
+                w.reached += n;
+                continue;
+            };
             w.events += n;
-            let g = text(r, "g")?;
             if !g.is_empty() && w.top.len() < 10 {
                 w.top.push((g, n));
             }
