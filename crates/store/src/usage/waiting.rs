@@ -93,19 +93,24 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let groups: Vec<String> = rows.iter().filter_map(|r| opt_text(r, "group_id").ok().flatten()).collect();
-        let mut conn = self.pool().acquire().await?;
-        let holders = holders_of(&mut conn, &groups).await?;
+        // Who holds each by the rule attribution follows; the names only of those it will not pick.
+        let mut tx = self.begin().await?;
+        let held = resolve_groups(&mut tx, &groups.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        let many: Vec<String> = groups.iter().filter(|g| held.get(*g) == Some(&Holder::Many)).cloned().collect();
+        let names = holders_of(&mut tx, &many).await?;
+        tx.rollback().await?;
         let mut data = Vec::new();
         for r in rows.iter().take(limit as usize) {
             let group_id = opt_text(r, "group_id")?;
             let reason = match &group_id {
                 None => "its user was never grouped into an account (no group call, no groupId)".to_owned(),
-                Some(g) => match holders.get(g) {
-                    Some(names) if names.len() > 1 => {
+                Some(g) => match held.get(g) {
+                    Some(Holder::Many) => {
+                        let names = names.get(g).cloned().unwrap_or_default();
                         format!("held by {} accounts ({}): link it to the one it means", names.len(), names.join(", "))
                     }
-                    Some(_) => "its account was found; the next pass attributes them".to_owned(),
-                    None => "no account has this id: import the accounts, or link it to one".to_owned(),
+                    Some(Holder::One(_)) => "its account was found; the next pass attributes them".to_owned(),
+                    _ => "no account has this id: import the accounts, or link it to one".to_owned(),
                 },
             };
             data.push(Unmatched {
@@ -382,11 +387,8 @@ impl Store {
     }
 }
 
-/// The names of the accounts holding each value, for those two or more hold.
-async fn holders_of(
-    conn: &mut sqlx::AnyConnection,
-    values: &[String],
-) -> Result<std::collections::HashMap<String, Vec<String>>> {
+/// The names of the accounts holding each value.
+async fn holders_of(tx: &mut crate::Tx, values: &[String]) -> Result<std::collections::HashMap<String, Vec<String>>> {
     let mut out: std::collections::HashMap<String, Vec<String>> = Default::default();
     for chunk in values.chunks(500) {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
@@ -394,7 +396,7 @@ async fn holders_of(
             "SELECT DISTINCT e.value, a.id, a.name FROM external_ids e JOIN accounts a ON a.id = e.account_id WHERE e.value IN ",
         );
         in_list(&mut sql, &refs);
-        for r in sql.query().fetch_all(&mut *conn).await? {
+        for r in sql.query().fetch_all(&mut **tx).await? {
             let name = format!("{} (id {})", text(&r, "name")?, r.try_get::<i64, _>("id")?);
             out.entry(text(&r, "value")?).or_default().push(name);
         }
