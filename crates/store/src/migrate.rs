@@ -89,46 +89,198 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>> {
     run_until(store, latest()).await
 }
 
-/// Applies the pending migrations up to `version` (tests upgrade a database of an older schema).
+/// What identifies a migration's text: SHA-256 of the backend's SQL (line endings as LF).
+fn checksum(sql: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(sql.replace("\r\n", "\n").as_bytes()))
+}
+
+impl Migration {
+    fn sql(&self, backend: Backend) -> &'static str {
+        match backend {
+            Backend::Sqlite => self.sqlite,
+            Backend::Postgres => self.postgres,
+        }
+    }
+}
+
+/// Applies the pending migrations up to `version` (tests upgrade a database of an older schema),
+/// recording each one's checksum. A database that an older keepwell migrated has none: it records
+/// this build's for what it has (an edit made before that cannot be told any more); from then on a
+/// migration whose text differs from what ran stops the start, naming it.
 pub(crate) async fn run_until(store: &Store, version: i64) -> Result<Vec<i64>> {
+    let backend = store.backend();
     let mut tx = store.begin().await?;
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS keepwell_migrations (
-            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL, checksum TEXT)",
     )
     .execute(&mut *tx)
     .await?;
-    if store.backend() == Backend::Postgres {
+    if backend == Backend::Postgres {
         // Two nodes starting together must not both migrate.
         sqlx::query("SELECT pg_advisory_xact_lock(7201)").execute(&mut *tx).await?;
     }
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM keepwell_migrations")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get::<i64, _>(0))
-        .collect::<Result<_, _>>()?;
-    if let Some(newer) = applied.iter().find(|v| **v > latest()) {
+    // Keepwell before checksums made the table without the column.
+    let has_checksum = match backend {
+        Backend::Sqlite => "SELECT COUNT(*) FROM pragma_table_info('keepwell_migrations') WHERE name = 'checksum'",
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.columns \
+             WHERE table_name = 'keepwell_migrations' AND column_name = 'checksum' AND table_schema = current_schema()"
+        }
+    };
+    if sqlx::query_scalar::<_, i64>(has_checksum).fetch_one(&mut *tx).await? == 0 {
+        sqlx::query("ALTER TABLE keepwell_migrations ADD COLUMN checksum TEXT").execute(&mut *tx).await?;
+    }
+    let applied: Vec<(i64, Option<String>)> =
+        sqlx::query("SELECT version, checksum FROM keepwell_migrations ORDER BY version")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<Option<String>, _>(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+    if let Some((newer, _)) = applied.iter().find(|(v, _)| *v > latest()) {
         return Err(StoreError::Config(format!(
             "the database has schema version {newer}, newer than this keepwell ({}): upgrade keepwell",
             latest()
         )));
     }
-    let mut done = Vec::new();
-    for m in MIGRATIONS.iter().filter(|m| !applied.contains(&m.version) && m.version <= version) {
-        let sql = match store.backend() {
-            Backend::Sqlite => m.sqlite,
-            Backend::Postgres => m.postgres,
+    for (v, recorded) in &applied {
+        let Some(m) = MIGRATIONS.iter().find(|m| m.version == *v) else {
+            return Err(StoreError::Config(format!(
+                "the database records migration {v}, which this keepwell does not have"
+            )));
         };
+        let ours = checksum(m.sql(backend));
+        match recorded {
+            None => {
+                sqlx::query("UPDATE keepwell_migrations SET checksum = $1 WHERE version = $2")
+                    .bind(&ours)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(theirs) if *theirs != ours => {
+                return Err(StoreError::Config(format!(
+                    "migration {v:04} ({}) differs from the one this database ran (checksum {theirs}, this \
+                     keepwell's {ours}): a landed migration was edited; restore it and put the change in a new one",
+                    m.name
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut done = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| !applied.iter().any(|(v, _)| *v == m.version) && m.version <= version) {
+        let sql = m.sql(backend);
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO keepwell_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO keepwell_migrations (version, name, applied_at, checksum) VALUES ($1, $2, $3, $4)")
             .bind(m.version)
             .bind(m.name)
             .bind(now_micros())
+            .bind(checksum(sql))
             .execute(&mut *tx)
             .await?;
         done.push(m.version);
     }
     tx.commit().await?;
     Ok(done)
+}
+
+/// Migrates as keepwell did before checksums (issue 15's starting commit): the bookkeeping table
+/// without its `checksum` column. Tests upgrade such a database.
+pub(crate) async fn run_as_before_checksums(store: &Store, version: i64) -> Result<()> {
+    let mut tx = store.begin().await?;
+    sqlx::query(
+        "CREATE TABLE keepwell_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    for m in MIGRATIONS.iter().filter(|m| m.version <= version) {
+        sqlx::raw_sql(m.sql(store.backend())).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO keepwell_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_micros())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each landed migration as it landed (SHA-256 of its SQL). An edit fails here before it can
+    /// stop a field database's start; a new migration appends its line.
+    const LANDED: &[(i64, &str, &str)] = &[
+        (
+            1,
+            "6ebbfd13c80a2b50e6072cac7cfac6ed1958d1f2e8006b10e25b2c4f56a11dab",
+            "4be198de03b2cbfef3d303c46748cebc2552dd46e0dfb08baf76611ebb330cbf",
+        ),
+        (
+            2,
+            "d7865a9fee38b0a360ff450e4f99948a50bea47877988b8e8dc59470bcca5dcc",
+            "8f7b89a1616ea224b31d107a0ac950d072f06833ff4f0bc35375365a4c388f10",
+        ),
+        (
+            3,
+            "d9cf85743311775492d90e6975922e9d76c72e4faca190a723fdc7c68e2a84b1",
+            "3d60eeb32685b11d0771615cdf8bad75cb8bee6b0f062a84f9c1c11a489d62e7",
+        ),
+        (
+            4,
+            "9b3b2fc4eefdeed2c590ec5c88e49381d5f41032ed0781071fef590f7a6ae088",
+            "b678f0aafc10d7c6c21c85afb51b42fdddcf4eef32b9c0f0062dcafdaf908572",
+        ),
+        (
+            5,
+            "a4d3c399d03a95d4768a314d6836af8dd8127799e99250b7d8b9d64e10b7328f",
+            "875d6878aefc18ae236d10c2475f7f97978476252d67b788f732e72501a5c63c",
+        ),
+        (
+            6,
+            "de0858f676fbe051df37bfdf69b0ecd5d69adb49860717f98807452a37850cea",
+            "de0858f676fbe051df37bfdf69b0ecd5d69adb49860717f98807452a37850cea",
+        ),
+        (
+            7,
+            "6ccb55da11fe733c48b06184c7072fedb9d50ab3bb87e9485930d420f58e9e37",
+            "fbd9c8dc156332b942c759af2ecc808a06df6337810432cc703af2c59809f039",
+        ),
+        (
+            8,
+            "0a99bd142b512aedf15e8ffdad17d8faa5f2af3bb72e05a8295ad977e07b7a44",
+            "0a99bd142b512aedf15e8ffdad17d8faa5f2af3bb72e05a8295ad977e07b7a44",
+        ),
+        (
+            9,
+            "1e1f331ec790b016362adf804781123b0f01b2c49548d87f4915901ffae40992",
+            "1a17f07bee61f149c4fce2ae69600d635a509ff01fc9e43fa6e1484b1c917905",
+        ),
+        (
+            10,
+            "b56e6cdc13803e106f7de2234a530a6450a4b0d9239ea27ca3c493a203e9d900",
+            "b56e6cdc13803e106f7de2234a530a6450a4b0d9239ea27ca3c493a203e9d900",
+        ),
+        (
+            11,
+            "380ce58e52e5fbff1101c8044a6a4bcb9a48682cf8d4f03e4d1ca65f50d59cef",
+            "3d4587cc6df2fe749bd09106c746848d7f03b9c898dcb70abf223ebd2a7df8a1",
+        ),
+    ];
+
+    #[test]
+    fn landed_migrations_are_never_edited() {
+        assert_eq!(MIGRATIONS.len(), LANDED.len(), "a new migration appends its checksums to LANDED");
+        for (m, (version, sqlite, postgres)) in MIGRATIONS.iter().zip(LANDED) {
+            assert_eq!(m.version, *version);
+            assert_eq!(checksum(m.sqlite), *sqlite, "sqlite migration {version} was edited");
+            assert_eq!(checksum(m.postgres), *postgres, "postgres migration {version} was edited");
+        }
+    }
 }

@@ -56,3 +56,16 @@ pub async fn store_at_version(backend: Backend, version: i64) -> Store {
 pub async fn execute(store: &Store, sql: &str) {
     sqlx::raw_sql(sql).execute(store.pool()).await.expect("run the SQL");
 }
+
+/// A new store of `backend` at schema `version` as keepwell migrated before it recorded checksums
+/// (issue 15's starting commit): what an upgrade meets in the field.
+pub async fn store_before_checksums(backend: Backend, version: i64) -> Store {
+    let store = Store::connect(&fresh_database_url(backend).await).await.expect("connect to the test database");
+    crate::migrate::run_as_before_checksums(&store, version).await.expect("migrate the test database as before");
+    store
+}
+
+/// The one integer `sql` answers (tests read what the code under test wrote).
+pub async fn scalar(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql).fetch_one(store.pool()).await.expect("run the SQL")
+}

@@ -52,6 +52,20 @@ mod upgrade {
     async fn postgres() {
         super::the_health_migration_fills_usage_bits_from_older_rollups(keepwell_store::Backend::Postgres).await
     }
+    #[tokio::test]
+    async fn checksums_sqlite() {
+        super::a_database_from_before_checksums_records_them_and_an_edit_stops_the_start(
+            keepwell_store::Backend::Sqlite,
+        )
+        .await
+    }
+    #[tokio::test]
+    async fn checksums_postgres() {
+        super::a_database_from_before_checksums_records_them_and_an_edit_stops_the_start(
+            keepwell_store::Backend::Postgres,
+        )
+        .await
+    }
 }
 
 fn cli() -> Actor {
@@ -1110,4 +1124,28 @@ async fn the_health_migration_fills_usage_bits_from_older_rollups(backend: Backe
             }
         }
     }
+}
+
+/// A database that keepwell migrated before it recorded checksums (schema 11, issue 15's starting
+/// commit, with an account in it) upgrades: the checksums of what it ran are recorded and its data
+/// stays. A landed migration edited afterwards then stops the start, naming it.
+async fn a_database_from_before_checksums_records_them_and_an_edit_stops_the_start(backend: Backend) {
+    use keepwell_store::testing::{execute, scalar, store_before_checksums};
+    let store = store_before_checksums(backend, 11).await;
+    execute(
+        &store,
+        "INSERT INTO accounts (id, name, name_key, lifecycle_stage, tags, attributes, created_at, updated_at) \
+         VALUES (1, 'Acme', 'acme', 'adoption', '[]', '{}', 0, 0)",
+    )
+    .await;
+    store.migrate().await.unwrap();
+    let unrecorded = scalar(&store, "SELECT COUNT(*) FROM keepwell_migrations WHERE checksum IS NULL").await;
+    let recorded = scalar(&store, "SELECT COUNT(*) FROM keepwell_migrations WHERE checksum IS NOT NULL").await;
+    assert_eq!(unrecorded, 0);
+    assert!(recorded >= 11, "{recorded}");
+    assert_eq!(store.count_accounts(&Default::default()).await.unwrap(), 1);
+    assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new(), "a second start migrates nothing");
+    execute(&store, "UPDATE keepwell_migrations SET checksum = 'edited' WHERE version = 7").await;
+    let err = store.migrate().await.unwrap_err().to_string();
+    assert!(err.contains("migration 0007 (health)") && err.contains("edited"), "{err}");
 }
