@@ -112,7 +112,7 @@ pub async fn apply(
     lines.push(format!("{}{changed} of {} definitions changed", if dry_run { "dry run: " } else { "" }, changes.len()));
     if changed > 0 && !dry_run {
         // Membership, stages and scores follow the new definitions at once, as in the UI.
-        lines.push(format!("today's pass: {}", tick(store, reporting, chrono::Utc::now()).await?));
+        lines.push(format!("today's pass: {}", tick(store, reporting, store.clock().now()).await?));
     }
     Ok(lines.join("\n"))
 }

@@ -12,6 +12,7 @@
 //! account is said, with the groupIds it names most and what to do.
 
 use anyhow::{anyhow, bail, Context};
+use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use keepwell_core::segment::{instant, parse_record, track_row, Event};
 use keepwell_core::Invalid;
@@ -134,9 +135,15 @@ impl CsvColumns {
     }
 
     /// The row as an event, its account looked up in `accounts` (external id → account).
-    fn event(&self, r: &csv::StringRecord, line: u64, accounts: &HashMap<String, Vec<i64>>) -> Result<Event, Problem> {
+    fn event(
+        &self,
+        r: &csv::StringRecord,
+        line: u64,
+        accounts: &HashMap<String, Vec<i64>>,
+        now: DateTime<Utc>,
+    ) -> Result<Event, Problem> {
         let timestamp = instant(self.cell(r, 0), "timestamp", None).map_err(|e| self.problem(line, 0, e.reason))?;
-        if keepwell_core::segment::impossible(timestamp, chrono::Utc::now()) {
+        if keepwell_core::segment::impossible(timestamp, now) {
             return Err(self.problem(
                 line,
                 0,
@@ -202,7 +209,7 @@ fn csv_problem(e: &csv::Error) -> Problem {
 }
 
 /// A line of NDJSON as an event.
-fn ndjson_event(line: &str, n: u64) -> Result<Event, Problem> {
+fn ndjson_event(line: &str, n: u64, now: DateTime<Utc>) -> Result<Event, Problem> {
     if let Err(e) = serde_json::from_str::<&serde_json::value::RawValue>(line) {
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or_default();
@@ -212,11 +219,7 @@ fn ndjson_event(line: &str, n: u64) -> Result<Event, Problem> {
             message: format!("invalid JSON: {message}"),
         });
     }
-    parse_record(line, chrono::Utc::now(), || content_id(line)).map_err(|e| Problem {
-        line: n,
-        column: None,
-        message: e.reason,
-    })
+    parse_record(line, now, || content_id(line)).map_err(|e| Problem { line: n, column: None, message: e.reason })
 }
 
 /// Reads the file's events in turn, `Err` for the first that does not check.
@@ -226,6 +229,8 @@ struct Events {
     lines: Option<std::io::Lines<Text>>,
     line: u64,
     accounts: HashMap<String, Vec<i64>>,
+    /// When the import runs (the store's clock): what "received" means and the future's bound.
+    now: DateTime<Utc>,
 }
 
 impl Events {
@@ -234,8 +239,9 @@ impl Events {
         format: Format,
         accounts: HashMap<String, Vec<i64>>,
         read: &BytesRead,
+        now: DateTime<Utc>,
     ) -> anyhow::Result<Events> {
-        let mut events = Events { format, csv: None, lines: None, line: 0, accounts };
+        let mut events = Events { format, csv: None, lines: None, line: 0, accounts, now };
         match format {
             Format::Csv => {
                 let mut reader = csv_reader(path, read)?;
@@ -258,7 +264,7 @@ impl Events {
                     Err(e) => Some(Err(csv_problem(&e))),
                     Ok(true) => {
                         let pos = record.position().cloned().unwrap_or_else(csv::Position::new);
-                        Some(columns.event(&record, pos.line(), &self.accounts))
+                        Some(columns.event(&record, pos.line(), &self.accounts, self.now))
                     }
                 }
             }
@@ -273,7 +279,7 @@ impl Events {
                     Ok(text) => {
                         let text = text.trim_start_matches('\u{feff}').trim();
                         if !text.is_empty() {
-                            return Some(ndjson_event(text, n));
+                            return Some(ndjson_event(text, n, self.now));
                         }
                     }
                 }
@@ -417,7 +423,8 @@ async fn import_file(
             store.accounts_by_external_values(&refs).await?
         }
     };
-    let mut events = Events::open(path, format, accounts, read).map_err(|e| anyhow!("{name}: {e}"))?;
+    let now = store.clock().now();
+    let mut events = Events::open(path, format, accounts, read, now).map_err(|e| anyhow!("{name}: {e}"))?;
     let (mut total, mut first, mut failed) = (0u64, None, 0usize);
     while let Some(e) = events.next_event() {
         match e {
@@ -436,7 +443,7 @@ async fn import_file(
     }
     tracing::info!(file = %name, events = total, took_ms = t0.elapsed().as_millis() as u64, "checked");
 
-    let mut events = Events::open(path, format, std::mem::take(&mut events.accounts), read)?;
+    let mut events = Events::open(path, format, std::mem::take(&mut events.accounts), read, now)?;
     let groups = std::iter::from_fn(move || {
         let mut group = Vec::with_capacity(GROUP);
         while group.len() < GROUP {

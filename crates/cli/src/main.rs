@@ -278,11 +278,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tick { as_of } => {
+            let store = open(&config).await?;
             let at = match as_of {
                 Some(raw) => daily::parse_instant(&raw)?,
-                None => chrono::Utc::now(),
+                None => store.clock().now(),
             };
-            println!("{}", daily::tick(&open(&config).await?, &config.reporting_currency, at).await?);
+            println!("{}", daily::tick(&store, &config.reporting_currency, at).await?);
             Ok(())
         }
         Command::Replay { from, to, dry_run } => {

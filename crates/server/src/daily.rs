@@ -2,7 +2,7 @@
 //! (a PostgreSQL advisory lock; trivially the only process on SQLite), catching up missed days.
 
 use crate::state::AppState;
-use chrono::{Days, Utc};
+use chrono::Days;
 use std::time::Duration;
 
 /// Days a restarted server catches up at most.
@@ -16,7 +16,7 @@ pub async fn pass_today(state: &AppState) -> anyhow::Result<()> {
     // Whatever still waits for an account that now exists (a crash or a race left it).
     state.store.attribute_all_waiting().await?;
     let Some(leader) = state.store.lead_pass().await? else { return Ok(()) };
-    let today = Utc::now().date_naive();
+    let today = state.store.clock().today();
     let from = match state.store.last_pass_before(today).await? {
         Some(last) => (last + Days::new(1)).max(today - Days::new(CATCH_UP_DAYS)),
         None => today,

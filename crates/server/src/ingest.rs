@@ -229,7 +229,7 @@ pub async fn receive(
             None => return answer(StatusCode::NOT_FOUND, &format!("no endpoint /v1/{k}")),
         },
     };
-    let received_at = chrono::Utc::now();
+    let received_at = state.store.clock().now();
     let parsed = body(&headers, raw)
         .map_err(|reason| segment::Refused { index: None, reason })
         .and_then(|b| segment::parse(kind, &b, received_at, crate::auth::random_id));
@@ -306,16 +306,12 @@ mod tests {
 
     fn calls(body: &str) -> Vec<Event> {
         let mut n = 0;
-        keepwell_core::segment::parse(None, body.as_bytes(), chrono::Utc::now(), || {
+        keepwell_core::segment::parse(None, body.as_bytes(), keepwell_store::Clock::system().now(), || {
             n += 1;
-            format!("gen-{n}-{}", nanos())
+            format!("gen-{n}-{}", crate::auth::random_id())
         })
         .unwrap()
         .events
-    }
-
-    fn nanos() -> u128 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     }
 
     #[tokio::test]

@@ -65,7 +65,7 @@ impl Request {
 /// missing one.
 pub async fn ledger(state: &AppState, r: &Request) -> ApiResult<Arc<Ledger>> {
     let version = state.store.revenue_version().await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.store.clock().today();
     let key = (r.filter.clone(), r.range.to, r.range.currency.clone(), version, today);
     if let Some(hit) = state.revenue.ledgers.get(&key) {
         return Ok(hit);
@@ -153,8 +153,8 @@ pub async fn contract(state: &AppState, account_id: i64, day: NaiveDate) -> ApiR
 }
 
 /// `as_of` as a date (default today, UTC).
-pub fn as_of(p: &Params) -> Result<NaiveDate, Invalid> {
+pub fn as_of(p: &Params, today: NaiveDate) -> Result<NaiveDate, Invalid> {
     let mut invalid = Invalid::default();
     let day = p.date("as_of", &mut invalid);
-    invalid.into_result(day.unwrap_or_else(|| chrono::Utc::now().date_naive()))
+    invalid.into_result(day.unwrap_or(today))
 }

@@ -2,7 +2,7 @@
 
 use crate::audit::{record, Actor};
 use crate::sql::{insert_rows, like_contains, opt_text, page_rows, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{get_opt_i64, instant, now_micros, Backend, Result, Store, StoreError, Tx, SQLITE_CACHE};
+use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Tx, SQLITE_CACHE};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::NewAccount;
 use keepwell_core::{Attributes, ExternalId, Invalid, LifecycleStage};
@@ -281,15 +281,26 @@ impl Store {
         if let Some(id) = adoptable(tx, &values).await?.into_values().next() {
             let before = load_in_tx(tx, id).await?;
             check_external_ids(tx, Some(id), &new.external_ids).await?;
-            update_row(tx, id, new, owner, false).await?;
+            update_row(tx, self.now_micros(), id, new, owner, false).await?;
             let after = load_in_tx(tx, id).await?;
-            record(tx, actor, "account.adopt", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+            record(
+                tx,
+                self.now_micros(),
+                actor,
+                "account.adopt",
+                "account",
+                Some(id.to_string()),
+                Some(&before),
+                Some(&after),
+            )
+            .await?;
             return Ok(after);
         }
         check_external_ids(tx, None, &new.external_ids).await?;
         let id = self.insert_batch(tx, std::slice::from_ref(new), &[(0, owner)]).await?[0];
         let after = load_in_tx(tx, id).await?;
-        record(tx, actor, "account.create", "account", Some(id.to_string()), None, Some(&after)).await?;
+        record(tx, self.now_micros(), actor, "account.create", "account", Some(id.to_string()), None, Some(&after))
+            .await?;
         Ok(after)
     }
 
@@ -321,12 +332,22 @@ impl Store {
         sqlx::query("UPDATE accounts SET name = $1, name_key = $2, updated_at = $3 WHERE id = $4")
             .bind(name)
             .bind(name.to_lowercase())
-            .bind(now_micros())
+            .bind(self.now_micros())
             .bind(id)
             .execute(&mut **tx)
             .await?;
         let after = load_in_tx(tx, id).await?;
-        record(tx, actor, "account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await
+        record(
+            tx,
+            self.now_micros(),
+            actor,
+            "account.update",
+            "account",
+            Some(id.to_string()),
+            Some(&before),
+            Some(&after),
+        )
+        .await
     }
 
     /// Replaces an account's fields, tags, external ids and attributes.
@@ -335,11 +356,21 @@ impl Store {
         let before = load_in_tx(&mut tx, id).await?;
         let owner = resolve_owner(&mut tx, new, &mut HashMap::new()).await?;
         check_external_ids(&mut tx, Some(id), &new.external_ids).await?;
-        update_row(&mut tx, id, new, owner, true).await?;
+        update_row(&mut tx, self.now_micros(), id, new, owner, true).await?;
         let after = load_in_tx(&mut tx, id).await?;
         let (from, to) = (before.lifecycle_stage.as_str(), after.lifecycle_stage.as_str());
-        crate::health::record_stage_change(&mut tx, actor, id, from, to).await?;
-        record(&mut tx, actor, "account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+        crate::health::record_stage_change(&mut tx, self.now_micros(), actor, id, from, to).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "account.update",
+            "account",
+            Some(id.to_string()),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         let added: Vec<ExternalId> =
             after.external_ids.iter().filter(|e| !before.external_ids.contains(e)).cloned().collect();
@@ -351,7 +382,17 @@ impl Store {
         let mut tx = self.begin().await?;
         let before = load_in_tx(&mut tx, id).await?;
         sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        record(&mut tx, actor, "account.delete", "account", Some(id.to_string()), Some(&before), None).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "account.delete",
+            "account",
+            Some(id.to_string()),
+            Some(&before),
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -406,10 +447,17 @@ impl Store {
                             .await
                             .and_then(|r| r.try_get("lifecycle_stage"))
                             .map_err(|e| fail(i)(e.into()))?;
-                        update_row(&mut tx, id, new, owner, false).await.map_err(fail(i))?;
-                        crate::health::record_stage_change(&mut tx, actor, id, &stage, new.lifecycle_stage.as_str())
-                            .await
-                            .map_err(fail(i))?;
+                        update_row(&mut tx, self.now_micros(), id, new, owner, false).await.map_err(fail(i))?;
+                        crate::health::record_stage_change(
+                            &mut tx,
+                            self.now_micros(),
+                            actor,
+                            id,
+                            &stage,
+                            new.lifecycle_stage.as_str(),
+                        )
+                        .await
+                        .map_err(fail(i))?;
                         written.extend(keys.into_iter().map(|key| (key, id)));
                         summary.updated += 1;
                     }
@@ -434,7 +482,8 @@ impl Store {
                 .await
                 .map_err(|e| fail(rows.len())(e.into()))?;
         }
-        let mut summary = finish_import(tx, actor, "account", summary, dry_run).await.map_err(fail(rows.len()))?;
+        let mut summary =
+            finish_import(tx, self.now_micros(), actor, "account", summary, dry_run).await.map_err(fail(rows.len()))?;
         if !dry_run {
             // Events that waited for these ids (a Segment history imported first) reach them now.
             let ids: Vec<ExternalId> = rows.iter().flat_map(|r| r.external_ids.iter().cloned()).collect();
@@ -450,7 +499,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids = reserve_ids(tx, self.backend(), "accounts", batch.len()).await?;
-        let now = now_micros();
+        let now = self.now_micros();
         let mut accounts = Vec::with_capacity(batch.len());
         let (mut tags, mut external) = (Vec::new(), Vec::new());
         for ((i, owner), id) in batch.iter().zip(&ids) {
@@ -584,6 +633,7 @@ pub(crate) async fn reserve_ids(tx: &mut Tx, backend: Backend, table: &str, n: u
 /// Ends an import: a dry run rolls back; a real one records what it did and commits.
 pub(crate) async fn finish_import(
     mut tx: Tx,
+    at: i64,
     actor: &Actor,
     entity: &str,
     summary: ImportSummary,
@@ -592,7 +642,7 @@ pub(crate) async fn finish_import(
     if dry_run {
         tx.rollback().await?;
     } else {
-        record(&mut tx, actor, &format!("{entity}.import"), entity, None, None, Some(&summary)).await?;
+        record(&mut tx, at, actor, &format!("{entity}.import"), entity, None, None, Some(&summary)).await?;
         tx.commit().await?;
     }
     Ok(summary)
@@ -757,7 +807,14 @@ async fn check_external_ids(tx: &mut Tx, this: Option<i64>, ids: &[ExternalId]) 
 
 /// Writes `new` over account `id`. With `replace_ids` the account's external ids become exactly
 /// `new.external_ids`; without (imports), ids are added and existing kinds re-pointed.
-async fn update_row(tx: &mut Tx, id: i64, new: &NewAccount, owner: Option<i64>, replace_ids: bool) -> Result<()> {
+async fn update_row(
+    tx: &mut Tx,
+    at: i64,
+    id: i64,
+    new: &NewAccount,
+    owner: Option<i64>,
+    replace_ids: bool,
+) -> Result<()> {
     // Written by a person or their import: no longer the bare account a group call made.
     sqlx::query(
         "UPDATE accounts SET name = $1, name_key = $2, domain = $3, industry = $4, employees = $5, country = $6, plan = $7,
@@ -774,7 +831,7 @@ async fn update_row(tx: &mut Tx, id: i64, new: &NewAccount, owner: Option<i64>, 
     .bind(owner)
     .bind(serde_json::to_string(&new.tags).unwrap_or_default())
     .bind(serde_json::to_string(&new.attributes).unwrap_or_default())
-    .bind(now_micros())
+    .bind(at)
     .bind(id)
     .execute(&mut **tx)
     .await?;

@@ -2,7 +2,7 @@
 //! change it records, so neither exists without the other.
 
 use crate::sql::{opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{get_opt_i64, instant, now_micros, Result, Store, StoreError, Tx};
+use crate::{get_opt_i64, instant, Result, Store, StoreError, Tx};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -36,8 +36,11 @@ pub struct AuditEntry {
     pub after: Option<serde_json::Value>,
 }
 
+/// Records that `actor` did `action` to `entity` at `at` (the store clock's instant of the change).
+#[allow(clippy::too_many_arguments)] // one entry's columns, named at every call
 pub(crate) async fn record<T: Serialize>(
     tx: &mut Tx,
+    at: i64,
     actor: &Actor,
     action: &str,
     entity: &str,
@@ -50,7 +53,7 @@ pub(crate) async fn record<T: Serialize>(
         "INSERT INTO audit_log (at, actor, actor_user_id, action, entity, entity_id, before, after)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(now_micros())
+    .bind(at)
     .bind(&actor.label)
     .bind(actor.user_id)
     .bind(action)

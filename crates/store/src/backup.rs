@@ -99,7 +99,7 @@ impl Store {
             Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
         let mut tx = self.pool().begin_with(begin).await?;
-        let header = Header { format: FORMAT.into(), schema: migrate::latest(), created_at: chrono::Utc::now() };
+        let header = Header { format: FORMAT.into(), schema: migrate::latest(), created_at: self.clock().now() };
         let io = |e: std::io::Error| StoreError::Config(format!("cannot write the backup: {e}"));
         writeln!(out, "{}", serde_json::to_string(&header).unwrap_or_default()).map_err(io)?;
         let mut summary = BackupSummary { rows: 0, tables: TABLES.len() };
@@ -193,7 +193,7 @@ impl Store {
             summary.rows += 1;
         }
         // The bulk event index is derived, not backed up: build it for the restored events.
-        crate::usage::reindex(&mut tx).await?;
+        crate::usage::reindex(&mut tx, self.clock().now()).await?;
         if self.backend() == Backend::Postgres {
             for table in SERIAL {
                 sqlx::query(&format!(

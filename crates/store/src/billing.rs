@@ -5,7 +5,7 @@
 use crate::accounts::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::audit::record;
 use crate::sql::{in_list, opt_text, text, upsert_rows, Arg, Sql};
-use crate::{now_micros, Actor, Backend, Result, Store, StoreError, Tx};
+use crate::{Actor, Backend, Result, Store, StoreError, Tx};
 use chrono::NaiveDate;
 use keepwell_core::billing::{first_overlap, FxRate, Interval, Invoice, InvoiceStatus, Period};
 use keepwell_core::metrics::{FailedPayment, FxTable, PeriodLine};
@@ -239,6 +239,7 @@ async fn periods_of_subscriptions(tx: &mut Tx, subs: &[&str]) -> Result<Vec<Peri
 async fn write_periods(
     tx: &mut Tx,
     backend: Backend,
+    now: i64,
     rows: &[(i64, Period)],
     source: &str,
 ) -> Result<ImportSummary, RowError> {
@@ -310,7 +311,6 @@ async fn write_periods(
             ),
         ));
     }
-    let now = now_micros();
     let cols = [
         "account_id",
         "subscription_id",
@@ -454,16 +454,18 @@ impl Store {
         let mut tx = self.begin().await.map_err(first_row)?;
         let rows = with_account_ids(&mut tx, rows).await?;
         progress(rows.len() / 2);
-        let summary = write_periods(&mut tx, self.backend(), &rows, "import").await?;
+        let summary = write_periods(&mut tx, self.backend(), self.now_micros(), &rows, "import").await?;
         progress(rows.len());
-        finish_import(tx, actor, "subscription", summary, dry_run).await.map_err(first_row)
+        finish_import(tx, self.now_micros(), actor, "subscription", summary, dry_run).await.map_err(first_row)
     }
 
     /// Creates or replaces one period of an account's subscription.
     pub async fn save_period(&self, actor: &Actor, account_id: i64, period: &Period) -> Result<PeriodRecord> {
         let mut tx = self.begin().await?;
         self.account_exists(&mut tx, account_id).await?;
-        write_periods(&mut tx, self.backend(), &[(account_id, period.clone())], "api").await.map_err(|e| e.error)?;
+        write_periods(&mut tx, self.backend(), self.now_micros(), &[(account_id, period.clone())], "api")
+            .await
+            .map_err(|e| e.error)?;
         let rec = sqlx::query(&format!(
             "SELECT {PERIOD_COLS} FROM subscription_periods WHERE subscription_id = $1 AND starts_on = $2"
         ))
@@ -472,8 +474,17 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let rec = period_from(&rec)?;
-        record(&mut tx, actor, "subscription.save", "account", Some(account_id.to_string()), None, Some(&rec.period))
-            .await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "subscription.save",
+            "account",
+            Some(account_id.to_string()),
+            None,
+            Some(&rec.period),
+        )
+        .await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -494,7 +505,7 @@ impl Store {
         if rows.is_empty() {
             return sync_renewals(tx, self.backend(), &[subscription_id]).await;
         }
-        write_periods(tx, self.backend(), &rows, "stripe").await.map_err(|e| e.error)?;
+        write_periods(tx, self.backend(), self.now_micros(), &rows, "stripe").await.map_err(|e| e.error)?;
         Ok(())
     }
 
@@ -514,8 +525,17 @@ impl Store {
         let rec = period_from(&row)?;
         sqlx::query("DELETE FROM subscription_periods WHERE id = $1").bind(id).execute(&mut *tx).await?;
         sync_renewals(&mut tx, self.backend(), &[rec.period.subscription_id.as_str()]).await?;
-        record(&mut tx, actor, "subscription.delete", "account", Some(account_id.to_string()), Some(&rec.period), None)
-            .await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "subscription.delete",
+            "account",
+            Some(account_id.to_string()),
+            Some(&rec.period),
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -553,9 +573,9 @@ impl Store {
         let mut tx = self.begin().await.map_err(first_row)?;
         let rows = with_account_ids(&mut tx, rows).await?;
         progress(rows.len() / 2);
-        let summary = write_invoices(&mut tx, self.backend(), &rows, "import").await?;
+        let summary = write_invoices(&mut tx, self.backend(), self.now_micros(), &rows, "import").await?;
         progress(rows.len());
-        finish_import(tx, actor, "invoice", summary, dry_run).await.map_err(first_row)
+        finish_import(tx, self.now_micros(), actor, "invoice", summary, dry_run).await.map_err(first_row)
     }
 
     /// Creates or updates one invoice by its id.
@@ -563,8 +583,17 @@ impl Store {
         let mut tx = self.begin().await?;
         self.account_exists(&mut tx, account_id).await?;
         let rec = self.save_invoice_in(&mut tx, account_id, invoice, "api").await?;
-        record(&mut tx, actor, "invoice.save", "account", Some(account_id.to_string()), None, Some(&rec.invoice))
-            .await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "invoice.save",
+            "account",
+            Some(account_id.to_string()),
+            None,
+            Some(&rec.invoice),
+        )
+        .await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -576,7 +605,9 @@ impl Store {
         invoice: &Invoice,
         source: &str,
     ) -> Result<InvoiceRecord> {
-        write_invoices(tx, self.backend(), &[(account_id, invoice.clone())], source).await.map_err(|e| e.error)?;
+        write_invoices(tx, self.backend(), self.now_micros(), &[(account_id, invoice.clone())], source)
+            .await
+            .map_err(|e| e.error)?;
         let row = sqlx::query(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE invoice_id = $1"))
             .bind(&invoice.invoice_id)
             .fetch_one(&mut **tx)
@@ -634,7 +665,7 @@ impl Store {
                     Arg::Text(r.currency.clone()),
                     Arg::Text(r.month.to_string()),
                     Arg::Text(r.rate.normalize().to_string()),
-                    Arg::I64(now_micros()),
+                    Arg::I64(self.now_micros()),
                 ]
             })
             .collect();
@@ -647,7 +678,7 @@ impl Store {
             " ON CONFLICT (currency, month) DO UPDATE SET rate = excluded.rate, updated_at = excluded.updated_at",
         )
         .await?;
-        finish_import(tx, actor, "fx_rate", summary, dry_run).await
+        finish_import(tx, self.now_micros(), actor, "fx_rate", summary, dry_run).await
     }
 
     pub async fn fx_rates(&self) -> Result<Vec<FxRate>> {
@@ -845,7 +876,7 @@ impl Store {
         .bind(new_arr.normalize().to_string())
         .bind(reason.map(str::trim).filter(|r| !r.is_empty()))
         .bind(actor.user_id)
-        .bind(now_micros())
+        .bind(self.now_micros())
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -853,6 +884,7 @@ impl Store {
         let was = serde_json::json!({"outcome": before.outcome, "new_arr": before.new_arr.map(|d| d.to_string())});
         record(
             &mut tx,
+            self.now_micros(),
             actor,
             "renewal.record",
             "account",
@@ -898,7 +930,7 @@ impl Store {
         .bind(event_id)
         .bind(event_type)
         .bind(created)
-        .bind(now_micros())
+        .bind(self.now_micros())
         .bind(outcome)
         .bind(payload)
         .execute(&mut **tx)
@@ -953,6 +985,7 @@ fn account_filter(sql: &mut Sql, f: &RevenueFilter) {
 async fn write_invoices(
     tx: &mut Tx,
     backend: Backend,
+    now: i64,
     rows: &[(i64, Invoice)],
     source: &str,
 ) -> Result<ImportSummary, RowError> {
@@ -991,7 +1024,6 @@ async fn write_invoices(
             None => summary.created += 1,
         }
     }
-    let now = now_micros();
     let cols = [
         "account_id",
         "invoice_id",

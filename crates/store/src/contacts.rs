@@ -3,7 +3,7 @@
 use crate::accounts::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::audit::{record, Actor};
 use crate::sql::{like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{instant, now_micros, Result, Store, StoreError, Tx};
+use crate::{instant, Result, Store, StoreError, Tx};
 use chrono::{DateTime, Utc};
 use keepwell_core::contact::{AccountRef, NewContact};
 use keepwell_core::{Attributes, ContactRole, Invalid};
@@ -110,9 +110,19 @@ impl Store {
         let mut tx = self.begin().await?;
         let account_id = resolve_account(&mut tx, &new.account).await?;
         check_unique(&mut tx, None, new).await?;
-        let id = insert(&mut tx, account_id, new).await?;
+        let id = insert(&mut tx, self.now_micros(), account_id, new).await?;
         let after = load(&mut tx, id).await?;
-        record(&mut tx, actor, "contact.create", "contact", Some(id.to_string()), None, Some(&after)).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "contact.create",
+            "contact",
+            Some(id.to_string()),
+            None,
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -122,9 +132,19 @@ impl Store {
         let before = load(&mut tx, id).await?;
         let account_id = resolve_account(&mut tx, &new.account).await?;
         check_unique(&mut tx, Some(id), new).await?;
-        update(&mut tx, id, account_id, new).await?;
+        update(&mut tx, self.now_micros(), id, account_id, new).await?;
         let after = load(&mut tx, id).await?;
-        record(&mut tx, actor, "contact.update", "contact", Some(id.to_string()), Some(&before), Some(&after)).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "contact.update",
+            "contact",
+            Some(id.to_string()),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -133,7 +153,17 @@ impl Store {
         let mut tx = self.begin().await?;
         let before = load(&mut tx, id).await?;
         sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        record(&mut tx, actor, "contact.delete", "contact", Some(id.to_string()), Some(&before), None).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "contact.delete",
+            "contact",
+            Some(id.to_string()),
+            Some(&before),
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -172,17 +202,17 @@ impl Store {
             check_unique(&mut tx, existing, new).await.map_err(fail(i))?;
             match existing {
                 Some(id) => {
-                    update(&mut tx, id, account_id, new).await.map_err(fail(i))?;
+                    update(&mut tx, self.now_micros(), id, account_id, new).await.map_err(fail(i))?;
                     summary.updated += 1;
                 }
                 None => {
-                    insert(&mut tx, account_id, new).await.map_err(fail(i))?;
+                    insert(&mut tx, self.now_micros(), account_id, new).await.map_err(fail(i))?;
                     summary.created += 1;
                 }
             }
             progress(i + 1);
         }
-        finish_import(tx, actor, "contact", summary, dry_run).await.map_err(fail(rows.len()))
+        finish_import(tx, self.now_micros(), actor, "contact", summary, dry_run).await.map_err(fail(rows.len()))
     }
 }
 
@@ -232,8 +262,7 @@ async fn check_unique(tx: &mut Tx, this: Option<i64>, new: &NewContact) -> Resul
     Ok(())
 }
 
-async fn insert(tx: &mut Tx, account_id: i64, new: &NewContact) -> Result<i64> {
-    let now = now_micros();
+async fn insert(tx: &mut Tx, now: i64, account_id: i64, new: &NewContact) -> Result<i64> {
     let row = sqlx::query(
         "INSERT INTO contacts (account_id, email, name, title, role, locale, attributes, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
@@ -253,7 +282,7 @@ async fn insert(tx: &mut Tx, account_id: i64, new: &NewContact) -> Result<i64> {
     Ok(id)
 }
 
-async fn update(tx: &mut Tx, id: i64, account_id: i64, new: &NewContact) -> Result<()> {
+async fn update(tx: &mut Tx, now: i64, id: i64, account_id: i64, new: &NewContact) -> Result<()> {
     sqlx::query(
         "UPDATE contacts SET account_id = $1, email = $2, name = $3, title = $4, role = $5, locale = $6, attributes = $7, updated_at = $8 WHERE id = $9",
     )
@@ -264,7 +293,7 @@ async fn update(tx: &mut Tx, id: i64, account_id: i64, new: &NewContact) -> Resu
     .bind(new.role.map(|r| r.as_str()))
     .bind(&new.locale)
     .bind(serde_json::to_string(&new.attributes).unwrap_or_default())
-    .bind(now_micros())
+    .bind(now)
     .bind(id)
     .execute(&mut **tx)
     .await?;
@@ -274,7 +303,13 @@ async fn update(tx: &mut Tx, id: i64, account_id: i64, new: &NewContact) -> Resu
 /// The contact behind a Segment user, once its account and email are known: the one holding
 /// the user id (its name and title brought up to date), else the one with the email (gaining
 /// the user id), else a new one.
-pub(crate) async fn upsert_for_user(tx: &mut Tx, account_id: i64, user_id: &str, new: &NewContact) -> Result<()> {
+pub(crate) async fn upsert_for_user(
+    tx: &mut Tx,
+    now: i64,
+    account_id: i64,
+    user_id: &str,
+    new: &NewContact,
+) -> Result<()> {
     let held = sqlx::query("SELECT contact_id FROM contact_user_ids WHERE user_id = $1")
         .bind(user_id)
         .fetch_optional(&mut **tx)
@@ -286,7 +321,7 @@ pub(crate) async fn upsert_for_user(tx: &mut Tx, account_id: i64, user_id: &str,
         )
         .bind(&new.name)
         .bind(&new.title)
-        .bind(now_micros())
+        .bind(now)
         .bind(id)
         .execute(&mut **tx)
         .await?;
@@ -303,7 +338,7 @@ pub(crate) async fn upsert_for_user(tx: &mut Tx, account_id: i64, user_id: &str,
                 .await?;
         }
         None => {
-            insert(tx, account_id, new).await?;
+            insert(tx, now, account_id, new).await?;
         }
     }
     Ok(())

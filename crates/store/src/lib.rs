@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod billing;
+pub mod clock;
 pub mod contacts;
 pub mod health;
 mod migrate;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
 
 pub use audit::{Actor, AuditEntry};
+pub use clock::Clock;
 pub use sql::Page;
 /// The database driver's error, for callers that tell its kinds apart (a busy pool).
 pub use sqlx::Error as DbError;
@@ -79,6 +81,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    clock: Clock,
 }
 
 /// A transaction over either backend.
@@ -132,11 +135,27 @@ impl Store {
             .parse::<sqlx::any::AnyConnectOptions>()?
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let pool = options.connect_with(connect).await?;
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, clock: Clock::system() })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The clock every write and every "today" of this store reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// This store on another clock (`tick --as-of`, tests); the pool is shared.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The store clock's instant in microseconds since the Unix epoch, as stored.
+    pub(crate) fn now_micros(&self) -> i64 {
+        self.clock.now_micros()
     }
 
     /// Applies pending migrations; returns the versions applied now.
@@ -177,11 +196,6 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await
     }
-}
-
-/// The current instant in microseconds since the Unix epoch, as stored.
-pub fn now_micros() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 /// Converts stored microseconds to an RFC 3339 UTC instant.

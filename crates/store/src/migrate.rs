@@ -1,6 +1,6 @@
 //! Forward-only migrations, embedded per backend and applied at start and by `keepwell migrate`.
 
-use crate::{now_micros, Backend, Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
 use sqlx::Row;
 
 struct Migration {
@@ -177,7 +177,7 @@ pub(crate) async fn run_until(store: &Store, version: i64) -> Result<Vec<i64>> {
         sqlx::query("INSERT INTO keepwell_migrations (version, name, applied_at, checksum) VALUES ($1, $2, $3, $4)")
             .bind(m.version)
             .bind(m.name)
-            .bind(now_micros())
+            .bind(store.now_micros())
             .bind(checksum(sql))
             .execute(&mut *tx)
             .await?;
@@ -202,7 +202,7 @@ pub(crate) async fn run_as_before_checksums(store: &Store, version: i64) -> Resu
         sqlx::query("INSERT INTO keepwell_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
             .bind(m.version)
             .bind(m.name)
-            .bind(now_micros())
+            .bind(store.now_micros())
             .execute(&mut *tx)
             .await?;
     }

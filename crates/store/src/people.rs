@@ -3,7 +3,7 @@
 
 use crate::audit::{record, Actor};
 use crate::sql::{opt_text, text};
-use crate::{get_opt_i64, instant, now_micros, Result, Store, StoreError};
+use crate::{get_opt_i64, instant, Result, Store, StoreError};
 use chrono::{DateTime, Utc};
 use keepwell_core::{Invalid, Role};
 use serde::Serialize;
@@ -115,11 +115,12 @@ impl Store {
         .bind(u.name.trim())
         .bind(u.role.as_str())
         .bind(u.password_hash)
-        .bind(now_micros())
+        .bind(self.now_micros())
         .fetch_one(&mut *tx)
         .await?;
         let user = user_from(&row)?;
-        record(&mut tx, actor, "user.create", "user", Some(user.id.to_string()), None, Some(&user)).await?;
+        record(&mut tx, self.now_micros(), actor, "user.create", "user", Some(user.id.to_string()), None, Some(&user))
+            .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -216,14 +217,24 @@ impl Store {
         .bind(role.unwrap_or(before.role).as_str())
         .bind(disabled.map(i64::from))
         .bind(id)
-        .bind(now_micros())
+        .bind(self.now_micros())
         .fetch_one(&mut *tx)
         .await?;
         let after = user_from(&row)?;
         if after.disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
         }
-        record(&mut tx, actor, "user.update", "user", Some(id.to_string()), Some(&before), Some(&after)).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "user.update",
+            "user",
+            Some(id.to_string()),
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         tx.commit().await?;
         Ok((after, stopped))
     }
@@ -237,7 +248,8 @@ impl Store {
             .bind(keep_session.unwrap_or(""))
             .execute(&mut *tx)
             .await?;
-        record::<()>(&mut tx, actor, "user.password", "user", Some(id.to_string()), None, None).await?;
+        record::<()>(&mut tx, self.now_micros(), actor, "user.password", "user", Some(id.to_string()), None, None)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -256,7 +268,7 @@ impl Store {
         user_agent: Option<&str>,
         ttl_secs: i64,
     ) -> Result<()> {
-        let now = now_micros();
+        let now = self.now_micros();
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, user_agent, created_at, last_seen_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $5, $6)",
@@ -274,7 +286,7 @@ impl Store {
 
     /// A live session of an enabled member; refreshes its last-seen time at most once a minute.
     pub async fn session(&self, id_hash: &str) -> Result<Option<Session>> {
-        let now = now_micros();
+        let now = self.now_micros();
         let row = sqlx::query(&format!(
             "SELECT s.csrf_token, s.flash, s.last_seen_at, {} FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
@@ -329,7 +341,7 @@ impl Store {
     pub async fn user_sessions(&self, user_id: i64) -> Result<Vec<SessionInfo>> {
         sqlx::query("SELECT id_hash, user_agent, created_at, last_seen_at FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC")
             .bind(user_id)
-            .bind(now_micros())
+            .bind(self.now_micros())
             .fetch_all(self.pool())
             .await?
             .iter()
@@ -368,13 +380,23 @@ impl Store {
         .bind(hash)
         .bind(prefix)
         .bind(actor.user_id)
-        .bind(now_micros())
+        .bind(self.now_micros())
         .bind(i64::from(actor.user_id.is_none()))
         .fetch_one(&mut *tx)
         .await?
         .try_get(0)?;
         let token = tokens_where(&mut tx, Tokens::Id(id)).await?.pop().ok_or_else(|| corrupt_token(id))?;
-        record(&mut tx, actor, "token.create", "api_token", Some(token.id.to_string()), None, Some(&token)).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "token.create",
+            "api_token",
+            Some(token.id.to_string()),
+            None,
+            Some(&token),
+        )
+        .await?;
         tx.commit().await?;
         Ok(token)
     }
@@ -387,7 +409,7 @@ impl Store {
         if token.effective_role.is_none() {
             return Ok(None);
         }
-        let now = now_micros();
+        let now = self.now_micros();
         if token.last_used_at.is_none_or(|t| now - t.timestamp_micros() > 60_000_000) {
             sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
                 .bind(now)
@@ -406,14 +428,15 @@ impl Store {
     pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<()> {
         let mut tx = self.begin().await?;
         let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_micros())
+            .bind(self.now_micros())
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no live API token with id {id}")));
         }
-        record::<()>(&mut tx, actor, "token.revoke", "api_token", Some(id.to_string()), None, None).await?;
+        record::<()>(&mut tx, self.now_micros(), actor, "token.revoke", "api_token", Some(id.to_string()), None, None)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -427,11 +450,21 @@ impl Store {
             .bind(name.trim())
             .bind(hash)
             .bind(prefix)
-            .bind(now_micros())
+            .bind(self.now_micros())
             .fetch_one(&mut *tx)
             .await?;
         let key = key_from(&row)?;
-        record(&mut tx, actor, "writekey.create", "write_key", Some(key.id.to_string()), None, Some(&key)).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "writekey.create",
+            "write_key",
+            Some(key.id.to_string()),
+            None,
+            Some(&key),
+        )
+        .await?;
         tx.commit().await?;
         Ok(key)
     }
@@ -459,14 +492,24 @@ impl Store {
     pub async fn revoke_write_key(&self, actor: &Actor, id: i64) -> Result<()> {
         let mut tx = self.begin().await?;
         let r = sqlx::query("UPDATE write_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_micros())
+            .bind(self.now_micros())
             .bind(id)
             .execute(&mut *tx)
             .await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no live write key with id {id}")));
         }
-        record::<()>(&mut tx, actor, "writekey.revoke", "write_key", Some(id.to_string()), None, None).await?;
+        record::<()>(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "writekey.revoke",
+            "write_key",
+            Some(id.to_string()),
+            None,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name() -> String {
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
-    format!("kw_test_{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+    // A random part (std's per-process hash keys) keeps names apart across runs that reuse a pid.
+    use std::hash::{BuildHasher, RandomState};
+    let random = RandomState::new().hash_one(COUNTER.load(Ordering::Relaxed)) % 1_000_000_000_000;
+    format!("kw_test_{}_{random}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A URL naming a new, empty database of `backend`.

@@ -763,13 +763,13 @@ async fn message_ids_deduplicate_for_seven_days_then_are_forgotten(store: Store)
         chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().to_utc() + chrono::Duration::days(n)
     }
     // Indexed on day 0; another writer indexes on day 6, then on day 9 (which forgets day 0's ids).
-    let on = |clock: fn() -> chrono::DateTime<chrono::Utc>| EventWriter::new(store.clone()).index_every(1).clock(clock);
-    assert_eq!(on(|| day(0)).write(&call("m1")).await.unwrap().stored, 1);
-    let mut six = on(|| day(6));
+    let on = |n: i64| EventWriter::new(store.clone().with_clock(keepwell_store::Clock::fixed(day(n)))).index_every(1);
+    assert_eq!(on(0).write(&call("m1")).await.unwrap().stored, 1);
+    let mut six = on(6);
     assert_eq!(six.write(&call("m1")).await.unwrap().duplicates, 1, "still known after 6 days");
     assert_eq!(six.write(&call("m2")).await.unwrap().stored, 1);
-    assert_eq!(on(|| day(9)).write(&call("m3")).await.unwrap().stored, 1);
-    let mut later = on(|| day(9));
+    assert_eq!(on(9).write(&call("m3")).await.unwrap().stored, 1);
+    let mut later = on(9);
     assert_eq!(later.write(&call("m2")).await.unwrap().duplicates, 1, "indexed 3 days before");
     assert_eq!(later.write(&call("m1")).await.unwrap().stored, 1, "forgotten 9 days after");
 }

@@ -3,7 +3,7 @@
 //! (their CRM id = the groupId), and the time until every waiting event has its account and the
 //! rollups count it is measured. Target: under 10 s for a million.
 
-use chrono::{Days, Utc};
+use chrono::Days;
 use keepwell_core::account::AccountInput;
 use keepwell_core::segment::{Event, Kind};
 use keepwell_store::usage::EventWriter;
@@ -20,7 +20,7 @@ pub async fn run(url: &str, events: usize, accounts: usize) -> anyhow::Result<()
         anyhow::bail!("--target must be an empty database");
     }
     let accounts = accounts.clamp(1, events.max(1));
-    let now = Utc::now();
+    let now = keepwell_store::Clock::system().now();
     // A year of history, spread evenly over the accounts, five users each.
     let event = move |i: usize| {
         let a = i % accounts;

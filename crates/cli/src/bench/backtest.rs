@@ -23,7 +23,7 @@ pub struct BacktestArgs {
 }
 
 pub async fn run(args: &BacktestArgs) -> anyhow::Result<()> {
-    let today = chrono::Utc::now().date_naive();
+    let today = keepwell_store::Clock::system().today();
     let (from, to) = (today - Days::new(HORIZON + WINDOW), today - Days::new(HORIZON + 1));
     // The scorecard under test, applied to every book (a reused book may hold another's).
     let card = match &args.scorecard {

@@ -58,7 +58,7 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
     let store = Store::connect(url).await?;
     store.migrate().await?;
     metrics_workspace(&store, accounts).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = keepwell_store::Clock::system().today();
     let ids: Vec<i64> =
         store.pass_facts(Scope::All, today, today, &Default::default()).await?.iter().map(|f| f.id).collect();
     if !store.usage_tracked().await? {

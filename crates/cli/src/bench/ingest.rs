@@ -143,7 +143,7 @@ pub async fn run(dir: &Path, url: &str, on_target: bool, args: &IngestArgs) -> a
     store.create_write_key(&Actor::system("bench"), "bench", &hash, &prefix).await?;
     store.close().await;
 
-    let now = chrono::Utc::now();
+    let now = keepwell_store::Clock::system().now();
     // Group calls: every user into its account, the account made from the traits.
     let groups: Vec<serde_json::Value> = (0..ACCOUNTS * USERS_PER_ACCOUNT)
         .map(|i| {

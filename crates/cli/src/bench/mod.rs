@@ -426,7 +426,7 @@ async fn bench_metrics(url: &str, args: &BenchArgs, accounts: usize) -> anyhow::
     let store = Store::connect(url).await?;
     store.migrate().await?;
     metrics_workspace(&store, accounts).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = keepwell_store::Clock::system().today();
     let to = keepwell_core::money::Month::of(today);
     let from = to.plus(-35);
     let range = format!("from={from}&to={to}");

@@ -293,7 +293,7 @@ pub fn generate(args: &DemoArgs) -> (Vec<AccountInput>, Vec<ContactInput>) {
 /// Writes the demo into an empty database; returns what was written and how to log in.
 pub async fn write(store: &Store, args: &DemoArgs, reporting: &str) -> anyhow::Result<String> {
     let written = write_book(store, args).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = store.clock().today();
     let mut snapshots = 0;
     store
         .run_days(reporting, today - chrono::Days::new(health::REPLAY_DAYS - 1), today, |_, out| {
@@ -326,7 +326,7 @@ pub async fn write_book(store: &Store, args: &DemoArgs) -> anyhow::Result<String
     store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let (periods, invoices) = write_billing(store, &actor, args, &inputs).await?;
     let events = write_usage(store, &actor, args, &inputs, &periods).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = store.clock().today();
     let ids = account_ids(store, &inputs).await?;
     let sentiments = health::write(store, &actor, (args.seed, args.book), &periods, &ids, today).await?;
     Ok(format!(
@@ -348,7 +348,7 @@ pub async fn write_billing(
     args: &DemoArgs,
     inputs: &[AccountInput],
 ) -> anyhow::Result<(Vec<PeriodInput>, usize)> {
-    let (period_inputs, invoices, fx) = billing(args, inputs, chrono::Utc::now().date_naive());
+    let (period_inputs, invoices, fx) = billing(args, inputs, store.clock().today());
     let periods: Vec<_> =
         period_inputs.iter().map(|p| p.validate()).collect::<Result<_, _>>().context("demo period")?;
     let invoices: Vec<_> = invoices.iter().map(|i| i.validate()).collect::<Result<_, _>>().context("demo invoice")?;
@@ -368,7 +368,7 @@ pub async fn write_usage(
     inputs: &[AccountInput],
     periods: &[PeriodInput],
 ) -> anyhow::Result<usize> {
-    let today = chrono::Utc::now().date_naive();
+    let today = store.clock().today();
     let crm = crm_ids(inputs);
     let ids = account_ids(store, inputs).await?;
     store.set_plan_features(actor, &usage::catalogue()).await?;

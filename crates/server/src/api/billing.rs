@@ -240,7 +240,7 @@ pub async fn invoices(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Invoices>> {
-    let day = revenue::as_of(&Params(q))?;
+    let day = revenue::as_of(&Params(q), state.store.clock().today())?;
     let account = load(&state, path_id(&id)?).await?;
     let data = state.store.account_invoices(account.id).await?.iter().map(|i| InvoiceView::new(i, day)).collect();
     Ok(Json(Invoices { data }))
@@ -274,7 +274,7 @@ pub async fn save_invoice(
     };
     let (_, invoice) = shape.and(input.validate())?;
     let rec = state.store.save_invoice(&auth.actor, account.id, &invoice).await?;
-    Ok((StatusCode::CREATED, Json(InvoiceView::new(&rec, chrono::Utc::now().date_naive()))))
+    Ok((StatusCode::CREATED, Json(InvoiceView::new(&rec, state.store.clock().today()))))
 }
 
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/contract", tag = "billing",
@@ -288,7 +288,7 @@ pub async fn contract(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<ContractView>> {
-    let day = revenue::as_of(&Params(q))?;
+    let day = revenue::as_of(&Params(q), state.store.clock().today())?;
     let account = load(&state, path_id(&id)?).await?;
     Ok(Json(revenue::contract(&state, account.id, day).await?))
 }

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use keepwell_core::definitions::{LifecycleRuleDef, ScorecardDef, SegmentDef};
 use keepwell_core::{expr, measure, Invalid};
 use keepwell_store::health::{Change, MemberRow, SegmentChange, StoredRule, StoredScorecard, StoredSegment};
@@ -37,7 +37,7 @@ async fn segment_view(state: &AppState, key: &str) -> ApiResult<SegmentView> {
 }
 
 async fn view_of(state: &AppState, s: StoredSegment) -> ApiResult<SegmentView> {
-    let members = state.store.count_segment_members(s.id, Utc::now().date_naive()).await?;
+    let members = state.store.count_segment_members(s.id, state.store.clock().today()).await?;
     Ok(SegmentView { id: s.id, key: s.def.key, name: s.def.name, filter: s.def.filter, members, problem: s.problem })
 }
 
@@ -124,7 +124,7 @@ pub async fn members(
     let p = Params(q);
     let mut invalid = Invalid::default();
     let limit = p.limit(&mut invalid);
-    let on = p.date("as_of", &mut invalid).unwrap_or_else(|| Utc::now().date_naive());
+    let on = p.date("as_of", &mut invalid).unwrap_or_else(|| state.store.clock().today());
     let after = p.id("cursor", &mut invalid).unwrap_or(0);
     invalid.into_result(())?;
     let s = state.store.segment(&key).await?.ok_or_else(|| ApiError::NotFound(format!("no segment {key:?}")))?;
@@ -160,7 +160,7 @@ pub async fn history(
 ) -> ApiResult<Json<SegmentHistory>> {
     let p = Params(q);
     let mut invalid = Invalid::default();
-    let (from, to) = p.range(90, 3660, &mut invalid);
+    let (from, to) = p.range(90, 3660, state.store.clock().today(), &mut invalid);
     invalid.into_result(())?;
     let s = state.store.segment(&key).await?.ok_or_else(|| ApiError::NotFound(format!("no segment {key:?}")))?;
     Ok(Json(SegmentHistory { from, to, data: state.store.segment_history(s.id, from, to, 1000).await? }))
@@ -195,7 +195,7 @@ pub async fn preview_of(state: &AppState, filter: &str) -> ApiResult<PreviewResu
     let e = expr::parse(filter, &measure::SCHEMA)
         .map_err(|e| ApiError::Invalid(Invalid::field("filter", e.to_string())))?;
     let needs = keepwell_core::daily::needs_of(&[&e], Vec::new());
-    let today = Utc::now().date_naive();
+    let today = state.store.clock().today();
     crate::api::usage::folded(state).await?;
     let version = state.store.live_version().await?;
     let live = {

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use keepwell_core::backtest::Report;
 use keepwell_core::definitions::{Scorecard, ScorecardDef};
 use keepwell_core::health::{Band, Reading};
@@ -107,7 +107,7 @@ struct Scored {
 /// computed from the data (today's always are, so a sentiment counts at once).
 async fn scored(state: &AppState, account: i64, day: NaiveDate) -> ApiResult<Option<Scored>> {
     crate::api::usage::folded(state).await?;
-    let today = Utc::now().date_naive();
+    let today = state.store.clock().today();
     if day < today {
         if let Some(s) = snapshot(state, account, day).await? {
             return Ok(Some(s));
@@ -220,7 +220,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<HealthView>> {
-    let as_of = crate::revenue::as_of(&Params(q))?;
+    let as_of = crate::revenue::as_of(&Params(q), state.store.clock().today())?;
     let account = load(&state, path_id(&id)?).await?;
     Ok(Json(health_of(&state, account.id, as_of).await?))
 }
@@ -272,7 +272,7 @@ pub async fn history(
 ) -> ApiResult<Json<History>> {
     let account = load(&state, path_id(&id)?).await?;
     let mut invalid = Invalid::default();
-    let (from, to) = Params(q).range(90, 3660, &mut invalid);
+    let (from, to) = Params(q).range(90, 3660, state.store.clock().today(), &mut invalid);
     invalid.into_result(())?;
     Ok(Json(history_of(&state, account.id, from, to).await?))
 }
@@ -314,6 +314,7 @@ pub fn sentiment_input(
     rating: Option<i64>,
     reason: &str,
     day: Option<NaiveDate>,
+    today: NaiveDate,
 ) -> Result<(i64, String, NaiveDate), Invalid> {
     let mut invalid = Invalid::default();
     let rating = rating.filter(|r| (1..=5).contains(r));
@@ -324,7 +325,6 @@ pub fn sentiment_input(
     if reason.trim().is_empty() {
         invalid.push("reason", "say why");
     }
-    let today = Utc::now().date_naive();
     let day = day.unwrap_or(today);
     if day > today {
         invalid.push("day", "cannot be in the future");
@@ -337,9 +337,9 @@ pub fn override_input(
     score: Option<Decimal>,
     reason: &str,
     expires_on: Option<NaiveDate>,
+    today: NaiveDate,
 ) -> Result<(Decimal, String, NaiveDate), Invalid> {
     let mut invalid = Invalid::default();
-    let today = Utc::now().date_naive();
     let score = score.filter(|s| *s >= Decimal::ZERO && *s <= Decimal::ONE_HUNDRED);
     if score.is_none() {
         invalid.push("score", "a score is from 0 to 100");
@@ -382,7 +382,7 @@ pub async fn add_sentiment(
     let account = load(&state, path_id(&id)?).await?;
     auth.require_edit(account.owner.as_ref().map(|o| o.id))?;
     let new: NewSentiment = body(&raw)?;
-    let (rating, reason, day) = sentiment_input(Some(new.rating), &new.reason, new.day)?;
+    let (rating, reason, day) = sentiment_input(Some(new.rating), &new.reason, new.day, state.store.clock().today())?;
     let s = state.store.add_sentiment(&auth.actor, account.id, rating, &reason, day).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
@@ -426,9 +426,13 @@ pub async fn add_override(
     let account = load(&state, path_id(&id)?).await?;
     auth.require_edit(account.owner.as_ref().map(|o| o.id))?;
     let new: NewOverride = body(&raw)?;
-    let (score, reason, expires_on) =
-        override_input(new.score.to_string().parse().ok(), &new.reason, Some(new.expires_on))?;
-    let today = Utc::now().date_naive();
+    let (score, reason, expires_on) = override_input(
+        new.score.to_string().parse().ok(),
+        &new.reason,
+        Some(new.expires_on),
+        state.store.clock().today(),
+    )?;
+    let today = state.store.clock().today();
     let o = state.store.add_override(&auth.actor, account.id, score, &reason, today, expires_on).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }
@@ -478,11 +482,10 @@ pub struct Backtest {
 
 /// The backtest a request asks for: scorecard, horizon and period (default: the year ending
 /// `horizon_days` before today, whose outcomes are known).
-pub fn backtest_request(p: &Params) -> Result<(String, u64, NaiveDate, NaiveDate), Invalid> {
+pub fn backtest_request(p: &Params, today: NaiveDate) -> Result<(String, u64, NaiveDate, NaiveDate), Invalid> {
     let mut invalid = Invalid::default();
     let key = p.text("scorecard").unwrap_or_else(|| "default".into());
     let horizon = p.days("horizon_days", 365, 90, &mut invalid);
-    let today = Utc::now().date_naive();
     let to = p.date("to", &mut invalid).unwrap_or(today - Days::new(horizon));
     let from = p.date("from", &mut invalid).unwrap_or(to - Days::new(364));
     if invalid.errors.is_empty() {
@@ -531,7 +534,7 @@ pub async fn backtest(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Backtest>> {
-    let (key, horizon, from, to) = backtest_request(&Params(q))?;
+    let (key, horizon, from, to) = backtest_request(&Params(q), state.store.clock().today())?;
     Ok(Json(backtest_of(&state, &key, horizon, from, to).await?))
 }
 

@@ -41,7 +41,7 @@ pub async fn show(
     let metric = Metric::parse(&name).ok_or_else(|| {
         ApiError::NotFound(format!("no metric {name:?}: use one of {}", Metric::ALL.map(|m| m.name()).join(", ")))
     })?;
-    let request = Request::read(&Params(q), &state, chrono::Utc::now().date_naive())?;
+    let request = Request::read(&Params(q), &state, state.store.clock().today())?;
     let ledger = revenue::ledger(&state, &request).await?;
     let report = Report::new(&ledger, request.range.clone());
     Ok(Json(MetricResponse {

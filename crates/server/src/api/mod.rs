@@ -244,9 +244,10 @@ impl Params {
         &self,
         default_days: u64,
         max_days: u64,
+        today: chrono::NaiveDate,
         invalid: &mut Invalid,
     ) -> (chrono::NaiveDate, chrono::NaiveDate) {
-        let to = self.date("to", invalid).unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let to = self.date("to", invalid).unwrap_or(today);
         let from = self.date("from", invalid).unwrap_or(to - chrono::Days::new(default_days - 1));
         if invalid.errors.is_empty() && from > to {
             invalid.push("from", format!("{from} is after `to` ({to})"));

@@ -234,7 +234,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Renewals>> {
-    let (f, day) = filter(&Params(q), auth.user_id, state.settings.contract_months)?;
+    let (f, day) = filter(&Params(q), auth.user_id, state.settings.contract_months, state.store.clock().today())?;
     Ok(Json(upcoming(&state, &f, day).await?))
 }
 
@@ -245,11 +245,16 @@ fn terms(p: &Params, invalid: &mut Invalid) -> Terms {
 }
 
 /// Reads the renewal filters shared by the API and the renewals page.
-pub fn filter(p: &Params, me: Option<i64>, contract_months: u32) -> Result<(RenewalFilter, NaiveDate), Invalid> {
+pub fn filter(
+    p: &Params,
+    me: Option<i64>,
+    contract_months: u32,
+    today: NaiveDate,
+) -> Result<(RenewalFilter, NaiveDate), Invalid> {
     let mut invalid = Invalid::default();
-    let day = revenue::as_of(p).unwrap_or_else(|e| {
+    let day = revenue::as_of(p, today).unwrap_or_else(|e| {
         invalid.errors.extend(e.errors);
-        chrono::Utc::now().date_naive()
+        today
     });
     let within = p.days("within_days", 3660, 90, &mut invalid);
     let owner = p.owner(me, &mut invalid);
@@ -308,7 +313,7 @@ pub async fn record(
     let new_arr = check_outcome(outcome, r.arr, new_arr, reason.as_deref())?;
     let saved = state.store.record_renewal(&auth.actor, id, outcome, new_arr, reason.as_deref()).await?;
     let fx = state.store.fx_table().await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = state.store.clock().today();
     let convert = Converter::new(&fx, &state.settings.reporting_currency, Month::of(today));
     Ok(Json(view(saved, today, Decimal::ONE, state.settings.contract_months, &convert)))
 }
@@ -367,7 +372,7 @@ pub async fn rates_view(
     let params = Params(q);
     let mut invalid = Invalid::default();
     let terms = terms(&params, &mut invalid);
-    let today = params.date("as_of", &mut invalid).unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let today = params.date("as_of", &mut invalid).unwrap_or_else(|| state.store.clock().today());
     let r = match revenue::Request::read(&params, &state, today) {
         Ok(r) => invalid.into_result(r)?,
         Err(mut e) => {

@@ -10,7 +10,7 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use keepwell_core::money::percent;
 use keepwell_core::usage::{self as formula, Feature};
 use keepwell_core::Invalid;
@@ -65,7 +65,7 @@ pub async fn days(
 ) -> ApiResult<Json<Usage>> {
     let p = Params(q);
     let mut invalid = Invalid::default();
-    let (from, to) = p.range(30, MAX_DAYS, &mut invalid);
+    let (from, to) = p.range(30, MAX_DAYS, state.store.clock().today(), &mut invalid);
     invalid.into_result(())?;
     let account = load(&state, path_id(&id)?).await?;
     folded(&state).await?;
@@ -228,7 +228,7 @@ pub async fn summary(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<UsageSummary>> {
-    let as_of = crate::revenue::as_of(&Params(q))?;
+    let as_of = crate::revenue::as_of(&Params(q), state.store.clock().today())?;
     let account = load(&state, path_id(&id)?).await?;
     Ok(Json(summary_of(&state, account.id, as_of).await?))
 }
@@ -243,13 +243,13 @@ pub struct Activity {
 
 /// The ranking a request asks for: `order`, the window (`days` ending on `as_of`), `owner`,
 /// `include`, `limit`.
-pub fn activity_request(p: &Params, me: Option<i64>) -> Result<ActivityQuery, Invalid> {
+pub fn activity_request(p: &Params, me: Option<i64>, today: NaiveDate) -> Result<ActivityQuery, Invalid> {
     let mut invalid = Invalid::default();
     let orders = [("least", Ranking::LeastActive), ("most", Ranking::MostActive)];
     let ranking = p.choice("order", &orders, Ranking::LeastActive, &mut invalid);
     let days = p.days("days", 366, WINDOW, &mut invalid);
     let customers_only = p.choice("include", &[("customers", true), ("all", false)], true, &mut invalid);
-    let as_of = p.date("as_of", &mut invalid).unwrap_or_else(|| Utc::now().date_naive());
+    let as_of = p.date("as_of", &mut invalid).unwrap_or(today);
     let owner = p.owner(me, &mut invalid);
     let limit = p.limit(&mut invalid);
     invalid.into_result(ActivityQuery { ranking, window: formula::window(as_of, days), owner, customers_only, limit })
@@ -270,7 +270,7 @@ pub async fn activity(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Activity>> {
-    let query = activity_request(&Params(q), auth.user_id)?;
+    let query = activity_request(&Params(q), auth.user_id, state.store.clock().today())?;
     folded(&state).await?;
     let data = state.store.account_activity(&query).await?;
     let (from, to) = query.window;

@@ -25,7 +25,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         .get("stripe-signature")
         .and_then(|h| h.to_str().ok())
         .ok_or_else(|| ApiError::BadRequest("the Stripe-Signature header is missing".into()))?;
-    stripe::verify(header, &body, secret, chrono::Utc::now().timestamp()).map_err(ApiError::BadRequest)?;
+    stripe::verify(header, &body, secret, state.store.clock().now().timestamp()).map_err(ApiError::BadRequest)?;
     let event = Event::parse(&body).map_err(ApiError::BadRequest)?;
     let store = &state.store;
     let mut tx = store.begin().await?;

@@ -11,7 +11,7 @@ pub use read::{Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot, 
 use crate::audit::{record, Actor};
 use crate::billing::corrupt;
 use crate::sql::{text, Arg, Sql};
-use crate::{now_micros, Result, Store, StoreError, Tx};
+use crate::{Result, Store, StoreError, Tx};
 use keepwell_core::daily::{Plan, Rule, Segment, Skipped};
 use keepwell_core::definitions::{
     check_rule, check_scorecard, check_segment, default_scorecard, Definitions, LifecycleRuleDef, Scorecard,
@@ -214,13 +214,13 @@ impl Store {
         let mut tx = self.begin().await?;
         let mut changes = Vec::new();
         for s in &defs.segments {
-            changes.push(upsert_segment(&mut tx, actor, s).await?);
+            changes.push(upsert_segment(&mut tx, self.now_micros(), actor, s).await?);
         }
         for r in &defs.lifecycle_rules {
-            changes.push(upsert_rule(&mut tx, actor, r).await?);
+            changes.push(upsert_rule(&mut tx, self.now_micros(), actor, r).await?);
         }
         for s in &defs.scorecards {
-            changes.push(upsert_scorecard(&mut tx, actor, s).await?);
+            changes.push(upsert_scorecard(&mut tx, self.now_micros(), actor, s).await?);
         }
         check_one_default(&mut tx).await?;
         if dry_run {
@@ -237,7 +237,7 @@ impl Store {
         check_segment(s, "", &mut invalid);
         invalid.into_result(())?;
         let mut tx = self.begin().await?;
-        let change = upsert_segment(&mut tx, actor, s).await?;
+        let change = upsert_segment(&mut tx, self.now_micros(), actor, s).await?;
         tx.commit().await?;
         Ok(change)
     }
@@ -247,7 +247,7 @@ impl Store {
         check_rule(r, "", &mut invalid);
         invalid.into_result(())?;
         let mut tx = self.begin().await?;
-        let change = upsert_rule(&mut tx, actor, r).await?;
+        let change = upsert_rule(&mut tx, self.now_micros(), actor, r).await?;
         tx.commit().await?;
         Ok(change)
     }
@@ -258,7 +258,7 @@ impl Store {
         check_scorecard(s, "", &known, &mut invalid);
         invalid.into_result(())?;
         let mut tx = self.begin().await?;
-        let change = upsert_scorecard(&mut tx, actor, s).await?;
+        let change = upsert_scorecard(&mut tx, self.now_micros(), actor, s).await?;
         check_one_default(&mut tx).await?;
         tx.commit().await?;
         Ok(change)
@@ -284,7 +284,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let gone = if kind == "scorecard" {
             sqlx::query("UPDATE scorecards SET retired_at = $1 WHERE key = $2 AND retired_at IS NULL")
-                .bind(now_micros())
+                .bind(self.now_micros())
                 .bind(key)
                 .execute(&mut *tx)
                 .await?
@@ -295,7 +295,17 @@ impl Store {
             return Err(StoreError::NotFound(format!("no {kind} {key:?}")));
         }
         check_one_default(&mut tx).await?;
-        record::<()>(&mut tx, actor, &format!("{kind}.delete"), kind, Some(key.to_owned()), None, None).await?;
+        record::<()>(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            &format!("{kind}.delete"),
+            kind,
+            Some(key.to_owned()),
+            None,
+            None,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -312,7 +322,7 @@ impl Store {
         }
         let def = default_scorecard();
         let definition = serde_json::to_string(&def).map_err(|e| corrupt(&e.to_string()))?;
-        let now = now_micros();
+        let now = self.now_micros();
         let mut tx = self.begin().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO scorecards (key, name, definition, revision, created_at, updated_at) \
@@ -367,8 +377,10 @@ fn change(kind: &str, key: &str, action: &str) -> Change {
 
 /// Writes `after` over `before` (None: a new row) in `table`: the columns after `key`, with their
 /// values; audited. Unchanged definitions are left alone.
+#[allow(clippy::too_many_arguments)] // a definition's row and its audit entry, named at each call
 async fn upsert<T: Serialize + PartialEq>(
     tx: &mut Tx,
+    now: i64,
     actor: &Actor,
     (kind, table): (&str, &str),
     key: &str,
@@ -376,7 +388,6 @@ async fn upsert<T: Serialize + PartialEq>(
     after: &T,
     columns: Vec<(&str, Arg)>,
 ) -> Result<(Change, i64)> {
-    let now = now_micros();
     match before {
         Some((id, old)) if old == *after => Ok((change(kind, key, "unchanged"), id)),
         Some((id, old)) => {
@@ -387,7 +398,8 @@ async fn upsert<T: Serialize + PartialEq>(
             }
             sql.push(" WHERE id = ").bind(Arg::I64(id));
             sql.query().execute(&mut **tx).await?;
-            record(tx, actor, &format!("{kind}.update"), kind, Some(key.to_owned()), Some(&old), Some(after)).await?;
+            record(tx, now, actor, &format!("{kind}.update"), kind, Some(key.to_owned()), Some(&old), Some(after))
+                .await?;
             Ok((change(kind, key, "updated"), id))
         }
         None => {
@@ -400,13 +412,13 @@ async fn upsert<T: Serialize + PartialEq>(
             }
             sql.push(") RETURNING id");
             let id: i64 = sql.query().fetch_one(&mut **tx).await?.try_get("id")?;
-            record(tx, actor, &format!("{kind}.create"), kind, Some(key.to_owned()), None, Some(after)).await?;
+            record(tx, now, actor, &format!("{kind}.create"), kind, Some(key.to_owned()), None, Some(after)).await?;
             Ok((change(kind, key, "created"), id))
         }
     }
 }
 
-async fn upsert_segment(tx: &mut Tx, actor: &Actor, s: &SegmentDef) -> Result<Change> {
+async fn upsert_segment(tx: &mut Tx, now: i64, actor: &Actor, s: &SegmentDef) -> Result<Change> {
     let row = sqlx::query("SELECT id, name, filter FROM segments WHERE key = $1")
         .bind(&s.key)
         .fetch_optional(&mut **tx)
@@ -420,10 +432,10 @@ async fn upsert_segment(tx: &mut Tx, actor: &Actor, s: &SegmentDef) -> Result<Ch
         })
         .transpose()?;
     let cols = vec![("name", Arg::Text(s.name.clone())), ("filter", Arg::Text(s.filter.clone()))];
-    Ok(upsert(tx, actor, ("segment", "segments"), &s.key, before, s, cols).await?.0)
+    Ok(upsert(tx, now, actor, ("segment", "segments"), &s.key, before, s, cols).await?.0)
 }
 
-async fn upsert_rule(tx: &mut Tx, actor: &Actor, r: &LifecycleRuleDef) -> Result<Change> {
+async fn upsert_rule(tx: &mut Tx, now: i64, actor: &Actor, r: &LifecycleRuleDef) -> Result<Change> {
     let row = sqlx::query("SELECT id, name, stage, condition, priority FROM lifecycle_rules WHERE key = $1")
         .bind(&r.key)
         .fetch_optional(&mut **tx)
@@ -448,11 +460,11 @@ async fn upsert_rule(tx: &mut Tx, actor: &Actor, r: &LifecycleRuleDef) -> Result
         ("condition", Arg::Text(r.condition.clone())),
         ("priority", Arg::I64(r.priority)),
     ];
-    Ok(upsert(tx, actor, ("lifecycle_rule", "lifecycle_rules"), &r.key, before, r, cols).await?.0)
+    Ok(upsert(tx, now, actor, ("lifecycle_rule", "lifecycle_rules"), &r.key, before, r, cols).await?.0)
 }
 
 /// A changed scorecard gets the next revision, kept in `scorecard_revisions`.
-async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Result<Change> {
+async fn upsert_scorecard(tx: &mut Tx, now: i64, actor: &Actor, s: &ScorecardDef) -> Result<Change> {
     let definition = serde_json::to_string(s).map_err(|e| corrupt(&e.to_string()))?;
     let row = sqlx::query("SELECT id, revision, definition, retired_at FROM scorecards WHERE key = $1")
         .bind(&s.key)
@@ -480,14 +492,14 @@ async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Resul
             .bind(&s.name)
             .bind(&definition)
             .bind(revision)
-            .bind(now_micros())
+            .bind(now)
             .bind(id)
             .execute(&mut **tx)
             .await?;
-            record(tx, actor, "scorecard.create", "scorecard", Some(s.key.clone()), None, Some(s)).await?;
+            record(tx, now, actor, "scorecard.create", "scorecard", Some(s.key.clone()), None, Some(s)).await?;
             (change("scorecard", &s.key, "created"), id)
         }
-        before => upsert(tx, actor, ("scorecard", "scorecards"), &s.key, before, s, cols).await?,
+        before => upsert(tx, now, actor, ("scorecard", "scorecards"), &s.key, before, s, cols).await?,
     };
     if change.action != "unchanged" {
         sqlx::query(
@@ -496,7 +508,7 @@ async fn upsert_scorecard(tx: &mut Tx, actor: &Actor, s: &ScorecardDef) -> Resul
         .bind(id)
         .bind(revision)
         .bind(definition)
-        .bind(now_micros())
+        .bind(now)
         .execute(&mut **tx)
         .await?;
     }

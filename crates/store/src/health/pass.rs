@@ -3,7 +3,7 @@
 
 use crate::billing::corrupt;
 use crate::sql::{fetch_json_rows, in_list, insert_rows, json_rows, Arg, Sql};
-use crate::{now_micros, Result, Store, Tx};
+use crate::{Result, Store, Tx};
 use chrono::{Days as ChronoDays, NaiveDate};
 use keepwell_core::billing::{Interval, Invoice, InvoiceStatus, Period};
 use keepwell_core::daily::{encode, Day, Members, Needs, Plan, Snapshot};
@@ -386,7 +386,7 @@ impl Store {
             sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
         }
         for (day, out) in days {
-            write_day(&mut tx, self.backend(), plan, accounts, *day, out).await?;
+            write_day(&mut tx, self.backend(), self.now_micros(), plan, accounts, *day, out).await?;
         }
         let written = t.elapsed();
         if sqlite {
@@ -703,6 +703,7 @@ impl Leader {
 async fn write_day(
     tx: &mut Tx,
     backend: crate::Backend,
+    now: i64,
     plan: &Plan,
     accounts: Option<&[i64]>,
     day: NaiveDate,
@@ -754,7 +755,7 @@ async fn write_day(
         })
         .collect();
     insert_rows(tx, backend, "segment_changes", &["segment_id", "account_id", "day", "entered"], rows).await?;
-    write_stage_moves(tx, day, out).await?;
+    write_stage_moves(tx, now, day, out).await?;
     if accounts.is_some() {
         // A pass of some accounts is not the day's pass.
         return Ok(());
@@ -764,7 +765,7 @@ async fn write_day(
          ON CONFLICT (day) DO UPDATE SET ran_at = excluded.ran_at, accounts = excluded.accounts",
     )
     .bind(&day_s)
-    .bind(now_micros())
+    .bind(now)
     .bind(out.snapshots.len() as i64)
     .execute(&mut **tx)
     .await?;
@@ -773,9 +774,8 @@ async fn write_day(
 
 /// Stage moves of a day: recorded, and the account's stage set unless a later change exists
 /// (a replay of the past leaves today's stage alone).
-async fn write_stage_moves(tx: &mut Tx, day: NaiveDate, out: &Day) -> Result<()> {
+async fn write_stage_moves(tx: &mut Tx, at: i64, day: NaiveDate, out: &Day) -> Result<()> {
     let day_s = day.to_string();
-    let at = now_micros();
     for m in &out.stages {
         sqlx::query(
             "INSERT INTO stage_changes (account_id, day, at, from_stage, to_stage, cause, actor) \

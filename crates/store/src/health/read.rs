@@ -4,7 +4,7 @@
 use crate::audit::{record, Actor};
 use crate::billing::{corrupt, day};
 use crate::sql::{opt_text, text, Arg, Sql};
-use crate::{instant, now_micros, Result, Store, Tx};
+use crate::{instant, Result, Store, Tx};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::daily::decode;
 use keepwell_core::health::{Band, Reading};
@@ -273,7 +273,7 @@ impl Store {
         on: NaiveDate,
     ) -> Result<Sentiment> {
         let mut tx = self.begin().await?;
-        let now = now_micros();
+        let now = self.now_micros();
         let id: i64 = sqlx::query(
             "INSERT INTO sentiments (account_id, rating, reason, day, author, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
@@ -294,7 +294,17 @@ impl Store {
             author: actor.label.clone(),
             created_at: instant(now),
         };
-        record(&mut tx, actor, "sentiment.create", "sentiment", Some(account.to_string()), None, Some(&s)).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "sentiment.create",
+            "sentiment",
+            Some(account.to_string()),
+            None,
+            Some(&s),
+        )
+        .await?;
         tx.commit().await?;
         Ok(s)
     }
@@ -330,7 +340,7 @@ impl Store {
         expires_on: NaiveDate,
     ) -> Result<Override> {
         let mut tx = self.begin().await?;
-        let now = now_micros();
+        let now = self.now_micros();
         clear_overrides(&mut tx, actor, account, now).await?;
         let id: i64 = sqlx::query(
             "INSERT INTO health_overrides (account_id, score, reason, starts_on, expires_on, author, created_at) \
@@ -356,8 +366,17 @@ impl Store {
             created_at: instant(now),
             cleared_at: None,
         };
-        record(&mut tx, actor, "health_override.create", "health_override", Some(account.to_string()), None, Some(&o))
-            .await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "health_override.create",
+            "health_override",
+            Some(account.to_string()),
+            None,
+            Some(&o),
+        )
+        .await?;
         refresh_in_force(&mut tx, account, Some(score), on).await?;
         tx.commit().await?;
         Ok(o)
@@ -366,9 +385,9 @@ impl Store {
     /// Ends the override in force, if any.
     pub async fn clear_override(&self, actor: &Actor, account: i64) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let cleared = clear_overrides(&mut tx, actor, account, now_micros()).await?;
+        let cleared = clear_overrides(&mut tx, actor, account, self.now_micros()).await?;
         if cleared {
-            refresh_in_force(&mut tx, account, None, instant(now_micros()).date_naive()).await?;
+            refresh_in_force(&mut tx, account, None, instant(self.now_micros()).date_naive()).await?;
         }
         tx.commit().await?;
         Ok(cleared)
@@ -407,7 +426,7 @@ async fn clear_overrides(tx: &mut Tx, actor: &Actor, account: i64, now: i64) -> 
         .await?
         .rows_affected();
     if n > 0 {
-        record::<()>(tx, actor, "health_override.clear", "health_override", Some(account.to_string()), None, None)
+        record::<()>(tx, now, actor, "health_override.clear", "health_override", Some(account.to_string()), None, None)
             .await?;
     }
     Ok(n > 0)
@@ -446,11 +465,17 @@ async fn refresh_in_force(tx: &mut Tx, account: i64, overridden: Option<Decimal>
 }
 
 /// Records a stage change made by hand (or an import), in the transaction that made it.
-pub(crate) async fn record_stage_change(tx: &mut Tx, actor: &Actor, account: i64, from: &str, to: &str) -> Result<()> {
+pub(crate) async fn record_stage_change(
+    tx: &mut Tx,
+    now: i64,
+    actor: &Actor,
+    account: i64,
+    from: &str,
+    to: &str,
+) -> Result<()> {
     if from == to {
         return Ok(());
     }
-    let now = now_micros();
     sqlx::query(
         "INSERT INTO stage_changes (account_id, day, at, from_stage, to_stage, cause, actor) VALUES ($1, $2, $3, $4, $5, 'manual', $6)",
     )

@@ -241,7 +241,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        record(&mut tx, actor, "plan_features.set", "workspace", None, Some(&before), Some(&rows.to_vec())).await?;
+        record(
+            &mut tx,
+            self.now_micros(),
+            actor,
+            "plan_features.set",
+            "workspace",
+            None,
+            Some(&before),
+            Some(&rows.to_vec()),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

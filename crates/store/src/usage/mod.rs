@@ -136,8 +136,6 @@ pub struct EventWriter {
     unfolded: bool,
     index_every: usize,
     fold_every: usize,
-    /// The time messageIds are indexed at (and forgotten by).
-    clock: fn() -> DateTime<Utc>,
 }
 
 impl Store {
@@ -160,7 +158,6 @@ impl EventWriter {
             unfolded: false,
             index_every: INDEX_EVERY,
             fold_every: FOLD_EVERY,
-            clock: Utc::now,
         }
     }
 
@@ -190,12 +187,6 @@ impl EventWriter {
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<IngestSummary> {
         self.write_then(groups, true, !dry_run, progress).await
-    }
-
-    /// Reads the time from `clock` instead of the system (tests of the dedup window).
-    pub fn clock(mut self, clock: fn() -> DateTime<Utc>) -> EventWriter {
-        self.clock = clock;
-        self
     }
 
     /// Indexes its events once it has left `n` out of the bulk index (tests use a few).
@@ -250,7 +241,7 @@ impl EventWriter {
             self.links = Links::default();
         }
         if self.last_written != Some(newest) && newest > indexed_to {
-            index_events(&mut tx, indexed_to, newest, (self.clock)()).await?;
+            index_events(&mut tx, indexed_to, newest, self.store.clock().now()).await?;
             indexed_to = newest;
         }
         if newest == indexed_to {
@@ -286,7 +277,7 @@ impl EventWriter {
                 rolled_to = written;
             }
             if self.tail.len() + pending.len() >= self.index_every {
-                index_events(&mut tx, indexed_to, written, (self.clock)()).await?;
+                index_events(&mut tx, indexed_to, written, self.store.clock().now()).await?;
                 indexed_to = written;
                 self.tail.clear();
                 pending.clear();
@@ -449,9 +440,9 @@ async fn index_state(tx: &mut Tx) -> Result<IndexState> {
 
 /// Builds the bulk index of every event anew (after a restore; the rollups are restored as
 /// they were, with `rolled_to`).
-pub(crate) async fn reindex(tx: &mut Tx) -> Result<()> {
+pub(crate) async fn reindex(tx: &mut Tx, now: DateTime<Utc>) -> Result<()> {
     let state = index_state(tx).await?;
-    index_events(tx, 0, state.newest, Utc::now()).await
+    index_events(tx, 0, state.newest, now).await
 }
 
 /// Appends the group's new events, each with its account when known.
@@ -709,7 +700,7 @@ async fn apply_call(
         let ids = rows.iter().map(|r| r.try_get::<i64, _>("id")).collect::<Result<Vec<_>, _>>()?;
         index_attributed(tx, &ids, indexed_to).await?;
         late.extend(ids.into_iter().filter(|id| *id <= rolled_to));
-        contact(tx, account, &user).await?;
+        contact(tx, store.now_micros(), account, &user).await?;
     }
     Ok(created)
 }
@@ -735,7 +726,7 @@ async fn create_account(store: &Store, tx: &mut Tx, group: &str, t: &Traits) -> 
 }
 
 /// Makes the user a contact of `account` once its identify traits carry an email.
-async fn contact(tx: &mut Tx, account: i64, user: &str) -> Result<()> {
+async fn contact(tx: &mut Tx, now: i64, account: i64, user: &str) -> Result<()> {
     let row =
         sqlx::query("SELECT traits FROM usage_users WHERE user_id = $1").bind(user).fetch_optional(&mut **tx).await?;
     let Some(raw) = row.map(|r| opt_text(&r, "traits")).transpose()?.flatten() else { return Ok(()) };
@@ -751,7 +742,7 @@ async fn contact(tx: &mut Tx, account: i64, user: &str) -> Result<()> {
     };
     // An identify whose email is not one leaves the contacts alone; its events still count.
     if let Ok(new) = input.validate() {
-        upsert_for_user(tx, account, user, &new).await?;
+        upsert_for_user(tx, now, account, user, &new).await?;
     }
     Ok(())
 }

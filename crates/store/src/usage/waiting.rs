@@ -379,8 +379,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let after = ExternalId { kind, value: id.value.clone() };
-            record(&mut tx, actor, "account.link_group", "account", Some(account.to_string()), None, Some(&after))
-                .await?;
+            record(
+                &mut tx,
+                self.now_micros(),
+                actor,
+                "account.link_group",
+                "account",
+                Some(account.to_string()),
+                None,
+                Some(&after),
+            )
+            .await?;
             tx.commit().await?;
         }
         self.attribute_waiting(&[id.value]).await

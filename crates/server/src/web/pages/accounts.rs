@@ -49,7 +49,7 @@ pub async fn list(
     let filtered = ["q", "owner", "stage", "tag", "country", "band"].iter().any(|k| params.text(k).is_some());
     let ids: Vec<i64> = page.data.iter().map(|a| a.id).collect();
     let health: HashMap<String, Value> = store
-        .latest_health(&ids, chrono::Utc::now().date_naive())
+        .latest_health(&ids, state.store.clock().today())
         .await
         .map_err(fail)?
         .into_iter()
@@ -381,7 +381,7 @@ pub async fn delete(
 
 /// The account page's usage section: the summary as of today and its active users per day.
 async fn usage(state: &AppState, id: i64, chart_title: &str) -> Result<Value, crate::error::ApiError> {
-    let summary = crate::api::usage::summary_of(state, id, chrono::Utc::now().date_naive()).await?;
+    let summary = crate::api::usage::summary_of(state, id, state.store.clock().today()).await?;
     let days: Vec<(String, f64)> =
         summary.daily_active_users.iter().map(|d| (d.date.to_string(), d.users as f64)).collect();
     let any = summary.events > 0 || summary.previous_events > 0 || !summary.users.is_empty();
@@ -394,7 +394,7 @@ async fn usage(state: &AppState, id: i64, chart_title: &str) -> Result<Value, cr
 /// currency) as a sparkline, and the last invoices with overdue ones marked.
 async fn billing(state: &AppState, id: i64) -> Result<Value, crate::error::ApiError> {
     use keepwell_core::metrics::{FxTable, Ledger, PeriodLine};
-    let today = chrono::Utc::now().date_naive();
+    let today = state.store.clock().today();
     let contract = crate::revenue::contract(state, id, today).await?;
     let periods = state.store.account_periods(id).await?;
     let invoices = state.store.account_invoices(id).await?;

@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
-use chrono::{Days, Utc};
+use chrono::Days;
 use keepwell_core::definitions::{Definitions, LifecycleRuleDef, SegmentDef};
 use keepwell_core::Invalid;
 use keepwell_store::StoreError;
@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, HashMap};
 /// The account page's health section.
 pub async fn section(state: &AppState, web: &WebSession, account: i64) -> Result<Value, Response> {
     let fail = |e| failure(state, web, e);
-    let today = Utc::now().date_naive();
+    let today = state.store.clock().today();
     let view: Option<HealthView> = match health_of(state, account, today).await {
         Ok(v) => Some(v),
         Err(ApiError::NotFound(_)) => None,
@@ -68,7 +68,7 @@ pub async fn add_sentiment(
     let id = super::accounts::load_editable(&state, &web, &auth, &raw).await?.id;
     let back = format!("/accounts/{id}#health");
     let rating = field(&f, "rating").and_then(|r| r.parse().ok());
-    match sentiment_input(rating, &field(&f, "reason").unwrap_or_default(), None) {
+    match sentiment_input(rating, &field(&f, "reason").unwrap_or_default(), None, state.store.clock().today()) {
         Ok((rating, reason, day)) => {
             state
                 .store
@@ -92,9 +92,9 @@ pub async fn set_override(
     let back = format!("/accounts/{id}#health");
     let score = field(&f, "score").and_then(|s| s.parse().ok());
     let expires = field(&f, "expires_on").and_then(|d| d.parse().ok());
-    match override_input(score, &field(&f, "reason").unwrap_or_default(), expires) {
+    match override_input(score, &field(&f, "reason").unwrap_or_default(), expires, state.store.clock().today()) {
         Ok((score, reason, expires_on)) => {
-            let today = Utc::now().date_naive();
+            let today = state.store.clock().today();
             state
                 .store
                 .add_override(&auth.actor, id, score, &reason, today, expires_on)
@@ -140,7 +140,7 @@ async fn segments_page(
     errors: BTreeMap<String, String>,
 ) -> PageResult {
     let fail = |e| failure(state, web, e);
-    let today = Utc::now().date_naive();
+    let today = state.store.clock().today();
     let mut rows = Vec::new();
     for s in state.store.segments().await.map_err(fail)? {
         let members = state.store.count_segment_members(s.id, today).await.map_err(fail)?;
@@ -211,7 +211,7 @@ pub async fn segment(
     let Some(s) = state.store.segment(&key).await.map_err(fail)? else {
         return Err(error_page(&state, &web, StatusCode::NOT_FOUND, "error-not-found"));
     };
-    let today = Utc::now().date_naive();
+    let today = state.store.clock().today();
     let members = state.store.segment_members(s.id, today, 0, 200).await.map_err(fail)?;
     let total = state.store.count_segment_members(s.id, today).await.map_err(fail)?;
     let history = state.store.segment_history(s.id, today - Days::new(89), today, 100).await.map_err(fail)?;
@@ -389,7 +389,7 @@ pub async fn backtest(
     let fail = |e| failure(&state, &web, e);
     let cards = state.store.scorecards().await.map_err(fail)?;
     let p = Params::form(&q);
-    let (report, errors) = match backtest_request(&p) {
+    let (report, errors) = match backtest_request(&p, state.store.clock().today()) {
         Ok((key, horizon, from, to)) => match backtest_of(&state, &key, horizon, from, to).await {
             Ok(r) => (Some(r), BTreeMap::new()),
             Err(ApiError::NotFound(m)) => (None, BTreeMap::from([("scorecard".to_string(), m)])),

@@ -71,7 +71,7 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
     let params = Params::form(&q);
-    let today = chrono::Utc::now().date_naive();
+    let today = state.store.clock().today();
     let (request, problem) = match Request::read(&params, &state, today) {
         Ok(r) => (r, None),
         Err(e) => (
@@ -167,8 +167,9 @@ pub async fn renewals_page(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let (f, day) = renewals::filter(&Params::form(&q), auth.user_id, state.settings.contract_months)
-        .map_err(|e| api_failure(&state, &web, e.into()))?;
+    let (f, day) =
+        renewals::filter(&Params::form(&q), auth.user_id, state.settings.contract_months, state.store.clock().today())
+            .map_err(|e| api_failure(&state, &web, e.into()))?;
     let list = renewals::upcoming(&state, &f, day).await.map_err(|e| api_failure(&state, &web, e))?;
     let team = state.store.users().await.map_err(|e| failure(&state, &web, e))?;
     Ok(render(

@@ -27,7 +27,8 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
     let p = Params::form(&q);
-    let query = activity_request(&p, auth.user_id).map_err(|e| api_failure(&state, &web, e.into()))?;
+    let query = activity_request(&p, auth.user_id, state.store.clock().today())
+        .map_err(|e| api_failure(&state, &web, e.into()))?;
     let query = ActivityQuery { limit: RANKED, ..query };
     folded(&state).await.map_err(|e| api_failure(&state, &web, e))?;
     let fail = |e| failure(&state, &web, e);
