@@ -5,9 +5,11 @@ use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use keepwell_core::definitions::Definitions;
+use keepwell_server::daily::{self, PassDays, Passed};
 use keepwell_store::usage::EventWriter;
-use keepwell_store::{Actor, Store, StoreError};
+use keepwell_store::{Actor, Clock, Store, StoreError};
 use std::path::Path;
+use std::time::Duration;
 
 /// An instant as `tick --as-of` takes it: RFC 3339, or a date (its end, 23:59:59 UTC).
 pub fn parse_instant(raw: &str) -> anyhow::Result<DateTime<Utc>> {
@@ -23,23 +25,43 @@ pub fn parse_day(flag: &str, raw: &str) -> anyhow::Result<NaiveDate> {
     keepwell_core::money::date(raw).map_err(|e| anyhow!("{flag}: {e}"))
 }
 
-/// One pass as of `at`: fold the usage not yet rolled up, then the daily pass of its day.
+/// How long `tick` and `replay` wait for a pass another process is running.
+const WAIT_FOR_PASS: Duration = Duration::from_secs(120);
+
+/// `keepwell tick`: usage not yet rolled up folded, then the pass of every day since the last
+/// one through `at`'s day, as the server's timer runs it, with the store's clock set to `at`.
 pub async fn tick(store: &Store, reporting: &str, at: DateTime<Utc>) -> anyhow::Result<String> {
+    let store = store.clone().with_clock(Clock::fixed(at));
     EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
-    store.attribute_all_waiting().await.context("cannot attribute waiting usage")?;
-    let day = at.date_naive();
-    let mut summary = String::new();
-    store
-        .run_days(reporting, day, day, |d, out| {
-            summary = format!(
-                "{d}: scored {} accounts, {} segment changes, {} stage changes",
-                out.snapshots.len(),
-                out.membership.len(),
-                out.stages.len()
-            )
-        })
-        .await?;
-    Ok(summary)
+    let mut lines = Vec::new();
+    let passed = daily::run(&store, reporting, PassDays::CatchUpTo(at.date_naive()), WAIT_FOR_PASS, |d, out| {
+        lines.push(format!(
+            "{d}: scored {} accounts, {} segment changes, {} stage changes",
+            out.snapshots.len(),
+            out.membership.len(),
+            out.stages.len()
+        ))
+    })
+    .await?;
+    held(passed)?;
+    // A long catch-up names its first days in one line, then the last week day by day.
+    if lines.len() > 7 {
+        let skipped = lines.len() - 7;
+        let first = lines[0].split(':').next().unwrap_or_default().to_owned();
+        let last = lines[skipped - 1].split(':').next().unwrap_or_default().to_owned();
+        lines.splice(0..skipped, [format!("{first} to {last}: {skipped} days caught up")]);
+    }
+    Ok(lines.join("\n"))
+}
+
+/// An error saying who runs the pass, when another process does.
+fn held(passed: Passed) -> anyhow::Result<()> {
+    match passed {
+        Passed::Ran { .. } => Ok(()),
+        Passed::HeldBy(who) => {
+            Err(anyhow!("{who}; waited {} s: run this again when it has finished", WAIT_FOR_PASS.as_secs()))
+        }
+    }
 }
 
 /// The daily pass for every day from `from` to `to`, oldest first, with a progress bar.
@@ -67,16 +89,16 @@ pub async fn replay(
     );
     let (mut snapshots, mut changes, mut moves) = (0usize, 0usize, 0usize);
     let t0 = std::time::Instant::now();
-    store
-        .run_days(reporting, from, to, |d, out| {
-            snapshots += out.snapshots.len();
-            changes += out.membership.len();
-            moves += out.stages.len();
-            bar.set_message(d.to_string());
-            bar.inc(1);
-        })
-        .await?;
+    let passed = daily::run(store, reporting, PassDays::Range(from, to), WAIT_FOR_PASS, |d, out| {
+        snapshots += out.snapshots.len();
+        changes += out.membership.len();
+        moves += out.stages.len();
+        bar.set_message(d.to_string());
+        bar.inc(1);
+    })
+    .await;
     bar.finish_and_clear();
+    held(passed?)?;
     Ok(format!(
         "replayed {} days from {from} to {to} in {:.1} s: {snapshots} snapshots, {changes} segment changes, {moves} stage changes",
         (to - from).num_days() + 1,

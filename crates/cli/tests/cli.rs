@@ -5,6 +5,7 @@ use keepwell_store::testing::fresh_database_url;
 use keepwell_store::{Backend, Store};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 fn kw(url: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_keepwell"))
@@ -553,6 +554,29 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     assert_eq!(history.len(), 1, "running a day twice changes nothing");
     store.close().await;
     assert!(one_line_error(&kw(&url, &["tick", "--as-of", "yesterday"])).contains("--as-of"));
+
+    // A tick runs every day since the last pass before its own, through its own.
+    let caught = kw(&url, &["tick", "--as-of", "2026-11-23"]);
+    assert!(caught.status.success(), "{}", stderr(&caught));
+    let out = stdout(&caught);
+    let days: Vec<&str> = out.lines().map(|l| l.split(':').next().unwrap_or_default()).collect();
+    assert_eq!(days, ["2026-11-21", "2026-11-22", "2026-11-23"], "{out}");
+    // Beside a process that leads the pass (a running serve, another node), a tick waits for it.
+    let store = Store::connect(&url).await.unwrap();
+    let keepwell_store::health::Lead::Leader(leader) = store.lead_pass(Duration::ZERO).await.unwrap() else {
+        panic!("nobody else leads the pass")
+    };
+    let beside = {
+        let url = url.clone();
+        std::thread::spawn(move || kw(&url, &["tick", "--as-of", "2026-11-23"]))
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!beside.is_finished(), "the tick waits while another process runs the pass");
+    leader.release().await.unwrap();
+    let o = beside.join().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "2026-11-23: scored 2 accounts, 0 segment changes, 0 stage changes\n");
+    store.close().await;
 
     let o = kw(&url, &["replay", "--from", "2026-11-01", "--to", "2026-11-05"]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -1,32 +1,80 @@
-//! The daily pass in the server: run after a definition changes, and on a timer by one leader
-//! (a PostgreSQL advisory lock; trivially the only process on SQLite), catching up missed days.
+//! The daily pass, one way for everyone who runs it: the server's timer and a definition change,
+//! `keepwell tick` and `keepwell replay`. Each runs under the pass's leader lock (a PostgreSQL
+//! advisory lock; on SQLite a lock file beside the database), so two nodes, or a `tick` beside a
+//! running `serve`, never run it at once: one waits, or says plainly who holds it.
 
 use crate::state::AppState;
-use chrono::Days;
+use chrono::{Days, NaiveDate};
+use keepwell_core::daily::Day;
+use keepwell_store::health::Lead;
+use keepwell_store::Store;
 use std::time::Duration;
 
-/// Days a restarted server catches up at most.
-const CATCH_UP_DAYS: u64 = 31;
+/// Which days a pass runs.
+#[derive(Clone, Copy, Debug)]
+pub enum PassDays {
+    /// Every day after the last pass before this one, through it (only this day when no pass
+    /// ran before it): what the timer and `tick` run.
+    CatchUpTo(NaiveDate),
+    /// These days, oldest first, whatever ran before (`replay`).
+    Range(NaiveDate, NaiveDate),
+}
 
-/// Folds pending usage and runs the pass for every day from the day after the last pass (at
-/// most a month back) through today. Nothing when another node leads.
+/// What a pass did.
+#[derive(Debug)]
+pub enum Passed {
+    Ran {
+        from: NaiveDate,
+        to: NaiveDate,
+    },
+    /// Another process leads the pass (and did not finish within the wait): who, in words.
+    HeldBy(String),
+}
+
+/// Attributes usage still waiting for an account that now exists (a crash or a race left it),
+/// then runs the pass for `days` as the leader, waiting up to `wait` for another process's pass
+/// to end. `progress` hears of each day written. Usage is folded by the caller beforehand (the
+/// server's ingest worker, or the CLI's writer).
+pub async fn run(
+    store: &Store,
+    reporting: &str,
+    days: PassDays,
+    wait: Duration,
+    progress: impl FnMut(NaiveDate, &Day),
+) -> anyhow::Result<Passed> {
+    store.attribute_all_waiting().await?;
+    let leader = match store.lead_pass(wait).await? {
+        Lead::Leader(leader) => leader,
+        Lead::HeldBy(who) => return Ok(Passed::HeldBy(who)),
+    };
+    let (from, to) = match days {
+        PassDays::Range(from, to) => (from, to),
+        PassDays::CatchUpTo(day) => match store.last_pass_before(day).await? {
+            Some(last) => (last + Days::new(1), day),
+            None => (day, day),
+        },
+    };
+    let t = std::time::Instant::now();
+    let result = store.run_days(reporting, from, to, progress).await;
+    leader.release().await?;
+    result?;
+    tracing::info!(%from, %to, took_ms = t.elapsed().as_millis() as u64, "daily pass");
+    Ok(Passed::Ran { from, to })
+}
+
+/// The server's pass as of its clock's today: usage folded, then every day since the last pass.
+/// Nothing when another node leads (it runs the same days).
+#[tracing::instrument(skip_all)]
 pub async fn pass_today(state: &AppState) -> anyhow::Result<()> {
     let _one = state.daily.lock().await;
     state.ingest.fold().await.map_err(|e| anyhow::anyhow!("folding usage: {e}"))?;
-    // Whatever still waits for an account that now exists (a crash or a race left it).
-    state.store.attribute_all_waiting().await?;
-    let Some(leader) = state.store.lead_pass().await? else { return Ok(()) };
     let today = state.store.clock().today();
-    let from = match state.store.last_pass_before(today).await? {
-        Some(last) => (last + Days::new(1)).max(today - Days::new(CATCH_UP_DAYS)),
-        None => today,
-    };
-    let t = std::time::Instant::now();
     let reporting = &state.settings.reporting_currency;
-    let result = state.store.run_days(reporting, from, today, |_, _| {}).await;
-    leader.release().await?;
-    result?;
-    tracing::info!(%from, %today, took_ms = t.elapsed().as_millis() as u64, "daily pass");
+    if let Passed::HeldBy(who) =
+        run(&state.store, reporting, PassDays::CatchUpTo(today), Duration::ZERO, |_, _| {}).await?
+    {
+        tracing::debug!(%who, "the daily pass is another node's");
+    }
     Ok(())
 }
 

@@ -82,6 +82,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Clock,
+    /// The SQLite database file (the daily pass's lock file lives beside it).
+    sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
 }
 
 /// A transaction over either backend.
@@ -92,11 +94,13 @@ impl Store {
     /// file when missing. Does not migrate: call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
+        let mut sqlite_file = None;
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite:") {
             let path = path.trim_start_matches("//");
             if path.is_empty() {
                 return Err(StoreError::Config("sqlite:// URL names no file".into()));
             }
+            sqlite_file = Some(std::sync::Arc::new(path.split('?').next().unwrap_or(path).into()));
             let sep = if path.contains('?') { '&' } else { '?' };
             (Backend::Sqlite, format!("sqlite://{path}{sep}mode=rwc"))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -135,7 +139,7 @@ impl Store {
             .parse::<sqlx::any::AnyConnectOptions>()?
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let pool = options.connect_with(connect).await?;
-        Ok(Store { pool, backend, clock: Clock::system() })
+        Ok(Store { pool, backend, clock: Clock::system(), sqlite_file })
     }
 
     pub fn backend(&self) -> Backend {

@@ -29,6 +29,7 @@ on_both_backends!(
     audit_records_before_and_after,
     backup_restores_into_an_empty_database,
     migrate_twice_changes_nothing,
+    one_process_at_a_time_leads_the_daily_pass,
     billing_imports_refuse_overlaps_and_renewals_follow_periods,
     revenue_reads_failed_payments_and_its_version_follows_every_change,
     ingestion_attributes_deduplicates_and_rolls_up,
@@ -454,6 +455,25 @@ async fn backup_restores_into_an_empty_database(store: Store) {
         let again = other.restore(&buf[..]).await.unwrap_err();
         assert!(again.to_string().contains("empty"), "{again}");
     }
+}
+
+/// A second process (here a second handle: its own connection, its own open lock file) does not
+/// lead while the first does: it hears who holds the pass, or waits and then leads.
+async fn one_process_at_a_time_leads_the_daily_pass(store: Store) {
+    use keepwell_store::health::Lead;
+    use std::time::Duration;
+    let Lead::Leader(first) = store.lead_pass(Duration::ZERO).await.unwrap() else { panic!("nobody leads yet") };
+    let other = store.clone();
+    match other.lead_pass(Duration::from_millis(300)).await.unwrap() {
+        Lead::HeldBy(who) => assert!(who.contains("another keepwell") && who.contains("daily pass"), "{who}"),
+        Lead::Leader(_) => panic!("two leaders at once"),
+    }
+    let waiting = tokio::spawn(async move { other.lead_pass(Duration::from_secs(20)).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!waiting.is_finished(), "it waits while the first leads");
+    first.release().await.unwrap();
+    let Lead::Leader(second) = waiting.await.unwrap().unwrap() else { panic!("it leads once the first is done") };
+    second.release().await.unwrap();
 }
 
 async fn migrate_twice_changes_nothing(store: Store) {

@@ -4,7 +4,7 @@
 mod pass;
 mod read;
 
-pub use pass::{union, Leader, LiveFacts, Scope};
+pub use pass::{union, Lead, Leader, LiveFacts, Scope};
 pub(crate) use read::record_stage_change;
 pub use read::{Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
 

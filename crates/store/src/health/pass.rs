@@ -3,7 +3,7 @@
 
 use crate::billing::corrupt;
 use crate::sql::{fetch_json_rows, in_list, insert_rows, json_rows, Arg, Sql};
-use crate::{Result, Store, Tx};
+use crate::{Result, Store, StoreError, Tx};
 use chrono::{Days as ChronoDays, NaiveDate};
 use keepwell_core::billing::{Interval, Invoice, InvoiceStatus, Period};
 use keepwell_core::daily::{encode, Day, Members, Needs, Plan, Snapshot};
@@ -604,17 +604,47 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
-    /// Becomes the one node that runs the daily pass, until the returned guard is released:
-    /// None when another node holds it. PostgreSQL holds an advisory lock in a transaction
-    /// kept open meanwhile; SQLite has one process.
-    pub async fn lead_pass(&self) -> Result<Option<Leader>> {
-        if self.backend() == crate::Backend::Sqlite {
-            return Ok(Some(Leader(None)));
+    /// Becomes the one process that runs the daily pass, until the returned guard is released or
+    /// dropped, waiting up to `wait` for another to finish: [`Lead::HeldBy`] says who holds it then.
+    /// PostgreSQL holds an advisory lock in a transaction kept open meanwhile, so every node of a
+    /// database agrees; SQLite a lock on the file `DB.pass-lock` beside the database, so a `tick`
+    /// beside a running `serve` waits for its pass. Either goes when its process dies.
+    pub async fn lead_pass(&self, wait: std::time::Duration) -> Result<Lead> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.try_lead_pass().await? {
+                Lead::HeldBy(who) if start.elapsed() >= wait => return Ok(Lead::HeldBy(who)),
+                Lead::HeldBy(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+                lead => return Ok(lead),
+            }
+        }
+    }
+
+    async fn try_lead_pass(&self) -> Result<Lead> {
+        if let Some(db) = &self.sqlite_file {
+            return pass_file_lock(db);
         }
         let mut tx = self.begin().await?;
         let row =
             sqlx::query("SELECT CAST(pg_try_advisory_xact_lock(7202) AS INTEGER) AS got").fetch_one(&mut *tx).await?;
-        Ok((row.try_get::<i32, _>("got")? == 1).then_some(Leader(Some(tx))))
+        if row.try_get::<i32, _>("got")? == 1 {
+            return Ok(Lead::Leader(Leader(Some(tx), None)));
+        }
+        let holder = sqlx::query(
+            "SELECT CAST(a.pid AS BIGINT) AS pid, COALESCE(CAST(a.client_addr AS TEXT), 'a local socket') AS addr \
+             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.objid = 7202 AND l.granted LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(Lead::HeldBy(match holder {
+            Some(r) => format!(
+                "another keepwell is running the daily pass on this database (PostgreSQL backend {} for {})",
+                r.try_get::<i64, _>("pid")?,
+                crate::sql::text(&r, "addr")?
+            ),
+            None => "another keepwell is running the daily pass on this database".into(),
+        }))
     }
 
     /// The latest day a full pass ran for.
@@ -686,15 +716,55 @@ pub fn union(a: &Needs, b: &Needs) -> Needs {
     }
 }
 
-/// The daily pass's leadership (see [`Store::lead_pass`]).
-pub struct Leader(Option<Tx>);
+/// Whether this process leads the daily pass (see [`Store::lead_pass`]).
+pub enum Lead {
+    Leader(Leader),
+    /// Another process does, as said.
+    HeldBy(String),
+}
+
+/// The daily pass's leadership: the PostgreSQL transaction holding the advisory lock, or the
+/// locked file on SQLite.
+pub struct Leader(Option<Tx>, Option<std::fs::File>);
 
 impl Leader {
     pub async fn release(self) -> Result<()> {
         if let Some(tx) = self.0 {
             tx.commit().await?;
         }
+        drop(self.1);
         Ok(())
+    }
+}
+
+/// Locks `DB.pass-lock` (created when missing) and writes this process's id into it; when
+/// another process holds it, says which.
+fn pass_file_lock(db: &std::path::Path) -> Result<Lead> {
+    use std::io::{Read, Seek, Write};
+    let mut name = db.as_os_str().to_owned();
+    name.push(".pass-lock");
+    let path = std::path::PathBuf::from(name);
+    let io = |e: std::io::Error| StoreError::Config(format!("cannot use the lock file {}: {e}", path.display()));
+    let mut file =
+        std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => {
+            file.set_len(0).map_err(io)?;
+            file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+            write!(file, "{}", std::process::id()).map_err(io)?;
+            Ok(Lead::Leader(Leader(None, Some(file))))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            file.read_to_string(&mut pid).map_err(io)?;
+            let pid = pid.trim();
+            let who = if pid.is_empty() { String::new() } else { format!(" (process {pid})") };
+            Ok(Lead::HeldBy(format!(
+                "another keepwell{who} is running the daily pass on this database (it holds {})",
+                path.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
 }
 
