@@ -14,7 +14,7 @@
 use anyhow::{anyhow, bail, Context};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
-use keepwell_core::segment::{instant, parse_record, track_row, Event};
+use keepwell_core::ingest::{instant, parse_record, track_row, Event};
 use keepwell_core::Invalid;
 use keepwell_store::usage::EventWriter;
 use keepwell_store::{Store, StoreError};
@@ -143,7 +143,7 @@ impl CsvColumns {
         now: DateTime<Utc>,
     ) -> Result<Event, Problem> {
         let timestamp = instant(self.cell(r, 0), "timestamp", None).map_err(|e| self.problem(line, 0, e.reason))?;
-        if keepwell_core::segment::impossible(timestamp, now) {
+        if keepwell_core::ingest::impossible(timestamp, now) {
             return Err(self.problem(
                 line,
                 0,

@@ -11,6 +11,7 @@ pub mod expr;
 pub mod facts;
 pub mod health;
 pub mod import;
+pub mod ingest;
 pub mod invalid;
 pub mod limits;
 pub mod measure;
@@ -18,7 +19,6 @@ pub mod metrics;
 pub mod money;
 pub mod people;
 pub mod renewal;
-pub mod segment;
 pub mod stripe;
 pub mod usage;
 

@@ -1,6 +1,6 @@
 //! Segment-compatible ingestion: `POST /v1/{identify,group,track,page,screen,batch}`.
 //!
-//! A request is parsed and checked whole (`keepwell_core::segment`), then handed to the one
+//! A request is parsed and checked whole (`keepwell_core::ingest`), then handed to the one
 //! writer, which commits every request waiting at that moment in one transaction (group commit:
 //! one fsync for many requests) and only then lets each answer 200. The queue is bounded in
 //! events; a request that does not fit is answered 429 with `Retry-After`.
@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
-use keepwell_core::segment::{self, Event, Kind, MAX_BATCH_BYTES};
+use keepwell_core::ingest::{self, Event, Kind, MAX_BATCH_BYTES};
 use keepwell_store::usage::{EventWriter, IngestSummary};
 use keepwell_store::Store;
 use serde_json::json;
@@ -231,8 +231,8 @@ pub async fn receive(
     };
     let received_at = state.store.clock().now();
     let parsed = body(&headers, raw)
-        .map_err(|reason| segment::Refused { index: None, reason })
-        .and_then(|b| segment::parse(kind, &b, received_at, crate::auth::random_id));
+        .map_err(|reason| ingest::Refused { index: None, reason })
+        .and_then(|b| ingest::parse(kind, &b, received_at, crate::auth::random_id));
     // The key is checked before the body's faults are told: strangers learn nothing.
     let key = basic_user(&headers).or_else(|| parsed.as_ref().ok().and_then(|r| r.write_key.clone()));
     let Some(key) = key else {
@@ -306,7 +306,7 @@ mod tests {
 
     fn calls(body: &str) -> Vec<Event> {
         let mut n = 0;
-        keepwell_core::segment::parse(None, body.as_bytes(), keepwell_store::Clock::system().now(), || {
+        keepwell_core::ingest::parse(None, body.as_bytes(), keepwell_store::Clock::system().now(), || {
             n += 1;
             format!("gen-{n}-{}", crate::auth::random_id())
         })

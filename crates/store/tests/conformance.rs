@@ -639,10 +639,10 @@ async fn revenue_reads_failed_payments_and_its_version_follows_every_change(stor
     assert!(periods.is_empty() && failed.is_empty());
 }
 
-fn seg(body: &str) -> Vec<keepwell_core::segment::Event> {
+fn seg(body: &str) -> Vec<keepwell_core::ingest::Event> {
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().to_utc();
     let mut n = 0;
-    keepwell_core::segment::parse(None, body.as_bytes(), at, || {
+    keepwell_core::ingest::parse(None, body.as_bytes(), at, || {
         n += 1;
         format!("gen-{n}")
     })
@@ -987,10 +987,10 @@ async fn crm_and_segment_history(store: Store, accounts_first: bool) {
                 crm[i % 2],
                 1 + i % 20
             );
-            keepwell_core::segment::parse_record(&line, chrono::Utc::now(), || unreachable!()).unwrap()
+            keepwell_core::ingest::parse_record(&line, chrono::Utc::now(), || unreachable!()).unwrap()
         })
         .collect();
-    let import = |store: Store, events: Vec<keepwell_core::segment::Event>| async move {
+    let import = |store: Store, events: Vec<keepwell_core::ingest::Event>| async move {
         let groups = std::iter::once(Ok(events));
         let s = EventWriter::new(store.clone()).import(groups, false, &mut |_| {}).await.unwrap();
         store.waiting_between(s.ids.0, s.ids.1).await.unwrap()

@@ -5,7 +5,7 @@
 
 use chrono::Days;
 use keepwell_core::account::AccountInput;
-use keepwell_core::segment::{Event, Kind};
+use keepwell_core::ingest::{Event, Kind};
 use keepwell_store::usage::EventWriter;
 use keepwell_store::{Actor, Store};
 use std::time::Instant;

@@ -8,7 +8,7 @@
 use super::Book;
 use chrono::{Datelike, Days, NaiveDate, TimeZone, Utc, Weekday};
 use keepwell_core::billing::PeriodInput;
-use keepwell_core::segment::{track_row, Event, Kind};
+use keepwell_core::ingest::{track_row, Event, Kind};
 use keepwell_core::usage::Feature;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -12,7 +12,7 @@ use crate::{Actor, Backend, Result, Store, Tx};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::AccountInput;
 use keepwell_core::contact::ContactInput;
-use keepwell_core::segment::{Event, Kind};
+use keepwell_core::ingest::{Event, Kind};
 use serde::Deserialize;
 use sqlx::Row;
 use std::collections::{HashMap, HashSet};
