@@ -6,7 +6,6 @@ mod config;
 mod daily;
 mod demo;
 mod import;
-mod import_events;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

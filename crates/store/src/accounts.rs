@@ -1,6 +1,7 @@
 //! Accounts, their tags and external ids.
 
 use crate::audit::{record, Actor};
+use crate::import::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::sql::{insert_rows, like_contains, opt_text, page_rows, text, Arg, Cursor, CursorKey, Page, Sql};
 use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Tx, SQLITE_CACHE};
 use chrono::{DateTime, Utc};
@@ -65,28 +66,6 @@ pub struct AccountFilter {
     pub descending: bool,
     pub limit: i64,
     pub cursor: Option<String>,
-}
-
-/// What an import did (or, in a dry run, would do).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ImportSummary {
-    pub created: u64,
-    pub updated: u64,
-    /// Waiting usage events that reached the imported accounts.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub attributed: i64,
-}
-
-fn is_zero(n: &i64) -> bool {
-    *n == 0
-}
-
-/// An import row that failed: its index in the input and why.
-#[derive(Debug, thiserror::Error)]
-#[error("row {index}: {error}")]
-pub struct RowError {
-    pub index: usize,
-    pub error: StoreError,
 }
 
 const ACCOUNT_COLS: &str = "a.id, a.name, a.domain, a.industry, a.employees, a.country, a.plan, \
@@ -630,24 +609,6 @@ pub(crate) async fn reserve_ids(tx: &mut Tx, backend: Backend, table: &str, n: u
     }
 }
 
-/// Ends an import: a dry run rolls back; a real one records what it did and commits.
-pub(crate) async fn finish_import(
-    mut tx: Tx,
-    at: i64,
-    actor: &Actor,
-    entity: &str,
-    summary: ImportSummary,
-    dry_run: bool,
-) -> Result<ImportSummary> {
-    if dry_run {
-        tx.rollback().await?;
-    } else {
-        record(&mut tx, at, actor, &format!("{entity}.import"), entity, None, None, Some(&summary)).await?;
-        tx.commit().await?;
-    }
-    Ok(summary)
-}
-
 /// Distinct filter values.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Facets {
@@ -728,30 +689,6 @@ async fn external_ids_of(conn: &mut sqlx::AnyConnection, ids: &[i64]) -> Result<
             .push(ExternalId { kind: text(&r, "kind")?, value: text(&r, "value")? });
     }
     Ok(map)
-}
-
-/// The one account that holds `value` under any kind.
-pub(crate) async fn resolve_external_id(conn: &mut sqlx::AnyConnection, value: &str) -> Result<Option<i64>> {
-    let rows = sqlx::query(
-        "SELECT DISTINCT e.account_id, a.name FROM external_ids e JOIN accounts a ON a.id = e.account_id WHERE e.value = $1 ORDER BY e.account_id",
-    )
-    .bind(value.trim())
-    .fetch_all(&mut *conn)
-    .await?;
-    match rows.as_slice() {
-        [] => Ok(None),
-        [one] => Ok(Some(one.try_get(0)?)),
-        many => {
-            let names = many
-                .iter()
-                .map(|r| Ok(format!("{} (id {})", text(r, "name")?, r.try_get::<i64, _>(0)?)))
-                .collect::<Result<Vec<_>>>()?;
-            Err(StoreError::conflict(
-                "external_id",
-                format!("external id {value:?} is held by more than one account: {}", names.join(" and ")),
-            ))
-        }
-    }
 }
 
 async fn resolve_owner(tx: &mut Tx, new: &NewAccount, cache: &mut HashMap<String, i64>) -> Result<Option<i64>> {

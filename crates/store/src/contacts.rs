@@ -1,7 +1,7 @@
 //! Contacts: the people at an account, each with one e-mail and any number of product user ids.
 
-use crate::accounts::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::audit::{record, Actor};
+use crate::import::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::sql::{like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
 use crate::{instant, Result, Store, StoreError, Tx};
 use chrono::{DateTime, Utc};

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod clock;
 pub mod contacts;
 pub mod health;
+pub mod import;
 mod migrate;
 pub mod people;
 mod sql;

@@ -251,6 +251,16 @@ pub(crate) fn opt_text(row: &sqlx::any::AnyRow, col: &str) -> Result<Option<Stri
     row.try_get::<Option<String>, _>(col)
 }
 
+/// A stored value that does not read back as what was written.
+pub(crate) fn corrupt(what: &str) -> crate::StoreError {
+    crate::StoreError::Corrupt(what.to_owned())
+}
+
+/// A stored day (`YYYY-MM-DD`).
+pub(crate) fn day(row: &sqlx::any::AnyRow, col: &str) -> crate::Result<chrono::NaiveDate> {
+    text(row, col)?.parse().map_err(|_| corrupt(col))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

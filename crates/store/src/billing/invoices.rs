@@ -1,8 +1,9 @@
 //! Invoices: imported and saved by invoice id, never moving between accounts.
 
-use super::{corrupt, day, decimal, first_row, opt_day, with_account_ids};
-use crate::accounts::{finish_import, ImportSummary, RowError};
+use super::{decimal, first_row, opt_day, with_account_ids};
 use crate::audit::record;
+use crate::import::{finish_import, ImportSummary, RowError};
+use crate::sql::{corrupt, day};
 use crate::sql::{in_list, text, upsert_rows, Arg, Sql};
 use crate::{Actor, Backend, Result, Store, Tx};
 use keepwell_core::billing::{Invoice, InvoiceStatus};

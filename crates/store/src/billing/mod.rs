@@ -13,8 +13,8 @@ pub use periods::PeriodRecord;
 pub use renewals::{Renewal, RenewalFilter, RenewalValue};
 pub use revenue::RevenueFilter;
 
-use crate::accounts::{resolve_external_id, RowError};
-use crate::sql::{opt_text, text};
+use crate::import::{resolve_external_id, RowError};
+use crate::sql::{corrupt, opt_text, text};
 use crate::{Result, Store, StoreError, Tx};
 use chrono::NaiveDate;
 use keepwell_core::Invalid;
@@ -23,14 +23,6 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
 use std::str::FromStr;
-
-pub(crate) fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(what.to_owned())
-}
-
-pub(crate) fn day(row: &AnyRow, col: &str) -> Result<NaiveDate> {
-    NaiveDate::from_str(&text(row, col)?).map_err(|_| corrupt(col))
-}
 
 pub(super) fn opt_day(row: &AnyRow, col: &str) -> Result<Option<NaiveDate>> {
     opt_text(row, col)?.map(|t| NaiveDate::from_str(&t).map_err(|_| corrupt(col))).transpose()

@@ -1,9 +1,10 @@
 //! Subscription periods: imported, saved and replaced whole, each checked against the others of its
 //! subscription (no overlaps, no moves between accounts) before anything is written.
 
-use super::{corrupt, day, decimal, first_row, opt_day, opt_term, with_account_ids};
-use crate::accounts::{finish_import, ImportSummary, RowError};
+use super::{decimal, first_row, opt_day, opt_term, with_account_ids};
 use crate::audit::record;
+use crate::import::{finish_import, ImportSummary, RowError};
+use crate::sql::{corrupt, day};
 use crate::sql::{in_list, opt_text, text, upsert_rows, Arg, Sql};
 use crate::{Actor, Backend, Result, Store, StoreError, Tx};
 use chrono::NaiveDate;

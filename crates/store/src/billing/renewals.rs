@@ -1,8 +1,9 @@
 //! Renewals: one per subscription and due date, kept in line with the periods; an outcome a person
 //! recorded is never overwritten.
 
-use super::{corrupt, day, decimal, opt_decimal, opt_term};
+use super::{decimal, opt_decimal, opt_term};
 use crate::audit::record;
+use crate::sql::{corrupt, day};
 use crate::sql::{opt_text, text, Arg, Sql};
 use crate::{Actor, Result, Store, StoreError};
 use chrono::NaiveDate;

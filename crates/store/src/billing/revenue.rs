@@ -1,8 +1,9 @@
 //! What the revenue reports read: the periods as ledger lines, FX rates, facets, and the version
 //! that moves with every change to them.
 
-use super::{corrupt, day, decimal, opt_day};
-use crate::accounts::{finish_import, ImportSummary};
+use super::{decimal, opt_day};
+use crate::import::{finish_import, ImportSummary};
+use crate::sql::{corrupt, day};
 use crate::sql::{opt_text, text, upsert_rows, Arg, Sql};
 use crate::{Actor, Result, Store};
 use chrono::NaiveDate;

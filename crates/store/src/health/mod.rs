@@ -9,7 +9,7 @@ pub(crate) use read::record_stage_change;
 pub use read::{Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
 
 use crate::audit::{record, Actor};
-use crate::billing::corrupt;
+use crate::sql::corrupt;
 use crate::sql::{text, Arg, Sql};
 use crate::{Result, Store, StoreError, Tx};
 use keepwell_core::daily::{Plan, Rule, Segment, Skipped};

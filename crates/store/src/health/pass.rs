@@ -1,7 +1,7 @@
 //! The daily pass's bulk reads (every account's facts in a handful of queries) and its writes
 //! (one transaction per day: snapshots, latest scores, membership and stage changes).
 
-use crate::billing::corrupt;
+use crate::sql::corrupt;
 use crate::sql::{fetch_json_rows, in_list, insert_rows, json_rows, Arg, Sql};
 use crate::{Result, Store, StoreError, Tx};
 use chrono::{Days as ChronoDays, NaiveDate};

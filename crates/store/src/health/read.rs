@@ -2,7 +2,7 @@
 //! history; and the CSM's own inputs: sentiment ratings and score overrides.
 
 use crate::audit::{record, Actor};
-use crate::billing::{corrupt, day};
+use crate::sql::{corrupt, day};
 use crate::sql::{opt_text, text, Arg, Sql};
 use crate::{instant, Result, Store, Tx};
 use chrono::{DateTime, NaiveDate, Utc};

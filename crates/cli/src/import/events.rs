@@ -205,7 +205,7 @@ fn csv_reader(path: &Path, read: &BytesRead) -> anyhow::Result<csv::Reader<Text>
 
 fn csv_problem(e: &csv::Error) -> Problem {
     let line = e.position().map(|p| p.line()).unwrap_or_default();
-    Problem { line, column: None, message: crate::import::csv_message(e) }
+    Problem { line, column: None, message: super::csv_message(e) }
 }
 
 /// A line of NDJSON as an event.

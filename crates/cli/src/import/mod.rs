@@ -1,11 +1,14 @@
 //! `keepwell import accounts|contacts FILE`: CSV in, all or nothing. Every row is checked before
 //! anything is written; the first problem is reported with its line and column, and nothing lands.
+//! Usage history (`import events`) is the submodule `events`.
+
+mod events;
 
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use keepwell_core::import::{parse_mapping, ColumnPlan, ImportKind};
 use keepwell_core::Invalid;
-use keepwell_store::accounts::RowError;
+use keepwell_store::import::RowError;
 use keepwell_store::{Actor, Store, StoreError};
 use std::path::{Path, PathBuf};
 
@@ -98,7 +101,7 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
                 "--map does not apply to events: an events file has fixed columns (see `keepwell import --help`)"
             );
         }
-        return crate::import_events::run(store, &args.files, args.dry_run).await;
+        return events::run(store, &args.files, args.dry_run).await;
     }
     let [file] = args.files.as_slice() else {
         anyhow::bail!("import {} takes one file; only events take several", args.kind);
