@@ -13,7 +13,7 @@ pub struct Config {
     pub reporting_currency: String,
     pub stripe_webhook_secret: Option<String>,
     /// `KEEPWELL_TRUSTED_PROXIES`: proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: keepwell_server::auth::TrustedProxies,
+    pub trusted_proxies: keepwell_server::login_limit::TrustedProxies,
     /// `KEEPWELL_CONTRACT_MONTHS`: terms of at least this many months are contract renewals.
     pub contract_months: u32,
 }
@@ -66,7 +66,7 @@ impl Config {
                 .ok()
                 .or(file.stripe_webhook_secret)
                 .filter(|s| !s.trim().is_empty()),
-            trusted_proxies: keepwell_server::auth::TrustedProxies::parse(
+            trusted_proxies: keepwell_server::login_limit::TrustedProxies::parse(
                 &std::env::var("KEEPWELL_TRUSTED_PROXIES").ok().or(file.trusted_proxies).unwrap_or_default(),
             )
             .map_err(|e| anyhow::anyhow!("KEEPWELL_TRUSTED_PROXIES: {e}"))?,

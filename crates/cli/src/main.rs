@@ -217,11 +217,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::io::stdin().lock().read_line(&mut line)?;
                 (line.trim_end_matches(['\n', '\r']).to_owned(), false)
             } else {
-                (keepwell_server::auth::generate_password(), true)
+                (keepwell_server::secrets::generate_password(), true)
             };
             keepwell_core::people::check_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
             let store = open(&config).await?;
-            let hash = keepwell_server::auth::hash_password(password.clone()).await?;
+            let hash = keepwell_server::secrets::hash_password(password.clone()).await?;
             let user =
                 store.create_user(&actor, &NewUser { email: &email, name: &name, role, password_hash: &hash }).await?;
             if generated {
@@ -235,7 +235,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token { action: TokenAction::Create { name, role } } => {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             let store = open(&config).await?;
-            let (secret, hash, prefix) = keepwell_server::auth::new_secret("kw");
+            let (secret, hash, prefix) = keepwell_server::secrets::new_secret("kw");
             store.create_api_token(&actor, &name, role, &hash, &prefix).await?;
             println!("{secret}");
             if std::io::stdout().is_terminal() {
@@ -245,7 +245,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Writekey { action: WritekeyAction::Create { name } } => {
             let store = open(&config).await?;
-            let (secret, hash, prefix) = keepwell_server::auth::new_secret("wk");
+            let (secret, hash, prefix) = keepwell_server::secrets::new_secret("wk");
             store.create_write_key(&actor, &name, &hash, &prefix).await?;
             println!("{secret}");
             Ok(())

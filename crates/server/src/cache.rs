@@ -3,6 +3,11 @@
 //! revenue version, so a value is never served after anything it was computed from changed, on
 //! this node or another.
 
+use chrono::NaiveDate;
+use keepwell_core::metrics::Ledger;
+use keepwell_core::money::Month;
+use keepwell_core::renewal::{Decided, Terms};
+use keepwell_store::billing::RevenueFilter;
 use std::sync::{Arc, Mutex};
 
 pub struct Recent<K, V> {
@@ -35,6 +40,23 @@ impl<K: PartialEq, V> Recent<K, V> {
         }
         list.push((key, value.clone()));
         value
+    }
+}
+
+/// Revenue reports computed lately, each under the store's revenue version it was computed at.
+pub struct RevenueCache {
+    /// A ledger of 100 000 accounts over three years is tens of MB: only two are kept.
+    pub ledgers: Recent<(RevenueFilter, Month, String, i64, NaiveDate), Ledger>,
+    /// Renewals due in a range of months, converted to the reporting currency.
+    #[allow(clippy::type_complexity)]
+    pub decided: Recent<(Month, Month, String, i64, Terms, u32, NaiveDate), Vec<Decided>>,
+    /// The plans and industries the Revenue page filters by.
+    pub facets: Recent<i64, (Vec<String>, Vec<String>)>,
+}
+
+impl Default for RevenueCache {
+    fn default() -> Self {
+        RevenueCache { ledgers: Recent::new(2), decided: Recent::new(4), facets: Recent::new(1) }
     }
 }
 

@@ -1,14 +1,29 @@
 //! Keepwell's HTTP server: the REST API, the web UI, probes and metrics, in one axum router.
 
+pub mod accounts;
 pub mod api;
 pub mod auth;
+pub mod billing;
 mod cache;
+pub mod cause;
+pub mod contacts;
 pub mod daily;
+pub mod definitions;
 pub mod error;
+pub mod health;
+pub mod i18n;
 pub mod ingest;
+pub mod input;
+pub mod login_limit;
 mod observe;
+pub mod params;
+pub mod renewals;
 pub mod revenue;
+pub mod secrets;
 pub mod state;
+pub mod templates;
+pub mod usage;
+pub mod waiting;
 pub mod web;
 pub mod webhooks;
 

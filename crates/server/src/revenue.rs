@@ -1,15 +1,13 @@
 //! The revenue ledger behind the metrics API and the Revenue page: loaded from the store, converted
 //! to the reporting currency with the stored FX rates, and computed by `keepwell_core::metrics`.
 
-use crate::api::Params;
-use crate::cache::Recent;
 use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
 use crate::state::AppState;
 use chrono::NaiveDate;
 use keepwell_core::billing::Contract;
 use keepwell_core::metrics::{mrr_on, Ledger, Range};
 use keepwell_core::money::{self, Month};
-use keepwell_core::renewal::{Decided, Terms};
 use keepwell_core::Invalid;
 use keepwell_store::billing::RevenueFilter;
 use std::sync::Arc;
@@ -78,23 +76,6 @@ pub async fn ledger(state: &AppState, r: &Request) -> ApiResult<Arc<Ledger>> {
         ledger.on_day = Some(mrr_on(&periods, today, &r.range.currency, &fx).map_err(missing)?);
     }
     Ok(state.revenue.ledgers.put(key, ledger))
-}
-
-/// Revenue reports computed lately, each under the store's revenue version it was computed at.
-pub struct RevenueCache {
-    /// A ledger of 100 000 accounts over three years is tens of MB: only two are kept.
-    pub ledgers: Recent<(RevenueFilter, Month, String, i64, NaiveDate), Ledger>,
-    /// Renewals due in a range of months, converted to the reporting currency.
-    #[allow(clippy::type_complexity)]
-    pub decided: Recent<(Month, Month, String, i64, Terms, u32, NaiveDate), Vec<Decided>>,
-    /// The plans and industries the Revenue page filters by.
-    pub facets: Recent<i64, (Vec<String>, Vec<String>)>,
-}
-
-impl Default for RevenueCache {
-    fn default() -> Self {
-        RevenueCache { ledgers: Recent::new(2), decided: Recent::new(4), facets: Recent::new(1) }
-    }
 }
 
 /// Distinct plans and industries, for the Revenue page's filters.

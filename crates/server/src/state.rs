@@ -1,9 +1,10 @@
 //! The one application state every handler shares: cheap to clone, `Arc` inside.
 
-use crate::auth::LoginLimiter;
-use crate::ingest::{Ingest, WriteKeys};
-use crate::revenue::RevenueCache;
-use crate::web::{i18n::I18n, templates};
+use crate::cache::RevenueCache;
+use crate::i18n::I18n;
+use crate::ingest::writer::{Ingest, WriteKeys};
+use crate::login_limit::LoginLimiter;
+use crate::templates;
 use keepwell_store::Store;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub struct Settings {
     /// How often the daily pass runs in the background (None: only when asked, as in tests).
     pub pass_every: Option<std::time::Duration>,
     /// Proxies whose `X-Forwarded-For` names the client (for the login limiter).
-    pub trusted_proxies: crate::auth::TrustedProxies,
+    pub trusted_proxies: crate::login_limit::TrustedProxies,
     /// Terms of at least this many months are contract renewals; shorter ones renew by themselves.
     pub contract_months: u32,
 }

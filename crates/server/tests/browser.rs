@@ -264,7 +264,7 @@ async fn an_admin_configures_features_and_reads_usage() {
     let account =
         customer(&app, ("segment", "g-orbit"), ("4", "400", "month"), today - chrono::Days::new(60), None).await;
     // Three people active in the last 30 days, through Segment's batch call.
-    let (key, hash, prefix) = keepwell_server::auth::new_secret("wk");
+    let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
     app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
     let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
     let mut batch = vec![];
@@ -330,7 +330,7 @@ async fn a_manager_builds_a_segment_reads_health_and_backtests() {
         customer(&app, ("segment", "g-orbit"), ("4", "400", "month"), today - chrono::Days::new(200), None).await;
     let other = AccountInput { name: Some("Quiet Ltd".into()), country: Some("US".into()), ..Default::default() };
     app.store.create_account(&Actor::system("test"), &other.validate().unwrap()).await.unwrap();
-    let (key, hash, prefix) = keepwell_server::auth::new_secret("wk");
+    let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
     app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
     let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
     let batch = serde_json::json!({"batch": [

@@ -7,7 +7,7 @@ mod common;
 
 use chrono::{Days, Utc};
 use common::{fields, TestApp};
-use keepwell_server::auth::new_secret;
+use keepwell_server::secrets::new_secret;
 use keepwell_store::Actor;
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 mod common;
 
 use common::TestApp;
-use keepwell_server::auth::new_secret;
+use keepwell_server::secrets::new_secret;
 use keepwell_store::Actor;
 use serde_json::{json, Value};
 use std::io::Write;

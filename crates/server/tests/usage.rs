@@ -6,7 +6,7 @@ mod common;
 
 use common::{fields, TestApp};
 use keepwell_core::Role;
-use keepwell_server::auth::new_secret;
+use keepwell_server::secrets::new_secret;
 use keepwell_store::Actor;
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -139,7 +139,7 @@ pub async fn run(dir: &Path, url: &str, on_target: bool, args: &IngestArgs) -> a
     if store.count_users().await? > 0 {
         bail!("--target must be an empty database");
     }
-    let (key, hash, prefix) = keepwell_server::auth::new_secret("wk");
+    let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
     store.create_write_key(&Actor::system("bench"), "bench", &hash, &prefix).await?;
     store.close().await;
 

@@ -220,7 +220,7 @@ const QUERIES: &[(&str, &str)] = &[
 async fn bench_api(dir: &Path, url: &str, args: &BenchArgs, accounts: usize) -> anyhow::Result<()> {
     let store = bench_import(dir, url, accounts).await?;
     let clients = args.clients.unwrap_or(50);
-    let (token, hash, prefix) = keepwell_server::auth::new_secret("kw");
+    let (token, hash, prefix) = keepwell_server::secrets::new_secret("kw");
     store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
     store.close().await;
     let mut server = Server::start(url).await?;
@@ -461,12 +461,12 @@ async fn bench_metrics(url: &str, args: &BenchArgs, accounts: usize) -> anyhow::
     );
     drop((periods, invoices, ledger));
 
-    let (token, hash, prefix) = keepwell_server::auth::new_secret("kw");
+    let (token, hash, prefix) = keepwell_server::secrets::new_secret("kw");
     store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
     let admin = store.user_by_email(demo::ADMIN_EMAIL).await?.context("the demo admin")?;
-    let session = keepwell_server::auth::random_token();
-    let csrf = keepwell_server::auth::random_token();
-    store.create_session(&keepwell_server::auth::hash_secret(&session), admin.id, &csrf, None, 3600).await?;
+    let session = keepwell_server::secrets::random_token();
+    let csrf = keepwell_server::secrets::random_token();
+    store.create_session(&keepwell_server::secrets::hash_secret(&session), admin.id, &csrf, None, 3600).await?;
     store.close().await;
     let (token, cookie) = (Auth::Token(token), Auth::Cookie(format!("kw_session={session}")));
     let mut paths: Vec<(String, String, &Auth)> = Metric::ALL

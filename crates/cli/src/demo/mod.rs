@@ -392,7 +392,7 @@ async fn account_ids(store: &Store, inputs: &[AccountInput]) -> anyhow::Result<s
 
 /// The demo team, all with the demo password.
 pub async fn write_team(store: &Store, actor: &Actor) -> anyhow::Result<()> {
-    let hash = keepwell_server::auth::hash_password(PASSWORD.into()).await?;
+    let hash = keepwell_server::secrets::hash_password(PASSWORD.into()).await?;
     for (email, name, role) in TEAM {
         store.create_user(actor, &NewUser { email, name, role: *role, password_hash: &hash }).await?;
     }

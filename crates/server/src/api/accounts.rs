@@ -1,75 +1,20 @@
 //! `/api/v1/accounts`: list, create, read, update, delete, and lookup by any external id.
 
-use super::input::{account_as_input, account_input, AccountBody};
-use super::{json_object, path_id, Params};
+use crate::accounts::{filter_from, load, AccountPage};
 use crate::auth::{Auth, Csm, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::input::{account_as_input, account_input, AccountBody};
+use crate::params::{json_object, path_id, Params};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keepwell_core::account::AccountInput;
-use keepwell_core::health::Band;
-use keepwell_core::{Invalid, LifecycleStage, Role};
-use keepwell_store::accounts::{Account, AccountFilter, AccountSort};
+use keepwell_core::{LifecycleStage, Role};
+use keepwell_store::accounts::Account;
 use keepwell_store::Page;
 use std::collections::HashMap;
-
-/// Reads the list filters shared by the API and the accounts page.
-pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, Invalid> {
-    let mut invalid = Invalid::default();
-    let owner = params.owner(me, &mut invalid);
-    let stage = params.parsed("stage", &mut invalid, |s| {
-        LifecycleStage::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
-            format!(
-                "unknown lifecycle stage {s:?}: expected one of {}",
-                LifecycleStage::ALL.map(|s| s.as_str()).join(", ")
-            )
-        })
-    });
-    let sort_raw = params.text("sort").unwrap_or_else(|| "name".into());
-    let (descending, key) = match sort_raw.strip_prefix('-') {
-        Some(k) => (true, k),
-        None => (false, sort_raw.as_str()),
-    };
-    let sort = match key {
-        "name" => AccountSort::Name,
-        "created_at" => AccountSort::Created,
-        "updated_at" => AccountSort::Updated,
-        "employees" => AccountSort::Employees,
-        other => {
-            invalid.push(
-                "sort",
-                format!("{other:?}: sort by name, created_at, updated_at or employees, with - for descending"),
-            );
-            AccountSort::Name
-        }
-    };
-    let limit = params.limit(&mut invalid);
-    let bands: Vec<(&str, Option<Band>)> = Band::ALL.iter().map(|b| (b.as_str(), Some(*b))).collect();
-    let band = params.choice("band", &bands, None, &mut invalid);
-    invalid.into_result(AccountFilter {
-        q: params.text("q"),
-        owner,
-        stage,
-        tag: params.text("tag"),
-        country: params.text("country"),
-        band,
-        sort,
-        descending,
-        limit,
-        cursor: params.text("cursor"),
-    })
-}
-
-/// AccountPage: one page of accounts.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct AccountPage {
-    data: Vec<Account>,
-    next_cursor: Option<String>,
-}
 
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
     params(
@@ -173,7 +118,7 @@ pub async fn update(
     if auth.role == Role::Csm && (input.owner_id != owner || input.owner_email.is_some()) {
         return Err(ApiError::Forbidden("a csm may not hand an account to someone else; ask a manager".into()));
     }
-    let new = shape.and(input.validate()).map_err(|e| super::input::kept(&body, e))?;
+    let new = shape.and(input.validate()).map_err(|e| crate::input::kept(&body, e))?;
     Ok(Json(state.store.update_account(&auth.actor, current.id, &new).await?))
 }
 
@@ -187,8 +132,4 @@ pub async fn delete(auth: Auth<Csm>, State(state): State<AppState>, Path(id): Pa
     auth.require_edit(current.owner.as_ref().map(|o| o.id))?;
     state.store.delete_account(&auth.actor, current.id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn load(state: &AppState, id: i64) -> ApiResult<Account> {
-    state.store.account(id).await?.ok_or_else(|| ApiError::NotFound(format!("no account with id {id}")))
 }

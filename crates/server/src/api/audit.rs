@@ -1,8 +1,8 @@
 //! `/api/v1/audit`: the audit log, newest first.
 
-use super::Params;
 use crate::auth::{Auth, Manager};
 use crate::error::ApiResult;
+use crate::params::Params;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::Json;

@@ -2,61 +2,23 @@
 //! scorecards and lifecycle rules, created or updated by key. A change re-runs today's pass, so
 //! membership, stages and scores follow at once.
 
-use super::health::{body, reweigh};
-use super::Params;
 use crate::auth::{Auth, Manager, Viewer};
+use crate::definitions::{
+    changed, preview_of, scorecard_of, segment_view, status, view_of, MemberPage, Preview, PreviewResult,
+    SegmentHistory, SegmentView, Weights,
+};
 use crate::error::{ApiError, ApiResult};
+use crate::health::{body, reweigh};
+use crate::params::Params;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::NaiveDate;
 use keepwell_core::definitions::{LifecycleRuleDef, ScorecardDef, SegmentDef};
-use keepwell_core::{expr, measure, Invalid};
-use keepwell_store::health::{Change, MemberRow, SegmentChange, StoredRule, StoredScorecard, StoredSegment};
-
-use serde::{Deserialize, Serialize};
+use keepwell_core::Invalid;
+use keepwell_store::health::{StoredRule, StoredScorecard};
 use std::collections::HashMap;
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SegmentView {
-    pub id: i64,
-    pub key: String,
-    pub name: String,
-    pub filter: String,
-    /// Members as of the latest daily pass.
-    pub members: i64,
-    /// Why the daily pass skips it (a definition stored before a limit it breaks), else null.
-    pub problem: Option<String>,
-}
-
-async fn segment_view(state: &AppState, key: &str) -> ApiResult<SegmentView> {
-    let s = state.store.segment(key).await?.ok_or_else(|| ApiError::NotFound(format!("no segment {key:?}")))?;
-    view_of(state, s).await
-}
-
-async fn view_of(state: &AppState, s: StoredSegment) -> ApiResult<SegmentView> {
-    let members = state.store.count_segment_members(s.id, state.store.clock().today()).await?;
-    Ok(SegmentView { id: s.id, key: s.def.key, name: s.def.name, filter: s.def.filter, members, problem: s.problem })
-}
-
-/// 201 for a new definition, 200 for a changed or unchanged one.
-fn status(change: &Change) -> StatusCode {
-    if change.action == "created" {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    }
-}
-
-/// After a definition changed: today's pass again, so membership, stages and scores follow.
-pub async fn changed(state: &AppState, change: &Change) -> ApiResult<()> {
-    if change.action != "unchanged" {
-        crate::daily::pass_today(state).await.map_err(ApiError::Internal)?;
-    }
-    Ok(())
-}
 
 #[utoipa::path(get, path = "/api/v1/segments", tag = "segments",
     description = "Every segment with its filter and its member count as of the latest daily pass.",
@@ -133,21 +95,6 @@ pub async fn members(
     Ok(Json(MemberPage { data, next_cursor }))
 }
 
-/// MemberPage: one page of a segment's members.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct MemberPage {
-    pub data: Vec<MemberRow>,
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SegmentHistory {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    /// Who entered and who left, newest first.
-    pub data: Vec<SegmentChange>,
-}
-
 #[utoipa::path(get, path = "/api/v1/segments/{key}/history", tag = "segments",
     description = "Who entered and who left the segment from `from` to `to` (default the 90 days to today), newest first (at most 1 000).",
     params(("key" = String, Path), ("from" = Option<NaiveDate>, Query), ("to" = Option<NaiveDate>, Query)),
@@ -166,66 +113,6 @@ pub async fn history(
     Ok(Json(SegmentHistory { from, to, data: state.store.segment_history(s.id, from, to, 1000).await? }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Preview {
-    pub filter: String,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PreviewAccount {
-    pub id: i64,
-    pub name: String,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PreviewResult {
-    /// Accounts the filter holds for today.
-    pub count: i64,
-    /// The first 20 of them by id.
-    pub sample: Vec<PreviewAccount>,
-}
-
-/// How long the live count's facts serve the next keystrokes while nothing changes.
-const LIVE_FOR: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// The live count of a filter, or why it does not parse (naming the column). The facts it reads
-/// are kept while the data they come from does not change, so typing a filter costs one load.
-pub async fn preview_of(state: &AppState, filter: &str) -> ApiResult<PreviewResult> {
-    let e = expr::parse(filter, &measure::SCHEMA)
-        .map_err(|e| ApiError::Invalid(Invalid::field("filter", e.to_string())))?;
-    let needs = keepwell_core::daily::needs_of(&[&e], Vec::new());
-    let today = state.store.clock().today();
-    crate::api::usage::folded(state).await?;
-    let version = state.store.live_version().await?;
-    let live = {
-        let mut cached = state.live.lock().await;
-        let fresh = |at: &std::time::Instant, f: &keepwell_store::health::LiveFacts| {
-            at.elapsed() < LIVE_FOR && f.day == today && f.version == version
-        };
-        match cached.as_ref() {
-            Some((at, f)) if fresh(at, f) && f.covers(&needs) => f.clone(),
-            _ => {
-                let wanted = match cached.as_ref() {
-                    Some((at, f)) if fresh(at, f) => keepwell_store::health::union(&f.needs, &needs),
-                    _ => needs,
-                };
-                let f = std::sync::Arc::new(state.store.live_facts(&wanted, today).await?);
-                *cached = Some((std::time::Instant::now(), f.clone()));
-                f
-            }
-        }
-    };
-    let (count, ids) = live.count(&state.settings.reporting_currency, &e, 20);
-    let mut sample = Vec::new();
-    for id in ids {
-        if let Some(a) = state.store.account(id).await? {
-            sample.push(PreviewAccount { id, name: a.name });
-        }
-    }
-    Ok(PreviewResult { count, sample })
-}
-
 #[utoipa::path(post, path = "/api/v1/segments/preview", tag = "segments",
     description = "How many accounts a filter holds for today, and the first of them: the segment builder's live count.",
     request_body = Preview,
@@ -240,10 +127,6 @@ pub async fn preview(_auth: Auth<Viewer>, State(state): State<AppState>, raw: By
     responses((status = 200, body = Vec<StoredScorecard>)), security(("bearer" = [])))]
 pub async fn scorecards(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<Vec<StoredScorecard>>> {
     Ok(Json(state.store.scorecards().await?))
-}
-
-async fn scorecard_of(state: &AppState, key: &str) -> ApiResult<StoredScorecard> {
-    state.store.scorecard(key).await?.ok_or_else(|| ApiError::NotFound(format!("no scorecard {key:?}")))
 }
 
 #[utoipa::path(get, path = "/api/v1/scorecards/{key}", tag = "scorecards",
@@ -287,13 +170,6 @@ pub async fn delete_scorecard(
     state.store.delete_definition(&auth.actor, "scorecard", &key).await?;
     crate::daily::pass_today(&state).await.map_err(ApiError::Internal)?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Weights {
-    /// Measure key → new weight (0 removes the measure).
-    pub weights: HashMap<String, f64>,
 }
 
 #[utoipa::path(post, path = "/api/v1/scorecards/{key}/weights", tag = "scorecards",

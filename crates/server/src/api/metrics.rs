@@ -1,8 +1,8 @@
 //! `GET /api/v1/metrics/{name}`: one row per month of a revenue or retention metric.
 
-use super::Params;
 use crate::auth::{Auth, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::params::Params;
 use crate::revenue::{self, Request};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};

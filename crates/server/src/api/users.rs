@@ -1,8 +1,9 @@
 //! `/api/v1/users`: team members, for admins.
 
-use super::{json_object, path_id};
-use crate::auth::{generate_password, hash_password, Admin, Auth};
+use crate::auth::{Admin, Auth};
 use crate::error::{ApiError, ApiResult};
+use crate::params::{json_object, path_id};
+use crate::secrets::{generate_password, hash_password};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};

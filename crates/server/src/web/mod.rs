@@ -1,10 +1,9 @@
 //! The web UI for people: server-rendered HTML, a small stylesheet, a little JavaScript, SVG charts.
 
 pub mod chart;
-pub mod i18n;
+
 mod pages;
 pub mod session;
-pub mod templates;
 
 use crate::state::AppState;
 use axum::http::{header, StatusCode};

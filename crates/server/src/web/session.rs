@@ -2,8 +2,8 @@
 //! language, and checks the CSRF token of every form posted. Handlers read the result as a
 //! [`WebSession`] extension; [`crate::auth::Auth`] uses it to authenticate pages.
 
-use super::i18n::Lang;
-use crate::auth::{hash_secret, random_token};
+use crate::i18n::Lang;
+use crate::secrets::{hash_secret, random_token};
 use crate::state::AppState;
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -59,7 +59,7 @@ pub async fn middleware(State(state): State<AppState>, jar: CookieJar, req: Requ
         .uri()
         .query()
         .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k.contains('\0') || v.contains('\0')));
-    if nul_query || crate::api::percent_decoded(req.uri().path()).contains('\0') {
+    if nul_query || crate::params::percent_decoded(req.uri().path()).contains('\0') {
         return super::error_page(&state, &web, axum::http::StatusCode::BAD_REQUEST, "error-bad-request");
     }
     let mut req = req;
@@ -77,8 +77,12 @@ pub async fn middleware(State(state): State<AppState>, jar: CookieJar, req: Requ
         }
         req = Request::from_parts(parts, Body::from(bytes));
     }
-    req.extensions_mut().insert(web);
-    let res = next.run(req).await;
+    req.extensions_mut().insert(crate::auth::PageVisitor(web.session.clone()));
+    req.extensions_mut().insert(web.clone());
+    let mut res = next.run(req).await;
+    if let Some(crate::auth::PageRefused(status, key)) = res.extensions().get::<crate::auth::PageRefused>().copied() {
+        res = super::error_page(&state, &web, status, key);
+    }
     match new_cookie {
         Some(t) => {
             let cookie = Cookie::build((CSRF_COOKIE, t))

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use keepwell_core::Role;
-use keepwell_server::auth::{hash_password, new_secret};
+use keepwell_server::secrets::{hash_password, new_secret};
 use keepwell_server::{Application, Settings};
 use keepwell_store::people::NewUser;
 use keepwell_store::testing::fresh_store;

@@ -1,16 +1,18 @@
 //! The accounts list, an account's page, and the account form.
 
-use super::{api_failure, failure, field, form_failure, id_of, FormData, PageResult};
-use crate::api::accounts::filter_from;
-use crate::api::input::account_as_input;
-use crate::api::Params;
-use crate::auth::{Auth, Caller, Csm, Viewer};
+use super::{
+    account_owner, api_failure, failure, field, form_failure, id_of, load, load_editable, FormData, PageResult,
+};
+use crate::accounts::filter_from;
+use crate::auth::{Auth, Csm, Viewer};
+use crate::cause::Caller;
+use crate::input::account_as_input;
+use crate::params::Params;
 use crate::state::AppState;
 use crate::web::session::WebSession;
-use crate::web::{chart, error_page, redirect_with, render, render_status, tr};
+use crate::web::{chart, redirect_with, render, render_status, tr};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::{Extension, Form};
 use keepwell_core::account::{split_tags, AccountInput};
 use keepwell_core::{AttrValue, LifecycleStage, Role};
@@ -147,18 +149,6 @@ pub async fn show(
     .await)
 }
 
-fn account_owner(a: &Account) -> Option<i64> {
-    a.owner.as_ref().map(|o| o.id)
-}
-
-async fn load(state: &AppState, web: &WebSession, id: i64) -> Result<Account, Response> {
-    match state.store.account(id).await {
-        Ok(Some(a)) => Ok(a),
-        Ok(None) => Err(error_page(state, web, StatusCode::NOT_FOUND, "error-not-found")),
-        Err(e) => Err(failure(state, web, e)),
-    }
-}
-
 const FORM_FIELDS: [&str; 11] = [
     "name",
     "domain",
@@ -172,21 +162,6 @@ const FORM_FIELDS: [&str; 11] = [
     "external_ids",
     "attributes",
 ];
-
-/// The account at `raw_id`, if the caller may edit it.
-pub(super) async fn load_editable(
-    state: &AppState,
-    web: &WebSession,
-    caller: &Caller,
-    raw_id: &str,
-) -> Result<Account, Response> {
-    let account = load(state, web, id_of(state, web, raw_id)?).await?;
-    if caller.may_edit(account_owner(&account)) {
-        Ok(account)
-    } else {
-        Err(error_page(state, web, StatusCode::FORBIDDEN, "error-forbidden"))
-    }
-}
 
 /// The form's fields as text, from an account (edit) or what was posted (errors).
 fn form_values(input: &AccountInput) -> BTreeMap<&'static str, String> {
@@ -381,7 +356,7 @@ pub async fn delete(
 
 /// The account page's usage section: the summary as of today and its active users per day.
 async fn usage(state: &AppState, id: i64, chart_title: &str) -> Result<Value, crate::error::ApiError> {
-    let summary = crate::api::usage::summary_of(state, id, state.store.clock().today()).await?;
+    let summary = crate::usage::summary_of(state, id, state.store.clock().today()).await?;
     let days: Vec<(String, f64)> =
         summary.daily_active_users.iter().map(|d| (d.date.to_string(), d.users as f64)).collect();
     let any = summary.events > 0 || summary.previous_events > 0 || !summary.users.is_empty();
@@ -416,6 +391,6 @@ async fn billing(state: &AppState, id: i64) -> Result<Value, crate::error::ApiEr
         .map(|a| a.mrr.iter().map(|d| rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(0.0)).collect())
         .unwrap_or_default();
     let sparkline = (values.len() > 1).then(|| crate::web::chart::sparkline("MRR", &values));
-    let invoices: Vec<_> = invoices.iter().take(24).map(|i| crate::api::billing::InvoiceView::new(i, today)).collect();
+    let invoices: Vec<_> = invoices.iter().take(24).map(|i| crate::billing::InvoiceView::new(i, today)).collect();
     Ok(context! { contract, sparkline, invoices })
 }

@@ -2,7 +2,8 @@
 //! it; only its hash is stored.
 
 use super::{failure, field, id_of, FormData, PageResult};
-use crate::auth::{new_secret, Admin, Auth};
+use crate::auth::{Admin, Auth};
+use crate::secrets::new_secret;
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{redirect_with, render_status, tr};

@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use super::{field, FormData};
-use crate::auth::{hash_secret, random_id, random_token, verify_password};
+use crate::secrets::{hash_secret, random_id, random_token, verify_password};
 use crate::state::AppState;
 use crate::web::session::{session_cookie, WebSession, SESSION_COOKIE};
 use crate::web::{local_path, render, render_status};

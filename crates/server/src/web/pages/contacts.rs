@@ -1,9 +1,10 @@
 //! The contacts list and the contact form.
 
 use super::{failure, field, form_failure, id_of, FormData, PageResult};
-use crate::api::contacts::require_account_edit;
-use crate::api::input::contact_as_input;
-use crate::auth::{Auth, Caller, Csm, Viewer};
+use crate::auth::{Auth, Csm, Viewer};
+use crate::cause::Caller;
+use crate::contacts::require_account_edit;
+use crate::input::contact_as_input;
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{error_page, redirect_with, render, render_status, tr};

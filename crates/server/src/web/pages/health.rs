@@ -2,13 +2,13 @@
 //! stages), segments with the builder's live count, the scorecard editor, and backtests.
 
 use super::{api_failure, failure, field, field_errors, FormData, PageResult};
-use crate::api::definitions::{changed, preview_of};
-use crate::api::health::{
+use crate::auth::{Auth, Csm, Manager, Viewer};
+use crate::definitions::{changed, preview_of};
+use crate::error::ApiError;
+use crate::health::{
     backtest_of, backtest_request, health_of, history_of, override_input, reweigh, sentiment_input, HealthView,
 };
-use crate::api::Params;
-use crate::auth::{Auth, Csm, Manager, Viewer};
-use crate::error::ApiError;
+use crate::params::Params;
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{chart, error_page, redirect_with, render, render_status, tr};
@@ -65,7 +65,7 @@ pub async fn add_sentiment(
     Path(raw): Path<String>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    let id = super::accounts::load_editable(&state, &web, &auth, &raw).await?.id;
+    let id = super::load_editable(&state, &web, &auth, &raw).await?.id;
     let back = format!("/accounts/{id}#health");
     let rating = field(&f, "rating").and_then(|r| r.parse().ok());
     match sentiment_input(rating, &field(&f, "reason").unwrap_or_default(), None, state.store.clock().today()) {
@@ -88,7 +88,7 @@ pub async fn set_override(
     Path(raw): Path<String>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    let id = super::accounts::load_editable(&state, &web, &auth, &raw).await?.id;
+    let id = super::load_editable(&state, &web, &auth, &raw).await?.id;
     let back = format!("/accounts/{id}#health");
     let score = field(&f, "score").and_then(|s| s.parse().ok());
     let expires = field(&f, "expires_on").and_then(|d| d.parse().ok());
@@ -112,7 +112,7 @@ pub async fn clear_override(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> PageResult {
-    let id = super::accounts::load_editable(&state, &web, &auth, &raw).await?.id;
+    let id = super::load_editable(&state, &web, &auth, &raw).await?.id;
     state.store.clear_override(&auth.actor, id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(
         &state,

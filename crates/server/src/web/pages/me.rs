@@ -1,9 +1,10 @@
 //! A member's own page: language, password, sessions.
 
 use super::{failure, field, FormData, PageResult};
-use crate::auth::{hash_password, verify_password, Auth, Viewer};
+use crate::auth::{Auth, Viewer};
+use crate::i18n::Lang;
+use crate::secrets::{hash_password, verify_password};
 use crate::state::AppState;
-use crate::web::i18n::Lang;
 use crate::web::session::{lang_cookie, WebSession};
 use crate::web::{local_path, redirect_with, render_status, tr};
 use axum::extract::{Path, State};

@@ -15,10 +15,12 @@ pub mod usage;
 
 use super::error_page;
 use super::session::WebSession;
+use crate::cause::Caller;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keepwell_core::Invalid;
+use keepwell_store::accounts::Account;
 use keepwell_store::StoreError;
 use std::collections::{BTreeMap, HashMap};
 
@@ -89,4 +91,32 @@ pub fn id_of(state: &AppState, web: &WebSession, raw: &str) -> Result<i64, Respo
 /// A form field, trimmed; empty is None.
 pub fn field(f: &FormData, name: &str) -> Option<String> {
     f.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+pub(super) fn account_owner(a: &Account) -> Option<i64> {
+    a.owner.as_ref().map(|o| o.id)
+}
+
+/// The account at `id`, or the page saying it is not there.
+pub(super) async fn load(state: &AppState, web: &WebSession, id: i64) -> Result<Account, Response> {
+    match state.store.account(id).await {
+        Ok(Some(a)) => Ok(a),
+        Ok(None) => Err(error_page(state, web, StatusCode::NOT_FOUND, "error-not-found")),
+        Err(e) => Err(failure(state, web, e)),
+    }
+}
+
+/// The account at `raw_id`, if the caller may edit it.
+pub(super) async fn load_editable(
+    state: &AppState,
+    web: &WebSession,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Account, Response> {
+    let account = load(state, web, id_of(state, web, raw_id)?).await?;
+    if caller.may_edit(account_owner(&account)) {
+        Ok(account)
+    } else {
+        Err(error_page(state, web, StatusCode::FORBIDDEN, "error-forbidden"))
+    }
 }

@@ -2,10 +2,10 @@
 //! with its formula) and the renewals page (upcoming renewals, forecast, outcomes).
 
 use super::{api_failure, failure, FormData, PageResult};
-use crate::api::renewals::{self, record_input};
-use crate::api::Params;
 use crate::auth::{Auth, Csm, Viewer};
 use crate::error::ApiError;
+use crate::params::Params;
+use crate::renewals::{self, record_input};
 use crate::revenue::{ledger, Request};
 use crate::state::AppState;
 use crate::web::session::WebSession;

@@ -1,7 +1,8 @@
 //! The team page: members, their roles, adding and disabling them (admins).
 
 use super::{failure, field, form_failure, id_of, FormData, PageResult};
-use crate::auth::{generate_password, hash_password, Admin, Auth};
+use crate::auth::{Admin, Auth};
+use crate::secrets::{generate_password, hash_password};
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{error_page, redirect_with, render_status, tr};

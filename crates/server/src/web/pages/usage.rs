@@ -2,10 +2,10 @@
 //! explorer, and the plan → features catalogue (admins edit it).
 
 use super::{api_failure, failure, FormData, PageResult};
-use crate::api::usage::{activity_request, folded};
-use crate::api::Params;
 use crate::auth::{Admin, Auth, Viewer};
+use crate::params::Params;
 use crate::state::AppState;
+use crate::usage::{activity_request, folded};
 use crate::web::session::WebSession;
 use crate::web::{redirect_with, render, render_status, tr};
 use axum::extract::{Query, State};
@@ -70,7 +70,7 @@ pub async fn link(
     State(state): State<AppState>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    use crate::api::waiting::{link_all, links_from_csv, Link};
+    use crate::waiting::{link_all, links_from_csv, Link};
     let links = match (super::field(&f, "group_id"), super::field(&f, "account"), super::field(&f, "csv")) {
         (Some(group_id), Some(account), _) => {
             Ok(vec![Link { group_id, account: keepwell_core::contact::AccountRef::ExternalId(account) }])

@@ -1,37 +1,37 @@
 //! The template environment: templates embedded in the binary, HTML auto-escaped, and `t()` for
 //! translations in the page's language.
 
-use super::i18n::{I18n, Lang};
+use crate::i18n::{I18n, Lang};
 use fluent_bundle::FluentValue;
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, State};
 use std::sync::Arc;
 
 pub const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("templates/base.html")),
-    ("macros.html", include_str!("templates/macros.html")),
-    ("login.html", include_str!("templates/login.html")),
-    ("accounts.html", include_str!("templates/accounts.html")),
-    ("account.html", include_str!("templates/account.html")),
-    ("account_form.html", include_str!("templates/account_form.html")),
-    ("contacts.html", include_str!("templates/contacts.html")),
-    ("contact_form.html", include_str!("templates/contact_form.html")),
-    ("team.html", include_str!("templates/team.html")),
-    ("api_access.html", include_str!("templates/api_access.html")),
-    ("audit.html", include_str!("templates/audit.html")),
-    ("me.html", include_str!("templates/me.html")),
-    ("error.html", include_str!("templates/error.html")),
-    ("revenue.html", include_str!("templates/revenue.html")),
-    ("renewals.html", include_str!("templates/renewals.html")),
-    ("usage.html", include_str!("templates/usage.html")),
-    ("events.html", include_str!("templates/events.html")),
-    ("features.html", include_str!("templates/features.html")),
-    ("segments.html", include_str!("templates/segments.html")),
-    ("segment.html", include_str!("templates/segment.html")),
-    ("scorecards.html", include_str!("templates/scorecards.html")),
-    ("scorecard.html", include_str!("templates/scorecard.html")),
-    ("backtest.html", include_str!("templates/backtest.html")),
-    ("lifecycle.html", include_str!("templates/lifecycle.html")),
+    ("base.html", include_str!("web/templates/base.html")),
+    ("macros.html", include_str!("web/templates/macros.html")),
+    ("login.html", include_str!("web/templates/login.html")),
+    ("accounts.html", include_str!("web/templates/accounts.html")),
+    ("account.html", include_str!("web/templates/account.html")),
+    ("account_form.html", include_str!("web/templates/account_form.html")),
+    ("contacts.html", include_str!("web/templates/contacts.html")),
+    ("contact_form.html", include_str!("web/templates/contact_form.html")),
+    ("team.html", include_str!("web/templates/team.html")),
+    ("api_access.html", include_str!("web/templates/api_access.html")),
+    ("audit.html", include_str!("web/templates/audit.html")),
+    ("me.html", include_str!("web/templates/me.html")),
+    ("error.html", include_str!("web/templates/error.html")),
+    ("revenue.html", include_str!("web/templates/revenue.html")),
+    ("renewals.html", include_str!("web/templates/renewals.html")),
+    ("usage.html", include_str!("web/templates/usage.html")),
+    ("events.html", include_str!("web/templates/events.html")),
+    ("features.html", include_str!("web/templates/features.html")),
+    ("segments.html", include_str!("web/templates/segments.html")),
+    ("segment.html", include_str!("web/templates/segment.html")),
+    ("scorecards.html", include_str!("web/templates/scorecards.html")),
+    ("scorecard.html", include_str!("web/templates/scorecard.html")),
+    ("backtest.html", include_str!("web/templates/backtest.html")),
+    ("lifecycle.html", include_str!("web/templates/lifecycle.html")),
 ];
 
 pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {

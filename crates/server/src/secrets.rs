@@ -1,0 +1,94 @@
+//! Secrets: passwords hashed with Argon2id, random tokens and ids, API tokens and write keys as
+//! shown once and stored hashed.
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Hashes a password with Argon2id at OWASP's minimum (19 MiB, 2 passes, 1 lane), off the async
+/// threads: it is deliberately slow.
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+    })
+    .await?
+}
+
+/// Checks a password against a stored hash, off the async threads. With no hash (unknown user) it
+/// still does the work, so timing does not tell which e-mails exist.
+pub async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        const DUMMY: &str =
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Jp6Gm4Yw0m1JrOnxFO6IoqLl0dm3fW0qzzHdbL0tn3s";
+        let stored = hash.as_deref().unwrap_or(DUMMY);
+        let ok = PasswordHash::new(stored)
+            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+        ok && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// 32 random bytes, URL-safe.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// 128 random bits as hex: session ids.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// A readable generated password: 20 characters from an unambiguous alphabet.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20).map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char).collect()
+}
+
+/// SHA-256 of a high-entropy secret (token, key, session id) as stored. Passwords use Argon2.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A new secret with its kind's prefix (`kw_` tokens, `wk_` write keys), its hash, and the
+/// prefix shown in lists so people can tell secrets apart.
+pub fn new_secret(kind: &str) -> (String, String, String) {
+    let secret = format!("{kind}_{}", random_token());
+    let shown = secret.chars().take(kind.len() + 7).collect();
+    let hash = hash_secret(&secret);
+    (secret, hash, shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_hash_and_verify() {
+        let h = hash_password("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password("correct horse battery".into(), Some(h.clone())).await);
+        assert!(!verify_password("wrong".into(), Some(h)).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+
+    #[test]
+    fn secrets_are_prefixed_and_hashed() {
+        let (s, h, shown) = new_secret("kw");
+        assert!(s.starts_with("kw_") && s.len() > 40);
+        assert_eq!(h, hash_secret(&s));
+        assert!(s.starts_with(&shown));
+    }
+}
