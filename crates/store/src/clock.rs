@@ -1,6 +1,6 @@
 //! The one reader of the wall clock. `serve` runs on the system clock; `tick --as-of`, replays and
 //! tests on a fixed one. Everything else asks the [`Clock`] it was given (the store's, the
-//! server's): nothing else in the workspace reads the wall clock, and a test checks that.
+//! server's): nothing else in the workspace reads the wall clock, and a test (`cli/tests/house.rs`) checks that.
 //! Monotonic timers (`Instant`, tokio's sleeps) measure durations and are not wall-clock reads.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -67,66 +67,5 @@ mod tests {
         assert_eq!(copy.today().to_string(), "2026-12-01");
         assert!(!Clock::system().is_fixed());
         assert!(Clock::system().now().timestamp() > 1_700_000_000);
-    }
-}
-
-/// Nothing in the workspace's code reads the wall clock but [`Clock`]: every `src` file of every
-/// crate is searched for the ways Rust and SQL read it. (Integration tests under `tests/` may read
-/// it to build their inputs; monotonic `Instant`s measure durations and are allowed.)
-#[cfg(test)]
-mod only_reader {
-    const READS: &[&str] = &[
-        "Utc::now(",
-        "Local::now(",
-        "SystemTime::now(",
-        "UNIX_EPOCH",
-        "OffsetDateTime::now",
-        "Timestamp::now(",
-        "CURRENT_TIMESTAMP",
-        "CURRENT_DATE",
-        "LOCALTIMESTAMP",
-        "'now'",
-    ];
-
-    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs" || e == "sql") {
-                out.push(path);
-            }
-        }
-    }
-
-    #[test]
-    fn nothing_else_reads_the_wall_clock() {
-        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let mut all = Vec::new();
-        for krate in std::fs::read_dir(crates).unwrap() {
-            let krate = krate.unwrap().path();
-            for sub in ["src", "migrations"] {
-                if krate.join(sub).is_dir() {
-                    files(&krate.join(sub), &mut all);
-                }
-            }
-        }
-        assert!(all.len() > 50, "the search found the workspace's files ({})", all.len());
-        let this = std::path::Path::new(file!()).file_name().unwrap();
-        let mut found = Vec::new();
-        for path in all.iter().filter(|p| p.file_name() != Some(this)) {
-            let text = std::fs::read_to_string(path).unwrap();
-            for (n, line) in text.lines().enumerate() {
-                // SQL's now(): a call not on a value (`clock.now()`) nor a path (`Instant::now()`).
-                let lower = line.to_ascii_lowercase();
-                let bare_sql_now = lower.match_indices("now()").any(|(i, _)| {
-                    i == 0 || !matches!(lower.as_bytes()[i - 1], b'.' | b':' | b'_' | b'a'..=b'z' | b'0'..=b'9')
-                });
-                if READS.iter().any(|r| line.contains(r)) || bare_sql_now {
-                    found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
-                }
-            }
-        }
-        assert!(found.is_empty(), "read the time from the injected Clock instead:\n{}", found.join("\n"));
     }
 }
