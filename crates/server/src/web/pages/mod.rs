@@ -8,8 +8,11 @@ pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod health;
+pub mod lifecycle;
 pub mod me;
 pub mod revenue;
+pub mod scorecards;
+pub mod segments;
 pub mod team;
 pub mod usage;
 
@@ -119,4 +122,9 @@ pub(super) async fn load_editable(
     } else {
         Err(error_page(state, web, StatusCode::FORBIDDEN, "error-forbidden"))
     }
+}
+
+/// A form's problem, shown as the flash of the page it came from.
+pub(super) fn problems(e: &Invalid) -> String {
+    e.errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
 }
