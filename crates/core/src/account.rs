@@ -109,6 +109,61 @@ pub struct AccountInput {
     pub attributes: Vec<(String, Option<AttrValue>)>,
 }
 
+/// The profile fields of an account, as text comes in: named alike in CSV files, JSON bodies and the
+/// account form. The one list: the importer's columns, the API's fields and the form build on it.
+pub const PROFILE_FIELDS: [&str; 7] = ["name", "domain", "industry", "employees", "country", "plan", "lifecycle_stage"];
+
+/// `before`, then [`PROFILE_FIELDS`], then `after`: a field list that holds the profile fields.
+pub const fn around_profile<const N: usize>(before: &[&'static str], after: &[&'static str]) -> [&'static str; N] {
+    assert!(N == before.len() + PROFILE_FIELDS.len() + after.len(), "N is the length of all three");
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        let p = PROFILE_FIELDS.len();
+        out[i] = if i < before.len() {
+            before[i]
+        } else if i < before.len() + p {
+            PROFILE_FIELDS[i - before.len()]
+        } else {
+            after[i - before.len() - p]
+        };
+        i += 1;
+    }
+    out
+}
+
+impl AccountInput {
+    /// A profile field as entered; None when not given or when `field` is not one.
+    pub fn profile(&self, field: &str) -> Option<&str> {
+        match field {
+            "name" => self.name.as_deref(),
+            "domain" => self.domain.as_deref(),
+            "industry" => self.industry.as_deref(),
+            "employees" => self.employees.as_deref(),
+            "country" => self.country.as_deref(),
+            "plan" => self.plan.as_deref(),
+            "lifecycle_stage" => self.lifecycle_stage.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Sets a profile field; false when `field` is not one of [`PROFILE_FIELDS`].
+    pub fn set_profile(&mut self, field: &str, value: Option<String>) -> bool {
+        let slot = match field {
+            "name" => &mut self.name,
+            "domain" => &mut self.domain,
+            "industry" => &mut self.industry,
+            "employees" => &mut self.employees,
+            "country" => &mut self.country,
+            "plan" => &mut self.plan,
+            "lifecycle_stage" => &mut self.lifecycle_stage,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}
+
 /// A valid account, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewAccount {

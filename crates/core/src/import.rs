@@ -17,22 +17,14 @@ pub enum ImportKind {
     FxRates,
 }
 
+/// The accounts file's columns: its CRM id, the profile fields, the owner and the tags.
+const ACCOUNT_COLUMNS: [&str; 10] = crate::account::around_profile(&["external_id"], &["owner_email", "tags"]);
+
 impl ImportKind {
     /// The documented column names, in the documented order.
     pub fn fields(self) -> &'static [&'static str] {
         match self {
-            ImportKind::Accounts => &[
-                "external_id",
-                "name",
-                "domain",
-                "industry",
-                "employees",
-                "country",
-                "plan",
-                "lifecycle_stage",
-                "owner_email",
-                "tags",
-            ],
+            ImportKind::Accounts => &ACCOUNT_COLUMNS,
             ImportKind::Contacts => {
                 &["account_external_id", "email", "name", "title", "role", "locale", "external_user_id"]
             }
@@ -206,16 +198,12 @@ impl ColumnPlan {
                         a.external_ids.push(("crm".into(), v))
                     }
                 }
-                Column::Field("name") => a.name = text,
-                Column::Field("domain") => a.domain = text,
-                Column::Field("industry") => a.industry = text,
-                Column::Field("employees") => a.employees = text,
-                Column::Field("country") => a.country = text,
-                Column::Field("plan") => a.plan = text,
-                Column::Field("lifecycle_stage") => a.lifecycle_stage = text,
                 Column::Field("owner_email") => a.owner_email = text,
                 Column::Field("tags") => a.tags = split_tags(cell),
                 Column::Attribute(name) => a.attributes.push((name.clone(), AttrValue::infer(cell))),
+                Column::Field(field) => {
+                    a.set_profile(field, text);
+                }
                 _ => {}
             }
         }

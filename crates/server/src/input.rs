@@ -176,34 +176,21 @@ pub struct AccountBody {
 
 /// The input and the errors of its shape (types, unknown fields); validation adds the rest.
 pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> (AccountInput, Invalid) {
-    const KNOWN: &[&str] = &[
-        "name",
-        "domain",
-        "industry",
-        "employees",
-        "country",
-        "plan",
-        "lifecycle_stage",
-        "owner_email",
-        "owner_id",
-        "tags",
-        "external_id",
-        "external_ids",
-        "attributes",
-    ];
+    const KNOWN: [&str; 13] = keepwell_core::account::around_profile(
+        &[],
+        &["owner_email", "owner_id", "tags", "external_id", "external_ids", "attributes"],
+    );
     let mut invalid = Invalid::default();
     let mut crm = None;
     for (k, v) in body {
         match k.as_str() {
-            "name" => a.name = text(k, v, &mut invalid),
-            "domain" => a.domain = text(k, v, &mut invalid),
-            "industry" => a.industry = text(k, v, &mut invalid),
             "employees" => a.employees = integer(k, v, &mut invalid),
-            "country" => a.country = text(k, v, &mut invalid),
-            "plan" => a.plan = text(k, v, &mut invalid),
             "lifecycle_stage" => {
                 let stages = keepwell_core::LifecycleStage::ALL.map(|s| s.as_str());
                 a.lifecycle_stage = word(k, v, &stages, &mut invalid)
+            }
+            k if keepwell_core::account::PROFILE_FIELDS.contains(&k) => {
+                a.set_profile(k, text(k, v, &mut invalid));
             }
             "owner_email" => {
                 a.owner_email = text(k, v, &mut invalid);
@@ -239,7 +226,7 @@ pub fn account_input(body: &Map<String, Value>, mut a: AccountInput) -> (Account
             }
             "attributes" => merge_attributes(&mut a.attributes, v, &mut invalid),
             k if READ_ONLY.contains(&k) => {}
-            k => unknown(k, KNOWN, &mut invalid),
+            k => unknown(k, &KNOWN, &mut invalid),
         }
     }
     // `external_id` is the CRM id, whatever `external_ids` says about kind crm.

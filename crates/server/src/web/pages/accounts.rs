@@ -14,7 +14,7 @@ use crate::web::{chart, redirect_with, render, render_status, tr};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Form};
-use keepwell_core::account::{split_tags, AccountInput};
+use keepwell_core::account::{around_profile, split_tags, AccountInput, PROFILE_FIELDS};
 use keepwell_core::{AttrValue, LifecycleStage, Role};
 use keepwell_store::accounts::Account;
 use keepwell_store::audit::AuditFilter;
@@ -149,31 +149,19 @@ pub async fn show(
     .await)
 }
 
-const FORM_FIELDS: [&str; 11] = [
-    "name",
-    "domain",
-    "industry",
-    "employees",
-    "country",
-    "plan",
-    "lifecycle_stage",
-    "owner_id",
-    "tags",
-    "external_ids",
-    "attributes",
-];
+const FORM_FIELDS: [&str; 11] = around_profile(&[], &["owner_id", "tags", "external_ids", "attributes"]);
 
 /// The form's fields as text, from an account (edit) or what was posted (errors).
 fn form_values(input: &AccountInput) -> BTreeMap<&'static str, String> {
     let owner = input.owner_id.map(|id| id.to_string()).unwrap_or_default();
-    BTreeMap::from([
-        ("name", input.name.clone().unwrap_or_default()),
-        ("domain", input.domain.clone().unwrap_or_default()),
-        ("industry", input.industry.clone().unwrap_or_default()),
-        ("employees", input.employees.clone().unwrap_or_default()),
-        ("country", input.country.clone().unwrap_or_default()),
-        ("plan", input.plan.clone().unwrap_or_default()),
-        ("lifecycle_stage", input.lifecycle_stage.clone().unwrap_or_else(|| "onboarding".into())),
+    let mut values: BTreeMap<&'static str, String> =
+        PROFILE_FIELDS.iter().map(|f| (*f, input.profile(f).unwrap_or_default().to_owned())).collect();
+    values.entry("lifecycle_stage").and_modify(|s| {
+        if s.is_empty() {
+            *s = "onboarding".into()
+        }
+    });
+    values.extend([
         ("owner_id", owner),
         ("tags", input.tags.join(", ")),
         ("external_ids", input.external_ids.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("\n")),
@@ -186,7 +174,8 @@ fn form_values(input: &AccountInput) -> BTreeMap<&'static str, String> {
                 .collect::<Vec<_>>()
                 .join("\n"),
         ),
-    ])
+    ]);
+    values
 }
 
 /// Reads the posted form. External ids are `kind: value` lines; attributes `name = value` lines.
@@ -214,20 +203,16 @@ fn form_input(f: &FormData) -> (AccountInput, keepwell_core::Invalid) {
             None => invalid.push("attributes", format!("{line:?}: write one per line as name = value")),
         }
     }
-    let input = AccountInput {
-        name: field(f, "name"),
-        domain: field(f, "domain"),
-        industry: field(f, "industry"),
-        employees: field(f, "employees"),
-        country: field(f, "country"),
-        plan: field(f, "plan"),
-        lifecycle_stage: field(f, "lifecycle_stage"),
-        owner_email: None,
+    let mut input = AccountInput {
         owner_id,
         tags: split_tags(&field(f, "tags").unwrap_or_default()),
         external_ids,
         attributes,
+        ..AccountInput::default()
     };
+    for name in PROFILE_FIELDS {
+        input.set_profile(name, field(f, name));
+    }
     (input, invalid)
 }
 
