@@ -232,3 +232,38 @@ fn rust_and_sql(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Every handler of the server's adapters runs in a span of its own (`tracing::instrument`), with
+/// the path's ids as fields.
+#[test]
+fn every_handler_is_instrumented() {
+    let src = crates().join("server/src");
+    let mut files = Vec::new();
+    for dir in ["api", "web", "ingest", "webhooks"] {
+        rust_files(&src.join(dir), &mut files);
+    }
+    let (mut handlers, mut bare) = (0, Vec::new());
+    for file in &files {
+        let text = code(file);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with("pub async fn ") {
+                continue;
+            }
+            let signature: String = lines[i..].iter().take_while(|l| !l.ends_with('{')).copied().collect();
+            if !signature.contains("State(") && !signature.contains("Path(") {
+                continue;
+            }
+            handlers += 1;
+            let attributes = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| l.starts_with('#') || l.starts_with("///") || l.starts_with(' '));
+            if !attributes.into_iter().any(|l| l.contains("tracing::instrument")) {
+                bare.push(format!("{}:{}: {line}", file.display(), i + 1));
+            }
+        }
+    }
+    assert!(handlers > 80, "the search found the handlers ({handlers})");
+    assert!(bare.is_empty(), "handlers without #[tracing::instrument]:\n{}", bare.join("\n"));
+}

@@ -35,6 +35,7 @@ pub enum Passed {
 /// then runs the pass for `days` as the leader, waiting up to `wait` for another process's pass
 /// to end. `progress` hears of each day written. Usage is folded by the caller beforehand (the
 /// server's ingest worker, or the CLI's writer).
+#[tracing::instrument(skip(store, reporting, progress))]
 pub async fn run(
     store: &Store,
     reporting: &str,

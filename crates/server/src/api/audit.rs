@@ -23,6 +23,7 @@ pub struct AuditPage {
     params(("entity" = Option<String>, Query, description = "account, contact, user, api_token, write_key"),
         ("entity_id" = Option<String>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = AuditPage)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     _auth: Auth<Manager>,
     State(state): State<AppState>,

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/subscriptions", tag = "billing",
     params(("id" = i64, Path)), responses((status = 200, body = Periods), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn periods(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -38,6 +39,7 @@ pub async fn periods(
     params(("id" = i64, Path)),
     responses((status = 201, body = PeriodView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn save_period(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -72,6 +74,7 @@ pub async fn save_period(
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}/subscriptions/{period_id}", tag = "billing",
     params(("id" = i64, Path), ("period_id" = i64, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id, period = %period))]
 pub async fn delete_period(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -85,6 +88,7 @@ pub async fn delete_period(
     params(("id" = i64, Path), ("as_of" = Option<NaiveDate>, Query, description = "the day overdue is judged on; default today")),
     responses((status = 200, body = Invoices), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn invoices(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -102,6 +106,7 @@ pub async fn invoices(
     params(("id" = i64, Path)),
     responses((status = 201, body = InvoiceView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn save_invoice(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -133,6 +138,7 @@ pub async fn save_invoice(
     params(("id" = i64, Path), ("as_of" = Option<NaiveDate>, Query)),
     responses((status = 200, body = ContractView), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn contract(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -146,6 +152,7 @@ pub async fn contract(
 
 #[utoipa::path(get, path = "/api/v1/fx-rates", tag = "billing",
     responses((status = 200, body = FxRates)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn fx_rates(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<FxRates>> {
     fx_view(&state).await
 }
@@ -153,6 +160,7 @@ pub async fn fx_rates(_auth: Auth<Viewer>, State(state): State<AppState>) -> Api
 #[utoipa::path(post, path = "/api/v1/fx-rates", tag = "billing", request_body = FxRatesBody,
     description = "Stores monthly FX rates (units of the reporting currency per unit), replacing those of the same currency and month. All or nothing.",
     responses((status = 200, body = FxRates), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn save_fx_rates(
     auth: Auth<Manager>,
     State(state): State<AppState>,

@@ -23,6 +23,7 @@ use std::collections::HashMap;
 #[utoipa::path(get, path = "/api/v1/segments", tag = "segments",
     description = "Every segment with its filter and its member count as of the latest daily pass.",
     responses((status = 200, body = Vec<SegmentView>)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn segments(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<Vec<SegmentView>>> {
     let mut out = Vec::new();
     for s in state.store.segments().await? {
@@ -37,6 +38,7 @@ pub async fn segments(_auth: Auth<Viewer>, State(state): State<AppState>) -> Api
     request_body = SegmentDef,
     responses((status = 201, body = SegmentView), (status = 200, body = SegmentView), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn save_segment(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -51,6 +53,7 @@ pub async fn save_segment(
 #[utoipa::path(get, path = "/api/v1/segments/{key}", tag = "segments",
     params(("key" = String, Path)),
     responses((status = 200, body = SegmentView), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn segment(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -64,6 +67,7 @@ pub async fn segment(
     params(("key" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn delete_segment(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -77,6 +81,7 @@ pub async fn delete_segment(
     description = "The segment's members as of `as_of` (default today), by account id, paged with `limit` and `cursor`.",
     params(("key" = String, Path), ("as_of" = Option<NaiveDate>, Query), ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = MemberPage), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn members(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -99,6 +104,7 @@ pub async fn members(
     description = "Who entered and who left the segment from `from` to `to` (default the 90 days to today), newest first (at most 1 000).",
     params(("key" = String, Path), ("from" = Option<NaiveDate>, Query), ("to" = Option<NaiveDate>, Query)),
     responses((status = 200, body = SegmentHistory), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn history(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -117,6 +123,7 @@ pub async fn history(
     description = "How many accounts a filter holds for today, and the first of them: the segment builder's live count.",
     request_body = Preview,
     responses((status = 200, body = PreviewResult), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn preview(_auth: Auth<Viewer>, State(state): State<AppState>, raw: Bytes) -> ApiResult<Json<PreviewResult>> {
     let p: Preview = body(&raw)?;
     Ok(Json(preview_of(&state, &p.filter).await?))
@@ -125,6 +132,7 @@ pub async fn preview(_auth: Auth<Viewer>, State(state): State<AppState>, raw: By
 #[utoipa::path(get, path = "/api/v1/scorecards", tag = "scorecards",
     description = "Every scorecard by priority, with its revision (raised by every change).",
     responses((status = 200, body = Vec<StoredScorecard>)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn scorecards(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<Vec<StoredScorecard>>> {
     Ok(Json(state.store.scorecards().await?))
 }
@@ -132,6 +140,7 @@ pub async fn scorecards(_auth: Auth<Viewer>, State(state): State<AppState>) -> A
 #[utoipa::path(get, path = "/api/v1/scorecards/{key}", tag = "scorecards",
     params(("key" = String, Path)),
     responses((status = 200, body = StoredScorecard), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn scorecard(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -146,6 +155,7 @@ pub async fn scorecard(
     request_body = ScorecardDef,
     responses((status = 201, body = StoredScorecard), (status = 200, body = StoredScorecard), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn save_scorecard(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -162,6 +172,7 @@ pub async fn save_scorecard(
     params(("key" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn delete_scorecard(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -177,6 +188,7 @@ pub async fn delete_scorecard(
     params(("key" = String, Path)), request_body = Weights,
     responses((status = 200, body = StoredScorecard), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn set_weights(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -194,6 +206,7 @@ pub async fn set_weights(
 #[utoipa::path(get, path = "/api/v1/lifecycle-rules", tag = "lifecycle",
     description = "Lifecycle rules by priority: the first whose condition holds moves the account to its stage in the daily pass.",
     responses((status = 200, body = Vec<StoredRule>)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn rules(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<Vec<StoredRule>>> {
     Ok(Json(state.store.lifecycle_rules().await?))
 }
@@ -203,6 +216,7 @@ pub async fn rules(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiRes
     request_body = LifecycleRuleDef,
     responses((status = 201, body = LifecycleRuleDef), (status = 200, body = LifecycleRuleDef), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn save_rule(
     auth: Auth<Manager>,
     State(state): State<AppState>,
@@ -217,6 +231,7 @@ pub async fn save_rule(
 #[utoipa::path(delete, path = "/api/v1/lifecycle-rules/{key}", tag = "lifecycle",
     params(("key" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn delete_rule(
     auth: Auth<Manager>,
     State(state): State<AppState>,

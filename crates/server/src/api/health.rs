@@ -26,6 +26,7 @@ use std::collections::HashMap;
     params(("id" = i64, Path), ("as_of" = Option<NaiveDate>, Query)),
     responses((status = 200, body = HealthView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn show(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -42,6 +43,7 @@ pub async fn show(
     params(("id" = i64, Path), ("from" = Option<NaiveDate>, Query), ("to" = Option<NaiveDate>, Query)),
     responses((status = 200, body = History), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn history(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -59,6 +61,7 @@ pub async fn history(
     description = "CSM sentiment ratings of the account, newest first. The latest is the `sentiment()` measure.",
     params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Sentiment>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn sentiments(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -73,6 +76,7 @@ pub async fn sentiments(
     params(("id" = i64, Path)), request_body = NewSentiment,
     responses((status = 201, body = Sentiment), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn add_sentiment(
     auth: Auth<Csm>,
     State(state): State<AppState>,
@@ -91,6 +95,7 @@ pub async fn add_sentiment(
     description = "The account's score overrides, newest first, with who set them and when they expire or were cleared.",
     params(("id" = i64, Path)),
     responses((status = 200, body = Vec<Override>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn overrides(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -105,6 +110,7 @@ pub async fn overrides(
     params(("id" = i64, Path)), request_body = NewOverride,
     responses((status = 201, body = Override), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn add_override(
     auth: Auth<Csm>,
     State(state): State<AppState>,
@@ -129,6 +135,7 @@ pub async fn add_override(
     description = "Ends the override in force (audited).",
     params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn clear_override(
     auth: Auth<Csm>,
     State(state): State<AppState>,
@@ -147,6 +154,7 @@ pub async fn clear_override(
     description = "The account's lifecycle stage changes, newest first, with their cause (`manual` or `rule:KEY`).",
     params(("id" = i64, Path)),
     responses((status = 200, body = Vec<StageChange>), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn stages(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -164,6 +172,7 @@ pub async fn stages(
     params(("scorecard" = Option<String>, Query), ("horizon_days" = Option<u64>, Query), ("from" = Option<NaiveDate>, Query), ("to" = Option<NaiveDate>, Query)),
     responses((status = 200, body = Backtest), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn backtest(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,

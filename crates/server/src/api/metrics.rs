@@ -32,6 +32,7 @@ pub struct MetricResponse {
     ),
     responses((status = 200, body = MetricResponse), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(name = %name))]
 pub async fn show(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,

@@ -28,6 +28,7 @@ use std::collections::HashMap;
         ("account_id" = Option<i64>, Query),
     ),
     responses((status = 200, body = Renewals), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -41,6 +42,7 @@ pub async fn list(
     params(("id" = i64, Path)),
     responses((status = 200, body = RenewalView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn record(
     auth: Auth<Csm>,
     State(state): State<AppState>,
@@ -75,6 +77,7 @@ pub async fn record(
         ("as_of" = Option<NaiveDate>, Query, description = "the day decided is judged on (a cancellation ahead of it is not decided); default today"),
     ),
     responses((status = 200, body = RenewalRates), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn rates_view(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,

@@ -26,6 +26,7 @@ use std::collections::HashMap;
     params(("id" = i64, Path), ("from" = Option<NaiveDate>, Query), ("to" = Option<NaiveDate>, Query)),
     responses((status = 200, body = Usage), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn days(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -52,6 +53,7 @@ pub async fn days(
         ("limit" = Option<i64>, Query, description = "1 to 500, default 50")),
     responses((status = 200, body = Events), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn events(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -82,6 +84,7 @@ pub async fn events(
     params(("id" = i64, Path), ("as_of" = Option<NaiveDate>, Query)),
     responses((status = 200, body = UsageSummary), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn summary(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -103,6 +106,7 @@ pub async fn summary(
         ("limit" = Option<i64>, Query, description = "1 to 500, default 50")),
     responses((status = 200, body = Activity), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn activity(
     auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -118,6 +122,7 @@ pub async fn activity(
 #[utoipa::path(get, path = "/api/v1/plan-features", tag = "usage",
     description = "The plan → features catalogue feature adoption is measured against.",
     responses((status = 200, body = PlanFeatures)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn plan_features(_auth: Auth<Viewer>, State(state): State<AppState>) -> ApiResult<Json<PlanFeatures>> {
     Ok(Json(PlanFeatures { features: state.store.plan_features().await? }))
 }
@@ -126,6 +131,7 @@ pub async fn plan_features(_auth: Auth<Viewer>, State(state): State<AppState>) -
     description = "Replaces the whole catalogue (admins): `{\"features\": [{\"plan\", \"feature\", \"events\": [NAME, …]}]}` \
                    where an event name is a track's event or `page:NAME` / `screen:NAME`. All or nothing; audited.",
     responses((status = 200, body = PlanFeatures), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn set_plan_features(
     auth: Auth<Admin>,
     State(state): State<AppState>,

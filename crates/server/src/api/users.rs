@@ -91,6 +91,7 @@ pub struct UserPage {
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = UserPage)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn list(_auth: Auth<Admin>, State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let users = state.store.users().await?;
     Ok(Json(serde_json::json!({ "data": users, "next_cursor": null })))
@@ -98,6 +99,7 @@ pub async fn list(_auth: Auth<Admin>, State(state): State<AppState>) -> ApiResul
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn show(_auth: Auth<Admin>, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<User>> {
     let id = path_id(&id)?;
     state.store.user(id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("no team member with id {id}")))

@@ -21,6 +21,7 @@ use std::collections::HashMap;
                    account alone holds it), or when linked here.",
     params(("limit" = Option<i64>, Query, description = "1 to 500, default 50"), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = UnmatchedPage)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -40,6 +41,7 @@ pub async fn list(
                    counted at once. The answer names the accounts and days touched: `POST /api/v1/health/replay` with them \
                    rebuilds those days' scores.",
     responses((status = 200, body = Linked)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn link(auth: Auth<Manager>, State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Linked>> {
     let links = links_of(&json_object(&body)?)?;
     crate::usage::folded(&state).await?;
@@ -51,6 +53,7 @@ pub async fn link(auth: Auth<Manager>, State(state): State<AppState>, body: Byte
                    membership and rule-made stage changes of those days are rebuilt from the data as it is now; every other \
                    account is left alone. At most 10 000 accounts and 400 days at once.",
     responses((status = 200, body = Replayed)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
 pub async fn replay(_auth: Auth<Manager>, State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Replayed>> {
     let r: ReplayBody = crate::health::body(&body)?;
     let mut invalid = Invalid::default();

@@ -51,6 +51,7 @@ fn basic_user(headers: &HeaderMap) -> Option<String> {
     Some(text.split(':').next().unwrap_or_default().to_owned()).filter(|k| !k.is_empty())
 }
 
+#[tracing::instrument(skip_all, fields(kind = %kind))]
 pub async fn receive(
     State(state): State<AppState>,
     Path(kind): Path<String>,

@@ -150,6 +150,7 @@ async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, fold_within:
 type Waiting = (Vec<Event>, OwnedSemaphorePermit, oneshot::Sender<Result<IngestSummary, String>>);
 
 /// Writes the waiting requests' events in one transaction and answers each.
+#[tracing::instrument(skip_all, fields(requests = jobs.len()))]
 async fn write(events_writer: &mut EventWriter, mut jobs: Vec<Waiting>) {
     {
         let events: Vec<Event> = jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.0)).collect();

@@ -28,6 +28,7 @@ pub struct WebSession {
     pub csrf: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn middleware(State(state): State<AppState>, jar: CookieJar, req: Request, next: Next) -> Response {
     let session = match jar.get(SESSION_COOKIE) {
         Some(c) => state.store.session(&hash_secret(c.value())).await.ok().flatten(),

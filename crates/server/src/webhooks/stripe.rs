@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 const KIND: &str = "stripe";
 
+#[tracing::instrument(skip_all)]
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<Value>> {
     let secret = state.settings.stripe_webhook_secret.as_deref().ok_or_else(|| {
         ApiError::BadRequest("Stripe webhooks are not set up here: set KEEPWELL_STRIPE_WEBHOOK_SECRET".into())

@@ -22,6 +22,7 @@ use keepwell_store::contacts::ContactFilter;
 use minijinja::{context, Value};
 use std::collections::{BTreeMap, HashMap};
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -97,6 +98,7 @@ fn encode(pairs: &[(String, String)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn show(
     auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -241,6 +243,7 @@ async fn form_page(
     .await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn new_form(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -291,6 +294,7 @@ async fn save(
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -300,6 +304,7 @@ pub async fn create(
     save(&state, &web, &auth, None, &f).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn edit_form(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -311,6 +316,7 @@ pub async fn edit_form(
     form_page(&state, &web, StatusCode::OK, &auth, Some(&account), values, BTreeMap::new()).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn update(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -322,6 +328,7 @@ pub async fn update(
     save(&state, &web, &auth, Some(&account), &f).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn delete(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,

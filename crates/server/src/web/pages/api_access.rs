@@ -28,6 +28,7 @@ async fn show(state: &AppState, web: &WebSession, status: StatusCode, extra: Val
     .await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn page(
     _auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
@@ -36,6 +37,7 @@ pub async fn page(
     show(&state, &web, StatusCode::OK, context! {}).await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_token(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
@@ -62,6 +64,7 @@ pub async fn create_token(
     show(&state, &web, StatusCode::OK, context! { new_token => secret }).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn revoke_token(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
@@ -73,6 +76,7 @@ pub async fn revoke_token(
     Ok(redirect_with(&state, &web, "/settings/api", &tr(&state, &web, "token-revoked", &[])).await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create_key(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
@@ -94,6 +98,7 @@ pub async fn create_key(
     show(&state, &web, StatusCode::OK, context! { new_key => secret }).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn revoke_key(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,

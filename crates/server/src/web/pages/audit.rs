@@ -44,6 +44,7 @@ pub fn changes(before: Option<&Value>, after: Option<&Value>) -> Vec<Change> {
         .collect()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn page(
     _auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,

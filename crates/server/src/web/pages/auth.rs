@@ -14,6 +14,7 @@ use minijinja::context;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+#[tracing::instrument(skip_all)]
 pub async fn login_page(
     State(state): State<AppState>,
     Extension(web): Extension<WebSession>,
@@ -26,6 +27,7 @@ pub async fn login_page(
     render(&state, &web, "login.html", context! { next, notice => q.get("m") }).await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(state): State<AppState>,
     Extension(web): Extension<WebSession>,
@@ -78,6 +80,7 @@ pub async fn login(
     (jar, Redirect::to(&local_path(next.as_deref()))).into_response()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> Response {
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let _ = state.store.delete_session(&hash_secret(c.value())).await;

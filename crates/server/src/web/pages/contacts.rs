@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 const FORM_FIELDS: [&str; 6] = ["email", "name", "title", "role", "locale", "external_user_ids"];
 
+#[tracing::instrument(skip_all)]
 pub async fn list(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -135,6 +136,7 @@ async fn save(
     }
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn new_form(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -146,6 +148,7 @@ pub async fn new_form(
     form_page(&state, &web, StatusCode::OK, account_id, None, BTreeMap::new(), BTreeMap::new()).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn create(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -158,6 +161,7 @@ pub async fn create(
     save(&state, &web, &auth, account_id, None, &f).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn edit_form(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -169,6 +173,7 @@ pub async fn edit_form(
     form_page(&state, &web, StatusCode::OK, c.account_id, Some(&c), values_of(&c), BTreeMap::new()).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn update(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -181,6 +186,7 @@ pub async fn update(
     save(&state, &web, &auth, c.account_id, Some(&c), &f).await
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn delete(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,

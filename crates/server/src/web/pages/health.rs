@@ -43,6 +43,7 @@ pub async fn section(state: &AppState, web: &WebSession, account: i64) -> Result
     })
 }
 
+#[tracing::instrument(skip_all, fields(raw = %raw))]
 pub async fn add_sentiment(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -66,6 +67,7 @@ pub async fn add_sentiment(
     }
 }
 
+#[tracing::instrument(skip_all, fields(raw = %raw))]
 pub async fn set_override(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,
@@ -91,6 +93,7 @@ pub async fn set_override(
     }
 }
 
+#[tracing::instrument(skip_all, fields(raw = %raw))]
 pub async fn clear_override(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,

@@ -16,6 +16,7 @@ use minijinja::context;
 use std::collections::BTreeMap;
 
 /// Lifecycle rules by priority, and the form that adds or changes one.
+#[tracing::instrument(skip_all)]
 pub async fn rules(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -37,6 +38,7 @@ async fn rules_page(
         .await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn save_rule(
     auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,
@@ -75,6 +77,7 @@ pub async fn save_rule(
     }
 }
 
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn delete_rule(
     auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,

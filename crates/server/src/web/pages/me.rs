@@ -22,6 +22,7 @@ async fn show(state: &AppState, web: &WebSession, status: StatusCode, extra: Val
         .await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn page(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -31,6 +32,7 @@ pub async fn page(
 }
 
 /// Switches the UI language: for a signed-in member it is remembered on their profile.
+#[tracing::instrument(skip_all)]
 pub async fn language(
     Extension(web): Extension<WebSession>,
     State(state): State<AppState>,
@@ -45,6 +47,7 @@ pub async fn language(
     (jar, Redirect::to(&local_path(field(&f, "next").as_deref()))).into_response()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn password(
     auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -79,6 +82,7 @@ pub async fn password(
     Ok(redirect_with(&state, &web, "/me", &tr(&state, &web, "password-changed", &[])).await)
 }
 
+#[tracing::instrument(skip_all, fields(id_hash = %id_hash))]
 pub async fn end_session(
     auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,

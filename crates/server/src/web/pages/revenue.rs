@@ -64,6 +64,7 @@ fn table(report: &Report, m: Metric) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn page(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -161,6 +162,7 @@ pub async fn page(
     .await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn renewals_page(
     auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -191,6 +193,7 @@ pub async fn renewals_page(
     .await)
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn record(
     auth: Auth<Csm>,
     Extension(web): Extension<WebSession>,

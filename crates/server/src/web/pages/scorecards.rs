@@ -19,6 +19,7 @@ use minijinja::context;
 use std::collections::{BTreeMap, HashMap};
 
 /// Scorecards by priority, and the workspace's bands today.
+#[tracing::instrument(skip_all)]
 pub async fn scorecards(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -29,6 +30,7 @@ pub async fn scorecards(
 }
 
 /// A scorecard in the editor, as TOML (the format `keepwell apply` reads).
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn scorecard(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -54,6 +56,7 @@ pub async fn scorecard(
 }
 
 /// Saves the editor's TOML: exactly one scorecard, checked whole.
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn save_scorecard(
     auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,
@@ -94,6 +97,7 @@ pub async fn save_scorecard(
 }
 
 /// The backtest report of a scorecard.
+#[tracing::instrument(skip_all)]
 pub async fn backtest(
     auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -146,6 +150,7 @@ pub async fn backtest(
 }
 
 /// Applies the weights a backtest suggested (posted as `w.KEY` fields).
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn apply_weights(
     auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,

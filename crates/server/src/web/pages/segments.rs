@@ -19,6 +19,7 @@ use minijinja::context;
 use std::collections::{BTreeMap, HashMap};
 
 /// Segments: the list with member counts, and the builder.
+#[tracing::instrument(skip_all)]
 pub async fn segments(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -54,6 +55,7 @@ async fn segments_page(
 }
 
 /// Creates or updates a segment from the builder (or its own page's form).
+#[tracing::instrument(skip_all)]
 pub async fn save_segment(
     auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,
@@ -79,6 +81,7 @@ pub async fn save_segment(
 }
 
 /// The builder's live count: `{"count": N}` or `{"error": "column …"}`.
+#[tracing::instrument(skip_all)]
 pub async fn count(
     _auth: Auth<Viewer>,
     State(state): State<AppState>,
@@ -96,6 +99,7 @@ pub async fn count(
 }
 
 /// One segment: its members, who entered and left, and its definition.
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn segment(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -114,6 +118,7 @@ pub async fn segment(
         .await)
 }
 
+#[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn delete_segment(
     auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,

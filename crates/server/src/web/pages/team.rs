@@ -26,6 +26,7 @@ async fn show(state: &AppState, web: &WebSession, status: StatusCode, extra: Val
     .await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn page(
     _auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
@@ -34,6 +35,7 @@ pub async fn page(
     show(&state, &web, StatusCode::OK, context! {}).await
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
@@ -73,6 +75,7 @@ pub async fn create(
     }
 }
 
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn update(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 /// Rows each ranking shows.
 const RANKED: i64 = 25;
 
+#[tracing::instrument(skip_all)]
 pub async fn page(
     auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -64,6 +65,7 @@ pub async fn page(
 /// Links waiting groupIds to accounts from the Usage page: one (`group_id`, `account`: any of
 /// its external ids) or many pasted as `group_id,account_external_id` lines; then shows which
 /// accounts and days it touched, with the button that replays them.
+#[tracing::instrument(skip_all)]
 pub async fn link(
     auth: Auth<crate::auth::Manager>,
     Extension(web): Extension<WebSession>,
@@ -109,6 +111,7 @@ pub async fn link(
 }
 
 /// Replays the days a link touched, for those accounts only.
+#[tracing::instrument(skip_all)]
 pub async fn replay(
     _auth: Auth<crate::auth::Manager>,
     Extension(web): Extension<WebSession>,
@@ -140,6 +143,7 @@ pub async fn replay(
     Ok(redirect_with(&state, &web, "/usage#waiting", &flash).await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn events(
     _auth: Auth<Viewer>,
     Extension(web): Extension<WebSession>,
@@ -206,6 +210,7 @@ pub async fn events(
     .await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn features_page(
     _auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
@@ -216,6 +221,7 @@ pub async fn features_page(
     Ok(render(&state, &web, "features.html", context! { nav => "usage", text, count => rows.len() }).await)
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn save_features(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,
