@@ -194,6 +194,16 @@ impl Store {
         })
     }
 
+    /// Begins a read transaction: one consistent view of the data that never takes SQLite's write
+    /// lock (a deferred `BEGIN` in WAL mode), so readers do not queue behind the single writer;
+    /// `READ ONLY` on PostgreSQL. Reads of one statement use the pool directly.
+    pub async fn begin_read(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN DEFERRED").await?,
+            Backend::Postgres => self.pool.begin_with("BEGIN READ ONLY").await?,
+        })
+    }
+
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }

@@ -94,7 +94,7 @@ impl Store {
         .await?;
         let groups: Vec<String> = rows.iter().filter_map(|r| opt_text(r, "group_id").ok().flatten()).collect();
         // Who holds each by the rule attribution follows; the names only of those it will not pick.
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_read().await?;
         let held = resolve_groups(&mut tx, &groups.iter().map(String::as_str).collect::<Vec<_>>()).await?;
         let many: Vec<String> = groups.iter().filter(|g| held.get(*g) == Some(&Holder::Many)).cloned().collect();
         let names = holders_of(&mut tx, &many).await?;
