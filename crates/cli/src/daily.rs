@@ -29,35 +29,69 @@ pub fn parse_day(flag: &str, raw: &str) -> anyhow::Result<NaiveDate> {
 const WAIT_FOR_PASS: Duration = Duration::from_secs(120);
 
 /// `keepwell tick`: usage not yet rolled up folded, then the pass of every day since the last
-/// one through `at`'s day, as the server's timer runs it, with the store's clock set to `at`.
+/// one through `at`'s day (a year at most), as the server's timer runs it, with the store's clock
+/// set to `at`. An instant after tomorrow is refused: the days after today have not happened.
 pub async fn tick(store: &Store, reporting: &str, at: DateTime<Utc>) -> anyhow::Result<String> {
+    let tomorrow = store.clock().today() + chrono::Days::new(1);
+    if at.date_naive() > tomorrow {
+        return Err(anyhow!(
+            "--as-of {} is in the future: a tick runs up to today ({})",
+            at.date_naive(),
+            tomorrow.pred_opt().unwrap_or(tomorrow)
+        ));
+    }
     let store = store.clone().with_clock(Clock::fixed(at));
     EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
-    let mut lines = Vec::new();
+    let mut days: Vec<(NaiveDate, String)> = Vec::new();
+    let bar = days_bar("ticking", None);
     let passed = daily::run(&store, reporting, PassDays::CatchUpTo(at.date_naive()), WAIT_FOR_PASS, |d, out| {
-        lines.push(format!(
-            "{d}: scored {} accounts, {} segment changes, {} stage changes",
-            out.snapshots.len(),
-            out.membership.len(),
-            out.stages.len()
-        ))
+        days.push((
+            d,
+            format!(
+                "{d}: scored {} accounts, {} segment changes, {} stage changes",
+                out.snapshots.len(),
+                out.membership.len(),
+                out.stages.len()
+            ),
+        ));
+        bar.set_message(d.to_string());
+        bar.inc(1);
     })
-    .await?;
-    held(passed)?;
+    .await;
+    bar.finish_and_clear();
+    let left = held(passed?)?;
     // A long catch-up names its first days in one line, then the last week day by day.
-    if lines.len() > 7 {
-        let skipped = lines.len() - 7;
-        let first = lines[0].split(':').next().unwrap_or_default().to_owned();
-        let last = lines[skipped - 1].split(':').next().unwrap_or_default().to_owned();
-        lines.splice(0..skipped, [format!("{first} to {last}: {skipped} days caught up")]);
+    let mut lines: Vec<String> = Vec::new();
+    if let Some((first, last)) = left {
+        lines.push(format!(
+            "{first} to {last}: not run, more than {} days before {}: keepwell replay --from {first} --to {last} runs them",
+            daily::MAX_CATCH_UP_DAYS,
+            at.date_naive()
+        ));
     }
+    let shown = days.len().saturating_sub(7);
+    if shown > 0 {
+        lines.push(format!("{} to {}: {shown} days caught up", days[0].0, days[shown - 1].0));
+    }
+    lines.extend(days.into_iter().skip(shown).map(|(_, line)| line));
     Ok(lines.join("\n"))
 }
 
-/// An error saying who runs the pass, when another process does.
-fn held(passed: Passed) -> anyhow::Result<()> {
+/// A progress bar over days (a count when how many is not known beforehand); drawn only on a
+/// terminal.
+fn days_bar(verb: &str, len: Option<u64>) -> ProgressBar {
+    let (bar, template) = match len {
+        Some(n) => (ProgressBar::new(n), format!("{verb} [{{bar:40}}] {{pos}}/{{len}} days ({{eta}}) {{msg}}")),
+        None => (ProgressBar::no_length(), format!("{verb}: {{pos}} days {{msg}}")),
+    };
+    bar.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// The days a catch-up left, or an error saying who runs the pass when another process does.
+fn held(passed: Passed) -> anyhow::Result<Option<(NaiveDate, NaiveDate)>> {
     match passed {
-        Passed::Ran { .. } => Ok(()),
+        Passed::Ran { left, .. } => Ok(left),
         Passed::HeldBy(who) => {
             Err(anyhow!("{who}; waited {} s: run this again when it has finished", WAIT_FOR_PASS.as_secs()))
         }
@@ -82,11 +116,7 @@ pub async fn replay(
         ));
     }
     EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
-    let bar = ProgressBar::new(((to - from).num_days() + 1) as u64);
-    bar.set_style(
-        ProgressStyle::with_template("replaying [{bar:40}] {pos}/{len} days ({eta}) {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let bar = days_bar("replaying", Some(((to - from).num_days() + 1) as u64));
     let (mut snapshots, mut changes, mut moves) = (0usize, 0usize, 0usize);
     let t0 = std::time::Instant::now();
     let passed = daily::run(store, reporting, PassDays::Range(from, to), WAIT_FOR_PASS, |d, out| {

@@ -582,4 +582,15 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("replayed 5 days from 2026-11-01 to 2026-11-05"), "{}", stdout(&o));
     assert!(one_line_error(&kw(&url, &["replay", "--from", "2026-11-05", "--to", "2026-11-01"])).contains("after"));
+
+    // A tick runs a year at most and names the older days it left; the future has not happened.
+    assert!(kw(&url, &["tick", "--as-of", "2025-01-01"]).status.success());
+    let o = kw(&url, &["tick", "--as-of", "2026-03-01"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("2025-01-02 to 2025-02-28: not run") && lines[0].contains("keepwell replay"), "{out}");
+    assert_eq!(lines[1], "2025-03-01 to 2026-02-22: 359 days caught up", "{out}");
+    assert_eq!(lines.len(), 9, "{out}");
+    assert!(one_line_error(&kw(&url, &["tick", "--as-of", "9999-12-31"])).contains("in the future"));
 }

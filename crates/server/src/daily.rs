@@ -20,13 +20,15 @@ pub enum PassDays {
     Range(NaiveDate, NaiveDate),
 }
 
+/// The most days one catch-up runs (a year): a server down longer, or a tick far after the last
+/// pass, runs the last year and says which days it left to `keepwell replay`.
+pub const MAX_CATCH_UP_DAYS: u64 = 366;
+
 /// What a pass did.
 #[derive(Debug)]
 pub enum Passed {
-    Ran {
-        from: NaiveDate,
-        to: NaiveDate,
-    },
+    /// The days run; `left` the days since the last pass older than a catch-up reaches.
+    Ran { from: NaiveDate, to: NaiveDate, left: Option<(NaiveDate, NaiveDate)> },
     /// Another process leads the pass (and did not finish within the wait): who, in words.
     HeldBy(String),
 }
@@ -48,19 +50,24 @@ pub async fn run(
         Lead::Leader(leader) => leader,
         Lead::HeldBy(who) => return Ok(Passed::HeldBy(who)),
     };
-    let (from, to) = match days {
-        PassDays::Range(from, to) => (from, to),
-        PassDays::CatchUpTo(day) => match store.last_pass_before(day).await? {
-            Some(last) => (last + Days::new(1), day),
-            None => (day, day),
-        },
+    let (from, to, left) = match days {
+        PassDays::Range(from, to) => (from, to, None),
+        PassDays::CatchUpTo(day) => {
+            let after_last = store.last_pass_before(day).await?.map_or(day, |last| last + Days::new(1));
+            let reach = day - Days::new(MAX_CATCH_UP_DAYS - 1);
+            let left = (after_last < reach).then(|| (after_last, reach - Days::new(1)));
+            (after_last.max(reach), day, left)
+        }
     };
     let t = std::time::Instant::now();
     let result = store.run_days(reporting, from, to, progress).await;
     leader.release().await?;
     result?;
     tracing::info!(%from, %to, took_ms = t.elapsed().as_millis() as u64, "daily pass");
-    Ok(Passed::Ran { from, to })
+    if let Some((first, last)) = left {
+        tracing::warn!(%first, %last, "days since the last pass older than a year were not run: keepwell replay --from {first} --to {last} runs them");
+    }
+    Ok(Passed::Ran { from, to, left })
 }
 
 /// The server's pass as of its clock's today: usage folded, then every day since the last pass.
