@@ -12,15 +12,20 @@ fn crates() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+/// The files under `dir` whose extension is one of `extensions`.
+fn files(dir: &Path, extensions: &[&str], out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files(&path, extensions, out);
+        } else if path.extension().is_some_and(|e| extensions.iter().any(|x| e == *x)) {
             out.push(path);
         }
     }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files(dir, &["rs"], out)
 }
 
 fn module_of(src: &Path, file: &Path) -> Module {
@@ -200,7 +205,7 @@ fn nothing_but_the_clock_reads_the_wall_clock() {
         let krate = krate.unwrap().path();
         for sub in ["src", "migrations"] {
             if krate.join(sub).is_dir() {
-                rust_and_sql(&krate.join(sub), &mut all);
+                files(&krate.join(sub), &["rs", "sql"], &mut all);
             }
         }
     }
@@ -220,17 +225,6 @@ fn nothing_but_the_clock_reads_the_wall_clock() {
         }
     }
     assert!(found.is_empty(), "read the time from the injected Clock instead:\n{}", found.join("\n"));
-}
-
-fn rust_and_sql(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_and_sql(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs" || e == "sql") {
-            out.push(path);
-        }
-    }
 }
 
 /// Every handler of the server's adapters runs in a span of its own (`tracing::instrument`), with

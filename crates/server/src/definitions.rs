@@ -84,7 +84,7 @@ pub struct PreviewResult {
 }
 
 /// How long the live count's facts serve the next keystrokes while nothing changes.
-pub(crate) const LIVE_FOR: std::time::Duration = std::time::Duration::from_secs(300);
+const LIVE_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The live count of a filter, or why it does not parse (naming the column). The facts it reads
 /// are kept while the data they come from does not change, so typing a filter costs one load.

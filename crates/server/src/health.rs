@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
-pub(crate) fn num(d: Decimal) -> f64 {
+fn num(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
 
@@ -89,7 +89,7 @@ pub struct HealthView {
     pub changes: Vec<Movement>,
 }
 
-pub(crate) struct Scored {
+struct Scored {
     card: Scorecard,
     readings: Vec<Reading>,
     live: bool,
@@ -99,7 +99,7 @@ pub(crate) struct Scored {
 
 /// The account's scorecard and readings as of `day`: the stored snapshot for a past day, else
 /// computed from the data (today's always are, so a sentiment counts at once).
-pub(crate) async fn scored(state: &AppState, account: i64, day: NaiveDate) -> ApiResult<Option<Scored>> {
+async fn scored(state: &AppState, account: i64, day: NaiveDate) -> ApiResult<Option<Scored>> {
     crate::usage::folded(state).await?;
     let today = state.store.clock().today();
     if day < today {
@@ -116,7 +116,7 @@ pub(crate) async fn scored(state: &AppState, account: i64, day: NaiveDate) -> Ap
     }))
 }
 
-pub(crate) async fn snapshot(state: &AppState, account: i64, day: NaiveDate) -> ApiResult<Option<Scored>> {
+async fn snapshot(state: &AppState, account: i64, day: NaiveDate) -> ApiResult<Option<Scored>> {
     let Some(s) = state.store.snapshot(account, day).await? else { return Ok(None) };
     let Some(def) = state.store.scorecard_revision(s.scorecard_id, s.revision).await? else { return Ok(None) };
     let card =
@@ -125,7 +125,7 @@ pub(crate) async fn snapshot(state: &AppState, account: i64, day: NaiveDate) -> 
 }
 
 /// The computed score (None: unscored or churned), its band, coverage and explanation.
-pub(crate) fn lines(
+fn lines(
     card: &Scorecard,
     readings: &[Reading],
     churned: bool,

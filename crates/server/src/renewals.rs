@@ -111,7 +111,7 @@ pub async fn upcoming(state: &AppState, f: &RenewalFilter, day: NaiveDate) -> Ap
     })
 }
 
-pub(crate) fn totals(currency: &str, rows: &[RenewalView]) -> RenewalTotals {
+fn totals(currency: &str, rows: &[RenewalView]) -> RenewalTotals {
     let (mut arr, mut forecast) = (Decimal::ZERO, Decimal::ZERO);
     let mut t = RenewalTotals { currency: currency.into(), count: rows.len() as u64, ..Default::default() };
     for r in rows {
@@ -176,7 +176,7 @@ pub(crate) fn view(
 /// Decided renewals due in `[first, last]` months of the given terms, in the reporting currency
 /// (a month without a rate yet borrows the latest known; a currency with none is left out).
 /// A cancellation still ahead of `day` is not decided.
-pub(crate) async fn decided(
+async fn decided(
     state: &AppState,
     first: Month,
     last: Month,
@@ -209,7 +209,7 @@ pub(crate) async fn decided(
 }
 
 /// The trailing 12-month net renewal rate of contract renewals.
-pub(crate) async fn trailing_rate(state: &AppState, day: NaiveDate) -> ApiResult<Option<Decimal>> {
+async fn trailing_rate(state: &AppState, day: NaiveDate) -> ApiResult<Option<Decimal>> {
     let last = Month::of(day);
     let list = decided(state, last.plus(-11), last, Terms::Contract, day).await?;
     let (base, net) = list

@@ -109,7 +109,7 @@ pub struct UsageSummary {
 }
 
 /// Days the summary's main window spans.
-pub(crate) const WINDOW: u64 = 30;
+const WINDOW: u64 = 30;
 
 /// An account's usage summary as of a day (the API and the account page).
 pub async fn summary_of(state: &AppState, account: i64, as_of: NaiveDate) -> ApiResult<UsageSummary> {

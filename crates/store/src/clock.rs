@@ -4,12 +4,10 @@
 //! Monotonic timers (`Instant`, tokio's sleeps) measure durations and are not wall-clock reads.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 
-/// The time source: the system's, or a fixed instant that tests and `tick --as-of` set.
-#[derive(Clone, Debug, Default)]
-pub struct Clock(Option<Arc<AtomicI64>>);
+/// The time source: the system's, or a fixed instant (`tick --as-of`, tests).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Clock(Option<i64>);
 
 impl Clock {
     /// The wall clock.
@@ -17,29 +15,14 @@ impl Clock {
         Clock(None)
     }
 
-    /// An instant that stays until [`Clock::set`] moves it.
+    /// Always `at`.
     pub fn fixed(at: DateTime<Utc>) -> Clock {
-        Clock(Some(Arc::new(AtomicI64::new(at.timestamp_micros()))))
-    }
-
-    /// Moves a fixed clock (and every copy of it) to `at`; a system clock cannot be set.
-    pub fn set(&self, at: DateTime<Utc>) {
-        match &self.0 {
-            Some(t) => t.store(at.timestamp_micros(), Ordering::Relaxed),
-            None => tracing::warn!("the system clock cannot be set"),
-        }
-    }
-
-    pub fn is_fixed(&self) -> bool {
-        self.0.is_some()
+        Clock(Some(at.timestamp_micros()))
     }
 
     /// Microseconds since the Unix epoch, as the store keeps instants.
     pub fn now_micros(&self) -> i64 {
-        match &self.0 {
-            Some(t) => t.load(Ordering::Relaxed),
-            None => Utc::now().timestamp_micros(),
-        }
+        self.0.unwrap_or_else(|| Utc::now().timestamp_micros())
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -57,15 +40,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_fixed_clock_stays_until_set_and_its_copies_follow() {
+    fn a_fixed_clock_stays_and_the_system_clock_moves() {
         let at = DateTime::parse_from_rfc3339("2026-11-30T23:59:59Z").unwrap().to_utc();
         let clock = Clock::fixed(at);
-        let copy = clock.clone();
-        assert_eq!(copy.now(), at);
-        assert_eq!(copy.today().to_string(), "2026-11-30");
-        clock.set(at + chrono::Days::new(1));
-        assert_eq!(copy.today().to_string(), "2026-12-01");
-        assert!(!Clock::system().is_fixed());
+        assert_eq!(clock.now(), at);
+        assert_eq!(clock.today().to_string(), "2026-11-30");
         assert!(Clock::system().now().timestamp() > 1_700_000_000);
     }
 }

@@ -156,13 +156,10 @@ const FORM_FIELDS: [&str; 11] = around_profile(&[], &["owner_id", "tags", "exter
 /// The form's fields as text, from an account (edit) or what was posted (errors).
 fn form_values(input: &AccountInput) -> BTreeMap<&'static str, String> {
     let owner = input.owner_id.map(|id| id.to_string()).unwrap_or_default();
+    // A new account starts onboarding.
+    let shown = |f: &str| input.profile(f).or((f == "lifecycle_stage").then_some("onboarding"));
     let mut values: BTreeMap<&'static str, String> =
-        PROFILE_FIELDS.iter().map(|f| (*f, input.profile(f).unwrap_or_default().to_owned())).collect();
-    values.entry("lifecycle_stage").and_modify(|s| {
-        if s.is_empty() {
-            *s = "onboarding".into()
-        }
-    });
+        PROFILE_FIELDS.iter().map(|f| (*f, shown(f).unwrap_or_default().to_owned())).collect();
     values.extend([
         ("owner_id", owner),
         ("tags", input.tags.join(", ")),
