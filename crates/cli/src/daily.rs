@@ -5,9 +5,11 @@ use anyhow::{anyhow, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use keepwell_core::definitions::Definitions;
+use keepwell_server::cause::Caller;
 use keepwell_server::daily::{self, PassDays, Passed};
+use keepwell_server::refused::Refused;
 use keepwell_store::usage::EventWriter;
-use keepwell_store::{Actor, Clock, Store, StoreError};
+use keepwell_store::{Clock, Store};
 use std::path::Path;
 use std::time::Duration;
 
@@ -139,7 +141,7 @@ pub async fn replay(
 /// `keepwell apply FILE.toml`: every definition of the file, or none; then today's pass again.
 pub async fn apply(
     store: &Store,
-    actor: &Actor,
+    caller: &Caller,
     path: &Path,
     dry_run: bool,
     reporting: &str,
@@ -147,9 +149,9 @@ pub async fn apply(
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
     let defs = Definitions::from_toml(&text).map_err(|e| anyhow!("{name}: {e}"))?;
-    let changes = match store.apply(actor, &defs, dry_run).await {
+    let changes = match keepwell_server::definitions::apply(store, caller, &defs, dry_run).await {
         Ok(c) => c,
-        Err(StoreError::Invalid(invalid)) => {
+        Err(Refused::Invalid(invalid)) => {
             let first = &invalid.errors[0];
             let more = match invalid.errors.len() {
                 1 => String::new(),

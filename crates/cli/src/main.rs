@@ -11,8 +11,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use config::Config;
 use keepwell_core::Role;
+use keepwell_server::cause::Caller;
 use keepwell_store::people::NewUser;
-use keepwell_store::{Actor, Store};
+use keepwell_store::Store;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -194,7 +195,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => None,
     };
     let config = Config::resolve(cli.data_dir.clone(), cli.database_url.clone(), listen_flag)?;
-    let actor = Actor::system(CLI_ACTOR);
+    let caller = Caller::system(CLI_ACTOR);
     match cli.command {
         Command::Serve { demo, .. } => serve(config, demo).await,
         Command::Migrate => {
@@ -222,8 +223,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             keepwell_core::people::check_password(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
             let store = open(&config).await?;
             let hash = keepwell_server::secrets::hash_password(password.clone()).await?;
-            let user =
-                store.create_user(&actor, &NewUser { email: &email, name: &name, role, password_hash: &hash }).await?;
+            let user = keepwell_server::people::create_user(
+                &store,
+                &caller,
+                &NewUser { email: &email, name: &name, role, password_hash: &hash },
+            )
+            .await?;
             if generated {
                 println!("created {} ({}) with password: {password}", user.email, user.role);
                 println!("the password is shown only now");
@@ -236,7 +241,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let role: Role = role.parse().map_err(anyhow::Error::msg)?;
             let store = open(&config).await?;
             let (secret, hash, prefix) = keepwell_server::secrets::new_secret("kw");
-            store.create_api_token(&actor, &name, role, &hash, &prefix).await?;
+            keepwell_server::people::create_api_token(&store, &caller, &name, role, (&hash, &prefix)).await?;
             println!("{secret}");
             if std::io::stdout().is_terminal() {
                 eprintln!("API token {name:?} ({role}); it is shown only now. Use it as: Authorization: Bearer TOKEN");
@@ -246,11 +251,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Writekey { action: WritekeyAction::Create { name } } => {
             let store = open(&config).await?;
             let (secret, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-            store.create_write_key(&actor, &name, &hash, &prefix).await?;
+            keepwell_server::people::create_write_key(&store, &caller, &name, (&hash, &prefix)).await?;
             println!("{secret}");
             Ok(())
         }
-        Command::Import(args) => import::run(&open(&config).await?, &actor, args).await,
+        Command::Import(args) => import::run(&open(&config).await?, &caller, args).await,
         Command::Demo(args) => {
             let store = open(&config).await?;
             let summary = demo::write(&store, &args, &config.reporting_currency).await?;
@@ -294,7 +299,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Apply { file, dry_run } => {
             println!(
                 "{}",
-                daily::apply(&open(&config).await?, &actor, &file, dry_run, &config.reporting_currency).await?
+                daily::apply(&open(&config).await?, &caller, &file, dry_run, &config.reporting_currency).await?
             );
             Ok(())
         }

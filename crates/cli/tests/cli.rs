@@ -186,7 +186,14 @@ async fn contacts_import_by_any_external_id(url: String) {
     let acme = store.account_by_external_id("c-1").await.unwrap().unwrap();
     let mut change = keepwell_core::account::AccountInput { name: Some("Acme".into()), ..Default::default() };
     change.external_ids = vec![("crm".into(), "c-1".into()), ("segment".into(), "grp_9".into())];
-    store.update_account(&keepwell_store::Actor::system("t"), acme.id, &change.validate().unwrap()).await.unwrap();
+    keepwell_server::accounts::update(
+        &store,
+        &keepwell_server::cause::Caller::system("t"),
+        acme.id,
+        &change.validate().unwrap(),
+    )
+    .await
+    .unwrap();
     let contacts = csv(
         "c.csv",
         "account_external_id,email,name,title,role,locale,external_user_id\n\

@@ -1,13 +1,19 @@
 //! The billing use cases, which the API and the pages both call.
 
+use crate::cause::Caller;
 use crate::error::ApiResult;
+use crate::refused::Outcome;
 use crate::state::AppState;
 use axum::Json;
 use chrono::NaiveDate;
+use keepwell_core::billing::{FxRate, Invoice, Period};
 use keepwell_core::billing::{Interval, InvoiceStatus};
 use keepwell_core::money;
 use keepwell_core::Invalid;
+use keepwell_store::billing as store_billing;
 use keepwell_store::billing::{InvoiceRecord, PeriodRecord};
+use keepwell_store::import::{ImportSummary, RowError};
+use keepwell_store::Store;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -204,4 +210,69 @@ pub struct FxRateBody {
     month: String,
     #[schema(schema_with = keepwell_core::money::decimal_schema)]
     rate: String,
+}
+
+pub async fn save_period(store: &Store, caller: &Caller, account_id: i64, period: &Period) -> Outcome<PeriodRecord> {
+    caller.decide(store, async |w| store_billing::save_period(w, account_id, period).await).await
+}
+
+pub async fn delete_period(store: &Store, caller: &Caller, account_id: i64, id: i64) -> Outcome<()> {
+    caller.decide(store, async |w| store_billing::delete_period(w, account_id, id).await).await
+}
+
+pub async fn save_invoice(
+    store: &Store,
+    caller: &Caller,
+    account_id: i64,
+    invoice: &Invoice,
+) -> Outcome<InvoiceRecord> {
+    caller.decide(store, async |w| store_billing::save_invoice(w, account_id, invoice).await).await
+}
+
+/// Stores FX rates, replacing those of the same currency and month; a dry run writes nothing.
+pub async fn save_fx_rates(
+    store: &Store,
+    caller: &Caller,
+    rates: &[FxRate],
+    dry_run: bool,
+) -> Result<ImportSummary, RowError> {
+    let first = |error| RowError { index: 0, error };
+    let mut w = store.write(&caller.actor).await.map_err(first)?;
+    let summary = store_billing::save_fx_rates(&mut w, rates).await.map_err(first)?;
+    if !dry_run {
+        w.commit().await.map_err(first)?;
+    }
+    Ok(summary)
+}
+
+/// Imports subscription periods, all or nothing; a dry run writes nothing.
+pub async fn import_periods(
+    store: &Store,
+    caller: &Caller,
+    rows: &[(String, Period)],
+    dry_run: bool,
+    progress: impl Fn(usize),
+) -> Result<ImportSummary, RowError> {
+    let mut w = store.write(&caller.actor).await.map_err(|error| RowError { index: 0, error })?;
+    let summary = store_billing::import_periods(&mut w, rows, progress).await?;
+    if !dry_run {
+        w.commit().await.map_err(|error| RowError { index: rows.len(), error })?;
+    }
+    Ok(summary)
+}
+
+/// Imports invoices, all or nothing; a dry run writes nothing.
+pub async fn import_invoices(
+    store: &Store,
+    caller: &Caller,
+    rows: &[(String, Invoice)],
+    dry_run: bool,
+    progress: impl Fn(usize),
+) -> Result<ImportSummary, RowError> {
+    let mut w = store.write(&caller.actor).await.map_err(|error| RowError { index: 0, error })?;
+    let summary = store_billing::import_invoices(&mut w, rows, progress).await?;
+    if !dry_run {
+        w.commit().await.map_err(|error| RowError { index: rows.len(), error })?;
+    }
+    Ok(summary)
 }

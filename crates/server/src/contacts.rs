@@ -3,10 +3,13 @@
 use crate::cause::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
+use crate::refused::Outcome;
 use crate::state::AppState;
-use keepwell_core::contact::AccountRef;
+use keepwell_core::contact::{AccountRef, NewContact};
 use keepwell_core::Invalid;
-use keepwell_store::contacts::{Contact, ContactFilter};
+use keepwell_store::contacts::{self, Contact, ContactFilter};
+use keepwell_store::import::{ImportSummary, RowError};
+use keepwell_store::Store;
 
 /// ContactPage: one page of contacts.
 #[derive(utoipa::ToSchema)]
@@ -28,17 +31,59 @@ pub(crate) async fn load(state: &AppState, id: i64) -> ApiResult<Contact> {
 }
 
 /// A contact is edited by whoever may edit its account.
-pub async fn require_account_edit(state: &AppState, caller: &Caller, account: &AccountRef) -> ApiResult<()> {
+pub async fn require_account_edit(store: &Store, caller: &Caller, account: &AccountRef) -> Outcome<()> {
     if caller.role >= keepwell_core::Role::Manager {
         return Ok(());
     }
     let found = match account {
-        AccountRef::Id(id) => state.store.account(*id).await?,
-        AccountRef::ExternalId(v) => state.store.account_by_external_id(v).await?,
+        AccountRef::Id(id) => store.account(*id).await?,
+        AccountRef::ExternalId(v) => store.account_by_external_id(v).await?,
     };
     match found {
         Some(a) => caller.require_edit(a.owner.as_ref().map(|o| o.id)),
         // The store names the missing account precisely.
         None => Ok(()),
     }
+}
+
+pub async fn create(store: &Store, caller: &Caller, new: &NewContact) -> Outcome<Contact> {
+    require_account_edit(store, caller, &new.account).await?;
+    let mut w = store.write(&caller.actor).await?;
+    let contact = contacts::create(&mut w, new).await?;
+    w.commit().await?;
+    Ok(contact)
+}
+
+/// Changes a contact by whoever may edit its account, and the account it moves to.
+pub async fn update(store: &Store, caller: &Caller, current: &Contact, new: &NewContact) -> Outcome<Contact> {
+    require_account_edit(store, caller, &AccountRef::Id(current.account_id)).await?;
+    require_account_edit(store, caller, &new.account).await?;
+    let mut w = store.write(&caller.actor).await?;
+    let contact = contacts::update(&mut w, current.id, new).await?;
+    w.commit().await?;
+    Ok(contact)
+}
+
+pub async fn delete(store: &Store, caller: &Caller, current: &Contact) -> Outcome<Contact> {
+    require_account_edit(store, caller, &AccountRef::Id(current.account_id)).await?;
+    let mut w = store.write(&caller.actor).await?;
+    let gone = contacts::delete(&mut w, current.id).await?;
+    w.commit().await?;
+    Ok(gone)
+}
+
+/// Imports contacts all-or-nothing; a dry run checks everything and writes nothing.
+pub async fn import(
+    store: &Store,
+    caller: &Caller,
+    rows: &[NewContact],
+    dry_run: bool,
+    progress: impl FnMut(usize),
+) -> Result<ImportSummary, RowError> {
+    let mut w = store.write(&caller.actor).await.map_err(|error| RowError { index: 0, error })?;
+    let summary = contacts::import(&mut w, rows, progress).await?;
+    if !dry_run {
+        w.commit().await.map_err(|error| RowError { index: rows.len(), error })?;
+    }
+    Ok(summary)
 }

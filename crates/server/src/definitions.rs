@@ -1,11 +1,16 @@
 //! The definitions use cases, which the API and the pages both call.
 
+use crate::cause::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::refused::Outcome;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
+use keepwell_core::definitions::{Definitions, LifecycleRuleDef, ScorecardDef, SegmentDef};
 use keepwell_core::{expr, measure, Invalid};
+use keepwell_store::health as store_health;
 use keepwell_store::health::{Change, MemberRow, SegmentChange, StoredScorecard, StoredSegment};
+use keepwell_store::Store;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -132,4 +137,32 @@ pub(crate) async fn scorecard_of(state: &AppState, key: &str) -> ApiResult<Store
 pub struct Weights {
     /// Measure key → new weight (0 removes the measure).
     pub weights: HashMap<String, f64>,
+}
+
+pub async fn save_segment(store: &Store, caller: &Caller, def: &SegmentDef) -> Outcome<Change> {
+    caller.decide(store, async |w| store_health::save_segment(w, def).await).await
+}
+
+pub async fn save_lifecycle_rule(store: &Store, caller: &Caller, def: &LifecycleRuleDef) -> Outcome<Change> {
+    caller.decide(store, async |w| store_health::save_lifecycle_rule(w, def).await).await
+}
+
+pub async fn save_scorecard(store: &Store, caller: &Caller, def: &ScorecardDef) -> Outcome<Change> {
+    caller.decide(store, async |w| store_health::save_scorecard(w, def).await).await
+}
+
+/// Deletes a segment or lifecycle rule, or retires a scorecard, by kind and key.
+pub async fn delete(store: &Store, caller: &Caller, kind: &str, key: &str) -> Outcome<()> {
+    caller.decide(store, async |w| store_health::delete_definition(w, kind, key).await).await
+}
+
+/// Creates or updates every definition of a file by key, after checking all of it; a dry run
+/// reports what would change and writes nothing.
+pub async fn apply(store: &Store, caller: &Caller, defs: &Definitions, dry_run: bool) -> Outcome<Vec<Change>> {
+    let mut w = store.write(&caller.actor).await?;
+    let changes = store_health::apply(&mut w, defs).await?;
+    if !dry_run {
+        w.commit().await?;
+    }
+    Ok(changes)
 }

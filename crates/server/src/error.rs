@@ -71,6 +71,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::refused::Refused> for ApiError {
+    fn from(e: crate::refused::Refused) -> Self {
+        use crate::refused::Refused;
+        match e {
+            Refused::Invalid(i) => ApiError::Invalid(i),
+            Refused::NotFound(m) => ApiError::NotFound(m),
+            Refused::Forbidden(m) => ApiError::Forbidden(m),
+            Refused::Conflict { field, message } => ApiError::Conflict { field, message },
+            Refused::Busy => ApiError::Unavailable,
+            Refused::Failed(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+/// An import's failed row: the API writes one body, so the row is the body.
+impl From<keepwell_store::import::RowError> for ApiError {
+    fn from(e: keepwell_store::import::RowError) -> Self {
+        e.error.into()
+    }
+}
+
 impl From<Invalid> for ApiError {
     fn from(i: Invalid) -> Self {
         ApiError::Invalid(i)

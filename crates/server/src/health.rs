@@ -1,7 +1,9 @@
 //! The health use cases, which the API and the pages both call.
 
+use crate::cause::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
+use crate::refused::Outcome;
 use crate::state::AppState;
 use axum::body::Bytes;
 use chrono::{Days, NaiveDate};
@@ -10,6 +12,8 @@ use keepwell_core::definitions::{Scorecard, ScorecardDef};
 use keepwell_core::health::{Band, Reading};
 use keepwell_core::Invalid;
 use keepwell_store::health::Override;
+use keepwell_store::health::{self as store_health, Sentiment};
+use keepwell_store::{Store, Write};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -396,4 +400,51 @@ pub fn reweigh(def: &ScorecardDef, weights: &HashMap<String, f64>) -> Result<Sco
         invalid.push("weights", "at least one measure must keep a weight above 0");
     }
     invalid.into_result(def)
+}
+
+/// The account's owner may act on it (or a manager), as the write sees it.
+async fn editable(w: &mut Write, caller: &Caller, account: i64) -> Outcome<()> {
+    let a = keepwell_store::accounts::load(w, account).await?;
+    caller.require_edit(a.owner.as_ref().map(|o| o.id))
+}
+
+/// Records how the account feels, by whoever may edit it.
+pub async fn add_sentiment(
+    store: &Store,
+    caller: &Caller,
+    account: i64,
+    rating: i64,
+    reason: &str,
+    on: NaiveDate,
+) -> Outcome<Sentiment> {
+    let mut w = store.write(&caller.actor).await?;
+    editable(&mut w, caller, account).await?;
+    let s = store_health::add_sentiment(&mut w, account, rating, reason, on).await?;
+    w.commit().await?;
+    Ok(s)
+}
+
+/// Overrides the account's score from `on` until `expires_on`, by whoever may edit it.
+pub async fn add_override(
+    store: &Store,
+    caller: &Caller,
+    account: i64,
+    score: Decimal,
+    reason: &str,
+    (on, expires_on): (NaiveDate, NaiveDate),
+) -> Outcome<Override> {
+    let mut w = store.write(&caller.actor).await?;
+    editable(&mut w, caller, account).await?;
+    let o = store_health::add_override(&mut w, account, score, reason, on, expires_on).await?;
+    w.commit().await?;
+    Ok(o)
+}
+
+/// Ends the override in force as of `today`; false when none was.
+pub async fn clear_override(store: &Store, caller: &Caller, account: i64, today: NaiveDate) -> Outcome<bool> {
+    let mut w = store.write(&caller.actor).await?;
+    editable(&mut w, caller, account).await?;
+    let cleared = store_health::clear_override(&mut w, account, today).await?;
+    w.commit().await?;
+    Ok(cleared)
 }

@@ -1,5 +1,6 @@
 //! The renewals use cases, which the API and the pages both call.
 
+use crate::cause::Caller;
 use crate::error::ApiResult;
 use crate::params::Params;
 use crate::revenue;
@@ -10,6 +11,7 @@ use keepwell_core::money::{self, Month};
 use keepwell_core::renewal::{rates, Converter, Decided, Outcome, RateRow, Status, Terms};
 use keepwell_core::Invalid;
 use keepwell_store::billing::{Renewal, RenewalFilter};
+use keepwell_store::Store;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use std::sync::Arc;
@@ -322,4 +324,16 @@ pub async fn renewal_rates(
         contract_months: state.settings.contract_months,
         data: rates(&list, from, to),
     })
+}
+
+/// Records what came of a renewal; a person's record stands over what billing implies.
+pub async fn record(
+    store: &Store,
+    caller: &Caller,
+    id: i64,
+    outcome: Outcome,
+    new_arr: Decimal,
+    reason: Option<&str>,
+) -> crate::refused::Outcome<Renewal> {
+    caller.decide(store, async |w| keepwell_store::billing::record_renewal(w, id, outcome, new_arr, reason).await).await
 }

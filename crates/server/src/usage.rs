@@ -1,13 +1,16 @@
 //! The usage use cases, which the API and the pages both call.
 
+use crate::cause::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
+use crate::refused::Outcome;
 use crate::state::AppState;
 use chrono::NaiveDate;
 use keepwell_core::money::percent;
 use keepwell_core::usage::{self as formula, Feature};
 use keepwell_core::Invalid;
 use keepwell_store::usage::{AccountActivity, ActivityQuery, EventTotal, ProductUser, Ranking, StoredEvent, UsageDay};
+use keepwell_store::Store;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -177,4 +180,9 @@ pub fn activity_request(p: &Params, me: Option<i64>, today: NaiveDate) -> Result
 pub struct PlanFeatures {
     #[schema(value_type = Vec<Object>, example = json!([{"plan": "pro", "feature": "reports", "events": ["Report Built", "page:Reports"]}]))]
     pub features: Vec<Feature>,
+}
+
+/// Replaces the whole plan → features catalogue.
+pub async fn set_plan_features(store: &Store, caller: &Caller, rows: &[Feature]) -> Outcome<()> {
+    caller.decide(store, async |w| keepwell_store::usage::set_plan_features(w, rows).await).await
 }

@@ -110,7 +110,10 @@ pub async fn link_all(state: &AppState, actor: &keepwell_store::Actor, links: &[
     invalid.into_result(())?;
     let mut done = Attributed::default();
     for (l, account) in links.iter().zip(accounts) {
-        done.add(state.store.link_group(actor, &l.group_id, account).await?);
+        let mut w = state.store.write(actor).await?;
+        let group = keepwell_store::usage::link_group(&mut w, &l.group_id, account).await?;
+        w.commit().await.map_err(crate::error::ApiError::from)?;
+        done.add(state.store.attribute_waiting(&[group]).await?);
     }
     Ok(done)
 }

@@ -8,7 +8,7 @@ use common::{TestApp, PASSWORD};
 use fantoccini::{Client, ClientBuilder, Locator};
 use keepwell_core::account::AccountInput;
 use keepwell_core::Role;
-use keepwell_store::{Actor, Backend};
+use keepwell_store::Backend;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,13 @@ async fn customer(
         external_ids: vec![(external.0.into(), external.1.into())],
         ..Default::default()
     };
-    let account = app.store.create_account(&Actor::system("test"), &a.validate().unwrap()).await.unwrap();
+    let account = keepwell_server::accounts::create(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        a.validate().unwrap(),
+    )
+    .await
+    .unwrap();
     let period = keepwell_core::billing::PeriodInput {
         account_external_id: Some(external.1.into()),
         subscription_id: Some("sub-o".into()),
@@ -134,7 +140,15 @@ async fn customer(
         renews_on: renews_on.map(|d| d.to_string()),
         ..Default::default()
     };
-    app.store.import_periods(&Actor::system("test"), &[period.validate().unwrap()], false, |_| {}).await.unwrap();
+    keepwell_server::billing::import_periods(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        &[period.validate().unwrap()],
+        false,
+        |_| {},
+    )
+    .await
+    .unwrap();
     account
 }
 
@@ -156,7 +170,9 @@ async fn a_csm_works_through_the_pages() {
         let a = AccountInput { name: Some(name.into()), domain: Some(domain.into()), ..Default::default() }
             .validate()
             .unwrap();
-        app.store.create_account(&Actor::system("test"), &a).await.unwrap();
+        keepwell_server::accounts::create(&app.store, &keepwell_server::cause::Caller::system("test"), a.clone())
+            .await
+            .unwrap();
     }
     let (_driver, c) = start().await;
 
@@ -265,7 +281,14 @@ async fn an_admin_configures_features_and_reads_usage() {
         customer(&app, ("segment", "g-orbit"), ("4", "400", "month"), today - chrono::Days::new(60), None).await;
     // Three people active in the last 30 days, through Segment's batch call.
     let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    keepwell_server::people::create_write_key(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        "web",
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
     let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
     let mut batch = vec![];
     for (user, hours, event) in [("u1", 1, "Report Built"), ("u2", 48, "Report Built"), ("u3", 240, "Signed In")] {
@@ -329,9 +352,22 @@ async fn a_manager_builds_a_segment_reads_health_and_backtests() {
     let account =
         customer(&app, ("segment", "g-orbit"), ("4", "400", "month"), today - chrono::Days::new(200), None).await;
     let other = AccountInput { name: Some("Quiet Ltd".into()), country: Some("US".into()), ..Default::default() };
-    app.store.create_account(&Actor::system("test"), &other.validate().unwrap()).await.unwrap();
+    keepwell_server::accounts::create(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        other.validate().unwrap(),
+    )
+    .await
+    .unwrap();
     let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    keepwell_server::people::create_write_key(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        "web",
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
     let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
     let batch = serde_json::json!({"batch": [
         {"type": "group", "userId": "u1", "groupId": "g-orbit", "timestamp": ago(30)},

@@ -112,10 +112,15 @@ async fn the_last_admin_stays_an_admin(app: TestApp) {
     let admin = app.store.user_by_email("admin@team.io").await.unwrap().unwrap().id;
     // An operator's token (no member of its own) is the only way to try it on oneself.
     let (secret, hash, prefix) = keepwell_server::secrets::new_secret("kw");
-    app.store
-        .create_api_token(&keepwell_store::Actor::system("cli"), "ops", Role::Admin, &hash, &prefix)
-        .await
-        .unwrap();
+    keepwell_server::people::create_api_token(
+        &app.store,
+        &keepwell_server::cause::Caller::system("cli"),
+        "ops",
+        Role::Admin,
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
     for body in [json!({"role": "viewer"}), json!({"disabled": true})] {
         let (status, problem) = app.patch(&format!("/api/v1/users/{admin}"), &secret, body).await;
         assert_eq!(status, 409, "{problem}");
@@ -264,7 +269,14 @@ async fn pages_send_security_headers_and_answer_errors_as_pages(app: TestApp) {
 
 async fn impossible_event_times_are_replaced_and_counted(app: TestApp) {
     let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-    app.store.create_write_key(&keepwell_store::Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    keepwell_server::people::create_write_key(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        "web",
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
     let body = json!({"batch": [
         {"type": "track", "userId": "u1", "event": "Ran", "timestamp": "-7973-01-01T00:00:00", "messageId": "old"},
         {"type": "track", "userId": "u1", "event": "Ran", "timestamp": "+12025-01-01T00:00:00", "messageId": "new"},

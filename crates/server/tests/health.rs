@@ -8,7 +8,6 @@ mod common;
 use chrono::{Days, Utc};
 use common::{fields, TestApp};
 use keepwell_server::secrets::new_secret;
-use keepwell_store::Actor;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -20,7 +19,14 @@ on_both_backends!(
 
 async fn send_batch(app: &TestApp, batch: Vec<Value>) {
     let (secret, hash, prefix) = new_secret("wk");
-    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    keepwell_server::people::create_write_key(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        "web",
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
     let res = app
         .http
         .post(app.url("/v1/batch"))

@@ -5,7 +5,6 @@ mod common;
 
 use common::TestApp;
 use keepwell_server::secrets::new_secret;
-use keepwell_store::Actor;
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -13,7 +12,14 @@ on_both_backends!(calls_are_authenticated_checked_and_stored, limits_and_gzip_ar
 
 async fn write_key(app: &TestApp) -> String {
     let (secret, hash, prefix) = new_secret("wk");
-    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    keepwell_server::people::create_write_key(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        "web",
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
     secret
 }
 

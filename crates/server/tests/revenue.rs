@@ -6,7 +6,6 @@ use common::{fields, TestApp, STRIPE_SECRET};
 use keepwell_core::account::AccountInput;
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::Role;
-use keepwell_store::Actor;
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -26,7 +25,7 @@ async fn seed(
     n: usize,
     rows: impl Fn(usize) -> Vec<(&'static str, &'static str, Option<&'static str>)>,
 ) {
-    let actor = Actor::system("test");
+    let caller = keepwell_server::cause::Caller::system("test");
     let accounts: Vec<_> = (0..n)
         .map(|i| {
             AccountInput {
@@ -38,7 +37,7 @@ async fn seed(
             .unwrap()
         })
         .collect();
-    app.store.import_accounts(&actor, &accounts, false, |_| {}).await.unwrap();
+    keepwell_server::accounts::import(&app.store, &caller, &accounts, false, |_| {}).await.unwrap();
     let mut periods = Vec::new();
     for i in 0..n {
         for (k, (amount, starts, ends)) in rows(i).into_iter().enumerate() {
@@ -59,7 +58,7 @@ async fn seed(
             );
         }
     }
-    app.store.import_periods(&actor, &periods, false, |_| {}).await.unwrap();
+    keepwell_server::billing::import_periods(&app.store, &caller, &periods, false, |_| {}).await.unwrap();
 }
 
 async fn metric(app: &TestApp, name: &str, query: &str) -> Vec<Value> {

@@ -7,7 +7,6 @@ mod common;
 use common::{fields, TestApp};
 use keepwell_core::Role;
 use keepwell_server::secrets::new_secret;
-use keepwell_store::Actor;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -15,7 +14,14 @@ on_both_backends!(a_summary_explains_an_accounts_usage_as_of_a_day, the_plan_fea
 
 async fn send_batch(app: &TestApp, batch: Value) {
     let (secret, hash, prefix) = new_secret("wk");
-    app.store.create_write_key(&Actor::system("test"), "web", &hash, &prefix).await.unwrap();
+    keepwell_server::people::create_write_key(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        "web",
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
     let res = app.http.post(app.url("/v1/batch")).basic_auth(&secret, Some("")).json(&batch).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }

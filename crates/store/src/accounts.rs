@@ -3,7 +3,7 @@
 use crate::audit::{record, Actor};
 use crate::import::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::sql::{insert_rows, like_contains, opt_text, page_rows, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Tx, SQLITE_CACHE};
+use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Tx, Write, SQLITE_CACHE};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::NewAccount;
 use keepwell_core::{Attributes, ExternalId, Invalid, LifecycleStage};
@@ -235,298 +235,254 @@ impl Store {
         })
     }
 
-    /// Creates an account (or adopts the one a Segment group call made for one of its ids), then
-    /// gives it the events that waited for its ids.
-    pub async fn create_account(&self, actor: &Actor, new: &NewAccount) -> Result<Account> {
-        let mut tx = self.begin().await?;
-        let after = self.create_account_in(&mut tx, actor, new).await?;
-        tx.commit().await?;
-        self.pick_up(&after.external_ids).await?;
-        Ok(after)
-    }
-
-    /// Gives an account's ids their waiting events, after the write that gave it the ids.
-    pub async fn pick_up(&self, ids: &[ExternalId]) -> Result<crate::usage::Attributed> {
-        let values: Vec<String> = ids.iter().map(|e| e.value.clone()).collect();
-        self.attribute_waiting(&values).await
-    }
-
-    /// Creates an account inside a caller's transaction (a webhook creating the account it
-    /// names). An account a Segment group call made for one of these ids (as its groupId) is
-    /// adopted instead: updated with these fields, keeping its ids and adding these.
-    pub async fn create_account_in(&self, tx: &mut Tx, actor: &Actor, new: &NewAccount) -> Result<Account> {
-        let owner = resolve_owner(tx, new, &mut HashMap::new()).await?;
-        let values: Vec<&str> = new.external_ids.iter().map(|e| e.value.as_str()).collect();
-        if let Some(id) = adoptable(tx, &values).await?.into_values().next() {
-            let before = load_in_tx(tx, id).await?;
-            check_external_ids(tx, Some(id), &new.external_ids).await?;
-            update_row(tx, self.now_micros(), id, new, owner, false).await?;
-            let after = load_in_tx(tx, id).await?;
-            record(
-                tx,
-                self.now_micros(),
-                actor,
-                "account.adopt",
-                "account",
-                Some(id.to_string()),
-                Some(&before),
-                Some(&after),
-            )
-            .await?;
-            return Ok(after);
-        }
-        check_external_ids(tx, None, &new.external_ids).await?;
-        let id = self.insert_batch(tx, std::slice::from_ref(new), &[(0, owner)]).await?[0];
-        let after = load_in_tx(tx, id).await?;
-        record(tx, self.now_micros(), actor, "account.create", "account", Some(id.to_string()), None, Some(&after))
-            .await?;
-        Ok(after)
-    }
-
-    /// The account holding external id `value` of `kind`, inside a transaction.
+    /// The account holding external id `value` of `kind`.
     pub async fn account_id_by_external_id(&self, kind: &str, value: &str) -> Result<Option<i64>> {
-        let mut tx = self.begin().await?;
-        let id = self.account_id_by(&mut tx, kind, value).await?;
-        tx.commit().await?;
-        Ok(id)
+        let mut conn = self.pool().acquire().await?;
+        id_by(&mut conn, kind, value).await
     }
+}
 
-    pub async fn account_id_by(&self, tx: &mut Tx, kind: &str, value: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query("SELECT account_id FROM external_ids WHERE kind = $1 AND value = $2")
-            .bind(kind)
-            .bind(value)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| r.try_get::<i64, _>(0))
-            .transpose()?)
-    }
+/// Creates an account. An account a Segment group call made for one of these ids (as its
+/// groupId) is adopted instead: updated with these fields, keeping its ids and adding these.
+/// The events that waited for its ids are the caller's to give it after the commit
+/// ([`Store::pick_up`]).
+pub async fn create(w: &mut Write, new: &NewAccount) -> Result<Account> {
+    let backend = w.backend;
+    create_in(&mut w.tx, w.at, &w.actor, backend, new).await
+}
 
-    /// Renames an account still called `from` (an account first named by a billing system's
-    /// customer id, whose name arrives later). An account renamed since keeps its name.
-    pub async fn rename_account_from(&self, tx: &mut Tx, actor: &Actor, id: i64, from: &str, name: &str) -> Result<()> {
+/// [`create`] inside a transaction that is not one decision's (a batch of Segment calls).
+pub(crate) async fn create_in(
+    tx: &mut Tx,
+    at: i64,
+    actor: &Actor,
+    backend: Backend,
+    new: &NewAccount,
+) -> Result<Account> {
+    let owner = resolve_owner(tx, new, &mut HashMap::new()).await?;
+    let values: Vec<&str> = new.external_ids.iter().map(|e| e.value.as_str()).collect();
+    if let Some(id) = adoptable(tx, &values).await?.into_values().next() {
         let before = load_in_tx(tx, id).await?;
-        if before.name != from || before.name == name {
-            return Ok(());
-        }
-        sqlx::query("UPDATE accounts SET name = $1, name_key = $2, updated_at = $3 WHERE id = $4")
-            .bind(name)
-            .bind(name.to_lowercase())
-            .bind(self.now_micros())
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        check_external_ids(tx, Some(id), &new.external_ids).await?;
+        update_row(tx, at, id, new, owner, false).await?;
         let after = load_in_tx(tx, id).await?;
-        record(
-            tx,
-            self.now_micros(),
-            actor,
-            "account.update",
-            "account",
-            Some(id.to_string()),
-            Some(&before),
-            Some(&after),
-        )
-        .await
+        let id = Some(id.to_string());
+        record(tx, at, actor, "account.adopt", "account", id, Some(&before), Some(&after)).await?;
+        return Ok(after);
     }
+    check_external_ids(tx, None, &new.external_ids).await?;
+    let id = insert_batch(tx, backend, at, std::slice::from_ref(new), &[(0, owner)]).await?[0];
+    let after = load_in_tx(tx, id).await?;
+    record(tx, at, actor, "account.create", "account", Some(id.to_string()), None, Some(&after)).await?;
+    Ok(after)
+}
 
-    /// Replaces an account's fields, tags, external ids and attributes.
-    pub async fn update_account(&self, actor: &Actor, id: i64, new: &NewAccount) -> Result<Account> {
-        let mut tx = self.begin().await?;
-        let before = load_in_tx(&mut tx, id).await?;
-        let owner = resolve_owner(&mut tx, new, &mut HashMap::new()).await?;
-        check_external_ids(&mut tx, Some(id), &new.external_ids).await?;
-        update_row(&mut tx, self.now_micros(), id, new, owner, true).await?;
-        let after = load_in_tx(&mut tx, id).await?;
-        let (from, to) = (before.lifecycle_stage.as_str(), after.lifecycle_stage.as_str());
-        crate::health::record_stage_change(&mut tx, self.now_micros(), actor, id, from, to).await?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "account.update",
-            "account",
-            Some(id.to_string()),
-            Some(&before),
-            Some(&after),
-        )
+/// The account holding external id `value` of `kind`.
+pub async fn id_by(conn: &mut sqlx::AnyConnection, kind: &str, value: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query("SELECT account_id FROM external_ids WHERE kind = $1 AND value = $2")
+        .bind(kind)
+        .bind(value)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.try_get::<i64, _>(0))
+        .transpose()?)
+}
+
+/// Renames an account still called `from` (an account first named by a billing system's
+/// customer id, whose name arrives later). An account renamed since keeps its name.
+pub async fn rename_from(w: &mut Write, id: i64, from: &str, name: &str) -> Result<()> {
+    let before = load_in_tx(&mut w.tx, id).await?;
+    if before.name != from || before.name == name {
+        return Ok(());
+    }
+    sqlx::query("UPDATE accounts SET name = $1, name_key = $2, updated_at = $3 WHERE id = $4")
+        .bind(name)
+        .bind(name.to_lowercase())
+        .bind(w.at)
+        .bind(id)
+        .execute(&mut *w.tx)
         .await?;
-        tx.commit().await?;
-        let added: Vec<ExternalId> =
-            after.external_ids.iter().filter(|e| !before.external_ids.contains(e)).cloned().collect();
-        self.pick_up(&added).await?;
-        Ok(after)
-    }
+    let after = load_in_tx(&mut w.tx, id).await?;
+    w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await
+}
 
-    pub async fn delete_account(&self, actor: &Actor, id: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let before = load_in_tx(&mut tx, id).await?;
-        sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "account.delete",
-            "account",
-            Some(id.to_string()),
-            Some(&before),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
+/// The account `id` as the write sees it.
+pub async fn load(w: &mut Write, id: i64) -> Result<Account> {
+    load_in_tx(&mut w.tx, id).await
+}
 
-    /// Imports accounts all-or-nothing: a row whose external id (same kind and value) is known
-    /// updates that account, keeping ids it already had; any other row creates one. On the first
-    /// bad row nothing is written. A dry run checks everything and writes nothing.
-    pub async fn import_accounts(
-        &self,
-        actor: &Actor,
-        rows: &[NewAccount],
-        dry_run: bool,
-        mut progress: impl FnMut(usize),
-    ) -> Result<ImportSummary, RowError> {
-        let fail = |index: usize| move |error: StoreError| RowError { index, error };
-        let mut tx = self.begin().await.map_err(fail(0))?;
-        if self.backend() == Backend::Sqlite {
-            // One transaction writes every row and index: a larger page cache keeps it from
-            // spilling to the WAL half-way (the connection is back to normal after the import).
-            sqlx::query("PRAGMA cache_size=-262144").execute(&mut *tx).await.map_err(|e| fail(0)(e.into()))?;
-        }
-        let mut summary = ImportSummary::default();
-        let mut owners = HashMap::new();
-        // New accounts are written in batches (a few statements per hundreds of rows); a row that
-        // matches a known id is updated at once. Ids this import wrote are remembered, so a later
-        // row naming one of them updates that account instead of colliding with it.
-        let mut pending: Vec<(usize, Option<i64>)> = Vec::new();
-        let mut pending_ids: HashMap<(String, String), usize> = HashMap::new();
-        let mut written: HashMap<(String, String), i64> = HashMap::new();
-        for (start, chunk) in rows.chunks(IMPORT_BATCH).enumerate().map(|(n, c)| (n * IMPORT_BATCH, c)) {
-            let (known, adopt) = held_external_ids(&mut tx, chunk).await.map_err(fail(start))?;
-            for (k, new) in chunk.iter().enumerate() {
-                let i = start + k;
-                let keys: Vec<(String, String)> =
-                    new.external_ids.iter().map(|e| (e.kind.clone(), e.value.clone())).collect();
-                if keys.iter().any(|key| pending_ids.contains_key(key)) {
-                    let created = self.insert_batch(&mut tx, rows, &pending).await.map_err(fail(i))?;
-                    written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
-                    pending.clear();
-                }
-                let owner = resolve_owner(&mut tx, new, &mut owners).await.map_err(fail(i))?;
-                // A row no id of which is held updates (adopts) the account a Segment group call
-                // made for one of its ids.
-                let adopted = || keys.iter().find_map(|(_, value)| adopt.get(value));
-                match keys.iter().find_map(|key| written.get(key).or_else(|| known.get(key))).or_else(adopted).copied()
-                {
-                    Some(id) => {
-                        check_external_ids(&mut tx, Some(id), &new.external_ids).await.map_err(fail(i))?;
-                        let stage: String = sqlx::query("SELECT lifecycle_stage FROM accounts WHERE id = $1")
-                            .bind(id)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .and_then(|r| r.try_get("lifecycle_stage"))
-                            .map_err(|e| fail(i)(e.into()))?;
-                        update_row(&mut tx, self.now_micros(), id, new, owner, false).await.map_err(fail(i))?;
-                        crate::health::record_stage_change(
-                            &mut tx,
-                            self.now_micros(),
-                            actor,
-                            id,
-                            &stage,
-                            new.lifecycle_stage.as_str(),
-                        )
-                        .await
-                        .map_err(fail(i))?;
-                        written.extend(keys.into_iter().map(|key| (key, id)));
-                        summary.updated += 1;
-                    }
-                    // None of its ids is held, here or earlier in the file: it is new.
-                    None => {
-                        pending_ids.extend(keys.into_iter().map(|key| (key, pending.len())));
-                        pending.push((i, owner));
-                        summary.created += 1;
-                    }
-                }
-                progress(i + 1);
-            }
-            if pending.len() >= IMPORT_BATCH || start + chunk.len() == rows.len() {
-                let created = self.insert_batch(&mut tx, rows, &pending).await.map_err(fail(start))?;
+/// An account as it was and as it is after a write.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub before: Account,
+    pub after: Account,
+}
+
+impl Changed {
+    /// The external ids the write gave the account (whose waiting events it now picks up).
+    pub fn added_ids(&self) -> Vec<ExternalId> {
+        self.after.external_ids.iter().filter(|e| !self.before.external_ids.contains(e)).cloned().collect()
+    }
+}
+
+/// Replaces an account's fields, tags, external ids and attributes.
+pub async fn update(w: &mut Write, id: i64, new: &NewAccount) -> Result<Changed> {
+    let before = load_in_tx(&mut w.tx, id).await?;
+    let owner = resolve_owner(&mut w.tx, new, &mut HashMap::new()).await?;
+    check_external_ids(&mut w.tx, Some(id), &new.external_ids).await?;
+    update_row(&mut w.tx, w.at, id, new, owner, true).await?;
+    let after = load_in_tx(&mut w.tx, id).await?;
+    let (from, to) = (before.lifecycle_stage.as_str(), after.lifecycle_stage.as_str());
+    crate::health::record_stage_change(&mut w.tx, w.at, &w.actor, id, from, to).await?;
+    w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+    Ok(Changed { before, after })
+}
+
+/// Deletes an account with its contacts and external ids; returns it as it was.
+pub async fn delete(w: &mut Write, id: i64) -> Result<Account> {
+    let before = load_in_tx(&mut w.tx, id).await?;
+    sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut *w.tx).await?;
+    w.audit("account.delete", "account", Some(id.to_string()), Some(&before), None).await?;
+    Ok(before)
+}
+
+/// Imports accounts all-or-nothing: a row whose external id (same kind and value) is known
+/// updates that account, keeping ids it already had; any other row creates one. The first bad row
+/// fails the whole write (the caller drops it); a dry run is a write its caller does not commit.
+/// The waiting events of the rows' ids are the caller's to pick up after the commit.
+pub async fn import(
+    w: &mut Write,
+    rows: &[NewAccount],
+    mut progress: impl FnMut(usize),
+) -> Result<ImportSummary, RowError> {
+    let fail = |index: usize| move |error: StoreError| RowError { index, error };
+    let (at, actor, backend) = (w.at, w.actor.clone(), w.backend);
+    let tx = &mut w.tx;
+    if backend == Backend::Sqlite {
+        // One transaction writes every row and index: a larger page cache keeps it from
+        // spilling to the WAL half-way (the connection is back to normal after the import).
+        sqlx::query("PRAGMA cache_size=-262144").execute(&mut **tx).await.map_err(|e| fail(0)(e.into()))?;
+    }
+    let mut summary = ImportSummary::default();
+    let mut owners = HashMap::new();
+    // New accounts are written in batches (a few statements per hundreds of rows); a row that
+    // matches a known id is updated at once. Ids this import wrote are remembered, so a later
+    // row naming one of them updates that account instead of colliding with it.
+    let mut pending: Vec<(usize, Option<i64>)> = Vec::new();
+    let mut pending_ids: HashMap<(String, String), usize> = HashMap::new();
+    let mut written: HashMap<(String, String), i64> = HashMap::new();
+    for (start, chunk) in rows.chunks(IMPORT_BATCH).enumerate().map(|(n, c)| (n * IMPORT_BATCH, c)) {
+        let (known, adopt) = held_external_ids(tx, chunk).await.map_err(fail(start))?;
+        for (k, new) in chunk.iter().enumerate() {
+            let i = start + k;
+            let keys: Vec<(String, String)> =
+                new.external_ids.iter().map(|e| (e.kind.clone(), e.value.clone())).collect();
+            if keys.iter().any(|key| pending_ids.contains_key(key)) {
+                let created = insert_batch(tx, backend, at, rows, &pending).await.map_err(fail(i))?;
                 written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
                 pending.clear();
             }
+            let owner = resolve_owner(tx, new, &mut owners).await.map_err(fail(i))?;
+            // A row no id of which is held updates (adopts) the account a Segment group call
+            // made for one of its ids.
+            let adopted = || keys.iter().find_map(|(_, value)| adopt.get(value));
+            match keys.iter().find_map(|key| written.get(key).or_else(|| known.get(key))).or_else(adopted).copied() {
+                Some(id) => {
+                    check_external_ids(tx, Some(id), &new.external_ids).await.map_err(fail(i))?;
+                    let stage: String = sqlx::query("SELECT lifecycle_stage FROM accounts WHERE id = $1")
+                        .bind(id)
+                        .fetch_one(&mut **tx)
+                        .await
+                        .and_then(|r| r.try_get("lifecycle_stage"))
+                        .map_err(|e| fail(i)(e.into()))?;
+                    update_row(tx, at, id, new, owner, false).await.map_err(fail(i))?;
+                    let to = new.lifecycle_stage.as_str();
+                    crate::health::record_stage_change(tx, at, &actor, id, &stage, to).await.map_err(fail(i))?;
+                    written.extend(keys.into_iter().map(|key| (key, id)));
+                    summary.updated += 1;
+                }
+                // None of its ids is held, here or earlier in the file: it is new.
+                None => {
+                    pending_ids.extend(keys.into_iter().map(|key| (key, pending.len())));
+                    pending.push((i, owner));
+                    summary.created += 1;
+                }
+            }
+            progress(i + 1);
         }
-        if self.backend() == Backend::Sqlite {
-            sqlx::query(&format!("PRAGMA cache_size={SQLITE_CACHE}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| fail(rows.len())(e.into()))?;
+        if pending.len() >= IMPORT_BATCH || start + chunk.len() == rows.len() {
+            let created = insert_batch(tx, backend, at, rows, &pending).await.map_err(fail(start))?;
+            written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
+            pending.clear();
         }
-        let mut summary =
-            finish_import(tx, self.now_micros(), actor, "account", summary, dry_run).await.map_err(fail(rows.len()))?;
-        if !dry_run {
-            // Events that waited for these ids (a Segment history imported first) reach them now.
-            let ids: Vec<ExternalId> = rows.iter().flat_map(|r| r.external_ids.iter().cloned()).collect();
-            summary.attributed = self.pick_up(&ids).await.map_err(fail(rows.len()))?.events;
-        }
-        Ok(summary)
     }
+    if backend == Backend::Sqlite {
+        sqlx::query(&format!("PRAGMA cache_size={SQLITE_CACHE}"))
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| fail(rows.len())(e.into()))?;
+    }
+    finish_import(w, "account", summary).await.map_err(fail(rows.len()))
+}
 
-    /// Inserts new accounts (`rows[i]` with its owner) with their tags and external ids; returns
-    /// their ids in order. Ids are reserved first so the children can be inserted in bulk too.
-    async fn insert_batch(&self, tx: &mut Tx, rows: &[NewAccount], batch: &[(usize, Option<i64>)]) -> Result<Vec<i64>> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = reserve_ids(tx, self.backend(), "accounts", batch.len()).await?;
-        let now = self.now_micros();
-        let mut accounts = Vec::with_capacity(batch.len());
-        let (mut tags, mut external) = (Vec::new(), Vec::new());
-        for ((i, owner), id) in batch.iter().zip(&ids) {
-            let new = &rows[*i];
-            accounts.push(vec![
-                Arg::I64(*id),
-                Arg::Text(new.name.clone()),
-                Arg::Text(new.name.to_lowercase()),
-                Arg::MaybeText(new.domain.clone()),
-                Arg::MaybeText(new.industry.clone()),
-                Arg::MaybeI64(new.employees),
-                Arg::MaybeText(new.country.clone()),
-                Arg::MaybeText(new.plan.clone()),
-                Arg::Text(new.lifecycle_stage.as_str().into()),
-                Arg::MaybeI64(*owner),
-                Arg::Text(serde_json::to_string(&new.tags).unwrap_or_default()),
-                Arg::Text(serde_json::to_string(&new.attributes).unwrap_or_default()),
-                Arg::I64(now),
-                Arg::I64(now),
-            ]);
-            tags.extend(new.tags.iter().map(|t| vec![Arg::I64(*id), Arg::Text(t.clone())]));
-            external.extend(
-                new.external_ids
-                    .iter()
-                    .map(|e| vec![Arg::I64(*id), Arg::Text(e.kind.clone()), Arg::Text(e.value.clone())]),
-            );
-        }
-        let columns = [
-            "id",
-            "name",
-            "name_key",
-            "domain",
-            "industry",
-            "employees",
-            "country",
-            "plan",
-            "lifecycle_stage",
-            "owner_id",
-            "tags",
-            "attributes",
-            "created_at",
-            "updated_at",
-        ];
-        insert_rows(tx, self.backend(), "accounts", &columns, accounts).await?;
-        insert_rows(tx, self.backend(), "account_tags", &["account_id", "tag"], tags).await?;
-        insert_rows(tx, self.backend(), "external_ids", &["account_id", "kind", "value"], external).await?;
-        Ok(ids)
+/// Inserts new accounts (`rows[i]` with its owner) with their tags and external ids; returns
+/// their ids in order. Ids are reserved first so the children can be inserted in bulk too.
+async fn insert_batch(
+    tx: &mut Tx,
+    backend: Backend,
+    now: i64,
+    rows: &[NewAccount],
+    batch: &[(usize, Option<i64>)],
+) -> Result<Vec<i64>> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
     }
+    let ids = reserve_ids(tx, backend, "accounts", batch.len()).await?;
+    let mut accounts = Vec::with_capacity(batch.len());
+    let (mut tags, mut external) = (Vec::new(), Vec::new());
+    for ((i, owner), id) in batch.iter().zip(&ids) {
+        let new = &rows[*i];
+        accounts.push(vec![
+            Arg::I64(*id),
+            Arg::Text(new.name.clone()),
+            Arg::Text(new.name.to_lowercase()),
+            Arg::MaybeText(new.domain.clone()),
+            Arg::MaybeText(new.industry.clone()),
+            Arg::MaybeI64(new.employees),
+            Arg::MaybeText(new.country.clone()),
+            Arg::MaybeText(new.plan.clone()),
+            Arg::Text(new.lifecycle_stage.as_str().into()),
+            Arg::MaybeI64(*owner),
+            Arg::Text(serde_json::to_string(&new.tags).unwrap_or_default()),
+            Arg::Text(serde_json::to_string(&new.attributes).unwrap_or_default()),
+            Arg::I64(now),
+            Arg::I64(now),
+        ]);
+        tags.extend(new.tags.iter().map(|t| vec![Arg::I64(*id), Arg::Text(t.clone())]));
+        external.extend(
+            new.external_ids.iter().map(|e| vec![Arg::I64(*id), Arg::Text(e.kind.clone()), Arg::Text(e.value.clone())]),
+        );
+    }
+    let columns = [
+        "id",
+        "name",
+        "name_key",
+        "domain",
+        "industry",
+        "employees",
+        "country",
+        "plan",
+        "lifecycle_stage",
+        "owner_id",
+        "tags",
+        "attributes",
+        "created_at",
+        "updated_at",
+    ];
+    insert_rows(tx, backend, "accounts", &columns, accounts).await?;
+    insert_rows(tx, backend, "account_tags", &["account_id", "tag"], tags).await?;
+    insert_rows(tx, backend, "external_ids", &["account_id", "kind", "value"], external).await?;
+    Ok(ids)
 }
 
 /// How many new accounts an import writes per batch.

@@ -1,9 +1,8 @@
 //! Contacts: the people at an account, each with one e-mail and any number of product user ids.
 
-use crate::audit::{record, Actor};
 use crate::import::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::sql::{like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{instant, Result, Store, StoreError, Tx};
+use crate::{instant, Result, Store, StoreError, Tx, Write};
 use chrono::{DateTime, Utc};
 use keepwell_core::contact::{AccountRef, NewContact};
 use keepwell_core::{Attributes, ContactRole, Invalid};
@@ -105,115 +104,79 @@ impl Store {
         }
         Ok(Page { data, next_cursor })
     }
+}
 
-    pub async fn create_contact(&self, actor: &Actor, new: &NewContact) -> Result<Contact> {
-        let mut tx = self.begin().await?;
-        let account_id = resolve_account(&mut tx, &new.account).await?;
-        check_unique(&mut tx, None, new).await?;
-        let id = insert(&mut tx, self.now_micros(), account_id, new).await?;
-        let after = load(&mut tx, id).await?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "contact.create",
-            "contact",
-            Some(id.to_string()),
-            None,
-            Some(&after),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
-    }
+pub async fn create(w: &mut Write, new: &NewContact) -> Result<Contact> {
+    let account_id = resolve_account(&mut w.tx, &new.account).await?;
+    check_unique(&mut w.tx, None, new).await?;
+    let id = insert(&mut w.tx, w.at, account_id, new).await?;
+    let after = load(&mut w.tx, id).await?;
+    w.audit("contact.create", "contact", Some(id.to_string()), None, Some(&after)).await?;
+    Ok(after)
+}
 
-    pub async fn update_contact(&self, actor: &Actor, id: i64, new: &NewContact) -> Result<Contact> {
-        let mut tx = self.begin().await?;
-        let before = load(&mut tx, id).await?;
-        let account_id = resolve_account(&mut tx, &new.account).await?;
-        check_unique(&mut tx, Some(id), new).await?;
-        update(&mut tx, self.now_micros(), id, account_id, new).await?;
-        let after = load(&mut tx, id).await?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "contact.update",
-            "contact",
-            Some(id.to_string()),
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
-    }
+pub async fn update(w: &mut Write, id: i64, new: &NewContact) -> Result<Contact> {
+    let before = load(&mut w.tx, id).await?;
+    let account_id = resolve_account(&mut w.tx, &new.account).await?;
+    check_unique(&mut w.tx, Some(id), new).await?;
+    update_row(&mut w.tx, w.at, id, account_id, new).await?;
+    let after = load(&mut w.tx, id).await?;
+    w.audit("contact.update", "contact", Some(id.to_string()), Some(&before), Some(&after)).await?;
+    Ok(after)
+}
 
-    pub async fn delete_contact(&self, actor: &Actor, id: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let before = load(&mut tx, id).await?;
-        sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "contact.delete",
-            "contact",
-            Some(id.to_string()),
-            Some(&before),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
+pub async fn delete(w: &mut Write, id: i64) -> Result<Contact> {
+    let before = load(&mut w.tx, id).await?;
+    sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut *w.tx).await?;
+    w.audit("contact.delete", "contact", Some(id.to_string()), Some(&before), None).await?;
+    Ok(before)
+}
 
-    /// Imports contacts all-or-nothing; a known e-mail updates that contact.
-    pub async fn import_contacts(
-        &self,
-        actor: &Actor,
-        rows: &[NewContact],
-        dry_run: bool,
-        mut progress: impl FnMut(usize),
-    ) -> Result<ImportSummary, RowError> {
-        let fail = |index: usize| move |error: StoreError| RowError { index, error };
-        let mut tx = self.begin().await.map_err(fail(0))?;
-        let mut summary = ImportSummary::default();
-        let mut accounts: HashMap<String, i64> = HashMap::new();
-        for (i, new) in rows.iter().enumerate() {
-            let account_id = match &new.account {
-                AccountRef::ExternalId(v) if accounts.contains_key(v) => accounts[v],
-                r => {
-                    let id = resolve_account(&mut tx, r).await.map_err(fail(i))?;
-                    if let AccountRef::ExternalId(v) = r {
-                        accounts.insert(v.clone(), id);
-                    }
-                    id
+/// Imports contacts all-or-nothing (the caller commits the write, or drops it for a dry run); a
+/// known e-mail updates that contact.
+pub async fn import(
+    w: &mut Write,
+    rows: &[NewContact],
+    mut progress: impl FnMut(usize),
+) -> Result<ImportSummary, RowError> {
+    let fail = |index: usize| move |error: StoreError| RowError { index, error };
+    let at = w.at;
+    let tx = &mut w.tx;
+    let mut summary = ImportSummary::default();
+    let mut accounts: HashMap<String, i64> = HashMap::new();
+    for (i, new) in rows.iter().enumerate() {
+        let account_id = match &new.account {
+            AccountRef::ExternalId(v) if accounts.contains_key(v) => accounts[v],
+            r => {
+                let id = resolve_account(tx, r).await.map_err(fail(i))?;
+                if let AccountRef::ExternalId(v) = r {
+                    accounts.insert(v.clone(), id);
                 }
-            };
-            let existing = sqlx::query("SELECT id FROM contacts WHERE email = $1")
-                .bind(&new.email)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(|e| fail(i)(e.into()))?
-                .map(|r| r.try_get::<i64, _>(0))
-                .transpose()
-                .map_err(|e| fail(i)(e.into()))?;
-            check_unique(&mut tx, existing, new).await.map_err(fail(i))?;
-            match existing {
-                Some(id) => {
-                    update(&mut tx, self.now_micros(), id, account_id, new).await.map_err(fail(i))?;
-                    summary.updated += 1;
-                }
-                None => {
-                    insert(&mut tx, self.now_micros(), account_id, new).await.map_err(fail(i))?;
-                    summary.created += 1;
-                }
+                id
             }
-            progress(i + 1);
+        };
+        let existing = sqlx::query("SELECT id FROM contacts WHERE email = $1")
+            .bind(&new.email)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(|e| fail(i)(e.into()))?
+            .map(|r| r.try_get::<i64, _>(0))
+            .transpose()
+            .map_err(|e| fail(i)(e.into()))?;
+        check_unique(tx, existing, new).await.map_err(fail(i))?;
+        match existing {
+            Some(id) => {
+                update_row(tx, at, id, account_id, new).await.map_err(fail(i))?;
+                summary.updated += 1;
+            }
+            None => {
+                insert(tx, at, account_id, new).await.map_err(fail(i))?;
+                summary.created += 1;
+            }
         }
-        finish_import(tx, self.now_micros(), actor, "contact", summary, dry_run).await.map_err(fail(rows.len()))
+        progress(i + 1);
     }
+    finish_import(w, "contact", summary).await.map_err(fail(rows.len()))
 }
 
 async fn resolve_account(tx: &mut Tx, r: &AccountRef) -> Result<i64> {
@@ -282,7 +245,7 @@ async fn insert(tx: &mut Tx, now: i64, account_id: i64, new: &NewContact) -> Res
     Ok(id)
 }
 
-async fn update(tx: &mut Tx, now: i64, id: i64, account_id: i64, new: &NewContact) -> Result<()> {
+async fn update_row(tx: &mut Tx, now: i64, id: i64, account_id: i64, new: &NewContact) -> Result<()> {
     sqlx::query(
         "UPDATE contacts SET account_id = $1, email = $2, name = $3, title = $4, role = $5, locale = $6, attributes = $7, updated_at = $8 WHERE id = $9",
     )

@@ -1,9 +1,8 @@
-//! What every import shares: its summary, its failed row, its end (a dry run rolls back, a real
-//! one is audited and commits), and the account each row's external id names.
+//! What every import shares: its summary, its failed row, its audit entry, and the account each
+//! row's external id names.
 
-use crate::audit::record;
 use crate::sql::text;
-use crate::{Actor, Result, StoreError, Tx};
+use crate::{Result, StoreError, Write};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -29,21 +28,10 @@ pub struct RowError {
     pub error: StoreError,
 }
 
-/// Ends an import: a dry run rolls back; a real one records what it did and commits.
-pub(crate) async fn finish_import(
-    mut tx: Tx,
-    at: i64,
-    actor: &Actor,
-    entity: &str,
-    summary: ImportSummary,
-    dry_run: bool,
-) -> Result<ImportSummary> {
-    if dry_run {
-        tx.rollback().await?;
-    } else {
-        record(&mut tx, at, actor, &format!("{entity}.import"), entity, None, None, Some(&summary)).await?;
-        tx.commit().await?;
-    }
+/// Ends an import: records what it did in the import's write (a dry run is a write its caller
+/// does not commit).
+pub(crate) async fn finish_import(w: &mut Write, entity: &str, summary: ImportSummary) -> Result<ImportSummary> {
+    w.audit(&format!("{entity}.import"), entity, None, None, Some(&summary)).await?;
     Ok(summary)
 }
 

@@ -15,6 +15,7 @@ pub mod people;
 mod sql;
 pub mod testing;
 pub mod usage;
+mod write;
 
 use keepwell_core::Invalid;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -27,6 +28,7 @@ pub use clock::Clock;
 pub use sql::Page;
 /// The database driver's error, for callers that tell its kinds apart (a busy pool).
 pub use sqlx::Error as DbError;
+pub use write::Write;
 
 /// SQLite's page cache per connection, in KiB when negative: 8 MiB (eight connections stay well
 /// under the server's memory budget; an import raises its own).

@@ -1,9 +1,8 @@
 //! Team members, their sessions, API tokens and ingestion write keys. Secrets arrive hashed: the
 //! store never sees a password, session id, token or key in the clear.
 
-use crate::audit::{record, Actor};
 use crate::sql::{opt_text, text};
-use crate::{get_opt_i64, instant, Result, Store, StoreError};
+use crate::{get_opt_i64, instant, Result, Store, StoreError, Write};
 use chrono::{DateTime, Utc};
 use keepwell_core::{Invalid, Role};
 use serde::Serialize;
@@ -20,6 +19,180 @@ pub struct User {
     pub locale: Option<String>,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// Adds a team member; the e-mail must be new.
+pub async fn create_user(w: &mut Write, u: &NewUser<'_>) -> Result<User> {
+    let email = u.email.trim().to_ascii_lowercase();
+    let mut invalid = Invalid::default();
+    if !keepwell_core::invalid::is_email(&email) {
+        invalid.push("email", format!("{email:?} is not an e-mail address"));
+    }
+    keepwell_core::limits::required_text(&mut invalid, "name", Some(u.name), keepwell_core::limits::NAME);
+    invalid.into_result(())?;
+    if sqlx::query("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(&mut *w.tx).await?.is_some() {
+        return Err(StoreError::conflict("email", format!("a team member with e-mail {email} already exists")));
+    }
+    let row = sqlx::query(&format!(
+        "INSERT INTO users (email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLS}"
+    ))
+    .bind(&email)
+    .bind(u.name.trim())
+    .bind(u.role.as_str())
+    .bind(u.password_hash)
+    .bind(w.at)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let user = user_from(&row)?;
+    w.audit("user.create", "user", Some(user.id.to_string()), None, Some(&user)).await?;
+    Ok(user)
+}
+
+/// Changes a member's name, role or whether they may sign in. Disabling ends their sessions
+/// and stops their tokens (returned, so the caller can say which); the last active admin
+/// cannot be demoted or disabled, or nobody could manage the team.
+pub async fn update_user(
+    w: &mut Write,
+    id: i64,
+    name: Option<&str>,
+    role: Option<Role>,
+    disabled: Option<bool>,
+) -> Result<(User, Vec<ApiToken>)> {
+    let mut invalid = Invalid::default();
+    if name.is_some() {
+        keepwell_core::limits::required_text(&mut invalid, "name", name, keepwell_core::limits::NAME);
+    }
+    invalid.into_result(())?;
+    let before = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .map(|r| user_from(&r))
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no team member with id {id}")))?;
+    let loses_admin = before.role == Role::Admin
+        && !before.disabled
+        && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
+    if loses_admin {
+        let others: i64 =
+            sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1")
+                .bind(id)
+                .fetch_one(&mut *w.tx)
+                .await?
+                .try_get(0)?;
+        if others == 0 {
+            let field = if disabled == Some(true) { "disabled" } else { "role" };
+            return Err(StoreError::conflict(
+                field,
+                format!("{} is the last active admin; make another member admin first", before.email),
+            ));
+        }
+    }
+    let stopping = disabled == Some(true) && !before.disabled;
+    let stopped = if stopping {
+        let mut live = tokens_where(&mut w.tx, Tokens::OfMember(id)).await?;
+        live.retain(|t| t.effective_role.is_some());
+        live
+    } else {
+        Vec::new()
+    };
+    let row = sqlx::query(&format!(
+        "UPDATE users SET name = $1, role = $2, disabled_at = CASE WHEN $3 IS NULL THEN disabled_at \
+         WHEN $3 = 1 THEN COALESCE(disabled_at, $5) ELSE NULL END WHERE id = $4 RETURNING {USER_COLS}"
+    ))
+    .bind(name.map(str::trim).unwrap_or(&before.name))
+    .bind(role.unwrap_or(before.role).as_str())
+    .bind(disabled.map(i64::from))
+    .bind(id)
+    .bind(w.at)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let after = user_from(&row)?;
+    if after.disabled {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *w.tx).await?;
+    }
+    w.audit("user.update", "user", Some(id.to_string()), Some(&before), Some(&after)).await?;
+    Ok((after, stopped))
+}
+
+/// Replaces a member's password hash and ends their other sessions.
+pub async fn set_password(w: &mut Write, id: i64, hash: &str, keep_session: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id).execute(&mut *w.tx).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(id)
+        .bind(keep_session.unwrap_or(""))
+        .execute(&mut *w.tx)
+        .await?;
+    w.audit::<()>("user.password", "user", Some(id.to_string()), None, None).await?;
+    Ok(())
+}
+
+/// Makes a token for `actor`'s member, or for the operator when the actor is no member (the
+/// CLI): an operator's token keeps its role; a member's acts with the lower of the two.
+pub async fn create_api_token(w: &mut Write, name: &str, role: Role, hash: &str, prefix: &str) -> Result<ApiToken> {
+    let name = name.trim();
+    let mut invalid = Invalid::default();
+    keepwell_core::limits::required_text(&mut invalid, "name", Some(name), keepwell_core::limits::NAME);
+    invalid.into_result(())?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at, operator) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         RETURNING id",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(hash)
+    .bind(prefix)
+    .bind(w.actor.user_id)
+    .bind(w.at)
+    .bind(i64::from(w.actor.user_id.is_none()))
+    .fetch_one(&mut *w.tx)
+    .await?
+    .try_get(0)?;
+    let token = tokens_where(&mut w.tx, Tokens::Id(id)).await?.pop().ok_or_else(|| corrupt_token(id))?;
+    w.audit("token.create", "api_token", Some(token.id.to_string()), None, Some(&token)).await?;
+    Ok(token)
+}
+
+pub async fn revoke_api_token(w: &mut Write, id: i64) -> Result<()> {
+    let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(w.at)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("no live API token with id {id}")));
+    }
+    w.audit::<()>("token.revoke", "api_token", Some(id.to_string()), None, None).await?;
+    Ok(())
+}
+
+pub async fn create_write_key(w: &mut Write, name: &str, hash: &str, prefix: &str) -> Result<WriteKey> {
+    if name.trim().is_empty() {
+        return Err(Invalid::field("name", "is required").into());
+    }
+    let row = sqlx::query("INSERT INTO write_keys (name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4) RETURNING id, name, prefix, created_at, revoked_at")
+        .bind(name.trim())
+        .bind(hash)
+        .bind(prefix)
+        .bind(w.at)
+        .fetch_one(&mut *w.tx)
+        .await?;
+    let key = key_from(&row)?;
+    w.audit("writekey.create", "write_key", Some(key.id.to_string()), None, Some(&key)).await?;
+    Ok(key)
+}
+
+pub async fn revoke_write_key(w: &mut Write, id: i64) -> Result<()> {
+    let r = sqlx::query("UPDATE write_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(w.at)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("no live write key with id {id}")));
+    }
+    w.audit::<()>("writekey.revoke", "write_key", Some(id.to_string()), None, None).await?;
+    Ok(())
 }
 
 fn user_from(r: &AnyRow) -> Result<User> {
@@ -95,36 +268,6 @@ pub struct NewUser<'a> {
 }
 
 impl Store {
-    /// Adds a team member; the e-mail must be new.
-    pub async fn create_user(&self, actor: &Actor, u: &NewUser<'_>) -> Result<User> {
-        let email = u.email.trim().to_ascii_lowercase();
-        let mut invalid = Invalid::default();
-        if !keepwell_core::invalid::is_email(&email) {
-            invalid.push("email", format!("{email:?} is not an e-mail address"));
-        }
-        keepwell_core::limits::required_text(&mut invalid, "name", Some(u.name), keepwell_core::limits::NAME);
-        invalid.into_result(())?;
-        let mut tx = self.begin().await?;
-        if sqlx::query("SELECT id FROM users WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?.is_some() {
-            return Err(StoreError::conflict("email", format!("a team member with e-mail {email} already exists")));
-        }
-        let row = sqlx::query(&format!(
-            "INSERT INTO users (email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLS}"
-        ))
-        .bind(&email)
-        .bind(u.name.trim())
-        .bind(u.role.as_str())
-        .bind(u.password_hash)
-        .bind(self.now_micros())
-        .fetch_one(&mut *tx)
-        .await?;
-        let user = user_from(&row)?;
-        record(&mut tx, self.now_micros(), actor, "user.create", "user", Some(user.id.to_string()), None, Some(&user))
-            .await?;
-        tx.commit().await?;
-        Ok(user)
-    }
-
     pub async fn user(&self, id: i64) -> Result<Option<User>> {
         let row = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
             .bind(id)
@@ -157,101 +300,6 @@ impl Store {
 
     pub async fn count_users(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?.try_get(0)?)
-    }
-
-    /// Changes a member's name, role or whether they may sign in. Disabling ends their sessions
-    /// and stops their tokens (returned, so the caller can say which); the last active admin
-    /// cannot be demoted or disabled, or nobody could manage the team.
-    pub async fn update_user(
-        &self,
-        actor: &Actor,
-        id: i64,
-        name: Option<&str>,
-        role: Option<Role>,
-        disabled: Option<bool>,
-    ) -> Result<(User, Vec<ApiToken>)> {
-        let mut invalid = Invalid::default();
-        if name.is_some() {
-            keepwell_core::limits::required_text(&mut invalid, "name", name, keepwell_core::limits::NAME);
-        }
-        invalid.into_result(())?;
-        let mut tx = self.begin().await?;
-        let before = sqlx::query(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| user_from(&r))
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(format!("no team member with id {id}")))?;
-        let loses_admin = before.role == Role::Admin
-            && !before.disabled
-            && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin));
-        if loses_admin {
-            let others: i64 =
-                sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1")
-                    .bind(id)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
-            if others == 0 {
-                let field = if disabled == Some(true) { "disabled" } else { "role" };
-                return Err(StoreError::conflict(
-                    field,
-                    format!("{} is the last active admin; make another member admin first", before.email),
-                ));
-            }
-        }
-        let stopping = disabled == Some(true) && !before.disabled;
-        let stopped = if stopping {
-            let mut live = tokens_where(&mut tx, Tokens::OfMember(id)).await?;
-            live.retain(|t| t.effective_role.is_some());
-            live
-        } else {
-            Vec::new()
-        };
-        let row = sqlx::query(&format!(
-            "UPDATE users SET name = $1, role = $2, disabled_at = CASE WHEN $3 IS NULL THEN disabled_at \
-             WHEN $3 = 1 THEN COALESCE(disabled_at, $5) ELSE NULL END WHERE id = $4 RETURNING {USER_COLS}"
-        ))
-        .bind(name.map(str::trim).unwrap_or(&before.name))
-        .bind(role.unwrap_or(before.role).as_str())
-        .bind(disabled.map(i64::from))
-        .bind(id)
-        .bind(self.now_micros())
-        .fetch_one(&mut *tx)
-        .await?;
-        let after = user_from(&row)?;
-        if after.disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-        }
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "user.update",
-            "user",
-            Some(id.to_string()),
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok((after, stopped))
-    }
-
-    /// Replaces a member's password hash and ends their other sessions.
-    pub async fn set_password(&self, actor: &Actor, id: i64, hash: &str, keep_session: Option<&str>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-            .bind(id)
-            .bind(keep_session.unwrap_or(""))
-            .execute(&mut *tx)
-            .await?;
-        record::<()>(&mut tx, self.now_micros(), actor, "user.password", "user", Some(id.to_string()), None, None)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// The language a member chose for the UI (None: follow the browser).
@@ -356,51 +404,6 @@ impl Store {
             .collect()
     }
 
-    /// Makes a token for `actor`'s member, or for the operator when the actor is no member (the
-    /// CLI): an operator's token keeps its role; a member's acts with the lower of the two.
-    pub async fn create_api_token(
-        &self,
-        actor: &Actor,
-        name: &str,
-        role: Role,
-        hash: &str,
-        prefix: &str,
-    ) -> Result<ApiToken> {
-        let name = name.trim();
-        let mut invalid = Invalid::default();
-        keepwell_core::limits::required_text(&mut invalid, "name", Some(name), keepwell_core::limits::NAME);
-        invalid.into_result(())?;
-        let mut tx = self.begin().await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO api_tokens (name, role, token_hash, prefix, created_by, created_at, operator) VALUES ($1, $2, $3, $4, $5, $6, $7)
-             RETURNING id",
-        )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(hash)
-        .bind(prefix)
-        .bind(actor.user_id)
-        .bind(self.now_micros())
-        .bind(i64::from(actor.user_id.is_none()))
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
-        let token = tokens_where(&mut tx, Tokens::Id(id)).await?.pop().ok_or_else(|| corrupt_token(id))?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "token.create",
-            "api_token",
-            Some(token.id.to_string()),
-            None,
-            Some(&token),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(token)
-    }
-
     /// The token with this hash if it may act now (its effective role), marking it used. Read
     /// on every request, so a member demoted or disabled is a token demoted or stopped at once.
     pub async fn api_token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
@@ -425,50 +428,6 @@ impl Store {
         tokens_where(&mut conn, Tokens::All).await
     }
 
-    pub async fn revoke_api_token(&self, actor: &Actor, id: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(self.now_micros())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no live API token with id {id}")));
-        }
-        record::<()>(&mut tx, self.now_micros(), actor, "token.revoke", "api_token", Some(id.to_string()), None, None)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn create_write_key(&self, actor: &Actor, name: &str, hash: &str, prefix: &str) -> Result<WriteKey> {
-        if name.trim().is_empty() {
-            return Err(Invalid::field("name", "is required").into());
-        }
-        let mut tx = self.begin().await?;
-        let row = sqlx::query("INSERT INTO write_keys (name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4) RETURNING id, name, prefix, created_at, revoked_at")
-            .bind(name.trim())
-            .bind(hash)
-            .bind(prefix)
-            .bind(self.now_micros())
-            .fetch_one(&mut *tx)
-            .await?;
-        let key = key_from(&row)?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "writekey.create",
-            "write_key",
-            Some(key.id.to_string()),
-            None,
-            Some(&key),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(key)
-    }
-
     pub async fn write_keys(&self) -> Result<Vec<WriteKey>> {
         sqlx::query("SELECT id, name, prefix, created_at, revoked_at FROM write_keys ORDER BY id DESC")
             .fetch_all(self.pool())
@@ -487,31 +446,6 @@ impl Store {
             .as_ref()
             .map(key_from)
             .transpose()
-    }
-
-    pub async fn revoke_write_key(&self, actor: &Actor, id: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let r = sqlx::query("UPDATE write_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(self.now_micros())
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no live write key with id {id}")));
-        }
-        record::<()>(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "writekey.revoke",
-            "write_key",
-            Some(id.to_string()),
-            None,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }
 

@@ -9,6 +9,10 @@ use keepwell_store::contacts::ContactFilter;
 use keepwell_store::people::NewUser;
 use keepwell_store::testing::fresh_store;
 use keepwell_store::{Actor, Backend, Store, StoreError};
+use writes::Writes;
+
+#[path = "conformance/writes.rs"]
+mod writes;
 
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {

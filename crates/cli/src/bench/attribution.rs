@@ -6,8 +6,9 @@
 use chrono::Days;
 use keepwell_core::account::AccountInput;
 use keepwell_core::ingest::{Event, Kind};
+use keepwell_server::cause::Caller;
 use keepwell_store::usage::EventWriter;
-use keepwell_store::{Actor, Store};
+use keepwell_store::Store;
 use std::time::Instant;
 
 /// Events per import group (the size `import events` writes in).
@@ -66,7 +67,7 @@ pub async fn run(url: &str, events: usize, accounts: usize) -> anyhow::Result<()
         })
         .collect::<anyhow::Result<_>>()?;
     let t = Instant::now();
-    let imported = store.import_accounts(&Actor::system("bench"), &rows, false, |_| ()).await?;
+    let imported = keepwell_server::accounts::import(&store, &Caller::system("bench"), &rows, false, |_| ()).await?;
     let took = t.elapsed().as_secs_f64();
     let left = store.unmatched(1, None).await?.data.len();
     println!(

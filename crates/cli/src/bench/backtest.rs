@@ -7,7 +7,8 @@ use crate::demo::{self, Book, DemoArgs};
 use anyhow::{anyhow, bail, Context as _};
 use chrono::Days;
 use keepwell_core::definitions::{default_scorecard, Definitions};
-use keepwell_store::{Actor, Store};
+use keepwell_server::cause::Caller;
+use keepwell_store::Store;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -57,7 +58,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<()> {
             demo::write_book(&store, &DemoArgs { accounts: args.accounts, book, seed, ..DemoArgs::default() }).await?;
         }
         let written = t.elapsed().as_secs_f64();
-        store.apply(&Actor::system("bench"), &card, false).await?;
+        keepwell_server::definitions::apply(&store, &Caller::system("bench"), &card, false).await?;
         let Some((step, r)) = store.backtest("USD", "default", HORIZON, from, to).await? else {
             bail!("no default scorecard");
         };

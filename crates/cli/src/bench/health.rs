@@ -9,8 +9,9 @@ use keepwell_core::definitions::{Definitions, SegmentDef};
 use keepwell_core::expr;
 use keepwell_core::facts::{day_number, BLOCK_DAYS};
 use keepwell_core::measure::SCHEMA;
+use keepwell_server::cause::Caller;
 use keepwell_store::health::Scope;
-use keepwell_store::{Actor, Store};
+use keepwell_store::Store;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
@@ -68,9 +69,17 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
             "workspace: {rows} usage bit rows (90 days of users and usage names) written in {:.1} s",
             t.elapsed().as_secs_f64()
         );
-        let actor = Actor::system("bench");
+        let caller = Caller::system("bench");
         for (i, id) in ids.iter().step_by(50).enumerate() {
-            store.add_sentiment(&actor, *id, (i % 5) as i64 + 1, "bench", today - Days::new((i % 60) as u64)).await?;
+            keepwell_server::health::add_sentiment(
+                &store,
+                &caller,
+                *id,
+                (i % 5) as i64 + 1,
+                "bench",
+                today - Days::new((i % 60) as u64),
+            )
+            .await?;
         }
     }
     let plan = store.plan().await?;
@@ -168,7 +177,7 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
                 }],
                 ..Definitions::default()
             };
-            r.apply(&Actor::system("bench"), &defs, false).await?;
+            keepwell_server::definitions::apply(&r, &Caller::system("bench"), &defs, false).await?;
             let from = today - Days::new(replay_days - 1);
             let t = Instant::now();
             let mut snapshots = 0;

@@ -13,7 +13,8 @@
 
 use super::{percentile, Server};
 use anyhow::{bail, Context};
-use keepwell_store::{Actor, Store};
+use keepwell_server::cause::Caller;
+use keepwell_store::Store;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -140,7 +141,7 @@ pub async fn run(dir: &Path, url: &str, on_target: bool, args: &IngestArgs) -> a
         bail!("--target must be an empty database");
     }
     let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-    store.create_write_key(&Actor::system("bench"), "bench", &hash, &prefix).await?;
+    keepwell_server::people::create_write_key(&store, &Caller::system("bench"), "bench", (&hash, &prefix)).await?;
     store.close().await;
 
     let now = keepwell_store::Clock::system().now();

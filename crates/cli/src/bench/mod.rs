@@ -17,13 +17,14 @@
 
 use crate::demo::{self, DemoArgs};
 use crate::import::{self, ImportArgs};
+use keepwell_server::cause::Caller;
 
 mod attribution;
 mod backtest;
 mod health;
 mod ingest;
 use anyhow::{bail, Context};
-use keepwell_store::{Actor, Store};
+use keepwell_store::Store;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -156,14 +157,14 @@ async fn bench_import(dir: &Path, url: &str, n: usize) -> anyhow::Result<Store> 
     if store.count_users().await? > 0 {
         bail!("--target must be an empty database");
     }
-    let actor = Actor::system("bench");
-    demo::write_team(&store, &actor).await?;
+    let caller = Caller::system("bench");
+    demo::write_team(&store, &caller).await?;
     let (accounts, _) = demo::generate(&DemoArgs { accounts: n, days: 0, seed: 1, ..DemoArgs::default() });
     let file = dir.join("accounts.csv");
     write_csv(&file, &accounts)?;
     let size = std::fs::metadata(&file)?.len();
     let start = Instant::now();
-    import::run(&store, &actor, ImportArgs::new("accounts", file)).await?;
+    import::run(&store, &caller, ImportArgs::new("accounts", file)).await?;
     let took = start.elapsed();
     println!(
         "import: {n} accounts ({:.1} MB CSV) in {:.2} s = {:.0} rows/s (target: 100 000 in < 10 s)",
@@ -221,7 +222,14 @@ async fn bench_api(dir: &Path, url: &str, args: &BenchArgs, accounts: usize) -> 
     let store = bench_import(dir, url, accounts).await?;
     let clients = args.clients.unwrap_or(50);
     let (token, hash, prefix) = keepwell_server::secrets::new_secret("kw");
-    store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
+    keepwell_server::people::create_api_token(
+        &store,
+        &Caller::system("bench"),
+        "bench",
+        keepwell_core::Role::Viewer,
+        (&hash, &prefix),
+    )
+    .await?;
     store.close().await;
     let mut server = Server::start(url).await?;
     let (pid, base, http) = (server.pid, server.base.clone(), server.http.clone());
@@ -380,15 +388,17 @@ async fn metrics_workspace(store: &Store, n: usize) -> anyhow::Result<()> {
         println!("workspace: reusing {accounts} accounts and {periods} subscription periods already in --target");
         return Ok(());
     }
-    let actor = Actor::system("bench");
-    demo::write_team(store, &actor).await?;
+    let caller = Caller::system("bench");
+    demo::write_team(store, &caller).await?;
     let args = DemoArgs { accounts: n, days: 1096, seed: 1, ..DemoArgs::default() };
     let (inputs, _) = demo::generate(&args);
     let start = Instant::now();
     let accounts: Vec<_> = inputs.iter().cloned().map(|a| a.validate()).collect::<Result<_, _>>().context("account")?;
-    store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    keepwell_server::accounts::import(store, &caller, &accounts, false, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let accounts_took = start.elapsed();
-    let (periods, invoices) = demo::write_billing(store, &actor, &args, &inputs).await?;
+    let (periods, invoices) = demo::write_billing(store, &caller, &args, &inputs).await?;
     let periods = periods.len();
     println!(
         "workspace: {n} accounts ({:.1} s), then {periods} subscription periods and {invoices} invoices over 36 months \
@@ -462,7 +472,14 @@ async fn bench_metrics(url: &str, args: &BenchArgs, accounts: usize) -> anyhow::
     drop((periods, invoices, ledger));
 
     let (token, hash, prefix) = keepwell_server::secrets::new_secret("kw");
-    store.create_api_token(&Actor::system("bench"), "bench", keepwell_core::Role::Viewer, &hash, &prefix).await?;
+    keepwell_server::people::create_api_token(
+        &store,
+        &Caller::system("bench"),
+        "bench",
+        keepwell_core::Role::Viewer,
+        (&hash, &prefix),
+    )
+    .await?;
     let admin = store.user_by_email(demo::ADMIN_EMAIL).await?.context("the demo admin")?;
     let session = keepwell_server::secrets::random_token();
     let csrf = keepwell_server::secrets::random_token();

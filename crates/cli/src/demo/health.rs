@@ -6,7 +6,8 @@ use super::Book;
 use chrono::{Days, NaiveDate};
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::definitions::Definitions;
-use keepwell_store::{Actor, Store};
+use keepwell_server::cause::Caller;
+use keepwell_store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -60,14 +61,14 @@ const CHEERY: &[&str] =
 /// Writes the definitions and sentiments; returns how many sentiments.
 pub async fn write(
     store: &Store,
-    actor: &Actor,
+    caller: &Caller,
     (seed, book): (u64, Book),
     periods: &[PeriodInput],
     ids: &HashMap<String, i64>,
     today: NaiveDate,
 ) -> anyhow::Result<usize> {
     let defs = Definitions::from_toml(DEFINITIONS).map_err(anyhow::Error::msg)?;
-    store.apply(actor, &defs, false).await?;
+    keepwell_server::definitions::apply(store, caller, &defs, false).await?;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5e47);
     let churns = super::usage::churns(periods);
     let mut sentiments = 0;
@@ -96,7 +97,7 @@ pub async fn write(
             None => continue,
         };
         if day <= today {
-            store.add_sentiment(actor, id, rating, reason, day).await?;
+            keepwell_server::health::add_sentiment(store, caller, id, rating, reason, day).await?;
             sentiments += 1;
         }
     }

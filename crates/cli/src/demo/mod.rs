@@ -14,10 +14,11 @@ use keepwell_core::billing::{FxRateInput, InvoiceInput, PeriodInput};
 use keepwell_core::contact::ContactInput;
 use keepwell_core::money::Month;
 use keepwell_core::{AttrValue, Role};
+use keepwell_server::cause::Caller;
 use keepwell_store::accounts::AccountFilter;
 use keepwell_store::people::NewUser;
 use keepwell_store::usage::EventWriter;
-use keepwell_store::{Actor, Store};
+use keepwell_store::Store;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -315,20 +316,24 @@ pub async fn write_book(store: &Store, args: &DemoArgs) -> anyhow::Result<String
     if store.count_users().await? > 0 || store.count_accounts(&AccountFilter::default()).await? > 0 {
         bail!("the database already holds a workspace; the demo is written only into an empty one (use another --data-dir)");
     }
-    let actor = Actor::system("demo");
-    write_team(store, &actor).await?;
+    let caller = Caller::system("demo");
+    write_team(store, &caller).await?;
     let (inputs, contacts) = generate(args);
     let accounts: Vec<_> =
         inputs.clone().into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
     let contacts: Vec<_> =
         contacts.into_iter().map(|c| c.validate()).collect::<Result<_, _>>().context("demo contact")?;
-    store.import_accounts(&actor, &accounts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.import_contacts(&actor, &contacts, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (periods, invoices) = write_billing(store, &actor, args, &inputs).await?;
-    let events = write_usage(store, &actor, args, &inputs, &periods).await?;
+    keepwell_server::accounts::import(store, &caller, &accounts, false, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    keepwell_server::contacts::import(store, &caller, &contacts, false, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (periods, invoices) = write_billing(store, &caller, args, &inputs).await?;
+    let events = write_usage(store, &caller, args, &inputs, &periods).await?;
     let today = store.clock().today();
     let ids = account_ids(store, &inputs).await?;
-    let sentiments = health::write(store, &actor, (args.seed, args.book), &periods, &ids, today).await?;
+    let sentiments = health::write(store, &caller, (args.seed, args.book), &periods, &ids, today).await?;
     Ok(format!(
         "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} product events, \
          {sentiments} sentiment ratings",
@@ -344,7 +349,7 @@ pub async fn write_book(store: &Store, args: &DemoArgs) -> anyhow::Result<String
 /// periods written and the number of invoices.
 pub async fn write_billing(
     store: &Store,
-    actor: &Actor,
+    caller: &Caller,
     args: &DemoArgs,
     inputs: &[AccountInput],
 ) -> anyhow::Result<(Vec<PeriodInput>, usize)> {
@@ -353,9 +358,13 @@ pub async fn write_billing(
         period_inputs.iter().map(|p| p.validate()).collect::<Result<_, _>>().context("demo period")?;
     let invoices: Vec<_> = invoices.iter().map(|i| i.validate()).collect::<Result<_, _>>().context("demo invoice")?;
     let fx: Vec<_> = fx.iter().map(|r| r.validate()).collect::<Result<_, _>>().context("demo FX rate")?;
-    store.save_fx_rates(actor, &fx, false).await?;
-    store.import_periods(actor, &periods, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.import_invoices(actor, &invoices, false, |_| {}).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    keepwell_server::billing::save_fx_rates(store, caller, &fx, false).await?;
+    keepwell_server::billing::import_periods(store, caller, &periods, false, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    keepwell_server::billing::import_invoices(store, caller, &invoices, false, |_| {})
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((period_inputs, invoices.len()))
 }
 
@@ -363,7 +372,7 @@ pub async fn write_billing(
 /// last year, and the plan → features catalogue it is measured against; returns how many events.
 pub async fn write_usage(
     store: &Store,
-    actor: &Actor,
+    caller: &Caller,
     args: &DemoArgs,
     inputs: &[AccountInput],
     periods: &[PeriodInput],
@@ -371,7 +380,7 @@ pub async fn write_usage(
     let today = store.clock().today();
     let crm = crm_ids(inputs);
     let ids = account_ids(store, inputs).await?;
-    store.set_plan_features(actor, &usage::catalogue()).await?;
+    keepwell_server::usage::set_plan_features(store, caller, &usage::catalogue()).await?;
     let events = usage::events(args.seed, args.book, periods, &crm, &ids, today);
     let n = events.iter().map(Vec::len).sum();
     let groups = events.into_iter().map(Ok::<_, keepwell_store::StoreError>);
@@ -391,10 +400,15 @@ async fn account_ids(store: &Store, inputs: &[AccountInput]) -> anyhow::Result<s
 }
 
 /// The demo team, all with the demo password.
-pub async fn write_team(store: &Store, actor: &Actor) -> anyhow::Result<()> {
+pub async fn write_team(store: &Store, caller: &Caller) -> anyhow::Result<()> {
     let hash = keepwell_server::secrets::hash_password(PASSWORD.into()).await?;
     for (email, name, role) in TEAM {
-        store.create_user(actor, &NewUser { email, name, role: *role, password_hash: &hash }).await?;
+        keepwell_server::people::create_user(
+            store,
+            caller,
+            &NewUser { email, name, role: *role, password_hash: &hash },
+        )
+        .await?;
     }
     Ok(())
 }

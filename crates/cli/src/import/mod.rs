@@ -8,8 +8,9 @@ use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use keepwell_core::import::{parse_mapping, ColumnPlan, ImportKind};
 use keepwell_core::Invalid;
+use keepwell_server::cause::Caller;
 use keepwell_store::import::RowError;
-use keepwell_store::{Actor, Store, StoreError};
+use keepwell_store::{Store, StoreError};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -94,7 +95,7 @@ fn row_message(name: &str, line: u64, plan: &ColumnPlan, e: &Invalid, failed_row
     format!("{name}: {place}: {} ({})", first.message, tail.join("; "))
 }
 
-pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Result<()> {
+pub async fn run(store: &Store, caller: &Caller, args: ImportArgs) -> anyhow::Result<()> {
     if args.kind == "events" {
         if !args.map.is_empty() {
             anyhow::bail!(
@@ -153,35 +154,35 @@ pub async fn run(store: &Store, actor: &Actor, args: ImportArgs) -> anyhow::Resu
             check(&name, &plan, first_error, error_count)?;
             let rows: Vec<_> = rows.filter_map(|c| plan.account(&c).validate().ok()).collect();
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
-            store.import_accounts(actor, &rows, args.dry_run, progress).await
+            keepwell_server::accounts::import(store, caller, &rows, args.dry_run, progress).await
         }
         ImportKind::Contacts => {
             checked(&|c| plan.contact(c).validate().map(drop));
             check(&name, &plan, first_error, error_count)?;
             let rows: Vec<_> = rows.filter_map(|c| plan.contact(&c).validate().ok()).collect();
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
-            store.import_contacts(actor, &rows, args.dry_run, progress).await
+            keepwell_server::contacts::import(store, caller, &rows, args.dry_run, progress).await
         }
         ImportKind::Subscriptions => {
             checked(&|c| plan.period(c).validate().map(drop));
             check(&name, &plan, first_error, error_count)?;
             let rows: Vec<_> = rows.filter_map(|c| plan.period(&c).validate().ok()).collect();
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
-            store.import_periods(actor, &rows, args.dry_run, progress).await
+            keepwell_server::billing::import_periods(store, caller, &rows, args.dry_run, progress).await
         }
         ImportKind::Invoices => {
             checked(&|c| plan.invoice(c).validate().map(drop));
             check(&name, &plan, first_error, error_count)?;
             let rows: Vec<_> = rows.filter_map(|c| plan.invoice(&c).validate().ok()).collect();
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
-            store.import_invoices(actor, &rows, args.dry_run, progress).await
+            keepwell_server::billing::import_invoices(store, caller, &rows, args.dry_run, progress).await
         }
         ImportKind::FxRates => {
             checked(&|c| plan.fx_rate(c).validate().map(drop));
             check(&name, &plan, first_error, error_count)?;
             let rows: Vec<_> = rows.filter_map(|c| plan.fx_rate(&c).validate().ok()).collect();
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
-            store.save_fx_rates(actor, &rows, args.dry_run).await.map_err(|error| RowError { index: 0, error })
+            keepwell_server::billing::save_fx_rates(store, caller, &rows, args.dry_run).await
         }
     };
     bar.finish_and_clear();

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keepwell_core::account::AccountInput;
-use keepwell_core::{LifecycleStage, Role};
+use keepwell_core::LifecycleStage;
 use keepwell_store::accounts::Account;
 use keepwell_store::Page;
 use std::collections::HashMap;
@@ -80,21 +80,8 @@ pub async fn create(
     State(state): State<AppState>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Account>)> {
-    let (mut input, shape) = account_input(&json_object(&body)?, AccountInput::default());
-    if auth.role == Role::Csm {
-        // A CSM's new account is theirs, and only theirs.
-        let named = match (&input.owner_id, &input.owner_email) {
-            (Some(id), _) => Some(*id),
-            (None, Some(email)) => state.store.user_by_email(email).await?.map(|u| u.id).or(Some(-1)),
-            (None, None) => None,
-        };
-        if named.is_some_and(|id| Some(id) != auth.user_id) {
-            return Err(ApiError::Forbidden("a csm may create accounts only for themselves".into()));
-        }
-        input.owner_id = auth.user_id;
-        input.owner_email = None;
-    }
-    let account = state.store.create_account(&auth.actor, &shape.and(input.validate())?).await?;
+    let (input, shape) = account_input(&json_object(&body)?, AccountInput::default());
+    let account = crate::accounts::create(&state.store, &auth, shape.and(input.validate())?).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
@@ -111,15 +98,11 @@ pub async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Account>> {
     let current = load(&state, path_id(&id)?).await?;
-    let owner = current.owner.as_ref().map(|o| o.id);
-    auth.require_edit(owner)?;
+    auth.require_edit(current.owner.as_ref().map(|o| o.id))?;
     let body = json_object(&body)?;
     let (input, shape) = account_input(&body, account_as_input(&current));
-    if auth.role == Role::Csm && (input.owner_id != owner || input.owner_email.is_some()) {
-        return Err(ApiError::Forbidden("a csm may not hand an account to someone else; ask a manager".into()));
-    }
     let new = shape.and(input.validate()).map_err(|e| crate::input::kept(&body, e))?;
-    Ok(Json(state.store.update_account(&auth.actor, current.id, &new).await?))
+    Ok(Json(crate::accounts::update(&state.store, &auth, current.id, &new).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/accounts/{id}", tag = "accounts",
@@ -128,8 +111,6 @@ pub async fn update(
     security(("bearer" = [])))]
 #[tracing::instrument(skip(auth, state))]
 pub async fn delete(auth: Auth<Csm>, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    let current = load(&state, path_id(&id)?).await?;
-    auth.require_edit(current.owner.as_ref().map(|o| o.id))?;
-    state.store.delete_account(&auth.actor, current.id).await?;
+    crate::accounts::delete(&state.store, &auth, path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -67,7 +67,7 @@ pub async fn save_period(
         term_months: whole(&body, "term_months", &mut shape),
     };
     let (_, period) = shape.and(input.validate())?;
-    let rec = state.store.save_period(&auth.actor, account.id, &period).await?;
+    let rec = crate::billing::save_period(&state.store, &auth, account.id, &period).await?;
     Ok((StatusCode::CREATED, Json(PeriodView::from(&rec))))
 }
 
@@ -80,7 +80,7 @@ pub async fn delete_period(
     State(state): State<AppState>,
     Path((id, period)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_period(&auth.actor, path_id(&id)?, path_id(&period)?).await?;
+    crate::billing::delete_period(&state.store, &auth, path_id(&id)?, path_id(&period)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,7 +129,7 @@ pub async fn save_invoice(
         status: field(&body, "status", &mut shape),
     };
     let (_, invoice) = shape.and(input.validate())?;
-    let rec = state.store.save_invoice(&auth.actor, account.id, &invoice).await?;
+    let rec = crate::billing::save_invoice(&state.store, &auth, account.id, &invoice).await?;
     Ok((StatusCode::CREATED, Json(InvoiceView::new(&rec, state.store.clock().today()))))
 }
 
@@ -191,6 +191,6 @@ pub async fn save_fx_rates(
         }
     }
     invalid.into_result(())?;
-    state.store.save_fx_rates(&auth.actor, &rates, false).await?;
+    crate::billing::save_fx_rates(&state.store, &auth, &rates, false).await?;
     fx_view(&state).await
 }

@@ -66,8 +66,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Contact>)> {
     let (input, shape) = contact_input(&json_object(&body)?, ContactInput::default());
     let new = shape.and(input.validate())?;
-    require_account_edit(&state, &auth, &new.account).await?;
-    Ok((StatusCode::CREATED, Json(state.store.create_contact(&auth.actor, &new).await?)))
+    Ok((StatusCode::CREATED, Json(crate::contacts::create(&state.store, &auth, &new).await?)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "contacts", request_body = ContactBody, params(("id" = i64, Path)),
@@ -81,12 +80,11 @@ pub async fn update(
     body: Bytes,
 ) -> ApiResult<Json<Contact>> {
     let current = load(&state, path_id(&id)?).await?;
-    require_account_edit(&state, &auth, &AccountRef::Id(current.account_id)).await?;
+    require_account_edit(&state.store, &auth, &AccountRef::Id(current.account_id)).await?;
     let body = json_object(&body)?;
     let (input, shape) = contact_input(&body, contact_as_input(&current));
     let new = shape.and(input.validate()).map_err(|e| crate::input::kept(&body, e))?;
-    require_account_edit(&state, &auth, &new.account).await?;
-    Ok(Json(state.store.update_contact(&auth.actor, current.id, &new).await?))
+    Ok(Json(crate::contacts::update(&state.store, &auth, &current, &new).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts", params(("id" = i64, Path)),
@@ -94,7 +92,6 @@ pub async fn update(
 #[tracing::instrument(skip(auth, state))]
 pub async fn delete(auth: Auth<Csm>, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let current = load(&state, path_id(&id)?).await?;
-    require_account_edit(&state, &auth, &AccountRef::Id(current.account_id)).await?;
-    state.store.delete_contact(&auth.actor, current.id).await?;
+    crate::contacts::delete(&state.store, &auth, &current).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -45,7 +45,7 @@ pub async fn save_segment(
     raw: Bytes,
 ) -> ApiResult<(StatusCode, Json<SegmentView>)> {
     let def: SegmentDef = body(&raw)?;
-    let change = state.store.save_segment(&auth.actor, &def).await?;
+    let change = crate::definitions::save_segment(&state.store, &auth, &def).await?;
     changed(&state, &change).await?;
     Ok((status(&change), Json(segment_view(&state, &def.key).await?)))
 }
@@ -73,7 +73,7 @@ pub async fn delete_segment(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_definition(&auth.actor, "segment", &key).await?;
+    crate::definitions::delete(&state.store, &auth, "segment", &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -162,7 +162,7 @@ pub async fn save_scorecard(
     raw: Bytes,
 ) -> ApiResult<(StatusCode, Json<StoredScorecard>)> {
     let def: ScorecardDef = body(&raw)?;
-    let change = state.store.save_scorecard(&auth.actor, &def).await?;
+    let change = crate::definitions::save_scorecard(&state.store, &auth, &def).await?;
     changed(&state, &change).await?;
     Ok((status(&change), Json(scorecard_of(&state, &def.key).await?)))
 }
@@ -178,7 +178,7 @@ pub async fn delete_scorecard(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_definition(&auth.actor, "scorecard", &key).await?;
+    crate::definitions::delete(&state.store, &auth, "scorecard", &key).await?;
     crate::daily::pass_today(&state).await.map_err(ApiError::Internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -198,7 +198,7 @@ pub async fn set_weights(
     let w: Weights = body(&raw)?;
     let current = scorecard_of(&state, &key).await?;
     let def = reweigh(&current.def, &w.weights)?;
-    let change = state.store.save_scorecard(&auth.actor, &def).await?;
+    let change = crate::definitions::save_scorecard(&state.store, &auth, &def).await?;
     changed(&state, &change).await?;
     Ok(Json(scorecard_of(&state, &key).await?))
 }
@@ -223,7 +223,7 @@ pub async fn save_rule(
     raw: Bytes,
 ) -> ApiResult<(StatusCode, Json<LifecycleRuleDef>)> {
     let def: LifecycleRuleDef = body(&raw)?;
-    let change = state.store.save_lifecycle_rule(&auth.actor, &def).await?;
+    let change = crate::definitions::save_lifecycle_rule(&state.store, &auth, &def).await?;
     changed(&state, &change).await?;
     Ok((status(&change), Json(def)))
 }
@@ -237,6 +237,6 @@ pub async fn delete_rule(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.store.delete_definition(&auth.actor, "lifecycle_rule", &key).await?;
+    crate::definitions::delete(&state.store, &auth, "lifecycle_rule", &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -87,7 +87,7 @@ pub async fn add_sentiment(
     auth.require_edit(account.owner.as_ref().map(|o| o.id))?;
     let new: NewSentiment = body(&raw)?;
     let (rating, reason, day) = sentiment_input(Some(new.rating), &new.reason, new.day, state.store.clock().today())?;
-    let s = state.store.add_sentiment(&auth.actor, account.id, rating, &reason, day).await?;
+    let s = crate::health::add_sentiment(&state.store, &auth, account.id, rating, &reason, day).await?;
     Ok((StatusCode::CREATED, Json(s)))
 }
 
@@ -127,7 +127,7 @@ pub async fn add_override(
         state.store.clock().today(),
     )?;
     let today = state.store.clock().today();
-    let o = state.store.add_override(&auth.actor, account.id, score, &reason, today, expires_on).await?;
+    let o = crate::health::add_override(&state.store, &auth, account.id, score, &reason, (today, expires_on)).await?;
     Ok((StatusCode::CREATED, Json(o)))
 }
 
@@ -143,7 +143,7 @@ pub async fn clear_override(
 ) -> ApiResult<StatusCode> {
     let account = load(&state, path_id(&id)?).await?;
     auth.require_edit(account.owner.as_ref().map(|o| o.id))?;
-    if state.store.clear_override(&auth.actor, account.id).await? {
+    if crate::health::clear_override(&state.store, &auth, account.id, state.store.clock().today()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("no override is in force".into()))

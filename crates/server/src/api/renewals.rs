@@ -62,7 +62,7 @@ pub async fn record(
         (get("outcome", crate::input::text), get("new_arr", crate::input::decimal), get("reason", crate::input::text));
     let (outcome, new_arr, reason) = shape.and(record_input(outcome, new_arr, reason))?;
     let new_arr = check_outcome(outcome, r.arr, new_arr, reason.as_deref())?;
-    let saved = state.store.record_renewal(&auth.actor, id, outcome, new_arr, reason.as_deref()).await?;
+    let saved = crate::renewals::record(&state.store, &auth, id, outcome, new_arr, reason.as_deref()).await?;
     let fx = state.store.fx_table().await?;
     let today = state.store.clock().today();
     let convert = Converter::new(&fx, &state.settings.reporting_currency, Month::of(today));

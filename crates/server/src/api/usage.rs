@@ -144,6 +144,6 @@ pub async fn set_plan_features(
         })?,
         None => return Err(ApiError::invalid("features", "is missing")),
     };
-    state.store.set_plan_features(&auth.actor, &features).await?;
+    crate::usage::set_plan_features(&state.store, &auth, &features).await?;
     Ok(Json(PlanFeatures { features: state.store.plan_features().await? }))
 }

@@ -141,13 +141,12 @@ pub async fn create(
     let generated = given.is_none().then(generate_password);
     let password = given.or(generated.clone()).unwrap_or_default();
     let hash = hash_password(password).await?;
-    let user = state
-        .store
-        .create_user(
-            &auth.actor,
-            &NewUser { email: &email, name: &name, role: role.unwrap_or(Role::Viewer), password_hash: &hash },
-        )
-        .await?;
+    let user = crate::people::create_user(
+        &state.store,
+        &auth,
+        &NewUser { email: &email, name: &name, role: role.unwrap_or(Role::Viewer), password_hash: &hash },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(CreatedUser { user, password: generated })))
 }
 
@@ -182,7 +181,7 @@ pub async fn update(
     if auth.user_id == Some(id) && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
         return Err(ApiError::Forbidden("admins cannot disable or demote themselves; ask another admin".into()));
     }
-    let (user, stopped) = state.store.update_user(&auth.actor, id, name, role, disabled).await?;
+    let (user, stopped) = crate::people::update_user(&state.store, &auth, id, name, role, disabled).await?;
     let stopped_tokens =
         stopped.into_iter().map(|t| StoppedToken { id: t.id, name: t.name, prefix: t.prefix }).collect();
     Ok(Json(UpdatedUser { user, stopped_tokens }))

@@ -41,14 +41,14 @@ impl TestApp {
             return u.id;
         }
         let hash = hash_password(PASSWORD.into()).await.unwrap();
-        self.store
-            .create_user(
-                &Actor::system("test"),
-                &NewUser { email, name: email.split('@').next().unwrap(), role, password_hash: &hash },
-            )
-            .await
-            .unwrap()
-            .id
+        keepwell_server::people::create_user(
+            &self.store,
+            &keepwell_server::cause::Caller::system("test"),
+            &NewUser { email, name: email.split('@').next().unwrap(), role, password_hash: &hash },
+        )
+        .await
+        .unwrap()
+        .id
     }
 
     /// A token made by (and acting for) a member with `role`.
@@ -56,7 +56,15 @@ impl TestApp {
         let id = self.member(email, role).await;
         let (secret, hash, prefix) = new_secret("kw");
         let actor = Actor { user_id: Some(id), label: email.into() };
-        self.store.create_api_token(&actor, "test", role, &hash, &prefix).await.unwrap();
+        keepwell_server::people::create_api_token(
+            &self.store,
+            &keepwell_server::cause::Caller { user_id: actor.user_id, role, actor: actor.clone() },
+            "test",
+            role,
+            (&hash, &prefix),
+        )
+        .await
+        .unwrap();
         secret
     }
 

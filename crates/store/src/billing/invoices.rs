@@ -1,11 +1,10 @@
 //! Invoices: imported and saved by invoice id, never moving between accounts.
 
-use super::{decimal, first_row, opt_day, with_account_ids};
-use crate::audit::record;
+use super::{account_exists, decimal, first_row, opt_day, with_account_ids};
 use crate::import::{finish_import, ImportSummary, RowError};
 use crate::sql::{corrupt, day};
 use crate::sql::{in_list, text, upsert_rows, Arg, Sql};
-use crate::{Actor, Backend, Result, Store, Tx};
+use crate::{Backend, Result, Store, Tx, Write};
 use keepwell_core::billing::{Invoice, InvoiceStatus};
 use keepwell_core::Invalid;
 use sqlx::any::AnyRow;
@@ -23,69 +22,48 @@ pub struct InvoiceRecord {
 pub(super) const INVOICE_COLS: &str =
     "id, account_id, invoice_id, currency, amount, issued_on, due_on, paid_on, status, source";
 
-impl Store {
-    pub async fn import_invoices(
-        &self,
-        actor: &Actor,
-        rows: &[(String, Invoice)],
-        dry_run: bool,
-        progress: impl Fn(usize),
-    ) -> Result<ImportSummary, RowError> {
-        let mut tx = self.begin().await.map_err(first_row)?;
-        let rows = with_account_ids(&mut tx, rows).await?;
-        progress(rows.len() / 2);
-        let summary = write_invoices(&mut tx, self.backend(), self.now_micros(), &rows, "import").await?;
-        progress(rows.len());
-        finish_import(tx, self.now_micros(), actor, "invoice", summary, dry_run).await.map_err(first_row)
-    }
+pub async fn import_invoices(
+    w: &mut Write,
+    rows: &[(String, Invoice)],
+    progress: impl Fn(usize),
+) -> Result<ImportSummary, RowError> {
+    let rows = with_account_ids(&mut w.tx, rows).await?;
+    progress(rows.len() / 2);
+    let summary = write_invoices(&mut w.tx, w.backend, w.at, &rows, "import").await?;
+    progress(rows.len());
+    finish_import(w, "invoice", summary).await.map_err(first_row)
+}
 
-    /// Creates or updates one invoice by its id.
-    pub async fn save_invoice(&self, actor: &Actor, account_id: i64, invoice: &Invoice) -> Result<InvoiceRecord> {
-        let mut tx = self.begin().await?;
-        self.account_exists(&mut tx, account_id).await?;
-        let rec = self.save_invoice_in(&mut tx, account_id, invoice, "api").await?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "invoice.save",
-            "account",
-            Some(account_id.to_string()),
-            None,
-            Some(&rec.invoice),
-        )
+/// Creates or updates one invoice of an account by its id, audited.
+pub async fn save_invoice(w: &mut Write, account_id: i64, invoice: &Invoice) -> Result<InvoiceRecord> {
+    account_exists(&mut w.tx, account_id).await?;
+    let rec = store_invoice(w, account_id, invoice, "api").await?;
+    w.audit("invoice.save", "account", Some(account_id.to_string()), None, Some(&rec.invoice)).await?;
+    Ok(rec)
+}
+
+/// Creates or updates one invoice by its id, as told by `source` (the Stripe event that says so
+/// is its record).
+pub async fn store_invoice(w: &mut Write, account_id: i64, invoice: &Invoice, source: &str) -> Result<InvoiceRecord> {
+    write_invoices(&mut w.tx, w.backend, w.at, &[(account_id, invoice.clone())], source).await.map_err(|e| e.error)?;
+    let row = sqlx::query(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE invoice_id = $1"))
+        .bind(&invoice.invoice_id)
+        .fetch_one(&mut *w.tx)
         .await?;
-        tx.commit().await?;
-        Ok(rec)
-    }
+    invoice_from(&row)
+}
 
-    pub async fn save_invoice_in(
-        &self,
-        tx: &mut Tx,
-        account_id: i64,
-        invoice: &Invoice,
-        source: &str,
-    ) -> Result<InvoiceRecord> {
-        write_invoices(tx, self.backend(), self.now_micros(), &[(account_id, invoice.clone())], source)
-            .await
-            .map_err(|e| e.error)?;
-        let row = sqlx::query(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE invoice_id = $1"))
-            .bind(&invoice.invoice_id)
-            .fetch_one(&mut **tx)
-            .await?;
-        invoice_from(&row)
-    }
+pub async fn invoice_by_id(w: &mut Write, invoice_id: &str) -> Result<Option<InvoiceRecord>> {
+    sqlx::query(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE invoice_id = $1"))
+        .bind(invoice_id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .as_ref()
+        .map(invoice_from)
+        .transpose()
+}
 
-    pub async fn invoice_by_id(&self, tx: &mut Tx, invoice_id: &str) -> Result<Option<InvoiceRecord>> {
-        sqlx::query(&format!("SELECT {INVOICE_COLS} FROM invoices WHERE invoice_id = $1"))
-            .bind(invoice_id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .as_ref()
-            .map(invoice_from)
-            .transpose()
-    }
-
+impl Store {
     pub async fn account_invoices(&self, account_id: i64) -> Result<Vec<InvoiceRecord>> {
         sqlx::query(&format!(
             "SELECT {INVOICE_COLS} FROM invoices WHERE account_id = $1 ORDER BY issued_on DESC, id DESC"

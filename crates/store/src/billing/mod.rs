@@ -8,14 +8,17 @@ mod renewals;
 mod revenue;
 mod stripe;
 
-pub use invoices::InvoiceRecord;
-pub use periods::PeriodRecord;
-pub use renewals::{Renewal, RenewalFilter, RenewalValue};
-pub use revenue::RevenueFilter;
+pub use invoices::{import_invoices, invoice_by_id, save_invoice, store_invoice, InvoiceRecord};
+pub use periods::{
+    delete_period, import_periods, replace_subscription, save_period, subscription_periods, PeriodRecord,
+};
+pub use renewals::{record_renewal, Renewal, RenewalFilter, RenewalValue};
+pub use revenue::{save_fx_rates, RevenueFilter};
+pub use stripe::{record_stripe_event, stripe_event_seen};
 
 use crate::import::{resolve_external_id, RowError};
 use crate::sql::{corrupt, opt_text, text};
-use crate::{Result, Store, StoreError, Tx};
+use crate::{Result, StoreError, Tx};
 use chrono::NaiveDate;
 use keepwell_core::Invalid;
 use rust_decimal::Decimal;
@@ -71,13 +74,11 @@ pub(super) fn opt_term(r: &AnyRow) -> Result<Option<u32>> {
     t.map(|t| u32::try_from(t).map_err(|_| corrupt("term_months"))).transpose()
 }
 
-impl Store {
-    pub(super) async fn account_exists(&self, tx: &mut Tx, id: i64) -> Result<()> {
-        sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|_| ())
-            .ok_or_else(|| StoreError::NotFound(format!("no account with id {id}")))
-    }
+pub(super) async fn account_exists(tx: &mut Tx, id: i64) -> Result<()> {
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| StoreError::NotFound(format!("no account with id {id}")))
 }

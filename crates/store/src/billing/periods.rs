@@ -1,12 +1,11 @@
 //! Subscription periods: imported, saved and replaced whole, each checked against the others of its
 //! subscription (no overlaps, no moves between accounts) before anything is written.
 
-use super::{decimal, first_row, opt_day, opt_term, with_account_ids};
-use crate::audit::record;
+use super::{account_exists, decimal, first_row, opt_day, opt_term, with_account_ids};
 use crate::import::{finish_import, ImportSummary, RowError};
 use crate::sql::{corrupt, day};
 use crate::sql::{in_list, opt_text, text, upsert_rows, Arg, Sql};
-use crate::{Actor, Backend, Result, Store, StoreError, Tx};
+use crate::{Backend, Result, Store, StoreError, Tx, Write};
 use chrono::NaiveDate;
 use keepwell_core::billing::{first_overlap, Interval, Period};
 use keepwell_core::renewal::Outcome;
@@ -29,104 +28,73 @@ pub(super) const PERIOD_COLS: &str =
     "id, account_id, subscription_id, plan, quantity, currency, amount, billing_interval, \
     starts_on, ends_on, renews_on, payment_terms, term_months, source";
 
+/// Imports subscription periods keyed by (subscription, start): all or nothing.
+pub async fn import_periods(
+    w: &mut Write,
+    rows: &[(String, Period)],
+    progress: impl Fn(usize),
+) -> Result<ImportSummary, RowError> {
+    let rows = with_account_ids(&mut w.tx, rows).await?;
+    progress(rows.len() / 2);
+    let summary = write_periods(&mut w.tx, w.backend, w.at, &rows, "import").await?;
+    progress(rows.len());
+    finish_import(w, "subscription", summary).await.map_err(first_row)
+}
+
+/// Creates or replaces one period of an account's subscription.
+pub async fn save_period(w: &mut Write, account_id: i64, period: &Period) -> Result<PeriodRecord> {
+    account_exists(&mut w.tx, account_id).await?;
+    write_periods(&mut w.tx, w.backend, w.at, &[(account_id, period.clone())], "api").await.map_err(|e| e.error)?;
+    let rec = sqlx::query(&format!(
+        "SELECT {PERIOD_COLS} FROM subscription_periods WHERE subscription_id = $1 AND starts_on = $2"
+    ))
+    .bind(&period.subscription_id)
+    .bind(period.starts_on.to_string())
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let rec = period_from(&rec)?;
+    w.audit("subscription.save", "account", Some(account_id.to_string()), None, Some(&rec.period)).await?;
+    Ok(rec)
+}
+
+/// Replaces every period of one subscription (Stripe sends the whole state).
+pub async fn replace_subscription(
+    w: &mut Write,
+    account_id: i64,
+    subscription_id: &str,
+    periods: &[Period],
+) -> Result<()> {
+    sqlx::query("DELETE FROM subscription_periods WHERE subscription_id = $1")
+        .bind(subscription_id)
+        .execute(&mut *w.tx)
+        .await?;
+    let rows: Vec<(i64, Period)> = periods.iter().map(|p| (account_id, p.clone())).collect();
+    if rows.is_empty() {
+        return sync_renewals(&mut w.tx, w.backend, &[subscription_id]).await;
+    }
+    write_periods(&mut w.tx, w.backend, w.at, &rows, "stripe").await.map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Every period of one subscription, as the write sees them.
+pub async fn subscription_periods(w: &mut Write, subscription_id: &str) -> Result<Vec<PeriodRecord>> {
+    periods_of_subscriptions(&mut w.tx, &[subscription_id]).await
+}
+
+pub async fn delete_period(w: &mut Write, account_id: i64, id: i64) -> Result<()> {
+    let row = sqlx::query(&format!("SELECT {PERIOD_COLS} FROM subscription_periods WHERE id = $1 AND account_id = $2"))
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account_id} has no subscription period {id}")))?;
+    let rec = period_from(&row)?;
+    sqlx::query("DELETE FROM subscription_periods WHERE id = $1").bind(id).execute(&mut *w.tx).await?;
+    sync_renewals(&mut w.tx, w.backend, &[rec.period.subscription_id.as_str()]).await?;
+    w.audit("subscription.delete", "account", Some(account_id.to_string()), Some(&rec.period), None).await
+}
+
 impl Store {
-    /// Imports subscription periods keyed by (subscription, start): all or nothing.
-    pub async fn import_periods(
-        &self,
-        actor: &Actor,
-        rows: &[(String, Period)],
-        dry_run: bool,
-        progress: impl Fn(usize),
-    ) -> Result<ImportSummary, RowError> {
-        let mut tx = self.begin().await.map_err(first_row)?;
-        let rows = with_account_ids(&mut tx, rows).await?;
-        progress(rows.len() / 2);
-        let summary = write_periods(&mut tx, self.backend(), self.now_micros(), &rows, "import").await?;
-        progress(rows.len());
-        finish_import(tx, self.now_micros(), actor, "subscription", summary, dry_run).await.map_err(first_row)
-    }
-
-    /// Creates or replaces one period of an account's subscription.
-    pub async fn save_period(&self, actor: &Actor, account_id: i64, period: &Period) -> Result<PeriodRecord> {
-        let mut tx = self.begin().await?;
-        self.account_exists(&mut tx, account_id).await?;
-        write_periods(&mut tx, self.backend(), self.now_micros(), &[(account_id, period.clone())], "api")
-            .await
-            .map_err(|e| e.error)?;
-        let rec = sqlx::query(&format!(
-            "SELECT {PERIOD_COLS} FROM subscription_periods WHERE subscription_id = $1 AND starts_on = $2"
-        ))
-        .bind(&period.subscription_id)
-        .bind(period.starts_on.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
-        let rec = period_from(&rec)?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "subscription.save",
-            "account",
-            Some(account_id.to_string()),
-            None,
-            Some(&rec.period),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(rec)
-    }
-
-    /// Replaces every period of one subscription (Stripe sends the whole state).
-    pub async fn replace_subscription(
-        &self,
-        tx: &mut Tx,
-        account_id: i64,
-        subscription_id: &str,
-        periods: &[Period],
-    ) -> Result<()> {
-        sqlx::query("DELETE FROM subscription_periods WHERE subscription_id = $1")
-            .bind(subscription_id)
-            .execute(&mut **tx)
-            .await?;
-        let rows: Vec<(i64, Period)> = periods.iter().map(|p| (account_id, p.clone())).collect();
-        if rows.is_empty() {
-            return sync_renewals(tx, self.backend(), &[subscription_id]).await;
-        }
-        write_periods(tx, self.backend(), self.now_micros(), &rows, "stripe").await.map_err(|e| e.error)?;
-        Ok(())
-    }
-
-    pub async fn subscription_periods(&self, tx: &mut Tx, subscription_id: &str) -> Result<Vec<PeriodRecord>> {
-        periods_of_subscriptions(tx, &[subscription_id]).await
-    }
-
-    pub async fn delete_period(&self, actor: &Actor, account_id: i64, id: i64) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let row =
-            sqlx::query(&format!("SELECT {PERIOD_COLS} FROM subscription_periods WHERE id = $1 AND account_id = $2"))
-                .bind(id)
-                .bind(account_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("account {account_id} has no subscription period {id}")))?;
-        let rec = period_from(&row)?;
-        sqlx::query("DELETE FROM subscription_periods WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        sync_renewals(&mut tx, self.backend(), &[rec.period.subscription_id.as_str()]).await?;
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "subscription.delete",
-            "account",
-            Some(account_id.to_string()),
-            Some(&rec.period),
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn count_periods(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT COUNT(*) FROM subscription_periods").fetch_one(self.pool()).await?.try_get(0)?)
     }

@@ -2,10 +2,9 @@
 //! recorded is never overwritten.
 
 use super::{decimal, opt_decimal, opt_term};
-use crate::audit::record;
 use crate::sql::{corrupt, day};
 use crate::sql::{opt_text, text, Arg, Sql};
-use crate::{Actor, Result, Store, StoreError};
+use crate::{Result, Store, StoreError, Write};
 use chrono::NaiveDate;
 use keepwell_core::renewal::{Outcome, Status, Terms};
 use rust_decimal::Decimal;
@@ -174,45 +173,6 @@ impl Store {
         let row = sqlx::query(&format!("{RENEWAL_SELECT} r.id = $1")).bind(id).fetch_optional(self.pool()).await?;
         row.as_ref().map(renewal_from).transpose()
     }
-
-    /// Records what came of a renewal; a person's record stands over what billing implies.
-    pub async fn record_renewal(
-        &self,
-        actor: &Actor,
-        id: i64,
-        outcome: Outcome,
-        new_arr: Decimal,
-        reason: Option<&str>,
-    ) -> Result<Renewal> {
-        let before = self.renewal(id).await?.ok_or_else(|| StoreError::NotFound(format!("no renewal with id {id}")))?;
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE renewals SET outcome = $1, outcome_source = 'person', new_arr = $2, reason = $3, recorded_by = $4, recorded_at = $5 WHERE id = $6",
-        )
-        .bind(outcome.as_str())
-        .bind(new_arr.normalize().to_string())
-        .bind(reason.map(str::trim).filter(|r| !r.is_empty()))
-        .bind(actor.user_id)
-        .bind(self.now_micros())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let after = serde_json::json!({"outcome": outcome, "new_arr": new_arr.to_string(), "reason": reason});
-        let was = serde_json::json!({"outcome": before.outcome, "new_arr": before.new_arr.map(|d| d.to_string())});
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "renewal.record",
-            "account",
-            Some(before.account_id.to_string()),
-            Some(&was),
-            Some(&after),
-        )
-        .await?;
-        tx.commit().await?;
-        self.renewal(id).await?.ok_or_else(|| StoreError::NotFound(format!("no renewal with id {id}")))
-    }
 }
 
 pub(super) fn renewal_from(r: &AnyRow) -> Result<Renewal> {
@@ -233,4 +193,36 @@ pub(super) fn renewal_from(r: &AnyRow) -> Result<Renewal> {
         reason: opt_text(r, "reason")?,
         term_months: opt_term(r)?.ok_or_else(|| corrupt("term_months"))?,
     })
+}
+
+/// Records what came of a renewal; a person's record stands over what billing implies.
+pub async fn record_renewal(
+    w: &mut Write,
+    id: i64,
+    outcome: Outcome,
+    new_arr: Decimal,
+    reason: Option<&str>,
+) -> Result<Renewal> {
+    let load = |row: Option<AnyRow>| -> Result<Renewal> {
+        row.as_ref()
+            .map(renewal_from)
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("no renewal with id {id}")))
+    };
+    let before = load(sqlx::query(&format!("{RENEWAL_SELECT} r.id = $1")).bind(id).fetch_optional(&mut *w.tx).await?)?;
+    sqlx::query(
+        "UPDATE renewals SET outcome = $1, outcome_source = 'person', new_arr = $2, reason = $3, recorded_by = $4, recorded_at = $5 WHERE id = $6",
+    )
+    .bind(outcome.as_str())
+    .bind(new_arr.normalize().to_string())
+    .bind(reason.map(str::trim).filter(|r| !r.is_empty()))
+    .bind(w.actor.user_id)
+    .bind(w.at)
+    .bind(id)
+    .execute(&mut *w.tx)
+    .await?;
+    let after = serde_json::json!({"outcome": outcome, "new_arr": new_arr.to_string(), "reason": reason});
+    let was = serde_json::json!({"outcome": before.outcome, "new_arr": before.new_arr.map(|d| d.to_string())});
+    w.audit("renewal.record", "account", Some(before.account_id.to_string()), Some(&was), Some(&after)).await?;
+    load(sqlx::query(&format!("{RENEWAL_SELECT} r.id = $1")).bind(id).fetch_optional(&mut *w.tx).await?)
 }

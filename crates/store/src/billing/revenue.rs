@@ -5,7 +5,7 @@ use super::{decimal, opt_day};
 use crate::import::{finish_import, ImportSummary};
 use crate::sql::{corrupt, day};
 use crate::sql::{opt_text, text, upsert_rows, Arg, Sql};
-use crate::{Actor, Result, Store};
+use crate::{Result, Store, Write};
 use chrono::NaiveDate;
 use keepwell_core::billing::{FxRate, Interval};
 use keepwell_core::metrics::{FailedPayment, FxTable, PeriodLine};
@@ -25,56 +25,55 @@ pub struct RevenueFilter {
     pub owner: Option<i64>,
 }
 
+/// Stores FX rates, replacing those of the same currency and month.
+pub async fn save_fx_rates(w: &mut Write, rates: &[FxRate]) -> Result<ImportSummary> {
+    let mut seen = HashSet::new();
+    if let Some(dup) = rates.iter().find(|r| !seen.insert((&r.currency, r.month))) {
+        return Err(Invalid::field("month", format!("{} {} is given twice", dup.currency, dup.month)).into());
+    }
+    let mut summary = ImportSummary::default();
+    for r in rates {
+        let existed = sqlx::query("SELECT 1 FROM fx_rates WHERE currency = $1 AND month = $2")
+            .bind(&r.currency)
+            .bind(r.month.to_string())
+            .fetch_optional(&mut *w.tx)
+            .await?
+            .is_some();
+        if existed {
+            summary.updated += 1
+        } else {
+            summary.created += 1
+        }
+    }
+    let rows = rates
+        .iter()
+        .map(|r| {
+            vec![
+                Arg::Text(r.currency.clone()),
+                Arg::Text(r.month.to_string()),
+                Arg::Text(r.rate.normalize().to_string()),
+                Arg::I64(w.at),
+            ]
+        })
+        .collect();
+    upsert_rows(
+        &mut w.tx,
+        w.backend,
+        "fx_rates",
+        &["currency", "month", "rate", "updated_at"],
+        rows,
+        " ON CONFLICT (currency, month) DO UPDATE SET rate = excluded.rate, updated_at = excluded.updated_at",
+    )
+    .await?;
+    finish_import(w, "fx_rate", summary).await
+}
+
 impl Store {
     /// A number that moves forward with every change to what the revenue reports read (periods,
     /// invoices, FX rates, renewals, accounts' country, industry and owner), kept by database
     /// triggers, so every node sees every other node's changes.
     pub async fn revenue_version(&self) -> Result<i64> {
         Ok(sqlx::query("SELECT version FROM revenue_version WHERE id = 1").fetch_one(self.pool()).await?.try_get(0)?)
-    }
-
-    /// Stores FX rates, replacing those of the same currency and month.
-    pub async fn save_fx_rates(&self, actor: &Actor, rates: &[FxRate], dry_run: bool) -> Result<ImportSummary> {
-        let mut seen = HashSet::new();
-        if let Some(dup) = rates.iter().find(|r| !seen.insert((&r.currency, r.month))) {
-            return Err(Invalid::field("month", format!("{} {} is given twice", dup.currency, dup.month)).into());
-        }
-        let mut tx = self.begin().await?;
-        let mut summary = ImportSummary::default();
-        for r in rates {
-            let existed = sqlx::query("SELECT 1 FROM fx_rates WHERE currency = $1 AND month = $2")
-                .bind(&r.currency)
-                .bind(r.month.to_string())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if existed {
-                summary.updated += 1
-            } else {
-                summary.created += 1
-            }
-        }
-        let rows = rates
-            .iter()
-            .map(|r| {
-                vec![
-                    Arg::Text(r.currency.clone()),
-                    Arg::Text(r.month.to_string()),
-                    Arg::Text(r.rate.normalize().to_string()),
-                    Arg::I64(self.now_micros()),
-                ]
-            })
-            .collect();
-        upsert_rows(
-            &mut tx,
-            self.backend(),
-            "fx_rates",
-            &["currency", "month", "rate", "updated_at"],
-            rows,
-            " ON CONFLICT (currency, month) DO UPDATE SET rate = excluded.rate, updated_at = excluded.updated_at",
-        )
-        .await?;
-        finish_import(tx, self.now_micros(), actor, "fx_rate", summary, dry_run).await
     }
 
     pub async fn fx_rates(&self) -> Result<Vec<FxRate>> {

@@ -6,12 +6,15 @@ mod read;
 
 pub use pass::{union, Lead, Leader, LiveFacts, Scope};
 pub(crate) use read::record_stage_change;
-pub use read::{Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot, StageChange};
+pub use read::{
+    add_override, add_sentiment, clear_override, Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot,
+    StageChange,
+};
 
 use crate::audit::{record, Actor};
 use crate::sql::corrupt;
 use crate::sql::{text, Arg, Sql};
-use crate::{Result, Store, StoreError, Tx};
+use crate::{Result, Store, StoreError, Tx, Write};
 use keepwell_core::daily::{Plan, Rule, Segment, Skipped};
 use keepwell_core::definitions::{
     check_rule, check_scorecard, check_segment, default_scorecard, Definitions, LifecycleRuleDef, Scorecard,
@@ -78,16 +81,7 @@ fn json<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Result<T> {
 
 impl Store {
     pub async fn segments(&self) -> Result<Vec<StoredSegment>> {
-        sqlx::query("SELECT id, key, name, filter FROM segments ORDER BY key")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                let def = SegmentDef { key: text(r, "key")?, name: text(r, "name")?, filter: text(r, "filter")? };
-                let problem = problem_of(|i| check_segment(&def, "", i));
-                Ok(StoredSegment { id: r.try_get("id")?, def, problem })
-            })
-            .collect()
+        segments_in(&mut *self.pool().acquire().await?).await
     }
 
     pub async fn segment(&self, key: &str) -> Result<Option<StoredSegment>> {
@@ -114,20 +108,7 @@ impl Store {
     }
 
     pub async fn scorecards(&self) -> Result<Vec<StoredScorecard>> {
-        let mut cards: Vec<StoredScorecard> =
-            sqlx::query("SELECT id, revision, definition FROM scorecards WHERE retired_at IS NULL")
-                .fetch_all(self.pool())
-                .await?
-                .iter()
-                .map(|r| {
-                    let (id, revision) = (r.try_get("id")?, r.try_get("revision")?);
-                    let def: ScorecardDef = json(&text(r, "definition")?, "scorecard")?;
-                    let problem = Scorecard::compile(id, revision, def.clone()).err();
-                    Ok(StoredScorecard { id, revision, def, problem })
-                })
-                .collect::<Result<_>>()?;
-        cards.sort_by(|a, b| (a.def.priority, &a.def.key).cmp(&(b.def.priority, &b.def.key)));
-        Ok(cards)
+        scorecards_in(&mut *self.pool().acquire().await?).await
     }
 
     pub async fn scorecard(&self, key: &str) -> Result<Option<StoredScorecard>> {
@@ -206,110 +187,6 @@ impl Store {
         Ok(plan)
     }
 
-    /// Creates or updates every definition of `defs` by key, in one transaction after checking
-    /// the whole of it; reports what changed. A dry run checks and reports without writing.
-    pub async fn apply(&self, actor: &Actor, defs: &Definitions, dry_run: bool) -> Result<Vec<Change>> {
-        let known: BTreeSet<String> = self.segments().await?.into_iter().map(|s| s.def.key).collect();
-        defs.check(&known)?;
-        let mut tx = self.begin().await?;
-        let mut changes = Vec::new();
-        for s in &defs.segments {
-            changes.push(upsert_segment(&mut tx, self.now_micros(), actor, s).await?);
-        }
-        for r in &defs.lifecycle_rules {
-            changes.push(upsert_rule(&mut tx, self.now_micros(), actor, r).await?);
-        }
-        for s in &defs.scorecards {
-            changes.push(upsert_scorecard(&mut tx, self.now_micros(), actor, s).await?);
-        }
-        check_one_default(&mut tx).await?;
-        if dry_run {
-            tx.rollback().await?;
-        } else {
-            tx.commit().await?;
-        }
-        Ok(changes)
-    }
-
-    /// Saves one segment (created or updated by key).
-    pub async fn save_segment(&self, actor: &Actor, s: &SegmentDef) -> Result<Change> {
-        let mut invalid = Invalid::default();
-        check_segment(s, "", &mut invalid);
-        invalid.into_result(())?;
-        let mut tx = self.begin().await?;
-        let change = upsert_segment(&mut tx, self.now_micros(), actor, s).await?;
-        tx.commit().await?;
-        Ok(change)
-    }
-
-    pub async fn save_lifecycle_rule(&self, actor: &Actor, r: &LifecycleRuleDef) -> Result<Change> {
-        let mut invalid = Invalid::default();
-        check_rule(r, "", &mut invalid);
-        invalid.into_result(())?;
-        let mut tx = self.begin().await?;
-        let change = upsert_rule(&mut tx, self.now_micros(), actor, r).await?;
-        tx.commit().await?;
-        Ok(change)
-    }
-
-    pub async fn save_scorecard(&self, actor: &Actor, s: &ScorecardDef) -> Result<Change> {
-        let known: BTreeSet<String> = self.segments().await?.into_iter().map(|s| s.def.key).collect();
-        let mut invalid = Invalid::default();
-        check_scorecard(s, "", &known, &mut invalid);
-        invalid.into_result(())?;
-        let mut tx = self.begin().await?;
-        let change = upsert_scorecard(&mut tx, self.now_micros(), actor, s).await?;
-        check_one_default(&mut tx).await?;
-        tx.commit().await?;
-        Ok(change)
-    }
-
-    /// Deletes a definition by kind and key (a scorecard is retired: its snapshots keep their
-    /// explanation). A segment a scorecard scores, or the last default scorecard, cannot go.
-    pub async fn delete_definition(&self, actor: &Actor, kind: &str, key: &str) -> Result<()> {
-        let table = match kind {
-            "segment" => "segments",
-            "lifecycle_rule" => "lifecycle_rules",
-            "scorecard" => "scorecards",
-            other => return Err(StoreError::NotFound(format!("no kind of definition {other:?}"))),
-        };
-        if kind == "segment" {
-            if let Some(card) = self.scorecards().await?.into_iter().find(|c| c.def.segment.as_deref() == Some(key)) {
-                return Err(StoreError::conflict(
-                    "key",
-                    format!("scorecard {:?} scores this segment: change or delete it first", card.def.key),
-                ));
-            }
-        }
-        let mut tx = self.begin().await?;
-        let gone = if kind == "scorecard" {
-            sqlx::query("UPDATE scorecards SET retired_at = $1 WHERE key = $2 AND retired_at IS NULL")
-                .bind(self.now_micros())
-                .bind(key)
-                .execute(&mut *tx)
-                .await?
-        } else {
-            sqlx::query(&format!("DELETE FROM {table} WHERE key = $1")).bind(key).execute(&mut *tx).await?
-        };
-        if gone.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no {kind} {key:?}")));
-        }
-        check_one_default(&mut tx).await?;
-        record::<()>(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            &format!("{kind}.delete"),
-            kind,
-            Some(key.to_owned()),
-            None,
-            None,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// A new workspace's scorecard: written once, when there is none (part of setting the
     /// database up, so not in the audit log).
     pub async fn ensure_default_scorecard(&self) -> Result<()> {
@@ -346,6 +223,117 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+async fn segments_in(conn: &mut sqlx::AnyConnection) -> Result<Vec<StoredSegment>> {
+    sqlx::query("SELECT id, key, name, filter FROM segments ORDER BY key")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            let def = SegmentDef { key: text(r, "key")?, name: text(r, "name")?, filter: text(r, "filter")? };
+            let problem = problem_of(|i| check_segment(&def, "", i));
+            Ok(StoredSegment { id: r.try_get("id")?, def, problem })
+        })
+        .collect()
+}
+
+async fn scorecards_in(conn: &mut sqlx::AnyConnection) -> Result<Vec<StoredScorecard>> {
+    let mut cards: Vec<StoredScorecard> =
+        sqlx::query("SELECT id, revision, definition FROM scorecards WHERE retired_at IS NULL")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| {
+                let (id, revision) = (r.try_get("id")?, r.try_get("revision")?);
+                let def: ScorecardDef = json(&text(r, "definition")?, "scorecard")?;
+                let problem = Scorecard::compile(id, revision, def.clone()).err();
+                Ok(StoredScorecard { id, revision, def, problem })
+            })
+            .collect::<Result<_>>()?;
+    cards.sort_by(|a, b| (a.def.priority, &a.def.key).cmp(&(b.def.priority, &b.def.key)));
+    Ok(cards)
+}
+
+/// Creates or updates every definition of `defs` by key after checking the whole of it; reports
+/// what changed. A dry run is a write its caller does not commit.
+pub async fn apply(w: &mut Write, defs: &Definitions) -> Result<Vec<Change>> {
+    defs.check(&segment_keys(w).await?)?;
+    let mut changes = Vec::new();
+    for s in &defs.segments {
+        changes.push(upsert_segment(&mut w.tx, w.at, &w.actor, s).await?);
+    }
+    for r in &defs.lifecycle_rules {
+        changes.push(upsert_rule(&mut w.tx, w.at, &w.actor, r).await?);
+    }
+    for s in &defs.scorecards {
+        changes.push(upsert_scorecard(&mut w.tx, w.at, &w.actor, s).await?);
+    }
+    check_one_default(&mut w.tx).await?;
+    Ok(changes)
+}
+
+async fn segment_keys(w: &mut Write) -> Result<BTreeSet<String>> {
+    Ok(segments_in(&mut w.tx).await?.into_iter().map(|s| s.def.key).collect())
+}
+
+/// Saves one segment (created or updated by key).
+pub async fn save_segment(w: &mut Write, s: &SegmentDef) -> Result<Change> {
+    let mut invalid = Invalid::default();
+    check_segment(s, "", &mut invalid);
+    invalid.into_result(())?;
+    upsert_segment(&mut w.tx, w.at, &w.actor, s).await
+}
+
+pub async fn save_lifecycle_rule(w: &mut Write, r: &LifecycleRuleDef) -> Result<Change> {
+    let mut invalid = Invalid::default();
+    check_rule(r, "", &mut invalid);
+    invalid.into_result(())?;
+    upsert_rule(&mut w.tx, w.at, &w.actor, r).await
+}
+
+pub async fn save_scorecard(w: &mut Write, s: &ScorecardDef) -> Result<Change> {
+    let known = segment_keys(w).await?;
+    let mut invalid = Invalid::default();
+    check_scorecard(s, "", &known, &mut invalid);
+    invalid.into_result(())?;
+    let change = upsert_scorecard(&mut w.tx, w.at, &w.actor, s).await?;
+    check_one_default(&mut w.tx).await?;
+    Ok(change)
+}
+
+/// Deletes a definition by kind and key (a scorecard is retired: its snapshots keep their
+/// explanation). A segment a scorecard scores, or the last default scorecard, cannot go.
+pub async fn delete_definition(w: &mut Write, kind: &str, key: &str) -> Result<()> {
+    let table = match kind {
+        "segment" => "segments",
+        "lifecycle_rule" => "lifecycle_rules",
+        "scorecard" => "scorecards",
+        other => return Err(StoreError::NotFound(format!("no kind of definition {other:?}"))),
+    };
+    if kind == "segment" {
+        if let Some(card) = scorecards_in(&mut w.tx).await?.into_iter().find(|c| c.def.segment.as_deref() == Some(key))
+        {
+            return Err(StoreError::conflict(
+                "key",
+                format!("scorecard {:?} scores this segment: change or delete it first", card.def.key),
+            ));
+        }
+    }
+    let gone = if kind == "scorecard" {
+        sqlx::query("UPDATE scorecards SET retired_at = $1 WHERE key = $2 AND retired_at IS NULL")
+            .bind(w.at)
+            .bind(key)
+            .execute(&mut *w.tx)
+            .await?
+    } else {
+        sqlx::query(&format!("DELETE FROM {table} WHERE key = $1")).bind(key).execute(&mut *w.tx).await?
+    };
+    if gone.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("no {kind} {key:?}")));
+    }
+    check_one_default(&mut w.tx).await?;
+    w.audit::<()>(&format!("{kind}.delete"), kind, Some(key.to_owned()), None, None).await
 }
 
 async fn check_one_default(tx: &mut Tx) -> Result<()> {

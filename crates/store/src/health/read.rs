@@ -4,7 +4,7 @@
 use crate::audit::{record, Actor};
 use crate::sql::{corrupt, day};
 use crate::sql::{opt_text, text, Arg, Sql};
-use crate::{instant, Result, Store, Tx};
+use crate::{instant, Result, Store, Tx, Write};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::daily::decode;
 use keepwell_core::health::{Band, Reading};
@@ -264,51 +264,6 @@ impl Store {
         .collect()
     }
 
-    pub async fn add_sentiment(
-        &self,
-        actor: &Actor,
-        account: i64,
-        rating: i64,
-        reason: &str,
-        on: NaiveDate,
-    ) -> Result<Sentiment> {
-        let mut tx = self.begin().await?;
-        let now = self.now_micros();
-        let id: i64 = sqlx::query(
-            "INSERT INTO sentiments (account_id, rating, reason, day, author, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(account)
-        .bind(rating)
-        .bind(reason)
-        .bind(on.to_string())
-        .bind(&actor.label)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        let s = Sentiment {
-            id,
-            rating,
-            reason: reason.into(),
-            day: on,
-            author: actor.label.clone(),
-            created_at: instant(now),
-        };
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "sentiment.create",
-            "sentiment",
-            Some(account.to_string()),
-            None,
-            Some(&s),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(s)
-    }
-
     pub async fn sentiments(&self, account: i64) -> Result<Vec<Sentiment>> {
         sqlx::query("SELECT id, rating, reason, day, author, created_at FROM sentiments WHERE account_id = $1 ORDER BY day DESC, id DESC")
             .bind(account)
@@ -326,71 +281,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Overrides an account's score from `on` until `expires_on` (exclusive), clearing any
-    /// override still in force.
-    pub async fn add_override(
-        &self,
-        actor: &Actor,
-        account: i64,
-        score: Decimal,
-        reason: &str,
-        on: NaiveDate,
-        expires_on: NaiveDate,
-    ) -> Result<Override> {
-        let mut tx = self.begin().await?;
-        let now = self.now_micros();
-        clear_overrides(&mut tx, actor, account, now).await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO health_overrides (account_id, score, reason, starts_on, expires_on, author, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(account)
-        .bind(score.normalize().to_string())
-        .bind(reason)
-        .bind(on.to_string())
-        .bind(expires_on.to_string())
-        .bind(&actor.label)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
-        let o = Override {
-            id,
-            score,
-            reason: reason.into(),
-            starts_on: on,
-            expires_on,
-            author: actor.label.clone(),
-            created_at: instant(now),
-            cleared_at: None,
-        };
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "health_override.create",
-            "health_override",
-            Some(account.to_string()),
-            None,
-            Some(&o),
-        )
-        .await?;
-        refresh_in_force(&mut tx, account, Some(score), on).await?;
-        tx.commit().await?;
-        Ok(o)
-    }
-
-    /// Ends the override in force, if any.
-    pub async fn clear_override(&self, actor: &Actor, account: i64) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let cleared = clear_overrides(&mut tx, actor, account, self.now_micros()).await?;
-        if cleared {
-            refresh_in_force(&mut tx, account, None, instant(self.now_micros()).date_naive()).await?;
-        }
-        tx.commit().await?;
-        Ok(cleared)
     }
 
     pub async fn overrides(&self, account: i64) -> Result<Vec<Override>> {
@@ -416,6 +306,80 @@ impl Store {
         })
         .collect()
     }
+}
+
+pub async fn add_sentiment(w: &mut Write, account: i64, rating: i64, reason: &str, on: NaiveDate) -> Result<Sentiment> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO sentiments (account_id, rating, reason, day, author, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(account)
+    .bind(rating)
+    .bind(reason)
+    .bind(on.to_string())
+    .bind(&w.actor.label)
+    .bind(w.at)
+    .fetch_one(&mut *w.tx)
+    .await?
+    .try_get("id")?;
+    let s = Sentiment {
+        id,
+        rating,
+        reason: reason.into(),
+        day: on,
+        author: w.actor.label.clone(),
+        created_at: instant(w.at),
+    };
+    w.audit("sentiment.create", "sentiment", Some(account.to_string()), None, Some(&s)).await?;
+    Ok(s)
+}
+
+/// Overrides an account's score from `on` until `expires_on` (exclusive), clearing any override
+/// still in force.
+pub async fn add_override(
+    w: &mut Write,
+    account: i64,
+    score: Decimal,
+    reason: &str,
+    on: NaiveDate,
+    expires_on: NaiveDate,
+) -> Result<Override> {
+    clear_overrides(&mut w.tx, &w.actor, account, w.at).await?;
+    let id: i64 = sqlx::query(
+        "INSERT INTO health_overrides (account_id, score, reason, starts_on, expires_on, author, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(account)
+    .bind(score.normalize().to_string())
+    .bind(reason)
+    .bind(on.to_string())
+    .bind(expires_on.to_string())
+    .bind(&w.actor.label)
+    .bind(w.at)
+    .fetch_one(&mut *w.tx)
+    .await?
+    .try_get("id")?;
+    let o = Override {
+        id,
+        score,
+        reason: reason.into(),
+        starts_on: on,
+        expires_on,
+        author: w.actor.label.clone(),
+        created_at: instant(w.at),
+        cleared_at: None,
+    };
+    w.audit("health_override.create", "health_override", Some(account.to_string()), None, Some(&o)).await?;
+    refresh_in_force(&mut w.tx, account, Some(score), on).await?;
+    Ok(o)
+}
+
+/// Ends the override in force, if any, as of `today`.
+pub async fn clear_override(w: &mut Write, account: i64, today: NaiveDate) -> Result<bool> {
+    let cleared = clear_overrides(&mut w.tx, &w.actor, account, w.at).await?;
+    if cleared {
+        refresh_in_force(&mut w.tx, account, None, today).await?;
+    }
+    Ok(cleared)
 }
 
 async fn clear_overrides(tx: &mut Tx, actor: &Actor, account: i64, now: i64) -> Result<bool> {

@@ -3,9 +3,8 @@
 //! workspace's plan → features catalogue that feature adoption is measured against.
 
 use super::read::instant;
-use crate::audit::record;
 use crate::sql::{opt_text, text, Arg, Sql};
-use crate::{Actor, Result, Store};
+use crate::{Result, Store, Write};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::usage::{check_catalogue, Feature};
 use serde::Serialize;
@@ -212,47 +211,39 @@ impl Store {
 
     /// The plan → features catalogue, by plan and feature.
     pub async fn plan_features(&self) -> Result<Vec<Feature>> {
-        sqlx::query("SELECT plan, feature, events FROM plan_features ORDER BY plan, feature")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Feature {
-                    plan: text(r, "plan")?,
-                    feature: text(r, "feature")?,
-                    events: serde_json::from_str(&text(r, "events")?).unwrap_or_default(),
-                })
-            })
-            .collect()
+        plan_features_in(&mut *self.pool().acquire().await?).await
     }
+}
 
-    /// Replaces the whole catalogue (checked first; audited).
-    pub async fn set_plan_features(&self, actor: &Actor, rows: &[Feature]) -> Result<()> {
-        check_catalogue(rows)?;
-        let before = self.plan_features().await?;
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM plan_features").execute(&mut *tx).await?;
-        for f in rows {
-            let events: Vec<&str> = f.events.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect();
-            sqlx::query("INSERT INTO plan_features (plan, feature, events) VALUES ($1, $2, $3)")
-                .bind(f.plan.trim())
-                .bind(f.feature.trim())
-                .bind(serde_json::to_string(&events).unwrap_or_default())
-                .execute(&mut *tx)
-                .await?;
-        }
-        record(
-            &mut tx,
-            self.now_micros(),
-            actor,
-            "plan_features.set",
-            "workspace",
-            None,
-            Some(&before),
-            Some(&rows.to_vec()),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+/// Replaces the whole catalogue (checked first; audited).
+pub async fn set_plan_features(w: &mut Write, rows: &[Feature]) -> Result<()> {
+    check_catalogue(rows)?;
+    let before = plan_features_in(&mut w.tx).await?;
+    sqlx::query("DELETE FROM plan_features").execute(&mut *w.tx).await?;
+    for f in rows {
+        let events: Vec<&str> = f.events.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect();
+        sqlx::query("INSERT INTO plan_features (plan, feature, events) VALUES ($1, $2, $3)")
+            .bind(f.plan.trim())
+            .bind(f.feature.trim())
+            .bind(serde_json::to_string(&events).unwrap_or_default())
+            .execute(&mut *w.tx)
+            .await?;
     }
+    w.audit("plan_features.set", "workspace", None, Some(&before), Some(&rows.to_vec())).await?;
+    Ok(())
+}
+
+async fn plan_features_in(conn: &mut sqlx::AnyConnection) -> Result<Vec<Feature>> {
+    sqlx::query("SELECT plan, feature, events FROM plan_features ORDER BY plan, feature")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Feature {
+                plan: text(r, "plan")?,
+                feature: text(r, "feature")?,
+                events: serde_json::from_str(&text(r, "events")?).unwrap_or_default(),
+            })
+        })
+        .collect()
 }

@@ -21,9 +21,9 @@ use std::hash::{BuildHasher, RandomState};
 mod activity;
 mod read;
 mod waiting;
-pub use activity::{AccountActivity, ActivityQuery, EventTotal, ProductUser, Ranking};
+pub use activity::{set_plan_features, AccountActivity, ActivityQuery, EventTotal, ProductUser, Ranking};
 pub use read::{EventFilter, StoredEvent, UsageDay};
-pub use waiting::{Attributed, Unmatched, Waiting};
+pub use waiting::{link_group, Attributed, Unmatched, Waiting};
 
 /// What a group of events did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -719,7 +719,8 @@ async fn create_account(store: &Store, tx: &mut Tx, group: &str, t: &Traits) -> 
     // Traits a client sent wrong do not stop the account: it is made from its name alone.
     let bare = AccountInput { name: full.name.clone(), external_ids: full.external_ids.clone(), ..Default::default() };
     let new = full.validate().or_else(|_| bare.validate()).map_err(crate::StoreError::from)?;
-    let id = store.create_account_in(tx, &Actor::system("segment"), &new).await?.id;
+    let id =
+        crate::accounts::create_in(tx, store.now_micros(), &Actor::system("segment"), store.backend(), &new).await?.id;
     // Made from a groupId alone: a CRM import or API call bringing that id adopts it.
     sqlx::query("UPDATE accounts SET adoptable = 1 WHERE id = $1").bind(id).execute(&mut **tx).await?;
     Ok(id)

@@ -4,9 +4,8 @@
 //! live ingestion waits for one chunk at most.
 
 use super::{fold_late, hold_writers, index_attributed, index_state, resolve_groups, Holder, Scope};
-use crate::audit::{record, Actor};
 use crate::sql::{in_list, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store, StoreError, Write};
 use chrono::{DateTime, NaiveDate, Utc};
 use keepwell_core::{ExternalId, Invalid};
 use serde::Serialize;
@@ -192,6 +191,13 @@ impl Store {
         Ok(done)
     }
 
+    /// Gives an account's ids their waiting events, after the write that gave it the ids (in
+    /// transactions of its own, a chunk at a time).
+    pub async fn pick_up(&self, ids: &[ExternalId]) -> Result<Attributed> {
+        let values: Vec<String> = ids.iter().map(|e| e.value.clone()).collect();
+        self.attribute_waiting(&values).await
+    }
+
     /// [`Store::attribute_waiting`] for every groupId that waits (the daily pass's catch-up:
     /// whatever a crash or a race left behind).
     pub async fn attribute_all_waiting(&self) -> Result<Attributed> {
@@ -329,71 +335,57 @@ impl Store {
         tx.commit().await?;
         Ok((moved, to.len()))
     }
+}
 
-    /// Links a waiting groupId to an account by hand: adds it as one of the account's external
-    /// ids (kind `segment`, or `segment-2`… when it has one), then attributes its events.
-    pub async fn link_group(&self, actor: &Actor, group_id: &str, account: i64) -> Result<Attributed> {
-        let group_id = group_id.trim();
-        let id = ExternalId::new("segment", group_id).map_err(|e| Invalid::field("group_id", e))?;
-        let mut tx = self.begin().await?;
-        let exists =
-            sqlx::query("SELECT id FROM accounts WHERE id = $1").bind(account).fetch_optional(&mut *tx).await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!("no account with id {account}")));
-        }
-        let held = sqlx::query("SELECT account_id, kind FROM external_ids WHERE value = $1")
-            .bind(&id.value)
-            .fetch_all(&mut *tx)
-            .await?;
-        // Already the account's groupId: only its events are left to move. (Held by it under
-        // another kind, it still becomes its groupId: that is what settles two holders.)
-        let own_segment = |r: &sqlx::any::AnyRow| {
-            r.try_get::<i64, _>("account_id").is_ok_and(|a| a == account)
-                && text(r, "kind").is_ok_and(|k| k.starts_with("segment"))
-        };
-        if held.iter().any(own_segment) {
-            tx.commit().await?;
-        } else {
-            if let Some(r) = held.iter().find(|r| text(r, "kind").is_ok_and(|k| k.starts_with("segment"))) {
-                let holder: i64 = r.try_get("account_id")?;
-                return Err(StoreError::conflict(
-                    "group_id",
-                    format!("{group_id:?} is already the Segment groupId of account {holder}"),
-                ));
-            }
-            let kinds: Vec<String> = sqlx::query("SELECT kind FROM external_ids WHERE account_id = $1")
-                .bind(account)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| text(r, "kind"))
-                .collect::<Result<_, _>>()?;
-            let kind = std::iter::once("segment".to_owned())
-                .chain((2..).map(|n| format!("segment-{n}")))
-                .find(|k| !kinds.contains(k))
-                .unwrap_or_default();
-            sqlx::query("INSERT INTO external_ids (account_id, kind, value) VALUES ($1, $2, $3)")
-                .bind(account)
-                .bind(&kind)
-                .bind(&id.value)
-                .execute(&mut *tx)
-                .await?;
-            let after = ExternalId { kind, value: id.value.clone() };
-            record(
-                &mut tx,
-                self.now_micros(),
-                actor,
-                "account.link_group",
-                "account",
-                Some(account.to_string()),
-                None,
-                Some(&after),
-            )
-            .await?;
-            tx.commit().await?;
-        }
-        self.attribute_waiting(&[id.value]).await
+/// Links a waiting groupId to an account by hand: adds it as one of the account's external
+/// ids (kind `segment`, or `segment-2`… when it has one). Returns the groupId, whose events the
+/// caller attributes after the commit ([`Store::attribute_waiting`]).
+pub async fn link_group(w: &mut Write, group_id: &str, account: i64) -> Result<String> {
+    let group_id = group_id.trim();
+    let id = ExternalId::new("segment", group_id).map_err(|e| Invalid::field("group_id", e))?;
+    let exists = sqlx::query("SELECT id FROM accounts WHERE id = $1").bind(account).fetch_optional(&mut *w.tx).await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("no account with id {account}")));
     }
+    let held = sqlx::query("SELECT account_id, kind FROM external_ids WHERE value = $1")
+        .bind(&id.value)
+        .fetch_all(&mut *w.tx)
+        .await?;
+    // Already the account's groupId: only its events are left to move. (Held by it under
+    // another kind, it still becomes its groupId: that is what settles two holders.)
+    let own_segment = |r: &sqlx::any::AnyRow| {
+        r.try_get::<i64, _>("account_id").is_ok_and(|a| a == account)
+            && text(r, "kind").is_ok_and(|k| k.starts_with("segment"))
+    };
+    if !held.iter().any(own_segment) {
+        if let Some(r) = held.iter().find(|r| text(r, "kind").is_ok_and(|k| k.starts_with("segment"))) {
+            let holder: i64 = r.try_get("account_id")?;
+            return Err(StoreError::conflict(
+                "group_id",
+                format!("{group_id:?} is already the Segment groupId of account {holder}"),
+            ));
+        }
+        let kinds: Vec<String> = sqlx::query("SELECT kind FROM external_ids WHERE account_id = $1")
+            .bind(account)
+            .fetch_all(&mut *w.tx)
+            .await?
+            .iter()
+            .map(|r| text(r, "kind"))
+            .collect::<Result<_, _>>()?;
+        let kind = std::iter::once("segment".to_owned())
+            .chain((2..).map(|n| format!("segment-{n}")))
+            .find(|k| !kinds.contains(k))
+            .unwrap_or_default();
+        sqlx::query("INSERT INTO external_ids (account_id, kind, value) VALUES ($1, $2, $3)")
+            .bind(account)
+            .bind(&kind)
+            .bind(&id.value)
+            .execute(&mut *w.tx)
+            .await?;
+        let after = ExternalId { kind, value: id.value.clone() };
+        w.audit("account.link_group", "account", Some(account.to_string()), None, Some(&after)).await?;
+    }
+    Ok(id.value)
 }
 
 /// The names of the accounts holding each value.

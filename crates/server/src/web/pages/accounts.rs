@@ -267,10 +267,10 @@ async fn save(
         input.owner_id = current.map_or(caller.user_id, account_owner);
     }
     let result = match shape.and(input.validate()) {
-        Err(e) => Err(keepwell_store::StoreError::Invalid(e)),
+        Err(e) => Err(e.into()),
         Ok(new) => match current {
-            None => state.store.create_account(&caller.actor, &new).await,
-            Some(a) => state.store.update_account(&caller.actor, a.id, &new).await,
+            None => crate::accounts::create(&state.store, caller, new).await,
+            Some(a) => crate::accounts::update(&state.store, caller, a.id, &new).await,
         },
     };
     match result {
@@ -333,7 +333,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> PageResult {
     let account = load_editable(&state, &web, &auth, &id).await?;
-    state.store.delete_account(&auth.actor, account.id).await.map_err(|e| failure(&state, &web, e))?;
+    crate::accounts::delete(&state.store, &auth, account.id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(
         &state,
         &web,

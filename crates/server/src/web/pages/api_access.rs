@@ -56,9 +56,7 @@ pub async fn create_token(
         .await;
     }
     let (secret, hash, prefix) = new_secret("kw");
-    state
-        .store
-        .create_api_token(&auth.actor, &name, role, &hash, &prefix)
+    crate::people::create_api_token(&state.store, &auth, &name, role, (&hash, &prefix))
         .await
         .map_err(|e| failure(&state, &web, e))?;
     show(&state, &web, StatusCode::OK, context! { new_token => secret }).await
@@ -72,7 +70,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> PageResult {
     let id = id_of(&state, &web, &id)?;
-    state.store.revoke_api_token(&auth.actor, id).await.map_err(|e| failure(&state, &web, e))?;
+    crate::people::revoke_api_token(&state.store, &auth, id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/settings/api", &tr(&state, &web, "token-revoked", &[])).await)
 }
 
@@ -94,7 +92,9 @@ pub async fn create_key(
         .await;
     }
     let (secret, hash, prefix) = new_secret("wk");
-    state.store.create_write_key(&auth.actor, &name, &hash, &prefix).await.map_err(|e| failure(&state, &web, e))?;
+    crate::people::create_write_key(&state.store, &auth, &name, (&hash, &prefix))
+        .await
+        .map_err(|e| failure(&state, &web, e))?;
     show(&state, &web, StatusCode::OK, context! { new_key => secret }).await
 }
 
@@ -106,6 +106,6 @@ pub async fn revoke_key(
     Path(id): Path<String>,
 ) -> PageResult {
     let id = id_of(&state, &web, &id)?;
-    state.store.revoke_write_key(&auth.actor, id).await.map_err(|e| failure(&state, &web, e))?;
+    crate::people::revoke_write_key(&state.store, &auth, id).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/settings/api", &tr(&state, &web, "key-revoked", &[])).await)
 }

@@ -53,7 +53,7 @@ async fn load(state: &AppState, web: &WebSession, id: i64) -> Result<Contact, Re
 }
 
 async fn may_edit(state: &AppState, web: &WebSession, caller: &Caller, account_id: i64) -> Result<(), Response> {
-    require_account_edit(state, caller, &AccountRef::Id(account_id))
+    require_account_edit(&state.store, caller, &AccountRef::Id(account_id))
         .await
         .map_err(|_| error_page(state, web, StatusCode::FORBIDDEN, "error-forbidden"))
 }
@@ -115,10 +115,10 @@ async fn save(
         ..Default::default()
     };
     let result = match input.validate() {
-        Err(e) => Err(keepwell_store::StoreError::Invalid(e)),
+        Err(e) => Err(e.into()),
         Ok(new) => match current {
-            None => state.store.create_contact(&caller.actor, &new).await,
-            Some(c) => state.store.update_contact(&caller.actor, c.id, &new).await,
+            None => crate::contacts::create(&state.store, caller, &new).await,
+            Some(c) => crate::contacts::update(&state.store, caller, c, &new).await,
         },
     };
     match result {
@@ -195,7 +195,7 @@ pub async fn delete(
 ) -> PageResult {
     let c = load(&state, &web, id_of(&state, &web, &id)?).await?;
     may_edit(&state, &web, &auth, c.account_id).await?;
-    state.store.delete_contact(&auth.actor, c.id).await.map_err(|e| failure(&state, &web, e))?;
+    crate::contacts::delete(&state.store, &auth, &c).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(
         &state,
         &web,

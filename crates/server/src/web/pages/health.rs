@@ -56,9 +56,7 @@ pub async fn add_sentiment(
     let rating = field(&f, "rating").and_then(|r| r.parse().ok());
     match sentiment_input(rating, &field(&f, "reason").unwrap_or_default(), None, state.store.clock().today()) {
         Ok((rating, reason, day)) => {
-            state
-                .store
-                .add_sentiment(&auth.actor, id, rating, &reason, day)
+            crate::health::add_sentiment(&state.store, &auth, id, rating, &reason, day)
                 .await
                 .map_err(|e| failure(&state, &web, e))?;
             Ok(redirect_with(&state, &web, &back, &tr(&state, &web, "health-sentiment-saved", &[])).await)
@@ -82,9 +80,7 @@ pub async fn set_override(
     match override_input(score, &field(&f, "reason").unwrap_or_default(), expires, state.store.clock().today()) {
         Ok((score, reason, expires_on)) => {
             let today = state.store.clock().today();
-            state
-                .store
-                .add_override(&auth.actor, id, score, &reason, today, expires_on)
+            crate::health::add_override(&state.store, &auth, id, score, &reason, (today, expires_on))
                 .await
                 .map_err(|e| failure(&state, &web, e))?;
             Ok(redirect_with(&state, &web, &back, &tr(&state, &web, "health-override-saved", &[])).await)
@@ -101,7 +97,9 @@ pub async fn clear_override(
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = super::load_editable(&state, &web, &auth, &raw).await?.id;
-    state.store.clear_override(&auth.actor, id).await.map_err(|e| failure(&state, &web, e))?;
+    crate::health::clear_override(&state.store, &auth, id, state.store.clock().today())
+        .await
+        .map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(
         &state,
         &web,

@@ -3,6 +3,7 @@
 use super::{api_failure, failure, field, field_errors, FormData, PageResult};
 use crate::auth::{Auth, Manager, Viewer};
 use crate::definitions::changed;
+use crate::refused::Refused;
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{redirect_with, render_status, tr};
@@ -11,7 +12,6 @@ use axum::http::StatusCode;
 use axum::{Extension, Form};
 use keepwell_core::definitions::LifecycleRuleDef;
 use keepwell_core::Invalid;
-use keepwell_store::StoreError;
 use minijinja::context;
 use std::collections::BTreeMap;
 
@@ -62,7 +62,7 @@ pub async fn save_rule(
         priority,
     };
     let saved = match invalid.into_result(()) {
-        Ok(()) => state.store.save_lifecycle_rule(&auth.actor, &def).await,
+        Ok(()) => crate::definitions::save_lifecycle_rule(&state.store, &auth, &def).await,
         Err(e) => Err(e.into()),
     };
     match saved {
@@ -70,7 +70,7 @@ pub async fn save_rule(
             changed(&state, &change).await.map_err(|e| api_failure(&state, &web, e))?;
             Ok(redirect_with(&state, &web, "/lifecycle", &tr(&state, &web, "lifecycle-saved", &[])).await)
         }
-        Err(StoreError::Invalid(e)) => {
+        Err(Refused::Invalid(e)) => {
             rules_page(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, Some(def), field_errors(&e)).await
         }
         Err(e) => Err(failure(&state, &web, e)),
@@ -84,6 +84,8 @@ pub async fn delete_rule(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> PageResult {
-    state.store.delete_definition(&auth.actor, "lifecycle_rule", &key).await.map_err(|e| failure(&state, &web, e))?;
+    crate::definitions::delete(&state.store, &auth, "lifecycle_rule", &key)
+        .await
+        .map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/lifecycle", &tr(&state, &web, "lifecycle-deleted", &[])).await)
 }

@@ -74,9 +74,7 @@ pub async fn password(
         tracing::error!(error = ?e, "hashing failed");
         crate::web::error_page(&state, &web, StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
     })?;
-    state
-        .store
-        .set_password(&auth.actor, s.user.id, &hash, Some(&s.id_hash))
+    crate::people::set_password(&state.store, &auth, s.user.id, &hash, Some(&s.id_hash))
         .await
         .map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/me", &tr(&state, &web, "password-changed", &[])).await)

@@ -19,12 +19,12 @@ pub mod usage;
 use super::error_page;
 use super::session::WebSession;
 use crate::cause::Caller;
+use crate::refused::Refused;
 use crate::state::AppState;
 use axum::http::StatusCode;
 use axum::response::Response;
 use keepwell_core::Invalid;
 use keepwell_store::accounts::Account;
-use keepwell_store::StoreError;
 use std::collections::{BTreeMap, HashMap};
 
 /// A page or the error page that replaces it.
@@ -35,8 +35,8 @@ pub type FormData = HashMap<String, String>;
 
 /// Turns a store failure into the page a person should see: a missing record, a bad cursor or
 /// filter in the address, a busy database, each said in the visitor's language.
-pub fn failure(state: &AppState, web: &WebSession, e: StoreError) -> Response {
-    api_failure(state, web, e.into())
+pub fn failure(state: &AppState, web: &WebSession, e: impl Into<Refused>) -> Response {
+    api_failure(state, web, crate::error::ApiError::from(e.into()))
 }
 
 /// Turns an API function's failure into the translated page a person should see (never raw
@@ -79,10 +79,14 @@ pub fn field_errors(e: &Invalid) -> BTreeMap<String, String> {
 }
 
 /// The errors of a store write that a form can show, or the error page.
-pub fn form_failure(state: &AppState, web: &WebSession, e: StoreError) -> Result<BTreeMap<String, String>, Response> {
-    match e {
-        StoreError::Invalid(i) => Ok(field_errors(&i)),
-        StoreError::Conflict { field, message } => Ok(BTreeMap::from([(field, message)])),
+pub fn form_failure(
+    state: &AppState,
+    web: &WebSession,
+    e: impl Into<Refused>,
+) -> Result<BTreeMap<String, String>, Response> {
+    match e.into() {
+        Refused::Invalid(i) => Ok(field_errors(&i)),
+        Refused::Conflict { field, message } => Ok(BTreeMap::from([(field, message)])),
         other => Err(failure(state, web, other)),
     }
 }

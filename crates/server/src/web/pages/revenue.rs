@@ -216,9 +216,7 @@ pub async fn record(
     let message = match checked {
         Err(e) => e.to_string(),
         Ok((o, n, reason)) => {
-            state
-                .store
-                .record_renewal(&auth.actor, id, o, n, reason.as_deref())
+            crate::renewals::record(&state.store, &auth, id, o, n, reason.as_deref())
                 .await
                 .map_err(|e| failure(&state, &web, e))?;
             tr(&state, &web, "renewal-recorded", &[("account", r.account_name.clone().into())])

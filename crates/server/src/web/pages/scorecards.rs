@@ -7,6 +7,7 @@ use crate::definitions::changed;
 use crate::error::ApiError;
 use crate::health::{backtest_of, backtest_request, reweigh};
 use crate::params::Params;
+use crate::refused::Refused;
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{chart, error_page, redirect_with, render, render_status, tr};
@@ -14,7 +15,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Form};
 use keepwell_core::definitions::Definitions;
-use keepwell_store::StoreError;
 use minijinja::context;
 use std::collections::{BTreeMap, HashMap};
 
@@ -37,7 +37,7 @@ pub async fn scorecard(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> PageResult {
-    let fail = |e| failure(&state, &web, e);
+    let fail = |e: Refused| failure(&state, &web, e);
     let text = if key == "new" {
         let mut d = keepwell_core::definitions::default_scorecard();
         d.key = "my-scorecard".into();
@@ -46,7 +46,7 @@ pub async fn scorecard(
         d.priority = 10;
         Definitions { scorecards: vec![d], ..Definitions::default() }.to_toml()
     } else {
-        let Some(card) = state.store.scorecard(&key).await.map_err(fail)? else {
+        let Some(card) = state.store.scorecard(&key).await.map_err(|e| fail(e.into()))? else {
             return Err(error_page(&state, &web, StatusCode::NOT_FOUND, "error-not-found"));
         };
         Definitions { scorecards: vec![card.def], ..Definitions::default() }.to_toml()
@@ -70,12 +70,10 @@ pub async fn save_scorecard(
         Ok(d) if d.scorecards.len() != 1 || !d.segments.is_empty() || !d.lifecycle_rules.is_empty() => {
             Err(vec![tr(&state, &web, "scorecard-one", &[])])
         }
-        Ok(mut d) => match state.store.save_scorecard(&auth.actor, &d.scorecards[0]).await {
+        Ok(mut d) => match crate::definitions::save_scorecard(&state.store, &auth, &d.scorecards[0]).await {
             Ok(change) => Ok((d.scorecards.remove(0).key, change)),
-            Err(StoreError::Invalid(e)) => {
-                Err(e.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect())
-            }
-            Err(StoreError::Conflict { message, .. }) => Err(vec![message]),
+            Err(Refused::Invalid(e)) => Err(e.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect()),
+            Err(Refused::Conflict { message, .. }) => Err(vec![message]),
             Err(e) => return Err(failure(&state, &web, e)),
         },
     };
@@ -104,7 +102,7 @@ pub async fn backtest(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let fail = |e| failure(&state, &web, e);
+    let fail = |e: keepwell_store::StoreError| failure(&state, &web, e);
     let cards = state.store.scorecards().await.map_err(fail)?;
     let p = Params::form(&q);
     let (report, errors) = match backtest_request(&p, state.store.clock().today()) {
@@ -158,8 +156,8 @@ pub async fn apply_weights(
     Path(key): Path<String>,
     Form(f): Form<FormData>,
 ) -> PageResult {
-    let fail = |e| failure(&state, &web, e);
-    let Some(card) = state.store.scorecard(&key).await.map_err(fail)? else {
+    let fail = |e: Refused| failure(&state, &web, e);
+    let Some(card) = state.store.scorecard(&key).await.map_err(|e| fail(e.into()))? else {
         return Err(error_page(&state, &web, StatusCode::NOT_FOUND, "error-not-found"));
     };
     let weights: HashMap<String, f64> =
@@ -167,7 +165,7 @@ pub async fn apply_weights(
     let to = format!("/scorecards/{}", urlencoding::encode(&key));
     match reweigh(&card.def, &weights) {
         Ok(def) => {
-            let change = state.store.save_scorecard(&auth.actor, &def).await.map_err(fail)?;
+            let change = crate::definitions::save_scorecard(&state.store, &auth, &def).await.map_err(fail)?;
             changed(&state, &change).await.map_err(|e| api_failure(&state, &web, e))?;
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "backtest-applied", &[])).await)
         }

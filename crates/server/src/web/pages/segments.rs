@@ -5,6 +5,7 @@ use super::{api_failure, failure, field, field_errors, problems, FormData, PageR
 use crate::auth::{Auth, Manager, Viewer};
 use crate::definitions::{changed, preview_of};
 use crate::error::ApiError;
+use crate::refused::Refused;
 use crate::state::AppState;
 use crate::web::session::WebSession;
 use crate::web::{error_page, redirect_with, render, render_status, tr};
@@ -14,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use chrono::Days;
 use keepwell_core::definitions::SegmentDef;
-use keepwell_store::StoreError;
 use minijinja::context;
 use std::collections::{BTreeMap, HashMap};
 
@@ -67,13 +67,13 @@ pub async fn save_segment(
         name: field(&f, "name").unwrap_or_default(),
         filter: field(&f, "filter").unwrap_or_default(),
     };
-    match state.store.save_segment(&auth.actor, &def).await {
+    match crate::definitions::save_segment(&state.store, &auth, &def).await {
         Ok(change) => {
             changed(&state, &change).await.map_err(|e| api_failure(&state, &web, e))?;
             let to = format!("/segments/{}", urlencoding::encode(&def.key));
             Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "segment-saved", &[])).await)
         }
-        Err(StoreError::Invalid(e)) => {
+        Err(Refused::Invalid(e)) => {
             segments_page(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, Some(def), field_errors(&e)).await
         }
         Err(e) => Err(failure(&state, &web, e)),
@@ -125,9 +125,9 @@ pub async fn delete_segment(
     State(state): State<AppState>,
     Path(key): Path<String>,
 ) -> PageResult {
-    match state.store.delete_definition(&auth.actor, "segment", &key).await {
+    match crate::definitions::delete(&state.store, &auth, "segment", &key).await {
         Ok(()) => Ok(redirect_with(&state, &web, "/segments", &tr(&state, &web, "segment-deleted", &[])).await),
-        Err(StoreError::Conflict { message, .. }) => {
+        Err(Refused::Conflict { message, .. }) => {
             Ok(redirect_with(&state, &web, &format!("/segments/{}", urlencoding::encode(&key)), &message).await)
         }
         Err(e) => Err(failure(&state, &web, e)),

@@ -2,6 +2,7 @@
 
 use super::{failure, field, form_failure, id_of, FormData, PageResult};
 use crate::auth::{Admin, Auth};
+use crate::refused::Refused;
 use crate::secrets::{generate_password, hash_password};
 use crate::state::AppState;
 use crate::web::session::WebSession;
@@ -61,10 +62,12 @@ pub async fn create(
         tracing::error!(error = ?e, "hashing failed");
         error_page(&state, &web, StatusCode::INTERNAL_SERVER_ERROR, "error-internal")
     })?;
-    match state
-        .store
-        .create_user(&auth.actor, &NewUser { email: &email, name: &name, role, password_hash: &hash })
-        .await
+    match crate::people::create_user(
+        &state.store,
+        &auth,
+        &NewUser { email: &email, name: &name, role, password_hash: &hash },
+    )
+    .await
     {
         // The password is shown once, on this page, and never again.
         Ok(user) => show(&state, &web, StatusCode::OK, context! { created => user, password }).await,
@@ -89,9 +92,9 @@ pub async fn update(
     if auth.user_id == Some(id) && (disabled == Some(true) || role.is_some_and(|r| r != Role::Admin)) {
         return Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-not-yourself", &[])).await);
     }
-    let (user, stopped) = match state.store.update_user(&auth.actor, id, None, role, disabled).await {
+    let (user, stopped) = match crate::people::update_user(&state.store, &auth, id, None, role, disabled).await {
         Ok(changed) => changed,
-        Err(keepwell_store::StoreError::Conflict { .. }) => {
+        Err(Refused::Conflict { .. }) => {
             return Ok(redirect_with(&state, &web, "/team", &tr(&state, &web, "team-last-admin", &[])).await)
         }
         Err(e) => return Err(failure(&state, &web, e)),

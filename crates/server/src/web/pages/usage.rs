@@ -4,6 +4,7 @@
 use super::{api_failure, failure, FormData, PageResult};
 use crate::auth::{Admin, Auth, Viewer};
 use crate::params::Params;
+use crate::refused::Refused;
 use crate::state::AppState;
 use crate::usage::{activity_request, folded};
 use crate::web::session::WebSession;
@@ -230,12 +231,12 @@ pub async fn save_features(
 ) -> PageResult {
     let text = f.get("catalogue").cloned().unwrap_or_default();
     let saved = match parse_catalogue(&text) {
-        Ok(rows) => state.store.set_plan_features(&auth.actor, &rows).await,
+        Ok(rows) => crate::usage::set_plan_features(&state.store, &auth, &rows).await,
         Err(e) => Err(e.into()),
     };
     match saved {
         Ok(()) => Ok(redirect_with(&state, &web, "/settings/features", &tr(&state, &web, "features-saved", &[])).await),
-        Err(keepwell_store::StoreError::Invalid(e)) => {
+        Err(Refused::Invalid(e)) => {
             let errors: Vec<String> = e.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
             Ok(render_status(
                 &state,

@@ -1,0 +1,63 @@
+//! The team's use cases: members, their passwords, API tokens and write keys.
+
+use crate::cause::Caller;
+use crate::refused::Outcome;
+use keepwell_core::Role;
+use keepwell_store::people::{self, ApiToken, NewUser, User, WriteKey};
+use keepwell_store::Store;
+
+pub async fn create_user(store: &Store, caller: &Caller, new: &NewUser<'_>) -> Outcome<User> {
+    caller.decide(store, async |w| people::create_user(w, new).await).await
+}
+
+/// Changes a member's name, role or whether they may sign in; returns the tokens a disabling
+/// stopped. The last active admin cannot be demoted or disabled.
+pub async fn update_user(
+    store: &Store,
+    caller: &Caller,
+    id: i64,
+    name: Option<&str>,
+    role: Option<Role>,
+    disabled: Option<bool>,
+) -> Outcome<(User, Vec<ApiToken>)> {
+    caller.decide(store, async |w| people::update_user(w, id, name, role, disabled).await).await
+}
+
+/// Replaces a member's password hash and ends their sessions but `keep_session`.
+pub async fn set_password(
+    store: &Store,
+    caller: &Caller,
+    id: i64,
+    hash: &str,
+    keep_session: Option<&str>,
+) -> Outcome<()> {
+    caller.decide(store, async |w| people::set_password(w, id, hash, keep_session).await).await
+}
+
+/// Makes a token for the caller's member, or the operator's when the caller is none (the CLI).
+pub async fn create_api_token(
+    store: &Store,
+    caller: &Caller,
+    name: &str,
+    role: Role,
+    (hash, prefix): (&str, &str),
+) -> Outcome<ApiToken> {
+    caller.decide(store, async |w| people::create_api_token(w, name, role, hash, prefix).await).await
+}
+
+pub async fn revoke_api_token(store: &Store, caller: &Caller, id: i64) -> Outcome<()> {
+    caller.decide(store, async |w| people::revoke_api_token(w, id).await).await
+}
+
+pub async fn create_write_key(
+    store: &Store,
+    caller: &Caller,
+    name: &str,
+    (hash, prefix): (&str, &str),
+) -> Outcome<WriteKey> {
+    caller.decide(store, async |w| people::create_write_key(w, name, hash, prefix).await).await
+}
+
+pub async fn revoke_write_key(store: &Store, caller: &Caller, id: i64) -> Outcome<()> {
+    caller.decide(store, async |w| people::revoke_write_key(w, id).await).await
+}
