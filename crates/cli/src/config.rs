@@ -16,6 +16,10 @@ pub struct Config {
     pub trusted_proxies: keepwell_server::login_limit::TrustedProxies,
     /// `KEEPWELL_CONTRACT_MONTHS`: terms of at least this many months are contract renewals.
     pub contract_months: u32,
+    /// `KEEPWELL_SECRET_KEY`, else the key generated once into the data dir's `secret.key`.
+    pub secret_key: String,
+    /// `KEEPWELL_WEBHOOKS_ALLOW_PRIVATE=1`: webhooks may reach plain HTTP and private addresses.
+    pub webhooks_allow_private: bool,
 }
 
 /// The keys `keepwell.toml` may hold.
@@ -71,7 +75,45 @@ impl Config {
             )
             .map_err(|e| anyhow::anyhow!("KEEPWELL_TRUSTED_PROXIES: {e}"))?,
             contract_months: contract_months(std::env::var("KEEPWELL_CONTRACT_MONTHS").ok(), file.contract_months)?,
+            secret_key: match std::env::var("KEEPWELL_SECRET_KEY").ok().filter(|k| !k.trim().is_empty()) {
+                Some(k) => k,
+                None => stored_secret_key(&data_dir)?,
+            },
+            webhooks_allow_private: matches!(
+                std::env::var("KEEPWELL_WEBHOOKS_ALLOW_PRIVATE").ok().as_deref().map(str::trim),
+                Some("1" | "true" | "yes")
+            ),
         })
+    }
+}
+
+/// The data dir's `secret.key`, written once (readable by its owner only) when missing: stored
+/// secrets stay readable across restarts without the operator setting one.
+fn stored_secret_key(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("secret.key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        if !k.trim().is_empty() {
+            return Ok(k.trim().to_owned());
+        }
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    let key = hex::encode(rand::random::<[u8; 32]>());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut f) => {
+            std::io::Write::write_all(&mut f, key.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(key)
+        }
+        // Another process wrote it first: theirs is the key.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .trim()
+            .to_owned()),
+        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
     }
 }
 

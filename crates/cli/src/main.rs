@@ -325,6 +325,11 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         pass_every: Some(std::time::Duration::from_secs(600)),
         trusted_proxies: config.trusted_proxies.clone(),
         contract_months: config.contract_months,
+        secret_key: keepwell_server::secrets::SecretKey::from_text(&config.secret_key),
+        deliveries: keepwell_server::deliveries::Policy {
+            allow_private: config.webhooks_allow_private,
+            ..Default::default()
+        },
     };
     let app = keepwell_server::Application::build(store, settings).await?;
     let addr = app.local_addr();

@@ -21,6 +21,7 @@ pub mod people;
 pub mod renewal;
 pub mod stripe;
 pub mod usage;
+pub mod webhook;
 
 pub use account::{AccountInput, ExternalId, LifecycleStage};
 pub use attribute::{AttrValue, Attributes};

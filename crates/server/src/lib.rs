@@ -9,6 +9,7 @@ pub mod cause;
 pub mod contacts;
 pub mod daily;
 pub mod definitions;
+pub mod deliveries;
 pub mod error;
 pub mod health;
 pub mod i18n;
@@ -53,6 +54,7 @@ impl Application {
         if let Some(every) = state.settings.pass_every {
             daily::spawn(state.clone(), every);
         }
+        deliveries::spawn(state.clone());
         Ok(Application { listener, router: router(state) })
     }
 

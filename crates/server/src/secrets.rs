@@ -92,3 +92,68 @@ mod tests {
         assert!(s.starts_with(&shown));
     }
 }
+
+/// The key that keeps stored secrets (webhook signing secrets) encrypted: derived from
+/// `KEEPWELL_SECRET_KEY`, so a copy of the database alone does not give them away.
+#[derive(Clone)]
+pub struct SecretKey([u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    /// The key from the operator's secret text (any length; its SHA-256 is the key).
+    pub fn from_text(text: &str) -> SecretKey {
+        SecretKey(Sha256::digest(text.trim().as_bytes()).into())
+    }
+
+    /// A key of this process alone (tests, and a server told no key).
+    pub fn random() -> SecretKey {
+        let mut k = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut k);
+        SecretKey(k)
+    }
+
+    /// Encrypts with XChaCha20-Poly1305 under a random nonce: base64 of nonce ‖ ciphertext.
+    pub fn seal(&self, plain: &[u8]) -> String {
+        use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng as AeadRng};
+        use chacha20poly1305::XChaCha20Poly1305;
+        let cipher = XChaCha20Poly1305::new(&self.0.into());
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut AeadRng);
+        let sealed = cipher.encrypt(&nonce, plain).expect("encrypting in memory cannot fail");
+        base64::engine::general_purpose::STANDARD.encode([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// Decrypts what [`SecretKey::seal`] made; None when it was sealed under another key or altered.
+    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+        let raw = base64::engine::general_purpose::STANDARD.decode(sealed).ok()?;
+        if raw.len() < 24 {
+            return None;
+        }
+        let (nonce, body) = raw.split_at(24);
+        XChaCha20Poly1305::new(&self.0.into()).decrypt(XNonce::from_slice(nonce), body).ok()
+    }
+}
+
+#[cfg(test)]
+mod sealing {
+    use super::SecretKey;
+
+    #[test]
+    fn sealed_secrets_open_under_their_key_only() {
+        let key = SecretKey::from_text("operator's key");
+        let sealed = key.seal(b"whsec_abc");
+        assert_ne!(sealed.as_bytes(), b"whsec_abc");
+        assert_eq!(key.open(&sealed).unwrap(), b"whsec_abc");
+        assert_eq!(SecretKey::from_text("another").open(&sealed), None);
+        assert_eq!(key.open("not base64!"), None);
+        let mut tampered = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &sealed).unwrap();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert_eq!(key.open(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tampered)), None);
+    }
+}

@@ -24,6 +24,10 @@ pub struct Settings {
     pub trusted_proxies: crate::login_limit::TrustedProxies,
     /// Terms of at least this many months are contract renewals; shorter ones renew by themselves.
     pub contract_months: u32,
+    /// Keeps stored secrets encrypted (`KEEPWELL_SECRET_KEY`).
+    pub secret_key: crate::secrets::SecretKey,
+    /// Outgoing deliveries: where webhooks may go and how often a failing one is retried.
+    pub deliveries: keepwell_core::webhook::Policy,
 }
 
 impl Settings {
@@ -37,6 +41,8 @@ impl Settings {
             pass_every: None,
             trusted_proxies: Default::default(),
             contract_months: 3,
+            secret_key: crate::secrets::SecretKey::random(),
+            deliveries: keepwell_core::webhook::Policy::default(),
         }
     }
 }

@@ -47,6 +47,9 @@ const TABLES: &[&str] = &[
     "sentiments",
     "health_overrides",
     "daily_passes",
+    "webhook_endpoints",
+    "deliveries",
+    "delivery_attempts",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.
@@ -67,6 +70,9 @@ const SERIAL: &[&str] = &[
     "scorecards",
     "sentiments",
     "health_overrides",
+    "webhook_endpoints",
+    "deliveries",
+    "delivery_attempts",
 ];
 
 #[derive(Debug, Serialize, Deserialize)]

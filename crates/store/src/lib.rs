@@ -8,6 +8,7 @@ pub mod backup;
 pub mod billing;
 pub mod clock;
 pub mod contacts;
+pub mod deliveries;
 pub mod health;
 pub mod import;
 mod migrate;

@@ -78,6 +78,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_event_order.sql"),
         postgres: include_str!("../migrations/postgres/0011_event_order.sql"),
     },
+    Migration {
+        version: 12,
+        name: "deliveries",
+        sqlite: include_str!("../migrations/sqlite/0012_deliveries.sql"),
+        postgres: include_str!("../migrations/postgres/0012_deliveries.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -271,6 +277,11 @@ mod tests {
             11,
             "380ce58e52e5fbff1101c8044a6a4bcb9a48682cf8d4f03e4d1ca65f50d59cef",
             "3d4587cc6df2fe749bd09106c746848d7f03b9c898dcb70abf223ebd2a7df8a1",
+        ),
+        (
+            12,
+            "4009d438cecf38e0207c106f58918c259368a8b5701cc09733ab1b400906cf5e",
+            "b26de782b4ee3162176a3f199d18b2b6edf013ac04a7d10c51d4abc30a85221f",
         ),
     ];
 

@@ -40,8 +40,9 @@ impl Write {
         &self.actor
     }
 
-    /// The transaction, for a caller outside the store that writes beside the store's functions
-    /// (the Stripe webhook records the event it applied).
+    /// The transaction, for a read outside the store's own functions that must see what this
+    /// write sees (the Stripe use case looks its customer's account up). Writes go through the
+    /// store's functions, which audit them.
     pub fn tx(&mut self) -> &mut Tx {
         &mut self.tx
     }

@@ -40,6 +40,7 @@ on_both_backends!(
     event_writers_share_dedup_links_and_the_bulk_index,
     message_ids_deduplicate_for_seven_days_then_are_forgotten,
     health_pass_scores_moves_stages_keeps_membership_and_reruns_alike,
+    a_live_pass_tells_subscribed_endpoints_of_each_change_once,
     definitions_apply_by_key_whole_or_not_at_all,
     a_stored_definition_past_a_limit_is_skipped_not_fatal,
     crm_accounts_then_segment_history_reach_each_other,
@@ -1172,4 +1173,52 @@ async fn a_database_from_before_checksums_records_them_and_an_edit_stops_the_sta
     execute(&store, "UPDATE keepwell_migrations SET checksum = 'edited' WHERE version = 7").await;
     let err = store.migrate().await.unwrap_err().to_string();
     assert!(err.contains("migration 0007 (health)") && err.contains("edited"), "{err}");
+}
+
+/// Today's pass writes a delivery per subscribed endpoint for each segment entered and each band in
+/// force that changed (an override too), once however often the day is run; a replay of older days
+/// writes none.
+async fn a_live_pass_tells_subscribed_endpoints_of_each_change_once(store: Store) {
+    use keepwell_core::definitions::{Definitions, SegmentDef};
+    use keepwell_store::deliveries::{self, DeliveryFilter};
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T12:00:00Z").unwrap().to_utc();
+    let store = store.with_clock(keepwell_store::Clock::fixed(at));
+    let acme = store.create_account(&cli(), &account("Acme", "c-1").validate().unwrap()).await.unwrap();
+    // Paying from the 21st: it enters the segment that day.
+    store.import_periods(&cli(), &[period("sub_1", "1000", "month", "2026-11-21", "")], false, |_| {}).await.unwrap();
+    let paying = SegmentDef { key: "paying".into(), name: "Paying".into(), filter: "mrr > 0".into() };
+    store.apply(&cli(), &Definitions { segments: vec![paying], ..Default::default() }, false).await.unwrap();
+    // History before the endpoint, and older than yesterday: nobody is told.
+    store.run_days("USD", day("2026-11-01"), day("2026-11-02"), |_, _| {}).await.unwrap();
+    let mut w = store.write(&cli()).await.unwrap();
+    let events = ["health.band_changed".to_owned(), "segment.entered".to_owned()];
+    deliveries::create_endpoint(&mut w, "https://hooks.example.com/k", &events, "sealed").await.unwrap();
+    w.commit().await.unwrap();
+    store.run_days("USD", day("2026-11-10"), day("2026-11-10"), |_, _| {}).await.unwrap();
+    let all = DeliveryFilter { limit: 100, ..Default::default() };
+    assert!(store.deliveries(&all).await.unwrap().data.is_empty(), "a replay of older days tells no one");
+
+    store.run_days("USD", day("2026-11-20"), day("2026-11-20"), |_, _| {}).await.unwrap();
+    store
+        .add_override(&cli(), acme.id, 10.into(), "champion left", day("2026-11-21"), day("2026-12-21"))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        store.run_days("USD", day("2026-11-21"), day("2026-11-21"), |_, _| {}).await.unwrap();
+    }
+    let sent = store.deliveries(&all).await.unwrap().data;
+    let mut kinds: Vec<&str> = sent.iter().map(|d| d.event.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["health.band_changed", "segment.entered"], "{sent:?}");
+    assert!(sent.iter().all(|d| d.account_id == Some(acme.id) && d.status == "queued"));
+    let band = sent.iter().find(|d| d.event == "health.band_changed").unwrap();
+    let stored = store.claim_due(at.timestamp_micros(), 60_000_000, 10).await.unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(&stored.iter().find(|d| d.id == band.id).unwrap().payload).unwrap();
+    assert_eq!(
+        (body["type"].as_str(), body["data"]["to"].as_str()),
+        (Some("health.band_changed"), Some("red")),
+        "{body}"
+    );
+    assert_eq!(body["data"]["day"], "2026-11-21");
 }

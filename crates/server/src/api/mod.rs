@@ -5,6 +5,7 @@ pub mod audit;
 pub mod billing;
 pub mod contacts;
 pub mod definitions;
+pub mod deliveries;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -23,6 +24,10 @@ use keepwell_core::Invalid;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi::document))
+        .route("/webhook-endpoints", get(deliveries::endpoints).post(deliveries::create_endpoint))
+        .route("/webhook-endpoints/{id}", axum::routing::delete(deliveries::delete_endpoint))
+        .route("/deliveries", get(deliveries::deliveries))
+        .route("/deliveries/{id}/retry", axum::routing::post(deliveries::retry))
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route("/accounts/by-external-id/{external_id}", get(accounts::by_external_id))
         .route("/accounts/{id}", get(accounts::show).patch(accounts::update).delete(accounts::delete))

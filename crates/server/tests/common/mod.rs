@@ -25,8 +25,15 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server whose settings `change` adjusts first.
+    pub async fn spawn_with(backend: Backend, change: impl FnOnce(&mut Settings)) -> TestApp {
         let store = fresh_store(backend).await;
-        let settings = Settings { stripe_webhook_secret: Some(STRIPE_SECRET.into()), ..Settings::new("127.0.0.1:0") };
+        let mut settings =
+            Settings { stripe_webhook_secret: Some(STRIPE_SECRET.into()), ..Settings::new("127.0.0.1:0") };
+        change(&mut settings);
         let app = Application::build(store.clone(), settings).await.expect("build the app");
         let base = format!("http://{}", app.local_addr());
         tokio::spawn(app.run_until(std::future::pending()));

@@ -385,8 +385,15 @@ impl Store {
             // 8 MiB cache each of them is read back from the OS for every day written.
             sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
         }
+        // Today's pass (and yesterday's, caught up) tells the endpoints what changed; a replay of
+        // history or of some accounts rewrites the past and tells no one.
+        let subscribers = crate::deliveries::Subscribers::load(&mut tx).await?;
+        let live_from = self.clock().today() - chrono::Days::new(1);
         for (day, out) in days {
             write_day(&mut tx, self.backend(), self.now_micros(), plan, accounts, *day, out).await?;
+            if accounts.is_none() && *day >= live_from {
+                emit_day(&mut tx, self.now_micros(), plan, (*day, out), &subscribers).await?;
+            }
         }
         let written = t.elapsed();
         if sqlite {
@@ -839,6 +846,58 @@ async fn write_day(
     .bind(out.snapshots.len() as i64)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// The webhook deliveries of a day's changes: segments entered and left, and bands in force that
+/// changed since the day before (an account first scored that day has no change). Each is an
+/// occurrence of its own key, so running the day again sends nothing twice.
+async fn emit_day(
+    tx: &mut Tx,
+    at: i64,
+    plan: &Plan,
+    (day, out): (NaiveDate, &Day),
+    subscribers: &crate::deliveries::Subscribers,
+) -> Result<()> {
+    if subscribers.want("segment.entered") || subscribers.want("segment.left") {
+        let keys: HashMap<i64, &str> = plan.segments.iter().map(|s| (s.id, s.key.as_str())).collect();
+        for (segment, account, entered) in &out.membership {
+            let event = if *entered { "segment.entered" } else { "segment.left" };
+            let key = keys.get(segment).copied().unwrap_or_default();
+            let data = serde_json::json!({"segment": key, "account_id": account, "day": day});
+            let occurrence = format!("{event}:{segment}:{account}:{day}");
+            subscribers.write(tx, at, Some(&occurrence), (event, Some(*account)), &data).await?;
+        }
+    }
+    if subscribers.want("health.band_changed") {
+        let Some(before) = day.pred_opt() else { return Ok(()) };
+        let rows = sqlx::query("SELECT account_id, band FROM health_snapshots WHERE day = $1")
+            .bind(before.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+        let mut was: HashMap<i64, Option<String>> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            was.insert(r.try_get("account_id")?, crate::sql::opt_text(r, "band")?);
+        }
+        for s in &out.snapshots {
+            let to = s.effective_band.map(|b| b.as_str());
+            let Some(from) = was.get(&s.account) else { continue };
+            if from.as_deref() == to {
+                continue;
+            }
+            let data = serde_json::json!({
+                "account_id": s.account, "day": day, "from": from, "to": to,
+                "score": s.effective.map(|d| d.normalize().to_string()),
+            });
+            let occurrence = format!(
+                "health.band_changed:{}:{day}:{}:{}",
+                s.account,
+                from.as_deref().unwrap_or("-"),
+                to.unwrap_or("-")
+            );
+            subscribers.write(tx, at, Some(&occurrence), ("health.band_changed", Some(s.account)), &data).await?;
+        }
+    }
     Ok(())
 }
 

@@ -1,0 +1,304 @@
+//! Outgoing webhooks: the endpoints an admin subscribes, and the sender that drains the outbox.
+//! Deliveries are written by the services in the write of their decision
+//! ([`keepwell_store::deliveries::emit`]); [`spawn`] claims them on every node, signs each as the
+//! Standard Webhooks specification says, posts it, and records the attempt. Sending is at least once:
+//! a node killed after posting and before recording posts again, with the same `webhook-id`.
+
+use crate::cause::Caller;
+use crate::refused::Outcome;
+use crate::state::AppState;
+pub use keepwell_core::webhook::Policy;
+use keepwell_core::webhook::{self, Secret};
+use keepwell_core::Invalid;
+use keepwell_store::deliveries::{self, Attempt, Due, Endpoint, Next};
+use keepwell_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A new endpoint with the secret its owner verifies deliveries with, shown this once.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CreatedEndpoint {
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    /// `whsec_…`: the Standard Webhooks secret; Keepwell keeps it encrypted and never shows it again.
+    pub secret: String,
+}
+
+/// Subscribes `url` to `events` (admins). The URL is HTTPS on a public host unless the operator
+/// allows private ones.
+pub async fn create_endpoint(
+    state: &AppState,
+    caller: &Caller,
+    url: &str,
+    events: &[String],
+) -> Outcome<CreatedEndpoint> {
+    let mut invalid = Invalid::default();
+    if let Err(e) = check_url(url, state.settings.deliveries.allow_private) {
+        invalid.push("url", e);
+    }
+    if events.is_empty() {
+        invalid.push("events", format!("name at least one of {}", webhook::EVENTS.join(", ")));
+    }
+    for (i, e) in events.iter().enumerate() {
+        if !webhook::EVENTS.contains(&e.as_str()) {
+            invalid.push(
+                format!("events[{i}]"),
+                format!("unknown event {e:?}: expected one of {}", webhook::EVENTS.join(", ")),
+            );
+        } else if events[..i].contains(e) {
+            invalid.push(format!("events[{i}]"), format!("{e:?} is named twice"));
+        }
+    }
+    invalid.into_result(())?;
+    let mut bytes = vec![0u8; 24];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    let secret = Secret::from_bytes(bytes).encoded();
+    let sealed = state.settings.secret_key.seal(secret.as_bytes());
+    let url = url.trim();
+    let endpoint =
+        caller.decide(&state.store, async |w| deliveries::create_endpoint(w, url, events, &sealed).await).await?;
+    Ok(CreatedEndpoint { endpoint, secret })
+}
+
+pub async fn delete_endpoint(store: &Store, caller: &Caller, id: i64) -> Outcome<()> {
+    caller.decide(store, async |w| deliveries::delete_endpoint(w, id).await).await
+}
+
+/// Puts an unsent delivery back in the queue now.
+pub async fn retry(store: &Store, caller: &Caller, id: i64) -> Outcome<deliveries::Delivery> {
+    caller.decide(store, async |w| deliveries::retry(w, id).await).await
+}
+
+/// Why a URL cannot be an endpoint: not HTTPS (unless private ones are allowed), no host, user
+/// info, too long, or an address literal that is not public.
+pub fn check_url(raw: &str, allow_private: bool) -> Result<reqwest::Url, String> {
+    let raw = raw.trim();
+    if raw.len() > webhook::MAX_URL {
+        return Err(format!("is longer than {} bytes", webhook::MAX_URL));
+    }
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        "http" => return Err("must be https:// (plain HTTP is refused)".into()),
+        other => return Err(format!("{other}:// is not a web address; use https://")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold a user name or password".into());
+    }
+    match url.host() {
+        None => return Err("names no host".into()),
+        Some(url::Host::Ipv4(ip)) if !allow_private && !webhook::is_public(ip.into()) => {
+            return Err(format!("{ip} is not a public address"))
+        }
+        Some(url::Host::Ipv6(ip)) if !allow_private && !webhook::is_public(ip.into()) => {
+            return Err(format!("{ip} is not a public address"))
+        }
+        Some(_) => {}
+    }
+    Ok(url)
+}
+
+/// Resolves host names to public addresses only: the check happens when connecting, so a name
+/// that resolves to a private address later (DNS rebinding) is refused too.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<SocketAddr> = found.iter().copied().filter(|a| webhook::is_public(a.ip())).collect();
+            if public.is_empty() {
+                let why =
+                    if found.is_empty() { "resolves to no address" } else { "resolves to private addresses only" };
+                return Err(format!("{host} {why}; webhooks go to public addresses").into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+fn client(policy: &Policy) -> anyhow::Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder()
+        .timeout(policy.timeout)
+        .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Keepwell-Webhooks/", env!("CARGO_PKG_VERSION")));
+    if !policy.allow_private {
+        b = b.dns_resolver(Arc::new(PublicOnly)).https_only(true);
+    }
+    Ok(b.build()?)
+}
+
+/// Starts this process's sender: it drains what is due, then looks again every `poll`.
+pub fn spawn(state: AppState) {
+    if !state.settings.deliveries.send {
+        return;
+    }
+    tokio::spawn(async move {
+        let http = match client(&state.settings.deliveries) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "no webhook sender: cannot build its HTTP client");
+                return;
+            }
+        };
+        let mut gauge_at = Instant::now() - Duration::from_secs(60);
+        loop {
+            let sent = match drain_once(&state, &http).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the webhook sender could not claim deliveries; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    0
+                }
+            };
+            if gauge_at.elapsed() > Duration::from_secs(5) {
+                gauge_at = Instant::now();
+                if let Ok(n) = state.store.deliveries_pending().await {
+                    metrics::gauge!("keepwell_deliveries_pending").set(n as f64);
+                }
+            }
+            if sent == 0 {
+                tokio::time::sleep(state.settings.deliveries.poll).await;
+            }
+        }
+    });
+}
+
+/// How long a claimed delivery stays this node's before another may take it over.
+const LEASE: Duration = Duration::from_secs(120);
+
+/// Claims a batch of due deliveries and sends them, 16 at a time; returns how many it claimed.
+#[tracing::instrument(skip_all)]
+pub async fn drain_once(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+    let now = state.store.clock().now().timestamp_micros();
+    let due = state.store.claim_due(now, LEASE.as_micros() as i64, 64).await?;
+    let n = due.len();
+    let limit = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut running = tokio::task::JoinSet::new();
+    for d in due {
+        let (state, http, permit) = (state.clone(), http.clone(), limit.clone().acquire_owned().await?);
+        running.spawn(async move {
+            let id = d.id;
+            if let Err(e) = send_one(&state, &http, d).await {
+                tracing::warn!(delivery = id, error = %e, "a delivery's attempt was not recorded; it is sent again later");
+            }
+            drop(permit);
+        });
+    }
+    while running.join_next().await.is_some() {}
+    Ok(n)
+}
+
+#[tracing::instrument(skip_all, fields(delivery = d.id))]
+async fn send_one(state: &AppState, http: &reqwest::Client, d: Due) -> anyhow::Result<()> {
+    let policy = &state.settings.deliveries;
+    let started = Instant::now();
+    let result = post(state, http, &d).await;
+    let at = state.store.clock().now().timestamp_micros();
+    let duration_ms = started.elapsed().as_millis() as i64;
+    let (status_code, error) = match &result {
+        Ok(code) if (200..300).contains(code) => (Some(*code), None),
+        Ok(code) => (Some(*code), Some(format!("the endpoint answered HTTP {code}"))),
+        Err(e) => (None, Some(e.clone())),
+    };
+    let next = match &error {
+        None => Next::Sent,
+        Some(_) if d.attempts >= policy.max_attempts => Next::Dead,
+        Some(_) => Next::RetryAt(at + policy.backoff(d.attempts, rand::random::<f64>()).as_micros() as i64),
+    };
+    let outcome = match next {
+        Next::Sent => "sent",
+        Next::RetryAt(_) => "retrying",
+        Next::Dead => "dead",
+    };
+    metrics::counter!("keepwell_deliveries_total", "channel" => "webhook", "outcome" => outcome).increment(1);
+    metrics::histogram!("keepwell_delivery_seconds", "channel" => "webhook").record(started.elapsed().as_secs_f64());
+    let attempt = Attempt { at, status_code, error, duration_ms };
+    if state.store.record_attempt(&d, &attempt, next).await? {
+        tracing::warn!(endpoint = d.endpoint_id, "a webhook endpoint failed for a day and was disabled");
+    }
+    Ok(())
+}
+
+/// Signs and posts one delivery; the answer's status, or why there was none.
+async fn post(state: &AppState, http: &reqwest::Client, d: &Due) -> Result<u16, String> {
+    let endpoint = d.endpoint_id.ok_or("the delivery names no endpoint")?;
+    let sealed = state
+        .store
+        .endpoint_secrets(endpoint)
+        .await
+        .map_err(|e| format!("cannot read the endpoint: {e}"))?
+        .ok_or("the endpoint was deleted")?;
+    let key = &state.settings.secret_key;
+    let open = |s: &str| -> Result<Secret, String> {
+        let text = key.open(s).ok_or("the endpoint's secret cannot be decrypted: was KEEPWELL_SECRET_KEY changed?")?;
+        Secret::parse(&String::from_utf8_lossy(&text))
+    };
+    let now = state.store.clock().now();
+    let mut secrets = vec![open(&sealed.current)?];
+    if let Some((previous, until)) = &sealed.previous {
+        if now.timestamp_micros() < *until {
+            secrets.push(open(previous)?);
+        }
+    }
+    check_url(&d.recipient, state.settings.deliveries.allow_private)?;
+    let timestamp = now.timestamp();
+    let refs: Vec<&Secret> = secrets.iter().collect();
+    let signature = webhook::signature(&refs, &d.message_id, timestamp, d.payload.as_bytes());
+    let res = http
+        .post(&d.recipient)
+        .header("content-type", "application/json")
+        .header("webhook-id", &d.message_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(d.payload.clone())
+        .send()
+        .await
+        .map_err(|e| describe(&e))?;
+    let status = res.status();
+    if status.is_redirection() {
+        let to = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("?").to_owned();
+        return Err(format!("the endpoint redirected (HTTP {}) to {to}; redirects are not followed", status.as_u16()));
+    }
+    Ok(status.as_u16())
+}
+
+/// A transport failure in a sentence, with its cause (refused connection, timeout, DNS…).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() { "no answer in time".to_owned() } else { e.to_string() };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.chars().take(500).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_https_on_public_hosts_unless_allowed() {
+        assert!(check_url("https://hooks.example.com/keepwell", false).is_ok());
+        for bad in [
+            "http://hooks.example.com/",
+            "https://127.0.0.1/",
+            "https://[::1]/",
+            "https://10.0.0.8/x",
+            "https://169.254.169.254/latest",
+            "https://user:pw@hooks.example.com/",
+            "ftp://hooks.example.com/",
+            "hooks.example.com",
+        ] {
+            assert!(check_url(bad, false).is_err(), "{bad} should be refused");
+        }
+        assert!(check_url("http://127.0.0.1:9000/hook", true).is_ok());
+        assert!(check_url(&format!("https://e.com/{}", "a".repeat(3000)), false).is_err());
+    }
+}

@@ -1,0 +1,251 @@
+//! Outgoing webhooks, received by a real HTTP server process (Python's) and verified with the
+//! Standard Webhooks reference library (`standardwebhooks`, installed by scripts/test): a healthy
+//! endpoint gets each occurrence once; one failing three times then answering 200 gets the
+//! delivery once, under one id; one failing always dead-letters it with its error shown.
+
+mod common;
+
+use common::TestApp;
+use keepwell_store::Backend;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+macro_rules! on_both_backends_with_a_receiver {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::Backend::Postgres).await } )* }
+    };
+}
+
+on_both_backends_with_a_receiver!(webhooks_are_signed_retried_and_dead_lettered);
+
+fn python() -> String {
+    std::env::var("KEEPWELL_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// Records every POST (path, headers, body) as a JSON line; `/flaky` answers 500 three times,
+/// then 200; `/down` always 500; anything else 200.
+const RECEIVER: &str = r#"
+import json, sys, threading
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+log = open(sys.argv[1], "a", buffering=1)
+seen = {}
+lock = threading.Lock()
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+        with lock:
+            seen[self.path] = seen.get(self.path, 0) + 1
+            n = seen[self.path]
+            log.write(json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}) + "\n")
+        code = 500 if self.path == "/down" or (self.path == "/flaky" and n <= 3) else 200
+        self.send_response(code)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// Verifies each recorded request with the endpoint's secret; prints `[{path, id, type}]`, or
+/// fails naming the request the library refused.
+const VERIFY: &str = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+secrets = json.loads(sys.argv[2])
+out = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    payload = Webhook(secrets[r["path"]]).verify(r["body"], r["headers"])
+    out.append({"path": r["path"], "id": r["headers"]["webhook-id"], "type": payload["type"], "data": payload["data"]})
+print(json.dumps(out))
+"#;
+
+struct Receiver(Child);
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn receiver(log: &std::path::Path) -> (Receiver, u16) {
+    let mut child = Command::new(python())
+        .args(["-c", RECEIVER, log.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python3 (scripts/test installs the test venv; KEEPWELL_TEST_PYTHON names its interpreter)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().parse().unwrap_or_else(|_| panic!("the receiver did not start: {line:?}"));
+    (Receiver(child), port)
+}
+
+async fn webhooks_are_signed_retried_and_dead_lettered(backend: Backend) {
+    let dir = tempdir();
+    let log = dir.join("requests.jsonl");
+    let (_receiver, port) = receiver(&log);
+    let app = TestApp::spawn_with(backend, |s| {
+        s.deliveries.allow_private = true;
+        s.deliveries.first_retry = Duration::from_millis(150);
+        s.deliveries.max_retry = Duration::from_millis(600);
+        s.deliveries.max_attempts = 4;
+        s.deliveries.poll = Duration::from_millis(50);
+    })
+    .await;
+    let mut secrets = serde_json::Map::new();
+    let mut ids = serde_json::Map::new();
+    for (path, events) in [
+        ("/ok", json!(["account.created", "account.stage_changed", "account.deleted"])),
+        ("/flaky", json!(["account.created"])),
+        ("/down", json!(["account.created"])),
+    ] {
+        let (status, created) = app
+            .post(
+                "/api/v1/webhook-endpoints",
+                &app.admin,
+                json!({"url": format!("http://127.0.0.1:{port}{path}"), "events": events}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let secret = created["secret"].as_str().unwrap();
+        assert!(secret.starts_with("whsec_"), "{created}");
+        secrets.insert(path.into(), secret.into());
+        ids.insert(path.into(), created["id"].clone());
+    }
+    // The secret is shown once: the list never has it.
+    let (_, listed) = app.get("/api/v1/webhook-endpoints", &app.admin).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3);
+    assert!(!listed.to_string().contains("whsec_"), "{listed}");
+
+    let (status, account) = app
+        .post(
+            "/api/v1/accounts",
+            &app.admin,
+            json!({"name": "Acme", "external_ids": [{"kind": "crm", "value": "c-1"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{account}");
+    let id = account["id"].as_i64().unwrap();
+    let (status, _) =
+        app.patch(&format!("/api/v1/accounts/{id}"), &app.admin, json!({"lifecycle_stage": "adoption"})).await;
+    assert_eq!(status, 200);
+
+    // Everything settles: sent, or dead after four attempts.
+    let mut settled = Value::Null;
+    for _ in 0..200 {
+        let (_, page) = app.get("/api/v1/deliveries?limit=50", &app.admin).await;
+        let busy = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| matches!(d["status"].as_str(), Some("queued" | "retrying" | "sending")));
+        if !busy && page["data"].as_array().unwrap().len() == 4 {
+            settled = page;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let rows = settled["data"].as_array().unwrap_or_else(|| panic!("deliveries did not settle in 20 s"));
+    let of = |path: &str| -> Vec<&Value> { rows.iter().filter(|d| d["endpoint_id"] == ids[path]).collect() };
+    let ok = of("/ok");
+    assert_eq!(ok.len(), 2, "{settled}");
+    assert!(ok.iter().all(|d| d["status"] == "sent" && d["attempts"] == 1), "{settled}");
+    let flaky = of("/flaky");
+    assert_eq!((flaky.len(), &flaky[0]["status"], &flaky[0]["attempts"]), (1, &json!("sent"), &json!(4)), "{settled}");
+    let down = of("/down");
+    assert_eq!((down.len(), &down[0]["status"]), (1, &json!("dead")), "{settled}");
+    assert_eq!(down[0]["attempts"], 4);
+    assert!(down[0]["last_error"].as_str().unwrap().contains("HTTP 500"), "{settled}");
+
+    // The reference library verifies every request the receiver got.
+    let out = Command::new(python())
+        .args(["-c", VERIFY, log.to_str().unwrap(), &Value::Object(secrets).to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "standardwebhooks refused a delivery: {}", String::from_utf8_lossy(&out.stderr));
+    let got: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let at = |path: &str| -> Vec<&Value> { got.iter().filter(|r| r["path"] == path).collect() };
+    let ok = at("/ok");
+    assert_eq!(
+        ok.iter().map(|r| r["type"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["account.created", "account.stage_changed"]
+    );
+    assert_eq!(ok[0]["data"]["name"], "Acme");
+    assert_eq!((ok[1]["data"]["from"].as_str(), ok[1]["data"]["to"].as_str()), (Some("onboarding"), Some("adoption")));
+    // Four attempts of one occurrence carry one id.
+    let flaky = at("/flaky");
+    assert_eq!(flaky.len(), 4);
+    assert!(flaky.iter().all(|r| r["id"] == flaky[0]["id"] && r["type"] == "account.created"));
+    assert_eq!(at("/down").len(), 4);
+
+    // A dead delivery is retried by hand with the same id; a sent one cannot be.
+    let dead = down_id(rows, &ids["/down"]);
+    let (status, again) = app.post(&format!("/api/v1/deliveries/{dead}/retry"), &app.admin, json!({})).await;
+    assert_eq!((status, again["status"].as_str()), (200, Some("queued")), "{again}");
+    let sent = ok_id(rows, &ids["/ok"]);
+    let (status, _) = app.post(&format!("/api/v1/deliveries/{sent}/retry"), &app.admin, json!({})).await;
+    assert_eq!(status, 409);
+    // Deleting the account is an event too.
+    let res = app.call(reqwest::Method::DELETE, &format!("/api/v1/accounts/{id}"), &app.admin, None).await;
+    assert_eq!(res.status(), 204);
+    let mut deleted = false;
+    for _ in 0..100 {
+        let (_, page) = app.get("/api/v1/deliveries?status=sent", &app.admin).await;
+        if page["data"].as_array().unwrap().len() == 4 {
+            deleted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(deleted, "account.deleted was not delivered");
+}
+
+fn down_id(rows: &[Value], endpoint: &Value) -> i64 {
+    rows.iter().find(|d| &d["endpoint_id"] == endpoint).unwrap()["id"].as_i64().unwrap()
+}
+
+fn ok_id(rows: &[Value], endpoint: &Value) -> i64 {
+    down_id(rows, endpoint)
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kw-webhooks-{}-{}", std::process::id(), rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Endpoints are HTTPS on public hosts unless the operator allows otherwise, checked when they
+/// are made (and again when connecting).
+#[tokio::test]
+async fn private_and_plain_endpoints_are_refused_by_default() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for url in ["http://hooks.example.com/", "https://127.0.0.1/x", "https://10.0.0.1/", "https://[::1]/"] {
+        let (status, problem) =
+            app.post("/api/v1/webhook-endpoints", &app.admin, json!({"url": url, "events": ["account.created"]})).await;
+        assert_eq!(status, 422, "{url}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "url", "{problem}");
+    }
+    let (status, problem) = app
+        .post(
+            "/api/v1/webhook-endpoints",
+            &app.admin,
+            json!({"url": "https://hooks.example.com/", "events": ["account.eaten"]}),
+        )
+        .await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (422, Some("events[0]")), "{problem}");
+    let viewer = app.member_token("v@team.io", keepwell_core::Role::Manager).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/webhook-endpoints",
+            &viewer,
+            json!({"url": "https://hooks.example.com/", "events": ["account.created"]}),
+        )
+        .await;
+    assert_eq!(status, 403, "only admins subscribe endpoints");
+}

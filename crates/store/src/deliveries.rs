@@ -1,0 +1,471 @@
+//! Webhook endpoints and the outbox. A delivery is written by [`emit`] inside the write of the
+//! decision that causes it, one per subscribed endpoint, keyed by occurrence × recipient × channel so
+//! an occurrence never becomes two deliveries. Senders on any number of nodes [`Store::claim_due`]
+//! a batch (a lease each; `FOR UPDATE SKIP LOCKED` on PostgreSQL, one atomic `UPDATE … RETURNING`
+//! on SQLite) and [`Store::record_attempt`] what came of each. A lease that runs out (its node died)
+//! makes the delivery due again, with the same message id.
+
+use crate::sql::{opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Write};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A subscribed HTTPS endpoint (its secret is never shown again).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Endpoint {
+    pub id: i64,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// Set when its deliveries have failed for a day; nothing more is sent to it.
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt has failed, while it has.
+    pub failing_since: Option<DateTime<Utc>>,
+}
+
+/// An endpoint's signing secrets as stored (sealed by the server: the store never sees them).
+#[derive(Debug, Clone)]
+pub struct SealedSecrets {
+    pub current: String,
+    /// The secret before a rotation, still signed with until `previous_until`.
+    pub previous: Option<(String, i64)>,
+}
+
+/// One delivery as a person reads it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    pub id: i64,
+    /// `webhook` or `email`.
+    pub channel: String,
+    /// The endpoint's URL, or the e-mail address.
+    pub recipient: String,
+    pub endpoint_id: Option<i64>,
+    /// The event type, e.g. `account.created`.
+    pub event: String,
+    pub account_id: Option<i64>,
+    /// The id every attempt carries (`webhook-id`), so a receiver drops a repeat.
+    pub message_id: String,
+    /// `queued`, `sending`, `sent`, `retrying` or `dead`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A delivery claimed for sending.
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub id: i64,
+    pub endpoint_id: Option<i64>,
+    pub recipient: String,
+    pub message_id: String,
+    pub payload: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+}
+
+/// What came of one attempt.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub at: i64,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Sent,
+    RetryAt(i64),
+    Dead,
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+/// How long an endpoint may fail before it is disabled: a day.
+pub const DISABLE_AFTER_MICROS: i64 = 24 * 3_600 * 1_000_000;
+
+const DELIVERY_COLS: &str = "id, channel, recipient, endpoint_id, event, account_id, message_id, status, attempts, \
+                             next_attempt_at, last_error, created_at, sent_at";
+
+fn endpoint_from(r: &AnyRow) -> Result<Endpoint> {
+    Ok(Endpoint {
+        id: r.try_get("id")?,
+        url: text(r, "url")?,
+        events: serde_json::from_str(&text(r, "events")?).map_err(|_| crate::sql::corrupt("events"))?,
+        created_at: instant(r.try_get("created_at")?),
+        disabled_at: get_opt_i64(r, "disabled_at")?.map(instant),
+        disabled_reason: opt_text(r, "disabled_reason")?,
+        failing_since: get_opt_i64(r, "failing_since")?.map(instant),
+    })
+}
+
+fn delivery_from(r: &AnyRow) -> Result<Delivery> {
+    let status = text(r, "status")?;
+    let waiting = matches!(status.as_str(), "queued" | "retrying");
+    Ok(Delivery {
+        id: r.try_get("id")?,
+        channel: text(r, "channel")?,
+        recipient: text(r, "recipient")?,
+        endpoint_id: get_opt_i64(r, "endpoint_id")?,
+        event: text(r, "event")?,
+        account_id: get_opt_i64(r, "account_id")?,
+        message_id: text(r, "message_id")?,
+        next_attempt_at: waiting.then(|| r.try_get("next_attempt_at").map(instant)).transpose()?,
+        status,
+        attempts: r.try_get::<i64, _>("attempts")?,
+        last_error: opt_text(r, "last_error")?,
+        created_at: instant(r.try_get("created_at")?),
+        sent_at: get_opt_i64(r, "sent_at")?.map(instant),
+    })
+}
+
+/// Subscribes `url` to `events`; `secret` is the signing secret as the server sealed it.
+pub async fn create_endpoint(w: &mut Write, url: &str, events: &[String], secret: &str) -> Result<Endpoint> {
+    let row = sqlx::query(
+        "INSERT INTO webhook_endpoints (url, events, secret, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
+         RETURNING id, url, events, created_at, disabled_at, disabled_reason, failing_since",
+    )
+    .bind(url)
+    .bind(serde_json::to_string(events).unwrap_or_default())
+    .bind(secret)
+    .bind(w.actor.user_id)
+    .bind(w.at)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    let endpoint = endpoint_from(&row)?;
+    w.audit("webhook_endpoint.create", "webhook_endpoint", Some(endpoint.id.to_string()), None, Some(&endpoint))
+        .await?;
+    Ok(endpoint)
+}
+
+/// Unsubscribes an endpoint; its deliveries go with it.
+pub async fn delete_endpoint(w: &mut Write, id: i64) -> Result<()> {
+    let gone = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id).execute(&mut *w.tx).await?;
+    if gone.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("no webhook endpoint with id {id}")));
+    }
+    w.audit::<()>("webhook_endpoint.delete", "webhook_endpoint", Some(id.to_string()), None, None).await
+}
+
+/// Writes the deliveries of one occurrence of `event` to every live endpoint subscribed to it, in
+/// the decision's write: the body is `{type, timestamp, data}`, the timestamp the decision's. Returns
+/// how many deliveries it wrote.
+pub async fn emit(w: &mut Write, event: &str, account_id: Option<i64>, data: &serde_json::Value) -> Result<usize> {
+    let subscribers = Subscribers::load(&mut w.tx).await?;
+    subscribers.write(&mut w.tx, w.at, None, (event, account_id), data).await
+}
+
+/// The live endpoints and what each subscribed to, read once for the many occurrences of a pass.
+pub(crate) struct Subscribers(Vec<(i64, String, Vec<String>)>);
+
+impl Subscribers {
+    pub(crate) async fn load(tx: &mut crate::Tx) -> Result<Subscribers> {
+        let rows = sqlx::query("SELECT id, url, events FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id")
+            .fetch_all(&mut **tx)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((r.try_get("id")?, text(r, "url")?, serde_json::from_str(&text(r, "events")?).unwrap_or_default()))
+            })
+            .collect::<Result<_>>()
+            .map(Subscribers)
+    }
+
+    /// Whether any endpoint wants `event`.
+    pub(crate) fn want(&self, event: &str) -> bool {
+        self.0.iter().any(|(_, _, events)| events.iter().any(|e| e == event))
+    }
+
+    /// Writes one occurrence's deliveries. An `occurrence` names it (the pass's band change of an
+    /// account on a day): written again, as when a day is run twice, it adds nothing. Without
+    /// one, each call is an occurrence of its own (a person's decision).
+    pub(crate) async fn write(
+        &self,
+        tx: &mut crate::Tx,
+        at: i64,
+        occurrence: Option<&str>,
+        (event, account_id): (&str, Option<i64>),
+        data: &serde_json::Value,
+    ) -> Result<usize> {
+        if !self.want(event) {
+            return Ok(0);
+        }
+        let message_id = match occurrence {
+            Some(o) => {
+                use sha2::{Digest, Sha256};
+                format!("msg_{}", &hex::encode(Sha256::digest(o.as_bytes()))[..32])
+            }
+            None => {
+                let mut random = [0u8; 16];
+                rand::thread_rng().fill_bytes(&mut random);
+                format!("msg_{}", hex::encode(random))
+            }
+        };
+        let body = serde_json::json!({
+            "type": event,
+            "timestamp": instant(at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "data": data,
+        })
+        .to_string();
+        let mut written = 0;
+        for (endpoint, url, events) in &self.0 {
+            if !events.iter().any(|e| e == event) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO deliveries (key, channel, recipient, endpoint_id, event, account_id, message_id, payload, status, \
+                 next_attempt_at, created_at) VALUES ($1, 'webhook', $2, $3, $4, $5, $6, $7, 'queued', $8, $8) \
+                 ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(format!("{message_id}:webhook:{endpoint}"))
+            .bind(url)
+            .bind(endpoint)
+            .bind(event)
+            .bind(account_id)
+            .bind(&message_id)
+            .bind(&body)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+            written += 1;
+        }
+        Ok(written)
+    }
+}
+
+/// Puts a dead (or any unsent) delivery back in the queue now, with its attempts counted afresh.
+pub async fn retry(w: &mut Write, id: i64) -> Result<Delivery> {
+    let row = sqlx::query(&format!(
+        "UPDATE deliveries SET status = 'queued', attempts = 0, next_attempt_at = $1, claimed_until = NULL \
+         WHERE id = $2 AND status <> 'sent' RETURNING {DELIVERY_COLS}"
+    ))
+    .bind(w.at)
+    .bind(id)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    let Some(row) = row else {
+        let sent = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1").bind(id).fetch_optional(&mut *w.tx).await?;
+        return Err(match sent {
+            Some(_) => StoreError::conflict("status", format!("delivery {id} was sent; there is nothing to retry")),
+            None => StoreError::NotFound(format!("no delivery with id {id}")),
+        });
+    };
+    let d = delivery_from(&row)?;
+    w.audit("delivery.retry", "delivery", Some(id.to_string()), None, Some(&d)).await?;
+    Ok(d)
+}
+
+impl Store {
+    pub async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>> {
+        sqlx::query(
+            "SELECT id, url, events, created_at, disabled_at, disabled_reason, failing_since FROM webhook_endpoints ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(endpoint_from)
+        .collect()
+    }
+
+    pub async fn endpoint_secrets(&self, id: i64) -> Result<Option<SealedSecrets>> {
+        let row = sqlx::query("SELECT secret, previous_secret, previous_until FROM webhook_endpoints WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            let previous = match (opt_text(&r, "previous_secret")?, get_opt_i64(&r, "previous_until")?) {
+                (Some(s), Some(until)) => Some((s, until)),
+                _ => None,
+            };
+            Ok(SealedSecrets { current: text(&r, "secret")?, previous })
+        })
+        .transpose()
+    }
+
+    pub async fn delivery(&self, id: i64) -> Result<Option<Delivery>> {
+        sqlx::query(&format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(delivery_from)
+            .transpose()
+    }
+
+    /// Deliveries, newest first.
+    pub async fn deliveries(&self, f: &DeliveryFilter) -> Result<Page<Delivery>> {
+        let mut sql = Sql::new(&format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE 1=1"));
+        if let Some(s) = &f.status {
+            sql.push(" AND status = ").bind(Arg::Text(s.clone()));
+        }
+        if let Some(c) = &f.channel {
+            sql.push(" AND channel = ").bind(Arg::Text(c.clone()));
+        }
+        if let Some(raw) = &f.cursor {
+            let c = Cursor::decode(raw).ok_or_else(|| {
+                StoreError::Invalid(keepwell_core::Invalid::field("cursor", "is not a cursor this API gave out"))
+            })?;
+            sql.push(" AND id < ").bind(Arg::I64(c.id));
+        }
+        let limit = f.limit.clamp(1, 500);
+        sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1));
+        let mut conn = self.pool().acquire().await?;
+        let (data, more) = crate::sql::page_rows(&sql, &mut conn, limit, delivery_from).await?;
+        let next_cursor =
+            more.then(|| data.last().map(|d| Cursor { key: CursorKey::Int(d.id), id: d.id }.encode())).flatten();
+        Ok(Page { data, next_cursor })
+    }
+
+    /// How many deliveries wait to be sent (queued, retrying or being sent).
+    pub async fn deliveries_pending(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) FROM deliveries WHERE status IN ('queued', 'retrying', 'sending')")
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)?)
+    }
+
+    /// Claims up to `limit` deliveries that are due at `now` (or whose sender's lease ran out),
+    /// each leased until `now + lease` and its attempt counted, oldest due first. Two nodes never
+    /// claim the same delivery while its lease runs.
+    pub async fn claim_due(&self, now: i64, lease: i64, limit: i64) -> Result<Vec<Due>> {
+        let due = "((status IN ('queued', 'retrying') AND next_attempt_at <= $1) OR (status = 'sending' AND claimed_until < $1))";
+        let pick = match self.backend() {
+            Backend::Postgres => {
+                format!("SELECT id FROM deliveries WHERE {due} ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED")
+            }
+            Backend::Sqlite => format!("SELECT id FROM deliveries WHERE {due} ORDER BY next_attempt_at, id LIMIT $3"),
+        };
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(&format!(
+            "UPDATE deliveries SET status = 'sending', claimed_until = $2, attempts = attempts + 1 WHERE id IN ({pick}) \
+             RETURNING id, endpoint_id, recipient, message_id, payload, attempts"
+        ))
+        .bind(now)
+        .bind(now + lease)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Due {
+                    id: r.try_get("id")?,
+                    endpoint_id: get_opt_i64(r, "endpoint_id")?,
+                    recipient: text(r, "recipient")?,
+                    message_id: text(r, "message_id")?,
+                    payload: text(r, "payload")?,
+                    attempts: r.try_get::<i64, _>("attempts")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an attempt and what follows it; an endpoint failing for a day is disabled (its
+    /// queued deliveries die with the reason). Returns whether this attempt disabled the endpoint.
+    pub async fn record_attempt(&self, due: &Due, attempt: &Attempt, next: Next) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO delivery_attempts (delivery_id, at, status_code, error, duration_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(due.id)
+        .bind(attempt.at)
+        .bind(attempt.status_code.map(i64::from))
+        .bind(&attempt.error)
+        .bind(attempt.duration_ms)
+        .execute(&mut *tx)
+        .await?;
+        let (status, next_at, sent_at) = match next {
+            Next::Sent => ("sent", attempt.at, Some(attempt.at)),
+            Next::RetryAt(at) => ("retrying", at, None),
+            Next::Dead => ("dead", attempt.at, None),
+        };
+        sqlx::query(
+            "UPDATE deliveries SET status = $1, next_attempt_at = $2, sent_at = $3, last_error = $4, claimed_until = NULL \
+             WHERE id = $5 AND status = 'sending'",
+        )
+        .bind(status)
+        .bind(next_at)
+        .bind(sent_at)
+        .bind(&attempt.error)
+        .bind(due.id)
+        .execute(&mut *tx)
+        .await?;
+        let mut disabled = false;
+        if let Some(endpoint) = due.endpoint_id {
+            if next == Next::Sent {
+                sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
+                    .bind(endpoint)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2")
+                    .bind(attempt.at)
+                    .bind(endpoint)
+                    .execute(&mut *tx)
+                    .await?;
+                let reason = format!(
+                    "every delivery failed for a day; the last said: {}",
+                    attempt.error.as_deref().unwrap_or("?")
+                );
+                let off = sqlx::query(
+                    "UPDATE webhook_endpoints SET disabled_at = $1, disabled_reason = $2 \
+                     WHERE id = $3 AND disabled_at IS NULL AND failing_since <= $4",
+                )
+                .bind(attempt.at)
+                .bind(&reason)
+                .bind(endpoint)
+                .bind(attempt.at - DISABLE_AFTER_MICROS)
+                .execute(&mut *tx)
+                .await?;
+                if off.rows_affected() > 0 {
+                    disabled = true;
+                    sqlx::query(
+                        "UPDATE deliveries SET status = 'dead', last_error = $1, claimed_until = NULL \
+                         WHERE endpoint_id = $2 AND status IN ('queued', 'retrying')",
+                    )
+                    .bind("the endpoint was disabled after failing for a day")
+                    .bind(endpoint)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(disabled)
+    }
+
+    /// Each attempt of a delivery, oldest first: (at, status code, error, duration in ms).
+    pub async fn delivery_attempts(&self, id: i64) -> Result<Vec<(DateTime<Utc>, Option<i64>, Option<String>, i64)>> {
+        sqlx::query(
+            "SELECT at, status_code, error, duration_ms FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                instant(r.try_get("at")?),
+                get_opt_i64(r, "status_code")?,
+                opt_text(r, "error")?,
+                r.try_get("duration_ms")?,
+            ))
+        })
+        .collect()
+    }
+}
