@@ -65,6 +65,11 @@ pub async fn delete_endpoint(store: &Store, caller: &Caller, id: i64) -> Outcome
     caller.decide(store, async |w| deliveries::delete_endpoint(w, id).await).await
 }
 
+/// Queues a `webhook.test` event to one endpoint.
+pub async fn send_test(store: &Store, caller: &Caller, endpoint: i64) -> Outcome<()> {
+    caller.decide(store, async |w| deliveries::send_test(w, endpoint).await).await
+}
+
 /// Puts an unsent delivery back in the queue now.
 pub async fn retry(store: &Store, caller: &Caller, id: i64) -> Outcome<deliveries::Delivery> {
     caller.decide(store, async |w| deliveries::retry(w, id).await).await

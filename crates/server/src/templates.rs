@@ -19,6 +19,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("team.html", include_str!("web/templates/team.html")),
     ("api_access.html", include_str!("web/templates/api_access.html")),
     ("audit.html", include_str!("web/templates/audit.html")),
+    ("webhooks.html", include_str!("web/templates/webhooks.html")),
+    ("deliveries.html", include_str!("web/templates/deliveries.html")),
     ("me.html", include_str!("web/templates/me.html")),
     ("error.html", include_str!("web/templates/error.html")),
     ("revenue.html", include_str!("web/templates/revenue.html")),

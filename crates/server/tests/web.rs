@@ -11,6 +11,7 @@ on_both_backends!(
     an_account_is_created_by_form_and_bad_fields_are_shown,
     pages_check_roles,
     language_follows_the_browser_then_the_member,
+    an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries,
 );
 
 async fn login_needs_the_csrf_token_and_the_right_password(app: TestApp) {
@@ -139,4 +140,40 @@ async fn language_follows_the_browser_then_the_member(app: TestApp) {
     let html = res.text().await.unwrap();
     assert!(html.contains("Аккаунты"), "the member's choice beats the browser");
     assert_eq!(app.store.user_by_email("ann@team.io").await.unwrap().unwrap().locale.as_deref(), Some("ru"));
+}
+
+/// Settings → Webhooks: an admin adds an endpoint (a bad URL and no event are named on the form),
+/// sees its secret once, sends a test event, and a manager reads it under Deliveries; a CSM may not.
+async fn an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries(app: TestApp) {
+    let (admin, csrf) = logged_in(&app, "boss@team.io", Role::Admin).await;
+    let (status, html) = page(&admin, &app, "/settings/webhooks").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("No endpoints yet"), "{html}");
+    let (status, _, html) =
+        post(&admin, &app, "/settings/webhooks", &[("_csrf", &csrf), ("url", "http://hooks.example.com/")]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("must be https:") && html.contains("name at least one of"), "{html}");
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("url", "https://hooks.example.com/keepwell"),
+        ("event.account.created", "on"),
+        ("event.health.band_changed", "on"),
+    ];
+    let (status, _, html) = post(&admin, &app, "/settings/webhooks", &form).await;
+    assert_eq!(status, 200);
+    let secret = html.split("id=\"new-secret\">").nth(1).and_then(|r| r.split('<').next()).unwrap_or_default();
+    assert!(secret.starts_with("whsec_"), "{html}");
+    let (_, again) = page(&admin, &app, "/settings/webhooks").await;
+    assert!(again.contains("hooks.example.com") && !again.contains(secret), "shown once");
+    let id = app.store.webhook_endpoints().await.unwrap()[0].id;
+    let (status, location, _) = post(&admin, &app, &format!("/settings/webhooks/{id}/test"), &[("_csrf", &csrf)]).await;
+    assert_eq!((status, location.as_str()), (303, "/settings/deliveries"));
+    let (manager, _) = logged_in(&app, "lead@team.io", Role::Manager).await;
+    let (status, html) = page(&manager, &app, "/settings/deliveries").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("webhook.test") && html.contains("hooks.example.com"), "{html}");
+    let (status, _) = page(&manager, &app, "/settings/webhooks").await;
+    assert_eq!(status, 403, "endpoints are the admins'");
+    let (csm, _) = logged_in(&app, "csm@team.io", Role::Csm).await;
+    assert_eq!(page(&csm, &app, "/settings/deliveries").await.0, 403);
 }

@@ -170,6 +170,20 @@ pub async fn emit(w: &mut Write, event: &str, account_id: Option<i64>, data: &se
     subscribers.write(&mut w.tx, w.at, None, (event, account_id), data).await
 }
 
+/// Writes a `webhook.test` delivery to one endpoint (its owner's "send a test event"), whatever it
+/// subscribed to.
+pub async fn send_test(w: &mut Write, endpoint: i64) -> Result<()> {
+    let row = sqlx::query("SELECT id, url FROM webhook_endpoints WHERE id = $1")
+        .bind(endpoint)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+    let Some(row) = row else { return Err(StoreError::NotFound(format!("no webhook endpoint with id {endpoint}"))) };
+    let only = Subscribers(vec![(endpoint, text(&row, "url")?, vec!["webhook.test".to_owned()])]);
+    let data = serde_json::json!({"endpoint_id": endpoint, "message": "a test event from Keepwell"});
+    only.write(&mut w.tx, w.at, None, ("webhook.test", None), &data).await?;
+    Ok(())
+}
+
 /// The live endpoints and what each subscribed to, read once for the many occurrences of a pass.
 pub(crate) struct Subscribers(Vec<(i64, String, Vec<String>)>);
 

@@ -21,6 +21,7 @@ use keepwell_server::cause::Caller;
 
 mod attribution;
 mod backtest;
+mod deliveries;
 mod health;
 mod ingest;
 use anyhow::{bail, Context};
@@ -50,7 +51,8 @@ pub struct BenchArgs {
     /// Warm repetitions of each request (metrics).
     #[arg(long, default_value_t = 20)]
     repeat: usize,
-    /// Events to send (ingest, default 2 000 000) or to leave waiting (attribution, default 1 000 000).
+    /// Events to send (ingest, default 2 000 000), to leave waiting (attribution, default 1 000 000)
+    /// or deliveries to queue (deliveries, default 10 000).
     #[arg(long)]
     events: Option<usize>,
     /// Days the health benchmark replays over a tenth of the accounts (0: none).
@@ -88,6 +90,9 @@ enum Bench {
     Attribution,
     /// The default scorecard's ROC AUC on the demo and on differently generated books.
     Backtest,
+    /// 10 000 queued webhook deliveries drained to a local receiver (deliveries/s), and one
+    /// delivery's wait when the queue is idle.
+    Deliveries,
 }
 
 fn machine() -> String {
@@ -136,6 +141,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Bench::Attribution => {
             attribution::run(&url, args.events.unwrap_or(1_000_000), args.accounts.unwrap_or(1_000)).await
         }
+        Bench::Deliveries => deliveries::run(&url, args.events.unwrap_or(10_000)).await,
         Bench::Backtest => {
             let b = backtest::BacktestArgs {
                 accounts: args.accounts.unwrap_or(300),

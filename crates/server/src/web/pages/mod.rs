@@ -7,6 +7,7 @@ pub mod api_access;
 pub mod audit;
 pub mod auth;
 pub mod contacts;
+pub mod deliveries;
 pub mod health;
 pub mod lifecycle;
 pub mod me;
