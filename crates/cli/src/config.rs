@@ -20,6 +20,8 @@ pub struct Config {
     pub secret_key: String,
     /// `KEEPWELL_WEBHOOKS_ALLOW_PRIVATE=1`: webhooks may reach plain HTTP and private addresses.
     pub webhooks_allow_private: bool,
+    /// `KEEPWELL_SMTP_URL` and `KEEPWELL_MAIL_FROM`: where e-mail leaves from, and as whom.
+    pub mail: Option<keepwell_server::mail::MailSettings>,
 }
 
 /// The keys `keepwell.toml` may hold.
@@ -79,11 +81,34 @@ impl Config {
                 Some(k) => k,
                 None => stored_secret_key(&data_dir)?,
             },
+            mail: mail_settings(std::env::var("KEEPWELL_SMTP_URL").ok(), std::env::var("KEEPWELL_MAIL_FROM").ok())?,
             webhooks_allow_private: matches!(
                 std::env::var("KEEPWELL_WEBHOOKS_ALLOW_PRIVATE").ok().as_deref().map(str::trim),
                 Some("1" | "true" | "yes")
             ),
         })
+    }
+}
+
+/// Both or neither: an SMTP URL without a sender (or the reverse) is a mistake worth stopping for.
+fn mail_settings(
+    url: Option<String>,
+    from: Option<String>,
+) -> anyhow::Result<Option<keepwell_server::mail::MailSettings>> {
+    let (url, from) = (url.filter(|u| !u.trim().is_empty()), from.filter(|f| !f.trim().is_empty()));
+    match (url, from) {
+        (None, None) => Ok(None),
+        (Some(smtp_url), Some(from)) => {
+            if !(smtp_url.starts_with("smtp://") || smtp_url.starts_with("smtps://")) {
+                anyhow::bail!("KEEPWELL_SMTP_URL: {smtp_url:?} is not smtp://user:pass@host:port or smtps://…");
+            }
+            keepwell_server::mail::check_sender(&from).map_err(|e| anyhow::anyhow!("KEEPWELL_MAIL_FROM: {e}"))?;
+            Ok(Some(keepwell_server::mail::MailSettings { smtp_url, from }))
+        }
+        (Some(_), None) => anyhow::bail!("KEEPWELL_SMTP_URL is set but KEEPWELL_MAIL_FROM is not: set the sender too"),
+        (None, Some(_)) => {
+            anyhow::bail!("KEEPWELL_MAIL_FROM is set but KEEPWELL_SMTP_URL is not: set the SMTP server too")
+        }
     }
 }
 

@@ -326,6 +326,8 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
         trusted_proxies: config.trusted_proxies.clone(),
         contract_months: config.contract_months,
         secret_key: keepwell_server::secrets::SecretKey::from_text(&config.secret_key),
+        mail: config.mail.clone(),
+        base_url: config.base_url.clone(),
         deliveries: keepwell_server::deliveries::Policy {
             allow_private: config.webhooks_allow_private,
             ..Default::default()

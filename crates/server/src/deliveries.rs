@@ -150,9 +150,16 @@ pub fn spawn(state: AppState) {
                 return;
             }
         };
+        let mailer = match state.settings.mail.as_ref().map(crate::mail::mailer).transpose() {
+            Ok(m) => m.map(Arc::new),
+            Err(e) => {
+                tracing::error!(error = %e, "no e-mail: the SMTP settings are wrong; e-mail deliveries die saying so");
+                None
+            }
+        };
         let mut gauge_at = Instant::now() - Duration::from_secs(60);
         loop {
-            let sent = match drain_once(&state, &http).await {
+            let sent = match drain_once(&state, &http, mailer.clone()).await {
                 Ok(n) => n,
                 Err(e) => {
                     tracing::warn!(error = %e, "the webhook sender could not claim deliveries; retrying");
@@ -178,7 +185,11 @@ const LEASE: Duration = Duration::from_secs(120);
 
 /// Claims a batch of due deliveries and sends them, 16 at a time; returns how many it claimed.
 #[tracing::instrument(skip_all)]
-pub async fn drain_once(state: &AppState, http: &reqwest::Client) -> anyhow::Result<usize> {
+pub async fn drain_once(
+    state: &AppState,
+    http: &reqwest::Client,
+    mailer: Option<Arc<crate::mail::Mailer>>,
+) -> anyhow::Result<usize> {
     let now = state.store.clock().now().timestamp_micros();
     let due = state.store.claim_due(now, LEASE.as_micros() as i64, 64).await?;
     let n = due.len();
@@ -186,9 +197,10 @@ pub async fn drain_once(state: &AppState, http: &reqwest::Client) -> anyhow::Res
     let mut running = tokio::task::JoinSet::new();
     for d in due {
         let (state, http, permit) = (state.clone(), http.clone(), limit.clone().acquire_owned().await?);
+        let mailer = mailer.clone();
         running.spawn(async move {
             let id = d.id;
-            if let Err(e) = send_one(&state, &http, d).await {
+            if let Err(e) = send_one(&state, &http, mailer.as_deref(), d).await {
                 tracing::warn!(delivery = id, error = %e, "a delivery's attempt was not recorded; it is sent again later");
             }
             drop(permit);
@@ -199,19 +211,31 @@ pub async fn drain_once(state: &AppState, http: &reqwest::Client) -> anyhow::Res
 }
 
 #[tracing::instrument(skip_all, fields(delivery = d.id))]
-async fn send_one(state: &AppState, http: &reqwest::Client, d: Due) -> anyhow::Result<()> {
+async fn send_one(
+    state: &AppState,
+    http: &reqwest::Client,
+    mailer: Option<&crate::mail::Mailer>,
+    d: Due,
+) -> anyhow::Result<()> {
     let policy = &state.settings.deliveries;
     let started = Instant::now();
-    let result = post(state, http, &d).await;
+    let result = match d.channel.as_str() {
+        "email" => crate::mail::send(state, mailer, &d).await,
+        _ => post(state, http, &d).await,
+    };
     let at = state.store.clock().now().timestamp_micros();
     let duration_ms = started.elapsed().as_millis() as i64;
     let (status_code, error) = match &result {
         Ok(code) if (200..300).contains(code) => (Some(*code), None),
+        Ok(code) if d.channel == "email" => (Some(*code), Some(format!("the SMTP server answered {code}"))),
         Ok(code) => (Some(*code), Some(format!("the endpoint answered HTTP {code}"))),
         Err(e) => (None, Some(e.clone())),
     };
+    // Without an SMTP server no retry can succeed: the e-mail dies at once, saying why.
+    let hopeless = d.channel == "email" && state.settings.mail.is_none();
     let next = match &error {
         None => Next::Sent,
+        Some(_) if hopeless => Next::Dead,
         Some(_) if d.attempts >= policy.max_attempts => Next::Dead,
         Some(_) => Next::RetryAt(at + policy.backoff(d.attempts, rand::random::<f64>()).as_micros() as i64),
     };
@@ -220,8 +244,9 @@ async fn send_one(state: &AppState, http: &reqwest::Client, d: Due) -> anyhow::R
         Next::RetryAt(_) => "retrying",
         Next::Dead => "dead",
     };
-    metrics::counter!("keepwell_deliveries_total", "channel" => "webhook", "outcome" => outcome).increment(1);
-    metrics::histogram!("keepwell_delivery_seconds", "channel" => "webhook").record(started.elapsed().as_secs_f64());
+    let channel = if d.channel == "email" { "email" } else { "webhook" };
+    metrics::counter!("keepwell_deliveries_total", "channel" => channel, "outcome" => outcome).increment(1);
+    metrics::histogram!("keepwell_delivery_seconds", "channel" => channel).record(started.elapsed().as_secs_f64());
     let attempt = Attempt { at, status_code, error, duration_ms };
     if state.store.record_attempt(&d, &attempt, next).await? {
         tracing::warn!(endpoint = d.endpoint_id, "a webhook endpoint failed for a day and was disabled");

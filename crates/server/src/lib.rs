@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod ingest;
 pub mod input;
 pub mod login_limit;
+pub mod mail;
 mod observe;
 pub mod params;
 pub mod people;

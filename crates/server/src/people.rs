@@ -3,7 +3,7 @@
 use crate::cause::Caller;
 use crate::refused::Outcome;
 use keepwell_core::Role;
-use keepwell_store::people::{self, ApiToken, NewUser, User, WriteKey};
+use keepwell_store::people::{self, ApiToken, NewUser, NotificationSettings, User, WriteKey};
 use keepwell_store::Store;
 
 pub async fn create_user(store: &Store, caller: &Caller, new: &NewUser<'_>) -> Outcome<User> {
@@ -60,4 +60,43 @@ pub async fn create_write_key(
 
 pub async fn revoke_write_key(store: &Store, caller: &Caller, id: i64) -> Outcome<()> {
     caller.decide(store, async |w| people::revoke_write_key(w, id).await).await
+}
+
+/// A member's notification settings: their own, or anyone's for an admin.
+pub async fn notifications(store: &Store, caller: &Caller, user: i64) -> Outcome<NotificationSettings> {
+    may_set_notifications(caller, user)?;
+    if store.user(user).await?.is_none() {
+        return Err(crate::refused::Refused::NotFound(format!("no team member with id {user}")));
+    }
+    Ok(store.notification_settings(user).await?)
+}
+
+/// Replaces a member's notification settings (their own, or anyone's for an admin); the time zone
+/// must be an IANA name.
+pub async fn set_notifications(
+    store: &Store,
+    caller: &Caller,
+    user: i64,
+    settings: &NotificationSettings,
+) -> Outcome<NotificationSettings> {
+    may_set_notifications(caller, user)?;
+    if settings.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(keepwell_core::Invalid::field(
+            "time_zone",
+            format!("{:?} is not a time zone: use an IANA name such as Europe/Berlin or UTC", settings.time_zone),
+        )
+        .into());
+    }
+    caller.decide(store, async |w| people::set_notification_settings(w, user, settings).await).await?;
+    Ok(settings.clone())
+}
+
+fn may_set_notifications(caller: &Caller, user: i64) -> Outcome<()> {
+    if caller.user_id == Some(user) || caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(crate::refused::Refused::Forbidden(
+            "a member sets only their own notifications; an admin sets anyone's".into(),
+        ))
+    }
 }

@@ -26,6 +26,11 @@ pub struct Settings {
     pub contract_months: u32,
     /// Keeps stored secrets encrypted (`KEEPWELL_SECRET_KEY`).
     pub secret_key: crate::secrets::SecretKey,
+    /// Where e-mail leaves from (`KEEPWELL_SMTP_URL`, `KEEPWELL_MAIL_FROM`); None: no e-mail is sent
+    /// (e-mail deliveries die saying so).
+    pub mail: Option<crate::mail::MailSettings>,
+    /// `KEEPWELL_BASE_URL`: where links in e-mails point.
+    pub base_url: Option<String>,
     /// Outgoing deliveries: where webhooks may go and how often a failing one is retried.
     pub deliveries: keepwell_core::webhook::Policy,
 }
@@ -42,6 +47,8 @@ impl Settings {
             trusted_proxies: Default::default(),
             contract_months: 3,
             secret_key: crate::secrets::SecretKey::random(),
+            mail: None,
+            base_url: None,
             deliveries: keepwell_core::webhook::Policy::default(),
         }
     }

@@ -21,6 +21,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("web/templates/audit.html")),
     ("webhooks.html", include_str!("web/templates/webhooks.html")),
     ("deliveries.html", include_str!("web/templates/deliveries.html")),
+    ("email_band.txt", include_str!("web/templates/email_band.txt")),
+    ("email_band.html", include_str!("web/templates/email_band.html")),
     ("me.html", include_str!("web/templates/me.html")),
     ("error.html", include_str!("web/templates/error.html")),
     ("revenue.html", include_str!("web/templates/revenue.html")),

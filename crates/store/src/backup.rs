@@ -50,6 +50,7 @@ const TABLES: &[&str] = &[
     "webhook_endpoints",
     "deliveries",
     "delivery_attempts",
+    "notification_settings",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.

@@ -62,6 +62,8 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct Due {
     pub id: i64,
+    /// `webhook` or `email`.
+    pub channel: String,
     pub endpoint_id: Option<i64>,
     pub recipient: String,
     pub message_id: String,
@@ -181,6 +183,34 @@ pub async fn send_test(w: &mut Write, endpoint: i64) -> Result<()> {
     let only = Subscribers(vec![(endpoint, text(&row, "url")?, vec!["webhook.test".to_owned()])]);
     let data = serde_json::json!({"endpoint_id": endpoint, "message": "a test event from Keepwell"});
     only.write(&mut w.tx, w.at, None, ("webhook.test", None), &data).await?;
+    Ok(())
+}
+
+/// Writes one e-mail delivery to `to` (`payload`: what the sender renders, in the recipient's
+/// language), once per `occurrence`.
+pub(crate) async fn write_email(
+    tx: &mut crate::Tx,
+    at: i64,
+    occurrence: &str,
+    (event, account_id): (&str, Option<i64>),
+    to: &str,
+    payload: &serde_json::Value,
+) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    let message_id = format!("msg_{}", &hex::encode(Sha256::digest(occurrence.as_bytes()))[..32]);
+    sqlx::query(
+        "INSERT INTO deliveries (key, channel, recipient, event, account_id, message_id, payload, status, next_attempt_at, \
+         created_at) VALUES ($1, 'email', $2, $3, $4, $5, $6, 'queued', $7, $7) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(format!("{message_id}:email:{to}"))
+    .bind(to)
+    .bind(event)
+    .bind(account_id)
+    .bind(&message_id)
+    .bind(payload.to_string())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -367,7 +397,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let rows = sqlx::query(&format!(
             "UPDATE deliveries SET status = 'sending', claimed_until = $2, attempts = attempts + 1 WHERE id IN ({pick}) \
-             RETURNING id, endpoint_id, recipient, message_id, payload, attempts"
+             RETURNING id, channel, endpoint_id, recipient, message_id, payload, attempts"
         ))
         .bind(now)
         .bind(now + lease)
@@ -379,6 +409,7 @@ impl Store {
             .map(|r| {
                 Ok(Due {
                     id: r.try_get("id")?,
+                    channel: text(r, "channel")?,
                     endpoint_id: get_opt_i64(r, "endpoint_id")?,
                     recipient: text(r, "recipient")?,
                     message_id: text(r, "message_id")?,

@@ -84,6 +84,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_deliveries.sql"),
         postgres: include_str!("../migrations/postgres/0012_deliveries.sql"),
     },
+    Migration {
+        version: 13,
+        name: "notifications",
+        sqlite: include_str!("../migrations/sqlite/0013_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0013_notifications.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -282,6 +288,11 @@ mod tests {
             12,
             "4009d438cecf38e0207c106f58918c259368a8b5701cc09733ab1b400906cf5e",
             "b26de782b4ee3162176a3f199d18b2b6edf013ac04a7d10c51d4abc30a85221f",
+        ),
+        (
+            13,
+            "c16e043dce28a28b812ea9079c4efcc045c242ad3c92798e36848a50e394fd7b",
+            "c16e043dce28a28b812ea9079c4efcc045c242ad3c92798e36848a50e394fd7b",
         ),
     ];
 

@@ -520,3 +520,59 @@ fn key_from(r: &AnyRow) -> Result<WriteKey> {
         revoked: get_opt_i64(r, "revoked_at")?.is_some(),
     })
 }
+
+/// What a member is told by e-mail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct NotificationSettings {
+    /// An e-mail when an account they own changes health band (one summary per day).
+    pub band_changed: bool,
+    /// A weekly digest of their book.
+    pub weekly_digest: bool,
+    /// An IANA time zone (`Europe/Berlin`), for the digest's hour.
+    pub time_zone: String,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        NotificationSettings { band_changed: true, weekly_digest: false, time_zone: "UTC".into() }
+    }
+}
+
+impl Store {
+    /// A member's notification settings (the defaults when never set).
+    pub async fn notification_settings(&self, user: i64) -> Result<NotificationSettings> {
+        let row =
+            sqlx::query("SELECT band_changed, weekly_digest, time_zone FROM notification_settings WHERE user_id = $1")
+                .bind(user)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match row {
+            None => NotificationSettings::default(),
+            Some(r) => NotificationSettings {
+                band_changed: r.try_get::<i64, _>("band_changed")? != 0,
+                weekly_digest: r.try_get::<i64, _>("weekly_digest")? != 0,
+                time_zone: text(&r, "time_zone")?,
+            },
+        })
+    }
+}
+
+/// Replaces a member's notification settings.
+pub async fn set_notification_settings(w: &mut Write, user: i64, s: &NotificationSettings) -> Result<()> {
+    let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1").bind(user).fetch_optional(&mut *w.tx).await?;
+    if exists.is_none() {
+        return Err(StoreError::NotFound(format!("no team member with id {user}")));
+    }
+    sqlx::query(
+        "INSERT INTO notification_settings (user_id, band_changed, weekly_digest, time_zone) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id) DO UPDATE SET band_changed = excluded.band_changed, weekly_digest = excluded.weekly_digest, \
+         time_zone = excluded.time_zone",
+    )
+    .bind(user)
+    .bind(i64::from(s.band_changed))
+    .bind(i64::from(s.weekly_digest))
+    .bind(&s.time_zone)
+    .execute(&mut *w.tx)
+    .await?;
+    w.audit("user.notifications", "user", Some(user.to_string()), None, Some(s)).await
+}

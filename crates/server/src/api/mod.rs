@@ -24,6 +24,7 @@ use keepwell_core::Invalid;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(openapi::document))
+        .route("/users/{id}/notifications", get(users::notifications).put(users::set_notifications))
         .route("/webhook-endpoints", get(deliveries::endpoints).post(deliveries::create_endpoint))
         .route("/webhook-endpoints/{id}", axum::routing::delete(deliveries::delete_endpoint))
         .route("/deliveries", get(deliveries::deliveries))

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         super::contacts::list, super::contacts::of_account, super::contacts::create, super::contacts::show,
         super::contacts::update, super::contacts::delete,
         super::users::list, super::users::show, super::users::create, super::users::update,
+        super::users::notifications, super::users::set_notifications,
         super::audit::list,
         super::billing::periods, super::billing::save_period, super::billing::delete_period,
         super::billing::invoices, super::billing::save_invoice, super::billing::contract,

@@ -1,6 +1,6 @@
 //! `/api/v1/users`: team members, for admins.
 
-use crate::auth::{Admin, Auth};
+use crate::auth::{Admin, Auth, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{json_object, path_id};
 use crate::secrets::{generate_password, hash_password};
@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keepwell_core::{Invalid, Role};
-use keepwell_store::people::{NewUser, User};
+use keepwell_store::people::{NewUser, NotificationSettings, User};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -185,4 +185,49 @@ pub async fn update(
     let stopped_tokens =
         stopped.into_iter().map(|t| StoppedToken { id: t.id, name: t.name, prefix: t.prefix }).collect();
     Ok(Json(UpdatedUser { user, stopped_tokens }))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{id}/notifications", tag = "users", params(("id" = i64, Path)),
+    description = "What the member is told by e-mail: their own, or anyone's for an admin.",
+    responses((status = 200, body = NotificationSettings), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip(auth, state))]
+pub async fn notifications(
+    auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<NotificationSettings>> {
+    Ok(Json(crate::people::notifications(&state.store, &auth, path_id(&id)?).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{id}/notifications", tag = "users", request_body = NotificationSettings, params(("id" = i64, Path)),
+    description = "Replaces what the member is told by e-mail (`band_changed`: a daily summary of their accounts' band changes, on unless turned off; `weekly_digest`; `time_zone`, an IANA name). A member sets their own; an admin anyone's.",
+    responses((status = 200, body = NotificationSettings), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip(auth, state, raw))]
+pub async fn set_notifications(
+    auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult<Json<NotificationSettings>> {
+    let body: NotificationsBody = crate::health::body(&raw)?;
+    let mut invalid = Invalid::default();
+    keepwell_core::limits::required_text(&mut invalid, "time_zone", Some(&body.time_zone), 64);
+    invalid.into_result(())?;
+    let settings = NotificationSettings {
+        band_changed: body.band_changed,
+        weekly_digest: body.weekly_digest,
+        time_zone: body.time_zone.trim().to_owned(),
+    };
+    Ok(Json(crate::people::set_notifications(&state.store, &auth, path_id(&id)?, &settings).await?))
+}
+
+/// The whole of a member's notification settings.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsBody {
+    band_changed: bool,
+    weekly_digest: bool,
+    time_zone: String,
 }

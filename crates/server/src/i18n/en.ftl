@@ -507,3 +507,17 @@ entity-delivery = Deliveries
 action-webhook_endpoint-create = Webhook endpoint added
 action-webhook_endpoint-delete = Webhook endpoint deleted
 action-delivery-retry = Delivery sent again
+
+## E-mail
+band-none = no band
+email-hello = Hello { $name },
+email-band-subject = { $count ->
+    [one] { $name } is now { $band }
+   *[other] { $count } of your accounts changed health band
+}
+email-band-intro = { $count ->
+    [one] One of your accounts changed health band on { $day }:
+   *[other] { $count } of your accounts changed health band on { $day }:
+}
+email-score = score { $score }
+email-why = You receive this because you own these accounts in Keepwell. Choose what you are told on your page: { $base }/me

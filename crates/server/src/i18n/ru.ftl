@@ -500,3 +500,21 @@ entity-delivery = Отправки
 action-webhook_endpoint-create = Адрес вебхука добавлен
 action-webhook_endpoint-delete = Адрес вебхука удалён
 action-delivery-retry = Отправка повторена
+
+## E-mail
+band-none = без зоны
+email-hello = Здравствуйте, { $name }!
+email-band-subject = { $count ->
+    [1] { $name }: теперь { $band }
+    [one] { $count } ваш аккаунт сменил зону здоровья
+    [few] { $count } ваших аккаунта сменили зону здоровья
+   *[other] { $count } ваших аккаунтов сменили зону здоровья
+}
+email-band-intro = { $count ->
+    [1] { $day } один из ваших аккаунтов сменил зону здоровья:
+    [one] { $day } { $count } ваш аккаунт сменил зону здоровья:
+    [few] { $day } { $count } ваших аккаунта сменили зону здоровья:
+   *[other] { $day } { $count } ваших аккаунтов сменили зону здоровья:
+}
+email-score = оценка { $score }
+email-why = Вы получили это письмо, потому что эти аккаунты закреплены за вами в Keepwell. Что присылать, выбирается на вашей странице: { $base }/me

@@ -95,6 +95,10 @@ impl TestApp {
         json(self.call(Method::POST, path, token, Some(body)).await).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        json(self.call(Method::PUT, path, token, Some(body)).await).await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
         json(self.call(Method::PATCH, path, token, Some(body)).await).await
     }

@@ -869,34 +869,92 @@ async fn emit_day(
             subscribers.write(tx, at, Some(&occurrence), (event, Some(*account)), &data).await?;
         }
     }
-    if subscribers.want("health.band_changed") {
-        let Some(before) = day.pred_opt() else { return Ok(()) };
-        let rows = sqlx::query("SELECT account_id, band FROM health_snapshots WHERE day = $1")
-            .bind(before.to_string())
+    let Some(before) = day.pred_opt() else { return Ok(()) };
+    let rows = sqlx::query("SELECT account_id, band FROM health_snapshots WHERE day = $1")
+        .bind(before.to_string())
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut was: HashMap<i64, Option<String>> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        was.insert(r.try_get("account_id")?, crate::sql::opt_text(r, "band")?);
+    }
+    let mut changes = Vec::new();
+    for s in &out.snapshots {
+        let to = s.effective_band.map(|b| b.as_str());
+        let Some(from) = was.get(&s.account) else { continue };
+        if from.as_deref() == to {
+            continue;
+        }
+        let data = serde_json::json!({
+            "account_id": s.account, "day": day, "from": from, "to": to,
+            "score": s.effective.map(|d| d.normalize().to_string()),
+        });
+        let occurrence =
+            format!("health.band_changed:{}:{day}:{}:{}", s.account, from.as_deref().unwrap_or("-"), to.unwrap_or("-"));
+        subscribers.write(tx, at, Some(&occurrence), ("health.band_changed", Some(s.account)), &data).await?;
+        changes.push(data);
+    }
+    email_band_changes(tx, at, day, changes).await?;
+    Ok(())
+}
+
+/// One e-mail per owner who wants them, summing up the day's band changes of their accounts (a
+/// definition change that moves hundreds of bands is one e-mail each, not hundreds).
+async fn email_band_changes(tx: &mut Tx, at: i64, day: NaiveDate, changes: Vec<serde_json::Value>) -> Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut by_owner: std::collections::BTreeMap<i64, (serde_json::Value, Vec<serde_json::Value>)> = Default::default();
+    for ids in changes.chunks(5_000) {
+        let mut sql = Sql::new(
+            "SELECT a.id, a.name, u.id AS owner, u.email, u.name AS owner_name, u.locale FROM accounts a \
+             JOIN users u ON u.id = a.owner_id LEFT JOIN notification_settings n ON n.user_id = u.id \
+             WHERE u.disabled_at IS NULL AND COALESCE(n.band_changed, 1) = 1 AND a.id IN ",
+        );
+        let list: Vec<String> = ids.iter().filter_map(|c| c["account_id"].as_i64()).map(|i| i.to_string()).collect();
+        if list.is_empty() {
+            continue;
+        }
+        sql.push(&format!("({})", list.join(", ")));
+        let names: HashMap<i64, (i64, String, String, String, Option<String>)> = sql
+            .query()
             .fetch_all(&mut **tx)
-            .await?;
-        let mut was: HashMap<i64, Option<String>> = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            was.insert(r.try_get("account_id")?, crate::sql::opt_text(r, "band")?);
-        }
-        for s in &out.snapshots {
-            let to = s.effective_band.map(|b| b.as_str());
-            let Some(from) = was.get(&s.account) else { continue };
-            if from.as_deref() == to {
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    (
+                        r.try_get("owner")?,
+                        crate::sql::text(r, "name")?,
+                        crate::sql::text(r, "email")?,
+                        crate::sql::text(r, "owner_name")?,
+                        crate::sql::opt_text(r, "locale")?,
+                    ),
+                ))
+            })
+            .collect::<Result<_>>()?;
+        for c in ids {
+            let Some((owner, name, email, owner_name, locale)) = c["account_id"].as_i64().and_then(|id| names.get(&id))
+            else {
                 continue;
-            }
-            let data = serde_json::json!({
-                "account_id": s.account, "day": day, "from": from, "to": to,
-                "score": s.effective.map(|d| d.normalize().to_string()),
+            };
+            let entry = by_owner.entry(*owner).or_insert_with(|| {
+                (serde_json::json!({"id": owner, "email": email, "name": owner_name, "locale": locale}), Vec::new())
             });
-            let occurrence = format!(
-                "health.band_changed:{}:{day}:{}:{}",
-                s.account,
-                from.as_deref().unwrap_or("-"),
-                to.unwrap_or("-")
-            );
-            subscribers.write(tx, at, Some(&occurrence), ("health.band_changed", Some(s.account)), &data).await?;
+            let mut c = c.clone();
+            c["name"] = serde_json::Value::from(name.clone());
+            entry.1.push(c);
         }
+    }
+    for (owner, (member, changes)) in by_owner {
+        let email = member["email"].as_str().unwrap_or_default().to_owned();
+        let fingerprint: Vec<String> =
+            changes.iter().map(|c| format!("{}:{}:{}", c["account_id"], c["from"], c["to"])).collect();
+        let occurrence = format!("email:band_changed:{owner}:{day}:{}", fingerprint.join(","));
+        let only = (changes.len() == 1).then(|| changes[0]["account_id"].as_i64()).flatten();
+        let payload = serde_json::json!({"kind": "band_changed", "day": day, "member": member, "changes": changes});
+        crate::deliveries::write_email(tx, at, &occurrence, ("health.band_changed", only), &email, &payload).await?;
     }
     Ok(())
 }

@@ -1,0 +1,89 @@
+//! E-mail: the SMTP transport (`KEEPWELL_SMTP_URL`, STARTTLS when the server offers it, or SMTPS)
+//! and the notification messages, rendered in the member's language as plain text and HTML at the
+//! moment they are sent, with links under `KEEPWELL_BASE_URL`.
+
+use crate::i18n::Lang;
+use crate::state::AppState;
+use keepwell_store::deliveries::Due;
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use minijinja::context;
+
+/// Where e-mail leaves from.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start).
+    pub smtp_url: String,
+    /// `KEEPWELL_MAIL_FROM`: the sender, `Keepwell <cs@example.com>`.
+    pub from: String,
+}
+
+pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
+
+/// Whether `from` is a sender an e-mail can carry (`Keepwell <cs@example.com>` or a bare address).
+pub fn check_sender(from: &str) -> Result<(), String> {
+    from.parse::<Mailbox>().map(drop).map_err(|_| format!("{from:?} is not an address like Keepwell <cs@example.com>"))
+}
+
+/// The transport for `settings`; an `smtp://` URL without a `tls` choice uses STARTTLS when the
+/// server offers it.
+pub fn mailer(settings: &MailSettings) -> Result<Mailer, String> {
+    let mut url = settings.smtp_url.trim().to_owned();
+    if url.starts_with("smtp://") && !url.contains("tls=") {
+        url.push_str(if url.contains('?') { "&tls=opportunistic" } else { "?tls=opportunistic" });
+    }
+    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(|e| format!("KEEPWELL_SMTP_URL: {e}"))?.build())
+}
+
+/// Renders and sends one e-mail delivery; the SMTP reply code, or why there was none.
+pub async fn send(state: &AppState, mailer: Option<&Mailer>, d: &Due) -> Result<u16, String> {
+    let (Some(mailer), Some(settings)) = (mailer, state.settings.mail.as_ref()) else {
+        return Err("no SMTP server is set: set KEEPWELL_SMTP_URL and KEEPWELL_MAIL_FROM".into());
+    };
+    let message = compose(state, settings, d)?;
+    let reply = mailer.send(message).await.map_err(|e| format!("the SMTP server refused: {e}"))?;
+    Ok(reply.code().to_string().parse().unwrap_or(250))
+}
+
+fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message, String> {
+    let payload: serde_json::Value = serde_json::from_str(&d.payload).map_err(|e| format!("unreadable e-mail: {e}"))?;
+    let member = &payload["member"];
+    let lang = member["locale"].as_str().and_then(Lang::parse).unwrap_or(Lang::En);
+    let base = state.settings.base_url.as_deref().unwrap_or("http://127.0.0.1:8080").trim_end_matches('/');
+    let kind = payload["kind"].as_str().unwrap_or_default();
+    if kind != "band_changed" {
+        return Err(format!("no e-mail is written for {kind:?}"));
+    }
+    let changes = payload["changes"].as_array().cloned().unwrap_or_default();
+    let count = changes.len() as i64;
+    let first = changes.first().cloned().unwrap_or_default();
+    let band = |b: &serde_json::Value| state.i18n.text(lang, &format!("band-{}", b.as_str().unwrap_or("none")), &[]);
+    let subject = state.i18n.text(
+        lang,
+        "email-band-subject",
+        &[
+            ("count", count.into()),
+            ("name", first["name"].as_str().unwrap_or_default().to_owned().into()),
+            ("band", band(&first["to"]).into()),
+        ],
+    );
+    let ctx = context! { lang => lang.code(), member, changes, count, base, day => payload["day"].clone(), subject => subject.clone() };
+    let render = |name: &str| {
+        state
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .map_err(|e| format!("the e-mail did not render: {e}"))
+    };
+    let (text, html) = (render("email_band.txt")?, render("email_band.html")?);
+    let from: Mailbox = settings.from.parse().map_err(|e| format!("KEEPWELL_MAIL_FROM: {e}"))?;
+    let to: Mailbox = d.recipient.parse().map_err(|e| format!("{:?} is not an address: {e}", d.recipient))?;
+    let domain = from.email.domain().to_owned();
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{}@{domain}>", d.message_id)))
+        .multipart(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))
+        .map_err(|e| format!("the e-mail could not be built: {e}"))
+}
