@@ -9,14 +9,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::context;
 
-/// Where e-mail leaves from.
-#[derive(Debug, Clone)]
-pub struct MailSettings {
-    /// `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start).
-    pub smtp_url: String,
-    /// `KEEPWELL_MAIL_FROM`: the sender, `Keepwell <cs@example.com>`.
-    pub from: String,
-}
+pub use crate::state::MailSettings;
 
 pub type Mailer = AsyncSmtpTransport<Tokio1Executor>;
 

@@ -28,7 +28,7 @@ pub struct Settings {
     pub secret_key: crate::secrets::SecretKey,
     /// Where e-mail leaves from (`KEEPWELL_SMTP_URL`, `KEEPWELL_MAIL_FROM`); None: no e-mail is sent
     /// (e-mail deliveries die saying so).
-    pub mail: Option<crate::mail::MailSettings>,
+    pub mail: Option<MailSettings>,
     /// `KEEPWELL_BASE_URL`: where links in e-mails point.
     pub base_url: Option<String>,
     /// Outgoing deliveries: where webhooks may go and how often a failing one is retried.
@@ -56,6 +56,15 @@ impl Settings {
 
 /// The live count's facts and when they were read.
 pub type LiveCache = (std::time::Instant, Arc<keepwell_store::health::LiveFacts>);
+
+/// Where e-mail leaves from.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start).
+    pub smtp_url: String,
+    /// `KEEPWELL_MAIL_FROM`: the sender, `Keepwell <cs@example.com>`.
+    pub from: String,
+}
 
 #[derive(Clone)]
 pub struct AppState {
