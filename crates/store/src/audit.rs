@@ -1,7 +1,7 @@
 //! The audit log: who changed what, when, before → after. Written in the same transaction as the
 //! change it records, so neither exists without the other.
 
-use crate::sql::{opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::sql::{opt_text, text, Arg, Page, Sql};
 use crate::{get_opt_i64, instant, Result, Store, StoreError, Tx};
 use serde::Serialize;
 use sqlx::Row;
@@ -85,36 +85,30 @@ impl Store {
         if let Some(e) = &f.entity_id {
             sql.push(" AND entity_id = ").bind(Arg::Text(e.clone()));
         }
-        if let Some(raw) = &f.cursor {
-            let c = Cursor::decode(raw).ok_or_else(|| {
-                StoreError::Invalid(keepwell_core::Invalid::field("cursor", "is not a cursor this API gave out"))
-            })?;
-            sql.push(" AND id < ").bind(Arg::I64(c.id));
-        }
-        let limit = f.limit.clamp(1, 500);
-        sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1));
-        let mut conn = self.pool().acquire().await?;
-        let (data, more) = crate::sql::page_rows(&sql, &mut conn, limit, |r| {
-            let parse = |col: &str| -> Result<Option<serde_json::Value>> {
-                opt_text(r, col)?
-                    .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
-                    .transpose()
-            };
-            Ok(AuditEntry {
-                id: r.try_get("id")?,
-                at: instant(r.try_get("at")?),
-                actor: text(r, "actor")?,
-                actor_user_id: get_opt_i64(r, "actor_user_id")?,
-                action: text(r, "action")?,
-                entity: text(r, "entity")?,
-                entity_id: opt_text(r, "entity_id")?,
-                before: parse("before")?,
-                after: parse("after")?,
-            })
-        })
-        .await?;
-        let next_cursor =
-            more.then(|| data.last().map(|e| Cursor { key: CursorKey::Int(e.id), id: e.id }.encode())).flatten();
-        Ok(Page { data, next_cursor })
+        crate::sql::newest_first(
+            sql,
+            self.pool(),
+            (f.limit, f.cursor.as_deref()),
+            |r| {
+                let parse = |col: &str| -> Result<Option<serde_json::Value>> {
+                    opt_text(r, col)?
+                        .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+                        .transpose()
+                };
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    at: instant(r.try_get("at")?),
+                    actor: text(r, "actor")?,
+                    actor_user_id: get_opt_i64(r, "actor_user_id")?,
+                    action: text(r, "action")?,
+                    entity: text(r, "entity")?,
+                    entity_id: opt_text(r, "entity_id")?,
+                    before: parse("before")?,
+                    after: parse("after")?,
+                })
+            },
+            |e| e.id,
+        )
+        .await
     }
 }

@@ -5,7 +5,7 @@
 //! on SQLite) and [`Store::record_attempt`] what came of each. A lease that runs out (its node died)
 //! makes the delivery due again, with the same message id.
 
-use crate::sql::{opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::sql::{opt_text, text, Arg, Page, Sql};
 use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Write};
 use chrono::{DateTime, Utc};
 use rand::RngCore;
@@ -360,19 +360,7 @@ impl Store {
         if let Some(c) = &f.channel {
             sql.push(" AND channel = ").bind(Arg::Text(c.clone()));
         }
-        if let Some(raw) = &f.cursor {
-            let c = Cursor::decode(raw).ok_or_else(|| {
-                StoreError::Invalid(keepwell_core::Invalid::field("cursor", "is not a cursor this API gave out"))
-            })?;
-            sql.push(" AND id < ").bind(Arg::I64(c.id));
-        }
-        let limit = f.limit.clamp(1, 500);
-        sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1));
-        let mut conn = self.pool().acquire().await?;
-        let (data, more) = crate::sql::page_rows(&sql, &mut conn, limit, delivery_from).await?;
-        let next_cursor =
-            more.then(|| data.last().map(|d| Cursor { key: CursorKey::Int(d.id), id: d.id }.encode())).flatten();
-        Ok(Page { data, next_cursor })
+        crate::sql::newest_first(sql, self.pool(), (f.limit, f.cursor.as_deref()), delivery_from, |d| d.id).await
     }
 
     /// How many deliveries wait to be sent (queued, retrying or being sent).

@@ -205,6 +205,31 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// One page of `sql` (a `SELECT … WHERE …` over a table with an `id`), newest (highest id) first,
+/// after the row the cursor names: at most `limit` rows (1–500) and about a MiB of JSON.
+pub(crate) async fn newest_first<T: Serialize>(
+    mut sql: Sql,
+    pool: &sqlx::AnyPool,
+    (limit, cursor): (i64, Option<&str>),
+    decode: impl Fn(&sqlx::any::AnyRow) -> crate::Result<T>,
+    id_of: impl Fn(&T) -> i64,
+) -> crate::Result<Page<T>> {
+    if let Some(raw) = cursor {
+        let c = Cursor::decode(raw).ok_or_else(|| {
+            crate::StoreError::Invalid(keepwell_core::Invalid::field("cursor", "is not a cursor this API gave out"))
+        })?;
+        sql.push(" AND id < ").bind(Arg::I64(c.id));
+    }
+    let limit = limit.clamp(1, 500);
+    sql.push(" ORDER BY id DESC LIMIT ").bind(Arg::I64(limit + 1));
+    let mut conn = pool.acquire().await?;
+    let (data, more) = page_rows(&sql, &mut conn, limit, decode).await?;
+    let next_cursor = more
+        .then(|| data.last().map(|row| Cursor { key: CursorKey::Int(id_of(row)), id: id_of(row) }.encode()))
+        .flatten();
+    Ok(Page { data, next_cursor })
+}
+
 /// A keyset position: the sort key of the last row and its id, opaque to clients.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Cursor {
