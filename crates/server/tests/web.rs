@@ -12,6 +12,7 @@ on_both_backends!(
     pages_check_roles,
     language_follows_the_browser_then_the_member,
     an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries,
+    a_member_chooses_their_notifications,
 );
 
 async fn login_needs_the_csrf_token_and_the_right_password(app: TestApp) {
@@ -176,4 +177,21 @@ async fn an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries(app: TestApp
     assert_eq!(status, 403, "endpoints are the admins'");
     let (csm, _) = logged_in(&app, "csm@team.io", Role::Csm).await;
     assert_eq!(page(&csm, &app, "/settings/deliveries").await.0, 403);
+}
+
+/// The member's page sets what they are told by e-mail; an unknown time zone is named on the form.
+async fn a_member_chooses_their_notifications(app: TestApp) {
+    let (c, csrf) = logged_in(&app, "ann@team.io", Role::Csm).await;
+    let (_, html) = page(&c, &app, "/me").await;
+    assert!(html.contains("name=\"band_changed\" checked"), "band changes are on by default: {html}");
+    let (status, _, html) =
+        post(&c, &app, "/me/notifications", &[("_csrf", &csrf), ("time_zone", "Mars/Olympus")]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("is not a time zone"), "{html}");
+    let form = [("_csrf", csrf.as_str()), ("weekly_digest", "on"), ("time_zone", "Europe/Berlin")];
+    let (status, location, _) = post(&c, &app, "/me/notifications", &form).await;
+    assert_eq!((status, location.as_str()), (303, "/me"));
+    let id = app.store.user_by_email("ann@team.io").await.unwrap().unwrap().id;
+    let saved = app.store.notification_settings(id).await.unwrap();
+    assert_eq!((saved.band_changed, saved.weekly_digest, saved.time_zone.as_str()), (false, true, "Europe/Berlin"));
 }

@@ -521,3 +521,9 @@ email-band-intro = { $count ->
 }
 email-score = score { $score }
 email-why = You receive this because you own these accounts in Keepwell. Choose what you are told on your page: { $base }/me
+notifications = E-mail notifications
+notifications-band = A daily e-mail when accounts I own change health band
+notifications-digest = A weekly digest of my book (not sent yet in this version)
+notifications-time-zone = My time zone
+notifications-saved = Notification settings saved.
+notifications-no-mail = This server sends no e-mail yet: an operator sets KEEPWELL_SMTP_URL and KEEPWELL_MAIL_FROM.

@@ -518,3 +518,9 @@ email-band-intro = { $count ->
 }
 email-score = оценка { $score }
 email-why = Вы получили это письмо, потому что эти аккаунты закреплены за вами в Keepwell. Что присылать, выбирается на вашей странице: { $base }/me
+notifications = Уведомления по почте
+notifications-band = Письмо раз в день, когда мои аккаунты меняют зону здоровья
+notifications-digest = Еженедельная сводка по моим аккаунтам (в этой версии ещё не отправляется)
+notifications-time-zone = Мой часовой пояс
+notifications-saved = Настройки уведомлений сохранены.
+notifications-no-mail = Этот сервер пока не отправляет почту: администратор задаёт KEEPWELL_SMTP_URL и KEEPWELL_MAIL_FROM.

@@ -65,6 +65,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/renewals/{id}/outcome", post(revenue::record))
         .route("/me", get(me::page))
         .route("/me/password", post(me::password))
+        .route("/me/notifications", post(me::notifications))
         .route("/me/sessions/{id}/end", post(me::end_session))
         .route("/static/app.css", get(|| async { asset("text/css", include_str!("static/app.css")) }))
         .route("/static/app.js", get(|| async { asset("text/javascript", include_str!("static/app.js")) }))

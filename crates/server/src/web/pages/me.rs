@@ -18,8 +18,16 @@ use std::collections::BTreeMap;
 async fn show(state: &AppState, web: &WebSession, status: StatusCode, extra: Value) -> PageResult {
     let Some(s) = &web.session else { return Ok(Redirect::to("/login").into_response()) };
     let sessions = state.store.user_sessions(s.user.id).await.map_err(|e| failure(state, web, e))?;
-    Ok(render_status(state, web, status, "me.html", context! { nav => "me", sessions, current => s.id_hash, ..extra })
-        .await)
+    let notifications = state.store.notification_settings(s.user.id).await.map_err(|e| failure(state, web, e))?;
+    let mail = state.settings.mail.is_some();
+    Ok(render_status(
+        state,
+        web,
+        status,
+        "me.html",
+        context! { nav => "me", sessions, notifications, mail, current => s.id_hash, ..extra },
+    )
+    .await)
 }
 
 #[tracing::instrument(skip_all)]
@@ -90,4 +98,27 @@ pub async fn end_session(
     let user_id = auth.user_id.unwrap_or_default();
     state.store.end_user_session(user_id, &id_hash).await.map_err(|e| failure(&state, &web, e))?;
     Ok(redirect_with(&state, &web, "/me", &tr(&state, &web, "session-ended", &[])).await)
+}
+
+/// What the member is told by e-mail.
+#[tracing::instrument(skip_all)]
+pub async fn notifications(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let user = auth.user_id.unwrap_or_default();
+    let settings = keepwell_store::people::NotificationSettings {
+        band_changed: f.contains_key("band_changed"),
+        weekly_digest: f.contains_key("weekly_digest"),
+        time_zone: field(&f, "time_zone").unwrap_or_else(|| "UTC".into()),
+    };
+    match crate::people::set_notifications(&state.store, &auth, user, &settings).await {
+        Ok(_) => Ok(redirect_with(&state, &web, "/me", &tr(&state, &web, "notifications-saved", &[])).await),
+        Err(e) => {
+            let errors = super::form_failure(&state, &web, e)?;
+            show(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, context! { errors, notifications => settings }).await
+        }
+    }
 }
