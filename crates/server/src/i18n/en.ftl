@@ -527,3 +527,4 @@ notifications-digest = A weekly digest of my book (not sent yet in this version)
 notifications-time-zone = My time zone
 notifications-saved = Notification settings saved.
 notifications-no-mail = This server sends no e-mail yet: an operator sets KEEPWELL_SMTP_URL and KEEPWELL_MAIL_FROM.
+deliveries-no-mail = E-mail is not set up on this server, so notification e-mails are not sent: they are listed here as dead, saying so. An operator sets KEEPWELL_SMTP_URL and KEEPWELL_MAIL_FROM.

@@ -524,3 +524,4 @@ notifications-digest = Еженедельная сводка по моим ак�
 notifications-time-zone = Мой часовой пояс
 notifications-saved = Настройки уведомлений сохранены.
 notifications-no-mail = Этот сервер пока не отправляет почту: администратор задаёт KEEPWELL_SMTP_URL и KEEPWELL_MAIL_FROM.
+deliveries-no-mail = На этом сервере не настроена почта, поэтому письма-уведомления не отправляются: они показаны здесь как недоставленные с причиной. Администратор задаёт KEEPWELL_SMTP_URL и KEEPWELL_MAIL_FROM.

@@ -104,7 +104,10 @@ pub async fn deliveries(
         &web,
         StatusCode::OK,
         "deliveries.html",
-        context! { nav => "deliveries", deliveries => page.data, next_cursor => page.next_cursor, status, statuses },
+        context! {
+            nav => "deliveries", deliveries => page.data, next_cursor => page.next_cursor, status, statuses,
+            mail => state.settings.mail.is_some(),
+        },
     )
     .await)
 }
