@@ -123,21 +123,29 @@ fn stored_secret_key(data_dir: &std::path::Path) -> anyhow::Result<String> {
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
     let key = hex::encode(rand::random::<[u8; 32]>());
+    // Written whole under a name of its own, then linked into place, which fails if another
+    // process got there first: nobody reads a half-written key.
+    let tmp = data_dir.join(format!("secret.key.{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
-        Ok(mut f) => {
-            std::io::Write::write_all(&mut f, key.as_bytes())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(key)
+    let mut f = options.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::io::Write::write_all(&mut f, key.as_bytes()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let theirs = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            anyhow::ensure!(
+                !theirs.trim().is_empty(),
+                "{} is empty: delete it, or set KEEPWELL_SECRET_KEY",
+                path.display()
+            );
+            Ok(theirs.trim().to_owned())
         }
-        // Another process wrote it first: theirs is the key.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?
-            .trim()
-            .to_owned()),
         Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
     }
 }

@@ -130,6 +130,8 @@ fn client(policy: &Policy) -> anyhow::Result<reqwest::Client> {
         .timeout(policy.timeout)
         .connect_timeout(policy.timeout.min(Duration::from_secs(5)))
         .redirect(reqwest::redirect::Policy::none())
+        // A proxy would resolve the target itself, past the check of where webhooks may go.
+        .no_proxy()
         .user_agent(concat!("Keepwell-Webhooks/", env!("CARGO_PKG_VERSION")));
     if !policy.allow_private {
         b = b.dns_resolver(Arc::new(PublicOnly)).https_only(true);
@@ -180,10 +182,14 @@ pub fn spawn(state: AppState) {
     });
 }
 
-/// How long a claimed delivery stays this node's before another may take it over.
+/// How long a claimed delivery stays this node's before another may take it over: well past an
+/// attempt's own time limit, since every claimed delivery is in flight at once.
 const LEASE: Duration = Duration::from_secs(120);
 
-/// Claims a batch of due deliveries and sends them, 16 at a time; returns how many it claimed.
+/// Deliveries claimed, and sent at once, per round.
+const IN_FLIGHT: usize = 32;
+
+/// Claims a batch of due deliveries and sends them all at once; returns how many it claimed.
 #[tracing::instrument(skip_all)]
 pub async fn drain_once(
     state: &AppState,
@@ -191,9 +197,9 @@ pub async fn drain_once(
     mailer: Option<Arc<crate::mail::Mailer>>,
 ) -> anyhow::Result<usize> {
     let now = state.store.clock().now().timestamp_micros();
-    let due = state.store.claim_due(now, LEASE.as_micros() as i64, 64).await?;
+    let due = state.store.claim_due(now, LEASE.as_micros() as i64, IN_FLIGHT as i64).await?;
     let n = due.len();
-    let limit = Arc::new(tokio::sync::Semaphore::new(16));
+    let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut running = tokio::task::JoinSet::new();
     for d in due {
         let (state, http, permit) = (state.clone(), http.clone(), limit.clone().acquire_owned().await?);
@@ -263,6 +269,9 @@ async fn post(state: &AppState, http: &reqwest::Client, d: &Due) -> Result<u16, 
         .await
         .map_err(|e| format!("cannot read the endpoint: {e}"))?
         .ok_or("the endpoint was deleted")?;
+    if sealed.disabled {
+        return Err("the endpoint is disabled".into());
+    }
     let key = &state.settings.secret_key;
     let open = |s: &str| -> Result<Secret, String> {
         let text = key.open(s).ok_or("the endpoint's secret cannot be decrypted: was KEEPWELL_SECRET_KEY changed?")?;

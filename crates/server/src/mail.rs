@@ -18,14 +18,21 @@ pub fn check_sender(from: &str) -> Result<(), String> {
     from.parse::<Mailbox>().map(drop).map_err(|_| format!("{from:?} is not an address like Keepwell <cs@example.com>"))
 }
 
-/// The transport for `settings`; an `smtp://` URL without a `tls` choice uses STARTTLS when the
-/// server offers it.
+/// The transport for `settings`. An `smtp://` URL insists on STARTTLS (so the password never
+/// travels in clear) unless it says `?tls=opportunistic` or, for a server on this machine,
+/// `?tls=none`; `smtps://` is TLS from the start.
 pub fn mailer(settings: &MailSettings) -> Result<Mailer, String> {
     let mut url = settings.smtp_url.trim().to_owned();
-    if url.starts_with("smtp://") && !url.contains("tls=") {
-        url.push_str(if url.contains('?') { "&tls=opportunistic" } else { "?tls=opportunistic" });
+    if url.starts_with("smtp://") {
+        if url.contains("tls=none") {
+            url = url.replace("?tls=none&", "?").replace("?tls=none", "").replace("&tls=none", "");
+        } else if !url.contains("tls=") {
+            url.push_str(if url.contains('?') { "&tls=required" } else { "?tls=required" });
+        }
     }
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(|e| format!("KEEPWELL_SMTP_URL: {e}"))?.build())
+    let builder =
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(&url).map_err(|e| format!("KEEPWELL_SMTP_URL: {e}"))?;
+    Ok(builder.timeout(Some(std::time::Duration::from_secs(20))).build())
 }
 
 /// Renders and sends one e-mail delivery; the SMTP reply code, or why there was none.

@@ -80,7 +80,7 @@ async fn an_owner_is_told_of_a_band_change_in_their_language(backend: Backend) {
     let (_smtp, port) = smtp_server(&maildir).await;
     let app = TestApp::spawn_with(backend, |s| {
         s.mail = Some(keepwell_server::mail::MailSettings {
-            smtp_url: format!("smtp://127.0.0.1:{port}"),
+            smtp_url: format!("smtp://127.0.0.1:{port}?tls=none"),
             from: "Keepwell <cs@keepwell.test>".into(),
         });
         s.base_url = Some("https://cs.example.com".into());

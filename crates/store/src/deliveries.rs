@@ -31,6 +31,8 @@ pub struct Endpoint {
 #[derive(Debug, Clone)]
 pub struct SealedSecrets {
     pub current: String,
+    /// Nothing more is sent to a disabled endpoint.
+    pub disabled: bool,
     /// The secret before a rotation, still signed with until `previous_until`.
     pub previous: Option<(String, i64)>,
 }
@@ -70,6 +72,9 @@ pub struct Due {
     pub payload: String,
     /// Attempts so far, this one included.
     pub attempts: i64,
+    /// Until when this claim is the claimer's: an attempt recorded after another node re-claimed
+    /// the delivery changes nothing but the log of attempts.
+    pub claimed_until: i64,
 }
 
 /// What came of one attempt.
@@ -327,16 +332,22 @@ impl Store {
     }
 
     pub async fn endpoint_secrets(&self, id: i64) -> Result<Option<SealedSecrets>> {
-        let row = sqlx::query("SELECT secret, previous_secret, previous_until FROM webhook_endpoints WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT secret, previous_secret, previous_until, disabled_at FROM webhook_endpoints WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(|r| {
             let previous = match (opt_text(&r, "previous_secret")?, get_opt_i64(&r, "previous_until")?) {
                 (Some(s), Some(until)) => Some((s, until)),
                 _ => None,
             };
-            Ok(SealedSecrets { current: text(&r, "secret")?, previous })
+            Ok(SealedSecrets {
+                current: text(&r, "secret")?,
+                disabled: get_opt_i64(&r, "disabled_at")?.is_some(),
+                previous,
+            })
         })
         .transpose()
     }
@@ -403,6 +414,7 @@ impl Store {
                     message_id: text(r, "message_id")?,
                     payload: text(r, "payload")?,
                     attempts: r.try_get::<i64, _>("attempts")?,
+                    claimed_until: now + lease,
                 })
             })
             .collect()
@@ -429,13 +441,14 @@ impl Store {
         };
         sqlx::query(
             "UPDATE deliveries SET status = $1, next_attempt_at = $2, sent_at = $3, last_error = $4, claimed_until = NULL \
-             WHERE id = $5 AND status = 'sending'",
+             WHERE id = $5 AND status = 'sending' AND claimed_until = $6",
         )
         .bind(status)
         .bind(next_at)
         .bind(sent_at)
         .bind(&attempt.error)
         .bind(due.id)
+        .bind(due.claimed_until)
         .execute(&mut *tx)
         .await?;
         let mut disabled = false;

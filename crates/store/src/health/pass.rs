@@ -898,8 +898,9 @@ async fn emit_day(
     Ok(())
 }
 
-/// One e-mail per owner who wants them, summing up the day's band changes of their accounts (a
-/// definition change that moves hundreds of bands is one e-mail each, not hundreds).
+/// One e-mail per owner who wants them and day, summing up the band changes of their accounts the
+/// day's first pass that found any (a definition change that moves hundreds of bands is one e-mail
+/// each, not hundreds).
 async fn email_band_changes(tx: &mut Tx, at: i64, day: NaiveDate, changes: Vec<serde_json::Value>) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
