@@ -60,6 +60,17 @@ impl Secret {
     }
 }
 
+/// An endpoint URL as people without the right to manage endpoints see it: its origin only
+/// (`https://hooks.slack.com/…`), since for many services the path is the credential.
+pub fn origin_only(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return "…".into() };
+    let rest = &url[scheme_end + 3..];
+    match rest.find(['/', '?', '#']) {
+        Some(at) if at + 1 < rest.len() => format!("{}{}/…", &url[..scheme_end + 3], &rest[..at]),
+        _ => url.to_owned(),
+    }
+}
+
 /// The `webhook-signature` header: one `v1,…` per secret (the new one first during a rotation).
 pub fn signature(secrets: &[&Secret], id: &str, timestamp: i64, body: &[u8]) -> String {
     secrets
@@ -182,6 +193,14 @@ mod tests {
         assert_eq!(Secret::parse(&a.encoded()).unwrap(), a);
         assert!(Secret::parse("whsec_AAAA").is_err());
         assert!(Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+    }
+
+    #[test]
+    fn people_without_the_right_see_an_endpoints_origin_only() {
+        assert_eq!(origin_only("https://hooks.slack.com/services/T0/B0/secret"), "https://hooks.slack.com/…");
+        assert_eq!(origin_only("http://127.0.0.1:9000/hook?token=x"), "http://127.0.0.1:9000/…");
+        assert_eq!(origin_only("https://example.com/"), "https://example.com/");
+        assert_eq!(origin_only("https://example.com"), "https://example.com");
     }
 
     #[test]

@@ -72,7 +72,30 @@ pub async fn send_test(store: &Store, caller: &Caller, endpoint: i64) -> Outcome
 
 /// Puts an unsent delivery back in the queue now.
 pub async fn retry(store: &Store, caller: &Caller, id: i64) -> Outcome<deliveries::Delivery> {
-    caller.decide(store, async |w| deliveries::retry(w, id).await).await
+    let d = caller.decide(store, async |w| deliveries::retry(w, id).await).await?;
+    Ok(as_seen_by(caller, d))
+}
+
+/// Deliveries, newest first, as the caller may see them.
+pub async fn list(
+    store: &Store,
+    caller: &Caller,
+    filter: &deliveries::DeliveryFilter,
+) -> Outcome<keepwell_store::Page<deliveries::Delivery>> {
+    let mut page = store.deliveries(filter).await?;
+    page.data = page.data.into_iter().map(|d| as_seen_by(caller, d)).collect();
+    Ok(page)
+}
+
+/// A webhook's URL (and errors quoting it) as someone who may not manage endpoints sees it: the
+/// origin only, since for many receivers the path is the credential.
+fn as_seen_by(caller: &Caller, mut d: deliveries::Delivery) -> deliveries::Delivery {
+    if caller.role < keepwell_core::Role::Admin && d.channel == "webhook" {
+        let shown = webhook::origin_only(&d.recipient);
+        d.last_error = d.last_error.map(|e| e.replace(&d.recipient, &shown));
+        d.recipient = shown;
+    }
+    d
 }
 
 /// Why a URL cannot be an endpoint: not HTTPS (unless private ones are allowed), no host, user

@@ -173,6 +173,8 @@ async fn an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries(app: TestApp
     let (status, html) = page(&manager, &app, "/settings/deliveries").await;
     assert_eq!(status, 200);
     assert!(html.contains("webhook.test") && html.contains("hooks.example.com"), "{html}");
+    // A manager sees the endpoint's origin, not its path (often the receiver's credential).
+    assert!(html.contains("https:&#x2f;&#x2f;hooks.example.com&#x2f;…") && !html.contains("keepwell</code>"), "{html}");
     let (status, _) = page(&manager, &app, "/settings/webhooks").await;
     assert_eq!(status, 403, "endpoints are the admins'");
     let (csm, _) = logged_in(&app, "csm@team.io", Role::Csm).await;

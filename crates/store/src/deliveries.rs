@@ -155,8 +155,9 @@ pub async fn create_endpoint(w: &mut Write, url: &str, events: &[String], secret
     .fetch_one(&mut *w.tx)
     .await?;
     let endpoint = endpoint_from(&row)?;
-    w.audit("webhook_endpoint.create", "webhook_endpoint", Some(endpoint.id.to_string()), None, Some(&endpoint))
-        .await?;
+    // The audit log is a manager's to read; the URL's path may be the receiver's credential.
+    let logged = Endpoint { url: keepwell_core::webhook::origin_only(&endpoint.url), ..endpoint.clone() };
+    w.audit("webhook_endpoint.create", "webhook_endpoint", Some(endpoint.id.to_string()), None, Some(&logged)).await?;
     Ok(endpoint)
 }
 

@@ -97,7 +97,7 @@ pub async fn delete_endpoint(
     responses((status = 200, body = DeliveryPage)), security(("bearer" = [])))]
 #[tracing::instrument(skip_all)]
 pub async fn deliveries(
-    _auth: Auth<Manager>,
+    auth: Auth<Manager>,
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Page<Delivery>>> {
@@ -114,7 +114,7 @@ pub async fn deliveries(
         limit,
         cursor: p.text("cursor"),
     })?;
-    Ok(Json(state.store.deliveries(&filter).await?))
+    Ok(Json(crate::deliveries::list(&state.store, &auth, &filter).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", tag = "webhooks", params(("id" = i64, Path)),

@@ -89,7 +89,7 @@ pub async fn send_test(
 
 #[tracing::instrument(skip_all)]
 pub async fn deliveries(
-    _auth: Auth<Manager>,
+    auth: Auth<Manager>,
     Extension(web): Extension<WebSession>,
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
@@ -98,7 +98,7 @@ pub async fn deliveries(
     let statuses = ["queued", "sending", "sent", "retrying", "dead"];
     let status = p.text("status").filter(|s| statuses.contains(&s.as_str()));
     let filter = DeliveryFilter { status: status.clone(), channel: None, limit: 100, cursor: p.text("cursor") };
-    let page = state.store.deliveries(&filter).await.map_err(|e| failure(&state, &web, e))?;
+    let page = crate::deliveries::list(&state.store, &auth, &filter).await.map_err(|e| failure(&state, &web, e))?;
     Ok(render_status(
         &state,
         &web,
