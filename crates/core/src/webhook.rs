@@ -143,8 +143,6 @@ pub struct Policy {
     pub timeout: Duration,
     /// How often an idle sender looks for due deliveries.
     pub poll: Duration,
-    /// Whether this process sends at all (tests that only look at the outbox turn it off).
-    pub send: bool,
 }
 
 impl Default for Policy {
@@ -156,7 +154,6 @@ impl Default for Policy {
             max_retry: Duration::from_secs(3_600),
             timeout: Duration::from_secs(10),
             poll: Duration::from_millis(250),
-            send: true,
         }
     }
 }

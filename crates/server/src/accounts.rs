@@ -137,11 +137,10 @@ pub async fn import(
     dry_run: bool,
     progress: impl FnMut(usize),
 ) -> Result<ImportSummary, RowError> {
-    let at_end = |error: keepwell_store::StoreError| RowError { index: rows.len(), error };
-    let mut w = store.write(&caller.actor).await.map_err(|error| RowError { index: 0, error })?;
-    let mut summary = accounts::import(&mut w, rows, progress).await?;
+    let mut summary =
+        caller.import(store, (rows.len(), dry_run), async |w| accounts::import(w, rows, progress).await).await?;
     if !dry_run {
-        w.commit().await.map_err(at_end)?;
+        let at_end = |error| RowError { index: rows.len(), error };
         // Events that waited for these ids (a Segment history imported first) reach them now.
         let ids: Vec<_> = rows.iter().flat_map(|r| r.external_ids.iter().cloned()).collect();
         summary.attributed = store.pick_up(&ids).await.map_err(at_end)?.events;

@@ -237,12 +237,7 @@ pub async fn save_fx_rates(
     dry_run: bool,
 ) -> Result<ImportSummary, RowError> {
     let first = |error| RowError { index: 0, error };
-    let mut w = store.write(&caller.actor).await.map_err(first)?;
-    let summary = store_billing::save_fx_rates(&mut w, rates).await.map_err(first)?;
-    if !dry_run {
-        w.commit().await.map_err(first)?;
-    }
-    Ok(summary)
+    caller.import(store, (0, dry_run), async |w| store_billing::save_fx_rates(w, rates).await.map_err(first)).await
 }
 
 /// Imports subscription periods, all or nothing; a dry run writes nothing.
@@ -253,12 +248,7 @@ pub async fn import_periods(
     dry_run: bool,
     progress: impl Fn(usize),
 ) -> Result<ImportSummary, RowError> {
-    let mut w = store.write(&caller.actor).await.map_err(|error| RowError { index: 0, error })?;
-    let summary = store_billing::import_periods(&mut w, rows, progress).await?;
-    if !dry_run {
-        w.commit().await.map_err(|error| RowError { index: rows.len(), error })?;
-    }
-    Ok(summary)
+    caller.import(store, (rows.len(), dry_run), async |w| store_billing::import_periods(w, rows, progress).await).await
 }
 
 /// Imports invoices, all or nothing; a dry run writes nothing.
@@ -269,10 +259,5 @@ pub async fn import_invoices(
     dry_run: bool,
     progress: impl Fn(usize),
 ) -> Result<ImportSummary, RowError> {
-    let mut w = store.write(&caller.actor).await.map_err(|error| RowError { index: 0, error })?;
-    let summary = store_billing::import_invoices(&mut w, rows, progress).await?;
-    if !dry_run {
-        w.commit().await.map_err(|error| RowError { index: rows.len(), error })?;
-    }
-    Ok(summary)
+    caller.import(store, (rows.len(), dry_run), async |w| store_billing::import_invoices(w, rows, progress).await).await
 }

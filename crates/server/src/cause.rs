@@ -3,6 +3,7 @@
 
 use crate::refused::{Outcome, Refused};
 use keepwell_core::Role;
+use keepwell_store::import::{ImportSummary, RowError};
 use keepwell_store::{Actor, Store, Write};
 
 /// An authenticated caller.
@@ -33,6 +34,22 @@ impl Caller {
         let out = f(&mut w).await?;
         w.commit().await?;
         Ok(out)
+    }
+
+    /// One import of this caller's: `f` writes every row in one write, committed unless it fails or
+    /// this is a dry run. A failure to begin is row 0's; a failure to commit, row `rows`'s.
+    pub async fn import(
+        &self,
+        store: &Store,
+        (rows, dry_run): (usize, bool),
+        f: impl AsyncFnOnce(&mut Write) -> Result<ImportSummary, RowError>,
+    ) -> Result<ImportSummary, RowError> {
+        let mut w = store.write(&self.actor).await.map_err(|error| RowError { index: 0, error })?;
+        let summary = f(&mut w).await?;
+        if !dry_run {
+            w.commit().await.map_err(|error| RowError { index: rows, error })?;
+        }
+        Ok(summary)
     }
 
     /// May the caller edit an account owned by `owner_id`?

@@ -80,10 +80,5 @@ pub async fn import(
     dry_run: bool,
     progress: impl FnMut(usize),
 ) -> Result<ImportSummary, RowError> {
-    let mut w = store.write(&caller.actor).await.map_err(|error| RowError { index: 0, error })?;
-    let summary = contacts::import(&mut w, rows, progress).await?;
-    if !dry_run {
-        w.commit().await.map_err(|error| RowError { index: rows.len(), error })?;
-    }
-    Ok(summary)
+    caller.import(store, (rows.len(), dry_run), async |w| contacts::import(w, rows, progress).await).await
 }

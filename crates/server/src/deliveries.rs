@@ -164,9 +164,6 @@ fn client(policy: &Policy) -> anyhow::Result<reqwest::Client> {
 
 /// Starts this process's sender: it drains what is due, then looks again every `poll`.
 pub fn spawn(state: AppState) {
-    if !state.settings.deliveries.send {
-        return;
-    }
     tokio::spawn(async move {
         let http = match client(&state.settings.deliveries) {
             Ok(c) => c,

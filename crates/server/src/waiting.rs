@@ -92,7 +92,7 @@ pub(crate) fn links_of(body: &serde_json::Map<String, Value>) -> Result<Vec<Link
 
 /// Links each groupId to its account: adds it as one of the account's external ids, moves its
 /// waiting events and counts them; all links are checked before any is made.
-pub async fn link_all(state: &AppState, actor: &keepwell_store::Actor, links: &[Link]) -> ApiResult<Attributed> {
+pub async fn link_all(state: &AppState, caller: &crate::cause::Caller, links: &[Link]) -> ApiResult<Attributed> {
     let mut accounts = Vec::new();
     let mut invalid = Invalid::default();
     for (i, l) in links.iter().enumerate() {
@@ -110,9 +110,9 @@ pub async fn link_all(state: &AppState, actor: &keepwell_store::Actor, links: &[
     invalid.into_result(())?;
     let mut done = Attributed::default();
     for (l, account) in links.iter().zip(accounts) {
-        let mut w = state.store.write(actor).await?;
-        let group = keepwell_store::usage::link_group(&mut w, &l.group_id, account).await?;
-        w.commit().await.map_err(crate::error::ApiError::from)?;
+        let group = caller
+            .decide(&state.store, async |w| keepwell_store::usage::link_group(w, &l.group_id, account).await)
+            .await?;
         done.add(state.store.attribute_waiting(&[group]).await?);
     }
     Ok(done)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{python, TestApp};
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::Role;
 use keepwell_server::cause::Caller;
@@ -21,10 +21,6 @@ macro_rules! on_both_backends_with_a_mail_server {
 }
 
 on_both_backends_with_a_mail_server!(an_owner_is_told_of_a_band_change_in_their_language);
-
-fn python() -> String {
-    std::env::var("KEEPWELL_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 struct SmtpServer(Child);
 

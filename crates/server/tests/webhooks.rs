@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{python, TestApp};
 use keepwell_store::Backend;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -20,10 +20,6 @@ macro_rules! on_both_backends_with_a_receiver {
 }
 
 on_both_backends_with_a_receiver!(webhooks_are_signed_retried_and_dead_lettered);
-
-fn python() -> String {
-    std::env::var("KEEPWELL_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 /// Records every POST (path, headers, body) as a JSON line; `/flaky` answers 500 three times,
 /// then 200; `/down` always 500; anything else 200.

@@ -353,16 +353,6 @@ impl Store {
         .transpose()
     }
 
-    pub async fn delivery(&self, id: i64) -> Result<Option<Delivery>> {
-        sqlx::query(&format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(delivery_from)
-            .transpose()
-    }
-
     /// Deliveries, newest first.
     pub async fn deliveries(&self, f: &DeliveryFilter) -> Result<Page<Delivery>> {
         let mut sql = Sql::new(&format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE 1=1"));
@@ -494,25 +484,5 @@ impl Store {
         }
         tx.commit().await?;
         Ok(disabled)
-    }
-
-    /// Each attempt of a delivery, oldest first: (at, status code, error, duration in ms).
-    pub async fn delivery_attempts(&self, id: i64) -> Result<Vec<(DateTime<Utc>, Option<i64>, Option<String>, i64)>> {
-        sqlx::query(
-            "SELECT at, status_code, error, duration_ms FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                instant(r.try_get("at")?),
-                get_opt_i64(r, "status_code")?,
-                opt_text(r, "error")?,
-                r.try_get("duration_ms")?,
-            ))
-        })
-        .collect()
     }
 }

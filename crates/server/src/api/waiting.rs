@@ -45,7 +45,7 @@ pub async fn list(
 pub async fn link(auth: Auth<Manager>, State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Linked>> {
     let links = links_of(&json_object(&body)?)?;
     crate::usage::folded(&state).await?;
-    Ok(Json(Linked { attributed: link_all(&state, &auth.actor, &links).await? }))
+    Ok(Json(Linked { attributed: link_all(&state, &auth, &links).await? }))
 }
 
 #[utoipa::path(post, path = "/api/v1/health/replay", tag = "health", request_body = ReplayBody,

@@ -129,6 +129,12 @@ pub fn browser() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
+/// The interpreter of the test venv (scripts/test installs it and names it), for the Python
+/// programs the tests run as real clients and servers.
+pub fn python() -> String {
+    std::env::var("KEEPWELL_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
 pub fn csrf_of(html: &str) -> String {
     let start = html.find("name=\"_csrf\" value=\"").expect("a CSRF field") + 20;
     html[start..].split('"').next().unwrap().to_owned()

@@ -86,7 +86,7 @@ pub async fn link(
         Err(message) => return Ok(redirect_with(&state, &web, "/usage#waiting", &message).await),
     };
     folded(&state).await.map_err(|e| api_failure(&state, &web, e))?;
-    match link_all(&state, &auth.actor, &links).await {
+    match link_all(&state, &auth, &links).await {
         Ok(done) => {
             let accounts: Vec<String> = done.accounts.iter().map(i64::to_string).collect();
             let flash = tr(
