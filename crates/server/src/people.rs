@@ -80,6 +80,9 @@ pub async fn set_notifications(
     settings: &NotificationSettings,
 ) -> Outcome<NotificationSettings> {
     may_set_notifications(caller, user)?;
+    let mut invalid = keepwell_core::Invalid::default();
+    keepwell_core::limits::required_text(&mut invalid, "time_zone", Some(&settings.time_zone), 64);
+    invalid.into_result(())?;
     if settings.time_zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(keepwell_core::Invalid::field(
             "time_zone",

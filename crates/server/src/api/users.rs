@@ -212,9 +212,6 @@ pub async fn set_notifications(
     raw: Bytes,
 ) -> ApiResult<Json<NotificationSettings>> {
     let body: NotificationsBody = crate::health::body(&raw)?;
-    let mut invalid = Invalid::default();
-    keepwell_core::limits::required_text(&mut invalid, "time_zone", Some(&body.time_zone), 64);
-    invalid.into_result(())?;
     let settings = NotificationSettings {
         band_changed: body.band_changed,
         weekly_digest: body.weekly_digest,
