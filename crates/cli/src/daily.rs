@@ -7,7 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use keepwell_core::definitions::Definitions;
 use keepwell_server::cause::Caller;
 use keepwell_server::daily::{self, PassDays, Passed};
+use keepwell_server::jobs;
 use keepwell_server::refused::Refused;
+use keepwell_store::jobs::Outcome;
 use keepwell_store::usage::EventWriter;
 use keepwell_store::{Clock, Store};
 use std::path::Path;
@@ -42,26 +44,45 @@ pub async fn tick(store: &Store, reporting: &str, at: DateTime<Utc>) -> anyhow::
             tomorrow.pred_opt().unwrap_or(tomorrow)
         ));
     }
-    let store = store.clone().with_clock(Clock::fixed(at));
-    EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
+    let passer = store.clone().with_clock(Clock::fixed(at));
+    EventWriter::new(passer.clone()).fold().await.context("cannot roll up usage")?;
     let mut days: Vec<(NaiveDate, String)> = Vec::new();
+    let mut left = None;
     let bar = days_bar("ticking", None);
-    let passed = daily::run(&store, reporting, PassDays::CatchUpTo(at.date_naive()), WAIT_FOR_PASS, |d, out| {
-        days.push((
-            d,
-            format!(
-                "{d}: scored {} accounts, {} segment changes, {} stage changes",
-                out.snapshots.len(),
-                out.membership.len(),
-                out.stages.len()
-            ),
-        ));
-        bar.set_message(d.to_string());
-        bar.inc(1);
+    let day = at.date_naive();
+    // Through the job queue: a tick beside another for the same day (or a server's pass of it)
+    // runs one pass between them.
+    let key = jobs::pass_key(day);
+    let ran = jobs::run_or_wait(store, (jobs::DAILY_PASS, &key, false), serde_json::json!({ "day": day }), |_| async {
+        let passed = daily::run(&passer, reporting, PassDays::CatchUpTo(day), WAIT_FOR_PASS, |d, out| {
+            days.push((
+                d,
+                format!(
+                    "{d}: scored {} accounts, {} segment changes, {} stage changes",
+                    out.snapshots.len(),
+                    out.membership.len(),
+                    out.stages.len()
+                ),
+            ));
+            bar.set_message(d.to_string());
+            bar.inc(1);
+        })
+        .await;
+        left = held(passed?)?;
+        Ok(())
     })
     .await;
     bar.finish_and_clear();
-    let left = held(passed?)?;
+    match ran? {
+        jobs::Ran::Here(Outcome::Done) => {}
+        jobs::Ran::Elsewhere(id, Outcome::Done) => {
+            return Ok(format!("{day}: run by another process at the same time (job {id}); nothing more to do"))
+        }
+        jobs::Ran::Here(Outcome::RetryAt(_, e) | Outcome::Dead(e)) => return Err(anyhow!("{e}")),
+        jobs::Ran::Elsewhere(id, Outcome::RetryAt(_, e) | Outcome::Dead(e)) => {
+            return Err(anyhow!("the pass of {day} failed in another process (job {id}): {e}"))
+        }
+    }
     // A long catch-up names its first days in one line, then the last week day by day.
     let mut lines: Vec<String> = Vec::new();
     if let Some((first, last)) = left {

@@ -70,7 +70,52 @@ on_both_backends!(
     an_archive_of_many_gzipped_files_waits_then_reaches_its_accounts,
     the_first_serve_demo_logs_no_warnings_and_no_colour,
     definitions_apply_whole_export_round_trips_and_passes_rerun_alike,
+    two_ticks_for_one_instant_run_one_pass,
 );
+
+/// Two `keepwell tick`s for the same instant at once (two nodes' cron): one runs the pass, the
+/// other sees it run and says so; the queue holds one job for the day.
+async fn two_ticks_for_one_instant_run_one_pass(url: String) {
+    let accounts = csv("accounts.csv", "name,crm_id\nAcme,c-1\nBolt,c-2\n");
+    assert!(kw(&url, &["import", "accounts", &accounts]).status.success());
+    // Whichever tick claims the day's job waits inside it while the test leads the pass, so the
+    // two overlap whatever the machine's speed.
+    let store = Store::connect(&url).await.unwrap();
+    let keepwell_store::health::Lead::Leader(leader) = store.lead_pass(Duration::ZERO).await.unwrap() else {
+        panic!("nobody else leads the pass")
+    };
+    let ticks: Vec<_> = (0..2)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || kw(&url, &["tick", "--as-of", "2026-11-20T10:00:00Z"]))
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while store.pending_job("daily_pass:2026-11-20").await.unwrap().is_none_or(|j| j.status != "running") {
+        assert!(std::time::Instant::now() < deadline, "no tick claimed the day's pass");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(ticks.iter().all(|t| !t.is_finished()), "both ticks wait for the pass");
+    leader.release().await.unwrap();
+    let mut outs: Vec<String> = ticks
+        .into_iter()
+        .map(|t| {
+            let o = t.join().unwrap();
+            assert!(o.status.success(), "{}", stderr(&o));
+            stdout(&o)
+        })
+        .collect();
+    outs.sort();
+    let jobs = store.jobs(Some("daily_pass:2026-11-20"), 10).await.unwrap();
+    assert_eq!(jobs.len(), 1, "one job for the day: {jobs:?}");
+    assert_eq!(jobs[0].status, "done");
+    let elsewhere =
+        format!("2026-11-20: run by another process at the same time (job {}); nothing more to do\n", jobs[0].id);
+    assert_eq!(outs[0], elsewhere);
+    assert!(outs[1].starts_with("2026-11-20: scored 2 accounts,") && outs[1].lines().count() == 1, "{}", outs[1]);
+    store.close().await;
+}
 
 async fn users_and_tokens_are_created_with_one_line_errors(url: String) {
     let o = kw(&url, &["migrate"]);

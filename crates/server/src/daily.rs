@@ -70,31 +70,15 @@ pub async fn run(
     Ok(Passed::Ran { from, to, left })
 }
 
-/// The server's pass as of its clock's today: usage folded, then every day since the last pass.
-/// Nothing when another node leads (it runs the same days).
-#[tracing::instrument(skip_all)]
-pub async fn pass_today(state: &AppState) -> anyhow::Result<()> {
+/// The server's pass of `day`: usage folded, then every day since the last pass through it, as
+/// the leader (waiting for a `replay` another process runs). What the `daily_pass` job runs.
+#[tracing::instrument(skip(state))]
+pub async fn pass_of(state: &AppState, day: NaiveDate) -> anyhow::Result<()> {
     let _one = state.daily.lock().await;
     state.ingest.fold().await.map_err(|e| anyhow::anyhow!("folding usage: {e}"))?;
-    let today = state.store.clock().today();
     let reporting = &state.settings.reporting_currency;
-    if let Passed::HeldBy(who) =
-        run(&state.store, reporting, PassDays::CatchUpTo(today), Duration::ZERO, |_, _| {}).await?
-    {
-        tracing::debug!(%who, "the daily pass is another node's");
+    match run(&state.store, reporting, PassDays::CatchUpTo(day), Duration::from_secs(60), |_, _| {}).await? {
+        Passed::HeldBy(who) => anyhow::bail!("{who}"),
+        Passed::Ran { .. } => Ok(()),
     }
-    Ok(())
-}
-
-/// Runs [`pass_today`] every `every`, the first time shortly after start.
-pub fn spawn(state: AppState, every: Duration) {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        loop {
-            if let Err(e) = pass_today(&state).await {
-                tracing::error!(error = %format!("{e:#}"), "the daily pass failed; it runs again at the next turn");
-            }
-            tokio::time::sleep(every).await;
-        }
-    });
 }

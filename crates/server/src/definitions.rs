@@ -48,7 +48,7 @@ pub(crate) fn status(change: &Change) -> StatusCode {
 /// After a definition changed: today's pass again, so membership, stages and scores follow.
 pub async fn changed(state: &AppState, change: &Change) -> ApiResult<()> {
     if change.action != "unchanged" {
-        crate::daily::pass_today(state).await.map_err(ApiError::Internal)?;
+        crate::jobs::pass_today(state).await.map_err(ApiError::Internal)?;
     }
     Ok(())
 }

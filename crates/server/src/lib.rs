@@ -15,6 +15,7 @@ pub mod health;
 pub mod i18n;
 pub mod ingest;
 pub mod input;
+pub mod jobs;
 pub mod login_limit;
 pub mod mail;
 mod observe;
@@ -52,9 +53,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let state = AppState::new(store, settings)?;
-        if let Some(every) = state.settings.pass_every {
-            daily::spawn(state.clone(), every);
-        }
+        jobs::spawn(state.clone());
         deliveries::spawn(state.clone());
         Ok(Application { listener, router: router(state) })
     }

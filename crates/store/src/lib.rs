@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod deliveries;
 pub mod health;
 pub mod import;
+pub mod jobs;
 mod migrate;
 pub mod people;
 mod sql;

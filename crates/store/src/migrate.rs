@@ -90,6 +90,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_notifications.sql"),
         postgres: include_str!("../migrations/postgres/0013_notifications.sql"),
     },
+    Migration {
+        version: 14,
+        name: "jobs",
+        sqlite: include_str!("../migrations/sqlite/0014_jobs.sql"),
+        postgres: include_str!("../migrations/postgres/0014_jobs.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -293,6 +299,11 @@ mod tests {
             13,
             "c16e043dce28a28b812ea9079c4efcc045c242ad3c92798e36848a50e394fd7b",
             "c16e043dce28a28b812ea9079c4efcc045c242ad3c92798e36848a50e394fd7b",
+        ),
+        (
+            14,
+            "3cbe263d2db40366724286cb17893c6817be589bbc8bd050a665301cb23529b9",
+            "aa1c3c5eb7f66d0872833b7645b4069d164b3ccb3e85f6b4bb2ff1c6300aa925",
         ),
     ];
 

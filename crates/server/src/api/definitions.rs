@@ -179,7 +179,7 @@ pub async fn delete_scorecard(
     Path(key): Path<String>,
 ) -> ApiResult<StatusCode> {
     crate::definitions::delete(&state.store, &auth, "scorecard", &key).await?;
-    crate::daily::pass_today(&state).await.map_err(ApiError::Internal)?;
+    crate::jobs::pass_today(&state).await.map_err(ApiError::Internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
