@@ -51,13 +51,32 @@ pub async fn create_endpoint(
         }
     }
     invalid.into_result(())?;
+    let (secret, sealed) = new_secret(state);
+    let url = url.trim();
+    let endpoint =
+        caller.decide(&state.store, async |w| deliveries::create_endpoint(w, url, events, &sealed).await).await?;
+    Ok(CreatedEndpoint { endpoint, secret })
+}
+
+/// A fresh `whsec_…` secret, and as it is stored (sealed with `KEEPWELL_SECRET_KEY`).
+fn new_secret(state: &AppState) -> (String, String) {
     let mut bytes = vec![0u8; 24];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
     let secret = Secret::from_bytes(bytes).encoded();
     let sealed = state.settings.secret_key.seal(secret.as_bytes());
-    let url = url.trim();
+    (secret, sealed)
+}
+
+/// How long deliveries carry the replaced secret's signature too after a rotation.
+pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3_600);
+
+/// Gives an endpoint a new secret, shown this once (admins); for [`ROTATION_OVERLAP`] every
+/// delivery is signed with both, so the receiver can switch to the new one without losing any.
+pub async fn rotate_secret(state: &AppState, caller: &Caller, id: i64) -> Outcome<CreatedEndpoint> {
+    let (secret, sealed) = new_secret(state);
+    let until = state.store.clock().now().timestamp_micros() + ROTATION_OVERLAP.as_micros() as i64;
     let endpoint =
-        caller.decide(&state.store, async |w| deliveries::create_endpoint(w, url, events, &sealed).await).await?;
+        caller.decide(&state.store, async |w| deliveries::rotate_secret(w, id, &sealed, until).await).await?;
     Ok(CreatedEndpoint { endpoint, secret })
 }
 

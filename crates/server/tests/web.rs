@@ -167,6 +167,11 @@ async fn an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries(app: TestApp
     let (_, again) = page(&admin, &app, "/settings/webhooks").await;
     assert!(again.contains("hooks.example.com") && !again.contains(secret), "shown once");
     let id = app.store.webhook_endpoints().await.unwrap()[0].id;
+    // Rotating shows the new secret once, and says the old one still signs for a day.
+    let (status, _, html) = post(&admin, &app, &format!("/settings/webhooks/{id}/rotate"), &[("_csrf", &csrf)]).await;
+    assert_eq!(status, 200);
+    let rotated = html.split("id=\"new-secret\">").nth(1).and_then(|r| r.split('<').next()).unwrap_or_default();
+    assert!(rotated.starts_with("whsec_") && rotated != secret && html.contains("24 hours"), "{html}");
     let (status, location, _) = post(&admin, &app, &format!("/settings/webhooks/{id}/test"), &[("_csrf", &csrf)]).await;
     assert_eq!((status, location.as_str()), (303, "/settings/deliveries"));
     let (manager, _) = logged_in(&app, "lead@team.io", Role::Manager).await;

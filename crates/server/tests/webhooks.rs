@@ -19,7 +19,10 @@ macro_rules! on_both_backends_with_a_receiver {
     };
 }
 
-on_both_backends_with_a_receiver!(webhooks_are_signed_retried_and_dead_lettered);
+on_both_backends_with_a_receiver!(
+    webhooks_are_signed_retried_and_dead_lettered,
+    a_rotated_secret_signs_with_both_meanwhile
+);
 
 /// Records every POST (path, headers, body) as a JSON line; `/flaky` answers 500 three times,
 /// then 200; `/down` always 500; anything else 200.
@@ -246,4 +249,52 @@ async fn private_and_plain_endpoints_are_refused_by_default() {
         )
         .await;
     assert_eq!(status, 403, "only admins subscribe endpoints");
+}
+
+/// After a rotation, each delivery is signed with the new secret and the replaced one, so a
+/// receiver verifies with either while it switches over; only admins rotate.
+async fn a_rotated_secret_signs_with_both_meanwhile(backend: Backend) {
+    let dir = tempdir();
+    let log = dir.join("requests.jsonl");
+    let (_receiver, port) = receiver(&log);
+    let app = TestApp::spawn_with(backend, |s| {
+        s.deliveries.allow_private = true;
+        s.deliveries.poll = Duration::from_millis(50);
+    })
+    .await;
+    let url = format!("http://127.0.0.1:{port}/ok");
+    let (status, created) =
+        app.post("/api/v1/webhook-endpoints", &app.admin, json!({"url": url, "events": ["account.created"]})).await;
+    assert_eq!(status, 201, "{created}");
+    let (id, old) = (created["id"].as_i64().unwrap(), created["secret"].as_str().unwrap().to_owned());
+    let manager = app.member_token("m@team.io", keepwell_core::Role::Manager).await;
+    let rotate = format!("/api/v1/webhook-endpoints/{id}/rotate-secret");
+    assert_eq!(app.post(&rotate, &manager, json!({})).await.0, 403, "only admins rotate");
+    assert_eq!(app.post("/api/v1/webhook-endpoints/999/rotate-secret", &app.admin, json!({})).await.0, 404);
+    let (status, rotated) = app.post(&rotate, &app.admin, json!({})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("whsec_") && new != old, "{rotated}");
+    let (_, listed) = app.get("/api/v1/webhook-endpoints", &app.admin).await;
+    assert!(!listed.to_string().contains("whsec_"), "{listed}");
+
+    let (status, _) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Acme"})).await;
+    assert_eq!(status, 201);
+    for _ in 0..200 {
+        let (_, page) = app.get("/api/v1/deliveries", &app.admin).await;
+        if page["data"].as_array().unwrap().iter().any(|d| d["status"] == "sent") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for secret in [&old, &new] {
+        let out = Command::new(python())
+            .args(["-c", VERIFY, log.to_str().unwrap(), &json!({"/ok": secret}).to_string()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "standardwebhooks refused: {}", String::from_utf8_lossy(&out.stderr));
+        let got: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got.len(), 1, "one delivery: {got:?}");
+        assert_eq!(got[0]["type"], "account.created");
+    }
 }

@@ -161,6 +161,24 @@ pub async fn create_endpoint(w: &mut Write, url: &str, events: &[String], secret
     Ok(endpoint)
 }
 
+/// Replaces an endpoint's signing secret with `secret` (sealed); the one it replaces stays until
+/// `previous_until`, and deliveries carry both signatures meanwhile so receivers can switch over.
+pub async fn rotate_secret(w: &mut Write, id: i64, secret: &str, previous_until: i64) -> Result<Endpoint> {
+    let row = sqlx::query(
+        "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $1, secret = $2 WHERE id = $3 \
+         RETURNING id, url, events, created_at, disabled_at, disabled_reason, failing_since",
+    )
+    .bind(previous_until)
+    .bind(secret)
+    .bind(id)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    let Some(row) = row else { return Err(StoreError::NotFound(format!("no webhook endpoint with id {id}"))) };
+    let endpoint = endpoint_from(&row)?;
+    w.audit::<()>("webhook_endpoint.rotate_secret", "webhook_endpoint", Some(id.to_string()), None, None).await?;
+    Ok(endpoint)
+}
+
 /// Unsubscribes an endpoint; its deliveries go with it.
 pub async fn delete_endpoint(w: &mut Write, id: i64) -> Result<()> {
     let gone = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id).execute(&mut *w.tx).await?;

@@ -75,6 +75,18 @@ pub async fn create_endpoint(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = i64, Path)),
+    description = "Replaces the endpoint's signing secret with a new one, returned here once. For 24 hours every delivery carries a signature with each secret (`webhook-signature` lists both), so the receiver can switch without losing a delivery.",
+    responses((status = 200, body = CreatedEndpoint), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip(auth, state))]
+pub async fn rotate_secret(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CreatedEndpoint>> {
+    Ok(Json(crate::deliveries::rotate_secret(&state, &auth, path_id(&id)?).await?))
+}
+
 #[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 #[tracing::instrument(skip(auth, state))]

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users/{id}/notifications", get(users::notifications).put(users::set_notifications))
         .route("/webhook-endpoints", get(deliveries::endpoints).post(deliveries::create_endpoint))
         .route("/webhook-endpoints/{id}", axum::routing::delete(deliveries::delete_endpoint))
+        .route("/webhook-endpoints/{id}/rotate-secret", axum::routing::post(deliveries::rotate_secret))
         .route("/deliveries", get(deliveries::deliveries))
         .route("/deliveries/{id}/retry", axum::routing::post(deliveries::retry))
         .route("/accounts", get(accounts::list).post(accounts::create))

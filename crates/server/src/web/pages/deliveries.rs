@@ -75,6 +75,19 @@ pub async fn delete_endpoint(
     Ok(redirect_with(&state, &web, "/settings/webhooks", &tr(&state, &web, "webhook-deleted", &[])).await)
 }
 
+/// A new secret for an endpoint, shown once; the replaced one still signs for a day.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn rotate_secret(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = id_of(&state, &web, &id)?;
+    let rotated = crate::deliveries::rotate_secret(&state, &auth, id).await.map_err(|e| failure(&state, &web, e))?;
+    show_endpoints(&state, &web, StatusCode::OK, context! { new_secret => rotated.secret, rotated => true }).await
+}
+
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn send_test(
     auth: Auth<Admin>,
