@@ -95,6 +95,23 @@ pub async fn retry(store: &Store, caller: &Caller, id: i64) -> Outcome<deliverie
     Ok(as_seen_by(caller, d))
 }
 
+/// One delivery with each attempt's status and duration, as the caller may see it.
+pub async fn show(store: &Store, caller: &Caller, id: i64) -> Outcome<deliveries::DeliveryDetail> {
+    let mut d = store
+        .delivery(id)
+        .await?
+        .ok_or_else(|| crate::refused::Refused::NotFound(format!("no delivery with id {id}")))?;
+    if caller.role < keepwell_core::Role::Admin && d.delivery.channel == "webhook" {
+        let url = d.delivery.recipient.clone();
+        let shown = webhook::origin_only(&url);
+        for a in &mut d.attempts_log {
+            a.error = a.error.take().map(|e| e.replace(&url, &shown));
+        }
+    }
+    d.delivery = as_seen_by(caller, d.delivery);
+    Ok(d)
+}
+
 /// Deliveries, newest first, as the caller may see them.
 pub async fn list(
     store: &Store,

@@ -160,6 +160,15 @@ async fn webhooks_are_signed_retried_and_dead_lettered(backend: Backend) {
     let down = of("/down");
     assert_eq!((down.len(), &down[0]["status"]), (1, &json!("dead")), "{settled}");
     assert_eq!(down[0]["attempts"], 4);
+    // Each attempt is on record with its answer and how long it took.
+    let (status, detail) = app.get(&format!("/api/v1/deliveries/{}", flaky[0]["id"]), &app.admin).await;
+    assert_eq!(status, 200, "{detail}");
+    let codes: Vec<i64> =
+        detail["attempts_log"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, [500, 500, 500, 200], "{detail}");
+    assert!(detail["attempts_log"].as_array().unwrap().iter().all(|a| a["duration_ms"].as_i64().unwrap() >= 0));
+    assert_eq!(detail["attempts_log"][0]["error"], "the endpoint answered HTTP 500", "{detail}");
+    assert_eq!(app.get("/api/v1/deliveries/99999", &app.admin).await.0, 404);
     assert!(down[0]["last_error"].as_str().unwrap().contains("HTTP 500"), "{settled}");
 
     // The reference library verifies every request the receiver got.

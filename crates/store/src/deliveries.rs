@@ -86,6 +86,24 @@ pub struct Attempt {
     pub duration_ms: i64,
 }
 
+/// One attempt as recorded, for a person reading why a delivery is where it is.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RecordedAttempt {
+    pub at: DateTime<Utc>,
+    /// The HTTP status (webhooks) or SMTP reply code (e-mail); none when no answer came.
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+/// A delivery with every attempt, oldest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    pub attempts_log: Vec<RecordedAttempt>,
+}
+
 /// What happens to a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -339,6 +357,34 @@ pub async fn retry(w: &mut Write, id: i64) -> Result<Delivery> {
 }
 
 impl Store {
+    /// One delivery with its attempts, oldest first (the newest 100).
+    pub async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>> {
+        let row = sqlx::query(&format!("SELECT {DELIVERY_COLS} FROM deliveries WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let rows = sqlx::query(
+            "SELECT at, status_code, error, duration_ms FROM (SELECT id, at, status_code, error, duration_ms \
+             FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id DESC LIMIT 100) recent ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        let attempts_log = rows
+            .iter()
+            .map(|r| {
+                Ok(RecordedAttempt {
+                    at: instant(r.try_get("at")?),
+                    status_code: get_opt_i64(r, "status_code")?,
+                    error: opt_text(r, "error")?,
+                    duration_ms: r.try_get("duration_ms")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Some(DeliveryDetail { delivery: delivery_from(&row)?, attempts_log }))
+    }
+
     pub async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>> {
         sqlx::query(
             "SELECT id, url, events, created_at, disabled_at, disabled_reason, failing_since FROM webhook_endpoints ORDER BY id",

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keepwell_core::Invalid;
-use keepwell_store::deliveries::{Delivery, DeliveryFilter, Endpoint};
+use keepwell_store::deliveries::{Delivery, DeliveryDetail, DeliveryFilter, Endpoint};
 use keepwell_store::Page;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -127,6 +127,19 @@ pub async fn deliveries(
         cursor: p.text("cursor"),
     })?;
     Ok(Json(crate::deliveries::list(&state.store, &auth, &filter).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "webhooks", params(("id" = i64, Path)),
+    description = "One delivery with `attempts_log`: each attempt's time, `status_code` (HTTP, or the SMTP reply), `error` and `duration_ms`, oldest first.",
+    responses((status = 200, body = DeliveryDetail), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip(auth, state))]
+pub async fn delivery(
+    auth: Auth<Manager>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryDetail>> {
+    Ok(Json(crate::deliveries::show(&state.store, &auth, path_id(&id)?).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", tag = "webhooks", params(("id" = i64, Path)),

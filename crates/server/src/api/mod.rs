@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhook-endpoints/{id}", axum::routing::delete(deliveries::delete_endpoint))
         .route("/webhook-endpoints/{id}/rotate-secret", axum::routing::post(deliveries::rotate_secret))
         .route("/deliveries", get(deliveries::deliveries))
+        .route("/deliveries/{id}", get(deliveries::delivery))
         .route("/deliveries/{id}/retry", axum::routing::post(deliveries::retry))
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route("/accounts/by-external-id/{external_id}", get(accounts::by_external_id))
