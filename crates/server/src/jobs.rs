@@ -57,7 +57,7 @@ pub async fn run_claimed<F: Future<Output = anyhow::Result<()>>>(
             r = &mut work => break r,
             _ = renew.tick() => {
                 let until = micros(store) + LEASE.as_micros() as i64;
-                if let Err(e) = store.renew_jobs(&node, &[job.id], until).await {
+                if let Err(e) = store.renew_job(&node, job.id, until).await {
                     tracing::warn!(job = job.id, error = %e, "could not renew a job's lease");
                 }
             }
@@ -123,7 +123,7 @@ where
     let mut work = Some(work);
     loop {
         let lease = LEASE.as_micros() as i64;
-        if let Some(job) = store.claim_jobs(&node_name(), &[kind], Some(id), (micros(store), lease), 1).await?.pop() {
+        if let Some(job) = store.claim_jobs(&node_name(), kind, Some(id), (micros(store), lease), 1).await?.pop() {
             let work = work.take().expect("a job is claimed once by its asker");
             let payload = job.clone();
             return Ok(Ran::Here(run_claimed(store, &job, work(payload)).await?));
@@ -189,7 +189,7 @@ async fn turn(state: &AppState, pruned: &mut Instant) -> anyhow::Result<()> {
         }
     }
     let lease = LEASE.as_micros() as i64;
-    for job in store.claim_jobs(&node_name(), &[DAILY_PASS], None, (now, lease), 1).await? {
+    for job in store.claim_jobs(&node_name(), DAILY_PASS, None, (now, lease), 1).await? {
         let day = job.payload.get("day").and_then(|d| d.as_str()).and_then(|d| d.parse().ok());
         run_claimed(store, &job, async {
             let day = day.ok_or_else(|| anyhow::anyhow!("the job names no day"))?;

@@ -1,7 +1,7 @@
 //! The job queue (`jobs`): work any node may do, claimed by one. A job's key is unique while it is
 //! pending, so asking twice for the same work makes one job; [`Store::claim_jobs`] leases a batch
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, one atomic `UPDATE … RETURNING` on SQLite), the
-//! claimer renews its lease while it works ([`Store::renew_jobs`]) and records the outcome
+//! claimer renews its lease while it works ([`Store::renew_job`]) and records the outcome
 //! ([`Store::finish_job`]). A lease that runs out (its node died) makes the job due again. Times are
 //! microseconds the caller reads from its clock.
 
@@ -26,7 +26,7 @@ pub struct Claimed {
 }
 
 /// A job as a person reads it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Job {
     pub id: i64,
     pub kind: String,
@@ -91,24 +91,23 @@ impl Store {
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
-    /// Claims up to `limit` due jobs of `kinds` (or a job whose claimer's lease ran out) for
+    /// Claims up to `limit` due jobs of `kind` (or a job whose claimer's lease ran out) for
     /// `node` until `now + lease`, oldest due first; with `only`, that job alone, whenever it is
     /// not running under another claim.
     pub async fn claim_jobs(
         &self,
         node: &str,
-        kinds: &[&str],
+        kind: &str,
         only: Option<i64>,
         (now, lease): (i64, i64),
         limit: i64,
     ) -> Result<Vec<Claimed>> {
-        let kinds = kinds.iter().map(|k| format!("'{}'", k.replace('\'', ""))).collect::<Vec<_>>().join(", ");
         // The job asked for by `only` is its asker's to run now, even while it waits to retry.
         let (only, waiting) = match only {
             Some(id) => (format!(" AND id = {id}"), "status IN ('queued', 'retrying')"),
             None => (String::new(), "status IN ('queued', 'retrying') AND run_at <= $1"),
         };
-        let due = format!("kind IN ({kinds}){only} AND (({waiting}) OR (status = 'running' AND claimed_until < $1))");
+        let due = format!("kind = $5{only} AND (({waiting}) OR (status = 'running' AND claimed_until < $1))");
         let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let mut tx = self.begin().await?;
         let rows = sqlx::query(&format!(
@@ -120,6 +119,7 @@ impl Store {
         .bind(now + lease)
         .bind(node)
         .bind(limit)
+        .bind(kind)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -136,16 +136,14 @@ impl Store {
             .collect()
     }
 
-    /// Extends the lease of jobs `node` runs to `until`.
-    pub async fn renew_jobs(&self, node: &str, ids: &[i64], until: i64) -> Result<()> {
-        for id in ids {
-            sqlx::query("UPDATE jobs SET claimed_until = $1 WHERE id = $2 AND claimed_by = $3 AND status = 'running'")
-                .bind(until)
-                .bind(id)
-                .bind(node)
-                .execute(self.pool())
-                .await?;
-        }
+    /// Extends the lease of a job `node` runs to `until`.
+    pub async fn renew_job(&self, node: &str, id: i64, until: i64) -> Result<()> {
+        sqlx::query("UPDATE jobs SET claimed_until = $1 WHERE id = $2 AND claimed_by = $3 AND status = 'running'")
+            .bind(until)
+            .bind(id)
+            .bind(node)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
