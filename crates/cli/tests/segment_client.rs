@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{free_port, ready, serve, write_key};
+use common::{free_port, python, ready, serve, write_key};
 use keepwell_store::testing::fresh_database_url;
 use keepwell_store::usage::EventFilter;
 use keepwell_store::{Backend, Store};
@@ -38,10 +38,6 @@ if errors:
     sys.exit("the library reported: " + "; ".join(errors))
 print("sent")
 "#;
-
-fn python() -> String {
-    std::env::var("KEEPWELL_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
-}
 
 async fn segments_python_library_works_unchanged(url: String) {
     let key = write_key(&url);

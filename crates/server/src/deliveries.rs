@@ -80,6 +80,11 @@ pub async fn rotate_secret(state: &AppState, caller: &Caller, id: i64) -> Outcom
     Ok(CreatedEndpoint { endpoint, secret })
 }
 
+/// Turns a disabled endpoint back on (admins): what is emitted from now on reaches it again.
+pub async fn enable_endpoint(store: &Store, caller: &Caller, id: i64) -> Outcome<deliveries::Endpoint> {
+    caller.decide(store, async |w| deliveries::enable_endpoint(w, id).await).await
+}
+
 pub async fn delete_endpoint(store: &Store, caller: &Caller, id: i64) -> Outcome<()> {
     caller.decide(store, async |w| deliveries::delete_endpoint(w, id).await).await
 }
@@ -238,9 +243,10 @@ pub fn spawn(state: AppState) {
     });
 }
 
-/// How long a claimed delivery stays this node's before another may take it over: well past an
-/// attempt's own time limit, since every claimed delivery is in flight at once.
-const LEASE: Duration = Duration::from_secs(120);
+/// How long a claimed delivery stays this node's unless renewed; the sender renews its batch every
+/// third of that while the attempts run, so a node killed mid-batch leaves it to another within
+/// seconds, and a slow endpoint keeps its delivery with the node that is waiting for it.
+const LEASE: Duration = Duration::from_secs(15);
 
 /// Deliveries claimed, and sent at once, per round.
 const IN_FLIGHT: usize = 32;
@@ -252,8 +258,10 @@ pub async fn drain_once(
     http: &reqwest::Client,
     mailer: Option<Arc<crate::mail::Mailer>>,
 ) -> anyhow::Result<usize> {
-    let now = state.store.clock().now().timestamp_micros();
-    let due = state.store.claim_due(now, LEASE.as_micros() as i64, IN_FLIGHT as i64).await?;
+    let store = &state.store;
+    let node = crate::jobs::node_name();
+    let lease = LEASE.as_micros() as i64;
+    let due = store.claim_due(&node, (store.clock().now().timestamp_micros(), lease), IN_FLIGHT as i64).await?;
     let n = due.len();
     let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut running = tokio::task::JoinSet::new();
@@ -268,7 +276,18 @@ pub async fn drain_once(
             drop(permit);
         });
     }
-    while running.join_next().await.is_some() {}
+    let mut renew = tokio::time::interval(LEASE / 3);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            done = running.join_next() => if done.is_none() { break },
+            _ = renew.tick() => {
+                if let Err(e) = store.renew_deliveries(&node, store.clock().now().timestamp_micros() + lease).await {
+                    tracing::warn!(error = %e, "could not renew the lease of the deliveries being sent");
+                }
+            }
+        }
+    }
     Ok(n)
 }
 

@@ -51,23 +51,27 @@ fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message
     let lang = member["locale"].as_str().and_then(Lang::parse).unwrap_or(Lang::En);
     let base = state.settings.base_url.as_deref().unwrap_or("http://127.0.0.1:8080").trim_end_matches('/');
     let kind = payload["kind"].as_str().unwrap_or_default();
-    if kind != "band_changed" {
-        return Err(format!("no e-mail is written for {kind:?}"));
-    }
     let changes = payload["changes"].as_array().cloned().unwrap_or_default();
     let count = changes.len() as i64;
-    let first = changes.first().cloned().unwrap_or_default();
-    let band = |b: &serde_json::Value| state.i18n.text(lang, &format!("band-{}", b.as_str().unwrap_or("none")), &[]);
-    let subject = state.i18n.text(
-        lang,
-        "email-band-subject",
-        &[
-            ("count", count.into()),
-            ("name", first["name"].as_str().unwrap_or_default().to_owned().into()),
-            ("band", band(&first["to"]).into()),
-        ],
-    );
-    let ctx = context! { lang => lang.code(), member, changes, count, base, day => payload["day"].clone(), subject => subject.clone() };
+    let t = |key: &str, args: &[(&str, fluent_bundle::FluentValue<'_>)]| state.i18n.text(lang, key, args);
+    let (subject, template) = match kind {
+        "band_changed" => {
+            let first = changes.first().cloned().unwrap_or_default();
+            let band = t(&format!("band-{}", first["to"].as_str().unwrap_or("none")), &[]);
+            let name = first["name"].as_str().unwrap_or_default().to_owned();
+            let args = [("count", count.into()), ("name", name.into()), ("band", band.into())];
+            (t("email-band-subject", &args), "email_band")
+        }
+        "endpoint_disabled" => {
+            let url = payload["endpoint"]["url"].as_str().unwrap_or_default();
+            (t("email-disabled-subject", &[("url", keepwell_core::webhook::origin_only(url).into())]), "email_disabled")
+        }
+        _ => return Err(format!("no e-mail is written for {kind:?}")),
+    };
+    let ctx = context! {
+        lang => lang.code(), member, changes, count, base, day => payload["day"].clone(),
+        endpoint => payload["endpoint"].clone(), subject => subject.clone(),
+    };
     let render = |name: &str| {
         state
             .templates
@@ -75,7 +79,7 @@ fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message
             .and_then(|t| t.render(&ctx))
             .map_err(|e| format!("the e-mail did not render: {e}"))
     };
-    let (text, html) = (render("email_band.txt")?, render("email_band.html")?);
+    let (text, html) = (render(&format!("{template}.txt"))?, render(&format!("{template}.html"))?);
     let from: Mailbox = settings.from.parse().map_err(|e| format!("KEEPWELL_MAIL_FROM: {e}"))?;
     let to: Mailbox = d.recipient.parse().map_err(|e| format!("{:?} is not an address: {e}", d.recipient))?;
     let domain = from.email.domain().to_owned();

@@ -70,11 +70,10 @@ pub struct Due {
     pub recipient: String,
     pub message_id: String,
     pub payload: String,
-    /// Attempts so far, this one included.
+    /// Attempts so far, this one included: with the claimer's name, what makes this claim its own.
+    /// An attempt recorded after another node re-claimed the delivery changes nothing but the log.
     pub attempts: i64,
-    /// Until when this claim is the claimer's: an attempt recorded after another node re-claimed
-    /// the delivery changes nothing but the log of attempts.
-    pub claimed_until: i64,
+    pub claimed_by: String,
 }
 
 /// What came of one attempt.
@@ -123,6 +122,10 @@ pub struct DeliveryFilter {
 
 /// How long an endpoint may fail before it is disabled: a day.
 pub const DISABLE_AFTER_MICROS: i64 = 24 * 3_600 * 1_000_000;
+
+/// A quiet spell this long between two failures starts the day of failing afresh: an endpoint that
+/// failed once, saw nothing for a week, then failed again has not been failing for a week.
+pub const FAILING_GAP_MICROS: i64 = 6 * 3_600 * 1_000_000;
 
 const DELIVERY_COLS: &str = "id, channel, recipient, endpoint_id, event, account_id, message_id, status, attempts, \
                              next_attempt_at, last_error, created_at, sent_at";
@@ -256,6 +259,54 @@ pub(crate) async fn write_email(
     Ok(())
 }
 
+/// Tells whoever subscribed `endpoint` (or, when they are gone, every admin) by e-mail that it was
+/// disabled and why, in the write that disabled it.
+async fn tell_disabled(tx: &mut crate::Tx, at: i64, endpoint: i64, reason: &str) -> Result<()> {
+    let url: String = sqlx::query("SELECT url FROM webhook_endpoints WHERE id = $1")
+        .bind(endpoint)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("url")?;
+    let people = "SELECT id, email, name, locale FROM users WHERE disabled_at IS NULL AND ";
+    let mut rows = sqlx::query(&format!(
+        "{people} id = (SELECT created_by FROM webhook_endpoints WHERE id = $1) AND role = 'admin'"
+    ))
+    .bind(endpoint)
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.is_empty() {
+        rows = sqlx::query(&format!("{people} role = 'admin' ORDER BY id")).fetch_all(&mut **tx).await?;
+    }
+    for r in rows {
+        let (id, email): (i64, String) = (r.try_get("id")?, text(&r, "email")?);
+        let member =
+            serde_json::json!({"id": id, "email": email, "name": text(&r, "name")?, "locale": opt_text(&r, "locale")?});
+        let payload = serde_json::json!({
+            "kind": "endpoint_disabled", "member": member,
+            "endpoint": {"id": endpoint, "url": url, "reason": reason},
+        });
+        let occurrence = format!("email:endpoint_disabled:{endpoint}:{at}:{id}");
+        write_email(tx, at, &occurrence, ("webhook.disabled", None), &email, &payload).await?;
+    }
+    Ok(())
+}
+
+/// Turns a disabled endpoint back on: deliveries from now on reach it again, and its day of
+/// failing starts afresh. The deliveries that died while it was off stay dead (retry them by hand).
+pub async fn enable_endpoint(w: &mut Write, id: i64) -> Result<Endpoint> {
+    let row = sqlx::query(
+        "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL, \
+         last_failed_at = NULL WHERE id = $1 RETURNING id, url, events, created_at, disabled_at, disabled_reason, failing_since",
+    )
+    .bind(id)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    let Some(row) = row else { return Err(StoreError::NotFound(format!("no webhook endpoint with id {id}"))) };
+    let endpoint = endpoint_from(&row)?;
+    w.audit::<()>("webhook_endpoint.enable", "webhook_endpoint", Some(id.to_string()), None, None).await?;
+    Ok(endpoint)
+}
+
 /// The live endpoints and what each subscribed to, read once for the many occurrences of a pass.
 pub(crate) struct Subscribers(Vec<(i64, String, Vec<String>)>);
 
@@ -337,17 +388,22 @@ impl Subscribers {
 /// Puts a dead (or any unsent) delivery back in the queue now, with its attempts counted afresh.
 pub async fn retry(w: &mut Write, id: i64) -> Result<Delivery> {
     let row = sqlx::query(&format!(
-        "UPDATE deliveries SET status = 'queued', attempts = 0, next_attempt_at = $1, claimed_until = NULL \
-         WHERE id = $2 AND status <> 'sent' RETURNING {DELIVERY_COLS}"
+        "UPDATE deliveries SET status = 'queued', attempts = 0, next_attempt_at = $1, claimed_until = NULL, \
+         claimed_by = NULL WHERE id = $2 AND status <> 'sent' AND NOT (status = 'sending' AND claimed_until >= $1) \
+         RETURNING {DELIVERY_COLS}"
     ))
     .bind(w.at)
     .bind(id)
     .fetch_optional(&mut *w.tx)
     .await?;
     let Some(row) = row else {
-        let sent = sqlx::query("SELECT 1 FROM deliveries WHERE id = $1").bind(id).fetch_optional(&mut *w.tx).await?;
-        return Err(match sent {
-            Some(_) => StoreError::conflict("status", format!("delivery {id} was sent; there is nothing to retry")),
+        let found =
+            sqlx::query("SELECT status FROM deliveries WHERE id = $1").bind(id).fetch_optional(&mut *w.tx).await?;
+        return Err(match found.map(|r| text(&r, "status")).transpose()?.as_deref() {
+            Some("sent") => {
+                StoreError::conflict("status", format!("delivery {id} was sent; there is nothing to retry"))
+            }
+            Some(_) => StoreError::conflict("status", format!("delivery {id} is being sent right now")),
             None => StoreError::NotFound(format!("no delivery with id {id}")),
         });
     };
@@ -437,10 +493,11 @@ impl Store {
             .try_get(0)?)
     }
 
-    /// Claims up to `limit` deliveries that are due at `now` (or whose sender's lease ran out),
-    /// each leased until `now + lease` and its attempt counted, oldest due first. Two nodes never
-    /// claim the same delivery while its lease runs.
-    pub async fn claim_due(&self, now: i64, lease: i64, limit: i64) -> Result<Vec<Due>> {
+    /// Claims up to `limit` deliveries for `node` that are due at `now` (or whose claimer's lease ran
+    /// out), each leased until `now + lease` and its attempt counted, oldest due first. Two nodes
+    /// never claim the same delivery while its lease runs; the claimer renews it with
+    /// [`Store::renew_deliveries`] while it sends.
+    pub async fn claim_due(&self, node: &str, (now, lease): (i64, i64), limit: i64) -> Result<Vec<Due>> {
         let due = "((status IN ('queued', 'retrying') AND next_attempt_at <= $1) OR (status = 'sending' AND claimed_until < $1))";
         let pick = match self.backend() {
             Backend::Postgres => {
@@ -450,12 +507,13 @@ impl Store {
         };
         let mut tx = self.begin().await?;
         let rows = sqlx::query(&format!(
-            "UPDATE deliveries SET status = 'sending', claimed_until = $2, attempts = attempts + 1 WHERE id IN ({pick}) \
-             RETURNING id, channel, endpoint_id, recipient, message_id, payload, attempts"
+            "UPDATE deliveries SET status = 'sending', claimed_until = $2, claimed_by = $4, attempts = attempts + 1 \
+             WHERE id IN ({pick}) RETURNING id, channel, endpoint_id, recipient, message_id, payload, attempts"
         ))
         .bind(now)
         .bind(now + lease)
         .bind(limit)
+        .bind(node)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -469,10 +527,23 @@ impl Store {
                     message_id: text(r, "message_id")?,
                     payload: text(r, "payload")?,
                     attempts: r.try_get::<i64, _>("attempts")?,
-                    claimed_until: now + lease,
+                    claimed_by: node.to_owned(),
                 })
             })
             .collect()
+    }
+
+    /// Extends the lease of every delivery `node` is sending to `until`; returns how many.
+    pub async fn renew_deliveries(&self, node: &str, until: i64) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE deliveries SET claimed_until = $1 WHERE claimed_by = $2 AND status = 'sending'")
+            .bind(until)
+            .bind(node)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Records an attempt and what follows it; an endpoint failing for a day is disabled (its
@@ -495,30 +566,35 @@ impl Store {
             Next::Dead => ("dead", attempt.at, None),
         };
         sqlx::query(
-            "UPDATE deliveries SET status = $1, next_attempt_at = $2, sent_at = $3, last_error = $4, claimed_until = NULL \
-             WHERE id = $5 AND status = 'sending' AND claimed_until = $6",
+            "UPDATE deliveries SET status = $1, next_attempt_at = $2, sent_at = $3, last_error = $4, claimed_until = NULL, \
+             claimed_by = NULL WHERE id = $5 AND status = 'sending' AND claimed_by = $6 AND attempts = $7",
         )
         .bind(status)
         .bind(next_at)
         .bind(sent_at)
         .bind(&attempt.error)
         .bind(due.id)
-        .bind(due.claimed_until)
+        .bind(&due.claimed_by)
+        .bind(due.attempts)
         .execute(&mut *tx)
         .await?;
         let mut disabled = false;
         if let Some(endpoint) = due.endpoint_id {
             if next == Next::Sent {
-                sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1")
+                sqlx::query("UPDATE webhook_endpoints SET failing_since = NULL, last_failed_at = NULL WHERE id = $1")
                     .bind(endpoint)
                     .execute(&mut *tx)
                     .await?;
             } else {
-                sqlx::query("UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2")
-                    .bind(attempt.at)
-                    .bind(endpoint)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET failing_since = CASE WHEN failing_since IS NULL OR last_failed_at IS NULL \
+                     OR last_failed_at < $2 THEN $1 ELSE failing_since END, last_failed_at = $1 WHERE id = $3",
+                )
+                .bind(attempt.at)
+                .bind(attempt.at - FAILING_GAP_MICROS)
+                .bind(endpoint)
+                .execute(&mut *tx)
+                .await?;
                 let reason = format!(
                     "every delivery failed for a day; the last said: {}",
                     attempt.error.as_deref().unwrap_or("?")
@@ -543,6 +619,7 @@ impl Store {
                     .bind(endpoint)
                     .execute(&mut *tx)
                     .await?;
+                    tell_disabled(&mut tx, attempt.at, endpoint, &reason).await?;
                 }
             }
         }

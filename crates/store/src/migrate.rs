@@ -96,6 +96,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0014_jobs.sql"),
     },
+    Migration {
+        version: 15,
+        name: "delivery_claims",
+        sqlite: include_str!("../migrations/sqlite/0015_delivery_claims.sql"),
+        postgres: include_str!("../migrations/postgres/0015_delivery_claims.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -304,6 +310,11 @@ mod tests {
             14,
             "3cbe263d2db40366724286cb17893c6817be589bbc8bd050a665301cb23529b9",
             "aa1c3c5eb7f66d0872833b7645b4069d164b3ccb3e85f6b4bb2ff1c6300aa925",
+        ),
+        (
+            15,
+            "fdd89b0cf8e4881ab5ab38eef62bd466283df9666d84e37a930fe5262e3b8718",
+            "fdd89b0cf8e4881ab5ab38eef62bd466283df9666d84e37a930fe5262e3b8718",
         ),
     ];
 

@@ -41,6 +41,7 @@ on_both_backends!(
     message_ids_deduplicate_for_seven_days_then_are_forgotten,
     health_pass_scores_moves_stages_keeps_membership_and_reruns_alike,
     a_live_pass_tells_subscribed_endpoints_of_each_change_once,
+    deliveries_are_claimed_renewed_taken_over_and_disable_a_failing_endpoint,
     definitions_apply_by_key_whole_or_not_at_all,
     a_stored_definition_past_a_limit_is_skipped_not_fatal,
     crm_accounts_then_segment_history_reach_each_other,
@@ -1212,7 +1213,7 @@ async fn a_live_pass_tells_subscribed_endpoints_of_each_change_once(store: Store
     assert_eq!(kinds, ["health.band_changed", "segment.entered"], "{sent:?}");
     assert!(sent.iter().all(|d| d.account_id == Some(acme.id) && d.status == "queued"));
     let band = sent.iter().find(|d| d.event == "health.band_changed").unwrap();
-    let stored = store.claim_due(at.timestamp_micros(), 60_000_000, 10).await.unwrap();
+    let stored = store.claim_due("n", (at.timestamp_micros(), 60_000_000), 10).await.unwrap();
     let body: serde_json::Value =
         serde_json::from_str(&stored.iter().find(|d| d.id == band.id).unwrap().payload).unwrap();
     assert_eq!(
@@ -1221,4 +1222,80 @@ async fn a_live_pass_tells_subscribed_endpoints_of_each_change_once(store: Store
         "{body}"
     );
     assert_eq!(body["data"]["day"], "2026-11-21");
+}
+
+/// A claimed delivery is its claimer's while it renews the lease; once the lease runs out another
+/// node takes it over, and the first node's late answer changes nothing but the log. An endpoint
+/// failing for a day (a quiet spell starting the count afresh) is disabled, its admin told by
+/// e-mail in the same write, and it can be turned back on.
+async fn deliveries_are_claimed_renewed_taken_over_and_disable_a_failing_endpoint(store: Store) {
+    use keepwell_store::deliveries::{self, Attempt, Next};
+    const S: i64 = 1_000_000;
+    const H: i64 = 3_600 * S;
+    let admin = user(&store, "ops@team.io", Role::Admin).await;
+    let actor = Actor { user_id: Some(admin), label: "ops@team.io".into() };
+    let mut w = store.write(&actor).await.unwrap();
+    let events = ["account.created".to_owned()];
+    let endpoint = deliveries::create_endpoint(&mut w, "https://hooks.example.com/k", &events, "sealed").await.unwrap();
+    deliveries::emit(&mut w, "account.created", None, &serde_json::json!({"n": 1})).await.unwrap();
+    w.commit().await.unwrap();
+    let t0 = store.clock().now().timestamp_micros() + S;
+
+    let a = store.claim_due("a", (t0, 15 * S), 10).await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert!(store.claim_due("b", (t0 + 10 * S, 15 * S), 10).await.unwrap().is_empty(), "a's lease runs");
+    assert_eq!(store.renew_deliveries("a", t0 + 30 * S).await.unwrap(), 1);
+    assert!(store.claim_due("b", (t0 + 20 * S, 15 * S), 10).await.unwrap().is_empty(), "renewed, it still runs");
+    // a stops renewing (it died, or stalled): b takes the delivery over, with the same message id.
+    let b = store.claim_due("b", (t0 + 31 * S, 15 * S), 10).await.unwrap();
+    assert_eq!((b.len(), b[0].message_id.as_str(), b[0].attempts), (1, a[0].message_id.as_str(), 2));
+    assert_eq!(store.renew_deliveries("a", t0 + 60 * S).await.unwrap(), 0, "a renews nothing of b's");
+    let fail = |at: i64| Attempt { at, status_code: Some(500), error: Some("HTTP 500".into()), duration_ms: 3 };
+    store.record_attempt(&a[0], &fail(t0 + 32 * S), Next::RetryAt(t0 + 40 * S)).await.unwrap();
+    let d = store.delivery(a[0].id).await.unwrap().unwrap();
+    assert_eq!((d.delivery.status.as_str(), d.attempts_log.len()), ("sending", 1), "a's late answer is only logged");
+    let mut w = store.write(&actor).await.unwrap();
+    let busy = deliveries::retry(&mut w, a[0].id).await.unwrap_err().to_string();
+    assert!(busy.contains("being sent"), "{busy}");
+    drop(w);
+    store.record_attempt(&b[0], &fail(t0 + 33 * S), Next::RetryAt(t0 + 40 * S)).await.unwrap();
+    let d = store.delivery(a[0].id).await.unwrap().unwrap();
+    assert_eq!((d.delivery.status.as_str(), d.attempts_log.len()), ("retrying", 2));
+
+    // Failing, then quiet for longer than the gap: the day of failing starts again.
+    let mut at = t0 + 40 * S;
+    let retry_at = |at: i64| Next::RetryAt(at + S);
+    let claim = |at: i64| {
+        let store = store.clone();
+        async move { store.claim_due("b", (at, 15 * S), 10).await.unwrap().pop().unwrap() }
+    };
+    let due = claim(at).await;
+    store.record_attempt(&due, &fail(at), retry_at(at)).await.unwrap();
+    at += 7 * H;
+    let due = claim(at).await;
+    store.record_attempt(&due, &fail(at), retry_at(at)).await.unwrap();
+    let since = store.webhook_endpoints().await.unwrap()[0].failing_since.unwrap().timestamp_micros();
+    assert_eq!(since, at, "a failure after a quiet spell starts the count afresh");
+    for _ in 0..5 {
+        at += 5 * H;
+        let due = claim(at).await;
+        let disabled = store.record_attempt(&due, &fail(at), retry_at(at)).await.unwrap();
+        assert_eq!(disabled, at - since >= 24 * H, "at +{}h", (at - since) / H);
+    }
+    let off = store.webhook_endpoints().await.unwrap().remove(0);
+    assert!(off.disabled_at.is_some() && off.disabled_reason.unwrap().contains("HTTP 500"));
+    let all = keepwell_store::deliveries::DeliveryFilter { limit: 10, ..Default::default() };
+    let listed = store.deliveries(&all).await.unwrap().data;
+    let told: Vec<_> = listed.iter().filter(|d| d.channel == "email").collect();
+    assert_eq!(told.len(), 1, "{listed:?}");
+    assert_eq!((told[0].recipient.as_str(), told[0].event.as_str()), ("ops@team.io", "webhook.disabled"));
+    assert!(listed.iter().any(|d| d.channel == "webhook" && d.status == "dead"));
+
+    let mut w = store.write(&actor).await.unwrap();
+    let on = deliveries::enable_endpoint(&mut w, endpoint.id).await.unwrap();
+    deliveries::emit(&mut w, "account.created", None, &serde_json::json!({"n": 2})).await.unwrap();
+    w.commit().await.unwrap();
+    assert!(on.disabled_at.is_none() && on.failing_since.is_none());
+    let again = store.claim_due("b", (at + S, 15 * S), 10).await.unwrap();
+    assert_eq!(again.len(), 2, "the new delivery and the e-mail are due: {again:?}");
 }

@@ -21,13 +21,24 @@ pub fn free_port() -> u16 {
 
 /// Starts `keepwell serve` on `port` over the database at `url`.
 pub fn serve(url: &str, port: u16) -> Child {
+    serve_with(url, port, &[])
+}
+
+/// Starts `keepwell serve` on `port` over the database at `url`, with `env` set too.
+pub fn serve_with(url: &str, port: u16, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_keepwell"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", url])
         .env("KEEPWELL_LOG", "error")
         .env("KEEPWELL_DATA_DIR", std::env::temp_dir().join("kw-serve-unused"))
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
         .expect("start keepwell serve")
+}
+
+/// The Python of the test venv (scripts/test sets it), for the real clients and servers.
+pub fn python() -> String {
+    std::env::var("KEEPWELL_TEST_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
 /// Waits until the server at `base` answers `/readyz`.

@@ -87,6 +87,18 @@ pub async fn rotate_secret(
     Ok(Json(crate::deliveries::rotate_secret(&state, &auth, path_id(&id)?).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/enable", tag = "webhooks", params(("id" = i64, Path)),
+    description = "Turns an endpoint back on after it was disabled for failing a day (its admin was told by e-mail). Events from now on reach it again; deliveries that died meanwhile stay dead and can be retried one by one.",
+    responses((status = 200, body = keepwell_store::deliveries::Endpoint), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip(auth, state))]
+pub async fn enable_endpoint(
+    auth: Auth<Admin>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<keepwell_store::deliveries::Endpoint>> {
+    Ok(Json(crate::deliveries::enable_endpoint(&state.store, &auth, path_id(&id)?).await?))
+}
+
 #[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
 #[tracing::instrument(skip(auth, state))]

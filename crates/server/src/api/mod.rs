@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/webhook-endpoints", get(deliveries::endpoints).post(deliveries::create_endpoint))
         .route("/webhook-endpoints/{id}", axum::routing::delete(deliveries::delete_endpoint))
         .route("/webhook-endpoints/{id}/rotate-secret", axum::routing::post(deliveries::rotate_secret))
+        .route("/webhook-endpoints/{id}/enable", axum::routing::post(deliveries::enable_endpoint))
         .route("/deliveries", get(deliveries::deliveries))
         .route("/deliveries/{id}", get(deliveries::delivery))
         .route("/deliveries/{id}/retry", axum::routing::post(deliveries::retry))

@@ -35,7 +35,7 @@ use utoipa::{Modify, OpenApi};
         super::definitions::save_scorecard, super::definitions::delete_scorecard, super::definitions::set_weights,
         super::definitions::rules, super::definitions::save_rule, super::definitions::delete_rule,
         super::deliveries::endpoints, super::deliveries::create_endpoint, super::deliveries::delete_endpoint,
-        super::deliveries::rotate_secret, super::deliveries::delivery,
+        super::deliveries::rotate_secret, super::deliveries::enable_endpoint, super::deliveries::delivery,
         super::deliveries::deliveries, super::deliveries::retry,
     ),
     modifiers(&Bearer)

@@ -487,6 +487,8 @@ webhook-test = Send a test event
 webhook-delete = Delete
 webhook-delete-confirm = Delete this endpoint? Its deliveries go with it.
 webhook-deleted = Endpoint deleted.
+webhook-enable = Turn back on
+webhook-enabled = The endpoint is on again: new events reach it. Deliveries that died while it was off can be retried under Deliveries.
 webhook-test-queued = A test event is on its way.
 webhook-secret-once = This is the endpoint's signing secret. Copy it now: it is shown only once.
 deliveries-help = Everything Keepwell sends, newest first: what it was, where it went, and what came of each attempt. A dead delivery can be sent again.
@@ -508,6 +510,7 @@ delivery-requeued = The delivery is queued again.
 entity-webhook_endpoint = Webhook endpoints
 entity-delivery = Deliveries
 action-webhook_endpoint-create = Webhook endpoint added
+action-webhook_endpoint-enable = Webhook endpoint turned back on
 action-webhook_endpoint-delete = Webhook endpoint deleted
 action-delivery-retry = Delivery sent again
 
@@ -522,6 +525,9 @@ email-band-intro = { $count ->
     [one] One of your accounts changed health band on { $day }:
    *[other] { $count } of your accounts changed health band on { $day }:
 }
+email-disabled-subject = Webhooks to { $url } are switched off
+email-disabled-intro = Every delivery to { $url } failed for a day, so Keepwell stopped sending to it. The last answer was:
+email-disabled-what = Nothing more is sent there until an admin turns it back on under Settings → Webhooks; the deliveries that did not arrive can then be retried under Settings → Deliveries.
 email-score = score { $score }
 email-why = You receive this because you own these accounts in Keepwell. Choose what you are told on your page: { $base }/me
 notifications = E-mail notifications

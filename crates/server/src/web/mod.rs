@@ -36,6 +36,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/webhooks/{id}/delete", post(deliveries::delete_endpoint))
         .route("/settings/webhooks/{id}/test", post(deliveries::send_test))
         .route("/settings/webhooks/{id}/rotate", post(deliveries::rotate_secret))
+        .route("/settings/webhooks/{id}/enable", post(deliveries::enable_endpoint))
         .route("/settings/deliveries", get(deliveries::deliveries))
         .route("/settings/deliveries/{id}/retry", post(deliveries::retry))
         .route("/settings/tokens", post(api_access::create_token))

@@ -89,6 +89,18 @@ pub async fn rotate_secret(
 }
 
 #[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn enable_endpoint(
+    auth: Auth<Admin>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = id_of(&state, &web, &id)?;
+    crate::deliveries::enable_endpoint(&state.store, &auth, id).await.map_err(|e| failure(&state, &web, e))?;
+    Ok(redirect_with(&state, &web, "/settings/webhooks", &tr(&state, &web, "webhook-enabled", &[])).await)
+}
+
+#[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn send_test(
     auth: Auth<Admin>,
     Extension(web): Extension<WebSession>,

@@ -1,0 +1,179 @@
+//! Two `keepwell serve` nodes on one database send webhooks to a real receiver (Python's, slow to
+//! answer) while one is killed with SIGKILL mid-batch: the other takes over what the dead node
+//! was sending once its short lease runs out, every occurrence arrives under one `webhook-id`
+//! (a repeat only for what was in flight when the node died), and each request verifies with the
+//! Standard Webhooks reference library. On SQLite, one writer per file, the second node is the
+//! same database restarted after the kill.
+
+mod common;
+
+use common::{free_port, python, ready, serve_with};
+use keepwell_store::deliveries::DeliveryFilter;
+use keepwell_store::testing::fresh_database_url;
+use keepwell_store::{Backend, Store};
+use serde_json::{json, Value};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )* }
+    };
+}
+
+on_both_backends!(a_node_killed_mid_batch_leaves_its_deliveries_to_another);
+
+/// Logs each POST's headers and body as a JSON line as it arrives, then answers 200 after a second:
+/// a node's batch is in flight for that long.
+const SLOW_RECEIVER: &str = r#"
+import json, sys, threading, time
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+log = open(sys.argv[1], "a", buffering=1)
+lock = threading.Lock()
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+        with lock:
+            log.write(json.dumps({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}) + "\n")
+        time.sleep(1.0)
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+ThreadingHTTPServer.daemon_threads = True
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// Verifies every logged request with the secret; prints `[{id, account}]`.
+const VERIFY: &str = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+hook = Webhook(sys.argv[2])
+out = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    payload = hook.verify(r["body"], r["headers"])
+    out.append({"id": r["headers"]["webhook-id"], "type": payload["type"], "account": payload["data"]["id"]})
+print(json.dumps(out))
+"#;
+
+const ACCOUNTS: usize = 160;
+
+fn lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0)
+}
+
+async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backend) {
+    let url = fresh_database_url(backend).await;
+    let log = std::env::temp_dir().join(format!("kw-nodes-{}.jsonl", rand::random::<u64>()));
+    let mut receiver = Command::new(python())
+        .args(["-c", SLOW_RECEIVER, log.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the Python receiver");
+    let mut first = String::new();
+    BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let hook = format!("http://127.0.0.1:{}/hook", first.trim());
+
+    let token = Command::new(env!("CARGO_BIN_EXE_keepwell"))
+        .args(["token", "create", "--name", "nodes", "--role", "admin", "--database-url", &url])
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let key = "3".repeat(64);
+    let env = [("KEEPWELL_WEBHOOKS_ALLOW_PRIVATE", "1"), ("KEEPWELL_SECRET_KEY", key.as_str())];
+    let http = reqwest::Client::new();
+    let (port_a, port_b) = (free_port(), free_port());
+    let (base_a, base_b) = (format!("http://127.0.0.1:{port_a}"), format!("http://127.0.0.1:{port_b}"));
+    let mut a = serve_with(&url, port_a, &env);
+    ready(&http, &base_a).await;
+    let two_at_once = backend == Backend::Postgres;
+    let mut b = two_at_once.then(|| serve_with(&url, port_b, &env));
+    if two_at_once {
+        ready(&http, &base_b).await;
+    }
+
+    let res = http
+        .post(format!("{base_a}/api/v1/webhook-endpoints"))
+        .bearer_auth(&token)
+        .json(&json!({"url": hook, "events": ["account.created"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let secret = res.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    let mut created = Vec::new();
+    for i in 0..ACCOUNTS {
+        let base = if two_at_once && i % 2 == 1 { &base_b } else { &base_a };
+        let res = http
+            .post(format!("{base}/api/v1/accounts"))
+            .bearer_auth(&token)
+            .json(&json!({"name": format!("Account {i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        created.push(res.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+    }
+
+    // Once some have arrived, at a moment that differs run to run, node A dies mid-batch.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines(&log) < 40 {
+        assert!(Instant::now() < deadline, "the nodes sent too little");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(u64::from(rand::random::<u16>() % 400))).await;
+    a.kill().unwrap(); // SIGKILL
+    a.wait().unwrap();
+    if !two_at_once {
+        b = Some(serve_with(&url, port_b, &env));
+        ready(&http, &base_b).await;
+    }
+
+    let store = Store::connect(&url).await.unwrap();
+    let all = DeliveryFilter { limit: 1_000, ..Default::default() };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let deliveries = loop {
+        let d = store.deliveries(&all).await.unwrap().data;
+        if d.len() == ACCOUNTS && d.iter().all(|d| d.status == "sent") {
+            break d;
+        }
+        let waiting: Vec<_> = d.iter().filter(|d| d.status != "sent").map(|d| (d.id, d.status.clone())).collect();
+        assert!(Instant::now() < deadline, "not all were sent after the kill: {waiting:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut b = b.unwrap();
+    b.kill().unwrap();
+    b.wait().unwrap();
+    receiver.kill().unwrap();
+    receiver.wait().unwrap();
+    let taken_over = deliveries.iter().filter(|d| d.attempts >= 2).count();
+    assert!(taken_over > 0, "node A had nothing in flight when it died: the kill proved nothing");
+
+    let verified = Command::new(python()).args(["-c", VERIFY, log.to_str().unwrap(), &secret]).output().unwrap();
+    assert!(verified.status.success(), "a request failed verification: {}", String::from_utf8_lossy(&verified.stderr));
+    let received: Vec<Value> = serde_json::from_slice(&verified.stdout).unwrap();
+    let mut ids_of: HashMap<i64, HashSet<String>> = HashMap::new();
+    for r in &received {
+        assert_eq!(r["type"], "account.created");
+        ids_of.entry(r["account"].as_i64().unwrap()).or_default().insert(r["id"].as_str().unwrap().to_owned());
+    }
+    for id in &created {
+        let ids = ids_of.get(id).map(|s| s.len()).unwrap_or(0);
+        assert_eq!(ids, 1, "account {id} arrived under {ids} webhook-ids");
+    }
+    let repeats = received.len() - ACCOUNTS;
+    assert!(
+        repeats <= taken_over,
+        "{repeats} repeats, but only {taken_over} deliveries were in flight on the killed node"
+    );
+    store.close().await;
+    let _ = std::fs::remove_file(&log);
+}
