@@ -160,14 +160,22 @@ pub async fn pass_today(state: &AppState) -> anyhow::Result<()> {
     }
 }
 
+/// When the worker last did what it does less often than every turn.
+struct Timers {
+    pruned: Instant,
+    digests_asked: Instant,
+}
+
 /// Starts this process's job worker: every second it asks for the periodic work due (the daily
-/// pass once per `pass_every`, when set), then runs what is due.
+/// pass once per `pass_every`, when set; each minute, the weekly digests due), then runs what is
+/// due.
 pub fn spawn(state: AppState) {
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let mut pruned = Instant::now() - KEEP;
+        let long_ago = Instant::now() - KEEP;
+        let mut timers = Timers { pruned: long_ago, digests_asked: long_ago };
         loop {
-            if let Err(e) = turn(&state, &mut pruned).await {
+            if let Err(e) = turn(&state, &mut timers).await {
                 tracing::warn!(error = %format!("{e:#}"), "the job worker could not reach the queue; retrying");
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -175,7 +183,7 @@ pub fn spawn(state: AppState) {
     });
 }
 
-async fn turn(state: &AppState, pruned: &mut Instant) -> anyhow::Result<()> {
+async fn turn(state: &AppState, timers: &mut Timers) -> anyhow::Result<()> {
     let store = &state.store;
     let now = micros(store);
     if let Some(every) = state.settings.pass_every {
@@ -197,11 +205,18 @@ async fn turn(state: &AppState, pruned: &mut Instant) -> anyhow::Result<()> {
         })
         .await?;
     }
+    if timers.digests_asked.elapsed() >= Duration::from_secs(60) {
+        timers.digests_asked = Instant::now();
+        crate::digest::ask(store).await?;
+    }
+    for job in store.claim_jobs(&node_name(), crate::digest::WEEKLY_DIGEST, None, (micros(store), lease), 10).await? {
+        run_claimed(store, &job, crate::digest::run(state, &job.payload, store.clock().today())).await?;
+    }
     let (due, running) = store.job_depth(now).await?;
     metrics::gauge!("keepwell_jobs_due").set(due as f64);
     metrics::gauge!("keepwell_jobs_running").set(running as f64);
-    if pruned.elapsed() > Duration::from_secs(3_600) {
-        *pruned = Instant::now();
+    if timers.pruned.elapsed() > Duration::from_secs(3_600) {
+        timers.pruned = Instant::now();
         store.prune_jobs(now - KEEP.as_micros() as i64).await?;
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod daily;
 pub mod definitions;
 pub mod deliveries;
+pub mod digest;
 pub mod error;
 pub mod health;
 pub mod i18n;

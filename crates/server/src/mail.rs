@@ -66,11 +66,17 @@ fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message
             let url = payload["endpoint"]["url"].as_str().unwrap_or_default();
             (t("email-disabled-subject", &[("url", keepwell_core::webhook::origin_only(url).into())]), "email_disabled")
         }
+        "weekly_digest" => {
+            let b = &payload["book"];
+            let n = |k: &str| fluent_bundle::FluentValue::from(b[k].as_i64().unwrap_or(0));
+            let week = payload["week"].as_str().unwrap_or_default().to_owned();
+            let args = [("week", week.into()), ("red", n("red")), ("yellow", n("yellow")), ("green", n("green"))];
+            (t("email-digest-subject", &args), "email_digest")
+        }
         _ => return Err(format!("no e-mail is written for {kind:?}")),
     };
     let ctx = context! {
-        lang => lang.code(), member, changes, count, base, day => payload["day"].clone(),
-        endpoint => payload["endpoint"].clone(), subject => subject.clone(),
+        lang => lang.code(), member, changes, count, base, subject => subject.clone(), ..minijinja::Value::from_serialize(&payload),
     };
     let render = |name: &str| {
         state

@@ -20,7 +20,11 @@ macro_rules! on_both_backends_with_a_mail_server {
     };
 }
 
-on_both_backends_with_a_mail_server!(an_owner_is_told_of_a_band_change_in_their_language);
+on_both_backends_with_a_mail_server!(
+    an_owner_is_told_of_a_band_change_in_their_language,
+    a_member_gets_one_weekly_digest_of_their_book,
+    the_admin_is_told_when_a_failing_endpoint_is_switched_off,
+);
 
 struct SmtpServer(Child);
 
@@ -71,9 +75,10 @@ fn messages(maildir: &std::path::Path) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-async fn an_owner_is_told_of_a_band_change_in_their_language(backend: Backend) {
+/// An app sending e-mail to a fresh aiosmtpd, the maildir it fills, and the server process.
+async fn app_with_mail(backend: Backend) -> (TestApp, std::path::PathBuf, SmtpServer) {
     let maildir = std::env::temp_dir().join(format!("kw-mail-{}-{}", std::process::id(), rand::random::<u64>()));
-    let (_smtp, port) = smtp_server(&maildir).await;
+    let (smtp, port) = smtp_server(&maildir).await;
     let app = TestApp::spawn_with(backend, |s| {
         s.mail = Some(keepwell_server::mail::MailSettings {
             smtp_url: format!("smtp://127.0.0.1:{port}?tls=none"),
@@ -81,8 +86,173 @@ async fn an_owner_is_told_of_a_band_change_in_their_language(backend: Backend) {
         });
         s.base_url = Some("https://cs.example.com".into());
         s.deliveries.poll = Duration::from_millis(50);
+        s.deliveries.allow_private = true;
     })
     .await;
+    (app, maildir, smtp)
+}
+
+/// The messages once `n` have arrived (waiting up to 15 s), after time for one more to show, were
+/// one (wrongly) on its way.
+async fn arrived(maildir: &std::path::Path, n: usize) -> Vec<Value> {
+    for _ in 0..150 {
+        if maildir.join("new").exists() && messages(maildir).len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    messages(maildir)
+}
+
+fn period(
+    crm: &str,
+    (amount, interval): (&str, &str),
+    (starts_on, renews_on): (chrono::NaiveDate, Option<chrono::NaiveDate>),
+) -> (String, keepwell_core::billing::Period) {
+    PeriodInput {
+        account_external_id: Some(crm.into()),
+        subscription_id: Some(format!("sub_{crm}")),
+        plan: Some("pro".into()),
+        currency: Some("USD".into()),
+        amount: Some(amount.into()),
+        interval: Some(interval.into()),
+        starts_on: Some(starts_on.to_string()),
+        renews_on: renews_on.map(|d| d.to_string()),
+        ..Default::default()
+    }
+    .validate()
+    .unwrap()
+}
+
+async fn a_member_gets_one_weekly_digest_of_their_book(backend: Backend) {
+    let (app, maildir, _smtp) = app_with_mail(backend).await;
+    let dee = app.member("dee@team.io", Role::Csm).await;
+    let token = app.member_token("dee@team.io", Role::Csm).await;
+    // A zone where it is past Monday 08:00 of this week (Tokyo runs 9 hours ahead of UTC, so one
+    // of the two always is).
+    let now = app.store.clock().now();
+    let zone = ["UTC", "Asia/Tokyo"].into_iter().find(|z| keepwell_server::digest::due_week(now, z).is_some()).unwrap();
+    let week = keepwell_server::digest::due_week(now, zone).unwrap();
+
+    let today = app.store.clock().today();
+    let week_ago = today - chrono::Days::new(7);
+    let mut ids = Vec::new();
+    for (name, crm) in [("Acme", "c-1"), ("Bolt", "c-2")] {
+        let body = json!({"name": name, "owner_id": dee, "external_ids": [{"kind": "crm", "value": crm}]});
+        let (status, a) = app.post("/api/v1/accounts", &app.admin, body).await;
+        assert_eq!(status, 201, "{a}");
+        ids.push(a["id"].as_i64().unwrap());
+    }
+    // Acme: a yearly contract renewing in 65 days; Bolt: monthly, so not a contract renewal.
+    let periods = [
+        period("c-1", ("12000", "year"), (today - chrono::Days::new(300), Some(today + chrono::Days::new(65)))),
+        period("c-2", ("100", "month"), (today - chrono::Days::new(300), Some(today + chrono::Days::new(10)))),
+    ];
+    let system = Caller::system("test");
+    keepwell_server::billing::import_periods(&app.store, &system, &periods, false, |_| {}).await.unwrap();
+    // Acme was green a week ago and is red today.
+    let health = |score: i64, from: chrono::NaiveDate| {
+        keepwell_server::health::add_override(
+            &app.store,
+            &system,
+            ids[0],
+            score.into(),
+            "as seen",
+            (from, from + chrono::Days::new(1)),
+        )
+    };
+    health(95, week_ago).await.unwrap();
+    health(10, today).await.unwrap();
+    app.store.run_days("USD", week_ago, week_ago, |_, _| {}).await.unwrap();
+    app.store.run_days("USD", today, today, |_, _| {}).await.unwrap();
+
+    // Subscribed once the book is in place (the job worker asks too, every minute).
+    let settings = json!({"band_changed": false, "weekly_digest": true, "time_zone": zone});
+    let (status, body) = app.put(&format!("/api/v1/users/{dee}/notifications"), &token, settings).await;
+    assert_eq!(status, 200, "{body}");
+    keepwell_server::digest::ask(&app.store).await.unwrap();
+    assert_eq!(keepwell_server::digest::ask(&app.store).await.unwrap(), 0, "asked for once a week");
+    assert_eq!(app.store.jobs(Some(&format!("weekly_digest:{dee}:{week}")), 5).await.unwrap().len(), 1);
+    let got = arrived(&maildir, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    // A second run of the same week's digest (another node, a retried job) sends nothing more.
+    let payload = json!({"user": dee, "week": week});
+    let at = app.store.clock().now().timestamp_micros();
+    app.store.enqueue_job("weekly_digest", "weekly_digest:again", &payload, at, at).await.unwrap();
+    for _ in 0..100 {
+        if app.store.jobs(Some("weekly_digest:again"), 1).await.unwrap()[0].status == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.store.jobs(Some("weekly_digest:again"), 1).await.unwrap()[0].status, "done");
+    // The job wrote what it would write: a second delivery would be queued already.
+    let got = arrived(&maildir, 1).await;
+    assert_eq!(got.len(), 1, "one digest a week: {got:?}");
+
+    let m = &got[0];
+    assert_eq!(m["to"], "dee@team.io");
+    assert_eq!(m["subject"], format!("Your book this week ({week}): 1 red, 0 yellow, 1 green"), "{m}");
+    let text = m["text"].as_str().unwrap();
+    for part in [
+        "Your book as of ".to_owned() + &today.to_string() + ": 2 accounts.",
+        "Green 1 · Yellow 0 · Red 1 · Unscored 0".into(),
+        format!("Band changes since {week_ago}:"),
+        "- Acme: Green → Red".into(),
+        format!("https://cs.example.com/accounts/{}", ids[0]),
+        "One contract renewal in the next 90 days, 12000.00 USD ARR:".into(),
+        format!("- Acme: 12000.00 USD, due {}, in 65 days", today + chrono::Days::new(65)),
+        format!("https://cs.example.com/accounts?owner={dee}"),
+        "https://cs.example.com/me".into(),
+    ] {
+        assert!(text.contains(&part), "{part:?} is not in:\n{text}");
+    }
+    assert!(!text.contains("Bolt:"), "Bolt neither changed band nor renews a contract:\n{text}");
+    let html = m["html"].as_str().unwrap().replace("&#x2f;", "/");
+    assert!(html.contains(&format!("href=\"https://cs.example.com/accounts?owner={dee}\"")), "{html}");
+    let (_, page) = app.get("/api/v1/deliveries?channel=email", &app.admin).await;
+    let rows = page["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{page}");
+    assert_eq!((rows[0]["event"].as_str(), rows[0]["status"].as_str()), (Some("weekly_digest"), Some("sent")));
+}
+
+async fn the_admin_is_told_when_a_failing_endpoint_is_switched_off(backend: Backend) {
+    let (app, maildir, _smtp) = app_with_mail(backend).await;
+    // Nothing listens on this port: every delivery fails.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/hooks");
+    let (status, endpoint) =
+        app.post("/api/v1/webhook-endpoints", &app.admin, json!({"url": url, "events": ["account.created"]})).await;
+    assert_eq!(status, 201, "{endpoint}");
+    let id = endpoint["id"].as_i64().unwrap();
+    // It has been failing for 25 hours, the last time a minute ago.
+    let now = app.store.clock().now().timestamp_micros();
+    let hour = 3_600_000_000i64;
+    keepwell_store::testing::execute(
+        &app.store,
+        &format!(
+            "UPDATE webhook_endpoints SET failing_since = {}, last_failed_at = {} WHERE id = {id}",
+            now - 25 * hour,
+            now - 60_000_000
+        ),
+    )
+    .await;
+    let (status, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Acme"})).await;
+    assert_eq!(status, 201, "{a}");
+    let got = arrived(&maildir, 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    assert_eq!(m["to"], "admin@team.io");
+    assert_eq!(m["subject"], format!("Webhooks to http://127.0.0.1:{port}/… are switched off"), "{m}");
+    let text = m["text"].as_str().unwrap();
+    assert!(text.contains("failed for a day") && text.contains("https://cs.example.com/settings/webhooks"), "{text}");
+    let (_, endpoints) = app.get("/api/v1/webhook-endpoints", &app.admin).await;
+    assert!(endpoints["data"][0]["disabled_at"].is_string(), "{endpoints}");
+}
+
+async fn an_owner_is_told_of_a_band_change_in_their_language(backend: Backend) {
+    let (app, maildir, _smtp) = app_with_mail(backend).await;
     let ann = app.member("ann@team.io", Role::Csm).await;
     app.store.set_user_locale(ann, Some("ru")).await.unwrap();
     let bob = app.member("bob@team.io", Role::Csm).await;

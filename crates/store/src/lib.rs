@@ -9,6 +9,7 @@ pub mod billing;
 pub mod clock;
 pub mod contacts;
 pub mod deliveries;
+pub mod digest;
 pub mod health;
 pub mod import;
 pub mod jobs;

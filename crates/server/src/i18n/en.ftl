@@ -528,11 +528,31 @@ email-band-intro = { $count ->
 email-disabled-subject = Webhooks to { $url } are switched off
 email-disabled-intro = Every delivery to { $url } failed for a day, so Keepwell stopped sending to it. The last answer was:
 email-disabled-what = Nothing more is sent there until an admin turns it back on under Settings → Webhooks; the deliveries that did not arrive can then be retried under Settings → Deliveries.
+email-digest-subject = Your book this week ({ $week }): { $red } red, { $yellow } yellow, { $green } green
+email-digest-intro = { $accounts ->
+    [one] Your book as of { $day }: one account.
+   *[other] Your book as of { $day }: { $accounts } accounts.
+}
+email-digest-no-pass = No daily pass has scored your accounts yet, so they have no band.
+email-digest-bands = Green { $green } · Yellow { $yellow } · Red { $red } · Unscored { $unscored }
+email-digest-changes = Band changes since { $since }:
+email-digest-no-changes = No account changed band since { $since }.
+email-digest-no-history = There is no pass a week back to compare with yet.
+email-digest-more = …and { $count } more.
+email-digest-renewals = { $count ->
+    [one] One contract renewal in the next 90 days, { $arr } { $currency } ARR:
+   *[other] { $count } contract renewals in the next 90 days, { $arr } { $currency } ARR:
+}
+email-digest-no-renewals = No contract renewals are due in the next 90 days.
+email-digest-due = due { $day }, in { $days } days
+email-digest-unconverted = { $count } in a currency without an exchange rate are left out of the total.
+email-digest-open = Open your accounts
+email-digest-why = You receive this because you asked for a weekly digest. Turn it off on your page: { $base }/me
 email-score = score { $score }
 email-why = You receive this because you own these accounts in Keepwell. Choose what you are told on your page: { $base }/me
 notifications = E-mail notifications
 notifications-band = A daily e-mail when accounts I own change health band
-notifications-digest = A weekly digest of my book (not sent yet in this version)
+notifications-digest = A weekly digest of my book, on Monday at 08:00 in my time zone
 notifications-time-zone = My time zone
 notifications-saved = Notification settings saved.
 notifications-no-mail = This server sends no e-mail yet: an operator sets KEEPWELL_SMTP_URL and KEEPWELL_MAIL_FROM.

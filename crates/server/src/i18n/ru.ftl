@@ -525,11 +525,29 @@ email-band-intro = { $count ->
 email-disabled-subject = Вебхуки на { $url } выключены
 email-disabled-intro = Сутки ни одна доставка на { $url } не прошла, и Keepwell перестал туда отправлять. Последний ответ:
 email-disabled-what = Туда ничего не отправляется, пока администратор не включит адрес снова в разделе «Настройки → Вебхуки»; недошедшие доставки затем можно повторить в разделе «Настройки → Доставки».
+email-digest-subject = Ваши аккаунты на этой неделе ({ $week }): красных { $red }, жёлтых { $yellow }, зелёных { $green }
+email-digest-intro = { $accounts ->
+    [one] На { $day } за вами { $accounts } аккаунт.
+    [few] На { $day } за вами { $accounts } аккаунта.
+   *[other] На { $day } за вами { $accounts } аккаунтов.
+}
+email-digest-no-pass = Ежедневный расчёт ещё не оценивал ваши аккаунты, поэтому зон у них нет.
+email-digest-bands = Зелёных { $green } · Жёлтых { $yellow } · Красных { $red } · Без оценки { $unscored }
+email-digest-changes = Смена зон с { $since }:
+email-digest-no-changes = С { $since } ни один аккаунт не сменил зону.
+email-digest-no-history = Расчёта недельной давности для сравнения ещё нет.
+email-digest-more = …и ещё { $count }.
+email-digest-renewals = Продлений контрактов в ближайшие 90 дней: { $count }, ARR { $arr } { $currency }:
+email-digest-no-renewals = В ближайшие 90 дней продлений контрактов нет.
+email-digest-due = { $day }, через { $days } дн.
+email-digest-unconverted = Не вошли в сумму (нет курса валюты): { $count }.
+email-digest-open = Открыть мои аккаунты
+email-digest-why = Вы получили это письмо, потому что подписались на еженедельную сводку. Отключить её можно на вашей странице: { $base }/me
 email-score = оценка { $score }
 email-why = Вы получили это письмо, потому что эти аккаунты закреплены за вами в Keepwell. Что присылать, выбирается на вашей странице: { $base }/me
 notifications = Уведомления по почте
 notifications-band = Письмо раз в день, когда мои аккаунты меняют зону здоровья
-notifications-digest = Еженедельная сводка по моим аккаунтам (в этой версии ещё не отправляется)
+notifications-digest = Еженедельная сводка по моим аккаунтам, по понедельникам в 08:00 по моему часовому поясу
 notifications-time-zone = Мой часовой пояс
 notifications-saved = Настройки уведомлений сохранены.
 notifications-no-mail = Этот сервер пока не отправляет почту: администратор задаёт KEEPWELL_SMTP_URL и KEEPWELL_MAIL_FROM.
