@@ -11,7 +11,6 @@ use keepwell_core::{Invalid, LifecycleStage, Role};
 use keepwell_store::accounts::{self, Account, AccountFilter, AccountSort};
 use keepwell_store::import::{ImportSummary, RowError};
 use keepwell_store::Store;
-use serde_json::json;
 
 /// Reads the list filters shared by the API and the accounts page.
 pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, Invalid> {
@@ -89,7 +88,6 @@ pub async fn create(store: &Store, caller: &Caller, mut new: NewAccount) -> Outc
     }
     let mut w = store.write(&caller.actor).await?;
     let account = accounts::create(&mut w, &new).await?;
-    emit(&mut w, "account.created", &account, json!(account)).await?;
     w.commit().await?;
     store.pick_up(&account.external_ids).await?;
     Ok(account)
@@ -105,13 +103,6 @@ pub async fn update(store: &Store, caller: &Caller, id: i64, new: &NewAccount) -
         return Err(Refused::Forbidden("a csm may not hand an account to someone else; ask a manager".into()));
     }
     let changed = accounts::update(&mut w, id, new).await?;
-    let after = &changed.after;
-    emit(&mut w, "account.updated", after, json!(after)).await?;
-    if changed.before.lifecycle_stage != after.lifecycle_stage {
-        let (from, to) = (changed.before.lifecycle_stage, after.lifecycle_stage);
-        let data = json!({"account_id": after.id, "name": after.name, "from": from, "to": to, "cause": "person"});
-        emit(&mut w, "account.stage_changed", after, data).await?;
-    }
     w.commit().await?;
     store.pick_up(&changed.added_ids()).await?;
     Ok(changed.after)
@@ -123,7 +114,6 @@ pub async fn delete(store: &Store, caller: &Caller, id: i64) -> Outcome<Account>
     let current = store_account(&mut w, id).await?;
     caller.require_edit(current.owner.as_ref().map(|o| o.id))?;
     let gone = accounts::delete(&mut w, id).await?;
-    emit(&mut w, "account.deleted", &gone, json!(gone)).await?;
     w.commit().await?;
     Ok(gone)
 }
@@ -146,12 +136,6 @@ pub async fn import(
         summary.attributed = store.pick_up(&ids).await.map_err(at_end)?.events;
     }
     Ok(summary)
-}
-
-/// Writes the webhook deliveries of an account's event in the write of its decision.
-async fn emit(w: &mut keepwell_store::Write, event: &str, a: &Account, data: serde_json::Value) -> Outcome<()> {
-    keepwell_store::deliveries::emit(w, event, Some(a.id), &data).await?;
-    Ok(())
 }
 
 /// The account as the write sees it.

@@ -21,7 +21,8 @@ macro_rules! on_both_backends_with_a_receiver {
 
 on_both_backends_with_a_receiver!(
     webhooks_are_signed_retried_and_dead_lettered,
-    a_rotated_secret_signs_with_both_meanwhile
+    a_rotated_secret_signs_with_both_meanwhile,
+    accounts_written_by_an_import_stripe_or_segment_are_announced,
 );
 
 /// Records every POST (path, headers, body) as a JSON line; `/flaky` answers 500 three times,
@@ -214,6 +215,114 @@ async fn webhooks_are_signed_retried_and_dead_lettered(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(deleted, "account.deleted was not delivered");
+}
+
+/// Every request the receiver got, verified by the reference library with `secrets` (path → secret).
+fn verified(log: &std::path::Path, secrets: &Value) -> Vec<Value> {
+    let out =
+        Command::new(python()).args(["-c", VERIFY, log.to_str().unwrap(), &secrets.to_string()]).output().unwrap();
+    assert!(out.status.success(), "standardwebhooks refused a delivery: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn accounts_written_by_an_import_stripe_or_segment_are_announced(backend: Backend) {
+    let dir = tempdir();
+    let log = dir.join("requests.jsonl");
+    let (_receiver, port) = receiver(&log);
+    let app = TestApp::spawn_with(backend, |s| {
+        s.deliveries.allow_private = true;
+        s.deliveries.poll = Duration::from_millis(50);
+    })
+    .await;
+    let events = json!(["account.created", "account.updated", "account.stage_changed"]);
+    let url = format!("http://127.0.0.1:{port}/ok");
+    let (status, endpoint) =
+        app.post("/api/v1/webhook-endpoints", &app.admin, json!({"url": url, "events": events})).await;
+    assert_eq!(status, 201, "{endpoint}");
+    let (status, acme) = app
+        .post(
+            "/api/v1/accounts",
+            &app.admin,
+            json!({"name": "Acme", "external_ids": [{"kind": "crm", "value": "c-1"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{acme}");
+
+    // An import updating Acme (moving its stage) and creating Bolt, named on two rows.
+    let row = |name: &str, crm: &str, stage: Option<&str>| {
+        keepwell_core::account::AccountInput {
+            name: Some(name.into()),
+            lifecycle_stage: stage.map(str::to_owned),
+            external_ids: vec![("crm".into(), crm.into())],
+            ..Default::default()
+        }
+        .validate()
+        .unwrap()
+    };
+    let rows = [row("Acme", "c-1", Some("adoption")), row("Bolt", "c-2", None), row("Bolt Inc", "c-2", None)];
+    let system = keepwell_server::cause::Caller::system("cli");
+    let summary = keepwell_server::accounts::import(&app.store, &system, &rows, false, |_| ()).await.unwrap();
+    assert_eq!((summary.created, summary.updated), (1, 2), "{summary:?}");
+    // A dry run announces nothing.
+    keepwell_server::accounts::import(&app.store, &system, &[row("Cobalt", "c-3", None)], true, |_| ()).await.unwrap();
+
+    // A Stripe subscription for an unknown customer makes its account.
+    let jan = 1_767_225_600; // 2026-01-01
+    let sub = json!({"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
+        "start_date": jan, "current_period_start": jan, "current_period_end": jan + 31 * 86400, "cancel_at_period_end": false,
+        "items": {"object": "list", "data": [{"id": "si_1", "quantity": 1, "price": {"id": "price_1", "nickname": "Team",
+            "currency": "eur", "unit_amount": 2500, "recurring": {"interval": "month", "interval_count": 1}}}]}});
+    let event = json!({"id": "evt_1", "object": "event", "api_version": "2024-06-20", "created": jan, "livemode": false,
+        "pending_webhooks": 1, "type": "customer.subscription.created", "data": {"object": sub}});
+    let body = event.to_string();
+    let signature = keepwell_core::stripe::sign(body.as_bytes(), common::STRIPE_SECRET, chrono::Utc::now().timestamp());
+    let res = app
+        .http
+        .post(app.url("/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("Stripe-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // A Segment group call naming a new group makes its account.
+    let (secret, hash, prefix) = keepwell_server::secrets::new_secret("wk");
+    keepwell_server::people::create_write_key(&app.store, &system, "web", (&hash, &prefix)).await.unwrap();
+    let group = json!({"type": "group", "userId": "u-1", "groupId": "g-7", "traits": {"name": "Gamma"},
+                       "messageId": "m-1", "timestamp": "2026-11-30T10:00:00Z"});
+    let res = app.http.post(app.url("/v1/group")).basic_auth(&secret, Some("")).json(&group).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Acme: created, updated, stage changed; Bolt once; Stripe's and Segment's accounts.
+    let mut got = Vec::new();
+    for _ in 0..150 {
+        got = if log.exists() { verified(&log, &json!({"/ok": endpoint["secret"]})) } else { Vec::new() };
+        if got.len() >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = verified(&log, &json!({"/ok": endpoint["secret"]}));
+    let mut seen: Vec<(String, String)> = got
+        .iter()
+        .map(|r| (r["type"].as_str().unwrap().to_owned(), r["data"]["name"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    seen.sort();
+    let want = [
+        ("account.created", "Acme"),
+        ("account.created", "Bolt Inc"),
+        ("account.created", "Gamma"),
+        ("account.created", "cus_1"),
+        ("account.stage_changed", "Acme"),
+        ("account.updated", "Acme"),
+    ];
+    assert_eq!(seen, want.map(|(t, n)| (t.to_owned(), n.to_owned())), "{got:?}");
+    let moved = got.iter().find(|r| r["type"] == "account.stage_changed").unwrap();
+    assert_eq!(moved["data"]["from"], "onboarding");
+    assert_eq!((moved["data"]["to"].as_str(), moved["data"]["cause"].as_str()), (Some("adoption"), Some("import")));
 }
 
 fn down_id(rows: &[Value], endpoint: &Value) -> i64 {

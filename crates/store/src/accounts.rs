@@ -1,6 +1,7 @@
 //! Accounts, their tags and external ids.
 
 use crate::audit::{record, Actor};
+use crate::deliveries::Subscribers;
 use crate::import::{finish_import, resolve_external_id, ImportSummary, RowError};
 use crate::sql::{insert_rows, like_contains, opt_text, page_rows, text, Arg, Cursor, CursorKey, Page, Sql};
 use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Tx, Write, SQLITE_CACHE};
@@ -266,6 +267,10 @@ pub(crate) async fn create_in(
         check_external_ids(tx, Some(id), &new.external_ids).await?;
         update_row(tx, at, id, new, owner, false).await?;
         let after = load_in_tx(tx, id).await?;
+        Subscribers::load(tx)
+            .await?
+            .account_change(tx, at, (Some(&before), Some(&after)), (None, cause(actor)))
+            .await?;
         let id = Some(id.to_string());
         record(tx, at, actor, "account.adopt", "account", id, Some(&before), Some(&after)).await?;
         return Ok(after);
@@ -273,6 +278,7 @@ pub(crate) async fn create_in(
     check_external_ids(tx, None, &new.external_ids).await?;
     let id = insert_batch(tx, backend, at, std::slice::from_ref(new), &[(0, owner)]).await?[0];
     let after = load_in_tx(tx, id).await?;
+    Subscribers::load(tx).await?.account_change(tx, at, (None, Some(&after)), (None, cause(actor))).await?;
     record(tx, at, actor, "account.create", "account", Some(id.to_string()), None, Some(&after)).await?;
     Ok(after)
 }
@@ -303,7 +309,22 @@ pub async fn rename_from(w: &mut Write, id: i64, from: &str, name: &str) -> Resu
         .execute(&mut *w.tx)
         .await?;
     let after = load_in_tx(&mut w.tx, id).await?;
+    let cause = cause(&w.actor).to_owned();
+    Subscribers::load(&mut w.tx)
+        .await?
+        .account_change(&mut w.tx, w.at, (Some(&before), Some(&after)), (None, &cause))
+        .await?;
     w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await
+}
+
+/// What a stage change says caused it: `person` for a member (by session or token), else the
+/// system actor's label (`stripe`, `segment`, `cli`).
+fn cause(actor: &Actor) -> &str {
+    if actor.user_id.is_some() {
+        "person"
+    } else {
+        &actor.label
+    }
 }
 
 /// The account `id` as the write sees it.
@@ -334,6 +355,11 @@ pub async fn update(w: &mut Write, id: i64, new: &NewAccount) -> Result<Changed>
     let after = load_in_tx(&mut w.tx, id).await?;
     let (from, to) = (before.lifecycle_stage.as_str(), after.lifecycle_stage.as_str());
     crate::health::record_stage_change(&mut w.tx, w.at, &w.actor, id, from, to).await?;
+    let cause = cause(&w.actor).to_owned();
+    Subscribers::load(&mut w.tx)
+        .await?
+        .account_change(&mut w.tx, w.at, (Some(&before), Some(&after)), (None, &cause))
+        .await?;
     w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
     Ok(Changed { before, after })
 }
@@ -342,6 +368,7 @@ pub async fn update(w: &mut Write, id: i64, new: &NewAccount) -> Result<Changed>
 pub async fn delete(w: &mut Write, id: i64) -> Result<Account> {
     let before = load_in_tx(&mut w.tx, id).await?;
     sqlx::query("DELETE FROM accounts WHERE id = $1").bind(id).execute(&mut *w.tx).await?;
+    Subscribers::load(&mut w.tx).await?.account_change(&mut w.tx, w.at, (Some(&before), None), (None, "")).await?;
     w.audit("account.delete", "account", Some(id.to_string()), Some(&before), None).await?;
     Ok(before)
 }
@@ -371,6 +398,8 @@ pub async fn import(
     let mut pending: Vec<(usize, Option<i64>)> = Vec::new();
     let mut pending_ids: HashMap<(String, String), usize> = HashMap::new();
     let mut written: HashMap<(String, String), i64> = HashMap::new();
+    // Every account the import wrote, with its stage before it (none: created), for the webhooks.
+    let mut changed: std::collections::BTreeMap<i64, Option<String>> = Default::default();
     for (start, chunk) in rows.chunks(IMPORT_BATCH).enumerate().map(|(n, c)| (n * IMPORT_BATCH, c)) {
         let (known, adopt) = held_external_ids(tx, chunk).await.map_err(fail(start))?;
         for (k, new) in chunk.iter().enumerate() {
@@ -379,6 +408,7 @@ pub async fn import(
                 new.external_ids.iter().map(|e| (e.kind.clone(), e.value.clone())).collect();
             if keys.iter().any(|key| pending_ids.contains_key(key)) {
                 let created = insert_batch(tx, backend, at, rows, &pending).await.map_err(fail(i))?;
+                changed.extend(created.iter().map(|id| (*id, None)));
                 written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
                 pending.clear();
             }
@@ -398,6 +428,7 @@ pub async fn import(
                     update_row(tx, at, id, new, owner, false).await.map_err(fail(i))?;
                     let to = new.lifecycle_stage.as_str();
                     crate::health::record_stage_change(tx, at, &actor, id, &stage, to).await.map_err(fail(i))?;
+                    changed.entry(id).or_insert(Some(stage));
                     written.extend(keys.into_iter().map(|key| (key, id)));
                     summary.updated += 1;
                 }
@@ -412,10 +443,12 @@ pub async fn import(
         }
         if pending.len() >= IMPORT_BATCH || start + chunk.len() == rows.len() {
             let created = insert_batch(tx, backend, at, rows, &pending).await.map_err(fail(start))?;
+            changed.extend(created.iter().map(|id| (*id, None)));
             written.extend(pending_ids.drain().map(|(key, n)| (key, created[n])));
             pending.clear();
         }
     }
+    emit_imported(tx, at, &changed).await.map_err(fail(rows.len()))?;
     if backend == Backend::Sqlite {
         sqlx::query(&format!("PRAGMA cache_size={SQLITE_CACHE}"))
             .execute(&mut **tx)
@@ -423,6 +456,20 @@ pub async fn import(
             .map_err(|e| fail(rows.len())(e.into()))?;
     }
     finish_import(w, "account", summary).await.map_err(fail(rows.len()))
+}
+
+/// The `account.*` webhooks of an import, in its write: one event per account it created or
+/// updated (however many of its rows named it), as the account stands after the import.
+async fn emit_imported(tx: &mut Tx, at: i64, changed: &std::collections::BTreeMap<i64, Option<String>>) -> Result<()> {
+    let subscribers = Subscribers::load(tx).await?;
+    if !["account.created", "account.updated", "account.stage_changed"].iter().any(|e| subscribers.want(e)) {
+        return Ok(());
+    }
+    for (id, stage) in changed {
+        let after = load_in_tx(tx, *id).await?;
+        subscribers.account_change(tx, at, (None, Some(&after)), (stage.as_deref(), "import")).await?;
+    }
+    Ok(())
 }
 
 /// Inserts new accounts (`rows[i]` with its owner) with their tags and external ids; returns
