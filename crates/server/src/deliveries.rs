@@ -372,7 +372,7 @@ async fn post(state: &AppState, http: &reqwest::Client, d: &Due) -> Result<u16, 
         .body(d.payload.clone())
         .send()
         .await
-        .map_err(|e| describe(&e))?;
+        .map_err(describe)?;
     let status = res.status();
     if status.is_redirection() {
         let to = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("?").to_owned();
@@ -381,10 +381,12 @@ async fn post(state: &AppState, http: &reqwest::Client, d: &Due) -> Result<u16, 
     Ok(status.as_u16())
 }
 
-/// A transport failure in a sentence, with its cause (refused connection, timeout, DNS…).
-fn describe(e: &reqwest::Error) -> String {
+/// A transport failure in a sentence, with its cause (refused connection, timeout, DNS…). The URL
+/// is left out: the error is shown to managers, and a webhook's path is often its credential.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
     let mut text = if e.is_timeout() { "no answer in time".to_owned() } else { e.to_string() };
-    let mut source = std::error::Error::source(e);
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
         text.push_str(": ");
         text.push_str(&s.to_string());

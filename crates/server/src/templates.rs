@@ -21,6 +21,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("audit.html", include_str!("web/templates/audit.html")),
     ("webhooks.html", include_str!("web/templates/webhooks.html")),
     ("deliveries.html", include_str!("web/templates/deliveries.html")),
+    ("delivery.html", include_str!("web/templates/delivery.html")),
     ("email_band.txt", include_str!("web/templates/email_band.txt")),
     ("email_band.html", include_str!("web/templates/email_band.html")),
     ("email_disabled.txt", include_str!("web/templates/email_disabled.txt")),

@@ -180,6 +180,26 @@ async fn an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries(app: TestApp
     assert!(html.contains("webhook.test") && html.contains("hooks.example.com"), "{html}");
     // A manager sees the endpoint's origin, not its path (often the receiver's credential).
     assert!(html.contains("https:&#x2f;&#x2f;hooks.example.com&#x2f;…") && !html.contains("keepwell</code>"), "{html}");
+    // Each attempt is on the delivery's page: when, the answer, how long, the error.
+    let delivery = app.store.deliveries(&Default::default()).await.unwrap().data[0].id;
+    assert!(html.contains(&format!("href=\"/settings/deliveries/{delivery}\"")), "{html}");
+    for _ in 0..150 {
+        if app.store.delivery(delivery).await.unwrap().is_some_and(|d| !d.attempts_log.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let error = app.store.delivery(delivery).await.unwrap().unwrap().attempts_log[0].error.clone().unwrap();
+    let (status, html) = page(&manager, &app, &format!("/settings/deliveries/{delivery}")).await;
+    assert_eq!(status, 200);
+    let table = html.split("id=\"attempts-table\"").nth(1).unwrap_or_else(|| panic!("no attempts table: {html}"));
+    let escaped = minijinja::Environment::new().render_str("{{ e }}", minijinja::context! { e => error }).unwrap();
+    assert!(
+        table.contains("<td>1</td>") && table.contains(" ms</td>") && table.contains(&escaped),
+        "{escaped}: {html}"
+    );
+    assert!(!html.contains("keepwell</code>"), "a manager sees the origin here too: {html}");
+    assert_eq!(page(&manager, &app, "/settings/deliveries/99999").await.0, 404);
     let (status, _) = page(&manager, &app, "/settings/webhooks").await;
     assert_eq!(status, 403, "endpoints are the admins'");
     let (csm, _) = logged_in(&app, "csm@team.io", Role::Csm).await;

@@ -38,6 +38,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/settings/webhooks/{id}/rotate", post(deliveries::rotate_secret))
         .route("/settings/webhooks/{id}/enable", post(deliveries::enable_endpoint))
         .route("/settings/deliveries", get(deliveries::deliveries))
+        .route("/settings/deliveries/{id}", get(deliveries::delivery))
         .route("/settings/deliveries/{id}/retry", post(deliveries::retry))
         .route("/settings/tokens", post(api_access::create_token))
         .route("/settings/tokens/{id}/revoke", post(api_access::revoke_token))

@@ -137,6 +137,20 @@ pub async fn deliveries(
     .await)
 }
 
+/// One delivery with every attempt: when, the answer, how long it took, the error.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn delivery(
+    auth: Auth<Manager>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = id_of(&state, &web, &id)?;
+    let detail = crate::deliveries::show(&state.store, &auth, id).await.map_err(|e| failure(&state, &web, e))?;
+    let context = context! { nav => "deliveries", d => detail.delivery, attempts => detail.attempts_log };
+    Ok(render_status(&state, &web, StatusCode::OK, "delivery.html", context).await)
+}
+
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn retry(
     auth: Auth<Manager>,
