@@ -3,7 +3,7 @@
 //! to another once the lease runs out. A failed run is retried with exponential backoff and jitter,
 //! then the job is dead and shows so. Periodic work names its period in its key, so every node's
 //! timer asks for it and it runs once. Deliveries are jobs of their own table (`deliveries`),
-//! claimed the same way by [`crate::deliveries`].
+//! claimed the same way by the delivery sender.
 
 use crate::state::AppState;
 use keepwell_core::webhook::Policy;
@@ -160,6 +160,32 @@ pub async fn pass_today(state: &AppState) -> anyhow::Result<()> {
     }
 }
 
+/// PostgreSQL's fold worker: every 100 ms it claims the usage fold if it is asked for, and runs it
+/// in steps until the rollups count every event stored.
+fn spawn_folds(store: Store) {
+    tokio::spawn(async move {
+        loop {
+            let lease = LEASE.as_micros() as i64;
+            let kind = crate::ingest::writer::FOLD_USAGE;
+            match store.claim_jobs(&node_name(), kind, None, (micros(&store), lease), 1).await {
+                Ok(claimed) => {
+                    for job in claimed {
+                        let steps = async {
+                            while store.fold_step(crate::ingest::writer::FOLD_STEP).await? > 0 {}
+                            anyhow::Ok(())
+                        };
+                        if let Err(e) = run_claimed(&store, &job, steps).await {
+                            tracing::warn!(error = %format!("{e:#}"), "could not record the usage fold");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the fold worker could not reach the queue; retrying"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
+
 /// When the worker last did what it does less often than every turn.
 struct Timers {
     pruned: Instant,
@@ -170,6 +196,9 @@ struct Timers {
 /// pass once per `pass_every`, when set; each minute, the weekly digests due), then runs what is
 /// due.
 pub fn spawn(state: AppState) {
+    if state.store.backend() == keepwell_store::Backend::Postgres {
+        spawn_folds(state.store.clone());
+    }
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let long_ago = Instant::now() - KEEP;

@@ -8,7 +8,11 @@ use keepwell_server::secrets::new_secret;
 use serde_json::{json, Value};
 use std::io::Write;
 
-on_both_backends!(calls_are_authenticated_checked_and_stored, limits_and_gzip_are_segments);
+on_both_backends!(
+    calls_are_authenticated_checked_and_stored,
+    limits_and_gzip_are_segments,
+    acknowledged_events_reach_the_rollups_unasked
+);
 
 async fn write_key(app: &TestApp) -> String {
     let (secret, hash, prefix) = new_secret("wk");
@@ -116,4 +120,33 @@ async fn limits_and_gzip_are_segments(app: TestApp) {
     let (status, answer) = send(&app, "batch", Some(&key), gz.finish().unwrap(), true).await;
     assert_eq!(status, 400);
     assert!(answer["message"].as_str().unwrap().contains("limit is 512000"), "{answer}");
+}
+
+/// Nothing asks for a fold: the writer folds when idle (SQLite), or the fold job does, on any node
+/// (PostgreSQL), and the rollups come to count every acknowledged event.
+async fn acknowledged_events_reach_the_rollups_unasked(app: TestApp) {
+    let key = write_key(&app).await;
+    let group = json!({"batch": [{"type": "group", "userId": "u1", "groupId": "g1", "traits": {"name": "Gamma"}}]});
+    assert_eq!(send(&app, "batch", Some(&key), group.to_string().into_bytes(), false).await.0, 200);
+    for i in 0..30 {
+        let calls: Vec<Value> = (0..100)
+            .map(|j| json!({"type": "track", "userId": "u1", "event": "Run", "messageId": format!("m-{i}-{j}")}))
+            .collect();
+        let (status, body) =
+            send(&app, "batch", Some(&key), json!({"batch": calls}).to_string().into_bytes(), false).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let mut counted = 0;
+    for _ in 0..100 {
+        counted = app.store.count_usage().await.unwrap();
+        if counted == 3_000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(counted, 3_000, "the rollups count every acknowledged event within 10 s");
+    if app.store.backend() == keepwell_store::Backend::Postgres {
+        let folds = app.store.jobs(Some("fold_usage"), 10).await.unwrap();
+        assert!(folds.iter().any(|j| j.status == "done"), "folded by the job: {folds:?}");
+    }
 }

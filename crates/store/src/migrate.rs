@@ -102,6 +102,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_delivery_claims.sql"),
         postgres: include_str!("../migrations/postgres/0015_delivery_claims.sql"),
     },
+    Migration {
+        version: 16,
+        name: "fold_keeps_links",
+        sqlite: include_str!("../migrations/sqlite/0016_fold_keeps_links.sql"),
+        postgres: include_str!("../migrations/postgres/0016_fold_keeps_links.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -315,6 +321,11 @@ mod tests {
             15,
             "fdd89b0cf8e4881ab5ab38eef62bd466283df9666d84e37a930fe5262e3b8718",
             "fdd89b0cf8e4881ab5ab38eef62bd466283df9666d84e37a930fe5262e3b8718",
+        ),
+        (
+            16,
+            "d77004b8ce20105e556d43f921ff7a1679ded150e7a23b0ab5f42b04c7e672c4",
+            "36e9701983e8944c501f5f79a12a6467f1726e09a671d63f5e3a8f469ef786e5",
         ),
     ];
 

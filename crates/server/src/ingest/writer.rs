@@ -3,10 +3,16 @@
 //! that moment in one transaction (group commit: one fsync for many requests) and only then lets
 //! each answer 200. The queue is bounded in events; a request that does not fit is answered 429
 //! with `Retry-After`.
+//!
+//! Folding what was written into the rollups: on SQLite, the one writer, the writer folds itself
+//! (when idle, at least every ten seconds, or when asked). On PostgreSQL a fold would hold every
+//! node's writers off for its whole length, so the writer instead asks for the `fold_usage` job
+//! ([`FOLD_USAGE`]), which a fold worker on any node runs in short steps
+//! (`Store::fold_step`), each holding the writers off for a moment only.
 
 use keepwell_core::ingest::Event;
 use keepwell_store::usage::{EventWriter, IngestSummary};
-use keepwell_store::Store;
+use keepwell_store::{Backend, Store};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
@@ -22,6 +28,24 @@ const FOLD_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
 /// How long the rollups lag what was acknowledged at most when the writer is never idle (steady
 /// traffic): it folds at least this often, besides every `FOLD_EVERY` events.
 const FOLD_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Events one step of a PostgreSQL fold takes. A writer inserting events does not wait for it; one
+/// applying identify or group calls waits for one step at most.
+pub const FOLD_STEP: i64 = 20_000;
+
+/// On PostgreSQL, the job folding the events written so far into the rollups, run by
+/// `jobs::spawn_folds`; keyed by its name, so one is pending at a time whichever writer asks.
+pub const FOLD_USAGE: &str = "fold_usage";
+
+/// Asks for the usage fold; nothing when one is already pending.
+async fn ask_fold(store: &Store) -> keepwell_store::Result<()> {
+    let now = store.clock().now().timestamp_micros();
+    store.enqueue_job(FOLD_USAGE, FOLD_USAGE, &serde_json::json!({}), now, now).await?;
+    Ok(())
+}
+
+/// How often a PostgreSQL writer asks for the fold job while it writes.
+const ASK_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 enum Job {
     Write {
@@ -40,6 +64,7 @@ enum Job {
 pub struct Ingest {
     jobs: mpsc::UnboundedSender<Job>,
     room: Arc<Semaphore>,
+    store: Store,
 }
 
 pub enum Refusal {
@@ -52,12 +77,17 @@ impl Ingest {
     pub fn start(store: Store) -> Ingest {
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(checkpointer(store.clone()));
-        tokio::spawn(writer(store, rx, FOLD_WITHIN));
-        Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)) }
+        tokio::spawn(writer(store.clone(), rx, FOLD_WITHIN));
+        Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)), store }
     }
 
     /// Has every event acknowledged so far counted in the rollups, for a read that must see them.
     pub async fn fold(&self) -> Result<(), String> {
+        if self.store.backend() == Backend::Postgres {
+            // In steps, here, beside the fold job if it runs: the writers are held off briefly.
+            while self.store.fold_step(FOLD_STEP).await.map_err(|e| e.to_string())? > 0 {}
+            return Ok(());
+        }
         let (done, answer) = oneshot::channel();
         self.jobs.send(Job::Fold { done }).map_err(|_| "the writer stopped".to_owned())?;
         answer.await.map_err(|_| "the writer stopped".to_owned())?
@@ -91,6 +121,9 @@ async fn checkpointer(store: Store) {
 /// answers each; folds into the rollups when idle, when asked, or when it has not for
 /// `fold_within`.
 async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, fold_within: std::time::Duration) {
+    if store.backend() == Backend::Postgres {
+        return writer_asking_for_folds(store, rx).await;
+    }
     let mut events_writer = EventWriter::new(store);
     let mut unfolded_since: Option<std::time::Instant> = None;
     loop {
@@ -120,21 +153,7 @@ async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, fold_within:
             rx.recv().await
         };
         let Some(first) = next else { break };
-        let mut jobs: Vec<Waiting> = Vec::new();
-        let mut folds = Vec::new();
-        let (mut next, mut size) = (Some(first), 0);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Write { events, _permit, done } => {
-                    size += events.len();
-                    jobs.push((events, _permit, done));
-                }
-                Job::Fold { done } => folds.push(done),
-            }
-            if size < GROUP_EVENTS {
-                next = rx.try_recv().ok();
-            }
-        }
+        let (jobs, folds) = gather(first, &mut rx);
         if !jobs.is_empty() {
             write(&mut events_writer, jobs).await;
         }
@@ -143,6 +162,77 @@ async fn writer(store: Store, mut rx: mpsc::UnboundedReceiver<Job>, fold_within:
             for done in folds {
                 let _ = done.send(result.clone());
             }
+        }
+    }
+}
+
+/// Takes every job waiting (up to `GROUP_EVENTS` events): the writes, and the folds asked for.
+fn gather(
+    first: Job,
+    rx: &mut mpsc::UnboundedReceiver<Job>,
+) -> (Vec<Waiting>, Vec<oneshot::Sender<Result<(), String>>>) {
+    let (mut jobs, mut folds) = (Vec::new(), Vec::new());
+    let (mut next, mut size) = (Some(first), 0);
+    while let Some(job) = next.take() {
+        match job {
+            Job::Write { events, _permit, done } => {
+                size += events.len();
+                jobs.push((events, _permit, done));
+            }
+            Job::Fold { done } => folds.push(done),
+        }
+        if size < GROUP_EVENTS {
+            next = rx.try_recv().ok();
+        }
+    }
+    (jobs, folds)
+}
+
+/// PostgreSQL's writer: writes as SQLite's does, and never folds; while what it wrote is not in
+/// the rollups it asks for the fold job (at most every `ASK_EVERY`, and again when idle, until the
+/// rollups caught up: a fold job running when asked may have looked before the last commit).
+async fn writer_asking_for_folds(store: Store, mut rx: mpsc::UnboundedReceiver<Job>) {
+    // Neither folds nor bulk-indexes: the fold job does both, in steps, beside it.
+    let mut events_writer = EventWriter::new(store.clone()).beside_fold_job();
+    let mut lagging = false;
+    let mut asked = std::time::Instant::now() - ASK_EVERY;
+    let ask = |store: &Store| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = ask_fold(&store).await {
+                tracing::warn!(error = %e, "could not ask for the usage fold");
+            }
+        });
+    };
+    loop {
+        let next = if lagging {
+            match tokio::time::timeout(FOLD_AFTER, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    match store.unfolded_events().await {
+                        Ok(0) => lagging = false,
+                        Ok(_) => ask(&store),
+                        Err(e) => tracing::warn!(error = %e, "could not read how far the rollups are"),
+                    }
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = next else { break };
+        let (jobs, folds) = gather(first, &mut rx);
+        if !jobs.is_empty() {
+            write(&mut events_writer, jobs).await;
+            lagging = true;
+            if asked.elapsed() >= ASK_EVERY {
+                asked = std::time::Instant::now();
+                ask(&store);
+            }
+        }
+        for done in folds {
+            // Not asked for on PostgreSQL (`Ingest::fold` folds itself); answered all the same.
+            let _ = done.send(Ok(()));
         }
     }
 }
@@ -223,7 +313,7 @@ mod tests {
         store.ingest(&calls(r#"{"batch":[{"type":"group","userId":"u1","groupId":"g1"}]}"#)).await.unwrap();
         let (jobs, rx) = mpsc::unbounded_channel();
         tokio::spawn(writer(store.clone(), rx, Duration::from_millis(300)));
-        let ingest = Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)) };
+        let ingest = Ingest { jobs, room: Arc::new(Semaphore::new(QUEUE_EVENTS)), store: store.clone() };
         // A call every 50 ms: never idle for the 200 ms that would fold, far from 700 000 events.
         for _ in 0..20 {
             let track = calls(r#"{"batch":[{"type":"track","userId":"u1","event":"Run"}]}"#);

@@ -134,6 +134,8 @@ pub struct EventWriter {
     links_version: Option<i64>,
     /// Whether events it wrote are not in the rollups yet.
     unfolded: bool,
+    /// Whether the fold job folds and indexes beside it (PostgreSQL's live writer).
+    beside_fold_job: bool,
     index_every: usize,
     fold_every: usize,
 }
@@ -143,6 +145,46 @@ impl Store {
     /// Everything is folded into the rollups before it returns.
     pub async fn ingest(&self, events: &[Event]) -> Result<IngestSummary> {
         EventWriter::new(self.clone()).fold_every(1).write(events).await
+    }
+}
+
+impl Store {
+    /// Folds up to `limit` of the events not in the rollups yet into them, and puts up to `limit`
+    /// of those not in the bulk index yet into it, oldest first, in a transaction of its own under
+    /// the fold lock (see `hold_folds`: a writer that only inserts events does not wait for it);
+    /// returns how many are left to do. On PostgreSQL the fold job calls it until none are.
+    pub async fn fold_step(&self, limit: i64) -> Result<i64> {
+        let backend = self.backend();
+        let mut tx = self.begin().await?;
+        hold_folds(&mut tx, backend).await?;
+        if backend == Backend::Postgres {
+            // It changes no one's account: the writers keep their links (migration 0016).
+            sqlx::query("SELECT set_config('keepwell.folding', 'on', true)").execute(&mut *tx).await?;
+        }
+        let state = index_state(&mut tx).await?;
+        let limit = limit.max(1);
+        let rolled = state.newest.min(state.rolled_to + limit);
+        if rolled > state.rolled_to {
+            fold(&mut tx, backend, Scope::After(state.rolled_to, rolled), Seen::Count).await?;
+            sqlx::query("UPDATE event_index SET rolled_to = $1 WHERE id = 1").bind(rolled).execute(&mut *tx).await?;
+        }
+        let indexed = state.newest.min(state.indexed_to + limit);
+        if indexed > state.indexed_to {
+            index_events(&mut tx, state.indexed_to, indexed, self.clock().now()).await?;
+        }
+        tx.commit().await?;
+        Ok(state.newest - rolled.min(indexed))
+    }
+
+    /// Events stored but not in the rollups or the bulk index yet.
+    pub async fn unfolded_events(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM events) - CASE WHEN rolled_to < indexed_to THEN rolled_to \
+             ELSE indexed_to END AS n FROM event_index WHERE id = 1",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?.max(0))
     }
 }
 
@@ -156,6 +198,7 @@ impl EventWriter {
             links: Links::default(),
             links_version: None,
             unfolded: false,
+            beside_fold_job: false,
             index_every: INDEX_EVERY,
             fold_every: FOLD_EVERY,
         }
@@ -187,6 +230,16 @@ impl EventWriter {
         progress: &mut (dyn FnMut(usize) + Send),
     ) -> Result<IngestSummary> {
         self.write_then(groups, true, !dry_run, progress).await
+    }
+
+    /// Leaves folding and bulk indexing to the fold job (`Store::fold_step`, run beside it): on
+    /// PostgreSQL, its transactions then wait for a fold step only when they write what a step
+    /// also writes. It never folds or indexes in bulk itself.
+    pub fn beside_fold_job(mut self) -> EventWriter {
+        self.beside_fold_job = true;
+        self.fold_every = i64::MAX as usize;
+        self.index_every = usize::MAX;
+        self
     }
 
     /// Indexes its events once it has left `n` out of the bulk index (tests use a few).
@@ -223,6 +276,8 @@ impl EventWriter {
 
     /// Writes `groups` in turn in one transaction, committed when `keep` (else rolled back:
     /// a dry run), calling `progress` with the events written so far after each group.
+    // `hold_folds!` re-reads every position wherever it is used; the last use needs fewer.
+    #[allow(unused_assignments)]
     async fn write_groups<G: AsRef<[Event]> + Send>(
         &mut self,
         groups: impl Iterator<Item = Result<G>> + Send,
@@ -233,12 +288,34 @@ impl EventWriter {
         let store = &self.store;
         let backend = store.backend();
         let mut tx = store.begin().await?;
-        hold_writers(&mut tx, backend).await?;
-        let IndexState { mut indexed_to, rolled_to: rolled_before, newest, links_version } =
+        // Beside the fold job, only what it also writes waits for it (see `hold_folds`).
+        let beside = self.beside_fold_job && backend == Backend::Postgres;
+        let mut folds_held = !beside;
+        if beside {
+            hold_writers_only(&mut tx, backend).await?;
+        } else {
+            hold_writers(&mut tx, backend).await?;
+        }
+        let IndexState { mut indexed_to, rolled_to: mut rolled_before, newest, links_version } =
             index_state(&mut tx).await?;
         let mut rolled_to = rolled_before;
+        // Takes the fold lock once, before the first write the fold job also makes, and reads
+        // again how far the job has come meanwhile.
+        macro_rules! hold_folds {
+            () => {
+                if !folds_held {
+                    hold_folds(&mut tx, backend).await?;
+                    folds_held = true;
+                    let now = index_state(&mut tx).await?;
+                    (indexed_to, rolled_before, rolled_to) = (now.indexed_to, now.rolled_to, now.rolled_to);
+                }
+            };
+        }
         if self.links_version != Some(links_version) || self.links.len() > LINKS_KEPT {
             self.links = Links::default();
+        }
+        if self.last_written != Some(newest) && newest > indexed_to {
+            hold_folds!();
         }
         if self.last_written != Some(newest) && newest > indexed_to {
             index_events(&mut tx, indexed_to, newest, self.store.clock().now()).await?;
@@ -260,6 +337,10 @@ impl EventWriter {
             let (fresh, digests) = dedup(&mut tx, &self.digest, [&self.tail, &pending], events).await?;
             summary.duplicates += events.len() - fresh.len();
             summary.stored += fresh.len();
+            if fresh.iter().any(|e| matches!(e.kind, Kind::Identify | Kind::Group) || e.account_id.is_some()) {
+                // Calls that move who belongs where, and the events they attribute.
+                hold_folds!();
+            }
             let links = &mut self.links;
             load_links(&mut tx, links, &fresh).await?;
             link_named_accounts(&mut tx, backend, links, &fresh).await?;
@@ -272,11 +353,13 @@ impl EventWriter {
             pending.extend(digests);
             written = index_state(&mut tx).await?.newest;
             if written - rolled_to >= self.fold_every as i64 {
+                hold_folds!();
                 fold_late(&mut tx, backend, &mut late).await?;
                 fold(&mut tx, backend, Scope::After(rolled_to, written), Seen::Count).await?;
                 rolled_to = written;
             }
             if self.tail.len() + pending.len() >= self.index_every {
+                hold_folds!();
                 index_events(&mut tx, indexed_to, written, self.store.clock().now()).await?;
                 indexed_to = written;
                 self.tail.clear();
@@ -284,6 +367,9 @@ impl EventWriter {
             }
             done += events.len();
             progress(done);
+        }
+        if !late.is_empty() || (written > rolled_to && fold_now) {
+            hold_folds!();
         }
         fold_late(&mut tx, backend, &mut late).await?;
         if written > rolled_to && fold_now {
@@ -317,8 +403,25 @@ impl EventWriter {
 /// `indexed_to` relies on, and no writer commits events for a groupId under no account after an
 /// attribution looked.
 pub(crate) async fn hold_writers(tx: &mut Tx, backend: Backend) -> Result<()> {
+    hold_writers_only(tx, backend).await?;
+    hold_folds(tx, backend).await
+}
+
+/// The writers' lock alone: the live PostgreSQL writer inserting events beside the fold job.
+async fn hold_writers_only(tx: &mut Tx, backend: Backend) -> Result<()> {
     if backend == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, the fold lock: held by the fold job's steps (alone), and by every writer
+/// before it writes what a step also writes or reads as settled (rollups, the bulk index, users'
+/// links, events' accounts). Taken after the writers' lock by whoever takes both, so the two
+/// cannot wait on each other; a writer that only inserts events never waits for a fold.
+async fn hold_folds(tx: &mut Tx, backend: Backend) -> Result<()> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(7251002)").execute(&mut **tx).await?;
     }
     Ok(())
 }

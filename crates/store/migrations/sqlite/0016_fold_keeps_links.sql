@@ -1,0 +1,3 @@
+-- Nothing on SQLite: its one event writer folds in its own transactions (see the PostgreSQL
+-- migration of the same number).
+SELECT 1;
