@@ -135,7 +135,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Bench::Ingest => {
             let events = args.events.unwrap_or(2_000_000);
             let a = ingest::IngestArgs { events, clients: args.clients.unwrap_or(8), batch: args.batch };
-            ingest::run(&dir, &url, args.target.is_some(), &a).await
+            ingest::run(&dir, &url, &a).await
         }
         Bench::Health => health::run(&url, accounts, args.replay_days).await,
         Bench::Attribution => {
