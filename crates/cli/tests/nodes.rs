@@ -1,9 +1,10 @@
 //! Two `keepwell serve` nodes on one database send webhooks to a real receiver (Python's, slow to
-//! answer) while one is killed with SIGKILL mid-batch: the other takes over what the dead node
-//! was sending once its short lease runs out, every occurrence arrives under one `webhook-id`
-//! (a repeat only for what was in flight when the node died), and each request verifies with the
-//! Standard Webhooks reference library. On SQLite, one writer per file, the second node is the
-//! same database restarted after the kill.
+//! answer) and weekly digests to a real SMTP server (aiosmtpd, as slow) while one is killed with
+//! SIGKILL mid-batch: the other takes over what the dead node was sending once its short lease runs
+//! out, every occurrence arrives under one `webhook-id` or `Message-ID` (a repeat only for what was
+//! in flight when the node died), and each request verifies with the Standard Webhooks reference
+//! library. On SQLite, one writer per file, the second node is the same database restarted after
+//! the kill.
 
 mod common;
 
@@ -63,7 +64,29 @@ for line in open(sys.argv[1]):
 print(json.dumps(out))
 "#;
 
+/// An SMTP server that logs each message's recipient and Message-ID as it arrives, then accepts it
+/// after a second.
+const SLOW_SMTP: &str = r#"
+import asyncio, json, sys, threading
+from aiosmtpd.controller import Controller
+log = open(sys.argv[1], "a", buffering=1)
+class Slow:
+    async def handle_DATA(self, server, session, envelope):
+        text = envelope.content.decode("utf8", errors="replace")
+        mid = next((l.split(":", 1)[1].strip() for l in text.splitlines() if l.lower().startswith("message-id:")), "")
+        log.write(json.dumps({"to": envelope.rcpt_tos[0], "message_id": mid}) + "\n")
+        await asyncio.sleep(1.0)
+        return "250 OK"
+controller = Controller(Slow(), hostname="127.0.0.1", port=int(sys.argv[2]))
+controller.start()
+print("ready", flush=True)
+threading.Event().wait()
+"#;
+
 const ACCOUNTS: usize = 160;
+
+/// Members who asked for the weekly digest: one e-mail each.
+const MEMBERS: usize = 40;
 
 fn lines(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map(|s| s.lines().count()).unwrap_or(0)
@@ -80,6 +103,43 @@ async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backe
     let mut first = String::new();
     BufReader::new(receiver.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let hook = format!("http://127.0.0.1:{}/hook", first.trim());
+    let mail_log = std::env::temp_dir().join(format!("kw-nodes-mail-{}.jsonl", rand::random::<u64>()));
+    let smtp_port = free_port();
+    let mut smtp = Command::new(python())
+        .args(["-c", SLOW_SMTP, mail_log.to_str().unwrap(), &smtp_port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start aiosmtpd");
+    let mut ready_line = String::new();
+    BufReader::new(smtp.stdout.take().unwrap()).read_line(&mut ready_line).unwrap();
+    assert_eq!(ready_line.trim(), "ready", "aiosmtpd did not start");
+
+    // Members with the digest on, in a zone where this week's is due: the first node's job worker
+    // asks for every one as it starts.
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = store.clock().now();
+    let zone = ["UTC", "Asia/Tokyo"].into_iter().find(|z| keepwell_server::digest::due_week(now, z).is_some()).unwrap();
+    let mut members = HashSet::new();
+    for i in 0..MEMBERS {
+        let email = format!("csm{i}@team.io");
+        let mut w = store.write(&keepwell_store::Actor::system("test")).await.unwrap();
+        let new = keepwell_store::people::NewUser {
+            email: &email,
+            name: "CSM",
+            role: keepwell_core::Role::Csm,
+            password_hash: "unused",
+        };
+        let user = keepwell_store::people::create_user(&mut w, &new).await.unwrap();
+        let settings = keepwell_store::people::NotificationSettings {
+            band_changed: true,
+            weekly_digest: true,
+            time_zone: zone.into(),
+        };
+        keepwell_store::people::set_notification_settings(&mut w, user.id, &settings).await.unwrap();
+        w.commit().await.unwrap();
+        members.insert(email);
+    }
 
     let token = Command::new(env!("CARGO_BIN_EXE_keepwell"))
         .args(["token", "create", "--name", "nodes", "--role", "admin", "--database-url", &url])
@@ -88,7 +148,13 @@ async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backe
     assert!(token.status.success(), "{}", String::from_utf8_lossy(&token.stderr));
     let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
     let key = "3".repeat(64);
-    let env = [("KEEPWELL_WEBHOOKS_ALLOW_PRIVATE", "1"), ("KEEPWELL_SECRET_KEY", key.as_str())];
+    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}?tls=none");
+    let env = [
+        ("KEEPWELL_WEBHOOKS_ALLOW_PRIVATE", "1"),
+        ("KEEPWELL_SECRET_KEY", key.as_str()),
+        ("KEEPWELL_SMTP_URL", smtp_url.as_str()),
+        ("KEEPWELL_MAIL_FROM", "Keepwell <cs@keepwell.test>"),
+    ];
     let http = reqwest::Client::new();
     let (port_a, port_b) = (free_port(), free_port());
     let (base_a, base_b) = (format!("http://127.0.0.1:{port_a}"), format!("http://127.0.0.1:{port_b}"));
@@ -137,12 +203,11 @@ async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backe
         ready(&http, &base_b).await;
     }
 
-    let store = Store::connect(&url).await.unwrap();
     let all = DeliveryFilter { limit: 1_000, ..Default::default() };
     let deadline = Instant::now() + Duration::from_secs(90);
     let deliveries = loop {
         let d = store.deliveries(&all).await.unwrap().data;
-        if d.len() == ACCOUNTS && d.iter().all(|d| d.status == "sent") {
+        if d.len() == ACCOUNTS + MEMBERS && d.iter().all(|d| d.status == "sent") {
             break d;
         }
         let waiting: Vec<_> = d.iter().filter(|d| d.status != "sent").map(|d| (d.id, d.status.clone())).collect();
@@ -154,8 +219,33 @@ async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backe
     b.wait().unwrap();
     receiver.kill().unwrap();
     receiver.wait().unwrap();
+    smtp.kill().unwrap();
+    smtp.wait().unwrap();
     let taken_over = deliveries.iter().filter(|d| d.attempts >= 2).count();
     assert!(taken_over > 0, "node A had nothing in flight when it died: the kill proved nothing");
+
+    // Every member's digest arrived, under one Message-ID; a repeat only for what was in flight.
+    let mails: Vec<Value> = std::fs::read_to_string(&mail_log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut mail_ids: HashMap<String, HashSet<String>> = HashMap::new();
+    for m in &mails {
+        let id = m["message_id"].as_str().unwrap();
+        assert!(id.starts_with("<msg_"), "{m}");
+        mail_ids.entry(m["to"].as_str().unwrap().to_owned()).or_default().insert(id.to_owned());
+    }
+    for email in &members {
+        let ids = mail_ids.get(email).map(|s| s.len()).unwrap_or(0);
+        assert_eq!(ids, 1, "{email}'s digest arrived under {ids} Message-IDs");
+    }
+    let mail_taken_over = deliveries.iter().filter(|d| d.channel == "email" && d.attempts >= 2).count();
+    assert!(
+        mails.len() - MEMBERS <= mail_taken_over,
+        "{} e-mail repeats, but only {mail_taken_over} e-mails were in flight on the killed node",
+        mails.len() - MEMBERS
+    );
 
     let verified = Command::new(python()).args(["-c", VERIFY, log.to_str().unwrap(), &secret]).output().unwrap();
     assert!(verified.status.success(), "a request failed verification: {}", String::from_utf8_lossy(&verified.stderr));
@@ -176,4 +266,5 @@ async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backe
     );
     store.close().await;
     let _ = std::fs::remove_file(&log);
+    let _ = std::fs::remove_file(&mail_log);
 }
