@@ -385,42 +385,6 @@ impl Subscribers {
     }
 }
 
-impl Subscribers {
-    /// Writes the `account.*` webhooks of one account's change in the transaction that made it:
-    /// `account.created` (nothing before), `account.deleted` (nothing after), else
-    /// `account.updated`; and `account.stage_changed` when the stage moved (from `before`'s, or
-    /// from `from_stage` when only the stage is known of it), saying what caused it.
-    pub(crate) async fn account_change(
-        &self,
-        tx: &mut crate::Tx,
-        at: i64,
-        (before, after): (Option<&crate::accounts::Account>, Option<&crate::accounts::Account>),
-        (from_stage, cause): (Option<&str>, &str),
-    ) -> Result<()> {
-        let json = |a: &crate::accounts::Account| serde_json::to_value(a).unwrap_or_default();
-        match (before, after) {
-            (None, Some(a)) if from_stage.is_none() => {
-                self.write(tx, at, None, ("account.created", Some(a.id)), &json(a)).await?;
-            }
-            (Some(b), None) => {
-                self.write(tx, at, None, ("account.deleted", Some(b.id)), &json(b)).await?;
-            }
-            (_, Some(a)) => {
-                self.write(tx, at, None, ("account.updated", Some(a.id)), &json(a)).await?;
-                let from = before.map(|b| b.lifecycle_stage.as_str()).or(from_stage).unwrap_or_default();
-                let to = a.lifecycle_stage.as_str();
-                if from != to {
-                    let data =
-                        serde_json::json!({"account_id": a.id, "name": a.name, "from": from, "to": to, "cause": cause});
-                    self.write(tx, at, None, ("account.stage_changed", Some(a.id)), &data).await?;
-                }
-            }
-            (None, None) => {}
-        }
-        Ok(())
-    }
-}
-
 /// Puts a dead (or any unsent) delivery back in the queue now, with its attempts counted afresh.
 pub async fn retry(w: &mut Write, id: i64) -> Result<Delivery> {
     let row = sqlx::query(&format!(
