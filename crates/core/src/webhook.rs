@@ -104,6 +104,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
                 || (a == 192 && b == 0 && v4.octets()[2] == 0)
                 || a >= 240)
         }
@@ -115,7 +116,13 @@ pub fn is_public(ip: IpAddr) -> bool {
             }) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let first = s[0];
+            if first == 0x2002 {
+                // 6to4: the IPv4 address inside (2002:AABB:CCDD::/48) is where it goes.
+                let v4 = std::net::Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+                return is_public(IpAddr::V4(v4));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -123,7 +130,9 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || (first & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated, still private)
                 || first == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
-                || first == 0x0064 && v6.segments()[1] == 0xff9b) // NAT64, which reaches IPv4 inside
+                || first == 0x0064 && s[1] == 0xff9b // NAT64 (64:ff9b::/96, 64:ff9b:1::/48): IPv4 inside
+                || first == 0x2001 && s[1] == 0x0000 // Teredo 2001::/32: a tunnel to an IPv4 address
+                || first == 0x0100 && s[1..4] == [0, 0, 0]) // discard-only 100::/64
         }
     }
 }
@@ -220,11 +229,21 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "64:ff9b::a00:1",
+            "64:ff9b:1::a00:1",
             "2001:db8::1",
+            "198.18.0.1",
+            "198.19.255.254",
+            "2002:7f00:1::1",
+            "2002:a00:1::1",
+            "2002:c0a8:101::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "100::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private} should not be public");
         }
-        for public in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for public in
+            ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "198.20.0.1", "2002:808:808::1"]
+        {
             assert!(is_public(public.parse().unwrap()), "{public} should be public");
         }
     }
