@@ -265,14 +265,19 @@ pub async fn drain_once(
     let n = due.len();
     let limit = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut running = tokio::task::JoinSet::new();
+    // The deliveries whose attempt has not ended: only their leases are renewed (one whose
+    // attempt could not be recorded is left to run out, and sent again later).
+    let sending: Arc<std::sync::Mutex<std::collections::HashSet<i64>>> =
+        Arc::new(std::sync::Mutex::new(due.iter().map(|d| d.id).collect()));
     for d in due {
         let (state, http, permit) = (state.clone(), http.clone(), limit.clone().acquire_owned().await?);
-        let mailer = mailer.clone();
+        let (mailer, sending) = (mailer.clone(), sending.clone());
         running.spawn(async move {
             let id = d.id;
             if let Err(e) = send_one(&state, &http, mailer.as_deref(), d).await {
                 tracing::warn!(delivery = id, error = %e, "a delivery's attempt was not recorded; it is sent again later");
             }
+            sending.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
             drop(permit);
         });
     }
@@ -282,7 +287,8 @@ pub async fn drain_once(
         tokio::select! {
             done = running.join_next() => if done.is_none() { break },
             _ = renew.tick() => {
-                if let Err(e) = store.renew_deliveries(&node, store.clock().now().timestamp_micros() + lease).await {
+                let ids: Vec<i64> = sending.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+                if let Err(e) = store.renew_deliveries(&node, &ids, store.clock().now().timestamp_micros() + lease).await {
                     tracing::warn!(error = %e, "could not renew the lease of the deliveries being sent");
                 }
             }

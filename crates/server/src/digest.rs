@@ -60,17 +60,27 @@ pub async fn ask(store: &Store) -> anyhow::Result<usize> {
     Ok(asked)
 }
 
-/// Runs one digest job: writes `user`'s digest of `week`, as of `as_of`, to the outbox. Nothing
-/// is written for a member who was disabled or turned the digest off meanwhile.
-pub async fn run(state: &AppState, payload: &serde_json::Value, as_of: NaiveDate) -> anyhow::Result<()> {
+/// The member's own date at `now` in `time_zone` (an unknown zone counts as UTC): what their
+/// digest is as of.
+pub fn local_day(now: DateTime<Utc>, time_zone: &str) -> NaiveDate {
+    let tz: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::UTC);
+    now.with_timezone(&tz).date_naive()
+}
+
+/// Runs one digest job at `now`: writes `user`'s digest of `week` to the outbox, as of the
+/// member's local date (Monday morning in Tokyo is still Sunday in UTC). Nothing is written for
+/// a member who was disabled or turned the digest off meanwhile.
+pub async fn run(state: &AppState, payload: &serde_json::Value, now: DateTime<Utc>) -> anyhow::Result<()> {
     let (Some(user), Some(week)) = (payload["user"].as_i64(), payload["week"].as_str()) else {
         anyhow::bail!("the job names no member and week: {payload}");
     };
     let store = &state.store;
     let Some(member) = store.user(user).await?.filter(|u| !u.disabled) else { return Ok(()) };
-    if !store.notification_settings(user).await?.weekly_digest {
+    let settings = store.notification_settings(user).await?;
+    if !settings.weekly_digest {
         return Ok(());
     }
+    let as_of = local_day(now, &settings.time_zone);
     let content = content(state, user, as_of).await?;
     let mut payload = json!({
         "kind": "weekly_digest", "week": week, "as_of": as_of,
@@ -165,5 +175,14 @@ mod tests {
         // An unknown zone counts as UTC; ISO weeks cross the year.
         assert_eq!(due_week(at(7, 59), "Mars/Olympus"), None);
         assert_eq!(due_week(Utc.with_ymd_and_hms(2027, 1, 1, 9, 0, 0).unwrap(), "UTC").as_deref(), Some("2026-W53"));
+    }
+
+    #[test]
+    fn a_digest_is_as_of_the_members_own_date() {
+        // Monday 08:30 in Tokyo is Sunday 23:30 UTC: the book as of Monday, not Sunday.
+        let now = Utc.with_ymd_and_hms(2026, 11, 29, 23, 30, 0).unwrap();
+        assert_eq!(local_day(now, "Asia/Tokyo"), NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+        assert_eq!(local_day(now, "UTC"), NaiveDate::from_ymd_opt(2026, 11, 29).unwrap());
+        assert_eq!(local_day(now, "Mars/Olympus"), NaiveDate::from_ymd_opt(2026, 11, 29).unwrap());
     }
 }

@@ -161,7 +161,10 @@ pub async fn pass_today(state: &AppState) -> anyhow::Result<()> {
 }
 
 /// PostgreSQL's fold worker: every 100 ms it claims the usage fold if it is asked for, and runs it
-/// in steps until the rollups count every event stored.
+/// in steps until the rollups count every event stored when it began. The job is then forgotten,
+/// whatever came of it: the writer asks again while its events are not in the rollups, and a
+/// fold that failed (logged and counted in `keepwell_jobs_total`) starts afresh at the next ask
+/// instead of waiting out a retry's backoff.
 fn spawn_folds(store: Store) {
     tokio::spawn(async move {
         loop {
@@ -170,12 +173,12 @@ fn spawn_folds(store: Store) {
             match store.claim_jobs(&node_name(), kind, None, (micros(&store), lease), 1).await {
                 Ok(claimed) => {
                     for job in claimed {
-                        let steps = async {
-                            while store.fold_step(crate::ingest::writer::FOLD_STEP).await? > 0 {}
-                            anyhow::Ok(())
-                        };
+                        let steps = async { Ok(store.fold_stored(crate::ingest::writer::FOLD_STEP).await?) };
                         if let Err(e) = run_claimed(&store, &job, steps).await {
                             tracing::warn!(error = %format!("{e:#}"), "could not record the usage fold");
+                        }
+                        if let Err(e) = store.forget_job(job.id).await {
+                            tracing::warn!(error = %e, "could not forget a finished usage fold");
                         }
                     }
                 }
@@ -239,7 +242,7 @@ async fn turn(state: &AppState, timers: &mut Timers) -> anyhow::Result<()> {
         crate::digest::ask(store).await?;
     }
     for job in store.claim_jobs(&node_name(), crate::digest::WEEKLY_DIGEST, None, (micros(store), lease), 10).await? {
-        run_claimed(store, &job, crate::digest::run(state, &job.payload, store.clock().today())).await?;
+        run_claimed(store, &job, crate::digest::run(state, &job.payload, store.clock().now())).await?;
     }
     let (due, running) = store.job_depth(now).await?;
     metrics::gauge!("keepwell_jobs_due").set(due as f64);

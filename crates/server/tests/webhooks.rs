@@ -23,6 +23,7 @@ on_both_backends_with_a_receiver!(
     webhooks_are_signed_retried_and_dead_lettered,
     a_rotated_secret_signs_with_both_meanwhile,
     accounts_written_by_an_import_stripe_or_segment_are_announced,
+    stage_rules_and_linked_groups_are_announced,
 );
 
 /// Records every POST (path, headers, body) as a JSON line; `/flaky` answers 500 three times,
@@ -326,6 +327,51 @@ async fn accounts_written_by_an_import_stripe_or_segment_are_announced(backend: 
     let moved = got.iter().find(|r| r["type"] == "account.stage_changed").unwrap();
     assert_eq!(moved["data"]["from"], "onboarding");
     assert_eq!((moved["data"]["to"].as_str(), moved["data"]["cause"].as_str()), (Some("adoption"), Some("import")));
+}
+
+/// A lifecycle rule's move (by the daily pass the new rule runs) says which rule made it; a
+/// groupId linked to an account is an update of it, naming the new external id.
+async fn stage_rules_and_linked_groups_are_announced(backend: Backend) {
+    let (app, log, _receiver, port) = app_with_receiver(backend).await;
+    let url = format!("http://127.0.0.1:{port}/ok");
+    let events = json!(["account.updated", "account.stage_changed"]);
+    let (status, endpoint) =
+        app.post("/api/v1/webhook-endpoints", &app.admin, json!({"url": url, "events": events})).await;
+    assert_eq!(status, 201, "{endpoint}");
+    let (status, bolt) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Bolt", "employees": 20})).await;
+    assert_eq!(status, 201, "{bolt}");
+    let (status, big) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Big", "employees": 900})).await;
+    assert_eq!(status, 201, "{big}");
+    let rule = json!({"key": "small", "name": "Small accounts adopt", "stage": "adoption", "condition": "employees < 50", "priority": 1});
+    let (status, body) = app.post("/api/v1/lifecycle-rules", &app.admin, rule).await;
+    assert_eq!(status, 201, "{body}");
+    let links = json!({"links": [{"group_id": "g-big", "account_id": big["id"]}]});
+    let (status, body) = app.post("/api/v1/usage/unmatched/links", &app.admin, links).await;
+    assert_eq!(status, 200, "{body}");
+
+    let secrets = json!({"/ok": endpoint["secret"]});
+    for _ in 0..150 {
+        if log.exists() && verified(&log, &secrets).len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = verified(&log, &secrets);
+    assert_eq!(got.len(), 2, "one stage move and one update: {got:?}");
+    let moved = got.iter().find(|r| r["type"] == "account.stage_changed").expect("the rule's move is announced");
+    assert_eq!(
+        (&moved["data"]["account_id"], moved["data"]["name"].as_str(), moved["data"]["to"].as_str()),
+        (&bolt["id"], Some("Bolt"), Some("adoption"))
+    );
+    assert_eq!(
+        (moved["data"]["from"].as_str(), moved["data"]["cause"].as_str()),
+        (Some("onboarding"), Some("rule:small"))
+    );
+    let linked = got.iter().find(|r| r["type"] == "account.updated").expect("the link is announced");
+    assert_eq!(linked["data"]["id"], big["id"]);
+    let ids = linked["data"]["external_ids"].as_array().unwrap();
+    assert!(ids.iter().any(|e| e["kind"] == "segment" && e["value"] == "g-big"), "{linked}");
 }
 
 fn down_id(rows: &[Value], endpoint: &Value) -> i64 {

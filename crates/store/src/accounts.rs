@@ -317,6 +317,17 @@ pub async fn rename_from(w: &mut Write, id: i64, from: &str, name: &str) -> Resu
     w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await
 }
 
+/// The `account.*` webhooks of a change another module made to account `before.id` in the
+/// write (its Segment groupId linked): what it was, and what it is now.
+pub(crate) async fn emit_changed(w: &mut Write, before: &Account) -> Result<()> {
+    let after = load_in_tx(&mut w.tx, before.id).await?;
+    let cause = cause(&w.actor).to_owned();
+    Subscribers::load(&mut w.tx)
+        .await?
+        .account_change(&mut w.tx, w.at, (Some(before), Some(&after)), (None, &cause))
+        .await
+}
+
 /// What a stage change says caused it: `person` for a member (by session or token), else the
 /// system actor's label (`stripe`, `segment`, `cli`).
 fn cause(actor: &Actor) -> &str {

@@ -533,16 +533,22 @@ impl Store {
             .collect()
     }
 
-    /// Extends the lease of every delivery `node` is sending to `until`; returns how many.
-    pub async fn renew_deliveries(&self, node: &str, until: i64) -> Result<u64> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE deliveries SET claimed_until = $1 WHERE claimed_by = $2 AND status = 'sending'")
-            .bind(until)
-            .bind(node)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
+    /// Extends the lease of the deliveries `ids` that `node` is sending to `until`; returns how many
+    /// (one taken over by another node is not).
+    pub async fn renew_deliveries(&self, node: &str, ids: &[i64], until: i64) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        // Ids this node claimed (integers, not input): written into the statement.
+        let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let n = sqlx::query(&format!(
+            "UPDATE deliveries SET claimed_until = $1 WHERE id IN ({ids}) AND claimed_by = $2 AND status = 'sending'"
+        ))
+        .bind(until)
+        .bind(node)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
         Ok(n)
     }
 

@@ -210,6 +210,13 @@ impl Store {
         Ok((row.try_get("due")?, row.try_get("running")?))
     }
 
+    /// Forgets a job whatever came of it: one asked for again and again whose history is not
+    /// worth keeping (the usage fold, asked for several times a second under ingest).
+    pub async fn forget_job(&self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
     /// Forgets finished jobs that ended before `before`.
     pub async fn prune_jobs(&self, before: i64) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'dead') AND finished_at < $1")

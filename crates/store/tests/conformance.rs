@@ -1244,12 +1244,12 @@ async fn deliveries_are_claimed_renewed_taken_over_and_disable_a_failing_endpoin
     let a = store.claim_due("a", (t0, 15 * S), 10).await.unwrap();
     assert_eq!(a.len(), 1);
     assert!(store.claim_due("b", (t0 + 10 * S, 15 * S), 10).await.unwrap().is_empty(), "a's lease runs");
-    assert_eq!(store.renew_deliveries("a", t0 + 30 * S).await.unwrap(), 1);
+    assert_eq!(store.renew_deliveries("a", &[a[0].id], t0 + 30 * S).await.unwrap(), 1);
     assert!(store.claim_due("b", (t0 + 20 * S, 15 * S), 10).await.unwrap().is_empty(), "renewed, it still runs");
     // a stops renewing (it died, or stalled): b takes the delivery over, with the same message id.
     let b = store.claim_due("b", (t0 + 31 * S, 15 * S), 10).await.unwrap();
     assert_eq!((b.len(), b[0].message_id.as_str(), b[0].attempts), (1, a[0].message_id.as_str(), 2));
-    assert_eq!(store.renew_deliveries("a", t0 + 60 * S).await.unwrap(), 0, "a renews nothing of b's");
+    assert_eq!(store.renew_deliveries("a", &[a[0].id], t0 + 60 * S).await.unwrap(), 0, "a renews nothing of b's");
     let fail = |at: i64| Attempt { at, status_code: Some(500), error: Some("HTTP 500".into()), duration_ms: 3 };
     store.record_attempt(&a[0], &fail(t0 + 32 * S), Next::RetryAt(t0 + 40 * S)).await.unwrap();
     let d = store.delivery(a[0].id).await.unwrap().unwrap();

@@ -8,7 +8,7 @@
 //! (when idle, at least every ten seconds, or when asked). On PostgreSQL a fold would hold every
 //! node's writers off for its whole length, so the writer instead asks for the `fold_usage` job
 //! ([`FOLD_USAGE`]), which a fold worker on any node runs in short steps
-//! (`Store::fold_step`), each holding the writers off for a moment only.
+//! (`Store::fold_stored`), each holding the writers off for a moment only.
 
 use keepwell_core::ingest::Event;
 use keepwell_store::usage::{EventWriter, IngestSummary};
@@ -85,8 +85,7 @@ impl Ingest {
     pub async fn fold(&self) -> Result<(), String> {
         if self.store.backend() == Backend::Postgres {
             // In steps, here, beside the fold job if it runs: the writers are held off briefly.
-            while self.store.fold_step(FOLD_STEP).await.map_err(|e| e.to_string())? > 0 {}
-            return Ok(());
+            return self.store.fold_stored(FOLD_STEP).await.map_err(|e| e.to_string());
         }
         let (done, answer) = oneshot::channel();
         self.jobs.send(Job::Fold { done }).map_err(|_| "the writer stopped".to_owned())?;

@@ -869,6 +869,9 @@ async fn emit_day(
             subscribers.write(tx, at, Some(&occurrence), (event, Some(*account)), &data).await?;
         }
     }
+    if subscribers.want("account.stage_changed") {
+        emit_stage_moves(tx, at, (day, out), subscribers).await?;
+    }
     let Some(before) = day.pred_opt() else { return Ok(()) };
     let rows = sqlx::query("SELECT account_id, band FROM health_snapshots WHERE day = $1")
         .bind(before.to_string())
@@ -895,6 +898,39 @@ async fn emit_day(
         changes.push(data);
     }
     email_band_changes(tx, at, day, changes).await?;
+    Ok(())
+}
+
+/// `account.stage_changed` of each stage rule's move of the day, with the cause `rule:KEY` as a
+/// person's move says `person`; keyed by account, day and rule, so running the day again sends
+/// nothing twice.
+async fn emit_stage_moves(
+    tx: &mut Tx,
+    at: i64,
+    (day, out): (NaiveDate, &Day),
+    subscribers: &crate::deliveries::Subscribers,
+) -> Result<()> {
+    for moves in out.stages.chunks(5_000) {
+        let list: Vec<String> = moves.iter().map(|m| m.account.to_string()).collect();
+        let mut sql = Sql::new("SELECT id, name FROM accounts WHERE id IN ");
+        sql.push(&format!("({})", list.join(", ")));
+        let names: HashMap<i64, String> = sql
+            .query()
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, crate::sql::text(r, "name")?)))
+            .collect::<Result<_>>()?;
+        for m in moves {
+            let cause = format!("rule:{}", m.rule);
+            let data = serde_json::json!({
+                "account_id": m.account, "name": names.get(&m.account), "from": m.from, "to": m.to,
+                "cause": cause, "day": day,
+            });
+            let occurrence = format!("account.stage_changed:{}:{day}:{}", m.account, m.rule);
+            subscribers.write(tx, at, Some(&occurrence), ("account.stage_changed", Some(m.account)), &data).await?;
+        }
+    }
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use keepwell_core::contact::ContactInput;
 use keepwell_core::ingest::{Event, Kind};
 use serde::Deserialize;
 use sqlx::Row;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 
 mod activity;
@@ -105,6 +105,44 @@ impl Links {
     }
 }
 
+/// The digests of the messageIds a writer wrote after `event_index.indexed_to`, by the newest
+/// event id of the transaction that wrote them: once the fold job has indexed past a
+/// transaction's events, their messageIds are in `event_ids` and the writer forgets them.
+#[derive(Default)]
+struct Tail {
+    all: HashSet<u128>,
+    written: VecDeque<(i64, Vec<u128>)>,
+}
+
+impl Tail {
+    fn contains(&self, digest: &u128) -> bool {
+        self.all.contains(digest)
+    }
+
+    fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    fn push(&mut self, upto: i64, digests: HashSet<u128>) {
+        if !digests.is_empty() {
+            self.written.push_back((upto, digests.iter().copied().collect()));
+            self.all.extend(digests);
+        }
+    }
+
+    fn forget_upto(&mut self, indexed_to: i64) {
+        while self.written.front().is_some_and(|(upto, _)| *upto <= indexed_to) {
+            for d in self.written.pop_front().into_iter().flat_map(|(_, ds)| ds) {
+                self.all.remove(&d);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Tail::default();
+    }
+}
+
 /// Events a writer leaves out of the bulk index at most, unless told otherwise.
 pub const INDEX_EVERY: usize = 1_000_000;
 /// Events a writer leaves out of the rollups at most, unless told otherwise; the server also
@@ -124,7 +162,7 @@ pub const FOLD_EVERY: usize = 700_000;
 /// changed who belongs where, it forgets the links.
 pub struct EventWriter {
     store: Store,
-    tail: HashSet<u128>,
+    tail: Tail,
     /// Keys the 128-bit digests of messageIds in `tail`.
     digest: (RandomState, RandomState),
     /// The newest event id when this writer last committed.
@@ -149,11 +187,22 @@ impl Store {
 }
 
 impl Store {
-    /// Folds up to `limit` of the events not in the rollups yet into them, and puts up to `limit`
-    /// of those not in the bulk index yet into it, oldest first, in a transaction of its own under
-    /// the fold lock (see `hold_folds`: a writer that only inserts events does not wait for it);
-    /// returns how many are left to do. On PostgreSQL the fold job calls it until none are.
-    pub async fn fold_step(&self, limit: i64) -> Result<i64> {
+    /// Folds every event stored when it is called (and not in the rollups or the bulk index
+    /// yet) into them, in steps of up to `step` events, oldest first. Each step is a transaction
+    /// of its own under the fold lock (see `hold_folds`: a writer that only inserts events does
+    /// not wait for it), so the writers are held off for a step at most. It stops at what was
+    /// stored when it started: under steady ingest it ends all the same.
+    pub async fn fold_stored(&self, step: i64) -> Result<()> {
+        let upto = {
+            let mut tx = self.begin().await?;
+            index_state(&mut tx).await?.newest
+        };
+        while self.fold_step(step, upto).await? {}
+        Ok(())
+    }
+
+    /// One step of [`Store::fold_stored`]: whether events up to `upto` are left to do.
+    async fn fold_step(&self, limit: i64, upto: i64) -> Result<bool> {
         let backend = self.backend();
         let mut tx = self.begin().await?;
         hold_folds(&mut tx, backend).await?;
@@ -162,18 +211,19 @@ impl Store {
             sqlx::query("SELECT set_config('keepwell.folding', 'on', true)").execute(&mut *tx).await?;
         }
         let state = index_state(&mut tx).await?;
+        let upto = upto.min(state.newest);
         let limit = limit.max(1);
-        let rolled = state.newest.min(state.rolled_to + limit);
+        let rolled = upto.min(state.rolled_to + limit).max(state.rolled_to);
         if rolled > state.rolled_to {
             fold(&mut tx, backend, Scope::After(state.rolled_to, rolled), Seen::Count).await?;
             sqlx::query("UPDATE event_index SET rolled_to = $1 WHERE id = 1").bind(rolled).execute(&mut *tx).await?;
         }
-        let indexed = state.newest.min(state.indexed_to + limit);
+        let indexed = upto.min(state.indexed_to + limit).max(state.indexed_to);
         if indexed > state.indexed_to {
             index_events(&mut tx, state.indexed_to, indexed, self.clock().now()).await?;
         }
         tx.commit().await?;
-        Ok(state.newest - rolled.min(indexed))
+        Ok(rolled.min(indexed) < upto)
     }
 
     /// Events stored but not in the rollups or the bulk index yet.
@@ -192,7 +242,7 @@ impl EventWriter {
     pub fn new(store: Store) -> EventWriter {
         EventWriter {
             store,
-            tail: HashSet::new(),
+            tail: Tail::default(),
             digest: Default::default(),
             last_written: None,
             links: Links::default(),
@@ -321,9 +371,8 @@ impl EventWriter {
             index_events(&mut tx, indexed_to, newest, self.store.clock().now()).await?;
             indexed_to = newest;
         }
-        if newest == indexed_to {
-            self.tail.clear();
-        }
+        // What the fold job (or anyone) has indexed is in `event_ids` now.
+        self.tail.forget_upto(indexed_to);
         let mut summary = IngestSummary::default();
         // The messageIds this transaction wrote and has not indexed.
         let mut pending: HashSet<u128> = HashSet::new();
@@ -334,7 +383,8 @@ impl EventWriter {
         for events in groups {
             let events = events?;
             let events = events.as_ref();
-            let (fresh, digests) = dedup(&mut tx, &self.digest, [&self.tail, &pending], events).await?;
+            let (fresh, digests) =
+                dedup(&mut tx, &self.digest, |d| self.tail.contains(d) || pending.contains(d), events).await?;
             summary.duplicates += events.len() - fresh.len();
             summary.stored += fresh.len();
             if fresh.iter().any(|e| matches!(e.kind, Kind::Identify | Kind::Group) || e.account_id.is_some()) {
@@ -385,7 +435,7 @@ impl EventWriter {
             return Ok(summary);
         }
         tx.commit().await?;
-        self.tail.extend(pending);
+        self.tail.push(written, pending);
         self.last_written = Some(written);
         self.links_version = Some(links_version);
         self.unfolded = written > rolled_to;
@@ -602,14 +652,14 @@ fn digest(keys: &(RandomState, RandomState), id: &str) -> u128 {
 async fn dedup<'e>(
     tx: &mut Tx,
     keys: &(RandomState, RandomState),
-    unindexed: [&HashSet<u128>; 2],
+    unindexed: impl Fn(&u128) -> bool,
     events: &'e [Event],
 ) -> Result<(Vec<&'e Event>, Vec<u128>)> {
     let mut firsts: Vec<(&Event, u128)> = Vec::with_capacity(events.len());
     let mut ids: HashSet<&str> = HashSet::with_capacity(events.len());
     for e in events {
         let d = digest(keys, &e.message_id);
-        if !unindexed.iter().any(|s| s.contains(&d)) && ids.insert(e.message_id.as_str()) {
+        if !unindexed(&d) && ids.insert(e.message_id.as_str()) {
             firsts.push((e, d));
         }
     }
@@ -1089,4 +1139,23 @@ async fn fold(tx: &mut Tx, backend: Backend, scope: Scope<'_>, seen: Seen) -> Re
     );
     sql.query().execute(&mut **tx).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tail;
+
+    #[test]
+    fn the_tail_forgets_what_was_indexed_beside_it() {
+        let mut tail = Tail::default();
+        tail.push(10, [1, 2].into());
+        tail.push(20, [3].into());
+        tail.push(30, Default::default());
+        assert_eq!(tail.len(), 3);
+        // The fold job indexed up to 15: the first transaction's messageIds are in `event_ids`.
+        tail.forget_upto(15);
+        assert_eq!((tail.len(), tail.contains(&1), tail.contains(&3)), (1, false, true));
+        tail.forget_upto(20);
+        assert_eq!(tail.len(), 0);
+    }
 }

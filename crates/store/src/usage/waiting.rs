@@ -376,12 +376,14 @@ pub async fn link_group(w: &mut Write, group_id: &str, account: i64) -> Result<S
             .chain((2..).map(|n| format!("segment-{n}")))
             .find(|k| !kinds.contains(k))
             .unwrap_or_default();
+        let before = crate::accounts::load(w, account).await?;
         sqlx::query("INSERT INTO external_ids (account_id, kind, value) VALUES ($1, $2, $3)")
             .bind(account)
             .bind(&kind)
             .bind(&id.value)
             .execute(&mut *w.tx)
             .await?;
+        crate::accounts::emit_changed(w, &before).await?;
         let after = ExternalId { kind, value: id.value.clone() };
         w.audit("account.link_group", "account", Some(account.to_string()), None, Some(&after)).await?;
     }
