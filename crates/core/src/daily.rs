@@ -61,6 +61,8 @@ pub struct Needs {
     pub billing: bool,
     pub invoices: bool,
     pub sentiments: bool,
+    /// Interactions' days (days since interaction).
+    pub interactions: bool,
     /// Tags and custom attributes.
     pub profile: bool,
     /// The previous day's score (`health`, `band`) and overrides.
@@ -168,7 +170,12 @@ pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
                 needs.profile = true;
                 continue;
             }
-            Source::DaysSinceInteraction => continue,
+            Source::DaysSinceInteraction => {
+                // Never contacted, it counts from the first subscription.
+                needs.interactions = true;
+                needs.billing = true;
+                continue;
+            }
         };
         needs.usage = true;
         needs.lookback_days = needs.lookback_days.max(days);

@@ -127,6 +127,8 @@ pub struct Facts {
     pub last_before: Option<i64>,
     /// CSM sentiment ratings (day, rating), oldest first.
     pub sentiments: Vec<(NaiveDate, i64)>,
+    /// The days of its interactions (UTC), oldest first.
+    pub interactions: Vec<NaiveDate>,
     /// Score overrides: (from, until exclusive, score).
     pub overrides: Vec<(NaiveDate, NaiveDate, Decimal)>,
     /// The latest health score in force and its band before the day being scored: no score
@@ -338,7 +340,10 @@ impl<'a> AccountDay<'a> {
                 });
                 Some(Decimal::from(u8::from(fell)))
             }
-            Source::DaysSinceInteraction => None,
+            Source::DaysSinceInteraction => {
+                crate::interaction::days_since(&self.facts.interactions, c.customer_since, self.ctx.day)
+                    .map(Decimal::from)
+            }
             Source::Sentiment => {
                 self.facts.sentiments.iter().rev().find(|(d, _)| *d <= self.ctx.day).map(|(_, r)| Decimal::from(*r))
             }
@@ -534,7 +539,7 @@ mod tests {
         assert_eq!(v("days_overdue()"), dec("10"));
         assert_eq!(v("tenure_days"), dec("180"));
         assert_eq!(v("days_to_renewal"), None);
-        assert_eq!(v("days_since_interaction()"), None);
+        assert_eq!(v("days_since_interaction()"), dec("180")); // never contacted: since the first subscription
         assert_eq!(v("sentiment()"), dec("4"));
         let holds = |src: &str| expr::parse(src, &crate::measure::SCHEMA).unwrap().eval(&a);
         assert!(!holds("days_to_churn >= 0"), "renewing, not cancelled");

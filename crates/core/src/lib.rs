@@ -12,6 +12,7 @@ pub mod facts;
 pub mod health;
 pub mod import;
 pub mod ingest;
+pub mod interaction;
 pub mod invalid;
 pub mod limits;
 pub mod measure;

@@ -30,6 +30,12 @@ pub const ATTRIBUTE_TEXT: usize = 1_000;
 pub const EVENT_NAME: usize = 255;
 /// A reason or note a person writes (sentiment, override, renewal outcome).
 pub const REASON: usize = 2_000;
+/// An interaction's subject, in characters.
+pub const SUBJECT: usize = 300;
+/// An interaction's body (Markdown), in characters: a long meeting's notes.
+pub const BODY: usize = 20_000;
+/// People on one side of an interaction (contacts, or members).
+pub const PEOPLE: usize = 50;
 /// Measures of one scorecard.
 pub const MEASURES: usize = 50;
 /// Bands of one measure's scale.

@@ -16,6 +16,7 @@ pub mod health;
 pub mod i18n;
 pub mod ingest;
 pub mod input;
+pub mod interactions;
 pub mod jobs;
 pub mod login_limit;
 pub mod mail;

@@ -51,6 +51,9 @@ const TABLES: &[&str] = &[
     "deliveries",
     "delivery_attempts",
     "notification_settings",
+    "interactions",
+    "interaction_contacts",
+    "interaction_members",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.
@@ -74,6 +77,7 @@ const SERIAL: &[&str] = &[
     "webhook_endpoints",
     "deliveries",
     "delivery_attempts",
+    "interactions",
 ];
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ pub mod deliveries;
 pub mod digest;
 pub mod health;
 pub mod import;
+pub mod interactions;
 pub mod jobs;
 mod migrate;
 pub mod people;

@@ -108,6 +108,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_fold_keeps_links.sql"),
         postgres: include_str!("../migrations/postgres/0016_fold_keeps_links.sql"),
     },
+    Migration {
+        version: 17,
+        name: "interactions",
+        sqlite: include_str!("../migrations/sqlite/0017_interactions.sql"),
+        postgres: include_str!("../migrations/postgres/0017_interactions.sql"),
+    },
 ];
 
 /// The schema version this build expects.

@@ -7,6 +7,7 @@ pub mod contacts;
 pub mod definitions;
 pub mod deliveries;
 pub mod health;
+pub mod interactions;
 pub mod metrics;
 pub mod openapi;
 pub mod renewals;
@@ -57,6 +58,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/accounts/{id}/sentiments", get(health::sentiments).post(health::add_sentiment))
         .route("/accounts/{id}/stages", get(health::stages))
+        .route("/accounts/{id}/interactions", get(interactions::of_account).post(interactions::create))
+        .route("/interactions", get(interactions::list))
+        .route("/interactions/{id}", get(interactions::show).patch(interactions::update).delete(interactions::delete))
         .route("/health/backtest", get(health::backtest))
         .route("/segments", get(definitions::segments).post(definitions::save_segment))
         .route("/segments/preview", axum::routing::post(definitions::preview))

@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         super::health::show, super::health::history, super::health::sentiments, super::health::add_sentiment,
         super::health::overrides, super::health::add_override, super::health::clear_override, super::health::stages,
         super::health::backtest,
+        super::interactions::of_account, super::interactions::list, super::interactions::create,
+        super::interactions::show, super::interactions::update, super::interactions::delete,
         super::definitions::segments, super::definitions::save_segment, super::definitions::segment,
         super::definitions::delete_segment, super::definitions::members, super::definitions::history,
         super::definitions::preview, super::definitions::scorecards, super::definitions::scorecard,

@@ -158,6 +158,15 @@ impl Store {
         let mut sentiments_sql = json_rows(backend, "account_id, day, id, rating", "FROM sentiments WHERE day <= ");
         sentiments_sql.bind(Arg::Text(to_s.clone()));
         scope.push(&mut sentiments_sql, "account_id");
+        // One row per account and day: a day of ten calls is a day with an interaction.
+        let mut interactions_sql = json_rows(
+            backend,
+            "account_id, occurred_on",
+            "FROM (SELECT DISTINCT account_id, occurred_on FROM interactions WHERE occurred_on <= ",
+        );
+        interactions_sql.bind(Arg::Text(to_s.clone()));
+        scope.push(&mut interactions_sql, "account_id");
+        interactions_sql.push(") t");
         let mut overrides_sql = json_rows(
             backend,
             "account_id, starts_on, expires_on, score, cleared_at",
@@ -178,6 +187,7 @@ impl Store {
             bits,
             counts,
             mut sentiments,
+            mut interactions,
             overrides,
             mut later,
             spans,
@@ -191,6 +201,7 @@ impl Store {
             maybe::<(i64, String, String, i64, i64)>(needs.usage && !settled, &bits_sql, pool),
             maybe::<(i64, String, String, i64)>(!needs.counted.is_empty(), &counts_sql, pool),
             maybe::<(i64, String, i64, i64)>(needs.sentiments, &sentiments_sql, pool),
+            maybe::<(i64, String)>(needs.interactions, &interactions_sql, pool),
             maybe::<(i64, String, String, String, Option<i64>)>(needs.health, &overrides_sql, pool),
             fetch_json_rows::<Later>(&stages_sql, pool),
             maybe::<(i64, i64, i64)>(needs.usage, &spans_sql, pool),
@@ -291,6 +302,12 @@ impl Store {
         for (account, day, _, rating) in sentiments {
             if let Some(i) = at(account) {
                 facts[i].sentiments.push((date(&day)?, rating));
+            }
+        }
+        interactions.sort_unstable();
+        for (account, day) in interactions {
+            if let Some(i) = at(account) {
+                facts[i].interactions.push(date(&day)?);
             }
         }
         for (account, starts, expires, score, cleared) in overrides {
@@ -522,12 +539,13 @@ impl Store {
             "SELECT (SELECT COUNT(*) FROM accounts) AS a, (SELECT COALESCE(MAX(updated_at), 0) FROM accounts) AS u, \
              (SELECT version FROM revenue_version WHERE id = 1) AS r, (SELECT rolled_to FROM event_index WHERE id = 1) AS e, \
              (SELECT COALESCE(MAX(id), 0) FROM sentiments) AS s, \
+             (SELECT COUNT(*) + COALESCE(MAX(updated_at), 0) FROM interactions) AS i, \
              (SELECT COALESCE(MAX(id), 0) + COALESCE(MAX(cleared_at), 0) FROM health_overrides) AS o, \
              (SELECT COALESCE(MAX(ran_at), 0) FROM daily_passes) AS p",
         )
         .fetch_one(self.pool())
         .await?;
-        let cols = ["a", "u", "r", "e", "s", "o", "p"];
+        let cols = ["a", "u", "r", "e", "s", "i", "o", "p"];
         Ok(cols
             .iter()
             .map(|c| row.try_get::<i64, _>(*c).map(|v| v.to_string()))
@@ -592,14 +610,15 @@ impl Store {
     pub async fn fed(&self) -> Result<keepwell_core::facts::Fed> {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM usage_accounts LIMIT 1) u) AS usage, \
-             (SELECT COUNT(*) FROM (SELECT 1 FROM sentiments LIMIT 1) s) AS sentiments",
+             (SELECT COUNT(*) FROM (SELECT 1 FROM sentiments LIMIT 1) s) AS sentiments, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM interactions LIMIT 1) i) AS interactions",
         )
         .fetch_one(self.pool())
         .await?;
         Ok(keepwell_core::facts::Fed {
             usage: row.try_get::<i64, _>("usage")? > 0,
             sentiments: row.try_get::<i64, _>("sentiments")? > 0,
-            interactions: false,
+            interactions: row.try_get::<i64, _>("interactions")? > 0,
         })
     }
 
@@ -684,6 +703,7 @@ impl LiveFacts {
             && (n.billing || !needs.billing)
             && (n.invoices || !needs.invoices)
             && (n.sentiments || !needs.sentiments)
+            && (n.interactions || !needs.interactions)
             && (n.profile || !needs.profile)
             && (n.health || !needs.health)
             && (n.totals || !needs.totals)
@@ -718,6 +738,7 @@ pub fn union(a: &Needs, b: &Needs) -> Needs {
         billing: a.billing || b.billing,
         invoices: a.invoices || b.invoices,
         sentiments: a.sentiments || b.sentiments,
+        interactions: a.interactions || b.interactions,
         profile: a.profile || b.profile,
         health: a.health || b.health,
     }
