@@ -71,6 +71,7 @@ on_both_backends!(
     the_first_serve_demo_logs_no_warnings_and_no_colour,
     definitions_apply_whole_export_round_trips_and_passes_rerun_alike,
     two_ticks_for_one_instant_run_one_pass,
+    interaction_history_imports_all_or_nothing_and_once,
 );
 
 /// Two `keepwell tick`s for the same instant at once (two nodes' cron): one runs the pass, the
@@ -645,4 +646,67 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     assert_eq!(lines[1], "2025-03-01 to 2026-02-22: 359 days caught up", "{out}");
     assert_eq!(lines.len(), 9, "{out}");
     assert!(one_line_error(&kw(&url, &["tick", "--as-of", "9999-12-31"])).contains("in the future"));
+}
+
+/// A CRM's engagement history: rows by external id or not, people by e-mail (several per cell);
+/// a bad row fails the file naming line and column; importing the same file again adds nothing,
+/// and a row whose external id is known updates its interaction.
+async fn interaction_history_imports_all_or_nothing_and_once(url: String) {
+    assert!(kw(&url, &["import", "accounts", &csv("a.csv", "external_id,name\nc-1,Acme\nc-2,Beta\n")])
+        .status
+        .success());
+    let contacts = csv("c.csv", "account_external_id,email,name\nc-1,ann@acme.io,Ann\nc-1,bob@acme.io,Bob\n");
+    assert!(kw(&url, &["import", "contacts", &contacts]).status.success());
+    let o = kw(&url, &["user", "create", "--email", "csm@team.io", "--name", "Cat", "--role", "csm"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let header = "account_external_id,occurred_at,kind,subject,body,contact_email,user_email,external_id\n";
+    let good = format!(
+        "{header}c-1,2026-10-01T14:00:00Z,call,Kick-off,\"Went **well**.\",ann@acme.io; Bob@acme.io,csm@team.io,hs-1\n\
+         c-1,2026-11-02,note,,Champion moved on,,,\n\
+         c-2,2026-11-20 09:30:00,QBR,Q4 review,,,csm@team.io,\n"
+    );
+    let checks = [
+        (
+            "contact",
+            "c-2,2026-11-21,call,x,,ann@acme.io,,\n",
+            "line 5, column 6 (contact_email)",
+            "import contacts first",
+        ),
+        ("member", "c-2,2026-11-21,call,x,,,nobody@team.io,\n", "line 5, column 7 (user_email)", "no member"),
+        ("kind", "c-2,2026-11-21,fax,x,,,,\n", "line 5, column 3 (kind)", "not a kind"),
+        ("time", "c-2,last week,call,x,,,,\n", "line 5, column 2 (occurred_at)", "not a time"),
+        ("account", "c-9,2026-11-21,call,x,,,,\n", "line 5, column 1 (account_external_id)", "c-9"),
+    ];
+    for (what, row, place, words) in checks {
+        let e = one_line_error(&kw(&url, &["import", "interactions", &csv("i.csv", &format!("{good}{row}"))]));
+        assert!(e.contains(place) && e.contains(words) && e.contains("nothing was imported"), "{what}: {e}");
+    }
+    let store = Store::connect(&url).await.unwrap();
+    let all = |store: Store| async move {
+        let f = keepwell_store::interactions::InteractionFilter { limit: 50, ..Default::default() };
+        let page = store.interactions(&f).await.unwrap();
+        (store, page.data)
+    };
+    let (store, none) = all(store).await;
+    assert!(none.is_empty(), "a refused file writes nothing");
+    let file = csv("i.csv", &good);
+    let o = kw(&url, &["import", "interactions", &file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("3 created, 0 updated"), "{}", stdout(&o));
+    let (store, rows) = all(store).await;
+    let kinds: Vec<&str> = rows.iter().map(|i| i.kind.as_str()).collect();
+    assert_eq!(kinds, ["qbr", "note", "call"], "newest first");
+    assert_eq!(rows[1].subject, "Champion moved on", "a note without a subject takes its body's first line");
+    let people: Vec<&str> = rows[2].contacts.iter().map(|p| p.email.as_str()).collect();
+    assert_eq!(people, ["ann@acme.io", "bob@acme.io"]);
+    assert_eq!(rows[2].users[0].email, "csm@team.io");
+    let o = kw(&url, &["import", "interactions", &file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 created, 0 updated, 3 already there"), "{}", stdout(&o));
+    let changed = csv("i.csv", &format!("{header}c-1,2026-10-01T14:00:00Z,call,Kick-off call,,,,hs-1\n"));
+    let o = kw(&url, &["import", "interactions", &changed]);
+    assert!(stdout(&o).contains("0 created, 1 updated"), "{}", stdout(&o));
+    let (store, rows) = all(store).await;
+    assert_eq!((rows.len(), rows[2].subject.as_str(), rows[2].contacts.len()), (3, "Kick-off call", 0));
+    store.close().await;
 }

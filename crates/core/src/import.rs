@@ -6,6 +6,7 @@ use crate::account::{split_tags, AccountInput};
 use crate::attribute::AttrValue;
 use crate::billing::{FxRateInput, InvoiceInput, PeriodInput};
 use crate::contact::ContactInput;
+use crate::interaction::ImportRow;
 
 /// What a file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +16,7 @@ pub enum ImportKind {
     Subscriptions,
     Invoices,
     FxRates,
+    Interactions,
 }
 
 /// The accounts file's columns: its CRM id, the profile fields, the owner and the tags.
@@ -46,6 +48,16 @@ impl ImportKind {
                 &["account_external_id", "invoice_id", "currency", "amount", "issued_on", "due_on", "paid_on", "status"]
             }
             ImportKind::FxRates => &["currency", "month", "rate"],
+            ImportKind::Interactions => &[
+                "account_external_id",
+                "occurred_at",
+                "kind",
+                "subject",
+                "body",
+                "contact_email",
+                "user_email",
+                "external_id",
+            ],
         }
     }
 
@@ -69,6 +81,7 @@ impl ImportKind {
                 &["account_external_id", "invoice_id", "currency", "amount", "issued_on", "due_on", "paid_on", "status"]
             }
             ImportKind::FxRates => &["currency", "month", "rate"],
+            ImportKind::Interactions => &["account_external_id", "occurred_at", "kind"],
         }
     }
 
@@ -84,6 +97,7 @@ impl ImportKind {
             "subscriptions" => ImportKind::Subscriptions,
             "invoices" => ImportKind::Invoices,
             "fx_rates" | "fx-rates" => ImportKind::FxRates,
+            "interactions" => ImportKind::Interactions,
             _ => return None,
         })
     }
@@ -95,6 +109,7 @@ impl ImportKind {
             ImportKind::Subscriptions => "subscriptions",
             ImportKind::Invoices => "invoices",
             ImportKind::FxRates => "fx_rates",
+            ImportKind::Interactions => "interactions",
         }
     }
 }
@@ -257,6 +272,21 @@ impl ColumnPlan {
     pub fn fx_rate(&self, record: &[&str]) -> FxRateInput {
         let mut v = self.values(record);
         FxRateInput { currency: v.remove("currency"), month: v.remove("month"), rate: v.remove("rate") }
+    }
+
+    pub fn interaction(&self, record: &[&str]) -> ImportRow {
+        let mut v = self.values(record);
+        let mut take = |k: &str| v.remove(k);
+        ImportRow {
+            account_external_id: take("account_external_id"),
+            occurred_at: take("occurred_at"),
+            kind: take("kind"),
+            subject: take("subject"),
+            body: take("body"),
+            contact_email: take("contact_email"),
+            user_email: take("user_email"),
+            external_id: take("external_id"),
+        }
     }
 
     /// One CSV record as a contact.

@@ -129,6 +129,104 @@ impl From<&InteractionInput> for Draft {
     }
 }
 
+/// One row of an interactions file, as written.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRow {
+    pub account_external_id: Option<String>,
+    pub occurred_at: Option<String>,
+    pub kind: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    /// Contacts of the account by e-mail, `;`-separated.
+    pub contact_email: Option<String>,
+    /// Members of the team by e-mail, `;`-separated.
+    pub user_email: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// A valid row: the account it names, the interaction, and its people by e-mail (the store
+/// finds them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub account_external_id: String,
+    pub input: InteractionInput,
+    pub contact_emails: Vec<String>,
+    pub user_emails: Vec<String>,
+}
+
+/// An instant in ISO 8601 (without an offset, UTC) or a bare date (its midnight, UTC).
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    crate::ingest::instant(text, "occurred_at", None).ok().or_else(|| {
+        chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(|d| d.and_time(Default::default()).and_utc())
+    })
+}
+
+/// `a@x.com; b@y.com` as distinct lower-case addresses, naming the first that is not one.
+fn emails(invalid: &mut Invalid, field: &str, list: Option<&str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in list.unwrap_or_default().split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        if !crate::invalid::is_email(e) {
+            invalid.push(field, format!("{e:?} is not an e-mail address"));
+            return Vec::new();
+        }
+        let e = e.to_lowercase();
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    limits::count(invalid, field, out.len(), limits::PEOPLE, "people");
+    out
+}
+
+impl ImportRow {
+    /// Checks every cell, naming each that is wrong; `now` bounds the time.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<Imported, Invalid> {
+        let mut invalid = Invalid::default();
+        limits::required_text(
+            &mut invalid,
+            "account_external_id",
+            self.account_external_id.as_deref(),
+            limits::EXTERNAL_ID,
+        );
+        let occurred_at = match self.occurred_at.as_deref().map(str::trim) {
+            None | Some("") => {
+                invalid.push("occurred_at", "is required");
+                None
+            }
+            Some(t) => parse_time(t).or_else(|| {
+                invalid.push("occurred_at", format!("{t:?} is not a time: write 2026-11-30T14:00:00Z or 2026-11-30"));
+                None
+            }),
+        };
+        let contact_emails = emails(&mut invalid, "contact_email", self.contact_email.as_deref());
+        let user_emails = emails(&mut invalid, "user_email", self.user_email.as_deref());
+        let draft = Draft {
+            kind: self.kind.clone(),
+            occurred_at: occurred_at.or(Some(now)),
+            subject: self.subject.clone(),
+            body: self.body.clone(),
+            contact_ids: Vec::new(),
+            user_ids: Vec::new(),
+            external_id: self.external_id.clone(),
+        };
+        let input = match draft.validate(now) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                invalid.errors.extend(e.errors);
+                None
+            }
+        };
+        let input = invalid.into_result(input)?;
+        Ok(Imported {
+            account_external_id: self.account_external_id.as_deref().unwrap_or_default().trim().to_owned(),
+            input: input.ok_or_else(|| Invalid::field("kind", "is required"))?,
+            contact_emails,
+            user_emails,
+        })
+    }
+}
+
 /// Days from the last interaction on or before `day` to `day`; an account never contacted
 /// counts from `customer_since` (the start of its first subscription); none without either.
 /// `interactions` are the days of its interactions, oldest first.
@@ -185,6 +283,33 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(d.validate(noon()).unwrap().subject, "Champion left");
+    }
+
+    #[test]
+    fn an_imported_row_names_its_people_by_email() {
+        let row = ImportRow {
+            account_external_id: Some("crm-1".into()),
+            occurred_at: Some("2026-11-30".into()),
+            kind: Some("qbr".into()),
+            subject: Some("Q4 review".into()),
+            contact_email: Some("Ann@Acme.com; bob@acme.com;ann@acme.com".into()),
+            user_email: Some("csm@keepwell.test".into()),
+            ..Default::default()
+        };
+        let ok = row.validate(noon()).unwrap();
+        assert_eq!(ok.input.occurred_at, Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap());
+        assert_eq!(ok.contact_emails, ["ann@acme.com", "bob@acme.com"]);
+        assert_eq!(ok.user_emails, ["csm@keepwell.test"]);
+        let bad = ImportRow {
+            occurred_at: Some("yesterday".into()),
+            kind: Some("fax".into()),
+            contact_email: Some("ann at acme".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(bad.validate(noon()).unwrap_err()),
+            ["account_external_id", "occurred_at", "contact_email", "kind", "subject"]
+        );
     }
 
     #[test]

@@ -3,8 +3,9 @@
 
 use crate::cause::Caller;
 use crate::refused::{Outcome, Refused};
-use keepwell_core::interaction::Draft;
+use keepwell_core::interaction::{Draft, Imported};
 use keepwell_core::Role;
+use keepwell_store::import::{ImportSummary, RowError};
 use keepwell_store::interactions::{self as store_interactions, Interaction, InteractionFilter};
 use keepwell_store::{Page, Store, Write};
 
@@ -56,4 +57,15 @@ pub async fn list(store: &Store, filter: &InteractionFilter) -> Outcome<Page<Int
 
 pub async fn get(store: &Store, id: i64) -> Outcome<Interaction> {
     store.interaction(id).await?.ok_or_else(|| Refused::NotFound(format!("no interaction with id {id}")))
+}
+
+/// Imports interactions from a file's valid rows, all or nothing (`keepwell import interactions`).
+pub async fn import(
+    store: &Store,
+    caller: &Caller,
+    rows: &[Imported],
+    dry_run: bool,
+    progress: impl Fn(usize),
+) -> Result<ImportSummary, RowError> {
+    caller.import(store, (rows.len(), dry_run), async |w| store_interactions::import(w, rows, progress).await).await
 }

@@ -2,21 +2,30 @@
 //! row's external id names.
 
 use crate::sql::text;
-use crate::{Result, StoreError, Write};
+use crate::{Result, StoreError, Tx, Write};
+use keepwell_core::Invalid;
 use serde::Serialize;
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// What an import did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportSummary {
     pub created: u64,
     pub updated: u64,
+    /// Rows that repeat what is already there (a re-import).
+    #[serde(skip_serializing_if = "is_nothing")]
+    pub unchanged: u64,
     /// Waiting usage events that reached the imported accounts.
     #[serde(skip_serializing_if = "is_zero")]
     pub attributed: i64,
 }
 
 fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_nothing(n: &u64) -> bool {
     *n == 0
 }
 
@@ -57,4 +66,33 @@ pub(crate) async fn resolve_external_id(conn: &mut sqlx::AnyConnection, value: &
             ))
         }
     }
+}
+
+/// A failure not tied to one row, reported on the first.
+pub(crate) fn first_row(error: StoreError) -> RowError {
+    RowError { index: 0, error }
+}
+
+/// Replaces each row's account external id by the account's id (answers are remembered); an
+/// unknown id fails its row.
+pub(crate) async fn with_account_ids<T: Clone>(tx: &mut Tx, rows: &[(String, T)]) -> Result<Vec<(i64, T)>, RowError> {
+    let mut known: HashMap<&str, i64> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (index, (ext, row)) in rows.iter().enumerate() {
+        let id = match known.get(ext.as_str()) {
+            Some(id) => *id,
+            None => {
+                let found = resolve_external_id(tx, ext).await.map_err(|error| RowError { index, error })?;
+                let id = found.ok_or_else(|| RowError {
+                    index,
+                    error: Invalid::field("account_external_id", format!("no account has the external id {ext:?}"))
+                        .into(),
+                })?;
+                known.insert(ext, id);
+                id
+            }
+        };
+        out.push((id, row.clone()));
+    }
+    Ok(out)
 }

@@ -2,10 +2,11 @@
 //! sides, newest first by when they happened. Writes run on the [`Write`] they are given and are
 //! audited; reads are pages with a keyset cursor on (occurred_at, id).
 
+use crate::import::{finish_import, first_row, with_account_ids, ImportSummary, RowError};
 use crate::sql::{opt_text, page_rows, text, Arg, Cursor, CursorKey, Page, Sql};
 use crate::{get_opt_i64, instant, Result, Store, StoreError, Write};
 use chrono::{DateTime, Utc};
-use keepwell_core::interaction::InteractionInput;
+use keepwell_core::interaction::{Imported, InteractionInput};
 use keepwell_core::Invalid;
 use serde::Serialize;
 use sqlx::Row;
@@ -179,10 +180,14 @@ async fn check_external_id(w: &mut Write, id: Option<i64>, input: &InteractionIn
     }
 }
 
-/// Logs an interaction on account `account`, by the write's actor.
-pub async fn create(w: &mut Write, account: i64, input: &InteractionInput) -> Result<Interaction> {
-    check_people(w, account, input).await?;
-    check_external_id(w, None, input).await?;
+/// Moves the counter the live scores watch (once per write is enough).
+async fn bump(w: &mut Write) -> Result<()> {
+    sqlx::query("UPDATE interaction_version SET version = version + 1 WHERE id = 1").execute(&mut *w.tx).await?;
+    Ok(())
+}
+
+/// Writes a new interaction and its people, unchecked and unaudited.
+async fn insert(w: &mut Write, account: i64, input: &InteractionInput) -> Result<i64> {
     let id: i64 = sqlx::query(
         "INSERT INTO interactions (account_id, kind, occurred_at, occurred_on, subject, body, external_id, author_id, \
          author, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
@@ -201,15 +206,11 @@ pub async fn create(w: &mut Write, account: i64, input: &InteractionInput) -> Re
     .await?
     .try_get("id")?;
     write_people(w, id, input).await?;
-    let after = load(w, id).await?.ok_or_else(|| StoreError::NotFound(format!("no interaction with id {id}")))?;
-    w.audit("interaction.create", "interaction", Some(id.to_string()), None, Some(&after)).await?;
-    Ok(after)
+    Ok(id)
 }
 
-/// Replaces what interaction `before.id` says with `input` (its account and author stay).
-pub async fn update(w: &mut Write, before: &Interaction, input: &InteractionInput) -> Result<Interaction> {
-    check_people(w, before.account_id, input).await?;
-    check_external_id(w, Some(before.id), input).await?;
+/// Rewrites interaction `id` with `input` (its account and author stay), unchecked and unaudited.
+async fn rewrite(w: &mut Write, id: i64, input: &InteractionInput) -> Result<()> {
     sqlx::query(
         "UPDATE interactions SET kind = $1, occurred_at = $2, occurred_on = $3, subject = $4, body = $5, \
          external_id = $6, updated_at = $7 WHERE id = $8",
@@ -221,20 +222,173 @@ pub async fn update(w: &mut Write, before: &Interaction, input: &InteractionInpu
     .bind(&input.body)
     .bind(input.external_id.as_deref())
     .bind(w.at)
-    .bind(before.id)
+    .bind(id)
     .execute(&mut *w.tx)
     .await?;
-    write_people(w, before.id, input).await?;
-    let after = load(w, before.id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("no interaction with id {}", before.id)))?;
+    write_people(w, id, input).await
+}
+
+async fn loaded(w: &mut Write, id: i64) -> Result<Interaction> {
+    load(w, id).await?.ok_or_else(|| StoreError::NotFound(format!("no interaction with id {id}")))
+}
+
+/// Logs an interaction on account `account`, by the write's actor.
+pub async fn create(w: &mut Write, account: i64, input: &InteractionInput) -> Result<Interaction> {
+    check_people(w, account, input).await?;
+    check_external_id(w, None, input).await?;
+    let id = insert(w, account, input).await?;
+    bump(w).await?;
+    let after = loaded(w, id).await?;
+    w.audit("interaction.create", "interaction", Some(id.to_string()), None, Some(&after)).await?;
+    Ok(after)
+}
+
+/// Replaces what interaction `before.id` says with `input` (its account and author stay).
+pub async fn update(w: &mut Write, before: &Interaction, input: &InteractionInput) -> Result<Interaction> {
+    check_people(w, before.account_id, input).await?;
+    check_external_id(w, Some(before.id), input).await?;
+    rewrite(w, before.id, input).await?;
+    bump(w).await?;
+    let after = loaded(w, before.id).await?;
     w.audit("interaction.update", "interaction", Some(before.id.to_string()), Some(before), Some(&after)).await?;
     Ok(after)
 }
 
 pub async fn delete(w: &mut Write, before: &Interaction) -> Result<()> {
     sqlx::query("DELETE FROM interactions WHERE id = $1").bind(before.id).execute(&mut *w.tx).await?;
+    bump(w).await?;
     w.audit("interaction.delete", "interaction", Some(before.id.to_string()), Some(before), None).await
+}
+
+/// The ids of the people `emails` name: contacts of `account`, or members (`account` none);
+/// the first unknown address fails.
+async fn people_by_email(
+    w: &mut Write,
+    account: Option<i64>,
+    emails: &[String],
+    known: &mut HashMap<(Option<i64>, String), i64>,
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(emails.len());
+    for e in emails {
+        let key = (account, e.clone());
+        if let Some(id) = known.get(&key) {
+            ids.push(*id);
+            continue;
+        }
+        let row = match account {
+            Some(a) => {
+                sqlx::query("SELECT id FROM contacts WHERE account_id = $1 AND lower(email) = $2")
+                    .bind(a)
+                    .bind(e)
+                    .fetch_optional(&mut *w.tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT id FROM users WHERE lower(email) = $1").bind(e).fetch_optional(&mut *w.tx).await?
+            }
+        };
+        let Some(row) = row else {
+            return Err(match account {
+                Some(_) => Invalid::field(
+                    "contact_email",
+                    format!("no contact of this account has the e-mail {e}; import contacts first"),
+                ),
+                None => Invalid::field("user_email", format!("no member of the team has the e-mail {e}")),
+            }
+            .into());
+        };
+        let id: i64 = row.try_get("id")?;
+        known.insert(key, id);
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+/// The interaction already there that `input` repeats: the one with its external id, or else one
+/// of the same account saying the same thing at the same time.
+async fn already_there(w: &mut Write, account: i64, input: &InteractionInput) -> Result<Option<Interaction>> {
+    let row = match &input.external_id {
+        Some(e) => {
+            sqlx::query("SELECT id FROM interactions WHERE external_id = $1").bind(e).fetch_optional(&mut *w.tx).await?
+        }
+        None => sqlx::query(
+            "SELECT id FROM interactions WHERE account_id = $1 AND occurred_at = $2 AND kind = $3 AND subject = $4 \
+             AND body = $5 AND external_id IS NULL",
+        )
+        .bind(account)
+        .bind(input.occurred_at.timestamp_micros())
+        .bind(input.kind.as_str())
+        .bind(&input.subject)
+        .bind(&input.body)
+        .fetch_optional(&mut *w.tx)
+        .await?,
+    };
+    match row {
+        Some(r) => load(w, r.try_get("id")?).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether `i` already says what `input` says.
+fn same(i: &Interaction, input: &InteractionInput) -> bool {
+    let ids = |people: &[Person]| {
+        let mut v: Vec<i64> = people.iter().map(|p| p.id).collect();
+        v.sort_unstable();
+        v
+    };
+    let sorted = |v: &[i64]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v
+    };
+    i.kind == input.kind.as_str()
+        && i.occurred_at.timestamp_micros() == input.occurred_at.timestamp_micros()
+        && i.subject == input.subject
+        && i.body == input.body
+        && ids(&i.contacts) == sorted(&input.contact_ids)
+        && ids(&i.users) == sorted(&input.user_ids)
+}
+
+/// Imports interactions in one write: each row names its account by external id and its people
+/// by e-mail. A row with a known external id updates that interaction (on the same account); a
+/// row without one that repeats an interaction already there adds nothing, so a re-import of the
+/// same file adds nothing. Audited once.
+pub async fn import(w: &mut Write, rows: &[Imported], progress: impl Fn(usize)) -> Result<ImportSummary, RowError> {
+    let keyed: Vec<(String, &Imported)> = rows.iter().map(|r| (r.account_external_id.clone(), r)).collect();
+    let rows = with_account_ids(&mut w.tx, &keyed).await?;
+    let mut known = HashMap::new();
+    let mut summary = ImportSummary::default();
+    for (index, (account, row)) in rows.iter().enumerate() {
+        let at = |error: StoreError| RowError { index, error };
+        let mut input = row.input.clone();
+        input.contact_ids = people_by_email(w, Some(*account), &row.contact_emails, &mut known).await.map_err(at)?;
+        input.user_ids = people_by_email(w, None, &row.user_emails, &mut known).await.map_err(at)?;
+        match already_there(w, *account, &input).await.map_err(at)? {
+            Some(i) if i.account_id != *account => {
+                return Err(at(StoreError::conflict(
+                    "external_id",
+                    format!("interaction {} with this external id is on another account ({})", i.id, i.account_name),
+                )))
+            }
+            Some(i) if same(&i, &input) => summary.unchanged += 1,
+            Some(i) => {
+                rewrite(w, i.id, &input).await.map_err(at)?;
+                summary.updated += 1;
+            }
+            None => {
+                insert(w, *account, &input).await.map_err(at)?;
+                summary.created += 1;
+            }
+        }
+        if index % 1000 == 999 {
+            progress(index + 1);
+        }
+    }
+    progress(rows.len());
+    if summary.created + summary.updated > 0 {
+        bump(w).await.map_err(first_row)?;
+    }
+    finish_import(w, "interaction", summary).await.map_err(first_row)
 }
 
 impl Store {

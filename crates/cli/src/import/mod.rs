@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
 pub struct ImportArgs {
-    /// What the file holds: accounts, contacts, subscriptions, invoices, fx_rates or events.
+    /// What the file holds: accounts, contacts, subscriptions, invoices, fx_rates, interactions or
+    /// events.
     kind: String,
     /// A CSV file with a header row. For events, one or more files (`archive/*.gz`), each NDJSON
     /// in Segment's format (one call per line) or CSV timestamp,account_external_id,user_id,
@@ -109,7 +110,7 @@ pub async fn run(store: &Store, caller: &Caller, args: ImportArgs) -> anyhow::Re
     };
     let kind = ImportKind::parse(&args.kind).ok_or_else(|| {
         anyhow!(
-            "cannot import {:?}: this version imports accounts, contacts, subscriptions, invoices, fx_rates and events (tickets and interactions come with their features)",
+            "cannot import {:?}: this version imports accounts, contacts, subscriptions, invoices, fx_rates, interactions and events (tickets come with their feature)",
             args.kind
         )
     })?;
@@ -184,6 +185,14 @@ pub async fn run(store: &Store, caller: &Caller, args: ImportArgs) -> anyhow::Re
             bar.set_message(if args.dry_run { "dry run" } else { "writing" });
             keepwell_server::billing::save_fx_rates(store, caller, &rows, args.dry_run).await
         }
+        ImportKind::Interactions => {
+            let now = store.clock().now();
+            checked(&|c| plan.interaction(c).validate(now).map(drop));
+            check(&name, &plan, first_error, error_count)?;
+            let rows: Vec<_> = rows.filter_map(|c| plan.interaction(&c).validate(now).ok()).collect();
+            bar.set_message(if args.dry_run { "dry run" } else { "writing" });
+            keepwell_server::interactions::import(store, caller, &rows, args.dry_run, progress).await
+        }
     };
     bar.finish_and_clear();
     tracing::info!(took_ms = t0.elapsed().as_millis() as u64, "wrote");
@@ -200,8 +209,10 @@ pub async fn run(store: &Store, caller: &Caller, args: ImportArgs) -> anyhow::Re
     let what = kind.name();
     if args.dry_run {
         println!(
-            "dry run: {name} is valid: {total} {what} would be imported ({} created, {} updated); nothing was written",
-            summary.created, summary.updated
+            "dry run: {name} is valid: {total} {what} would be imported ({} created, {} updated{}); nothing was written",
+            summary.created,
+            summary.updated,
+            already(summary.unchanged)
         );
     } else {
         let reached = match summary.attributed {
@@ -209,8 +220,10 @@ pub async fn run(store: &Store, caller: &Caller, args: ImportArgs) -> anyhow::Re
             n => format!("; {n} waiting usage events reached them"),
         };
         println!(
-            "imported {total} {what} from {name}: {} created, {} updated{reached}",
-            summary.created, summary.updated
+            "imported {total} {what} from {name}: {} created, {} updated{}{reached}",
+            summary.created,
+            summary.updated,
+            already(summary.unchanged)
         );
     }
     Ok(())
@@ -220,5 +233,13 @@ fn check(name: &str, plan: &ColumnPlan, first: Option<(u64, Invalid)>, failed_ro
     match first {
         None => Ok(()),
         Some((line, e)) => Err(anyhow!(row_message(name, line, plan, &e, failed_rows))),
+    }
+}
+
+/// ", 12 already there" for rows a re-import found unchanged.
+fn already(unchanged: u64) -> String {
+    match unchanged {
+        0 => String::new(),
+        n => format!(", {n} already there"),
     }
 }

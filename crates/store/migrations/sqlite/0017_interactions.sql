@@ -33,3 +33,10 @@ CREATE TABLE interaction_members (
     PRIMARY KEY (interaction_id, user_id)
 );
 CREATE INDEX interaction_members_user ON interaction_members(user_id);
+-- A counter every change to interactions moves forward (the store bumps it in the write), so
+-- the live scores know when `days_since_interaction()` may have changed without counting rows.
+CREATE TABLE interaction_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version BIGINT NOT NULL
+);
+INSERT INTO interaction_version (id, version) VALUES (1, 0);

@@ -16,15 +16,14 @@ pub use renewals::{record_renewal, Renewal, RenewalFilter, RenewalValue};
 pub use revenue::{save_fx_rates, RevenueFilter};
 pub use stripe::{record_stripe_event, stripe_event_seen};
 
-use crate::import::{resolve_external_id, RowError};
+pub(crate) use crate::import::{first_row, with_account_ids};
+
 use crate::sql::{corrupt, opt_text, text};
 use crate::{Result, StoreError, Tx};
 use chrono::NaiveDate;
-use keepwell_core::Invalid;
 use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use std::collections::HashMap;
 use std::str::FromStr;
 
 pub(super) fn opt_day(row: &AnyRow, col: &str) -> Result<Option<NaiveDate>> {
@@ -37,36 +36,6 @@ pub(super) fn decimal(row: &AnyRow, col: &str) -> Result<Decimal> {
 
 pub(super) fn opt_decimal(row: &AnyRow, col: &str) -> Result<Option<Decimal>> {
     opt_text(row, col)?.map(|t| Decimal::from_str(&t).map_err(|_| corrupt(col))).transpose()
-}
-
-/// `'a', 'b'` for an `IN (…)` list of text values, bound as arguments.
-/// A failure not tied to one row, reported on the first.
-pub(super) fn first_row(error: StoreError) -> RowError {
-    RowError { index: 0, error }
-}
-
-/// Replaces each row's account external id by the account's id (answers are remembered); an
-/// unknown id fails its row.
-pub(super) async fn with_account_ids<T: Clone>(tx: &mut Tx, rows: &[(String, T)]) -> Result<Vec<(i64, T)>, RowError> {
-    let mut known: HashMap<&str, i64> = HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for (index, (ext, row)) in rows.iter().enumerate() {
-        let id = match known.get(ext.as_str()) {
-            Some(id) => *id,
-            None => {
-                let found = resolve_external_id(tx, ext).await.map_err(|error| RowError { index, error })?;
-                let id = found.ok_or_else(|| RowError {
-                    index,
-                    error: Invalid::field("account_external_id", format!("no account has the external id {ext:?}"))
-                        .into(),
-                })?;
-                known.insert(ext, id);
-                id
-            }
-        };
-        out.push((id, row.clone()));
-    }
-    Ok(out)
 }
 
 pub(super) fn opt_term(r: &AnyRow) -> Result<Option<u32>> {

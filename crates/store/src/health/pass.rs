@@ -539,7 +539,7 @@ impl Store {
             "SELECT (SELECT COUNT(*) FROM accounts) AS a, (SELECT COALESCE(MAX(updated_at), 0) FROM accounts) AS u, \
              (SELECT version FROM revenue_version WHERE id = 1) AS r, (SELECT rolled_to FROM event_index WHERE id = 1) AS e, \
              (SELECT COALESCE(MAX(id), 0) FROM sentiments) AS s, \
-             (SELECT COUNT(*) + COALESCE(MAX(updated_at), 0) FROM interactions) AS i, \
+             (SELECT version FROM interaction_version WHERE id = 1) AS i, \
              (SELECT COALESCE(MAX(id), 0) + COALESCE(MAX(cleared_at), 0) FROM health_overrides) AS o, \
              (SELECT COALESCE(MAX(ran_at), 0) FROM daily_passes) AS p",
         )
