@@ -21,6 +21,7 @@ pub mod money;
 pub mod people;
 pub mod renewal;
 pub mod stripe;
+pub mod task;
 pub mod usage;
 pub mod webhook;
 

@@ -54,6 +54,9 @@ const TABLES: &[&str] = &[
     "interactions",
     "interaction_contacts",
     "interaction_members",
+    "tasks",
+    "task_comments",
+    "notifications",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.
@@ -78,6 +81,9 @@ const SERIAL: &[&str] = &[
     "deliveries",
     "delivery_attempts",
     "interactions",
+    "tasks",
+    "task_comments",
+    "notifications",
 ];
 
 #[derive(Debug, Serialize, Deserialize)]

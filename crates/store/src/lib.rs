@@ -15,9 +15,12 @@ pub mod import;
 pub mod interactions;
 pub mod jobs;
 mod migrate;
+pub mod notifications;
 pub mod people;
 mod sql;
+pub mod tasks;
 pub mod testing;
+pub mod timeline;
 pub mod usage;
 mod write;
 

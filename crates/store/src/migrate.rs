@@ -114,6 +114,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_interactions.sql"),
         postgres: include_str!("../migrations/postgres/0017_interactions.sql"),
     },
+    Migration {
+        version: 18,
+        name: "workspace",
+        sqlite: include_str!("../migrations/sqlite/0018_workspace.sql"),
+        postgres: include_str!("../migrations/postgres/0018_workspace.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -332,6 +338,16 @@ mod tests {
             16,
             "d77004b8ce20105e556d43f921ff7a1679ded150e7a23b0ab5f42b04c7e672c4",
             "36e9701983e8944c501f5f79a12a6467f1726e09a671d63f5e3a8f469ef786e5",
+        ),
+        (
+            17,
+            "089dee4446af1d72576a0896e9924da714ebb1fd6a0d5b0047f1e61fe24827f9",
+            "ffc731166e6a373322c4b61b9a3ba0e15671e45d65147a662930130a1f0ca881",
+        ),
+        (
+            18,
+            "d86f39aa09085e5e12f4cdfbfa115737a2d040ebd1e13ac422a52e67cd769253",
+            "aa2c2c9c1c0fbb2f15e5c9cdd82655052d80ada9e3076db0eb900dc1da63ae86",
         ),
     ];
 

@@ -11,6 +11,8 @@ pub mod interactions;
 pub mod metrics;
 pub mod openapi;
 pub mod renewals;
+pub mod tasks;
+pub mod timeline;
 pub mod usage;
 pub mod users;
 pub mod waiting;
@@ -61,6 +63,12 @@ pub fn routes() -> Router<AppState> {
         .route("/accounts/{id}/interactions", get(interactions::of_account).post(interactions::create))
         .route("/interactions", get(interactions::list))
         .route("/interactions/{id}", get(interactions::show).patch(interactions::update).delete(interactions::delete))
+        .route("/accounts/{id}/timeline", get(timeline::of_account))
+        .route("/tasks", get(tasks::list).post(tasks::create))
+        .route("/tasks/{id}", get(tasks::show).patch(tasks::update))
+        .route("/tasks/{id}/comments", get(tasks::comments).post(tasks::comment))
+        .route("/notifications", get(timeline::notifications))
+        .route("/notifications/read", axum::routing::post(timeline::read))
         .route("/health/backtest", get(health::backtest))
         .route("/segments", get(definitions::segments).post(definitions::save_segment))
         .route("/segments/preview", axum::routing::post(definitions::preview))

@@ -955,9 +955,13 @@ async fn emit_stage_moves(
     Ok(())
 }
 
-/// One e-mail per owner who wants them and day, summing up the band changes of their accounts the
-/// day's first pass that found any (a definition change that moves hundreds of bands is one e-mail
-/// each, not hundreds).
+/// An account's owner as the band-change e-mail needs them: id, the account's name, e-mail, name,
+/// locale, and whether they want the e-mail.
+type OwnerOf = (i64, String, String, String, Option<String>, bool);
+
+/// A notification in each owner's bell for every change, and one e-mail per owner who wants them
+/// and day, summing up the band changes of their accounts the day's first pass that found any (a
+/// definition change that moves hundreds of bands is one e-mail each, not hundreds).
 async fn email_band_changes(tx: &mut Tx, at: i64, day: NaiveDate, changes: Vec<serde_json::Value>) -> Result<()> {
     if changes.is_empty() {
         return Ok(());
@@ -965,16 +969,17 @@ async fn email_band_changes(tx: &mut Tx, at: i64, day: NaiveDate, changes: Vec<s
     let mut by_owner: std::collections::BTreeMap<i64, (serde_json::Value, Vec<serde_json::Value>)> = Default::default();
     for ids in changes.chunks(5_000) {
         let mut sql = Sql::new(
-            "SELECT a.id, a.name, u.id AS owner, u.email, u.name AS owner_name, u.locale FROM accounts a \
+            "SELECT a.id, a.name, u.id AS owner, u.email, u.name AS owner_name, u.locale, \
+             COALESCE(n.band_changed, 1) AS by_email FROM accounts a \
              JOIN users u ON u.id = a.owner_id LEFT JOIN notification_settings n ON n.user_id = u.id \
-             WHERE u.disabled_at IS NULL AND COALESCE(n.band_changed, 1) = 1 AND a.id IN ",
+             WHERE u.disabled_at IS NULL AND a.id IN ",
         );
         let list: Vec<String> = ids.iter().filter_map(|c| c["account_id"].as_i64()).map(|i| i.to_string()).collect();
         if list.is_empty() {
             continue;
         }
         sql.push(&format!("({})", list.join(", ")));
-        let names: HashMap<i64, (i64, String, String, String, Option<String>)> = sql
+        let names: HashMap<i64, OwnerOf> = sql
             .query()
             .fetch_all(&mut **tx)
             .await?
@@ -988,15 +993,25 @@ async fn email_band_changes(tx: &mut Tx, at: i64, day: NaiveDate, changes: Vec<s
                         crate::sql::text(r, "email")?,
                         crate::sql::text(r, "owner_name")?,
                         crate::sql::opt_text(r, "locale")?,
+                        r.try_get::<i64, _>("by_email")? != 0,
                     ),
                 ))
             })
             .collect::<Result<_>>()?;
         for c in ids {
-            let Some((owner, name, email, owner_name, locale)) = c["account_id"].as_i64().and_then(|id| names.get(&id))
+            let Some((owner, name, email, owner_name, locale, by_email)) =
+                c["account_id"].as_i64().and_then(|id| names.get(&id))
             else {
                 continue;
             };
+            // The bell hears of every change of the member's accounts; e-mail only if they want it.
+            let account = c["account_id"].as_i64();
+            let occurrence = format!("band_changed:{}:{day}:{}:{}", c["account_id"], c["from"], c["to"]);
+            let data = serde_json::json!({"account": name, "from": c["from"], "to": c["to"], "day": day});
+            crate::notifications::notify(tx, at, *owner, &occurrence, ("band_changed", account, None), &data).await?;
+            if !by_email {
+                continue;
+            }
             let entry = by_owner.entry(*owner).or_insert_with(|| {
                 (serde_json::json!({"id": owner, "email": email, "name": owner_name, "locale": locale}), Vec::new())
             });

@@ -10,6 +10,9 @@ use keepwell_store::contacts::Contact;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+mod workspace;
+pub use workspace::*;
+
 /// Fields a client may send back unchanged from a GET; they are ignored.
 const READ_ONLY: &[&str] = &["id", "created_at", "updated_at", "owner", "account_name"];
 
@@ -387,96 +390,4 @@ mod tests {
         let names: Vec<_> = a.attributes.iter().filter(|(_, v)| v.is_some()).map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["b", "c"]);
     }
-}
-
-/// A list of ids (null is none).
-fn ids(field: &str, v: &Value, invalid: &mut Invalid) -> Vec<i64> {
-    match v {
-        Value::Null => Vec::new(),
-        Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len().min(keepwell_core::limits::PEOPLE + 1));
-            for (i, item) in items.iter().enumerate() {
-                match item.as_i64() {
-                    Some(id) => out.push(id),
-                    None => {
-                        invalid.push(format!("{field}[{i}]"), "must be an id");
-                        break;
-                    }
-                }
-            }
-            out
-        }
-        _ => {
-            invalid.push(field, "must be a list of ids");
-            Vec::new()
-        }
-    }
-}
-
-/// An interaction body over `d` (empty for a new one, the interaction as it is for a change).
-pub fn interaction_input(
-    body: &Map<String, Value>,
-    mut d: keepwell_core::interaction::Draft,
-) -> (keepwell_core::interaction::Draft, Invalid) {
-    const KNOWN: &[&str] = &["kind", "occurred_at", "subject", "body", "contact_ids", "user_ids", "external_id"];
-    const SHOWN: &[&str] = &["account_id", "contacts", "users", "author", "author_id"];
-    let mut invalid = Invalid::default();
-    for (k, v) in body {
-        match k.as_str() {
-            "kind" => d.kind = text(k, v, &mut invalid),
-            "occurred_at" => match text(k, v, &mut invalid) {
-                None => d.occurred_at = None,
-                Some(t) => match chrono::DateTime::parse_from_rfc3339(t.trim()) {
-                    Ok(at) => d.occurred_at = Some(at.with_timezone(&chrono::Utc)),
-                    Err(_) => invalid.push(k, format!("{t:?} is not a time such as \"2026-11-30T14:00:00Z\"")),
-                },
-            },
-            "subject" => d.subject = text(k, v, &mut invalid),
-            "body" => d.body = text(k, v, &mut invalid),
-            "contact_ids" => d.contact_ids = ids(k, v, &mut invalid),
-            "user_ids" => d.user_ids = ids(k, v, &mut invalid),
-            "external_id" => d.external_id = text(k, v, &mut invalid),
-            k if READ_ONLY.contains(&k) || SHOWN.contains(&k) => {}
-            k => unknown(k, KNOWN, &mut invalid),
-        }
-    }
-    (d, invalid)
-}
-
-pub fn interaction_as_draft(i: &keepwell_store::interactions::Interaction) -> keepwell_core::interaction::Draft {
-    keepwell_core::interaction::Draft {
-        kind: Some(i.kind.clone()),
-        occurred_at: Some(i.occurred_at),
-        subject: Some(i.subject.clone()),
-        body: Some(i.body.clone()),
-        contact_ids: i.contacts.iter().map(|p| p.id).collect(),
-        user_ids: i.users.iter().map(|p| p.id).collect(),
-        external_id: i.external_id.clone(),
-    }
-}
-
-/// An interaction body.
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct InteractionBody {
-    /// `email`, `call`, `meeting`, `note` or `qbr`.
-    kind: String,
-    /// When it happened (RFC 3339), default now; at most a year ahead.
-    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Default the body's first line.
-    #[schema(max_length = 300)]
-    subject: Option<String>,
-    /// Markdown.
-    #[schema(max_length = 20000)]
-    body: Option<String>,
-    /// Contacts of the account who took part (at most 50).
-    #[schema(max_items = 50)]
-    contact_ids: Option<Vec<i64>>,
-    /// Team members who took part (at most 50).
-    #[schema(max_items = 50)]
-    user_ids: Option<Vec<i64>>,
-    /// Its id in the tool it came from: unique.
-    #[schema(max_length = 255)]
-    external_id: Option<String>,
 }

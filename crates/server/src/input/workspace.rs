@@ -1,0 +1,205 @@
+//! The workspace's bodies: interactions and tasks.
+
+use super::{text, unknown, READ_ONLY};
+use keepwell_core::Invalid;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// A list of ids (null is none).
+fn ids(field: &str, v: &Value, invalid: &mut Invalid) -> Vec<i64> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len().min(keepwell_core::limits::PEOPLE + 1));
+            for (i, item) in items.iter().enumerate() {
+                match item.as_i64() {
+                    Some(id) => out.push(id),
+                    None => {
+                        invalid.push(format!("{field}[{i}]"), "must be an id");
+                        break;
+                    }
+                }
+            }
+            out
+        }
+        _ => {
+            invalid.push(field, "must be a list of ids");
+            Vec::new()
+        }
+    }
+}
+
+/// An interaction body over `d` (empty for a new one, the interaction as it is for a change).
+pub fn interaction_input(
+    body: &Map<String, Value>,
+    mut d: keepwell_core::interaction::Draft,
+) -> (keepwell_core::interaction::Draft, Invalid) {
+    const KNOWN: &[&str] = &["kind", "occurred_at", "subject", "body", "contact_ids", "user_ids", "external_id"];
+    const SHOWN: &[&str] = &["account_id", "contacts", "users", "author", "author_id"];
+    let mut invalid = Invalid::default();
+    for (k, v) in body {
+        match k.as_str() {
+            "kind" => d.kind = text(k, v, &mut invalid),
+            "occurred_at" => match text(k, v, &mut invalid) {
+                None => d.occurred_at = None,
+                Some(t) => match chrono::DateTime::parse_from_rfc3339(t.trim()) {
+                    Ok(at) => d.occurred_at = Some(at.with_timezone(&chrono::Utc)),
+                    Err(_) => invalid.push(k, format!("{t:?} is not a time such as \"2026-11-30T14:00:00Z\"")),
+                },
+            },
+            "subject" => d.subject = text(k, v, &mut invalid),
+            "body" => d.body = text(k, v, &mut invalid),
+            "contact_ids" => d.contact_ids = ids(k, v, &mut invalid),
+            "user_ids" => d.user_ids = ids(k, v, &mut invalid),
+            "external_id" => d.external_id = text(k, v, &mut invalid),
+            k if READ_ONLY.contains(&k) || SHOWN.contains(&k) => {}
+            k => unknown(k, KNOWN, &mut invalid),
+        }
+    }
+    (d, invalid)
+}
+
+pub fn interaction_as_draft(i: &keepwell_store::interactions::Interaction) -> keepwell_core::interaction::Draft {
+    keepwell_core::interaction::Draft {
+        kind: Some(i.kind.clone()),
+        occurred_at: Some(i.occurred_at),
+        subject: Some(i.subject.clone()),
+        body: Some(i.body.clone()),
+        contact_ids: i.contacts.iter().map(|p| p.id).collect(),
+        user_ids: i.users.iter().map(|p| p.id).collect(),
+        external_id: i.external_id.clone(),
+    }
+}
+
+/// An interaction body.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct InteractionBody {
+    /// `email`, `call`, `meeting`, `note` or `qbr`.
+    kind: String,
+    /// When it happened (RFC 3339), default now; at most a year ahead.
+    occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Default the body's first line.
+    #[schema(max_length = 300)]
+    subject: Option<String>,
+    /// Markdown.
+    #[schema(max_length = 20000)]
+    body: Option<String>,
+    /// Contacts of the account who took part (at most 50).
+    #[schema(max_items = 50)]
+    contact_ids: Option<Vec<i64>>,
+    /// Team members who took part (at most 50).
+    #[schema(max_items = 50)]
+    user_ids: Option<Vec<i64>>,
+    /// Its id in the tool it came from: unique.
+    #[schema(max_length = 255)]
+    external_id: Option<String>,
+}
+
+/// A day: `"2026-12-01"`, or `null` for none.
+fn day(field: &str, v: &Value, invalid: &mut Invalid) -> Option<chrono::NaiveDate> {
+    let t = text(field, v, invalid)?;
+    match chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d") {
+        Ok(d) => Some(d),
+        Err(_) => {
+            invalid.push(field, format!("{t:?} is not a date such as \"2026-12-01\""));
+            None
+        }
+    }
+}
+
+/// An id, or `null` for none.
+fn id(field: &str, v: &Value, invalid: &mut Invalid) -> Option<i64> {
+    match v {
+        Value::Null => None,
+        v => v.as_i64().or_else(|| {
+            invalid.push(field, "must be an id");
+            None
+        }),
+    }
+}
+
+/// A task body over `d` (empty for a new one, the task as it is for a change), and the comment
+/// a re-ask of its source adds (`comment`, POST only).
+pub fn task_input(
+    body: &Map<String, Value>,
+    mut d: keepwell_core::task::Draft,
+) -> (keepwell_core::task::Draft, Option<String>, Invalid) {
+    const KNOWN: &[&str] = &[
+        "title",
+        "kind",
+        "priority",
+        "status",
+        "due_on",
+        "snoozed_until",
+        "owner_id",
+        "account_id",
+        "description",
+        "source",
+        "comment",
+    ];
+    const SHOWN: &[&str] = &["account", "created_by", "closed_at", "closed_by", "comments"];
+    let mut invalid = Invalid::default();
+    let mut comment = None;
+    for (k, v) in body {
+        match k.as_str() {
+            "title" => d.title = text(k, v, &mut invalid),
+            "kind" => d.kind = text(k, v, &mut invalid),
+            "priority" => d.priority = text(k, v, &mut invalid),
+            "status" => d.status = text(k, v, &mut invalid),
+            "due_on" => d.due_on = day(k, v, &mut invalid),
+            "snoozed_until" => d.snoozed_until = day(k, v, &mut invalid),
+            "owner_id" => d.owner_id = id(k, v, &mut invalid),
+            "account_id" => d.account_id = id(k, v, &mut invalid),
+            "description" => d.description = text(k, v, &mut invalid),
+            "source" => d.source = text(k, v, &mut invalid),
+            "comment" => comment = text(k, v, &mut invalid),
+            k if READ_ONLY.contains(&k) || SHOWN.contains(&k) => {}
+            k => unknown(k, KNOWN, &mut invalid),
+        }
+    }
+    (d, comment, invalid)
+}
+
+/// A task body. On `PATCH` every field is optional: `status` `done` completes, `cancelled`
+/// cancels, `open` reopens; `owner_id` reassigns; `snoozed_until` snoozes (`null` wakes).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+pub struct TaskBody {
+    #[schema(max_length = 300)]
+    title: String,
+    /// `risk`, `opportunity`, `onboarding`, `renewal` or `other` (default).
+    kind: Option<String>,
+    /// `low`, `normal` (default), `high` or `urgent`.
+    priority: Option<String>,
+    /// `open` (default), `done` or `cancelled`.
+    status: Option<String>,
+    due_on: Option<chrono::NaiveDate>,
+    snoozed_until: Option<chrono::NaiveDate>,
+    /// Default the account's owner, else the caller.
+    owner_id: Option<i64>,
+    account_id: Option<i64>,
+    /// Markdown.
+    #[schema(max_length = 20000)]
+    description: Option<String>,
+    /// What the task is about in the tool that opens it (`renewal:123`): while its task is open,
+    /// a second `POST` with the same source updates that task (due date, priority and a comment)
+    /// and answers 200 instead of 201. Cannot be changed.
+    #[schema(max_length = 255)]
+    source: Option<String>,
+    /// `POST` only: why a source asks again, added as a comment.
+    #[schema(max_length = 20000)]
+    comment: Option<String>,
+}
+
+/// A comment body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    /// Markdown, at most 20 000 characters.
+    #[schema(max_length = 20000, min_length = 1)]
+    body: String,
+}

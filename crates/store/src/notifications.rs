@@ -1,0 +1,108 @@
+//! In-app notifications (the bell, migration 0018): one row per member and occurrence, written
+//! in the write of the decision that causes it, read or not.
+
+use crate::sql::{newest_first, text, Arg, Page, Sql};
+use crate::{get_opt_i64, instant, Result, Store, Tx, Write};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    /// `task_assigned` or `band_changed`.
+    pub kind: String,
+    pub account_id: Option<i64>,
+    pub task_id: Option<i64>,
+    /// What the page says, by kind (`title`, `account`, `from`, `to`, `by`).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// Tells `user` about `occurrence` once (a second write of the same occurrence adds nothing).
+pub(crate) async fn notify(
+    tx: &mut Tx,
+    at: i64,
+    user: i64,
+    occurrence: &str,
+    (kind, account_id, task_id): (&str, Option<i64>, Option<i64>),
+    data: &serde_json::Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO notifications (user_id, occurrence, kind, account_id, task_id, data, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, occurrence) DO NOTHING",
+    )
+    .bind(user)
+    .bind(occurrence)
+    .bind(kind)
+    .bind(account_id)
+    .bind(task_id)
+    .bind(data.to_string())
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks `user`'s notifications read: those named, or all.
+pub async fn mark_read(w: &mut Write, user: i64, ids: Option<&[i64]>) -> Result<u64> {
+    let mut sql = Sql::new("UPDATE notifications SET read_at = ");
+    sql.bind(Arg::I64(w.at)).push(" WHERE read_at IS NULL AND user_id = ").bind(Arg::I64(user));
+    if let Some(ids) = ids {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        sql.push(" AND id IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Arg::I64(*id));
+        }
+        sql.push(")");
+    }
+    Ok(sql.query().execute(&mut *w.tx).await?.rows_affected())
+}
+
+fn row_of(r: &sqlx::any::AnyRow) -> Result<Notification> {
+    Ok(Notification {
+        id: r.try_get("id")?,
+        kind: text(r, "kind")?,
+        account_id: get_opt_i64(r, "account_id")?,
+        task_id: get_opt_i64(r, "task_id")?,
+        data: serde_json::from_str(&text(r, "data")?).unwrap_or_default(),
+        created_at: instant(r.try_get("created_at")?),
+        read_at: get_opt_i64(r, "read_at")?.map(instant),
+    })
+}
+
+impl Store {
+    /// A page of `user`'s notifications, newest first.
+    pub async fn notifications(
+        &self,
+        user: i64,
+        unread: bool,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> Result<Page<Notification>> {
+        let mut sql = Sql::new("SELECT * FROM notifications WHERE user_id = ");
+        sql.bind(Arg::I64(user));
+        if unread {
+            sql.push(" AND read_at IS NULL");
+        }
+        newest_first(sql, self.pool(), (limit, cursor), row_of, |n| n.id).await
+    }
+
+    /// How many of `user`'s notifications are unread (counted up to 100: the bell shows "99+").
+    pub async fn unread_notifications(&self, user: i64) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM notifications WHERE user_id = $1 AND read_at IS NULL LIMIT 100) t",
+        )
+        .bind(user)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+}
