@@ -81,7 +81,7 @@ pub async fn run(state: &AppState, payload: &serde_json::Value, now: DateTime<Ut
         return Ok(());
     }
     let as_of = local_day(now, &settings.time_zone);
-    let content = content(state, user, as_of).await?;
+    let content = content(state, Some(user), as_of).await?;
     let mut payload = json!({
         "kind": "weekly_digest", "week": week, "as_of": as_of,
         "member": {"id": member.id, "email": member.email, "name": member.name, "locale": member.locale},
@@ -93,11 +93,12 @@ pub async fn run(state: &AppState, payload: &serde_json::Value, now: DateTime<Ut
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// What a member's digest says as of `as_of`: `book` (accounts by band, as of `pass`),
-/// `changes` over the week before, `renewals` due within 90 days and their `renewal_totals`.
-async fn content(
+/// What a member's digest (and the home page of a book) says as of `as_of`: `book` (accounts by
+/// band, as of `pass`), `changes` over the week before, `renewals` due within 90 days and their
+/// `renewal_totals`. With no member, the whole team's.
+pub async fn content(
     state: &AppState,
-    user: i64,
+    user: Option<i64>,
     as_of: NaiveDate,
 ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let book = state.store.book(user, as_of).await?;
@@ -126,7 +127,7 @@ async fn content(
     let filter = RenewalFilter {
         due_from: Some(as_of),
         due_to: Some(as_of + chrono::Days::new(90)),
-        owner: Some(Some(user)),
+        owner: user.map(Some),
         account_id: None,
         decided: Some(false),
         as_of,

@@ -30,6 +30,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("email_digest.html", include_str!("web/templates/email_digest.html")),
     ("me.html", include_str!("web/templates/me.html")),
     ("error.html", include_str!("web/templates/error.html")),
+    ("home.html", include_str!("web/templates/home.html")),
+    ("tasks.html", include_str!("web/templates/tasks.html")),
+    ("task.html", include_str!("web/templates/task.html")),
+    ("notifications.html", include_str!("web/templates/notifications.html")),
     ("revenue.html", include_str!("web/templates/revenue.html")),
     ("renewals.html", include_str!("web/templates/renewals.html")),
     ("usage.html", include_str!("web/templates/usage.html")),
@@ -67,6 +71,7 @@ pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
     env.add_filter("datetime", |v: String| -> String {
         chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or(v)
     });
+    env.add_filter("markdown", |v: String| Value::from_safe_string(crate::web::markdown::to_html(&v)));
     env.add_filter("urlencode", |v: String| urlencoding::encode(&v).into_owned());
     // Long texts (a stored filter of thousands of terms) are cut for reading, with an ellipsis.
     env.add_filter("truncate", |v: String, n: usize| -> String {

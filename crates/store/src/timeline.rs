@@ -240,18 +240,22 @@ impl Reader<'_> {
 
     async fn sentiments(&mut self) -> Result<()> {
         let rows = sqlx::query(
-            "SELECT id, created_at, rating, reason, author FROM sentiments \
-             WHERE account_id = $1 AND created_at <= $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+            "SELECT id, day, created_at, rating, reason, author FROM sentiments \
+             WHERE account_id = $1 AND day <= $2 ORDER BY day DESC, id DESC LIMIT $3",
         )
         .bind(self.account)
-        .bind(self.upto)
+        .bind(self.upto_day().to_string())
         .bind(self.rows)
         .fetch_all(&mut *self.conn)
         .await?;
         for r in rows {
             let reason = text(&r, "reason")?;
+            // On the day it is about: when it was written that day, else that day's start (a
+            // rating recorded later for an earlier day).
+            let day = day_of(&text(&r, "day")?)?;
+            let written = instant(r.try_get("created_at")?);
             self.push(Fact {
-                at: instant(r.try_get("created_at")?),
+                at: if written.date_naive() == day { written } else { midnight(day) },
                 kind: "sentiment",
                 event: "sentiment",
                 args: vec![("rating", r.try_get::<i64, _>("rating")?.to_string())],

@@ -5,6 +5,7 @@
 mod book;
 mod health;
 mod usage;
+mod workspace;
 
 pub use book::Book;
 
@@ -319,6 +320,12 @@ pub async fn write_book(store: &Store, args: &DemoArgs) -> anyhow::Result<String
     let caller = Caller::system("demo");
     write_team(store, &caller).await?;
     let (inputs, contacts) = generate(args);
+    let mut people: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for c in &contacts {
+        if let (Some(crm), Some(email)) = (&c.account_external_id, &c.email) {
+            people.entry(crm.clone()).or_default().push(email.clone());
+        }
+    }
     let accounts: Vec<_> =
         inputs.clone().into_iter().map(|a| a.validate()).collect::<Result<_, _>>().context("demo account")?;
     let contacts: Vec<_> =
@@ -334,9 +341,11 @@ pub async fn write_book(store: &Store, args: &DemoArgs) -> anyhow::Result<String
     let today = store.clock().today();
     let ids = account_ids(store, &inputs).await?;
     let sentiments = health::write(store, &caller, (args.seed, args.book), &periods, &ids, today).await?;
+    let (interactions, tasks) =
+        workspace::write(store, &caller, args.seed, (&inputs, &people), &periods, today).await?;
     Ok(format!(
         "Demo workspace written: {} accounts, {} contacts, {} subscription periods, {} invoices, {} product events, \
-         {sentiments} sentiment ratings",
+         {sentiments} sentiment ratings, {interactions} interactions, {tasks} tasks",
         accounts.len(),
         contacts.len(),
         periods.len(),

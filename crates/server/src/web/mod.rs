@@ -1,6 +1,7 @@
 //! The web UI for people: server-rendered HTML, a small stylesheet, a little JavaScript, SVG charts.
 
 pub mod chart;
+pub mod markdown;
 
 mod pages;
 pub mod session;
@@ -16,7 +17,15 @@ use session::WebSession;
 pub fn routes(state: AppState) -> Router<AppState> {
     use pages::*;
     Router::new()
-        .route("/", get(|| async { Redirect::to("/accounts") }))
+        .route("/", get(|| async { Redirect::to("/home") }))
+        .route("/home", get(home::page))
+        .route("/tasks", get(workspace::inbox).post(workspace::create_task))
+        .route("/tasks/{id}", get(workspace::task).post(workspace::update_task))
+        .route("/tasks/{id}/comments", post(workspace::comment))
+        .route("/accounts/{id}/interactions", post(workspace::log_interaction))
+        .route("/interactions/{id}/delete", post(workspace::delete_interaction))
+        .route("/notifications", get(workspace::notifications))
+        .route("/notifications/read", post(workspace::read_notifications))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/language", post(me::language))
@@ -107,7 +116,12 @@ pub async fn render_status(
         }
         _ => None,
     };
-    render_sync(state, web, status, name, page, flash)
+    // The bell's count: unread notifications (up to 100, shown as "99+").
+    let unread = match &web.session {
+        Some(s) => state.store.unread_notifications(s.user.id).await.unwrap_or(0),
+        None => 0,
+    };
+    render_sync(state, web, status, name, context! { unread, ..page }, flash)
 }
 
 fn render_sync(

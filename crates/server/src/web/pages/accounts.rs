@@ -17,7 +17,6 @@ use axum::{Extension, Form};
 use keepwell_core::account::{around_profile, split_tags, AccountInput, PROFILE_FIELDS};
 use keepwell_core::{AttrValue, LifecycleStage, Role};
 use keepwell_store::accounts::Account;
-use keepwell_store::audit::AuditFilter;
 use keepwell_store::contacts::ContactFilter;
 use minijinja::{context, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -94,7 +93,7 @@ pub async fn list(
     .await)
 }
 
-fn encode(pairs: &[(String, String)]) -> String {
+pub(super) fn encode(pairs: &[(String, String)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
@@ -104,6 +103,7 @@ pub async fn show(
     Extension(web): Extension<WebSession>,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
     let id = id_of(&state, &web, &id)?;
     let fail = |e| failure(&state, &web, e);
@@ -113,21 +113,35 @@ pub async fn show(
         .contacts(&ContactFilter { account_id: Some(id), limit: 500, ..Default::default() })
         .await
         .map_err(fail)?;
-    let history = state
-        .store
-        .audit_log(&AuditFilter {
-            entity: Some("account".into()),
-            entity_id: Some(id.to_string()),
-            limit: 20,
-            cursor: None,
-        })
-        .await
-        .map_err(fail)?;
-    let timeline: Vec<Value> = history
-        .data
-        .iter()
-        .map(|e| context! { at => e.at, actor => e.actor, action => e.action, changes => super::audit::changes(e.before.as_ref(), e.after.as_ref()) })
-        .collect();
+    let today = state.store.clock().today();
+    let params = Params::form(&q);
+    let tl_filter = crate::api::timeline::filter_of(&params, id, today).map_err(|e| failure(&state, &web, e))?;
+    let tasks_filter = keepwell_store::tasks::TaskFilter {
+        account_id: Some(id),
+        status: Some(keepwell_core::task::Status::Open),
+        limit: 50,
+        ..Default::default()
+    };
+    let interactions_filter =
+        keepwell_store::interactions::InteractionFilter { account_id: Some(id), limit: 5, ..Default::default() };
+    let (timeline, tasks, interactions, users) = tokio::try_join!(
+        crate::timeline::page(&state.store, &state.i18n, web.lang, &tl_filter),
+        crate::tasks::list(&state.store, &tasks_filter),
+        crate::interactions::list(&state.store, &interactions_filter),
+        async { state.store.users().await.map_err(crate::refused::Refused::from) },
+    )
+    .map_err(|e| failure(&state, &web, e))?;
+    let kinds = tl_filter.kinds.join(",");
+    let older_url = timeline.next_cursor.as_ref().map(|c| {
+        let mut p = vec![("before".to_owned(), c.clone())];
+        if !kinds.is_empty() {
+            p.push(("kind".into(), kinds.clone()));
+        }
+        format!("/accounts/{id}?{}#timeline", encode(&p))
+    });
+    let tasks: Vec<Value> = tasks.data.iter().map(|t| super::workspace::task_row(t, today)).collect();
+    let members: Vec<_> = users.iter().filter(|u| !u.disabled && u.role >= Role::Csm).collect();
+    let me = auth.user_id;
     let attributes: Vec<Value> = account
         .attributes
         .iter()
@@ -143,9 +157,12 @@ pub async fn show(
         "account.html",
         context! {
             nav => "accounts",
-            account, attributes, timeline, billing, usage, health,
+            account, attributes, billing, usage, health, tasks, members, me, today,
+            timeline => timeline.data, older_url, kinds, timeline_kinds => keepwell_store::timeline::KINDS,
+            interactions => interactions.data,
             contacts => contacts.data,
             can_edit => auth.may_edit(account_owner(&account)),
+            is_manager_role => auth.role >= Role::Manager,
         },
     )
     .await)

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod contacts;
 pub mod deliveries;
 pub mod health;
+pub mod home;
 pub mod lifecycle;
 pub mod me;
 pub mod revenue;
@@ -16,6 +17,7 @@ pub mod scorecards;
 pub mod segments;
 pub mod team;
 pub mod usage;
+pub mod workspace;
 
 use super::error_page;
 use super::session::WebSession;

@@ -1,0 +1,111 @@
+//! The home page of a book: a member's own (a manager picks a member or everyone) — tasks due,
+//! band changes this week, contract renewals in the next 90 days, accounts gone quiet, MRR today
+//! and the health mix.
+
+use super::{failure, PageResult};
+use crate::auth::{Auth, Viewer};
+use crate::params::Params;
+use crate::refused::Refused;
+use crate::state::AppState;
+use crate::web::render;
+use crate::web::session::WebSession;
+use axum::extract::{Query, State};
+use axum::Extension;
+use keepwell_core::task::Due;
+use keepwell_core::Role;
+use keepwell_store::tasks::TaskFilter;
+use keepwell_store::usage::{ActivityQuery, Ranking};
+use minijinja::{context, Value};
+use std::collections::HashMap;
+
+/// How many rows each section shows.
+const SHOWN: usize = 10;
+
+/// The digest's failure as a refusal: a store's as it is, anything else a failure of the page.
+fn refused(e: anyhow::Error) -> Refused {
+    match e.downcast::<keepwell_store::StoreError>() {
+        Ok(e) => e.into(),
+        Err(e) => Refused::Failed(keepwell_store::StoreError::Corrupt(e.to_string())),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn page(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let today = state.store.clock().today();
+    let p = Params::form(&q);
+    // Whose book: one's own; a manager (or a member without a book of their own) may pick.
+    let owner: Option<i64> = match q.get("owner").map(String::as_str) {
+        Some("all") => None,
+        Some(_) => {
+            let mut invalid = keepwell_core::Invalid::default();
+            let o = p.owner(auth.user_id, &mut invalid).flatten();
+            invalid.into_result(()).map_err(|e| failure(&state, &web, e))?;
+            o.or(auth.user_id)
+        }
+        None => auth.user_id,
+    };
+    let fail = |e: Refused| failure(&state, &web, e);
+    let store = &state.store;
+    let week_end = Due::Week.range(today).1.unwrap_or(today);
+    let due_now = TaskFilter {
+        owner: owner.map(Some),
+        status: Some(keepwell_core::task::Status::Open),
+        due: Due::Now.range(today),
+        awake_on: Some(today),
+        limit: SHOWN as i64,
+        ..Default::default()
+    };
+    let quiet = ActivityQuery {
+        ranking: Ranking::LeastActive,
+        window: (today - chrono::Days::new(keepwell_store::timeline::QUIET_DAYS as u64 - 1), today),
+        owner: owner.map(Some),
+        customers_only: true,
+        limit: 200,
+    };
+    let mrr_request = crate::revenue::Request {
+        range: keepwell_core::metrics::Range {
+            from: keepwell_core::money::Month::of(today),
+            to: keepwell_core::money::Month::of(today),
+            window: 12,
+            currency: state.settings.reporting_currency.clone(),
+        },
+        filter: keepwell_store::billing::RevenueFilter { owner, ..Default::default() },
+    };
+    let (tasks, counts, summary, activity, users) = tokio::try_join!(
+        crate::tasks::list(store, &due_now),
+        async { store.task_counts(owner, today, week_end).await.map_err(Refused::from) },
+        async { crate::digest::content(&state, owner, today).await.map_err(refused) },
+        async { store.account_activity(&quiet).await.map_err(Refused::from) },
+        async { store.users().await.map_err(Refused::from) },
+    )
+    .map_err(fail)?;
+    let mrr = match crate::revenue::ledger(&state, &mrr_request).await {
+        Ok(l) => l.on_day.map(|d| d.mrr.round_dp(2).to_string()),
+        Err(crate::error::ApiError::Invalid(_)) => None,
+        Err(e) => return Err(super::api_failure(&state, &web, e)),
+    };
+    let gone_quiet: Vec<_> = activity.iter().filter(|a| a.events == 0 && a.last_seen.is_some()).collect();
+    let members: Vec<_> = users.iter().filter(|u| !u.disabled && u.role >= Role::Csm).collect();
+    let whose = owner.and_then(|o| users.iter().find(|u| u.id == o)).map(|u| u.name.clone());
+    let rows: Vec<Value> = tasks.data.iter().map(|t| super::workspace::task_row(t, today)).collect();
+    Ok(render(
+        &state,
+        &web,
+        "home.html",
+        context! {
+            nav => "home", today, owner, whose, members,
+            can_pick => auth.role >= Role::Manager,
+            tasks => rows, overdue => counts.0, due_soon => counts.1,
+            quiet_count => gone_quiet.len(),
+            quiet => gone_quiet.iter().take(SHOWN).collect::<Vec<_>>(),
+            mrr, currency => state.settings.reporting_currency.clone(),
+            ..Value::from_serialize(&summary)
+        },
+    )
+    .await)
+}
