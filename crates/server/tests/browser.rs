@@ -460,3 +460,75 @@ async fn a_manager_builds_a_segment_reads_health_and_backtests() {
     shot(&c, "backtest").await;
     c.close().await.unwrap();
 }
+
+/// A CSM's day in both languages: the home page lists the task due, a call is logged on the
+/// account with its notes in Markdown, the task is completed from the inbox, and the timeline
+/// tells both, worded in the page's language.
+#[tokio::test]
+async fn a_csm_logs_a_call_completes_a_task_and_reads_the_timeline() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dee = app.member("dee@team.io", Role::Csm).await;
+    let system = keepwell_server::cause::Caller::system("test");
+    let yesterday = app.store.clock().today() - chrono::Days::new(1);
+    let (_driver, c) = start().await;
+    c.goto(&app.url("/home")).await.unwrap();
+    log_in(&c, "dee@team.io").await;
+    wait_for_text(&c, "h1", "dee").await;
+    let words = [
+        ("en", "Call", "Task done", "Done"),
+        ("ru", "Звонок", "Задача выполнена", "Выполнено"),
+    ];
+    for (lang, call, done, done_flash) in words {
+        let name = format!("Orbit {lang}");
+        let a = AccountInput { name: Some(name.clone()), owner_id: Some(dee), ..Default::default() };
+        let account = keepwell_server::accounts::create(&app.store, &system, a.validate().unwrap()).await.unwrap();
+        let title = format!("Send the recap ({lang})");
+        let task = keepwell_core::task::Draft {
+            title: Some(title.clone()),
+            account_id: Some(account.id),
+            owner_id: Some(dee),
+            due_on: Some(yesterday),
+            ..Default::default()
+        };
+        keepwell_server::tasks::open(&app.store, &system, task, None).await.unwrap();
+        if lang == "ru" {
+            c.find(Locator::Css("#lang")).await.unwrap().select_by_value("ru").await.unwrap();
+            wait_for_text(&c, "header.top nav", "Задачи").await;
+        }
+
+        // Home: the overdue task is there.
+        c.goto(&app.url("/home")).await.unwrap();
+        wait_for_text(&c, "#home-tasks", &title).await;
+        shot(&c, &format!("home-{lang}")).await;
+
+        // Log a call on the account.
+        c.goto(&app.url(&format!("/accounts/{}", account.id))).await.unwrap();
+        wait_for_text(&c, "#account-name", &name).await;
+        c.find(Locator::Css("#interaction-kind")).await.unwrap().select_by_value("call").await.unwrap();
+        c.find(Locator::Css("#interaction-subject")).await.unwrap().send_keys("Kick-off").await.unwrap();
+        c.find(Locator::Css("#interaction-body")).await.unwrap().send_keys("**Goals** agreed").await.unwrap();
+        c.find(Locator::Css("#interaction-save")).await.unwrap().click().await.unwrap();
+        wait_for_text(&c, ".flash", "Kick-off").await;
+        wait_for_text(&c, "#interaction-list", &format!("{call}: Kick-off")).await;
+        let bold = text(&c, "#interaction-list .md strong").await;
+        assert_eq!(bold, "Goals", "the notes are rendered as Markdown");
+
+        // Complete the task from the inbox.
+        c.goto(&app.url("/tasks?due=overdue")).await.unwrap();
+        wait_for_text(&c, "#task-list", &title).await;
+        shot(&c, &format!("tasks-{lang}")).await;
+        c.find(Locator::Css("#task-list button.task-done")).await.unwrap().click().await.unwrap();
+        wait_for_text(&c, ".flash", &format!("{done_flash}: {title}")).await;
+        wait_for_text(&c, "#tasks-empty", "").await;
+
+        // The timeline tells both, newest first.
+        c.goto(&app.url(&format!("/accounts/{}#timeline", account.id))).await.unwrap();
+        wait_for_text(&c, "#timeline-entries", &format!("{done}: {title}")).await;
+        let timeline = text(&c, "#timeline-entries").await;
+        let (task_at, call_at) = (timeline.find(done).unwrap(), timeline.find(&format!("{call}: Kick-off")));
+        assert!(call_at.is_some_and(|c| c > task_at), "the task closed after the call was logged: {timeline}");
+        assert!(!timeline.contains('{') && !timeline.contains("tl-"), "worded for people: {timeline}");
+        shot(&c, &format!("timeline-{lang}")).await;
+    }
+    c.close().await.unwrap();
+}
