@@ -135,7 +135,7 @@ pub async fn content(
         contract_months: state.settings.contract_months,
         limit: 5000,
     };
-    let list = renewals::upcoming(state, &filter, as_of).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let list = renewals::upcoming_listed(state, &filter, as_of).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let renewals: Vec<serde_json::Value> = list
         .data
         .iter()

@@ -88,6 +88,23 @@ pub struct Renewals {
 /// What the renewals page and API show: renewals due within `within_days` of `as_of`.
 pub async fn upcoming(state: &AppState, f: &RenewalFilter, day: NaiveDate) -> ApiResult<Renewals> {
     let rate = trailing_rate(state, day).await?;
+    listed(state, f, day, (rate, true)).await
+}
+
+/// Only the renewals `f` lists, their forecast as they are: for a reader that shows no forecast
+/// and no totals of the other terms, so need not read them (the digest, the home page).
+pub async fn upcoming_listed(state: &AppState, f: &RenewalFilter, day: NaiveDate) -> ApiResult<Renewals> {
+    listed(state, f, day, (None, false)).await
+}
+
+/// [`upcoming`] with the forecast at `rate` (none: the ARR as it is), and the totals of the
+/// other terms if `others`.
+async fn listed(
+    state: &AppState,
+    f: &RenewalFilter,
+    day: NaiveDate,
+    (rate, others): (Option<Decimal>, bool),
+) -> ApiResult<Renewals> {
     let factor = rate.map_or(Decimal::ONE, |r| r / Decimal::ONE_HUNDRED);
     let fx = state.store.fx_table().await?;
     let reporting = state.settings.reporting_currency.as_str();
@@ -95,6 +112,7 @@ pub async fn upcoming(state: &AppState, f: &RenewalFilter, day: NaiveDate) -> Ap
     let view = |r: Renewal| view(r, day, factor, f.contract_months, &convert);
     let data: Vec<RenewalView> = state.store.renewals(f).await?.into_iter().map(view).collect();
     let not_listed = match f.terms {
+        _ if !others => None,
         Terms::All => None,
         Terms::Contract | Terms::Monthly => {
             let other = if f.terms == Terms::Contract { Terms::Monthly } else { Terms::Contract };

@@ -4,8 +4,10 @@
 //! that task instead of opening a second.
 
 use crate::cause::Caller;
+use crate::params::Params;
 use crate::refused::{Outcome, Refused};
-use keepwell_core::task::Draft;
+use keepwell_core::task::{Draft, Due, Kind, Priority, Status};
+use keepwell_core::Invalid;
 use keepwell_core::Role;
 use keepwell_store::tasks::{self as store_tasks, Comment, Task, TaskFilter};
 use keepwell_store::{Page, Store, Write};
@@ -134,4 +136,38 @@ pub fn as_draft(t: &Task) -> Draft {
         description: Some(t.description.clone()),
         source: t.source.clone(),
     }
+}
+
+/// The inbox's filter from a query (the API's and the inbox page's): `owner`, `account_id`,
+/// `status` (default `open`; `all`), `kind`, `priority`, `due` as of `as_of` (default today), and
+/// snoozed tasks left out unless `snoozed=include`.
+pub fn filter(p: &Params, me: Option<i64>, today: chrono::NaiveDate) -> Result<TaskFilter, Invalid> {
+    let mut invalid = Invalid::default();
+    let owner = p.owner(me, &mut invalid);
+    let account_id = p.id("account_id", &mut invalid);
+    let statuses: Vec<(&str, Option<Status>)> =
+        Status::ALL.iter().map(|s| (s.as_str(), Some(*s))).chain([("all", None)]).collect();
+    let status = p.choice("status", &statuses, Some(Status::Open), &mut invalid);
+    let kinds: Vec<(&str, Option<Kind>)> = Kind::ALL.iter().map(|k| (k.as_str(), Some(*k))).collect();
+    let kind = p.choice("kind", &kinds, None, &mut invalid);
+    let priorities: Vec<(&str, Option<Priority>)> = Priority::ALL.iter().map(|k| (k.as_str(), Some(*k))).collect();
+    let priority = p.choice("priority", &priorities, None, &mut invalid);
+    let dues: Vec<(&str, Option<Due>)> = Due::WORDS.iter().map(|(w, d)| (*w, Some(*d))).collect();
+    let due = p.choice("due", &dues, None, &mut invalid);
+    let today = p.date("as_of", &mut invalid).unwrap_or(today);
+    let snoozed = p.choice("snoozed", &[("hide", false), ("include", true)], false, &mut invalid);
+    let limit = p.limit(&mut invalid);
+    invalid.into_result(TaskFilter {
+        owner,
+        account_id,
+        account_owner: None,
+        status,
+        kind: kind.map(|k| k.as_str().to_owned()),
+        priority: priority.map(|k| k.as_str().to_owned()),
+        due: due.map_or((None, None), |d| d.range(today)),
+        undated: due == Some(Due::None),
+        awake_on: (!snoozed).then_some(today),
+        limit,
+        cursor: p.text("cursor"),
+    })
 }

@@ -2,8 +2,10 @@
 //! language from its event and arguments (stages, bands and kinds in words, never raw JSON).
 
 use crate::i18n::{I18n, Lang};
+use crate::params::Params;
 use crate::refused::Outcome;
-use keepwell_store::timeline::{Cause, Fact, TimelineFilter};
+use keepwell_core::Invalid;
+use keepwell_store::timeline::{Cause, Fact, TimelineFilter, KINDS};
 use keepwell_store::Store;
 use serde::Serialize;
 
@@ -71,4 +73,20 @@ pub async fn page(store: &Store, i18n: &I18n, lang: Lang, filter: &TimelineFilte
         data: facts.data.into_iter().map(|f| entry(i18n, lang, f)).collect(),
         next_cursor: facts.next_cursor,
     })
+}
+
+/// The timeline's filter from a query (the API's and the account page's).
+pub fn filter(p: &Params, account_id: i64, today: chrono::NaiveDate) -> Result<TimelineFilter, Invalid> {
+    let mut invalid = Invalid::default();
+    let mut kinds = Vec::new();
+    for k in p.text("kind").iter().flat_map(|k| k.split(',')).map(str::trim).filter(|k| !k.is_empty()) {
+        if KINDS.contains(&k) {
+            kinds.push(k.to_owned());
+        } else {
+            invalid.push("kind", format!("has no kind {k:?}; use a comma-separated list of {}", KINDS.join(", ")));
+            break;
+        }
+    }
+    let limit = p.limit(&mut invalid);
+    invalid.into_result(TimelineFilter { account_id, kinds, limit, before: p.text("before"), today: Some(today) })
 }

@@ -474,10 +474,7 @@ async fn a_csm_logs_a_call_completes_a_task_and_reads_the_timeline() {
     c.goto(&app.url("/home")).await.unwrap();
     log_in(&c, "dee@team.io").await;
     wait_for_text(&c, "h1", "dee").await;
-    let words = [
-        ("en", "Call", "Task done", "Done"),
-        ("ru", "Звонок", "Задача выполнена", "Выполнено"),
-    ];
+    let words = [("en", "Call", "Task done", "Done"), ("ru", "Звонок", "Задача выполнена", "Выполнено")];
     for (lang, call, done, done_flash) in words {
         let name = format!("Orbit {lang}");
         let a = AccountInput { name: Some(name.clone()), owner_id: Some(dee), ..Default::default() };

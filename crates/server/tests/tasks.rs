@@ -82,7 +82,10 @@ async fn a_csm_works_tasks_from_the_inbox(app: TestApp) {
     assert_eq!(ids(&tomorrow), want, "the snooze ends on its day");
 
     // Reassigned to Eve: she is told, reads and marks it; Dee's bell is quiet.
-    let (status, given) = app.patch(&format!("/api/v1/tasks/{}", want[0]), &dee_token, json!({"owner_id": eve})).await;
+    // The task as it was read, with its owner changed, is a change too.
+    let (_, mut task) = app.get(&format!("/api/v1/tasks/{}", want[0]), &dee_token).await;
+    task["owner"] = json!({"id": eve, "name": "eve"});
+    let (status, given) = app.patch(&format!("/api/v1/tasks/{}", want[0]), &dee_token, task).await;
     assert_eq!((status, given["owner"]["id"].as_i64()), (200, Some(eve)), "{given}");
     let (_, bell) = app.get("/api/v1/notifications?unread=true", &eve_token).await;
     let told = &bell["data"][0];

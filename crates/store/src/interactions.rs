@@ -142,8 +142,10 @@ async fn check_people(w: &mut Write, account: i64, input: &InteractionInput) -> 
     invalid.into_result(()).map_err(StoreError::Invalid)
 }
 
-async fn write_people(w: &mut Write, id: i64, input: &InteractionInput) -> Result<()> {
-    for table in ["interaction_contacts", "interaction_members"] {
+/// Writes the people of interaction `id`, replacing those it had unless it is `fresh` (just
+/// inserted, so it has none: an import of a million rows saves two statements a row).
+async fn write_people(w: &mut Write, id: i64, input: &InteractionInput, fresh: bool) -> Result<()> {
+    for table in ["interaction_contacts", "interaction_members"].iter().filter(|_| !fresh) {
         sqlx::query(&format!("DELETE FROM {table} WHERE interaction_id = $1")).bind(id).execute(&mut *w.tx).await?;
     }
     for c in &input.contact_ids {
@@ -205,7 +207,7 @@ async fn insert(w: &mut Write, account: i64, input: &InteractionInput) -> Result
     .fetch_one(&mut *w.tx)
     .await?
     .try_get("id")?;
-    write_people(w, id, input).await?;
+    write_people(w, id, input, true).await?;
     Ok(id)
 }
 
@@ -225,7 +227,7 @@ async fn rewrite(w: &mut Write, id: i64, input: &InteractionInput) -> Result<()>
     .bind(id)
     .execute(&mut *w.tx)
     .await?;
-    write_people(w, id, input).await
+    write_people(w, id, input, false).await
 }
 
 async fn loaded(w: &mut Write, id: i64) -> Result<Interaction> {

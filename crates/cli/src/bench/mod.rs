@@ -24,6 +24,7 @@ mod backtest;
 mod deliveries;
 mod health;
 mod ingest;
+mod workspace;
 use anyhow::{bail, Context};
 use keepwell_store::Store;
 use rand::{Rng, SeedableRng};
@@ -93,6 +94,9 @@ enum Bench {
     /// 10 000 queued webhook deliveries drained to a local receiver (deliveries/s), and one
     /// delivery's wait when the queue is idle.
     Deliveries,
+    /// The home page, the task inbox and an account's timeline at 100 000 accounts, 1 000 000
+    /// interactions (`--events`) and 200 000 tasks, 10 members asking at once (`--clients`).
+    Workspace,
 }
 
 fn machine() -> String {
@@ -142,6 +146,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             attribution::run(&url, args.events.unwrap_or(1_000_000), args.accounts.unwrap_or(1_000)).await
         }
         Bench::Deliveries => deliveries::run(&url, args.events.unwrap_or(10_000)).await,
+        Bench::Workspace => {
+            let w = workspace::WorkspaceArgs {
+                accounts,
+                interactions: args.events.unwrap_or(1_000_000),
+                tasks: accounts * 2,
+                members: 100.min(accounts.max(1)),
+                clients: args.clients.unwrap_or(10),
+                seconds: args.seconds,
+            };
+            workspace::run(&url, &w).await
+        }
         Bench::Backtest => {
             let b = backtest::BacktestArgs {
                 accounts: args.accounts.unwrap_or(300),

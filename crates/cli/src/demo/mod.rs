@@ -6,6 +6,7 @@ mod book;
 mod health;
 mod usage;
 mod workspace;
+pub use workspace::open_tasks;
 
 pub use book::Book;
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use keepwell_core::account::AccountInput;
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::interaction::ImportRow;
-use keepwell_core::task::Draft;
+use keepwell_core::task::{Draft, TaskInput};
 use keepwell_server::cause::Caller;
 use keepwell_store::Store;
 use rand::rngs::StdRng;
@@ -148,31 +148,37 @@ pub async fn write(
         }
     }
     let written = tasks.len();
+    let mut inputs = Vec::with_capacity(written);
+    for (crm, owner, (kind, priority, title), due, done, snoozed) in &tasks {
+        let draft = Draft {
+            title: Some((*title).into()),
+            kind: Some((*kind).into()),
+            priority: Some((*priority).into()),
+            due_on: Some(*due),
+            snoozed_until: *snoozed,
+            owner_id: owners.get(owner).copied().flatten(),
+            account_id: ids.get(crm).and_then(|v| v.first()).copied(),
+            ..Default::default()
+        };
+        inputs.push((draft.validate(today)?, *done));
+    }
+    open_tasks(store, caller, &inputs).await?;
+    Ok((imported.len(), written))
+}
+
+/// Opens `tasks` in one write, completing those marked done.
+pub async fn open_tasks(store: &Store, caller: &Caller, tasks: &[(TaskInput, bool)]) -> anyhow::Result<()> {
     caller
         .decide(store, async |w| {
-            for (crm, owner, (kind, priority, title), due, done, snoozed) in &tasks {
-                let account_id = ids.get(crm).and_then(|v| v.first()).copied();
-                let draft = Draft {
-                    title: Some((*title).into()),
-                    kind: Some((*kind).into()),
-                    priority: Some((*priority).into()),
-                    due_on: Some(*due),
-                    snoozed_until: *snoozed,
-                    owner_id: owners.get(owner).copied().flatten(),
-                    account_id,
-                    ..Default::default()
-                };
-                let input = draft.validate(today)?;
-                let (task, _) = keepwell_store::tasks::open(w, &input, None).await?;
+            for (input, done) in tasks {
+                let (task, _) = keepwell_store::tasks::open(w, input, None).await?;
                 if *done {
-                    let mut closed = input.clone();
-                    closed.status = keepwell_core::task::Status::Done;
+                    let closed = TaskInput { status: keepwell_core::task::Status::Done, ..input.clone() };
                     keepwell_store::tasks::update(w, &task, &closed).await?;
                 }
             }
             Ok(())
         })
         .await
-        .map_err(|e| anyhow::anyhow!("demo tasks: {e}"))?;
-    Ok((imported.len(), written))
+        .map_err(|e| anyhow::anyhow!("tasks: {e:?}"))
 }

@@ -9,9 +9,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keepwell_core::task::{Draft, Due, Kind, Priority, Status};
+use keepwell_core::task::Draft;
 use keepwell_core::Invalid;
-use keepwell_store::tasks::{Comment, Task, TaskFilter};
+use keepwell_store::tasks::{Comment, Task};
 use keepwell_store::Page;
 use std::collections::HashMap;
 
@@ -28,40 +28,6 @@ pub struct TaskPage {
 #[allow(dead_code)]
 pub struct CommentList {
     data: Vec<Comment>,
-}
-
-/// The inbox's filter from a query (the API's and the inbox page's): `owner`, `account_id`,
-/// `status` (default `open`; `all`), `kind`, `priority`, `due` as of `as_of` (default today), and
-/// snoozed tasks left out unless `snoozed=include`.
-pub(crate) fn filter_of(p: &Params, me: Option<i64>, today: chrono::NaiveDate) -> Result<TaskFilter, Invalid> {
-    let mut invalid = Invalid::default();
-    let owner = p.owner(me, &mut invalid);
-    let account_id = p.id("account_id", &mut invalid);
-    let statuses: Vec<(&str, Option<Status>)> =
-        Status::ALL.iter().map(|s| (s.as_str(), Some(*s))).chain([("all", None)]).collect();
-    let status = p.choice("status", &statuses, Some(Status::Open), &mut invalid);
-    let kinds: Vec<(&str, Option<Kind>)> = Kind::ALL.iter().map(|k| (k.as_str(), Some(*k))).collect();
-    let kind = p.choice("kind", &kinds, None, &mut invalid);
-    let priorities: Vec<(&str, Option<Priority>)> = Priority::ALL.iter().map(|k| (k.as_str(), Some(*k))).collect();
-    let priority = p.choice("priority", &priorities, None, &mut invalid);
-    let dues: Vec<(&str, Option<Due>)> = Due::WORDS.iter().map(|(w, d)| (*w, Some(*d))).collect();
-    let due = p.choice("due", &dues, None, &mut invalid);
-    let today = p.date("as_of", &mut invalid).unwrap_or(today);
-    let snoozed = p.choice("snoozed", &[("hide", false), ("include", true)], false, &mut invalid);
-    let limit = p.limit(&mut invalid);
-    invalid.into_result(TaskFilter {
-        owner,
-        account_id,
-        account_owner: None,
-        status,
-        kind: kind.map(|k| k.as_str().to_owned()),
-        priority: priority.map(|k| k.as_str().to_owned()),
-        due: due.map_or((None, None), |d| d.range(today)),
-        undated: due == Some(Due::None),
-        awake_on: (!snoozed).then_some(today),
-        limit,
-        cursor: p.text("cursor"),
-    })
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks", tag = "tasks",
@@ -87,7 +53,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Page<Task>>> {
-    let filter = filter_of(&Params(q), auth.user_id, state.store.clock().today())?;
+    let filter = crate::tasks::filter(&Params(q), auth.user_id, state.store.clock().today())?;
     Ok(Json(crate::tasks::list(&state.store, &filter).await?))
 }
 

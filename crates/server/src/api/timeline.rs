@@ -12,25 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use keepwell_core::Invalid;
 use keepwell_store::notifications::Notification;
-use keepwell_store::timeline::{TimelineFilter, KINDS};
 use keepwell_store::Page;
 use std::collections::HashMap;
-
-/// The timeline's filter from a query (the API's and the account page's).
-pub(crate) fn filter_of(p: &Params, account_id: i64, today: chrono::NaiveDate) -> Result<TimelineFilter, Invalid> {
-    let mut invalid = Invalid::default();
-    let mut kinds = Vec::new();
-    for k in p.text("kind").iter().flat_map(|k| k.split(',')).map(str::trim).filter(|k| !k.is_empty()) {
-        if KINDS.contains(&k) {
-            kinds.push(k.to_owned());
-        } else {
-            invalid.push("kind", format!("has no kind {k:?}; use a comma-separated list of {}", KINDS.join(", ")));
-            break;
-        }
-    }
-    let limit = p.limit(&mut invalid);
-    invalid.into_result(TimelineFilter { account_id, kinds, limit, before: p.text("before"), today: Some(today) })
-}
 
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/timeline", tag = "timeline",
     description = "Everything that happened to the account, newest first, each entry saying who or what caused it: \
@@ -54,7 +37,7 @@ pub async fn of_account(
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Timeline>> {
     let account = load(&state, path_id(&id)?).await?;
-    let filter = filter_of(&Params(q), account.id, state.store.clock().today())?;
+    let filter = crate::timeline::filter(&Params(q), account.id, state.store.clock().today())?;
     Ok(Json(crate::timeline::page(&state.store, &state.i18n, Lang::En, &filter).await?))
 }
 

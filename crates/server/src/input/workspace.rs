@@ -139,7 +139,7 @@ pub fn task_input(
         "source",
         "comment",
     ];
-    const SHOWN: &[&str] = &["account", "created_by", "closed_at", "closed_by", "comments"];
+    const SHOWN: &[&str] = &["created_by", "closed_at", "closed_by", "comments"];
     let mut invalid = Invalid::default();
     let mut comment = None;
     for (k, v) in body {
@@ -152,6 +152,18 @@ pub fn task_input(
             "snoozed_until" => d.snoozed_until = day(k, v, &mut invalid),
             "owner_id" => d.owner_id = id(k, v, &mut invalid),
             "account_id" => d.account_id = id(k, v, &mut invalid),
+            // As the task is shown ({"id": …, "name": …}) or as a bare id: a task read, changed and
+            // sent back works.
+            "owner" | "account" => {
+                let value = v.get("id").unwrap_or(v);
+                let field = format!("{k}_id");
+                let got = id(&field, value, &mut invalid);
+                if k == "owner" {
+                    d.owner_id = got;
+                } else {
+                    d.account_id = got;
+                }
+            }
             "description" => d.description = text(k, v, &mut invalid),
             "source" => d.source = text(k, v, &mut invalid),
             "comment" => comment = text(k, v, &mut invalid),

@@ -209,6 +209,45 @@ impl Store {
             .collect()
     }
 
+    /// Customer accounts (`owner`'s, or everyone's) whose users were last active before `quiet_since`
+    /// (and ever active), the most recently quiet first: each account's last activity is read
+    /// from its users' index, so the cost follows the book, not the workspace's usage.
+    pub async fn quiet_accounts(
+        &self,
+        owner: Option<i64>,
+        quiet_since: DateTime<Utc>,
+        today: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<AccountActivity>> {
+        let mut sql = Sql::new(
+            "SELECT a.id, a.name, MAX(u.last_seen) AS last_seen FROM accounts a \
+             JOIN usage_users u ON u.account_id = a.id \
+             WHERE EXISTS (SELECT 1 FROM subscription_periods p WHERE p.account_id = a.id AND p.starts_on <= ",
+        );
+        sql.bind(day(today)).push(" AND (p.ends_on IS NULL OR p.ends_on > ").bind(day(today)).push("))");
+        if let Some(o) = owner {
+            sql.push(" AND a.owner_id = ").bind(Arg::I64(o));
+        }
+        sql.push(" GROUP BY a.id, a.name HAVING MAX(u.last_seen) < ")
+            .bind(Arg::I64(quiet_since.timestamp_micros()))
+            .push(" ORDER BY last_seen DESC, a.id LIMIT ")
+            .bind(Arg::I64(limit));
+        sql.query()
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(AccountActivity {
+                    account_id: r.try_get("id")?,
+                    name: text(r, "name")?,
+                    active_users: 0,
+                    events: 0,
+                    last_seen: r.try_get::<Option<i64>, _>("last_seen")?.map(instant),
+                })
+            })
+            .collect()
+    }
+
     /// The plan → features catalogue, by plan and feature.
     pub async fn plan_features(&self) -> Result<Vec<Feature>> {
         plan_features_in(&mut *self.pool().acquire().await?).await

@@ -1,7 +1,7 @@
 //! The accounts list, an account's page, and the account form.
 
 use super::{
-    account_owner, api_failure, failure, field, form_failure, id_of, load, load_editable, FormData, PageResult,
+    account_owner, api_failure, encode, failure, field, form_failure, id_of, load, load_editable, FormData, PageResult,
 };
 use crate::accounts::filter_from;
 use crate::auth::{Auth, Csm, Viewer};
@@ -93,10 +93,6 @@ pub async fn list(
     .await)
 }
 
-pub(super) fn encode(pairs: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
-}
-
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn show(
     auth: Auth<Viewer>,
@@ -115,7 +111,7 @@ pub async fn show(
         .map_err(fail)?;
     let today = state.store.clock().today();
     let params = Params::form(&q);
-    let tl_filter = crate::api::timeline::filter_of(&params, id, today).map_err(|e| failure(&state, &web, e))?;
+    let tl_filter = crate::timeline::filter(&params, id, today).map_err(|e| failure(&state, &web, e))?;
     let tasks_filter = keepwell_store::tasks::TaskFilter {
         account_id: Some(id),
         status: Some(keepwell_core::task::Status::Open),

@@ -14,7 +14,6 @@ use axum::Extension;
 use keepwell_core::task::Due;
 use keepwell_core::Role;
 use keepwell_store::tasks::TaskFilter;
-use keepwell_store::usage::{ActivityQuery, Ranking};
 use minijinja::{context, Value};
 use std::collections::HashMap;
 
@@ -60,13 +59,9 @@ pub async fn page(
         limit: SHOWN as i64,
         ..Default::default()
     };
-    let quiet = ActivityQuery {
-        ranking: Ranking::LeastActive,
-        window: (today - chrono::Days::new(keepwell_store::timeline::QUIET_DAYS as u64 - 1), today),
-        owner: owner.map(Some),
-        customers_only: true,
-        limit: 200,
-    };
+    let quiet_since = (today - chrono::Days::new(keepwell_store::timeline::QUIET_DAYS as u64 - 1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
     let mrr_request = crate::revenue::Request {
         range: keepwell_core::metrics::Range {
             from: keepwell_core::money::Month::of(today),
@@ -80,7 +75,7 @@ pub async fn page(
         crate::tasks::list(store, &due_now),
         async { store.task_counts(owner, today, week_end).await.map_err(Refused::from) },
         async { crate::digest::content(&state, owner, today).await.map_err(refused) },
-        async { store.account_activity(&quiet).await.map_err(Refused::from) },
+        async { store.quiet_accounts(owner, quiet_since, today, 200).await.map_err(Refused::from) },
         async { store.users().await.map_err(Refused::from) },
     )
     .map_err(fail)?;

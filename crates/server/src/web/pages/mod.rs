@@ -135,3 +135,8 @@ pub(super) async fn load_editable(
 pub(super) fn problems(e: &Invalid) -> String {
     e.errors.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("; ")
 }
+
+/// Query pairs as a URL query string.
+pub(super) fn encode(pairs: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+}

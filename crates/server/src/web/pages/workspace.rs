@@ -64,7 +64,7 @@ pub async fn inbox(
         q.remove("owner");
     }
     let p = Params::form(&q);
-    let filter = crate::api::tasks::filter_of(&p, auth.user_id, today).map_err(|e| failure(&state, &web, e))?;
+    let filter = crate::tasks::filter(&p, auth.user_id, today).map_err(|e| failure(&state, &web, e))?;
     let store = &state.store;
     let (page, users, counts) = tokio::try_join!(
         crate::tasks::list(store, &filter),
@@ -84,7 +84,7 @@ pub async fn inbox(
     let next_url = page.next_cursor.as_ref().map(|c| {
         let mut p = base.clone();
         p.push(("cursor".into(), c.clone()));
-        format!("/tasks?{}", super::accounts::encode(&p))
+        format!("/tasks?{}", super::encode(&p))
     });
     let tasks: Vec<Value> = page.data.iter().map(|t| task_row(t, today)).collect();
     let active: Vec<_> = users.iter().filter(|u| !u.disabled && u.role >= Role::Csm).collect();
@@ -101,7 +101,7 @@ pub async fn inbox(
             priority => q.get("priority").cloned().unwrap_or_default(),
             status => q.get("status").cloned().unwrap_or_default(),
             overdue => counts.0, due_soon => counts.1,
-            here => format!("/tasks?{}", super::accounts::encode(&base)),
+            here => format!("/tasks?{}", super::encode(&base)),
             can_work => auth.role >= Role::Csm,
         },
     )
