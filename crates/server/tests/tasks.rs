@@ -155,9 +155,22 @@ async fn the_timeline_tells_what_happened_newest_first(app: TestApp) {
         "occurred_at": (chrono::Utc::now() - chrono::Duration::days(2)).to_rfc3339()});
     let (status, body) = app.post(&format!("/api/v1/accounts/{acme}/interactions"), &dee_token, call).await;
     assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/accounts/{acme}/sentiments"),
+            &dee_token,
+            json!({"rating": 4, "reason": "happy after the kick-off"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
     let (_, task) = app.post("/api/v1/tasks", &dee_token, json!({"title": "Send the recap", "account_id": acme})).await;
     let (status, _) = app.patch(&format!("/api/v1/tasks/{}", task["id"]), &dee_token, json!({"status": "done"})).await;
     assert_eq!(status, 200);
+
+    let segment = json!({"key": "paying", "name": "Paying", "filter": "mrr > 0"});
+    let (status, body) = app.post("/api/v1/segments", &app.admin, segment).await;
+    assert!((200..300).contains(&status), "{body}");
+    app.store.run_days("USD", today, today, |_, _| {}).await.unwrap();
 
     let path = format!("/api/v1/accounts/{acme}/timeline");
     let (status, all) = app.get(&path, &app.admin).await;
@@ -168,6 +181,8 @@ async fn the_timeline_tells_what_happened_newest_first(app: TestApp) {
         "Task done: Send the recap",
         "Task opened: Send the recap",
         "Call: Kick-off",
+        "Sentiment recorded: 4 of 5",
+        "Entered the segment Paying",
         "Invoice in_1 is overdue: 500 USD",
         "Subscription sub_1 started on pro at 500",
     ] {
@@ -201,6 +216,11 @@ async fn the_timeline_tells_what_happened_newest_first(app: TestApp) {
     let (_, tasks) = app.get(&format!("{path}?kind=task,interaction"), &app.admin).await;
     let kinds: Vec<&str> = tasks["data"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["task", "task", "interaction"], "{tasks}");
+    let segment = entries.iter().find(|e| e["kind"] == "segment").unwrap();
+    assert_eq!(
+        (segment["cause"]["kind"].as_str(), segment["cause"]["name"].as_str()),
+        (Some("segment"), Some("Paying"))
+    );
     let (status, answer) = app.get(&format!("{path}?kind=gossip"), &app.admin).await;
     assert_eq!((status, fields(&answer)), (422, vec!["kind".to_string()]));
     let (status, _) = app.get("/api/v1/accounts/987654/timeline", &app.admin).await;

@@ -323,8 +323,11 @@ impl Reader<'_> {
         Ok(())
     }
 
+    /// The day of the cursor's instant; without a cursor, a day after every stored one (the
+    /// stored days compare as `YYYY-MM-DD` text).
     fn upto_day(&self) -> NaiveDate {
-        instant(self.upto).date_naive()
+        let last = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or_default();
+        chrono::DateTime::from_timestamp_micros(self.upto).map_or(last, |d| d.date_naive().min(last))
     }
 
     /// Band changes from one day's snapshot to the next.
