@@ -1,7 +1,7 @@
 //! The weekly digest's reads and its e-mail: who asked for it, and the bands of a member's book on
 //! the latest pass and on the pass a week before.
 
-use crate::sql::{opt_text, text};
+use crate::sql::text;
 use crate::{Result, Store, Write};
 use chrono::NaiveDate;
 use keepwell_core::health::Band;
@@ -58,30 +58,37 @@ impl Store {
             Some(p) => self.last_pass_before(p - chrono::Days::new(6)).await?,
             None => None,
         };
-        let rows = sqlx::query(&format!(
-            "SELECT a.id, a.name, n.band AS band, p.band AS was FROM accounts a \
+        // In one row of JSON: a book of a thousand accounts as a thousand rows costs a thousand
+        // hand-overs from SQLite's worker thread (see ARCHITECTURE, the workspace's figures).
+        let list = match self.backend() {
+            crate::Backend::Sqlite => "json_group_array(json_array(id, name, band, was))",
+            crate::Backend::Postgres => "COALESCE(json_agg(json_build_array(id, name, band, was)), '[]')::text",
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {list} AS j FROM (SELECT a.id, a.name, n.band AS band, p.band AS was FROM accounts a \
              LEFT JOIN health_snapshots n ON n.account_id = a.id AND n.day = $2 \
              LEFT JOIN health_snapshots p ON p.account_id = a.id AND p.day = $3 \
-             WHERE {whose} AND a.lifecycle_stage <> 'churned' ORDER BY a.name, a.id"
+             WHERE {whose} AND a.lifecycle_stage <> 'churned' ORDER BY a.name, a.id) b"
         ))
         .bind(owner.unwrap_or_default())
         .bind(pass.map(|d| d.to_string()))
         .bind(week_before.map(|d| d.to_string()))
-        .fetch_all(self.pool())
+        .fetch_one(self.pool())
         .await?;
-        let band =
-            |r: &sqlx::any::AnyRow, col: &str| Ok::<_, sqlx::Error>(opt_text(r, col)?.as_deref().and_then(Band::parse));
-        let accounts = rows
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> =
+            serde_json::from_str(&text(&row, "j")?).map_err(|e| crate::StoreError::Corrupt(format!("a book: {e}")))?;
+        let band = |b: &Option<String>| b.as_deref().and_then(Band::parse);
+        let mut accounts: Vec<BookAccount> = rows
             .iter()
-            .map(|r| {
-                Ok(BookAccount {
-                    account: r.try_get("id")?,
-                    name: text(r, "name")?,
-                    band: band(r, "band")?,
-                    was: band(r, "was")?,
-                })
+            .map(|(id, name, now, was)| BookAccount {
+                account: *id,
+                name: name.clone(),
+                band: band(now),
+                was: band(was),
             })
-            .collect::<Result<_>>()?;
+            .collect();
+        // An aggregate need not keep its input's order: the book is by name.
+        accounts.sort_by(|a, b| (&a.name, a.account).cmp(&(&b.name, b.account)));
         Ok(Book { pass, week_before, accounts })
     }
 }
