@@ -25,11 +25,17 @@ async fn own(w: &mut Write, caller: &Caller, id: i64) -> Outcome<Interaction> {
     let i = store_interactions::load(w, id)
         .await?
         .ok_or_else(|| Refused::NotFound(format!("no interaction with id {id}")))?;
+    may_change(caller, &i)?;
+    Ok(i)
+}
+
+/// Refuses a caller who may not change `i`: only its author (a CSM or above) or a manager may.
+pub fn may_change(caller: &Caller, i: &Interaction) -> Outcome<()> {
     let author = caller.user_id.is_some() && caller.user_id == i.author_id;
     if caller.role < Role::Manager && !(caller.role >= Role::Csm && author) {
         return Err(Refused::Forbidden(format!("a {} may change only the interactions they logged", caller.role)));
     }
-    Ok(i)
+    Ok(())
 }
 
 /// Changes interaction `id` to what `draft` says (the interaction as it was, with the change's

@@ -33,6 +33,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("home.html", include_str!("web/templates/home.html")),
     ("tasks.html", include_str!("web/templates/tasks.html")),
     ("task.html", include_str!("web/templates/task.html")),
+    ("interaction_form.html", include_str!("web/templates/interaction_form.html")),
     ("notifications.html", include_str!("web/templates/notifications.html")),
     ("revenue.html", include_str!("web/templates/revenue.html")),
     ("renewals.html", include_str!("web/templates/renewals.html")),

@@ -13,6 +13,7 @@ on_both_backends!(
     language_follows_the_browser_then_the_member,
     an_admin_adds_a_webhook_and_a_manager_reads_the_deliveries,
     a_member_chooses_their_notifications,
+    a_csm_logs_changes_and_deletes_their_own_interactions_by_form,
 );
 
 async fn login_needs_the_csrf_token_and_the_right_password(app: TestApp) {
@@ -221,4 +222,63 @@ async fn a_member_chooses_their_notifications(app: TestApp) {
     let id = app.store.user_by_email("ann@team.io").await.unwrap().unwrap().id;
     let saved = app.store.notification_settings(id).await.unwrap();
     assert_eq!((saved.band_changed, saved.weekly_digest, saved.time_zone.as_str()), (false, true, "Europe/Berlin"));
+}
+
+async fn a_csm_logs_changes_and_deletes_their_own_interactions_by_form(app: TestApp) {
+    let (dee, csrf) = logged_in(&app, "dee@team.io", Role::Csm).await;
+    let dee_id = app.member("dee@team.io", Role::Csm).await;
+    let (eve, eve_csrf) = logged_in(&app, "eve@team.io", Role::Csm).await;
+    let (_, acme) =
+        app.post("/api/v1/accounts", &app.admin, serde_json::json!({"name": "Acme", "owner_id": dee_id})).await;
+    let (_, sarah) = app
+        .post("/api/v1/contacts", &app.admin, serde_json::json!({"account_id": acme["id"], "email": "sarah@acme.com"}))
+        .await;
+    let (acme, sarah, me) = (acme["id"].to_string(), sarah["id"].to_string(), dee_id.to_string());
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("kind", "call"),
+        ("occurred_at", "2026-11-30T14:30"),
+        ("subject", "Kick-off"),
+        ("body", "**Goals** agreed <script>x</script>"),
+        ("contact_ids", sarah.as_str()),
+        ("user_ids", me.as_str()),
+    ];
+    let (status, location, _) = post(&dee, &app, &format!("/accounts/{acme}/interactions"), &form).await;
+    assert_eq!((status, location.as_str()), (303, format!("/accounts/{acme}#interactions").as_str()));
+    let (_, list) = app.get(&format!("/api/v1/accounts/{acme}/interactions"), &app.admin).await;
+    let logged = &list["data"][0];
+    assert_eq!(
+        (logged["occurred_at"].as_str(), logged["contacts"][0]["email"].as_str()),
+        (Some("2026-11-30T14:30:00Z"), Some("sarah@acme.com"))
+    );
+    let id = logged["id"].as_i64().unwrap();
+    let (_, html) = page(&dee, &app, &format!("/accounts/{acme}")).await;
+    assert!(html.contains("<strong>Goals</strong>") && !html.contains("<script>x"), "Markdown, safely");
+    assert!(html.contains(&format!("/interactions/{id}/edit")), "its author may change it");
+
+    // Another CSM may neither open the form nor post it.
+    let (status, _) = page(&eve, &app, &format!("/interactions/{id}/edit")).await;
+    assert_eq!(status, 403);
+    let (status, _, _) =
+        post(&eve, &app, &format!("/interactions/{id}/edit"), &[("_csrf", &eve_csrf), ("subject", "mine now")]).await;
+    assert_eq!(status, 403);
+
+    // Its author changes it: the kind, the subject, and nobody from their side now.
+    let (status, html) = page(&dee, &app, &format!("/interactions/{id}/edit")).await;
+    assert!(status == 200 && html.contains("2026-11-30T14:30") && html.contains("Kick-off"), "{html}");
+    let change =
+        [("_csrf", csrf.as_str()), ("kind", "meeting"), ("subject", "Kick-off workshop"), ("user_ids", me.as_str())];
+    let (status, location, _) = post(&dee, &app, &format!("/interactions/{id}/edit"), &change).await;
+    assert_eq!((status, location.as_str()), (303, format!("/accounts/{acme}#interactions").as_str()));
+    let (_, changed) = app.get(&format!("/api/v1/interactions/{id}"), &app.admin).await;
+    assert_eq!((changed["kind"].as_str(), changed["subject"].as_str()), (Some("meeting"), Some("Kick-off workshop")));
+    assert_eq!(
+        (changed["occurred_at"].as_str(), changed["contacts"].clone()),
+        (Some("2026-11-30T14:30:00Z"), serde_json::json!([]))
+    );
+
+    let (status, _, _) = post(&dee, &app, &format!("/interactions/{id}/delete"), &[("_csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let (_, list) = app.get(&format!("/api/v1/accounts/{acme}/interactions"), &app.admin).await;
+    assert_eq!(list["data"], serde_json::json!([]));
 }

@@ -700,3 +700,5 @@ notification-task = Task given to you: { $title } (by { $by })
 notification-band = { $account } went from { $from } to { $to }
 notification-open = Open
 notification-mark-read = Mark read
+interaction-edit = Change the interaction
+interaction-saved = Saved: { $subject }

@@ -695,3 +695,5 @@ notification-task = Вам передана задача: { $title } ({ $by })
 notification-band = { $account }: { $from } → { $to }
 notification-open = Открыть
 notification-mark-read = Прочитано
+interaction-edit = Изменить взаимодействие
+interaction-saved = Сохранено: { $subject }

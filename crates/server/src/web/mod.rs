@@ -23,6 +23,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/tasks/{id}", get(workspace::task).post(workspace::update_task))
         .route("/tasks/{id}/comments", post(workspace::comment))
         .route("/accounts/{id}/interactions", post(workspace::log_interaction))
+        .route("/interactions/{id}/edit", get(workspace::edit_interaction_form).post(workspace::edit_interaction))
         .route("/interactions/{id}/delete", post(workspace::delete_interaction))
         .route("/notifications", get(workspace::notifications))
         .route("/notifications/read", post(workspace::read_notifications))

@@ -137,7 +137,6 @@ pub async fn show(
     });
     let tasks: Vec<Value> = tasks.data.iter().map(|t| super::workspace::task_row(t, today)).collect();
     let members: Vec<_> = users.iter().filter(|u| !u.disabled && u.role >= Role::Csm).collect();
-    let me = auth.user_id;
     let attributes: Vec<Value> = account
         .attributes
         .iter()
@@ -153,7 +152,7 @@ pub async fn show(
         "account.html",
         context! {
             nav => "accounts",
-            account, attributes, billing, usage, health, tasks, members, me, today,
+            account, attributes, billing, usage, health, tasks, members, today,
             timeline => timeline.data, older_url, kinds, timeline_kinds => keepwell_store::timeline::KINDS,
             interactions => interactions.data,
             contacts => contacts.data,

@@ -220,6 +220,28 @@ pub async fn comment(
     Ok(back(&state, &web, &f, &format!("/tasks/{id}#comments"), &flash).await)
 }
 
+/// The interaction a form says, over `d` (empty for a new one, the interaction as it is for a
+/// change): several `contact_ids` and `user_ids` may be checked; `occurred_at` is
+/// `YYYY-MM-DDTHH:MM` in UTC (empty: now for a new one, unchanged for a change). None when the time
+/// cannot be read.
+fn interaction_form(
+    body: &[u8],
+    mut d: keepwell_core::interaction::Draft,
+) -> Option<keepwell_core::interaction::Draft> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let many = |k: &str| pairs.iter().filter(|(n, _)| n == k).filter_map(|(_, v)| v.parse().ok()).collect::<Vec<i64>>();
+    if let Some(t) = one("occurred_at") {
+        d.occurred_at = Some(chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M").ok()?.and_utc());
+    }
+    d.kind = one("kind").or(d.kind);
+    d.subject = one("subject");
+    d.body = one("body");
+    d.contact_ids = many("contact_ids");
+    d.user_ids = many("user_ids");
+    Some(d)
+}
+
 /// Logs an interaction from the account page's form: several `contact_ids` and `user_ids` may be
 /// checked; `occurred_at` is the member's local time as `YYYY-MM-DDTHH:MM` in UTC (empty: now).
 #[tracing::instrument(skip_all, fields(raw = %raw))]
@@ -231,34 +253,78 @@ pub async fn log_interaction(
     RawForm(body): RawForm,
 ) -> PageResult {
     let id = id_of(&state, &web, &raw)?;
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let many = |k: &str| pairs.iter().filter(|(n, _)| n == k).filter_map(|(_, v)| v.parse().ok()).collect::<Vec<i64>>();
     let back_to = format!("/accounts/{id}#interactions");
-    let occurred_at = match one("occurred_at") {
-        None => None,
-        Some(t) => match chrono::NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M") {
-            Ok(t) => Some(t.and_utc()),
-            Err(_) => {
-                let msg = tr(&state, &web, "interaction-bad-time", &[]);
-                return Ok(redirect_with(&state, &web, &back_to, &msg).await);
-            }
-        },
-    };
-    let draft = keepwell_core::interaction::Draft {
-        kind: one("kind"),
-        occurred_at,
-        subject: one("subject"),
-        body: one("body"),
-        contact_ids: many("contact_ids"),
-        user_ids: many("user_ids"),
-        external_id: None,
+    let Some(draft) = interaction_form(&body, keepwell_core::interaction::Draft::default()) else {
+        let msg = tr(&state, &web, "interaction-bad-time", &[]);
+        return Ok(redirect_with(&state, &web, &back_to, &msg).await);
     };
     let flash = match crate::interactions::log(&state.store, &auth, id, draft).await {
         Ok(i) => tr(&state, &web, "interaction-logged", &[("subject", i.subject.into())]),
         Err(e) => said(&state, &web, e)?,
     };
     Ok(redirect_with(&state, &web, &back_to, &flash).await)
+}
+
+/// The form that changes an interaction (its author's, or a manager's).
+#[tracing::instrument(skip_all, fields(raw = %raw))]
+pub async fn edit_interaction_form(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+) -> PageResult {
+    let id = id_of(&state, &web, &raw)?;
+    let fail = |e| failure(&state, &web, e);
+    let i = crate::interactions::get(&state.store, id).await.map_err(fail)?;
+    crate::interactions::may_change(&auth, &i).map_err(|e| failure(&state, &web, e))?;
+    let contacts = state
+        .store
+        .contacts(&keepwell_store::contacts::ContactFilter {
+            account_id: Some(i.account_id),
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| failure(&state, &web, e))?;
+    let users = state.store.users().await.map_err(|e| failure(&state, &web, e))?;
+    let members: Vec<_> = users.iter().filter(|u| !u.disabled && u.role >= Role::Csm).collect();
+    let when = i.occurred_at.format("%Y-%m-%dT%H:%M").to_string();
+    let contact_ids: Vec<i64> = i.contacts.iter().map(|c| c.id).collect();
+    let user_ids: Vec<i64> = i.users.iter().map(|u| u.id).collect();
+    Ok(render(
+        &state,
+        &web,
+        "interaction_form.html",
+        context! { nav => "accounts", i, when, contacts => contacts.data, members, contact_ids, user_ids },
+    )
+    .await)
+}
+
+#[tracing::instrument(skip_all, fields(raw = %raw))]
+pub async fn edit_interaction(
+    auth: Auth<Csm>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    RawForm(body): RawForm,
+) -> PageResult {
+    let id = id_of(&state, &web, &raw)?;
+    let i = crate::interactions::get(&state.store, id).await.map_err(|e| failure(&state, &web, e))?;
+    let again = format!("/interactions/{id}/edit");
+    let Some(draft) = interaction_form(&body, crate::input::interaction_as_draft(&i)) else {
+        let msg = tr(&state, &web, "interaction-bad-time", &[]);
+        return Ok(redirect_with(&state, &web, &again, &msg).await);
+    };
+    match crate::interactions::update(&state.store, &auth, id, draft).await {
+        Ok(i) => {
+            let flash = tr(&state, &web, "interaction-saved", &[("subject", i.subject.into())]);
+            Ok(redirect_with(&state, &web, &format!("/accounts/{}#interactions", i.account_id), &flash).await)
+        }
+        Err(e) => {
+            let flash = said(&state, &web, e)?;
+            Ok(redirect_with(&state, &web, &again, &flash).await)
+        }
+    }
 }
 
 #[tracing::instrument(skip_all, fields(raw = %raw))]
