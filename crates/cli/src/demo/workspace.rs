@@ -134,10 +134,24 @@ pub async fn write(
             tasks.push((crm.clone(), owner.to_owned(), (kind, priority, title), due, done, snoozed));
         }
     }
-    let imported: Vec<_> = rows.iter().map(|r| r.validate(now)).collect::<Result<_, _>>()?;
-    keepwell_server::interactions::import(store, caller, &imported, false, |_| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("demo interactions: {e}"))?;
+    // Each CSM logged their own: one import per owner, as that member.
+    let mut by_owner: std::collections::BTreeMap<String, Vec<_>> = Default::default();
+    for r in &rows {
+        by_owner.entry(r.user_email.clone().unwrap_or_default()).or_default().push(r.validate(now)?);
+    }
+    let mut logged = 0;
+    for (email, imported) in &by_owner {
+        let user = store.user_by_email(email).await?.ok_or_else(|| anyhow::anyhow!("demo member {email}"))?;
+        let csm = Caller {
+            user_id: Some(user.id),
+            role: user.role,
+            actor: keepwell_store::Actor { user_id: Some(user.id), label: user.email.clone() },
+        };
+        keepwell_server::interactions::import(store, &csm, imported, false, |_| {})
+            .await
+            .map_err(|e| anyhow::anyhow!("demo interactions: {e}"))?;
+        logged += imported.len();
+    }
     let crms: Vec<&str> = tasks.iter().map(|t| t.0.as_str()).collect();
     let ids = store.accounts_by_external_values(&crms).await?;
     let mut owners = HashMap::new();
@@ -163,7 +177,7 @@ pub async fn write(
         inputs.push((draft.validate(today)?, *done));
     }
     open_tasks(store, caller, &inputs).await?;
-    Ok((imported.len(), written))
+    Ok((logged, written))
 }
 
 /// Opens `tasks` in one write, completing those marked done.
