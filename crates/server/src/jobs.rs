@@ -250,6 +250,9 @@ async fn turn(state: &AppState, timers: &mut Timers) -> anyhow::Result<()> {
     if timers.pruned.elapsed() > Duration::from_secs(3_600) {
         timers.pruned = Instant::now();
         store.prune_jobs(now - KEEP.as_micros() as i64).await?;
+        // The bell keeps what was read for 30 days and anything for a year.
+        let day = 86_400_000_000_i64;
+        store.prune_notifications(now - 30 * day, now - 365 * day).await?;
     }
     Ok(())
 }

@@ -95,6 +95,17 @@ impl Store {
         newest_first(sql, self.pool(), (limit, cursor), row_of, |n| n.id).await
     }
 
+    /// Forgets notifications read before `read_before` and any made before `made_before`, so the
+    /// bell's table stays the size of what members still care about. Returns how many.
+    pub async fn prune_notifications(&self, read_before: i64, made_before: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM notifications WHERE (read_at IS NOT NULL AND read_at < $1) OR created_at < $2")
+            .bind(read_before)
+            .bind(made_before)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
     /// How many of `user`'s notifications are unread (counted up to 100: the bell shows "99+").
     pub async fn unread_notifications(&self, user: i64) -> Result<i64> {
         let row = sqlx::query(

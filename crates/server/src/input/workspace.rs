@@ -9,8 +9,13 @@ use utoipa::ToSchema;
 fn ids(field: &str, v: &Value, invalid: &mut Invalid) -> Vec<i64> {
     match v {
         Value::Null => Vec::new(),
+        Value::Array(items) if items.len() > keepwell_core::limits::PEOPLE => {
+            // Refused before anything is read of it, with the message validation gives.
+            keepwell_core::limits::count(invalid, field, items.len(), keepwell_core::limits::PEOPLE, "people");
+            Vec::new()
+        }
         Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len().min(keepwell_core::limits::PEOPLE + 1));
+            let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 match item.as_i64() {
                     Some(id) => out.push(id),
@@ -100,13 +105,7 @@ pub struct InteractionBody {
 /// A day: `"2026-12-01"`, or `null` for none.
 fn day(field: &str, v: &Value, invalid: &mut Invalid) -> Option<chrono::NaiveDate> {
     let t = text(field, v, invalid)?;
-    match chrono::NaiveDate::parse_from_str(t.trim(), "%Y-%m-%d") {
-        Ok(d) => Some(d),
-        Err(_) => {
-            invalid.push(field, format!("{t:?} is not a date such as \"2026-12-01\""));
-            None
-        }
-    }
+    keepwell_core::money::date(&t).map_err(|e| invalid.push(field, e)).ok()
 }
 
 /// An id, or `null` for none.

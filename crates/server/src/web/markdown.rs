@@ -41,4 +41,12 @@ mod tests {
         assert!(link.contains("href=\"https://acme.com\""), "{link}");
         assert!(!to_html("![a](https://evil/x.png)").contains("<img"), "no images fetched from elsewhere");
     }
+
+    #[test]
+    fn deep_nesting_within_the_body_limit_renders() {
+        let n = keepwell_core::limits::BODY;
+        for hostile in [">".repeat(n), "[".repeat(n), "* ".repeat(n / 2), "`".repeat(n), "<a>".repeat(n / 3)] {
+            assert!(!to_html(&hostile).contains("<a>"), "rendered, and no raw HTML");
+        }
+    }
 }
