@@ -160,7 +160,6 @@ pub fn filter(p: &Params, me: Option<i64>, today: chrono::NaiveDate) -> Result<T
     invalid.into_result(TaskFilter {
         owner,
         account_id,
-        account_owner: None,
         status,
         kind: kind.map(|k| k.as_str().to_owned()),
         priority: priority.map(|k| k.as_str().to_owned()),

@@ -98,6 +98,13 @@ async fn a_csm_works_tasks_from_the_inbox(app: TestApp) {
     assert_eq!((status, marked["marked"].as_u64()), (200, Some(1)), "{marked}");
     let (_, unread) = app.get("/api/v1/notifications?unread=true", &eve_token).await;
     assert_eq!(unread["data"], json!([]));
+    // Pruning forgets what was read before the cut, and keeps what is unread.
+    let cut = app.store.clock().now_micros() + 1;
+    assert_eq!(app.store.prune_notifications(cut, 0).await.unwrap(), 1);
+    let (_, hers) = app.get("/api/v1/notifications", &eve_token).await;
+    assert_eq!(hers["data"], json!([]));
+    let (_, still) = app.get("/api/v1/notifications", &dee_token).await;
+    assert_eq!(still["data"].as_array().unwrap().len(), 1, "{still}");
 
     // Eve works her task; Dee completes the renewal; done tasks leave the open inbox.
     let (status, body) =
@@ -170,6 +177,13 @@ async fn the_timeline_tells_what_happened_newest_first(app: TestApp) {
     let segment = json!({"key": "paying", "name": "Paying", "filter": "mrr > 0"});
     let (status, body) = app.post("/api/v1/segments", &app.admin, segment).await;
     assert!((200..300).contains(&status), "{body}");
+    // A band change: yesterday's pass, then a score set by hand that today's pass takes up.
+    let yesterday = today - Days::new(1);
+    app.store.run_days("USD", yesterday, yesterday, |_, _| {}).await.unwrap();
+    let until = (today + Days::new(30)).to_string();
+    let hand = json!({"score": 10, "reason": "champion left", "expires_on": until});
+    let (status, body) = app.post(&format!("/api/v1/accounts/{acme}/health/overrides"), &app.admin, hand).await;
+    assert_eq!(status, 201, "{body}");
     app.store.run_days("USD", today, today, |_, _| {}).await.unwrap();
 
     let path = format!("/api/v1/accounts/{acme}/timeline");
@@ -183,6 +197,7 @@ async fn the_timeline_tells_what_happened_newest_first(app: TestApp) {
         "Call: Kick-off",
         "Sentiment recorded: 4 of 5",
         "Entered the segment Paying",
+        "Health went from ",
         "Invoice in_1 is overdue: 500 USD",
         "Subscription sub_1 started on pro at 500",
     ] {
@@ -216,6 +231,9 @@ async fn the_timeline_tells_what_happened_newest_first(app: TestApp) {
     let (_, tasks) = app.get(&format!("{path}?kind=task,interaction"), &app.admin).await;
     let kinds: Vec<&str> = tasks["data"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["task", "task", "interaction"], "{tasks}");
+    let band = entries.iter().find(|e| e["kind"] == "health").unwrap();
+    assert!(band["title"].as_str().unwrap().ends_with("to Red"), "{band}");
+    assert_eq!(entries.iter().filter(|e| e["kind"] == "health").count(), 1, "one change over two days");
     let segment = entries.iter().find(|e| e["kind"] == "segment").unwrap();
     assert_eq!(
         (segment["cause"]["kind"].as_str(), segment["cause"]["name"].as_str()),

@@ -68,8 +68,6 @@ pub struct TaskFilter {
     /// A member's (`Some(None)`: nobody's).
     pub owner: Option<Option<i64>>,
     pub account_id: Option<i64>,
-    /// Only tasks on accounts this member owns.
-    pub account_owner: Option<i64>,
     /// None: every status.
     pub status: Option<Status>,
     pub kind: Option<String>,
@@ -364,9 +362,6 @@ impl Store {
         };
         if let Some(a) = f.account_id {
             sql.push(" AND t.account_id = ").bind(Arg::I64(a));
-        }
-        if let Some(o) = f.account_owner {
-            sql.push(" AND a.owner_id = ").bind(Arg::I64(o));
         }
         if let Some(s) = f.status {
             sql.push(" AND t.status = ").bind(Arg::Text(s.as_str().into()));

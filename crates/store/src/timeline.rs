@@ -332,34 +332,35 @@ impl Reader<'_> {
 
     /// Band changes from one day's snapshot to the next.
     async fn bands(&mut self) -> Result<()> {
-        let rows =
-            sqlx::query("SELECT day, band FROM health_snapshots WHERE account_id = $1 AND day <= $2 ORDER BY day")
-                .bind(self.account)
-                .bind(self.upto_day().to_string())
-                .fetch_all(&mut *self.conn)
-                .await?;
-        let mut was: Option<(NaiveDate, Option<String>)> = None;
+        // Only the days whose band differs from the day before's, each with that day: not every
+        // snapshot of the account's years.
+        let rows = sqlx::query(
+            "SELECT day, band, prev_day, prev FROM (SELECT day, band, LAG(day) OVER (ORDER BY day) AS prev_day, \
+             LAG(band) OVER (ORDER BY day) AS prev FROM health_snapshots WHERE account_id = $1 AND day <= $2) t \
+             WHERE prev_day IS NOT NULL AND band IS DISTINCT FROM prev ORDER BY day",
+        )
+        .bind(self.account)
+        .bind(self.upto_day().to_string())
+        .fetch_all(&mut *self.conn)
+        .await?;
         let pass = cause("pass", None, "daily pass");
+        let word = |b: Option<String>| b.unwrap_or_else(|| "unscored".into());
         for r in rows {
             let day = day_of(&text(&r, "day")?)?;
-            let band = opt_text(&r, "band")?;
-            if let Some((before, from)) = &was {
-                if *before + chrono::Days::new(1) == day && *from != band {
-                    let word = |b: &Option<String>| b.clone().unwrap_or_else(|| "unscored".into());
-                    self.push(Fact {
-                        at: midnight(day),
-                        kind: "health",
-                        event: "band-changed",
-                        args: vec![("from", word(from)), ("to", word(&band))],
-                        detail: None,
-                        cause: pass.clone(),
-                        link: None,
-                        source: 4,
-                        id: day.num_days_from_ce().into(),
-                    });
-                }
+            if day_of(&text(&r, "prev_day")?)? + chrono::Days::new(1) != day {
+                continue;
             }
-            was = Some((day, band));
+            self.push(Fact {
+                at: midnight(day),
+                kind: "health",
+                event: "band-changed",
+                args: vec![("from", word(opt_text(&r, "prev")?)), ("to", word(opt_text(&r, "band")?))],
+                detail: None,
+                cause: pass.clone(),
+                link: None,
+                source: 4,
+                id: day.num_days_from_ce().into(),
+            });
         }
         Ok(())
     }
