@@ -4,7 +4,7 @@
 //! this node or another.
 
 use chrono::NaiveDate;
-use keepwell_core::metrics::Ledger;
+use keepwell_core::metrics::{DayMrr, Ledger};
 use keepwell_core::money::Month;
 use keepwell_core::renewal::{Decided, Terms};
 use keepwell_store::billing::RevenueFilter;
@@ -52,11 +52,18 @@ pub struct RevenueCache {
     pub decided: Recent<(Month, Month, String, i64, Terms, u32, NaiveDate), Vec<Decided>>,
     /// The plans and industries the Revenue page filters by.
     pub facets: Recent<i64, (Vec<String>, Vec<String>)>,
+    /// A book's MRR today (each member's home page): a few bytes each, so one per member.
+    pub mrr_today: Recent<(RevenueFilter, String, i64, NaiveDate), DayMrr>,
 }
 
 impl Default for RevenueCache {
     fn default() -> Self {
-        RevenueCache { ledgers: Recent::new(2), decided: Recent::new(4), facets: Recent::new(1) }
+        RevenueCache {
+            ledgers: Recent::new(2),
+            decided: Recent::new(4),
+            facets: Recent::new(1),
+            mrr_today: Recent::new(256),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use crate::params::Params;
 use crate::state::AppState;
 use chrono::NaiveDate;
 use keepwell_core::billing::Contract;
-use keepwell_core::metrics::{mrr_on, Ledger, Range};
+use keepwell_core::metrics::{mrr_on, DayMrr, Ledger, Range};
 use keepwell_core::money::{self, Month};
 use keepwell_core::Invalid;
 use keepwell_store::billing::RevenueFilter;
@@ -76,6 +76,22 @@ pub async fn ledger(state: &AppState, r: &Request) -> ApiResult<Arc<Ledger>> {
         ledger.on_day = Some(mrr_on(&periods, today, &r.range.currency, &fx).map_err(missing)?);
     }
     Ok(state.revenue.ledgers.put(key, ledger))
+}
+
+/// The MRR today of the accounts `filter` selects (a member's book on the home page), converted
+/// to `currency` at this month's rates.
+pub async fn mrr_today(state: &AppState, filter: &RevenueFilter, currency: &str) -> ApiResult<Arc<DayMrr>> {
+    let version = state.store.revenue_version().await?;
+    let today = state.store.clock().today();
+    let key = (filter.clone(), currency.to_owned(), version, today);
+    if let Some(hit) = state.revenue.mrr_today.get(&key) {
+        return Ok(hit);
+    }
+    let (periods, _) = state.store.revenue_inputs(filter, Month::of(today)).await?;
+    let fx = state.store.fx_table().await?;
+    let mrr =
+        mrr_on(&periods, today, currency, &fx).map_err(|missing| ApiError::invalid("fx_rates", missing.to_string()))?;
+    Ok(state.revenue.mrr_today.put(key, mrr))
 }
 
 /// Distinct plans and industries, for the Revenue page's filters.

@@ -347,11 +347,16 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let last_seen: i64 = row.try_get("last_seen_at")?;
         if now - last_seen > 60_000_000 {
-            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
-                .bind(now)
-                .bind(id_hash)
-                .execute(self.pool())
-                .await?;
+            // Beside the request, not in it: the refresh is a write, and a write waits for the one
+            // writer (an import, the daily pass) up to the busy timeout, while a page needs only
+            // to read. A refresh lost in a crash costs nothing.
+            let (pool, id_hash) = (self.pool().clone(), id_hash.to_owned());
+            tokio::spawn(async move {
+                let refresh = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2").bind(now);
+                if let Err(e) = refresh.bind(id_hash).execute(&pool).await {
+                    tracing::warn!("a session's last-seen time was not refreshed: {e}");
+                }
+            });
         }
         Ok(Some(Session {
             id_hash: id_hash.to_owned(),
@@ -414,11 +419,14 @@ impl Store {
         }
         let now = self.now_micros();
         if token.last_used_at.is_none_or(|t| now - t.timestamp_micros() > 60_000_000) {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(token.id)
-                .execute(&mut *conn)
-                .await?;
+            // Beside the request, as a session's last-seen time (see `session`).
+            let (pool, id) = (self.pool().clone(), token.id);
+            tokio::spawn(async move {
+                let mark = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(id);
+                if let Err(e) = mark.execute(&pool).await {
+                    tracing::warn!("a token's last use was not recorded: {e}");
+                }
+            });
         }
         Ok(Some(token))
     }

@@ -48,6 +48,7 @@ on_both_backends!(
     segment_history_then_crm_accounts_reach_each_other,
     a_groupid_two_accounts_hold_waits_until_linked,
     an_account_a_group_call_made_is_adopted_by_the_crm_import,
+    quiet_accounts_are_customers_whose_users_went_quiet,
 );
 
 mod upgrade {
@@ -1298,4 +1299,53 @@ async fn deliveries_are_claimed_renewed_taken_over_and_disable_a_failing_endpoin
     assert!(on.disabled_at.is_none() && on.failing_since.is_none());
     let again = store.claim_due("b", (at + S, 15 * S), 10).await.unwrap();
     assert_eq!(again.len(), 2, "the new delivery and the e-mail are due: {again:?}");
+}
+
+/// The home page's accounts gone quiet: customers (a subscription in force today) whose users
+/// were all last seen before the quiet line, an owner's or everyone's, the most recently quiet
+/// first; an account never seen, one still active and one no longer a customer are not listed.
+async fn quiet_accounts_are_customers_whose_users_went_quiet(store: Store) {
+    let (me, other) = (user(&store, "me@x.io", Role::Csm).await, user(&store, "other@x.io", Role::Csm).await);
+    let mut periods = Vec::new();
+    for (name, crm, owner, ends) in [
+        ("Quiet", "q-1", me, ""),
+        ("Busy", "b-1", me, ""),
+        ("Lapsed", "l-1", me, "2026-10-15"),
+        ("Unseen", "u-1", me, ""),
+        ("Theirs", "t-1", other, ""),
+    ] {
+        let mut a = account(name, crm);
+        a.owner_id = Some(owner);
+        store.create_account(&cli(), &a.validate().unwrap()).await.unwrap();
+        let mut p = period(&format!("sub_{crm}"), "100", "month", "2026-01-01", ends);
+        p.0 = crm.into();
+        periods.push(p);
+    }
+    store.import_periods(&cli(), &periods, false, |_| {}).await.unwrap();
+    let seen = [
+        ("q-1", "2026-10-01"),
+        ("q-1", "2026-09-01"),
+        ("b-1", "2026-11-19"),
+        ("l-1", "2026-10-01"),
+        ("t-1", "2026-10-05"),
+    ];
+    let lines: Vec<String> = seen
+        .iter()
+        .enumerate()
+        .map(|(i, (crm, on))| {
+            format!(
+                r#"{{"type":"track","userId":"{crm}-u{i}","event":"Ran","messageId":"q{i}","context":{{"groupId":"{crm}"}},"timestamp":"{on}T09:00:00Z"}}"#
+            )
+        })
+        .collect();
+    store.ingest(&seg(&format!(r#"{{"batch":[{}]}}"#, lines.join(",")))).await.unwrap();
+    let line = day("2026-11-07");
+    let names = |rows: Vec<keepwell_store::usage::QuietAccount>| {
+        rows.iter().map(|a| format!("{} {}", a.name, a.last_active)).collect::<Vec<_>>()
+    };
+    let mine = store.quiet_accounts(Some(me), line, day("2026-11-20"), 200).await.unwrap();
+    assert_eq!(names(mine), ["Quiet 2026-10-01"]);
+    let all = store.quiet_accounts(None, line, day("2026-11-20"), 200).await.unwrap();
+    assert_eq!(names(all), ["Theirs 2026-10-05", "Quiet 2026-10-01"]);
+    assert_eq!(names(store.quiet_accounts(None, line, day("2026-11-20"), 1).await.unwrap()), ["Theirs 2026-10-05"]);
 }

@@ -41,6 +41,14 @@ pub struct AccountActivity {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
+/// A customer account gone quiet: its last day of usage.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuietAccount {
+    pub account_id: i64,
+    pub name: String,
+    pub last_active: NaiveDate,
+}
+
 /// Which accounts to rank, and how.
 #[derive(Debug, Clone, Copy)]
 pub struct ActivityQuery {
@@ -209,41 +217,43 @@ impl Store {
             .collect()
     }
 
-    /// Customer accounts (`owner`'s, or everyone's) whose users were last active before `quiet_since`
-    /// (and ever active), the most recently quiet first: each account's last activity is read
-    /// from its users' index, so the cost follows the book, not the workspace's usage.
+    /// Customer accounts (a subscription in force `today`; `owner`'s, or everyone's) whose last
+    /// usage of any kind — an event of any of its users, or one naming it by group — was on a day
+    /// before `quiet_since`, the most recently quiet first. Read from each account's span of
+    /// usage (`usage_accounts`, as `days_since_activity` is), so the cost follows the book.
     pub async fn quiet_accounts(
         &self,
         owner: Option<i64>,
-        quiet_since: DateTime<Utc>,
+        quiet_since: NaiveDate,
         today: NaiveDate,
         limit: i64,
-    ) -> Result<Vec<AccountActivity>> {
+    ) -> Result<Vec<QuietAccount>> {
         let mut sql = Sql::new(
-            "SELECT a.id, a.name, MAX(u.last_seen) AS last_seen FROM accounts a \
-             JOIN usage_users u ON u.account_id = a.id \
-             WHERE EXISTS (SELECT 1 FROM subscription_periods p WHERE p.account_id = a.id AND p.starts_on <= ",
+            "SELECT a.id, a.name, u.last_day FROM accounts a JOIN usage_accounts u ON u.account_id = a.id WHERE ",
         );
-        sql.bind(day(today)).push(" AND (p.ends_on IS NULL OR p.ends_on > ").bind(day(today)).push("))");
-        if let Some(o) = owner {
-            sql.push(" AND a.owner_id = ").bind(Arg::I64(o));
-        }
-        sql.push(" GROUP BY a.id, a.name HAVING MAX(u.last_seen) < ")
-            .bind(Arg::I64(quiet_since.timestamp_micros()))
-            .push(" ORDER BY last_seen DESC, a.id LIMIT ")
+        match owner {
+            Some(o) => sql.push("a.owner_id = ").bind(Arg::I64(o)),
+            None => sql.push("1 = 1"),
+        };
+        sql.push(" AND u.last_day < ")
+            .bind(Arg::I64(keepwell_core::facts::day_number(quiet_since)))
+            .push(" AND EXISTS (SELECT 1 FROM subscription_periods p WHERE p.account_id = a.id AND p.starts_on <= ")
+            .bind(day(today))
+            .push(" AND (p.ends_on IS NULL OR p.ends_on > ")
+            .bind(day(today))
+            .push(")) ORDER BY u.last_day DESC, a.id LIMIT ")
             .bind(Arg::I64(limit));
         sql.query()
             .fetch_all(self.pool())
             .await?
             .iter()
             .map(|r| {
-                Ok(AccountActivity {
-                    account_id: r.try_get("id")?,
-                    name: text(r, "name")?,
-                    active_users: 0,
-                    events: 0,
-                    last_seen: r.try_get::<Option<i64>, _>("last_seen")?.map(instant),
-                })
+                let last: i64 = r.try_get("last_day")?;
+                let last_active = i32::try_from(last + 719_163)
+                    .ok()
+                    .and_then(NaiveDate::from_num_days_from_ce_opt)
+                    .ok_or_else(|| crate::StoreError::Corrupt(format!("a usage day: {last}")))?;
+                Ok(QuietAccount { account_id: r.try_get("id")?, name: text(r, "name")?, last_active })
             })
             .collect()
     }

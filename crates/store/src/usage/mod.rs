@@ -21,7 +21,7 @@ use std::hash::{BuildHasher, RandomState};
 mod activity;
 mod read;
 mod waiting;
-pub use activity::{set_plan_features, AccountActivity, ActivityQuery, EventTotal, ProductUser, Ranking};
+pub use activity::{set_plan_features, AccountActivity, ActivityQuery, EventTotal, ProductUser, QuietAccount, Ranking};
 pub use read::{EventFilter, StoredEvent, UsageDay};
 pub use waiting::{link_group, Attributed, Unmatched, Waiting};
 

@@ -104,11 +104,6 @@ pub async fn show(
     let id = id_of(&state, &web, &id)?;
     let fail = |e| failure(&state, &web, e);
     let account = load(&state, &web, id).await?;
-    let contacts = state
-        .store
-        .contacts(&ContactFilter { account_id: Some(id), limit: 500, ..Default::default() })
-        .await
-        .map_err(fail)?;
     let today = state.store.clock().today();
     let params = Params::form(&q);
     let tl_filter = crate::timeline::filter(&params, id, today).map_err(|e| failure(&state, &web, e))?;
@@ -120,13 +115,28 @@ pub async fn show(
     };
     let interactions_filter =
         keepwell_store::interactions::InteractionFilter { account_id: Some(id), limit: 5, ..Default::default() };
-    let (timeline, tasks, interactions, users) = tokio::try_join!(
-        crate::timeline::page(&state.store, &state.i18n, web.lang, &tl_filter),
-        crate::tasks::list(&state.store, &tasks_filter),
-        crate::interactions::list(&state.store, &interactions_filter),
-        async { state.store.users().await.map_err(crate::refused::Refused::from) },
-    )
-    .map_err(|e| failure(&state, &web, e))?;
+    let chart_title = tr(&state, &web, "usage-active-chart", &[]);
+    // The sections read side by side: a page of a dozen sections is as slow as its slowest.
+    let (listed, billing, health, usage) = tokio::join!(
+        async {
+            tokio::try_join!(
+                crate::timeline::page(&state.store, &state.i18n, web.lang, &tl_filter),
+                crate::tasks::list(&state.store, &tasks_filter),
+                crate::interactions::list(&state.store, &interactions_filter),
+                async { state.store.users().await.map_err(crate::refused::Refused::from) },
+                async {
+                    let contacts = ContactFilter { account_id: Some(id), limit: 500, ..Default::default() };
+                    state.store.contacts(&contacts).await.map_err(crate::refused::Refused::from)
+                },
+            )
+        },
+        billing(&state, id),
+        super::health::section(&state, &web, id),
+        usage(&state, id, &chart_title),
+    );
+    let (timeline, tasks, interactions, users, contacts) = listed.map_err(fail)?;
+    let (billing, health) = (billing.map_err(|e| api_failure(&state, &web, e))?, health?);
+    let usage = usage.map_err(|e| api_failure(&state, &web, e))?;
     let kinds = tl_filter.kinds.join(",");
     let older_url = timeline.next_cursor.as_ref().map(|c| {
         let mut p = vec![("before".to_owned(), c.clone())];
@@ -142,10 +152,6 @@ pub async fn show(
         .iter()
         .map(|(k, v)| context! { name => k, kind => v.type_name(), value => v.display() })
         .collect();
-    let billing = billing(&state, id).await.map_err(|e| api_failure(&state, &web, e))?;
-    let health = super::health::section(&state, &web, id).await?;
-    let chart_title = tr(&state, &web, "usage-active-chart", &[]);
-    let usage = usage(&state, id, &chart_title).await.map_err(|e| api_failure(&state, &web, e))?;
     Ok(render(
         &state,
         &web,

@@ -17,13 +17,19 @@ use minijinja::{context, Value};
 pub async fn section(state: &AppState, web: &WebSession, account: i64) -> Result<Value, Response> {
     let fail = |e| failure(state, web, e);
     let today = state.store.clock().today();
-    let view: Option<HealthView> = match health_of(state, account, today).await {
+    let (view, history, sentiments, stages) = tokio::join!(
+        health_of(state, account, today),
+        history_of(state, account, today - Days::new(89), today),
+        state.store.sentiments(account),
+        state.store.stage_changes(account),
+    );
+    let view: Option<HealthView> = match view {
         Ok(v) => Some(v),
         Err(ApiError::NotFound(_)) => None,
         Err(e) => return Err(api_failure(state, web, e)),
     };
-    let history =
-        history_of(state, account, today - Days::new(89), today).await.map_err(|e| api_failure(state, web, e))?;
+    let history = history.map_err(|e| api_failure(state, web, e))?;
+    let (sentiments, stages) = (sentiments.map_err(fail)?, stages.map_err(fail)?);
     let points: Vec<(String, f64)> =
         history.data.iter().filter_map(|p| p.score.map(|s| (p.day.to_string(), s))).collect();
     let bands = state.store.scorecard(view.as_ref().map_or("default", |v| v.scorecard.as_str())).await.map_err(fail)?;
@@ -33,8 +39,6 @@ pub async fn section(state: &AppState, web: &WebSession, account: i64) -> Result
     });
     let chart =
         (points.len() > 1).then(|| chart::health(&tr(state, web, "health-history", &[]), &points, yellow, green));
-    let sentiments = state.store.sentiments(account).await.map_err(fail)?;
-    let stages = state.store.stage_changes(account).await.map_err(fail)?;
     Ok(context! {
         view, chart, history_days => points.len(),
         sentiments => sentiments.into_iter().take(5).collect::<Vec<_>>(),

@@ -59,19 +59,9 @@ pub async fn page(
         limit: SHOWN as i64,
         ..Default::default()
     };
-    let quiet_since = (today - chrono::Days::new(keepwell_store::timeline::QUIET_DAYS as u64 - 1))
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc();
-    let mrr_request = crate::revenue::Request {
-        range: keepwell_core::metrics::Range {
-            from: keepwell_core::money::Month::of(today),
-            to: keepwell_core::money::Month::of(today),
-            window: 12,
-            currency: state.settings.reporting_currency.clone(),
-        },
-        filter: keepwell_store::billing::RevenueFilter { owner, ..Default::default() },
-    };
-    let (tasks, counts, summary, activity, users) = tokio::try_join!(
+    let quiet_since = today - chrono::Days::new(keepwell_store::timeline::QUIET_DAYS as u64 - 1);
+    let book = keepwell_store::billing::RevenueFilter { owner, ..Default::default() };
+    let (tasks, counts, summary, quiet, users) = tokio::try_join!(
         crate::tasks::list(store, &due_now),
         async { store.task_counts(owner, today, week_end).await.map_err(Refused::from) },
         async { crate::digest::content(&state, owner, today).await.map_err(refused) },
@@ -79,12 +69,11 @@ pub async fn page(
         async { store.users().await.map_err(Refused::from) },
     )
     .map_err(fail)?;
-    let mrr = match crate::revenue::ledger(&state, &mrr_request).await {
-        Ok(l) => l.on_day.map(|d| d.mrr.round_dp(2).to_string()),
+    let mrr = match crate::revenue::mrr_today(&state, &book, &state.settings.reporting_currency).await {
+        Ok(d) => Some(d.mrr.round_dp(2).to_string()),
         Err(crate::error::ApiError::Invalid(_)) => None,
         Err(e) => return Err(super::api_failure(&state, &web, e)),
     };
-    let gone_quiet: Vec<_> = activity.iter().filter(|a| a.events == 0 && a.last_seen.is_some()).collect();
     let members: Vec<_> = users.iter().filter(|u| !u.disabled && u.role >= Role::Csm).collect();
     let whose = owner.and_then(|o| users.iter().find(|u| u.id == o)).map(|u| u.name.clone());
     let rows: Vec<Value> = tasks.data.iter().map(|t| super::workspace::task_row(t, today)).collect();
@@ -96,8 +85,8 @@ pub async fn page(
             nav => "home", today, owner, whose, members,
             can_pick => auth.role >= Role::Manager,
             tasks => rows, overdue => counts.0, due_soon => counts.1,
-            quiet_count => gone_quiet.len(),
-            quiet => gone_quiet.iter().take(SHOWN).collect::<Vec<_>>(),
+            quiet_count => quiet.len(),
+            quiet => quiet.iter().take(SHOWN).collect::<Vec<_>>(),
             mrr, currency => state.settings.reporting_currency.clone(),
             ..Value::from_serialize(&summary)
         },
