@@ -120,6 +120,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_workspace.sql"),
         postgres: include_str!("../migrations/postgres/0018_workspace.sql"),
     },
+    Migration {
+        version: 19,
+        name: "task_counts",
+        sqlite: include_str!("../migrations/sqlite/0019_task_counts.sql"),
+        postgres: include_str!("../migrations/postgres/0019_task_counts.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -348,6 +354,11 @@ mod tests {
             18,
             "d86f39aa09085e5e12f4cdfbfa115737a2d040ebd1e13ac422a52e67cd769253",
             "aa2c2c9c1c0fbb2f15e5c9cdd82655052d80ada9e3076db0eb900dc1da63ae86",
+        ),
+        (
+            19,
+            "aff30e3efb1f2dc94d681917ef2b7ab0e7a343060ab876996a6ed4881f1010e2",
+            "aff30e3efb1f2dc94d681917ef2b7ab0e7a343060ab876996a6ed4881f1010e2",
         ),
     ];
 
