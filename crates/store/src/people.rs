@@ -347,11 +347,8 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let last_seen: i64 = row.try_get("last_seen_at")?;
         if now - last_seen > 60_000_000 {
-            // Beside the request, not in it: the refresh is a write, and a write waits for the one
-            // writer (an import, the daily pass) up to the busy timeout, while a page needs only
-            // to read. A refresh lost in a crash costs nothing.
             let (pool, id_hash) = (self.pool().clone(), id_hash.to_owned());
-            tokio::spawn(async move {
+            refresh_beside(async move {
                 let refresh = sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2").bind(now);
                 if let Err(e) = refresh.bind(id_hash).execute(&pool).await {
                     tracing::warn!("a session's last-seen time was not refreshed: {e}");
@@ -419,9 +416,8 @@ impl Store {
         }
         let now = self.now_micros();
         if token.last_used_at.is_none_or(|t| now - t.timestamp_micros() > 60_000_000) {
-            // Beside the request, as a session's last-seen time (see `session`).
             let (pool, id) = (self.pool().clone(), token.id);
-            tokio::spawn(async move {
+            refresh_beside(async move {
                 let mark = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(id);
                 if let Err(e) = mark.execute(&pool).await {
                     tracing::warn!("a token's last use was not recorded: {e}");
@@ -583,4 +579,31 @@ pub async fn set_notification_settings(w: &mut Write, user: i64, s: &Notificatio
     .execute(&mut *w.tx)
     .await?;
     w.audit("user.notifications", "user", Some(user.to_string()), None, Some(s)).await
+}
+
+/// A last-seen or last-used refresh is running beside a request.
+static REFRESHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs a timestamp refresh beside the request, not in it: the refresh is a write, and a write
+/// waits for the one writer (an import, the daily pass) up to the busy timeout, holding a pooled
+/// connection, while a page needs only to read. One at a time: while one waits, the others are
+/// skipped (the next request past the minute asks again), so refreshes never hold more than one
+/// connection. A refresh lost in a crash costs nothing.
+fn refresh_beside(write: impl std::future::Future<Output = ()> + Send + 'static) {
+    use std::sync::atomic::Ordering;
+    if REFRESHING.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return;
+    }
+    /// Lets the next refresh run however this one ends.
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            REFRESHING.store(false, Ordering::Release);
+        }
+    }
+    let done = Done;
+    tokio::spawn(async move {
+        let _done = done;
+        write.await;
+    });
 }

@@ -1301,9 +1301,10 @@ async fn deliveries_are_claimed_renewed_taken_over_and_disable_a_failing_endpoin
     assert_eq!(again.len(), 2, "the new delivery and the e-mail are due: {again:?}");
 }
 
-/// The home page's accounts gone quiet: customers (a subscription in force today) whose users
-/// were all last seen before the quiet line, an owner's or everyone's, the most recently quiet
-/// first; an account never seen, one still active and one no longer a customer are not listed.
+/// The home page's accounts gone quiet: customers (a subscription in force today) whose last day
+/// of usage (events of its users, or naming it by group) is before the quiet line, an owner's or
+/// everyone's, the most recently quiet first; an account never seen, one still active and one no
+/// longer a customer are not listed.
 async fn quiet_accounts_are_customers_whose_users_went_quiet(store: Store) {
     let (me, other) = (user(&store, "me@x.io", Role::Csm).await, user(&store, "other@x.io", Role::Csm).await);
     let mut periods = Vec::new();
