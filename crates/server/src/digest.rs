@@ -101,7 +101,22 @@ pub async fn content(
     user: Option<i64>,
     as_of: NaiveDate,
 ) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-    let book = state.store.book(user, as_of).await?;
+    let filter = RenewalFilter {
+        due_from: Some(as_of),
+        due_to: Some(as_of + chrono::Days::new(90)),
+        owner: user.map(Some),
+        account_id: None,
+        decided: Some(false),
+        as_of,
+        terms: Terms::Contract,
+        contract_months: state.settings.contract_months,
+        limit: 5000,
+    };
+    // The book and its renewals side by side: each reads a seek or two per account.
+    let (book, list) =
+        tokio::try_join!(async { state.store.book(user, as_of).await.map_err(anyhow::Error::from) }, async {
+            renewals::upcoming_listed(state, &filter, as_of).await.map_err(|e| anyhow::anyhow!("{e:?}"))
+        },)?;
     // No snapshot and an unscored one say the same: no score.
     let band = |b: Option<Band>| b.unwrap_or(Band::Unscored);
     let count = |b: Band| book.accounts.iter().filter(|a| band(a.band) == b).count();
@@ -124,18 +139,6 @@ pub async fn content(
     }
     let more_changes = changes.len().saturating_sub(MAX_CHANGES);
     changes.truncate(MAX_CHANGES);
-    let filter = RenewalFilter {
-        due_from: Some(as_of),
-        due_to: Some(as_of + chrono::Days::new(90)),
-        owner: user.map(Some),
-        account_id: None,
-        decided: Some(false),
-        as_of,
-        terms: Terms::Contract,
-        contract_months: state.settings.contract_months,
-        limit: 5000,
-    };
-    let list = renewals::upcoming_listed(state, &filter, as_of).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let renewals: Vec<serde_json::Value> = list
         .data
         .iter()

@@ -68,7 +68,7 @@ impl Store {
             "SELECT {list} AS j FROM (SELECT a.id, a.name, n.band AS band, p.band AS was FROM accounts a \
              LEFT JOIN health_snapshots n ON n.account_id = a.id AND n.day = $2 \
              LEFT JOIN health_snapshots p ON p.account_id = a.id AND p.day = $3 \
-             WHERE {whose} AND a.lifecycle_stage <> 'churned' ORDER BY a.name, a.id) b"
+             WHERE {whose} AND a.lifecycle_stage <> 'churned') b"
         ))
         .bind(owner.unwrap_or_default())
         .bind(pass.map(|d| d.to_string()))
@@ -87,7 +87,7 @@ impl Store {
                 was: band(was),
             })
             .collect();
-        // An aggregate need not keep its input's order: the book is by name.
+        // By name here, not in SQL: an aggregate need not keep its input's order.
         accounts.sort_by(|a, b| (&a.name, a.account).cmp(&(&b.name, b.account)));
         Ok(Book { pass, week_before, accounts })
     }
