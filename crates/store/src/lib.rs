@@ -44,12 +44,6 @@ pub(crate) const SQLITE_CACHE: i64 = -8192;
 /// above what [`Store::checkpoint`], run in the background by the server, lets the WAL reach, so
 /// a commit seldom pays for it.
 const SQLITE_AUTOCHECKPOINT: i64 = 16_384;
-/// How much of the database file every connection reads through one shared memory map rather
-/// than copies into its own page cache: 1 GiB. A page read once is there for every connection
-/// (with four connections and an 8 MiB cache each, a 900 MB workspace was read from the OS by
-/// `pread` on most page loads: the home page's book took 23 ms, 3 ms mapped). The mapped pages
-/// are the OS's file cache, counted in RSS but given back under memory pressure.
-const SQLITE_MMAP: i64 = 1 << 30;
 
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +134,6 @@ impl Store {
                             format!(
                                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
                                  PRAGMA busy_timeout=10000; PRAGMA cache_size={SQLITE_CACHE}; \
-                                 PRAGMA mmap_size={SQLITE_MMAP}; \
                                  PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT};"
                             )
                             .as_str(),
