@@ -227,7 +227,7 @@ pub async fn run(dir: &Path, url: &str, args: &IngestArgs) -> anyhow::Result<()>
     );
     println!(
         "  server peak memory of its own (anonymous, sampled every 100 ms): {anon:.0} MB (target: < 300 MB); \
-         peak RSS with the mapped database file: {:.0} MB",
+         peak RSS {:.0} MB",
         status_mb(server.pid, "VmHWM:")
     );
     drop(server);
