@@ -100,7 +100,7 @@ pub async fn content(
     state: &AppState,
     user: Option<i64>,
     as_of: NaiveDate,
-) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+) -> crate::error::ApiResult<serde_json::Map<String, serde_json::Value>> {
     let filter = RenewalFilter {
         due_from: Some(as_of),
         due_to: Some(as_of + chrono::Days::new(90)),
@@ -113,10 +113,8 @@ pub async fn content(
         limit: 5000,
     };
     // The book and its renewals side by side: each reads a seek or two per account.
-    let (book, list) =
-        tokio::try_join!(async { state.store.book(user, as_of).await.map_err(anyhow::Error::from) }, async {
-            renewals::upcoming_listed(state, &filter, as_of).await.map_err(|e| anyhow::anyhow!("{e:?}"))
-        },)?;
+    let book = async { Ok(state.store.book(user, as_of).await?) };
+    let (book, list) = tokio::try_join!(book, renewals::upcoming_listed(state, &filter, as_of))?;
     // No snapshot and an unscored one say the same: no score.
     let band = |b: Option<Band>| b.unwrap_or(Band::Unscored);
     let count = |b: Band| book.accounts.iter().filter(|a| band(a.band) == b).count();

@@ -5,7 +5,6 @@
 use super::{failure, PageResult};
 use crate::auth::{Auth, Viewer};
 use crate::params::Params;
-use crate::refused::Refused;
 use crate::state::AppState;
 use crate::web::render;
 use crate::web::session::WebSession;
@@ -19,14 +18,6 @@ use std::collections::HashMap;
 
 /// How many rows each section shows.
 const SHOWN: usize = 10;
-
-/// The digest's failure as a refusal: a store's as it is, anything else a failure of the page.
-fn refused(e: anyhow::Error) -> Refused {
-    match e.downcast::<keepwell_store::StoreError>() {
-        Ok(e) => e.into(),
-        Err(e) => Refused::Failed(keepwell_store::StoreError::Corrupt(e.to_string())),
-    }
-}
 
 #[tracing::instrument(skip_all)]
 pub async fn page(
@@ -48,7 +39,6 @@ pub async fn page(
         }
         None => auth.user_id,
     };
-    let fail = |e: Refused| failure(&state, &web, e);
     let store = &state.store;
     let week_end = Due::Week.range(today).1.unwrap_or(today);
     let due_now = TaskFilter {
@@ -62,13 +52,13 @@ pub async fn page(
     let quiet_since = today - chrono::Days::new(keepwell_store::timeline::QUIET_DAYS as u64 - 1);
     let book = keepwell_store::billing::RevenueFilter { owner, ..Default::default() };
     let (tasks, counts, summary, quiet, users) = tokio::try_join!(
-        crate::tasks::list(store, &due_now),
-        async { store.task_counts(owner, today, week_end).await.map_err(Refused::from) },
-        async { crate::digest::content(&state, owner, today).await.map_err(refused) },
-        async { store.quiet_accounts(owner, quiet_since, today, 200).await.map_err(Refused::from) },
-        async { store.users().await.map_err(Refused::from) },
+        async { Ok(crate::tasks::list(store, &due_now).await?) },
+        async { Ok(store.task_counts(owner, today, week_end).await?) },
+        crate::digest::content(&state, owner, today),
+        async { Ok(store.quiet_accounts(owner, quiet_since, today, 200).await?) },
+        async { Ok(store.users().await?) },
     )
-    .map_err(fail)?;
+    .map_err(|e: crate::error::ApiError| super::api_failure(&state, &web, e))?;
     let mrr = match crate::revenue::mrr_today(&state, &book, &state.settings.reporting_currency).await {
         Ok(d) => Some(d.mrr.round_dp(2).to_string()),
         Err(crate::error::ApiError::Invalid(_)) => None,
