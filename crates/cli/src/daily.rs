@@ -132,13 +132,10 @@ pub async fn replay(
     if from > to {
         return Err(anyhow!("--from {from} is after --to {to}"));
     }
-    if dry_run {
-        return Ok(format!(
-            "dry run: would replay {} days from {from} to {to} (no playbooks exist yet, so nothing else would act)",
-            (to - from).num_days() + 1
-        ));
-    }
     EventWriter::new(store.clone()).fold().await.context("cannot roll up usage")?;
+    if dry_run {
+        return dry_replay(store, reporting, from, to).await;
+    }
     let bar = days_bar("replaying", Some(((to - from).num_days() + 1) as u64));
     let (mut snapshots, mut changes, mut moves) = (0usize, 0usize, 0usize);
     let t0 = std::time::Instant::now();
@@ -159,6 +156,36 @@ pub async fn replay(
     ))
 }
 
+/// `replay --dry-run`: rewrites nothing; records what each enabled playbook would have done over
+/// the days (as if switched on at the start of `from`), apart from what playbooks did.
+async fn dry_replay(store: &Store, reporting: &str, from: NaiveDate, to: NaiveDate) -> anyhow::Result<String> {
+    let caller = Caller::system("cli");
+    let mut lines = vec![format!(
+        "dry run: would replay {} days from {from} to {to}; nothing was rewritten or acted on",
+        (to - from).num_days() + 1
+    )];
+    let enabled: Vec<_> = store.playbooks().await?.into_iter().filter(|p| p.enabled).collect();
+    if enabled.is_empty() {
+        lines.push("no playbook is enabled, so none would act".into());
+    }
+    for p in enabled {
+        let sim = keepwell_server::playbooks::simulate(store, &caller, reporting, &p.key, (from, to), "existing")
+            .await
+            .map_err(|e| anyhow!("playbook {}: {e}", p.key))?;
+        let fires = sim.data.iter().filter(|a| a.act == "fire").count();
+        let accounts: std::collections::BTreeSet<i64> = sim.data.iter().map(|a| a.account_id).collect();
+        lines.push(format!(
+            "playbook {} (version {}): would fire {fires} times for {} accounts and close tasks {} times (simulation {})",
+            p.key,
+            sim.version,
+            accounts.len(),
+            sim.data.len() - fires,
+            sim.id
+        ));
+    }
+    Ok(lines.join("\n"))
+}
+
 /// `keepwell apply FILE.toml`: every definition of the file, or none; then today's pass again.
 pub async fn apply(
     store: &Store,
@@ -170,7 +197,7 @@ pub async fn apply(
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {name}"))?;
     let defs = Definitions::from_toml(&text).map_err(|e| anyhow!("{name}: {e}"))?;
-    let changes = match keepwell_server::definitions::apply(store, caller, &defs, dry_run).await {
+    let changes = match keepwell_server::definitions::apply(store, caller, &defs, dry_run, reporting).await {
         Ok(c) => c,
         Err(Refused::Invalid(invalid)) => {
             let first = &invalid.errors[0];
@@ -204,10 +231,11 @@ pub async fn export(store: &Store, kind: Option<&str>) -> anyhow::Result<String>
         Some("scorecards" | "scorecard") => {
             defs = Definitions { scorecards: defs.scorecards, ..Definitions::default() }
         }
+        Some("playbooks" | "playbook") => defs = Definitions { playbooks: defs.playbooks, ..Definitions::default() },
         Some(other) => {
             return Err(anyhow!(
-                "cannot export {other:?}: this version has segments, lifecycle_rules and scorecards \
-                 (playbooks, surveys and onboarding templates come with their features)"
+                "cannot export {other:?}: this version has segments, lifecycle_rules, scorecards and playbooks \
+                 (surveys and onboarding templates come with their features)"
             ))
         }
     }

@@ -81,6 +81,8 @@ enum Command {
         as_of: Option<String>,
     },
     /// Run the daily pass for every day from --from to --to, oldest first (backfill after an import).
+    /// A replay rewrites history and never acts: playbooks act only in the pass of the days since
+    /// the last one (the timer's, `tick`'s).
     Replay {
         /// The first day, YYYY-MM-DD.
         #[arg(long)]
@@ -88,11 +90,12 @@ enum Command {
         /// The last day, YYYY-MM-DD (included).
         #[arg(long)]
         to: String,
-        /// Say what would run without writing.
+        /// Rewrite nothing; record what each enabled playbook would have done over the days (a
+        /// simulation, apart from what playbooks did) and say it.
         #[arg(long)]
         dry_run: bool,
     },
-    /// Create or update the segments, lifecycle rules and scorecards of a TOML file by key.
+    /// Create or update the segments, lifecycle rules, scorecards and playbooks of a TOML file by key.
     Apply {
         /// A TOML file of [[segment]], [[lifecycle_rule]] and [[scorecard]] tables.
         file: PathBuf,
@@ -100,13 +103,13 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Write the current definitions (or one kind: segments, lifecycle_rules, scorecards) as TOML.
+    /// Write the current definitions (or one kind: segments, lifecycle_rules, scorecards, playbooks) as TOML.
     Export {
-        /// segments, lifecycle_rules or scorecards (default: all of them).
+        /// segments, lifecycle_rules, scorecards or playbooks (default: all of them).
         kind: Option<String>,
     },
     /// The project's own benchmarks: import, accounts-api, metrics, ingest, health, attribution,
-    /// backtest (`keepwell bench --help` says what each measures).
+    /// backtest, deliveries, playbooks, workspace (`keepwell bench --help` says what each measures).
     Bench(bench::BenchArgs),
 }
 
@@ -394,7 +397,7 @@ mod tests {
         assert!(missing.is_empty(), "without help: {missing:?}");
         let help = Cli::command().render_long_help().to_string();
         let bench = Cli::command().find_subcommand_mut("bench").unwrap().render_long_help().to_string();
-        for name in ["import", "accounts-api", "metrics", "ingest", "health", "attribution", "backtest"] {
+        for name in ["import", "accounts-api", "metrics", "ingest", "health", "attribution", "backtest", "playbooks"] {
             assert!(help.contains(name) && bench.contains(&format!("- {name}:")), "{name} missing from the help");
         }
     }

@@ -72,6 +72,7 @@ on_both_backends!(
     definitions_apply_whole_export_round_trips_and_passes_rerun_alike,
     two_ticks_for_one_instant_run_one_pass,
     interaction_history_imports_all_or_nothing_and_once,
+    a_playbook_as_code_acts_once_and_a_dry_run_only_records,
 );
 
 /// Two `keepwell tick`s for the same instant at once (two nodes' cron): one runs the pass, the
@@ -587,10 +588,13 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     let exported = stdout(&kw(&url, &["export"]));
     assert!(exported.contains("[[scorecard]]") && exported.contains("key = \"default\""), "{exported}");
     let o = kw(&url, &["apply", &csv("again.toml", &exported)]);
-    assert!(stdout(&o).contains("0 of 4 definitions changed"), "{}{}", stdout(&o), stderr(&o));
+    // The file's three, the default scorecard and the four built-in playbooks.
+    assert!(stdout(&o).contains("0 of 8 definitions changed"), "{}{}", stdout(&o), stderr(&o));
     let segments = stdout(&kw(&url, &["export", "segments"]));
     assert!(segments.contains("[[segment]]") && !segments.contains("[[scorecard]]"), "{segments}");
-    assert!(one_line_error(&kw(&url, &["export", "playbooks"])).contains("playbooks"));
+    let playbooks = stdout(&kw(&url, &["export", "playbooks"]));
+    assert!(playbooks.contains("key = \"health-red\"") && playbooks.contains("enabled = false"), "{playbooks}");
+    assert!(one_line_error(&kw(&url, &["export", "surveys"])).contains("surveys"));
 
     // Accounts, then the pass of a day, twice: the same.
     let accounts = csv("accounts.csv", "name,crm_id,employees\nAcme,c-1,4000\nBolt,c-2,12\n");
@@ -646,6 +650,83 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     assert_eq!(lines[1], "2025-03-01 to 2026-02-22: 359 days caught up", "{out}");
     assert_eq!(lines.len(), 9, "{out}");
     assert!(one_line_error(&kw(&url, &["tick", "--as-of", "9999-12-31"])).contains("in the future"));
+}
+
+/// The issue's example as code: a scorecard measuring messages received and a playbook opening a
+/// risk task once that measure has been red for 7 days, applied switched on. The account has been
+/// red for 13 days, so switching on (enrolling accounts that already match) acts today, once; a
+/// tick of the same day again does nothing more; `replay --dry-run` records what it would have
+/// done and does it not.
+async fn a_playbook_as_code_acts_once_and_a_dry_run_only_records(url: String) {
+    let today = chrono::Utc::now().date_naive();
+    let day = |n: u64| today - chrono::Days::new(n);
+    assert!(kw(&url, &["import", "accounts", &csv("a.csv", "external_id,name\nacme-1,Acme\n")]).status.success());
+    // 20 messages a day until 19 days ago: the 7-day count is 0 (red) from 12 days ago.
+    let mut events = vec![format!(
+        r#"{{"type":"group","userId":"u1","groupId":"acme-1","messageId":"g1","timestamp":"{}T08:00:00Z"}}"#,
+        day(40)
+    )];
+    for d in 19..=40 {
+        for i in 0..20 {
+            events.push(format!(
+                r#"{{"type":"track","userId":"u1","event":"Message Received","messageId":"m{d}-{i}","timestamp":"{}T09:{i:02}:00Z"}}"#,
+                day(d)
+            ));
+        }
+    }
+    let o = kw(&url, &["import", "events", &csv("events.ndjson", &(events.join("\n") + "\n"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = csv(
+        "playbook.toml",
+        r#"
+[[scorecard]]
+key = "default"
+name = "Default"
+
+[[scorecard.measures]]
+key = "messages_received"
+source = 'events("Message Received", 7)'
+weight = 1
+scale = { kind = "linear", bad = 0, good = 10 }
+
+[[playbook]]
+key = "messages-red"
+name = "Messages received red for a week"
+trigger = { kind = "measure", measure = "messages_received", band = "red", days = 7 }
+enabled = true
+
+[[playbook.actions]]
+kind = "task"
+title = "Reach out"
+task_kind = "risk"
+"#,
+    );
+    let o = kw(&url, &["apply", &file]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("playbook messages-red created") && out.contains("playbook messages-red enabled"), "{out}");
+    let store = Store::connect(&url).await.unwrap();
+    let runs = store.playbook_runs(Some("messages-red"), None, 10).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!((runs[0].occurrence, runs[0].day, runs[0].account_name.as_str()), (day(12), today, "Acme"));
+    assert_eq!(runs[0].values["held_days"], 13);
+    assert_eq!(runs[0].actions[0].outcome, "done");
+    let o = kw(&url, &["tick", "--as-of", &today.to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(store.playbook_runs(Some("messages-red"), None, 10).await.unwrap().len(), 1, "acted once");
+    assert!(stdout(&kw(&url, &["export", "playbooks"])).contains("enabled = true"));
+
+    let (from, to) = (day(30).to_string(), day(1).to_string());
+    let o = kw(&url, &["replay", "--from", &from, "--to", &to, "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("playbook messages-red (version 1): would fire 1 times for 1 accounts"), "{out}");
+    assert_eq!(
+        store.playbook_runs(Some("messages-red"), None, 10).await.unwrap().len(),
+        1,
+        "a dry run acts on nothing"
+    );
+    store.close().await;
 }
 
 /// A CRM's engagement history: rows by external id or not, people by e-mail (several per cell);

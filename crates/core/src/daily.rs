@@ -7,6 +7,7 @@ use crate::expr::Expr;
 use crate::facts::{AccountDay, Context, Facts};
 use crate::health::{Band, Reading};
 use crate::measure::Source;
+use crate::playbook::{Act, Playbook, Scored};
 use rust_decimal::Decimal;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
@@ -31,6 +32,9 @@ pub struct Plan {
     pub rules: Vec<Rule>,
     pub segments: Vec<Segment>,
     pub scorecards: Vec<Scorecard>,
+    /// The playbooks the pass acts on (the enabled ones, for a pass that acts; the one being
+    /// simulated; none for a replay, which never acts).
+    pub playbooks: Vec<Playbook>,
     /// Stored definitions left out because they no longer check.
     pub skipped: Vec<Skipped>,
 }
@@ -102,6 +106,9 @@ impl Plan {
         for c in &self.scorecards {
             sources.extend(c.sources().iter().cloned());
             exprs.extend(c.conditions());
+        }
+        for p in &self.playbooks {
+            exprs.extend(p.exprs());
         }
         let mut needs = needs_of(&exprs, sources);
         if !self.scorecards.is_empty() {
@@ -218,10 +225,67 @@ pub struct Day {
     /// (segment id, account id, entered)
     pub membership: Vec<(i64, i64, bool)>,
     pub stages: Vec<StageMove>,
+    /// What the playbooks do, in the plan's playbook order within each account.
+    pub acts: Vec<PlaybookAct>,
+    /// Every enrolment that changed: (playbook id, account, where it stands now).
+    pub enrolments: Vec<(i64, i64, crate::facts::Enrolment)>,
 }
 
-/// One account's part of a day: its stage move, which segments hold it, its snapshot.
-type AccountOutcome = (Option<StageMove>, Vec<bool>, Option<Snapshot>);
+/// A playbook's act for an account on the day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaybookAct {
+    /// Index into the plan's playbooks.
+    pub playbook: usize,
+    pub account: i64,
+    pub act: Act,
+}
+
+/// One account's part of a day: its stage move, which segments hold it, its snapshot, what its
+/// playbooks do and which enrolments changed.
+struct AccountOutcome {
+    stage: Option<StageMove>,
+    inside: Vec<bool>,
+    snapshot: Option<Snapshot>,
+    acts: Vec<PlaybookAct>,
+    enrolments: Vec<(i64, i64, crate::facts::Enrolment)>,
+}
+
+/// Steps every playbook of the plan for one account, after it was scored.
+fn step_playbooks(
+    plan: &Plan,
+    ctx: Context,
+    facts: &mut Facts,
+    card: Option<&Scorecard>,
+    snapshot: Option<&Snapshot>,
+) -> (Vec<PlaybookAct>, Vec<(i64, i64, crate::facts::Enrolment)>) {
+    let (mut acts, mut changed) = (Vec::new(), Vec::new());
+    if plan.playbooks.is_empty() {
+        return (acts, changed);
+    }
+    let mut enrolments = std::mem::take(&mut facts.enrolments);
+    {
+        let env = AccountDay::new(facts, ctx);
+        let scored = card.zip(snapshot).map(|(card, s)| Scored {
+            measures: card.measures(),
+            bands: card.bands,
+            readings: &s.readings,
+            score: s.effective,
+            band: s.effective_band,
+        });
+        for (i, p) in plan.playbooks.iter().enumerate() {
+            let e = enrolments.entry(p.id).or_default();
+            let before = *e;
+            if let Some(act) = p.step(e, ctx.day, p.observe(&env, scored), || p.condition_holds(&env)) {
+                acts.push(PlaybookAct { playbook: i, account: facts.id, act });
+            }
+            if *e != before {
+                changed.push((p.id, facts.id, *e));
+            }
+        }
+    }
+    facts.enrolments = enrolments;
+    (acts, changed)
+}
 
 fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
     let moved = {
@@ -238,7 +302,8 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
     let inside: Vec<bool> = plan.segments.iter().map(|s| s.filter.eval(&env)).collect();
     let in_segment = |key: &str| plan.segments.iter().zip(&inside).any(|(s, is)| *is && s.key == key);
     let Some(card) = choose(&plan.scorecards, env.contract().tenure_days, in_segment) else {
-        return (stage, inside, None);
+        let (acts, enrolments) = step_playbooks(plan, ctx, facts, None, None);
+        return AccountOutcome { stage, inside, snapshot: None, acts, enrolments };
     };
     let index = plan.scorecards.iter().position(|c| std::ptr::eq(c, card)).unwrap_or(0);
     let readings = card.readings(&env);
@@ -258,7 +323,8 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
         effective_band,
         readings,
     };
-    (stage, inside, Some(snapshot))
+    let (acts, enrolments) = step_playbooks(plan, ctx, facts, Some(card), Some(&snapshot));
+    AccountOutcome { stage, inside, snapshot: Some(snapshot), acts, enrolments }
 }
 
 /// Runs the pass for `ctx.day` over `accounts`, updating their stage and last score and the
@@ -274,7 +340,10 @@ pub fn run(plan: &Plan, ctx: Context, accounts: &mut [Facts], members: &mut Memb
         workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });
     let mut day = Day::default();
-    for (facts, (stage, inside, snapshot)) in accounts.iter().zip(outcomes) {
+    for (facts, o) in accounts.iter().zip(outcomes) {
+        let AccountOutcome { stage, inside, snapshot, acts, enrolments } = o;
+        day.acts.extend(acts);
+        day.enrolments.extend(enrolments);
         day.stages.extend(stage);
         for (s, is) in plan.segments.iter().zip(inside) {
             let set = members.entry(s.id).or_default();
@@ -381,6 +450,7 @@ mod tests {
                 filter: parse("active_users(30) = 0", &SCHEMA).unwrap(),
             }],
             scorecards: vec![Scorecard::compile(1, 1, default_scorecard()).unwrap()],
+            playbooks: Vec::new(),
             skipped: Vec::new(),
         };
         assert_eq!(plan.needs().lookback_days, 120, "users retained reads 30 days and the 90 before");

@@ -260,26 +260,15 @@ pub struct Definitions {
     pub lifecycle_rules: Vec<LifecycleRuleDef>,
     #[serde(default, rename = "scorecard", skip_serializing_if = "Vec::is_empty")]
     pub scorecards: Vec<ScorecardDef>,
-}
-
-fn key_error(key: &str) -> Option<String> {
-    let ok = !key.is_empty()
-        && key.len() <= 64
-        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    (!ok).then(|| "a key is 1–64 lowercase letters, digits, _ or -".to_owned())
+    #[serde(default, rename = "playbook", skip_serializing_if = "Vec::is_empty")]
+    pub playbooks: Vec<crate::playbook::PlaybookDef>,
 }
 
 fn push(invalid: &mut Invalid, field: String, message: impl Into<String>) {
     invalid.push(field, message);
 }
 
-fn check_name(name: &str, at: &str, invalid: &mut Invalid) {
-    if name.trim().is_empty() {
-        push(invalid, format!("{at}name"), "a name is required");
-    } else {
-        crate::limits::text(invalid, &format!("{at}name"), Some(name), crate::limits::NAME);
-    }
-}
+use crate::limits::{definition_name as check_name, key_error};
 
 pub fn check_segment(s: &SegmentDef, at: &str, invalid: &mut Invalid) {
     if let Some(m) = key_error(&s.key) {
@@ -376,7 +365,7 @@ impl Definitions {
     /// segments already stored (`known_segments`) and in the file.
     pub fn check(&self, known_segments: &BTreeSet<String>) -> Result<(), Invalid> {
         let mut invalid = Invalid::default();
-        let n = self.segments.len() + self.lifecycle_rules.len() + self.scorecards.len();
+        let n = self.segments.len() + self.lifecycle_rules.len() + self.scorecards.len() + self.playbooks.len();
         crate::limits::count(&mut invalid, "definitions", n, crate::limits::DEFINITIONS, "definitions");
         if !invalid.errors.is_empty() {
             return Err(invalid);
@@ -386,6 +375,7 @@ impl Definitions {
             ("segment", self.segments.iter().map(|s| &s.key).collect::<Vec<_>>()),
             ("lifecycle_rule", self.lifecycle_rules.iter().map(|s| &s.key).collect()),
             ("scorecard", self.scorecards.iter().map(|s| &s.key).collect()),
+            ("playbook", self.playbooks.iter().map(|s| &s.key).collect()),
         ] {
             let mut seen = BTreeSet::new();
             for (i, k) in keys.into_iter().enumerate() {
@@ -403,6 +393,9 @@ impl Definitions {
         }
         for (i, s) in self.scorecards.iter().enumerate() {
             check_scorecard(s, &format!("scorecard[{i}]."), &segments, &mut invalid);
+        }
+        for (i, p) in self.playbooks.iter().enumerate() {
+            crate::playbook::check_playbook(p, &format!("playbook[{i}]."), &mut invalid);
         }
         invalid.into_result(())
     }

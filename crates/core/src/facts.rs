@@ -134,6 +134,22 @@ pub struct Facts {
     /// The latest health score in force and its band before the day being scored: no score
     /// when `unscored` or `churned`; no band before the first pass.
     pub health: (Option<Decimal>, Option<crate::health::Band>),
+    /// Where each enabled playbook (by id) stands with the account as of the day before.
+    pub enrolments: HashMap<i64, Enrolment>,
+}
+
+/// Where a playbook stands with one account: its trigger's current run of days, and when it
+/// last fired for the account. Carried from day to day like the stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Enrolment {
+    /// The first day of the current run of consecutive days the trigger held (its occurrence),
+    /// and whether this run already fired.
+    pub since: Option<NaiveDate>,
+    pub fired: bool,
+    /// The last day the playbook fired for the account.
+    pub last_fired: Option<NaiveDate>,
+    /// The first day of the current run of days the trigger did not hold, after it fired.
+    pub cleared_on: Option<NaiveDate>,
 }
 
 /// What every account's values share: the day, FX rates, the plan catalogue, which sources the

@@ -19,6 +19,7 @@ pub mod measure;
 pub mod metrics;
 pub mod money;
 pub mod people;
+pub mod playbook;
 pub mod renewal;
 pub mod stripe;
 pub mod task;

@@ -40,6 +40,10 @@ pub const PEOPLE: usize = 50;
 pub const MEASURES: usize = 50;
 /// Bands of one measure's scale.
 pub const SCALE_BANDS: usize = 20;
+/// Actions of one playbook.
+pub const ACTIONS: usize = 20;
+/// The longest a playbook's trigger may be asked to hold, or wait, in days.
+pub const PLAYBOOK_DAYS: u32 = 365;
 /// Definitions in one file or request.
 pub const DEFINITIONS: usize = 1_000;
 /// The most rows a list page holds (`limit` of the API and the pages).
@@ -71,6 +75,23 @@ pub fn required_text(invalid: &mut Invalid, field: &str, value: Option<&str>, ma
     match value.map(str::trim) {
         None | Some("") => invalid.push(field, "is required"),
         Some(v) => text(invalid, field, Some(v), max),
+    }
+}
+
+/// Why a definition's key is refused: 1–64 lowercase letters, digits, `_` or `-`.
+pub fn key_error(key: &str) -> Option<String> {
+    let ok = !key.is_empty()
+        && key.len() <= 64
+        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    (!ok).then(|| "a key is 1–64 lowercase letters, digits, _ or -".to_owned())
+}
+
+/// A definition's name at `{at}name`: required, at most [`NAME`] characters.
+pub fn definition_name(name: &str, at: &str, invalid: &mut Invalid) {
+    if name.trim().is_empty() {
+        invalid.push(format!("{at}name"), "a name is required");
+    } else {
+        text(invalid, &format!("{at}name"), Some(name), NAME);
     }
 }
 

@@ -50,6 +50,7 @@ pub async fn run(
         Lead::Leader(leader) => leader,
         Lead::HeldBy(who) => return Ok(Passed::HeldBy(who)),
     };
+    let acting = matches!(days, PassDays::CatchUpTo(_));
     let (from, to, left) = match days {
         PassDays::Range(from, to) => (from, to, None),
         PassDays::CatchUpTo(day) => {
@@ -60,7 +61,13 @@ pub async fn run(
         }
     };
     let t = std::time::Instant::now();
-    let result = store.run_days(reporting, from, to, progress).await;
+    // The days since the last pass are lived through: playbooks act. A replay rewrites history
+    // and never acts.
+    let result = if acting {
+        store.act_days(reporting, from, to, progress).await
+    } else {
+        store.run_days(reporting, from, to, progress).await
+    };
     leader.release().await?;
     result?;
     tracing::info!(%from, %to, took_ms = t.elapsed().as_millis() as u64, "daily pass");

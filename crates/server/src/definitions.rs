@@ -157,12 +157,34 @@ pub async fn delete(store: &Store, caller: &Caller, kind: &str, key: &str) -> Ou
 }
 
 /// Creates or updates every definition of a file by key, after checking all of it; a dry run
-/// reports what would change and writes nothing.
-pub async fn apply(store: &Store, caller: &Caller, defs: &Definitions, dry_run: bool) -> Outcome<Vec<Change>> {
+/// reports what would change and writes nothing. A playbook that says `enabled` is then switched
+/// on (enrolling the accounts that already match, as of the store's today) or off (keeping its
+/// open tasks).
+pub async fn apply(
+    store: &Store,
+    caller: &Caller,
+    defs: &Definitions,
+    dry_run: bool,
+    reporting: &str,
+) -> Outcome<Vec<Change>> {
     let mut w = store.write(&caller.actor).await?;
-    let changes = store_health::apply(&mut w, defs).await?;
-    if !dry_run {
-        w.commit().await?;
+    let mut changes = store_health::apply(&mut w, defs).await?;
+    changes.extend(keepwell_store::playbooks::apply(&mut w, &defs.playbooks).await?);
+    if dry_run {
+        return Ok(changes);
+    }
+    w.commit().await?;
+    for (i, p) in defs.playbooks.iter().enumerate() {
+        let Some(enabled) = p.enabled else { continue };
+        if store.playbook(&p.key).await?.is_some_and(|s| s.enabled == enabled) {
+            continue;
+        }
+        let on = crate::playbooks::Switch { enabled, enrol: None, open_tasks: None };
+        crate::playbooks::switch(store, caller, reporting, &p.key, &on, store.clock().today())
+            .await
+            .map_err(|e| Invalid::field(format!("playbook[{i}].enabled"), e.to_string()))?;
+        let action = if enabled { "enabled" } else { "disabled" };
+        changes.push(Change { kind: "playbook".into(), key: p.key.clone(), action: action.into() });
     }
     Ok(changes)
 }

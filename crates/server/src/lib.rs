@@ -24,6 +24,7 @@ pub mod notifications;
 mod observe;
 pub mod params;
 pub mod people;
+pub mod playbooks;
 pub mod refused;
 pub mod renewals;
 pub mod revenue;

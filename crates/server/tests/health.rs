@@ -7,7 +7,6 @@ mod common;
 
 use chrono::{Days, Utc};
 use common::{fields, TestApp};
-use keepwell_server::secrets::new_secret;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -16,27 +15,6 @@ on_both_backends!(
     segments_rules_and_scorecards_work_by_key,
     a_backtest_tells_churned_accounts_apart
 );
-
-async fn send_batch(app: &TestApp, batch: Vec<Value>) {
-    let (secret, hash, prefix) = new_secret("wk");
-    keepwell_server::people::create_write_key(
-        &app.store,
-        &keepwell_server::cause::Caller::system("test"),
-        "web",
-        (&hash, &prefix),
-    )
-    .await
-    .unwrap();
-    let res = app
-        .http
-        .post(app.url("/v1/batch"))
-        .basic_auth(&secret, Some(""))
-        .json(&json!({"batch": batch}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-}
 
 async fn account(app: &TestApp, body: Value) -> i64 {
     let (status, a) = app.post("/api/v1/accounts", &app.admin, body).await;
@@ -78,7 +56,7 @@ async fn a_score_is_explained_and_follows_sentiment_and_overrides(app: TestApp) 
     batch.push(track("u1", "Report Built", "2026-03-31T09:00:00Z"));
     batch.push(track("u2", "Report Built", "2026-03-28T09:00:00Z"));
     batch.push(track("u3", "Report Built", "2026-03-10T09:00:00Z"));
-    send_batch(&app, batch).await;
+    common::send_batch(&app, batch).await;
 
     let (status, h) = app.get(&format!("/api/v1/accounts/{acme}/health?as_of=2026-03-31"), &app.admin).await;
     assert_eq!(status, 200, "{h}");
@@ -257,7 +235,7 @@ async fn a_backtest_tells_churned_accounts_apart(app: TestApp) {
             }
         }
     }
-    send_batch(&app, batch).await;
+    common::send_batch(&app, batch).await;
     let (status, b) =
         app.get("/api/v1/health/backtest?horizon_days=30&from=2026-03-20&to=2026-03-31", &app.admin).await;
     assert_eq!(status, 200, "{b}");

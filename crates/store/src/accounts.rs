@@ -139,6 +139,24 @@ impl Store {
 
     /// The account holding `value` as any of its external ids, whatever the kind.
     /// A value held by two accounts is a conflict naming both.
+    /// The names of accounts by id (a few thousand at a time).
+    pub async fn account_names(&self, ids: &[i64]) -> Result<HashMap<i64, String>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(5_000) {
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let rows = sqlx::query(&format!("SELECT id, name FROM accounts WHERE id IN ({})", list.join(",")))
+                .fetch_all(self.pool())
+                .await?;
+            for r in &rows {
+                out.insert(r.try_get("id")?, text(r, "name")?);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn account_by_external_id(&self, value: &str) -> Result<Option<Account>> {
         let mut conn = self.pool().acquire().await?;
         match resolve_external_id(&mut conn, value).await? {
@@ -373,6 +391,29 @@ pub async fn update(w: &mut Write, id: i64, new: &NewAccount) -> Result<Changed>
         .await?;
     w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
     Ok(Changed { before, after })
+}
+
+/// Adds (`present`) or removes one tag of an account; says what it did.
+pub async fn set_tag(w: &mut Write, id: i64, tag: &str, present: bool) -> Result<String> {
+    let before = load_in_tx(&mut w.tx, id).await?;
+    let mut tags = before.tags.clone();
+    let has = tags.iter().any(|t| t == tag);
+    match (present, has) {
+        (true, true) => return Ok(format!("already tagged {tag:?}")),
+        (false, false) => return Ok(format!("not tagged {tag:?}")),
+        (true, false) => tags.push(tag.to_owned()),
+        (false, true) => tags.retain(|t| t != tag),
+    }
+    sqlx::query("UPDATE accounts SET tags = $1, updated_at = $2 WHERE id = $3")
+        .bind(serde_json::to_string(&tags).unwrap_or_default())
+        .bind(w.at)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    replace_tags(&mut w.tx, id, &tags).await?;
+    let after = load_in_tx(&mut w.tx, id).await?;
+    w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+    Ok(if present { format!("tagged {tag:?}") } else { format!("removed tag {tag:?}") })
 }
 
 /// Deletes an account with its contacts and external ids; returns it as it was.

@@ -57,6 +57,12 @@ const TABLES: &[&str] = &[
     "tasks",
     "task_comments",
     "notifications",
+    "playbooks",
+    "playbook_versions",
+    "playbook_enrolments",
+    "playbook_runs",
+    "playbook_actions",
+    "playbook_simulations",
 ];
 
 /// Tables whose `id` comes from a sequence on PostgreSQL.
@@ -84,6 +90,10 @@ const SERIAL: &[&str] = &[
     "tasks",
     "task_comments",
     "notifications",
+    "playbooks",
+    "playbook_runs",
+    "playbook_actions",
+    "playbook_simulations",
 ];
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -172,6 +182,8 @@ impl Store {
         sqlx::query("DELETE FROM event_index").execute(&mut *tx).await?;
         // A migrated database starts with the default scorecard; the backup has its own.
         sqlx::query("DELETE FROM scorecards").execute(&mut *tx).await?;
+        // … and with the built-in playbooks.
+        sqlx::query("DELETE FROM playbooks").execute(&mut *tx).await?;
         let mut summary = BackupSummary { rows: 0, tables: TABLES.len() };
         for (n, line) in lines {
             let line = line.map_err(|e| bad(n, e.to_string()))?;

@@ -17,6 +17,7 @@ pub mod jobs;
 mod migrate;
 pub mod notifications;
 pub mod people;
+pub mod playbooks;
 mod sql;
 pub mod tasks;
 pub mod testing;
@@ -176,6 +177,12 @@ impl Store {
     pub async fn migrate(&self) -> Result<Vec<i64>> {
         let applied = migrate::run(self).await?;
         self.ensure_default_scorecard().await?;
+        if applied.contains(&20) {
+            // The built-in playbooks, disabled, once: when the schema gains playbooks.
+            let mut w = self.write(&Actor::system("setup")).await?;
+            playbooks::add_built_ins(&mut w).await?;
+            w.commit().await?;
+        }
         Ok(applied)
     }
 

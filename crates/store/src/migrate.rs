@@ -126,6 +126,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_task_counts.sql"),
         postgres: include_str!("../migrations/postgres/0019_task_counts.sql"),
     },
+    Migration {
+        version: 20,
+        name: "playbooks",
+        sqlite: include_str!("../migrations/sqlite/0020_playbooks.sql"),
+        postgres: include_str!("../migrations/postgres/0020_playbooks.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -359,6 +365,11 @@ mod tests {
             19,
             "aff30e3efb1f2dc94d681917ef2b7ab0e7a343060ab876996a6ed4881f1010e2",
             "aff30e3efb1f2dc94d681917ef2b7ab0e7a343060ab876996a6ed4881f1010e2",
+        ),
+        (
+            20,
+            "f8d5dd7514d22899c24745f74a8f4b89ecf029f7c002e4f1ad5520127da5f10a",
+            "b66ae166abfa7ba8a00d91f617658de92ee043981a66a3da39b60e72d00d5740",
         ),
     ];
 

@@ -40,6 +40,8 @@ pub struct Task {
     pub description: String,
     /// What an automation's task is about (`renewal:123`); none for a task a person opened.
     pub source: Option<String>,
+    /// The key of the playbook that opened it, if one did.
+    pub playbook: Option<String>,
     /// Who opened it: an e-mail, `token:NAME`, `cli`, `playbook:KEY`.
     pub created_by: String,
     pub created_at: DateTime<Utc>,
@@ -116,6 +118,7 @@ fn row_of(r: &sqlx::any::AnyRow) -> Result<Task> {
         due_on: day(r, "due_on")?,
         snoozed_until: day(r, "snoozed_until")?,
         description: text(r, "description")?,
+        playbook: opt_text(r, "source")?.as_deref().and_then(playbook_of),
         source: opt_text(r, "source")?,
         created_by: text(r, "created_by")?,
         created_at: instant(r.try_get("created_at")?),
@@ -137,6 +140,11 @@ async fn load_on(conn: &mut sqlx::AnyConnection, id: i64) -> Result<Option<Task>
 
 async fn loaded(w: &mut Write, id: i64) -> Result<Task> {
     load(w, id).await?.ok_or_else(|| StoreError::NotFound(format!("no task with id {id}")))
+}
+
+/// The playbook a task's source names (`playbook:KEY:ACCOUNT:STEP`).
+fn playbook_of(source: &str) -> Option<String> {
+    source.strip_prefix("playbook:")?.split(':').next().map(str::to_owned)
 }
 
 /// The open task of `source`, if any.
@@ -231,6 +239,24 @@ pub async fn open(w: &mut Write, input: &TaskInput, why: Option<&str>) -> Result
     let after = loaded(w, before.id).await?;
     w.audit("task.reask", "task", Some(before.id.to_string()), Some(&before), Some(&after)).await?;
     Ok((after, false))
+}
+
+/// Closes (done) the open task of `source`, if any, by the write's actor, with a comment saying
+/// why: what an automation does once what it asked for no longer applies.
+pub async fn close_of_source(w: &mut Write, source: &str, why: &str) -> Result<()> {
+    let Some(before) = open_of_source(w, source).await? else { return Ok(()) };
+    sqlx::query(
+        "UPDATE tasks SET status = 'done', closed_at = $1, closed_by = $2, closed_by_id = $3, updated_at = $1 WHERE id = $4",
+    )
+    .bind(w.at)
+    .bind(&w.actor.label)
+    .bind(w.actor.user_id)
+    .bind(before.id)
+    .execute(&mut *w.tx)
+    .await?;
+    insert_comment(w, before.id, why).await?;
+    let after = loaded(w, before.id).await?;
+    w.audit("task.update", "task", Some(before.id.to_string()), Some(&before), Some(&after)).await
 }
 
 /// Changes task `before.id` to `input`. Leaving `open` records when and by whom; reopening clears it.

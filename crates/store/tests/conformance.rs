@@ -452,6 +452,14 @@ async fn backup_restores_into_an_empty_database(store: Store) {
         other.restore(&buf[..]).await.unwrap();
         assert_eq!(other.account(acme.id).await.unwrap().unwrap(), acme);
         assert_eq!(other.count_events(None).await.unwrap(), 2);
+        let keys = |p: Vec<keepwell_store::playbooks::StoredPlaybook>| {
+            p.into_iter().map(|p| (p.key, p.version)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(other.playbooks().await.unwrap()),
+            keys(store.playbooks().await.unwrap()),
+            "the built-ins once"
+        );
         assert_eq!(other.usage_days(g1, "2026-11-01", "2026-11-30").await.unwrap(), usage);
         assert_eq!(other.ingest(&events).await.unwrap().duplicates, 2, "message ids are restored too");
         let again = other.usage_days(g1, "2026-11-01", "2026-11-30").await.unwrap();
@@ -838,6 +846,7 @@ async fn health_pass_scores_moves_stages_keeps_membership_and_reruns_alike(store
             priority: 1,
         }],
         scorecards: vec![],
+        playbooks: vec![],
     };
     store.apply(&cli(), &defs, false).await.unwrap();
     let mut days_done = Vec::new();

@@ -58,7 +58,7 @@ pub async fn run(args: &BacktestArgs) -> anyhow::Result<()> {
             demo::write_book(&store, &DemoArgs { accounts: args.accounts, book, seed, ..DemoArgs::default() }).await?;
         }
         let written = t.elapsed().as_secs_f64();
-        keepwell_server::definitions::apply(&store, &Caller::system("bench"), &card, false).await?;
+        keepwell_server::definitions::apply(&store, &Caller::system("bench"), &card, false, "USD").await?;
         let Some((step, r)) = store.backtest("USD", "default", HORIZON, from, to).await? else {
             bail!("no default scorecard");
         };

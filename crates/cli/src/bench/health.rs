@@ -17,7 +17,7 @@ use std::time::Instant;
 
 /// Usage bits for `accounts` over the `days` before `to`: 2–8 users each, active on most
 /// weekdays, and 6 usage names of which each account uses a few.
-async fn usage(store: &Store, accounts: &[i64], to: NaiveDate, days: u64) -> anyhow::Result<usize> {
+pub(super) async fn usage(store: &Store, accounts: &[i64], to: NaiveDate, days: u64) -> anyhow::Result<usize> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let from = to - Days::new(days);
     let (first, last) = (day_number(from), day_number(to));
@@ -177,7 +177,7 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
                 }],
                 ..Definitions::default()
             };
-            keepwell_server::definitions::apply(&r, &Caller::system("bench"), &defs, false).await?;
+            keepwell_server::definitions::apply(&r, &Caller::system("bench"), &defs, false, "USD").await?;
             let from = today - Days::new(replay_days - 1);
             let t = Instant::now();
             let mut snapshots = 0;

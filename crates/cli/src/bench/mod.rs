@@ -24,6 +24,7 @@ mod backtest;
 mod deliveries;
 mod health;
 mod ingest;
+mod playbooks;
 mod workspace;
 use anyhow::{bail, Context};
 use keepwell_store::Store;
@@ -94,6 +95,9 @@ enum Bench {
     /// 10 000 queued webhook deliveries drained to a local receiver (deliveries/s), and one
     /// delivery's wait when the queue is idle.
     Deliveries,
+    /// 50 enabled playbooks over 100 000 accounts: the daily pass that acts, twice, and a
+    /// simulation of one over 90 days.
+    Playbooks,
     /// The home page, the task inbox and an account's timeline at 100 000 accounts, 1 000 000
     /// interactions (`--events`) and 200 000 tasks, 10 members asking at once (`--clients`).
     Workspace,
@@ -146,6 +150,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             attribution::run(&url, args.events.unwrap_or(1_000_000), args.accounts.unwrap_or(1_000)).await
         }
         Bench::Deliveries => deliveries::run(&url, args.events.unwrap_or(10_000)).await,
+        Bench::Playbooks => playbooks::run(&url, accounts).await,
         Bench::Workspace => {
             let w = workspace::WorkspaceArgs {
                 accounts,

@@ -68,7 +68,7 @@ pub async fn write(
     today: NaiveDate,
 ) -> anyhow::Result<usize> {
     let defs = Definitions::from_toml(DEFINITIONS).map_err(anyhow::Error::msg)?;
-    keepwell_server::definitions::apply(store, caller, &defs, false).await?;
+    keepwell_server::definitions::apply(store, caller, &defs, false, "USD").await?;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5e47);
     let churns = super::usage::churns(periods);
     let mut sentiments = 0;

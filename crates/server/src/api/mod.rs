@@ -10,6 +10,7 @@ pub mod health;
 pub mod interactions;
 pub mod metrics;
 pub mod openapi;
+pub mod playbooks;
 pub mod renewals;
 pub mod tasks;
 pub mod timeline;
@@ -80,6 +81,11 @@ pub fn routes() -> Router<AppState> {
         .route("/scorecards/{key}/weights", axum::routing::post(definitions::set_weights))
         .route("/lifecycle-rules", get(definitions::rules).post(definitions::save_rule))
         .route("/lifecycle-rules/{key}", axum::routing::delete(definitions::delete_rule))
+        .route("/playbooks", get(playbooks::list).post(playbooks::save))
+        .route("/playbooks/{key}", get(playbooks::show).patch(playbooks::switch))
+        .route("/playbooks/{key}/preview", get(playbooks::preview))
+        .route("/playbooks/{key}/simulation", get(playbooks::simulation))
+        .route("/playbooks/{key}/runs", get(playbooks::runs))
         .route("/metrics/{name}", get(metrics::show))
         .route("/renewals", get(renewals::list))
         .route("/renewals/rates", get(renewals::rates_view))

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Keepwell API", description = "Accounts, contacts, people, billing, revenue metrics, renewals, product usage, health scores, segments and lifecycle stages of a Keepwell workspace. \
+    info(title = "Keepwell API", description = "Accounts, contacts, people, billing, revenue metrics, renewals, product usage, health scores, segments, lifecycle stages and playbooks of a Keepwell workspace. \
         Authenticate with `Authorization: Bearer TOKEN` (`keepwell token create`). Collections are paged with \
         `limit` and `cursor`; errors are application/problem+json."),
     paths(
@@ -42,6 +42,8 @@ use utoipa::{Modify, OpenApi};
         super::deliveries::endpoints, super::deliveries::create_endpoint, super::deliveries::delete_endpoint,
         super::deliveries::rotate_secret, super::deliveries::enable_endpoint, super::deliveries::delivery,
         super::deliveries::deliveries, super::deliveries::retry,
+        super::playbooks::list, super::playbooks::show, super::playbooks::save, super::playbooks::switch,
+        super::playbooks::preview, super::playbooks::simulation, super::playbooks::runs,
     ),
     modifiers(&Bearer)
 )]

@@ -138,7 +138,7 @@ pub fn task_input(
         "source",
         "comment",
     ];
-    const SHOWN: &[&str] = &["created_by", "closed_at", "closed_by", "comments"];
+    const SHOWN: &[&str] = &["created_by", "closed_at", "closed_by", "comments", "playbook"];
     let mut invalid = Invalid::default();
     let mut comment = None;
     for (k, v) in body {

@@ -8,7 +8,7 @@ use keepwell_store::people::NewUser;
 use keepwell_store::testing::fresh_store;
 use keepwell_store::{Actor, Backend, Store};
 use reqwest::{Method, Response};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -175,4 +175,26 @@ macro_rules! on_both_backends {
         mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::TestApp::spawn(keepwell_store::Backend::Sqlite).await).await } )* }
         mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::TestApp::spawn(keepwell_store::Backend::Postgres).await).await } )* }
     };
+}
+
+/// Sends a Segment batch with a new write key; it must be taken (200).
+pub async fn send_batch(app: &TestApp, batch: Vec<Value>) {
+    let (secret, hash, prefix) = new_secret("wk");
+    keepwell_server::people::create_write_key(
+        &app.store,
+        &keepwell_server::cause::Caller::system("test"),
+        "web",
+        (&hash, &prefix),
+    )
+    .await
+    .unwrap();
+    let res = app
+        .http
+        .post(app.url("/v1/batch"))
+        .basic_auth(&secret, Some(""))
+        .json(&json!({"batch": batch}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }

@@ -4,7 +4,7 @@
 mod pass;
 mod read;
 
-pub use pass::{union, Lead, Leader, LiveFacts, Scope};
+pub use pass::{union, Lead, Leader, LiveFacts, Scope, Simulated};
 pub(crate) use read::record_stage_change;
 pub use read::{
     add_override, add_sentiment, clear_override, Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot,
@@ -141,6 +141,12 @@ impl Store {
             segments: self.segments().await?.into_iter().map(|s| s.def).collect(),
             lifecycle_rules: self.lifecycle_rules().await?.into_iter().map(|r| r.def).collect(),
             scorecards: self.scorecards().await?.into_iter().map(|s| s.def).collect(),
+            playbooks: self
+                .playbooks()
+                .await?
+                .into_iter()
+                .map(|p| keepwell_core::playbook::PlaybookDef { enabled: Some(p.enabled), ..p.definition })
+                .collect(),
         })
     }
 

@@ -16,6 +16,17 @@ use sqlx::Row;
 use std::collections::HashMap;
 use std::str::FromStr;
 
+/// How far before a simulation's first day (beyond its trigger's days) it looks for runs of days
+/// under way.
+pub const LOOK_BACK_DAYS: u64 = 30;
+
+/// What a simulated playbook did: (day, account, act), and where it stands with each account.
+#[derive(Debug, Clone, Default)]
+pub struct Simulated {
+    pub acts: Vec<(NaiveDate, i64, keepwell_core::playbook::Act)>,
+    pub enrolments: Vec<(i64, keepwell_core::facts::Enrolment)>,
+}
+
 /// Which accounts a pass reads.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
@@ -395,28 +406,34 @@ impl Store {
     /// days wrote.
     pub async fn write_days(&self, plan: &Plan, accounts: Option<&[i64]>, days: &[(NaiveDate, Day)]) -> Result<()> {
         let t = std::time::Instant::now();
-        let mut tx = self.begin().await?;
+        let mut w = self.write(&crate::Actor::system("pass")).await?;
         let sqlite = self.backend() == crate::Backend::Sqlite;
         if sqlite {
             // A day touches every account's page of the snapshots' account index: with the usual
             // 8 MiB cache each of them is read back from the OS for every day written.
-            sqlx::query("PRAGMA cache_size = -262144").execute(&mut *tx).await?;
+            sqlx::query("PRAGMA cache_size = -262144").execute(&mut *w.tx).await?;
         }
         // Today's pass (and yesterday's, caught up) tells the endpoints what changed; a replay of
         // history or of some accounts rewrites the past and tells no one.
-        let subscribers = crate::deliveries::Subscribers::load(&mut tx).await?;
+        let subscribers = crate::deliveries::Subscribers::load(&mut w.tx).await?;
         let live_from = self.clock().today() - chrono::Days::new(1);
         for (day, out) in days {
-            write_day(&mut tx, self.backend(), self.now_micros(), plan, accounts, *day, out).await?;
+            write_day(&mut w.tx, self.backend(), self.now_micros(), plan, accounts, *day, out).await?;
             if accounts.is_none() && *day >= live_from {
-                emit_day(&mut tx, self.now_micros(), plan, (*day, out), &subscribers).await?;
+                emit_day(&mut w.tx, self.now_micros(), plan, (*day, out), &subscribers).await?;
+            }
+            // What the playbooks decided, in the transaction that records the day (a plan has
+            // playbooks only for a pass that acts).
+            crate::playbooks::write_enrolments(&mut w.tx, w.backend, &out.enrolments).await?;
+            for a in &out.acts {
+                crate::playbooks::act(&mut w, &plan.playbooks[a.playbook], a.account, *day, &a.act).await?;
             }
         }
         let written = t.elapsed();
         if sqlite {
-            sqlx::query(&format!("PRAGMA cache_size = {}", crate::SQLITE_CACHE)).execute(&mut *tx).await?;
+            sqlx::query(&format!("PRAGMA cache_size = {}", crate::SQLITE_CACHE)).execute(&mut *w.tx).await?;
         }
-        tx.commit().await?;
+        w.commit().await?;
         tracing::debug!(
             days = days.len(),
             write_ms = written.as_millis() as u64,
@@ -424,6 +441,20 @@ impl Store {
             "wrote days"
         );
         Ok(())
+    }
+
+    /// [`Store::run_days`] as the pass that acts (the timer's, `tick`'s): the enabled playbooks
+    /// are stepped on from where the last such pass left them, and do what they decide.
+    pub async fn act_days(
+        &self,
+        reporting: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        progress: impl FnMut(NaiveDate, &Day),
+    ) -> Result<()> {
+        let mut plan = self.plan().await?;
+        plan.playbooks = self.enabled_playbooks().await?;
+        self.pass_days(plan, reporting, None, from, to, progress).await
     }
 
     /// Runs the daily pass for every day from `from` to `to`, oldest first, a week of whole days
@@ -441,19 +472,38 @@ impl Store {
 
     /// [`Store::run_days`] for some accounts only (`Some`): their snapshots, membership and
     /// stage changes of those days are rewritten, everyone else's left alone (after their usage
-    /// was linked late, say).
+    /// was linked late, say). Never acts: playbooks are left out.
     pub async fn run_days_of(
         &self,
         reporting: &str,
         accounts: Option<&[i64]>,
         from: NaiveDate,
         to: NaiveDate,
-        mut progress: impl FnMut(NaiveDate, &Day),
+        progress: impl FnMut(NaiveDate, &Day),
     ) -> Result<()> {
         let plan = self.plan().await?;
+        self.pass_days(plan, reporting, accounts, from, to, progress).await
+    }
+
+    async fn pass_days(
+        &self,
+        plan: Plan,
+        reporting: &str,
+        accounts: Option<&[i64]>,
+        from: NaiveDate,
+        to: NaiveDate,
+        mut progress: impl FnMut(NaiveDate, &Day),
+    ) -> Result<()> {
         let needs = plan.needs();
         let scope = accounts.map_or(Scope::All, Scope::Accounts);
         let mut facts = self.pass_facts(scope, from, to, &needs).await?;
+        if !plan.playbooks.is_empty() {
+            let ids: Vec<i64> = plan.playbooks.iter().map(|p| p.id).collect();
+            let mut enrolled = self.enrolments(&ids).await?;
+            for f in &mut facts {
+                f.enrolments = enrolled.remove(&f.id).unwrap_or_default();
+            }
+        }
         let mut members = self.members_before(scope, from).await?;
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
@@ -489,6 +539,78 @@ impl Store {
         }
         worker.await.map_err(|e| corrupt(&format!("the daily pass stopped: {e}")))?;
         Ok(())
+    }
+
+    /// What playbook `p` would have done from `from` to `to`, computed from the facts as they were
+    /// and written nowhere: its trigger is first stepped over the days before `from` it needs
+    /// (its days, its closing margin and [`LOOK_BACK_DAYS`]), and
+    /// with `existing` the accounts it then already holds for fire on `from` (what enabling it
+    /// that day with "enrol accounts that already match" does). Returns each day's acts and where
+    /// it stands with every account after `to`.
+    pub async fn simulate_playbook(
+        &self,
+        reporting: &str,
+        p: keepwell_core::playbook::Playbook,
+        (from, to): (NaiveDate, NaiveDate),
+        existing: bool,
+    ) -> Result<Simulated> {
+        // A run of days under way is found back to its first day if that lies within the
+        // trigger's days and a month more before `from`: its occurrence, and what it held.
+        let warm = u64::from(p.def.trigger.days()) + u64::from(p.def.close_after_days.unwrap_or(0)) + LOOK_BACK_DAYS;
+        let start = from - ChronoDays::new(warm);
+        let mut plan = self.plan().await?;
+        plan.playbooks = vec![p];
+        let needs = plan.needs();
+        let mut facts = self.pass_facts(Scope::All, start, to, &needs).await?;
+        let mut members = self.members_before(Scope::All, start).await?;
+        let fx = self.fx_table().await?;
+        let catalogue = self.plan_features().await?;
+        let fed = self.fed().await?;
+        let reporting = reporting.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut acts = Vec::new();
+            let mut day = start;
+            while day <= to {
+                if day == from && existing {
+                    for f in &mut facts {
+                        for e in f.enrolments.values_mut() {
+                            e.fired = false;
+                        }
+                    }
+                }
+                let ctx = Context { day, reporting: &reporting, fx: &fx, catalogue: &catalogue, fed };
+                let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
+                if day >= from {
+                    acts.extend(out.acts.into_iter().map(|a| (day, a.account, a.act)));
+                }
+                let Some(next) = day.succ_opt() else { break };
+                day = next;
+            }
+            let id = plan.playbooks[0].id;
+            let enrolments = facts.iter().filter_map(|f| f.enrolments.get(&id).map(|e| (f.id, *e))).collect();
+            Simulated { acts, enrolments }
+        })
+        .await
+        .map_err(|e| corrupt(&format!("the simulation stopped: {e}")))
+    }
+
+    /// Does what a simulation of `p` found for `day` (the acts of that day), and switches it on
+    /// with where it then stands with every account, in one write: enabling a playbook.
+    pub async fn enable_playbook(
+        &self,
+        w: &mut crate::Write,
+        p: &keepwell_core::playbook::Playbook,
+        choice: &str,
+        day: NaiveDate,
+        simulated: &Simulated,
+    ) -> Result<crate::playbooks::StoredPlaybook> {
+        let stored = crate::playbooks::switch(w, &p.def.key, true, choice, &simulated.enrolments).await?;
+        for (d, account, act) in &simulated.acts {
+            if *d == day {
+                crate::playbooks::act(w, p, *account, day, act).await?;
+            }
+        }
+        Ok(stored)
     }
 
     /// Backtests scorecard `key` from `from` to `to` with churn within `horizon` days: every

@@ -1,0 +1,584 @@
+//! Playbooks: a trigger that must hold for some consecutive days, a condition that must hold on
+//! the day it fires, and actions. Pure: the daily pass observes each account's trigger, carries
+//! its [`Enrolment`] from day to day and hands the store what to do; simulation runs the same
+//! steps over past days and writes nothing.
+//!
+//! ```toml
+//! [[playbook]]
+//! key = "messages-red"
+//! name = "Messages received red for a week"
+//! trigger = { kind = "measure", measure = "messages_received", band = "red", days = 7 }
+//! condition = 'mrr > 0'          # optional, checked on the day it would fire
+//! reenrol = "every_time"         # or "once", or "after_days" with reenrol_days = 30
+//! close_after_days = 3           # its open tasks close once the trigger cleared for 3 days
+//!
+//! [[playbook.actions]]
+//! kind = "task"
+//! title = "Reach out"
+//! task_kind = "risk"
+//! due_days = 3
+//! ```
+
+use crate::expr::{self, Expr};
+use crate::facts::{AccountDay, Enrolment};
+use crate::health::{Band, Bands, Measure, Reading};
+use crate::limits::{definition_name, key_error, PLAYBOOK_DAYS};
+use crate::measure::SCHEMA;
+use crate::task::{Kind, Priority};
+use crate::Invalid;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+fn one() -> u32 {
+    1
+}
+
+fn risk() -> String {
+    "risk".into()
+}
+
+fn normal() -> String {
+    "normal".into()
+}
+
+/// A playbook as `keepwell apply` reads it from TOML and the API from JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaybookDef {
+    #[schema(max_length = 64)]
+    pub key: String,
+    #[schema(max_length = 200)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schema(max_length = 2000)]
+    pub description: String,
+    pub trigger: TriggerDef,
+    /// A filter-language condition that must also hold on the day the playbook fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 4096)]
+    pub condition: Option<String>,
+    /// `every_time` (each new run of the trigger), `once` (once per account ever) or `after_days`
+    /// (at most once per `reenrol_days`).
+    #[serde(default)]
+    pub reenrol: Reenrol,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reenrol_days: Option<u32>,
+    /// Its open tasks close themselves once the trigger has not held for this many days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_after_days: Option<u32>,
+    #[schema(max_items = 20)]
+    pub actions: Vec<ActionDef>,
+    /// In a definitions file only: switches it on (enrolling the accounts that already match) or
+    /// off (keeping its open tasks) when applied. Not part of its versions; `export` writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// What a playbook watches; each must hold `days` consecutive days (1: the day it first holds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TriggerDef {
+    /// The measure's own 0–100 score falls in `band` of the scorecard in force that day (found by
+    /// its key there; where the scorecard has none, or it has no data, it does not hold).
+    Measure {
+        #[schema(max_length = 64)]
+        measure: String,
+        band: Band,
+        #[serde(default = "one")]
+        days: u32,
+    },
+    /// The account's health band in force is `band`.
+    Health {
+        band: Band,
+        #[serde(default = "one")]
+        days: u32,
+    },
+    /// A filter-language condition holds, such as `license_utilization() >= 90`.
+    Condition {
+        #[schema(max_length = 4096)]
+        condition: String,
+        #[serde(default = "one")]
+        days: u32,
+    },
+}
+
+impl TriggerDef {
+    pub fn days(&self) -> u32 {
+        match self {
+            TriggerDef::Measure { days, .. } | TriggerDef::Health { days, .. } | TriggerDef::Condition { days, .. } => {
+                *days
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reenrol {
+    #[default]
+    EveryTime,
+    Once,
+    AfterDays,
+}
+
+/// What a playbook does when it fires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionDef {
+    /// A task for the account's owner; asked again (not duplicated) while it is open.
+    Task {
+        #[schema(max_length = 300)]
+        title: String,
+        /// `risk`, `opportunity`, `onboarding`, `renewal` or `other`.
+        #[serde(default = "risk")]
+        task_kind: String,
+        /// `low`, `normal`, `high` or `urgent`.
+        #[serde(default = "normal")]
+        priority: String,
+        /// Due this many days after the day it fired; none: no due date.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_days: Option<u32>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        #[schema(max_length = 2000)]
+        description: String,
+    },
+    /// Adds a tag to the account.
+    Tag {
+        #[schema(max_length = 50)]
+        tag: String,
+    },
+    /// Removes a tag from the account.
+    Untag {
+        #[schema(max_length = 50)]
+        tag: String,
+    },
+}
+
+fn days_in_range(invalid: &mut Invalid, field: String, days: u32) {
+    if days == 0 || days > PLAYBOOK_DAYS {
+        invalid.push(field, format!("a number of days from 1 to {PLAYBOOK_DAYS}"));
+    }
+}
+
+/// Checks a playbook definition, every error named by its path under `at`.
+pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
+    if let Some(m) = key_error(&p.key) {
+        invalid.push(format!("{at}key"), m);
+    }
+    definition_name(&p.name, at, invalid);
+    crate::limits::text(invalid, &format!("{at}description"), Some(&p.description), crate::limits::REASON);
+    let t = format!("{at}trigger.");
+    match &p.trigger {
+        TriggerDef::Measure { measure, band, .. } => {
+            if let Some(m) = key_error(measure) {
+                invalid.push(format!("{t}measure"), m);
+            }
+            if !band.is_scored() {
+                invalid.push(format!("{t}band"), "a measure's band is red, yellow or green");
+            }
+        }
+        TriggerDef::Health { .. } => {}
+        TriggerDef::Condition { condition, .. } => {
+            if let Err(e) = expr::parse(condition, &SCHEMA) {
+                invalid.push(format!("{t}condition"), e.to_string());
+            }
+        }
+    }
+    days_in_range(invalid, format!("{t}days"), p.trigger.days());
+    if let Some(Err(e)) = p.condition.as_deref().map(|c| expr::parse(c, &SCHEMA)) {
+        invalid.push(format!("{at}condition"), e.to_string());
+    }
+    match (p.reenrol, p.reenrol_days) {
+        (Reenrol::AfterDays, Some(d)) => days_in_range(invalid, format!("{at}reenrol_days"), d),
+        (Reenrol::AfterDays, None) => invalid.push(format!("{at}reenrol_days"), "is required with after_days"),
+        (_, Some(_)) => invalid.push(format!("{at}reenrol_days"), "only with reenrol = \"after_days\""),
+        (_, None) => {}
+    }
+    if let Some(d) = p.close_after_days {
+        days_in_range(invalid, format!("{at}close_after_days"), d);
+    }
+    if p.actions.is_empty() {
+        invalid.push(format!("{at}actions"), "a playbook needs at least one action");
+    }
+    crate::limits::count(invalid, &format!("{at}actions"), p.actions.len(), crate::limits::ACTIONS, "actions");
+    for (i, a) in p.actions.iter().enumerate() {
+        let at = format!("{at}actions[{i}].");
+        match a {
+            ActionDef::Task { title, task_kind, priority, due_days, description } => {
+                crate::limits::required_text(invalid, &format!("{at}title"), Some(title), crate::limits::SUBJECT);
+                if let Err(e) = Kind::parse(task_kind) {
+                    invalid.push(format!("{at}task_kind"), e);
+                }
+                if let Err(e) = Priority::parse(priority) {
+                    invalid.push(format!("{at}priority"), e);
+                }
+                if let Some(d) = due_days {
+                    if *d > PLAYBOOK_DAYS {
+                        invalid.push(format!("{at}due_days"), format!("at most {PLAYBOOK_DAYS}"));
+                    }
+                }
+                crate::limits::text(invalid, &format!("{at}description"), Some(description), crate::limits::REASON);
+            }
+            ActionDef::Tag { tag } | ActionDef::Untag { tag } => {
+                crate::limits::required_text(invalid, &format!("{at}tag"), Some(tag), crate::limits::TAG);
+            }
+        }
+    }
+}
+
+enum Trigger {
+    Measure { key: String, band: Band },
+    Health { band: Band },
+    Condition(Expr),
+}
+
+/// A checked playbook ready for the pass, at one version.
+#[derive(Clone)]
+pub struct Playbook {
+    pub id: i64,
+    pub version: i64,
+    pub def: PlaybookDef,
+    trigger: std::sync::Arc<Trigger>,
+    condition: Option<Expr>,
+}
+
+impl std::fmt::Debug for Playbook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Playbook")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("key", &self.def.key)
+            .finish()
+    }
+}
+
+/// What a scorecard said of an account on a day, as a trigger reads it.
+#[derive(Clone, Copy)]
+pub struct Scored<'a> {
+    pub measures: &'a [Measure],
+    pub bands: Bands,
+    pub readings: &'a [Reading],
+    /// The score and band in force.
+    pub score: Option<Decimal>,
+    pub band: Option<Band>,
+}
+
+/// What the pass does for a playbook and an account on a day.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Act {
+    /// The trigger has held `held` days since `occurrence` (its first day) and the condition holds:
+    /// do the actions. `values` are what made it fire.
+    Fire { occurrence: NaiveDate, values: Value },
+    /// The trigger has not held for `close_after_days` since it fired: close its open tasks.
+    Close,
+}
+
+impl Playbook {
+    /// Compiles a checked definition (an unchecked one fails on its first error).
+    pub fn compile(id: i64, version: i64, def: PlaybookDef) -> Result<Playbook, String> {
+        let trigger = match &def.trigger {
+            TriggerDef::Measure { measure, band, .. } => Trigger::Measure { key: measure.clone(), band: *band },
+            TriggerDef::Health { band, .. } => Trigger::Health { band: *band },
+            TriggerDef::Condition { condition, .. } => {
+                Trigger::Condition(expr::parse(condition, &SCHEMA).map_err(|e| format!("trigger.condition: {e}"))?)
+            }
+        };
+        let condition = def
+            .condition
+            .as_deref()
+            .map(|c| expr::parse(c, &SCHEMA))
+            .transpose()
+            .map_err(|e| format!("condition: {e}"))?;
+        Ok(Playbook { id, version, def, trigger: std::sync::Arc::new(trigger), condition })
+    }
+
+    /// The expressions it evaluates (what the pass must load for them).
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut all: Vec<&Expr> = self.condition.iter().collect();
+        if let Trigger::Condition(e) = &*self.trigger {
+            all.push(e);
+        }
+        all
+    }
+
+    /// Whether the trigger holds for the account today, with the values it read; None when not.
+    pub fn observe(&self, env: &AccountDay, scored: Option<Scored>) -> Option<Value> {
+        let number = |d: Option<Decimal>| d.map(|d| d.normalize().to_string());
+        match &*self.trigger {
+            Trigger::Measure { key, band } => {
+                let s = scored?;
+                let i = s.measures.iter().position(|m| &m.key == key)?;
+                let reading = s.readings.get(i)?;
+                let value = reading.value.filter(|_| reading.applicable)?;
+                let score = s.measures[i].scale.score(value);
+                let is = s.bands.of(score);
+                (is == *band).then(|| {
+                    json!({"measure": key, "value": number(Some(value)), "score": number(Some(score)), "band": is.as_str()})
+                })
+            }
+            Trigger::Health { band } => {
+                let s = scored?;
+                (s.band == Some(*band)).then(|| json!({"score": number(s.score), "band": band.as_str()}))
+            }
+            Trigger::Condition(e) => e.eval(env).then(|| json!({"condition": self.trigger_text()})),
+        }
+    }
+
+    fn trigger_text(&self) -> &str {
+        match &self.def.trigger {
+            TriggerDef::Condition { condition, .. } => condition,
+            _ => "",
+        }
+    }
+
+    /// Whether the playbook's own condition holds today (true without one).
+    pub fn condition_holds(&self, env: &AccountDay) -> bool {
+        self.condition.as_ref().is_none_or(|c| c.eval(env))
+    }
+
+    /// Moves an account's enrolment on by `day`, given what the trigger observed and whether the
+    /// condition holds then (asked only when it would fire), and says what to do.
+    pub fn step(
+        &self,
+        e: &mut Enrolment,
+        day: NaiveDate,
+        observed: Option<Value>,
+        condition: impl FnOnce() -> bool,
+    ) -> Option<Act> {
+        let Some(mut values) = observed else {
+            if e.since.take().is_some() && std::mem::take(&mut e.fired) {
+                e.cleared_on = Some(day);
+            }
+            let margin = self.def.close_after_days?;
+            let cleared = e.cleared_on?;
+            if (day - cleared).num_days() + 1 >= i64::from(margin) {
+                e.cleared_on = None;
+                return Some(Act::Close);
+            }
+            return None;
+        };
+        e.cleared_on = None;
+        let since = match e.since {
+            Some(s) => s,
+            None => {
+                e.fired = false;
+                *e.since.insert(day)
+            }
+        };
+        let held = (day - since).num_days() + 1;
+        if e.fired || held < i64::from(self.def.trigger.days()) {
+            return None;
+        }
+        let allowed = match self.def.reenrol {
+            Reenrol::EveryTime => true,
+            Reenrol::Once => e.last_fired.is_none(),
+            Reenrol::AfterDays => {
+                e.last_fired.is_none_or(|last| (day - last).num_days() >= i64::from(self.def.reenrol_days.unwrap_or(0)))
+            }
+        };
+        if !allowed || !condition() {
+            return None;
+        }
+        e.fired = true;
+        e.last_fired = Some(day);
+        if let Some(map) = values.as_object_mut() {
+            map.insert("held_days".into(), json!(held));
+        }
+        Some(Act::Fire { occurrence: since, values })
+    }
+}
+
+/// The playbooks a new workspace starts with, disabled.
+pub fn built_in() -> Vec<PlaybookDef> {
+    let task = |title: &str, kind: &str, description: &str| ActionDef::Task {
+        title: title.into(),
+        task_kind: kind.into(),
+        priority: "normal".into(),
+        due_days: Some(7),
+        description: description.into(),
+    };
+    let def = |key: &str, name: &str, trigger: TriggerDef, action: ActionDef| PlaybookDef {
+        key: key.into(),
+        name: name.into(),
+        description: String::new(),
+        trigger,
+        condition: None,
+        reenrol: Reenrol::EveryTime,
+        reenrol_days: None,
+        close_after_days: None,
+        actions: vec![action],
+        enabled: None,
+    };
+    vec![
+        def(
+            "low-usage",
+            "Low usage for a week",
+            TriggerDef::Condition { condition: "license_utilization(7) < 20".into(), days: 7 },
+            task(
+                "Low usage: under a fifth of the seats active",
+                "risk",
+                "Users active in the last 7 days have been below 20 % of the licensed seats for 7 days.",
+            ),
+        ),
+        def(
+            "health-red",
+            "Health turned red",
+            TriggerDef::Health { band: Band::Red, days: 1 },
+            task("Health is red: find out why", "risk", "The account's health score turned red."),
+        ),
+        def(
+            "reference-candidates",
+            "Reference candidates",
+            TriggerDef::Condition { condition: "band = \"green\" and days_since_activity() <= 7".into(), days: 60 },
+            ActionDef::Tag { tag: "reference-candidate".into() },
+        ),
+        def(
+            "seats-nearly-full",
+            "Seats nearly full",
+            TriggerDef::Condition { condition: "license_utilization() >= 90".into(), days: 1 },
+            task("Upsell: seats nearly full", "opportunity", "Nine in ten licensed seats are in use."),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Context, Facts};
+    use crate::health::{Missing, Scale};
+
+    fn playbook(toml_text: &str) -> Playbook {
+        #[derive(Deserialize)]
+        struct File {
+            playbook: Vec<PlaybookDef>,
+        }
+        let def = toml::from_str::<File>(toml_text).unwrap().playbook.remove(0);
+        let mut invalid = Invalid::default();
+        check_playbook(&def, "", &mut invalid);
+        assert!(invalid.errors.is_empty(), "{invalid}");
+        Playbook::compile(1, 1, def).unwrap()
+    }
+
+    const EXAMPLE: &str = r#"
+[[playbook]]
+key = "messages-red"
+name = "Messages received red for a week"
+trigger = { kind = "measure", measure = "messages_received", band = "red", days = 7 }
+close_after_days = 3
+
+[[playbook.actions]]
+kind = "task"
+title = "Reach out"
+"#;
+
+    fn day(n: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, n).unwrap()
+    }
+
+    /// The issue's example: a measure red for 7 consecutive days fires once, on the 7th day, for
+    /// the run that began on day 1; a day back in yellow starts the count again; once cleared for
+    /// the margin it closes what it opened.
+    #[test]
+    fn a_measure_red_for_seven_days_fires_once_on_the_seventh() {
+        let p = playbook(EXAMPLE);
+        let measures = [Measure {
+            key: "messages_received".into(),
+            weight: Decimal::ONE,
+            scale: Scale::Linear { bad: Decimal::ZERO, good: Decimal::from(10) },
+            missing: Missing::Skip,
+        }];
+        let facts = Facts::default();
+        let (fx, catalogue): (crate::metrics::FxTable, Vec<crate::usage::Feature>) = Default::default();
+        let ctx = Context { day: day(1), reporting: "USD", fx: &fx, catalogue: &catalogue, fed: Default::default() };
+        let env = AccountDay::new(&facts, ctx);
+        // Messages per day: 2 (score 20, red) for days 1–3, 5 (yellow) on day 4, then red from day 5.
+        let value = |d: u32| if d == 4 { 5 } else { 2 };
+        let mut e = Enrolment::default();
+        let mut fired = Vec::new();
+        for d in 1..=20 {
+            let readings =
+                [Reading { value: Some(Decimal::from(if d > 13 { 9 } else { value(d) })), applicable: true }];
+            let scored =
+                Scored { measures: &measures, bands: Bands::default(), readings: &readings, score: None, band: None };
+            if let Some(act) = p.step(&mut e, day(d), p.observe(&env, Some(scored)), || true) {
+                fired.push((d, act));
+            }
+        }
+        // Red again from day 5: the 7th red day is day 11. Green from day 14: closed on day 16.
+        assert_eq!(fired.len(), 2, "{fired:?}");
+        let Act::Fire { occurrence, values } = &fired[0].1 else { panic!("{fired:?}") };
+        assert_eq!((fired[0].0, *occurrence), (11, day(5)));
+        assert_eq!(values["score"], "20");
+        assert_eq!(values["held_days"], 7);
+        assert_eq!(fired[1], (16, Act::Close));
+    }
+
+    #[test]
+    fn reenrolment_once_or_after_days() {
+        let mut p = playbook(EXAMPLE);
+        p.def.trigger = TriggerDef::Measure { measure: "m".into(), band: Band::Red, days: 1 };
+        let on = |p: &Playbook, pattern: &[bool]| -> Vec<usize> {
+            let mut e = Enrolment::default();
+            (0..pattern.len())
+                .filter(|i| {
+                    let obs = pattern[*i].then(|| json!({}));
+                    matches!(p.step(&mut e, day(1 + *i as u32), obs, || true), Some(Act::Fire { .. }))
+                })
+                .collect()
+        };
+        let pattern = [true, false, true, false, true, false, true];
+        assert_eq!(on(&p, &pattern), vec![0, 2, 4, 6]);
+        p.def.reenrol = Reenrol::Once;
+        assert_eq!(on(&p, &pattern), vec![0]);
+        p.def.reenrol = Reenrol::AfterDays;
+        p.def.reenrol_days = Some(4);
+        assert_eq!(on(&p, &pattern), vec![0, 4]);
+        // The condition is asked only on the day it would fire, and a failed one fires later.
+        p.def.reenrol = Reenrol::EveryTime;
+        let mut e = Enrolment::default();
+        assert_eq!(p.step(&mut e, day(1), Some(json!({})), || false), None);
+        assert!(
+            matches!(p.step(&mut e, day(2), Some(json!({})), || true), Some(Act::Fire { occurrence, .. }) if occurrence == day(1))
+        );
+    }
+
+    #[test]
+    fn definitions_name_what_is_wrong() {
+        let def: PlaybookDef = serde_json::from_value(json!({
+            "key": "Bad Key", "name": "", "trigger": {"kind": "measure", "measure": "m", "band": "churned", "days": 0},
+            "condition": "mrr >", "reenrol": "after_days", "actions": [
+                {"kind": "task", "title": "", "task_kind": "chore", "priority": "now"}, {"kind": "tag", "tag": ""}
+            ]
+        }))
+        .unwrap();
+        let mut invalid = Invalid::default();
+        check_playbook(&def, "playbook[0].", &mut invalid);
+        let fields: Vec<&str> = invalid.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "playbook[0].key",
+                "playbook[0].name",
+                "playbook[0].trigger.band",
+                "playbook[0].trigger.days",
+                "playbook[0].condition",
+                "playbook[0].reenrol_days",
+                "playbook[0].actions[0].title",
+                "playbook[0].actions[0].task_kind",
+                "playbook[0].actions[0].priority",
+                "playbook[0].actions[1].tag",
+            ]
+        );
+        assert!(serde_json::from_value::<PlaybookDef>(
+            json!({"key": "k", "name": "n", "trigger": {"kind": "health", "band": "red", "extra": 1}, "actions": []})
+        )
+        .is_err());
+        for def in built_in() {
+            let mut invalid = Invalid::default();
+            check_playbook(&def, "", &mut invalid);
+            assert!(invalid.errors.is_empty(), "{}: {invalid}", def.key);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The playbooks use cases, which the API, the pages and the CLI call: save, switch on (enrolling
+//! the accounts that already match, or only new occurrences) and off (keeping or closing their
+//! open tasks), preview what switching on would do now, and simulate past days.
+
+use crate::cause::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::refused::Outcome;
+use chrono::{Days, NaiveDate};
+use keepwell_core::playbook::{Act, Playbook, PlaybookDef};
+use keepwell_core::Invalid;
+use keepwell_store::health::Change;
+use keepwell_store::playbooks::StoredPlaybook;
+use keepwell_store::Store;
+use serde::{Deserialize, Serialize};
+
+/// The most days one simulation covers.
+pub const MAX_SIMULATED_DAYS: i64 = 366;
+
+pub async fn save(store: &Store, caller: &Caller, def: &PlaybookDef) -> Outcome<Change> {
+    caller.decide(store, async |w| keepwell_store::playbooks::save(w, def).await).await
+}
+
+pub(crate) async fn stored(store: &Store, key: &str) -> ApiResult<StoredPlaybook> {
+    store.playbook(key).await?.ok_or_else(|| ApiError::NotFound(format!("no playbook {key:?}")))
+}
+
+fn compiled(p: &StoredPlaybook) -> ApiResult<Playbook> {
+    if let Some(problem) = &p.problem {
+        return Err(ApiError::Invalid(Invalid::field("definition", format!("the playbook does not check: {problem}"))));
+    }
+    Playbook::compile(p.id, p.version, p.definition.clone())
+        .map_err(|e| ApiError::Invalid(Invalid::field("definition", e)))
+}
+
+/// A change of `enabled`, as the API's PATCH states it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Switch {
+    pub enabled: bool,
+    /// When enabling: `existing` (accounts that already match are enrolled now, the default) or
+    /// `new` (only occurrences that begin from now on count).
+    #[serde(default)]
+    pub enrol: Option<String>,
+    /// When disabling: `keep` (the default) or `close` its open tasks.
+    #[serde(default)]
+    pub open_tasks: Option<String>,
+}
+
+impl Switch {
+    /// The choice it records, checked.
+    fn choice(&self) -> Result<&str, Invalid> {
+        let (field, given, allowed) = if self.enabled {
+            ("enrol", self.enrol.as_deref().unwrap_or("existing"), ["existing", "new"])
+        } else {
+            ("open_tasks", self.open_tasks.as_deref().unwrap_or("keep"), ["keep", "close"])
+        };
+        let other = if self.enabled { ("open_tasks", &self.open_tasks) } else { ("enrol", &self.enrol) };
+        if other.1.is_some() {
+            return Err(Invalid::field(
+                other.0,
+                format!("only when {}", if self.enabled { "disabling" } else { "enabling" }),
+            ));
+        }
+        allowed
+            .into_iter()
+            .find(|a| *a == given)
+            .ok_or_else(|| Invalid::field(field, format!("{given:?} is not one of {}", allowed.join(", "))))
+    }
+}
+
+/// Switches a playbook on or off as of `today`. Switching on steps its trigger over the days
+/// before today (so a run of days already under way counts) and does what it finds for today;
+/// switching on what is on, or off what is off, changes nothing.
+pub async fn switch(
+    store: &Store,
+    caller: &Caller,
+    reporting: &str,
+    key: &str,
+    s: &Switch,
+    today: NaiveDate,
+) -> ApiResult<StoredPlaybook> {
+    let choice = s.choice().map_err(ApiError::Invalid)?;
+    let p = stored(store, key).await?;
+    if p.enabled == s.enabled {
+        return Ok(p);
+    }
+    if !s.enabled {
+        return caller
+            .decide(store, async |w| keepwell_store::playbooks::switch(w, key, false, choice, &[]).await)
+            .await
+            .map_err(Into::into);
+    }
+    let playbook = compiled(&p)?;
+    let simulated = store.simulate_playbook(reporting, playbook.clone(), (today, today), choice == "existing").await?;
+    Ok(caller.decide(store, async |w| store.enable_playbook(w, &playbook, choice, today, &simulated).await).await?)
+}
+
+/// What switching a playbook on today would do, both ways.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    pub day: NaiveDate,
+    /// Accounts it would act for today when the accounts that already match are enrolled.
+    pub existing: usize,
+    /// … when only occurrences that begin from now on count.
+    pub new: usize,
+    /// Tasks among those actions (with `existing`): "will open 1 240 tasks".
+    pub tasks: usize,
+}
+
+pub async fn preview(store: &Store, reporting: &str, key: &str, today: NaiveDate) -> ApiResult<Preview> {
+    let p = stored(store, key).await?;
+    let playbook = compiled(&p)?;
+    let fires = |sim: &keepwell_store::health::Simulated| {
+        sim.acts.iter().filter(|(_, _, a)| matches!(a, Act::Fire { .. })).count()
+    };
+    let existing = store.simulate_playbook(reporting, playbook.clone(), (today, today), true).await?;
+    let new = store.simulate_playbook(reporting, playbook.clone(), (today, today), false).await?;
+    let per_fire =
+        playbook.def.actions.iter().filter(|a| matches!(a, keepwell_core::playbook::ActionDef::Task { .. })).count();
+    Ok(Preview { day: today, existing: fires(&existing), new: fires(&new), tasks: fires(&existing) * per_fire })
+}
+
+/// One thing a simulated playbook would have done.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SimulatedAct {
+    pub day: NaiveDate,
+    pub account_id: i64,
+    pub account_name: String,
+    /// `fire` (its actions) or `close` (its open tasks).
+    pub act: String,
+    /// The first day of the run of days its trigger held.
+    pub occurrence: Option<NaiveDate>,
+    /// What made it fire.
+    #[schema(value_type = Option<Object>)]
+    pub values: Option<serde_json::Value>,
+    /// The actions it would take, in words.
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Simulation {
+    /// The record it was kept as (apart from what playbooks did).
+    pub id: i64,
+    pub playbook: String,
+    pub version: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Whether accounts that already matched on `from` were enrolled then.
+    pub enrol: String,
+    pub data: Vec<SimulatedAct>,
+}
+
+/// What playbook `key` (its version in force, enabled or not) would have done each day from
+/// `from` to `to`, had it been switched on at the start of `from`. Acts on nothing: what it found
+/// is recorded as a simulation, apart from what playbooks did.
+pub async fn simulate(
+    store: &Store,
+    caller: &Caller,
+    reporting: &str,
+    key: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    enrol: &str,
+) -> ApiResult<Simulation> {
+    let mut invalid = Invalid::default();
+    if to < from {
+        invalid.push("to", "is before from");
+    } else if (to - from).num_days() >= MAX_SIMULATED_DAYS {
+        invalid.push("from", format!("a simulation covers at most {MAX_SIMULATED_DAYS} days"));
+    }
+    if !matches!(enrol, "existing" | "new") {
+        invalid.push("enrol", format!("{enrol:?} is not one of existing, new"));
+    }
+    invalid.into_result(()).map_err(ApiError::Invalid)?;
+    let p = stored(store, key).await?;
+    let playbook = compiled(&p)?;
+    let sim = store.simulate_playbook(reporting, playbook.clone(), (from, to), enrol == "existing").await?;
+    let names = store.account_names(&sim.acts.iter().map(|(_, a, _)| *a).collect::<Vec<_>>()).await?;
+    let data = sim
+        .acts
+        .into_iter()
+        .map(|(day, account, act)| {
+            let account_name = names.get(&account).cloned().unwrap_or_default();
+            match act {
+                Act::Fire { occurrence, values } => SimulatedAct {
+                    day,
+                    account_id: account,
+                    account_name,
+                    act: "fire".into(),
+                    occurrence: Some(occurrence),
+                    values: Some(values),
+                    actions: playbook.def.actions.iter().map(|a| describe(a, day)).collect(),
+                },
+                Act::Close => SimulatedAct {
+                    day,
+                    account_id: account,
+                    account_name,
+                    act: "close".into(),
+                    occurrence: None,
+                    values: None,
+                    actions: vec!["close its open tasks".into()],
+                },
+            }
+        })
+        .collect::<Vec<SimulatedAct>>();
+    let json: Vec<serde_json::Value> = data.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
+    let id = caller
+        .decide(store, async |w| {
+            keepwell_store::playbooks::record_simulation(w, &p.key, p.version, (from, to), enrol, &json).await
+        })
+        .await?;
+    Ok(Simulation { id, playbook: p.key, version: p.version, from, to, enrol: enrol.into(), data })
+}
+
+/// An action in words, as of the day it would be taken.
+fn describe(a: &keepwell_core::playbook::ActionDef, day: NaiveDate) -> String {
+    use keepwell_core::playbook::ActionDef;
+    match a {
+        ActionDef::Task { title, task_kind, due_days, .. } => match due_days {
+            Some(d) => format!("{task_kind} task {title:?} for the owner, due {}", day + Days::new(u64::from(*d))),
+            None => format!("{task_kind} task {title:?} for the owner"),
+        },
+        ActionDef::Tag { tag } => format!("tag {tag:?}"),
+        ActionDef::Untag { tag } => format!("remove tag {tag:?}"),
+    }
+}

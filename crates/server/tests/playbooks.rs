@@ -1,0 +1,172 @@
+//! Playbooks on both backends: the example (a measure red for 7 consecutive days opens a
+//! risk task for the owner) simulated over past days, then switched on and walked through the
+//! same days a tick at a time: it acts once, on the day the simulation said, for the occurrence
+//! it said; a tick run again does nothing more; switching it off closes its task when asked.
+
+mod common;
+
+use chrono::{Days, NaiveDate, TimeZone, Utc};
+use common::TestApp;
+use keepwell_core::Role;
+use keepwell_server::cause::Caller;
+use keepwell_server::daily::{PassDays, Passed};
+use keepwell_server::playbooks::Switch;
+use keepwell_store::{Clock, Store};
+use serde_json::{json, Value};
+
+on_both_backends!(a_measure_red_for_seven_days_opens_one_task_as_simulated, playbooks_refuse_what_does_not_check);
+
+/// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
+fn at(app: &TestApp, day: NaiveDate) -> Store {
+    app.store.clone().with_clock(Clock::fixed(Utc.from_utc_datetime(&day.and_hms_opt(10, 0, 0).unwrap())))
+}
+
+async fn tick(app: &TestApp, day: NaiveDate) {
+    let store = at(app, day);
+    keepwell_store::usage::EventWriter::new(store.clone()).fold().await.unwrap();
+    let passed = keepwell_server::daily::run(
+        &store,
+        "USD",
+        PassDays::CatchUpTo(day),
+        std::time::Duration::from_secs(30),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert!(matches!(passed, Passed::Ran { .. }), "{passed:?}");
+}
+
+async fn open_tasks(app: &TestApp, account: i64) -> Vec<Value> {
+    let (status, page) = app.get(&format!("/api/v1/tasks?account_id={account}&status=open"), &app.admin).await;
+    assert_eq!(status, 200, "{page}");
+    page["data"].as_array().unwrap().clone()
+}
+
+async fn a_measure_red_for_seven_days_opens_one_task_as_simulated(app: TestApp) {
+    let dee = app.member("dee@team.io", Role::Csm).await;
+    let (status, acme) = app
+        .post(
+            "/api/v1/accounts",
+            &app.admin,
+            json!({"name": "Acme", "owner_id": dee, "external_ids": [{"kind": "crm", "value": "acme-1"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{acme}");
+    let acme = acme["id"].as_i64().unwrap();
+    // The scorecard in force scores messages received over 7 days: 10 or more is green.
+    let card = json!({"key": "default", "name": "Default", "measures": [
+        {"key": "messages_received", "source": "events(\"Message Received\", 7)", "weight": 1,
+         "scale": {"kind": "linear", "bad": 0, "good": 10}}]});
+    let (status, body) = app.post("/api/v1/scorecards", &app.admin, card).await;
+    assert!((200..300).contains(&status), "{body}");
+
+    // 20 messages a day until day 2; from day 9 the week holds none: red from day 9, the 7th red
+    // day is day 15.
+    let d0 = app.store.clock().today() - Days::new(40);
+    let day = |n: u64| d0 + Days::new(n);
+    let mut batch = vec![json!({"type": "group", "userId": "u1", "groupId": "acme-1", "messageId": "g-u1",
+        "timestamp": format!("{}T08:00:00Z", day(0) - Days::new(10))})];
+    for d in 0..=12u64 {
+        for i in 0..20 {
+            let on = day(0) - Days::new(10) + Days::new(d);
+            batch.push(json!({"type": "track", "userId": "u1", "event": "Message Received",
+                "timestamp": format!("{on}T09:{i:02}:00Z"), "messageId": format!("m-{d}-{i}")}));
+        }
+    }
+    common::send_batch(&app, batch).await;
+
+    let playbook = json!({"key": "messages-red", "name": "Messages received red for a week",
+        "trigger": {"kind": "measure", "measure": "messages_received", "band": "red", "days": 7},
+        "close_after_days": 2,
+        "actions": [{"kind": "task", "title": "Reach out", "task_kind": "risk", "due_days": 3}]});
+    let (status, saved) = app.post("/api/v1/playbooks", &app.admin, playbook).await;
+    assert_eq!(status, 201, "{saved}");
+    assert_eq!((saved["enabled"].as_bool(), saved["version"].as_i64()), (Some(false), Some(1)));
+    let (_, all) = app.get("/api/v1/playbooks", &app.admin).await;
+    let keys: Vec<&str> = all.as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
+    for built_in in ["health-red", "low-usage", "messages-red", "reference-candidates", "seats-nearly-full"] {
+        assert!(keys.contains(&built_in), "{keys:?}");
+    }
+
+    // The simulation over the 21 days: one firing, on day 15, for the run that began on day 9.
+    let path = format!("/api/v1/playbooks/messages-red/simulation?from={}&to={}", day(0), day(20));
+    keepwell_store::usage::EventWriter::new(app.store.clone()).fold().await.unwrap();
+    let (status, sim) = app.get(&path, &app.admin).await;
+    assert_eq!(status, 200, "{sim}");
+    let fired: Vec<&Value> = sim["data"].as_array().unwrap().iter().filter(|a| a["act"] == "fire").collect();
+    assert_eq!(fired.len(), 1, "{sim}");
+    assert_eq!(
+        (fired[0]["day"].as_str(), fired[0]["occurrence"].as_str(), fired[0]["account_id"].as_i64()),
+        (Some(day(15).to_string().as_str()), Some(day(9).to_string().as_str()), Some(acme)),
+        "{sim}"
+    );
+    assert_eq!((fired[0]["values"]["score"].as_str(), fired[0]["values"]["held_days"].as_i64()), (Some("0"), Some(7)));
+    assert!(open_tasks(&app, acme).await.is_empty(), "a simulation acts on nothing");
+
+    // Switched on as of day 0, then a tick a day: nothing until day 15, one task then.
+    let on = Switch { enabled: true, enrol: Some("existing".into()), open_tasks: None };
+    let caller = Caller::system("test");
+    let switched = keepwell_server::playbooks::switch(&at(&app, day(0)), &caller, "USD", "messages-red", &on, day(0))
+        .await
+        .unwrap();
+    assert!(switched.enabled);
+    for n in 0..=14 {
+        tick(&app, day(n)).await;
+    }
+    assert!(open_tasks(&app, acme).await.is_empty(), "red for 6 days only");
+    tick(&app, day(15)).await;
+    let tasks = open_tasks(&app, acme).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let task = &tasks[0];
+    assert_eq!((task["title"].as_str(), task["kind"].as_str()), (Some("Reach out"), Some("risk")));
+    assert_eq!((task["playbook"].as_str(), task["owner"]["id"].as_i64()), (Some("messages-red"), Some(dee)));
+    assert_eq!(task["due_on"].as_str(), Some(day(18).to_string().as_str()));
+    // The same tick again, and the next days while still red: still one task, one run.
+    tick(&app, day(15)).await;
+    for n in 16..=20 {
+        tick(&app, day(n)).await;
+    }
+    assert_eq!(open_tasks(&app, acme).await.len(), 1);
+    let (status, runs) = app.get("/api/v1/playbooks/messages-red/runs", &app.admin).await;
+    assert_eq!(status, 200, "{runs}");
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    // What it did is what the simulation said it would.
+    assert_eq!(
+        (runs[0]["day"].as_str(), runs[0]["occurrence"].as_str(), runs[0]["account_id"].as_i64()),
+        (fired[0]["day"].as_str(), fired[0]["occurrence"].as_str(), Some(acme))
+    );
+    assert_eq!(runs[0]["values"], fired[0]["values"]);
+    assert_eq!(
+        (runs[0]["actions"][0]["outcome"].as_str(), &runs[0]["actions"][0]["task_id"]),
+        (Some("done"), &task["id"])
+    );
+
+    // Switched off, closing its open tasks: the choice is recorded.
+    let (status, off) =
+        app.patch("/api/v1/playbooks/messages-red", &app.admin, json!({"enabled": false, "open_tasks": "close"})).await;
+    assert_eq!(status, 200, "{off}");
+    assert_eq!((off["enabled"].as_bool(), off["switch_choice"].as_str()), (Some(false), Some("close")));
+    assert!(open_tasks(&app, acme).await.is_empty());
+    let (_, closed) = app.get(&format!("/api/v1/tasks/{}", task["id"]), &app.admin).await;
+    assert_eq!((closed["status"].as_str(), closed["closed_by"].as_str()), (Some("done"), Some("token:test")));
+}
+
+async fn playbooks_refuse_what_does_not_check(app: TestApp) {
+    let bad = json!({"key": "x", "name": "X", "trigger": {"kind": "measure", "measure": "m", "band": "red", "days": 0},
+        "actions": []});
+    let (status, problem) = app.post("/api/v1/playbooks", &app.admin, bad).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(common::fields(&problem), vec!["actions", "trigger.days"]);
+    let viewer = app.member_token("val@team.io", Role::Viewer).await;
+    let (status, _) = app.patch("/api/v1/playbooks/health-red", &viewer, json!({"enabled": true})).await;
+    assert_eq!(status, 403);
+    let (status, problem) =
+        app.patch("/api/v1/playbooks/health-red", &app.admin, json!({"enabled": true, "open_tasks": "close"})).await;
+    assert_eq!((status, common::fields(&problem)), (422, vec!["open_tasks".to_owned()]), "{problem}");
+    let (status, _) = app.patch("/api/v1/playbooks/nothing", &app.admin, json!({"enabled": true})).await;
+    assert_eq!(status, 404);
+    let (status, problem) =
+        app.get("/api/v1/playbooks/health-red/simulation?from=2026-01-10&to=2026-01-01", &app.admin).await;
+    assert_eq!(status, 422, "{problem}");
+}

@@ -1,0 +1,522 @@
+//! Playbooks: definitions by key with every version kept, switched on and off; where each enabled
+//! one stands with each account ([`Enrolment`]); and what they did: runs and their actions, each
+//! once under a unique key (playbook × version × account × occurrence, and × step), written in
+//! the transaction of the pass that decided them.
+
+use crate::health::Change;
+use crate::sql::{corrupt, opt_text, text};
+use crate::{get_opt_i64, Result, Store, StoreError, Tx, Write};
+use chrono::NaiveDate;
+use keepwell_core::facts::Enrolment;
+use keepwell_core::playbook::{check_playbook, Act, ActionDef, Playbook, PlaybookDef};
+use keepwell_core::task::{Kind, Priority, Status, TaskInput};
+use keepwell_core::Invalid;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// A stored playbook: its version in force, enabled or not.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredPlaybook {
+    #[serde(skip)]
+    pub id: i64,
+    pub key: String,
+    pub name: String,
+    pub version: i64,
+    pub enabled: bool,
+    /// When it was last enabled or disabled, and what was chosen then: `existing` or `new`
+    /// (which accounts it enrolled), `keep` or `close` (its open tasks).
+    pub switched_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub switch_choice: Option<String>,
+    pub definition: PlaybookDef,
+    /// Why the pass leaves it out (a stored definition that no longer checks), else null.
+    pub problem: Option<String>,
+}
+
+fn stored(r: &sqlx::any::AnyRow) -> Result<StoredPlaybook> {
+    let def: PlaybookDef = serde_json::from_str(&text(r, "definition")?).map_err(|_| corrupt("playbook"))?;
+    let mut invalid = Invalid::default();
+    check_playbook(&def, "", &mut invalid);
+    Ok(StoredPlaybook {
+        id: r.try_get("id")?,
+        key: text(r, "key")?,
+        name: text(r, "name")?,
+        version: r.try_get("version")?,
+        enabled: r.try_get::<i64, _>("enabled")? != 0,
+        switched_at: get_opt_i64(r, "switched_at")?.map(crate::instant),
+        switch_choice: opt_text(r, "switch_choice")?,
+        definition: def,
+        problem: (!invalid.errors.is_empty()).then(|| invalid.to_string()),
+    })
+}
+
+const COLS: &str = "id, key, name, version, enabled, switched_at, switch_choice, definition";
+
+async fn load(tx: &mut Tx, key: &str) -> Result<Option<StoredPlaybook>> {
+    let row = sqlx::query(&format!("SELECT {COLS} FROM playbooks WHERE key = $1"))
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(stored).transpose()
+}
+
+/// Creates or updates playbooks by key (checked by the caller, as a definitions file is): a
+/// changed definition becomes the next version; an unchanged one stays as it is.
+pub async fn apply(w: &mut Write, defs: &[PlaybookDef]) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for def in defs {
+        changes.push(upsert(w, def, true).await?);
+    }
+    Ok(changes)
+}
+
+/// Saves one playbook (checked here).
+pub async fn save(w: &mut Write, def: &PlaybookDef) -> Result<Change> {
+    let mut invalid = Invalid::default();
+    check_playbook(def, "", &mut invalid);
+    invalid.into_result(())?;
+    upsert(w, def, true).await
+}
+
+/// Creates or updates one playbook; `audited` unless it is part of setting the workspace up.
+async fn upsert(w: &mut Write, def: &PlaybookDef, audited: bool) -> Result<Change> {
+    let def = &PlaybookDef { enabled: None, ..def.clone() };
+    let definition = serde_json::to_string(def).map_err(|e| corrupt(&e.to_string()))?;
+    let before = load(&mut w.tx, &def.key).await?;
+    let change = |action: &str| Change { kind: "playbook".into(), key: def.key.clone(), action: action.into() };
+    let (id, version, action) = match &before {
+        Some(b) if b.definition == *def => return Ok(change("unchanged")),
+        Some(b) => {
+            sqlx::query("UPDATE playbooks SET name = $1, definition = $2, version = $3, updated_at = $4 WHERE id = $5")
+                .bind(&def.name)
+                .bind(&definition)
+                .bind(b.version + 1)
+                .bind(w.at)
+                .bind(b.id)
+                .execute(&mut *w.tx)
+                .await?;
+            (b.id, b.version + 1, "updated")
+        }
+        None => {
+            let id: i64 = sqlx::query(
+                "INSERT INTO playbooks (key, name, definition, version, enabled, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 1, 0, $4, $4) RETURNING id",
+            )
+            .bind(&def.key)
+            .bind(&def.name)
+            .bind(&definition)
+            .bind(w.at)
+            .fetch_one(&mut *w.tx)
+            .await?
+            .try_get("id")?;
+            (id, 1, "created")
+        }
+    };
+    sqlx::query("INSERT INTO playbook_versions (playbook_id, version, definition, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(version)
+        .bind(&definition)
+        .bind(w.at)
+        .execute(&mut *w.tx)
+        .await?;
+    if !audited {
+        return Ok(change(action));
+    }
+    let after = Some(def);
+    w.audit(
+        &format!("playbook.{}", if action == "created" { "create" } else { "update" }),
+        "playbook",
+        Some(def.key.clone()),
+        before.as_ref().map(|b| &b.definition),
+        after,
+    )
+    .await?;
+    Ok(change(action))
+}
+
+/// The built-in playbooks a workspace lacks, added disabled (part of setting the database up, so
+/// not in the audit log).
+pub async fn add_built_ins(w: &mut Write) -> Result<()> {
+    for def in keepwell_core::playbook::built_in() {
+        if load(&mut w.tx, &def.key).await?.is_none() {
+            upsert(w, &def, false).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Enables a playbook with the enrolments a look back over past days found (`seed`), or
+/// disables it, closing its open tasks when `choice` is `close` (else keeping them); records
+/// the choice. Returns it as it is now.
+pub async fn switch(
+    w: &mut Write,
+    key: &str,
+    enabled: bool,
+    choice: &str,
+    seed: &[(i64, Enrolment)],
+) -> Result<StoredPlaybook> {
+    let before = load(&mut w.tx, key).await?.ok_or_else(|| StoreError::NotFound(format!("no playbook {key:?}")))?;
+    if let (true, Some(problem)) = (enabled, &before.problem) {
+        return Err(Invalid::field("enabled", format!("the playbook does not check: {problem}")).into());
+    }
+    sqlx::query(
+        "UPDATE playbooks SET enabled = $1, switched_at = $2, switch_choice = $3, updated_at = $2 WHERE id = $4",
+    )
+    .bind(i64::from(enabled))
+    .bind(w.at)
+    .bind(choice)
+    .bind(before.id)
+    .execute(&mut *w.tx)
+    .await?;
+    sqlx::query("DELETE FROM playbook_enrolments WHERE playbook_id = $1").bind(before.id).execute(&mut *w.tx).await?;
+    if enabled {
+        let rows: Vec<(i64, i64, Enrolment)> = seed.iter().map(|(a, e)| (before.id, *a, *e)).collect();
+        write_enrolments(&mut w.tx, w.backend, &rows).await?;
+    } else if choice == "close" {
+        let why =
+            format!("Closed: playbook {:?} was switched off, and its open tasks with it.", before.definition.name);
+        for source in open_sources(&mut w.tx, key, None).await? {
+            crate::tasks::close_of_source(w, &source, &why).await?;
+        }
+    }
+    let after = load(&mut w.tx, key).await?.ok_or_else(|| corrupt("playbook"))?;
+    w.audit("playbook.switch", "playbook", Some(key.to_owned()), Some(&before), Some(&after)).await?;
+    Ok(after)
+}
+
+/// The sources of the open tasks playbook `key` opened (for one account, or all).
+async fn open_sources(tx: &mut Tx, key: &str, account: Option<i64>) -> Result<Vec<String>> {
+    let prefix = match account {
+        Some(a) => format!("playbook:{key}:{a}:"),
+        None => format!("playbook:{key}:"),
+    };
+    // `source` is written by this module alone (`playbook:KEY:ACCOUNT:STEP`), so a prefix is exact.
+    let rows = sqlx::query("SELECT source FROM tasks WHERE status = 'open' AND source >= $1 AND source < $2")
+        .bind(&prefix)
+        .bind(format!("{prefix}\u{10FFFF}"))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(|r| Ok(text(r, "source")?)).collect()
+}
+
+/// Writes enrolments that changed: (playbook id, account, where it stands), many rows a statement.
+pub(crate) async fn write_enrolments(
+    tx: &mut Tx,
+    backend: crate::Backend,
+    rows: &[(i64, i64, Enrolment)],
+) -> Result<()> {
+    use crate::sql::Arg;
+    let day = |d: Option<NaiveDate>| Arg::MaybeText(d.map(|d| d.to_string()));
+    let rows = rows
+        .iter()
+        .map(|(playbook, account, e)| {
+            vec![
+                Arg::I64(*playbook),
+                Arg::I64(*account),
+                day(e.since),
+                Arg::I64(i64::from(e.fired)),
+                day(e.last_fired),
+                day(e.cleared_on),
+            ]
+        })
+        .collect();
+    crate::sql::upsert_rows(
+        tx,
+        backend,
+        "playbook_enrolments",
+        &["playbook_id", "account_id", "since", "fired", "last_fired", "cleared_on"],
+        rows,
+        " ON CONFLICT (playbook_id, account_id) DO UPDATE SET since = excluded.since, fired = excluded.fired, \
+         last_fired = excluded.last_fired, cleared_on = excluded.cleared_on",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The most acts a simulation's record keeps (it counts them all).
+pub const SIMULATION_KEPT: usize = 10_000;
+
+/// Records what a simulation of playbook `key` found (`acts`, each as JSON, the first
+/// [`SIMULATION_KEPT`] kept): apart from runs, so nothing reads it as done. Returns its id.
+pub async fn record_simulation(
+    w: &mut Write,
+    key: &str,
+    version: i64,
+    (from, to): (NaiveDate, NaiveDate),
+    enrol: &str,
+    acts: &[serde_json::Value],
+) -> Result<i64> {
+    let p = load(&mut w.tx, key).await?.ok_or_else(|| StoreError::NotFound(format!("no playbook {key:?}")))?;
+    let kept = serde_json::Value::Array(acts.iter().take(SIMULATION_KEPT).cloned().collect());
+    let row = sqlx::query(
+        "INSERT INTO playbook_simulations (playbook_id, version, first_day, last_day, enrol, total, acts, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(p.id)
+    .bind(version)
+    .bind(from.to_string())
+    .bind(to.to_string())
+    .bind(enrol)
+    .bind(acts.len() as i64)
+    .bind(kept.to_string())
+    .bind(&w.actor.label)
+    .bind(w.at)
+    .fetch_one(&mut *w.tx)
+    .await?;
+    Ok(row.try_get("id")?)
+}
+
+/// One run as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Run {
+    pub id: i64,
+    pub playbook: String,
+    pub version: i64,
+    pub account_id: i64,
+    pub account_name: String,
+    /// The first day of the run of days its trigger held.
+    pub occurrence: NaiveDate,
+    /// The day it fired.
+    pub day: NaiveDate,
+    /// What made it fire.
+    #[schema(value_type = Object)]
+    pub values: serde_json::Value,
+    pub actions: Vec<RunAction>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RunAction {
+    pub step: i64,
+    /// `task`, `tag` or `untag`.
+    pub kind: String,
+    /// `done` or `failed`.
+    pub outcome: String,
+    /// What it did, or the error.
+    pub detail: Option<String>,
+    pub task_id: Option<i64>,
+}
+
+impl Store {
+    pub async fn playbooks(&self) -> Result<Vec<StoredPlaybook>> {
+        let rows = sqlx::query(&format!("SELECT {COLS} FROM playbooks ORDER BY key")).fetch_all(self.pool()).await?;
+        rows.iter().map(stored).collect()
+    }
+
+    pub async fn playbook(&self, key: &str) -> Result<Option<StoredPlaybook>> {
+        let mut tx = self.begin_read().await?;
+        let p = load(&mut tx, key).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    /// The enabled playbooks that check, compiled for the pass.
+    pub async fn enabled_playbooks(&self) -> Result<Vec<Playbook>> {
+        let mut out = Vec::new();
+        for p in self.playbooks().await? {
+            if !p.enabled {
+                continue;
+            }
+            match (p.problem, Playbook::compile(p.id, p.version, p.definition)) {
+                (None, Ok(compiled)) => out.push(compiled),
+                (problem, compiled) => tracing::warn!(
+                    key = p.key,
+                    problem = problem.or(compiled.err()).unwrap_or_default(),
+                    "the daily pass skips a playbook that does not check; fix it"
+                ),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where `playbooks` stand with every account: account → playbook id → enrolment.
+    pub async fn enrolments(&self, playbooks: &[i64]) -> Result<HashMap<i64, HashMap<i64, Enrolment>>> {
+        let mut out: HashMap<i64, HashMap<i64, Enrolment>> = HashMap::new();
+        for p in playbooks {
+            let rows = sqlx::query(
+                "SELECT account_id, since, fired, last_fired, cleared_on FROM playbook_enrolments WHERE playbook_id = $1",
+            )
+            .bind(p)
+            .fetch_all(self.pool())
+            .await?;
+            let day = |r: &sqlx::any::AnyRow, c: &str| -> Result<Option<NaiveDate>> {
+                opt_text(r, c)?.map(|d| d.parse().map_err(|_| corrupt("enrolment day"))).transpose()
+            };
+            for r in &rows {
+                let e = Enrolment {
+                    since: day(r, "since")?,
+                    fired: r.try_get::<i64, _>("fired")? != 0,
+                    last_fired: day(r, "last_fired")?,
+                    cleared_on: day(r, "cleared_on")?,
+                };
+                out.entry(r.try_get("account_id")?).or_default().insert(*p, e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The latest runs, newest first: of one playbook, of one account, or both.
+    pub async fn playbook_runs(&self, key: Option<&str>, account: Option<i64>, limit: i64) -> Result<Vec<Run>> {
+        let mut sql = crate::sql::Sql::new(
+            "SELECT r.id, p.key, r.version, r.account_id, a.name, r.occurrence, r.day, r.trigger_values \
+             FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id JOIN accounts a ON a.id = r.account_id WHERE 1 = 1",
+        );
+        if let Some(key) = key {
+            sql.push(" AND p.key = ").bind(crate::sql::Arg::Text(key.to_owned()));
+        }
+        if let Some(account) = account {
+            sql.push(" AND r.account_id = ").bind(crate::sql::Arg::I64(account));
+        }
+        sql.push(" ORDER BY r.id DESC LIMIT ").bind(crate::sql::Arg::I64(limit));
+        let rows = sql.query().fetch_all(self.pool()).await?;
+        let mut runs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            let actions = sqlx::query(
+                "SELECT step, kind, outcome, detail, task_id FROM playbook_actions WHERE run_id = $1 ORDER BY step",
+            )
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|a| {
+                Ok(RunAction {
+                    step: a.try_get("step")?,
+                    kind: text(a, "kind")?,
+                    outcome: text(a, "outcome")?,
+                    detail: opt_text(a, "detail")?,
+                    task_id: get_opt_i64(a, "task_id")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+            runs.push(Run {
+                id,
+                playbook: text(r, "key")?,
+                version: r.try_get("version")?,
+                account_id: r.try_get("account_id")?,
+                account_name: text(r, "name")?,
+                occurrence: crate::sql::day(r, "occurrence")?,
+                day: crate::sql::day(r, "day")?,
+                values: serde_json::from_str(&text(r, "trigger_values")?).map_err(|_| corrupt("run values"))?,
+                actions,
+            });
+        }
+        Ok(runs)
+    }
+}
+
+/// Does what a playbook decided for an account on `day`, as the playbook (`playbook:KEY` in
+/// the audit log and on its tasks), once: a run already recorded for this version, account and
+/// occurrence does nothing.
+pub(crate) async fn act(w: &mut Write, p: &Playbook, account: i64, day: NaiveDate, act: &Act) -> Result<()> {
+    let actor = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
+    let done = match act {
+        Act::Fire { occurrence, values } => fire(w, p, account, day, *occurrence, values).await,
+        Act::Close => close(w, p, account).await,
+    };
+    w.actor = actor;
+    done
+}
+
+async fn fire(
+    w: &mut Write,
+    p: &Playbook,
+    account: i64,
+    day: NaiveDate,
+    occurrence: NaiveDate,
+    values: &serde_json::Value,
+) -> Result<()> {
+    let run = sqlx::query(
+        "INSERT INTO playbook_runs (playbook_id, version, account_id, occurrence, day, trigger_values, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (playbook_id, version, account_id, occurrence) DO NOTHING RETURNING id",
+    )
+    .bind(p.id)
+    .bind(p.version)
+    .bind(account)
+    .bind(occurrence.to_string())
+    .bind(day.to_string())
+    .bind(values.to_string())
+    .bind(w.at)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    let Some(run) = run else { return Ok(()) };
+    let run: i64 = run.try_get("id")?;
+    let owner: Option<i64> = match sqlx::query("SELECT owner_id FROM accounts WHERE id = $1")
+        .bind(account)
+        .fetch_optional(&mut *w.tx)
+        .await?
+    {
+        Some(r) => get_opt_i64(&r, "owner_id")?,
+        None => return Ok(()),
+    };
+    for (step, action) in p.def.actions.iter().enumerate() {
+        let key = format!("{}:{}:{account}:{occurrence}:{step}", p.def.key, p.version);
+        let (kind, detail, task) = match action {
+            ActionDef::Task { title, task_kind, priority, due_days, description } => {
+                let why = format!("Playbook {:?} fired on {day}: {}.", p.def.name, summary(values));
+                let input = TaskInput {
+                    title: title.clone(),
+                    kind: Kind::parse(task_kind).unwrap_or(Kind::Other),
+                    priority: Priority::parse(priority).unwrap_or(Priority::Normal),
+                    status: Status::Open,
+                    due_on: due_days.map(|d| day + chrono::Days::new(u64::from(d))),
+                    snoozed_until: None,
+                    owner_id: owner,
+                    account_id: Some(account),
+                    description: if description.is_empty() { why.clone() } else { format!("{description}\n\n{why}") },
+                    source: Some(format!("playbook:{}:{account}:{step}", p.def.key)),
+                };
+                let (t, new) = crate::tasks::open(w, &input, Some(&why)).await?;
+                let detail = if new { format!("opened task {}", t.id) } else { format!("asked task {} again", t.id) };
+                ("task", detail, Some(t.id))
+            }
+            ActionDef::Tag { tag } => ("tag", crate::accounts::set_tag(w, account, tag, true).await?, None),
+            ActionDef::Untag { tag } => ("untag", crate::accounts::set_tag(w, account, tag, false).await?, None),
+        };
+        sqlx::query(
+            "INSERT INTO playbook_actions (run_id, step, idempotency_key, kind, outcome, detail, task_id, created_at) \
+             VALUES ($1, $2, $3, $4, 'done', $5, $6, $7)",
+        )
+        .bind(run)
+        .bind(step as i64)
+        .bind(&key)
+        .bind(kind)
+        .bind(detail)
+        .bind(task)
+        .bind(w.at)
+        .execute(&mut *w.tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The values that made a playbook fire, in words: `score 20 (red), held 7 days`.
+pub fn summary(values: &serde_json::Value) -> String {
+    let get = |k: &str| {
+        values.get(k).filter(|v| !v.is_null()).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    let mut parts = Vec::new();
+    if let Some(m) = get("measure") {
+        parts.push(format!("{m} = {}", get("value").unwrap_or_default()));
+    }
+    if let (Some(s), Some(b)) = (get("score"), get("band")) {
+        parts.push(format!("score {s} ({b})"));
+    } else if let Some(b) = get("band") {
+        parts.push(format!("band {b}"));
+    }
+    if let Some(c) = get("condition") {
+        parts.push(c);
+    }
+    if let Some(n) = get("held_days") {
+        parts.push(format!("for {n} days"));
+    }
+    parts.join(", ")
+}
+
+async fn close(w: &mut Write, p: &Playbook, account: i64) -> Result<()> {
+    let Some(days) = p.def.close_after_days else { return Ok(()) };
+    let why = format!("Closed by playbook {:?}: its trigger has not held for {days} days.", p.def.name);
+    for source in open_sources(&mut w.tx, &p.def.key, Some(account)).await? {
+        crate::tasks::close_of_source(w, &source, &why).await?;
+    }
+    Ok(())
+}
