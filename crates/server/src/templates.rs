@@ -41,6 +41,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("events.html", include_str!("web/templates/events.html")),
     ("features.html", include_str!("web/templates/features.html")),
     ("segments.html", include_str!("web/templates/segments.html")),
+    ("playbooks.html", include_str!("web/templates/playbooks.html")),
+    ("playbook.html", include_str!("web/templates/playbook.html")),
     ("segment.html", include_str!("web/templates/segment.html")),
     ("scorecards.html", include_str!("web/templates/scorecards.html")),
     ("scorecard.html", include_str!("web/templates/scorecard.html")),

@@ -529,3 +529,48 @@ async fn a_csm_logs_a_call_completes_a_task_and_reads_the_timeline() {
     }
     c.close().await.unwrap();
 }
+
+/// A manager builds a playbook in the form, simulates it over 90 days, switches it on enrolling
+/// the accounts that already match, and finds its task in their inbox.
+#[tokio::test]
+async fn a_manager_builds_simulates_and_switches_on_a_playbook() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let max = app.member("max@team.io", Role::Manager).await;
+    let today = chrono::Utc::now().date_naive();
+    let account = customer(&app, ("crm", "c-orbit"), ("4", "400", "month"), today - chrono::Days::new(200), None).await;
+    let (status, body) =
+        app.patch(&format!("/api/v1/accounts/{}", account.id), &app.admin, serde_json::json!({"owner_id": max})).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_driver, c) = start().await;
+    c.goto(&app.url("/playbooks")).await.unwrap();
+    log_in(&c, "max@team.io").await;
+    wait_for_text(&c, "#playbooks-table", "Health turned red").await;
+    c.find(Locator::Css("#playbook-key")).await.unwrap().send_keys("payers-check").await.unwrap();
+    c.find(Locator::Css("#playbook-name")).await.unwrap().send_keys("Check in with payers").await.unwrap();
+    c.find(Locator::Css("#playbook-trigger-kind option[value='condition']")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#playbook-trigger-condition")).await.unwrap().send_keys("mrr >= 400").await.unwrap();
+    c.find(Locator::Css("#playbook-days")).await.unwrap().send_keys("1").await.unwrap();
+    c.find(Locator::Css("#playbook-task-title")).await.unwrap().send_keys("Check in").await.unwrap();
+    c.find(Locator::Css("#playbook-due-days")).await.unwrap().send_keys("0").await.unwrap();
+    shot(&c, "playbook-form").await;
+    c.find(Locator::Css("#playbook-save")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Playbook saved").await;
+    assert!(text(&c, "#playbook-trigger").await.contains("mrr >= 400 for 1 day"));
+    assert!(text(&c, "#preview-existing").await.contains("acts for 1 account today (1 task)"));
+
+    c.find(Locator::Css("#playbook-simulate")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#simulation-total", "1 action in 90 days.").await;
+    assert!(text(&c, "#simulation-table").await.contains("Orbit Labs"));
+    shot(&c, "playbook-simulation").await;
+
+    c.find(Locator::Css("#enrol-existing")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#playbook-enable-button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Playbook switched on.").await;
+    wait_for_text(&c, "#runs-table", "Orbit Labs").await;
+    shot(&c, "playbook-runs").await;
+    c.goto(&app.url("/tasks")).await.unwrap();
+    wait_for_text(&c, "main", "Check in").await;
+    assert!(text(&c, "main").await.contains("Orbit Labs"));
+    shot(&c, "playbook-task-in-inbox").await;
+}

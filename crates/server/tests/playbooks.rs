@@ -14,7 +14,11 @@ use keepwell_server::playbooks::Switch;
 use keepwell_store::{Clock, Store};
 use serde_json::{json, Value};
 
-on_both_backends!(a_measure_red_for_seven_days_opens_one_task_as_simulated, playbooks_refuse_what_does_not_check);
+on_both_backends!(
+    a_measure_red_for_seven_days_opens_one_task_as_simulated,
+    playbooks_refuse_what_does_not_check,
+    a_manager_builds_simulates_and_switches_a_playbook_in_the_pages
+);
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
 fn at(app: &TestApp, day: NaiveDate) -> Store {
@@ -169,4 +173,67 @@ async fn playbooks_refuse_what_does_not_check(app: TestApp) {
     let (status, problem) =
         app.get("/api/v1/playbooks/health-red/simulation?from=2026-01-10&to=2026-01-01", &app.admin).await;
     assert_eq!(status, 422, "{problem}");
+}
+
+/// The pages, in English then Russian: the list with the built-ins, a playbook built in the form
+/// (a mistake named at its field), its page with what switching on would do, a simulation, the
+/// switch refused without a choice and taken with one.
+async fn a_manager_builds_simulates_and_switches_a_playbook_in_the_pages(app: TestApp) {
+    use common::{logged_in, page, post};
+    let (c, csrf) = logged_in(&app, "lead@team.io", Role::Manager).await;
+    let (status, html) = page(&c, &app, "/playbooks").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Health turned red") && html.contains("id=\"playbook-form\""), "{html}");
+    let form = |days: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("key", "seats-full".to_owned()),
+            ("name", "Seats full".to_owned()),
+            ("trigger_kind", "condition".to_owned()),
+            ("trigger_condition", "license_utilization() >= 90".to_owned()),
+            ("days", days.to_owned()),
+            ("task_title", "Offer more seats".to_owned()),
+            ("task_kind", "opportunity".to_owned()),
+        ]
+    };
+    let as_refs = |f: &Vec<(&'static str, String)>| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let bad = as_refs(&form("0"));
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, html) = post(&c, &app, "/playbooks", &bad).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("a number of days from 1 to 365") && html.contains("value=\"Offer more seats\""), "{html}");
+    let good = as_refs(&form("3"));
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, location, _) = post(&c, &app, "/playbooks", &good).await;
+    assert_eq!((status, location.as_str()), (303, "/playbooks/seats-full"));
+    let (status, html) = page(&c, &app, "/playbooks/seats-full").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("license_utilization() &gt;= 90 for 3 days") && html.contains("id=\"preview-existing\""),
+        "{html}"
+    );
+    let (status, html) = page(&c, &app, "/playbooks/seats-full?simulate=1").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("It would not have acted in the last 90 days."), "{html}");
+    // No choice made: refused, and said; then switched on, enrolling only new occurrences.
+    let (status, _, _) = post(&c, &app, "/playbooks/seats-full/switch", &[("_csrf", &csrf), ("enabled", "true")]).await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&c, &app, "/playbooks/seats-full").await;
+    assert!(html.contains("Choose whether accounts that already match are enrolled."), "{html}");
+    assert!(!app.store.playbook("seats-full").await.unwrap().unwrap().enabled);
+    let on = [("_csrf", csrf.as_str()), ("enabled", "true"), ("enrol", "new")];
+    let (status, _, _) = post(&c, &app, "/playbooks/seats-full/switch", &on).await;
+    assert_eq!(status, 303);
+    let p = app.store.playbook("seats-full").await.unwrap().unwrap();
+    assert_eq!((p.enabled, p.switch_choice.as_deref()), (true, Some("new")));
+    let (_, html) = page(&c, &app, "/playbooks/seats-full").await;
+    assert!(html.contains("id=\"playbook-disable\"") && html.contains("It has not acted yet."), "{html}");
+
+    // In Russian.
+    let (status, _, _) = post(&c, &app, "/language", &[("_csrf", &csrf), ("lang", "ru"), ("next", "/playbooks")]).await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&c, &app, "/playbooks").await;
+    assert!(html.contains("Сценарии") && html.contains("Новый сценарий"), "{html}");
+    let (_, html) = page(&c, &app, "/playbooks/seats-full").await;
+    assert!(html.contains("3 дня подряд") && html.contains("Выключить"), "{html}");
 }

@@ -702,3 +702,95 @@ notification-open = Open
 notification-mark-read = Mark read
 interaction-edit = Change the interaction
 interaction-saved = Saved: { $subject }
+
+# Playbooks
+nav-playbooks = Playbooks
+field-day = Day
+playbooks-intro = A playbook watches every account each day and acts when its trigger has held for the days you set: a task for the owner, a tag. Try it on the last 90 days before you switch it on.
+playbooks-empty-title = No playbooks yet
+playbooks-empty-body = Build one below, or as code:
+playbook-new = New playbook
+playbook-trigger = Trigger
+playbook-state = State
+playbook-version = Version
+playbook-on = On
+playbook-off = Off
+playbook-when = When
+playbook-then = Then
+playbook-kind-measure = A measure of the scorecard is in a band
+playbook-kind-health = The health band is
+playbook-kind-condition = A condition holds
+playbook-measure = Measure key (for a measure)
+playbook-band = Band
+playbook-trigger-condition-label = Condition (for "a condition holds")
+playbook-days = For this many consecutive days
+playbook-condition = Only if (optional)
+playbook-task-title = Task for the owner
+playbook-task-kind = Kind of task
+playbook-due-days = Due in days (optional)
+playbook-close-after = Close its task once clear for days (optional)
+playbook-saved-off = A new playbook is saved switched off: simulate it, then switch it on.
+playbook-saved = Playbook saved.
+playbook-enabled = Playbook switched on.
+playbook-disabled = Playbook switched off.
+playbook-choose-enrol = Choose whether accounts that already match are enrolled.
+playbook-choose-tasks = Choose what happens to its open tasks.
+playbook-trigger-measure = { $what } for { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}
+playbook-trigger-health = band { $what } for { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}
+playbook-trigger-condition = { $what } for { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}
+playbook-action-task = { $kind } task "{ $title }" for the owner
+playbook-due-in = due { $days ->
+    [0] the same day
+    [one] in 1 day
+   *[other] in { $days } days
+}
+playbook-action-tag = tag "{ $tag }"
+playbook-action-untag = remove tag "{ $tag }"
+playbook-switched = Last switched
+playbook-choice-existing = Enrol the accounts that already match
+playbook-choice-new = Only new occurrences count
+playbook-choice-keep = Keep its open tasks
+playbook-choice-close = Close its open tasks
+playbook-turn-on = Switch on
+playbook-turn-off = Switch off
+playbook-enrol = Accounts that already match
+playbook-open-tasks = Its open tasks
+playbook-will-act = { $n ->
+    [one] acts for 1 account today
+   *[other] acts for { $n } accounts today
+} ({ $tasks ->
+    [one] 1 task
+   *[other] { $tasks } tasks
+})
+playbook-will-act-new = { $n ->
+    [one] acts for 1 account today
+   *[other] acts for { $n } accounts today
+}
+playbook-simulation = What it would have done in the last 90 days
+playbook-simulation-hint = Runs the playbook over the last 90 days as if it had been switched on then: every action, for which account, on which day, and why. Nothing is acted on.
+playbook-simulate = Simulate the last 90 days
+playbook-simulated = { $n ->
+    [one] 1 action in 90 days.
+   *[other] { $n } actions in 90 days.
+}
+playbook-simulated-none = It would not have acted in the last 90 days.
+playbook-why = Why
+playbook-cleared = cleared: close its open tasks
+playbook-runs = Runs
+playbook-runs-none = It has not acted yet.
+playbook-outcome = Outcome
+playbook-due-on = due { $day }
+playbook-why-score = score { $score } ({ $band })
+playbook-why-held = for { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}

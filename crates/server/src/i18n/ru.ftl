@@ -697,3 +697,94 @@ notification-open = Открыть
 notification-mark-read = Прочитано
 interaction-edit = Изменить взаимодействие
 interaction-saved = Сохранено: { $subject }
+
+# Playbooks
+nav-playbooks = Сценарии
+field-day = День
+playbooks-intro = Сценарий каждый день следит за всеми клиентами и действует, когда его условие запуска держится заданное число дней: задача ответственному, метка. Проверьте его на последних 90 днях, прежде чем включить.
+playbooks-empty-title = Сценариев пока нет
+playbooks-empty-body = Создайте сценарий ниже или кодом:
+playbook-new = Новый сценарий
+playbook-trigger = Запуск
+playbook-state = Состояние
+playbook-version = Версия
+playbook-on = Включён
+playbook-off = Выключен
+playbook-when = Когда
+playbook-then = Тогда
+playbook-kind-measure = Показатель карты оценки в зоне
+playbook-kind-health = Зона здоровья
+playbook-kind-condition = Выполняется условие
+playbook-measure = Ключ показателя (для показателя)
+playbook-band = Зона
+playbook-trigger-condition-label = Условие (для «выполняется условие»)
+playbook-days = Столько дней подряд
+playbook-condition = Только если (необязательно)
+playbook-task-title = Задача ответственному
+playbook-task-kind = Тип задачи
+playbook-due-days = Срок в днях (необязательно)
+playbook-close-after = Закрыть задачу, когда условие не держится столько дней (необязательно)
+playbook-saved-off = Новый сценарий сохраняется выключенным: проверьте его симуляцией, затем включите.
+playbook-saved = Сценарий сохранён.
+playbook-enabled = Сценарий включён.
+playbook-disabled = Сценарий выключен.
+playbook-choose-enrol = Выберите, включать ли клиентов, которые уже подходят.
+playbook-choose-tasks = Выберите, что делать с его открытыми задачами.
+playbook-trigger-measure = { $what } { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} подряд
+playbook-trigger-health = зона { $what } { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} подряд
+playbook-trigger-condition = { $what } { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} подряд
+playbook-action-task = задача «{ $title }» ({ $kind }) ответственному
+playbook-due-in = срок { $days ->
+    [0] в тот же день
+    [one] через { $days } день
+    [few] через { $days } дня
+   *[other] через { $days } дней
+}
+playbook-action-tag = метка «{ $tag }»
+playbook-action-untag = снять метку «{ $tag }»
+playbook-switched = Последнее переключение
+playbook-choice-existing = Включить клиентов, которые уже подходят
+playbook-choice-new = Учитывать только новые случаи
+playbook-choice-keep = Оставить его открытые задачи
+playbook-choice-close = Закрыть его открытые задачи
+playbook-turn-on = Включить
+playbook-turn-off = Выключить
+playbook-enrol = Клиенты, которые уже подходят
+playbook-open-tasks = Его открытые задачи
+playbook-will-act = сегодня { $n ->
+    [one] сработает для { $n } клиента
+   *[other] сработает для { $n } клиентов
+} (задач: { $tasks })
+playbook-will-act-new = сегодня { $n ->
+    [one] сработает для { $n } клиента
+   *[other] сработает для { $n } клиентов
+}
+playbook-simulation = Что он сделал бы за последние 90 дней
+playbook-simulation-hint = Прогоняет сценарий по последним 90 дням, как если бы он тогда был включён: каждое действие, для какого клиента, в какой день и почему. Ничего не выполняется.
+playbook-simulate = Симулировать 90 дней
+playbook-simulated = Действий за 90 дней: { $n }.
+playbook-simulated-none = За последние 90 дней он бы не сработал.
+playbook-why = Почему
+playbook-cleared = условие ушло: закрыть его открытые задачи
+playbook-runs = Срабатывания
+playbook-runs-none = Он ещё не срабатывал.
+playbook-outcome = Итог
+playbook-due-on = срок { $day }
+playbook-why-score = оценка { $score } ({ $band })
+playbook-why-held = { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} подряд

@@ -12,6 +12,7 @@ pub mod health;
 pub mod home;
 pub mod lifecycle;
 pub mod me;
+pub mod playbooks;
 pub mod revenue;
 pub mod scorecards;
 pub mod segments;

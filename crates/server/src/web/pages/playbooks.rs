@@ -1,0 +1,306 @@
+//! Playbooks: the list and a form for a new one; one playbook with what switching it on would do
+//! today, what it would have done over the last 90 days (on request), its runs, and the forms that
+//! switch it on (enrolling the accounts that already match, or not) and off (keeping or closing
+//! its open tasks).
+
+use super::{api_failure, failure, field, FormData, PageResult};
+use crate::auth::{Auth, Manager, Viewer};
+use crate::error::ApiError;
+use crate::playbooks::Switch;
+use crate::refused::Refused;
+use crate::state::AppState;
+use crate::web::session::WebSession;
+use crate::web::{error_page, redirect_with, render, render_status, tr};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::{Extension, Form};
+use chrono::Days;
+use keepwell_core::health::Band;
+use keepwell_core::playbook::{ActionDef, PlaybookDef, Reenrol, TriggerDef};
+use keepwell_core::Invalid;
+use minijinja::context;
+use std::collections::{BTreeMap, HashMap};
+
+/// The list, and the form for a new playbook.
+#[tracing::instrument(skip_all)]
+pub async fn playbooks(
+    _auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+) -> PageResult {
+    list_page(&state, &web, StatusCode::OK, FormData::new(), BTreeMap::new()).await
+}
+
+async fn list_page(
+    state: &AppState,
+    web: &WebSession,
+    status: StatusCode,
+    form: FormData,
+    errors: BTreeMap<String, String>,
+) -> PageResult {
+    let rows: Vec<_> = state
+        .store
+        .playbooks()
+        .await
+        .map_err(|e| failure(state, web, e))?
+        .into_iter()
+        .map(|p| {
+            let trigger = trigger_words(state, web, &p.definition.trigger);
+            context! { key => p.key, name => p.name, enabled => p.enabled, version => p.version, trigger, problem => p.problem }
+        })
+        .collect();
+    Ok(render_status(
+        state,
+        web,
+        status,
+        "playbooks.html",
+        context! { nav => "playbooks", playbooks => rows, form, errors },
+    )
+    .await)
+}
+
+/// A trigger in words: "messages_received red for 7 days".
+fn trigger_words(state: &AppState, web: &WebSession, t: &TriggerDef) -> String {
+    let days = i64::from(t.days());
+    let (key, what) = match t {
+        TriggerDef::Measure { measure, band, .. } => {
+            ("playbook-trigger-measure", format!("{measure}: {}", band_word(state, web, *band)))
+        }
+        TriggerDef::Health { band, .. } => ("playbook-trigger-health", band_word(state, web, *band)),
+        TriggerDef::Condition { condition, .. } => ("playbook-trigger-condition", condition.clone()),
+    };
+    tr(state, web, key, &[("what", what.into()), ("days", days.into())])
+}
+
+/// What made a playbook fire, in words: "messages_received = 2, score 20 (Red), for 7 days".
+fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> String {
+    let get = |k: &str| {
+        values.get(k).filter(|v| !v.is_null()).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    let mut parts = Vec::new();
+    if let Some(m) = get("measure") {
+        parts.push(format!("{m} = {}", get("value").unwrap_or_default()));
+    }
+    let band = get("band").and_then(|b| Band::parse(&b)).map(|b| band_word(state, web, b));
+    match (get("score"), band) {
+        (Some(score), Some(band)) => {
+            parts.push(tr(state, web, "playbook-why-score", &[("score", score.into()), ("band", band.into())]))
+        }
+        (None, Some(band)) => parts.push(band),
+        _ => {}
+    }
+    if let Some(c) = get("condition") {
+        parts.push(c);
+    }
+    if let Some(n) = values.get("held_days").and_then(|v| v.as_i64()) {
+        parts.push(tr(state, web, "playbook-why-held", &[("days", n.into())]));
+    }
+    parts.join(", ")
+}
+
+/// A playbook's actions in words, as taken on `day`.
+fn action_words(state: &AppState, web: &WebSession, actions: &[ActionDef], day: chrono::NaiveDate) -> String {
+    let words: Vec<String> = actions
+        .iter()
+        .map(|a| match a {
+            ActionDef::Task { title, task_kind, due_days, .. } => {
+                let kind = tr(state, web, &format!("task-kind-{task_kind}"), &[]);
+                let task =
+                    tr(state, web, "playbook-action-task", &[("title", title.clone().into()), ("kind", kind.into())]);
+                match due_days {
+                    Some(d) => {
+                        let due = (day + Days::new(u64::from(*d))).to_string();
+                        format!("{task} · {}", tr(state, web, "playbook-due-on", &[("day", due.into())]))
+                    }
+                    None => task,
+                }
+            }
+            ActionDef::Tag { tag } => tr(state, web, "playbook-action-tag", &[("tag", tag.clone().into())]),
+            ActionDef::Untag { tag } => tr(state, web, "playbook-action-untag", &[("tag", tag.clone().into())]),
+        })
+        .collect();
+    words.join("; ")
+}
+
+fn band_word(state: &AppState, web: &WebSession, band: Band) -> String {
+    tr(state, web, &format!("band-{}", band.as_str()), &[])
+}
+
+/// Where a definition's field is on the form.
+fn form_field(path: &str) -> &str {
+    match path {
+        "trigger.measure" => "measure",
+        "trigger.band" => "band",
+        "trigger.condition" => "trigger_condition",
+        "trigger.days" => "days",
+        "actions[0].title" => "task_title",
+        "actions[0].task_kind" => "task_kind",
+        "actions[0].due_days" => "due_days",
+        other => other,
+    }
+}
+
+/// The form's playbook: a trigger, a condition and one task for the owner.
+fn def_of(f: &FormData, invalid: &mut Invalid) -> PlaybookDef {
+    let number = |name: &str, invalid: &mut Invalid| -> Option<u32> {
+        let v = field(f, name)?;
+        v.parse().map_err(|_| invalid.push(name, format!("{v:?} is not a whole number of days"))).ok()
+    };
+    let days = number("days", invalid).unwrap_or(1);
+    let band = field(f, "band").and_then(|b| Band::parse(&b)).unwrap_or(Band::Red);
+    let trigger = match field(f, "trigger_kind").as_deref() {
+        Some("health") => TriggerDef::Health { band, days },
+        Some("condition") => {
+            TriggerDef::Condition { condition: field(f, "trigger_condition").unwrap_or_default(), days }
+        }
+        _ => TriggerDef::Measure { measure: field(f, "measure").unwrap_or_default(), band, days },
+    };
+    PlaybookDef {
+        key: field(f, "key").unwrap_or_default(),
+        name: field(f, "name").unwrap_or_default(),
+        description: String::new(),
+        trigger,
+        condition: field(f, "condition"),
+        reenrol: Reenrol::EveryTime,
+        reenrol_days: None,
+        close_after_days: number("close_after_days", invalid),
+        actions: vec![ActionDef::Task {
+            title: field(f, "task_title").unwrap_or_default(),
+            task_kind: field(f, "task_kind").unwrap_or_else(|| "risk".into()),
+            priority: "normal".into(),
+            due_days: number("due_days", invalid),
+            description: String::new(),
+        }],
+        enabled: None,
+    }
+}
+
+/// Saves the form's playbook (new ones are switched off) and shows it.
+#[tracing::instrument(skip_all)]
+pub async fn save(
+    auth: Auth<Manager>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let mut invalid = Invalid::default();
+    let def = def_of(&f, &mut invalid);
+    let outcome = if invalid.errors.is_empty() {
+        crate::playbooks::save(&state.store, &auth, &def).await
+    } else {
+        Err(Refused::Invalid(invalid))
+    };
+    match outcome {
+        Ok(_) => {
+            let to = format!("/playbooks/{}", urlencoding::encode(&def.key));
+            Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "playbook-saved", &[])).await)
+        }
+        Err(Refused::Invalid(e)) => {
+            let errors = e.errors.iter().map(|e| (form_field(&e.field).to_owned(), e.message.clone())).collect();
+            list_page(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, f, errors).await
+        }
+        Err(e) => Err(failure(&state, &web, e)),
+    }
+}
+
+/// One playbook: what switching it on would do today, its runs, and with `?simulate=1` what it
+/// would have done over the last 90 days.
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn playbook(
+    auth: Auth<Viewer>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let fail = |e: ApiError| api_failure(&state, &web, e);
+    let Some(p) = state.store.playbook(&key).await.map_err(|e| failure(&state, &web, e))? else {
+        return Err(error_page(&state, &web, StatusCode::NOT_FOUND, "error-not-found"));
+    };
+    let today = state.store.clock().today();
+    let reporting = &state.settings.reporting_currency;
+    crate::usage::folded(&state).await.map_err(fail)?;
+    let preview = match (p.enabled, &p.problem) {
+        (false, None) => Some(crate::playbooks::preview(&state.store, reporting, &key, today).await.map_err(fail)?),
+        _ => None,
+    };
+    let simulation = match (q.contains_key("simulate"), &p.problem) {
+        (true, None) => {
+            let days = (today - Days::new(89), today);
+            Some(
+                crate::playbooks::simulate(&state.store, &auth, reporting, &key, days, "existing")
+                    .await
+                    .map_err(fail)?,
+            )
+        }
+        _ => None,
+    };
+    let runs = state.store.playbook_runs(Some(&key), None, 100).await.map_err(|e| failure(&state, &web, e))?;
+    let runs: Vec<_> = runs
+        .into_iter()
+        .map(|r| {
+            let why = why_words(&state, &web, &r.values);
+            context! { run => r, why }
+        })
+        .collect();
+    let trigger = trigger_words(&state, &web, &p.definition.trigger);
+    let sim_rows: Option<Vec<_>> = simulation.as_ref().map(|s| {
+        s.data
+            .iter()
+            .take(500)
+            .map(|a| {
+                let why = a.values.as_ref().map(|v| why_words(&state, &web, v)).unwrap_or_default();
+                let then = match a.act.as_str() {
+                    "close" => tr(&state, &web, "playbook-cleared", &[]),
+                    _ => action_words(&state, &web, &p.definition.actions, a.day),
+                };
+                context! { act => a, why, then }
+            })
+            .collect()
+    });
+    let sim_total = simulation.as_ref().map(|s| s.data.len());
+    Ok(render(
+        &state,
+        &web,
+        "playbook.html",
+        context! { nav => "playbooks", playbook => p, trigger, preview, simulation => sim_rows, sim_total, runs },
+    )
+    .await)
+}
+
+/// Switches a playbook on or off with the choice the form made.
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn switch(
+    auth: Auth<Manager>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let enabled = field(&f, "enabled").as_deref() == Some("true");
+    let s = Switch {
+        enabled,
+        enrol: if enabled { Some(field(&f, "enrol").unwrap_or_default()) } else { None },
+        open_tasks: if enabled { None } else { Some(field(&f, "open_tasks").unwrap_or_default()) },
+    };
+    let to = format!("/playbooks/{}", urlencoding::encode(&key));
+    let today = state.store.clock().today();
+    crate::usage::folded(&state).await.map_err(|e| api_failure(&state, &web, e))?;
+    let reporting = &state.settings.reporting_currency;
+    match crate::playbooks::switch(&state.store, &auth, reporting, &key, &s, today).await {
+        Ok(p) => {
+            let said = if p.enabled { "playbook-enabled" } else { "playbook-disabled" };
+            Ok(redirect_with(&state, &web, &to, &tr(&state, &web, said, &[])).await)
+        }
+        Err(ApiError::Invalid(e)) => {
+            let choose = tr(&state, &web, if enabled { "playbook-choose-enrol" } else { "playbook-choose-tasks" }, &[]);
+            let said = if e.errors.iter().any(|e| e.field == "enrol" || e.field == "open_tasks") {
+                choose
+            } else {
+                e.to_string()
+            };
+            Ok(redirect_with(&state, &web, &to, &said).await)
+        }
+        Err(e) => Err(api_failure(&state, &web, e)),
+    }
+}
