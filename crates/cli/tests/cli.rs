@@ -83,6 +83,16 @@ async fn two_ticks_for_one_instant_run_one_pass(url: String) {
     // Whichever tick claims the day's job waits inside it while the test leads the pass, so the
     // two overlap whatever the machine's speed.
     let store = Store::connect(&url).await.unwrap();
+    // A playbook switched on that fires for both accounts on the day: it acts once for each.
+    let defs = keepwell_core::definitions::Definitions::from_toml(
+        "[[playbook]]\nkey = \"all\"\nname = \"Everyone\"\ntrigger = { kind = \"condition\", condition = \"mrr >= 0\" }\n\
+         [[playbook.actions]]\nkind = \"task\"\ntitle = \"Say hello\"\n",
+    )
+    .unwrap();
+    let mut w = store.write(&keepwell_store::Actor::system("test")).await.unwrap();
+    keepwell_store::playbooks::apply(&mut w, &defs.playbooks).await.unwrap();
+    keepwell_store::playbooks::switch(&mut w, "all", true, "new", &[]).await.unwrap();
+    w.commit().await.unwrap();
     let keepwell_store::health::Lead::Leader(leader) = store.lead_pass(Duration::ZERO).await.unwrap() else {
         panic!("nobody else leads the pass")
     };
@@ -116,6 +126,10 @@ async fn two_ticks_for_one_instant_run_one_pass(url: String) {
         format!("2026-11-20: run by another process at the same time (job {}); nothing more to do\n", jobs[0].id);
     assert_eq!(outs[0], elsewhere);
     assert!(outs[1].starts_with("2026-11-20: scored 2 accounts,") && outs[1].lines().count() == 1, "{}", outs[1]);
+    let runs = store.playbook_runs(Some("all"), None, 10).await.unwrap();
+    let mut names: Vec<&str> = runs.iter().map(|r| r.account_name.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Acme", "Bolt"], "one run per account however many ticks: {runs:?}");
     store.close().await;
 }
 
@@ -588,8 +602,8 @@ async fn definitions_apply_whole_export_round_trips_and_passes_rerun_alike(url: 
     let exported = stdout(&kw(&url, &["export"]));
     assert!(exported.contains("[[scorecard]]") && exported.contains("key = \"default\""), "{exported}");
     let o = kw(&url, &["apply", &csv("again.toml", &exported)]);
-    // The file's three, the default scorecard and the four built-in playbooks.
-    assert!(stdout(&o).contains("0 of 8 definitions changed"), "{}{}", stdout(&o), stderr(&o));
+    // The file's three, the default scorecard and the six built-in playbooks.
+    assert!(stdout(&o).contains("0 of 10 definitions changed"), "{}{}", stdout(&o), stderr(&o));
     let segments = stdout(&kw(&url, &["export", "segments"]));
     assert!(segments.contains("[[segment]]") && !segments.contains("[[scorecard]]"), "{segments}");
     let playbooks = stdout(&kw(&url, &["export", "playbooks"]));

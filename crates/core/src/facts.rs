@@ -21,6 +21,11 @@ pub fn day_number(day: NaiveDate) -> i64 {
     i64::from(day.num_days_from_ce() - 719_163)
 }
 
+/// The day of a day number ([`day_number`]'s inverse); None out of the calendar's range.
+pub fn date_of_number(n: i64) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(i32::try_from(n + 719_163).ok()?)
+}
+
 /// The block a day falls in and its bit within the block.
 pub fn day_bit(day: NaiveDate) -> (i64, i64) {
     let n = day_number(day);

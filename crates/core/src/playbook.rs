@@ -154,6 +154,11 @@ pub enum ActionDef {
         #[schema(max_length = 50)]
         tag: String,
     },
+    /// Tells the account's owner, in the app (the bell), once per occurrence.
+    Notify {
+        #[schema(max_length = 300)]
+        message: String,
+    },
 }
 
 fn days_in_range(invalid: &mut Invalid, field: String, days: u32) {
@@ -224,6 +229,9 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
             ActionDef::Tag { tag } | ActionDef::Untag { tag } => {
                 crate::limits::required_text(invalid, &format!("{at}tag"), Some(tag), crate::limits::TAG);
             }
+            ActionDef::Notify { message } => {
+                crate::limits::required_text(invalid, &format!("{at}message"), Some(message), crate::limits::SUBJECT);
+            }
         }
     }
 }
@@ -263,6 +271,24 @@ pub struct Scored<'a> {
     /// The score and band in force.
     pub score: Option<Decimal>,
     pub band: Option<Band>,
+}
+
+/// Why a playbook did or did not fire for an account on a day.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Why {
+    pub fired: bool,
+    /// Whether the trigger held that day, and what it read.
+    pub trigger_held: bool,
+    #[schema(value_type = Object)]
+    pub values: Value,
+    /// The first day of the run of days the trigger held, as of that day.
+    pub since: Option<NaiveDate>,
+    pub held_days: i64,
+    pub needed_days: i64,
+    /// Whether the playbook's condition held (none without one).
+    pub condition_held: Option<bool>,
+    /// The first check that failed, in words (or that it fired).
+    pub reason: String,
 }
 
 /// What the pass does for a playbook and an account on a day.
@@ -305,24 +331,82 @@ impl Playbook {
 
     /// Whether the trigger holds for the account today, with the values it read; None when not.
     pub fn observe(&self, env: &AccountDay, scored: Option<Scored>) -> Option<Value> {
+        let (holds, values) = self.read(env, scored);
+        holds.then_some(values)
+    }
+
+    /// What the trigger reads of the account today, and whether it holds.
+    pub fn read(&self, env: &AccountDay, scored: Option<Scored>) -> (bool, Value) {
         let number = |d: Option<Decimal>| d.map(|d| d.normalize().to_string());
         match &*self.trigger {
             Trigger::Measure { key, band } => {
-                let s = scored?;
-                let i = s.measures.iter().position(|m| &m.key == key)?;
-                let reading = s.readings.get(i)?;
-                let value = reading.value.filter(|_| reading.applicable)?;
+                let Some(s) = scored else { return (false, json!({"measure": key, "scorecard": null})) };
+                let Some(i) = s.measures.iter().position(|m| &m.key == key) else {
+                    return (false, json!({"measure": key, "in_scorecard": false}));
+                };
+                let value = s.readings.get(i).filter(|r| r.applicable).and_then(|r| r.value);
+                let Some(value) = value else {
+                    return (false, json!({"measure": key, "value": null}));
+                };
                 let score = s.measures[i].scale.score(value);
                 let is = s.bands.of(score);
-                (is == *band).then(|| {
-                    json!({"measure": key, "value": number(Some(value)), "score": number(Some(score)), "band": is.as_str()})
-                })
+                (
+                    is == *band,
+                    json!({"measure": key, "value": number(Some(value)), "score": number(Some(score)), "band": is.as_str()}),
+                )
             }
             Trigger::Health { band } => {
-                let s = scored?;
-                (s.band == Some(*band)).then(|| json!({"score": number(s.score), "band": band.as_str()}))
+                let is = scored.and_then(|s| s.band);
+                let score = scored.and_then(|s| s.score);
+                (is == Some(*band), json!({"score": number(score), "band": is.map(|b| b.as_str())}))
             }
-            Trigger::Condition(e) => e.eval(env).then(|| json!({"condition": self.trigger_text()})),
+            Trigger::Condition(e) => (e.eval(env), json!({"condition": self.trigger_text()})),
+        }
+    }
+
+    /// Why the playbook did or did not fire for an account on `day`, given where it stood the
+    /// day before (`before`), what the trigger read that day and whether the condition held: the
+    /// first check of [`Playbook::step`] that failed, in words.
+    pub fn explain(&self, before: &Enrolment, day: NaiveDate, (held, values): (bool, Value), condition: bool) -> Why {
+        let needed = i64::from(self.def.trigger.days());
+        let mut e = *before;
+        let act = self.step(&mut e, day, held.then(|| values.clone()), || condition);
+        let since = e.since;
+        let held_days = since.map_or(0, |s| (day - s).num_days() + 1);
+        let reason = match (&act, held) {
+            (Some(Act::Fire { .. }), _) => "it fired".to_owned(),
+            (Some(Act::Close), _) => {
+                "its trigger had cleared for the closing margin: it closed its open tasks".to_owned()
+            }
+            (None, false) => "the trigger did not hold that day".to_owned(),
+            (None, true) if held_days < needed => {
+                format!("the trigger had held {held_days} of the {needed} consecutive days it needs")
+            }
+            (None, true) if before.fired && before.since == since => {
+                format!(
+                    "it already fired for this run of days (since {})",
+                    since.map(|d| d.to_string()).unwrap_or_default()
+                )
+            }
+            (None, true) => match (self.def.reenrol, before.last_fired) {
+                (Reenrol::Once, Some(last)) => format!("it fires once per account and fired on {last}"),
+                (Reenrol::AfterDays, Some(last))
+                    if (day - last).num_days() < i64::from(self.def.reenrol_days.unwrap_or(0)) =>
+                {
+                    format!("it fired on {last}, less than {} days before", self.def.reenrol_days.unwrap_or(0))
+                }
+                _ => format!("the condition {:?} did not hold", self.def.condition.clone().unwrap_or_default()),
+            },
+        };
+        Why {
+            fired: matches!(act, Some(Act::Fire { .. })),
+            trigger_held: held,
+            values,
+            since,
+            held_days,
+            needed_days: needed,
+            condition_held: self.def.condition.is_some().then_some(condition),
+            reason,
         }
     }
 
@@ -427,6 +511,24 @@ pub fn built_in() -> Vec<PlaybookDef> {
             "Health turned red",
             TriggerDef::Health { band: Band::Red, days: 1 },
             task("Health is red: find out why", "risk", "The account's health score turned red."),
+        ),
+        def(
+            "renewal-reminders",
+            "Contract renewal in 90 days",
+            TriggerDef::Condition { condition: "days_to_renewal <= 90 and days_to_renewal >= 0".into(), days: 1 },
+            ActionDef::Task {
+                title: "Prepare the renewal".into(),
+                task_kind: "renewal".into(),
+                priority: "normal".into(),
+                due_days: Some(30),
+                description: "The contract renews within 90 days.".into(),
+            },
+        ),
+        def(
+            "invoice-overdue",
+            "Invoice overdue 15 days",
+            TriggerDef::Condition { condition: "days_overdue() >= 15".into(), days: 1 },
+            ActionDef::Notify { message: "An invoice is 15 days overdue.".into() },
         ),
         def(
             "reference-candidates",
@@ -535,6 +637,23 @@ title = "Reach out"
         p.def.reenrol = Reenrol::AfterDays;
         p.def.reenrol_days = Some(4);
         assert_eq!(on(&p, &pattern), vec![0, 4]);
+        // Why not: each check in words.
+        let mut e = Enrolment::default();
+        let why = |p: &Playbook, e: &Enrolment, d: u32, held: bool, cond: bool| {
+            p.explain(e, day(d), (held, json!({})), cond).reason
+        };
+        assert_eq!(why(&p, &e, 1, false, true), "the trigger did not hold that day");
+        p.def.trigger = TriggerDef::Measure { measure: "m".into(), band: Band::Red, days: 3 };
+        p.step(&mut e, day(1), Some(json!({})), || true);
+        assert_eq!(why(&p, &e, 2, true, true), "the trigger had held 2 of the 3 consecutive days it needs");
+        p.def.condition = Some("mrr > 0".into());
+        assert_eq!(why(&p, &e, 3, true, false), "the condition \"mrr > 0\" did not hold");
+        assert_eq!(why(&p, &e, 3, true, true), "it fired");
+        p.step(&mut e, day(2), Some(json!({})), || true);
+        p.step(&mut e, day(3), Some(json!({})), || true);
+        assert_eq!(why(&p, &e, 4, true, true), "it already fired for this run of days (since 2026-11-01)");
+        p.def.trigger = TriggerDef::Measure { measure: "m".into(), band: Band::Red, days: 1 };
+        p.def.condition = None;
         // The condition is asked only on the day it would fire, and a failed one fires later.
         p.def.reenrol = Reenrol::EveryTime;
         let mut e = Enrolment::default();

@@ -221,5 +221,22 @@ fn describe(a: &keepwell_core::playbook::ActionDef, day: NaiveDate) -> String {
         },
         ActionDef::Tag { tag } => format!("tag {tag:?}"),
         ActionDef::Untag { tag } => format!("remove tag {tag:?}"),
+        ActionDef::Notify { message } => format!("tell the owner {message:?}"),
     }
+}
+
+/// Why playbook `key` did or did not fire for `account` on `day`: the first check that failed.
+pub async fn why(
+    store: &Store,
+    reporting: &str,
+    key: &str,
+    account: i64,
+    day: NaiveDate,
+) -> ApiResult<keepwell_core::playbook::Why> {
+    let p = stored(store, key).await?;
+    let playbook = compiled(&p)?;
+    store
+        .explain_playbook(reporting, playbook, account, day)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no account {account}")))
 }

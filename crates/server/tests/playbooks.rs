@@ -82,13 +82,22 @@ async fn a_measure_red_for_seven_days_opens_one_task_as_simulated(app: TestApp) 
     let playbook = json!({"key": "messages-red", "name": "Messages received red for a week",
         "trigger": {"kind": "measure", "measure": "messages_received", "band": "red", "days": 7},
         "close_after_days": 2,
-        "actions": [{"kind": "task", "title": "Reach out", "task_kind": "risk", "due_days": 3}]});
+        "actions": [{"kind": "task", "title": "Reach out", "task_kind": "risk", "due_days": 3},
+                    {"kind": "notify", "message": "Messages stopped a week ago"}]});
     let (status, saved) = app.post("/api/v1/playbooks", &app.admin, playbook).await;
     assert_eq!(status, 201, "{saved}");
     assert_eq!((saved["enabled"].as_bool(), saved["version"].as_i64()), (Some(false), Some(1)));
     let (_, all) = app.get("/api/v1/playbooks", &app.admin).await;
     let keys: Vec<&str> = all.as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap()).collect();
-    for built_in in ["health-red", "low-usage", "messages-red", "reference-candidates", "seats-nearly-full"] {
+    for built_in in [
+        "health-red",
+        "invoice-overdue",
+        "low-usage",
+        "messages-red",
+        "reference-candidates",
+        "renewal-reminders",
+        "seats-nearly-full",
+    ] {
         assert!(keys.contains(&built_in), "{keys:?}");
     }
 
@@ -125,6 +134,11 @@ async fn a_measure_red_for_seven_days_opens_one_task_as_simulated(app: TestApp) 
     assert_eq!((task["title"].as_str(), task["kind"].as_str()), (Some("Reach out"), Some("risk")));
     assert_eq!((task["playbook"].as_str(), task["owner"]["id"].as_i64()), (Some("messages-red"), Some(dee)));
     assert_eq!(task["due_on"].as_str(), Some(day(18).to_string().as_str()));
+    let dee_token = app.member_token("dee@team.io", Role::Csm).await;
+    let (_, bell) = app.get("/api/v1/notifications?unread=true", &dee_token).await;
+    let told: Vec<&Value> = bell["data"].as_array().unwrap().iter().filter(|n| n["kind"] == "playbook").collect();
+    assert_eq!(told.len(), 1, "{bell}");
+    assert_eq!(told[0]["data"]["title"], "Messages stopped a week ago");
     // The same tick again, and the next days while still red: still one task, one run.
     tick(&app, day(15)).await;
     for n in 16..=20 {
@@ -145,6 +159,20 @@ async fn a_measure_red_for_seven_days_opens_one_task_as_simulated(app: TestApp) 
         (runs[0]["actions"][0]["outcome"].as_str(), &runs[0]["actions"][0]["task_id"]),
         (Some("done"), &task["id"])
     );
+
+    // Why not on day 12: red for 4 of the 7 days; why on day 15: it fired.
+    let why = |d: u64| format!("/api/v1/playbooks/messages-red/why?account_id={acme}&day={}", day(d));
+    let (status, not) = app.get(&why(12), &app.admin).await;
+    assert_eq!(status, 200, "{not}");
+    assert_eq!(not["reason"], "the trigger had held 4 of the 7 consecutive days it needs", "{not}");
+    assert_eq!((not["values"]["band"].as_str(), not["held_days"].as_i64()), (Some("red"), Some(4)));
+    let (_, yes) = app.get(&why(15), &app.admin).await;
+    assert_eq!((yes["fired"].as_bool(), yes["reason"].as_str()), (Some(true), Some("it fired")), "{yes}");
+    let (_, before) = app.get(&why(3), &app.admin).await;
+    assert_eq!(before["reason"], "the trigger did not hold that day", "{before}");
+    assert_eq!(before["values"]["band"], "green");
+    let (status, _) = app.get("/api/v1/playbooks/messages-red/why", &app.admin).await;
+    assert_eq!(status, 422);
 
     // Switched off, closing its open tasks: the choice is recorded.
     let (status, off) =

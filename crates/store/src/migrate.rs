@@ -368,8 +368,8 @@ mod tests {
         ),
         (
             20,
-            "f8d5dd7514d22899c24745f74a8f4b89ecf029f7c002e4f1ad5520127da5f10a",
-            "b66ae166abfa7ba8a00d91f617658de92ee043981a66a3da39b60e72d00d5740",
+            "8b5d138ae44df697319869eaef074795e894d7c897bdfa36bfad95b65e1cd0cd",
+            "4e027f99e6c0977b44b210aefe63a370d45fcfe0efae21deaac41003294b8fd8",
         ),
     ];
 

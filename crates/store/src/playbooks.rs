@@ -199,20 +199,22 @@ async fn open_sources(tx: &mut Tx, key: &str, account: Option<i64>) -> Result<Ve
     rows.iter().map(|r| Ok(text(r, "source")?)).collect()
 }
 
-/// Writes enrolments that changed: (playbook id, account, where it stands), many rows a statement.
+/// Writes enrolments that changed: (playbook id, account, where it stands), many rows a statement;
+/// one back at nothing (no run, never fired) is deleted.
 pub(crate) async fn write_enrolments(
     tx: &mut Tx,
     backend: crate::Backend,
     rows: &[(i64, i64, Enrolment)],
 ) -> Result<()> {
     use crate::sql::Arg;
-    let day = |d: Option<NaiveDate>| Arg::MaybeText(d.map(|d| d.to_string()));
-    let rows = rows
-        .iter()
+    let day = |d: Option<NaiveDate>| Arg::MaybeI64(d.map(keepwell_core::facts::day_number));
+    let (gone, kept): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, _, e)| *e == Enrolment::default());
+    let kept = kept
+        .into_iter()
         .map(|(playbook, account, e)| {
             vec![
-                Arg::I64(*playbook),
-                Arg::I64(*account),
+                Arg::I64(playbook),
+                Arg::I64(account),
                 day(e.since),
                 Arg::I64(i64::from(e.fired)),
                 day(e.last_fired),
@@ -225,11 +227,26 @@ pub(crate) async fn write_enrolments(
         backend,
         "playbook_enrolments",
         &["playbook_id", "account_id", "since", "fired", "last_fired", "cleared_on"],
-        rows,
+        kept,
         " ON CONFLICT (playbook_id, account_id) DO UPDATE SET since = excluded.since, fired = excluded.fired, \
          last_fired = excluded.last_fired, cleared_on = excluded.cleared_on",
     )
     .await?;
+    let mut by_playbook: HashMap<i64, Vec<String>> = HashMap::new();
+    for (playbook, account, _) in gone {
+        by_playbook.entry(playbook).or_default().push(account.to_string());
+    }
+    for (playbook, accounts) in by_playbook {
+        for chunk in accounts.chunks(5_000) {
+            sqlx::query(&format!(
+                "DELETE FROM playbook_enrolments WHERE playbook_id = $1 AND account_id IN ({})",
+                chunk.join(",")
+            ))
+            .bind(playbook)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
     Ok(())
 }
 
@@ -287,7 +304,7 @@ pub struct Run {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunAction {
     pub step: i64,
-    /// `task`, `tag` or `untag`.
+    /// `task`, `tag`, `untag` or `notify`.
     pub kind: String,
     /// `done` or `failed`.
     pub outcome: String,
@@ -328,27 +345,28 @@ impl Store {
         Ok(out)
     }
 
-    /// Where `playbooks` stand with every account: account → playbook id → enrolment.
+    /// Where `playbooks` stand with every account: account → playbook id → enrolment (one bulk
+    /// read per playbook: a pass reads them all).
     pub async fn enrolments(&self, playbooks: &[i64]) -> Result<HashMap<i64, HashMap<i64, Enrolment>>> {
+        type Row = (i64, Option<i64>, i64, Option<i64>, Option<i64>);
         let mut out: HashMap<i64, HashMap<i64, Enrolment>> = HashMap::new();
+        let day = |n: Option<i64>| n.and_then(keepwell_core::facts::date_of_number);
         for p in playbooks {
-            let rows = sqlx::query(
-                "SELECT account_id, since, fired, last_fired, cleared_on FROM playbook_enrolments WHERE playbook_id = $1",
-            )
-            .bind(p)
-            .fetch_all(self.pool())
-            .await?;
-            let day = |r: &sqlx::any::AnyRow, c: &str| -> Result<Option<NaiveDate>> {
-                opt_text(r, c)?.map(|d| d.parse().map_err(|_| corrupt("enrolment day"))).transpose()
-            };
-            for r in &rows {
+            let mut sql = crate::sql::json_rows(
+                self.backend(),
+                "account_id, since, fired, last_fired, cleared_on",
+                "FROM playbook_enrolments WHERE playbook_id = ",
+            );
+            sql.bind(crate::sql::Arg::I64(*p));
+            let rows: Vec<Row> = crate::sql::fetch_json_rows(&sql, self.pool()).await?;
+            for (account, since, fired, last_fired, cleared_on) in rows {
                 let e = Enrolment {
-                    since: day(r, "since")?,
-                    fired: r.try_get::<i64, _>("fired")? != 0,
-                    last_fired: day(r, "last_fired")?,
-                    cleared_on: day(r, "cleared_on")?,
+                    since: day(since),
+                    fired: fired != 0,
+                    last_fired: day(last_fired),
+                    cleared_on: day(cleared_on),
                 };
-                out.entry(r.try_get("account_id")?).or_default().insert(*p, e);
+                out.entry(account).or_default().insert(*p, e);
             }
         }
         Ok(out)
@@ -471,6 +489,20 @@ async fn fire(
             }
             ActionDef::Tag { tag } => ("tag", crate::accounts::set_tag(w, account, tag, true).await?, None),
             ActionDef::Untag { tag } => ("untag", crate::accounts::set_tag(w, account, tag, false).await?, None),
+            ActionDef::Notify { message } => match owner {
+                Some(user) => {
+                    let name = sqlx::query("SELECT name FROM accounts WHERE id = $1")
+                        .bind(account)
+                        .fetch_one(&mut *w.tx)
+                        .await?;
+                    let data =
+                        serde_json::json!({"title": message, "account": text(&name, "name")?, "playbook": p.def.name});
+                    crate::notifications::notify(&mut w.tx, w.at, user, &key, ("playbook", Some(account), None), &data)
+                        .await?;
+                    ("notify", format!("told member {user}"), None)
+                }
+                None => ("notify", "the account has no owner to tell".to_owned(), None),
+            },
         };
         sqlx::query(
             "INSERT INTO playbook_actions (run_id, step, idempotency_key, kind, outcome, detail, task_id, created_at) \

@@ -86,6 +86,7 @@ pub fn routes() -> Router<AppState> {
         .route("/playbooks/{key}/preview", get(playbooks::preview))
         .route("/playbooks/{key}/simulation", get(playbooks::simulation))
         .route("/playbooks/{key}/runs", get(playbooks::runs))
+        .route("/playbooks/{key}/why", get(playbooks::why))
         .route("/metrics/{name}", get(metrics::show))
         .route("/renewals", get(renewals::list))
         .route("/renewals/rates", get(renewals::rates_view))

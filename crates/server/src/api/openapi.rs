@@ -43,7 +43,7 @@ use utoipa::{Modify, OpenApi};
         super::deliveries::rotate_secret, super::deliveries::enable_endpoint, super::deliveries::delivery,
         super::deliveries::deliveries, super::deliveries::retry,
         super::playbooks::list, super::playbooks::show, super::playbooks::save, super::playbooks::switch,
-        super::playbooks::preview, super::playbooks::simulation, super::playbooks::runs,
+        super::playbooks::preview, super::playbooks::simulation, super::playbooks::runs, super::playbooks::why,
     ),
     modifiers(&Bearer)
 )]

@@ -139,3 +139,30 @@ pub async fn runs(
     stored(&state.store, &key).await?;
     Ok(Json(state.store.playbook_runs(Some(&key), account, limit).await?))
 }
+
+#[utoipa::path(get, path = "/api/v1/playbooks/{key}/why", tag = "playbooks",
+    description = "Why the playbook did or did not fire for an account on a day (default today), had it been on: \
+                   whether its trigger held and what it read, how many of its days it had held, whether its \
+                   condition held, and the first check that failed, in words (`reason`).",
+    params(("key" = String, Path), ("account_id" = i64, Query), ("day" = Option<String>, Query)),
+    responses((status = 200, body = keepwell_core::playbook::Why), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn why(
+    _auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<keepwell_core::playbook::Why>> {
+    let p = Params(q);
+    let mut invalid = Invalid::default();
+    let account = p.id("account_id", &mut invalid);
+    let day = p.date("day", &mut invalid).unwrap_or(state.store.clock().today());
+    if account.is_none() && invalid.errors.is_empty() {
+        invalid.push("account_id", "is required");
+    }
+    invalid.into_result(())?;
+    crate::usage::folded(&state).await?;
+    let reporting = &state.settings.reporting_currency;
+    Ok(Json(crate::playbooks::why(&state.store, reporting, &key, account.unwrap_or_default(), day).await?))
+}

@@ -794,3 +794,5 @@ playbook-why-held = for { $days ->
     [one] 1 day
    *[other] { $days } days
 }
+notification-playbook = { $title } (playbook { $playbook })
+playbook-action-notify = tell the owner: "{ $message }"

@@ -788,3 +788,5 @@ playbook-why-held = { $days ->
     [few] { $days } дня
    *[other] { $days } дней
 } подряд
+notification-playbook = { $title } (сценарий «{ $playbook }»)
+playbook-action-notify = сообщить ответственному: «{ $message }»

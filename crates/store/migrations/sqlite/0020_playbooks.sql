@@ -23,13 +23,15 @@ CREATE TABLE playbook_versions (
 );
 -- Where an enabled playbook stands with an account (core::facts::Enrolment) as of the last
 -- pass that acted: the days its trigger has held, whether that run fired, when it last fired.
+-- Days are day numbers (days since 1970-01-01): a pass reads every row of every enabled playbook.
+-- A row back at nothing (no run, never fired) is deleted.
 CREATE TABLE playbook_enrolments (
     playbook_id BIGINT NOT NULL REFERENCES playbooks(id) ON DELETE CASCADE,
     account_id BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-    since TEXT,
+    since BIGINT,
     fired BIGINT NOT NULL,
-    last_fired TEXT,
-    cleared_on TEXT,
+    last_fired BIGINT,
+    cleared_on BIGINT,
     PRIMARY KEY (playbook_id, account_id)
 );
 -- A run: one version of a playbook firing for one account and trigger occurrence (the first day

@@ -424,9 +424,21 @@ impl Store {
             }
             // What the playbooks decided, in the transaction that records the day (a plan has
             // playbooks only for a pass that acts).
+            let t = std::time::Instant::now();
             crate::playbooks::write_enrolments(&mut w.tx, w.backend, &out.enrolments).await?;
+            let enrolled = t.elapsed();
             for a in &out.acts {
                 crate::playbooks::act(&mut w, &plan.playbooks[a.playbook], a.account, *day, &a.act).await?;
+            }
+            if !plan.playbooks.is_empty() {
+                tracing::debug!(
+                    %day,
+                    enrolments = out.enrolments.len(),
+                    enrolments_ms = enrolled.as_millis() as u64,
+                    acts = out.acts.len(),
+                    acts_ms = (t.elapsed() - enrolled).as_millis() as u64,
+                    "playbooks wrote"
+                );
             }
         }
         let written = t.elapsed();
@@ -498,11 +510,19 @@ impl Store {
         let scope = accounts.map_or(Scope::All, Scope::Accounts);
         let mut facts = self.pass_facts(scope, from, to, &needs).await?;
         if !plan.playbooks.is_empty() {
+            let t = std::time::Instant::now();
             let ids: Vec<i64> = plan.playbooks.iter().map(|p| p.id).collect();
             let mut enrolled = self.enrolments(&ids).await?;
+            let n: usize = enrolled.values().map(HashMap::len).sum();
             for f in &mut facts {
                 f.enrolments = enrolled.remove(&f.id).unwrap_or_default();
             }
+            tracing::debug!(
+                playbooks = ids.len(),
+                enrolments = n,
+                load_ms = t.elapsed().as_millis() as u64,
+                "enrolments"
+            );
         }
         let mut members = self.members_before(scope, from).await?;
         let fx = self.fx_table().await?;
@@ -592,6 +612,60 @@ impl Store {
         })
         .await
         .map_err(|e| corrupt(&format!("the simulation stopped: {e}")))
+    }
+
+    /// Why playbook `p` did or did not fire for `account` on `day`, had it been on from the
+    /// simulation's look-back before it (the same steps as [`Store::simulate_playbook`] for one
+    /// account). None when there is no such account.
+    pub async fn explain_playbook(
+        &self,
+        reporting: &str,
+        p: keepwell_core::playbook::Playbook,
+        account: i64,
+        day: NaiveDate,
+    ) -> Result<Option<keepwell_core::playbook::Why>> {
+        let warm = u64::from(p.def.trigger.days()) + u64::from(p.def.close_after_days.unwrap_or(0)) + LOOK_BACK_DAYS;
+        let start = day - ChronoDays::new(warm);
+        let mut plan = self.plan().await?;
+        plan.playbooks = vec![p];
+        let needs = plan.needs();
+        let ids = [account];
+        let mut facts = self.pass_facts(Scope::Accounts(&ids), start, day, &needs).await?;
+        if facts.is_empty() {
+            return Ok(None);
+        }
+        let mut members = self.members_before(Scope::Accounts(&ids), start).await?;
+        let fx = self.fx_table().await?;
+        let catalogue = self.plan_features().await?;
+        let fed = self.fed().await?;
+        let reporting = reporting.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let id = plan.playbooks[0].id;
+            let mut d = start;
+            while d < day {
+                let ctx = Context { day: d, reporting: &reporting, fx: &fx, catalogue: &catalogue, fed };
+                keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
+                d = d.succ_opt().unwrap_or(day);
+            }
+            let before = facts[0].enrolments.get(&id).copied().unwrap_or_default();
+            let ctx = Context { day, reporting: &reporting, fx: &fx, catalogue: &catalogue, fed };
+            let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
+            let p = &plan.playbooks[0];
+            let env = keepwell_core::facts::AccountDay::new(&facts[0], ctx);
+            let scored = out.snapshots.first().map(|s| {
+                let card = &plan.scorecards[s.scorecard];
+                keepwell_core::playbook::Scored {
+                    measures: card.measures(),
+                    bands: card.bands,
+                    readings: &s.readings,
+                    score: s.effective,
+                    band: s.effective_band,
+                }
+            });
+            Some(p.explain(&before, day, p.read(&env, scored), p.condition_holds(&env)))
+        })
+        .await
+        .map_err(|e| corrupt(&format!("the explanation stopped: {e}")))
     }
 
     /// Does what a simulation of `p` found for `day` (the acts of that day), and switches it on

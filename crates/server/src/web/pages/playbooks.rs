@@ -117,6 +117,9 @@ fn action_words(state: &AppState, web: &WebSession, actions: &[ActionDef], day: 
             }
             ActionDef::Tag { tag } => tr(state, web, "playbook-action-tag", &[("tag", tag.clone().into())]),
             ActionDef::Untag { tag } => tr(state, web, "playbook-action-untag", &[("tag", tag.clone().into())]),
+            ActionDef::Notify { message } => {
+                tr(state, web, "playbook-action-notify", &[("message", message.clone().into())])
+            }
         })
         .collect();
     words.join("; ")
