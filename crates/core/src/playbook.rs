@@ -154,11 +154,44 @@ pub enum ActionDef {
         #[schema(max_length = 50)]
         tag: String,
     },
-    /// Tells the account's owner, in the app (the bell), once per occurrence.
+    /// Tells the account's owner, in the app (the bell), once per occurrence; by e-mail too when
+    /// `email` is true.
     Notify {
         #[schema(max_length = 300)]
         message: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        email: bool,
     },
+    /// Makes `member` (a team member's e-mail) the account's owner; later actions of the run
+    /// address the new owner.
+    Assign {
+        #[schema(max_length = 254)]
+        member: String,
+    },
+    /// Calls the webhook endpoint subscribed at `url` (Settings → Webhooks) once per occurrence:
+    /// a `playbook.fired` event signed as Standard Webhooks says, or, to a Slack-compatible
+    /// endpoint, `message` as its text.
+    Webhook {
+        #[schema(max_length = 2048)]
+        url: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        #[schema(max_length = 300)]
+        message: String,
+    },
+}
+
+impl ActionDef {
+    /// Its kind as runs and pages name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ActionDef::Task { .. } => "task",
+            ActionDef::Tag { .. } => "tag",
+            ActionDef::Untag { .. } => "untag",
+            ActionDef::Notify { .. } => "notify",
+            ActionDef::Assign { .. } => "assign",
+            ActionDef::Webhook { .. } => "webhook",
+        }
+    }
 }
 
 fn days_in_range(invalid: &mut Invalid, field: String, days: u32) {
@@ -229,8 +262,18 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
             ActionDef::Tag { tag } | ActionDef::Untag { tag } => {
                 crate::limits::required_text(invalid, &format!("{at}tag"), Some(tag), crate::limits::TAG);
             }
-            ActionDef::Notify { message } => {
+            ActionDef::Notify { message, .. } => {
                 crate::limits::required_text(invalid, &format!("{at}message"), Some(message), crate::limits::SUBJECT);
+            }
+            ActionDef::Assign { member } => {
+                crate::limits::required_text(invalid, &format!("{at}member"), Some(member), crate::limits::EMAIL);
+                if !member.contains('@') {
+                    invalid.push(format!("{at}member"), "a team member's e-mail address");
+                }
+            }
+            ActionDef::Webhook { url, message } => {
+                crate::limits::required_text(invalid, &format!("{at}url"), Some(url), crate::webhook::MAX_URL);
+                crate::limits::text(invalid, &format!("{at}message"), Some(message), crate::limits::SUBJECT);
             }
         }
     }
@@ -528,7 +571,7 @@ pub fn built_in() -> Vec<PlaybookDef> {
             "invoice-overdue",
             "Invoice overdue 15 days",
             TriggerDef::Condition { condition: "days_overdue() >= 15".into(), days: 1 },
-            ActionDef::Notify { message: "An invoice is 15 days overdue.".into() },
+            ActionDef::Notify { message: "An invoice is 15 days overdue.".into(), email: false },
         ),
         def(
             "reference-candidates",

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// The workspace events an endpoint may subscribe to.
-pub const EVENTS: [&str; 7] = [
+pub const EVENTS: [&str; 8] = [
     "account.created",
     "account.updated",
     "account.deleted",
@@ -19,6 +19,7 @@ pub const EVENTS: [&str; 7] = [
     "health.band_changed",
     "segment.entered",
     "segment.left",
+    "playbook.fired",
 ];
 
 /// The longest endpoint URL accepted.

@@ -25,17 +25,21 @@ pub struct CreatedEndpoint {
     pub secret: String,
 }
 
-/// Subscribes `url` to `events` (admins). The URL is HTTPS on a public host unless the operator
-/// allows private ones.
+/// Subscribes `url` to `events` (admins), in `format` (`standard`, the default, or `slack`). The
+/// URL is HTTPS on a public host unless the operator allows private ones.
 pub async fn create_endpoint(
     state: &AppState,
     caller: &Caller,
-    url: &str,
+    (url, format): (&str, Option<&str>),
     events: &[String],
 ) -> Outcome<CreatedEndpoint> {
     let mut invalid = Invalid::default();
     if let Err(e) = check_url(url, state.settings.deliveries.allow_private) {
         invalid.push("url", e);
+    }
+    let format = format.unwrap_or("standard");
+    if !["standard", "slack"].contains(&format) {
+        invalid.push("format", format!("{format:?} is not one of standard, slack"));
     }
     if events.is_empty() {
         invalid.push("events", format!("name at least one of {}", webhook::EVENTS.join(", ")));
@@ -53,8 +57,9 @@ pub async fn create_endpoint(
     invalid.into_result(())?;
     let (secret, sealed) = new_secret(state);
     let url = url.trim();
-    let endpoint =
-        caller.decide(&state.store, async |w| deliveries::create_endpoint(w, url, events, &sealed).await).await?;
+    let endpoint = caller
+        .decide(&state.store, async |w| deliveries::create_endpoint(w, (url, format), events, &sealed).await)
+        .await?;
     Ok(CreatedEndpoint { endpoint, secret })
 }
 
@@ -366,19 +371,18 @@ async fn post(state: &AppState, http: &reqwest::Client, d: &Due) -> Result<u16, 
         }
     }
     check_url(&d.recipient, state.settings.deliveries.allow_private)?;
-    let timestamp = now.timestamp();
-    let refs: Vec<&Secret> = secrets.iter().collect();
-    let signature = webhook::signature(&refs, &d.message_id, timestamp, d.payload.as_bytes());
-    let res = http
-        .post(&d.recipient)
-        .header("content-type", "application/json")
-        .header("webhook-id", &d.message_id)
-        .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signature)
-        .body(d.payload.clone())
-        .send()
-        .await
-        .map_err(describe)?;
+    let mut req = http.post(&d.recipient).header("content-type", "application/json");
+    // A Slack-compatible incoming webhook's URL is its credential: it gets the text, unsigned.
+    if !sealed.slack {
+        let timestamp = now.timestamp();
+        let refs: Vec<&Secret> = secrets.iter().collect();
+        let signature = webhook::signature(&refs, &d.message_id, timestamp, d.payload.as_bytes());
+        req = req
+            .header("webhook-id", &d.message_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature);
+    }
+    let res = req.body(d.payload.clone()).send().await.map_err(describe)?;
     let status = res.status();
     if status.is_redirection() {
         let to = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or("?").to_owned();

@@ -62,6 +62,11 @@ fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message
             let args = [("count", count.into()), ("name", name.into()), ("band", band.into())];
             (t("email-band-subject", &args), "email_band")
         }
+        "playbook" => {
+            let account = payload["account"]["name"].as_str().unwrap_or_default().to_owned();
+            let message = payload["message"].as_str().unwrap_or_default().to_owned();
+            (t("email-playbook-subject", &[("account", account.into()), ("message", message.into())]), "email_playbook")
+        }
         "endpoint_disabled" => {
             let url = payload["endpoint"]["url"].as_str().unwrap_or_default();
             (t("email-disabled-subject", &[("url", keepwell_core::webhook::origin_only(url).into())]), "email_disabled")

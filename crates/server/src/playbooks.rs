@@ -221,7 +221,10 @@ fn describe(a: &keepwell_core::playbook::ActionDef, day: NaiveDate) -> String {
         },
         ActionDef::Tag { tag } => format!("tag {tag:?}"),
         ActionDef::Untag { tag } => format!("remove tag {tag:?}"),
-        ActionDef::Notify { message } => format!("tell the owner {message:?}"),
+        ActionDef::Notify { message, email: false } => format!("tell the owner {message:?}"),
+        ActionDef::Notify { message, email: true } => format!("tell the owner {message:?} in the app and by e-mail"),
+        ActionDef::Assign { member } => format!("make {member} the owner"),
+        ActionDef::Webhook { url, .. } => format!("call the webhook {}", keepwell_core::webhook::origin_only(url)),
     }
 }
 

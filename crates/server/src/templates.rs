@@ -24,6 +24,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ("delivery.html", include_str!("web/templates/delivery.html")),
     ("email_band.txt", include_str!("web/templates/email_band.txt")),
     ("email_band.html", include_str!("web/templates/email_band.html")),
+    ("email_playbook.txt", include_str!("web/templates/email_playbook.txt")),
+    ("email_playbook.html", include_str!("web/templates/email_playbook.html")),
     ("email_disabled.txt", include_str!("web/templates/email_disabled.txt")),
     ("email_disabled.html", include_str!("web/templates/email_disabled.html")),
     ("email_digest.txt", include_str!("web/templates/email_digest.txt")),

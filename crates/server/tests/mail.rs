@@ -4,13 +4,12 @@
 
 mod common;
 
-use common::{python, TestApp};
+use common::{arrived, messages, smtp_server, SmtpServer, TestApp};
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::Role;
 use keepwell_server::cause::Caller;
 use keepwell_store::Backend;
-use serde_json::{json, Value};
-use std::process::{Child, Command};
+use serde_json::json;
 use std::time::Duration;
 
 macro_rules! on_both_backends_with_a_mail_server {
@@ -25,55 +24,6 @@ on_both_backends_with_a_mail_server!(
     a_member_gets_one_weekly_digest_of_their_book,
     the_admin_is_told_when_a_failing_endpoint_is_switched_off,
 );
-
-struct SmtpServer(Child);
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// aiosmtpd on a free loopback port, saving every message into `maildir`.
-async fn smtp_server(maildir: &std::path::Path) -> (SmtpServer, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let server = SmtpServer(
-        Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir)
-            .spawn()
-            .expect("run python3 -m aiosmtpd (scripts/test installs it; KEEPWELL_TEST_PYTHON names the interpreter)"),
-    );
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (server, port);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("aiosmtpd did not start on port {port}");
-}
-
-/// Every message in the maildir, decoded by Python's own e-mail parser.
-const READ: &str = r#"
-import json, mailbox, sys
-out = []
-for m in mailbox.Maildir(sys.argv[1], create=False):
-    from email import policy
-    from email.parser import BytesParser
-    msg = BytesParser(policy=policy.default).parsebytes(m.as_bytes())
-    text = msg.get_body(("plain",)).get_content()
-    html = msg.get_body(("html",)).get_content()
-    out.append({"to": msg["To"], "from": msg["From"], "subject": msg["Subject"], "message_id": msg["Message-ID"],
-                "type": msg.get_content_type(), "text": text, "html": html})
-print(json.dumps(out))
-"#;
-
-fn messages(maildir: &std::path::Path) -> Vec<Value> {
-    let out = Command::new(python()).args(["-c", READ]).arg(maildir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// An app sending e-mail to a fresh aiosmtpd, the maildir it fills, and the server process.
 async fn app_with_mail(backend: Backend) -> (TestApp, std::path::PathBuf, SmtpServer) {
@@ -90,19 +40,6 @@ async fn app_with_mail(backend: Backend) -> (TestApp, std::path::PathBuf, SmtpSe
     })
     .await;
     (app, maildir, smtp)
-}
-
-/// The messages once `n` have arrived (waiting up to 15 s), after time for one more to show, were
-/// one (wrongly) on its way.
-async fn arrived(maildir: &std::path::Path, n: usize) -> Vec<Value> {
-    for _ in 0..150 {
-        if maildir.join("new").exists() && messages(maildir).len() >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    messages(maildir)
 }
 
 fn period(

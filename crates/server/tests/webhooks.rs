@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{python, TestApp};
+use common::{python, receiver, Receiver, TestApp, VERIFY};
 use keepwell_store::Backend;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 macro_rules! on_both_backends_with_a_receiver {
@@ -24,68 +23,8 @@ on_both_backends_with_a_receiver!(
     a_rotated_secret_signs_with_both_meanwhile,
     accounts_written_by_an_import_stripe_or_segment_are_announced,
     stage_rules_and_linked_groups_are_announced,
+    a_playbook_assigns_emails_and_calls_a_webhook_and_slack_once,
 );
-
-/// Records every POST (path, headers, body) as a JSON line; `/flaky` answers 500 three times,
-/// then 200; `/down` always 500; anything else 200.
-const RECEIVER: &str = r#"
-import json, sys, threading
-from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
-log = open(sys.argv[1], "a", buffering=1)
-seen = {}
-lock = threading.Lock()
-class Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
-        with lock:
-            seen[self.path] = seen.get(self.path, 0) + 1
-            n = seen[self.path]
-            log.write(json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}) + "\n")
-        code = 500 if self.path == "/down" or (self.path == "/flaky" and n <= 3) else 200
-        self.send_response(code)
-        self.send_header("content-length", "0")
-        self.end_headers()
-    def log_message(self, *args):
-        pass
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"#;
-
-/// Verifies each recorded request with the endpoint's secret; prints `[{path, id, type}]`, or
-/// fails naming the request the library refused.
-const VERIFY: &str = r#"
-import json, sys
-from standardwebhooks.webhooks import Webhook
-secrets = json.loads(sys.argv[2])
-out = []
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    payload = Webhook(secrets[r["path"]]).verify(r["body"], r["headers"])
-    out.append({"path": r["path"], "id": r["headers"]["webhook-id"], "type": payload["type"], "data": payload["data"]})
-print(json.dumps(out))
-"#;
-
-struct Receiver(Child);
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn receiver(log: &std::path::Path) -> (Receiver, u16) {
-    let mut child = Command::new(python())
-        .args(["-c", RECEIVER, log.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run python3 (scripts/test installs the test venv; KEEPWELL_TEST_PYTHON names its interpreter)");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.trim().parse().unwrap_or_else(|_| panic!("the receiver did not start: {line:?}"));
-    (Receiver(child), port)
-}
 
 async fn webhooks_are_signed_retried_and_dead_lettered(backend: Backend) {
     let dir = tempdir();
@@ -457,4 +396,151 @@ async fn a_rotated_secret_signs_with_both_meanwhile(backend: Backend) {
         assert_eq!(got.len(), 1, "one delivery: {got:?}");
         assert_eq!(got[0]["type"], "account.created");
     }
+}
+
+/// A playbook's actions beyond tasks, through real receivers: it assigns the account, tells the new
+/// owner in the app and by e-mail (aiosmtpd), calls a Standard Webhooks endpoint (verified by the
+/// reference library) and a Slack-compatible one (`{"text": …}`, unsigned), each once however
+/// often the day's pass runs; a call to an endpoint deleted since is a failed action, with why.
+async fn a_playbook_assigns_emails_and_calls_a_webhook_and_slack_once(backend: Backend) {
+    let maildir = tempdir().join("mail");
+    let (_smtp, smtp_port) = common::smtp_server(&maildir).await;
+    let log = tempdir().join("requests.jsonl");
+    let (_receiver, port) = receiver(&log);
+    let app = TestApp::spawn_with(backend, |s| {
+        s.mail = Some(keepwell_server::mail::MailSettings {
+            smtp_url: format!("smtp://127.0.0.1:{smtp_port}?tls=none"),
+            from: "Keepwell <cs@keepwell.test>".into(),
+        });
+        s.deliveries.allow_private = true;
+        s.deliveries.poll = Duration::from_millis(50);
+    })
+    .await;
+    let dee = app.member("dee@team.io", keepwell_core::Role::Csm).await;
+    let sam = app.member("sam@team.io", keepwell_core::Role::Csm).await;
+    let (status, acme) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Acme", "owner_id": dee})).await;
+    assert_eq!(status, 201, "{acme}");
+    let acme = acme["id"].as_i64().unwrap();
+    let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
+    let mut secrets = serde_json::Map::new();
+    for (path, format) in [("/hook", "standard"), ("/slack", "slack"), ("/gone", "standard")] {
+        let body = json!({"url": url(path), "events": ["playbook.fired"], "format": format});
+        let (status, created) = app.post("/api/v1/webhook-endpoints", &app.admin, body).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["format"], format);
+        secrets.insert(path.into(), created["secret"].clone());
+    }
+    let (status, wrong) = app
+        .post(
+            "/api/v1/webhook-endpoints",
+            &app.admin,
+            json!({"url": url("/x"), "events": ["account.created"], "format": "teams"}),
+        )
+        .await;
+    assert_eq!((status, common::fields(&wrong)), (422, vec!["format".to_owned()]), "{wrong}");
+
+    // What a playbook names must exist when it is saved.
+    let playbook = |key: &str, actions: Value| {
+        json!({"key": key, "name": format!("Onboarding {key}"),
+               "trigger": {"kind": "condition", "condition": "stage = \"onboarding\""}, "actions": actions})
+    };
+    let bad = playbook(
+        "bad",
+        json!([{"kind": "assign", "member": "nobody@team.io"},
+                                     {"kind": "webhook", "url": url("/unknown")}]),
+    );
+    let (status, refused) = app.post("/api/v1/playbooks", &app.admin, bad).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(common::fields(&refused), ["actions[0].member", "actions[1].url"], "{refused}");
+
+    let actions = json!([
+        {"kind": "assign", "member": "sam@team.io"},
+        {"kind": "notify", "message": "Welcome call due", "email": true},
+        {"kind": "webhook", "url": url("/hook"), "message": "Book the welcome call"},
+        {"kind": "webhook", "url": url("/slack"), "message": "Acme is new: book the welcome call"},
+    ]);
+    let (status, saved) = app.post("/api/v1/playbooks", &app.admin, playbook("welcome", actions)).await;
+    assert_eq!(status, 201, "{saved}");
+    let (status, _) = app
+        .post("/api/v1/playbooks", &app.admin, playbook("gone", json!([{"kind": "webhook", "url": url("/gone")}])))
+        .await;
+    assert_eq!(status, 201);
+    let (_, endpoints) = app.get("/api/v1/webhook-endpoints", &app.admin).await;
+    let gone = endpoints["data"].as_array().unwrap().iter().find(|e| e["url"] == url("/gone")).unwrap()["id"].clone();
+    assert_eq!(app.delete(&format!("/api/v1/webhook-endpoints/{gone}"), &app.admin).await, 204);
+    for key in ["welcome", "gone"] {
+        let (status, on) = app.patch(&format!("/api/v1/playbooks/{key}"), &app.admin, json!({"enabled": true})).await;
+        assert_eq!(status, 200, "{on}");
+    }
+    // The day's pass, three times: each action once.
+    let today = app.store.clock().today();
+    for _ in 0..3 {
+        keepwell_server::daily::run(
+            &app.store,
+            "USD",
+            keepwell_server::daily::PassDays::CatchUpTo(today),
+            Duration::from_secs(30),
+            |_, _| {},
+        )
+        .await
+        .unwrap();
+    }
+    let (_, account) = app.get(&format!("/api/v1/accounts/{acme}"), &app.admin).await;
+    assert_eq!(account["owner"]["id"].as_i64(), Some(sam), "{account}");
+    let (_, runs) = app.get("/api/v1/playbooks/welcome/runs", &app.admin).await;
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let outcomes: Vec<(&str, &str)> = runs[0]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["kind"].as_str().unwrap(), a["outcome"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("assign", "done"), ("notify", "done"), ("webhook", "done"), ("webhook", "done")],
+        "{runs:?}"
+    );
+    let (_, gone_runs) = app.get("/api/v1/playbooks/gone/runs", &app.admin).await;
+    let failed = &gone_runs[0]["actions"][0];
+    assert_eq!(failed["outcome"], "failed", "{gone_runs}");
+    assert!(failed["detail"].as_str().unwrap().starts_with("no webhook endpoint is subscribed at"), "{gone_runs}");
+
+    // The new owner's e-mail, once.
+    let mail = common::arrived(&maildir, 1).await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0]["to"], "sam@team.io");
+    assert_eq!(mail[0]["subject"], "Acme: Welcome call due");
+    assert!(mail[0]["text"].as_str().unwrap().contains("Onboarding welcome"), "{}", mail[0]["text"]);
+    let sam_token = app.member_token("sam@team.io", keepwell_core::Role::Csm).await;
+    let (_, bell) = app.get("/api/v1/notifications?unread=true", &sam_token).await;
+    assert_eq!(bell["data"].as_array().unwrap().iter().filter(|n| n["kind"] == "playbook").count(), 1, "{bell}");
+
+    // The webhook and the Slack message, once each.
+    let read = || -> Vec<Value> {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    for _ in 0..100 {
+        if read().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let lines = read();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let slack = lines.iter().find(|l| l["path"] == "/slack").expect("the Slack message");
+    let text: Value = serde_json::from_str(slack["body"].as_str().unwrap()).unwrap();
+    assert!(text["text"].as_str().unwrap().starts_with("Acme: Acme is new: book the welcome call"), "{text}");
+    assert!(slack["headers"].get("webhook-signature").is_none(), "{slack}");
+    let hook = lines.iter().find(|l| l["path"] == "/hook").expect("the webhook");
+    let only_hook = tempdir().join("hook.jsonl");
+    std::fs::write(&only_hook, format!("{hook}\n")).unwrap();
+    let got = verified(&only_hook, &Value::Object(secrets));
+    assert_eq!(got[0]["type"], "playbook.fired");
+    let data = &got[0]["data"];
+    assert_eq!((data["playbook"].as_str(), data["account_id"].as_i64()), (Some("welcome"), Some(acme)), "{data}");
+    assert_eq!(data["message"], "Book the welcome call");
+    assert_eq!(data["day"].as_str(), Some(today.to_string().as_str()));
 }

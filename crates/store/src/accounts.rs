@@ -416,6 +416,25 @@ pub async fn set_tag(w: &mut Write, id: i64, tag: &str, present: bool) -> Result
     Ok(if present { format!("tagged {tag:?}") } else { format!("removed tag {tag:?}") })
 }
 
+/// Makes member `owner` the account's owner (its `account.updated` webhooks and audit entry with
+/// it); says what it did.
+pub async fn set_owner(w: &mut Write, id: i64, owner: i64) -> Result<String> {
+    let before = load_in_tx(&mut w.tx, id).await?;
+    if before.owner.as_ref().is_some_and(|o| o.id == owner) {
+        return Ok(format!("member {owner} already owns it"));
+    }
+    sqlx::query("UPDATE accounts SET owner_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(owner)
+        .bind(w.at)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    emit_changed(w, &before).await?;
+    let after = load_in_tx(&mut w.tx, id).await?;
+    w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+    Ok(format!("made member {owner} the owner"))
+}
+
 /// Deletes an account with its contacts and external ids; returns it as it was.
 pub async fn delete(w: &mut Write, id: i64) -> Result<Account> {
     let before = load_in_tx(&mut w.tx, id).await?;

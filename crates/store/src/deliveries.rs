@@ -19,6 +19,9 @@ pub struct Endpoint {
     pub id: i64,
     pub url: String,
     pub events: Vec<String>,
+    /// `standard` (Standard Webhooks: signed JSON events) or `slack` (a Slack-compatible incoming
+    /// webhook: `{"text": …}`, unsigned, its URL being its own credential).
+    pub format: String,
     pub created_at: DateTime<Utc>,
     /// Set when its deliveries have failed for a day; nothing more is sent to it.
     pub disabled_at: Option<DateTime<Utc>>,
@@ -33,6 +36,8 @@ pub struct SealedSecrets {
     pub current: String,
     /// Nothing more is sent to a disabled endpoint.
     pub disabled: bool,
+    /// A Slack-compatible endpoint: posted `{"text": …}`, unsigned.
+    pub slack: bool,
     /// The secret before a rotation, still signed with until `previous_until`.
     pub previous: Option<(String, i64)>,
 }
@@ -135,6 +140,7 @@ fn endpoint_from(r: &AnyRow) -> Result<Endpoint> {
         id: r.try_get("id")?,
         url: text(r, "url")?,
         events: serde_json::from_str(&text(r, "events")?).map_err(|_| crate::sql::corrupt("events"))?,
+        format: text(r, "format")?,
         created_at: instant(r.try_get("created_at")?),
         disabled_at: get_opt_i64(r, "disabled_at")?.map(instant),
         disabled_reason: opt_text(r, "disabled_reason")?,
@@ -162,17 +168,24 @@ fn delivery_from(r: &AnyRow) -> Result<Delivery> {
     })
 }
 
-/// Subscribes `url` to `events`; `secret` is the signing secret as the server sealed it.
-pub async fn create_endpoint(w: &mut Write, url: &str, events: &[String], secret: &str) -> Result<Endpoint> {
+/// Subscribes `url` (in `format`, `standard` or `slack`) to `events`; `secret` is the signing
+/// secret as the server sealed it.
+pub async fn create_endpoint(
+    w: &mut Write,
+    (url, format): (&str, &str),
+    events: &[String],
+    secret: &str,
+) -> Result<Endpoint> {
     let row = sqlx::query(
-        "INSERT INTO webhook_endpoints (url, events, secret, created_by, created_at) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING id, url, events, created_at, disabled_at, disabled_reason, failing_since",
+        "INSERT INTO webhook_endpoints (url, events, secret, created_by, created_at, format) VALUES ($1, $2, $3, $4, $5, $6) \
+         RETURNING id, url, events, format, created_at, disabled_at, disabled_reason, failing_since",
     )
     .bind(url)
     .bind(serde_json::to_string(events).unwrap_or_default())
     .bind(secret)
     .bind(w.actor.user_id)
     .bind(w.at)
+    .bind(format)
     .fetch_one(&mut *w.tx)
     .await?;
     let endpoint = endpoint_from(&row)?;
@@ -187,7 +200,7 @@ pub async fn create_endpoint(w: &mut Write, url: &str, events: &[String], secret
 pub async fn rotate_secret(w: &mut Write, id: i64, secret: &str, previous_until: i64) -> Result<Endpoint> {
     let row = sqlx::query(
         "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $1, secret = $2 WHERE id = $3 \
-         RETURNING id, url, events, created_at, disabled_at, disabled_reason, failing_since",
+         RETURNING id, url, events, format, created_at, disabled_at, disabled_reason, failing_since",
     )
     .bind(previous_until)
     .bind(secret)
@@ -220,12 +233,13 @@ pub async fn emit(w: &mut Write, event: &str, account_id: Option<i64>, data: &se
 /// Writes a `webhook.test` delivery to one endpoint (its owner's "send a test event"), whatever it
 /// subscribed to.
 pub async fn send_test(w: &mut Write, endpoint: i64) -> Result<()> {
-    let row = sqlx::query("SELECT id, url FROM webhook_endpoints WHERE id = $1")
+    let rows = sqlx::query("SELECT id, url, format FROM webhook_endpoints WHERE id = $1")
         .bind(endpoint)
-        .fetch_optional(&mut *w.tx)
+        .fetch_all(&mut *w.tx)
         .await?;
-    let Some(row) = row else { return Err(StoreError::NotFound(format!("no webhook endpoint with id {endpoint}"))) };
-    let only = Subscribers(vec![(endpoint, text(&row, "url")?, vec!["webhook.test".to_owned()])]);
+    let Some(only) = Subscribers::of(&rows, "webhook.test")? else {
+        return Err(StoreError::NotFound(format!("no webhook endpoint with id {endpoint}")));
+    };
     let data = serde_json::json!({"endpoint_id": endpoint, "message": "a test event from Keepwell"});
     only.write(&mut w.tx, w.at, None, ("webhook.test", None), &data).await?;
     Ok(())
@@ -296,7 +310,7 @@ async fn tell_disabled(tx: &mut crate::Tx, at: i64, endpoint: i64, reason: &str)
 pub async fn enable_endpoint(w: &mut Write, id: i64) -> Result<Endpoint> {
     let row = sqlx::query(
         "UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = NULL, failing_since = NULL, \
-         last_failed_at = NULL WHERE id = $1 RETURNING id, url, events, created_at, disabled_at, disabled_reason, failing_since",
+         last_failed_at = NULL WHERE id = $1 RETURNING id, url, events, format, created_at, disabled_at, disabled_reason, failing_since",
     )
     .bind(id)
     .fetch_optional(&mut *w.tx)
@@ -307,25 +321,56 @@ pub async fn enable_endpoint(w: &mut Write, id: i64) -> Result<Endpoint> {
     Ok(endpoint)
 }
 
+/// One live endpoint as a write addresses it.
+pub(crate) struct Subscriber {
+    id: i64,
+    url: String,
+    events: Vec<String>,
+    slack: bool,
+}
+
 /// The live endpoints and what each subscribed to, read once for the many occurrences of a pass.
-pub(crate) struct Subscribers(Vec<(i64, String, Vec<String>)>);
+pub(crate) struct Subscribers(Vec<Subscriber>);
 
 impl Subscribers {
     pub(crate) async fn load(tx: &mut crate::Tx) -> Result<Subscribers> {
-        let rows = sqlx::query("SELECT id, url, events FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id")
-            .fetch_all(&mut **tx)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, url, events, format FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id")
+                .fetch_all(&mut **tx)
+                .await?;
         rows.iter()
             .map(|r| {
-                Ok((r.try_get("id")?, text(r, "url")?, serde_json::from_str(&text(r, "events")?).unwrap_or_default()))
+                Ok(Subscriber {
+                    id: r.try_get("id")?,
+                    url: text(r, "url")?,
+                    events: serde_json::from_str(&text(r, "events")?).unwrap_or_default(),
+                    slack: text(r, "format")? == "slack",
+                })
             })
             .collect::<Result<_>>()
             .map(Subscribers)
     }
 
+    /// The endpoints of `rows` (`id, url, format`) as if they had subscribed to `event` alone
+    /// (a test event, a playbook's call); none when `rows` is empty.
+    pub(crate) fn of(rows: &[AnyRow], event: &str) -> Result<Option<Subscribers>> {
+        let all = rows
+            .iter()
+            .map(|r| {
+                Ok(Subscriber {
+                    id: r.try_get("id")?,
+                    url: text(r, "url")?,
+                    events: vec![event.to_owned()],
+                    slack: text(r, "format")? == "slack",
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((!all.is_empty()).then_some(Subscribers(all)))
+    }
+
     /// Whether any endpoint wants `event`.
     pub(crate) fn want(&self, event: &str) -> bool {
-        self.0.iter().any(|(_, _, events)| events.iter().any(|e| e == event))
+        self.0.iter().any(|s| s.events.iter().any(|e| e == event))
     }
 
     /// Writes one occurrence's deliveries. An `occurrence` names it (the pass's band change of an
@@ -359,11 +404,13 @@ impl Subscribers {
             "data": data,
         })
         .to_string();
+        let slack_body = serde_json::json!({"text": slack_text(event, data)}).to_string();
         let mut written = 0;
-        for (endpoint, url, events) in &self.0 {
+        for Subscriber { id: endpoint, url, events, slack } in &self.0 {
             if !events.iter().any(|e| e == event) {
                 continue;
             }
+            let body = if *slack { &slack_body } else { &body };
             sqlx::query(
                 "INSERT INTO deliveries (key, channel, recipient, endpoint_id, event, account_id, message_id, payload, status, \
                  next_attempt_at, created_at) VALUES ($1, 'webhook', $2, $3, $4, $5, $6, $7, 'queued', $8, $8) \
@@ -375,13 +422,72 @@ impl Subscribers {
             .bind(event)
             .bind(account_id)
             .bind(&message_id)
-            .bind(&body)
+            .bind(body)
             .bind(at)
             .execute(&mut **tx)
             .await?;
             written += 1;
         }
         Ok(written)
+    }
+}
+
+/// The live endpoint at `url` that subscribed to `event`, or why there is none (for a person).
+async fn subscriber_at(tx: &mut crate::Tx, url: &str, event: &str) -> Result<std::result::Result<Subscriber, String>> {
+    let row = sqlx::query("SELECT id, url, events, format, disabled_at FROM webhook_endpoints WHERE url = $1")
+        .bind(url)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let at = keepwell_core::webhook::origin_only(url);
+    let Some(r) = row else {
+        return Ok(Err(format!("no webhook endpoint is subscribed at {at}: add it under Settings → Webhooks")));
+    };
+    let events: Vec<String> = serde_json::from_str(&text(&r, "events")?).unwrap_or_default();
+    if !events.iter().any(|e| e == event) {
+        return Ok(Err(format!("the webhook endpoint at {at} does not subscribe to {event}")));
+    }
+    if get_opt_i64(&r, "disabled_at")?.is_some() {
+        return Ok(Err(format!("the webhook endpoint at {at} is disabled")));
+    }
+    let slack = text(&r, "format")? == "slack";
+    Ok(Ok(Subscriber { id: r.try_get("id")?, url: text(&r, "url")?, events, slack }))
+}
+
+/// Why `event` cannot be sent to `url`, if it cannot (checked when a playbook naming it is saved).
+pub(crate) async fn unreachable(tx: &mut crate::Tx, url: &str, event: &str) -> Result<Option<String>> {
+    Ok(subscriber_at(tx, url, event).await?.err())
+}
+
+/// Writes one delivery of `event` to the endpoint at `url`, once per `occurrence`; why not, when
+/// the endpoint is gone, disabled or not subscribed to it.
+pub(crate) async fn call(
+    tx: &mut crate::Tx,
+    at: i64,
+    url: &str,
+    occurrence: &str,
+    (event, account_id): (&str, Option<i64>),
+    data: &serde_json::Value,
+) -> Result<std::result::Result<i64, String>> {
+    match subscriber_at(tx, url, event).await? {
+        Ok(s) => {
+            let id = s.id;
+            Subscribers(vec![s]).write(tx, at, Some(occurrence), (event, account_id), data).await?;
+            Ok(Ok(id))
+        }
+        Err(why) => Ok(Err(why)),
+    }
+}
+
+/// What a Slack-compatible endpoint shows of an event: its `text` when it has one (a playbook's
+/// message), else the event's type and the account it is about.
+fn slack_text(event: &str, data: &serde_json::Value) -> String {
+    if let Some(t) = data["text"].as_str() {
+        return t.to_owned();
+    }
+    let about = data["name"].as_str().or(data["account"].as_str()).or(data["account"]["name"].as_str());
+    match about {
+        Some(name) => format!("Keepwell: {event} — {name}"),
+        None => format!("Keepwell: {event}"),
     }
 }
 
@@ -443,7 +549,7 @@ impl Store {
 
     pub async fn webhook_endpoints(&self) -> Result<Vec<Endpoint>> {
         sqlx::query(
-            "SELECT id, url, events, created_at, disabled_at, disabled_reason, failing_since FROM webhook_endpoints ORDER BY id",
+            "SELECT id, url, events, format, created_at, disabled_at, disabled_reason, failing_since FROM webhook_endpoints ORDER BY id",
         )
         .fetch_all(self.pool())
         .await?
@@ -454,7 +560,7 @@ impl Store {
 
     pub async fn endpoint_secrets(&self, id: i64) -> Result<Option<SealedSecrets>> {
         let row = sqlx::query(
-            "SELECT secret, previous_secret, previous_until, disabled_at FROM webhook_endpoints WHERE id = $1",
+            "SELECT secret, previous_secret, previous_until, disabled_at, format FROM webhook_endpoints WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.pool())
@@ -467,6 +573,7 @@ impl Store {
             Ok(SealedSecrets {
                 current: text(&r, "secret")?,
                 disabled: get_opt_i64(&r, "disabled_at")?.is_some(),
+                slack: text(&r, "format")? == "slack",
                 previous,
             })
         })

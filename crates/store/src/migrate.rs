@@ -132,6 +132,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_playbooks.sql"),
         postgres: include_str!("../migrations/postgres/0020_playbooks.sql"),
     },
+    Migration {
+        version: 21,
+        name: "slack_endpoints",
+        sqlite: include_str!("../migrations/sqlite/0021_slack_endpoints.sql"),
+        postgres: include_str!("../migrations/postgres/0021_slack_endpoints.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -370,6 +376,11 @@ mod tests {
             20,
             "8b5d138ae44df697319869eaef074795e894d7c897bdfa36bfad95b65e1cd0cd",
             "4e027f99e6c0977b44b210aefe63a370d45fcfe0efae21deaac41003294b8fd8",
+        ),
+        (
+            21,
+            "641408db3d93bc3eab03b3053b9693088147485fb3a6d51bdd2514b017980d72",
+            "641408db3d93bc3eab03b3053b9693088147485fb3a6d51bdd2514b017980d72",
         ),
     ];
 

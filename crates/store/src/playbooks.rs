@@ -63,6 +63,11 @@ async fn load(tx: &mut Tx, key: &str) -> Result<Option<StoredPlaybook>> {
 /// Creates or updates playbooks by key (checked by the caller, as a definitions file is): a
 /// changed definition becomes the next version; an unchanged one stays as it is.
 pub async fn apply(w: &mut Write, defs: &[PlaybookDef]) -> Result<Vec<Change>> {
+    let mut invalid = Invalid::default();
+    for (i, def) in defs.iter().enumerate() {
+        check_references(&mut w.tx, def, &format!("playbook[{i}]."), &mut invalid).await?;
+    }
+    invalid.into_result(())?;
     let mut changes = Vec::new();
     for def in defs {
         changes.push(upsert(w, def, true).await?);
@@ -74,6 +79,9 @@ pub async fn apply(w: &mut Write, defs: &[PlaybookDef]) -> Result<Vec<Change>> {
 pub async fn save(w: &mut Write, def: &PlaybookDef) -> Result<Change> {
     let mut invalid = Invalid::default();
     check_playbook(def, "", &mut invalid);
+    if invalid.errors.is_empty() {
+        check_references(&mut w.tx, def, "", &mut invalid).await?;
+    }
     invalid.into_result(())?;
     upsert(w, def, true).await
 }
@@ -304,7 +312,7 @@ pub struct Run {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunAction {
     pub step: i64,
-    /// `task`, `tag`, `untag` or `notify`.
+    /// `task`, `tag`, `untag`, `notify`, `assign` or `webhook`.
     pub kind: String,
     /// `done` or `failed`.
     pub outcome: String,
@@ -458,19 +466,21 @@ async fn fire(
     .await?;
     let Some(run) = run else { return Ok(()) };
     let run: i64 = run.try_get("id")?;
-    let owner: Option<i64> = match sqlx::query("SELECT owner_id FROM accounts WHERE id = $1")
+    let Some(row) = sqlx::query("SELECT owner_id, name FROM accounts WHERE id = $1")
         .bind(account)
         .fetch_optional(&mut *w.tx)
         .await?
-    {
-        Some(r) => get_opt_i64(&r, "owner_id")?,
-        None => return Ok(()),
+    else {
+        return Ok(());
     };
+    let mut owner = get_opt_i64(&row, "owner_id")?;
+    let name = text(&row, "name")?;
+    let why = format!("Playbook {:?} fired on {day}: {}.", p.def.name, summary(values));
     for (step, action) in p.def.actions.iter().enumerate() {
         let key = format!("{}:{}:{account}:{occurrence}:{step}", p.def.key, p.version);
-        let (kind, detail, task) = match action {
+        let fired = Fired { p, account: (account, &name), day, occurrence, values, why: &why, key: &key };
+        let (done, task) = match action {
             ActionDef::Task { title, task_kind, priority, due_days, description } => {
-                let why = format!("Playbook {:?} fired on {day}: {}.", p.def.name, summary(values));
                 let input = TaskInput {
                     title: title.clone(),
                     kind: Kind::parse(task_kind).unwrap_or(Kind::Other),
@@ -485,38 +495,127 @@ async fn fire(
                 };
                 let (t, new) = crate::tasks::open(w, &input, Some(&why)).await?;
                 let detail = if new { format!("opened task {}", t.id) } else { format!("asked task {} again", t.id) };
-                ("task", detail, Some(t.id))
+                (Ok(detail), Some(t.id))
             }
-            ActionDef::Tag { tag } => ("tag", crate::accounts::set_tag(w, account, tag, true).await?, None),
-            ActionDef::Untag { tag } => ("untag", crate::accounts::set_tag(w, account, tag, false).await?, None),
-            ActionDef::Notify { message } => match owner {
-                Some(user) => {
-                    let name = sqlx::query("SELECT name FROM accounts WHERE id = $1")
-                        .bind(account)
-                        .fetch_one(&mut *w.tx)
-                        .await?;
-                    let data =
-                        serde_json::json!({"title": message, "account": text(&name, "name")?, "playbook": p.def.name});
-                    crate::notifications::notify(&mut w.tx, w.at, user, &key, ("playbook", Some(account), None), &data)
-                        .await?;
-                    ("notify", format!("told member {user}"), None)
+            ActionDef::Tag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, true).await?), None),
+            ActionDef::Untag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, false).await?), None),
+            ActionDef::Notify { message, email } => (notify(w, &fired, owner, message, *email).await?, None),
+            ActionDef::Assign { member } => match member_id(&mut w.tx, member).await? {
+                Some(id) => {
+                    owner = Some(id);
+                    (Ok(crate::accounts::set_owner(w, account, id).await?), None)
                 }
-                None => ("notify", "the account has no owner to tell".to_owned(), None),
+                None => (Err(format!("no active team member has the e-mail {member}")), None),
             },
+            ActionDef::Webhook { url, message } => (call(w, &fired, url, message).await?, None),
+        };
+        let (outcome, detail) = match done {
+            Ok(d) => ("done", d),
+            Err(e) => ("failed", e),
         };
         sqlx::query(
             "INSERT INTO playbook_actions (run_id, step, idempotency_key, kind, outcome, detail, task_id, created_at) \
-             VALUES ($1, $2, $3, $4, 'done', $5, $6, $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(run)
         .bind(step as i64)
         .bind(&key)
-        .bind(kind)
+        .bind(action.kind())
+        .bind(outcome)
         .bind(detail)
         .bind(task)
         .bind(w.at)
         .execute(&mut *w.tx)
         .await?;
+    }
+    Ok(())
+}
+
+/// One firing as its actions address it: `key` is the action's idempotency key.
+struct Fired<'a> {
+    p: &'a Playbook,
+    account: (i64, &'a str),
+    day: NaiveDate,
+    occurrence: NaiveDate,
+    values: &'a serde_json::Value,
+    why: &'a str,
+    key: &'a str,
+}
+
+/// Tells the owner in the app, and by e-mail when asked, once per occurrence; why not, when the
+/// account has no owner.
+async fn notify(
+    w: &mut Write,
+    f: &Fired<'_>,
+    owner: Option<i64>,
+    message: &str,
+    email: bool,
+) -> Result<std::result::Result<String, String>> {
+    let Some(user) = owner else { return Ok(Err("the account has no owner to tell".to_owned())) };
+    let (account, name) = f.account;
+    let data = serde_json::json!({"title": message, "account": name, "playbook": f.p.def.name});
+    crate::notifications::notify(&mut w.tx, w.at, user, f.key, ("playbook", Some(account), None), &data).await?;
+    if !email {
+        return Ok(Ok(format!("told member {user}")));
+    }
+    let Some(r) = sqlx::query("SELECT email, name, locale FROM users WHERE id = $1 AND disabled_at IS NULL")
+        .bind(user)
+        .fetch_optional(&mut *w.tx)
+        .await?
+    else {
+        return Ok(Err(format!("told member {user} in the app; no e-mail: the member is disabled")));
+    };
+    let to = text(&r, "email")?;
+    let member =
+        serde_json::json!({"id": user, "email": to, "name": text(&r, "name")?, "locale": opt_text(&r, "locale")?});
+    let payload = serde_json::json!({
+        "kind": "playbook", "member": member, "account": {"id": account, "name": name},
+        "playbook": f.p.def.name, "message": message, "day": f.day, "why": summary(f.values),
+    });
+    let occurrence = format!("email:{}", f.key);
+    crate::deliveries::write_email(&mut w.tx, w.at, &occurrence, ("playbook.fired", Some(account)), &to, &payload)
+        .await?;
+    Ok(Ok(format!("told member {user} in the app and by e-mail")))
+}
+
+/// Sends `playbook.fired` to the endpoint at `url`, once per occurrence.
+async fn call(w: &mut Write, f: &Fired<'_>, url: &str, message: &str) -> Result<std::result::Result<String, String>> {
+    let (account, name) = f.account;
+    let said = if message.is_empty() { f.why.to_owned() } else { format!("{message} ({})", f.why) };
+    let data = serde_json::json!({
+        "playbook": f.p.def.key, "version": f.p.version, "account_id": account, "account": name,
+        "occurrence": f.occurrence, "day": f.day, "values": f.values, "message": message,
+        "text": format!("{name}: {said}"),
+    });
+    let sent = crate::deliveries::call(&mut w.tx, w.at, url, f.key, ("playbook.fired", Some(account)), &data).await?;
+    Ok(sent.map(|endpoint| format!("queued for webhook endpoint {endpoint}")))
+}
+
+/// The active member with e-mail `email`.
+async fn member_id(tx: &mut Tx, email: &str) -> Result<Option<i64>> {
+    let row = sqlx::query("SELECT id FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL")
+        .bind(email.trim())
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
+}
+
+/// What a playbook's actions name that must exist when it is saved: the members it assigns, the
+/// webhook endpoints it calls (subscribed to `playbook.fired`). Errors are named under `at`.
+async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mut Invalid) -> Result<()> {
+    for (i, a) in def.actions.iter().enumerate() {
+        match a {
+            ActionDef::Assign { member } if member_id(tx, member).await?.is_none() => {
+                invalid
+                    .push(format!("{at}actions[{i}].member"), format!("no active team member has the e-mail {member}"));
+            }
+            ActionDef::Webhook { url, .. } => {
+                if let Some(why) = crate::deliveries::unreachable(tx, url, "playbook.fired").await? {
+                    invalid.push(format!("{at}actions[{i}].url"), why);
+                }
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

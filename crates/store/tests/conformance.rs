@@ -1203,7 +1203,7 @@ async fn a_live_pass_tells_subscribed_endpoints_of_each_change_once(store: Store
     store.run_days("USD", day("2026-11-01"), day("2026-11-02"), |_, _| {}).await.unwrap();
     let mut w = store.write(&cli()).await.unwrap();
     let events = ["health.band_changed".to_owned(), "segment.entered".to_owned()];
-    deliveries::create_endpoint(&mut w, "https://hooks.example.com/k", &events, "sealed").await.unwrap();
+    deliveries::create_endpoint(&mut w, ("https://hooks.example.com/k", "standard"), &events, "sealed").await.unwrap();
     w.commit().await.unwrap();
     store.run_days("USD", day("2026-11-10"), day("2026-11-10"), |_, _| {}).await.unwrap();
     let all = DeliveryFilter { limit: 100, ..Default::default() };
@@ -1246,7 +1246,9 @@ async fn deliveries_are_claimed_renewed_taken_over_and_disable_a_failing_endpoin
     let actor = Actor { user_id: Some(admin), label: "ops@team.io".into() };
     let mut w = store.write(&actor).await.unwrap();
     let events = ["account.created".to_owned()];
-    let endpoint = deliveries::create_endpoint(&mut w, "https://hooks.example.com/k", &events, "sealed").await.unwrap();
+    let endpoint = deliveries::create_endpoint(&mut w, ("https://hooks.example.com/k", "standard"), &events, "sealed")
+        .await
+        .unwrap();
     deliveries::emit(&mut w, "account.created", None, &serde_json::json!({"n": 1})).await.unwrap();
     w.commit().await.unwrap();
     let t0 = store.clock().now().timestamp_micros() + S;

@@ -36,7 +36,7 @@ pub async fn run(url: &str, n: usize) -> anyhow::Result<()> {
     let mut w = store.write(&actor).await?;
     let secret = Secret::from_bytes(rand::random::<[u8; 24]>().to_vec()).encoded();
     let sealed = settings.secret_key.seal(secret.as_bytes());
-    deliveries::create_endpoint(&mut w, &hook, &["account.created".to_owned()], &sealed).await?;
+    deliveries::create_endpoint(&mut w, (&hook, "standard"), &["account.created".to_owned()], &sealed).await?;
     w.commit().await?;
     let t = Instant::now();
     let mut w = store.write(&actor).await?;

@@ -24,9 +24,15 @@ pub struct EndpointBody {
     #[schema(max_length = 2048)]
     url: String,
     /// Any of `account.created`, `account.updated`, `account.deleted`, `account.stage_changed`,
-    /// `health.band_changed`, `segment.entered`, `segment.left`.
-    #[schema(max_items = 7, min_items = 1)]
+    /// `health.band_changed`, `segment.entered`, `segment.left`, `playbook.fired` (what playbooks'
+    /// `webhook` actions naming this URL send).
+    #[schema(max_items = 8, min_items = 1)]
     events: Vec<String>,
+    /// `standard` (the default: signed JSON events) or `slack` (a Slack-compatible incoming
+    /// webhook: each delivery is `{"text": …}`, unsigned).
+    #[serde(default)]
+    #[schema(max_length = 20)]
+    format: Option<String>,
 }
 
 /// Every subscribed endpoint.
@@ -71,7 +77,7 @@ pub async fn create_endpoint(
         "events",
     );
     invalid.into_result(())?;
-    let created = crate::deliveries::create_endpoint(&state, &auth, &b.url, &b.events).await?;
+    let created = crate::deliveries::create_endpoint(&state, &auth, (&b.url, b.format.as_deref()), &b.events).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

@@ -9,6 +9,9 @@ use keepwell_store::testing::fresh_store;
 use keepwell_store::{Actor, Backend, Store};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -197,4 +200,127 @@ pub async fn send_batch(app: &TestApp, batch: Vec<Value>) {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+}
+
+pub struct SmtpServer(Child);
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// aiosmtpd on a free loopback port, saving every message into `maildir`.
+pub async fn smtp_server(maildir: &std::path::Path) -> (SmtpServer, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = SmtpServer(
+        Command::new(python())
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(maildir)
+            .spawn()
+            .expect("run python3 -m aiosmtpd (scripts/test installs it; KEEPWELL_TEST_PYTHON names the interpreter)"),
+    );
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (server, port);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("aiosmtpd did not start on port {port}");
+}
+
+/// Every message in the maildir, decoded by Python's own e-mail parser.
+pub const READ: &str = r#"
+import json, mailbox, sys
+out = []
+for m in mailbox.Maildir(sys.argv[1], create=False):
+    from email import policy
+    from email.parser import BytesParser
+    msg = BytesParser(policy=policy.default).parsebytes(m.as_bytes())
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    out.append({"to": msg["To"], "from": msg["From"], "subject": msg["Subject"], "message_id": msg["Message-ID"],
+                "type": msg.get_content_type(), "text": text, "html": html})
+print(json.dumps(out))
+"#;
+
+pub fn messages(maildir: &std::path::Path) -> Vec<Value> {
+    let out = Command::new(python()).args(["-c", READ]).arg(maildir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The messages once `n` have arrived (waiting up to 15 s), after time for one more to show, were
+/// one (wrongly) on its way.
+pub async fn arrived(maildir: &std::path::Path, n: usize) -> Vec<Value> {
+    for _ in 0..150 {
+        if maildir.join("new").exists() && messages(maildir).len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    messages(maildir)
+}
+
+/// Records every POST (path, headers, body) as a JSON line; `/flaky` answers 500 three times,
+/// then 200; `/down` always 500; anything else 200.
+pub const RECEIVER: &str = r#"
+import json, sys, threading
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+log = open(sys.argv[1], "a", buffering=1)
+seen = {}
+lock = threading.Lock()
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+        with lock:
+            seen[self.path] = seen.get(self.path, 0) + 1
+            n = seen[self.path]
+            log.write(json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}) + "\n")
+        code = 500 if self.path == "/down" or (self.path == "/flaky" and n <= 3) else 200
+        self.send_response(code)
+        self.send_header("content-length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+/// Verifies each recorded request with the endpoint's secret; prints `[{path, id, type}]`, or
+/// fails naming the request the library refused.
+pub const VERIFY: &str = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+secrets = json.loads(sys.argv[2])
+out = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    payload = Webhook(secrets[r["path"]]).verify(r["body"], r["headers"])
+    out.append({"path": r["path"], "id": r["headers"]["webhook-id"], "type": payload["type"], "data": payload["data"]})
+print(json.dumps(out))
+"#;
+
+pub struct Receiver(pub Child);
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn receiver(log: &std::path::Path) -> (Receiver, u16) {
+    let mut child = Command::new(python())
+        .args(["-c", RECEIVER, log.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run python3 (scripts/test installs the test venv; KEEPWELL_TEST_PYTHON names its interpreter)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().parse().unwrap_or_else(|_| panic!("the receiver did not start: {line:?}"));
+    (Receiver(child), port)
 }

@@ -49,15 +49,16 @@ pub async fn create_endpoint(
     Form(f): Form<FormData>,
 ) -> PageResult {
     let url = field(&f, "url").unwrap_or_default();
+    let format = field(&f, "format");
     let events = checked(&f);
-    match crate::deliveries::create_endpoint(&state, &auth, &url, &events).await {
+    match crate::deliveries::create_endpoint(&state, &auth, (&url, format.as_deref()), &events).await {
         Ok(created) => show_endpoints(&state, &web, StatusCode::OK, context! { new_secret => created.secret }).await,
         Err(e) => {
             let errors: BTreeMap<String, String> = super::form_failure(&state, &web, e)?
                 .into_iter()
                 .map(|(k, v)| (if k.starts_with("events") { "events".to_owned() } else { k }, v))
                 .collect();
-            let values = context! { url, checked => events };
+            let values = context! { url, format, checked => events };
             show_endpoints(&state, &web, StatusCode::UNPROCESSABLE_ENTITY, context! { errors, values }).await
         }
     }

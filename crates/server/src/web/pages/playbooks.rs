@@ -117,8 +117,16 @@ fn action_words(state: &AppState, web: &WebSession, actions: &[ActionDef], day: 
             }
             ActionDef::Tag { tag } => tr(state, web, "playbook-action-tag", &[("tag", tag.clone().into())]),
             ActionDef::Untag { tag } => tr(state, web, "playbook-action-untag", &[("tag", tag.clone().into())]),
-            ActionDef::Notify { message } => {
-                tr(state, web, "playbook-action-notify", &[("message", message.clone().into())])
+            ActionDef::Notify { message, email } => {
+                let key = if *email { "playbook-action-notify-email" } else { "playbook-action-notify" };
+                tr(state, web, key, &[("message", message.clone().into())])
+            }
+            ActionDef::Assign { member } => {
+                tr(state, web, "playbook-action-assign", &[("member", member.clone().into())])
+            }
+            ActionDef::Webhook { url, .. } => {
+                let url = keepwell_core::webhook::origin_only(url);
+                tr(state, web, "playbook-action-webhook", &[("url", url.into())])
             }
         })
         .collect();
