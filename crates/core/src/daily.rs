@@ -7,7 +7,7 @@ use crate::expr::Expr;
 use crate::facts::{AccountDay, Context, Facts};
 use crate::health::{Band, Reading};
 use crate::measure::Source;
-use crate::playbook::{Act, Playbook, Scored};
+use crate::playbook::{Act, Playbook, Scored, Seen};
 use rust_decimal::Decimal;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
@@ -99,6 +99,11 @@ fn walk(e: &Expr, fields: &mut BTreeSet<String>, sources: &mut Vec<Source>) {
 }
 
 impl Plan {
+    /// Whether the segment `key` holds an account, given which of the plan's segments do (`inside`).
+    pub fn in_segment(&self, inside: &[bool], key: &str) -> bool {
+        self.segments.iter().zip(inside).any(|(s, is)| *is && s.key == key)
+    }
+
     pub fn needs(&self) -> Needs {
         let mut exprs: Vec<&Expr> = self.rules.iter().map(|r| &r.condition).collect();
         exprs.extend(self.segments.iter().map(|s| &s.filter));
@@ -250,13 +255,14 @@ struct AccountOutcome {
     enrolments: Vec<(i64, i64, crate::facts::Enrolment)>,
 }
 
-/// Steps every playbook of the plan for one account, after it was scored.
+/// Steps every playbook of the plan for one account, after it was scored (`inside`: which of the
+/// plan's segments hold it that day).
 fn step_playbooks(
     plan: &Plan,
     ctx: Context,
     facts: &mut Facts,
-    card: Option<&Scorecard>,
-    snapshot: Option<&Snapshot>,
+    (card, snapshot): (Option<&Scorecard>, Option<&Snapshot>),
+    inside: &[bool],
 ) -> (Vec<PlaybookAct>, Vec<(i64, i64, crate::facts::Enrolment)>) {
     let (mut acts, mut changed) = (Vec::new(), Vec::new());
     if plan.playbooks.is_empty() {
@@ -272,10 +278,12 @@ fn step_playbooks(
             score: s.effective,
             band: s.effective_band,
         });
+        let in_segment = |key: &str| plan.in_segment(inside, key);
+        let seen = Seen { scored, in_segment: &in_segment };
         for (i, p) in plan.playbooks.iter().enumerate() {
             let e = enrolments.entry(p.id).or_default();
             let before = *e;
-            if let Some(act) = p.step(e, ctx.day, p.observe(&env, scored), || p.condition_holds(&env)) {
+            if let Some(act) = p.step(e, ctx.day, p.observe(&env, seen), || p.condition_holds(&env)) {
                 acts.push(PlaybookAct { playbook: i, account: facts.id, act });
             }
             if *e != before {
@@ -300,9 +308,9 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
     });
     let env = AccountDay::new(facts, ctx);
     let inside: Vec<bool> = plan.segments.iter().map(|s| s.filter.eval(&env)).collect();
-    let in_segment = |key: &str| plan.segments.iter().zip(&inside).any(|(s, is)| *is && s.key == key);
+    let in_segment = |key: &str| plan.in_segment(&inside, key);
     let Some(card) = choose(&plan.scorecards, env.contract().tenure_days, in_segment) else {
-        let (acts, enrolments) = step_playbooks(plan, ctx, facts, None, None);
+        let (acts, enrolments) = step_playbooks(plan, ctx, facts, (None, None), &inside);
         return AccountOutcome { stage, inside, snapshot: None, acts, enrolments };
     };
     let index = plan.scorecards.iter().position(|c| std::ptr::eq(c, card)).unwrap_or(0);
@@ -323,7 +331,7 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
         effective_band,
         readings,
     };
-    let (acts, enrolments) = step_playbooks(plan, ctx, facts, Some(card), Some(&snapshot));
+    let (acts, enrolments) = step_playbooks(plan, ctx, facts, (Some(card), Some(&snapshot)), &inside);
     AccountOutcome { stage, inside, snapshot: Some(snapshot), acts, enrolments }
 }
 

@@ -102,14 +102,30 @@ pub enum TriggerDef {
         #[serde(default = "one")]
         days: u32,
     },
+    /// The account is in the segment (by key) that day: it holds from the day the account enters.
+    Segment {
+        #[schema(max_length = 64)]
+        segment: String,
+        #[serde(default = "one")]
+        days: u32,
+    },
+    /// The account's lifecycle stage is `stage` that day: it holds from the day it moves there.
+    Stage {
+        #[schema(max_length = 20)]
+        stage: String,
+        #[serde(default = "one")]
+        days: u32,
+    },
 }
 
 impl TriggerDef {
     pub fn days(&self) -> u32 {
         match self {
-            TriggerDef::Measure { days, .. } | TriggerDef::Health { days, .. } | TriggerDef::Condition { days, .. } => {
-                *days
-            }
+            TriggerDef::Measure { days, .. }
+            | TriggerDef::Health { days, .. }
+            | TriggerDef::Condition { days, .. }
+            | TriggerDef::Segment { days, .. }
+            | TriggerDef::Stage { days, .. } => *days,
         }
     }
 }
@@ -223,6 +239,16 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
                 invalid.push(format!("{t}condition"), e.to_string());
             }
         }
+        TriggerDef::Segment { segment, .. } => {
+            if let Some(m) = key_error(segment) {
+                invalid.push(format!("{t}segment"), m);
+            }
+        }
+        TriggerDef::Stage { stage, .. } => {
+            if let Err(e) = stage.parse::<crate::account::LifecycleStage>() {
+                invalid.push(format!("{t}stage"), e.to_string());
+            }
+        }
     }
     days_in_range(invalid, format!("{t}days"), p.trigger.days());
     if let Some(Err(e)) = p.condition.as_deref().map(|c| expr::parse(c, &SCHEMA)) {
@@ -283,6 +309,8 @@ enum Trigger {
     Measure { key: String, band: Band },
     Health { band: Band },
     Condition(Expr),
+    Segment(String),
+    Stage(String),
 }
 
 /// A checked playbook ready for the pass, at one version.
@@ -314,6 +342,14 @@ pub struct Scored<'a> {
     /// The score and band in force.
     pub score: Option<Decimal>,
     pub band: Option<Band>,
+}
+
+/// What the day's pass knows of an account besides its facts, as a trigger reads it: its score,
+/// and whether it is in a segment (by key) that day.
+#[derive(Clone, Copy)]
+pub struct Seen<'a> {
+    pub scored: Option<Scored<'a>>,
+    pub in_segment: &'a dyn Fn(&str) -> bool,
 }
 
 /// Why a playbook did or did not fire for an account on a day.
@@ -353,6 +389,8 @@ impl Playbook {
             TriggerDef::Condition { condition, .. } => {
                 Trigger::Condition(expr::parse(condition, &SCHEMA).map_err(|e| format!("trigger.condition: {e}"))?)
             }
+            TriggerDef::Segment { segment, .. } => Trigger::Segment(segment.clone()),
+            TriggerDef::Stage { stage, .. } => Trigger::Stage(stage.trim().to_ascii_lowercase()),
         };
         let condition = def
             .condition
@@ -373,13 +411,13 @@ impl Playbook {
     }
 
     /// Whether the trigger holds for the account today, with the values it read; None when not.
-    pub fn observe(&self, env: &AccountDay, scored: Option<Scored>) -> Option<Value> {
-        let (holds, values) = self.read(env, scored);
+    pub fn observe(&self, env: &AccountDay, seen: Seen) -> Option<Value> {
+        let (holds, values) = self.read(env, seen);
         holds.then_some(values)
     }
 
     /// What the trigger reads of the account today, and whether it holds.
-    pub fn read(&self, env: &AccountDay, scored: Option<Scored>) -> (bool, Value) {
+    pub fn read(&self, env: &AccountDay, Seen { scored, in_segment }: Seen) -> (bool, Value) {
         let number = |d: Option<Decimal>| d.map(|d| d.normalize().to_string());
         match &*self.trigger {
             Trigger::Measure { key, band } => {
@@ -404,6 +442,8 @@ impl Playbook {
                 (is == Some(*band), json!({"score": number(score), "band": is.map(|b| b.as_str())}))
             }
             Trigger::Condition(e) => (e.eval(env), json!({"condition": self.trigger_text()})),
+            Trigger::Segment(key) => (in_segment(key), json!({"segment": key})),
+            Trigger::Stage(stage) => (&env.facts.stage == stage, json!({"stage": env.facts.stage})),
         }
     }
 
@@ -622,6 +662,56 @@ title = "Reach out"
         NaiveDate::from_ymd_opt(2026, 11, n).unwrap()
     }
 
+    fn in_no_segment(_: &str) -> bool {
+        false
+    }
+
+    fn seen(scored: Option<Scored>) -> Seen {
+        Seen { scored, in_segment: &in_no_segment }
+    }
+
+    /// A segment trigger holds from the day the account enters it, a stage trigger from the day it
+    /// moves there; each fires once its days have passed, and again only after it left and came back.
+    #[test]
+    fn entering_a_segment_or_a_stage_and_staying() {
+        let toml_text = |trigger: &str| {
+            format!("[[playbook]]\nkey = \"p\"\nname = \"P\"\ntrigger = {trigger}\n[[playbook.actions]]\nkind = \"tag\"\ntag = \"t\"\n")
+        };
+        let segment = playbook(&toml_text(r#"{ kind = "segment", segment = "big", days = 2 }"#));
+        let stage = playbook(&toml_text(r#"{ kind = "stage", stage = "Renewal" }"#));
+        let (fx, catalogue): (crate::metrics::FxTable, Vec<crate::usage::Feature>) = Default::default();
+        // In the segment on days 2–4 and 7–9; in the renewal stage from day 3.
+        let inside = |d: u32| (2..=4).contains(&d) || (7..=9).contains(&d);
+        let (mut in_seg, mut in_stage) = (Enrolment::default(), Enrolment::default());
+        let (mut by_segment, mut by_stage) = (Vec::new(), Vec::new());
+        for d in 1..=10 {
+            let facts = Facts { stage: if d >= 3 { "renewal" } else { "adoption" }.into(), ..Facts::default() };
+            let ctx =
+                Context { day: day(d), reporting: "USD", fx: &fx, catalogue: &catalogue, fed: Default::default() };
+            let env = AccountDay::new(&facts, ctx);
+            let holds = |key: &str| key == "big" && inside(d);
+            let seen = Seen { scored: None, in_segment: &holds };
+            if let Some(Act::Fire { occurrence, values }) =
+                segment.step(&mut in_seg, day(d), segment.observe(&env, seen), || true)
+            {
+                by_segment.push((d, occurrence, values["segment"].clone()));
+            }
+            if let Some(Act::Fire { occurrence, values }) =
+                stage.step(&mut in_stage, day(d), stage.observe(&env, seen), || true)
+            {
+                by_stage.push((d, occurrence, values["stage"].clone()));
+            }
+        }
+        assert_eq!(by_segment, [(3, day(2), json!("big")), (8, day(7), json!("big"))]);
+        assert_eq!(by_stage, [(3, day(3), json!("renewal"))]);
+        let wrong: PlaybookDef = serde_json::from_value(json!({"key": "p", "name": "P",
+            "trigger": {"kind": "stage", "stage": "nope"}, "actions": [{"kind": "tag", "tag": "t"}]}))
+        .unwrap();
+        let mut invalid = Invalid::default();
+        check_playbook(&wrong, "", &mut invalid);
+        assert_eq!(invalid.errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["trigger.stage"]);
+    }
+
     /// The issue's example: a measure red for 7 consecutive days fires once, on the 7th day, for
     /// the run that began on day 1; a day back in yellow starts the count again; once cleared for
     /// the margin it closes what it opened.
@@ -647,7 +737,7 @@ title = "Reach out"
                 [Reading { value: Some(Decimal::from(if d > 13 { 9 } else { value(d) })), applicable: true }];
             let scored =
                 Scored { measures: &measures, bands: Bands::default(), readings: &readings, score: None, band: None };
-            if let Some(act) = p.step(&mut e, day(d), p.observe(&env, Some(scored)), || true) {
+            if let Some(act) = p.step(&mut e, day(d), p.observe(&env, seen(Some(scored))), || true) {
                 fired.push((d, act));
             }
         }

@@ -17,7 +17,8 @@ use serde_json::{json, Value};
 on_both_backends!(
     a_measure_red_for_seven_days_opens_one_task_as_simulated,
     playbooks_refuse_what_does_not_check,
-    a_manager_builds_simulates_and_switches_a_playbook_in_the_pages
+    a_manager_builds_simulates_and_switches_a_playbook_in_the_pages,
+    entering_a_segment_or_a_stage_triggers_in_the_pass
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -264,4 +265,70 @@ async fn a_manager_builds_simulates_and_switches_a_playbook_in_the_pages(app: Te
     assert!(html.contains("Сценарии") && html.contains("Новый сценарий"), "{html}");
     let (_, html) = page(&c, &app, "/playbooks/seats-full").await;
     assert!(html.contains("3 дня подряд") && html.contains("Выключить"), "{html}");
+}
+
+/// A segment trigger holds from the day the account enters the segment and a stage trigger from
+/// the day it is in that stage; each fires in the pass once its days have passed.
+async fn entering_a_segment_or_a_stage_triggers_in_the_pass(app: TestApp) {
+    let (status, body) = app
+        .post("/api/v1/segments", &app.admin, json!({"key": "big", "name": "Big", "filter": "employees >= 100"}))
+        .await;
+    assert!((200..300).contains(&status), "{body}");
+    let (status, acme) = app
+        .post("/api/v1/accounts", &app.admin, json!({"name": "Acme", "employees": 50, "lifecycle_stage": "adoption"}))
+        .await;
+    assert_eq!(status, 201, "{acme}");
+    let acme = acme["id"].as_i64().unwrap();
+    let tag = json!([{"kind": "tag", "tag": "big"}]);
+    let missing = json!({"key": "x", "name": "X", "trigger": {"kind": "segment", "segment": "huge"}, "actions": tag});
+    let (status, refused) = app.post("/api/v1/playbooks", &app.admin, missing).await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["trigger.segment".to_owned()]), "{refused}");
+    let big = json!({"key": "big-accounts", "name": "Big accounts",
+        "trigger": {"kind": "segment", "segment": "big", "days": 2}, "actions": tag});
+    let renewals = json!({"key": "renewals", "name": "In renewal",
+        "trigger": {"kind": "stage", "stage": "renewal"},
+        "actions": [{"kind": "task", "title": "Prepare the renewal", "task_kind": "renewal"}]});
+    for p in [big, renewals] {
+        let (status, saved) = app.post("/api/v1/playbooks", &app.admin, p).await;
+        assert_eq!(status, 201, "{saved}");
+        let key = saved["key"].as_str().unwrap();
+        let (status, on) = app.patch(&format!("/api/v1/playbooks/{key}"), &app.admin, json!({"enabled": true})).await;
+        assert_eq!(status, 200, "{on}");
+    }
+    let today = app.store.clock().today();
+    let day = |n: u64| today + Days::new(n);
+    let tags = async |app: &TestApp| {
+        let (_, a) = app.get(&format!("/api/v1/accounts/{acme}"), &app.admin).await;
+        a["tags"].as_array().unwrap().clone()
+    };
+    tick(&app, day(0)).await;
+    assert!(open_tasks(&app, acme).await.is_empty());
+    // Acme grows and moves to renewal: in the segment and the stage from day 1.
+    let (status, moved) = app
+        .patch(&format!("/api/v1/accounts/{acme}"), &app.admin, json!({"employees": 500, "lifecycle_stage": "renewal"}))
+        .await;
+    assert_eq!(status, 200, "{moved}");
+    tick(&app, day(1)).await;
+    let tasks = open_tasks(&app, acme).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(
+        (tasks[0]["title"].as_str(), tasks[0]["playbook"].as_str()),
+        (Some("Prepare the renewal"), Some("renewals"))
+    );
+    assert!(tags(&app).await.is_empty(), "one day in the segment only");
+    tick(&app, day(2)).await;
+    assert_eq!(tags(&app).await, [json!("big")]);
+    let (_, runs) = app.get("/api/v1/playbooks/big-accounts/runs", &app.admin).await;
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        (runs[0]["occurrence"].as_str(), runs[0]["day"].as_str()),
+        (Some(day(1).to_string().as_str()), Some(day(2).to_string().as_str()))
+    );
+    assert_eq!(
+        (runs[0]["values"]["segment"].as_str(), runs[0]["values"]["held_days"].as_i64()),
+        (Some("big"), Some(2))
+    );
+    tick(&app, day(3)).await;
+    assert_eq!(open_tasks(&app, acme).await.len(), 1, "still in renewal: no second task");
 }

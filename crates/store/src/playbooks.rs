@@ -600,9 +600,17 @@ async fn member_id(tx: &mut Tx, email: &str) -> Result<Option<i64>> {
     row.map(|r| r.try_get("id")).transpose().map_err(Into::into)
 }
 
-/// What a playbook's actions name that must exist when it is saved: the members it assigns, the
-/// webhook endpoints it calls (subscribed to `playbook.fired`). Errors are named under `at`.
+/// What a playbook names that must exist when it is saved: the segment its trigger watches, the
+/// members it assigns, the webhook endpoints it calls (subscribed to `playbook.fired`). Errors are
+/// named under `at`.
 async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mut Invalid) -> Result<()> {
+    if let keepwell_core::playbook::TriggerDef::Segment { segment, .. } = &def.trigger {
+        let found =
+            sqlx::query("SELECT id FROM segments WHERE key = $1").bind(segment).fetch_optional(&mut **tx).await?;
+        if found.is_none() {
+            invalid.push(format!("{at}trigger.segment"), format!("no segment has the key {segment:?}"));
+        }
+    }
     for (i, a) in def.actions.iter().enumerate() {
         match a {
             ActionDef::Assign { member } if member_id(tx, member).await?.is_none() => {

@@ -726,6 +726,18 @@ playbook-kind-condition = A condition holds
 playbook-measure = Measure key (for a measure)
 playbook-band = Band
 playbook-trigger-condition-label = Condition (for "a condition holds")
+playbook-kind-segment = The account is in a segment
+playbook-kind-stage = The account is in a lifecycle stage
+playbook-segment = Segment (for "in a segment")
+playbook-stage = Stage (for "in a lifecycle stage")
+playbook-trigger-segment = in segment { $what } for { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}
+playbook-trigger-stage = in stage { $what } for { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}
 playbook-days = For this many consecutive days
 playbook-condition = Only if (optional)
 playbook-task-title = Task for the owner

@@ -721,6 +721,20 @@ playbook-kind-condition = Выполняется условие
 playbook-measure = Ключ показателя (для показателя)
 playbook-band = Зона
 playbook-trigger-condition-label = Условие (для «выполняется условие»)
+playbook-kind-segment = Клиент входит в сегмент
+playbook-kind-stage = Клиент на этапе жизненного цикла
+playbook-segment = Сегмент (для «входит в сегмент»)
+playbook-stage = Этап (для «на этапе жизненного цикла»)
+playbook-trigger-segment = в сегменте { $what } { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} подряд
+playbook-trigger-stage = на этапе «{ $what }» { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+} подряд
 playbook-days = Столько дней подряд
 playbook-condition = Только если (необязательно)
 playbook-task-title = Задача ответственному

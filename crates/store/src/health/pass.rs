@@ -662,7 +662,11 @@ impl Store {
                     band: s.effective_band,
                 }
             });
-            Some(p.explain(&before, day, p.read(&env, scored), p.condition_holds(&env)))
+            let in_segment = |key: &str| {
+                plan.segments.iter().any(|s| s.key == key && members.get(&s.id).is_some_and(|m| m.contains(&account)))
+            };
+            let seen = keepwell_core::playbook::Seen { scored, in_segment: &in_segment };
+            Some(p.explain(&before, day, p.read(&env, seen), p.condition_holds(&env)))
         })
         .await
         .map_err(|e| corrupt(&format!("the explanation stopped: {e}")))

@@ -49,12 +49,15 @@ async fn list_page(
             context! { key => p.key, name => p.name, enabled => p.enabled, version => p.version, trigger, problem => p.problem }
         })
         .collect();
+    let segments: Vec<String> =
+        state.store.segments().await.map_err(|e| failure(state, web, e))?.into_iter().map(|s| s.def.key).collect();
+    let stages: Vec<&str> = keepwell_core::account::LifecycleStage::ALL.iter().map(|s| s.as_str()).collect();
     Ok(render_status(
         state,
         web,
         status,
         "playbooks.html",
-        context! { nav => "playbooks", playbooks => rows, form, errors },
+        context! { nav => "playbooks", playbooks => rows, form, errors, segments, stages },
     )
     .await)
 }
@@ -68,6 +71,8 @@ fn trigger_words(state: &AppState, web: &WebSession, t: &TriggerDef) -> String {
         }
         TriggerDef::Health { band, .. } => ("playbook-trigger-health", band_word(state, web, *band)),
         TriggerDef::Condition { condition, .. } => ("playbook-trigger-condition", condition.clone()),
+        TriggerDef::Segment { segment, .. } => ("playbook-trigger-segment", segment.clone()),
+        TriggerDef::Stage { stage, .. } => ("playbook-trigger-stage", tr(state, web, &format!("stage-{stage}"), &[])),
     };
     tr(state, web, key, &[("what", what.into()), ("days", days.into())])
 }
@@ -143,6 +148,8 @@ fn form_field(path: &str) -> &str {
         "trigger.measure" => "measure",
         "trigger.band" => "band",
         "trigger.condition" => "trigger_condition",
+        "trigger.segment" => "segment",
+        "trigger.stage" => "stage",
         "trigger.days" => "days",
         "actions[0].title" => "task_title",
         "actions[0].task_kind" => "task_kind",
@@ -164,6 +171,8 @@ fn def_of(f: &FormData, invalid: &mut Invalid) -> PlaybookDef {
         Some("condition") => {
             TriggerDef::Condition { condition: field(f, "trigger_condition").unwrap_or_default(), days }
         }
+        Some("segment") => TriggerDef::Segment { segment: field(f, "segment").unwrap_or_default(), days },
+        Some("stage") => TriggerDef::Stage { stage: field(f, "stage").unwrap_or_default(), days },
         _ => TriggerDef::Measure { measure: field(f, "measure").unwrap_or_default(), band, days },
     };
     PlaybookDef {
