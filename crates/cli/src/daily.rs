@@ -169,9 +169,10 @@ async fn dry_replay(store: &Store, reporting: &str, from: NaiveDate, to: NaiveDa
         lines.push("no playbook is enabled, so none would act".into());
     }
     for p in enabled {
-        let sim = keepwell_server::playbooks::simulate(store, &caller, reporting, &p.key, (from, to), "existing")
-            .await
-            .map_err(|e| anyhow!("playbook {}: {e}", p.key))?;
+        let sim =
+            keepwell_server::playbooks::simulate(store, &caller, reporting, (&p.key, false), (from, to), "existing")
+                .await
+                .map_err(|e| anyhow!("playbook {}: {e}", p.key))?;
         let fires = sim.data.iter().filter(|a| a.act == "fire").count();
         let accounts: std::collections::BTreeSet<i64> = sim.data.iter().map(|a| a.account_id).collect();
         lines.push(format!(

@@ -16,8 +16,64 @@ use serde::{Deserialize, Serialize};
 /// The most days one simulation covers.
 pub const MAX_SIMULATED_DAYS: i64 = 366;
 
+/// Saves a playbook by key: a new one is created switched off; a change to a disabled one is its
+/// next version; a change to an enabled one is its draft until published.
 pub async fn save(store: &Store, caller: &Caller, def: &PlaybookDef) -> Outcome<Change> {
     caller.decide(store, async |w| keepwell_store::playbooks::save(w, def).await).await
+}
+
+/// Publishes the playbook's draft as its next version.
+pub async fn publish(store: &Store, caller: &Caller, key: &str) -> Outcome<StoredPlaybook> {
+    caller.decide(store, async |w| keepwell_store::playbooks::publish(w, key).await).await
+}
+
+/// Drops the playbook's draft.
+pub async fn discard_draft(store: &Store, caller: &Caller, key: &str) -> Outcome<StoredPlaybook> {
+    caller.decide(store, async |w| keepwell_store::playbooks::discard_draft(w, key).await).await
+}
+
+/// Accounts a playbook is started for by hand.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Start {
+    #[schema(min_items = 1, max_items = 1000)]
+    pub account_ids: Vec<i64>,
+}
+
+/// What a manual start did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Started {
+    pub day: NaiveDate,
+    /// The accounts it acted for now.
+    pub started: Vec<i64>,
+    /// Those it had already acted for today (a start or a firing of the same day): nothing again.
+    pub already: Vec<i64>,
+}
+
+/// Starts playbook `key` (its version in force, enabled or not) by hand for some accounts as of
+/// `today`: its actions, once per account and day.
+pub async fn start(store: &Store, caller: &Caller, key: &str, s: &Start, today: NaiveDate) -> ApiResult<Started> {
+    let mut invalid = Invalid::default();
+    keepwell_core::limits::count(
+        &mut invalid,
+        "account_ids",
+        s.account_ids.len(),
+        keepwell_store::playbooks::STARTED,
+        "accounts",
+    );
+    if s.account_ids.is_empty() {
+        invalid.push("account_ids", "name at least one account");
+    }
+    invalid.into_result(()).map_err(ApiError::Invalid)?;
+    let p = stored(store, key).await?;
+    let playbook = compiled(&p)?;
+    let started = caller
+        .decide(store, async |w| keepwell_store::playbooks::start(w, &playbook, &s.account_ids, today).await)
+        .await?;
+    let mut already: Vec<i64> = s.account_ids.iter().copied().filter(|a| !started.contains(a)).collect();
+    already.sort_unstable();
+    already.dedup();
+    Ok(Started { day: today, started, already })
 }
 
 pub(crate) async fn stored(store: &Store, key: &str) -> ApiResult<StoredPlaybook> {
@@ -142,7 +198,10 @@ pub struct Simulation {
     /// The record it was kept as (apart from what playbooks did).
     pub id: i64,
     pub playbook: String,
+    /// The version simulated (a draft's: the version it would become).
     pub version: i64,
+    /// Whether the draft was simulated rather than the version in force.
+    pub draft: bool,
     pub from: NaiveDate,
     pub to: NaiveDate,
     /// Whether accounts that already matched on `from` were enrolled then.
@@ -150,14 +209,15 @@ pub struct Simulation {
     pub data: Vec<SimulatedAct>,
 }
 
-/// What playbook `key` (its version in force, enabled or not) would have done each day from
+/// What playbook `key` (its version in force, enabled or not; or, with `draft`, its draft) would
+/// have done each day from
 /// `from` to `to`, had it been switched on at the start of `from`. Acts on nothing: what it found
 /// is recorded as a simulation, apart from what playbooks did.
 pub async fn simulate(
     store: &Store,
     caller: &Caller,
     reporting: &str,
-    key: &str,
+    (key, draft): (&str, bool),
     (from, to): (NaiveDate, NaiveDate),
     enrol: &str,
 ) -> ApiResult<Simulation> {
@@ -172,7 +232,12 @@ pub async fn simulate(
     }
     invalid.into_result(()).map_err(ApiError::Invalid)?;
     let p = stored(store, key).await?;
-    let playbook = compiled(&p)?;
+    let playbook = match (&p.draft, draft) {
+        (_, false) => compiled(&p)?,
+        (Some(d), true) => Playbook::compile(p.id, p.version + 1, d.clone())
+            .map_err(|e| ApiError::Invalid(Invalid::field("draft", e)))?,
+        (None, true) => return Err(ApiError::Invalid(Invalid::field("draft", "the playbook has no draft"))),
+    };
     let sim = store.simulate_playbook(reporting, playbook.clone(), (from, to), enrol == "existing").await?;
     let names = store.account_names(&sim.acts.iter().map(|(_, a, _)| *a).collect::<Vec<_>>()).await?;
     let data = sim
@@ -205,10 +270,10 @@ pub async fn simulate(
     let json: Vec<serde_json::Value> = data.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
     let id = caller
         .decide(store, async |w| {
-            keepwell_store::playbooks::record_simulation(w, &p.key, p.version, (from, to), enrol, &json).await
+            keepwell_store::playbooks::record_simulation(w, &p.key, playbook.version, (from, to), enrol, &json).await
         })
         .await?;
-    Ok(Simulation { id, playbook: p.key, version: p.version, from, to, enrol: enrol.into(), data })
+    Ok(Simulation { id, playbook: p.key, version: playbook.version, draft, from, to, enrol: enrol.into(), data })
 }
 
 /// An action in words, as of the day it would be taken.

@@ -18,7 +18,8 @@ on_both_backends!(
     a_measure_red_for_seven_days_opens_one_task_as_simulated,
     playbooks_refuse_what_does_not_check,
     a_manager_builds_simulates_and_switches_a_playbook_in_the_pages,
-    entering_a_segment_or_a_stage_triggers_in_the_pass
+    entering_a_segment_or_a_stage_triggers_in_the_pass,
+    an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -258,13 +259,33 @@ async fn a_manager_builds_simulates_and_switches_a_playbook_in_the_pages(app: Te
     let (_, html) = page(&c, &app, "/playbooks/seats-full").await;
     assert!(html.contains("id=\"playbook-disable\"") && html.contains("It has not acted yet."), "{html}");
 
+    // Edited while on: a draft, simulated apart, then published as version 2.
+    let edit = as_refs(&form("5"));
+    let edit: Vec<(&str, &str)> = edit.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, _) = post(&c, &app, "/playbooks", &edit).await;
+    assert_eq!(status, 303);
+    let (_, html) = page(&c, &app, "/playbooks/seats-full").await;
+    assert!(html.contains("Saved as a draft") && html.contains("id=\"playbook-draft\""), "{html}");
+    assert!(
+        html.contains("license_utilization() &gt;= 90 for 5 days") && html.contains("Publish as version 2"),
+        "{html}"
+    );
+    let (status, html) = page(&c, &app, "/playbooks/seats-full?simulate=1&draft=1").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("What it would have done in the last 90 days · Draft</h2>"), "{html}");
+    assert_eq!(app.store.playbook("seats-full").await.unwrap().unwrap().version, 1);
+    let (status, _, _) = post(&c, &app, "/playbooks/seats-full/draft", &[("_csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let p = app.store.playbook("seats-full").await.unwrap().unwrap();
+    assert_eq!((p.version, p.draft.is_none(), p.definition.trigger.days()), (2, true, 5));
+
     // In Russian.
     let (status, _, _) = post(&c, &app, "/language", &[("_csrf", &csrf), ("lang", "ru"), ("next", "/playbooks")]).await;
     assert_eq!(status, 303);
     let (_, html) = page(&c, &app, "/playbooks").await;
     assert!(html.contains("Сценарии") && html.contains("Новый сценарий"), "{html}");
     let (_, html) = page(&c, &app, "/playbooks/seats-full").await;
-    assert!(html.contains("3 дня подряд") && html.contains("Выключить"), "{html}");
+    assert!(html.contains("5 дней подряд") && html.contains("Выключить"), "{html}");
 }
 
 /// A segment trigger holds from the day the account enters the segment and a stage trigger from
@@ -331,4 +352,73 @@ async fn entering_a_segment_or_a_stage_triggers_in_the_pass(app: TestApp) {
     );
     tick(&app, day(3)).await;
     assert_eq!(open_tasks(&app, acme).await.len(), 1, "still in renewal: no second task");
+}
+
+/// An edit of an enabled playbook waits as a draft (simulated apart) while the version in force
+/// runs on; publishing makes it the next version and runs keep theirs. A manual start acts for the
+/// accounts named once a day, refusing an unknown one before doing anything.
+async fn an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand(app: TestApp) {
+    let mut ids = Vec::new();
+    for name in ["Acme", "Bolt"] {
+        let (status, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": name})).await;
+        assert_eq!(status, 201, "{a}");
+        ids.push(a["id"].as_i64().unwrap());
+    }
+    let (acme, bolt) = (ids[0], ids[1]);
+    let def = |tag: &str| {
+        json!({"key": "tagger", "name": "Tagger", "trigger": {"kind": "condition", "condition": "mrr > 1000000"},
+               "actions": [{"kind": "tag", "tag": tag}]})
+    };
+    let (status, _) = app.post("/api/v1/playbooks", &app.admin, def("v1")).await;
+    assert_eq!(status, 201);
+    let (status, _) = app.patch("/api/v1/playbooks/tagger", &app.admin, json!({"enabled": true})).await;
+    assert_eq!(status, 200);
+    let (status, drafted) = app.post("/api/v1/playbooks", &app.admin, def("v2")).await;
+    assert_eq!(status, 200, "{drafted}");
+    assert_eq!(drafted["version"], 1, "{drafted}");
+    assert_eq!(drafted["definition"]["actions"][0]["tag"], "v1");
+    assert_eq!(drafted["draft"]["actions"][0]["tag"], "v2");
+    let (status, sim) = app.get("/api/v1/playbooks/tagger/simulation?draft=true", &app.admin).await;
+    assert_eq!(status, 200, "{sim}");
+    assert_eq!((sim["draft"].as_bool(), sim["version"].as_i64()), (Some(true), Some(2)), "{sim}");
+
+    // Started by hand: the version in force acts, once a day per account.
+    let start = |accounts: Value| json!({ "account_ids": accounts });
+    let (status, refused) = app.post("/api/v1/playbooks/tagger/start", &app.admin, start(json!([acme, 999_999]))).await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["account_ids[1]".to_owned()]), "{refused}");
+    let (status, started) = app.post("/api/v1/playbooks/tagger/start", &app.admin, start(json!([acme]))).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!((started["started"].clone(), started["already"].clone()), (json!([acme]), json!([])));
+    let (_, again) = app.post("/api/v1/playbooks/tagger/start", &app.admin, start(json!([acme]))).await;
+    assert_eq!((again["started"].clone(), again["already"].clone()), (json!([]), json!([acme])), "{again}");
+    let (status, _) = app.post("/api/v1/playbooks/tagger/start", &app.admin, start(json!([]))).await;
+    assert_eq!(status, 422);
+    let tags = async |id: i64| app.get(&format!("/api/v1/accounts/{id}"), &app.admin).await.1["tags"].clone();
+    assert_eq!(tags(acme).await, json!(["v1"]));
+
+    // Published: version 2 is in force; the next start acts with it; runs keep their version.
+    let (status, published) = app.post("/api/v1/playbooks/tagger/publish", &app.admin, json!({})).await;
+    assert_eq!(status, 200, "{published}");
+    assert_eq!((published["version"].as_i64(), published["draft"].is_null()), (Some(2), true), "{published}");
+    let (status, none) = app.post("/api/v1/playbooks/tagger/publish", &app.admin, json!({})).await;
+    assert_eq!((status, common::fields(&none)), (422, vec!["draft".to_owned()]), "{none}");
+    let (_, started) = app.post("/api/v1/playbooks/tagger/start", &app.admin, start(json!([acme, bolt]))).await;
+    assert_eq!(started["started"], json!([acme, bolt]), "a new version is a new run: {started}");
+    assert_eq!(tags(bolt).await, json!(["v2"]));
+    let (_, runs) = app.get("/api/v1/playbooks/tagger/runs", &app.admin).await;
+    let mut versions: Vec<(i64, i64)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["account_id"].as_i64().unwrap(), r["version"].as_i64().unwrap()))
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, [(acme, 1), (acme, 2), (bolt, 2)]);
+    assert_eq!(runs[0]["values"]["manual"], true, "{runs}");
+
+    // A draft dropped leaves the version in force.
+    let (_, _) = app.post("/api/v1/playbooks", &app.admin, def("v3")).await;
+    assert_eq!(app.delete("/api/v1/playbooks/tagger/draft", &app.admin).await, 200);
+    let (_, now) = app.get("/api/v1/playbooks/tagger", &app.admin).await;
+    assert_eq!((now["version"].as_i64(), now["draft"].is_null()), (Some(2), true), "{now}");
 }

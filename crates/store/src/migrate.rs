@@ -134,9 +134,9 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 21,
-        name: "slack_endpoints",
-        sqlite: include_str!("../migrations/sqlite/0021_slack_endpoints.sql"),
-        postgres: include_str!("../migrations/postgres/0021_slack_endpoints.sql"),
+        name: "playbook_actions",
+        sqlite: include_str!("../migrations/sqlite/0021_playbook_actions.sql"),
+        postgres: include_str!("../migrations/postgres/0021_playbook_actions.sql"),
     },
 ];
 
@@ -379,8 +379,8 @@ mod tests {
         ),
         (
             21,
-            "641408db3d93bc3eab03b3053b9693088147485fb3a6d51bdd2514b017980d72",
-            "641408db3d93bc3eab03b3053b9693088147485fb3a6d51bdd2514b017980d72",
+            "d870531dae74737eefeb60fd5337e2991c4cf46b39e42199e879cd0b89bc73e0",
+            "d870531dae74737eefeb60fd5337e2991c4cf46b39e42199e879cd0b89bc73e0",
         ),
     ];
 

@@ -29,6 +29,9 @@ pub struct StoredPlaybook {
     pub switched_at: Option<chrono::DateTime<chrono::Utc>>,
     pub switch_choice: Option<String>,
     pub definition: PlaybookDef,
+    /// An edit of an enabled playbook saved since, not yet in force: publishing makes it the next
+    /// version.
+    pub draft: Option<PlaybookDef>,
     /// Why the pass leaves it out (a stored definition that no longer checks), else null.
     pub problem: Option<String>,
 }
@@ -46,11 +49,14 @@ fn stored(r: &sqlx::any::AnyRow) -> Result<StoredPlaybook> {
         switched_at: get_opt_i64(r, "switched_at")?.map(crate::instant),
         switch_choice: opt_text(r, "switch_choice")?,
         definition: def,
+        draft: opt_text(r, "draft")?
+            .map(|d| serde_json::from_str(&d).map_err(|_| corrupt("playbook draft")))
+            .transpose()?,
         problem: (!invalid.errors.is_empty()).then(|| invalid.to_string()),
     })
 }
 
-const COLS: &str = "id, key, name, version, enabled, switched_at, switch_choice, definition";
+const COLS: &str = "id, key, name, version, enabled, switched_at, switch_choice, definition, draft";
 
 async fn load(tx: &mut Tx, key: &str) -> Result<Option<StoredPlaybook>> {
     let row = sqlx::query(&format!("SELECT {COLS} FROM playbooks WHERE key = $1"))
@@ -75,7 +81,9 @@ pub async fn apply(w: &mut Write, defs: &[PlaybookDef]) -> Result<Vec<Change>> {
     Ok(changes)
 }
 
-/// Saves one playbook (checked here).
+/// Saves one playbook (checked here). A change to an enabled playbook is kept as its draft (the
+/// version in force keeps running until it is published); saving the version in force again
+/// discards the draft.
 pub async fn save(w: &mut Write, def: &PlaybookDef) -> Result<Change> {
     let mut invalid = Invalid::default();
     check_playbook(def, "", &mut invalid);
@@ -83,7 +91,61 @@ pub async fn save(w: &mut Write, def: &PlaybookDef) -> Result<Change> {
         check_references(&mut w.tx, def, "", &mut invalid).await?;
     }
     invalid.into_result(())?;
-    upsert(w, def, true).await
+    let def = PlaybookDef { enabled: None, ..def.clone() };
+    match load(&mut w.tx, &def.key).await? {
+        Some(b) if b.definition == def && b.draft.is_some() => {
+            set_draft(w, &b, None).await?;
+            Ok(Change { kind: "playbook".into(), key: def.key.clone(), action: "draft discarded".into() })
+        }
+        Some(b) if b.enabled && b.definition != def => {
+            set_draft(w, &b, Some(&def)).await?;
+            Ok(Change { kind: "playbook".into(), key: def.key.clone(), action: "drafted".into() })
+        }
+        // A switched-off playbook takes the change as its next version, and a draft left from
+        // when it was on goes.
+        Some(b) if b.draft.is_some() => {
+            set_draft(w, &b, None).await?;
+            upsert(w, &def, true).await
+        }
+        _ => upsert(w, &def, true).await,
+    }
+}
+
+/// Keeps `draft` as the playbook's draft (or none), in the audit log.
+async fn set_draft(w: &mut Write, p: &StoredPlaybook, draft: Option<&PlaybookDef>) -> Result<()> {
+    let text = draft.map(|d| serde_json::to_string(d).map_err(|e| corrupt(&e.to_string()))).transpose()?;
+    sqlx::query("UPDATE playbooks SET draft = $1, updated_at = $2 WHERE id = $3")
+        .bind(text)
+        .bind(w.at)
+        .bind(p.id)
+        .execute(&mut *w.tx)
+        .await?;
+    let action = if draft.is_some() { "playbook.draft" } else { "playbook.discard_draft" };
+    w.audit(action, "playbook", Some(p.key.clone()), p.draft.as_ref(), draft).await
+}
+
+/// Makes the playbook's draft its next version (runs keep the version they started with, and
+/// where each account stands carries over); none to publish is an error naming `draft`.
+pub async fn publish(w: &mut Write, key: &str) -> Result<StoredPlaybook> {
+    let p = load(&mut w.tx, key).await?.ok_or_else(|| StoreError::NotFound(format!("no playbook {key:?}")))?;
+    let Some(draft) = &p.draft else {
+        return Err(Invalid::field("draft", "the playbook has no draft to publish").into());
+    };
+    let mut invalid = Invalid::default();
+    check_references(&mut w.tx, draft, "draft.", &mut invalid).await?;
+    invalid.into_result(())?;
+    upsert(w, draft, true).await?;
+    sqlx::query("UPDATE playbooks SET draft = NULL WHERE id = $1").bind(p.id).execute(&mut *w.tx).await?;
+    load(&mut w.tx, key).await?.ok_or_else(|| corrupt("playbook"))
+}
+
+/// Drops the playbook's draft, if it has one.
+pub async fn discard_draft(w: &mut Write, key: &str) -> Result<StoredPlaybook> {
+    let p = load(&mut w.tx, key).await?.ok_or_else(|| StoreError::NotFound(format!("no playbook {key:?}")))?;
+    if p.draft.is_some() {
+        set_draft(w, &p, None).await?;
+    }
+    load(&mut w.tx, key).await?.ok_or_else(|| corrupt("playbook"))
 }
 
 /// Creates or updates one playbook; `audited` unless it is part of setting the workspace up.
@@ -436,13 +498,65 @@ impl Store {
 pub(crate) async fn act(w: &mut Write, p: &Playbook, account: i64, day: NaiveDate, act: &Act) -> Result<()> {
     let actor = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
     let done = match act {
-        Act::Fire { occurrence, values } => fire(w, p, account, day, *occurrence, values).await,
+        Act::Fire { occurrence, values } => fire(w, p, account, day, *occurrence, values).await.map(|_| ()),
         Act::Close => close(w, p, account).await,
     };
     w.actor = actor;
     done
 }
 
+/// The most accounts one manual start names.
+pub const STARTED: usize = 1_000;
+
+/// Starts playbook `p` by hand for `accounts` on `day`: its actions for each as the pass does them
+/// (as the playbook, the day its occurrence), once per account and day. Returns the accounts it
+/// acted for; one it already acted for that day is left out. The start is in the audit log as
+/// the member's.
+pub async fn start(w: &mut Write, p: &Playbook, accounts: &[i64], day: NaiveDate) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = accounts.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() || ids.len() > STARTED {
+        return Err(Invalid::field("account_ids", format!("name 1 to {STARTED} accounts")).into());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let found: std::collections::HashSet<i64> = sqlx::query(&format!("SELECT id FROM accounts WHERE id IN ({list})"))
+        .fetch_all(&mut *w.tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut invalid = Invalid::default();
+    for (i, a) in accounts.iter().enumerate() {
+        if !found.contains(a) {
+            invalid.push(format!("account_ids[{i}]"), format!("no account has id {a}"));
+        }
+    }
+    invalid.into_result(())?;
+    let values = serde_json::json!({"manual": true, "by": w.actor.label});
+    let member = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
+    let (mut started, mut failed) = (Vec::new(), None);
+    for a in &ids {
+        match fire(w, p, *a, day, day, &values).await {
+            Ok(true) => started.push(*a),
+            Ok(false) => {}
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    w.actor = member;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let record = serde_json::json!({"day": day, "accounts": ids, "started": started});
+    w.audit("playbook.start", "playbook", Some(p.def.key.clone()), None, Some(&record)).await?;
+    Ok(started)
+}
+
+/// Does a firing's actions once: false when the run of this version, account and occurrence was
+/// already recorded (nothing is done again).
 async fn fire(
     w: &mut Write,
     p: &Playbook,
@@ -450,7 +564,7 @@ async fn fire(
     day: NaiveDate,
     occurrence: NaiveDate,
     values: &serde_json::Value,
-) -> Result<()> {
+) -> Result<bool> {
     let run = sqlx::query(
         "INSERT INTO playbook_runs (playbook_id, version, account_id, occurrence, day, trigger_values, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (playbook_id, version, account_id, occurrence) DO NOTHING RETURNING id",
@@ -464,14 +578,14 @@ async fn fire(
     .bind(w.at)
     .fetch_optional(&mut *w.tx)
     .await?;
-    let Some(run) = run else { return Ok(()) };
+    let Some(run) = run else { return Ok(false) };
     let run: i64 = run.try_get("id")?;
     let Some(row) = sqlx::query("SELECT owner_id, name FROM accounts WHERE id = $1")
         .bind(account)
         .fetch_optional(&mut *w.tx)
         .await?
     else {
-        return Ok(());
+        return Ok(false);
     };
     let mut owner = get_opt_i64(&row, "owner_id")?;
     let name = text(&row, "name")?;
@@ -528,7 +642,7 @@ async fn fire(
         .execute(&mut *w.tx)
         .await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// One firing as its actions address it: `key` is the action's idempotency key.

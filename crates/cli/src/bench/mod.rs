@@ -40,7 +40,7 @@ pub struct BenchArgs {
     /// Accounts in the workspace (import, accounts-api, metrics, health; attribution: the groupIds).
     #[arg(long)]
     accounts: Option<usize>,
-    /// Concurrent clients (accounts-api: 50 unless given; ingest: 8).
+    /// Concurrent clients (accounts-api: 50 unless given; ingest: 8; workspace: 10).
     #[arg(long)]
     clients: Option<usize>,
     /// How long the clients run (accounts-api).
@@ -95,8 +95,8 @@ enum Bench {
     /// 10 000 queued webhook deliveries drained to a local receiver (deliveries/s), and one
     /// delivery's wait when the queue is idle.
     Deliveries,
-    /// 50 enabled playbooks over 100 000 accounts: the daily pass that acts, twice, and a
-    /// simulation of one over 90 days.
+    /// 50 enabled playbooks over 100 000 accounts: the daily pass that acts on four days, the
+    /// same pass without playbooks, and a simulation of one over 90 days.
     Playbooks,
     /// The home page, the task inbox and an account's timeline at 100 000 accounts, 1 000 000
     /// interactions (`--events`) and 200 000 tasks, 10 members asking at once (`--clients`).

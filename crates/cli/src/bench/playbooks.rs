@@ -98,7 +98,7 @@ pub async fn run(url: &str, accounts: usize) -> anyhow::Result<()> {
         &store,
         &Caller::system("bench"),
         "USD",
-        &key,
+        (&key, false),
         (today - Days::new(89), today),
         "existing",
     )

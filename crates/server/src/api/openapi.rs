@@ -44,6 +44,7 @@ use utoipa::{Modify, OpenApi};
         super::deliveries::deliveries, super::deliveries::retry,
         super::playbooks::list, super::playbooks::show, super::playbooks::save, super::playbooks::switch,
         super::playbooks::preview, super::playbooks::simulation, super::playbooks::runs, super::playbooks::why,
+        super::playbooks::publish, super::playbooks::discard_draft, super::playbooks::start,
     ),
     modifiers(&Bearer)
 )]

@@ -6,7 +6,7 @@ use crate::definitions::status;
 use crate::error::ApiResult;
 use crate::health::body;
 use crate::params::Params;
-use crate::playbooks::{stored, Preview, Simulation, Switch};
+use crate::playbooks::{stored, Preview, Simulation, Start, Started, Switch};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -40,8 +40,9 @@ pub async fn show(
 #[utoipa::path(post, path = "/api/v1/playbooks", tag = "playbooks",
     description = "Creates or updates (by `key`) a playbook: its trigger (a measure's band, the health band or a \
                    condition, held for `days` consecutive days), condition, re-enrolment and actions. A changed \
-                   definition becomes the next version; runs keep the version they started with. A new playbook \
-                   is disabled.",
+                   definition of a disabled playbook becomes its next version; runs keep the version they started \
+                   with. A change to an enabled playbook is kept as its `draft` (the version in force runs on) \
+                   until `POST /playbooks/{key}/publish`. A new playbook is disabled.",
     request_body = PlaybookDef,
     responses((status = 201, body = StoredPlaybook), (status = 200, body = StoredPlaybook), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -97,8 +98,9 @@ pub async fn preview(
     description = "What the playbook would have done each day from `from` to `to` (default: the last 90 days), had \
                    it been switched on at the start of `from` (`enrol`: `existing`, the default, or `new`): every \
                    action, for which account, on which day, and the values that made it fire. Acts on nothing; \
-                   the result is kept as a simulation record (`id`), apart from the runs.",
-    params(("key" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("enrol" = Option<String>, Query)),
+                   the result is kept as a simulation record (`id`), apart from the runs. `draft=true` \
+                   simulates the playbook's draft instead of the version in force.",
+    params(("key" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("enrol" = Option<String>, Query), ("draft" = Option<bool>, Query)),
     responses((status = 200, body = Simulation), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(key = %key))]
@@ -113,10 +115,11 @@ pub async fn simulation(
     let today = state.store.clock().today();
     let (from, to) = p.range(90, crate::playbooks::MAX_SIMULATED_DAYS as u64, today, &mut invalid);
     let enrol = p.choice("enrol", &[("existing", "existing"), ("new", "new")], "existing", &mut invalid);
+    let draft = p.choice("draft", &[("true", true), ("false", false)], false, &mut invalid);
     invalid.into_result(())?;
     crate::usage::folded(&state).await?;
     let reporting = &state.settings.reporting_currency;
-    Ok(Json(crate::playbooks::simulate(&state.store, &auth, reporting, &key, (from, to), enrol).await?))
+    Ok(Json(crate::playbooks::simulate(&state.store, &auth, reporting, (&key, draft), (from, to), enrol).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/playbooks/{key}/runs", tag = "playbooks",
@@ -165,4 +168,53 @@ pub async fn why(
     crate::usage::folded(&state).await?;
     let reporting = &state.settings.reporting_currency;
     Ok(Json(crate::playbooks::why(&state.store, reporting, &key, account.unwrap_or_default(), day).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/playbooks/{key}/publish", tag = "playbooks",
+    description = "Makes the playbook's draft its next version: runs keep the version they started with, and where \
+                   each account stands carries over.",
+    params(("key" = String, Path)),
+    responses((status = 200, body = StoredPlaybook), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn publish(
+    auth: Auth<Manager>,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<StoredPlaybook>> {
+    Ok(Json(crate::playbooks::publish(&state.store, &auth, &key).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/playbooks/{key}/draft", tag = "playbooks",
+    description = "Drops the playbook's draft; the version in force is untouched.",
+    params(("key" = String, Path)),
+    responses((status = 200, body = StoredPlaybook), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn discard_draft(
+    auth: Auth<Manager>,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<StoredPlaybook>> {
+    Ok(Json(crate::playbooks::discard_draft(&state.store, &auth, &key).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/playbooks/{key}/start", tag = "playbooks",
+    description = "Starts the playbook (its version in force, enabled or not) by hand for the accounts named: its \
+                   actions now, as the daily pass does them, once per account and day (the day is the run's \
+                   occurrence; its values say `manual` and who started it). Accounts it already acted for today \
+                   are listed in `already`.",
+    params(("key" = String, Path)),
+    request_body = Start,
+    responses((status = 200, body = Started), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn start(
+    auth: Auth<Manager>,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    raw: Bytes,
+) -> ApiResult<Json<Started>> {
+    let s: Start = body(&raw)?;
+    let today = state.store.clock().today();
+    Ok(Json(crate::playbooks::start(&state.store, &auth, &key, &s, today).await?))
 }

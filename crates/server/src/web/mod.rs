@@ -60,6 +60,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/playbooks", get(playbooks::playbooks).post(playbooks::save))
         .route("/playbooks/{key}", get(playbooks::playbook))
         .route("/playbooks/{key}/switch", post(playbooks::switch))
+        .route("/playbooks/{key}/draft", post(playbooks::draft))
         .route("/segments", get(segments::segments).post(segments::save_segment))
         .route("/segments/count", get(segments::count))
         .route("/segments/{key}", get(segments::segment))

@@ -508,26 +508,36 @@ impl Store {
     ) -> Result<()> {
         let needs = plan.needs();
         let scope = accounts.map_or(Scope::All, Scope::Accounts);
-        let mut facts = self.pass_facts(scope, from, to, &needs).await?;
-        if !plan.playbooks.is_empty() {
+        // Independent reads, at once: the facts are the pass's longest, the enrolments (a row per
+        // account in a playbook's run) its second, decoded on another worker thread meanwhile.
+        let ids: Vec<i64> = plan.playbooks.iter().map(|p| p.id).collect();
+        let store = self.clone();
+        let enrolments = tokio::spawn(async move {
             let t = std::time::Instant::now();
-            let ids: Vec<i64> = plan.playbooks.iter().map(|p| p.id).collect();
-            let mut enrolled = self.enrolments(&ids).await?;
-            let n: usize = enrolled.values().map(HashMap::len).sum();
-            for f in &mut facts {
-                f.enrolments = enrolled.remove(&f.id).unwrap_or_default();
+            if ids.is_empty() {
+                return Ok(HashMap::new());
             }
+            let enrolled = store.enrolments(&ids).await?;
             tracing::debug!(
                 playbooks = ids.len(),
-                enrolments = n,
+                enrolments = enrolled.values().map(HashMap::len).sum::<usize>(),
                 load_ms = t.elapsed().as_millis() as u64,
                 "enrolments"
             );
+            Ok::<_, StoreError>(enrolled)
+        });
+        let (mut facts, mut members, fx, catalogue, fed) = tokio::try_join!(
+            self.pass_facts(scope, from, to, &needs),
+            self.members_before(scope, from),
+            self.fx_table(),
+            self.plan_features(),
+            self.fed(),
+        )?;
+        let mut enrolled =
+            enrolments.await.map_err(|e| corrupt(&format!("the enrolments could not be read: {e}")))??;
+        for f in &mut facts {
+            f.enrolments = enrolled.remove(&f.id).unwrap_or_default();
         }
-        let mut members = self.members_before(scope, from).await?;
-        let fx = self.fx_table().await?;
-        let catalogue = self.plan_features().await?;
-        let fed = self.fed().await?;
         // A week (or 200 000 snapshots) per transaction: a replay rewrites the same index pages
         // day after day, and each commit costs a sync. The next week is worked out on other
         // threads while this one is written.

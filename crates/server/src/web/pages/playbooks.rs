@@ -103,22 +103,29 @@ fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> 
     parts.join(", ")
 }
 
-/// A playbook's actions in words, as taken on `day`.
-fn action_words(state: &AppState, web: &WebSession, actions: &[ActionDef], day: chrono::NaiveDate) -> String {
-    let words: Vec<String> = actions
+/// A playbook's actions in words, as taken on `day` (due on a date), or as defined (due in days).
+fn action_list(
+    state: &AppState,
+    web: &WebSession,
+    actions: &[ActionDef],
+    day: Option<chrono::NaiveDate>,
+) -> Vec<String> {
+    actions
         .iter()
         .map(|a| match a {
             ActionDef::Task { title, task_kind, due_days, .. } => {
                 let kind = tr(state, web, &format!("task-kind-{task_kind}"), &[]);
                 let task =
                     tr(state, web, "playbook-action-task", &[("title", title.clone().into()), ("kind", kind.into())]);
-                match due_days {
-                    Some(d) => {
-                        let due = (day + Days::new(u64::from(*d))).to_string();
-                        format!("{task} · {}", tr(state, web, "playbook-due-on", &[("day", due.into())]))
+                let due = match (due_days, day) {
+                    (Some(d), Some(day)) => {
+                        let on = (day + Days::new(u64::from(*d))).to_string();
+                        tr(state, web, "playbook-due-on", &[("day", on.into())])
                     }
-                    None => task,
-                }
+                    (Some(d), None) => tr(state, web, "playbook-due-in", &[("days", i64::from(*d).into())]),
+                    (None, _) => return task,
+                };
+                format!("{task} · {due}")
             }
             ActionDef::Tag { tag } => tr(state, web, "playbook-action-tag", &[("tag", tag.clone().into())]),
             ActionDef::Untag { tag } => tr(state, web, "playbook-action-untag", &[("tag", tag.clone().into())]),
@@ -134,8 +141,7 @@ fn action_words(state: &AppState, web: &WebSession, actions: &[ActionDef], day: 
                 tr(state, web, "playbook-action-webhook", &[("url", url.into())])
             }
         })
-        .collect();
-    words.join("; ")
+        .collect()
 }
 
 fn band_word(state: &AppState, web: &WebSession, band: Band) -> String {
@@ -211,9 +217,10 @@ pub async fn save(
         Err(Refused::Invalid(invalid))
     };
     match outcome {
-        Ok(_) => {
+        Ok(change) => {
             let to = format!("/playbooks/{}", urlencoding::encode(&def.key));
-            Ok(redirect_with(&state, &web, &to, &tr(&state, &web, "playbook-saved", &[])).await)
+            let said = if change.action == "drafted" { "playbook-drafted" } else { "playbook-saved" };
+            Ok(redirect_with(&state, &web, &to, &tr(&state, &web, said, &[])).await)
         }
         Err(Refused::Invalid(e)) => {
             let errors = e.errors.iter().map(|e| (form_field(&e.field).to_owned(), e.message.clone())).collect();
@@ -239,6 +246,7 @@ pub async fn playbook(
     };
     let today = state.store.clock().today();
     let reporting = &state.settings.reporting_currency;
+    let draft = q.contains_key("draft") && p.draft.is_some();
     crate::usage::folded(&state).await.map_err(fail)?;
     let preview = match (p.enabled, &p.problem) {
         (false, None) => Some(crate::playbooks::preview(&state.store, reporting, &key, today).await.map_err(fail)?),
@@ -248,7 +256,7 @@ pub async fn playbook(
         (true, None) => {
             let days = (today - Days::new(89), today);
             Some(
-                crate::playbooks::simulate(&state.store, &auth, reporting, &key, days, "existing")
+                crate::playbooks::simulate(&state.store, &auth, reporting, (&key, draft), days, "existing")
                     .await
                     .map_err(fail)?,
             )
@@ -264,6 +272,11 @@ pub async fn playbook(
         })
         .collect();
     let trigger = trigger_words(&state, &web, &p.definition.trigger);
+    let actions = action_list(&state, &web, &p.definition.actions, None);
+    let simulated = if draft { p.draft.as_ref().unwrap_or(&p.definition) } else { &p.definition };
+    let draft_words = p.draft.as_ref().map(|d| {
+        context! { trigger => trigger_words(&state, &web, &d.trigger), actions => action_list(&state, &web, &d.actions, None) }
+    });
     let sim_rows: Option<Vec<_>> = simulation.as_ref().map(|s| {
         s.data
             .iter()
@@ -272,7 +285,7 @@ pub async fn playbook(
                 let why = a.values.as_ref().map(|v| why_words(&state, &web, v)).unwrap_or_default();
                 let then = match a.act.as_str() {
                     "close" => tr(&state, &web, "playbook-cleared", &[]),
-                    _ => action_words(&state, &web, &p.definition.actions, a.day),
+                    _ => action_list(&state, &web, &simulated.actions, Some(a.day)).join("; "),
                 };
                 context! { act => a, why, then }
             })
@@ -283,7 +296,10 @@ pub async fn playbook(
         &state,
         &web,
         "playbook.html",
-        context! { nav => "playbooks", playbook => p, trigger, preview, simulation => sim_rows, sim_total, runs },
+        context! {
+            nav => "playbooks", playbook => p, trigger, actions, draft => draft_words, simulated_draft => draft,
+            preview, simulation => sim_rows, sim_total, runs,
+        },
     )
     .await)
 }
@@ -322,5 +338,27 @@ pub async fn switch(
             Ok(redirect_with(&state, &web, &to, &said).await)
         }
         Err(e) => Err(api_failure(&state, &web, e)),
+    }
+}
+
+/// Publishes the playbook's draft, or (`discard`) drops it.
+#[tracing::instrument(skip_all, fields(key = %key))]
+pub async fn draft(
+    auth: Auth<Manager>,
+    Extension(web): Extension<WebSession>,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Form(f): Form<FormData>,
+) -> PageResult {
+    let to = format!("/playbooks/{}", urlencoding::encode(&key));
+    let (done, said) = if field(&f, "discard").is_some() {
+        (crate::playbooks::discard_draft(&state.store, &auth, &key).await, "playbook-draft-discarded")
+    } else {
+        (crate::playbooks::publish(&state.store, &auth, &key).await, "playbook-published")
+    };
+    match done {
+        Ok(_) => Ok(redirect_with(&state, &web, &to, &tr(&state, &web, said, &[])).await),
+        Err(Refused::Invalid(e)) => Ok(redirect_with(&state, &web, &to, &e.to_string()).await),
+        Err(e) => Err(failure(&state, &web, e)),
     }
 }
