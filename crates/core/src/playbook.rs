@@ -109,6 +109,12 @@ pub enum TriggerDef {
         #[serde(default = "one")]
         days: u32,
     },
+    /// A usage event of this name (a Segment `track`) reached the account: acted on within seconds
+    /// of its arrival, once per account and day the event happened.
+    Event {
+        #[schema(max_length = 255)]
+        event: String,
+    },
     /// The account's lifecycle stage is `stage` that day: it holds from the day it moves there.
     Stage {
         #[schema(max_length = 20)]
@@ -126,6 +132,7 @@ impl TriggerDef {
             | TriggerDef::Condition { days, .. }
             | TriggerDef::Segment { days, .. }
             | TriggerDef::Stage { days, .. } => *days,
+            TriggerDef::Event { .. } => 1,
         }
     }
 }
@@ -244,6 +251,9 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
                 invalid.push(format!("{t}segment"), m);
             }
         }
+        TriggerDef::Event { event } => {
+            crate::limits::required_text(invalid, &format!("{t}event"), Some(event), crate::limits::EVENT_NAME);
+        }
         TriggerDef::Stage { stage, .. } => {
             if let Err(e) = stage.parse::<crate::account::LifecycleStage>() {
                 invalid.push(format!("{t}stage"), e.to_string());
@@ -306,11 +316,18 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
 }
 
 enum Trigger {
-    Measure { key: String, band: Band },
-    Health { band: Band },
+    Measure {
+        key: String,
+        band: Band,
+    },
+    Health {
+        band: Band,
+    },
     Condition(Expr),
     Segment(String),
     Stage(String),
+    /// The event's name, and `events(NAME, 1) > 0`: what the day's facts say of it.
+    Event(String, Expr),
 }
 
 /// A checked playbook ready for the pass, at one version.
@@ -391,6 +408,14 @@ impl Playbook {
             }
             TriggerDef::Segment { segment, .. } => Trigger::Segment(segment.clone()),
             TriggerDef::Stage { stage, .. } => Trigger::Stage(stage.trim().to_ascii_lowercase()),
+            TriggerDef::Event { event } => {
+                use crate::expr::{Cmp, Operand, Value as V};
+                let that_day = Operand::Call("events".into(), vec![V::Text(event.clone()), V::Number(Decimal::ONE)]);
+                Trigger::Event(
+                    event.clone(),
+                    Expr::Compare(that_day, Cmp::Gt, Operand::Value(V::Number(Decimal::ZERO))),
+                )
+            }
         };
         let condition = def
             .condition
@@ -404,10 +429,19 @@ impl Playbook {
     /// The expressions it evaluates (what the pass must load for them).
     pub fn exprs(&self) -> Vec<&Expr> {
         let mut all: Vec<&Expr> = self.condition.iter().collect();
-        if let Trigger::Condition(e) = &*self.trigger {
+        if let Trigger::Condition(e) | Trigger::Event(_, e) = &*self.trigger {
             all.push(e);
         }
         all
+    }
+
+    /// The usage event it waits for, when its trigger is one: acted on as events arrive, not in
+    /// the daily pass (which simulation and why-not still step, a day at a time).
+    pub fn event(&self) -> Option<&str> {
+        match &*self.trigger {
+            Trigger::Event(name, _) => Some(name),
+            _ => None,
+        }
     }
 
     /// Whether the trigger holds for the account today, with the values it read; None when not.
@@ -444,6 +478,7 @@ impl Playbook {
             Trigger::Condition(e) => (e.eval(env), json!({"condition": self.trigger_text()})),
             Trigger::Segment(key) => (in_segment(key), json!({"segment": key})),
             Trigger::Stage(stage) => (&env.facts.stage == stage, json!({"stage": env.facts.stage})),
+            Trigger::Event(name, e) => (e.eval(env), json!({"event": name})),
         }
     }
 
@@ -527,6 +562,10 @@ impl Playbook {
             return None;
         };
         e.cleared_on = None;
+        // An event trigger's occurrence is the day of the event: each day with one is a new run.
+        if self.event().is_some() && e.since != Some(day) {
+            e.since = None;
+        }
         let since = match e.since {
             Some(s) => s,
             None => {

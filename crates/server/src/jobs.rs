@@ -189,6 +189,25 @@ fn spawn_folds(store: Store) {
     });
 }
 
+/// Every second, the event-triggered playbooks act on the events that reached accounts since
+/// they last looked (`Store::act_on_events`): on every node, since each run is unique however
+/// many look at once.
+fn spawn_event_playbooks(state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            match state.store.act_on_events(&state.settings.reporting_currency).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    metrics::counter!("keepwell_playbook_event_runs_total").increment(n as u64);
+                    tracing::debug!(runs = n, "event-triggered playbooks acted");
+                }
+                Err(e) => tracing::warn!(error = %e, "event-triggered playbooks could not act; retrying"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
 /// When the worker last did what it does less often than every turn.
 struct Timers {
     pruned: Instant,
@@ -202,6 +221,7 @@ pub fn spawn(state: AppState) {
     if state.store.backend() == keepwell_store::Backend::Postgres {
         spawn_folds(state.store.clone());
     }
+    spawn_event_playbooks(state.clone());
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let long_ago = Instant::now() - KEEP;

@@ -19,7 +19,8 @@ on_both_backends!(
     playbooks_refuse_what_does_not_check,
     a_manager_builds_simulates_and_switches_a_playbook_in_the_pages,
     entering_a_segment_or_a_stage_triggers_in_the_pass,
-    an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand
+    an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand,
+    a_usage_event_triggers_a_playbook_within_seconds_once_a_day
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -421,4 +422,69 @@ async fn an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand(app: TestA
     assert_eq!(app.delete("/api/v1/playbooks/tagger/draft", &app.admin).await, 200);
     let (_, now) = app.get("/api/v1/playbooks/tagger", &app.admin).await;
     assert_eq!((now["version"].as_i64(), now["draft"].is_null()), (Some(2), true), "{now}");
+}
+
+/// An event trigger acts as events arrive, without a tick: a `track` event that reached an account
+/// fires it once for that account and day however many more come, where its condition holds; an
+/// event from an import of old history does not.
+async fn a_usage_event_triggers_a_playbook_within_seconds_once_a_day(app: TestApp) {
+    let mut ids = Vec::new();
+    for (name, crm) in [("Acme", "acme-1"), ("Bolt", "bolt-1")] {
+        let body = json!({"name": name, "employees": 500, "external_ids": [{"kind": "crm", "value": crm}]});
+        let (status, a) = app.post("/api/v1/accounts", &app.admin, body).await;
+        assert_eq!(status, 201, "{a}");
+        ids.push(a["id"].as_i64().unwrap());
+    }
+    let (acme, bolt) = (ids[0], ids[1]);
+    let exported = |key: &str, condition: Option<&str>| {
+        json!({"key": key, "name": key, "trigger": {"kind": "event", "event": "Report Exported"},
+               "condition": condition, "actions": [{"kind": "task", "title": format!("{key}: offer training")}]})
+    };
+    for (key, condition) in
+        [("exports", None), ("big-exports", Some("employees >= 100")), ("huge-exports", Some("employees >= 1000"))]
+    {
+        let (status, saved) = app.post("/api/v1/playbooks", &app.admin, exported(key, condition)).await;
+        assert_eq!(status, 201, "{saved}");
+        let (status, on) = app.patch(&format!("/api/v1/playbooks/{key}"), &app.admin, json!({"enabled": true})).await;
+        assert_eq!(status, 200, "{on}");
+    }
+    let now = app.store.clock().now();
+    let old = now - chrono::Duration::days(10);
+    let track = |user: &str, id: &str, at: chrono::DateTime<Utc>| json!({"type": "track", "userId": user, "event": "Report Exported", "messageId": id, "timestamp": at.to_rfc3339()});
+    common::send_batch(
+        &app,
+        vec![
+            json!({"type": "group", "userId": "u1", "groupId": "acme-1", "messageId": "g1"}),
+            json!({"type": "group", "userId": "u2", "groupId": "bolt-1", "messageId": "g2"}),
+            track("u1", "e1", now),
+            track("u2", "e-old", old),
+        ],
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for _ in 0..150 {
+        tasks = open_tasks(&app, acme).await;
+        if tasks.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut titles: Vec<&str> = tasks.iter().map(|t| t["title"].as_str().unwrap()).collect();
+    titles.sort_unstable();
+    assert_eq!(titles, ["big-exports: offer training", "exports: offer training"], "{tasks:?}");
+    // More of the same event today: nothing more.
+    common::send_batch(&app, vec![track("u1", "e2", now), track("u1", "e3", now)]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let (_, runs) = app.get("/api/v1/playbooks/exports/runs", &app.admin).await;
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(
+        (runs[0]["account_id"].as_i64(), runs[0]["values"]["event"].as_str()),
+        (Some(acme), Some("Report Exported"))
+    );
+    assert_eq!(runs[0]["occurrence"].as_str(), Some(now.date_naive().to_string().as_str()));
+    assert_eq!(open_tasks(&app, acme).await.len(), 2);
+    assert!(open_tasks(&app, bolt).await.is_empty(), "an event of ten days ago is history");
+    let (_, huge) = app.get("/api/v1/playbooks/huge-exports/runs", &app.admin).await;
+    assert_eq!(huge.as_array().unwrap().len(), 0, "its condition does not hold: {huge}");
 }

@@ -379,8 +379,8 @@ mod tests {
         ),
         (
             21,
-            "d870531dae74737eefeb60fd5337e2991c4cf46b39e42199e879cd0b89bc73e0",
-            "d870531dae74737eefeb60fd5337e2991c4cf46b39e42199e879cd0b89bc73e0",
+            "cbcb91dd9e1dba4a29ef7b7a9fc4bd5aed5c803133776847ff6e2531ce3f0758",
+            "cbcb91dd9e1dba4a29ef7b7a9fc4bd5aed5c803133776847ff6e2531ce3f0758",
         ),
     ];
 

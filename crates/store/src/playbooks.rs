@@ -229,8 +229,10 @@ pub async fn switch(
     if let (true, Some(problem)) = (enabled, &before.problem) {
         return Err(Invalid::field("enabled", format!("the playbook does not check: {problem}")).into());
     }
+    // An event trigger acts on the events that arrive from now on.
     sqlx::query(
-        "UPDATE playbooks SET enabled = $1, switched_at = $2, switch_choice = $3, updated_at = $2 WHERE id = $4",
+        "UPDATE playbooks SET enabled = $1, switched_at = $2, switch_choice = $3, updated_at = $2, \
+         event_cursor = (SELECT COALESCE(MAX(id), 0) FROM events) WHERE id = $4",
     )
     .bind(i64::from(enabled))
     .bind(w.at)
@@ -772,4 +774,137 @@ async fn close(w: &mut Write, p: &Playbook, account: i64) -> Result<()> {
         crate::tasks::close_of_source(w, &source, &why).await?;
     }
     Ok(())
+}
+
+/// The most event ids one round of [`Store::act_on_events`] reads past.
+const EVENTS_A_ROUND: i64 = 200_000;
+
+impl Store {
+    /// Acts for the event-triggered playbooks that are on: every `track` event that reached an
+    /// account since a playbook last looked (its `event_cursor`), dated from the day it was
+    /// switched on and at most a day before today (an import of history never acts), fires it
+    /// once per account and day of the event — the same run and keys the daily pass would use for
+    /// that day — where its condition and re-enrolment allow. All in one write with the cursors,
+    /// so a round cut short leaves nothing half done, and two nodes at once act once. Returns
+    /// the runs it made.
+    pub async fn act_on_events(&self, reporting: &str) -> Result<usize> {
+        let playbooks: Vec<Playbook> =
+            self.enabled_playbooks().await?.into_iter().filter(|p| p.event().is_some()).collect();
+        if playbooks.is_empty() {
+            return Ok(0);
+        }
+        let today = self.clock().today();
+        let ids: Vec<String> = playbooks.iter().map(|p| p.id.to_string()).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT id, event_cursor, switched_at, (SELECT COALESCE(MAX(id), 0) FROM events) AS newest \
+             FROM playbooks WHERE id IN ({})",
+            ids.join(",")
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        let mut cursors: HashMap<i64, (i64, NaiveDate)> = HashMap::new();
+        let mut newest = 0;
+        for r in &rows {
+            let on = get_opt_i64(r, "switched_at")?.map_or(today, |at| crate::instant(at).date_naive());
+            cursors.insert(r.try_get("id")?, (r.try_get("event_cursor")?, on));
+            newest = r.try_get("newest")?;
+        }
+        let low = cursors.values().map(|c| c.0).min().unwrap_or(newest);
+        let upto = newest.min(low + EVENTS_A_ROUND);
+        if upto <= low {
+            return Ok(0);
+        }
+        let mut names: Vec<String> = playbooks.iter().filter_map(|p| p.event().map(str::to_owned)).collect();
+        names.sort();
+        names.dedup();
+        let mut sql = crate::sql::Sql::new("SELECT event, account_id, timestamp, id FROM events WHERE id > ");
+        sql.bind(crate::sql::Arg::I64(low)).push(" AND id <= ").bind(crate::sql::Arg::I64(upto));
+        sql.push(" AND account_id IS NOT NULL AND kind = 'track' AND event IN (");
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(crate::sql::Arg::Text(n.clone()));
+        }
+        sql.push(")");
+        let seen = sql.query().fetch_all(self.pool()).await?;
+        // Per playbook: (account, day of the event) → how many such events.
+        let mut hits: HashMap<i64, std::collections::BTreeMap<(i64, NaiveDate), i64>> = HashMap::new();
+        for r in &seen {
+            let (event, account, at, id): (String, i64, i64, i64) =
+                (text(r, "event")?, r.try_get("account_id")?, r.try_get("timestamp")?, r.try_get("id")?);
+            let day = crate::instant(at).date_naive();
+            for p in playbooks.iter().filter(|p| p.event() == Some(event.as_str())) {
+                let (cursor, on) = cursors[&p.id];
+                if id > cursor && day >= on.max(today - chrono::Days::new(1)) && day <= today {
+                    *hits.entry(p.id).or_default().entry((account, day)).or_default() += 1;
+                }
+            }
+        }
+        let mut allowed: HashMap<i64, std::collections::HashSet<i64>> = HashMap::new();
+        for p in &playbooks {
+            let Some(h) = hits.get(&p.id) else { continue };
+            let mut accounts: Vec<i64> = h.keys().map(|(a, _)| *a).collect();
+            accounts.dedup();
+            allowed.insert(p.id, self.conditions_hold(reporting, p, &accounts, today).await?);
+        }
+        let mut w = self.write(&crate::Actor::system("playbooks")).await?;
+        let mut runs = 0;
+        for p in &playbooks {
+            if let Some(h) = hits.get(&p.id) {
+                let held = &allowed[&p.id];
+                let accounts: Vec<i64> = h.keys().map(|(a, _)| *a).filter(|a| held.contains(a)).collect();
+                let blocked = reenrol_blocked(&mut w.tx, p, &accounts, today).await?;
+                for ((account, day), n) in h {
+                    if !held.contains(account) || blocked.contains(account) {
+                        continue;
+                    }
+                    let values = serde_json::json!({"event": p.event(), "events": n});
+                    let actor =
+                        std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
+                    let fired = fire(&mut w, p, *account, today, *day, &values).await;
+                    w.actor = actor;
+                    runs += usize::from(fired?);
+                }
+            }
+            sqlx::query("UPDATE playbooks SET event_cursor = $1 WHERE id = $2 AND event_cursor < $1")
+                .bind(upto)
+                .bind(p.id)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        w.commit().await?;
+        Ok(runs)
+    }
+}
+
+/// Of `accounts`, those playbook `p`'s re-enrolment keeps from firing again as of `day`: any run
+/// ever (`once`), or one within `reenrol_days` (`after_days`).
+async fn reenrol_blocked(
+    tx: &mut Tx,
+    p: &Playbook,
+    accounts: &[i64],
+    day: NaiveDate,
+) -> Result<std::collections::HashSet<i64>> {
+    use keepwell_core::playbook::Reenrol;
+    let since = match p.def.reenrol {
+        Reenrol::EveryTime => return Ok(Default::default()),
+        Reenrol::Once => "0000-00-00".to_owned(),
+        Reenrol::AfterDays => (day - chrono::Days::new(u64::from(p.def.reenrol_days.unwrap_or(0)))).to_string(),
+    };
+    let mut blocked = std::collections::HashSet::new();
+    for chunk in accounts.chunks(5_000) {
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let rows = sqlx::query(&format!(
+            "SELECT DISTINCT account_id FROM playbook_runs WHERE playbook_id = $1 AND day > $2 AND account_id IN ({list})"
+        ))
+        .bind(p.id)
+        .bind(&since)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in rows {
+            blocked.insert(r.try_get("account_id")?);
+        }
+    }
+    Ok(blocked)
 }

@@ -40,6 +40,56 @@ pub struct IngestArgs {
     pub events: usize,
     pub clients: usize,
     pub batch: usize,
+    /// Event-triggered playbooks on while it runs (`--playbooks`).
+    pub playbooks: bool,
+}
+
+/// Two event-triggered playbooks, on: one tags every account as its first "Report Exported" of
+/// the day arrives (1 000 runs under the load), the other waits for the probe.
+async fn event_playbooks(store: &Store) -> anyhow::Result<()> {
+    use keepwell_core::playbook::{ActionDef, PlaybookDef, Reenrol, TriggerDef};
+    let def = |key: &str, event: &str, tag: &str| PlaybookDef {
+        key: key.into(),
+        name: key.into(),
+        description: String::new(),
+        trigger: TriggerDef::Event { event: event.into() },
+        condition: None,
+        reenrol: Reenrol::EveryTime,
+        reenrol_days: None,
+        close_after_days: None,
+        actions: vec![ActionDef::Tag { tag: tag.into() }],
+        enabled: None,
+    };
+    let defs = [def("bench-exported", "Report Exported", "exported"), def("bench-probe", PROBE, "probed")];
+    let mut w = store.write(&keepwell_store::Actor::system("bench")).await?;
+    keepwell_store::playbooks::apply(&mut w, &defs).await?;
+    for d in &defs {
+        keepwell_store::playbooks::switch(&mut w, &d.key, true, "new", &[]).await?;
+    }
+    w.commit().await?;
+    Ok(())
+}
+
+/// The event the probe playbook waits for.
+const PROBE: &str = "Playbook Probe";
+
+/// Sends one probe event `after` the load began and waits for the probe playbook's run: how long
+/// from its acknowledgement to the run (polling every 20 ms).
+async fn probe(server: &Server, key: &str, url: &str, after: Duration) -> anyhow::Result<Duration> {
+    tokio::time::sleep(after).await;
+    let store = Store::connect(url).await?;
+    let body = serde_json::json!({"batch": [{"type": "track", "event": PROBE, "userId": "u0-0", "messageId": "probe-1",
+        "context": {"groupId": "acct-0"}}]});
+    let sent = send_all(server, key, vec![serde_json::to_vec(&body)?], 1).await?;
+    let t = Instant::now();
+    anyhow::ensure!(sent.latencies_ms.len() == 1, "the probe was not acknowledged");
+    while store.playbook_runs(Some("bench-probe"), None, 1).await?.is_empty() {
+        anyhow::ensure!(t.elapsed() < Duration::from_secs(120), "the probe playbook did not act in 2 minutes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t.elapsed();
+    store.close().await;
+    Ok(took)
 }
 
 /// One call as the Python library sends it (without the batch-level fields).
@@ -143,6 +193,9 @@ pub async fn run(dir: &Path, url: &str, args: &IngestArgs) -> anyhow::Result<()>
     }
     let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
     keepwell_server::people::create_write_key(&store, &Caller::system("bench"), "bench", (&hash, &prefix)).await?;
+    if args.playbooks {
+        event_playbooks(&store).await?;
+    }
     store.close().await;
 
     let now = keepwell_store::Clock::system().now();
@@ -206,7 +259,14 @@ pub async fn run(dir: &Path, url: &str, args: &IngestArgs) -> anyhow::Result<()>
             peak
         }
     });
-    let mut tally = send_all(&server, &key, bodies, args.clients).await?;
+    let probed = async {
+        match args.playbooks {
+            true => probe(&server, &key, url, Duration::from_secs(5)).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (tally, probed) = tokio::join!(send_all(&server, &key, bodies, args.clients), probed);
+    let mut tally = tally?;
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
     let anon = sampler.await?;
     let took = t.elapsed().as_secs_f64();
@@ -230,6 +290,13 @@ pub async fn run(dir: &Path, url: &str, args: &IngestArgs) -> anyhow::Result<()>
          peak RSS {:.0} MB",
         status_mb(server.pid, "VmHWM:")
     );
+    if let Some(took) = probed? {
+        println!(
+            "  event playbooks on: the probe event, sent 5 s into the load, acted on {:.2} s after it was \
+             acknowledged (target < 5 s); compare events/s with a run without --playbooks (target: at most 10 % less)",
+            took.as_secs_f64()
+        );
+    }
     drop(server);
 
     // The server was stopped at once: what it had not folded into the rollups yet, the next
@@ -237,13 +304,18 @@ pub async fn run(dir: &Path, url: &str, args: &IngestArgs) -> anyhow::Result<()>
     let store = Store::connect(url).await?;
     keepwell_store::usage::EventWriter::new(store.clone()).fold().await?;
     let stored = store.count_events(None).await? as usize;
-    let expected = args.events + groups.len();
+    let probes = usize::from(args.playbooks);
+    let expected = args.events + groups.len() + probes;
     if stored != expected {
         bail!("{stored} events are stored; {expected} were acknowledged");
     }
     let counted = store.count_usage().await? as usize;
-    if counted != args.events {
-        bail!("the rollups count {counted} events; {} were sent", args.events);
+    if counted != args.events + probes {
+        bail!("the rollups count {counted} events; {} were sent", args.events + probes);
+    }
+    if args.playbooks {
+        let runs = store.playbook_runs(Some("bench-exported"), None, 10_000).await?.len();
+        println!("  bench-exported acted for {runs} of the {ACCOUNTS} accounts (once each, on their first export)");
     }
     println!("  checked: all {stored} acknowledged calls stored; the rollups count all {counted} events");
     let filter = keepwell_store::usage::EventFilter { limit: stored as i64, ..Default::default() };

@@ -63,6 +63,10 @@ pub struct BenchArgs {
     /// Events per /v1/batch request (ingest).
     #[arg(long, default_value_t = 500)]
     batch: usize,
+    /// With two event-triggered playbooks on, one acting for every account as its events arrive,
+    /// and how soon the other acts on a probe event sent mid-load (ingest).
+    #[arg(long)]
+    playbooks: bool,
     /// A TOML file whose `[[scorecard]]` with key `default` is backtested instead of the
     /// default scorecard (backtest).
     #[arg(long)]
@@ -142,7 +146,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Bench::Metrics => bench_metrics(&url, &args, accounts).await,
         Bench::Ingest => {
             let events = args.events.unwrap_or(2_000_000);
-            let a = ingest::IngestArgs { events, clients: args.clients.unwrap_or(8), batch: args.batch };
+            let a = ingest::IngestArgs {
+                events,
+                clients: args.clients.unwrap_or(8),
+                batch: args.batch,
+                playbooks: args.playbooks,
+            };
             ingest::run(&dir, &url, &a).await
         }
         Bench::Health => health::run(&url, accounts, args.replay_days).await,

@@ -726,6 +726,7 @@ playbook-kind-condition = A condition holds
 playbook-measure = Measure key (for a measure)
 playbook-band = Band
 playbook-trigger-condition-label = Condition (for "a condition holds")
+playbook-trigger-event = the usage event "{ $what }" reaches the account
 playbook-kind-segment = The account is in a segment
 playbook-kind-stage = The account is in a lifecycle stage
 playbook-segment = Segment (for "in a segment")

@@ -721,6 +721,7 @@ playbook-kind-condition = Выполняется условие
 playbook-measure = Ключ показателя (для показателя)
 playbook-band = Зона
 playbook-trigger-condition-label = Условие (для «выполняется условие»)
+playbook-trigger-event = клиенту пришло событие использования «{ $what }»
 playbook-kind-segment = Клиент входит в сегмент
 playbook-kind-stage = Клиент на этапе жизненного цикла
 playbook-segment = Сегмент (для «входит в сегмент»)

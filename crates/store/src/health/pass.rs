@@ -624,6 +624,31 @@ impl Store {
         .map_err(|e| corrupt(&format!("the simulation stopped: {e}")))
     }
 
+    /// Of `accounts`, those for which playbook `p`'s condition holds on `day` (all of them when it
+    /// has none), read from the facts as the pass reads them.
+    pub async fn conditions_hold(
+        &self,
+        reporting: &str,
+        p: &keepwell_core::playbook::Playbook,
+        accounts: &[i64],
+        day: NaiveDate,
+    ) -> Result<std::collections::HashSet<i64>> {
+        if p.def.condition.is_none() {
+            return Ok(accounts.iter().copied().collect());
+        }
+        let mut plan = self.plan().await?;
+        plan.playbooks = vec![p.clone()];
+        let needs = plan.needs();
+        let facts = self.pass_facts(Scope::Accounts(accounts), day, day, &needs).await?;
+        let (fx, catalogue, fed) = (self.fx_table().await?, self.plan_features().await?, self.fed().await?);
+        let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, fed };
+        Ok(facts
+            .iter()
+            .filter(|f| p.condition_holds(&keepwell_core::facts::AccountDay::new(f, ctx)))
+            .map(|f| f.id)
+            .collect())
+    }
+
     /// Why playbook `p` did or did not fire for `account` on `day`, had it been on from the
     /// simulation's look-back before it (the same steps as [`Store::simulate_playbook`] for one
     /// account). None when there is no such account.

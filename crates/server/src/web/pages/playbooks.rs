@@ -73,6 +73,7 @@ fn trigger_words(state: &AppState, web: &WebSession, t: &TriggerDef) -> String {
         TriggerDef::Condition { condition, .. } => ("playbook-trigger-condition", condition.clone()),
         TriggerDef::Segment { segment, .. } => ("playbook-trigger-segment", segment.clone()),
         TriggerDef::Stage { stage, .. } => ("playbook-trigger-stage", tr(state, web, &format!("stage-{stage}"), &[])),
+        TriggerDef::Event { event } => ("playbook-trigger-event", event.clone()),
     };
     tr(state, web, key, &[("what", what.into()), ("days", days.into())])
 }
