@@ -173,14 +173,13 @@ async fn dry_replay(store: &Store, reporting: &str, from: NaiveDate, to: NaiveDa
             keepwell_server::playbooks::simulate(store, &caller, reporting, (&p.key, false), (from, to), "existing")
                 .await
                 .map_err(|e| anyhow!("playbook {}: {e}", p.key))?;
-        let fires = sim.data.iter().filter(|a| a.act == "fire").count();
-        let accounts: std::collections::BTreeSet<i64> = sim.data.iter().map(|a| a.account_id).collect();
         lines.push(format!(
-            "playbook {} (version {}): would fire {fires} times for {} accounts and close tasks {} times (simulation {})",
+            "playbook {} (version {}): would fire {} times for {} accounts and close tasks {} times (simulation {})",
             p.key,
             sim.version,
-            accounts.len(),
-            sim.data.len() - fires,
+            sim.fires,
+            sim.accounts,
+            sim.total - sim.fires,
             sim.id
         ));
     }

@@ -206,6 +206,11 @@ pub struct Simulation {
     pub to: NaiveDate,
     /// Whether accounts that already matched on `from` were enrolled then.
     pub enrol: String,
+    /// How many acts it found; `data` holds the first 10 000 of them, oldest first.
+    pub total: usize,
+    /// How many of them fire (the others close tasks), and for how many accounts in all.
+    pub fires: usize,
+    pub accounts: usize,
     pub data: Vec<SimulatedAct>,
 }
 
@@ -239,10 +244,16 @@ pub async fn simulate(
         (None, true) => return Err(ApiError::Invalid(Invalid::field("draft", "the playbook has no draft"))),
     };
     let sim = store.simulate_playbook(reporting, playbook.clone(), (from, to), enrol == "existing").await?;
-    let names = store.account_names(&sim.acts.iter().map(|(_, a, _)| *a).collect::<Vec<_>>()).await?;
+    // The first of them are answered and kept; `total` counts them all.
+    let total = sim.acts.len();
+    let fires = sim.acts.iter().filter(|(_, _, a)| matches!(a, Act::Fire { .. })).count();
+    let accounts = sim.acts.iter().map(|(_, a, _)| *a).collect::<std::collections::HashSet<_>>().len();
+    let kept = keepwell_store::playbooks::SIMULATION_KEPT;
+    let names = store.account_names(&sim.acts.iter().take(kept).map(|(_, a, _)| *a).collect::<Vec<_>>()).await?;
     let data = sim
         .acts
         .into_iter()
+        .take(kept)
         .map(|(day, account, act)| {
             let account_name = names.get(&account).cloned().unwrap_or_default();
             match act {
@@ -270,10 +281,24 @@ pub async fn simulate(
     let json: Vec<serde_json::Value> = data.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
     let id = caller
         .decide(store, async |w| {
-            keepwell_store::playbooks::record_simulation(w, &p.key, playbook.version, (from, to), enrol, &json).await
+            let range = (from, to);
+            keepwell_store::playbooks::record_simulation(w, &p.key, playbook.version, range, enrol, (&json, total))
+                .await
         })
         .await?;
-    Ok(Simulation { id, playbook: p.key, version: playbook.version, draft, from, to, enrol: enrol.into(), data })
+    Ok(Simulation {
+        id,
+        playbook: p.key,
+        version: playbook.version,
+        draft,
+        from,
+        to,
+        enrol: enrol.into(),
+        total,
+        fires,
+        accounts,
+        data,
+    })
 }
 
 /// An action in words, as of the day it would be taken.

@@ -417,6 +417,23 @@ async fn an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand(app: TestA
     assert_eq!(versions, [(acme, 1), (acme, 2), (bolt, 2)]);
     assert_eq!(runs[0]["values"]["manual"], true, "{runs}");
 
+    // An account whose owner was disabled since: the task opens unassigned, the run goes on.
+    let dee = app.member("dee@team.io", Role::Csm).await;
+    let (_, carl) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Carl", "owner_id": dee})).await;
+    let carl = carl["id"].as_i64().unwrap();
+    let (status, off) = app.patch(&format!("/api/v1/users/{dee}"), &app.admin, json!({"disabled": true})).await;
+    assert_eq!(status, 200, "{off}");
+    let task = json!({"key": "call", "name": "Call", "trigger": {"kind": "condition", "condition": "mrr > 1000000"},
+        "actions": [{"kind": "task", "title": "Call them"}, {"kind": "notify", "message": "Call them"}]});
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, task).await.0, 201);
+    let (status, started) = app.post("/api/v1/playbooks/call/start", &app.admin, start(json!([carl]))).await;
+    assert_eq!((status, started["started"].clone()), (200, json!([carl])), "{started}");
+    let tasks = open_tasks(&app, carl).await;
+    assert_eq!((tasks.len(), tasks[0]["owner"].is_null()), (1, true), "{tasks:?}");
+    let (_, runs) = app.get("/api/v1/playbooks/call/runs", &app.admin).await;
+    assert_eq!(runs[0]["actions"][1]["outcome"], "failed", "{runs}");
+    assert_eq!(runs[0]["actions"][1]["detail"], "the account has no owner to tell");
+
     // A draft dropped leaves the version in force.
     let (_, _) = app.post("/api/v1/playbooks", &app.admin, def("v3")).await;
     assert_eq!(app.delete("/api/v1/playbooks/tagger/draft", &app.admin).await, 200);

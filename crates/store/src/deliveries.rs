@@ -434,23 +434,34 @@ impl Subscribers {
 
 /// The live endpoint at `url` that subscribed to `event`, or why there is none (for a person).
 async fn subscriber_at(tx: &mut crate::Tx, url: &str, event: &str) -> Result<std::result::Result<Subscriber, String>> {
-    let row = sqlx::query("SELECT id, url, events, format, disabled_at FROM webhook_endpoints WHERE url = $1")
-        .bind(url)
-        .fetch_optional(&mut **tx)
-        .await?;
+    // A URL may be subscribed more than once: the first live one subscribed to `event` is it.
+    let rows =
+        sqlx::query("SELECT id, url, events, format, disabled_at FROM webhook_endpoints WHERE url = $1 ORDER BY id")
+            .bind(url)
+            .fetch_all(&mut **tx)
+            .await?;
     let at = keepwell_core::webhook::origin_only(url);
-    let Some(r) = row else {
+    if rows.is_empty() {
         return Ok(Err(format!("no webhook endpoint is subscribed at {at}: add it under Settings → Webhooks")));
-    };
-    let events: Vec<String> = serde_json::from_str(&text(&r, "events")?).unwrap_or_default();
-    if !events.iter().any(|e| e == event) {
-        return Ok(Err(format!("the webhook endpoint at {at} does not subscribe to {event}")));
     }
-    if get_opt_i64(&r, "disabled_at")?.is_some() {
-        return Ok(Err(format!("the webhook endpoint at {at} is disabled")));
+    let mut disabled = false;
+    for r in &rows {
+        let events: Vec<String> = serde_json::from_str(&text(r, "events")?).unwrap_or_default();
+        if !events.iter().any(|e| e == event) {
+            continue;
+        }
+        if get_opt_i64(r, "disabled_at")?.is_some() {
+            disabled = true;
+            continue;
+        }
+        let slack = text(r, "format")? == "slack";
+        return Ok(Ok(Subscriber { id: r.try_get("id")?, url: text(r, "url")?, events, slack }));
     }
-    let slack = text(&r, "format")? == "slack";
-    Ok(Ok(Subscriber { id: r.try_get("id")?, url: text(&r, "url")?, events, slack }))
+    Ok(Err(if disabled {
+        format!("the webhook endpoint at {at} is disabled")
+    } else {
+        format!("the webhook endpoint at {at} does not subscribe to {event}")
+    }))
 }
 
 /// Why `event` cannot be sent to `url`, if it cannot (checked when a playbook naming it is saved).

@@ -262,12 +262,18 @@ async fn open_sources(tx: &mut Tx, key: &str, account: Option<i64>) -> Result<Ve
         Some(a) => format!("playbook:{key}:{a}:"),
         None => format!("playbook:{key}:"),
     };
-    // `source` is written by this module alone (`playbook:KEY:ACCOUNT:STEP`), so a prefix is exact.
-    let rows = sqlx::query("SELECT source FROM tasks WHERE status = 'open' AND source >= $1 AND source < $2")
-        .bind(&prefix)
-        .bind(format!("{prefix}\u{10FFFF}"))
-        .fetch_all(&mut **tx)
-        .await?;
+    // `source` is written by this module alone (`playbook:KEY:ACCOUNT:STEP`). Compared by its first
+    // characters, not a range: a range depends on the column's collation, and under a
+    // linguistic one `playbook:low:` and `playbook:low-usage:` interleave.
+    // The length is written in: PostgreSQL's substr takes an integer, not the BIGINT a bound i64 is.
+    let n = prefix.chars().count();
+    let mut sql =
+        crate::sql::Sql::new(&format!("SELECT source FROM tasks WHERE status = 'open' AND substr(source, 1, {n}) = "));
+    sql.bind(crate::sql::Arg::Text(prefix));
+    if let Some(a) = account {
+        sql.push(" AND account_id = ").bind(crate::sql::Arg::I64(a));
+    }
+    let rows = sql.query().fetch_all(&mut **tx).await?;
     rows.iter().map(|r| Ok(text(r, "source")?)).collect()
 }
 
@@ -326,14 +332,14 @@ pub(crate) async fn write_enrolments(
 pub const SIMULATION_KEPT: usize = 10_000;
 
 /// Records what a simulation of playbook `key` found (`acts`, each as JSON, the first
-/// [`SIMULATION_KEPT`] kept): apart from runs, so nothing reads it as done. Returns its id.
+/// [`SIMULATION_KEPT`] kept, of `total`): apart from runs, so nothing reads it as done. Returns its id.
 pub async fn record_simulation(
     w: &mut Write,
     key: &str,
     version: i64,
     (from, to): (NaiveDate, NaiveDate),
     enrol: &str,
-    acts: &[serde_json::Value],
+    (acts, total): (&[serde_json::Value], usize),
 ) -> Result<i64> {
     let p = load(&mut w.tx, key).await?.ok_or_else(|| StoreError::NotFound(format!("no playbook {key:?}")))?;
     let kept = serde_json::Value::Array(acts.iter().take(SIMULATION_KEPT).cloned().collect());
@@ -346,7 +352,7 @@ pub async fn record_simulation(
     .bind(from.to_string())
     .bind(to.to_string())
     .bind(enrol)
-    .bind(acts.len() as i64)
+    .bind(total as i64)
     .bind(kept.to_string())
     .bind(&w.actor.label)
     .bind(w.at)
@@ -458,26 +464,33 @@ impl Store {
         }
         sql.push(" ORDER BY r.id DESC LIMIT ").bind(crate::sql::Arg::I64(limit));
         let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut runs = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: i64 = r.try_get("id")?;
-            let actions = sqlx::query(
-                "SELECT step, kind, outcome, detail, task_id FROM playbook_actions WHERE run_id = $1 ORDER BY step",
-            )
-            .bind(id)
-            .fetch_all(self.pool())
-            .await?
+        // Their actions in one read, not one per run.
+        let ids: Vec<String> = rows
             .iter()
-            .map(|a| {
-                Ok(RunAction {
+            .map(|r| r.try_get::<i64, _>("id").map(|i| i.to_string()))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut actions: HashMap<i64, Vec<RunAction>> = HashMap::new();
+        for chunk in ids.chunks(1_000) {
+            let found = sqlx::query(&format!(
+                "SELECT run_id, step, kind, outcome, detail, task_id FROM playbook_actions WHERE run_id IN ({}) \
+                 ORDER BY run_id, step",
+                chunk.join(",")
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            for a in &found {
+                actions.entry(a.try_get("run_id")?).or_default().push(RunAction {
                     step: a.try_get("step")?,
                     kind: text(a, "kind")?,
                     outcome: text(a, "outcome")?,
                     detail: opt_text(a, "detail")?,
                     task_id: get_opt_i64(a, "task_id")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+                });
+            }
+        }
+        let mut runs = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
             runs.push(Run {
                 id,
                 playbook: text(r, "key")?,
@@ -487,7 +500,7 @@ impl Store {
                 occurrence: crate::sql::day(r, "occurrence")?,
                 day: crate::sql::day(r, "day")?,
                 values: serde_json::from_str(&text(r, "trigger_values")?).map_err(|_| corrupt("run values"))?,
-                actions,
+                actions: actions.remove(&id).unwrap_or_default(),
             });
         }
         Ok(runs)
@@ -567,6 +580,17 @@ async fn fire(
     occurrence: NaiveDate,
     values: &serde_json::Value,
 ) -> Result<bool> {
+    // The owner as actions address them: a member since disabled is no one to task or tell.
+    let Some(row) = sqlx::query(
+        "SELECT CASE WHEN u.disabled_at IS NULL THEN a.owner_id END AS owner_id, a.name FROM accounts a \
+         LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1",
+    )
+    .bind(account)
+    .fetch_optional(&mut *w.tx)
+    .await?
+    else {
+        return Ok(false);
+    };
     let run = sqlx::query(
         "INSERT INTO playbook_runs (playbook_id, version, account_id, occurrence, day, trigger_values, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (playbook_id, version, account_id, occurrence) DO NOTHING RETURNING id",
@@ -582,13 +606,6 @@ async fn fire(
     .await?;
     let Some(run) = run else { return Ok(false) };
     let run: i64 = run.try_get("id")?;
-    let Some(row) = sqlx::query("SELECT owner_id, name FROM accounts WHERE id = $1")
-        .bind(account)
-        .fetch_optional(&mut *w.tx)
-        .await?
-    else {
-        return Ok(false);
-    };
     let mut owner = get_opt_i64(&row, "owner_id")?;
     let name = text(&row, "name")?;
     let why = format!("Playbook {:?} fired on {day}: {}.", p.def.name, summary(values));
@@ -609,9 +626,17 @@ async fn fire(
                     description: if description.is_empty() { why.clone() } else { format!("{description}\n\n{why}") },
                     source: Some(format!("playbook:{}:{account}:{step}", p.def.key)),
                 };
-                let (t, new) = crate::tasks::open(w, &input, Some(&why)).await?;
-                let detail = if new { format!("opened task {}", t.id) } else { format!("asked task {} again", t.id) };
-                (Ok(detail), Some(t.id))
+                // What the task's checks refuse (a member disabled meanwhile) fails this action, not
+                // the day's pass: they refuse before writing anything.
+                match crate::tasks::open(w, &input, Some(&why)).await {
+                    Ok((t, new)) => {
+                        let d =
+                            if new { format!("opened task {}", t.id) } else { format!("asked task {} again", t.id) };
+                        (Ok(d), Some(t.id))
+                    }
+                    Err(StoreError::Invalid(e)) => (Err(format!("no task: {e}")), None),
+                    Err(e) => return Err(e),
+                }
             }
             ActionDef::Tag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, true).await?), None),
             ActionDef::Untag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, false).await?), None),
@@ -761,6 +786,18 @@ pub fn summary(values: &serde_json::Value) -> String {
     if let Some(c) = get("condition") {
         parts.push(c);
     }
+    if let Some(seg) = get("segment") {
+        parts.push(format!("in segment {seg}"));
+    }
+    if let Some(stage) = get("stage") {
+        parts.push(format!("in stage {stage}"));
+    }
+    if let Some(e) = get("event") {
+        parts.push(format!("{} × {e}", get("events").unwrap_or_else(|| "1".into())));
+    }
+    if values.get("manual").is_some() {
+        parts.push(format!("started by hand by {}", get("by").unwrap_or_default()));
+    }
     if let Some(n) = get("held_days") {
         parts.push(format!("for {n} days"));
     }
@@ -854,7 +891,8 @@ impl Store {
             if let Some(h) = hits.get(&p.id) {
                 let held = &allowed[&p.id];
                 let accounts: Vec<i64> = h.keys().map(|(a, _)| *a).filter(|a| held.contains(a)).collect();
-                let blocked = reenrol_blocked(&mut w.tx, p, &accounts, today).await?;
+                let mut blocked = reenrol_blocked(&mut w.tx, p, &accounts, today).await?;
+                let mut enrolled = Vec::new();
                 for ((account, day), n) in h {
                     if !held.contains(account) || blocked.contains(account) {
                         continue;
@@ -864,8 +902,18 @@ impl Store {
                         std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
                     let fired = fire(&mut w, p, *account, today, *day, &values).await;
                     w.actor = actor;
-                    runs += usize::from(fired?);
+                    if fired? {
+                        runs += 1;
+                        // Where the account stands, as the day's pass would leave it: that pass
+                        // then knows the occurrence was acted on.
+                        let e = Enrolment { since: Some(*day), fired: true, last_fired: Some(*day), cleared_on: None };
+                        enrolled.push((p.id, *account, e));
+                        if p.def.reenrol != keepwell_core::playbook::Reenrol::EveryTime {
+                            blocked.insert(*account);
+                        }
+                    }
                 }
+                write_enrolments(&mut w.tx, w.backend, &enrolled).await?;
             }
             sqlx::query("UPDATE playbooks SET event_cursor = $1 WHERE id = $2 AND event_cursor < $1")
                 .bind(upto)

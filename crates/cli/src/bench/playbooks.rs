@@ -108,7 +108,7 @@ pub async fn run(url: &str, accounts: usize) -> anyhow::Result<()> {
         "simulation of {key} ({:?}) over 90 days x {} accounts: {} acts in {:.1} s (target < 60 s)",
         p.definition.trigger,
         ids.len(),
-        sim.data.len(),
+        sim.total,
         t.elapsed().as_secs_f64()
     );
     store.close().await;

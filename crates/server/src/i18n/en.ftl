@@ -814,6 +814,10 @@ playbook-runs-none = It has not acted yet.
 playbook-outcome = Outcome
 playbook-due-on = due { $day }
 playbook-why-score = score { $score } ({ $band })
+playbook-why-segment = in segment { $segment }
+playbook-why-stage = in stage { $stage }
+playbook-why-event = { $n } × { $event }
+playbook-why-manual = started by hand by { $by }
 playbook-why-held = for { $days ->
     [one] 1 day
    *[other] { $days } days

@@ -809,6 +809,10 @@ playbook-runs-none = Он ещё не срабатывал.
 playbook-outcome = Итог
 playbook-due-on = срок { $day }
 playbook-why-score = оценка { $score } ({ $band })
+playbook-why-segment = в сегменте { $segment }
+playbook-why-stage = на этапе «{ $stage }»
+playbook-why-event = { $n } × { $event }
+playbook-why-manual = запущен вручную: { $by }
 playbook-why-held = { $days ->
     [one] { $days } день
     [few] { $days } дня

@@ -596,14 +596,35 @@ impl Store {
         let fx = self.fx_table().await?;
         let catalogue = self.plan_features().await?;
         let fed = self.fed().await?;
+        // The real last firing of each account: the look-back's own firings are hypothetical, and
+        // must neither block `once` nor `after_days` nor hide a real one.
+        let id = plan.playbooks[0].id;
+        let mut last = json_rows(
+            self.backend(),
+            "account_id, last",
+            "FROM (SELECT account_id, MAX(day) AS last \
+             FROM playbook_runs WHERE playbook_id = ",
+        );
+        last.bind(Arg::I64(id)).push(" GROUP BY account_id) r");
+        let last: HashMap<i64, NaiveDate> = fetch_json_rows::<(i64, String)>(&last, self.pool())
+            .await?
+            .into_iter()
+            .filter_map(|(a, d)| Some((a, d.parse().ok()?)))
+            .collect();
         let reporting = reporting.to_owned();
         tokio::task::spawn_blocking(move || {
             let mut acts = Vec::new();
             let mut day = start;
             while day <= to {
-                if day == from && existing {
+                if day == from {
                     for f in &mut facts {
-                        for e in f.enrolments.values_mut() {
+                        let real = last.get(&f.id).copied();
+                        if real.is_none() && !f.enrolments.contains_key(&id) {
+                            continue;
+                        }
+                        let e = f.enrolments.entry(id).or_default();
+                        e.last_fired = real;
+                        if existing {
                             e.fired = false;
                         }
                     }
@@ -616,7 +637,6 @@ impl Store {
                 let Some(next) = day.succ_opt() else { break };
                 day = next;
             }
-            let id = plan.playbooks[0].id;
             let enrolments = facts.iter().filter_map(|f| f.enrolments.get(&id).map(|e| (f.id, *e))).collect();
             Simulated { acts, enrolments }
         })

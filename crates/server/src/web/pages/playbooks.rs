@@ -98,6 +98,20 @@ fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> 
     if let Some(c) = get("condition") {
         parts.push(c);
     }
+    if let Some(seg) = get("segment") {
+        parts.push(tr(state, web, "playbook-why-segment", &[("segment", seg.into())]));
+    }
+    if let Some(stage) = get("stage") {
+        let stage = tr(state, web, &format!("stage-{stage}"), &[]);
+        parts.push(tr(state, web, "playbook-why-stage", &[("stage", stage.into())]));
+    }
+    if let Some(e) = get("event") {
+        let n = values.get("events").and_then(|v| v.as_i64()).unwrap_or(1);
+        parts.push(tr(state, web, "playbook-why-event", &[("event", e.into()), ("n", n.into())]));
+    }
+    if values.get("manual").is_some() {
+        parts.push(tr(state, web, "playbook-why-manual", &[("by", get("by").unwrap_or_default().into())]));
+    }
     if let Some(n) = values.get("held_days").and_then(|v| v.as_i64()) {
         parts.push(tr(state, web, "playbook-why-held", &[("days", n.into())]));
     }
@@ -292,7 +306,7 @@ pub async fn playbook(
             })
             .collect()
     });
-    let sim_total = simulation.as_ref().map(|s| s.data.len());
+    let sim_total = simulation.as_ref().map(|s| s.total);
     Ok(render(
         &state,
         &web,
