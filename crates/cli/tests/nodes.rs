@@ -25,7 +25,10 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(a_node_killed_mid_batch_leaves_its_deliveries_to_another);
+on_both_backends!(
+    a_node_killed_mid_batch_leaves_its_deliveries_to_another,
+    every_node_and_a_tick_act_on_each_event_once,
+);
 
 /// Logs each POST's headers and body as a JSON line as it arrives, then answers 200 after a second:
 /// a node's batch is in flight for that long.
@@ -267,4 +270,100 @@ async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backe
     store.close().await;
     let _ = std::fs::remove_file(&log);
     let _ = std::fs::remove_file(&mail_log);
+}
+
+/// An event-triggered playbook on, and every running node's job acting on the events that arrive
+/// (two `serve` nodes on PostgreSQL; one on SQLite, one writer per file) while a `keepwell tick`
+/// steps the same day: each account's event is acted on once — one run, one task, one tag.
+async fn every_node_and_a_tick_act_on_each_event_once(backend: Backend) {
+    const GROUPS: usize = 30;
+    let url = fresh_database_url(backend).await;
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let caller = keepwell_server::cause::Caller::system("test");
+    let (write_key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
+    keepwell_server::people::create_write_key(&store, &caller, "web", (&hash, &prefix)).await.unwrap();
+    let defs = keepwell_core::definitions::Definitions::from_toml(
+        "[[playbook]]\nkey = \"exports\"\nname = \"Exports\"\ntrigger = { kind = \"event\", event = \"Report Exported\" }\n\
+         [[playbook.actions]]\nkind = \"task\"\ntitle = \"Offer training\"\n\
+         [[playbook.actions]]\nkind = \"tag\"\ntag = \"exporter\"\n",
+    )
+    .unwrap();
+    let mut w = store.write(&keepwell_store::Actor::system("test")).await.unwrap();
+    keepwell_store::playbooks::apply(&mut w, &defs.playbooks).await.unwrap();
+    keepwell_store::playbooks::switch(&mut w, "exports", true, "new", &[]).await.unwrap();
+    w.commit().await.unwrap();
+
+    let http = reqwest::Client::new();
+    let two_at_once = backend == Backend::Postgres;
+    let ports: Vec<u16> = (0..if two_at_once { 2 } else { 1 }).map(|_| free_port()).collect();
+    let mut nodes = Vec::new();
+    for port in &ports {
+        nodes.push(serve_with(&url, *port, &[]));
+        ready(&http, &format!("http://127.0.0.1:{port}")).await;
+    }
+    let send = async |port: u16, batch: Vec<Value>| {
+        let res = http
+            .post(format!("http://127.0.0.1:{port}/v1/batch"))
+            .basic_auth(&write_key, Some(""))
+            .json(&json!({ "batch": batch }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    };
+    // The accounts, from group calls to the first node; then each node hears of every export.
+    let groups = (0..GROUPS)
+        .map(|i| {
+            json!({"type": "group", "userId": format!("u{i}"), "groupId": format!("g{i}"), "messageId": format!("g{i}"),
+            "traits": {"name": format!("Account {i}")}})
+        })
+        .collect();
+    send(ports[0], groups).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.count_accounts(&Default::default()).await.unwrap() < GROUPS as i64 {
+        assert!(Instant::now() < deadline, "the group calls made no accounts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tick = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            Command::new(env!("CARGO_BIN_EXE_keepwell")).args(["tick", "--database-url", &url]).output().unwrap()
+        })
+    };
+    for (n, port) in ports.iter().enumerate() {
+        let tracks = (0..GROUPS)
+            .map(|i| {
+                json!({"type": "track", "userId": format!("u{i}"), "event": "Report Exported",
+                "messageId": format!("e{n}-{i}")})
+            })
+            .collect();
+        send(*port, tracks).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.playbook_runs(Some("exports"), None, 1_000).await.unwrap().len() < GROUPS {
+        assert!(Instant::now() < deadline, "the playbook did not act on every account's event");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ticked = tick.join().unwrap();
+    assert!(ticked.status.success(), "{}", String::from_utf8_lossy(&ticked.stderr));
+    // Time for a node that would act twice to do so.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let runs = store.playbook_runs(Some("exports"), None, 1_000).await.unwrap();
+    let accounts: HashSet<i64> = runs.iter().map(|r| r.account_id).collect();
+    assert_eq!((runs.len(), accounts.len()), (GROUPS, GROUPS), "{runs:?}");
+    assert!(runs.iter().all(|r| r.actions.len() == 2 && r.actions.iter().all(|a| a.outcome == "done")), "{runs:?}");
+    let open = store
+        .tasks(&keepwell_store::tasks::TaskFilter {
+            status: Some(keepwell_core::task::Status::Open),
+            limit: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.data.iter().filter(|t| t.playbook.as_deref() == Some("exports")).count(), GROUPS);
+    for mut node in nodes {
+        node.kill().unwrap();
+        node.wait().unwrap();
+    }
 }
