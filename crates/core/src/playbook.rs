@@ -115,6 +115,9 @@ pub enum TriggerDef {
         #[schema(max_length = 255)]
         event: String,
     },
+    /// An interaction (e-mail, call, meeting, note, QBR) was logged on the account: acted on as it
+    /// is logged, once per account and day it happened.
+    Interaction {},
     /// The account's lifecycle stage is `stage` that day: it holds from the day it moves there.
     Stage {
         #[schema(max_length = 20)]
@@ -132,7 +135,7 @@ impl TriggerDef {
             | TriggerDef::Condition { days, .. }
             | TriggerDef::Segment { days, .. }
             | TriggerDef::Stage { days, .. } => *days,
-            TriggerDef::Event { .. } => 1,
+            TriggerDef::Event { .. } | TriggerDef::Interaction {} => 1,
         }
     }
 }
@@ -254,6 +257,7 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
         TriggerDef::Event { event } => {
             crate::limits::required_text(invalid, &format!("{t}event"), Some(event), crate::limits::EVENT_NAME);
         }
+        TriggerDef::Interaction {} => {}
         TriggerDef::Stage { stage, .. } => {
             if let Err(e) = stage.parse::<crate::account::LifecycleStage>() {
                 invalid.push(format!("{t}stage"), e.to_string());
@@ -328,6 +332,8 @@ enum Trigger {
     Stage(String),
     /// The event's name, and `events(NAME, 1) > 0`: what the day's facts say of it.
     Event(String, Expr),
+    /// `days_since_interaction() = 0`: an interaction happened that day.
+    Interaction(Expr),
 }
 
 /// A checked playbook ready for the pass, at one version.
@@ -416,6 +422,11 @@ impl Playbook {
                     Expr::Compare(that_day, Cmp::Gt, Operand::Value(V::Number(Decimal::ZERO))),
                 )
             }
+            TriggerDef::Interaction {} => {
+                use crate::expr::{Cmp, Operand, Value as V};
+                let since = Operand::Call("days_since_interaction".into(), Vec::new());
+                Trigger::Interaction(Expr::Compare(since, Cmp::Eq, Operand::Value(V::Number(Decimal::ZERO))))
+            }
         };
         let condition = def
             .condition
@@ -429,7 +440,7 @@ impl Playbook {
     /// The expressions it evaluates (what the pass must load for them).
     pub fn exprs(&self) -> Vec<&Expr> {
         let mut all: Vec<&Expr> = self.condition.iter().collect();
-        if let Trigger::Condition(e) | Trigger::Event(_, e) = &*self.trigger {
+        if let Trigger::Condition(e) | Trigger::Event(_, e) | Trigger::Interaction(e) = &*self.trigger {
             all.push(e);
         }
         all
@@ -442,6 +453,11 @@ impl Playbook {
             Trigger::Event(name, _) => Some(name),
             _ => None,
         }
+    }
+
+    /// Whether it acts as interactions are logged.
+    pub fn on_interaction(&self) -> bool {
+        matches!(&*self.trigger, Trigger::Interaction(_))
     }
 
     /// Whether the trigger holds for the account today, with the values it read; None when not.
@@ -479,6 +495,7 @@ impl Playbook {
             Trigger::Segment(key) => (in_segment(key), json!({"segment": key})),
             Trigger::Stage(stage) => (&env.facts.stage == stage, json!({"stage": env.facts.stage})),
             Trigger::Event(name, e) => (e.eval(env), json!({"event": name})),
+            Trigger::Interaction(e) => (e.eval(env), json!({"interaction": true})),
         }
     }
 
@@ -562,8 +579,8 @@ impl Playbook {
             return None;
         };
         e.cleared_on = None;
-        // An event trigger's occurrence is the day of the event: each day with one is a new run.
-        if self.event().is_some() && e.since != Some(day) {
+        // An event or interaction trigger's occurrence is its day: each day with one is a new run.
+        if (self.event().is_some() || self.on_interaction()) && e.since != Some(day) {
             e.since = None;
         }
         let since = match e.since {

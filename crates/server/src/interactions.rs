@@ -10,13 +10,17 @@ use keepwell_store::interactions::{self as store_interactions, Interaction, Inte
 use keepwell_store::{Page, Store, Write};
 
 /// Logs an interaction on `account`, as of the write's instant.
-pub async fn log(store: &Store, caller: &Caller, account: i64, draft: Draft) -> Outcome<Interaction> {
+pub async fn log(store: &Store, caller: &Caller, reporting: &str, account: i64, draft: Draft) -> Outcome<Interaction> {
     let mut w = store.write(&caller.actor).await?;
     let a = keepwell_store::accounts::load(&mut w, account).await?;
     caller.require_edit(a.owner.as_ref().map(|o| o.id))?;
     let input = draft.validate(keepwell_store::instant(w.at())).map_err(Refused::Invalid)?;
     let i = store_interactions::create(&mut w, account, &input).await?;
     w.commit().await?;
+    // The playbooks that wait for an interaction act now; what fails here the day's pass redoes.
+    if let Err(e) = store.act_on_interaction(reporting, account, i.occurred_at.date_naive()).await {
+        tracing::warn!(error = %e, account, "interaction-triggered playbooks could not act; the day's pass will");
+    }
     Ok(i)
 }
 

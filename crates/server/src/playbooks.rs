@@ -166,14 +166,15 @@ pub struct Preview {
 pub async fn preview(store: &Store, reporting: &str, key: &str, today: NaiveDate) -> ApiResult<Preview> {
     let p = stored(store, key).await?;
     let playbook = compiled(&p)?;
-    let fires = |sim: &keepwell_store::health::Simulated| {
-        sim.acts.iter().filter(|(_, _, a)| matches!(a, Act::Fire { .. })).count()
-    };
-    let existing = store.simulate_playbook(reporting, playbook.clone(), (today, today), true).await?;
-    let new = store.simulate_playbook(reporting, playbook.clone(), (today, today), false).await?;
+    // One look-back answers both: enrolling only new occurrences leaves out today's acts for the
+    // accounts whose run had already fired in it.
+    let sim = store.simulate_playbook(reporting, playbook.clone(), (today, today), true).await?;
+    let fired: Vec<i64> =
+        sim.acts.iter().filter(|(_, _, a)| matches!(a, Act::Fire { .. })).map(|(_, account, _)| *account).collect();
+    let new = fired.iter().filter(|a| !sim.already.contains(a)).count();
     let per_fire =
         playbook.def.actions.iter().filter(|a| matches!(a, keepwell_core::playbook::ActionDef::Task { .. })).count();
-    Ok(Preview { day: today, existing: fires(&existing), new: fires(&new), tasks: fires(&existing) * per_fire })
+    Ok(Preview { day: today, existing: fired.len(), new, tasks: fired.len() * per_fire })
 }
 
 /// One thing a simulated playbook would have done.

@@ -20,7 +20,8 @@ on_both_backends!(
     a_manager_builds_simulates_and_switches_a_playbook_in_the_pages,
     entering_a_segment_or_a_stage_triggers_in_the_pass,
     an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand,
-    a_usage_event_triggers_a_playbook_within_seconds_once_a_day
+    a_usage_event_triggers_a_playbook_within_seconds_once_a_day,
+    an_interaction_logged_triggers_a_playbook_as_it_is_logged
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -504,4 +505,44 @@ async fn a_usage_event_triggers_a_playbook_within_seconds_once_a_day(app: TestAp
     assert!(open_tasks(&app, bolt).await.is_empty(), "an event of ten days ago is history");
     let (_, huge) = app.get("/api/v1/playbooks/huge-exports/runs", &app.admin).await;
     assert_eq!(huge.as_array().unwrap().len(), 0, "its condition does not hold: {huge}");
+}
+
+/// An interaction trigger acts as the interaction is logged (the same request): once per account
+/// and day, however many more are logged, and the day's tick then adds nothing; an interaction
+/// logged about ten days ago is history.
+async fn an_interaction_logged_triggers_a_playbook_as_it_is_logged(app: TestApp) {
+    let mut ids = Vec::new();
+    for name in ["Acme", "Bolt"] {
+        let (status, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": name})).await;
+        assert_eq!(status, 201, "{a}");
+        ids.push(a["id"].as_i64().unwrap());
+    }
+    let (acme, bolt) = (ids[0], ids[1]);
+    let def = json!({"key": "follow-up", "name": "Follow up", "trigger": {"kind": "interaction"},
+        "actions": [{"kind": "task", "title": "Send the follow-up", "due_days": 1}]});
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, def).await.0, 201);
+    let (status, on) = app.patch("/api/v1/playbooks/follow-up", &app.admin, json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{on}");
+    let log = async |account: i64, at: chrono::DateTime<Utc>| {
+        let body = json!({"kind": "call", "subject": "Kickoff", "occurred_at": at.to_rfc3339()});
+        let (status, i) = app.post(&format!("/api/v1/accounts/{account}/interactions"), &app.admin, body).await;
+        assert_eq!(status, 201, "{i}");
+    };
+    let now = app.store.clock().now();
+    log(acme, now).await;
+    let tasks = open_tasks(&app, acme).await;
+    assert_eq!(tasks.len(), 1, "acted on as it was logged: {tasks:?}");
+    assert_eq!(
+        (tasks[0]["title"].as_str(), tasks[0]["playbook"].as_str()),
+        (Some("Send the follow-up"), Some("follow-up"))
+    );
+    log(acme, now).await;
+    log(bolt, now - chrono::Duration::days(10)).await;
+    tick(&app, now.date_naive()).await;
+    let (_, runs) = app.get("/api/v1/playbooks/follow-up/runs", &app.admin).await;
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["occurrence"].as_str(), Some(now.date_naive().to_string().as_str()));
+    assert_eq!(open_tasks(&app, acme).await.len(), 1);
+    assert!(open_tasks(&app, bolt).await.is_empty(), "an interaction of ten days ago is history");
 }

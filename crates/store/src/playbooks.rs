@@ -795,6 +795,9 @@ pub fn summary(values: &serde_json::Value) -> String {
     if let Some(e) = get("event") {
         parts.push(format!("{} × {e}", get("events").unwrap_or_else(|| "1".into())));
     }
+    if values.get("interaction").is_some() {
+        parts.push("an interaction was logged".to_owned());
+    }
     if values.get("manual").is_some() {
         parts.push(format!("started by hand by {}", get("by").unwrap_or_default()));
     }
@@ -889,31 +892,9 @@ impl Store {
         let mut runs = 0;
         for p in &playbooks {
             if let Some(h) = hits.get(&p.id) {
-                let held = &allowed[&p.id];
-                let accounts: Vec<i64> = h.keys().map(|(a, _)| *a).filter(|a| held.contains(a)).collect();
-                let mut blocked = reenrol_blocked(&mut w.tx, p, &accounts, today).await?;
-                let mut enrolled = Vec::new();
-                for ((account, day), n) in h {
-                    if !held.contains(account) || blocked.contains(account) {
-                        continue;
-                    }
-                    let values = serde_json::json!({"event": p.event(), "events": n});
-                    let actor =
-                        std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
-                    let fired = fire(&mut w, p, *account, today, *day, &values).await;
-                    w.actor = actor;
-                    if fired? {
-                        runs += 1;
-                        // Where the account stands, as the day's pass would leave it: that pass
-                        // then knows the occurrence was acted on.
-                        let e = Enrolment { since: Some(*day), fired: true, last_fired: Some(*day), cleared_on: None };
-                        enrolled.push((p.id, *account, e));
-                        if p.def.reenrol != keepwell_core::playbook::Reenrol::EveryTime {
-                            blocked.insert(*account);
-                        }
-                    }
-                }
-                write_enrolments(&mut w.tx, w.backend, &enrolled).await?;
+                let occurrences: Vec<_> =
+                    h.iter().map(|(at, n)| (*at, serde_json::json!({"event": p.event(), "events": n}))).collect();
+                runs += fire_occurrences(&mut w, p, &occurrences, &allowed[&p.id], today).await?;
             }
             sqlx::query("UPDATE playbooks SET event_cursor = $1 WHERE id = $2 AND event_cursor < $1")
                 .bind(upto)
@@ -924,6 +905,69 @@ impl Store {
         w.commit().await?;
         Ok(runs)
     }
+
+    /// Acts for the interaction-triggered playbooks that are on, for an interaction just logged on
+    /// `account` that happened on `day` (from yesterday on: one logged about longer ago is history,
+    /// left to the daily pass of its day, as an import's are): once per account and day, where the
+    /// condition and re-enrolment allow. Its own write, after the interaction's: were it lost in
+    /// between, the day's pass acts for it. Returns the runs it made.
+    pub async fn act_on_interaction(&self, reporting: &str, account: i64, day: NaiveDate) -> Result<usize> {
+        let today = self.clock().today();
+        if day > today || day < today - chrono::Days::new(1) {
+            return Ok(0);
+        }
+        let playbooks: Vec<Playbook> =
+            self.enabled_playbooks().await?.into_iter().filter(Playbook::on_interaction).collect();
+        let mut held = Vec::with_capacity(playbooks.len());
+        for p in &playbooks {
+            held.push(self.conditions_hold(reporting, p, &[account], today).await?);
+        }
+        if playbooks.is_empty() {
+            return Ok(0);
+        }
+        let mut w = self.write(&crate::Actor::system("playbooks")).await?;
+        let mut runs = 0;
+        for (p, held) in playbooks.iter().zip(&held) {
+            let occurrence = [((account, day), serde_json::json!({"interaction": true}))];
+            runs += fire_occurrences(&mut w, p, &occurrence, held, today).await?;
+        }
+        w.commit().await?;
+        Ok(runs)
+    }
+}
+
+/// Fires `p` as of `today` for each (account, day of its occurrence) with the values that made it
+/// fire, where its condition held (`held`) and its re-enrolment allows, as the playbook, and
+/// records where each account then stands as the day's pass would leave it (so that pass knows
+/// the occurrence was acted on). Returns the runs it made.
+async fn fire_occurrences(
+    w: &mut Write,
+    p: &Playbook,
+    occurrences: &[((i64, NaiveDate), serde_json::Value)],
+    held: &std::collections::HashSet<i64>,
+    today: NaiveDate,
+) -> Result<usize> {
+    let accounts: Vec<i64> = occurrences.iter().map(|((a, _), _)| *a).filter(|a| held.contains(a)).collect();
+    let mut blocked = reenrol_blocked(&mut w.tx, p, &accounts, today).await?;
+    let (mut runs, mut enrolled) = (0, Vec::new());
+    for ((account, day), values) in occurrences {
+        if !held.contains(account) || blocked.contains(account) {
+            continue;
+        }
+        let actor = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
+        let fired = fire(w, p, *account, today, *day, values).await;
+        w.actor = actor;
+        if fired? {
+            runs += 1;
+            let e = Enrolment { since: Some(*day), fired: true, last_fired: Some(*day), cleared_on: None };
+            enrolled.push((p.id, *account, e));
+            if p.def.reenrol != keepwell_core::playbook::Reenrol::EveryTime {
+                blocked.insert(*account);
+            }
+        }
+    }
+    write_enrolments(&mut w.tx, w.backend, &enrolled).await?;
+    Ok(runs)
 }
 
 /// Of `accounts`, those playbook `p`'s re-enrolment keeps from firing again as of `day`: any run

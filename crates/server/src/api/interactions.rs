@@ -96,7 +96,8 @@ pub async fn create(
     let account = load(&state, path_id(&id)?).await?;
     let (draft, shape) = interaction_input(&json_object(&body)?, Draft::default());
     shape.into_result(())?;
-    let i = crate::interactions::log(&state.store, &auth, account.id, draft).await?;
+    let i =
+        crate::interactions::log(&state.store, &auth, &state.settings.reporting_currency, account.id, draft).await?;
     Ok((StatusCode::CREATED, Json(i)))
 }
 

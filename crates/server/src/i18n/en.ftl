@@ -726,6 +726,7 @@ playbook-kind-condition = A condition holds
 playbook-measure = Measure key (for a measure)
 playbook-band = Band
 playbook-trigger-condition-label = Condition (for "a condition holds")
+playbook-trigger-interaction = an interaction is logged on the account
 playbook-trigger-event = the usage event "{ $what }" reaches the account
 playbook-kind-segment = The account is in a segment
 playbook-kind-stage = The account is in a lifecycle stage
@@ -818,6 +819,7 @@ playbook-why-segment = in segment { $segment }
 playbook-why-stage = in stage { $stage }
 playbook-why-event = { $n } × { $event }
 playbook-why-manual = started by hand by { $by }
+playbook-why-interaction = an interaction was logged
 playbook-why-held = for { $days ->
     [one] 1 day
    *[other] { $days } days

@@ -721,6 +721,7 @@ playbook-kind-condition = Выполняется условие
 playbook-measure = Ключ показателя (для показателя)
 playbook-band = Зона
 playbook-trigger-condition-label = Условие (для «выполняется условие»)
+playbook-trigger-interaction = по клиенту записано взаимодействие
 playbook-trigger-event = клиенту пришло событие использования «{ $what }»
 playbook-kind-segment = Клиент входит в сегмент
 playbook-kind-stage = Клиент на этапе жизненного цикла
@@ -813,6 +814,7 @@ playbook-why-segment = в сегменте { $segment }
 playbook-why-stage = на этапе «{ $stage }»
 playbook-why-event = { $n } × { $event }
 playbook-why-manual = запущен вручную: { $by }
+playbook-why-interaction = записано взаимодействие
 playbook-why-held = { $days ->
     [one] { $days } день
     [few] { $days } дня

@@ -25,6 +25,9 @@ pub const LOOK_BACK_DAYS: u64 = 30;
 pub struct Simulated {
     pub acts: Vec<(NaiveDate, i64, keepwell_core::playbook::Act)>,
     pub enrolments: Vec<(i64, keepwell_core::facts::Enrolment)>,
+    /// The accounts whose run of days had already fired when `from` began (in the look-back):
+    /// enrolling only new occurrences leaves exactly their acts of that day out.
+    pub already: std::collections::HashSet<i64>,
 }
 
 /// Which accounts a pass reads.
@@ -613,11 +616,14 @@ impl Store {
             .collect();
         let reporting = reporting.to_owned();
         tokio::task::spawn_blocking(move || {
-            let mut acts = Vec::new();
+            let (mut acts, mut already) = (Vec::new(), std::collections::HashSet::new());
             let mut day = start;
             while day <= to {
                 if day == from {
                     for f in &mut facts {
+                        if f.enrolments.get(&id).is_some_and(|e| e.fired) {
+                            already.insert(f.id);
+                        }
                         let real = last.get(&f.id).copied();
                         if real.is_none() && !f.enrolments.contains_key(&id) {
                             continue;
@@ -638,7 +644,7 @@ impl Store {
                 day = next;
             }
             let enrolments = facts.iter().filter_map(|f| f.enrolments.get(&id).map(|e| (f.id, *e))).collect();
-            Simulated { acts, enrolments }
+            Simulated { acts, enrolments, already }
         })
         .await
         .map_err(|e| corrupt(&format!("the simulation stopped: {e}")))

@@ -74,6 +74,7 @@ fn trigger_words(state: &AppState, web: &WebSession, t: &TriggerDef) -> String {
         TriggerDef::Segment { segment, .. } => ("playbook-trigger-segment", segment.clone()),
         TriggerDef::Stage { stage, .. } => ("playbook-trigger-stage", tr(state, web, &format!("stage-{stage}"), &[])),
         TriggerDef::Event { event } => ("playbook-trigger-event", event.clone()),
+        TriggerDef::Interaction {} => ("playbook-trigger-interaction", String::new()),
     };
     tr(state, web, key, &[("what", what.into()), ("days", days.into())])
 }
@@ -108,6 +109,9 @@ fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> 
     if let Some(e) = get("event") {
         let n = values.get("events").and_then(|v| v.as_i64()).unwrap_or(1);
         parts.push(tr(state, web, "playbook-why-event", &[("event", e.into()), ("n", n.into())]));
+    }
+    if values.get("interaction").is_some() {
+        parts.push(tr(state, web, "playbook-why-interaction", &[]));
     }
     if values.get("manual").is_some() {
         parts.push(tr(state, web, "playbook-why-manual", &[("by", get("by").unwrap_or_default().into())]));

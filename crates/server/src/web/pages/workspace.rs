@@ -258,7 +258,8 @@ pub async fn log_interaction(
         let msg = tr(&state, &web, "interaction-bad-time", &[]);
         return Ok(redirect_with(&state, &web, &back_to, &msg).await);
     };
-    let flash = match crate::interactions::log(&state.store, &auth, id, draft).await {
+    let flash = match crate::interactions::log(&state.store, &auth, &state.settings.reporting_currency, id, draft).await
+    {
         Ok(i) => tr(&state, &web, "interaction-logged", &[("subject", i.subject.into())]),
         Err(e) => said(&state, &web, e)?,
     };
