@@ -557,7 +557,8 @@ async fn a_manager_builds_simulates_and_switches_on_a_playbook() {
     c.find(Locator::Css("#playbook-save")).await.unwrap().click().await.unwrap();
     wait_for_text(&c, ".flash", "Playbook saved").await;
     assert!(text(&c, "#playbook-trigger").await.contains("mrr >= 400 for 1 day"));
-    assert!(text(&c, "#preview-existing").await.contains("acts for 1 account today (1 task)"));
+    c.find(Locator::Css("#playbook-preview")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, "#preview-existing", "acts for 1 account today (1 task)").await;
 
     c.find(Locator::Css("#playbook-simulate")).await.unwrap().click().await.unwrap();
     wait_for_text(&c, "#simulation-total", "1 action in 90 days.").await;

@@ -240,10 +240,10 @@ async fn a_manager_builds_simulates_and_switches_a_playbook_in_the_pages(app: Te
     assert_eq!((status, location.as_str()), (303, "/playbooks/seats-full"));
     let (status, html) = page(&c, &app, "/playbooks/seats-full").await;
     assert_eq!(status, 200, "{html}");
-    assert!(
-        html.contains("license_utilization() &gt;= 90 for 3 days") && html.contains("id=\"preview-existing\""),
-        "{html}"
-    );
+    assert!(html.contains("license_utilization() &gt;= 90 for 3 days") && html.contains("id=\"playbook-preview\""));
+    let (status, html) = page(&c, &app, "/playbooks/seats-full?preview=1").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"preview-existing\"") && html.contains("acts for no account today"), "{html}");
     let (status, html) = page(&c, &app, "/playbooks/seats-full?simulate=1").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("It would not have acted in the last 90 days."), "{html}");

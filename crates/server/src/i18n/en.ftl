@@ -789,14 +789,19 @@ playbook-turn-on = Switch on
 playbook-turn-off = Switch off
 playbook-enrol = Accounts that already match
 playbook-open-tasks = Its open tasks
+playbook-preview-hint = Switching on steps every account through the last weeks first.
+playbook-preview = Count what it would do today
 playbook-will-act = { $n ->
+    [0] acts for no account today
     [one] acts for 1 account today
    *[other] acts for { $n } accounts today
 } ({ $tasks ->
+    [0] no task
     [one] 1 task
    *[other] { $tasks } tasks
 })
 playbook-will-act-new = { $n ->
+    [0] acts for no account today
     [one] acts for 1 account today
    *[other] acts for { $n } accounts today
 }

@@ -249,8 +249,8 @@ pub async fn save(
     }
 }
 
-/// One playbook: what switching it on would do today, its runs, and with `?simulate=1` what it
-/// would have done over the last 90 days.
+/// One playbook: its definition and runs; with `?preview=1` what switching it on would do today,
+/// with `?simulate=1` what it would have done over the last 90 days.
 #[tracing::instrument(skip_all, fields(key = %key))]
 pub async fn playbook(
     auth: Auth<Viewer>,
@@ -267,8 +267,12 @@ pub async fn playbook(
     let reporting = &state.settings.reporting_currency;
     let draft = q.contains_key("draft") && p.draft.is_some();
     crate::usage::folded(&state).await.map_err(fail)?;
-    let preview = match (p.enabled, &p.problem) {
-        (false, None) => Some(crate::playbooks::preview(&state.store, reporting, &key, today).await.map_err(fail)?),
+    // Counting what switching on would do steps every account through the look-back: seconds
+    // in a large workspace, so only when asked.
+    let preview = match (p.enabled, &p.problem, q.contains_key("preview")) {
+        (false, None, true) => {
+            Some(crate::playbooks::preview(&state.store, reporting, &key, today).await.map_err(fail)?)
+        }
         _ => None,
     };
     let simulation = match (q.contains_key("simulate"), &p.problem) {
