@@ -30,6 +30,17 @@ pub struct Simulated {
     pub already: std::collections::HashSet<i64>,
 }
 
+/// What [`Store::look_back`] read.
+struct LookBack {
+    start: NaiveDate,
+    plan: Plan,
+    facts: Vec<keepwell_core::facts::Facts>,
+    members: Members,
+    fx: keepwell_core::metrics::FxTable,
+    catalogue: Vec<keepwell_core::usage::Feature>,
+    fed: keepwell_core::facts::Fed,
+}
+
 /// Which accounts a pass reads.
 #[derive(Debug, Clone, Copy)]
 pub enum Scope<'a> {
@@ -574,6 +585,31 @@ impl Store {
         Ok(())
     }
 
+    /// What stepping playbook `p` alone over `from` to `to` needs, read at once: the plan with it,
+    /// the facts from the look-back's first day (a run of days under way is found back to its
+    /// first day if that lies within the trigger's days, its closing margin and
+    /// [`LOOK_BACK_DAYS`] before `from`), segment membership then, rates, catalogue, what was fed.
+    async fn look_back(
+        &self,
+        p: keepwell_core::playbook::Playbook,
+        scope: Scope<'_>,
+        (from, to): (NaiveDate, NaiveDate),
+    ) -> Result<LookBack> {
+        let warm = u64::from(p.def.trigger.days()) + u64::from(p.def.close_after_days.unwrap_or(0)) + LOOK_BACK_DAYS;
+        let start = from - ChronoDays::new(warm);
+        let mut plan = self.plan().await?;
+        plan.playbooks = vec![p];
+        let needs = plan.needs();
+        let (facts, members, fx, catalogue, fed) = tokio::try_join!(
+            self.pass_facts(scope, start, to, &needs),
+            self.members_before(scope, start),
+            self.fx_table(),
+            self.plan_features(),
+            self.fed(),
+        )?;
+        Ok(LookBack { start, plan, facts, members, fx, catalogue, fed })
+    }
+
     /// What playbook `p` would have done from `from` to `to`, computed from the facts as they were
     /// and written nowhere: its trigger is first stepped over the days before `from` it needs
     /// (its days, its closing margin and [`LOOK_BACK_DAYS`]), and
@@ -587,18 +623,8 @@ impl Store {
         (from, to): (NaiveDate, NaiveDate),
         existing: bool,
     ) -> Result<Simulated> {
-        // A run of days under way is found back to its first day if that lies within the
-        // trigger's days and a month more before `from`: its occurrence, and what it held.
-        let warm = u64::from(p.def.trigger.days()) + u64::from(p.def.close_after_days.unwrap_or(0)) + LOOK_BACK_DAYS;
-        let start = from - ChronoDays::new(warm);
-        let mut plan = self.plan().await?;
-        plan.playbooks = vec![p];
-        let needs = plan.needs();
-        let mut facts = self.pass_facts(Scope::All, start, to, &needs).await?;
-        let mut members = self.members_before(Scope::All, start).await?;
-        let fx = self.fx_table().await?;
-        let catalogue = self.plan_features().await?;
-        let fed = self.fed().await?;
+        let LookBack { start, plan, mut facts, mut members, fx, catalogue, fed } =
+            self.look_back(p, Scope::All, (from, to)).await?;
         // The real last firing of each account: the look-back's own firings are hypothetical, and
         // must neither block `once` nor `after_days` nor hide a real one.
         let id = plan.playbooks[0].id;
@@ -685,20 +711,12 @@ impl Store {
         account: i64,
         day: NaiveDate,
     ) -> Result<Option<keepwell_core::playbook::Why>> {
-        let warm = u64::from(p.def.trigger.days()) + u64::from(p.def.close_after_days.unwrap_or(0)) + LOOK_BACK_DAYS;
-        let start = day - ChronoDays::new(warm);
-        let mut plan = self.plan().await?;
-        plan.playbooks = vec![p];
-        let needs = plan.needs();
         let ids = [account];
-        let mut facts = self.pass_facts(Scope::Accounts(&ids), start, day, &needs).await?;
+        let LookBack { start, plan, mut facts, mut members, fx, catalogue, fed } =
+            self.look_back(p, Scope::Accounts(&ids), (day, day)).await?;
         if facts.is_empty() {
             return Ok(None);
         }
-        let mut members = self.members_before(Scope::Accounts(&ids), start).await?;
-        let fx = self.fx_table().await?;
-        let catalogue = self.plan_features().await?;
-        let fed = self.fed().await?;
         let reporting = reporting.to_owned();
         tokio::task::spawn_blocking(move || {
             let id = plan.playbooks[0].id;
