@@ -99,6 +99,12 @@ fn walk(e: &Expr, fields: &mut BTreeSet<String>, sources: &mut Vec<Source>) {
 }
 
 impl Plan {
+    /// The key of the first lifecycle rule that holds the account that day, if any: where a rule
+    /// applies, it decides the stage.
+    pub fn ruling(&self, env: &AccountDay) -> Option<&str> {
+        self.rules.iter().find(|r| r.condition.eval(env)).map(|r| r.key.as_str())
+    }
+
     /// Whether the segment `key` holds an account, given which of the plan's segments do (`inside`).
     pub fn in_segment(&self, inside: &[bool], key: &str) -> bool {
         self.segments.iter().zip(inside).any(|(s, is)| *is && s.key == key)
@@ -283,7 +289,12 @@ fn step_playbooks(
         for (i, p) in plan.playbooks.iter().enumerate() {
             let e = enrolments.entry(p.id).or_default();
             let before = *e;
-            if let Some(act) = p.step(e, ctx.day, p.observe(&env, seen), || p.condition_holds(&env)) {
+            if let Some(mut act) = p.step(e, ctx.day, p.observe(&env, seen), || p.condition_holds(&env)) {
+                if let (Act::Fire { values, .. }, true) = (&mut act, p.sets_stage()) {
+                    if let (Some(rule), Some(map)) = (plan.ruling(&env), values.as_object_mut()) {
+                        map.insert("lifecycle_rule".into(), rule.into());
+                    }
+                }
                 acts.push(PlaybookAct { playbook: i, account: facts.id, act });
             }
             if *e != before {

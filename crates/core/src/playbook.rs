@@ -194,6 +194,12 @@ pub enum ActionDef {
         #[schema(max_length = 254)]
         member: String,
     },
+    /// Moves the account to lifecycle `stage` — unless a lifecycle rule holds the account that day:
+    /// the rules decide where they apply, so the two never move an account back and forth.
+    Stage {
+        #[schema(max_length = 20)]
+        stage: String,
+    },
     /// Calls the webhook endpoint subscribed at `url` (Settings → Webhooks) once per occurrence:
     /// a `playbook.fired` event signed as Standard Webhooks says, or, to a Slack-compatible
     /// endpoint, `message` as its text.
@@ -215,6 +221,7 @@ impl ActionDef {
             ActionDef::Untag { .. } => "untag",
             ActionDef::Notify { .. } => "notify",
             ActionDef::Assign { .. } => "assign",
+            ActionDef::Stage { .. } => "stage",
             ActionDef::Webhook { .. } => "webhook",
         }
     }
@@ -309,6 +316,11 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
                 crate::limits::required_text(invalid, &format!("{at}member"), Some(member), crate::limits::EMAIL);
                 if !member.contains('@') {
                     invalid.push(format!("{at}member"), "a team member's e-mail address");
+                }
+            }
+            ActionDef::Stage { stage } => {
+                if let Err(e) = stage.parse::<crate::account::LifecycleStage>() {
+                    invalid.push(format!("{at}stage"), e.to_string());
                 }
             }
             ActionDef::Webhook { url, message } => {
@@ -453,6 +465,12 @@ impl Playbook {
             Trigger::Event(name, _) => Some(name),
             _ => None,
         }
+    }
+
+    /// Whether one of its actions sets the stage (its firings then say which lifecycle rule, if
+    /// any, holds the account: `lifecycle_rule`).
+    pub fn sets_stage(&self) -> bool {
+        self.def.actions.iter().any(|a| matches!(a, ActionDef::Stage { .. }))
     }
 
     /// Whether it acts as interactions are logged.

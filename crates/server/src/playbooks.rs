@@ -52,7 +52,14 @@ pub struct Started {
 
 /// Starts playbook `key` (its version in force, enabled or not) by hand for some accounts as of
 /// `today`: its actions, once per account and day.
-pub async fn start(store: &Store, caller: &Caller, key: &str, s: &Start, today: NaiveDate) -> ApiResult<Started> {
+pub async fn start(
+    store: &Store,
+    caller: &Caller,
+    reporting: &str,
+    key: &str,
+    s: &Start,
+    today: NaiveDate,
+) -> ApiResult<Started> {
     let mut invalid = Invalid::default();
     keepwell_core::limits::count(
         &mut invalid,
@@ -67,8 +74,12 @@ pub async fn start(store: &Store, caller: &Caller, key: &str, s: &Start, today: 
     invalid.into_result(()).map_err(ApiError::Invalid)?;
     let p = stored(store, key).await?;
     let playbook = compiled(&p)?;
+    let mut ruled = std::collections::HashMap::new();
+    if playbook.sets_stage() && s.account_ids.len() <= keepwell_store::playbooks::STARTED {
+        ruled = store.judge(reporting, &playbook, &s.account_ids, today).await?.ruled;
+    }
     let started = caller
-        .decide(store, async |w| keepwell_store::playbooks::start(w, &playbook, &s.account_ids, today).await)
+        .decide(store, async |w| keepwell_store::playbooks::start(w, &playbook, &s.account_ids, today, &ruled).await)
         .await?;
     let mut already: Vec<i64> = s.account_ids.iter().copied().filter(|a| !started.contains(a)).collect();
     already.sort_unstable();
@@ -315,6 +326,7 @@ fn describe(a: &keepwell_core::playbook::ActionDef, day: NaiveDate) -> String {
         ActionDef::Notify { message, email: false } => format!("tell the owner {message:?}"),
         ActionDef::Notify { message, email: true } => format!("tell the owner {message:?} in the app and by e-mail"),
         ActionDef::Assign { member } => format!("make {member} the owner"),
+        ActionDef::Stage { stage } => format!("move to stage {stage} (unless a lifecycle rule holds the account)"),
         ActionDef::Webhook { url, .. } => format!("call the webhook {}", keepwell_core::webhook::origin_only(url)),
     }
 }

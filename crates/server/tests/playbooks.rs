@@ -21,7 +21,8 @@ on_both_backends!(
     entering_a_segment_or_a_stage_triggers_in_the_pass,
     an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand,
     a_usage_event_triggers_a_playbook_within_seconds_once_a_day,
-    an_interaction_logged_triggers_a_playbook_as_it_is_logged
+    an_interaction_logged_triggers_a_playbook_as_it_is_logged,
+    a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -545,4 +546,58 @@ async fn an_interaction_logged_triggers_a_playbook_as_it_is_logged(app: TestApp)
     assert_eq!(runs[0]["occurrence"].as_str(), Some(now.date_naive().to_string().as_str()));
     assert_eq!(open_tasks(&app, acme).await.len(), 1);
     assert!(open_tasks(&app, bolt).await.is_empty(), "an interaction of ten days ago is history");
+}
+
+/// A playbook's stage action moves an account only where no lifecycle rule holds it (a rule's
+/// account: the action fails, naming the rule, and the stage stays the rule's day after day), and
+/// playbooks that would move accounts back and forth between stages are refused when saved.
+async fn a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules(app: TestApp) {
+    let rule = json!({"key": "big-expand", "name": "Big accounts expand", "stage": "expansion", "condition": "employees >= 1000"});
+    let (status, body) = app.post("/api/v1/lifecycle-rules", &app.admin, rule).await;
+    assert!((200..300).contains(&status), "{body}");
+    let mut ids = Vec::new();
+    for (name, employees) in [("Big", 5000), ("Small", 5)] {
+        let (status, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": name, "employees": employees})).await;
+        assert_eq!(status, 201, "{a}");
+        ids.push(a["id"].as_i64().unwrap());
+    }
+    let (big, small) = (ids[0], ids[1]);
+    let adopt = json!({"key": "adopt", "name": "Adopt", "trigger": {"kind": "condition", "condition": "employees >= 1"},
+        "actions": [{"kind": "stage", "stage": "Adoption"}]});
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, adopt).await.0, 201);
+    // Switched on enrolling those that match: the pass's own acts for today.
+    let (status, on) = app.patch("/api/v1/playbooks/adopt", &app.admin, json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{on}");
+    let stage =
+        async |id: i64| app.get(&format!("/api/v1/accounts/{id}"), &app.admin).await.1["lifecycle_stage"].clone();
+    let today = app.store.clock().today();
+    for n in 0..3 {
+        tick(&app, today + Days::new(n)).await;
+        assert_eq!((stage(big).await, stage(small).await), (json!("expansion"), json!("adoption")), "day {n}");
+    }
+    let (_, runs) = app.get("/api/v1/playbooks/adopt/runs", &app.admin).await;
+    let of = |id: i64| runs.as_array().unwrap().iter().find(|r| r["account_id"] == id).cloned().unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+    assert_eq!(of(small)["actions"][0]["outcome"], "done", "{runs}");
+    let refused = &of(big)["actions"][0];
+    assert_eq!(refused["outcome"], "failed", "{runs}");
+    let by_rule = "lifecycle rule \"big-expand\" holds the account";
+    assert!(refused["detail"].as_str().unwrap().starts_with(by_rule), "{runs}");
+    // Started by hand, the same.
+    let (status, started) = app.post("/api/v1/playbooks/adopt/start", &app.admin, json!({"account_ids": [big]})).await;
+    assert_eq!((status, started["started"].clone()), (200, json!([big])), "{started}");
+    let (_, runs) = app.get(&format!("/api/v1/playbooks/adopt/runs?account_id={big}"), &app.admin).await;
+    assert!(runs[0]["actions"][0]["detail"].as_str().unwrap().starts_with(by_rule), "{runs}");
+    assert_eq!(stage(big).await, json!("expansion"));
+
+    // Two playbooks moving accounts between two stages: the second is refused, saying why.
+    let mover = |key: &str, from: &str, to: &str| json!({"key": key, "name": key, "trigger": {"kind": "stage", "stage": from}, "actions": [{"kind": "stage", "stage": to}]});
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, mover("onwards", "onboarding", "adoption")).await.0, 201);
+    let (status, refused) =
+        app.post("/api/v1/playbooks", &app.admin, mover("backwards", "adoption", "onboarding")).await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["actions[0].stage".to_owned()]), "{refused}");
+    assert!(
+        refused.to_string().contains("backwards moves adoption → onboarding, onwards moves onboarding → adoption"),
+        "{refused}"
+    );
 }

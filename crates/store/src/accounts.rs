@@ -435,6 +435,27 @@ pub async fn set_owner(w: &mut Write, id: i64, owner: i64) -> Result<String> {
     Ok(format!("made member {owner} the owner"))
 }
 
+/// Moves the account to lifecycle `stage` (its stage change recorded with the write's actor as
+/// the cause, its `account.*` webhooks and audit entry with it); says what it did.
+pub async fn set_stage(w: &mut Write, id: i64, stage: &str) -> Result<String> {
+    let before = load_in_tx(&mut w.tx, id).await?;
+    let from = before.lifecycle_stage.as_str();
+    if from == stage {
+        return Ok(format!("already in stage {stage}"));
+    }
+    sqlx::query("UPDATE accounts SET lifecycle_stage = $1, updated_at = $2 WHERE id = $3")
+        .bind(stage)
+        .bind(w.at)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    crate::health::record_stage_change(&mut w.tx, w.at, &w.actor, id, from, stage).await?;
+    emit_changed(w, &before).await?;
+    let after = load_in_tx(&mut w.tx, id).await?;
+    w.audit("account.update", "account", Some(id.to_string()), Some(&before), Some(&after)).await?;
+    Ok(format!("moved from stage {from} to {stage}"))
+}
+
 /// Deletes an account with its contacts and external ids; returns it as it was.
 pub async fn delete(w: &mut Write, id: i64) -> Result<Account> {
     let before = load_in_tx(&mut w.tx, id).await?;

@@ -527,7 +527,13 @@ pub const STARTED: usize = 1_000;
 /// (as the playbook, the day its occurrence), once per account and day. Returns the accounts it
 /// acted for; one it already acted for that day is left out. The start is in the audit log as
 /// the member's.
-pub async fn start(w: &mut Write, p: &Playbook, accounts: &[i64], day: NaiveDate) -> Result<Vec<i64>> {
+pub async fn start(
+    w: &mut Write,
+    p: &Playbook,
+    accounts: &[i64],
+    day: NaiveDate,
+    ruled: &HashMap<i64, String>,
+) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = accounts.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -548,10 +554,14 @@ pub async fn start(w: &mut Write, p: &Playbook, accounts: &[i64], day: NaiveDate
         }
     }
     invalid.into_result(())?;
-    let values = serde_json::json!({"manual": true, "by": w.actor.label});
+    let by = w.actor.label.clone();
     let member = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
     let (mut started, mut failed) = (Vec::new(), None);
     for a in &ids {
+        let mut values = serde_json::json!({"manual": true, "by": by});
+        if let Some(rule) = ruled.get(a) {
+            values["lifecycle_rule"] = rule.clone().into();
+        }
         match fire(w, p, *a, day, day, &values).await {
             Ok(true) => started.push(*a),
             Ok(false) => {}
@@ -648,6 +658,19 @@ async fn fire(
                 }
                 None => (Err(format!("no active team member has the e-mail {member}")), None),
             },
+            ActionDef::Stage { stage } => match values.get("lifecycle_rule").and_then(|r| r.as_str()) {
+                Some(rule) => (
+                    Err(format!(
+                        "lifecycle rule {rule:?} holds the account, so it decides the stage: a playbook does not \
+                         move it against a rule"
+                    )),
+                    None,
+                ),
+                None => {
+                    let stage = stage.parse::<keepwell_core::account::LifecycleStage>().map_or("", |s| s.as_str());
+                    (Ok(crate::accounts::set_stage(w, account, stage).await?), None)
+                }
+            },
             ActionDef::Webhook { url, message } => (call(w, &fired, url, message).await?, None),
         };
         let (outcome, detail) = match done {
@@ -732,6 +755,58 @@ async fn call(w: &mut Write, f: &Fired<'_>, url: &str, message: &str) -> Result<
     Ok(sent.map(|endpoint| format!("queued for webhook endpoint {endpoint}")))
 }
 
+/// A stage trigger's stage and a stage action's, as moves between stages: `def` and every other
+/// stored playbook. Where `def`'s moves close a loop (in stage A it moves accounts to B, and
+/// some playbook in B moves them back to A, directly or through others), it says which: such
+/// playbooks would move an account back and forth every day.
+async fn stage_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
+    use keepwell_core::playbook::TriggerDef;
+    fn moves(def: &PlaybookDef) -> Vec<(String, String, String)> {
+        let TriggerDef::Stage { stage: from, .. } = &def.trigger else { return Vec::new() };
+        let norm = |s: &str| s.trim().to_ascii_lowercase();
+        def.actions
+            .iter()
+            .filter_map(|a| match a {
+                ActionDef::Stage { stage } if norm(stage) != norm(from) => {
+                    Some((norm(from), norm(stage), def.key.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+    let mine = moves(def);
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let mut all = mine.clone();
+    for r in
+        sqlx::query("SELECT key, definition FROM playbooks WHERE key <> $1").bind(&def.key).fetch_all(&mut **tx).await?
+    {
+        if let Ok(other) = serde_json::from_str::<PlaybookDef>(&text(&r, "definition")?) {
+            all.extend(moves(&other));
+        }
+    }
+    // From where each of its moves lands, walk the moves (at most one visit per stage: seven) and
+    // see whether they lead back to where it started.
+    for (from, to, _) in &mine {
+        let start = vec![format!("{} moves {from} → {to}", def.key)];
+        let (mut seen, mut frontier) = (std::collections::HashSet::from([to.clone()]), vec![(to.clone(), start)]);
+        while let Some((at, trail)) = frontier.pop() {
+            for (f, t, key) in all.iter().filter(|(f, _, _)| *f == at) {
+                let mut next = trail.clone();
+                next.push(format!("{key} moves {f} → {t}"));
+                if t == from {
+                    return Ok(Some(format!("it would move accounts back and forth every day: {}", next.join(", "))));
+                }
+                if seen.insert(t.clone()) {
+                    frontier.push((t.clone(), next));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// The active member with e-mail `email`.
 async fn member_id(tx: &mut Tx, email: &str) -> Result<Option<i64>> {
     let row = sqlx::query("SELECT id FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL")
@@ -751,6 +826,10 @@ async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mu
         if found.is_none() {
             invalid.push(format!("{at}trigger.segment"), format!("no segment has the key {segment:?}"));
         }
+    }
+    if let Some(why) = stage_cycle(tx, def).await? {
+        let i = def.actions.iter().position(|a| matches!(a, ActionDef::Stage { .. })).unwrap_or(0);
+        invalid.push(format!("{at}actions[{i}].stage"), why);
     }
     for (i, a) in def.actions.iter().enumerate() {
         match a {
@@ -881,12 +960,12 @@ impl Store {
                 }
             }
         }
-        let mut allowed: HashMap<i64, std::collections::HashSet<i64>> = HashMap::new();
+        let mut judged: HashMap<i64, crate::health::Judged> = HashMap::new();
         for p in &playbooks {
             let Some(h) = hits.get(&p.id) else { continue };
             let mut accounts: Vec<i64> = h.keys().map(|(a, _)| *a).collect();
             accounts.dedup();
-            allowed.insert(p.id, self.conditions_hold(reporting, p, &accounts, today).await?);
+            judged.insert(p.id, self.judge(reporting, p, &accounts, today).await?);
         }
         let mut w = self.write(&crate::Actor::system("playbooks")).await?;
         let mut runs = 0;
@@ -894,7 +973,7 @@ impl Store {
             if let Some(h) = hits.get(&p.id) {
                 let occurrences: Vec<_> =
                     h.iter().map(|(at, n)| (*at, serde_json::json!({"event": p.event(), "events": n}))).collect();
-                runs += fire_occurrences(&mut w, p, &occurrences, &allowed[&p.id], today).await?;
+                runs += fire_occurrences(&mut w, p, &occurrences, &judged[&p.id], today).await?;
             }
             sqlx::query("UPDATE playbooks SET event_cursor = $1 WHERE id = $2 AND event_cursor < $1")
                 .bind(upto)
@@ -918,18 +997,18 @@ impl Store {
         }
         let playbooks: Vec<Playbook> =
             self.enabled_playbooks().await?.into_iter().filter(Playbook::on_interaction).collect();
-        let mut held = Vec::with_capacity(playbooks.len());
+        let mut judged = Vec::with_capacity(playbooks.len());
         for p in &playbooks {
-            held.push(self.conditions_hold(reporting, p, &[account], today).await?);
+            judged.push(self.judge(reporting, p, &[account], today).await?);
         }
         if playbooks.is_empty() {
             return Ok(0);
         }
         let mut w = self.write(&crate::Actor::system("playbooks")).await?;
         let mut runs = 0;
-        for (p, held) in playbooks.iter().zip(&held) {
+        for (p, judged) in playbooks.iter().zip(&judged) {
             let occurrence = [((account, day), serde_json::json!({"interaction": true}))];
-            runs += fire_occurrences(&mut w, p, &occurrence, held, today).await?;
+            runs += fire_occurrences(&mut w, p, &occurrence, judged, today).await?;
         }
         w.commit().await?;
         Ok(runs)
@@ -937,16 +1016,17 @@ impl Store {
 }
 
 /// Fires `p` as of `today` for each (account, day of its occurrence) with the values that made it
-/// fire, where its condition held (`held`) and its re-enrolment allows, as the playbook, and
+/// fire (and the lifecycle rule holding it), where its condition held and its re-enrolment allows, as the playbook, and
 /// records where each account then stands as the day's pass would leave it (so that pass knows
 /// the occurrence was acted on). Returns the runs it made.
 async fn fire_occurrences(
     w: &mut Write,
     p: &Playbook,
     occurrences: &[((i64, NaiveDate), serde_json::Value)],
-    held: &std::collections::HashSet<i64>,
+    judged: &crate::health::Judged,
     today: NaiveDate,
 ) -> Result<usize> {
+    let held = &judged.held;
     let accounts: Vec<i64> = occurrences.iter().map(|((a, _), _)| *a).filter(|a| held.contains(a)).collect();
     let mut blocked = reenrol_blocked(&mut w.tx, p, &accounts, today).await?;
     let (mut runs, mut enrolled) = (0, Vec::new());
@@ -954,6 +1034,11 @@ async fn fire_occurrences(
         if !held.contains(account) || blocked.contains(account) {
             continue;
         }
+        let mut values = values.clone();
+        if let (Some(rule), Some(map)) = (judged.ruled.get(account), values.as_object_mut()) {
+            map.insert("lifecycle_rule".into(), rule.clone().into());
+        }
+        let values = &values;
         let actor = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
         let fired = fire(w, p, *account, today, *day, values).await;
         w.actor = actor;

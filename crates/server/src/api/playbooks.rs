@@ -216,5 +216,6 @@ pub async fn start(
 ) -> ApiResult<Json<Started>> {
     let s: Start = body(&raw)?;
     let today = state.store.clock().today();
-    Ok(Json(crate::playbooks::start(&state.store, &auth, &key, &s, today).await?))
+    let reporting = &state.settings.reporting_currency;
+    Ok(Json(crate::playbooks::start(&state.store, &auth, reporting, &key, &s, today).await?))
 }

@@ -833,6 +833,7 @@ notification-playbook = { $title } (playbook { $playbook })
 playbook-action-notify = tell the owner: "{ $message }"
 playbook-action-notify-email = tell the owner in the app and by e-mail: "{ $message }"
 playbook-action-assign = make { $member } the owner
+playbook-action-stage = move to stage { $stage } (unless a lifecycle rule holds the account)
 playbook-action-webhook = call the webhook { $url }
 email-playbook-subject = { $account }: { $message }
 email-playbook-intro = Playbook "{ $playbook }" fired for { $account } on { $day }.

@@ -828,6 +828,7 @@ notification-playbook = { $title } (сценарий «{ $playbook }»)
 playbook-action-notify = сообщить ответственному: «{ $message }»
 playbook-action-notify-email = сообщить ответственному в приложении и по почте: «{ $message }»
 playbook-action-assign = назначить ответственным { $member }
+playbook-action-stage = перевести на этап «{ $stage }» (если клиента не держит правило жизненного цикла)
 playbook-action-webhook = вызвать вебхук { $url }
 email-playbook-subject = { $account }: { $message }
 email-playbook-intro = Сценарий «{ $playbook }» сработал для { $account } { $day }.

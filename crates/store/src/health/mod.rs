@@ -4,7 +4,7 @@
 mod pass;
 mod read;
 
-pub use pass::{union, Lead, Leader, LiveFacts, Scope, Simulated};
+pub use pass::{union, Judged, Lead, Leader, LiveFacts, Scope, Simulated};
 pub(crate) use read::record_stage_change;
 pub use read::{
     add_override, add_sentiment, clear_override, Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot,

@@ -30,6 +30,15 @@ pub struct Simulated {
     pub already: std::collections::HashSet<i64>,
 }
 
+/// What [`Store::judge`] found.
+#[derive(Debug, Clone, Default)]
+pub struct Judged {
+    /// The accounts for which the playbook's condition holds.
+    pub held: std::collections::HashSet<i64>,
+    /// The lifecycle rule that holds each account (for a playbook that sets the stage).
+    pub ruled: HashMap<i64, String>,
+}
+
 /// What [`Store::look_back`] read.
 struct LookBack {
     start: NaiveDate,
@@ -676,29 +685,41 @@ impl Store {
         .map_err(|e| corrupt(&format!("the simulation stopped: {e}")))
     }
 
-    /// Of `accounts`, those for which playbook `p`'s condition holds on `day` (all of them when it
-    /// has none), read from the facts as the pass reads them.
-    pub async fn conditions_hold(
+    /// What decides whether playbook `p` acts for `accounts` on `day` outside the daily pass (an
+    /// event, an interaction, a manual start), read from the facts as the pass reads them: those
+    /// for which its condition holds (all without one), and, when it sets the stage, the
+    /// lifecycle rule that holds each account, if any.
+    pub async fn judge(
         &self,
         reporting: &str,
         p: &keepwell_core::playbook::Playbook,
         accounts: &[i64],
         day: NaiveDate,
-    ) -> Result<std::collections::HashSet<i64>> {
-        if p.def.condition.is_none() {
-            return Ok(accounts.iter().copied().collect());
-        }
+    ) -> Result<Judged> {
         let mut plan = self.plan().await?;
+        if p.def.condition.is_none() && (!p.sets_stage() || plan.rules.is_empty()) {
+            return Ok(Judged { held: accounts.iter().copied().collect(), ruled: HashMap::new() });
+        }
         plan.playbooks = vec![p.clone()];
         let needs = plan.needs();
-        let facts = self.pass_facts(Scope::Accounts(accounts), day, day, &needs).await?;
-        let (fx, catalogue, fed) = (self.fx_table().await?, self.plan_features().await?, self.fed().await?);
+        let (facts, fx, catalogue, fed) = tokio::try_join!(
+            self.pass_facts(Scope::Accounts(accounts), day, day, &needs),
+            self.fx_table(),
+            self.plan_features(),
+            self.fed(),
+        )?;
         let ctx = Context { day, reporting, fx: &fx, catalogue: &catalogue, fed };
-        Ok(facts
-            .iter()
-            .filter(|f| p.condition_holds(&keepwell_core::facts::AccountDay::new(f, ctx)))
-            .map(|f| f.id)
-            .collect())
+        let mut judged = Judged::default();
+        for f in &facts {
+            let env = keepwell_core::facts::AccountDay::new(f, ctx);
+            if p.condition_holds(&env) {
+                judged.held.insert(f.id);
+            }
+            if let Some(rule) = plan.ruling(&env).filter(|_| p.sets_stage()) {
+                judged.ruled.insert(f.id, rule.to_owned());
+            }
+        }
+        Ok(judged)
     }
 
     /// Why playbook `p` did or did not fire for `account` on `day`, had it been on from the

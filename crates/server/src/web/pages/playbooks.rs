@@ -155,6 +155,10 @@ fn action_list(
             ActionDef::Assign { member } => {
                 tr(state, web, "playbook-action-assign", &[("member", member.clone().into())])
             }
+            ActionDef::Stage { stage } => {
+                let stage = tr(state, web, &format!("stage-{stage}"), &[]);
+                tr(state, web, "playbook-action-stage", &[("stage", stage.into())])
+            }
             ActionDef::Webhook { url, .. } => {
                 let url = keepwell_core::webhook::origin_only(url);
                 tr(state, web, "playbook-action-webhook", &[("url", url.into())])
