@@ -276,7 +276,8 @@ async fn a_node_killed_mid_batch_leaves_its_deliveries_to_another(backend: Backe
 /// (two `serve` nodes on PostgreSQL; one on SQLite, one writer per file) while a `keepwell tick`
 /// steps the same day: each account's event is acted on once — one run, one task, one tag.
 async fn every_node_and_a_tick_act_on_each_event_once(backend: Backend) {
-    const GROUPS: usize = 30;
+    // More than one round acts on (100 occurrences): the rounds go on from where each stopped.
+    const GROUPS: usize = 150;
     let url = fresh_database_url(backend).await;
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();

@@ -195,15 +195,24 @@ fn spawn_folds(store: Store) {
 fn spawn_event_playbooks(state: AppState) {
     tokio::spawn(async move {
         loop {
-            match state.store.act_on_events(&state.settings.reporting_currency).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    metrics::counter!("keepwell_playbook_event_runs_total").increment(n as u64);
-                    tracing::debug!(runs = n, "event-triggered playbooks acted");
+            let more = match state.store.act_on_events(&state.settings.reporting_currency).await {
+                Ok((n, more)) => {
+                    if n > 0 {
+                        metrics::counter!("keepwell_playbook_event_runs_total").increment(n as u64);
+                        tracing::debug!(runs = n, "event-triggered playbooks acted");
+                    }
+                    more
                 }
-                Err(e) => tracing::warn!(error = %e, "event-triggered playbooks could not act; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "event-triggered playbooks could not act; retrying");
+                    false
+                }
+            };
+            // Behind (a round stops at its share of occurrences): on at once, letting writers in.
+            match more {
+                true => tokio::task::yield_now().await,
+                false => tokio::time::sleep(Duration::from_secs(1)).await,
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
 }

@@ -898,6 +898,9 @@ async fn close(w: &mut Write, p: &Playbook, account: i64) -> Result<()> {
 /// The most event ids one round of [`Store::act_on_events`] reads past.
 const EVENTS_A_ROUND: i64 = 200_000;
 
+/// The most occurrences (playbook × account × day) one round acts on.
+const OCCURRENCES_A_ROUND: usize = 100;
+
 impl Store {
     /// Acts for the event-triggered playbooks that are on: every `track` event that reached an
     /// account since a playbook last looked (its `event_cursor`), dated from the day it was
@@ -905,12 +908,12 @@ impl Store {
     /// once per account and day of the event — the same run and keys the daily pass would use for
     /// that day — where its condition and re-enrolment allow. All in one write with the cursors,
     /// so a round cut short leaves nothing half done, and two nodes at once act once. Returns
-    /// the runs it made.
-    pub async fn act_on_events(&self, reporting: &str) -> Result<usize> {
+    /// the runs it made, and whether events are left to read (the caller goes on at once).
+    pub async fn act_on_events(&self, reporting: &str) -> Result<(usize, bool)> {
         let playbooks: Vec<Playbook> =
             self.enabled_playbooks().await?.into_iter().filter(|p| p.event().is_some()).collect();
         if playbooks.is_empty() {
-            return Ok(0);
+            return Ok((0, false));
         }
         let today = self.clock().today();
         let ids: Vec<String> = playbooks.iter().map(|p| p.id.to_string()).collect();
@@ -931,7 +934,7 @@ impl Store {
         let low = cursors.values().map(|c| c.0).min().unwrap_or(newest);
         let upto = newest.min(low + EVENTS_A_ROUND);
         if upto <= low {
-            return Ok(0);
+            return Ok((0, false));
         }
         let mut names: Vec<String> = playbooks.iter().filter_map(|p| p.event().map(str::to_owned)).collect();
         names.sort();
@@ -945,18 +948,30 @@ impl Store {
             }
             sql.bind(crate::sql::Arg::Text(n.clone()));
         }
-        sql.push(")");
+        sql.push(") ORDER BY id");
         let seen = sql.query().fetch_all(self.pool()).await?;
-        // Per playbook: (account, day of the event) → how many such events.
+        // Per playbook: (account, day of the event) → how many such events. At most
+        // OCCURRENCES_A_ROUND of them a round, so its write holds the one SQLite writer (and
+        // ingestion with it) only briefly: the round then ends before the event that would exceed
+        // them, and the next goes on from there at once.
         let mut hits: HashMap<i64, std::collections::BTreeMap<(i64, NaiveDate), i64>> = HashMap::new();
-        for r in &seen {
+        let (mut upto, mut occurrences) = (upto, 0);
+        'events: for r in &seen {
             let (event, account, at, id): (String, i64, i64, i64) =
                 (text(r, "event")?, r.try_get("account_id")?, r.try_get("timestamp")?, r.try_get("id")?);
             let day = crate::instant(at).date_naive();
             for p in playbooks.iter().filter(|p| p.event() == Some(event.as_str())) {
                 let (cursor, on) = cursors[&p.id];
                 if id > cursor && day >= on.max(today - chrono::Days::new(1)) && day <= today {
-                    *hits.entry(p.id).or_default().entry((account, day)).or_default() += 1;
+                    let h = hits.entry(p.id).or_default();
+                    if !h.contains_key(&(account, day)) {
+                        if occurrences == OCCURRENCES_A_ROUND {
+                            upto = id - 1;
+                            break 'events;
+                        }
+                        occurrences += 1;
+                    }
+                    *h.entry((account, day)).or_default() += 1;
                 }
             }
         }
@@ -982,7 +997,7 @@ impl Store {
                 .await?;
         }
         w.commit().await?;
-        Ok(runs)
+        Ok((runs, upto < newest))
     }
 
     /// Acts for the interaction-triggered playbooks that are on, for an interaction just logged on
