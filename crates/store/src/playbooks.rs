@@ -955,6 +955,24 @@ impl Store {
         // ingestion with it) only briefly: the round then ends before the event that would exceed
         // them, and the next goes on from there at once.
         let mut hits: HashMap<i64, std::collections::BTreeMap<(i64, NaiveDate), i64>> = HashMap::new();
+        // The occurrences already acted on (where each account stands: fired for a run that began
+        // yesterday or today): skipped, so they neither count towards a round's share nor cost a write.
+        let mut done: std::collections::HashSet<(i64, i64, NaiveDate)> = std::collections::HashSet::new();
+        let since = keepwell_core::facts::day_number(today - chrono::Days::new(1));
+        for p in &playbooks {
+            let rows = sqlx::query(
+                "SELECT account_id, since FROM playbook_enrolments WHERE playbook_id = $1 AND fired = 1 AND since >= $2",
+            )
+            .bind(p.id)
+            .bind(since)
+            .fetch_all(self.pool())
+            .await?;
+            for r in &rows {
+                let day =
+                    keepwell_core::facts::date_of_number(r.try_get("since")?).ok_or_else(|| corrupt("enrolment"))?;
+                done.insert((p.id, r.try_get("account_id")?, day));
+            }
+        }
         let (mut upto, mut occurrences) = (upto, 0);
         'events: for r in &seen {
             let (event, account, at, id): (String, i64, i64, i64) =
@@ -962,7 +980,8 @@ impl Store {
             let day = crate::instant(at).date_naive();
             for p in playbooks.iter().filter(|p| p.event() == Some(event.as_str())) {
                 let (cursor, on) = cursors[&p.id];
-                if id > cursor && day >= on.max(today - chrono::Days::new(1)) && day <= today {
+                let fresh = !done.contains(&(p.id, account, day));
+                if fresh && id > cursor && day >= on.max(today - chrono::Days::new(1)) && day <= today {
                     let h = hits.entry(p.id).or_default();
                     if !h.contains_key(&(account, day)) {
                         if occurrences == OCCURRENCES_A_ROUND {
