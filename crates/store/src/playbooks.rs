@@ -226,6 +226,11 @@ pub async fn switch(
     seed: &[(i64, Enrolment)],
 ) -> Result<StoredPlaybook> {
     let before = load(&mut w.tx, key).await?.ok_or_else(|| StoreError::NotFound(format!("no playbook {key:?}")))?;
+    // Switched already (a second submit, another node): nothing again — no re-seeding, no reset
+    // of its event cursor.
+    if before.enabled == enabled {
+        return Ok(before);
+    }
     if let (true, Some(problem)) = (enabled, &before.problem) {
         return Err(Invalid::field("enabled", format!("the playbook does not check: {problem}")).into());
     }
@@ -254,6 +259,11 @@ pub async fn switch(
     let after = load(&mut w.tx, key).await?.ok_or_else(|| corrupt("playbook"))?;
     w.audit("playbook.switch", "playbook", Some(key.to_owned()), Some(&before), Some(&after)).await?;
     Ok(after)
+}
+
+/// Playbook `key` as the write sees it.
+pub(crate) async fn current(w: &mut Write, key: &str) -> Result<Option<StoredPlaybook>> {
+    load(&mut w.tx, key).await
 }
 
 /// The sources of the open tasks playbook `key` opened (for one account, or all).

@@ -782,6 +782,10 @@ impl Store {
         day: NaiveDate,
         simulated: &Simulated,
     ) -> Result<crate::playbooks::StoredPlaybook> {
+        // On already (a second submit that read it off): as it is, acting on nothing again.
+        if let Some(on) = crate::playbooks::current(w, &p.def.key).await?.filter(|c| c.enabled) {
+            return Ok(on);
+        }
         let stored = crate::playbooks::switch(w, &p.def.key, true, choice, &simulated.enrolments).await?;
         for (d, account, act) in &simulated.acts {
             if *d == day {
