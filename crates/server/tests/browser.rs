@@ -280,15 +280,7 @@ async fn an_admin_configures_features_and_reads_usage() {
     let account =
         customer(&app, ("segment", "g-orbit"), ("4", "400", "month"), today - chrono::Days::new(60), None).await;
     // Three people active in the last 30 days, through Segment's batch call.
-    let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-    keepwell_server::people::create_write_key(
-        &app.store,
-        &keepwell_server::cause::Caller::system("test"),
-        "web",
-        (&hash, &prefix),
-    )
-    .await
-    .unwrap();
+    let key = common::write_key(&app).await;
     let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
     let mut batch = vec![];
     for (user, hours, event) in [("u1", 1, "Report Built"), ("u2", 48, "Report Built"), ("u3", 240, "Signed In")] {
@@ -359,15 +351,7 @@ async fn a_manager_builds_a_segment_reads_health_and_backtests() {
     )
     .await
     .unwrap();
-    let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-    keepwell_server::people::create_write_key(
-        &app.store,
-        &keepwell_server::cause::Caller::system("test"),
-        "web",
-        (&hash, &prefix),
-    )
-    .await
-    .unwrap();
+    let key = common::write_key(&app).await;
     let ago = |hours: i64| (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339();
     let batch = serde_json::json!({"batch": [
         {"type": "group", "userId": "u1", "groupId": "g-orbit", "timestamp": ago(30)},

@@ -268,15 +268,7 @@ async fn pages_send_security_headers_and_answer_errors_as_pages(app: TestApp) {
 }
 
 async fn impossible_event_times_are_replaced_and_counted(app: TestApp) {
-    let (key, hash, prefix) = keepwell_server::secrets::new_secret("wk");
-    keepwell_server::people::create_write_key(
-        &app.store,
-        &keepwell_server::cause::Caller::system("test"),
-        "web",
-        (&hash, &prefix),
-    )
-    .await
-    .unwrap();
+    let key = common::write_key(&app).await;
     let body = json!({"batch": [
         {"type": "track", "userId": "u1", "event": "Ran", "timestamp": "-7973-01-01T00:00:00", "messageId": "old"},
         {"type": "track", "userId": "u1", "event": "Ran", "timestamp": "+12025-01-01T00:00:00", "messageId": "new"},

@@ -4,7 +4,6 @@
 mod common;
 
 use common::TestApp;
-use keepwell_server::secrets::new_secret;
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -13,19 +12,6 @@ on_both_backends!(
     limits_and_gzip_are_segments,
     acknowledged_events_reach_the_rollups_unasked
 );
-
-async fn write_key(app: &TestApp) -> String {
-    let (secret, hash, prefix) = new_secret("wk");
-    keepwell_server::people::create_write_key(
-        &app.store,
-        &keepwell_server::cause::Caller::system("test"),
-        "web",
-        (&hash, &prefix),
-    )
-    .await
-    .unwrap();
-    secret
-}
 
 /// Posts raw bytes to `/v1/{path}` with an optional Basic write key and extra headers.
 async fn send(app: &TestApp, path: &str, key: Option<&str>, body: Vec<u8>, gzip: bool) -> (u16, Value) {
@@ -42,7 +28,7 @@ async fn send(app: &TestApp, path: &str, key: Option<&str>, body: Vec<u8>, gzip:
 }
 
 async fn calls_are_authenticated_checked_and_stored(app: TestApp) {
-    let key = write_key(&app).await;
+    let key = common::write_key(&app).await;
     let batch = json!({"batch": [
         {"type": "group", "userId": "u1", "groupId": "g-acme", "traits": {"name": "Acme"}, "messageId": "m1"},
         {"type": "identify", "userId": "u1", "traits": {"email": "ann@acme.io", "name": "Ann"}, "messageId": "m2"},
@@ -97,7 +83,7 @@ async fn calls_are_authenticated_checked_and_stored(app: TestApp) {
 }
 
 async fn limits_and_gzip_are_segments(app: TestApp) {
-    let key = write_key(&app).await;
+    let key = common::write_key(&app).await;
     let call =
         |i: usize| json!({"type": "track", "userId": format!("u{i}"), "event": "Login", "messageId": format!("z{i}")});
     let batch = |n: usize| serde_json::to_vec(&json!({"batch": (0..n).map(call).collect::<Vec<_>>()})).unwrap();
@@ -125,7 +111,7 @@ async fn limits_and_gzip_are_segments(app: TestApp) {
 /// Nothing asks for a fold: the writer folds when idle (SQLite), or the fold job does, on any node
 /// (PostgreSQL), and the rollups come to count every acknowledged event.
 async fn acknowledged_events_reach_the_rollups_unasked(app: TestApp) {
-    let key = write_key(&app).await;
+    let key = common::write_key(&app).await;
     let group = json!({"batch": [{"type": "group", "userId": "u1", "groupId": "g1", "traits": {"name": "Gamma"}}]});
     assert_eq!(send(&app, "batch", Some(&key), group.to_string().into_bytes(), false).await.0, 200);
     for i in 0..30 {

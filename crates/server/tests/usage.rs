@@ -6,22 +6,13 @@ mod common;
 
 use common::{fields, TestApp};
 use keepwell_core::Role;
-use keepwell_server::secrets::new_secret;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 on_both_backends!(a_summary_explains_an_accounts_usage_as_of_a_day, the_plan_features_catalogue_is_checked_whole);
 
 async fn send_batch(app: &TestApp, batch: Value) {
-    let (secret, hash, prefix) = new_secret("wk");
-    keepwell_server::people::create_write_key(
-        &app.store,
-        &keepwell_server::cause::Caller::system("test"),
-        "web",
-        (&hash, &prefix),
-    )
-    .await
-    .unwrap();
+    let secret = common::write_key(app).await;
     let res = app.http.post(app.url("/v1/batch")).basic_auth(&secret, Some("")).json(&batch).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }

@@ -180,8 +180,8 @@ macro_rules! on_both_backends {
     };
 }
 
-/// Sends a Segment batch with a new write key; it must be taken (200).
-pub async fn send_batch(app: &TestApp, batch: Vec<Value>) {
+/// A new write key for Segment's calls: its secret.
+pub async fn write_key(app: &TestApp) -> String {
     let (secret, hash, prefix) = new_secret("wk");
     keepwell_server::people::create_write_key(
         &app.store,
@@ -191,6 +191,12 @@ pub async fn send_batch(app: &TestApp, batch: Vec<Value>) {
     )
     .await
     .unwrap();
+    secret
+}
+
+/// Sends a Segment batch with a new write key; it must be taken (200).
+pub async fn send_batch(app: &TestApp, batch: Vec<Value>) {
+    let secret = write_key(app).await;
     let res = app
         .http
         .post(app.url("/v1/batch"))
