@@ -45,6 +45,17 @@ async fn tick(app: &TestApp, day: NaiveDate) {
     assert!(matches!(passed, Passed::Ran { .. }), "{passed:?}");
 }
 
+/// Creates an account of each body (it must be taken); their ids.
+async fn accounts(app: &TestApp, bodies: Vec<Value>) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for body in bodies {
+        let (status, a) = app.post("/api/v1/accounts", &app.admin, body).await;
+        assert_eq!(status, 201, "{a}");
+        ids.push(a["id"].as_i64().unwrap());
+    }
+    ids
+}
+
 async fn open_tasks(app: &TestApp, account: i64) -> Vec<Value> {
     let (status, page) = app.get(&format!("/api/v1/tasks?account_id={account}&status=open"), &app.admin).await;
     assert_eq!(status, 200, "{page}");
@@ -361,12 +372,7 @@ async fn entering_a_segment_or_a_stage_triggers_in_the_pass(app: TestApp) {
 /// runs on; publishing makes it the next version and runs keep theirs. A manual start acts for the
 /// accounts named once a day, refusing an unknown one before doing anything.
 async fn an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand(app: TestApp) {
-    let mut ids = Vec::new();
-    for name in ["Acme", "Bolt"] {
-        let (status, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": name})).await;
-        assert_eq!(status, 201, "{a}");
-        ids.push(a["id"].as_i64().unwrap());
-    }
+    let ids = accounts(&app, vec![json!({"name": "Acme"}), json!({"name": "Bolt"})]).await;
     let (acme, bolt) = (ids[0], ids[1]);
     let def = |tag: &str| {
         json!({"key": "tagger", "name": "Tagger", "trigger": {"kind": "condition", "condition": "mrr > 1000000"},
@@ -447,13 +453,8 @@ async fn an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand(app: TestA
 /// fires it once for that account and day however many more come, where its condition holds; an
 /// event from an import of old history does not.
 async fn a_usage_event_triggers_a_playbook_within_seconds_once_a_day(app: TestApp) {
-    let mut ids = Vec::new();
-    for (name, crm) in [("Acme", "acme-1"), ("Bolt", "bolt-1")] {
-        let body = json!({"name": name, "employees": 500, "external_ids": [{"kind": "crm", "value": crm}]});
-        let (status, a) = app.post("/api/v1/accounts", &app.admin, body).await;
-        assert_eq!(status, 201, "{a}");
-        ids.push(a["id"].as_i64().unwrap());
-    }
+    let body = |name: &str, crm: &str| json!({"name": name, "employees": 500, "external_ids": [{"kind": "crm", "value": crm}]});
+    let ids = accounts(&app, vec![body("Acme", "acme-1"), body("Bolt", "bolt-1")]).await;
     let (acme, bolt) = (ids[0], ids[1]);
     let exported = |key: &str, condition: Option<&str>| {
         json!({"key": key, "name": key, "trigger": {"kind": "event", "event": "Report Exported"},
@@ -512,12 +513,7 @@ async fn a_usage_event_triggers_a_playbook_within_seconds_once_a_day(app: TestAp
 /// and day, however many more are logged, and the day's tick then adds nothing; an interaction
 /// logged about ten days ago is history.
 async fn an_interaction_logged_triggers_a_playbook_as_it_is_logged(app: TestApp) {
-    let mut ids = Vec::new();
-    for name in ["Acme", "Bolt"] {
-        let (status, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": name})).await;
-        assert_eq!(status, 201, "{a}");
-        ids.push(a["id"].as_i64().unwrap());
-    }
+    let ids = accounts(&app, vec![json!({"name": "Acme"}), json!({"name": "Bolt"})]).await;
     let (acme, bolt) = (ids[0], ids[1]);
     let def = json!({"key": "follow-up", "name": "Follow up", "trigger": {"kind": "interaction"},
         "actions": [{"kind": "task", "title": "Send the follow-up", "due_days": 1}]});
@@ -555,12 +551,8 @@ async fn a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules(app: TestApp
     let rule = json!({"key": "big-expand", "name": "Big accounts expand", "stage": "expansion", "condition": "employees >= 1000"});
     let (status, body) = app.post("/api/v1/lifecycle-rules", &app.admin, rule).await;
     assert!((200..300).contains(&status), "{body}");
-    let mut ids = Vec::new();
-    for (name, employees) in [("Big", 5000), ("Small", 5)] {
-        let (status, a) = app.post("/api/v1/accounts", &app.admin, json!({"name": name, "employees": employees})).await;
-        assert_eq!(status, 201, "{a}");
-        ids.push(a["id"].as_i64().unwrap());
-    }
+    let ids =
+        accounts(&app, vec![json!({"name": "Big", "employees": 5000}), json!({"name": "Small", "employees": 5})]).await;
     let (big, small) = (ids[0], ids[1]);
     let adopt = json!({"key": "adopt", "name": "Adopt", "trigger": {"kind": "condition", "condition": "employees >= 1"},
         "actions": [{"kind": "stage", "stage": "Adoption"}]});

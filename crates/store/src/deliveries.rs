@@ -329,6 +329,13 @@ pub(crate) struct Subscriber {
     slack: bool,
 }
 
+impl Subscriber {
+    /// An endpoint of a row with `id, url, format`, subscribed to `events`.
+    fn of_row(r: &AnyRow, events: Vec<String>) -> Result<Subscriber> {
+        Ok(Subscriber { id: r.try_get("id")?, url: text(r, "url")?, events, slack: text(r, "format")? == "slack" })
+    }
+}
+
 /// The live endpoints and what each subscribed to, read once for the many occurrences of a pass.
 pub(crate) struct Subscribers(Vec<Subscriber>);
 
@@ -339,14 +346,7 @@ impl Subscribers {
                 .fetch_all(&mut **tx)
                 .await?;
         rows.iter()
-            .map(|r| {
-                Ok(Subscriber {
-                    id: r.try_get("id")?,
-                    url: text(r, "url")?,
-                    events: serde_json::from_str(&text(r, "events")?).unwrap_or_default(),
-                    slack: text(r, "format")? == "slack",
-                })
-            })
+            .map(|r| Subscriber::of_row(r, serde_json::from_str(&text(r, "events")?).unwrap_or_default()))
             .collect::<Result<_>>()
             .map(Subscribers)
     }
@@ -354,17 +354,7 @@ impl Subscribers {
     /// The endpoints of `rows` (`id, url, format`) as if they had subscribed to `event` alone
     /// (a test event, a playbook's call); none when `rows` is empty.
     pub(crate) fn of(rows: &[AnyRow], event: &str) -> Result<Option<Subscribers>> {
-        let all = rows
-            .iter()
-            .map(|r| {
-                Ok(Subscriber {
-                    id: r.try_get("id")?,
-                    url: text(r, "url")?,
-                    events: vec![event.to_owned()],
-                    slack: text(r, "format")? == "slack",
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let all = rows.iter().map(|r| Subscriber::of_row(r, vec![event.to_owned()])).collect::<Result<Vec<_>>>()?;
         Ok((!all.is_empty()).then_some(Subscribers(all)))
     }
 
@@ -454,8 +444,7 @@ async fn subscriber_at(tx: &mut crate::Tx, url: &str, event: &str) -> Result<std
             disabled = true;
             continue;
         }
-        let slack = text(r, "format")? == "slack";
-        return Ok(Ok(Subscriber { id: r.try_get("id")?, url: text(r, "url")?, events, slack }));
+        return Ok(Ok(Subscriber::of_row(r, events)?));
     }
     Ok(Err(if disabled {
         format!("the webhook endpoint at {at} is disabled")

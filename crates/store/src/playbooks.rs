@@ -521,13 +521,37 @@ impl Store {
 /// the audit log and on its tasks), once: a run already recorded for this version, account and
 /// occurrence does nothing.
 pub(crate) async fn act(w: &mut Write, p: &Playbook, account: i64, day: NaiveDate, act: &Act) -> Result<()> {
-    let actor = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
+    let actor = std::mem::replace(&mut w.actor, as_playbook(p));
     let done = match act {
         Act::Fire { occurrence, values } => fire(w, p, account, day, *occurrence, values).await.map(|_| ()),
         Act::Close => close(w, p, account).await,
     };
     w.actor = actor;
     done
+}
+
+/// Who a playbook's acts are by: `playbook:KEY` in the audit log and on its tasks.
+fn as_playbook(p: &Playbook) -> crate::Actor {
+    crate::Actor::system(&format!("playbook:{}", p.def.key))
+}
+
+/// [`fire`] as the playbook, with the lifecycle rule holding the account (if any) in its values,
+/// whoever the write's actor is: a manual start's member, the event job.
+async fn fire_as_playbook(
+    w: &mut Write,
+    p: &Playbook,
+    (account, day, occurrence): (i64, NaiveDate, NaiveDate),
+    values: &serde_json::Value,
+    rule: Option<&String>,
+) -> Result<bool> {
+    let mut values = values.clone();
+    if let (Some(rule), Some(map)) = (rule, values.as_object_mut()) {
+        map.insert("lifecycle_rule".into(), rule.clone().into());
+    }
+    let actor = std::mem::replace(&mut w.actor, as_playbook(p));
+    let fired = fire(w, p, account, day, occurrence, &values).await;
+    w.actor = actor;
+    fired
 }
 
 /// The most accounts one manual start names.
@@ -564,26 +588,12 @@ pub async fn start(
         }
     }
     invalid.into_result(())?;
-    let by = w.actor.label.clone();
-    let member = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
-    let (mut started, mut failed) = (Vec::new(), None);
+    let values = serde_json::json!({"manual": true, "by": w.actor.label});
+    let mut started = Vec::new();
     for a in &ids {
-        let mut values = serde_json::json!({"manual": true, "by": by});
-        if let Some(rule) = ruled.get(a) {
-            values["lifecycle_rule"] = rule.clone().into();
+        if fire_as_playbook(w, p, (*a, day, day), &values, ruled.get(a)).await? {
+            started.push(*a);
         }
-        match fire(w, p, *a, day, day, &values).await {
-            Ok(true) => started.push(*a),
-            Ok(false) => {}
-            Err(e) => {
-                failed = Some(e);
-                break;
-            }
-        }
-    }
-    w.actor = member;
-    if let Some(e) = failed {
-        return Err(e);
     }
     let record = serde_json::json!({"day": day, "accounts": ids, "started": started});
     w.audit("playbook.start", "playbook", Some(p.def.key.clone()), None, Some(&record)).await?;
@@ -1078,15 +1088,7 @@ async fn fire_occurrences(
         if !held.contains(account) || blocked.contains(account) {
             continue;
         }
-        let mut values = values.clone();
-        if let (Some(rule), Some(map)) = (judged.ruled.get(account), values.as_object_mut()) {
-            map.insert("lifecycle_rule".into(), rule.clone().into());
-        }
-        let values = &values;
-        let actor = std::mem::replace(&mut w.actor, crate::Actor::system(&format!("playbook:{}", p.def.key)));
-        let fired = fire(w, p, *account, today, *day, values).await;
-        w.actor = actor;
-        if fired? {
+        if fire_as_playbook(w, p, (*account, today, *day), values, judged.ruled.get(account)).await? {
             runs += 1;
             let e = Enrolment { since: Some(*day), fired: true, last_fired: Some(*day), cleared_on: None };
             enrolled.push((p.id, *account, e));
