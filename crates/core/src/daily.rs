@@ -4,7 +4,7 @@
 
 use crate::definitions::{choose, Scorecard};
 use crate::expr::Expr;
-use crate::facts::{AccountDay, Context, Facts};
+use crate::facts::{AccountDay, Context, Facts, Waiting};
 use crate::health::{Band, Reading};
 use crate::measure::Source;
 use crate::playbook::{Act, Playbook, Scored, Seen};
@@ -275,6 +275,7 @@ fn step_playbooks(
         return (acts, changed);
     }
     let mut enrolments = std::mem::take(&mut facts.enrolments);
+    let mut waiting = std::mem::take(&mut facts.waiting);
     {
         let env = AccountDay::new(facts, ctx);
         let scored = card.zip(snapshot).map(|(card, s)| Scored {
@@ -286,13 +287,39 @@ fn step_playbooks(
         });
         let in_segment = |key: &str| plan.in_segment(inside, key);
         let seen = Seen { scored, in_segment: &in_segment };
-        for (i, p) in plan.playbooks.iter().enumerate() {
+        // What a route does that day, with the lifecycle rule holding the account for a playbook
+        // that sets the stage; a wait it reaches is carried on.
+        let go = |p: &Playbook, occurrence, from, waiting: &mut Vec<Waiting>| {
+            let mut route = p.route(from, Some(&env));
+            if p.sets_stage() {
+                route.rule = plan.ruling(&env).map(str::to_owned);
+            }
+            if let Some(w) = route.wait {
+                let on = ctx.day + chrono::Days::new(u64::from(w.days));
+                waiting.push(Waiting { playbook: p.id, version: p.version, occurrence, next: w.next, on });
+            }
+            route
+        };
+        // Runs that waited until today go on first, each at its own version.
+        for w in std::mem::take(&mut waiting) {
+            let found = plan.playbooks.iter().position(|p| p.id == w.playbook && p.version == w.version);
+            match found {
+                Some(i) if w.on <= ctx.day => {
+                    let route = go(&plan.playbooks[i], w.occurrence, w.next, &mut waiting);
+                    let act = Act::Resume { occurrence: w.occurrence, from: w.next, route };
+                    acts.push(PlaybookAct { playbook: i, account: facts.id, act });
+                }
+                _ => waiting.push(w),
+            }
+        }
+        for (i, p) in plan.playbooks.iter().enumerate().filter(|(_, p)| !p.resume_only) {
             let e = enrolments.entry(p.id).or_default();
             let before = *e;
             if let Some(mut act) = p.step(e, ctx.day, p.observe(&env, seen), || p.condition_holds(&env)) {
-                if let (Act::Fire { values, .. }, true) = (&mut act, p.sets_stage()) {
-                    if let (Some(rule), Some(map)) = (plan.ruling(&env), values.as_object_mut()) {
-                        map.insert("lifecycle_rule".into(), rule.into());
+                if let Act::Fire { values, route, occurrence } = &mut act {
+                    *route = go(p, *occurrence, 0, &mut waiting);
+                    if let (Some(rule), Some(map)) = (&route.rule, values.as_object_mut()) {
+                        map.insert("lifecycle_rule".into(), rule.clone().into());
                     }
                 }
                 acts.push(PlaybookAct { playbook: i, account: facts.id, act });
@@ -302,6 +329,7 @@ fn step_playbooks(
             }
         }
     }
+    facts.waiting = waiting;
     facts.enrolments = enrolments;
     (acts, changed)
 }
@@ -502,6 +530,83 @@ mod tests {
         let again = run(&plan, ctx, &mut accounts, &mut members);
         assert!(again.stages.is_empty() && again.membership.is_empty());
         assert_eq!(again.snapshots, day.snapshots);
+    }
+
+    /// A playbook with a wait and a branch: the steps before the wait on the day it fires, the
+    /// rest on the day the wait ends (three days later), its branch as each account reads then.
+    #[test]
+    fn a_run_waits_then_branches_as_the_account_reads_that_day() {
+        use crate::playbook::{Playbook, PlaybookDef, Route, Taken, Waits};
+        let def: PlaybookDef = serde_json::from_value(serde_json::json!({
+            "key": "follow-up", "name": "Follow up", "reenrol": "once",
+            "trigger": {"kind": "condition", "condition": "mrr > 0"},
+            "actions": [
+                {"kind": "task", "title": "Call"},
+                {"kind": "wait", "days": 3},
+                {"kind": "branch", "condition": "mrr >= 1000",
+                 "then": [{"kind": "tag", "tag": "big"}], "otherwise": [{"kind": "notify", "message": "small"}]},
+                {"kind": "untag", "tag": "new"}
+            ]
+        }))
+        .unwrap();
+        let mut invalid = crate::Invalid::default();
+        crate::playbook::check_playbook(&def, "", &mut invalid);
+        assert!(invalid.errors.is_empty(), "{invalid}");
+        let p = Playbook::compile(9, 1, def).unwrap();
+        // Steps: 0 task, 1 wait, 2 branch (otherwise at 5), 3 tag, 4 jump to 6, 5 notify, 6 untag.
+        assert_eq!(p.program().len(), 7);
+        assert!(!p.branches_from(0) && p.branches_from(2));
+        let plan = Plan {
+            rules: Vec::new(),
+            segments: Vec::new(),
+            scorecards: Vec::new(),
+            playbooks: vec![p],
+            skipped: Vec::new(),
+        };
+        let fx = Default::default();
+        // MRR 1 000 and 500.
+        let mut accounts = vec![account(1, 10, &["2026-06-01"]), account(2, 5, &["2026-06-01"])];
+        let mut members = Members::new();
+        let mut seen = Vec::new();
+        for n in 1..=8 {
+            let day = d(&format!("2026-06-0{n}"));
+            let ctx = Context { day, reporting: "USD", fx: &fx, catalogue: &[], fed: Default::default() };
+            for a in run(&plan, ctx, &mut accounts, &mut members).acts {
+                seen.push((n, a.account, a.act));
+            }
+        }
+        let waits = Some(Waits { at: 1, days: 3, next: 2 });
+        let fired = Route { steps: vec![Taken::Do(0)], wait: waits, rule: None };
+        let went_on = |holds: bool, then: usize| Route {
+            steps: vec![Taken::Branch(2, holds), Taken::Do(then), Taken::Do(6)],
+            wait: None,
+            rule: None,
+        };
+        let on = d("2026-06-01");
+        let expected = vec![
+            (
+                1,
+                1,
+                Act::Fire {
+                    occurrence: on,
+                    values: serde_json::json!({"condition": "mrr > 0", "held_days": 1}),
+                    route: fired.clone(),
+                },
+            ),
+            (
+                1,
+                2,
+                Act::Fire {
+                    occurrence: on,
+                    values: serde_json::json!({"condition": "mrr > 0", "held_days": 1}),
+                    route: fired.clone(),
+                },
+            ),
+            (4, 1, Act::Resume { occurrence: on, from: 2, route: went_on(true, 3) }),
+            (4, 2, Act::Resume { occurrence: on, from: 2, route: went_on(false, 5) }),
+        ];
+        assert_eq!(seen, expected);
+        assert!(accounts.iter().all(|a| a.waiting.is_empty()));
     }
 
     #[test]

@@ -141,6 +141,19 @@ pub struct Facts {
     pub health: (Option<Decimal>, Option<crate::health::Band>),
     /// Where each enabled playbook (by id) stands with the account as of the day before.
     pub enrolments: HashMap<i64, Enrolment>,
+    /// Its playbook runs that wait (the pass that acts loads them; it adds and moves them on).
+    pub waiting: Vec<Waiting>,
+}
+
+/// A run of a playbook's version for one account that waits: from day `on` it goes on at step
+/// `next`. Carried from day to day like an enrolment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    pub playbook: i64,
+    pub version: i64,
+    pub occurrence: NaiveDate,
+    pub next: usize,
+    pub on: NaiveDate,
 }
 
 /// Where a playbook stands with one account: its trigger's current run of days, and when it

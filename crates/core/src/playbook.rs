@@ -210,6 +210,21 @@ pub enum ActionDef {
         #[schema(max_length = 300)]
         message: String,
     },
+    /// Waits `days` days (of `as_of`) before the steps after it: the run goes on in the pass of
+    /// that day, at the version it started with; switching the playbook off stops it.
+    Wait { days: u32 },
+    /// Takes the `then` steps when `condition` (the filter language) holds on the day the run
+    /// reaches it, else the `otherwise` steps, then goes on after it. Its steps cannot branch again.
+    Branch {
+        #[schema(max_length = 4096)]
+        condition: String,
+        #[serde(default)]
+        #[schema(max_items = 20, no_recursion)]
+        then: Vec<ActionDef>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(max_items = 20, no_recursion)]
+        otherwise: Vec<ActionDef>,
+    },
 }
 
 impl ActionDef {
@@ -223,7 +238,27 @@ impl ActionDef {
             ActionDef::Assign { .. } => "assign",
             ActionDef::Stage { .. } => "stage",
             ActionDef::Webhook { .. } => "webhook",
+            ActionDef::Wait { .. } => "wait",
+            ActionDef::Branch { .. } => "branch",
         }
+    }
+
+    /// Every step of `actions` and inside them, in order (a branch, its `then` steps, its
+    /// `otherwise` steps), each with its path (`actions[2].then[0]`): one level deep, as a
+    /// branch's own steps cannot branch.
+    pub fn each(actions: &[ActionDef]) -> Vec<(String, &ActionDef)> {
+        let mut all = Vec::new();
+        for (i, a) in actions.iter().enumerate() {
+            let at = format!("actions[{i}]");
+            if let ActionDef::Branch { then, otherwise, .. } = a {
+                all.push((at.clone(), a));
+                all.extend(then.iter().enumerate().map(|(j, t)| (format!("{at}.then[{j}]"), t)));
+                all.extend(otherwise.iter().enumerate().map(|(j, o)| (format!("{at}.otherwise[{j}]"), o)));
+            } else {
+                all.push((at, a));
+            }
+        }
+        all
     }
 }
 
@@ -287,9 +322,21 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
     if p.actions.is_empty() {
         invalid.push(format!("{at}actions"), "a playbook needs at least one action");
     }
-    crate::limits::count(invalid, &format!("{at}actions"), p.actions.len(), crate::limits::ACTIONS, "actions");
-    for (i, a) in p.actions.iter().enumerate() {
-        let at = format!("{at}actions[{i}].");
+    let steps = ActionDef::each(&p.actions).len();
+    crate::limits::count(invalid, &format!("{at}actions"), steps, crate::limits::ACTIONS, "steps");
+    if steps <= crate::limits::ACTIONS {
+        check_actions(&p.actions, &format!("{at}actions"), true, invalid);
+    }
+}
+
+/// Checks a list of steps named `at` (`actions`, `actions[2].then`); a branch's own steps
+/// (`branches` false) cannot branch again.
+fn check_actions(actions: &[ActionDef], at: &str, branches: bool, invalid: &mut Invalid) {
+    if matches!(actions.last(), Some(ActionDef::Wait { .. })) {
+        invalid.push(format!("{at}[{}]", actions.len() - 1), "a wait needs a step after it");
+    }
+    for (i, a) in actions.iter().enumerate() {
+        let at = format!("{at}[{i}].");
         match a {
             ActionDef::Task { title, task_kind, priority, due_days, description } => {
                 crate::limits::required_text(invalid, &format!("{at}title"), Some(title), crate::limits::SUBJECT);
@@ -327,6 +374,21 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
                 crate::limits::required_text(invalid, &format!("{at}url"), Some(url), crate::webhook::MAX_URL);
                 crate::limits::text(invalid, &format!("{at}message"), Some(message), crate::limits::SUBJECT);
             }
+            ActionDef::Wait { days } => days_in_range(invalid, format!("{at}days"), *days),
+            ActionDef::Branch { condition, then, otherwise } => {
+                if !branches {
+                    invalid.push(format!("{at}kind"), "a branch's steps cannot branch again");
+                    continue;
+                }
+                if let Err(e) = expr::parse(condition, &SCHEMA) {
+                    invalid.push(format!("{at}condition"), e.to_string());
+                }
+                if then.is_empty() && otherwise.is_empty() {
+                    invalid.push(format!("{at}then"), "a branch needs a step to take");
+                }
+                check_actions(then, &format!("{at}then"), false, invalid);
+                check_actions(otherwise, &format!("{at}otherwise"), false, invalid);
+            }
         }
     }
 }
@@ -348,14 +410,91 @@ enum Trigger {
     Interaction(Expr),
 }
 
+/// One step of a playbook's program: its actions, waits and branches laid out in order, so that
+/// where a run stands is a step number, and each action's step is part of its idempotency key.
+/// A playbook without branches has its actions' positions as steps.
+#[derive(Debug, Clone)]
+pub enum Op {
+    Do(ActionDef),
+    Wait(u32),
+    /// Goes on at the next step when `condition` holds, else at step `otherwise`.
+    Branch {
+        condition: Expr,
+        text: String,
+        otherwise: usize,
+    },
+    /// Goes on at step `to` (past the `otherwise` steps, at the end of the `then` steps).
+    Jump(usize),
+}
+
+/// What a run does on one day from the step it stands at: the actions and branches it takes,
+/// in order, and the wait it then reaches, if any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Route {
+    pub steps: Vec<Taken>,
+    pub wait: Option<Waits>,
+    /// The lifecycle rule holding the account that day (for a playbook that sets the stage): a
+    /// stage action then fails rather than move it against the rule.
+    pub rule: Option<String>,
+}
+
+/// A step a run took: an action, or a branch with whether its condition held.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Taken {
+    Do(usize),
+    Branch(usize, bool),
+}
+
+/// A wait a run reached: at step `at`, for `days`, going on at step `next`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Waits {
+    pub at: usize,
+    pub days: u32,
+    pub next: usize,
+}
+
+/// Lays `actions` out as steps onto `program`; a branch's own steps (`depth` 1) are laid out
+/// once more and no deeper.
+fn lay_out(actions: &[ActionDef], depth: u8, program: &mut Vec<Op>) -> Result<(), String> {
+    for a in actions {
+        match a {
+            ActionDef::Wait { days } => program.push(Op::Wait(*days)),
+            ActionDef::Branch { condition, then, otherwise } => {
+                if depth > 0 {
+                    return Err("a branch's steps cannot branch again".into());
+                }
+                let condition_expr = expr::parse(condition, &SCHEMA).map_err(|e| format!("branch condition: {e}"))?;
+                let at = program.len();
+                program.push(Op::Branch { condition: condition_expr, text: condition.clone(), otherwise: 0 });
+                lay_out(then, depth + 1, program)?;
+                let jump = program.len();
+                program.push(Op::Jump(0));
+                let else_at = program.len();
+                lay_out(otherwise, depth + 1, program)?;
+                let end = program.len();
+                program[jump] = Op::Jump(end);
+                if let Op::Branch { otherwise, .. } = &mut program[at] {
+                    *otherwise = else_at;
+                }
+            }
+            other => program.push(Op::Do(other.clone())),
+        }
+    }
+    Ok(())
+}
+
 /// A checked playbook ready for the pass, at one version.
 #[derive(Clone)]
 pub struct Playbook {
     pub id: i64,
     pub version: i64,
     pub def: PlaybookDef,
+    /// Only its waiting runs go on (an older version than the one in force): its trigger is not
+    /// stepped.
+    pub resume_only: bool,
     trigger: std::sync::Arc<Trigger>,
     condition: Option<Expr>,
+    program: std::sync::Arc<Vec<Op>>,
 }
 
 impl std::fmt::Debug for Playbook {
@@ -410,7 +549,10 @@ pub struct Why {
 pub enum Act {
     /// The trigger has held `held` days since `occurrence` (its first day) and the condition holds:
     /// do the actions. `values` are what made it fire.
-    Fire { occurrence: NaiveDate, values: Value },
+    /// `route` is what it does that day (filled in by the pass, which reads the account).
+    Fire { occurrence: NaiveDate, values: Value, route: Route },
+    /// A run of this version for the occurrence waited until today: it goes on from step `from`.
+    Resume { occurrence: NaiveDate, from: usize, route: Route },
     /// The trigger has not held for `close_after_days` since it fired: close its open tasks.
     Close,
 }
@@ -446,7 +588,17 @@ impl Playbook {
             .map(|c| expr::parse(c, &SCHEMA))
             .transpose()
             .map_err(|e| format!("condition: {e}"))?;
-        Ok(Playbook { id, version, def, trigger: std::sync::Arc::new(trigger), condition })
+        let mut program = Vec::new();
+        lay_out(&def.actions, 0, &mut program)?;
+        Ok(Playbook {
+            id,
+            version,
+            def,
+            resume_only: false,
+            trigger: std::sync::Arc::new(trigger),
+            condition,
+            program: std::sync::Arc::new(program),
+        })
     }
 
     /// The expressions it evaluates (what the pass must load for them).
@@ -455,7 +607,67 @@ impl Playbook {
         if let Trigger::Condition(e) | Trigger::Event(_, e) | Trigger::Interaction(e) = &*self.trigger {
             all.push(e);
         }
+        all.extend(self.program.iter().filter_map(|op| match op {
+            Op::Branch { condition, .. } => Some(condition),
+            _ => None,
+        }));
         all
+    }
+
+    /// Its steps, in order.
+    pub fn program(&self) -> &[Op] {
+        &self.program
+    }
+
+    /// The action at step `at`.
+    pub fn action(&self, at: usize) -> Option<&ActionDef> {
+        match self.program.get(at) {
+            Some(Op::Do(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// What a run does on a day from step `from`: it takes the steps in order, each branch as
+    /// its condition reads the account that day (`env`; without one, a branch goes the
+    /// `otherwise` way — callers pass one whenever [`Playbook::branches_from`] says so), until
+    /// it reaches a wait or its end. Steps only ever jump forward, so each is visited once.
+    pub fn route(&self, from: usize, env: Option<&AccountDay>) -> Route {
+        let mut route = Route::default();
+        let mut pc = from;
+        while let Some(op) = self.program.get(pc) {
+            match op {
+                Op::Do(_) => {
+                    route.steps.push(Taken::Do(pc));
+                    pc += 1;
+                }
+                Op::Wait(days) => {
+                    route.wait = Some(Waits { at: pc, days: *days, next: pc + 1 });
+                    break;
+                }
+                Op::Branch { condition, otherwise, .. } => {
+                    let holds = env.is_some_and(|env| condition.eval(env));
+                    route.steps.push(Taken::Branch(pc, holds));
+                    pc = if holds { pc + 1 } else { *otherwise };
+                }
+                Op::Jump(to) => pc = (*to).max(pc + 1),
+            }
+        }
+        route
+    }
+
+    /// Whether a run from step `from` reaches a branch before a wait: what it does then depends
+    /// on the account's facts of the day.
+    pub fn branches_from(&self, from: usize) -> bool {
+        let mut pc = from;
+        while let Some(op) = self.program.get(pc) {
+            match op {
+                Op::Do(_) => pc += 1,
+                Op::Wait(_) => return false,
+                Op::Branch { .. } => return true,
+                Op::Jump(to) => pc = (*to).max(pc + 1),
+            }
+        }
+        false
     }
 
     /// The usage event it waits for, when its trigger is one: acted on as events arrive, not in
@@ -470,7 +682,7 @@ impl Playbook {
     /// Whether one of its actions sets the stage (its firings then say which lifecycle rule, if
     /// any, holds the account: `lifecycle_rule`).
     pub fn sets_stage(&self) -> bool {
-        self.def.actions.iter().any(|a| matches!(a, ActionDef::Stage { .. }))
+        self.program.iter().any(|op| matches!(op, Op::Do(ActionDef::Stage { .. })))
     }
 
     /// Whether it acts as interactions are logged.
@@ -528,6 +740,7 @@ impl Playbook {
         let held_days = since.map_or(0, |s| (day - s).num_days() + 1);
         let reason = match (&act, held) {
             (Some(Act::Fire { .. }), _) => "it fired".to_owned(),
+            (Some(Act::Resume { .. }), _) => "a run of it went on after a wait".to_owned(),
             (Some(Act::Close), _) => {
                 "its trigger had cleared for the closing margin: it closed its open tasks".to_owned()
             }
@@ -627,7 +840,7 @@ impl Playbook {
         if let Some(map) = values.as_object_mut() {
             map.insert("held_days".into(), json!(held));
         }
-        Some(Act::Fire { occurrence: since, values })
+        Some(Act::Fire { occurrence: since, values, route: Route::default() })
     }
 }
 
@@ -765,12 +978,12 @@ title = "Reach out"
             let env = AccountDay::new(&facts, ctx);
             let holds = |key: &str| key == "big" && inside(d);
             let seen = Seen { scored: None, in_segment: &holds };
-            if let Some(Act::Fire { occurrence, values }) =
+            if let Some(Act::Fire { occurrence, values, .. }) =
                 segment.step(&mut in_seg, day(d), segment.observe(&env, seen), || true)
             {
                 by_segment.push((d, occurrence, values["segment"].clone()));
             }
-            if let Some(Act::Fire { occurrence, values }) =
+            if let Some(Act::Fire { occurrence, values, .. }) =
                 stage.step(&mut in_stage, day(d), stage.observe(&env, seen), || true)
             {
                 by_stage.push((d, occurrence, values["stage"].clone()));
@@ -817,7 +1030,7 @@ title = "Reach out"
         }
         // Red again from day 5: the 7th red day is day 11. Green from day 14: closed on day 16.
         assert_eq!(fired.len(), 2, "{fired:?}");
-        let Act::Fire { occurrence, values } = &fired[0].1 else { panic!("{fired:?}") };
+        let Act::Fire { occurrence, values, .. } = &fired[0].1 else { panic!("{fired:?}") };
         assert_eq!((fired[0].0, *occurrence), (11, day(5)));
         assert_eq!(values["score"], "20");
         assert_eq!(values["held_days"], 7);

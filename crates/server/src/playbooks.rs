@@ -6,7 +6,7 @@ use crate::cause::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::refused::Outcome;
 use chrono::{Days, NaiveDate};
-use keepwell_core::playbook::{Act, Playbook, PlaybookDef};
+use keepwell_core::playbook::{Act, ActionDef, Playbook, PlaybookDef, Route, Taken};
 use keepwell_core::Invalid;
 use keepwell_store::health::Change;
 use keepwell_store::playbooks::StoredPlaybook;
@@ -74,12 +74,10 @@ pub async fn start(
     invalid.into_result(()).map_err(ApiError::Invalid)?;
     let p = stored(store, key).await?;
     let playbook = compiled(&p)?;
-    let mut ruled = std::collections::HashMap::new();
-    if playbook.sets_stage() && s.account_ids.len() <= keepwell_store::playbooks::STARTED {
-        ruled = store.judge(reporting, &playbook, &s.account_ids, today).await?.ruled;
-    }
+    // A start ignores the playbook's condition; its branches and a lifecycle rule read the day.
+    let judged = store.judge(reporting, &playbook, &s.account_ids, today).await?;
     let started = caller
-        .decide(store, async |w| keepwell_store::playbooks::start(w, &playbook, &s.account_ids, today, &ruled).await)
+        .decide(store, async |w| keepwell_store::playbooks::start(w, &playbook, &s.account_ids, today, &judged).await)
         .await?;
     let mut already: Vec<i64> = s.account_ids.iter().copied().filter(|a| !started.contains(a)).collect();
     already.sort_unstable();
@@ -180,12 +178,18 @@ pub async fn preview(store: &Store, reporting: &str, key: &str, today: NaiveDate
     // One look-back answers both: enrolling only new occurrences leaves out today's acts for the
     // accounts whose run had already fired in it.
     let sim = store.simulate_playbook(reporting, playbook.clone(), (today, today), true).await?;
-    let fired: Vec<i64> =
-        sim.acts.iter().filter(|(_, _, a)| matches!(a, Act::Fire { .. })).map(|(_, account, _)| *account).collect();
-    let new = fired.iter().filter(|a| !sim.already.contains(a)).count();
-    let per_fire =
-        playbook.def.actions.iter().filter(|a| matches!(a, keepwell_core::playbook::ActionDef::Task { .. })).count();
-    Ok(Preview { day: today, existing: fired.len(), new, tasks: fired.len() * per_fire })
+    let (mut existing, mut new, mut tasks) = (0, 0, 0);
+    for (_, account, act) in &sim.acts {
+        let Act::Fire { route, .. } = act else { continue };
+        existing += 1;
+        new += usize::from(!sim.already.contains(account));
+        tasks += route
+            .steps
+            .iter()
+            .filter(|t| matches!(t, Taken::Do(at) if matches!(playbook.action(*at), Some(ActionDef::Task { .. }))))
+            .count();
+    }
+    Ok(Preview { day: today, existing, new, tasks })
 }
 
 /// One thing a simulated playbook would have done.
@@ -194,15 +198,19 @@ pub struct SimulatedAct {
     pub day: NaiveDate,
     pub account_id: i64,
     pub account_name: String,
-    /// `fire` (its actions) or `close` (its open tasks).
+    /// `fire` (its first steps), `resume` (a run going on after a wait) or `close` (its open
+    /// tasks).
     pub act: String,
     /// The first day of the run of days its trigger held.
     pub occurrence: Option<NaiveDate>,
     /// What made it fire.
     #[schema(value_type = Option<Object>)]
     pub values: Option<serde_json::Value>,
-    /// The actions it would take, in words.
+    /// The steps it would take that day, in words.
     pub actions: Vec<String>,
+    /// What it would do that day, step by step (the pages say it in the member's language).
+    #[serde(skip)]
+    pub route: Route,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -268,26 +276,16 @@ pub async fn simulate(
         .take(kept)
         .map(|(day, account, act)| {
             let account_name = names.get(&account).cloned().unwrap_or_default();
-            match act {
-                Act::Fire { occurrence, values } => SimulatedAct {
-                    day,
-                    account_id: account,
-                    account_name,
-                    act: "fire".into(),
-                    occurrence: Some(occurrence),
-                    values: Some(values),
-                    actions: playbook.def.actions.iter().map(|a| describe(a, day)).collect(),
-                },
-                Act::Close => SimulatedAct {
-                    day,
-                    account_id: account,
-                    account_name,
-                    act: "close".into(),
-                    occurrence: None,
-                    values: None,
-                    actions: vec!["close its open tasks".into()],
-                },
-            }
+            let (act, occurrence, values, route) = match act {
+                Act::Fire { occurrence, values, route } => ("fire", Some(occurrence), Some(values), route),
+                Act::Resume { occurrence, route, .. } => ("resume", Some(occurrence), None, route),
+                Act::Close => ("close", None, None, Route::default()),
+            };
+            let actions = match act {
+                "close" => vec!["close its open tasks".into()],
+                _ => route_words(&playbook, &route, day),
+            };
+            SimulatedAct { day, account_id: account, account_name, act: act.into(), occurrence, values, actions, route }
         })
         .collect::<Vec<SimulatedAct>>();
     let json: Vec<serde_json::Value> = data.iter().map(|a| serde_json::to_value(a).unwrap_or_default()).collect();
@@ -313,9 +311,33 @@ pub async fn simulate(
     })
 }
 
+/// What a route does on `day`, step by step, in words.
+fn route_words(p: &Playbook, route: &Route, day: NaiveDate) -> Vec<String> {
+    let mut words: Vec<String> = route
+        .steps
+        .iter()
+        .map(|t| match *t {
+            Taken::Do(at) => p.action(at).map(|a| describe(a, day)).unwrap_or_default(),
+            Taken::Branch(at, holds) => {
+                let condition = match p.program().get(at) {
+                    Some(keepwell_core::playbook::Op::Branch { text, .. }) => text.as_str(),
+                    _ => "",
+                };
+                format!(
+                    "{condition:?} {}",
+                    if holds { "holds: its then steps" } else { "does not hold: its otherwise steps" }
+                )
+            }
+        })
+        .collect();
+    if let Some(w) = route.wait {
+        words.push(format!("wait until {}", day + Days::new(u64::from(w.days))));
+    }
+    words
+}
+
 /// An action in words, as of the day it would be taken.
-fn describe(a: &keepwell_core::playbook::ActionDef, day: NaiveDate) -> String {
-    use keepwell_core::playbook::ActionDef;
+fn describe(a: &ActionDef, day: NaiveDate) -> String {
     match a {
         ActionDef::Task { title, task_kind, due_days, .. } => match due_days {
             Some(d) => format!("{task_kind} task {title:?} for the owner, due {}", day + Days::new(u64::from(*d))),
@@ -328,6 +350,8 @@ fn describe(a: &keepwell_core::playbook::ActionDef, day: NaiveDate) -> String {
         ActionDef::Assign { member } => format!("make {member} the owner"),
         ActionDef::Stage { stage } => format!("move to stage {stage} (unless a lifecycle rule holds the account)"),
         ActionDef::Webhook { url, .. } => format!("call the webhook {}", keepwell_core::webhook::origin_only(url)),
+        ActionDef::Wait { days } => format!("wait {days} days"),
+        ActionDef::Branch { condition, .. } => format!("branch on {condition:?}"),
     }
 }
 

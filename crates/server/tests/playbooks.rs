@@ -22,7 +22,8 @@ on_both_backends!(
     an_enabled_playbook_is_edited_as_a_draft_and_started_by_hand,
     a_usage_event_triggers_a_playbook_within_seconds_once_a_day,
     an_interaction_logged_triggers_a_playbook_as_it_is_logged,
-    a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules
+    a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules,
+    a_run_waits_then_branches_at_the_version_it_started_with
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -592,4 +593,125 @@ async fn a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules(app: TestApp
         refused.to_string().contains("backwards moves adoption → onboarding, onwards moves onboarding → adoption"),
         "{refused}"
     );
+}
+
+/// Steps with a wait and a branch: the steps before the wait on the day it fires, the rest the
+/// day the wait ends — at the version the run started with, whatever was published meanwhile —
+/// each branch as the account reads that day; a tick run again does nothing more; switching the
+/// playbook off stops the runs that wait. What does not check names its step.
+async fn a_run_waits_then_branches_at_the_version_it_started_with(app: TestApp) {
+    let ids =
+        accounts(&app, vec![json!({"name": "Big", "employees": 500}), json!({"name": "Small", "employees": 5})]).await;
+    let (big, small) = (ids[0], ids[1]);
+    let def = |then: &str, otherwise: &str| {
+        json!({"key": "follow-up", "name": "Follow up", "reenrol": "once",
+        "trigger": {"kind": "condition", "condition": "employees > 0"},
+        "actions": [
+            {"kind": "task", "title": "Welcome call", "task_kind": "onboarding"},
+            {"kind": "wait", "days": 2},
+            {"kind": "branch", "condition": "employees >= 100",
+             "then": [{"kind": "tag", "tag": then}], "otherwise": [{"kind": "tag", "tag": otherwise}]},
+            {"kind": "task", "title": "Check in", "task_kind": "onboarding", "due_days": 1}
+        ]})
+    };
+    let refused = [
+        (json!([{"kind": "tag", "tag": "t"}, {"kind": "wait", "days": 2}]), "actions[1]"),
+        (json!([{"kind": "wait", "days": 0}, {"kind": "tag", "tag": "t"}]), "actions[0].days"),
+        (
+            json!([{"kind": "branch", "condition": "mrr > 0", "then": [{"kind": "branch", "condition": "mrr > 1",
+                "then": [{"kind": "tag", "tag": "t"}]}]}]),
+            "actions[0].then[0].kind",
+        ),
+        (
+            json!([{"kind": "branch", "condition": "mrr >", "then": [{"kind": "tag", "tag": "t"}]}]),
+            "actions[0].condition",
+        ),
+        (
+            json!([{"kind": "branch", "condition": "mrr > 0", "then": [{"kind": "assign", "member": "nobody@x.io"}]}]),
+            "actions[0].then[0].member",
+        ),
+    ];
+    for (actions, field) in refused {
+        let mut body = def("a", "b");
+        body["actions"] = actions;
+        let (status, answer) = app.post("/api/v1/playbooks", &app.admin, body).await;
+        assert_eq!((status, common::fields(&answer)), (422, vec![field.to_owned()]), "{answer}");
+    }
+    let (status, saved) = app.post("/api/v1/playbooks", &app.admin, def("big", "small")).await;
+    assert_eq!(status, 201, "{saved}");
+    let (status, on) = app.patch("/api/v1/playbooks/follow-up", &app.admin, json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{on}");
+    let today = app.store.clock().today();
+    let day = |n: u64| today + Days::new(n);
+    let titles = async |account: i64| {
+        let mut t: Vec<String> =
+            open_tasks(&app, account).await.iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect();
+        t.sort();
+        t
+    };
+    let tags = async |id: i64| app.get(&format!("/api/v1/accounts/{id}"), &app.admin).await.1["tags"].clone();
+    assert_eq!(titles(big).await, ["Welcome call"]);
+    let (_, runs) = app.get("/api/v1/playbooks/follow-up/runs", &app.admin).await;
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
+    assert_eq!(runs[0]["waiting_until"], json!(day(2)), "{runs}");
+    let steps = |run: &Value| -> Vec<(i64, String, String)> {
+        run["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (a["step"].as_i64().unwrap(), a["kind"].as_str().unwrap().into(), a["outcome"].as_str().unwrap().into())
+            })
+            .collect()
+    };
+    assert_eq!(steps(&runs[0]), [(0, "task".into(), "done".into()), (1, "wait".into(), "waiting".into())]);
+    let (c, _) = common::logged_in(&app, "lead@team.io", Role::Manager).await;
+    let (status, page) = common::page(&c, &app, "/playbooks/follow-up").await;
+    assert_eq!(status, 200);
+    assert_eq!(page.matches("waiting until").count(), 2, "both runs wait: {page}");
+
+    // A new version published meanwhile: the waiting runs go on at theirs.
+    let (status, drafted) = app.post("/api/v1/playbooks", &app.admin, def("large", "little")).await;
+    assert_eq!(status, 200, "{drafted}");
+    let (status, published) = app.post("/api/v1/playbooks/follow-up/publish", &app.admin, json!({})).await;
+    assert_eq!((status, published["version"].as_i64()), (200, Some(2)), "{published}");
+    tick(&app, day(1)).await;
+    assert_eq!((titles(big).await, tags(big).await), (vec!["Welcome call".to_owned()], json!([])));
+    tick(&app, day(2)).await;
+    assert_eq!(titles(big).await, ["Check in", "Welcome call"]);
+    assert_eq!((tags(big).await, tags(small).await), (json!(["big"]), json!(["small"])));
+    let check_in = open_tasks(&app, small).await.into_iter().find(|t| t["title"] == "Check in").unwrap();
+    assert_eq!(check_in["due_on"], json!(day(3)), "due a day after the day it was taken: {check_in}");
+    tick(&app, day(2)).await;
+    assert_eq!(titles(big).await.len(), 2, "a tick again does nothing more");
+    let (_, runs) = app.get(&format!("/api/v1/playbooks/follow-up/runs?account_id={small}"), &app.admin).await;
+    let run = &runs.as_array().unwrap()[0];
+    assert_eq!((run["version"].as_i64(), run["waiting_until"].is_null()), (Some(1), true), "{run}");
+    assert_eq!(
+        steps(run),
+        [
+            (0, "task".into(), "done".into()),
+            (1, "wait".into(), "done".into()),
+            (2, "branch".into(), "done".into()),
+            (5, "tag".into(), "done".into()),
+            (6, "task".into(), "done".into())
+        ]
+    );
+    assert_eq!(run["actions"][2]["detail"], "the condition \"employees >= 100\" did not hold: its otherwise steps");
+
+    // A run of the new version that waits when the playbook is switched off stops there.
+    let late = accounts(&app, vec![json!({"name": "Late", "employees": 900})]).await[0];
+    tick(&app, day(3)).await;
+    assert_eq!(titles(late).await, ["Welcome call"]);
+    let (status, off) = app.patch("/api/v1/playbooks/follow-up", &app.admin, json!({"enabled": false})).await;
+    assert_eq!(status, 200, "{off}");
+    let (_, runs) = app.get(&format!("/api/v1/playbooks/follow-up/runs?account_id={late}"), &app.admin).await;
+    let run = &runs.as_array().unwrap()[0];
+    assert_eq!((run["version"].as_i64(), run["waiting_until"].is_null()), (Some(2), true), "{run}");
+    assert_eq!(steps(run)[1], (1, "wait".into(), "stopped".into()), "{run}");
+    let (status, on) =
+        app.patch("/api/v1/playbooks/follow-up", &app.admin, json!({"enabled": true, "enrol": "new"})).await;
+    assert_eq!(status, 200, "{on}");
+    tick(&app, day(5)).await;
+    assert_eq!((titles(late).await.len(), tags(late).await), (1, json!([])), "a stopped run stays stopped");
 }

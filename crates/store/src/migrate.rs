@@ -138,6 +138,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_playbook_actions.sql"),
         postgres: include_str!("../migrations/postgres/0021_playbook_actions.sql"),
     },
+    Migration {
+        version: 22,
+        name: "playbook_waits",
+        sqlite: include_str!("../migrations/sqlite/0022_playbook_waits.sql"),
+        postgres: include_str!("../migrations/postgres/0022_playbook_waits.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -381,6 +387,11 @@ mod tests {
             21,
             "cbcb91dd9e1dba4a29ef7b7a9fc4bd5aed5c803133776847ff6e2531ce3f0758",
             "cbcb91dd9e1dba4a29ef7b7a9fc4bd5aed5c803133776847ff6e2531ce3f0758",
+        ),
+        (
+            22,
+            "1bc7498359f54e5cf4c96659d8307d79235ca8c713b83d17939670b5e833831f",
+            "1bc7498359f54e5cf4c96659d8307d79235ca8c713b83d17939670b5e833831f",
         ),
     ];
 

@@ -7,8 +7,8 @@ use crate::health::Change;
 use crate::sql::{corrupt, opt_text, text};
 use crate::{get_opt_i64, Result, Store, StoreError, Tx, Write};
 use chrono::NaiveDate;
-use keepwell_core::facts::Enrolment;
-use keepwell_core::playbook::{check_playbook, Act, ActionDef, Playbook, PlaybookDef};
+use keepwell_core::facts::{Enrolment, Waiting};
+use keepwell_core::playbook::{check_playbook, Act, ActionDef, Playbook, PlaybookDef, Route, Taken};
 use keepwell_core::task::{Kind, Priority, Status, TaskInput};
 use keepwell_core::Invalid;
 use serde::Serialize;
@@ -246,6 +246,21 @@ pub async fn switch(
     .execute(&mut *w.tx)
     .await?;
     sqlx::query("DELETE FROM playbook_enrolments WHERE playbook_id = $1").bind(before.id).execute(&mut *w.tx).await?;
+    if !enabled {
+        // Its waiting runs stop here: switched on again, it starts afresh.
+        sqlx::query(
+            "UPDATE playbook_actions SET outcome = 'stopped', detail = $1 WHERE outcome = 'waiting' AND run_id IN \
+             (SELECT id FROM playbook_runs WHERE playbook_id = $2 AND resume_on IS NOT NULL)",
+        )
+        .bind(format!("stopped: {} switched the playbook off", w.actor.label))
+        .bind(before.id)
+        .execute(&mut *w.tx)
+        .await?;
+        sqlx::query("UPDATE playbook_runs SET next_step = NULL, resume_on = NULL WHERE playbook_id = $1 AND resume_on IS NOT NULL")
+            .bind(before.id)
+            .execute(&mut *w.tx)
+            .await?;
+    }
     if enabled {
         let rows: Vec<(i64, i64, Enrolment)> = seed.iter().map(|(a, e)| (before.id, *a, *e)).collect();
         write_enrolments(&mut w.tx, w.backend, &rows).await?;
@@ -386,15 +401,18 @@ pub struct Run {
     /// What made it fire.
     #[schema(value_type = Object)]
     pub values: serde_json::Value,
+    /// The day it goes on after a wait; none when it has nothing left to wait for.
+    pub waiting_until: Option<NaiveDate>,
     pub actions: Vec<RunAction>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunAction {
     pub step: i64,
-    /// `task`, `tag`, `untag`, `notify`, `assign` or `webhook`.
+    /// `task`, `tag`, `untag`, `notify`, `assign`, `stage`, `webhook`, `branch` (the way it
+    /// went) or `wait`.
     pub kind: String,
-    /// `done` or `failed`.
+    /// `done` or `failed`; a wait is `waiting` (until its day) or `stopped` (switched off).
     pub outcome: String,
     /// What it did, or the error.
     pub detail: Option<String>,
@@ -433,6 +451,63 @@ impl Store {
         Ok(out)
     }
 
+    /// What the pass that acts steps: the enabled playbooks, and the older versions of them whose
+    /// runs still wait (those go on at the version they started with; their triggers are no
+    /// longer stepped).
+    pub async fn acting_playbooks(&self) -> Result<Vec<Playbook>> {
+        let mut out = self.enabled_playbooks().await?;
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let ids = out.iter().map(|p| p.id.to_string()).collect::<Vec<_>>().join(",");
+        let rows = sqlx::query(&format!(
+            "SELECT v.playbook_id, v.version, v.definition FROM playbook_versions v WHERE v.playbook_id IN ({ids}) \
+             AND EXISTS (SELECT 1 FROM playbook_runs r WHERE r.playbook_id = v.playbook_id AND r.version = v.version \
+             AND r.resume_on IS NOT NULL)"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        for r in &rows {
+            let (id, version): (i64, i64) = (r.try_get("playbook_id")?, r.try_get("version")?);
+            if out.iter().any(|p| p.id == id && p.version == version) {
+                continue;
+            }
+            let def: PlaybookDef =
+                serde_json::from_str(&text(r, "definition")?).map_err(|_| corrupt("playbook version"))?;
+            let mut older =
+                Playbook::compile(id, version, def).map_err(|e| corrupt(&format!("playbook version: {e}")))?;
+            older.resume_only = true;
+            out.push(older);
+        }
+        Ok(out)
+    }
+
+    /// The runs of `playbooks` that wait, by account.
+    pub async fn waiting_runs(&self, playbooks: &[i64]) -> Result<HashMap<i64, Vec<Waiting>>> {
+        let mut out: HashMap<i64, Vec<Waiting>> = HashMap::new();
+        if playbooks.is_empty() {
+            return Ok(out);
+        }
+        let ids = playbooks.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let rows = sqlx::query(&format!(
+            "SELECT playbook_id, version, account_id, occurrence, next_step, resume_on FROM playbook_runs \
+             WHERE resume_on IS NOT NULL AND playbook_id IN ({ids})"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        for r in &rows {
+            let next: i64 = r.try_get("next_step")?;
+            out.entry(r.try_get("account_id")?).or_default().push(Waiting {
+                playbook: r.try_get("playbook_id")?,
+                version: r.try_get("version")?,
+                occurrence: crate::sql::day(r, "occurrence")?,
+                next: usize::try_from(next).map_err(|_| corrupt("run step"))?,
+                on: crate::sql::day(r, "resume_on")?,
+            });
+        }
+        Ok(out)
+    }
+
     /// Where `playbooks` stand with every account: account → playbook id → enrolment (one bulk
     /// read per playbook: a pass reads them all).
     pub async fn enrolments(&self, playbooks: &[i64]) -> Result<HashMap<i64, HashMap<i64, Enrolment>>> {
@@ -463,7 +538,7 @@ impl Store {
     /// The latest runs, newest first: of one playbook, of one account, or both.
     pub async fn playbook_runs(&self, key: Option<&str>, account: Option<i64>, limit: i64) -> Result<Vec<Run>> {
         let mut sql = crate::sql::Sql::new(
-            "SELECT r.id, p.key, r.version, r.account_id, a.name, r.occurrence, r.day, r.trigger_values \
+            "SELECT r.id, p.key, r.version, r.account_id, a.name, r.occurrence, r.day, r.trigger_values, r.resume_on \
              FROM playbook_runs r JOIN playbooks p ON p.id = r.playbook_id JOIN accounts a ON a.id = r.account_id WHERE 1 = 1",
         );
         if let Some(key) = key {
@@ -510,6 +585,7 @@ impl Store {
                 occurrence: crate::sql::day(r, "occurrence")?,
                 day: crate::sql::day(r, "day")?,
                 values: serde_json::from_str(&text(r, "trigger_values")?).map_err(|_| corrupt("run values"))?,
+                waiting_until: opt_text(r, "resume_on")?.map(|d| d.parse()).transpose().map_err(|_| corrupt("run"))?,
                 actions: actions.remove(&id).unwrap_or_default(),
             });
         }
@@ -523,7 +599,10 @@ impl Store {
 pub(crate) async fn act(w: &mut Write, p: &Playbook, account: i64, day: NaiveDate, act: &Act) -> Result<()> {
     let actor = std::mem::replace(&mut w.actor, as_playbook(p));
     let done = match act {
-        Act::Fire { occurrence, values } => fire(w, p, account, day, *occurrence, values).await.map(|_| ()),
+        Act::Fire { occurrence, values, route } => {
+            fire(w, p, (account, day, *occurrence), values, route).await.map(|_| ())
+        }
+        Act::Resume { occurrence, from, route } => resume(w, p, (account, day, *occurrence), *from, route).await,
         Act::Close => close(w, p, account).await,
     };
     w.actor = actor;
@@ -535,21 +614,21 @@ fn as_playbook(p: &Playbook) -> crate::Actor {
     crate::Actor::system(&format!("playbook:{}", p.def.key))
 }
 
-/// [`fire`] as the playbook, with the lifecycle rule holding the account (if any) in its values,
-/// whoever the write's actor is: a manual start's member, the event job.
+/// [`fire`] as the playbook, whoever the write's actor is (a manual start's member, the event
+/// job), with the lifecycle rule holding the account (if any) in its values.
 async fn fire_as_playbook(
     w: &mut Write,
     p: &Playbook,
-    (account, day, occurrence): (i64, NaiveDate, NaiveDate),
+    at: (i64, NaiveDate, NaiveDate),
     values: &serde_json::Value,
-    rule: Option<&String>,
+    route: &Route,
 ) -> Result<bool> {
     let mut values = values.clone();
-    if let (Some(rule), Some(map)) = (rule, values.as_object_mut()) {
+    if let (Some(rule), Some(map)) = (&route.rule, values.as_object_mut()) {
         map.insert("lifecycle_rule".into(), rule.clone().into());
     }
     let actor = std::mem::replace(&mut w.actor, as_playbook(p));
-    let fired = fire(w, p, account, day, occurrence, &values).await;
+    let fired = fire(w, p, at, &values, route).await;
     w.actor = actor;
     fired
 }
@@ -566,7 +645,7 @@ pub async fn start(
     p: &Playbook,
     accounts: &[i64],
     day: NaiveDate,
-    ruled: &HashMap<i64, String>,
+    judged: &crate::health::Judged,
 ) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = accounts.to_vec();
     ids.sort_unstable();
@@ -591,7 +670,7 @@ pub async fn start(
     let values = serde_json::json!({"manual": true, "by": w.actor.label});
     let mut started = Vec::new();
     for a in &ids {
-        if fire_as_playbook(w, p, (*a, day, day), &values, ruled.get(a)).await? {
+        if fire_as_playbook(w, p, (*a, day, day), &values, &judged.route(p, *a)).await? {
             started.push(*a);
         }
     }
@@ -600,27 +679,30 @@ pub async fn start(
     Ok(started)
 }
 
-/// Does a firing's actions once: false when the run of this version, account and occurrence was
-/// already recorded (nothing is done again).
-async fn fire(
-    w: &mut Write,
-    p: &Playbook,
-    account: i64,
-    day: NaiveDate,
-    occurrence: NaiveDate,
-    values: &serde_json::Value,
-) -> Result<bool> {
-    // The owner as actions address them: a member since disabled is no one to task or tell.
-    let Some(row) = sqlx::query(
+/// The account's owner as actions address it (a member since disabled is no one to task or
+/// tell) and its name; None when there is no such account.
+async fn owner_and_name(w: &mut Write, account: i64) -> Result<Option<(Option<i64>, String)>> {
+    let row = sqlx::query(
         "SELECT CASE WHEN u.disabled_at IS NULL THEN a.owner_id END AS owner_id, a.name FROM accounts a \
          LEFT JOIN users u ON u.id = a.owner_id WHERE a.id = $1",
     )
     .bind(account)
     .fetch_optional(&mut *w.tx)
-    .await?
-    else {
-        return Ok(false);
-    };
+    .await?;
+    row.map(|r| Ok((get_opt_i64(&r, "owner_id")?, text(&r, "name")?))).transpose()
+}
+
+/// Records a run of `p` for (account, day it fired, occurrence) and takes its route once: false
+/// when the run of this version, account and occurrence was already recorded (nothing is done
+/// again).
+async fn fire(
+    w: &mut Write,
+    p: &Playbook,
+    (account, day, occurrence): (i64, NaiveDate, NaiveDate),
+    values: &serde_json::Value,
+    route: &Route,
+) -> Result<bool> {
+    let Some((owner, name)) = owner_and_name(w, account).await? else { return Ok(false) };
     let run = sqlx::query(
         "INSERT INTO playbook_runs (playbook_id, version, account_id, occurrence, day, trigger_values, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (playbook_id, version, account_id, occurrence) DO NOTHING RETURNING id",
@@ -635,13 +717,90 @@ async fn fire(
     .fetch_optional(&mut *w.tx)
     .await?;
     let Some(run) = run else { return Ok(false) };
-    let run: i64 = run.try_get("id")?;
-    let mut owner = get_opt_i64(&row, "owner_id")?;
-    let name = text(&row, "name")?;
     let why = format!("Playbook {:?} fired on {day}: {}.", p.def.name, summary(values));
-    for (step, action) in p.def.actions.iter().enumerate() {
-        let key = format!("{}:{}:{account}:{occurrence}:{step}", p.def.key, p.version);
-        let fired = Fired { p, account: (account, &name), day, occurrence, values, why: &why, key: &key };
+    let fired = Fired { p, run: run.try_get("id")?, account: (account, &name), day, occurrence, values, why: &why };
+    take(w, &fired, owner, route).await?;
+    Ok(true)
+}
+
+/// Goes on with the run of `p` for (account, today, occurrence) that waited at step `from`: its
+/// wait is done and it takes `route`, once — a run that is not waiting there (stopped, or gone
+/// on already) does nothing.
+async fn resume(
+    w: &mut Write,
+    p: &Playbook,
+    (account, day, occurrence): (i64, NaiveDate, NaiveDate),
+    from: usize,
+    route: &Route,
+) -> Result<()> {
+    let Some(row) = sqlx::query(
+        "UPDATE playbook_runs SET next_step = NULL, resume_on = NULL WHERE playbook_id = $1 AND version = $2 \
+         AND account_id = $3 AND occurrence = $4 AND next_step = $5 RETURNING id, day, trigger_values",
+    )
+    .bind(p.id)
+    .bind(p.version)
+    .bind(account)
+    .bind(occurrence.to_string())
+    .bind(from as i64)
+    .fetch_optional(&mut *w.tx)
+    .await?
+    else {
+        return Ok(());
+    };
+    let run: i64 = row.try_get("id")?;
+    sqlx::query("UPDATE playbook_actions SET outcome = 'done', detail = $1 WHERE run_id = $2 AND outcome = 'waiting'")
+        .bind(format!("waited until {day}"))
+        .bind(run)
+        .execute(&mut *w.tx)
+        .await?;
+    let values: serde_json::Value =
+        serde_json::from_str(&text(&row, "trigger_values")?).map_err(|_| corrupt("run values"))?;
+    let Some((owner, name)) = owner_and_name(w, account).await? else { return Ok(()) };
+    let fired_on = crate::sql::day(&row, "day")?;
+    let why = format!("Playbook {:?} fired on {fired_on}: {}; it went on on {day}.", p.def.name, summary(&values));
+    let fired = Fired { p, run, account: (account, &name), day, occurrence, values: &values, why: &why };
+    take(w, &fired, owner, route).await
+}
+
+/// Takes a run's route for the day: each action once (its step's idempotency key), each branch
+/// recorded with the way it went, and the wait it reaches recorded as waiting until its day.
+async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Route) -> Result<()> {
+    let (p, (account, _), day, at) = (f.p, f.account, f.day, w.at);
+    let record = |step: usize, kind: &'static str, outcome: &'static str, detail: String, task: Option<i64>| {
+        sqlx::query(
+            "INSERT INTO playbook_actions (run_id, step, idempotency_key, kind, outcome, detail, task_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(f.run)
+        .bind(step as i64)
+        .bind(format!("{}:{}:{account}:{}:{step}", p.def.key, p.version, f.occurrence))
+        .bind(kind)
+        .bind(outcome)
+        .bind(detail)
+        .bind(task)
+        .bind(at)
+    };
+    for taken in &route.steps {
+        let (step, action) = match *taken {
+            Taken::Do(step) => match p.action(step) {
+                Some(a) => (step, a),
+                None => continue,
+            },
+            Taken::Branch(step, holds) => {
+                let text = match p.program().get(step) {
+                    Some(keepwell_core::playbook::Op::Branch { text, .. }) => text.as_str(),
+                    _ => "",
+                };
+                let detail = if holds {
+                    format!("the condition {text:?} held: its then steps")
+                } else {
+                    format!("the condition {text:?} did not hold: its otherwise steps")
+                };
+                record(step, "branch", "done", detail, None).execute(&mut *w.tx).await?;
+                continue;
+            }
+        };
+        let key = format!("{}:{}:{account}:{}:{step}", p.def.key, p.version, f.occurrence);
         let (done, task) = match action {
             ActionDef::Task { title, task_kind, priority, due_days, description } => {
                 let input = TaskInput {
@@ -653,12 +812,16 @@ async fn fire(
                     snoozed_until: None,
                     owner_id: owner,
                     account_id: Some(account),
-                    description: if description.is_empty() { why.clone() } else { format!("{description}\n\n{why}") },
+                    description: if description.is_empty() {
+                        f.why.to_owned()
+                    } else {
+                        format!("{description}\n\n{}", f.why)
+                    },
                     source: Some(format!("playbook:{}:{account}:{step}", p.def.key)),
                 };
                 // What the task's checks refuse (a member disabled meanwhile) fails this action, not
                 // the day's pass: they refuse before writing anything.
-                match crate::tasks::open(w, &input, Some(&why)).await {
+                match crate::tasks::open(w, &input, Some(f.why)).await {
                     Ok((t, new)) => {
                         let d =
                             if new { format!("opened task {}", t.id) } else { format!("asked task {} again", t.id) };
@@ -670,7 +833,7 @@ async fn fire(
             }
             ActionDef::Tag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, true).await?), None),
             ActionDef::Untag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, false).await?), None),
-            ActionDef::Notify { message, email } => (notify(w, &fired, owner, message, *email).await?, None),
+            ActionDef::Notify { message, email } => (notify(w, f, &key, owner, message, *email).await?, None),
             ActionDef::Assign { member } => match member_id(&mut w.tx, member).await? {
                 Some(id) => {
                     owner = Some(id);
@@ -678,7 +841,7 @@ async fn fire(
                 }
                 None => (Err(format!("no active team member has the e-mail {member}")), None),
             },
-            ActionDef::Stage { stage } => match values.get("lifecycle_rule").and_then(|r| r.as_str()) {
+            ActionDef::Stage { stage } => match &route.rule {
                 Some(rule) => (
                     Err(format!(
                         "lifecycle rule {rule:?} holds the account, so it decides the stage: a playbook does not \
@@ -691,39 +854,37 @@ async fn fire(
                     (Ok(crate::accounts::set_stage(w, account, stage).await?), None)
                 }
             },
-            ActionDef::Webhook { url, message } => (call(w, &fired, url, message).await?, None),
+            ActionDef::Webhook { url, message } => (call(w, f, &key, url, message).await?, None),
+            ActionDef::Wait { .. } | ActionDef::Branch { .. } => continue,
         };
         let (outcome, detail) = match done {
             Ok(d) => ("done", d),
             Err(e) => ("failed", e),
         };
-        sqlx::query(
-            "INSERT INTO playbook_actions (run_id, step, idempotency_key, kind, outcome, detail, task_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(run)
-        .bind(step as i64)
-        .bind(&key)
-        .bind(action.kind())
-        .bind(outcome)
-        .bind(detail)
-        .bind(task)
-        .bind(w.at)
-        .execute(&mut *w.tx)
-        .await?;
+        record(step, action.kind(), outcome, detail, task).execute(&mut *w.tx).await?;
     }
-    Ok(true)
+    if let Some(wait) = route.wait {
+        let until = day + chrono::Days::new(u64::from(wait.days));
+        record(wait.at, "wait", "waiting", format!("until {until}"), None).execute(&mut *w.tx).await?;
+        sqlx::query("UPDATE playbook_runs SET next_step = $1, resume_on = $2 WHERE id = $3")
+            .bind(wait.next as i64)
+            .bind(until.to_string())
+            .bind(f.run)
+            .execute(&mut *w.tx)
+            .await?;
+    }
+    Ok(())
 }
 
-/// One firing as its actions address it: `key` is the action's idempotency key.
+/// A run as its actions address it, on the day they are taken.
 struct Fired<'a> {
     p: &'a Playbook,
+    run: i64,
     account: (i64, &'a str),
     day: NaiveDate,
     occurrence: NaiveDate,
     values: &'a serde_json::Value,
     why: &'a str,
-    key: &'a str,
 }
 
 /// Tells the owner in the app, and by e-mail when asked, once per occurrence; why not, when the
@@ -731,6 +892,7 @@ struct Fired<'a> {
 async fn notify(
     w: &mut Write,
     f: &Fired<'_>,
+    key: &str,
     owner: Option<i64>,
     message: &str,
     email: bool,
@@ -738,7 +900,7 @@ async fn notify(
     let Some(user) = owner else { return Ok(Err("the account has no owner to tell".to_owned())) };
     let (account, name) = f.account;
     let data = serde_json::json!({"title": message, "account": name, "playbook": f.p.def.name});
-    crate::notifications::notify(&mut w.tx, w.at, user, f.key, ("playbook", Some(account), None), &data).await?;
+    crate::notifications::notify(&mut w.tx, w.at, user, key, ("playbook", Some(account), None), &data).await?;
     if !email {
         return Ok(Ok(format!("told member {user}")));
     }
@@ -756,14 +918,20 @@ async fn notify(
         "kind": "playbook", "member": member, "account": {"id": account, "name": name},
         "playbook": f.p.def.name, "message": message, "day": f.day, "why": summary(f.values),
     });
-    let occurrence = format!("email:{}", f.key);
+    let occurrence = format!("email:{key}");
     crate::deliveries::write_email(&mut w.tx, w.at, &occurrence, ("playbook.fired", Some(account)), &to, &payload)
         .await?;
     Ok(Ok(format!("told member {user} in the app and by e-mail")))
 }
 
 /// Sends `playbook.fired` to the endpoint at `url`, once per occurrence.
-async fn call(w: &mut Write, f: &Fired<'_>, url: &str, message: &str) -> Result<std::result::Result<String, String>> {
+async fn call(
+    w: &mut Write,
+    f: &Fired<'_>,
+    key: &str,
+    url: &str,
+    message: &str,
+) -> Result<std::result::Result<String, String>> {
     let (account, name) = f.account;
     let said = if message.is_empty() { f.why.to_owned() } else { format!("{message} ({})", f.why) };
     let data = serde_json::json!({
@@ -771,7 +939,7 @@ async fn call(w: &mut Write, f: &Fired<'_>, url: &str, message: &str) -> Result<
         "occurrence": f.occurrence, "day": f.day, "values": f.values, "message": message,
         "text": format!("{name}: {said}"),
     });
-    let sent = crate::deliveries::call(&mut w.tx, w.at, url, f.key, ("playbook.fired", Some(account)), &data).await?;
+    let sent = crate::deliveries::call(&mut w.tx, w.at, url, key, ("playbook.fired", Some(account)), &data).await?;
     Ok(sent.map(|endpoint| format!("queued for webhook endpoint {endpoint}")))
 }
 
@@ -784,9 +952,9 @@ async fn stage_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
     fn moves(def: &PlaybookDef) -> Vec<(String, String, String)> {
         let TriggerDef::Stage { stage: from, .. } = &def.trigger else { return Vec::new() };
         let norm = |s: &str| s.trim().to_ascii_lowercase();
-        def.actions
-            .iter()
-            .filter_map(|a| match a {
+        ActionDef::each(&def.actions)
+            .into_iter()
+            .filter_map(|(_, a)| match a {
                 ActionDef::Stage { stage } if norm(stage) != norm(from) => {
                     Some((norm(from), norm(stage), def.key.clone()))
                 }
@@ -848,18 +1016,18 @@ async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mu
         }
     }
     if let Some(why) = stage_cycle(tx, def).await? {
-        let i = def.actions.iter().position(|a| matches!(a, ActionDef::Stage { .. })).unwrap_or(0);
-        invalid.push(format!("{at}actions[{i}].stage"), why);
+        let steps = ActionDef::each(&def.actions);
+        let path = steps.iter().find(|(_, a)| matches!(a, ActionDef::Stage { .. })).map_or("actions[0]", |s| &s.0);
+        invalid.push(format!("{at}{path}.stage"), why);
     }
-    for (i, a) in def.actions.iter().enumerate() {
+    for (path, a) in ActionDef::each(&def.actions) {
         match a {
             ActionDef::Assign { member } if member_id(tx, member).await?.is_none() => {
-                invalid
-                    .push(format!("{at}actions[{i}].member"), format!("no active team member has the e-mail {member}"));
+                invalid.push(format!("{at}{path}.member"), format!("no active team member has the e-mail {member}"));
             }
             ActionDef::Webhook { url, .. } => {
                 if let Some(why) = crate::deliveries::unreachable(tx, url, "playbook.fired").await? {
-                    invalid.push(format!("{at}actions[{i}].url"), why);
+                    invalid.push(format!("{at}{path}.url"), why);
                 }
             }
             _ => {}
@@ -1088,7 +1256,7 @@ async fn fire_occurrences(
         if !held.contains(account) || blocked.contains(account) {
             continue;
         }
-        if fire_as_playbook(w, p, (*account, today, *day), values, judged.ruled.get(account)).await? {
+        if fire_as_playbook(w, p, (*account, today, *day), values, &judged.route(p, *account)).await? {
             runs += 1;
             let e = Enrolment { since: Some(*day), fired: true, last_fired: Some(*day), cleared_on: None };
             enrolled.push((p.id, *account, e));

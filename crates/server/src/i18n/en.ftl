@@ -838,3 +838,16 @@ playbook-action-webhook = call the webhook { $url }
 email-playbook-subject = { $account }: { $message }
 email-playbook-intro = Playbook "{ $playbook }" fired for { $account } on { $day }.
 email-playbook-open = Open the account
+playbook-action-wait = wait { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}
+playbook-action-branch = if { $condition }: { $then }{ $otherwise ->
+    [none] {""}
+   *[other] ; otherwise: { $otherwise }
+}
+playbook-branch-held = { $condition } held: its then steps
+playbook-branch-not-held = { $condition } did not hold: its otherwise steps
+playbook-wait-until = then wait until { $day }
+playbook-waiting-until = waiting until { $day }
+playbook-nothing = nothing

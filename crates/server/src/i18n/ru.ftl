@@ -833,3 +833,17 @@ playbook-action-webhook = вызвать вебхук { $url }
 email-playbook-subject = { $account }: { $message }
 email-playbook-intro = Сценарий «{ $playbook }» сработал для { $account } { $day }.
 email-playbook-open = Открыть клиента
+playbook-action-wait = подождать { $days ->
+    [one] { $days } день
+    [few] { $days } дня
+   *[other] { $days } дней
+}
+playbook-action-branch = если { $condition }: { $then }{ $otherwise ->
+    [none] {""}
+   *[other] ; иначе: { $otherwise }
+}
+playbook-branch-held = { $condition } выполнено: шаги «то»
+playbook-branch-not-held = { $condition } не выполнено: шаги «иначе»
+playbook-wait-until = затем ждать до { $day }
+playbook-waiting-until = ждёт до { $day }
+playbook-nothing = ничего

@@ -35,8 +35,16 @@ pub struct Simulated {
 pub struct Judged {
     /// The accounts for which the playbook's condition holds.
     pub held: std::collections::HashSet<i64>,
-    /// The lifecycle rule that holds each account (for a playbook that sets the stage).
-    pub ruled: HashMap<i64, String>,
+    /// What a run does for each account that day, where that depends on its facts (a branch
+    /// before the first wait, a lifecycle rule holding it against a stage action).
+    pub routes: HashMap<i64, keepwell_core::playbook::Route>,
+}
+
+impl Judged {
+    /// What a run of `p` started today does for `account`.
+    pub fn route(&self, p: &keepwell_core::playbook::Playbook, account: i64) -> keepwell_core::playbook::Route {
+        self.routes.get(&account).cloned().unwrap_or_else(|| p.route(0, None))
+    }
 }
 
 /// What [`Store::look_back`] read.
@@ -488,7 +496,7 @@ impl Store {
         progress: impl FnMut(NaiveDate, &Day),
     ) -> Result<()> {
         let mut plan = self.plan().await?;
-        plan.playbooks = self.enabled_playbooks().await?;
+        plan.playbooks = self.acting_playbooks().await?;
         self.pass_days(plan, reporting, None, from, to, progress).await
     }
 
@@ -538,16 +546,17 @@ impl Store {
         let enrolments = tokio::spawn(async move {
             let t = std::time::Instant::now();
             if ids.is_empty() {
-                return Ok(HashMap::new());
+                return Ok((HashMap::new(), HashMap::new()));
             }
-            let enrolled = store.enrolments(&ids).await?;
+            let (enrolled, waiting) = tokio::try_join!(store.enrolments(&ids), store.waiting_runs(&ids))?;
             tracing::debug!(
                 playbooks = ids.len(),
                 enrolments = enrolled.values().map(HashMap::len).sum::<usize>(),
+                waiting = waiting.values().map(Vec::len).sum::<usize>(),
                 load_ms = t.elapsed().as_millis() as u64,
                 "enrolments"
             );
-            Ok::<_, StoreError>(enrolled)
+            Ok::<_, StoreError>((enrolled, waiting))
         });
         let (mut facts, mut members, fx, catalogue, fed) = tokio::try_join!(
             self.pass_facts(scope, from, to, &needs),
@@ -556,10 +565,11 @@ impl Store {
             self.plan_features(),
             self.fed(),
         )?;
-        let mut enrolled =
+        let (mut enrolled, mut waiting) =
             enrolments.await.map_err(|e| corrupt(&format!("the enrolments could not be read: {e}")))??;
         for f in &mut facts {
             f.enrolments = enrolled.remove(&f.id).unwrap_or_default();
+            f.waiting = waiting.remove(&f.id).unwrap_or_default();
         }
         // A week (or 200 000 snapshots) per transaction: a replay rewrites the same index pages
         // day after day, and each commit costs a sync. The next week is worked out on other
@@ -656,6 +666,8 @@ impl Store {
             while day <= to {
                 if day == from {
                     for f in &mut facts {
+                        // The look-back's firings are hypothetical: their waits go on nowhere.
+                        f.waiting.clear();
                         if f.enrolments.get(&id).is_some_and(|e| e.fired) {
                             already.insert(f.id);
                         }
@@ -697,8 +709,8 @@ impl Store {
         day: NaiveDate,
     ) -> Result<Judged> {
         let mut plan = self.plan().await?;
-        if p.def.condition.is_none() && (!p.sets_stage() || plan.rules.is_empty()) {
-            return Ok(Judged { held: accounts.iter().copied().collect(), ruled: HashMap::new() });
+        if p.def.condition.is_none() && (!p.sets_stage() || plan.rules.is_empty()) && !p.branches_from(0) {
+            return Ok(Judged { held: accounts.iter().copied().collect(), routes: HashMap::new() });
         }
         plan.playbooks = vec![p.clone()];
         let needs = plan.needs();
@@ -715,9 +727,9 @@ impl Store {
             if p.condition_holds(&env) {
                 judged.held.insert(f.id);
             }
-            if let Some(rule) = plan.ruling(&env).filter(|_| p.sets_stage()) {
-                judged.ruled.insert(f.id, rule.to_owned());
-            }
+            let mut route = p.route(0, Some(&env));
+            route.rule = plan.ruling(&env).filter(|_| p.sets_stage()).map(str::to_owned);
+            judged.routes.insert(f.id, route);
         }
         Ok(judged)
     }

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Form};
 use chrono::Days;
 use keepwell_core::health::Band;
-use keepwell_core::playbook::{ActionDef, PlaybookDef, Reenrol, TriggerDef};
+use keepwell_core::playbook::{ActionDef, Op, Playbook, PlaybookDef, Reenrol, Route, Taken, TriggerDef};
 use keepwell_core::Invalid;
 use minijinja::context;
 use std::collections::{BTreeMap, HashMap};
@@ -163,8 +163,50 @@ fn action_list(
                 let url = keepwell_core::webhook::origin_only(url);
                 tr(state, web, "playbook-action-webhook", &[("url", url.into())])
             }
+            ActionDef::Wait { days } => tr(state, web, "playbook-action-wait", &[("days", i64::from(*days).into())]),
+            ActionDef::Branch { condition, then, otherwise } => {
+                // A branch's own steps cannot branch (checked when saved): one level down.
+                let steps = |list: &[ActionDef]| match list {
+                    [] => tr(state, web, "playbook-nothing", &[]),
+                    _ => action_list(state, web, list, day).join(", "),
+                };
+                let otherwise = if otherwise.is_empty() { "none".to_owned() } else { steps(otherwise) };
+                let args = [
+                    ("condition", condition.clone().into()),
+                    ("then", steps(then).into()),
+                    ("otherwise", otherwise.into()),
+                ];
+                tr(state, web, "playbook-action-branch", &args)
+            }
         })
         .collect()
+}
+
+/// What a simulated run does on `day`, step by step (`p` the version simulated).
+fn route_list(state: &AppState, web: &WebSession, p: &Playbook, route: &Route, day: chrono::NaiveDate) -> Vec<String> {
+    let mut words: Vec<String> = route
+        .steps
+        .iter()
+        .map(|t| match *t {
+            Taken::Do(at) => p
+                .action(at)
+                .map(|a| action_list(state, web, std::slice::from_ref(a), Some(day)).join(""))
+                .unwrap_or_default(),
+            Taken::Branch(at, holds) => {
+                let condition = match p.program().get(at) {
+                    Some(Op::Branch { text, .. }) => text.clone(),
+                    _ => String::new(),
+                };
+                let key = if holds { "playbook-branch-held" } else { "playbook-branch-not-held" };
+                tr(state, web, key, &[("condition", condition.into())])
+            }
+        })
+        .collect();
+    if let Some(w) = route.wait {
+        let until = (day + Days::new(u64::from(w.days))).to_string();
+        words.push(tr(state, web, "playbook-wait-until", &[("day", until.into())]));
+    }
+    words
 }
 
 fn band_word(state: &AppState, web: &WebSession, band: Band) -> String {
@@ -304,15 +346,17 @@ pub async fn playbook(
     let draft_words = p.draft.as_ref().map(|d| {
         context! { trigger => trigger_words(&state, &web, &d.trigger), actions => action_list(&state, &web, &d.actions, None) }
     });
+    let version = Playbook::compile(p.id, p.version, simulated.clone()).ok();
     let sim_rows: Option<Vec<_>> = simulation.as_ref().map(|s| {
         s.data
             .iter()
             .take(500)
             .map(|a| {
                 let why = a.values.as_ref().map(|v| why_words(&state, &web, v)).unwrap_or_default();
-                let then = match a.act.as_str() {
-                    "close" => tr(&state, &web, "playbook-cleared", &[]),
-                    _ => action_list(&state, &web, &simulated.actions, Some(a.day)).join("; "),
+                let then = match (a.act.as_str(), &version) {
+                    ("close", _) => tr(&state, &web, "playbook-cleared", &[]),
+                    (_, Some(p)) => route_list(&state, &web, p, &a.route, a.day).join("; "),
+                    (_, None) => a.actions.join("; "),
                 };
                 context! { act => a, why, then }
             })

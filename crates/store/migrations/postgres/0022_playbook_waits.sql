@@ -1,0 +1,5 @@
+-- Steps with waits: a run that reached a wait goes on at step `next_step` on day `resume_on`;
+-- both are null once it has nothing left to wait for (done, or stopped when switched off).
+ALTER TABLE playbook_runs ADD COLUMN next_step BIGINT;
+ALTER TABLE playbook_runs ADD COLUMN resume_on TEXT;
+CREATE INDEX playbook_runs_waiting ON playbook_runs(resume_on) WHERE resume_on IS NOT NULL;
