@@ -288,7 +288,8 @@ fn step_playbooks(
         let in_segment = |key: &str| plan.in_segment(inside, key);
         let seen = Seen { scored, in_segment: &in_segment };
         // What a route does that day, with the lifecycle rule holding the account for a playbook
-        // that sets the stage; a wait it reaches is carried on.
+        // that sets the stage; a wait it reaches is carried on, and a playbook it starts begins
+        // the same day (a run of it waiting at its first step).
         let go = |p: &Playbook, occurrence, from, waiting: &mut Vec<Waiting>| {
             let mut route = p.route(from, Some(&env));
             if p.sets_stage() {
@@ -298,20 +299,37 @@ fn step_playbooks(
                 let on = ctx.day + chrono::Days::new(u64::from(w.days));
                 waiting.push(Waiting { playbook: p.id, version: p.version, occurrence, next: w.next, on });
             }
+            for key in route.steps.iter().filter_map(|t| p.started(*t)) {
+                if let Some(t) = plan.playbooks.iter().find(|t| t.def.key == key && !t.resume_only) {
+                    waiting.push(Waiting {
+                        playbook: t.id,
+                        version: t.version,
+                        occurrence: ctx.day,
+                        next: 0,
+                        on: ctx.day,
+                    });
+                }
+            }
             route
         };
-        // Runs that waited until today go on first, each at its own version.
-        for w in std::mem::take(&mut waiting) {
-            let found = plan.playbooks.iter().position(|p| p.id == w.playbook && p.version == w.version);
-            match found {
-                Some(i) if w.on <= ctx.day => {
-                    let route = go(&plan.playbooks[i], w.occurrence, w.next, &mut waiting);
-                    let act = Act::Resume { occurrence: w.occurrence, from: w.next, route };
-                    acts.push(PlaybookAct { playbook: i, account: facts.id, act });
+        // Runs that waited until today go on, each at its own version; says whether any did.
+        let resume_due = |waiting: &mut Vec<Waiting>, acts: &mut Vec<PlaybookAct>| {
+            let mut went_on = false;
+            for w in std::mem::take(waiting) {
+                let found = plan.playbooks.iter().position(|p| p.id == w.playbook && p.version == w.version);
+                match found {
+                    Some(i) if w.on <= ctx.day => {
+                        let route = go(&plan.playbooks[i], w.occurrence, w.next, waiting);
+                        let act = Act::Resume { occurrence: w.occurrence, from: w.next, route };
+                        acts.push(PlaybookAct { playbook: i, account: facts.id, act });
+                        went_on = true;
+                    }
+                    _ => waiting.push(w),
                 }
-                _ => waiting.push(w),
             }
-        }
+            went_on
+        };
+        resume_due(&mut waiting, &mut acts);
         for (i, p) in plan.playbooks.iter().enumerate().filter(|(_, p)| !p.resume_only) {
             let e = enrolments.entry(p.id).or_default();
             let before = *e;
@@ -326,6 +344,13 @@ fn step_playbooks(
             }
             if *e != before {
                 changed.push((p.id, facts.id, *e));
+            }
+        }
+        // The playbooks those started, and the ones they start in turn: a chain is as long as
+        // there are playbooks at most, since playbooks that would start themselves are refused.
+        for _ in 0..plan.playbooks.len() {
+            if !resume_due(&mut waiting, &mut acts) {
+                break;
             }
         }
     }

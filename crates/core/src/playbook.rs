@@ -210,6 +210,13 @@ pub enum ActionDef {
         #[schema(max_length = 300)]
         message: String,
     },
+    /// Starts the playbook `playbook` (by key; switched on) for the account the same day, as a
+    /// manual start does: its steps from the first, once per account and day. Playbooks that
+    /// would start themselves, directly or through others, are refused when saved.
+    Start {
+        #[schema(max_length = 64)]
+        playbook: String,
+    },
     /// Waits `days` days (of `as_of`) before the steps after it: the run goes on in the pass of
     /// that day, at the version it started with; switching the playbook off stops it.
     Wait { days: u32 },
@@ -238,6 +245,7 @@ impl ActionDef {
             ActionDef::Assign { .. } => "assign",
             ActionDef::Stage { .. } => "stage",
             ActionDef::Webhook { .. } => "webhook",
+            ActionDef::Start { .. } => "start",
             ActionDef::Wait { .. } => "wait",
             ActionDef::Branch { .. } => "branch",
         }
@@ -373,6 +381,11 @@ fn check_actions(actions: &[ActionDef], at: &str, branches: bool, invalid: &mut 
             ActionDef::Webhook { url, message } => {
                 crate::limits::required_text(invalid, &format!("{at}url"), Some(url), crate::webhook::MAX_URL);
                 crate::limits::text(invalid, &format!("{at}message"), Some(message), crate::limits::SUBJECT);
+            }
+            ActionDef::Start { playbook } => {
+                if let Some(m) = key_error(playbook) {
+                    invalid.push(format!("{at}playbook"), m);
+                }
             }
             ActionDef::Wait { days } => days_in_range(invalid, format!("{at}days"), *days),
             ActionDef::Branch { condition, then, otherwise } => {
@@ -624,6 +637,17 @@ impl Playbook {
         match self.program.get(at) {
             Some(Op::Do(a)) => Some(a),
             _ => None,
+        }
+    }
+
+    /// The playbook a step taken starts, if it is a start.
+    pub fn started(&self, taken: Taken) -> Option<&str> {
+        match taken {
+            Taken::Do(at) => match self.action(at) {
+                Some(ActionDef::Start { playbook }) => Some(playbook),
+                _ => None,
+            },
+            Taken::Branch(..) => None,
         }
     }
 

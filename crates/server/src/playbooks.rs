@@ -350,6 +350,7 @@ fn describe(a: &ActionDef, day: NaiveDate) -> String {
         ActionDef::Assign { member } => format!("make {member} the owner"),
         ActionDef::Stage { stage } => format!("move to stage {stage} (unless a lifecycle rule holds the account)"),
         ActionDef::Webhook { url, .. } => format!("call the webhook {}", keepwell_core::webhook::origin_only(url)),
+        ActionDef::Start { playbook } => format!("start playbook {playbook:?}"),
         ActionDef::Wait { days } => format!("wait {days} days"),
         ActionDef::Branch { condition, .. } => format!("branch on {condition:?}"),
     }

@@ -23,7 +23,8 @@ on_both_backends!(
     a_usage_event_triggers_a_playbook_within_seconds_once_a_day,
     an_interaction_logged_triggers_a_playbook_as_it_is_logged,
     a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules,
-    a_run_waits_then_branches_at_the_version_it_started_with
+    a_run_waits_then_branches_at_the_version_it_started_with,
+    a_playbook_starts_another_and_none_may_start_itself
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -714,4 +715,71 @@ async fn a_run_waits_then_branches_at_the_version_it_started_with(app: TestApp) 
     assert_eq!(status, 200, "{on}");
     tick(&app, day(5)).await;
     assert_eq!((titles(late).await.len(), tags(late).await), (1, json!([])), "a stopped run stays stopped");
+}
+
+/// A `start` step begins another playbook's run for the account that day: at once in the pass
+/// that takes it, at the day's next pass when the step is taken elsewhere (switching on, here).
+/// A playbook that would start itself, directly or through others, is refused when saved.
+async fn a_playbook_starts_another_and_none_may_start_itself(app: TestApp) {
+    let first = accounts(&app, vec![json!({"name": "First", "employees": 10})]).await[0];
+    let welcome = json!({"key": "welcome", "name": "Welcome", "reenrol": "once",
+        "trigger": {"kind": "condition", "condition": "employees > 0"},
+        "actions": [{"kind": "tag", "tag": "welcomed"}, {"kind": "start", "playbook": "nurture"}]});
+    let (status, refused) = app.post("/api/v1/playbooks", &app.admin, welcome.clone()).await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["actions[1].playbook".to_owned()]), "{refused}");
+    let nurture = |extra: Vec<Value>| {
+        let mut actions = vec![
+            json!({"kind": "task", "title": "Nurture"}),
+            json!({"kind": "wait", "days": 1}),
+            json!({"kind": "tag", "tag": "nurtured"}),
+        ];
+        actions.extend(extra);
+        json!({"key": "nurture", "name": "Nurture", "trigger": {"kind": "condition", "condition": "mrr > 1000000"}, "actions": actions})
+    };
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, nurture(vec![])).await.0, 201);
+    assert_eq!(app.patch("/api/v1/playbooks/nurture", &app.admin, json!({"enabled": true})).await.0, 200);
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, welcome).await.0, 201);
+    let selfish = json!({"key": "selfish", "name": "Selfish", "trigger": {"kind": "health", "band": "red"},
+        "actions": [{"kind": "branch", "condition": "mrr > 0", "then": [{"kind": "start", "playbook": "selfish"}]}]});
+    let (status, refused) = app.post("/api/v1/playbooks", &app.admin, selfish).await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["actions[0].then[0].playbook".to_owned()]), "{refused}");
+    let (status, refused) =
+        app.post("/api/v1/playbooks", &app.admin, nurture(vec![json!({"kind": "start", "playbook": "welcome"})])).await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["actions[3].playbook".to_owned()]), "{refused}");
+    assert!(refused.to_string().contains("it would start itself: nurture starts welcome starts nurture"), "{refused}");
+
+    // Switched on today: welcome fires for First and starts nurture, whose run begins at the pass.
+    assert_eq!(app.patch("/api/v1/playbooks/welcome", &app.admin, json!({"enabled": true})).await.0, 200);
+    let today = app.store.clock().today();
+    let day = |n: u64| today + Days::new(n);
+    let tags = async |id: i64| app.get(&format!("/api/v1/accounts/{id}"), &app.admin).await.1["tags"].clone();
+    let titles =
+        async |id: i64| -> Vec<Value> { open_tasks(&app, id).await.iter().map(|t| t["title"].clone()).collect() };
+    assert_eq!((tags(first).await, titles(first).await), (json!(["welcomed"]), vec![]));
+    let (_, runs) = app.get(&format!("/api/v1/playbooks/nurture/runs?account_id={first}"), &app.admin).await;
+    assert_eq!(runs[0]["values"], json!({"started_by": "welcome"}), "{runs}");
+    assert_eq!(runs[0]["waiting_until"], json!(today), "{runs}");
+    tick(&app, day(0)).await;
+    assert_eq!(titles(first).await, [json!("Nurture")]);
+    tick(&app, day(1)).await;
+    assert_eq!(tags(first).await, json!(["welcomed", "nurtured"]));
+
+    // Fired in the pass, the playbook it starts takes its first steps in the same pass.
+    let second = accounts(&app, vec![json!({"name": "Second", "employees": 10})]).await[0];
+    tick(&app, day(2)).await;
+    assert_eq!((tags(second).await, titles(second).await), (json!(["welcomed"]), vec![json!("Nurture")]));
+    let (_, runs) = app.get(&format!("/api/v1/playbooks/welcome/runs?account_id={second}"), &app.admin).await;
+    assert_eq!(runs[0]["actions"][1]["kind"], "start", "{runs}");
+    assert!(runs[0]["actions"][1]["detail"].as_str().unwrap().starts_with("started playbook \"nurture\""), "{runs}");
+
+    // The playbook it starts switched off: the step fails, saying so.
+    assert_eq!(app.patch("/api/v1/playbooks/nurture", &app.admin, json!({"enabled": false})).await.0, 200);
+    let third = accounts(&app, vec![json!({"name": "Third", "employees": 10})]).await[0];
+    tick(&app, day(3)).await;
+    let (_, runs) = app.get(&format!("/api/v1/playbooks/welcome/runs?account_id={third}"), &app.admin).await;
+    assert_eq!(
+        (runs[0]["actions"][1]["outcome"].as_str(), runs[0]["actions"][1]["detail"].as_str()),
+        (Some("failed"), Some("playbook \"nurture\" is switched off")),
+        "{runs}"
+    );
 }

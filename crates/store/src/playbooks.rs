@@ -855,6 +855,7 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
                 }
             },
             ActionDef::Webhook { url, message } => (call(w, f, &key, url, message).await?, None),
+            ActionDef::Start { playbook } => (start_other(w, f, playbook).await?, None),
             ActionDef::Wait { .. } | ActionDef::Branch { .. } => continue,
         };
         let (outcome, detail) = match done {
@@ -885,6 +886,84 @@ struct Fired<'a> {
     occurrence: NaiveDate,
     values: &'a serde_json::Value,
     why: &'a str,
+}
+
+/// Begins a run of playbook `key` (its version in force, switched on) for the account today,
+/// waiting at its first step, once per account and day: the pass that acts takes it on — at once
+/// when that pass is the one starting it (its route is worked out with the account's facts in
+/// hand), else at the day's next pass.
+async fn start_other(w: &mut Write, f: &Fired<'_>, key: &str) -> Result<std::result::Result<String, String>> {
+    let Some(r) = sqlx::query("SELECT id, version, enabled FROM playbooks WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&mut *w.tx)
+        .await?
+    else {
+        return Ok(Err(format!("no playbook has the key {key:?}")));
+    };
+    if r.try_get::<i64, _>("enabled")? == 0 {
+        return Ok(Err(format!("playbook {key:?} is switched off")));
+    }
+    let (account, _) = f.account;
+    let run = sqlx::query(
+        "INSERT INTO playbook_runs (playbook_id, version, account_id, occurrence, day, trigger_values, created_at, \
+         next_step, resume_on) VALUES ($1, $2, $3, $4, $4, $5, $6, 0, $4) \
+         ON CONFLICT (playbook_id, version, account_id, occurrence) DO NOTHING RETURNING id",
+    )
+    .bind(r.try_get::<i64, _>("id")?)
+    .bind(r.try_get::<i64, _>("version")?)
+    .bind(account)
+    .bind(f.day.to_string())
+    .bind(serde_json::json!({"started_by": f.p.def.key}).to_string())
+    .bind(w.at)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    Ok(Ok(match run {
+        Some(run) => format!("started playbook {key:?} (run {})", run.try_get::<i64, _>("id")?),
+        None => format!("playbook {key:?} had already run for the account today"),
+    }))
+}
+
+/// Where `def`'s starts of other playbooks lead, with every other stored playbook's: the trail back
+/// to `def` when it would start itself, directly or through others.
+async fn start_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
+    fn starts(def: &PlaybookDef) -> Vec<String> {
+        ActionDef::each(&def.actions)
+            .into_iter()
+            .filter_map(|(_, a)| match a {
+                ActionDef::Start { playbook } => Some(playbook.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+    let mine = starts(def);
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let mut graph: HashMap<String, Vec<String>> = HashMap::from([(def.key.clone(), mine)]);
+    for r in
+        sqlx::query("SELECT key, definition FROM playbooks WHERE key <> $1").bind(&def.key).fetch_all(&mut **tx).await?
+    {
+        if let Ok(other) = serde_json::from_str::<PlaybookDef>(&text(&r, "definition")?) {
+            graph.insert(text(&r, "key")?, starts(&other));
+        }
+    }
+    // A walk from `def` visiting each playbook once.
+    let mut seen = std::collections::HashSet::new();
+    let mut frontier = vec![vec![def.key.clone()]];
+    while let Some(trail) = frontier.pop() {
+        let at = trail.last().cloned().unwrap_or_default();
+        for next in graph.get(&at).into_iter().flatten() {
+            let mut longer = trail.clone();
+            longer.push(next.clone());
+            if *next == def.key {
+                return Ok(Some(format!("it would start itself: {}", longer.join(" starts "))));
+            }
+            if seen.insert(next.clone()) {
+                frontier.push(longer);
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Tells the owner in the app, and by e-mail when asked, once per occurrence; why not, when the
@@ -1015,6 +1094,11 @@ async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mu
             invalid.push(format!("{at}trigger.segment"), format!("no segment has the key {segment:?}"));
         }
     }
+    if let Some(why) = start_cycle(tx, def).await? {
+        let steps = ActionDef::each(&def.actions);
+        let path = steps.iter().find(|(_, a)| matches!(a, ActionDef::Start { .. })).map_or("actions[0]", |s| &s.0);
+        invalid.push(format!("{at}{path}.playbook"), why);
+    }
     if let Some(why) = stage_cycle(tx, def).await? {
         let steps = ActionDef::each(&def.actions);
         let path = steps.iter().find(|(_, a)| matches!(a, ActionDef::Stage { .. })).map_or("actions[0]", |s| &s.0);
@@ -1028,6 +1112,15 @@ async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mu
             ActionDef::Webhook { url, .. } => {
                 if let Some(why) = crate::deliveries::unreachable(tx, url, "playbook.fired").await? {
                     invalid.push(format!("{at}{path}.url"), why);
+                }
+            }
+            ActionDef::Start { playbook } if *playbook != def.key => {
+                let found = sqlx::query("SELECT id FROM playbooks WHERE key = $1")
+                    .bind(playbook)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if found.is_none() {
+                    invalid.push(format!("{at}{path}.playbook"), format!("no playbook has the key {playbook:?}"));
                 }
             }
             _ => {}
@@ -1067,6 +1160,9 @@ pub fn summary(values: &serde_json::Value) -> String {
     }
     if values.get("manual").is_some() {
         parts.push(format!("started by hand by {}", get("by").unwrap_or_default()));
+    }
+    if let Some(by) = get("started_by") {
+        parts.push(format!("started by playbook {by}"));
     }
     if let Some(n) = get("held_days") {
         parts.push(format!("for {n} days"));

@@ -851,3 +851,5 @@ playbook-branch-not-held = { $condition } did not hold: its otherwise steps
 playbook-wait-until = then wait until { $day }
 playbook-waiting-until = waiting until { $day }
 playbook-nothing = nothing
+playbook-action-start = start playbook "{ $playbook }"
+playbook-why-started = started by playbook { $playbook }

@@ -847,3 +847,5 @@ playbook-branch-not-held = { $condition } не выполнено: шаги «и
 playbook-wait-until = затем ждать до { $day }
 playbook-waiting-until = ждёт до { $day }
 playbook-nothing = ничего
+playbook-action-start = запустить сценарий «{ $playbook }»
+playbook-why-started = запущен сценарием { $playbook }

@@ -116,6 +116,9 @@ fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> 
     if values.get("manual").is_some() {
         parts.push(tr(state, web, "playbook-why-manual", &[("by", get("by").unwrap_or_default().into())]));
     }
+    if let Some(by) = get("started_by") {
+        parts.push(tr(state, web, "playbook-why-started", &[("playbook", by.into())]));
+    }
     if let Some(n) = values.get("held_days").and_then(|v| v.as_i64()) {
         parts.push(tr(state, web, "playbook-why-held", &[("days", n.into())]));
     }
@@ -162,6 +165,9 @@ fn action_list(
             ActionDef::Webhook { url, .. } => {
                 let url = keepwell_core::webhook::origin_only(url);
                 tr(state, web, "playbook-action-webhook", &[("url", url.into())])
+            }
+            ActionDef::Start { playbook } => {
+                tr(state, web, "playbook-action-start", &[("playbook", playbook.clone().into())])
             }
             ActionDef::Wait { days } => tr(state, web, "playbook-action-wait", &[("days", i64::from(*days).into())]),
             ActionDef::Branch { condition, then, otherwise } => {
