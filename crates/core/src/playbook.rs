@@ -188,11 +188,20 @@ pub enum ActionDef {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         email: bool,
     },
-    /// Makes `member` (a team member's e-mail) the account's owner; later actions of the run
-    /// address the new owner.
+    /// Makes a team member the account's owner: `member` (an e-mail); or, in turn, the next of
+    /// `members` (round robin, skipping any since disabled); or the `member` of the first of
+    /// `rules` whose `filter` holds for the account that day (none holding: the owner stays).
+    /// Later steps of the run address the new owner.
     Assign {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         #[schema(max_length = 254)]
         member: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(max_items = 20)]
+        members: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(max_items = 10)]
+        rules: Vec<AssignRule>,
     },
     /// Moves the account to lifecycle `stage` — unless a lifecycle rule holds the account that day:
     /// the rules decide where they apply, so the two never move an account back and forth.
@@ -233,6 +242,20 @@ pub enum ActionDef {
         otherwise: Vec<ActionDef>,
     },
 }
+
+/// One rule of an assignment: the account goes to `member` when `filter` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRule {
+    #[schema(max_length = 4096)]
+    pub filter: String,
+    #[schema(max_length = 254)]
+    pub member: String,
+}
+
+/// The most members a round robin names, and rules an assignment has.
+pub const ASSIGN_MEMBERS: usize = 20;
+pub const ASSIGN_RULES: usize = 10;
 
 impl ActionDef {
     /// Its kind as runs and pages name it.
@@ -367,10 +390,31 @@ fn check_actions(actions: &[ActionDef], at: &str, branches: bool, invalid: &mut 
             ActionDef::Notify { message, .. } => {
                 crate::limits::required_text(invalid, &format!("{at}message"), Some(message), crate::limits::SUBJECT);
             }
-            ActionDef::Assign { member } => {
-                crate::limits::required_text(invalid, &format!("{at}member"), Some(member), crate::limits::EMAIL);
-                if !member.contains('@') {
-                    invalid.push(format!("{at}member"), "a team member's e-mail address");
+            ActionDef::Assign { member, members, rules } => {
+                let given =
+                    usize::from(!member.is_empty()) + usize::from(!members.is_empty()) + usize::from(!rules.is_empty());
+                if given != 1 {
+                    invalid.push(format!("{at}member"), "name one of member, members (in turn) or rules");
+                }
+                let email = |invalid: &mut Invalid, field: String, m: &str| {
+                    crate::limits::required_text(invalid, &field, Some(m), crate::limits::EMAIL);
+                    if !m.contains('@') {
+                        invalid.push(field, "a team member's e-mail address");
+                    }
+                };
+                if !member.is_empty() {
+                    email(invalid, format!("{at}member"), member);
+                }
+                crate::limits::count(invalid, &format!("{at}members"), members.len(), ASSIGN_MEMBERS, "members");
+                for (j, m) in members.iter().enumerate().take(ASSIGN_MEMBERS) {
+                    email(invalid, format!("{at}members[{j}]"), m);
+                }
+                crate::limits::count(invalid, &format!("{at}rules"), rules.len(), ASSIGN_RULES, "rules");
+                for (j, r) in rules.iter().enumerate().take(ASSIGN_RULES) {
+                    if let Err(e) = expr::parse(&r.filter, &SCHEMA) {
+                        invalid.push(format!("{at}rules[{j}].filter"), e.to_string());
+                    }
+                    email(invalid, format!("{at}rules[{j}].member"), &r.member);
                 }
             }
             ActionDef::Stage { stage } => {
@@ -488,6 +532,27 @@ fn lay_out(actions: &[ActionDef], depth: u8, program: &mut Vec<Op>) -> Result<()
                 program[jump] = Op::Jump(end);
                 if let Op::Branch { otherwise, .. } = &mut program[at] {
                     *otherwise = else_at;
+                }
+            }
+            // Rules: a branch per rule, the first that holds assigns its member.
+            ActionDef::Assign { rules, .. } if !rules.is_empty() => {
+                let mut ends = Vec::new();
+                for r in rules {
+                    let filter = expr::parse(&r.filter, &SCHEMA).map_err(|e| format!("assign rule: {e}"))?;
+                    let at = program.len();
+                    program.push(Op::Branch { condition: filter, text: r.filter.clone(), otherwise: 0 });
+                    let one = ActionDef::Assign { member: r.member.clone(), members: Vec::new(), rules: Vec::new() };
+                    program.push(Op::Do(one));
+                    ends.push(program.len());
+                    program.push(Op::Jump(0));
+                    let next = program.len();
+                    if let Op::Branch { otherwise, .. } = &mut program[at] {
+                        *otherwise = next;
+                    }
+                }
+                let end = program.len();
+                for j in ends {
+                    program[j] = Op::Jump(end);
                 }
             }
             other => program.push(Op::Do(other.clone())),

@@ -347,7 +347,14 @@ fn describe(a: &ActionDef, day: NaiveDate) -> String {
         ActionDef::Untag { tag } => format!("remove tag {tag:?}"),
         ActionDef::Notify { message, email: false } => format!("tell the owner {message:?}"),
         ActionDef::Notify { message, email: true } => format!("tell the owner {message:?} in the app and by e-mail"),
-        ActionDef::Assign { member } => format!("make {member} the owner"),
+        ActionDef::Assign { member, members, rules } => match (members.is_empty(), rules.is_empty()) {
+            (true, true) => format!("make {member} the owner"),
+            (false, _) => format!("make the next of {} the owner, in turn", members.join(", ")),
+            (true, false) => {
+                let each: Vec<String> = rules.iter().map(|r| format!("{} if {:?}", r.member, r.filter)).collect();
+                format!("make the owner the first that holds of: {}", each.join("; "))
+            }
+        },
         ActionDef::Stage { stage } => format!("move to stage {stage} (unless a lifecycle rule holds the account)"),
         ActionDef::Webhook { url, .. } => format!("call the webhook {}", keepwell_core::webhook::origin_only(url)),
         ActionDef::Start { playbook } => format!("start playbook {playbook:?}"),

@@ -24,7 +24,8 @@ on_both_backends!(
     an_interaction_logged_triggers_a_playbook_as_it_is_logged,
     a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules,
     a_run_waits_then_branches_at_the_version_it_started_with,
-    a_playbook_starts_another_and_none_may_start_itself
+    a_playbook_starts_another_and_none_may_start_itself,
+    accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -780,6 +781,74 @@ async fn a_playbook_starts_another_and_none_may_start_itself(app: TestApp) {
     assert_eq!(
         (runs[0]["actions"][1]["outcome"].as_str(), runs[0]["actions"][1]["detail"].as_str()),
         (Some("failed"), Some("playbook \"nurture\" is switched off")),
+        "{runs}"
+    );
+}
+
+/// `assign` in turn hands accounts to the members named one after another, skipping one since
+/// disabled; with rules, the first whose filter holds that day decides (none: the owner stays).
+async fn accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds(app: TestApp) {
+    let ann = app.member("ann@team.io", Role::Csm).await;
+    let bob = app.member("bob@team.io", Role::Csm).await;
+    let cat = app.member("cat@team.io", Role::Csm).await;
+    let sizes = [10, 100, 1000, 5];
+    let bodies = sizes.iter().enumerate().map(|(n, e)| json!({"name": format!("A{n}"), "employees": e})).collect();
+    let ids = accounts(&app, bodies).await;
+    let refused = [
+        (json!({"kind": "assign", "member": "ann@team.io", "members": ["bob@team.io"]}), "actions[0].member"),
+        (
+            json!({"kind": "assign", "rules": [{"filter": "mrr >= 1", "member": "zed@team.io"}]}),
+            "actions[0].rules[0].member",
+        ),
+        (
+            json!({"kind": "assign", "rules": [{"filter": "mrr >=", "member": "ann@team.io"}]}),
+            "actions[0].rules[0].filter",
+        ),
+        (json!({"kind": "assign", "members": ["ann@team.io", "nobody"]}), "actions[0].members[1]"),
+    ];
+    for (action, field) in refused {
+        let body = json!({"key": "x", "name": "X", "trigger": {"kind": "health", "band": "red"}, "actions": [action]});
+        let (status, answer) = app.post("/api/v1/playbooks", &app.admin, body).await;
+        assert_eq!((status, common::fields(&answer)), (422, vec![field.to_owned()]), "{answer}");
+    }
+    let owner = async |id: i64| app.get(&format!("/api/v1/accounts/{id}"), &app.admin).await.1["owner"]["id"].clone();
+    let rotate = json!({"key": "rotate", "name": "Rotate", "reenrol": "once",
+        "trigger": {"kind": "condition", "condition": "employees > 0"},
+        "actions": [{"kind": "assign", "members": ["ann@team.io", "bob@team.io"]}]});
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, rotate).await.0, 201);
+    assert_eq!(app.patch("/api/v1/playbooks/rotate", &app.admin, json!({"enabled": true})).await.0, 200);
+    let mut owners = Vec::new();
+    for id in &ids {
+        owners.push(owner(*id).await.as_i64().unwrap());
+    }
+    owners.sort_unstable();
+    assert_eq!(owners, [ann, ann, bob, bob], "in turn, two each");
+    let (status, off) = app.patch(&format!("/api/v1/users/{bob}"), &app.admin, json!({"disabled": true})).await;
+    assert_eq!(status, 200, "{off}");
+    let late = accounts(&app, vec![json!({"name": "Late", "employees": 7})]).await[0];
+    tick(&app, app.store.clock().today()).await;
+    assert_eq!(owner(late).await, json!(ann), "bob is disabled: ann's turn again");
+
+    // By rules, started by hand: the first rule that holds decides; none holding leaves the owner.
+    let by_size = json!({"key": "by-size", "name": "By size", "trigger": {"kind": "condition", "condition": "mrr > 1000000"},
+        "actions": [{"kind": "assign", "rules": [
+            {"filter": "employees >= 500", "member": "cat@team.io"},
+            {"filter": "employees >= 50", "member": "ann@team.io"}]}]});
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, by_size).await.0, 201);
+    let before = owner(ids[0]).await;
+    let (status, started) = app.post("/api/v1/playbooks/by-size/start", &app.admin, json!({"account_ids": ids})).await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!((owner(ids[2]).await, owner(ids[1]).await), (json!(cat), json!(ann)));
+    assert_eq!(owner(ids[0]).await, before, "10 employees: no rule holds");
+    let (_, runs) = app.get(&format!("/api/v1/playbooks/by-size/runs?account_id={}", ids[0]), &app.admin).await;
+    let ways: Vec<&str> =
+        runs[0]["actions"].as_array().unwrap().iter().map(|a| a["detail"].as_str().unwrap()).collect();
+    assert_eq!(
+        ways,
+        [
+            "the condition \"employees >= 500\" did not hold: its otherwise steps",
+            "the condition \"employees >= 50\" did not hold: its otherwise steps"
+        ],
         "{runs}"
     );
 }

@@ -834,13 +834,21 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
             ActionDef::Tag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, true).await?), None),
             ActionDef::Untag { tag } => (Ok(crate::accounts::set_tag(w, account, tag, false).await?), None),
             ActionDef::Notify { message, email } => (notify(w, f, &key, owner, message, *email).await?, None),
-            ActionDef::Assign { member } => match member_id(&mut w.tx, member).await? {
-                Some(id) => {
-                    owner = Some(id);
-                    (Ok(crate::accounts::set_owner(w, account, id).await?), None)
+            ActionDef::Assign { member, members, .. } => {
+                let chosen = match members.as_slice() {
+                    [] => member_id(&mut w.tx, member)
+                        .await?
+                        .ok_or_else(|| format!("no active team member has the e-mail {member}")),
+                    _ => in_turn(&mut w.tx, p.id, step, members).await?,
+                };
+                match chosen {
+                    Ok(id) => {
+                        owner = Some(id);
+                        (Ok(crate::accounts::set_owner(w, account, id).await?), None)
+                    }
+                    Err(e) => (Err(e), None),
                 }
-                None => (Err(format!("no active team member has the e-mail {member}")), None),
-            },
+            }
             ActionDef::Stage { stage } => match &route.rule {
                 Some(rule) => (
                     Err(format!(
@@ -1074,6 +1082,37 @@ async fn stage_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// The next of `members` for the assign step `step` of playbook `playbook`, in turn: its count of
+/// turns goes up by one in the write, so concurrent runs each get the next; a member since
+/// disabled (or gone) is skipped.
+async fn in_turn(
+    tx: &mut Tx,
+    playbook: i64,
+    step: usize,
+    members: &[String],
+) -> Result<std::result::Result<i64, String>> {
+    let mut active = Vec::new();
+    for m in members {
+        if let Some(id) = member_id(tx, m).await? {
+            active.push(id);
+        }
+    }
+    if active.is_empty() {
+        return Ok(Err(format!("none of {} is an active team member", members.join(", "))));
+    }
+    let row = sqlx::query(
+        "INSERT INTO playbook_rotations (playbook_id, step, turns) VALUES ($1, $2, 1) ON CONFLICT (playbook_id, step) \
+         DO UPDATE SET turns = playbook_rotations.turns + 1 RETURNING turns",
+    )
+    .bind(playbook)
+    .bind(step as i64)
+    .fetch_one(&mut **tx)
+    .await?;
+    let turns: i64 = row.try_get("turns")?;
+    let at = usize::try_from(turns - 1).unwrap_or(0) % active.len();
+    Ok(Ok(active[at]))
+}
+
 /// The active member with e-mail `email`.
 async fn member_id(tx: &mut Tx, email: &str) -> Result<Option<i64>> {
     let row = sqlx::query("SELECT id FROM users WHERE lower(email) = lower($1) AND disabled_at IS NULL")
@@ -1106,8 +1145,17 @@ async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mu
     }
     for (path, a) in ActionDef::each(&def.actions) {
         match a {
-            ActionDef::Assign { member } if member_id(tx, member).await?.is_none() => {
-                invalid.push(format!("{at}{path}.member"), format!("no active team member has the e-mail {member}"));
+            ActionDef::Assign { member, members, rules } => {
+                let named = std::iter::once(("member".to_owned(), member))
+                    .filter(|(_, m)| !m.is_empty())
+                    .chain(members.iter().enumerate().map(|(j, m)| (format!("members[{j}]"), m)))
+                    .chain(rules.iter().enumerate().map(|(j, r)| (format!("rules[{j}].member"), &r.member)));
+                for (field, m) in named {
+                    if member_id(tx, m).await?.is_none() {
+                        invalid
+                            .push(format!("{at}{path}.{field}"), format!("no active team member has the e-mail {m}"));
+                    }
+                }
             }
             ActionDef::Webhook { url, .. } => {
                 if let Some(why) = crate::deliveries::unreachable(tx, url, "playbook.fired").await? {

@@ -853,3 +853,5 @@ playbook-waiting-until = waiting until { $day }
 playbook-nothing = nothing
 playbook-action-start = start playbook "{ $playbook }"
 playbook-why-started = started by playbook { $playbook }
+playbook-action-assign-turn = make the next of { $members } the owner, in turn
+playbook-action-assign-rules = make the owner the first that holds of: { $rules }

@@ -849,3 +849,5 @@ playbook-waiting-until = ждёт до { $day }
 playbook-nothing = ничего
 playbook-action-start = запустить сценарий «{ $playbook }»
 playbook-why-started = запущен сценарием { $playbook }
+playbook-action-assign-turn = назначить ответственным следующего по очереди из { $members }
+playbook-action-assign-rules = назначить ответственным по первому выполненному правилу: { $rules }

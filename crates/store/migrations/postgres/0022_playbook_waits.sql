@@ -3,3 +3,10 @@
 ALTER TABLE playbook_runs ADD COLUMN next_step BIGINT;
 ALTER TABLE playbook_runs ADD COLUMN resume_on TEXT;
 CREATE INDEX playbook_runs_waiting ON playbook_runs(resume_on) WHERE resume_on IS NOT NULL;
+-- Round-robin assignment: how many accounts an assign step (playbook × step) has handed out.
+CREATE TABLE playbook_rotations (
+    playbook_id BIGINT NOT NULL REFERENCES playbooks(id) ON DELETE CASCADE,
+    step BIGINT NOT NULL,
+    turns BIGINT NOT NULL,
+    PRIMARY KEY (playbook_id, step)
+);

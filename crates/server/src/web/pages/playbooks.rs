@@ -155,9 +155,14 @@ fn action_list(
                 let key = if *email { "playbook-action-notify-email" } else { "playbook-action-notify" };
                 tr(state, web, key, &[("message", message.clone().into())])
             }
-            ActionDef::Assign { member } => {
-                tr(state, web, "playbook-action-assign", &[("member", member.clone().into())])
-            }
+            ActionDef::Assign { member, members, rules } => match (members.is_empty(), rules.is_empty()) {
+                (true, true) => tr(state, web, "playbook-action-assign", &[("member", member.clone().into())]),
+                (false, _) => tr(state, web, "playbook-action-assign-turn", &[("members", members.join(", ").into())]),
+                (true, false) => {
+                    let each: Vec<String> = rules.iter().map(|r| format!("{} ← {}", r.member, r.filter)).collect();
+                    tr(state, web, "playbook-action-assign-rules", &[("rules", each.join("; ").into())])
+                }
+            },
             ActionDef::Stage { stage } => {
                 let stage = tr(state, web, &format!("stage-{stage}"), &[]);
                 tr(state, web, "playbook-action-stage", &[("stage", stage.into())])
