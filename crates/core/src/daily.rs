@@ -268,7 +268,7 @@ fn step_playbooks(
     ctx: Context,
     facts: &mut Facts,
     (card, snapshot): (Option<&Scorecard>, Option<&Snapshot>),
-    inside: &[bool],
+    (inside, before): (&[bool], &Members),
 ) -> (Vec<PlaybookAct>, Vec<(i64, i64, crate::facts::Enrolment)>) {
     let (mut acts, mut changed) = (Vec::new(), Vec::new());
     if plan.playbooks.is_empty() {
@@ -286,7 +286,11 @@ fn step_playbooks(
             band: s.effective_band,
         });
         let in_segment = |key: &str| plan.in_segment(inside, key);
-        let seen = Seen { scored, in_segment: &in_segment };
+        let id = facts.id;
+        let was_in_segment = |key: &str| {
+            plan.segments.iter().any(|s| s.key == key && before.get(&s.id).is_some_and(|m| m.contains(&id)))
+        };
+        let seen = Seen { scored, in_segment: &in_segment, was_in_segment: &was_in_segment };
         // What a route does that day, with the lifecycle rule holding the account for a playbook
         // that sets the stage; a wait it reaches is carried on, and a playbook it starts begins
         // the same day (a run of it waiting at its first step).
@@ -359,7 +363,7 @@ fn step_playbooks(
     (acts, changed)
 }
 
-fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
+fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts, before: &Members) -> AccountOutcome {
     let moved = {
         let env = AccountDay::new(facts, ctx);
         plan.rules.iter().find(|r| r.condition.eval(&env)).filter(|r| r.stage != facts.stage).cloned()
@@ -374,7 +378,7 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
     let inside: Vec<bool> = plan.segments.iter().map(|s| s.filter.eval(&env)).collect();
     let in_segment = |key: &str| plan.in_segment(&inside, key);
     let Some(card) = choose(&plan.scorecards, env.contract().tenure_days, in_segment) else {
-        let (acts, enrolments) = step_playbooks(plan, ctx, facts, (None, None), &inside);
+        let (acts, enrolments) = step_playbooks(plan, ctx, facts, (None, None), (&inside, before));
         return AccountOutcome { stage, inside, snapshot: None, acts, enrolments };
     };
     let index = plan.scorecards.iter().position(|c| std::ptr::eq(c, card)).unwrap_or(0);
@@ -395,7 +399,7 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
         effective_band,
         readings,
     };
-    let (acts, enrolments) = step_playbooks(plan, ctx, facts, (Some(card), Some(&snapshot)), &inside);
+    let (acts, enrolments) = step_playbooks(plan, ctx, facts, (Some(card), Some(&snapshot)), (&inside, before));
     AccountOutcome { stage, inside, snapshot: Some(snapshot), acts, enrolments }
 }
 
@@ -404,10 +408,14 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts) -> AccountOutcome {
 pub fn run(plan: &Plan, ctx: Context, accounts: &mut [Facts], members: &mut Members) -> Day {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let chunk = accounts.len().div_ceil(threads).max(1);
+    // Segment membership as of the day before, for the playbooks that watch an account leave.
+    let before: &Members = members;
     let outcomes: Vec<AccountOutcome> = std::thread::scope(|scope| {
         let workers: Vec<_> = accounts
             .chunks_mut(chunk)
-            .map(|part| scope.spawn(move || part.iter_mut().map(|f| account_day(plan, ctx, f)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || part.iter_mut().map(|f| account_day(plan, ctx, f, before)).collect::<Vec<_>>())
+            })
             .collect();
         workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     });

@@ -118,6 +118,18 @@ pub enum TriggerDef {
     /// An interaction (e-mail, call, meeting, note, QBR) was logged on the account: acted on as it
     /// is logged, once per account and day it happened.
     Interaction {},
+    /// The account left the segment (by key) that day: in it the day before, not that day. Each
+    /// day it leaves is an occurrence of its own.
+    LeftSegment {
+        #[schema(max_length = 64)]
+        segment: String,
+    },
+    /// On a schedule: `every` is `day`, a weekday (`monday` … `sunday`) or `month` (its first
+    /// day). Each scheduled day is an occurrence of its own; the condition picks the accounts.
+    Schedule {
+        #[schema(max_length = 10)]
+        every: String,
+    },
     /// The account's lifecycle stage is `stage` that day: it holds from the day it moves there.
     Stage {
         #[schema(max_length = 20)]
@@ -135,7 +147,10 @@ impl TriggerDef {
             | TriggerDef::Condition { days, .. }
             | TriggerDef::Segment { days, .. }
             | TriggerDef::Stage { days, .. } => *days,
-            TriggerDef::Event { .. } | TriggerDef::Interaction {} => 1,
+            TriggerDef::Event { .. }
+            | TriggerDef::Interaction {}
+            | TriggerDef::LeftSegment { .. }
+            | TriggerDef::Schedule { .. } => 1,
         }
     }
 }
@@ -331,6 +346,16 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
             crate::limits::required_text(invalid, &format!("{t}event"), Some(event), crate::limits::EVENT_NAME);
         }
         TriggerDef::Interaction {} => {}
+        TriggerDef::LeftSegment { segment } => {
+            if let Some(m) = key_error(segment) {
+                invalid.push(format!("{t}segment"), m);
+            }
+        }
+        TriggerDef::Schedule { every } => {
+            if Every::parse(every).is_none() {
+                invalid.push(format!("{t}every"), "day, a weekday (monday … sunday) or month");
+            }
+        }
         TriggerDef::Stage { stage, .. } => {
             if let Err(e) = stage.parse::<crate::account::LifecycleStage>() {
                 invalid.push(format!("{t}stage"), e.to_string());
@@ -465,6 +490,38 @@ enum Trigger {
     Event(String, Expr),
     /// `days_since_interaction() = 0`: an interaction happened that day.
     Interaction(Expr),
+    LeftSegment(String),
+    Schedule(Every),
+}
+
+/// The days a schedule trigger holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Every {
+    Day,
+    Weekday(chrono::Weekday),
+    Month,
+}
+
+impl Every {
+    fn parse(s: &str) -> Option<Every> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "day" => Some(Every::Day),
+            "month" => Some(Every::Month),
+            w @ ("monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday" | "sunday") => {
+                w.parse().ok().map(Every::Weekday)
+            }
+            _ => None,
+        }
+    }
+
+    fn holds(self, day: NaiveDate) -> bool {
+        use chrono::Datelike;
+        match self {
+            Every::Day => true,
+            Every::Weekday(w) => day.weekday() == w,
+            Every::Month => day.day() == 1,
+        }
+    }
 }
 
 /// One step of a playbook's program: its actions, waits and branches laid out in order, so that
@@ -602,6 +659,8 @@ pub struct Scored<'a> {
 pub struct Seen<'a> {
     pub scored: Option<Scored<'a>>,
     pub in_segment: &'a dyn Fn(&str) -> bool,
+    /// Whether it was in a segment (by key) the day before.
+    pub was_in_segment: &'a dyn Fn(&str) -> bool,
 }
 
 /// Why a playbook did or did not fire for an account on a day.
@@ -654,6 +713,10 @@ impl Playbook {
                     Expr::Compare(that_day, Cmp::Gt, Operand::Value(V::Number(Decimal::ZERO))),
                 )
             }
+            TriggerDef::LeftSegment { segment } => Trigger::LeftSegment(segment.clone()),
+            TriggerDef::Schedule { every } => Trigger::Schedule(
+                Every::parse(every).ok_or_else(|| format!("trigger.every: {every:?} is no schedule"))?,
+            ),
             TriggerDef::Interaction {} => {
                 use crate::expr::{Cmp, Operand, Value as V};
                 let since = Operand::Call("days_since_interaction".into(), Vec::new());
@@ -786,7 +849,7 @@ impl Playbook {
     }
 
     /// What the trigger reads of the account today, and whether it holds.
-    pub fn read(&self, env: &AccountDay, Seen { scored, in_segment }: Seen) -> (bool, Value) {
+    pub fn read(&self, env: &AccountDay, Seen { scored, in_segment, was_in_segment }: Seen) -> (bool, Value) {
         let number = |d: Option<Decimal>| d.map(|d| d.normalize().to_string());
         match &*self.trigger {
             Trigger::Measure { key, band } => {
@@ -815,6 +878,8 @@ impl Playbook {
             Trigger::Stage(stage) => (&env.facts.stage == stage, json!({"stage": env.facts.stage})),
             Trigger::Event(name, e) => (e.eval(env), json!({"event": name})),
             Trigger::Interaction(e) => (e.eval(env), json!({"interaction": true})),
+            Trigger::LeftSegment(key) => (was_in_segment(key) && !in_segment(key), json!({"left_segment": key})),
+            Trigger::Schedule(every) => (every.holds(env.ctx.day), json!({"scheduled": self.trigger_every()})),
         }
     }
 
@@ -865,6 +930,22 @@ impl Playbook {
         }
     }
 
+    fn trigger_every(&self) -> &str {
+        match &self.def.trigger {
+            TriggerDef::Schedule { every } => every,
+            _ => "",
+        }
+    }
+
+    /// Whether each day it holds is an occurrence of its own (an event, an interaction, a
+    /// schedule, leaving a segment), rather than a run of consecutive days.
+    fn per_day(&self) -> bool {
+        matches!(
+            &*self.trigger,
+            Trigger::Event(..) | Trigger::Interaction(_) | Trigger::LeftSegment(_) | Trigger::Schedule(_)
+        )
+    }
+
     fn trigger_text(&self) -> &str {
         match &self.def.trigger {
             TriggerDef::Condition { condition, .. } => condition,
@@ -899,8 +980,8 @@ impl Playbook {
             return None;
         };
         e.cleared_on = None;
-        // An event or interaction trigger's occurrence is its day: each day with one is a new run.
-        if (self.event().is_some() || self.on_interaction()) && e.since != Some(day) {
+        // A per-day trigger's occurrence is its day: each day it holds is a new run.
+        if self.per_day() && e.since != Some(day) {
             e.since = None;
         }
         let since = match e.since {
@@ -1043,7 +1124,7 @@ title = "Reach out"
     }
 
     fn seen(scored: Option<Scored>) -> Seen {
-        Seen { scored, in_segment: &in_no_segment }
+        Seen { scored, in_segment: &in_no_segment, was_in_segment: &in_no_segment }
     }
 
     /// A segment trigger holds from the day the account enters it, a stage trigger from the day it
@@ -1066,7 +1147,7 @@ title = "Reach out"
                 Context { day: day(d), reporting: "USD", fx: &fx, catalogue: &catalogue, fed: Default::default() };
             let env = AccountDay::new(&facts, ctx);
             let holds = |key: &str| key == "big" && inside(d);
-            let seen = Seen { scored: None, in_segment: &holds };
+            let seen = Seen { scored: None, in_segment: &holds, was_in_segment: &in_no_segment };
             if let Some(Act::Fire { occurrence, values, .. }) =
                 segment.step(&mut in_seg, day(d), segment.observe(&env, seen), || true)
             {

@@ -25,7 +25,8 @@ on_both_backends!(
     a_stage_set_by_a_playbook_never_fights_the_lifecycle_rules,
     a_run_waits_then_branches_at_the_version_it_started_with,
     a_playbook_starts_another_and_none_may_start_itself,
-    accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds
+    accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds,
+    leaving_a_segment_and_a_schedule_trigger_in_the_pass
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -851,4 +852,58 @@ async fn accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds(app: Test
         ],
         "{runs}"
     );
+}
+
+/// Leaving a segment holds the day the account leaves it; a schedule holds on its days, each an
+/// occurrence of its own, for the accounts its condition picks.
+async fn leaving_a_segment_and_a_schedule_trigger_in_the_pass(app: TestApp) {
+    use chrono::Datelike;
+    let (status, body) = app
+        .post("/api/v1/segments", &app.admin, json!({"key": "big", "name": "Big", "filter": "employees >= 100"}))
+        .await;
+    assert!((200..300).contains(&status), "{body}");
+    let ids =
+        accounts(&app, vec![json!({"name": "Acme", "employees": 500}), json!({"name": "Tiny", "employees": 0})]).await;
+    let (acme, tiny) = (ids[0], ids[1]);
+    let (status, refused) = app
+        .post(
+            "/api/v1/playbooks",
+            &app.admin,
+            json!({"key": "x", "name": "X", "trigger": {"kind": "schedule", "every": "fortnight"},
+            "actions": [{"kind": "tag", "tag": "t"}]}),
+        )
+        .await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["trigger.every".to_owned()]), "{refused}");
+    let left = json!({"key": "left-big", "name": "Left big", "trigger": {"kind": "left_segment", "segment": "big"},
+        "actions": [{"kind": "tag", "tag": "shrank"}]});
+    let weekly = json!({"key": "mondays", "name": "Mondays", "trigger": {"kind": "schedule", "every": "monday"},
+        "condition": "employees > 0", "actions": [{"kind": "tag", "tag": "weekly"}]});
+    for p in [left, weekly] {
+        let (status, saved) = app.post("/api/v1/playbooks", &app.admin, p).await;
+        assert_eq!(status, 201, "{saved}");
+        let key = saved["key"].as_str().unwrap();
+        assert_eq!(app.patch(&format!("/api/v1/playbooks/{key}"), &app.admin, json!({"enabled": true})).await.0, 200);
+    }
+    let today = app.store.clock().today();
+    let day = |n: u64| today + Days::new(n);
+    let tags = async |id: i64| app.get(&format!("/api/v1/accounts/{id}"), &app.admin).await.1["tags"].clone();
+    tick(&app, day(0)).await;
+    tick(&app, day(1)).await;
+    assert!(!tags(acme).await.as_array().unwrap().contains(&json!("shrank")));
+    let (status, _) = app.patch(&format!("/api/v1/accounts/{acme}"), &app.admin, json!({"employees": 5})).await;
+    assert_eq!(status, 200);
+    for n in 2..=9 {
+        tick(&app, day(n)).await;
+    }
+    assert!(tags(acme).await.as_array().unwrap().contains(&json!("shrank")), "it left big on day 2");
+    let (_, runs) = app.get("/api/v1/playbooks/left-big/runs", &app.admin).await;
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!((runs[0]["day"].clone(), runs[0]["values"]["left_segment"].clone()), (json!(day(2)), json!("big")));
+    let mondays: Vec<Value> =
+        (0..=9).map(day).filter(|d| d.weekday() == chrono::Weekday::Mon).map(|d| json!(d)).collect();
+    let (_, runs) = app.get("/api/v1/playbooks/mondays/runs", &app.admin).await;
+    let mut days: Vec<Value> = runs.as_array().unwrap().iter().map(|r| r["day"].clone()).collect();
+    days.reverse();
+    assert_eq!(days, mondays, "acme on each Monday, tiny (no employees) never: {runs}");
+    assert_eq!(tags(tiny).await, json!([]));
 }

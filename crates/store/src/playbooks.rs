@@ -1126,7 +1126,8 @@ async fn member_id(tx: &mut Tx, email: &str) -> Result<Option<i64>> {
 /// members it assigns, the webhook endpoints it calls (subscribed to `playbook.fired`). Errors are
 /// named under `at`.
 async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mut Invalid) -> Result<()> {
-    if let keepwell_core::playbook::TriggerDef::Segment { segment, .. } = &def.trigger {
+    use keepwell_core::playbook::TriggerDef;
+    if let TriggerDef::Segment { segment, .. } | TriggerDef::LeftSegment { segment } = &def.trigger {
         let found =
             sqlx::query("SELECT id FROM segments WHERE key = $1").bind(segment).fetch_optional(&mut **tx).await?;
         if found.is_none() {
@@ -1205,6 +1206,12 @@ pub fn summary(values: &serde_json::Value) -> String {
     }
     if values.get("interaction").is_some() {
         parts.push("an interaction was logged".to_owned());
+    }
+    if let Some(seg) = get("left_segment") {
+        parts.push(format!("left segment {seg}"));
+    }
+    if let Some(every) = get("scheduled") {
+        parts.push(format!("scheduled every {every}"));
     }
     if values.get("manual").is_some() {
         parts.push(format!("started by hand by {}", get("by").unwrap_or_default()));

@@ -760,6 +760,12 @@ impl Store {
                 d = d.succ_opt().unwrap_or(day);
             }
             let before = facts[0].enrolments.get(&id).copied().unwrap_or_default();
+            let holds = |members: &keepwell_core::daily::Members| -> std::collections::HashSet<String> {
+                let holds =
+                    |s: &&keepwell_core::daily::Segment| members.get(&s.id).is_some_and(|m| m.contains(&account));
+                plan.segments.iter().filter(holds).map(|s| s.key.clone()).collect()
+            };
+            let was_in = holds(&members);
             let ctx = Context { day, reporting: &reporting, fx: &fx, catalogue: &catalogue, fed };
             let out = keepwell_core::daily::run(&plan, ctx, &mut facts, &mut members);
             let p = &plan.playbooks[0];
@@ -774,10 +780,11 @@ impl Store {
                     band: s.effective_band,
                 }
             });
-            let in_segment = |key: &str| {
-                plan.segments.iter().any(|s| s.key == key && members.get(&s.id).is_some_and(|m| m.contains(&account)))
-            };
-            let seen = keepwell_core::playbook::Seen { scored, in_segment: &in_segment };
+            let is_in = holds(&members);
+            let in_segment = |key: &str| is_in.contains(key);
+            let was_in_segment = |key: &str| was_in.contains(key);
+            let seen =
+                keepwell_core::playbook::Seen { scored, in_segment: &in_segment, was_in_segment: &was_in_segment };
             Some(p.explain(&before, day, p.read(&env, seen), p.condition_holds(&env)))
         })
         .await

@@ -75,6 +75,11 @@ fn trigger_words(state: &AppState, web: &WebSession, t: &TriggerDef) -> String {
         TriggerDef::Stage { stage, .. } => ("playbook-trigger-stage", tr(state, web, &format!("stage-{stage}"), &[])),
         TriggerDef::Event { event } => ("playbook-trigger-event", event.clone()),
         TriggerDef::Interaction {} => ("playbook-trigger-interaction", String::new()),
+        TriggerDef::LeftSegment { segment } => ("playbook-trigger-left-segment", segment.clone()),
+        TriggerDef::Schedule { every } => (
+            "playbook-trigger-schedule",
+            tr(state, web, &format!("playbook-every-{}", every.trim().to_ascii_lowercase()), &[]),
+        ),
     };
     tr(state, web, key, &[("what", what.into()), ("days", days.into())])
 }
@@ -112,6 +117,13 @@ fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> 
     }
     if values.get("interaction").is_some() {
         parts.push(tr(state, web, "playbook-why-interaction", &[]));
+    }
+    if let Some(seg) = get("left_segment") {
+        parts.push(tr(state, web, "playbook-why-left-segment", &[("segment", seg.into())]));
+    }
+    if let Some(every) = get("scheduled") {
+        let every = tr(state, web, &format!("playbook-every-{}", every.trim().to_ascii_lowercase()), &[]);
+        parts.push(tr(state, web, "playbook-trigger-schedule", &[("what", every.into())]));
     }
     if values.get("manual").is_some() {
         parts.push(tr(state, web, "playbook-why-manual", &[("by", get("by").unwrap_or_default().into())]));
@@ -232,6 +244,7 @@ fn form_field(path: &str) -> &str {
         "trigger.condition" => "trigger_condition",
         "trigger.segment" => "segment",
         "trigger.stage" => "stage",
+        "trigger.every" => "every",
         "trigger.days" => "days",
         "actions[0].title" => "task_title",
         "actions[0].task_kind" => "task_kind",
@@ -255,6 +268,8 @@ fn def_of(f: &FormData, invalid: &mut Invalid) -> PlaybookDef {
         }
         Some("segment") => TriggerDef::Segment { segment: field(f, "segment").unwrap_or_default(), days },
         Some("stage") => TriggerDef::Stage { stage: field(f, "stage").unwrap_or_default(), days },
+        Some("left_segment") => TriggerDef::LeftSegment { segment: field(f, "segment").unwrap_or_default() },
+        Some("schedule") => TriggerDef::Schedule { every: field(f, "every").unwrap_or_else(|| "day".into()) },
         _ => TriggerDef::Measure { measure: field(f, "measure").unwrap_or_default(), band, days },
     };
     PlaybookDef {
