@@ -234,6 +234,21 @@ pub enum ActionDef {
         #[schema(max_length = 300)]
         message: String,
     },
+    /// E-mails the account's owner (`to = "owner"`) or its contacts (`"contacts"`, those with
+    /// `contact_role` when given; the first 20): the `subject` and `body` of `texts` in the
+    /// recipient's language (by code, `en` or the first when there is none of theirs), with
+    /// `{account}`, `{name}` (the recipient's) and `{owner}` filled in. A contact's e-mail carries a
+    /// one-click unsubscribe (RFC 8058) that every later send honours, replies go to the owner,
+    /// and no contact gets more than three playbook e-mails in seven days.
+    Email {
+        #[serde(default = "owner_word")]
+        #[schema(max_length = 10)]
+        to: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(max_length = 20)]
+        contact_role: Option<String>,
+        texts: std::collections::BTreeMap<String, EmailText>,
+    },
     /// Starts the playbook `playbook` (by key; switched on) for the account the same day, as a
     /// manual start does: its steps from the first, once per account and day. Playbooks that
     /// would start themselves, directly or through others, are refused when saved.
@@ -257,6 +272,40 @@ pub enum ActionDef {
         otherwise: Vec<ActionDef>,
     },
 }
+
+fn owner_word() -> String {
+    "owner".into()
+}
+
+/// An e-mail's text in one language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailText {
+    #[schema(max_length = 300)]
+    pub subject: String,
+    #[schema(max_length = 20000)]
+    pub body: String,
+}
+
+impl EmailText {
+    /// The text for language `lang` (`ru`, `ru-RU`) among `texts`: that one, else `en`, else the
+    /// first.
+    pub fn pick<'a>(
+        texts: &'a std::collections::BTreeMap<String, EmailText>,
+        lang: Option<&str>,
+    ) -> Option<&'a EmailText> {
+        let lang = lang.and_then(|l| l.split(['-', '_']).next()).map(str::to_ascii_lowercase);
+        lang.and_then(|l| texts.get(&l)).or_else(|| texts.get("en")).or_else(|| texts.values().next())
+    }
+
+    /// `{account}`, `{name}` and `{owner}` filled in.
+    pub fn fill(text: &str, account: &str, name: &str, owner: &str) -> String {
+        text.replace("{account}", account).replace("{name}", name).replace("{owner}", owner)
+    }
+}
+
+/// The languages an e-mail's texts are in.
+pub const EMAIL_LANGUAGES: [&str; 2] = ["en", "ru"];
 
 /// One rule of an assignment: the account goes to `member` when `filter` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -284,6 +333,7 @@ impl ActionDef {
             ActionDef::Stage { .. } => "stage",
             ActionDef::Webhook { .. } => "webhook",
             ActionDef::Start { .. } => "start",
+            ActionDef::Email { .. } => "email",
             ActionDef::Wait { .. } => "wait",
             ActionDef::Branch { .. } => "branch",
         }
@@ -450,6 +500,45 @@ fn check_actions(actions: &[ActionDef], at: &str, branches: bool, invalid: &mut 
             ActionDef::Webhook { url, message } => {
                 crate::limits::required_text(invalid, &format!("{at}url"), Some(url), crate::webhook::MAX_URL);
                 crate::limits::text(invalid, &format!("{at}message"), Some(message), crate::limits::SUBJECT);
+            }
+            ActionDef::Email { to, contact_role, texts } => {
+                if !matches!(to.as_str(), "owner" | "contacts") {
+                    invalid.push(format!("{at}to"), "owner or contacts");
+                }
+                match (to.as_str(), contact_role) {
+                    ("contacts", Some(r)) => {
+                        if let Err(e) = r.parse::<crate::contact::ContactRole>() {
+                            invalid.push(format!("{at}contact_role"), e);
+                        }
+                    }
+                    (_, Some(_)) => invalid.push(format!("{at}contact_role"), "only with to = \"contacts\""),
+                    _ => {}
+                }
+                if texts.is_empty() {
+                    invalid.push(format!("{at}texts"), "an e-mail needs its text in at least one language (en, ru)");
+                }
+                crate::limits::count(invalid, &format!("{at}texts"), texts.len(), EMAIL_LANGUAGES.len(), "languages");
+                for (lang, t) in texts.iter().take(EMAIL_LANGUAGES.len() + 1) {
+                    if !EMAIL_LANGUAGES.contains(&lang.as_str()) {
+                        invalid.push(
+                            format!("{at}texts.{}", lang.chars().take(10).collect::<String>()),
+                            "a language: en or ru",
+                        );
+                        continue;
+                    }
+                    crate::limits::required_text(
+                        invalid,
+                        &format!("{at}texts.{lang}.subject"),
+                        Some(&t.subject),
+                        crate::limits::SUBJECT,
+                    );
+                    crate::limits::required_text(
+                        invalid,
+                        &format!("{at}texts.{lang}.body"),
+                        Some(&t.body),
+                        crate::limits::BODY,
+                    );
+                }
             }
             ActionDef::Start { playbook } => {
                 if let Some(m) = key_error(playbook) {

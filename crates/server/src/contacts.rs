@@ -82,3 +82,23 @@ pub async fn import(
 ) -> Result<ImportSummary, RowError> {
     caller.import(store, (rows.len(), dry_run), async |w| contacts::import(w, rows, progress).await).await
 }
+
+/// The token of contact `id`'s unsubscribe link: its id and a signature of it, so the link needs
+/// no login and cannot be forged for another contact.
+pub fn unsubscribe_token(state: &AppState, id: i64) -> String {
+    format!("{id}-{}", state.settings.secret_key.sign(&format!("unsubscribe:{id}")))
+}
+
+/// The contact an unsubscribe token names, when its signature holds.
+pub fn unsubscribing(state: &AppState, token: &str) -> Option<i64> {
+    let (id, signature) = token.split_once('-')?;
+    let id: i64 = id.parse().ok()?;
+    state.settings.secret_key.verify(&format!("unsubscribe:{id}"), signature).then_some(id)
+}
+
+/// Unsubscribes the contact of a signed link from playbook e-mails (RFC 8058's one click): its
+/// address and whether it was already; None for a link that does not hold or a contact gone.
+pub async fn unsubscribe(state: &AppState, token: &str) -> Outcome<Option<(String, bool)>> {
+    let Some(id) = unsubscribing(state, token) else { return Ok(None) };
+    Caller::system("unsubscribe").decide(&state.store, async |w| contacts::unsubscribe(w, id).await).await
+}

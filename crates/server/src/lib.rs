@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .merge(webhooks::routes())
         .merge(ingest::routes())
+        .merge(web::public_routes())
         .merge(web::routes(state.clone()))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(observe::track))

@@ -67,6 +67,8 @@ fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message
             let message = payload["message"].as_str().unwrap_or_default().to_owned();
             (t("email-playbook-subject", &[("account", account.into()), ("message", message.into())]), "email_playbook")
         }
+        // A playbook's own text (already in the recipient's language, filled in when decided).
+        "message" => (payload["subject"].as_str().unwrap_or_default().to_owned(), "email_message"),
         "endpoint_disabled" => {
             let url = payload["endpoint"]["url"].as_str().unwrap_or_default();
             (t("email-disabled-subject", &[("url", keepwell_core::webhook::origin_only(url).into())]), "email_disabled")
@@ -80,8 +82,13 @@ fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message
         }
         _ => return Err(format!("no e-mail is written for {kind:?}")),
     };
+    // A contact's e-mail: one-click unsubscribe (RFC 8058) by a signed link.
+    let unsubscribe_url = payload["unsubscribe"]
+        .as_i64()
+        .map(|id| format!("{base}/unsubscribe/{}", crate::contacts::unsubscribe_token(state, id)));
     let ctx = context! {
-        lang => lang.code(), member, changes, count, base, subject => subject.clone(), ..minijinja::Value::from_serialize(&payload),
+        lang => lang.code(), member, changes, count, base, subject => subject.clone(), unsubscribe_url,
+        ..minijinja::Value::from_serialize(&payload),
     };
     let render = |name: &str| {
         state
@@ -94,9 +101,20 @@ fn compose(state: &AppState, settings: &MailSettings, d: &Due) -> Result<Message
     let from: Mailbox = settings.from.parse().map_err(|e| format!("KEEPWELL_MAIL_FROM: {e}"))?;
     let to: Mailbox = d.recipient.parse().map_err(|e| format!("{:?} is not an address: {e}", d.recipient))?;
     let domain = from.email.domain().to_owned();
-    Message::builder()
-        .from(from)
-        .to(to)
+    let mut builder = Message::builder().from(from).to(to);
+    if let Some(reply_to) = payload["reply_to"].as_str().and_then(|r| r.parse::<Mailbox>().ok()) {
+        builder = builder.reply_to(reply_to);
+    }
+    if let Some(url) = &unsubscribe_url {
+        use lettre::message::header::{HeaderName, HeaderValue};
+        builder = builder
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+    }
+    builder
         .subject(subject)
         .message_id(Some(format!("<{}@{domain}>", d.message_id)))
         .multipart(MultiPart::alternative().singlepart(SinglePart::plain(text)).singlepart(SinglePart::html(html)))

@@ -358,6 +358,15 @@ fn describe(a: &ActionDef, day: NaiveDate) -> String {
         ActionDef::Stage { stage } => format!("move to stage {stage} (unless a lifecycle rule holds the account)"),
         ActionDef::Webhook { url, .. } => format!("call the webhook {}", keepwell_core::webhook::origin_only(url)),
         ActionDef::Start { playbook } => format!("start playbook {playbook:?}"),
+        ActionDef::Email { to, contact_role, texts } => {
+            let subject =
+                keepwell_core::playbook::EmailText::pick(texts, None).map(|t| t.subject.as_str()).unwrap_or("");
+            match (to.as_str(), contact_role) {
+                ("contacts", Some(role)) => format!("e-mail the {role} contacts {subject:?}"),
+                ("contacts", None) => format!("e-mail the contacts {subject:?}"),
+                _ => format!("e-mail the owner {subject:?}"),
+            }
+        }
         ActionDef::Wait { days } => format!("wait {days} days"),
         ActionDef::Branch { condition, .. } => format!("branch on {condition:?}"),
     }

@@ -24,6 +24,7 @@ on_both_backends_with_a_receiver!(
     accounts_written_by_an_import_stripe_or_segment_are_announced,
     stage_rules_and_linked_groups_are_announced,
     a_playbook_assigns_emails_and_calls_a_webhook_and_slack_once,
+    a_playbook_emails_contacts_who_can_unsubscribe_in_one_click,
 );
 
 async fn webhooks_are_signed_retried_and_dead_lettered(backend: Backend) {
@@ -543,4 +544,111 @@ async fn a_playbook_assigns_emails_and_calls_a_webhook_and_slack_once(backend: B
     assert_eq!((data["playbook"].as_str(), data["account_id"].as_i64()), (Some("welcome"), Some(acme)), "{data}");
     assert_eq!(data["message"], "Book the welcome call");
     assert_eq!(data["day"].as_str(), Some(today.to_string().as_str()));
+}
+
+/// A playbook e-mails an account's contacts each in their language (aiosmtpd), with replies to the
+/// owner and a one-click unsubscribe (RFC 8058) that every later send honours; no contact gets
+/// more than three playbook e-mails a week; the owner can be e-mailed too.
+async fn a_playbook_emails_contacts_who_can_unsubscribe_in_one_click(backend: Backend) {
+    let maildir = tempdir().join("mail");
+    let (_smtp, smtp_port) = common::smtp_server(&maildir).await;
+    let app = TestApp::spawn_with(backend, |s| {
+        s.mail = Some(keepwell_server::mail::MailSettings {
+            smtp_url: format!("smtp://127.0.0.1:{smtp_port}?tls=none"),
+            from: "Keepwell <cs@keepwell.test>".into(),
+        });
+        s.deliveries.poll = Duration::from_millis(50);
+    })
+    .await;
+    let dee = app.member("dee@team.io", keepwell_core::Role::Csm).await;
+    let (_, acme) = app.post("/api/v1/accounts", &app.admin, json!({"name": "Acme", "owner_id": dee})).await;
+    let acme = acme["id"].as_i64().unwrap();
+    for (email, name, locale, role) in
+        [("ana@acme.io", "Ana", "ru-RU", "champion"), ("ben@acme.io", "Ben", "en", "user")]
+    {
+        let body = json!({"account_id": acme, "email": email, "name": name, "locale": locale, "role": role});
+        let (status, c) = app.post("/api/v1/contacts", &app.admin, body).await;
+        assert_eq!(status, 201, "{c}");
+    }
+    let hello = |key: &str, to: &str| {
+        json!({"key": key, "name": key, "trigger": {"kind": "condition", "condition": "mrr > 1000000"},
+            "actions": [{"kind": "email", "to": to, "texts": {
+                "en": {"subject": "Hello {name}", "body": "Hi {name},\n\nWelcome to {account}. Your CSM is {owner}."},
+                "ru": {"subject": "Привет, {name}", "body": "Здравствуйте, {name}!\n\nВаш менеджер: {owner}."}}}]})
+    };
+    let mut bad = hello("bad", "everyone");
+    bad["actions"][0]["texts"]["de"] = json!({"subject": "Hallo", "body": "Hallo"});
+    let (status, refused) = app.post("/api/v1/playbooks", &app.admin, bad).await;
+    assert_eq!(
+        common::fields(&refused),
+        ["actions[0].texts", "actions[0].texts.de", "actions[0].to"],
+        "{status} {refused}"
+    );
+    for n in 1..=4 {
+        assert_eq!(app.post("/api/v1/playbooks", &app.admin, hello(&format!("hello-{n}"), "contacts")).await.0, 201);
+    }
+    assert_eq!(app.post("/api/v1/playbooks", &app.admin, hello("tell-dee", "owner")).await.0, 201);
+    let start = async |key: &str| {
+        let (status, started) =
+            app.post(&format!("/api/v1/playbooks/{key}/start"), &app.admin, json!({"account_ids": [acme]})).await;
+        assert_eq!(status, 200, "{started}");
+    };
+    start("hello-1").await;
+    let mail = common::arrived(&maildir, 2).await;
+
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    let to = |m: &str| mail.iter().find(|x| x["to"] == m).unwrap().clone();
+    let (ana, ben) = (to("ana@acme.io"), to("ben@acme.io"));
+    assert_eq!((ana["subject"].as_str(), ben["subject"].as_str()), (Some("Привет, Ana"), Some("Hello Ben")));
+    assert!(ben["text"].as_str().unwrap().contains("Welcome to Acme. Your CSM is dee."), "{}", ben["text"]);
+    assert_eq!(ana["reply_to"], "dee@team.io", "replies go to the owner");
+    assert_eq!(ana["list_unsubscribe_post"], "List-Unsubscribe=One-Click");
+    let link = ana["list_unsubscribe"].as_str().unwrap().trim().trim_matches(['<', '>']).to_owned();
+    assert!(ana["text"].as_str().unwrap().contains(&link), "the link is in the text too: {link:?} {}", ana["text"]);
+    let path = &link[link.find("/unsubscribe/").unwrap()..];
+
+    // The link: a GET only asks; a one-click POST (no session, no CSRF token) unsubscribes; a forged one does nothing.
+    let client = reqwest::Client::new();
+    let asked = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(asked.status(), 200);
+    assert!(asked.text().await.unwrap().contains("unsubscribe-button"));
+    let forged = format!("{}-{}", &path[13..path.find('-').unwrap()], "0".repeat(32));
+    let refused = client
+        .post(app.url(&format!("/unsubscribe/{forged}")))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 404);
+    let clicked = client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clicked.status(), 200);
+    assert!(clicked.text().await.unwrap().contains("ana@acme.io is unsubscribed"));
+
+    // Later sends: Ana never again; Ben up to three a week.
+    for key in ["hello-2", "hello-3", "hello-4"] {
+        start(key).await;
+    }
+    let mail = common::arrived(&maildir, 4).await;
+    let (to_ana, to_ben) = (
+        mail.iter().filter(|m| m["to"] == "ana@acme.io").count(),
+        mail.iter().filter(|m| m["to"] == "ben@acme.io").count(),
+    );
+    assert_eq!((to_ana, to_ben), (1, 3), "{mail:?}");
+    let (_, runs) = app.get("/api/v1/playbooks/hello-4/runs", &app.admin).await;
+    assert_eq!(
+        (runs[0]["actions"][0]["outcome"].as_str(), runs[0]["actions"][0]["detail"].as_str()),
+        (Some("failed"), Some("no contact e-mailed (not: 1 unsubscribed, 1 already had 3 playbook e-mails this week)")),
+        "{runs}"
+    );
+    start("tell-dee").await;
+    let mail = common::arrived(&maildir, 5).await;
+    let dee_mail: Vec<&Value> = mail.iter().filter(|m| m["to"] == "dee@team.io").collect();
+    assert_eq!(dee_mail.len(), 1, "{mail:?}");
+    assert!(dee_mail[0]["list_unsubscribe"].is_null(), "a member's e-mail has no unsubscribe: {:?}", dee_mail[0]);
 }

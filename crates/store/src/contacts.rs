@@ -125,6 +125,31 @@ pub async fn update(w: &mut Write, id: i64, new: &NewContact) -> Result<Contact>
     Ok(after)
 }
 
+/// Unsubscribes contact `id` from playbook e-mails (one click, RFC 8058): no later send reaches
+/// it. Returns its address and whether it had unsubscribed already (nothing changes then); None
+/// when there is no such contact.
+pub async fn unsubscribe(w: &mut Write, id: i64) -> Result<Option<(String, bool)>> {
+    let Some(row) = sqlx::query("SELECT email, unsubscribed_at FROM contacts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let email = crate::sql::text(&row, "email")?;
+    if crate::get_opt_i64(&row, "unsubscribed_at")?.is_some() {
+        return Ok(Some((email, true)));
+    }
+    sqlx::query("UPDATE contacts SET unsubscribed_at = $1 WHERE id = $2")
+        .bind(w.at)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+    let after = serde_json::json!({"email": email, "unsubscribed": true});
+    w.audit("contact.unsubscribe", "contact", Some(id.to_string()), None, Some(&after)).await?;
+    Ok(Some((email, false)))
+}
+
 pub async fn delete(w: &mut Write, id: i64) -> Result<Contact> {
     let before = load(&mut w.tx, id).await?;
     sqlx::query("DELETE FROM contacts WHERE id = $1").bind(id).execute(&mut *w.tx).await?;

@@ -390,8 +390,8 @@ mod tests {
         ),
         (
             22,
-            "12119976368f0ffd09a8edb4143c64a9de83c4b53a5c59482588b622ab90e3dd",
-            "12119976368f0ffd09a8edb4143c64a9de83c4b53a5c59482588b622ab90e3dd",
+            "bbe1c98ed74b9216775b4a0f3d84701f2fc8aec15254210d586c65f97cfb7083",
+            "bbe1c98ed74b9216775b4a0f3d84701f2fc8aec15254210d586c65f97cfb7083",
         ),
     ];
 

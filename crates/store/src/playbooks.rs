@@ -864,6 +864,9 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
             },
             ActionDef::Webhook { url, message } => (call(w, f, &key, url, message).await?, None),
             ActionDef::Start { playbook } => (start_other(w, f, playbook).await?, None),
+            ActionDef::Email { to, contact_role, texts } => {
+                (email(w, f, &key, owner, (to, contact_role.as_deref()), texts).await?, None)
+            }
             ActionDef::Wait { .. } | ActionDef::Branch { .. } => continue,
         };
         let (outcome, detail) = match done {
@@ -894,6 +897,125 @@ struct Fired<'a> {
     occurrence: NaiveDate,
     values: &'a serde_json::Value,
     why: &'a str,
+}
+
+/// The most playbook e-mails one contact gets in seven days.
+pub const CONTACT_EMAILS_A_WEEK: i64 = 3;
+
+/// The most contacts one e-mail step writes to.
+const CONTACTS_AN_EMAIL: i64 = 20;
+
+/// E-mails the account's owner or its contacts (see [`ActionDef::Email`]), each once per
+/// occurrence, in the recipient's language; says whom, and whom not and why.
+async fn email(
+    w: &mut Write,
+    f: &Fired<'_>,
+    key: &str,
+    owner: Option<i64>,
+    (to, role): (&str, Option<&str>),
+    texts: &std::collections::BTreeMap<String, keepwell_core::playbook::EmailText>,
+) -> Result<std::result::Result<String, String>> {
+    use keepwell_core::playbook::EmailText;
+    let (account, name) = f.account;
+    let mut boss: Option<(String, String, Option<String>)> = None;
+    if let Some(id) = owner {
+        let row = sqlx::query("SELECT email, name, locale FROM users WHERE id = $1 AND disabled_at IS NULL")
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        if let Some(r) = row {
+            boss = Some((text(&r, "email")?, text(&r, "name")?, opt_text(&r, "locale")?));
+        }
+    }
+    let owner_name = boss.as_ref().map(|b| b.1.clone()).unwrap_or_default();
+    let account_json = serde_json::json!({"id": account, "name": name});
+    if to == "owner" {
+        let Some((address, member, locale)) = boss else {
+            return Ok(Err("the account has no owner to e-mail".to_owned()));
+        };
+        let Some(t) = EmailText::pick(texts, locale.as_deref()) else { return Ok(Err("no text".to_owned())) };
+        let payload = serde_json::json!({
+            "kind": "message", "member": {"id": owner, "email": address, "name": member, "locale": locale},
+            "account": account_json, "subject": EmailText::fill(&t.subject, name, &member, &owner_name),
+            "body": EmailText::fill(&t.body, name, &member, &owner_name),
+        });
+        let occurrence = format!("email:{key}");
+        crate::deliveries::write_email(
+            &mut w.tx,
+            w.at,
+            &occurrence,
+            ("playbook.email", Some(account)),
+            &address,
+            &payload,
+        )
+        .await?;
+        return Ok(Ok(format!("e-mailed the owner {address}")));
+    }
+    let mut sql =
+        crate::sql::Sql::new("SELECT id, email, name, locale, unsubscribed_at FROM contacts WHERE account_id = ");
+    sql.bind(crate::sql::Arg::I64(account));
+    if let Some(role) = role.and_then(|r| r.parse::<keepwell_core::contact::ContactRole>().ok()) {
+        sql.push(" AND role = ").bind(crate::sql::Arg::Text(role.as_str().to_owned()));
+    }
+    sql.push(" ORDER BY id LIMIT ").bind(crate::sql::Arg::I64(CONTACTS_AN_EMAIL));
+    let contacts = sql.query().fetch_all(&mut *w.tx).await?;
+    let week_ago = w.at - 7 * 86_400 * 1_000_000;
+    let (mut sent, mut unsubscribed, mut capped) = (Vec::new(), 0, 0);
+    for c in &contacts {
+        if get_opt_i64(c, "unsubscribed_at")?.is_some() {
+            unsubscribed += 1;
+            continue;
+        }
+        let (id, address): (i64, String) = (c.try_get("id")?, text(c, "email")?);
+        let recent: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM deliveries WHERE recipient = $1 AND event = 'playbook.email' AND created_at > $2",
+        )
+        .bind(&address)
+        .bind(week_ago)
+        .fetch_one(&mut *w.tx)
+        .await?
+        .try_get("n")?;
+        if recent >= CONTACT_EMAILS_A_WEEK {
+            capped += 1;
+            continue;
+        }
+        let locale = opt_text(c, "locale")?;
+        let Some(t) = EmailText::pick(texts, locale.as_deref()) else { continue };
+        let who = opt_text(c, "name")?.unwrap_or_else(|| address.clone());
+        let payload = serde_json::json!({
+            "kind": "message", "member": {"locale": locale}, "contact": {"id": id, "email": address, "name": who},
+            "account": account_json, "subject": EmailText::fill(&t.subject, name, &who, &owner_name),
+            "body": EmailText::fill(&t.body, name, &who, &owner_name),
+            "reply_to": boss.as_ref().map(|b| b.0.clone()), "unsubscribe": id,
+        });
+        let occurrence = format!("email:{key}:{id}");
+        crate::deliveries::write_email(
+            &mut w.tx,
+            w.at,
+            &occurrence,
+            ("playbook.email", Some(account)),
+            &address,
+            &payload,
+        )
+        .await?;
+        sent.push(address);
+    }
+    let mut left_out = Vec::new();
+    if unsubscribed > 0 {
+        left_out.push(format!("{unsubscribed} unsubscribed"));
+    }
+    if capped > 0 {
+        left_out.push(format!("{capped} already had {CONTACT_EMAILS_A_WEEK} playbook e-mails this week"));
+    }
+    let left_out = if left_out.is_empty() { String::new() } else { format!(" (not: {})", left_out.join(", ")) };
+    Ok(match sent.len() {
+        0 if contacts.is_empty() => Err(format!(
+            "the account has no contact to e-mail{}",
+            role.map(|r| format!(" with the role {r}")).unwrap_or_default()
+        )),
+        0 => Err(format!("no contact e-mailed{left_out}")),
+        _ => Ok(format!("e-mailed {}{left_out}", sent.join(", "))),
+    })
 }
 
 /// Begins a run of playbook `key` (its version in force, switched on) for the account today,

@@ -90,6 +90,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn_with_state(state, session::middleware))
 }
 
+/// The pages that need no session and take no CSRF token: a link in an e-mail is their
+/// credential (one-click unsubscribe, RFC 8058).
+pub fn public_routes() -> Router<AppState> {
+    Router::new().route("/unsubscribe/{token}", get(pages::unsubscribe::ask).post(pages::unsubscribe::confirm))
+}
+
 fn asset(kind: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, kind), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }

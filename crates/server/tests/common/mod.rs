@@ -247,7 +247,8 @@ for m in mailbox.Maildir(sys.argv[1], create=False):
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     out.append({"to": msg["To"], "from": msg["From"], "subject": msg["Subject"], "message_id": msg["Message-ID"],
-                "type": msg.get_content_type(), "text": text, "html": html})
+                "type": msg.get_content_type(), "text": text, "html": html, "reply_to": msg["Reply-To"],
+                "list_unsubscribe": msg["List-Unsubscribe"], "list_unsubscribe_post": msg["List-Unsubscribe-Post"]})
 print(json.dumps(out))
 "#;
 

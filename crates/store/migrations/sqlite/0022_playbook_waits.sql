@@ -10,3 +10,7 @@ CREATE TABLE playbook_rotations (
     turns BIGINT NOT NULL,
     PRIMARY KEY (playbook_id, step)
 );
+-- A contact who unsubscribed from playbook e-mails (one click, RFC 8058): none is sent again.
+ALTER TABLE contacts ADD COLUMN unsubscribed_at BIGINT;
+-- A contact's playbook e-mails of the last seven days, for the weekly cap.
+CREATE INDEX deliveries_recipient ON deliveries(recipient, event, created_at);

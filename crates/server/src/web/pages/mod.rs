@@ -17,6 +17,7 @@ pub mod revenue;
 pub mod scorecards;
 pub mod segments;
 pub mod team;
+pub mod unsubscribe;
 pub mod usage;
 pub mod workspace;
 

@@ -186,6 +186,15 @@ fn action_list(
             ActionDef::Start { playbook } => {
                 tr(state, web, "playbook-action-start", &[("playbook", playbook.clone().into())])
             }
+            ActionDef::Email { to, texts, .. } => {
+                let lang = Some(web.lang.code());
+                let subject = keepwell_core::playbook::EmailText::pick(texts, lang)
+                    .map(|t| t.subject.clone())
+                    .unwrap_or_default();
+                let key =
+                    if to == "contacts" { "playbook-action-email-contacts" } else { "playbook-action-email-owner" };
+                tr(state, web, key, &[("subject", subject.into())])
+            }
             ActionDef::Wait { days } => tr(state, web, "playbook-action-wait", &[("days", i64::from(*days).into())]),
             ActionDef::Branch { condition, then, otherwise } => {
                 // A branch's own steps cannot branch (checked when saved): one level down.
