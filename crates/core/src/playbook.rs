@@ -298,9 +298,35 @@ impl EmailText {
         lang.and_then(|l| texts.get(&l)).or_else(|| texts.get("en")).or_else(|| texts.values().next())
     }
 
-    /// `{account}`, `{name}` and `{owner}` filled in.
+    /// `{account}`, `{name}` and `{owner}` filled in, in one pass (a value that itself holds
+    /// `{owner}` stays as it is).
     pub fn fill(text: &str, account: &str, name: &str, owner: &str) -> String {
-        text.replace("{account}", account).replace("{name}", name).replace("{owner}", owner)
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find('{') {
+            out.push_str(&rest[..at]);
+            rest = &rest[at..];
+            let value = [("{account}", account), ("{name}", name), ("{owner}", owner)]
+                .into_iter()
+                .find(|(p, _)| rest.starts_with(p));
+            match value {
+                Some((p, v)) => {
+                    out.push_str(v);
+                    rest = &rest[p.len()..];
+                }
+                None => {
+                    out.push('{');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// A subject on one line: line breaks become spaces.
+    pub fn one_line(subject: &str) -> String {
+        subject.split(['\r', '\n']).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -857,6 +883,14 @@ impl Playbook {
         }
     }
 
+    /// The condition of the branch at step `at`, as written ("" when that step is no branch).
+    pub fn branch_text(&self, at: usize) -> &str {
+        match self.program.get(at) {
+            Some(Op::Branch { text, .. }) => text,
+            _ => "",
+        }
+    }
+
     /// The playbook a step taken starts, if it is a start.
     pub fn started(&self, taken: Taken) -> Option<&str> {
         match taken {
@@ -1340,6 +1374,19 @@ title = "Reach out"
         assert!(
             matches!(p.step(&mut e, day(2), Some(json!({})), || true), Some(Act::Fire { occurrence, .. }) if occurrence == day(1))
         );
+    }
+
+    #[test]
+    fn an_email_is_filled_in_once_and_in_the_recipients_language() {
+        assert_eq!(
+            EmailText::fill("Hi {name}, {account} ({owner}) {x}", "Acme {owner}", "Ana", "Dee"),
+            "Hi Ana, Acme {owner} (Dee) {x}"
+        );
+        assert_eq!(EmailText::one_line("Hello\r\nBcc: x@y"), "Hello Bcc: x@y");
+        let text = |s: &str| EmailText { subject: s.into(), body: s.into() };
+        let texts = std::collections::BTreeMap::from([("en".to_owned(), text("en")), ("ru".to_owned(), text("ru"))]);
+        let pick = |l: Option<&str>| EmailText::pick(&texts, l).unwrap().subject.clone();
+        assert_eq!((pick(Some("ru-RU")), pick(Some("de")), pick(None)), ("ru".into(), "en".into(), "en".into()));
     }
 
     #[test]

@@ -311,7 +311,12 @@ async fn send_one(
 ) -> anyhow::Result<()> {
     let policy = &state.settings.deliveries;
     let started = Instant::now();
+    // A contact who unsubscribed after the e-mail was decided: it is withheld, never sent.
+    let to_contact = d.channel == "email"
+        && serde_json::from_str::<serde_json::Value>(&d.payload).is_ok_and(|p| p.get("unsubscribe").is_some());
+    let withheld = to_contact && state.store.unsubscribed(&d.recipient).await?;
     let result = match d.channel.as_str() {
+        _ if withheld => Err(format!("not sent: {} unsubscribed from these e-mails", d.recipient)),
         "email" => crate::mail::send(state, mailer, &d).await,
         _ => post(state, http, &d).await,
     };
@@ -324,7 +329,7 @@ async fn send_one(
         Err(e) => (None, Some(e.clone())),
     };
     // Without an SMTP server no retry can succeed: the e-mail dies at once, saying why.
-    let hopeless = d.channel == "email" && state.settings.mail.is_none();
+    let hopeless = (d.channel == "email" && state.settings.mail.is_none()) || withheld;
     let next = match &error {
         None => Next::Sent,
         Some(_) if hopeless => Next::Dead,

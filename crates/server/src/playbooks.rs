@@ -75,7 +75,7 @@ pub async fn start(
     let p = stored(store, key).await?;
     let playbook = compiled(&p)?;
     // A start ignores the playbook's condition; its branches and a lifecycle rule read the day.
-    let judged = store.judge(reporting, &playbook, &s.account_ids, today).await?;
+    let judged = store.judge(reporting, &playbook, (&s.account_ids, today), false).await?;
     let started = caller
         .decide(store, async |w| keepwell_store::playbooks::start(w, &playbook, &s.account_ids, today, &judged).await)
         .await?;
@@ -319,10 +319,7 @@ fn route_words(p: &Playbook, route: &Route, day: NaiveDate) -> Vec<String> {
         .map(|t| match *t {
             Taken::Do(at) => p.action(at).map(|a| describe(a, day)).unwrap_or_default(),
             Taken::Branch(at, holds) => {
-                let condition = match p.program().get(at) {
-                    Some(keepwell_core::playbook::Op::Branch { text, .. }) => text.as_str(),
-                    _ => "",
-                };
+                let condition = p.branch_text(at);
                 format!(
                     "{condition:?} {}",
                     if holds { "holds: its then steps" } else { "does not hold: its otherwise steps" }

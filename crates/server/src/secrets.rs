@@ -121,7 +121,7 @@ impl SecretKey {
     /// such as an e-mail's unsubscribe link, carry it.
     pub fn sign(&self, what: &str) -> String {
         use hmac::Mac;
-        let mut m = hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut m = hmac::Hmac::<Sha256>::new_from_slice(&self.signing_key()).expect("HMAC takes any key length");
         m.update(what.as_bytes());
         hex::encode(m.finalize().into_bytes())[..32].to_owned()
     }
@@ -133,9 +133,14 @@ impl SecretKey {
         if given.len() != 16 {
             return false;
         }
-        let mut m = hmac::Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut m = hmac::Hmac::<Sha256>::new_from_slice(&self.signing_key()).expect("HMAC takes any key length");
         m.update(what.as_bytes());
         m.verify_truncated_left(&given).is_ok()
+    }
+
+    /// The key signatures use: derived from this one, never the encryption key itself.
+    fn signing_key(&self) -> [u8; 32] {
+        Sha256::new().chain_update(b"keepwell signing key").chain_update(self.0).finalize().into()
     }
 
     /// Encrypts with XChaCha20-Poly1305 under a random nonce: base64 of nonce ‖ ciphertext.

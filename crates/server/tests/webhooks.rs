@@ -630,6 +630,13 @@ async fn a_playbook_emails_contacts_who_can_unsubscribe_in_one_click(backend: Ba
     assert_eq!(clicked.status(), 200);
     assert!(clicked.text().await.unwrap().contains("ana@acme.io is unsubscribed"));
 
+    // Ana deleted and entered again: her address stays unsubscribed.
+    let (_, found) = app.get(&format!("/api/v1/contacts?account_id={acme}"), &app.admin).await;
+    let ana_id = found["data"].as_array().unwrap().iter().find(|c| c["email"] == "ana@acme.io").unwrap()["id"].clone();
+    assert_eq!(app.delete(&format!("/api/v1/contacts/{ana_id}"), &app.admin).await, 204);
+    let again = json!({"account_id": acme, "email": "Ana@acme.io", "name": "Ana", "locale": "ru", "role": "champion"});
+    assert_eq!(app.post("/api/v1/contacts", &app.admin, again).await.0, 201);
+
     // Later sends: Ana never again; Ben up to three a week.
     for key in ["hello-2", "hello-3", "hello-4"] {
         start(key).await;

@@ -125,29 +125,41 @@ pub async fn update(w: &mut Write, id: i64, new: &NewContact) -> Result<Contact>
     Ok(after)
 }
 
-/// Unsubscribes contact `id` from playbook e-mails (one click, RFC 8058): no later send reaches
-/// it. Returns its address and whether it had unsubscribed already (nothing changes then); None
-/// when there is no such contact.
+/// Unsubscribes contact `id`'s address from playbook e-mails (one click, RFC 8058): no later send
+/// reaches it, whatever becomes of the contact. Returns the address and whether it had
+/// unsubscribed already (nothing changes then); None when there is no such contact.
 pub async fn unsubscribe(w: &mut Write, id: i64) -> Result<Option<(String, bool)>> {
-    let Some(row) = sqlx::query("SELECT email, unsubscribed_at FROM contacts WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *w.tx)
-        .await?
+    let Some(row) = sqlx::query("SELECT email FROM contacts WHERE id = $1").bind(id).fetch_optional(&mut *w.tx).await?
     else {
         return Ok(None);
     };
     let email = crate::sql::text(&row, "email")?;
-    if crate::get_opt_i64(&row, "unsubscribed_at")?.is_some() {
+    let added = sqlx::query(
+        "INSERT INTO unsubscribed (email, contact_id, at) VALUES ($1, $2, $3) ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(email.to_lowercase())
+    .bind(id)
+    .bind(w.at)
+    .execute(&mut *w.tx)
+    .await?
+    .rows_affected();
+    if added == 0 {
         return Ok(Some((email, true)));
     }
-    sqlx::query("UPDATE contacts SET unsubscribed_at = $1 WHERE id = $2")
-        .bind(w.at)
-        .bind(id)
-        .execute(&mut *w.tx)
-        .await?;
     let after = serde_json::json!({"email": email, "unsubscribed": true});
     w.audit("contact.unsubscribe", "contact", Some(id.to_string()), None, Some(&after)).await?;
     Ok(Some((email, false)))
+}
+
+impl Store {
+    /// Whether `email` unsubscribed from playbook e-mails.
+    pub async fn unsubscribed(&self, email: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 AS x FROM unsubscribed WHERE email = $1")
+            .bind(email.to_lowercase())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
 }
 
 pub async fn delete(w: &mut Write, id: i64) -> Result<Contact> {

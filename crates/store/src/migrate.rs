@@ -390,8 +390,8 @@ mod tests {
         ),
         (
             22,
-            "bbe1c98ed74b9216775b4a0f3d84701f2fc8aec15254210d586c65f97cfb7083",
-            "bbe1c98ed74b9216775b4a0f3d84701f2fc8aec15254210d586c65f97cfb7083",
+            "72cfa2f09a96c7d04a0ebb7a09e6065d0186545196ea26fd911a639ae60bee08",
+            "72cfa2f09a96c7d04a0ebb7a09e6065d0186545196ea26fd911a639ae60bee08",
         ),
     ];
 

@@ -472,12 +472,24 @@ impl Store {
             if out.iter().any(|p| p.id == id && p.version == version) {
                 continue;
             }
-            let def: PlaybookDef =
-                serde_json::from_str(&text(r, "definition")?).map_err(|_| corrupt("playbook version"))?;
-            let mut older =
-                Playbook::compile(id, version, def).map_err(|e| corrupt(&format!("playbook version: {e}")))?;
-            older.resume_only = true;
-            out.push(older);
+            let compiled = serde_json::from_str::<PlaybookDef>(&text(r, "definition")?)
+                .map_err(|e| e.to_string())
+                .and_then(|def| Playbook::compile(id, version, def));
+            match compiled {
+                Ok(mut older) => {
+                    older.resume_only = true;
+                    out.push(older);
+                }
+                // Its runs keep waiting; the pass goes on for everything else.
+                Err(problem) => {
+                    tracing::warn!(
+                        playbook = id,
+                        version,
+                        problem,
+                        "waiting runs of a version that does not check stay waiting"
+                    )
+                }
+            }
         }
         Ok(out)
     }
@@ -787,10 +799,7 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
                 None => continue,
             },
             Taken::Branch(step, holds) => {
-                let text = match p.program().get(step) {
-                    Some(keepwell_core::playbook::Op::Branch { text, .. }) => text.as_str(),
-                    _ => "",
-                };
+                let text = p.branch_text(step);
                 let detail = if holds {
                     format!("the condition {text:?} held: its then steps")
                 } else {
@@ -903,7 +912,7 @@ struct Fired<'a> {
 pub const CONTACT_EMAILS_A_WEEK: i64 = 3;
 
 /// The most contacts one e-mail step writes to.
-const CONTACTS_AN_EMAIL: i64 = 20;
+const CONTACTS_AN_EMAIL: usize = 20;
 
 /// E-mails the account's owner or its contacts (see [`ActionDef::Email`]), each once per
 /// occurrence, in the recipient's language; says whom, and whom not and why.
@@ -936,7 +945,7 @@ async fn email(
         let Some(t) = EmailText::pick(texts, locale.as_deref()) else { return Ok(Err("no text".to_owned())) };
         let payload = serde_json::json!({
             "kind": "message", "member": {"id": owner, "email": address, "name": member, "locale": locale},
-            "account": account_json, "subject": EmailText::fill(&t.subject, name, &member, &owner_name),
+            "account": account_json, "subject": EmailText::one_line(&EmailText::fill(&t.subject, name, &member, &owner_name)),
             "body": EmailText::fill(&t.body, name, &member, &owner_name),
         });
         let occurrence = format!("email:{key}");
@@ -951,31 +960,48 @@ async fn email(
         .await?;
         return Ok(Ok(format!("e-mailed the owner {address}")));
     }
-    let mut sql =
-        crate::sql::Sql::new("SELECT id, email, name, locale, unsubscribed_at FROM contacts WHERE account_id = ");
+    // The account's contacts (with the role), those unsubscribed apart: the first 20 of the others.
+    let mut sql = crate::sql::Sql::new(
+        "SELECT id, email, name, locale, CASE WHEN lower(email) IN (SELECT email FROM unsubscribed) THEN 1 ELSE 0 END \
+         AS unsubscribed FROM contacts WHERE account_id = ",
+    );
     sql.bind(crate::sql::Arg::I64(account));
     if let Some(role) = role.and_then(|r| r.parse::<keepwell_core::contact::ContactRole>().ok()) {
         sql.push(" AND role = ").bind(crate::sql::Arg::Text(role.as_str().to_owned()));
     }
-    sql.push(" ORDER BY id LIMIT ").bind(crate::sql::Arg::I64(CONTACTS_AN_EMAIL));
+    sql.push(" ORDER BY unsubscribed, id");
     let contacts = sql.query().fetch_all(&mut *w.tx).await?;
-    let week_ago = w.at - 7 * 86_400 * 1_000_000;
-    let (mut sent, mut unsubscribed, mut capped) = (Vec::new(), 0, 0);
+    let mut unsubscribed = 0;
+    let mut reachable = Vec::new();
     for c in &contacts {
-        if get_opt_i64(c, "unsubscribed_at")?.is_some() {
+        if c.try_get::<i64, _>("unsubscribed")? == 1 {
             unsubscribed += 1;
-            continue;
+        } else if reachable.len() < CONTACTS_AN_EMAIL {
+            reachable.push(c);
         }
+    }
+    // Their playbook e-mails of the last seven days, in one read.
+    let mut recent: HashMap<String, i64> = HashMap::new();
+    if !reachable.is_empty() {
+        let mut count = crate::sql::Sql::new(
+            "SELECT recipient, COUNT(*) AS n FROM deliveries WHERE event = 'playbook.email' AND created_at > ",
+        );
+        count.bind(crate::sql::Arg::I64(w.at - 7 * 86_400 * 1_000_000)).push(" AND recipient IN (");
+        for (i, c) in reachable.iter().enumerate() {
+            if i > 0 {
+                count.push(", ");
+            }
+            count.bind(crate::sql::Arg::Text(text(c, "email")?));
+        }
+        count.push(") GROUP BY recipient");
+        for r in count.query().fetch_all(&mut *w.tx).await? {
+            recent.insert(text(&r, "recipient")?, r.try_get("n")?);
+        }
+    }
+    let (mut sent, mut capped) = (Vec::new(), 0);
+    for c in reachable {
         let (id, address): (i64, String) = (c.try_get("id")?, text(c, "email")?);
-        let recent: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM deliveries WHERE recipient = $1 AND event = 'playbook.email' AND created_at > $2",
-        )
-        .bind(&address)
-        .bind(week_ago)
-        .fetch_one(&mut *w.tx)
-        .await?
-        .try_get("n")?;
-        if recent >= CONTACT_EMAILS_A_WEEK {
+        if recent.get(&address).copied().unwrap_or(0) >= CONTACT_EMAILS_A_WEEK {
             capped += 1;
             continue;
         }
@@ -984,7 +1010,7 @@ async fn email(
         let who = opt_text(c, "name")?.unwrap_or_else(|| address.clone());
         let payload = serde_json::json!({
             "kind": "message", "member": {"locale": locale}, "contact": {"id": id, "email": address, "name": who},
-            "account": account_json, "subject": EmailText::fill(&t.subject, name, &who, &owner_name),
+            "account": account_json, "subject": EmailText::one_line(&EmailText::fill(&t.subject, name, &who, &owner_name)),
             "body": EmailText::fill(&t.body, name, &who, &owner_name),
             "reply_to": boss.as_ref().map(|b| b.0.clone()), "unsubscribe": id,
         });
@@ -1204,35 +1230,60 @@ async fn stage_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
     Ok(None)
 }
 
-/// The next of `members` for the assign step `step` of playbook `playbook`, in turn: its count of
-/// turns goes up by one in the write, so concurrent runs each get the next; a member since
-/// disabled (or gone) is skipped.
+/// The next of `members` for the assign step `step` of playbook `playbook`, in turn: the first
+/// active one after the member it last chose (in the order named), so a member disabled meanwhile
+/// is passed over without reshuffling the others. The choice is recorded in the write that
+/// assigns, so concurrent runs each get the next.
 async fn in_turn(
     tx: &mut Tx,
     playbook: i64,
     step: usize,
     members: &[String],
 ) -> Result<std::result::Result<i64, String>> {
-    let mut active = Vec::new();
-    for m in members {
-        if let Some(id) = member_id(tx, m).await? {
-            active.push(id);
+    let mut sql = crate::sql::Sql::new(
+        "SELECT id, lower(email) AS email, CASE WHEN disabled_at IS NULL THEN 1 ELSE 0 END AS active FROM users \
+         WHERE lower(email) IN (",
+    );
+    for (i, m) in members.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
         }
+        sql.bind(crate::sql::Arg::Text(m.trim().to_lowercase()));
     }
-    if active.is_empty() {
+    sql.push(")");
+    let found: HashMap<String, (i64, bool)> = sql
+        .query()
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((text(r, "email")?, (r.try_get("id")?, r.try_get::<i64, _>("active")? == 1))))
+        .collect::<Result<_>>()?;
+    // In the order named: each member's id and whether they are active.
+    let named: Vec<(i64, bool)> = members.iter().filter_map(|m| found.get(&m.trim().to_lowercase()).copied()).collect();
+    let last = sqlx::query("SELECT last_member FROM playbook_rotations WHERE playbook_id = $1 AND step = $2")
+        .bind(playbook)
+        .bind(step as i64)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get::<i64, _>("last_member"))
+        .transpose()?;
+    // The first active one after the last chosen (from the start when it is no longer named).
+    let start = last.and_then(|l| named.iter().position(|(id, _)| *id == l)).map_or(0, |at| at + 1);
+    let Some(next) =
+        (0..named.len()).map(|k| named[(start + k) % named.len()]).find(|(_, active)| *active).map(|m| m.0)
+    else {
         return Ok(Err(format!("none of {} is an active team member", members.join(", "))));
-    }
-    let row = sqlx::query(
-        "INSERT INTO playbook_rotations (playbook_id, step, turns) VALUES ($1, $2, 1) ON CONFLICT (playbook_id, step) \
-         DO UPDATE SET turns = playbook_rotations.turns + 1 RETURNING turns",
+    };
+    sqlx::query(
+        "INSERT INTO playbook_rotations (playbook_id, step, last_member) VALUES ($1, $2, $3) \
+         ON CONFLICT (playbook_id, step) DO UPDATE SET last_member = $3",
     )
     .bind(playbook)
     .bind(step as i64)
-    .fetch_one(&mut **tx)
+    .bind(next)
+    .execute(&mut **tx)
     .await?;
-    let turns: i64 = row.try_get("turns")?;
-    let at = usize::try_from(turns - 1).unwrap_or(0) % active.len();
-    Ok(Ok(active[at]))
+    Ok(Ok(next))
 }
 
 /// The active member with e-mail `email`.
@@ -1460,7 +1511,7 @@ impl Store {
             let Some(h) = hits.get(&p.id) else { continue };
             let mut accounts: Vec<i64> = h.keys().map(|(a, _)| *a).collect();
             accounts.dedup();
-            judged.insert(p.id, self.judge(reporting, p, &accounts, today).await?);
+            judged.insert(p.id, self.judge(reporting, p, (&accounts, today), true).await?);
         }
         let mut w = self.write(&crate::Actor::system("playbooks")).await?;
         let mut runs = 0;
@@ -1494,7 +1545,7 @@ impl Store {
             self.enabled_playbooks().await?.into_iter().filter(Playbook::on_interaction).collect();
         let mut judged = Vec::with_capacity(playbooks.len());
         for p in &playbooks {
-            judged.push(self.judge(reporting, p, &[account], today).await?);
+            judged.push(self.judge(reporting, p, (&[account], today), true).await?);
         }
         if playbooks.is_empty() {
             return Ok(0);

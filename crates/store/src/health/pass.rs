@@ -697,19 +697,22 @@ impl Store {
         .map_err(|e| corrupt(&format!("the simulation stopped: {e}")))
     }
 
-    /// What decides whether playbook `p` acts for `accounts` on `day` outside the daily pass (an
-    /// event, an interaction, a manual start), read from the facts as the pass reads them: those
-    /// for which its condition holds (all without one), and, when it sets the stage, the
-    /// lifecycle rule that holds each account, if any.
+    /// What decides whether and how playbook `p` acts for `accounts` on `day` outside the daily
+    /// pass (an event, an interaction, a manual start), read from the facts as the pass reads
+    /// them: those for which its condition holds (all without one, or `with_condition` false: a
+    /// manual start), and what a run does for each (its branches before the first wait, the
+    /// lifecycle rule that holds the account against a stage action). The facts are read only
+    /// when one of these needs them.
     pub async fn judge(
         &self,
         reporting: &str,
         p: &keepwell_core::playbook::Playbook,
-        accounts: &[i64],
-        day: NaiveDate,
+        (accounts, day): (&[i64], NaiveDate),
+        with_condition: bool,
     ) -> Result<Judged> {
         let mut plan = self.plan().await?;
-        if p.def.condition.is_none() && (!p.sets_stage() || plan.rules.is_empty()) && !p.branches_from(0) {
+        let condition = with_condition && p.def.condition.is_some();
+        if !condition && (!p.sets_stage() || plan.rules.is_empty()) && !p.branches_from(0) {
             return Ok(Judged { held: accounts.iter().copied().collect(), routes: HashMap::new() });
         }
         plan.playbooks = vec![p.clone()];
@@ -724,7 +727,7 @@ impl Store {
         let mut judged = Judged::default();
         for f in &facts {
             let env = keepwell_core::facts::AccountDay::new(f, ctx);
-            if p.condition_holds(&env) {
+            if !with_condition || p.condition_holds(&env) {
                 judged.held.insert(f.id);
             }
             let mut route = p.route(0, Some(&env));

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Form};
 use chrono::Days;
 use keepwell_core::health::Band;
-use keepwell_core::playbook::{ActionDef, Op, Playbook, PlaybookDef, Reenrol, Route, Taken, TriggerDef};
+use keepwell_core::playbook::{ActionDef, Playbook, PlaybookDef, Reenrol, Route, Taken, TriggerDef};
 use keepwell_core::Invalid;
 use minijinja::context;
 use std::collections::{BTreeMap, HashMap};
@@ -225,10 +225,7 @@ fn route_list(state: &AppState, web: &WebSession, p: &Playbook, route: &Route, d
                 .map(|a| action_list(state, web, std::slice::from_ref(a), Some(day)).join(""))
                 .unwrap_or_default(),
             Taken::Branch(at, holds) => {
-                let condition = match p.program().get(at) {
-                    Some(Op::Branch { text, .. }) => text.clone(),
-                    _ => String::new(),
-                };
+                let condition = p.branch_text(at).to_owned();
                 let key = if holds { "playbook-branch-held" } else { "playbook-branch-not-held" };
                 tr(state, web, key, &[("condition", condition.into())])
             }
