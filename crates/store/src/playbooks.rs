@@ -938,26 +938,25 @@ async fn email(
     }
     let owner_name = boss.as_ref().map(|b| b.1.clone()).unwrap_or_default();
     let account_json = serde_json::json!({"id": account, "name": name});
+    // The subject and body for a recipient: in their language, filled in, the subject on one line.
+    let words = |locale: Option<&str>, who: &str| {
+        EmailText::pick(texts, locale).map(|t| {
+            (
+                EmailText::one_line(&EmailText::fill(&t.subject, name, who, &owner_name)),
+                EmailText::fill(&t.body, name, who, &owner_name),
+            )
+        })
+    };
     if to == "owner" {
         let Some((address, member, locale)) = boss else {
             return Ok(Err("the account has no owner to e-mail".to_owned()));
         };
-        let Some(t) = EmailText::pick(texts, locale.as_deref()) else { return Ok(Err("no text".to_owned())) };
+        let Some((subject, body)) = words(locale.as_deref(), &member) else { return Ok(Err("no text".to_owned())) };
         let payload = serde_json::json!({
             "kind": "message", "member": {"id": owner, "email": address, "name": member, "locale": locale},
-            "account": account_json, "subject": EmailText::one_line(&EmailText::fill(&t.subject, name, &member, &owner_name)),
-            "body": EmailText::fill(&t.body, name, &member, &owner_name),
+            "account": account_json, "subject": subject, "body": body,
         });
-        let occurrence = format!("email:{key}");
-        crate::deliveries::write_email(
-            &mut w.tx,
-            w.at,
-            &occurrence,
-            ("playbook.email", Some(account)),
-            &address,
-            &payload,
-        )
-        .await?;
+        queue(w, &format!("email:{key}"), account, &address, &payload).await?;
         return Ok(Ok(format!("e-mailed the owner {address}")));
     }
     // The account's contacts (with the role), those unsubscribed apart: the first 20 of the others.
@@ -1006,24 +1005,14 @@ async fn email(
             continue;
         }
         let locale = opt_text(c, "locale")?;
-        let Some(t) = EmailText::pick(texts, locale.as_deref()) else { continue };
         let who = opt_text(c, "name")?.unwrap_or_else(|| address.clone());
+        let Some((subject, body)) = words(locale.as_deref(), &who) else { continue };
         let payload = serde_json::json!({
             "kind": "message", "member": {"locale": locale}, "contact": {"id": id, "email": address, "name": who},
-            "account": account_json, "subject": EmailText::one_line(&EmailText::fill(&t.subject, name, &who, &owner_name)),
-            "body": EmailText::fill(&t.body, name, &who, &owner_name),
+            "account": account_json, "subject": subject, "body": body,
             "reply_to": boss.as_ref().map(|b| b.0.clone()), "unsubscribe": id,
         });
-        let occurrence = format!("email:{key}:{id}");
-        crate::deliveries::write_email(
-            &mut w.tx,
-            w.at,
-            &occurrence,
-            ("playbook.email", Some(account)),
-            &address,
-            &payload,
-        )
-        .await?;
+        queue(w, &format!("email:{key}:{id}"), account, &address, &payload).await?;
         sent.push(address);
     }
     let mut left_out = Vec::new();
@@ -1042,6 +1031,18 @@ async fn email(
         0 => Err(format!("no contact e-mailed{left_out}")),
         _ => Ok(format!("e-mailed {}{left_out}", sent.join(", "))),
     })
+}
+
+/// Queues a playbook's e-mail to `address` once per `occurrence`.
+async fn queue(
+    w: &mut Write,
+    occurrence: &str,
+    account: i64,
+    address: &str,
+    payload: &serde_json::Value,
+) -> Result<()> {
+    crate::deliveries::write_email(&mut w.tx, w.at, occurrence, ("playbook.email", Some(account)), address, payload)
+        .await
 }
 
 /// Begins a run of playbook `key` (its version in force, switched on) for the account today,
