@@ -229,7 +229,11 @@ impl AccountInput {
                 invalid.push("owner_email", format!("{e:?} is not an e-mail address"));
             }
         }
-        let mut tags: Vec<String> = self.tags.iter().filter_map(|t| clean(Some(t))).map(|t| t.to_lowercase()).collect();
+        // The list as sent is what the limit counts, before any work on it (blank ones and
+        // repeats included).
+        limits::count(&mut invalid, "tags", self.tags.len(), limits::TAGS, "tags");
+        let mut tags: Vec<String> =
+            self.tags.iter().take(limits::TAGS).filter_map(|t| clean(Some(t))).map(|t| t.to_lowercase()).collect();
         tags.sort();
         tags.dedup();
         if tags.iter().any(|t| t.chars().count() > limits::TAG) {
@@ -237,7 +241,6 @@ impl AccountInput {
         } else if let Some(e) = tags.iter().find_map(|t| limits::control_character(t)) {
             invalid.push("tags", format!("a tag {e}"));
         }
-        limits::count(&mut invalid, "tags", tags.len(), limits::TAGS, "tags");
         limits::count(&mut invalid, "external_ids", self.external_ids.len(), limits::EXTERNAL_IDS, "external ids");
         let mut external_ids = Vec::new();
         for (i, (kind, value)) in self.external_ids.iter().enumerate() {
@@ -328,6 +331,14 @@ mod tests {
         assert_eq!(a.lifecycle_stage, LifecycleStage::Adoption);
         assert_eq!(a.tags, vec!["beta", "enterprise"]);
         assert_eq!(a.external_ids[0].kind, "crm");
+    }
+
+    /// The tag limit counts the list as sent: 101 blank tags are refused, not dropped to none.
+    #[test]
+    fn too_many_tags_are_refused_even_blank_ones() {
+        let err = AccountInput { tags: vec![String::new(); 101], ..input() }.validate().unwrap_err();
+        assert_eq!(err.errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["tags"]);
+        assert!(AccountInput { tags: vec!["a".into(); 100], ..input() }.validate().is_ok());
     }
 
     #[test]
