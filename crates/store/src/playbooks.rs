@@ -778,6 +778,8 @@ async fn resume(
 /// recorded with the way it went, and the wait it reaches recorded as waiting until its day.
 async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Route) -> Result<()> {
     let (p, (account, _), day, at) = (f.p, f.account, f.day, w.at);
+    // A step's idempotency key: playbook × version × account × occurrence × step.
+    let key_of = |step: usize| format!("{}:{}:{account}:{}:{step}", p.def.key, p.version, f.occurrence);
     let record = |step: usize, kind: &'static str, outcome: &'static str, detail: String, task: Option<i64>| {
         sqlx::query(
             "INSERT INTO playbook_actions (run_id, step, idempotency_key, kind, outcome, detail, task_id, created_at) \
@@ -785,7 +787,7 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
         )
         .bind(f.run)
         .bind(step as i64)
-        .bind(format!("{}:{}:{account}:{}:{step}", p.def.key, p.version, f.occurrence))
+        .bind(key_of(step))
         .bind(kind)
         .bind(outcome)
         .bind(detail)
@@ -809,7 +811,7 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
                 continue;
             }
         };
-        let key = format!("{}:{}:{account}:{}:{step}", p.def.key, p.version, f.occurrence);
+        let key = key_of(step);
         let (done, task) = match action {
             ActionDef::Task { title, task_kind, priority, due_days, description } => {
                 let input = TaskInput {
@@ -1080,49 +1082,6 @@ async fn start_other(w: &mut Write, f: &Fired<'_>, key: &str) -> Result<std::res
     }))
 }
 
-/// Where `def`'s starts of other playbooks lead, with every other stored playbook's: the trail back
-/// to `def` when it would start itself, directly or through others.
-async fn start_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
-    fn starts(def: &PlaybookDef) -> Vec<String> {
-        ActionDef::each(&def.actions)
-            .into_iter()
-            .filter_map(|(_, a)| match a {
-                ActionDef::Start { playbook } => Some(playbook.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-    let mine = starts(def);
-    if mine.is_empty() {
-        return Ok(None);
-    }
-    let mut graph: HashMap<String, Vec<String>> = HashMap::from([(def.key.clone(), mine)]);
-    for r in
-        sqlx::query("SELECT key, definition FROM playbooks WHERE key <> $1").bind(&def.key).fetch_all(&mut **tx).await?
-    {
-        if let Ok(other) = serde_json::from_str::<PlaybookDef>(&text(&r, "definition")?) {
-            graph.insert(text(&r, "key")?, starts(&other));
-        }
-    }
-    // A walk from `def` visiting each playbook once.
-    let mut seen = std::collections::HashSet::new();
-    let mut frontier = vec![vec![def.key.clone()]];
-    while let Some(trail) = frontier.pop() {
-        let at = trail.last().cloned().unwrap_or_default();
-        for next in graph.get(&at).into_iter().flatten() {
-            let mut longer = trail.clone();
-            longer.push(next.clone());
-            if *next == def.key {
-                return Ok(Some(format!("it would start itself: {}", longer.join(" starts "))));
-            }
-            if seen.insert(next.clone()) {
-                frontier.push(longer);
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// Tells the owner in the app, and by e-mail when asked, once per occurrence; why not, when the
 /// account has no owner.
 async fn notify(
@@ -1179,13 +1138,43 @@ async fn call(
     Ok(sent.map(|endpoint| format!("queued for webhook endpoint {endpoint}")))
 }
 
-/// A stage trigger's stage and a stage action's, as moves between stages: `def` and every other
-/// stored playbook. Where `def`'s moves close a loop (in stage A it moves accounts to B, and
-/// some playbook in B moves them back to A, directly or through others), it says which: such
-/// playbooks would move an account back and forth every day.
-async fn stage_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
+/// An edge of what playbooks do to one another: (from, to, which playbook).
+type Edge = (String, String, String);
+
+/// Where one of `mine` (edges out of the playbook being saved) leads back, through `all` (every
+/// stored playbook's edges and `mine`), to where it began: the edges walked, if so. Each node is
+/// visited once, so the walk ends however the playbooks are wired.
+fn back_to_start(mine: &[Edge], all: &[Edge]) -> Option<Vec<Edge>> {
+    for first in mine {
+        let origin = &first.0;
+        let mut seen = std::collections::HashSet::from([first.1.clone()]);
+        let mut frontier = vec![(first.1.clone(), vec![first.clone()])];
+        while let Some((at, trail)) = frontier.pop() {
+            if at == *origin {
+                return Some(trail);
+            }
+            for edge in all.iter().filter(|e| e.0 == at) {
+                let mut next = trail.clone();
+                next.push(edge.clone());
+                if edge.1 == *origin {
+                    return Some(next);
+                }
+                if seen.insert(edge.1.clone()) {
+                    frontier.push((edge.1.clone(), next));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A stage trigger's stage and a stage action's, as moves between stages: where `def`'s moves
+/// close a loop with `others`' (in stage A it moves accounts to B, and some playbook in B moves
+/// them back to A, directly or through others), it says which: such playbooks would move an
+/// account back and forth every day.
+fn stage_cycle(def: &PlaybookDef, others: &[PlaybookDef]) -> Option<String> {
     use keepwell_core::playbook::TriggerDef;
-    fn moves(def: &PlaybookDef) -> Vec<(String, String, String)> {
+    fn moves(def: &PlaybookDef) -> Vec<Edge> {
         let TriggerDef::Stage { stage: from, .. } = &def.trigger else { return Vec::new() };
         let norm = |s: &str| s.trim().to_ascii_lowercase();
         ActionDef::each(&def.actions)
@@ -1199,36 +1188,29 @@ async fn stage_cycle(tx: &mut Tx, def: &PlaybookDef) -> Result<Option<String>> {
             .collect()
     }
     let mine = moves(def);
-    if mine.is_empty() {
-        return Ok(None);
+    let all: Vec<Edge> = mine.iter().cloned().chain(others.iter().flat_map(moves)).collect();
+    let trail = back_to_start(&mine, &all)?;
+    let said: Vec<String> = trail.iter().map(|(f, t, key)| format!("{key} moves {f} → {t}")).collect();
+    Some(format!("it would move accounts back and forth every day: {}", said.join(", ")))
+}
+
+/// Where `def`'s starts of other playbooks lead with `others`': the trail back to `def` when it
+/// would start itself, directly or through others.
+fn start_cycle(def: &PlaybookDef, others: &[PlaybookDef]) -> Option<String> {
+    fn starts(def: &PlaybookDef) -> Vec<Edge> {
+        ActionDef::each(&def.actions)
+            .into_iter()
+            .filter_map(|(_, a)| match a {
+                ActionDef::Start { playbook } => Some((def.key.clone(), playbook.clone(), def.key.clone())),
+                _ => None,
+            })
+            .collect()
     }
-    let mut all = mine.clone();
-    for r in
-        sqlx::query("SELECT key, definition FROM playbooks WHERE key <> $1").bind(&def.key).fetch_all(&mut **tx).await?
-    {
-        if let Ok(other) = serde_json::from_str::<PlaybookDef>(&text(&r, "definition")?) {
-            all.extend(moves(&other));
-        }
-    }
-    // From where each of its moves lands, walk the moves (at most one visit per stage: seven) and
-    // see whether they lead back to where it started.
-    for (from, to, _) in &mine {
-        let start = vec![format!("{} moves {from} → {to}", def.key)];
-        let (mut seen, mut frontier) = (std::collections::HashSet::from([to.clone()]), vec![(to.clone(), start)]);
-        while let Some((at, trail)) = frontier.pop() {
-            for (f, t, key) in all.iter().filter(|(f, _, _)| *f == at) {
-                let mut next = trail.clone();
-                next.push(format!("{key} moves {f} → {t}"));
-                if t == from {
-                    return Ok(Some(format!("it would move accounts back and forth every day: {}", next.join(", "))));
-                }
-                if seen.insert(t.clone()) {
-                    frontier.push((t.clone(), next));
-                }
-            }
-        }
-    }
-    Ok(None)
+    let mine = starts(def);
+    let all: Vec<Edge> = mine.iter().cloned().chain(others.iter().flat_map(starts)).collect();
+    let trail = back_to_start(&mine, &all)?;
+    let keys: Vec<&str> = std::iter::once(def.key.as_str()).chain(trail.iter().map(|e| e.1.as_str())).collect();
+    Some(format!("it would start itself: {}", keys.join(" starts ")))
 }
 
 /// The next of `members` for the assign step `step` of playbook `playbook`, in turn: the first
@@ -1308,12 +1290,20 @@ async fn check_references(tx: &mut Tx, def: &PlaybookDef, at: &str, invalid: &mu
             invalid.push(format!("{at}trigger.segment"), format!("no segment has the key {segment:?}"));
         }
     }
-    if let Some(why) = start_cycle(tx, def).await? {
+    // Every other stored playbook, for the loops this one would close with them.
+    let mut others = Vec::new();
+    for r in sqlx::query("SELECT definition FROM playbooks WHERE key <> $1").bind(&def.key).fetch_all(&mut **tx).await?
+    {
+        if let Ok(other) = serde_json::from_str::<PlaybookDef>(&text(&r, "definition")?) {
+            others.push(other);
+        }
+    }
+    if let Some(why) = start_cycle(def, &others) {
         let steps = ActionDef::each(&def.actions);
         let path = steps.iter().find(|(_, a)| matches!(a, ActionDef::Start { .. })).map_or("actions[0]", |s| &s.0);
         invalid.push(format!("{at}{path}.playbook"), why);
     }
-    if let Some(why) = stage_cycle(tx, def).await? {
+    if let Some(why) = stage_cycle(def, &others) {
         let steps = ActionDef::each(&def.actions);
         let path = steps.iter().find(|(_, a)| matches!(a, ActionDef::Stage { .. })).map_or("actions[0]", |s| &s.0);
         invalid.push(format!("{at}{path}.stage"), why);
