@@ -428,7 +428,7 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
             }
         }
         TriggerDef::Schedule { every } => {
-            if Every::parse(every).is_none() {
+            if every.len() > 10 || Every::parse(every).is_none() {
                 invalid.push(format!("{t}every"), "day, a weekday (monday … sunday) or month");
             }
         }
@@ -532,6 +532,9 @@ fn check_actions(actions: &[ActionDef], at: &str, branches: bool, invalid: &mut 
                     invalid.push(format!("{at}to"), "owner or contacts");
                 }
                 match (to.as_str(), contact_role) {
+                    ("contacts", Some(r)) if r.chars().count() > 20 => {
+                        invalid.push(format!("{at}contact_role"), "champion, decision_maker, user or billing")
+                    }
                     ("contacts", Some(r)) => {
                         if let Err(e) = r.parse::<crate::contact::ContactRole>() {
                             invalid.push(format!("{at}contact_role"), e);
