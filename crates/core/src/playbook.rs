@@ -19,10 +19,11 @@
 //! due_days = 3
 //! ```
 
-use crate::expr::{self, Expr};
+use crate::expr::{self, Cmp, Expr, Operand, Value as Lit};
 use crate::facts::{AccountDay, Enrolment};
 use crate::health::{Band, Bands, Measure, Reading};
 use crate::limits::{definition_name, key_error, PLAYBOOK_DAYS};
+use crate::measure::Source;
 use crate::measure::SCHEMA;
 use crate::task::{Kind, Priority};
 use crate::Invalid;
@@ -130,6 +131,18 @@ pub enum TriggerDef {
         #[schema(max_length = 10)]
         every: String,
     },
+    /// No usage event (or none named `event`) has reached the account for `days` days: it holds
+    /// from the `days`th quiet day until the account is used again. An account that never had
+    /// usage data is not quiet but unconnected: it does not hold.
+    NoEvent {
+        #[serde(default)]
+        #[schema(max_length = 255)]
+        event: Option<String>,
+        days: u32,
+    },
+    /// No interaction has been logged on the account for `days` days (counted from its first
+    /// subscription when it never had one): it holds from the `days`th day until one is logged.
+    NoInteraction { days: u32 },
     /// The account's lifecycle stage is `stage` that day: it holds from the day it moves there.
     Stage {
         #[schema(max_length = 20)]
@@ -150,7 +163,9 @@ impl TriggerDef {
             TriggerDef::Event { .. }
             | TriggerDef::Interaction {}
             | TriggerDef::LeftSegment { .. }
-            | TriggerDef::Schedule { .. } => 1,
+            | TriggerDef::Schedule { .. }
+            | TriggerDef::NoEvent { .. }
+            | TriggerDef::NoInteraction { .. } => 1,
         }
     }
 }
@@ -422,6 +437,13 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
             crate::limits::required_text(invalid, &format!("{t}event"), Some(event), crate::limits::EVENT_NAME);
         }
         TriggerDef::Interaction {} => {}
+        TriggerDef::NoEvent { event, days } => {
+            if let Some(event) = event {
+                crate::limits::required_text(invalid, &format!("{t}event"), Some(event), crate::limits::EVENT_NAME);
+            }
+            days_in_range(invalid, format!("{t}days"), *days);
+        }
+        TriggerDef::NoInteraction { days } => days_in_range(invalid, format!("{t}days"), *days),
         TriggerDef::LeftSegment { segment } => {
             if let Some(m) = key_error(segment) {
                 invalid.push(format!("{t}segment"), m);
@@ -610,6 +632,20 @@ enum Trigger {
     Interaction(Expr),
     LeftSegment(String),
     Schedule(Every),
+    /// No event (or interaction) for some days: the check, what it counts (`days_since_activity`
+    /// or `days_since_interaction`), what the values say of it, and for how many days the account
+    /// must have been in use (a named event not seen: an account connected yesterday is not quiet).
+    Quiet(Expr, Source, Value, u32),
+}
+
+/// A call of a filter-language function, as an operand.
+fn call(name: &str, args: Vec<Lit>) -> Operand {
+    Operand::Call(name.into(), args)
+}
+
+/// `name(args) >= at_least`.
+fn at_least(name: &str, args: Vec<Lit>, at_least: Decimal) -> Expr {
+    Expr::Compare(call(name, args), Cmp::Ge, Operand::Value(Lit::Number(at_least)))
 }
 
 /// The days a schedule trigger holds.
@@ -824,11 +860,10 @@ impl Playbook {
             TriggerDef::Segment { segment, .. } => Trigger::Segment(segment.clone()),
             TriggerDef::Stage { stage, .. } => Trigger::Stage(stage.trim().to_ascii_lowercase()),
             TriggerDef::Event { event } => {
-                use crate::expr::{Cmp, Operand, Value as V};
-                let that_day = Operand::Call("events".into(), vec![V::Text(event.clone()), V::Number(Decimal::ONE)]);
+                let that_day = call("events", vec![Lit::Text(event.clone()), Lit::Number(Decimal::ONE)]);
                 Trigger::Event(
                     event.clone(),
-                    Expr::Compare(that_day, Cmp::Gt, Operand::Value(V::Number(Decimal::ZERO))),
+                    Expr::Compare(that_day, Cmp::Gt, Operand::Value(Lit::Number(Decimal::ZERO))),
                 )
             }
             TriggerDef::LeftSegment { segment } => Trigger::LeftSegment(segment.clone()),
@@ -836,10 +871,31 @@ impl Playbook {
                 Every::parse(every).ok_or_else(|| format!("trigger.every: {every:?} is no schedule"))?,
             ),
             TriggerDef::Interaction {} => {
-                use crate::expr::{Cmp, Operand, Value as V};
-                let since = Operand::Call("days_since_interaction".into(), Vec::new());
-                Trigger::Interaction(Expr::Compare(since, Cmp::Eq, Operand::Value(V::Number(Decimal::ZERO))))
+                let since = call("days_since_interaction", Vec::new());
+                Trigger::Interaction(Expr::Compare(since, Cmp::Eq, Operand::Value(Lit::Number(Decimal::ZERO))))
             }
+            TriggerDef::NoEvent { event, days } => {
+                let quiet = match event {
+                    // Used at all (days since activity known), and not this event for `days`.
+                    Some(e) => Expr::And(vec![
+                        at_least("days_since_activity", Vec::new(), Decimal::ZERO),
+                        Expr::Compare(
+                            call("events", vec![Lit::Text(e.clone()), Lit::Number((*days).into())]),
+                            Cmp::Eq,
+                            Operand::Value(Lit::Number(Decimal::ZERO)),
+                        ),
+                    ]),
+                    None => at_least("days_since_activity", Vec::new(), (*days).into()),
+                };
+                let used_for = if event.is_some() { *days } else { 0 };
+                Trigger::Quiet(quiet, Source::DaysSinceActivity, json!({"no_event": event, "days": days}), used_for)
+            }
+            TriggerDef::NoInteraction { days } => Trigger::Quiet(
+                at_least("days_since_interaction", Vec::new(), (*days).into()),
+                Source::DaysSinceInteraction,
+                json!({"no_interaction": true, "days": days}),
+                0,
+            ),
         };
         let condition = def
             .condition
@@ -863,7 +919,9 @@ impl Playbook {
     /// The expressions it evaluates (what the pass must load for them).
     pub fn exprs(&self) -> Vec<&Expr> {
         let mut all: Vec<&Expr> = self.condition.iter().collect();
-        if let Trigger::Condition(e) | Trigger::Event(_, e) | Trigger::Interaction(e) = &*self.trigger {
+        if let Trigger::Condition(e) | Trigger::Event(_, e) | Trigger::Interaction(e) | Trigger::Quiet(e, ..) =
+            &*self.trigger
+        {
             all.push(e);
         }
         all.extend(self.program.iter().filter_map(|op| match op {
@@ -1006,6 +1064,13 @@ impl Playbook {
             Trigger::Interaction(e) => (e.eval(env), json!({"interaction": true})),
             Trigger::LeftSegment(key) => (was_in_segment(key) && !in_segment(key), json!({"left_segment": key})),
             Trigger::Schedule(every) => (every.holds(env.ctx.day), json!({"scheduled": self.trigger_every()})),
+            Trigger::Quiet(e, since, what, used_for) => {
+                let mut values = what.clone();
+                values["days_since"] = json!(number(env.value(since)));
+                let today = crate::facts::day_number(env.ctx.day);
+                let used = env.facts.first_usage.is_some_and(|first| today - first + 1 >= i64::from(*used_for));
+                (used && e.eval(env), values)
+            }
         }
     }
 
@@ -1293,6 +1358,67 @@ title = "Reach out"
         let mut invalid = Invalid::default();
         check_playbook(&wrong, "", &mut invalid);
         assert_eq!(invalid.errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["trigger.stage"]);
+    }
+
+    /// Quiet triggers: no usage for 14 days fires on the 14th quiet day for that run, again only
+    /// after the account was used and went quiet once more; an account never used is not quiet.
+    /// No interaction for 30 days counts from the last one logged.
+    #[test]
+    fn no_event_or_no_interaction_for_days() {
+        let toml_text = |trigger: &str| {
+            format!("[[playbook]]\nkey = \"p\"\nname = \"P\"\ntrigger = {trigger}\n[[playbook.actions]]\nkind = \"tag\"\ntag = \"t\"\n")
+        };
+        let quiet = playbook(&toml_text(r#"{ kind = "no_event", days = 14 }"#));
+        let no_login = playbook(&toml_text(r#"{ kind = "no_event", event = "Logged In", days = 3 }"#));
+        let no_call = playbook(&toml_text(r#"{ kind = "no_interaction", days = 30 }"#));
+        let (fx, catalogue): (crate::metrics::FxTable, Vec<crate::usage::Feature>) = Default::default();
+        let number = |d: NaiveDate| crate::facts::day_number(d);
+        let start = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        // Used on Oct 1 and again on Nov 1 (a `Page Viewed`, never `Logged In`); a call on Oct 5.
+        let (mut e_quiet, mut e_login, mut e_call) = Default::default();
+        let (mut fired_quiet, mut fired_login, mut fired_call) = (Vec::new(), Vec::new(), Vec::new());
+        for offset in 0..60 {
+            let today = start + chrono::Days::new(offset);
+            let last = if today >= day(1) { day(1) } else { start };
+            let facts = Facts {
+                first_usage: Some(number(start)),
+                last_usage: Some(number(last)),
+                interactions: vec![start + chrono::Days::new(4)],
+                ..Facts::default()
+            };
+            let fed = crate::facts::Fed::all();
+            let ctx = Context { day: today, reporting: "USD", fx: &fx, catalogue: &catalogue, fed };
+            let env = AccountDay::new(&facts, ctx);
+            for (p, e, fired) in [
+                (&quiet, &mut e_quiet, &mut fired_quiet),
+                (&no_login, &mut e_login, &mut fired_login),
+                (&no_call, &mut e_call, &mut fired_call),
+            ] {
+                if let Some(Act::Fire { occurrence, values, .. }) =
+                    p.step(e, today, p.observe(&env, seen(None)), || true)
+                {
+                    fired.push((occurrence, values["days_since"].clone()));
+                }
+            }
+        }
+        let d = |m: u32, n: u32| NaiveDate::from_ymd_opt(2026, m, n).unwrap();
+        assert_eq!(fired_quiet, [(d(10, 15), json!("14")), (d(11, 15), json!("14"))]);
+        // Never logged in, but used: quiet for that event once in use for 3 days, one run.
+        assert_eq!(fired_login, [(d(10, 3), json!("2"))]);
+        assert_eq!(fired_call, [(d(11, 4), json!("30"))]);
+        // Never used at all: no usage trigger holds.
+        let never = Facts::default();
+        let ctx =
+            Context { day: d(11, 30), reporting: "USD", fx: &fx, catalogue: &catalogue, fed: crate::facts::Fed::all() };
+        assert_eq!(quiet.observe(&AccountDay::new(&never, ctx), seen(None)), None);
+        assert_eq!(no_login.observe(&AccountDay::new(&never, ctx), seen(None)), None);
+        // Days out of range are refused, naming the field.
+        let wrong: PlaybookDef = serde_json::from_value(json!({"key": "p", "name": "P",
+            "trigger": {"kind": "no_event", "days": 0}, "actions": [{"kind": "tag", "tag": "t"}]}))
+        .unwrap();
+        let mut invalid = Invalid::default();
+        check_playbook(&wrong, "", &mut invalid);
+        assert_eq!(invalid.errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["trigger.days"]);
     }
 
     /// The issue's example: a measure red for 7 consecutive days fires once, on the 7th day, for

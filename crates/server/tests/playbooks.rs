@@ -26,7 +26,8 @@ on_both_backends!(
     a_run_waits_then_branches_at_the_version_it_started_with,
     a_playbook_starts_another_and_none_may_start_itself,
     accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds,
-    leaving_a_segment_and_a_schedule_trigger_in_the_pass
+    leaving_a_segment_and_a_schedule_trigger_in_the_pass,
+    quiet_accounts_trigger_after_days_without_usage_or_interaction
 );
 
 /// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
@@ -906,4 +907,75 @@ async fn leaving_a_segment_and_a_schedule_trigger_in_the_pass(app: TestApp) {
     days.reverse();
     assert_eq!(days, mondays, "acme on each Monday, tiny (no employees) never: {runs}");
     assert_eq!(tags(tiny).await, json!([]));
+}
+
+/// `no_event` holds from the day an account has had no usage for its days (Acme quiet for ten
+/// days: at once; Bolt used yesterday: four ticks later), once per quiet spell; an account that
+/// never sent usage is not quiet. `no_interaction` counts from the last interaction logged.
+async fn quiet_accounts_trigger_after_days_without_usage_or_interaction(app: TestApp) {
+    let body = |name: &str, crm: &str| json!({"name": name, "external_ids": [{"kind": "crm", "value": crm}]});
+    let ids = accounts(&app, vec![body("Acme", "acme-1"), body("Bolt", "bolt-1"), body("Never", "never-1")]).await;
+    let (acme, bolt, never) = (ids[0], ids[1], ids[2]);
+    let (status, refused) = app
+        .post(
+            "/api/v1/playbooks",
+            &app.admin,
+            json!({"key": "x", "name": "X", "trigger": {"kind": "no_event", "days": 9999},
+            "actions": [{"kind": "tag", "tag": "t"}]}),
+        )
+        .await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["trigger.days".to_owned()]), "{refused}");
+    let quiet = json!({"key": "gone-quiet", "name": "Gone quiet", "trigger": {"kind": "no_event", "days": 5},
+        "actions": [{"kind": "task", "title": "Check in: no usage for a while"}]});
+    let no_call = json!({"key": "no-call", "name": "No call", "trigger": {"kind": "no_interaction", "days": 30},
+        "actions": [{"kind": "tag", "tag": "call-them"}]});
+    for p in [quiet, no_call] {
+        let (status, saved) = app.post("/api/v1/playbooks", &app.admin, p).await;
+        assert_eq!(status, 201, "{saved}");
+        let key = saved["key"].as_str().unwrap();
+        assert_eq!(app.patch(&format!("/api/v1/playbooks/{key}"), &app.admin, json!({"enabled": true})).await.0, 200);
+    }
+    let now = app.store.clock().now();
+    let track = |user: &str, id: &str, days_ago: i64| {
+        json!({"type": "track", "userId": user, "event": "Page Viewed",
+        "messageId": id, "timestamp": (now - chrono::Duration::days(days_ago)).to_rfc3339()})
+    };
+    common::send_batch(
+        &app,
+        vec![
+            json!({"type": "group", "userId": "u1", "groupId": "acme-1", "messageId": "g1"}),
+            json!({"type": "group", "userId": "u2", "groupId": "bolt-1", "messageId": "g2"}),
+            track("u1", "e1", 10),
+            track("u2", "e2", 10),
+            track("u2", "e3", 1),
+        ],
+    )
+    .await;
+    let body =
+        json!({"kind": "call", "subject": "QBR", "occurred_at": (now - chrono::Duration::days(40)).to_rfc3339()});
+    let (status, i) = app.post(&format!("/api/v1/accounts/{acme}/interactions"), &app.admin, body).await;
+    assert_eq!(status, 201, "{i}");
+    let today = app.store.clock().today();
+    for n in 0..=6 {
+        tick(&app, today + Days::new(n)).await;
+    }
+    let (_, runs) = app.get("/api/v1/playbooks/gone-quiet/runs", &app.admin).await;
+    let mut fired: Vec<(i64, Value, Value)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["account_id"].as_i64().unwrap(), r["day"].clone(), r["values"]["days_since"].clone()))
+        .collect();
+    fired.sort_by_key(|r| r.0);
+    assert_eq!(
+        fired,
+        [(acme, json!(today), json!("10")), (bolt, json!(today + Days::new(4)), json!("5"))],
+        "once per quiet spell, never for an account without usage: {runs}"
+    );
+    assert_eq!(open_tasks(&app, acme).await.len(), 1);
+    assert!(open_tasks(&app, never).await.is_empty());
+    let (_, runs) = app.get("/api/v1/playbooks/no-call/runs", &app.admin).await;
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "only Acme had an interaction to count from: {runs:?}");
+    assert_eq!((runs[0]["account_id"].as_i64(), runs[0]["values"]["days_since"].clone()), (Some(acme), json!("40")));
 }

@@ -76,6 +76,20 @@ fn trigger_words(state: &AppState, web: &WebSession, t: &TriggerDef) -> String {
         TriggerDef::Event { event } => ("playbook-trigger-event", event.clone()),
         TriggerDef::Interaction {} => ("playbook-trigger-interaction", String::new()),
         TriggerDef::LeftSegment { segment } => ("playbook-trigger-left-segment", segment.clone()),
+        TriggerDef::NoEvent { event: Some(event), days } => {
+            return tr(
+                state,
+                web,
+                "playbook-trigger-no-named-event",
+                &[("what", event.clone().into()), ("days", (*days).into())],
+            )
+        }
+        TriggerDef::NoEvent { event: None, days } => {
+            return tr(state, web, "playbook-trigger-no-event", &[("days", (*days).into())])
+        }
+        TriggerDef::NoInteraction { days } => {
+            return tr(state, web, "playbook-trigger-no-interaction", &[("days", (*days).into())])
+        }
         TriggerDef::Schedule { every } => (
             "playbook-trigger-schedule",
             tr(state, web, &format!("playbook-every-{}", every.trim().to_ascii_lowercase()), &[]),
@@ -117,6 +131,15 @@ fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> 
     }
     if values.get("interaction").is_some() {
         parts.push(tr(state, web, "playbook-why-interaction", &[]));
+    }
+    if values.get("no_event").is_some() || values.get("no_interaction").is_some() {
+        let days = get("days_since").unwrap_or_default();
+        let key = if values.get("no_interaction").is_some() {
+            "playbook-why-no-interaction"
+        } else {
+            "playbook-why-no-event"
+        };
+        parts.push(tr(state, web, key, &[("days", days.into())]));
     }
     if let Some(seg) = get("left_segment") {
         parts.push(tr(state, web, "playbook-why-left-segment", &[("segment", seg.into())]));
@@ -251,6 +274,7 @@ fn form_field(path: &str) -> &str {
         "trigger.segment" => "segment",
         "trigger.stage" => "stage",
         "trigger.every" => "every",
+        "trigger.event" => "event",
         "trigger.days" => "days",
         "actions[0].title" => "task_title",
         "actions[0].task_kind" => "task_kind",
@@ -275,6 +299,8 @@ fn def_of(f: &FormData, invalid: &mut Invalid) -> PlaybookDef {
         Some("segment") => TriggerDef::Segment { segment: field(f, "segment").unwrap_or_default(), days },
         Some("stage") => TriggerDef::Stage { stage: field(f, "stage").unwrap_or_default(), days },
         Some("left_segment") => TriggerDef::LeftSegment { segment: field(f, "segment").unwrap_or_default() },
+        Some("no_event") => TriggerDef::NoEvent { event: field(f, "event"), days },
+        Some("no_interaction") => TriggerDef::NoInteraction { days },
         Some("schedule") => TriggerDef::Schedule { every: field(f, "every").unwrap_or_else(|| "day".into()) },
         _ => TriggerDef::Measure { measure: field(f, "measure").unwrap_or_default(), band, days },
     };
