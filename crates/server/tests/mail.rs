@@ -23,6 +23,7 @@ on_both_backends_with_a_mail_server!(
     an_owner_is_told_of_a_band_change_in_their_language,
     a_member_gets_one_weekly_digest_of_their_book,
     the_admin_is_told_when_a_failing_endpoint_is_switched_off,
+    a_playbook_and_the_owner_s_own_band_change_notice_are_one_delivery,
 );
 
 /// An app sending e-mail to a fresh aiosmtpd, the maildir it fills, and the server process.
@@ -285,4 +286,57 @@ async fn an_owner_is_told_of_a_band_change_in_their_language(backend: Backend) {
     let rows = page["data"].as_array().unwrap();
     assert_eq!(rows.len(), 1, "{page}");
     assert_eq!((rows[0]["status"].as_str(), rows[0]["recipient"].as_str()), (Some("sent"), Some("ann@team.io")));
+}
+
+/// A playbook fired by a band change (a task and a notice with `email = true`) and the owner's
+/// own band-change notice for the same occurrence are one bell entry and one e-mail, which name
+/// the playbook's words; a day with no band change gets the playbook's own.
+async fn a_playbook_and_the_owner_s_own_band_change_notice_are_one_delivery(backend: Backend) {
+    let (app, maildir, _smtp) = app_with_mail(backend).await;
+    let ann = app.member("ann@team.io", Role::Csm).await;
+    let ann_token = app.member_token("ann@team.io", Role::Csm).await;
+    let today = app.store.clock().today();
+    let yesterday = today.pred_opt().unwrap();
+    let body = json!({"name": "Acme", "owner_id": ann, "external_ids": [{"kind": "crm", "value": "c-1"}]});
+    let (status, a) = app.post("/api/v1/accounts", &app.admin, body).await;
+    assert_eq!(status, 201, "{a}");
+    let acme = a["id"].as_i64().unwrap();
+    let periods = [period("c-1", ("1000", "month"), (today - chrono::Days::new(300), None))];
+    let system = Caller::system("test");
+    keepwell_server::billing::import_periods(&app.store, &system, &periods, false, |_| {}).await.unwrap();
+    let red = json!({"key": "red-alert", "name": "Red alert", "trigger": {"kind": "health", "band": "red"},
+        "actions": [{"kind": "task", "title": "Find out why"}, {"kind": "notify", "message": "Call them this week", "email": true}]});
+    let (status, saved) = app.post("/api/v1/playbooks", &app.admin, red).await;
+    assert_eq!(status, 201, "{saved}");
+    common::tick(&app, yesterday).await;
+    let (status, on) = app.patch("/api/v1/playbooks/red-alert", &app.admin, json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{on}");
+    let until = today + chrono::Days::new(30);
+    keepwell_server::health::add_override(&app.store, &system, acme, 10.into(), "champion left", (today, until))
+        .await
+        .unwrap();
+    common::tick(&app, today).await;
+
+    let (_, runs) = app.get("/api/v1/playbooks/red-alert/runs", &app.admin).await;
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "it fired on the band change: {runs}");
+    let (_, bell) = app.get("/api/v1/notifications", &ann_token).await;
+    let items = bell["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one bell entry for the occurrence: {bell}");
+    assert_eq!(items[0]["kind"], "band_changed", "{bell}");
+    let words: Vec<&str> =
+        items[0]["data"]["playbooks"].as_array().unwrap().iter().map(|w| w["title"].as_str().unwrap()).collect();
+    assert_eq!(words, ["Find out why", "Call them this week"], "{bell}");
+    assert!(items[0]["task_id"].as_i64().is_some(), "it links the task the playbook opened: {bell}");
+    let got = arrived(&maildir, 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = if got.len() == 1 { messages(&maildir) } else { got };
+    assert_eq!(got.len(), 1, "one e-mail for the occurrence: {got:?}");
+    let text = got[0]["text"].as_str().unwrap();
+    assert!(text.contains("Acme") && text.contains("Call them this week (playbook Red alert)"), "{text}");
+    let (_, page) = app.get("/api/v1/deliveries?channel=email", &app.admin).await;
+    assert_eq!(page["data"].as_array().map(Vec::len), Some(1), "{page}");
+    let (status, html) =
+        common::page(&common::logged_in(&app, "ann@team.io", Role::Csm).await.0, &app, "/notifications").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Call them this week (playbook Red alert)"), "{html}");
 }

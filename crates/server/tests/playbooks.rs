@@ -5,13 +5,11 @@
 
 mod common;
 
-use chrono::{Days, NaiveDate, TimeZone, Utc};
-use common::TestApp;
+use chrono::{Days, Utc};
+use common::{at, tick, TestApp};
 use keepwell_core::Role;
 use keepwell_server::cause::Caller;
-use keepwell_server::daily::{PassDays, Passed};
 use keepwell_server::playbooks::Switch;
-use keepwell_store::{Clock, Store};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -29,26 +27,6 @@ on_both_backends!(
     leaving_a_segment_and_a_schedule_trigger_in_the_pass,
     quiet_accounts_trigger_after_days_without_usage_or_interaction
 );
-
-/// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
-fn at(app: &TestApp, day: NaiveDate) -> Store {
-    app.store.clone().with_clock(Clock::fixed(Utc.from_utc_datetime(&day.and_hms_opt(10, 0, 0).unwrap())))
-}
-
-async fn tick(app: &TestApp, day: NaiveDate) {
-    let store = at(app, day);
-    keepwell_store::usage::EventWriter::new(store.clone()).fold().await.unwrap();
-    let passed = keepwell_server::daily::run(
-        &store,
-        "USD",
-        PassDays::CatchUpTo(day),
-        std::time::Duration::from_secs(30),
-        |_, _| {},
-    )
-    .await
-    .unwrap();
-    assert!(matches!(passed, Passed::Ran { .. }), "{passed:?}");
-}
 
 /// Creates an account of each body (it must be taken); their ids.
 async fn accounts(app: &TestApp, bodies: Vec<Value>) -> Vec<i64> {

@@ -273,6 +273,47 @@ pub(crate) async fn write_email(
     Ok(())
 }
 
+/// A playbook's word joined to the e-mail still queued that tells `to` of `account`'s band change
+/// on `day` (one e-mail for one occurrence): appended to that change's `playbooks`. False when
+/// none is queued (none was written, or it is on its way already).
+pub(crate) async fn join_band_email(
+    tx: &mut crate::Tx,
+    to: &str,
+    (account, day): (i64, chrono::NaiveDate),
+    word: &serde_json::Value,
+) -> Result<bool> {
+    let rows = sqlx::query(
+        "SELECT id, payload FROM deliveries WHERE channel = 'email' AND recipient = $1 \
+         AND event = 'health.band_changed' AND status = 'queued' ORDER BY id DESC LIMIT 5",
+    )
+    .bind(to)
+    .fetch_all(&mut **tx)
+    .await?;
+    for r in rows {
+        let mut payload: serde_json::Value = serde_json::from_str(&text(&r, "payload")?).unwrap_or_default();
+        if payload["day"] != serde_json::json!(day) {
+            continue;
+        }
+        let Some(change) = payload["changes"]
+            .as_array_mut()
+            .and_then(|c| c.iter_mut().find(|c| c["account_id"].as_i64() == Some(account)))
+        else {
+            continue;
+        };
+        match change.get_mut("playbooks").and_then(|p| p.as_array_mut()) {
+            Some(list) => list.push(word.clone()),
+            None => change["playbooks"] = serde_json::json!([word]),
+        }
+        let updated = sqlx::query("UPDATE deliveries SET payload = $1 WHERE id = $2 AND status = 'queued'")
+            .bind(payload.to_string())
+            .bind(r.try_get::<i64, _>("id")?)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(updated.rows_affected() == 1);
+    }
+    Ok(false)
+}
+
 /// Tells whoever subscribed `endpoint` (or, when they are gone, every admin) by e-mail that it was
 /// disabled and why, in the write that disabled it.
 async fn tell_disabled(tx: &mut crate::Tx, at: i64, endpoint: i64, reason: &str) -> Result<()> {

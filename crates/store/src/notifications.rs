@@ -46,6 +46,60 @@ pub(crate) async fn notify(
     Ok(())
 }
 
+/// A playbook's word to `user` about `account`, joined to the member's own notification of the
+/// account's band change on `day` (one delivery for one occurrence): appended to its `playbooks`,
+/// and the task it opened linked when the bell had none. False when there was no such change.
+pub(crate) async fn join_band_change(
+    tx: &mut Tx,
+    user: i64,
+    (account, day): (i64, chrono::NaiveDate),
+    word: serde_json::Value,
+    task_id: Option<i64>,
+) -> Result<bool> {
+    let Some(r) = sqlx::query(
+        "SELECT id, data FROM notifications WHERE user_id = $1 AND account_id = $2 AND kind = 'band_changed' \
+         AND occurrence LIKE $3 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(user)
+    .bind(account)
+    .bind(format!("band_changed:{account}:{day}:%"))
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let id: i64 = r.try_get("id")?;
+    let mut data: serde_json::Value = serde_json::from_str(&text(&r, "data")?).unwrap_or_default();
+    let Some(obj) = data.as_object_mut() else { return Ok(false) };
+    let words = obj.entry("playbooks").or_insert_with(|| serde_json::json!([]));
+    match words.as_array_mut() {
+        Some(list) if list.len() < JOINED => list.push(word),
+        // More than a bell line holds: the rest stays in each run's record.
+        Some(_) => {}
+        None => *words = serde_json::json!([word]),
+    }
+    sqlx::query("UPDATE notifications SET data = $1, task_id = COALESCE(task_id, $2) WHERE id = $3")
+        .bind(data.to_string())
+        .bind(task_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+/// The most playbook words one notification carries.
+const JOINED: usize = 20;
+
+/// Takes back a notification written in this transaction (its word joined another).
+pub(crate) async fn unsay(tx: &mut Tx, user: i64, occurrence: &str) -> Result<()> {
+    sqlx::query("DELETE FROM notifications WHERE user_id = $1 AND occurrence = $2")
+        .bind(user)
+        .bind(occurrence)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Marks `user`'s notifications read: those named, or all.
 pub async fn mark_read(w: &mut Write, user: i64, ids: Option<&[i64]>) -> Result<u64> {
     let mut sql = Sql::new("UPDATE notifications SET read_at = ");

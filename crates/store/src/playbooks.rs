@@ -834,8 +834,18 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
                 // the day's pass: they refuse before writing anything.
                 match crate::tasks::open(w, &input, Some(f.why)).await {
                     Ok((t, new)) => {
-                        let d =
+                        let mut d =
                             if new { format!("opened task {}", t.id) } else { format!("asked task {} again", t.id) };
+                        if let Some(user) = t.owner.as_ref().map(|o| o.id).filter(|_| new) {
+                            // The owner told of the band change that day hears of the task there.
+                            let word = serde_json::json!({"playbook": p.def.name, "title": t.title, "task": true});
+                            let about = (account, f.day);
+                            if crate::notifications::join_band_change(&mut w.tx, user, about, word, Some(t.id)).await? {
+                                crate::notifications::unsay(&mut w.tx, user, &crate::tasks::assigned(t.id, w.at))
+                                    .await?;
+                                d.push_str(" (told in the band-change notification)");
+                            }
+                        }
                         (Ok(d), Some(t.id))
                     }
                     Err(StoreError::Invalid(e)) => (Err(format!("no task: {e}")), None),
@@ -1094,10 +1104,17 @@ async fn notify(
 ) -> Result<std::result::Result<String, String>> {
     let Some(user) = owner else { return Ok(Err("the account has no owner to tell".to_owned())) };
     let (account, name) = f.account;
-    let data = serde_json::json!({"title": message, "account": name, "playbook": f.p.def.name});
-    crate::notifications::notify(&mut w.tx, w.at, user, key, ("playbook", Some(account), None), &data).await?;
+    // One delivery for one occurrence: the member told of the account's band change that day
+    // hears of the playbook in that notification (and that e-mail, while it is queued).
+    let word = serde_json::json!({"playbook": f.p.def.name, "title": message});
+    let joined = crate::notifications::join_band_change(&mut w.tx, user, (account, f.day), word.clone(), None).await?;
+    if !joined {
+        let data = serde_json::json!({"title": message, "account": name, "playbook": f.p.def.name});
+        crate::notifications::notify(&mut w.tx, w.at, user, key, ("playbook", Some(account), None), &data).await?;
+    }
+    let told = if joined { "in the band-change notification" } else { "in the app" };
     if !email {
-        return Ok(Ok(format!("told member {user}")));
+        return Ok(Ok(format!("told member {user} {told}")));
     }
     let Some(r) = sqlx::query("SELECT email, name, locale FROM users WHERE id = $1 AND disabled_at IS NULL")
         .bind(user)
@@ -1107,6 +1124,9 @@ async fn notify(
         return Ok(Err(format!("told member {user} in the app; no e-mail: the member is disabled")));
     };
     let to = text(&r, "email")?;
+    if crate::deliveries::join_band_email(&mut w.tx, &to, (account, f.day), &word).await? {
+        return Ok(Ok(format!("told member {user} {told} and in the band-change e-mail")));
+    }
     let member =
         serde_json::json!({"id": user, "email": to, "name": text(&r, "name")?, "locale": opt_text(&r, "locale")?});
     let payload = serde_json::json!({
@@ -1116,7 +1136,7 @@ async fn notify(
     let occurrence = format!("email:{key}");
     crate::deliveries::write_email(&mut w.tx, w.at, &occurrence, ("playbook.fired", Some(account)), &to, &payload)
         .await?;
-    Ok(Ok(format!("told member {user} in the app and by e-mail")))
+    Ok(Ok(format!("told member {user} {told} and by e-mail")))
 }
 
 /// Sends `playbook.fired` to the endpoint at `url`, once per occurrence.

@@ -310,6 +310,11 @@ pub async fn update(w: &mut Write, before: &Task, input: &TaskInput) -> Result<T
     Ok(after)
 }
 
+/// The occurrence of telling a task's owner, in the write at `at`, that it is theirs.
+pub(crate) fn assigned(task: i64, at: i64) -> String {
+    format!("task_assigned:{task}:{at}")
+}
+
 /// Tells the task's owner it is theirs now, unless they gave it to themselves.
 async fn tell_owner(w: &mut Write, task: &Task) -> Result<()> {
     let Some(owner) = &task.owner else { return Ok(()) };
@@ -331,7 +336,7 @@ async fn tell_owner(w: &mut Write, task: &Task) -> Result<()> {
     };
     let by = by.unwrap_or_else(|| w.actor.label.clone());
     let data = serde_json::json!({"title": task.title, "account": account.map(|a| &a.name), "by": by});
-    let occurrence = format!("task_assigned:{}:{}", task.id, w.at);
+    let occurrence = assigned(task.id, w.at);
     let what = ("task_assigned", account.map(|a| a.id), Some(task.id));
     crate::notifications::notify(&mut w.tx, w.at, owner.id, &occurrence, what, &data).await
 }

@@ -331,3 +331,27 @@ pub fn receiver(log: &std::path::Path) -> (Receiver, u16) {
     let port = line.trim().parse().unwrap_or_else(|_| panic!("the receiver did not start: {line:?}"));
     (Receiver(child), port)
 }
+
+/// The store as a `keepwell tick --as-of DAY` at 10:00 sees it.
+pub fn at(app: &TestApp, day: chrono::NaiveDate) -> Store {
+    app.store.clone().with_clock(keepwell_store::Clock::fixed(chrono::TimeZone::from_utc_datetime(
+        &chrono::Utc,
+        &day.and_hms_opt(10, 0, 0).unwrap(),
+    )))
+}
+
+/// A `keepwell tick --as-of DAY`: folds the events in, then catches the pass up to `day`.
+pub async fn tick(app: &TestApp, day: chrono::NaiveDate) {
+    let store = at(app, day);
+    keepwell_store::usage::EventWriter::new(store.clone()).fold().await.unwrap();
+    let passed = keepwell_server::daily::run(
+        &store,
+        "USD",
+        keepwell_server::daily::PassDays::CatchUpTo(day),
+        std::time::Duration::from_secs(30),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert!(matches!(passed, keepwell_server::daily::Passed::Ran { .. }), "{passed:?}");
+}
