@@ -56,16 +56,27 @@ pub(crate) async fn join_band_change(
     word: serde_json::Value,
     task_id: Option<i64>,
 ) -> Result<bool> {
-    let Some(r) = sqlx::query(
-        "SELECT id, data FROM notifications WHERE user_id = $1 AND account_id = $2 AND kind = 'band_changed' \
-         AND occurrence LIKE $3 ORDER BY id DESC LIMIT 1",
-    )
-    .bind(user)
-    .bind(account)
-    .bind(format!("band_changed:{account}:{day}:%"))
-    .fetch_optional(&mut **tx)
-    .await?
-    else {
+    // The change's occurrence is one of a few keys (from and to each a band or none): looked up
+    // exactly on the unique (user_id, occurrence) index, as an owner of many accounts has a long
+    // list and every task a playbook opens asks.
+    let bands = || {
+        std::iter::once(serde_json::Value::Null)
+            .chain(keepwell_core::health::Band::ALL.iter().map(|b| serde_json::json!(b.as_str())))
+    };
+    let mut keys = Vec::new();
+    for from in bands() {
+        keys.extend(bands().filter(|to| *to != from).map(|to| band_changed(account, day, &from, &to)));
+    }
+    let mut sql = Sql::new("SELECT id, data FROM notifications WHERE user_id = ");
+    sql.bind(Arg::I64(user)).push(" AND occurrence IN (");
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(Arg::Text(k));
+    }
+    sql.push(") ORDER BY id DESC LIMIT 1");
+    let Some(r) = sql.query().fetch_optional(&mut **tx).await? else {
         return Ok(false);
     };
     let id: i64 = r.try_get("id")?;
@@ -85,6 +96,16 @@ pub(crate) async fn join_band_change(
         .execute(&mut **tx)
         .await?;
     Ok(true)
+}
+
+/// The occurrence of telling an owner that `account`'s band went `from` → `to` on `day`.
+pub(crate) fn band_changed(
+    account: i64,
+    day: chrono::NaiveDate,
+    from: &serde_json::Value,
+    to: &serde_json::Value,
+) -> String {
+    format!("band_changed:{account}:{day}:{from}:{to}")
 }
 
 /// The most playbook words one notification carries.

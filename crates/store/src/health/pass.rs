@@ -1325,16 +1325,16 @@ async fn email_band_changes(tx: &mut Tx, at: i64, day: NaiveDate, changes: Vec<s
             })
             .collect::<Result<_>>()?;
         for c in ids {
-            let Some((owner, name, email, owner_name, locale, by_email)) =
-                c["account_id"].as_i64().and_then(|id| names.get(&id))
+            let Some((account, (owner, name, email, owner_name, locale, by_email))) =
+                c["account_id"].as_i64().and_then(|id| Some((id, names.get(&id)?)))
             else {
                 continue;
             };
             // The bell hears of every change of the member's accounts; e-mail only if they want it.
-            let account = c["account_id"].as_i64();
-            let occurrence = format!("band_changed:{}:{day}:{}:{}", c["account_id"], c["from"], c["to"]);
+            let occurrence = crate::notifications::band_changed(account, day, &c["from"], &c["to"]);
             let data = serde_json::json!({"account": name, "from": c["from"], "to": c["to"], "day": day});
-            crate::notifications::notify(tx, at, *owner, &occurrence, ("band_changed", account, None), &data).await?;
+            let what = ("band_changed", Some(account), None);
+            crate::notifications::notify(tx, at, *owner, &occurrence, what, &data).await?;
             if !by_email {
                 continue;
             }
