@@ -284,12 +284,14 @@ pub(crate) async fn join_band_email(
 ) -> Result<bool> {
     let rows = sqlx::query(
         "SELECT id, payload FROM deliveries WHERE channel = 'email' AND recipient = $1 \
-         AND event = 'health.band_changed' AND status = 'queued' ORDER BY id DESC LIMIT 5",
+         AND event = 'health.band_changed' AND status = 'queued'",
     )
     .bind(to)
     .fetch_all(&mut **tx)
     .await?;
-    for r in rows {
+    // No ORDER BY: SQLite would then walk every queued delivery by (status, id) instead of the
+    // recipient's few; the newest is last.
+    for r in rows.into_iter().rev() {
         let mut payload: serde_json::Value = serde_json::from_str(&text(&r, "payload")?).unwrap_or_default();
         if payload["day"] != serde_json::json!(day) {
             continue;

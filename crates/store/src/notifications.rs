@@ -75,8 +75,9 @@ pub(crate) async fn join_band_change(
         }
         sql.bind(Arg::Text(k));
     }
-    sql.push(") ORDER BY id DESC LIMIT 1");
-    let Some(r) = sql.query().fetch_optional(&mut **tx).await? else {
+    // No ORDER BY: SQLite would then walk the member's (user_id, id) index, every row of it.
+    sql.push(")");
+    let Some(r) = sql.query().fetch_all(&mut **tx).await?.into_iter().next_back() else {
         return Ok(false);
     };
     let id: i64 = r.try_get("id")?;
