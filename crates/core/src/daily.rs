@@ -67,6 +67,8 @@ pub struct Needs {
     pub sentiments: bool,
     /// Interactions' days (days since interaction).
     pub interactions: bool,
+    /// The Stripe events applied to accounts (their days and types).
+    pub stripe: bool,
     /// Tags and custom attributes.
     pub profile: bool,
     /// The previous day's score (`health`, `band`) and overrides.
@@ -182,6 +184,11 @@ pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
             }
             Source::Sentiment => {
                 needs.sentiments = true;
+                continue;
+            }
+            Source::StripeEvents { days, .. } => {
+                needs.stripe = true;
+                needs.lookback_days = needs.lookback_days.max(i64::from(*days));
                 continue;
             }
             Source::Attribute { .. } => {
@@ -536,7 +543,7 @@ mod tests {
         assert_eq!(plan.needs().lookback_days, 120, "users retained reads 30 days and the 90 before");
         let fx = Default::default();
         // A workspace with usage, but no sentiment or interaction recorded yet.
-        let fed = crate::facts::Fed { usage: true, sentiments: false, interactions: false };
+        let fed = crate::facts::Fed { usage: true, sentiments: false, interactions: false, stripe: false };
         let ctx = Context { day: d("2026-06-30"), reporting: "USD", fx: &fx, catalogue: &[], fed };
         let mut accounts = vec![account(1, 10, &["2026-06-29"; 10]), account(2, 5, &["2026-01-02"])];
         let mut members = Members::new();

@@ -134,6 +134,8 @@ pub struct Facts {
     pub sentiments: Vec<(NaiveDate, i64)>,
     /// The days of its interactions (UTC), oldest first.
     pub interactions: Vec<NaiveDate>,
+    /// The Stripe events applied to it: (day, type), oldest first.
+    pub stripe: Vec<(NaiveDate, String)>,
     /// Score overrides: (from, until exclusive, score).
     pub overrides: Vec<(NaiveDate, NaiveDate, Decimal)>,
     /// The latest health score in force and its band before the day being scored: no score
@@ -189,12 +191,14 @@ pub struct Fed {
     pub usage: bool,
     pub sentiments: bool,
     pub interactions: bool,
+    /// Any Stripe event received.
+    pub stripe: bool,
 }
 
 impl Fed {
     /// Everything fed (tests and benches).
     pub fn all() -> Fed {
-        Fed { usage: true, sentiments: true, interactions: true }
+        Fed { usage: true, sentiments: true, interactions: true, stripe: true }
     }
 }
 
@@ -251,6 +255,7 @@ impl<'a> AccountDay<'a> {
             Source::FeatureAdoption => self.ctx.fed.usage && !self.ctx.catalogue.is_empty(),
             Source::Sentiment => self.ctx.fed.sentiments,
             Source::DaysSinceInteraction => self.ctx.fed.interactions,
+            Source::StripeEvents { .. } => self.ctx.fed.stripe,
             _ => true,
         }
     }
@@ -380,6 +385,11 @@ impl<'a> AccountDay<'a> {
             }
             Source::Sentiment => {
                 self.facts.sentiments.iter().rev().find(|(d, _)| *d <= self.ctx.day).map(|(_, r)| Decimal::from(*r))
+            }
+            Source::StripeEvents { event, days } => {
+                let from = self.ctx.day - chrono::Days::new(u64::from(*days));
+                let n = self.facts.stripe.iter().filter(|(d, t)| *d > from && *d <= self.ctx.day && t == event).count();
+                Some(Decimal::from(n))
             }
             Source::Attribute { name } => match self.facts.attributes.get(name)? {
                 AttrValue::Number(n) => Some(*n),

@@ -28,6 +28,8 @@ pub const ATTRIBUTES: usize = 100;
 pub const ATTRIBUTE_TEXT: usize = 1_000;
 /// A product event's name (a track's `event`, a page's or screen's name).
 pub const EVENT_NAME: usize = 255;
+/// A Stripe event type (`customer.subscription.deleted`).
+pub const STRIPE_EVENT_TYPE: usize = 100;
 /// A reason or note a person writes (sentiment, override, renewal outcome).
 pub const REASON: usize = 2_000;
 /// An interaction's subject, in characters.

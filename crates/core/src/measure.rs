@@ -39,6 +39,7 @@ pub const FUNCTIONS: &[(&str, usize, usize)] = &[
     ("downgraded_within", 1, 1),
     ("days_since_interaction", 0, 0),
     ("sentiment", 0, 0),
+    ("stripe_events", 2, 2),
 ];
 
 /// What the filter language may name.
@@ -106,6 +107,12 @@ pub enum Source {
     DaysSinceInteraction,
     /// The latest CSM sentiment rating.
     Sentiment,
+    /// Stripe events of type `event` (`invoice.payment_failed`) applied to the account in the
+    /// last `days` days.
+    StripeEvents {
+        event: String,
+        days: u32,
+    },
     /// A numeric custom attribute.
     Attribute {
         name: String,
@@ -160,6 +167,7 @@ impl Source {
                     "downgraded_within" => Source::DowngradedWithin { days: one_day()? },
                     "days_since_interaction" => Source::DaysSinceInteraction,
                     "sentiment" => Source::Sentiment,
+                    "stripe_events" => event_days().map(|(event, days)| Source::StripeEvents { event, days })?,
                     other => return Err(wrong(&format!("{other} is not a measure source"))),
                 })
             }
@@ -218,6 +226,7 @@ impl fmt::Display for Source {
             Source::DowngradedWithin { days } => write!(f, "downgraded_within({days})"),
             Source::DaysSinceInteraction => f.write_str("days_since_interaction()"),
             Source::Sentiment => f.write_str("sentiment()"),
+            Source::StripeEvents { event, days } => write!(f, "stripe_events({}, {days})", quoted(event)),
             Source::Attribute { name } => write!(f, "attribute.{name}"),
         }
     }
@@ -238,6 +247,7 @@ mod tests {
             "users_retained(30, 90)",
             "feature_adoption()",
             "events(\"Report Built\", 30)",
+            "stripe_events(\"invoice.payment_failed\", 7)",
             "event_trend(\"Report Built\", 14)",
             "days_since_activity()",
             "mrr",

@@ -143,6 +143,12 @@ pub enum TriggerDef {
     /// No interaction has been logged on the account for `days` days (counted from its first
     /// subscription when it never had one): it holds from the `days`th day until one is logged.
     NoInteraction { days: u32 },
+    /// A Stripe event of this type (`invoice.payment_failed`, `customer.subscription.deleted`)
+    /// was applied to the account: acted on as it arrives, once per account and day it happened.
+    StripeEvent {
+        #[schema(max_length = 100)]
+        event: String,
+    },
     /// The account's lifecycle stage is `stage` that day: it holds from the day it moves there.
     Stage {
         #[schema(max_length = 20)]
@@ -165,7 +171,8 @@ impl TriggerDef {
             | TriggerDef::LeftSegment { .. }
             | TriggerDef::Schedule { .. }
             | TriggerDef::NoEvent { .. }
-            | TriggerDef::NoInteraction { .. } => 1,
+            | TriggerDef::NoInteraction { .. }
+            | TriggerDef::StripeEvent { .. } => 1,
         }
     }
 }
@@ -444,6 +451,13 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
             days_in_range(invalid, format!("{t}days"), *days);
         }
         TriggerDef::NoInteraction { days } => days_in_range(invalid, format!("{t}days"), *days),
+        TriggerDef::StripeEvent { event } => {
+            let at = format!("{t}event");
+            crate::limits::required_text(invalid, &at, Some(event), crate::limits::STRIPE_EVENT_TYPE);
+            if !event.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_') {
+                invalid.push(at, "a Stripe event type, such as invoice.payment_failed");
+            }
+        }
         TriggerDef::LeftSegment { segment } => {
             if let Some(m) = key_error(segment) {
                 invalid.push(format!("{t}segment"), m);
@@ -628,6 +642,8 @@ enum Trigger {
     Stage(String),
     /// The event's name, and `events(NAME, 1) > 0`: what the day's facts say of it.
     Event(String, Expr),
+    /// The Stripe event type, and `stripe_events(TYPE, 1) > 0`.
+    Stripe(String, Expr),
     /// `days_since_interaction() = 0`: an interaction happened that day.
     Interaction(Expr),
     LeftSegment(String),
@@ -866,6 +882,13 @@ impl Playbook {
                     Expr::Compare(that_day, Cmp::Gt, Operand::Value(Lit::Number(Decimal::ZERO))),
                 )
             }
+            TriggerDef::StripeEvent { event } => {
+                let that_day = call("stripe_events", vec![Lit::Text(event.clone()), Lit::Number(Decimal::ONE)]);
+                Trigger::Stripe(
+                    event.clone(),
+                    Expr::Compare(that_day, Cmp::Gt, Operand::Value(Lit::Number(Decimal::ZERO))),
+                )
+            }
             TriggerDef::LeftSegment { segment } => Trigger::LeftSegment(segment.clone()),
             TriggerDef::Schedule { every } => Trigger::Schedule(
                 Every::parse(every).ok_or_else(|| format!("trigger.every: {every:?} is no schedule"))?,
@@ -919,8 +942,11 @@ impl Playbook {
     /// The expressions it evaluates (what the pass must load for them).
     pub fn exprs(&self) -> Vec<&Expr> {
         let mut all: Vec<&Expr> = self.condition.iter().collect();
-        if let Trigger::Condition(e) | Trigger::Event(_, e) | Trigger::Interaction(e) | Trigger::Quiet(e, ..) =
-            &*self.trigger
+        if let Trigger::Condition(e)
+        | Trigger::Event(_, e)
+        | Trigger::Stripe(_, e)
+        | Trigger::Interaction(e)
+        | Trigger::Quiet(e, ..) = &*self.trigger
         {
             all.push(e);
         }
@@ -1021,6 +1047,14 @@ impl Playbook {
         self.program.iter().any(|op| matches!(op, Op::Do(ActionDef::Stage { .. })))
     }
 
+    /// The Stripe event type it acts on as such events are applied, when its trigger is one.
+    pub fn on_stripe(&self) -> Option<&str> {
+        match &*self.trigger {
+            Trigger::Stripe(kind, _) => Some(kind),
+            _ => None,
+        }
+    }
+
     /// Whether it acts as interactions are logged.
     pub fn on_interaction(&self) -> bool {
         matches!(&*self.trigger, Trigger::Interaction(_))
@@ -1061,6 +1095,7 @@ impl Playbook {
             Trigger::Segment(key) => (in_segment(key), json!({"segment": key})),
             Trigger::Stage(stage) => (&env.facts.stage == stage, json!({"stage": env.facts.stage})),
             Trigger::Event(name, e) => (e.eval(env), json!({"event": name})),
+            Trigger::Stripe(kind, e) => (e.eval(env), json!({"stripe_event": kind})),
             Trigger::Interaction(e) => (e.eval(env), json!({"interaction": true})),
             Trigger::LeftSegment(key) => (was_in_segment(key) && !in_segment(key), json!({"left_segment": key})),
             Trigger::Schedule(every) => (every.holds(env.ctx.day), json!({"scheduled": self.trigger_every()})),
@@ -1133,7 +1168,11 @@ impl Playbook {
     fn per_day(&self) -> bool {
         matches!(
             &*self.trigger,
-            Trigger::Event(..) | Trigger::Interaction(_) | Trigger::LeftSegment(_) | Trigger::Schedule(_)
+            Trigger::Event(..)
+                | Trigger::Stripe(..)
+                | Trigger::Interaction(_)
+                | Trigger::LeftSegment(_)
+                | Trigger::Schedule(_)
         )
     }
 
@@ -1419,6 +1458,49 @@ title = "Reach out"
         let mut invalid = Invalid::default();
         check_playbook(&wrong, "", &mut invalid);
         assert_eq!(invalid.errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["trigger.days"]);
+    }
+
+    /// A Stripe event trigger holds on each day an event of its type was applied (one occurrence
+    /// per day, so two failed payments a week apart fire twice), not on a day of another type.
+    #[test]
+    fn a_stripe_event_fires_on_each_day_it_was_applied() {
+        let p = playbook(
+            "[[playbook]]\nkey = \"p\"\nname = \"P\"\ntrigger = { kind = \"stripe_event\", event = \"invoice.payment_failed\" }\n[[playbook.actions]]\nkind = \"tag\"\ntag = \"t\"\n",
+        );
+        assert_eq!(p.on_stripe(), Some("invoice.payment_failed"));
+        let d = |n: u32| NaiveDate::from_ymd_opt(2026, 11, n).unwrap();
+        let facts = Facts {
+            stripe: vec![
+                (d(3), "invoice.payment_failed".into()),
+                (d(3), "invoice.payment_failed".into()),
+                (d(5), "invoice.paid".into()),
+                (d(10), "invoice.payment_failed".into()),
+            ],
+            ..Facts::default()
+        };
+        let (fx, catalogue): (crate::metrics::FxTable, Vec<crate::usage::Feature>) = Default::default();
+        let (mut e, mut fired) = (Enrolment::default(), Vec::new());
+        for n in 1..=14 {
+            let ctx =
+                Context { day: d(n), reporting: "USD", fx: &fx, catalogue: &catalogue, fed: crate::facts::Fed::all() };
+            let env = AccountDay::new(&facts, ctx);
+            if let Some(Act::Fire { occurrence, values, .. }) =
+                p.step(&mut e, d(n), p.observe(&env, seen(None)), || true)
+            {
+                fired.push((occurrence, values));
+            }
+        }
+        let failed = json!({"stripe_event": "invoice.payment_failed", "held_days": 1});
+        assert_eq!(fired, [(d(3), failed.clone()), (d(10), failed)]);
+        // A type is checked before it is saved, naming the field.
+        for wrong in ["", "Invoice Payment Failed", &"x".repeat(101)] {
+            let def: PlaybookDef = serde_json::from_value(json!({"key": "p", "name": "P",
+                "trigger": {"kind": "stripe_event", "event": wrong}, "actions": [{"kind": "tag", "tag": "t"}]}))
+            .unwrap();
+            let mut invalid = Invalid::default();
+            check_playbook(&def, "", &mut invalid);
+            assert_eq!(invalid.errors.first().map(|e| e.field.as_str()), Some("trigger.event"), "{wrong:?}");
+        }
     }
 
     /// The example: a measure red for 7 consecutive days fires once, on the 7th day, for

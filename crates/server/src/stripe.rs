@@ -19,14 +19,15 @@ pub enum Applied {
 }
 
 /// Applies a verified Stripe event (`payload`: its body, kept with its record). An event Keepwell
-/// does not expect is recorded, not refused, so Stripe does not retry it for days.
-pub async fn apply(store: &Store, event: &Event, payload: &str) -> Outcome<Applied> {
+/// does not expect is recorded, not refused, so Stripe does not retry it for days. The playbooks
+/// triggered by its type then act for its account (`reporting`: the reporting currency).
+pub async fn apply(store: &Store, reporting: &str, event: &Event, payload: &str) -> Outcome<Applied> {
     let mut w = store.write(&Actor::system("stripe")).await?;
     if billing::stripe_event_seen(&mut w, &event.id).await? {
         return Ok(Applied::Duplicate);
     }
     let mut customer = None;
-    let outcome = match stripe::interpret(event) {
+    let (account, outcome) = match stripe::interpret(event) {
         Ok(change) => {
             customer = match &change {
                 Change::Ignored => None,
@@ -35,23 +36,40 @@ pub async fn apply(store: &Store, event: &Event, payload: &str) -> Outcome<Appli
             };
             apply_change(&mut w, event, change).await?
         }
-        Err(e) => format!("not applied: {e}"),
+        Err(e) => (None, format!("not applied: {e}")),
     };
-    billing::record_stripe_event(&mut w, (&event.id, &event.kind, event.created), &outcome, payload).await?;
+    let at = (event.id.as_str(), event.kind.as_str(), event.created);
+    billing::record_stripe_event(&mut w, at, account, &outcome, payload).await?;
     w.commit().await?;
     // Usage whose groupId is this customer id waited for the account Stripe just named.
     if let Some(c) = customer {
         store.attribute_waiting(&[c]).await?;
     }
+    // What fails here the day's pass redoes, from the recorded event.
+    if let Some(account) = account {
+        if let Err(e) = store.act_on_stripe(reporting, account, event.day(), &event.kind).await {
+            tracing::warn!(error = %e, account, "Stripe-triggered playbooks could not act; the day's pass will");
+        }
+    }
     Ok(Applied::Now(outcome))
 }
 
-async fn apply_change(w: &mut Write, e: &Event, change: Change) -> Outcome<String> {
+/// Applies what an event changes: the account it was applied to, if any, and what came of it.
+async fn apply_change(w: &mut Write, e: &Event, change: Change) -> Outcome<(Option<i64>, String)> {
     Ok(match change {
-        Change::Ignored => "ignored".into(),
+        // Not applied, but a playbook may wait for its type: it is the account's when Stripe's
+        // object names a customer Keepwell knows (a dispute, a refund).
+        Change::Ignored => {
+            let customer = e.object.get("customer").and_then(|c| c.as_str()).filter(|c| c.len() <= 255);
+            let id = match customer {
+                Some(c) => accounts::id_by(w.tx(), KIND, c).await?,
+                None => None,
+            };
+            (id, "ignored".into())
+        }
         Change::Customer { customer, name, email } => {
             let id = account(w, &customer, name.as_deref().or(email.as_deref())).await?;
-            format!("account {id}")
+            (Some(id), format!("account {id}"))
         }
         Change::Subscription(s) => {
             let id = account(w, &s.customer, None).await?;
@@ -59,7 +77,7 @@ async fn apply_change(w: &mut Write, e: &Event, change: Change) -> Outcome<Strin
                 billing::subscription_periods(w, &s.id).await?.into_iter().map(|r| r.period).collect();
             let periods = stripe::reconcile(&existing, &s, e.day());
             billing::replace_subscription(w, id, &s.id, &periods).await?;
-            format!("account {id}: subscription {} has {} period(s)", s.id, periods.len())
+            (Some(id), format!("account {id}: subscription {} has {} period(s)", s.id, periods.len()))
         }
         Change::Invoice { customer, invoice, kind } => {
             let id = account(w, &customer, None).await?;
@@ -67,12 +85,13 @@ async fn apply_change(w: &mut Write, e: &Event, change: Change) -> Outcome<Strin
             // Stripe does not promise order: a late `finalized` must not undo `paid` or `failed`.
             let stale = kind == InvoiceEvent::Finalized
                 && current.as_ref().is_some_and(|c| c.invoice.status != InvoiceStatus::Open);
-            if stale {
+            let outcome = if stale {
                 format!("account {id}: invoice {} already {}", invoice.invoice_id, invoice.status.as_str())
             } else {
                 billing::store_invoice(w, id, &invoice, "stripe").await?;
                 format!("account {id}: invoice {} {}", invoice.invoice_id, invoice.status.as_str())
-            }
+            };
+            (Some(id), outcome)
         }
     })
 }

@@ -25,7 +25,8 @@ on_both_backends!(
     a_playbook_starts_another_and_none_may_start_itself,
     accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds,
     leaving_a_segment_and_a_schedule_trigger_in_the_pass,
-    quiet_accounts_trigger_after_days_without_usage_or_interaction
+    quiet_accounts_trigger_after_days_without_usage_or_interaction,
+    a_stripe_event_triggers_a_playbook_as_it_arrives
 );
 
 /// Creates an account of each body (it must be taken); their ids.
@@ -956,4 +957,88 @@ async fn quiet_accounts_trigger_after_days_without_usage_or_interaction(app: Tes
     let runs = runs.as_array().unwrap();
     assert_eq!(runs.len(), 1, "only Acme had an interaction to count from: {runs:?}");
     assert_eq!((runs[0]["account_id"].as_i64(), runs[0]["values"]["days_since"].clone()), (Some(acme), json!("40")));
+}
+
+/// A Stripe event triggers the playbooks waiting for its type in the webhook's request, once per
+/// account and day: a failed payment opens a task for the owner at once, a second failure that
+/// day does not open another, a type Keepwell only records (a dispute) reaches the customer's
+/// account too, and an event of ten days ago is history. The pass and the simulation read the
+/// same events.
+async fn a_stripe_event_triggers_a_playbook_as_it_arrives(app: TestApp) {
+    use common::{send_stripe, stripe_event};
+    let dee = app.member("dee@team.io", Role::Csm).await;
+    let ids = accounts(
+        &app,
+        vec![
+            json!({"name": "Acme", "owner_id": dee, "external_ids": [{"kind": "stripe", "value": "cus_acme"}]}),
+            json!({"name": "Bolt", "owner_id": dee, "external_ids": [{"kind": "stripe", "value": "cus_bolt"}]}),
+        ],
+    )
+    .await;
+    let (acme, bolt) = (ids[0], ids[1]);
+    for (key, kind) in [("dunning", "invoice.payment_failed"), ("disputes", "charge.dispute.created")] {
+        let def = json!({"key": key, "name": key, "trigger": {"kind": "stripe_event", "event": kind},
+            "actions": [{"kind": "task", "title": format!("Call them: {kind}"), "due_days": 1}]});
+        assert_eq!(app.post("/api/v1/playbooks", &app.admin, def).await.0, 201);
+        let (status, on) = app.patch(&format!("/api/v1/playbooks/{key}"), &app.admin, json!({"enabled": true})).await;
+        assert_eq!(status, 200, "{on}");
+    }
+    let now = app.store.clock().now();
+    let invoice = |id: &str, customer: &str| {
+        json!({"id": id, "object": "invoice", "customer": customer, "currency": "usd", "amount_due": 9900,
+               "created": now.timestamp(), "due_date": null, "status": "open"})
+    };
+    let failed = stripe_event("evt_1", "invoice.payment_failed", now.timestamp(), invoice("in_1", "cus_acme"));
+    let (status, body) = send_stripe(&app, &failed, None).await;
+    assert_eq!(status, 200, "{body}");
+    let tasks = open_tasks(&app, acme).await;
+    assert_eq!(tasks.len(), 1, "acted on in the webhook's request: {tasks:?}");
+    assert_eq!(
+        (tasks[0]["title"].as_str(), tasks[0]["playbook"].as_str(), tasks[0]["owner"]["id"].as_i64()),
+        (Some("Call them: invoice.payment_failed"), Some("dunning"), Some(dee))
+    );
+    // A retry failing again the same day, and a dispute on Acme's charge.
+    let again = stripe_event("evt_2", "invoice.payment_failed", now.timestamp(), invoice("in_1", "cus_acme"));
+    assert_eq!(send_stripe(&app, &again, None).await.0, 200);
+    let dispute = json!({"id": "dp_1", "object": "dispute", "customer": "cus_acme", "amount": 9900});
+    let (status, body) =
+        send_stripe(&app, &stripe_event("evt_3", "charge.dispute.created", now.timestamp(), dispute), None).await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("ignored")), "{body}");
+    let mut titles: Vec<String> =
+        open_tasks(&app, acme).await.iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect();
+    titles.sort();
+    assert_eq!(titles, ["Call them: charge.dispute.created", "Call them: invoice.payment_failed"]);
+    // Ten days ago: recorded, not acted on now, nor by today's pass.
+    let old = (now - chrono::Duration::days(10)).timestamp();
+    let mut late = invoice("in_2", "cus_bolt");
+    late["created"] = json!(old);
+    assert_eq!(send_stripe(&app, &stripe_event("evt_4", "invoice.payment_failed", old, late), None).await.0, 200);
+    assert!(open_tasks(&app, bolt).await.is_empty(), "an event of ten days ago is history");
+    tick(&app, now.date_naive()).await;
+    let (_, runs) = app.get("/api/v1/playbooks/dunning/runs", &app.admin).await;
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 1, "the pass knows the request acted: {runs:?}");
+    assert_eq!(runs[0]["values"]["stripe_event"], "invoice.payment_failed", "{runs:?}");
+    assert_eq!(open_tasks(&app, acme).await.len(), 2);
+    // The simulation reads the recorded events: Bolt ten days ago, Acme today.
+    let (from, to) = (now.date_naive() - Days::new(20), now.date_naive());
+    let (status, sim) = app.get(&format!("/api/v1/playbooks/dunning/simulation?from={from}&to={to}"), &app.admin).await;
+    assert_eq!(status, 200, "{sim}");
+    let mut fired: Vec<(i64, String)> = sim["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["act"] == "fire")
+        .map(|a| (a["account_id"].as_i64().unwrap(), a["day"].as_str().unwrap().to_owned()))
+        .collect();
+    fired.sort();
+    let day = |d: chrono::NaiveDate| d.to_string();
+    let mut expected = vec![(acme, day(to)), (bolt, day(to - Days::new(10)))];
+    expected.sort();
+    assert_eq!(fired, expected, "{sim}");
+    // A type that is none is refused, naming the field.
+    let wrong = json!({"key": "w", "name": "W", "trigger": {"kind": "stripe_event", "event": "Payment Failed"},
+        "actions": [{"kind": "tag", "tag": "t"}]});
+    let (status, refused) = app.post("/api/v1/playbooks", &app.admin, wrong).await;
+    assert_eq!((status, common::fields(&refused)), (422, vec!["trigger.event".to_owned()]), "{refused}");
 }

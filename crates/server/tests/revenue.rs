@@ -3,6 +3,7 @@
 mod common;
 
 use common::{fields, TestApp, STRIPE_SECRET};
+use common::{send_stripe as send, stripe_event as event};
 use keepwell_core::account::AccountInput;
 use keepwell_core::billing::PeriodInput;
 use keepwell_core::Role;
@@ -255,31 +256,6 @@ async fn renewals_list_and_record_outcomes(app: TestApp) {
     assert_eq!(app.post(&out, &other, json!({"outcome": "renewed"})).await.0, 403);
 }
 
-fn sign(body: &str, t: i64) -> String {
-    keepwell_core::stripe::sign(body.as_bytes(), STRIPE_SECRET, t)
-}
-
-async fn send(app: &TestApp, event: &Value, signature: Option<String>) -> (u16, Value) {
-    let body = serde_json::to_string(event).unwrap();
-    let sig = signature.unwrap_or_else(|| sign(&body, chrono::Utc::now().timestamp()));
-    common::json(
-        app.http
-            .post(app.url("/webhooks/stripe"))
-            .header("content-type", "application/json")
-            .header("Stripe-Signature", sig)
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-fn event(id: &str, kind: &str, created: i64, object: Value) -> Value {
-    json!({"id": id, "object": "event", "api_version": "2024-06-20", "created": created, "livemode": false,
-           "pending_webhooks": 1, "type": kind, "data": {"object": object}})
-}
-
 async fn stripe_events_are_verified_idempotent_and_mapped(app: TestApp) {
     let jan = 1_767_225_600; // 2026-01-01
     let sub = json!({"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
@@ -356,12 +332,15 @@ async fn stripe_events_are_verified_idempotent_and_mapped(app: TestApp) {
     let now = chrono::Utc::now().timestamp();
     let forged = keepwell_core::stripe::sign(body.as_bytes(), "whsec_wrong", now);
     assert_eq!(send(&app, &e, Some(forged)).await.0, 400);
-    assert_eq!(send(&app, &e, Some(sign(&body, now - 301))).await.0, 400);
+    assert_eq!(
+        send(&app, &e, Some(keepwell_core::stripe::sign(body.as_bytes(), STRIPE_SECRET, now - 301))).await.0,
+        400
+    );
     let res = app.http.post(app.url("/webhooks/stripe")).body(body.clone()).send().await.unwrap();
     assert_eq!(res.status(), 400);
     assert_eq!(app.get("/api/v1/accounts/by-external-id/cus_9", &app.admin).await.0, 404);
     // Several v1 values (as during secret rotation): any may match.
-    let good = sign(&body, now);
+    let good = keepwell_core::stripe::sign(body.as_bytes(), STRIPE_SECRET, now);
     let rotated = format!("t={now},v1={},{}", "ab".repeat(32), good.split(',').nth(1).unwrap());
     assert_eq!(send(&app, &e, Some(rotated)).await.0, 200);
     assert_eq!(app.get("/api/v1/accounts/by-external-id/cus_9", &app.admin).await.0, 200);

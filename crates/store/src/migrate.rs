@@ -144,6 +144,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0022_playbook_waits.sql"),
         postgres: include_str!("../migrations/postgres/0022_playbook_waits.sql"),
     },
+    Migration {
+        version: 23,
+        name: "stripe_event_accounts",
+        sqlite: include_str!("../migrations/sqlite/0023_stripe_event_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0023_stripe_event_accounts.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -392,6 +398,11 @@ mod tests {
             22,
             "72cfa2f09a96c7d04a0ebb7a09e6065d0186545196ea26fd911a639ae60bee08",
             "72cfa2f09a96c7d04a0ebb7a09e6065d0186545196ea26fd911a639ae60bee08",
+        ),
+        (
+            23,
+            "6dfe0ee0e2c446e4e823cfa0eabffe971fa230a7eeca1fddc75e26548e27deef",
+            "529efded10f3fdec1cad93e8d60f7f5147cd36293c53aef356a3168e1b151b08",
         ),
     ];
 

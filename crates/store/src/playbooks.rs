@@ -1391,6 +1391,9 @@ pub fn summary(values: &serde_json::Value) -> String {
     if values.get("interaction").is_some() {
         parts.push("an interaction was logged".to_owned());
     }
+    if let Some(kind) = get("stripe_event") {
+        parts.push(format!("Stripe sent {kind}"));
+    }
     if let Some(seg) = get("left_segment") {
         parts.push(format!("left segment {seg}"));
     }
@@ -1548,12 +1551,32 @@ impl Store {
     /// condition and re-enrolment allow. Its own write, after the interaction's: were it lost in
     /// between, the day's pass acts for it. Returns the runs it made.
     pub async fn act_on_interaction(&self, reporting: &str, account: i64, day: NaiveDate) -> Result<usize> {
+        let values = serde_json::json!({"interaction": true});
+        self.act_now(reporting, (account, day), Playbook::on_interaction, values).await
+    }
+
+    /// Acts for the playbooks triggered by a Stripe event of type `kind` just applied to
+    /// `account`, dated `day`, as [`Store::act_on_interaction`] does for an interaction.
+    pub async fn act_on_stripe(&self, reporting: &str, account: i64, day: NaiveDate, kind: &str) -> Result<usize> {
+        let values = serde_json::json!({"stripe_event": kind});
+        self.act_now(reporting, (account, day), |p: &Playbook| p.on_stripe() == Some(kind), values).await
+    }
+
+    /// Fires the enabled playbooks `on` picks for one occurrence (account, day) that just
+    /// happened, in a write of its own: from yesterday on (older is history, left to the daily
+    /// pass of its day).
+    async fn act_now(
+        &self,
+        reporting: &str,
+        (account, day): (i64, NaiveDate),
+        on: impl Fn(&Playbook) -> bool,
+        values: serde_json::Value,
+    ) -> Result<usize> {
         let today = self.clock().today();
         if day > today || day < today - chrono::Days::new(1) {
             return Ok(0);
         }
-        let playbooks: Vec<Playbook> =
-            self.enabled_playbooks().await?.into_iter().filter(Playbook::on_interaction).collect();
+        let playbooks: Vec<Playbook> = self.enabled_playbooks().await?.into_iter().filter(|p| on(p)).collect();
         let mut judged = Vec::with_capacity(playbooks.len());
         for p in &playbooks {
             judged.push(self.judge(reporting, p, (&[account], today), true).await?);
@@ -1564,7 +1587,7 @@ impl Store {
         let mut w = self.write(&crate::Actor::system("playbooks")).await?;
         let mut runs = 0;
         for (p, judged) in playbooks.iter().zip(&judged) {
-            let occurrence = [((account, day), serde_json::json!({"interaction": true}))];
+            let occurrence = [((account, day), values.clone())];
             runs += fire_occurrences(&mut w, p, &occurrence, judged, today).await?;
         }
         w.commit().await?;

@@ -24,7 +24,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     stripe::verify(header, &body, secret, state.store.clock().now().timestamp()).map_err(ApiError::BadRequest)?;
     let event = Event::parse(&body).map_err(ApiError::BadRequest)?;
     let payload = String::from_utf8_lossy(&body);
-    match crate::stripe::apply(&state.store, &event, &payload).await? {
+    match crate::stripe::apply(&state.store, &state.settings.reporting_currency, &event, &payload).await? {
         Applied::Duplicate => Ok(Json(json!({"received": true, "duplicate": true}))),
         Applied::Now(outcome) => {
             tracing::info!(event = %event.id, kind = %event.kind, %outcome, "stripe event");

@@ -355,3 +355,28 @@ pub async fn tick(app: &TestApp, day: chrono::NaiveDate) {
     .unwrap();
     assert!(matches!(passed, keepwell_server::daily::Passed::Ran { .. }), "{passed:?}");
 }
+
+/// Posts a Stripe event to `/webhooks/stripe`, signed now with the tests' secret unless
+/// `signature` is given: the status and body.
+pub async fn send_stripe(app: &TestApp, event: &Value, signature: Option<String>) -> (u16, Value) {
+    let body = serde_json::to_string(event).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let sig = signature.unwrap_or_else(|| keepwell_core::stripe::sign(body.as_bytes(), STRIPE_SECRET, now));
+    json(
+        app.http
+            .post(app.url("/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .header("Stripe-Signature", sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// A Stripe event of `kind` created at `created` (Unix seconds) about `object`.
+pub fn stripe_event(id: &str, kind: &str, created: i64, object: Value) -> Value {
+    json!({"id": id, "object": "event", "api_version": "2024-06-20", "created": created, "livemode": false,
+           "pending_webhooks": 1, "type": kind, "data": {"object": object}})
+}

@@ -12,11 +12,19 @@ pub async fn stripe_event_seen(w: &mut Write, event_id: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Records a handled Stripe event (`event`: its id, type and creation time) with what came of it.
-pub async fn record_stripe_event(w: &mut Write, event: (&str, &str, i64), outcome: &str, payload: &str) -> Result<()> {
+/// Records a handled Stripe event (`event`: its id, type and creation time) with what came of it
+/// and the account it was applied to, if any.
+pub async fn record_stripe_event(
+    w: &mut Write,
+    event: (&str, &str, i64),
+    account: Option<i64>,
+    outcome: &str,
+    payload: &str,
+) -> Result<()> {
     let (event_id, event_type, created) = event;
     sqlx::query(
-        "INSERT INTO stripe_events (event_id, event_type, created, received_at, outcome, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO stripe_events (event_id, event_type, created, received_at, outcome, payload, account_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(event_id)
     .bind(event_type)
@@ -24,6 +32,7 @@ pub async fn record_stripe_event(w: &mut Write, event: (&str, &str, i64), outcom
     .bind(w.at)
     .bind(outcome)
     .bind(payload)
+    .bind(account)
     .execute(&mut *w.tx)
     .await?;
     Ok(())

@@ -209,6 +209,15 @@ impl Store {
         interactions_sql.bind(Arg::Text(to_s.clone()));
         scope.push(&mut interactions_sql, "account_id");
         interactions_sql.push(") t");
+        // The Stripe events applied to accounts over the look back (`created`: Unix seconds).
+        let mut stripe_sql = json_rows(
+            backend,
+            "account_id, created, event_type",
+            "FROM stripe_events WHERE account_id IS NOT NULL AND created >= ",
+        );
+        let unix = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
+        stripe_sql.bind(Arg::I64(unix(first))).push(" AND created < ").bind(Arg::I64(unix(to + ChronoDays::new(1))));
+        scope.push(&mut stripe_sql, "account_id");
         let mut overrides_sql = json_rows(
             backend,
             "account_id, starts_on, expires_on, score, cleared_at",
@@ -230,6 +239,7 @@ impl Store {
             counts,
             mut sentiments,
             mut interactions,
+            mut stripe,
             overrides,
             mut later,
             spans,
@@ -244,6 +254,7 @@ impl Store {
             maybe::<(i64, String, String, i64)>(!needs.counted.is_empty(), &counts_sql, pool),
             maybe::<(i64, String, i64, i64)>(needs.sentiments, &sentiments_sql, pool),
             maybe::<(i64, String)>(needs.interactions, &interactions_sql, pool),
+            maybe::<(i64, i64, String)>(needs.stripe, &stripe_sql, pool),
             maybe::<(i64, String, String, String, Option<i64>)>(needs.health, &overrides_sql, pool),
             fetch_json_rows::<Later>(&stages_sql, pool),
             maybe::<(i64, i64, i64)>(needs.usage, &spans_sql, pool),
@@ -350,6 +361,13 @@ impl Store {
         for (account, day) in interactions {
             if let Some(i) = at(account) {
                 facts[i].interactions.push(date(&day)?);
+            }
+        }
+        stripe.sort_unstable();
+        for (account, created, kind) in stripe {
+            if let Some(i) = at(account) {
+                let day = chrono::DateTime::from_timestamp(created, 0).ok_or_else(|| corrupt("stripe_events"))?;
+                facts[i].stripe.push((day.date_naive(), kind));
             }
         }
         for (account, starts, expires, score, cleared) in overrides {
@@ -937,7 +955,8 @@ impl Store {
         let row = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM usage_accounts LIMIT 1) u) AS usage, \
              (SELECT COUNT(*) FROM (SELECT 1 FROM sentiments LIMIT 1) s) AS sentiments, \
-             (SELECT COUNT(*) FROM (SELECT 1 FROM interactions LIMIT 1) i) AS interactions",
+             (SELECT COUNT(*) FROM (SELECT 1 FROM interactions LIMIT 1) i) AS interactions, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM stripe_events WHERE account_id IS NOT NULL LIMIT 1) t) AS stripe",
         )
         .fetch_one(self.pool())
         .await?;
@@ -945,6 +964,7 @@ impl Store {
             usage: row.try_get::<i64, _>("usage")? > 0,
             sentiments: row.try_get::<i64, _>("sentiments")? > 0,
             interactions: row.try_get::<i64, _>("interactions")? > 0,
+            stripe: row.try_get::<i64, _>("stripe")? > 0,
         })
     }
 
@@ -1030,6 +1050,7 @@ impl LiveFacts {
             && (n.invoices || !needs.invoices)
             && (n.sentiments || !needs.sentiments)
             && (n.interactions || !needs.interactions)
+            && (n.stripe || !needs.stripe)
             && (n.profile || !needs.profile)
             && (n.health || !needs.health)
             && (n.totals || !needs.totals)
@@ -1065,6 +1086,7 @@ pub fn union(a: &Needs, b: &Needs) -> Needs {
         invoices: a.invoices || b.invoices,
         sentiments: a.sentiments || b.sentiments,
         interactions: a.interactions || b.interactions,
+        stripe: a.stripe || b.stripe,
         profile: a.profile || b.profile,
         health: a.health || b.health,
     }

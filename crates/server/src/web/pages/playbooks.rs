@@ -74,6 +74,7 @@ fn trigger_words(state: &AppState, web: &WebSession, t: &TriggerDef) -> String {
         TriggerDef::Segment { segment, .. } => ("playbook-trigger-segment", segment.clone()),
         TriggerDef::Stage { stage, .. } => ("playbook-trigger-stage", tr(state, web, &format!("stage-{stage}"), &[])),
         TriggerDef::Event { event } => ("playbook-trigger-event", event.clone()),
+        TriggerDef::StripeEvent { event } => ("playbook-trigger-stripe-event", event.clone()),
         TriggerDef::Interaction {} => ("playbook-trigger-interaction", String::new()),
         TriggerDef::LeftSegment { segment } => ("playbook-trigger-left-segment", segment.clone()),
         TriggerDef::NoEvent { event: Some(event), days } => {
@@ -131,6 +132,9 @@ fn why_words(state: &AppState, web: &WebSession, values: &serde_json::Value) -> 
     }
     if values.get("interaction").is_some() {
         parts.push(tr(state, web, "playbook-why-interaction", &[]));
+    }
+    if let Some(e) = get("stripe_event") {
+        parts.push(tr(state, web, "playbook-why-stripe-event", &[("event", e.into())]));
     }
     if values.get("no_event").is_some() || values.get("no_interaction").is_some() {
         let days = get("days_since").unwrap_or_default();
@@ -301,6 +305,9 @@ fn def_of(f: &FormData, invalid: &mut Invalid) -> PlaybookDef {
         Some("left_segment") => TriggerDef::LeftSegment { segment: field(f, "segment").unwrap_or_default() },
         Some("no_event") => TriggerDef::NoEvent { event: field(f, "event"), days },
         Some("no_interaction") => TriggerDef::NoInteraction { days },
+        Some("event") => TriggerDef::Event { event: field(f, "event").unwrap_or_default() },
+        Some("interaction") => TriggerDef::Interaction {},
+        Some("stripe_event") => TriggerDef::StripeEvent { event: field(f, "event").unwrap_or_default() },
         Some("schedule") => TriggerDef::Schedule { every: field(f, "every").unwrap_or_else(|| "day".into()) },
         _ => TriggerDef::Measure { measure: field(f, "measure").unwrap_or_default(), band, days },
     };

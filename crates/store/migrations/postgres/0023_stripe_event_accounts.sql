@@ -1,0 +1,7 @@
+-- The account a Stripe event was applied to, so playbooks (and their simulation) can trigger on
+-- it. Events recorded before name it in their outcome ("account 12: ...").
+ALTER TABLE stripe_events ADD COLUMN account_id BIGINT REFERENCES accounts(id) ON DELETE SET NULL;
+UPDATE stripe_events SET account_id = CAST(substring(outcome FROM '^account ([0-9]+)') AS BIGINT)
+WHERE outcome ~ '^account [0-9]+'
+  AND CAST(substring(outcome FROM '^account ([0-9]+)') AS BIGINT) IN (SELECT id FROM accounts);
+CREATE INDEX stripe_events_account ON stripe_events(account_id, created) WHERE account_id IS NOT NULL;
