@@ -112,16 +112,6 @@ pub(crate) fn band_changed(
 /// The most playbook words one notification carries.
 const JOINED: usize = 20;
 
-/// Takes back a notification written in this transaction (its word joined another).
-pub(crate) async fn unsay(tx: &mut Tx, user: i64, occurrence: &str) -> Result<()> {
-    sqlx::query("DELETE FROM notifications WHERE user_id = $1 AND occurrence = $2")
-        .bind(user)
-        .bind(occurrence)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Marks `user`'s notifications read: those named, or all.
 pub async fn mark_read(w: &mut Write, user: i64, ids: Option<&[i64]>) -> Result<u64> {
     let mut sql = Sql::new("UPDATE notifications SET read_at = ");

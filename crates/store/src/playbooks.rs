@@ -832,18 +832,26 @@ async fn take(w: &mut Write, f: &Fired<'_>, mut owner: Option<i64>, route: &Rout
                 };
                 // What the task's checks refuse (a member disabled meanwhile) fails this action, not
                 // the day's pass: they refuse before writing anything.
-                match crate::tasks::open(w, &input, Some(f.why)).await {
+                match crate::tasks::open_untold(w, &input, Some(f.why)).await {
                     Ok((t, new)) => {
                         let mut d =
                             if new { format!("opened task {}", t.id) } else { format!("asked task {} again", t.id) };
-                        if let Some(user) = t.owner.as_ref().map(|o| o.id).filter(|_| new) {
-                            // The owner told of the band change that day hears of the task there.
+                        if new {
+                            // The owner told of the band change that day hears of the task there;
+                            // else as of any task given to them.
                             let word = serde_json::json!({"playbook": p.def.name, "title": t.title, "task": true});
-                            let about = (account, f.day);
-                            if crate::notifications::join_band_change(&mut w.tx, user, about, word, Some(t.id)).await? {
-                                crate::notifications::unsay(&mut w.tx, user, &crate::tasks::assigned(t.id, w.at))
-                                    .await?;
+                            let joined = match t.owner.as_ref() {
+                                Some(o) => {
+                                    let about = (account, f.day);
+                                    crate::notifications::join_band_change(&mut w.tx, o.id, about, word, Some(t.id))
+                                        .await?
+                                }
+                                None => false,
+                            };
+                            if joined {
                                 d.push_str(" (told in the band-change notification)");
+                            } else {
+                                crate::tasks::tell_owner(w, &t).await?;
                             }
                         }
                         (Ok(d), Some(t.id))

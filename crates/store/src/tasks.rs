@@ -183,8 +183,19 @@ fn due_sort(input: &TaskInput) -> String {
 
 /// Opens a task, or — when its `source` already has an open task — asks that one again: its due
 /// date and priority become the new ones and a comment says who asked and why (`why`, else the
-/// new task's description). Returns the task and whether it is new.
+/// new task's description). The owner of a new task is told it is theirs. Returns the task and
+/// whether it is new.
 pub async fn open(w: &mut Write, input: &TaskInput, why: Option<&str>) -> Result<(Task, bool)> {
+    let (task, new) = open_untold(w, input, why).await?;
+    if new {
+        tell_owner(w, &task).await?;
+    }
+    Ok((task, new))
+}
+
+/// [`open`] without telling the owner of a new task: the caller tells them ([`tell_owner`]) or
+/// words it in a notification of its own.
+pub(crate) async fn open_untold(w: &mut Write, input: &TaskInput, why: Option<&str>) -> Result<(Task, bool)> {
     check_refs(w, input).await?;
     if input.status != Status::Open {
         return Err(Invalid::field("status", "a new task is open").into());
@@ -213,7 +224,6 @@ pub async fn open(w: &mut Write, input: &TaskInput, why: Option<&str>) -> Result
     if let Some(row) = inserted {
         let id: i64 = row.try_get("id")?;
         let task = loaded(w, id).await?;
-        tell_owner(w, &task).await?;
         w.audit("task.create", "task", Some(id.to_string()), None, Some(&task)).await?;
         return Ok((task, true));
     }
@@ -310,13 +320,8 @@ pub async fn update(w: &mut Write, before: &Task, input: &TaskInput) -> Result<T
     Ok(after)
 }
 
-/// The occurrence of telling a task's owner, in the write at `at`, that it is theirs.
-pub(crate) fn assigned(task: i64, at: i64) -> String {
-    format!("task_assigned:{task}:{at}")
-}
-
 /// Tells the task's owner it is theirs now, unless they gave it to themselves.
-async fn tell_owner(w: &mut Write, task: &Task) -> Result<()> {
+pub(crate) async fn tell_owner(w: &mut Write, task: &Task) -> Result<()> {
     let Some(owner) = &task.owner else { return Ok(()) };
     if Some(owner.id) == w.actor.user_id {
         return Ok(());
@@ -336,7 +341,7 @@ async fn tell_owner(w: &mut Write, task: &Task) -> Result<()> {
     };
     let by = by.unwrap_or_else(|| w.actor.label.clone());
     let data = serde_json::json!({"title": task.title, "account": account.map(|a| &a.name), "by": by});
-    let occurrence = assigned(task.id, w.at);
+    let occurrence = format!("task_assigned:{}:{}", task.id, w.at);
     let what = ("task_assigned", account.map(|a| a.id), Some(task.id));
     crate::notifications::notify(&mut w.tx, w.at, owner.id, &occurrence, what, &data).await
 }
