@@ -342,9 +342,11 @@ fn step_playbooks(
         };
         resume_due(&mut waiting, &mut acts);
         for (i, p) in plan.playbooks.iter().enumerate().filter(|(_, p)| !p.resume_only) {
-            let e = enrolments.entry(p.id).or_default();
-            let before = *e;
-            if let Some(mut act) = p.step(e, ctx.day, p.observe(&env, seen), || p.condition_holds(&env)) {
+            // No entry is where nothing stands (the store keeps no row of it either): most
+            // accounts, for most playbooks, so they cost no entry day after day.
+            let before = enrolments.get(&p.id).copied().unwrap_or_default();
+            let mut e = before;
+            if let Some(mut act) = p.step(&mut e, ctx.day, p.observe(&env, seen), || p.condition_holds(&env)) {
                 if let Act::Fire { values, route, occurrence } = &mut act {
                     *route = go(p, *occurrence, 0, &mut waiting);
                     if let (Some(rule), Some(map)) = (&route.rule, values.as_object_mut()) {
@@ -353,8 +355,12 @@ fn step_playbooks(
                 }
                 acts.push(PlaybookAct { playbook: i, account: facts.id, act });
             }
-            if *e != before {
-                changed.push((p.id, facts.id, *e));
+            if e != before {
+                changed.push((p.id, facts.id, e));
+                match e == crate::facts::Enrolment::default() {
+                    true => enrolments.remove(&p.id),
+                    false => enrolments.insert(p.id, e),
+                };
             }
         }
         // The playbooks those started, and the ones they start in turn: a chain is as long as

@@ -124,15 +124,6 @@ impl Source {
     /// `mrr`, `attribute.seats_purchased`. Errors name the column.
     pub fn parse(text: &str) -> Result<Source, expr::ParseError> {
         let wrong = |message: &str| expr::ParseError { column: 1, message: message.into() };
-        let days = |v: &Value| match v {
-            Value::Number(n) => n.to_u32().filter(|d| (1..=3650).contains(d) && n.fract().is_zero()),
-            _ => None,
-        };
-        let text_arg = |v: &Value| match v {
-            Value::Text(t) if !t.trim().is_empty() => Some(t.clone()),
-            _ => None,
-        };
-        let need_days = || wrong("the number of days must be a whole number from 1 to 3650");
         match expr::parse(text, &SCHEMA)? {
             Expr::Truthy(Operand::Field(name)) => match name.as_str() {
                 "mrr" => Ok(Source::Mrr),
@@ -143,55 +134,53 @@ impl Source {
                     None => Err(wrong(&format!("{name} is not a measure source"))),
                 },
             },
-            Expr::Truthy(Operand::Call(name, args)) => {
-                let day_at = |i: usize| args.get(i).and_then(days).ok_or_else(need_days);
-                let one_day = || day_at(0);
-                let event_days = || -> Result<(String, u32), expr::ParseError> {
-                    let event =
-                        args.first().and_then(text_arg).ok_or_else(|| wrong("the event name comes first, quoted"))?;
-                    Ok((event, args.get(1).and_then(days).ok_or_else(need_days)?))
-                };
-                Ok(match name.as_str() {
-                    "active_users" => Source::ActiveUsers { days: one_day()? },
-                    "license_utilization" if args.is_empty() => Source::LicenseUtilization { days: 30 },
-                    "license_utilization" => Source::LicenseUtilization { days: one_day()? },
-                    "usage_trend" => Source::UsageTrend { days: one_day()? },
-                    "active_users_trend" => Source::UsersTrend { days: one_day()? },
-                    "users_retained" => Source::UsersRetained { days: day_at(0)?, before: day_at(1)? },
-                    "feature_adoption" => Source::FeatureAdoption,
-                    "events" => event_days().map(|(event, days)| Source::Events { event, days })?,
-                    "event_trend" => event_days().map(|(event, days)| Source::EventTrend { event, days })?,
-                    "days_since_activity" => Source::DaysSinceActivity,
-                    "mrr_change" => Source::MrrChange { days: one_day()? },
-                    "days_overdue" => Source::DaysOverdue,
-                    "downgraded_within" => Source::DowngradedWithin { days: one_day()? },
-                    "days_since_interaction" => Source::DaysSinceInteraction,
-                    "sentiment" => Source::Sentiment,
-                    "stripe_events" => event_days().map(|(event, days)| Source::StripeEvents { event, days })?,
-                    other => return Err(wrong(&format!("{other} is not a measure source"))),
-                })
-            }
+            Expr::Truthy(Operand::Call(name, args)) => Source::of_call(&name, &args),
             _ => Err(wrong("a measure source is one field or function, such as active_users(30)")),
         }
     }
-}
 
-impl Source {
-    /// The source a function call of the filter language names, if any.
+    /// The source a function call of the filter language names, if any: read directly from the
+    /// parsed call, since expressions call this for every account they are evaluated on.
     pub fn from_call(name: &str, args: &[Value]) -> Option<Source> {
-        let mut text = format!("{name}(");
-        for (i, a) in args.iter().enumerate() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            match a {
-                Value::Number(n) => text.push_str(&n.to_string()),
-                Value::Text(t) => text.push_str(&quoted(t)),
-                _ => return None,
-            }
-        }
-        text.push(')');
-        Source::parse(&text).ok()
+        Source::of_call(name, args).ok()
+    }
+
+    fn of_call(name: &str, args: &[Value]) -> Result<Source, expr::ParseError> {
+        let wrong = |message: &str| expr::ParseError { column: 1, message: message.into() };
+        let days = |v: &Value| match v {
+            Value::Number(n) => n.to_u32().filter(|d| (1..=3650).contains(d) && n.fract().is_zero()),
+            _ => None,
+        };
+        let text_arg = |v: &Value| match v {
+            Value::Text(t) if !t.trim().is_empty() => Some(t.clone()),
+            _ => None,
+        };
+        let need_days = || wrong("the number of days must be a whole number from 1 to 3650");
+        let day_at = |i: usize| args.get(i).and_then(days).ok_or_else(need_days);
+        let one_day = || day_at(0);
+        let event_days = || -> Result<(String, u32), expr::ParseError> {
+            let event = args.first().and_then(text_arg).ok_or_else(|| wrong("the event name comes first, quoted"))?;
+            Ok((event, args.get(1).and_then(days).ok_or_else(need_days)?))
+        };
+        Ok(match name {
+            "active_users" => Source::ActiveUsers { days: one_day()? },
+            "license_utilization" if args.is_empty() => Source::LicenseUtilization { days: 30 },
+            "license_utilization" => Source::LicenseUtilization { days: one_day()? },
+            "usage_trend" => Source::UsageTrend { days: one_day()? },
+            "active_users_trend" => Source::UsersTrend { days: one_day()? },
+            "users_retained" => Source::UsersRetained { days: day_at(0)?, before: day_at(1)? },
+            "feature_adoption" => Source::FeatureAdoption,
+            "events" => event_days().map(|(event, days)| Source::Events { event, days })?,
+            "event_trend" => event_days().map(|(event, days)| Source::EventTrend { event, days })?,
+            "days_since_activity" => Source::DaysSinceActivity,
+            "mrr_change" => Source::MrrChange { days: one_day()? },
+            "days_overdue" => Source::DaysOverdue,
+            "downgraded_within" => Source::DowngradedWithin { days: one_day()? },
+            "days_since_interaction" => Source::DaysSinceInteraction,
+            "sentiment" => Source::Sentiment,
+            "stripe_events" => event_days().map(|(event, days)| Source::StripeEvents { event, days })?,
+            other => return Err(wrong(&format!("{other} is not a measure source"))),
+        })
     }
 }
 

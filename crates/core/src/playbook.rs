@@ -1062,49 +1062,62 @@ impl Playbook {
 
     /// Whether the trigger holds for the account today, with the values it read; None when not.
     pub fn observe(&self, env: &AccountDay, seen: Seen) -> Option<Value> {
-        let (holds, values) = self.read(env, seen);
-        holds.then_some(values)
+        match self.read_as(env, seen, false) {
+            (true, values) => values,
+            (false, _) => None,
+        }
     }
 
     /// What the trigger reads of the account today, and whether it holds.
-    pub fn read(&self, env: &AccountDay, Seen { scored, in_segment, was_in_segment }: Seen) -> (bool, Value) {
+    pub fn read(&self, env: &AccountDay, seen: Seen) -> (bool, Value) {
+        let (holds, values) = self.read_as(env, seen, true);
+        (holds, values.unwrap_or_default())
+    }
+
+    /// Whether the trigger holds, and what it read: built only when it holds or `always` (the
+    /// pass steps every playbook for every account each day, and mostly it does not hold).
+    fn read_as(&self, env: &AccountDay, seen: Seen, always: bool) -> (bool, Option<Value>) {
+        let Seen { scored, in_segment, was_in_segment } = seen;
         let number = |d: Option<Decimal>| d.map(|d| d.normalize().to_string());
+        let out = |holds: bool, values: &dyn Fn() -> Value| (holds, (holds || always).then(values));
         match &*self.trigger {
             Trigger::Measure { key, band } => {
-                let Some(s) = scored else { return (false, json!({"measure": key, "scorecard": null})) };
+                let Some(s) = scored else { return out(false, &|| json!({"measure": key, "scorecard": null})) };
                 let Some(i) = s.measures.iter().position(|m| &m.key == key) else {
-                    return (false, json!({"measure": key, "in_scorecard": false}));
+                    return out(false, &|| json!({"measure": key, "in_scorecard": false}));
                 };
                 let value = s.readings.get(i).filter(|r| r.applicable).and_then(|r| r.value);
                 let Some(value) = value else {
-                    return (false, json!({"measure": key, "value": null}));
+                    return out(false, &|| json!({"measure": key, "value": null}));
                 };
                 let score = s.measures[i].scale.score(value);
                 let is = s.bands.of(score);
-                (
+                out(
                     is == *band,
-                    json!({"measure": key, "value": number(Some(value)), "score": number(Some(score)), "band": is.as_str()}),
+                    &|| json!({"measure": key, "value": number(Some(value)), "score": number(Some(score)), "band": is.as_str()}),
                 )
             }
             Trigger::Health { band } => {
                 let is = scored.and_then(|s| s.band);
                 let score = scored.and_then(|s| s.score);
-                (is == Some(*band), json!({"score": number(score), "band": is.map(|b| b.as_str())}))
+                out(is == Some(*band), &|| json!({"score": number(score), "band": is.map(|b| b.as_str())}))
             }
-            Trigger::Condition(e) => (e.eval(env), json!({"condition": self.trigger_text()})),
-            Trigger::Segment(key) => (in_segment(key), json!({"segment": key})),
-            Trigger::Stage(stage) => (&env.facts.stage == stage, json!({"stage": env.facts.stage})),
-            Trigger::Event(name, e) => (e.eval(env), json!({"event": name})),
-            Trigger::Stripe(kind, e) => (e.eval(env), json!({"stripe_event": kind})),
-            Trigger::Interaction(e) => (e.eval(env), json!({"interaction": true})),
-            Trigger::LeftSegment(key) => (was_in_segment(key) && !in_segment(key), json!({"left_segment": key})),
-            Trigger::Schedule(every) => (every.holds(env.ctx.day), json!({"scheduled": self.trigger_every()})),
+            Trigger::Condition(e) => out(e.eval(env), &|| json!({"condition": self.trigger_text()})),
+            Trigger::Segment(key) => out(in_segment(key), &|| json!({"segment": key})),
+            Trigger::Stage(stage) => out(&env.facts.stage == stage, &|| json!({"stage": env.facts.stage})),
+            Trigger::Event(name, e) => out(e.eval(env), &|| json!({"event": name})),
+            Trigger::Stripe(kind, e) => out(e.eval(env), &|| json!({"stripe_event": kind})),
+            Trigger::Interaction(e) => out(e.eval(env), &|| json!({"interaction": true})),
+            Trigger::LeftSegment(key) => out(was_in_segment(key) && !in_segment(key), &|| json!({"left_segment": key})),
+            Trigger::Schedule(every) => out(every.holds(env.ctx.day), &|| json!({"scheduled": self.trigger_every()})),
             Trigger::Quiet(e, since, what, used_for) => {
-                let mut values = what.clone();
-                values["days_since"] = json!(number(env.value(since)));
                 let today = crate::facts::day_number(env.ctx.day);
                 let used = env.facts.first_usage.is_some_and(|first| today - first + 1 >= i64::from(*used_for));
-                (used && e.eval(env), values)
+                out(used && e.eval(env), &|| {
+                    let mut values = what.clone();
+                    values["days_since"] = json!(number(env.value(since)));
+                    values
+                })
             }
         }
     }

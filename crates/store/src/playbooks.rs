@@ -459,20 +459,26 @@ impl Store {
         if out.is_empty() {
             return Ok(out);
         }
-        let ids = out.iter().map(|p| p.id.to_string()).collect::<Vec<_>>().join(",");
-        let rows = sqlx::query(&format!(
-            "SELECT v.playbook_id, v.version, v.definition FROM playbook_versions v WHERE v.playbook_id IN ({ids}) \
-             AND EXISTS (SELECT 1 FROM playbook_runs r WHERE r.playbook_id = v.playbook_id AND r.version = v.version \
-             AND r.resume_on IS NOT NULL)"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        for r in &rows {
+        // The versions with waiting runs, read on the index of waiting runs: through the runs'
+        // own key, every run of a playbook was read to find the few that wait.
+        let mut older: Vec<(i64, i64)> = Vec::new();
+        for r in sqlx::query("SELECT playbook_id, version FROM playbook_runs WHERE resume_on IS NOT NULL")
+            .fetch_all(self.pool())
+            .await?
+        {
             let (id, version): (i64, i64) = (r.try_get("playbook_id")?, r.try_get("version")?);
-            if out.iter().any(|p| p.id == id && p.version == version) {
-                continue;
+            let known = older.contains(&(id, version)) || out.iter().any(|p| p.id == id && p.version == version);
+            if !known && out.iter().any(|p| p.id == id) {
+                older.push((id, version));
             }
-            let compiled = serde_json::from_str::<PlaybookDef>(&text(r, "definition")?)
+        }
+        for (id, version) in older {
+            let r = sqlx::query("SELECT definition FROM playbook_versions WHERE playbook_id = $1 AND version = $2")
+                .bind(id)
+                .bind(version)
+                .fetch_one(self.pool())
+                .await?;
+            let compiled = serde_json::from_str::<PlaybookDef>(&text(&r, "definition")?)
                 .map_err(|e| e.to_string())
                 .and_then(|def| Playbook::compile(id, version, def));
             match compiled {
@@ -520,29 +526,32 @@ impl Store {
         Ok(out)
     }
 
-    /// Where `playbooks` stand with every account: account → playbook id → enrolment (one bulk
-    /// read per playbook: a pass reads them all).
+    /// Where `playbooks` stand with every account: account → playbook id → enrolment. One scan
+    /// of the table in its own order (`+playbook_id` keeps SQLite off the key's index): through
+    /// the index, each playbook's rows were fetched one by one from all over the table, which
+    /// made this read the longest of a pass once most accounts were enrolled somewhere.
     pub async fn enrolments(&self, playbooks: &[i64]) -> Result<HashMap<i64, HashMap<i64, Enrolment>>> {
-        type Row = (i64, Option<i64>, i64, Option<i64>, Option<i64>);
+        type Row = (i64, i64, Option<i64>, i64, Option<i64>, Option<i64>);
         let mut out: HashMap<i64, HashMap<i64, Enrolment>> = HashMap::new();
+        if playbooks.is_empty() {
+            return Ok(out);
+        }
         let day = |n: Option<i64>| n.and_then(keepwell_core::facts::date_of_number);
-        for p in playbooks {
-            let mut sql = crate::sql::json_rows(
-                self.backend(),
-                "account_id, since, fired, last_fired, cleared_on",
-                "FROM playbook_enrolments WHERE playbook_id = ",
-            );
-            sql.bind(crate::sql::Arg::I64(*p));
-            let rows: Vec<Row> = crate::sql::fetch_json_rows(&sql, self.pool()).await?;
-            for (account, since, fired, last_fired, cleared_on) in rows {
-                let e = Enrolment {
-                    since: day(since),
-                    fired: fired != 0,
-                    last_fired: day(last_fired),
-                    cleared_on: day(cleared_on),
-                };
-                out.entry(account).or_default().insert(*p, e);
-            }
+        let ids = playbooks.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let sql = crate::sql::json_rows(
+            self.backend(),
+            "playbook_id, account_id, since, fired, last_fired, cleared_on",
+            &format!("FROM playbook_enrolments WHERE +playbook_id IN ({ids})"),
+        );
+        let rows: Vec<Row> = crate::sql::fetch_json_rows(&sql, self.pool()).await?;
+        for (p, account, since, fired, last_fired, cleared_on) in rows {
+            let e = Enrolment {
+                since: day(since),
+                fired: fired != 0,
+                last_fired: day(last_fired),
+                cleared_on: day(cleared_on),
+            };
+            out.entry(account).or_default().insert(p, e);
         }
         Ok(out)
     }

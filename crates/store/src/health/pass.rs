@@ -513,8 +513,10 @@ impl Store {
         to: NaiveDate,
         progress: impl FnMut(NaiveDate, &Day),
     ) -> Result<()> {
+        let t = std::time::Instant::now();
         let mut plan = self.plan().await?;
         plan.playbooks = self.acting_playbooks().await?;
+        tracing::debug!(playbooks = plan.playbooks.len(), load_ms = t.elapsed().as_millis() as u64, "plan");
         self.pass_days(plan, reporting, None, from, to, progress).await
     }
 
@@ -576,6 +578,7 @@ impl Store {
             );
             Ok::<_, StoreError>((enrolled, waiting))
         });
+        let t = std::time::Instant::now();
         let (mut facts, mut members, fx, catalogue, fed) = tokio::try_join!(
             self.pass_facts(scope, from, to, &needs),
             self.members_before(scope, from),
@@ -583,6 +586,7 @@ impl Store {
             self.plan_features(),
             self.fed(),
         )?;
+        tracing::debug!(accounts = facts.len(), load_ms = t.elapsed().as_millis() as u64, "facts");
         let (mut enrolled, mut waiting) =
             enrolments.await.map_err(|e| corrupt(&format!("the enrolments could not be read: {e}")))??;
         for f in &mut facts {
@@ -600,7 +604,9 @@ impl Store {
             let mut day = from;
             while day <= to {
                 let ctx = Context { day, reporting: &reporting_owned, fx: &fx, catalogue: &catalogue, fed };
+                let t = std::time::Instant::now();
                 let out = keepwell_core::daily::run(&worker_plan, ctx, &mut facts, &mut members);
+                tracing::debug!(%day, compute_ms = t.elapsed().as_millis() as u64, "computed day");
                 batch.push((day, out));
                 let size: usize = batch.iter().map(|(_, d)| d.snapshots.len()).sum();
                 if (batch.len() >= 7 || size >= 200_000 || day == to)
