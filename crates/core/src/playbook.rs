@@ -1295,18 +1295,24 @@ pub fn built_in() -> Vec<PlaybookDef> {
             TriggerDef::Health { band: Band::Red, days: 1 },
             task("Health is red: find out why", "risk", "The account's health score turned red."),
         ),
-        def(
-            "renewal-reminders",
-            "Contract renewal in 90 days",
-            TriggerDef::Condition { condition: "days_to_renewal <= 90 and days_to_renewal >= 0".into(), days: 1 },
-            ActionDef::Task {
-                title: "Prepare the renewal".into(),
-                task_kind: "renewal".into(),
-                priority: "normal".into(),
-                due_days: Some(30),
-                description: "The contract renews within 90 days.".into(),
-            },
-        ),
+        // Each checkpoint day is an occurrence of its own, and asks the same task (one source per
+        // account and step) again while it is open: one renewal task per renewal.
+        PlaybookDef {
+            condition: Some("days_to_renewal in [90, 60, 30]".into()),
+            ..def(
+                "renewal-reminders",
+                "Contract renewal in 90, 60 and 30 days",
+                TriggerDef::Schedule { every: "day".into() },
+                ActionDef::Task {
+                    title: "Prepare the renewal".into(),
+                    task_kind: "renewal".into(),
+                    priority: "normal".into(),
+                    due_days: Some(14),
+                    description: "The contract renews in 90, 60 or 30 days; each checkpoint asks this task again."
+                        .into(),
+                },
+            )
+        },
         def(
             "invoice-overdue",
             "Invoice overdue 15 days",

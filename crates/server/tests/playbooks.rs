@@ -26,7 +26,8 @@ on_both_backends!(
     accounts_are_assigned_in_turn_or_by_the_first_rule_that_holds,
     leaving_a_segment_and_a_schedule_trigger_in_the_pass,
     quiet_accounts_trigger_after_days_without_usage_or_interaction,
-    a_stripe_event_triggers_a_playbook_as_it_arrives
+    a_stripe_event_triggers_a_playbook_as_it_arrives,
+    renewal_reminders_ask_one_task_at_90_60_and_30_days
 );
 
 /// Creates an account of each body (it must be taken); their ids.
@@ -1041,4 +1042,40 @@ async fn a_stripe_event_triggers_a_playbook_as_it_arrives(app: TestApp) {
         "actions": [{"kind": "tag", "tag": "t"}]});
     let (status, refused) = app.post("/api/v1/playbooks", &app.admin, wrong).await;
     assert_eq!((status, common::fields(&refused)), (422, vec!["trigger.event".to_owned()]), "{refused}");
+}
+
+/// The built-in `renewal-reminders`: one renewal task per renewal, opened 90 days before it and
+/// asked again (a new due date, a comment) 60 and 30 days before, not on the days between.
+async fn renewal_reminders_ask_one_task_at_90_60_and_30_days(app: TestApp) {
+    let dee = app.member("dee@team.io", Role::Csm).await;
+    let acme = accounts(&app, vec![json!({"name": "Acme", "owner_id": dee})]).await[0];
+    let today = app.store.clock().today();
+    let renews = today + Days::new(90);
+    let period = json!({"subscription_id": "s1", "plan": "pro", "quantity": 5, "currency": "USD", "amount": "12000",
+        "interval": "year", "starts_on": (renews - Days::new(365)).to_string(), "renews_on": renews.to_string()});
+    let (status, body) = app.post(&format!("/api/v1/accounts/{acme}/subscriptions"), &app.admin, period).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, on) = app.patch("/api/v1/playbooks/renewal-reminders", &app.admin, json!({"enabled": true})).await;
+    assert_eq!(status, 200, "{on}");
+    let mut due = Vec::new();
+    for (day, checkpoint) in [(0, 90), (1, 90), (30, 60), (45, 60), (60, 30)] {
+        tick(&app, today + Days::new(day)).await;
+        let tasks = open_tasks(&app, acme).await;
+        assert_eq!(tasks.len(), 1, "day {day}: {tasks:?}");
+        assert_eq!(
+            (tasks[0]["title"].as_str(), tasks[0]["kind"].as_str()),
+            (Some("Prepare the renewal"), Some("renewal"))
+        );
+        due.push((checkpoint, tasks[0]["due_on"].as_str().unwrap().to_owned()));
+    }
+    let at = |n: u64| (today + Days::new(n)).to_string();
+    assert_eq!(
+        due,
+        [(90, at(14)), (90, at(14)), (60, at(44)), (60, at(44)), (30, at(74))],
+        "asked again at each checkpoint, with a due date from it"
+    );
+    let (_, runs) = app.get("/api/v1/playbooks/renewal-reminders/runs", &app.admin).await;
+    let mut days: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["occurrence"].as_str().unwrap()).collect();
+    days.sort();
+    assert_eq!(days, [at(0), at(30), at(60)]);
 }
