@@ -208,11 +208,14 @@ pub struct AccountDay<'a> {
     pub ctx: Context<'a>,
     /// Worked out on first use: a filter on the plan or country never needs it.
     contract: std::cell::OnceCell<Contract>,
+    /// The sources read so far: the playbooks' triggers and conditions read the same ones over
+    /// and over (`license_utilization()` in several), each a walk over the users' days.
+    read: std::cell::RefCell<Vec<(Source, Option<Decimal>)>>,
 }
 
 impl<'a> AccountDay<'a> {
     pub fn new(facts: &'a Facts, ctx: Context<'a>) -> AccountDay<'a> {
-        AccountDay { contract: std::cell::OnceCell::new(), facts, ctx }
+        AccountDay { contract: std::cell::OnceCell::new(), read: Default::default(), facts, ctx }
     }
 
     pub fn contract(&self) -> &Contract {
@@ -294,6 +297,15 @@ impl<'a> AccountDay<'a> {
 
     /// A measure source's raw value; None when the account has no data for it.
     pub fn value(&self, source: &Source) -> Option<Decimal> {
+        if let Some((_, v)) = self.read.borrow().iter().find(|(s, _)| s == source) {
+            return *v;
+        }
+        let v = self.work_out(source);
+        self.read.borrow_mut().push((source.clone(), v));
+        v
+    }
+
+    fn work_out(&self, source: &Source) -> Option<Decimal> {
         let today = self.today();
         let c = self.contract();
         match source {
