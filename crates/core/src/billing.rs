@@ -486,6 +486,9 @@ pub struct Contract {
     pub tenure_days: Option<i64>,
     pub next_renewal: Option<NaiveDate>,
     pub days_to_renewal: Option<i64>,
+    /// The committed term, in months, of what renews next (the longest, when several do that day):
+    /// a monthly subscription's renewal is not a contract's.
+    pub renewal_term_months: Option<u32>,
     /// The day a cancellation dated ahead takes effect: every period in force ends by then and
     /// nothing follows. Until that day the account is at risk, not churned.
     pub churns_on: Option<NaiveDate>,
@@ -513,6 +516,11 @@ impl Contract {
             };
             c.payment_terms = c.payment_terms.take().or_else(|| p.payment_terms.clone());
             if let Some(due) = p.due_on().filter(|d| *d >= day) {
+                c.renewal_term_months = match c.next_renewal {
+                    Some(n) if n < due => c.renewal_term_months,
+                    Some(n) if n == due => c.renewal_term_months.max(Some(p.term())),
+                    _ => Some(p.term()),
+                };
                 c.next_renewal = Some(c.next_renewal.map_or(due, |n| n.min(due)));
             }
         }

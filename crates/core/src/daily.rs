@@ -67,8 +67,8 @@ pub struct Needs {
     pub sentiments: bool,
     /// Interactions' days (days since interaction).
     pub interactions: bool,
-    /// The Stripe events applied to accounts (their days and types).
-    pub stripe: bool,
+    /// The types of the Stripe events applied to accounts that some source counts.
+    pub stripe: BTreeSet<String>,
     /// Tags and custom attributes.
     pub profile: bool,
     /// The previous day's score (`health`, `band`) and overrides.
@@ -186,8 +186,8 @@ pub fn needs_of(exprs: &[&Expr], mut sources: Vec<Source>) -> Needs {
                 needs.sentiments = true;
                 continue;
             }
-            Source::StripeEvents { days, .. } => {
-                needs.stripe = true;
+            Source::StripeEvents { event, days } => {
+                needs.stripe.insert(event.clone());
                 needs.lookback_days = needs.lookback_days.max(i64::from(*days));
                 continue;
             }

@@ -453,6 +453,7 @@ impl Env for AccountDay<'_> {
             "arr" => number(self.mrr().map(|m| m * Decimal::from(12))),
             "tenure_days" => number(self.value(&Source::TenureDays)),
             "days_to_renewal" => number(self.value(&Source::DaysToRenewal)),
+            "renewal_term_months" => number(self.contract().renewal_term_months.map(Decimal::from)),
             "days_to_churn" => number(self.contract().churns_on.map(|d| Decimal::from((d - self.ctx.day).num_days()))),
             "health" => number(f.health.0),
             "band" => f.health.1.map_or(Value::Null, |b| Value::Text(b.as_str().into())),

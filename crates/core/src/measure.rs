@@ -17,6 +17,7 @@ pub const FIELDS: &[&str] = &[
     "arr",
     "tenure_days",
     "days_to_renewal",
+    "renewal_term_months",
     "days_to_churn",
     "health",
     "band",
@@ -45,7 +46,16 @@ pub const FUNCTIONS: &[(&str, usize, usize)] = &[
 /// What the filter language may name.
 pub const SCHEMA: Schema<'static> = Schema {
     fields: FIELDS,
-    numbers: &["employees", "mrr", "arr", "tenure_days", "days_to_renewal", "days_to_churn", "health"],
+    numbers: &[
+        "employees",
+        "mrr",
+        "arr",
+        "tenure_days",
+        "days_to_renewal",
+        "renewal_term_months",
+        "days_to_churn",
+        "health",
+    ],
     texts: &["plan", "country", "industry", "stage", "band"],
     functions: FUNCTIONS,
 };
@@ -178,7 +188,13 @@ impl Source {
             "downgraded_within" => Source::DowngradedWithin { days: one_day()? },
             "days_since_interaction" => Source::DaysSinceInteraction,
             "sentiment" => Source::Sentiment,
-            "stripe_events" => event_days().map(|(event, days)| Source::StripeEvents { event, days })?,
+            "stripe_events" => {
+                let (event, days) = event_days()?;
+                if let Some(m) = crate::stripe::type_error(&event) {
+                    return Err(wrong(&m));
+                }
+                Source::StripeEvents { event, days }
+            }
             other => return Err(wrong(&format!("{other} is not a measure source"))),
         })
     }

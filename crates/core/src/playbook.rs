@@ -452,10 +452,8 @@ pub fn check_playbook(p: &PlaybookDef, at: &str, invalid: &mut Invalid) {
         }
         TriggerDef::NoInteraction { days } => days_in_range(invalid, format!("{t}days"), *days),
         TriggerDef::StripeEvent { event } => {
-            let at = format!("{t}event");
-            crate::limits::required_text(invalid, &at, Some(event), crate::limits::STRIPE_EVENT_TYPE);
-            if !event.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_') {
-                invalid.push(at, "a Stripe event type, such as invoice.payment_failed");
+            if let Some(m) = crate::stripe::type_error(event) {
+                invalid.push(format!("{t}event"), m);
             }
         }
         TriggerDef::LeftSegment { segment } => {
@@ -1296,9 +1294,10 @@ pub fn built_in() -> Vec<PlaybookDef> {
             task("Health is red: find out why", "risk", "The account's health score turned red."),
         ),
         // Each checkpoint day is an occurrence of its own, and asks the same task (one source per
-        // account and step) again while it is open: one renewal task per renewal.
+        // account and step) again while it is open: one renewal task per renewal. A contract's
+        // renewal: a monthly subscription is 30 days from renewing every month.
         PlaybookDef {
-            condition: Some("days_to_renewal in [90, 60, 30]".into()),
+            condition: Some("days_to_renewal in [90, 60, 30] and renewal_term_months >= 12".into()),
             ..def(
                 "renewal-reminders",
                 "Contract renewal in 90, 60 and 30 days",

@@ -69,6 +69,13 @@ impl Event {
         let v: Value = serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
         let id = v["id"].as_str().filter(|s| !s.is_empty()).ok_or("the event has no id")?.to_owned();
         let kind = v["type"].as_str().ok_or("the event has no type")?.to_owned();
+        if id.len() > crate::limits::EXTERNAL_ID || kind.len() > crate::limits::STRIPE_EVENT_TYPE {
+            return Err(format!(
+                "the event's id (up to {} characters) or type (up to {}) is too long",
+                crate::limits::EXTERNAL_ID,
+                crate::limits::STRIPE_EVENT_TYPE
+            ));
+        }
         let created = v["created"].as_i64().unwrap_or_default();
         Ok(Event { id, kind, created, object: v["data"]["object"].clone() })
     }
@@ -119,7 +126,8 @@ pub struct Subscription {
     pub ends: Option<NaiveDate>,
 }
 
-fn day(unix: i64) -> Option<NaiveDate> {
+/// The UTC day of a Unix time in seconds (Stripe's `created`).
+pub fn day(unix: i64) -> Option<NaiveDate> {
     chrono::DateTime::from_timestamp(unix, 0).map(|t| t.date_naive())
 }
 
@@ -150,6 +158,24 @@ fn text(v: &Value) -> Option<String> {
 
 fn customer_of(o: &Value) -> Result<String, String> {
     text(&o["customer"]).or_else(|| text(&o["customer"]["id"])).ok_or_else(|| "the object names no customer".into())
+}
+
+/// The customer an event's object names (a charge's, a refund's), if any and of a length an
+/// external id may have.
+pub fn customer_named(e: &Event) -> Option<String> {
+    customer_of(&e.object).ok().filter(|c| c.chars().count() <= crate::limits::EXTERNAL_ID)
+}
+
+/// What is wrong with a Stripe event type as a playbook or an expression names it, if anything.
+pub fn type_error(kind: &str) -> Option<String> {
+    let shaped = kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '_');
+    if kind.trim().is_empty() || kind.len() > crate::limits::STRIPE_EVENT_TYPE || !shaped {
+        return Some(format!(
+            "a Stripe event type of up to {} characters, such as invoice.payment_failed",
+            crate::limits::STRIPE_EVENT_TYPE
+        ));
+    }
+    None
 }
 
 pub fn interpret(e: &Event) -> Result<Change, String> {

@@ -58,11 +58,10 @@ pub async fn apply(store: &Store, reporting: &str, event: &Event, payload: &str)
 async fn apply_change(w: &mut Write, e: &Event, change: Change) -> Outcome<(Option<i64>, String)> {
     Ok(match change {
         // Not applied, but a playbook may wait for its type: it is the account's when Stripe's
-        // object names a customer Keepwell knows (a dispute, a refund).
+        // object names a customer Keepwell knows (a charge refunded, a payment intent failed).
         Change::Ignored => {
-            let customer = e.object.get("customer").and_then(|c| c.as_str()).filter(|c| c.len() <= 255);
-            let id = match customer {
-                Some(c) => accounts::id_by(w.tx(), KIND, c).await?,
+            let id = match stripe::customer_named(e) {
+                Some(c) => accounts::id_by(w.tx(), KIND, &c).await?,
                 None => None,
             };
             (id, "ignored".into())

@@ -962,9 +962,9 @@ async fn quiet_accounts_trigger_after_days_without_usage_or_interaction(app: Tes
 
 /// A Stripe event triggers the playbooks waiting for its type in the webhook's request, once per
 /// account and day: a failed payment opens a task for the owner at once, a second failure that
-/// day does not open another, a type Keepwell only records (a dispute) reaches the customer's
-/// account too, and an event of ten days ago is history. The pass and the simulation read the
-/// same events.
+/// day does not open another, a type Keepwell only records (a refund) reaches the customer's
+/// account too, one Stripe delivered two days late acts on the day it arrived, and an event of
+/// ten days ago is history. The pass and the simulation read the same events.
 async fn a_stripe_event_triggers_a_playbook_as_it_arrives(app: TestApp) {
     use common::{send_stripe, stripe_event};
     let dee = app.member("dee@team.io", Role::Csm).await;
@@ -977,7 +977,7 @@ async fn a_stripe_event_triggers_a_playbook_as_it_arrives(app: TestApp) {
     )
     .await;
     let (acme, bolt) = (ids[0], ids[1]);
-    for (key, kind) in [("dunning", "invoice.payment_failed"), ("disputes", "charge.dispute.created")] {
+    for (key, kind) in [("dunning", "invoice.payment_failed"), ("refunds", "charge.refunded")] {
         let def = json!({"key": key, "name": key, "trigger": {"kind": "stripe_event", "event": kind},
             "actions": [{"kind": "task", "title": format!("Call them: {kind}"), "due_days": 1}]});
         assert_eq!(app.post("/api/v1/playbooks", &app.admin, def).await.0, 201);
@@ -998,30 +998,40 @@ async fn a_stripe_event_triggers_a_playbook_as_it_arrives(app: TestApp) {
         (tasks[0]["title"].as_str(), tasks[0]["playbook"].as_str(), tasks[0]["owner"]["id"].as_i64()),
         (Some("Call them: invoice.payment_failed"), Some("dunning"), Some(dee))
     );
-    // A retry failing again the same day, and a dispute on Acme's charge.
+    // A retry failing again the same day, and a refund of Acme's charge.
     let again = stripe_event("evt_2", "invoice.payment_failed", now.timestamp(), invoice("in_1", "cus_acme"));
     assert_eq!(send_stripe(&app, &again, None).await.0, 200);
-    let dispute = json!({"id": "dp_1", "object": "dispute", "customer": "cus_acme", "amount": 9900});
+    let charge = json!({"id": "ch_1", "object": "charge", "customer": "cus_acme", "amount_refunded": 9900});
     let (status, body) =
-        send_stripe(&app, &stripe_event("evt_3", "charge.dispute.created", now.timestamp(), dispute), None).await;
+        send_stripe(&app, &stripe_event("evt_3", "charge.refunded", now.timestamp(), charge), None).await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("ignored")), "{body}");
     let mut titles: Vec<String> =
         open_tasks(&app, acme).await.iter().map(|t| t["title"].as_str().unwrap().to_owned()).collect();
     titles.sort();
-    assert_eq!(titles, ["Call them: charge.dispute.created", "Call them: invoice.payment_failed"]);
+    assert_eq!(titles, ["Call them: charge.refunded", "Call them: invoice.payment_failed"]);
     // Ten days ago: recorded, not acted on now, nor by today's pass.
     let old = (now - chrono::Duration::days(10)).timestamp();
     let mut late = invoice("in_2", "cus_bolt");
     late["created"] = json!(old);
     assert_eq!(send_stripe(&app, &stripe_event("evt_4", "invoice.payment_failed", old, late), None).await.0, 200);
     assert!(open_tasks(&app, bolt).await.is_empty(), "an event of ten days ago is history");
+    // Stripe retried one of two days ago until now: it is today's.
+    let two = (now - chrono::Duration::days(2)).timestamp();
+    let mut retried = invoice("in_3", "cus_bolt");
+    retried["created"] = json!(two);
+    assert_eq!(send_stripe(&app, &stripe_event("evt_5", "invoice.payment_failed", two, retried), None).await.0, 200);
+    assert_eq!(open_tasks(&app, bolt).await.len(), 1, "a late delivery acts on arrival");
     tick(&app, now.date_naive()).await;
     let (_, runs) = app.get("/api/v1/playbooks/dunning/runs", &app.admin).await;
     let runs = runs.as_array().unwrap();
-    assert_eq!(runs.len(), 1, "the pass knows the request acted: {runs:?}");
+    let today = now.date_naive().to_string();
+    let mut seen: Vec<(i64, &str)> =
+        runs.iter().map(|r| (r["account_id"].as_i64().unwrap(), r["occurrence"].as_str().unwrap())).collect();
+    seen.sort();
+    assert_eq!(seen, [(acme, today.as_str()), (bolt, today.as_str())], "the pass knows the requests acted: {runs:?}");
     assert_eq!(runs[0]["values"]["stripe_event"], "invoice.payment_failed", "{runs:?}");
     assert_eq!(open_tasks(&app, acme).await.len(), 2);
-    // The simulation reads the recorded events: Bolt ten days ago, Acme today.
+    // The simulation reads the recorded events by their day: Bolt ten and two days ago, Acme today.
     let (from, to) = (now.date_naive() - Days::new(20), now.date_naive());
     let (status, sim) = app.get(&format!("/api/v1/playbooks/dunning/simulation?from={from}&to={to}"), &app.admin).await;
     assert_eq!(status, 200, "{sim}");
@@ -1034,7 +1044,7 @@ async fn a_stripe_event_triggers_a_playbook_as_it_arrives(app: TestApp) {
         .collect();
     fired.sort();
     let day = |d: chrono::NaiveDate| d.to_string();
-    let mut expected = vec![(acme, day(to)), (bolt, day(to - Days::new(10)))];
+    let mut expected = vec![(acme, day(to)), (bolt, day(to - Days::new(10))), (bolt, day(to - Days::new(2)))];
     expected.sort();
     assert_eq!(fired, expected, "{sim}");
     // A type that is none is refused, naming the field.
@@ -1048,13 +1058,20 @@ async fn a_stripe_event_triggers_a_playbook_as_it_arrives(app: TestApp) {
 /// asked again (a new due date, a comment) 60 and 30 days before, not on the days between.
 async fn renewal_reminders_ask_one_task_at_90_60_and_30_days(app: TestApp) {
     let dee = app.member("dee@team.io", Role::Csm).await;
-    let acme = accounts(&app, vec![json!({"name": "Acme", "owner_id": dee})]).await[0];
+    let ids =
+        accounts(&app, vec![json!({"name": "Acme", "owner_id": dee}), json!({"name": "Bolt", "owner_id": dee})]).await;
+    let (acme, bolt) = (ids[0], ids[1]);
     let today = app.store.clock().today();
     let renews = today + Days::new(90);
-    let period = json!({"subscription_id": "s1", "plan": "pro", "quantity": 5, "currency": "USD", "amount": "12000",
+    let yearly = json!({"subscription_id": "s1", "plan": "pro", "quantity": 5, "currency": "USD", "amount": "12000",
         "interval": "year", "starts_on": (renews - Days::new(365)).to_string(), "renews_on": renews.to_string()});
-    let (status, body) = app.post(&format!("/api/v1/accounts/{acme}/subscriptions"), &app.admin, period).await;
-    assert_eq!(status, 201, "{body}");
+    // Bolt pays monthly: 30 days from renewing every month, and no contract renewal.
+    let monthly = json!({"subscription_id": "s2", "plan": "pro", "quantity": 5, "currency": "USD", "amount": "100",
+        "interval": "month", "starts_on": today.to_string(), "renews_on": (today + Days::new(30)).to_string()});
+    for (id, period) in [(acme, yearly), (bolt, monthly)] {
+        let (status, body) = app.post(&format!("/api/v1/accounts/{id}/subscriptions"), &app.admin, period).await;
+        assert_eq!(status, 201, "{body}");
+    }
     let (status, on) = app.patch("/api/v1/playbooks/renewal-reminders", &app.admin, json!({"enabled": true})).await;
     assert_eq!(status, 200, "{on}");
     let mut due = Vec::new();
@@ -1067,6 +1084,7 @@ async fn renewal_reminders_ask_one_task_at_90_60_and_30_days(app: TestApp) {
             (Some("Prepare the renewal"), Some("renewal"))
         );
         due.push((checkpoint, tasks[0]["due_on"].as_str().unwrap().to_owned()));
+        assert!(open_tasks(&app, bolt).await.is_empty(), "day {day}: a monthly subscription is no contract");
     }
     let at = |n: u64| (today + Days::new(n)).to_string();
     assert_eq!(

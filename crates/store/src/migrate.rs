@@ -401,8 +401,8 @@ mod tests {
         ),
         (
             23,
-            "6dfe0ee0e2c446e4e823cfa0eabffe971fa230a7eeca1fddc75e26548e27deef",
-            "529efded10f3fdec1cad93e8d60f7f5147cd36293c53aef356a3168e1b151b08",
+            "27db982bdcbe51fa75268f250f32a9704b3b6d21ece8aa73f2da706bdd616578",
+            "2f091571d42d737ce1a716e613f4d5167514eac73151b74c38ee107c72267e22",
         ),
     ];
 

@@ -1573,10 +1573,15 @@ impl Store {
     }
 
     /// Acts for the playbooks triggered by a Stripe event of type `kind` just applied to
-    /// `account`, dated `day`, as [`Store::act_on_interaction`] does for an interaction.
+    /// `account`, dated `day`, as [`Store::act_on_interaction`] does for an interaction. Stripe
+    /// retries a delivery for up to three days: an event of two or three days ago arrived after
+    /// the passes of its day, and is an occurrence of the day it arrived.
     pub async fn act_on_stripe(&self, reporting: &str, account: i64, day: NaiveDate, kind: &str) -> Result<usize> {
+        let today = self.clock().today();
+        let late = day < today - chrono::Days::new(1) && day >= today - chrono::Days::new(3);
         let values = serde_json::json!({"stripe_event": kind});
-        self.act_now(reporting, (account, day), |p: &Playbook| p.on_stripe() == Some(kind), values).await
+        let on = if late { today } else { day };
+        self.act_now(reporting, (account, on), |p: &Playbook| p.on_stripe() == Some(kind), values).await
     }
 
     /// Fires the enabled playbooks `on` picks for one occurrence (account, day) that just

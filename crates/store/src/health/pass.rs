@@ -209,14 +209,16 @@ impl Store {
         interactions_sql.bind(Arg::Text(to_s.clone()));
         scope.push(&mut interactions_sql, "account_id");
         interactions_sql.push(") t");
-        // The Stripe events applied to accounts over the look back (`created`: Unix seconds).
-        let mut stripe_sql = json_rows(
-            backend,
-            "account_id, created, event_type",
-            "FROM stripe_events WHERE account_id IS NOT NULL AND created >= ",
-        );
+        // The Stripe events of the types counted, applied to accounts over the look back
+        // (`created`: Unix seconds), on their index.
+        let mut stripe_sql =
+            json_rows(backend, "account_id, created, event_type", "FROM stripe_events WHERE event_type IN ");
+        let types: Vec<&str> = needs.stripe.iter().map(String::as_str).collect();
+        in_list(&mut stripe_sql, &types);
         let unix = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp());
-        stripe_sql.bind(Arg::I64(unix(first))).push(" AND created < ").bind(Arg::I64(unix(to + ChronoDays::new(1))));
+        stripe_sql.push(" AND created >= ").bind(Arg::I64(unix(first)));
+        stripe_sql.push(" AND created < ").bind(Arg::I64(unix(to + ChronoDays::new(1))));
+        stripe_sql.push(" AND account_id IS NOT NULL");
         scope.push(&mut stripe_sql, "account_id");
         let mut overrides_sql = json_rows(
             backend,
@@ -254,7 +256,7 @@ impl Store {
             maybe::<(i64, String, String, i64)>(!needs.counted.is_empty(), &counts_sql, pool),
             maybe::<(i64, String, i64, i64)>(needs.sentiments, &sentiments_sql, pool),
             maybe::<(i64, String)>(needs.interactions, &interactions_sql, pool),
-            maybe::<(i64, i64, String)>(needs.stripe, &stripe_sql, pool),
+            maybe::<(i64, i64, String)>(!needs.stripe.is_empty(), &stripe_sql, pool),
             maybe::<(i64, String, String, String, Option<i64>)>(needs.health, &overrides_sql, pool),
             fetch_json_rows::<Later>(&stages_sql, pool),
             maybe::<(i64, i64, i64)>(needs.usage, &spans_sql, pool),
@@ -366,8 +368,8 @@ impl Store {
         stripe.sort_unstable();
         for (account, created, kind) in stripe {
             if let Some(i) = at(account) {
-                let day = chrono::DateTime::from_timestamp(created, 0).ok_or_else(|| corrupt("stripe_events"))?;
-                facts[i].stripe.push((day.date_naive(), kind));
+                let day = keepwell_core::stripe::day(created).ok_or_else(|| corrupt("stripe_events"))?;
+                facts[i].stripe.push((day, kind));
             }
         }
         for (account, starts, expires, score, cleared) in overrides {
@@ -1056,7 +1058,7 @@ impl LiveFacts {
             && (n.invoices || !needs.invoices)
             && (n.sentiments || !needs.sentiments)
             && (n.interactions || !needs.interactions)
-            && (n.stripe || !needs.stripe)
+            && needs.stripe.is_subset(&n.stripe)
             && (n.profile || !needs.profile)
             && (n.health || !needs.health)
             && (n.totals || !needs.totals)
@@ -1092,7 +1094,7 @@ pub fn union(a: &Needs, b: &Needs) -> Needs {
         invoices: a.invoices || b.invoices,
         sentiments: a.sentiments || b.sentiments,
         interactions: a.interactions || b.interactions,
-        stripe: a.stripe || b.stripe,
+        stripe: a.stripe.union(&b.stripe).cloned().collect(),
         profile: a.profile || b.profile,
         health: a.health || b.health,
     }
