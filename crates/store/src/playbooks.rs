@@ -461,14 +461,15 @@ impl Store {
         }
         // The versions with waiting runs, read on the index of waiting runs: through the runs'
         // own key, every run of a playbook was read to find the few that wait.
+        let enabled: std::collections::HashSet<i64> = out.iter().map(|p| p.id).collect();
+        let mut seen: std::collections::HashSet<(i64, i64)> = out.iter().map(|p| (p.id, p.version)).collect();
         let mut older: Vec<(i64, i64)> = Vec::new();
         for r in sqlx::query("SELECT playbook_id, version FROM playbook_runs WHERE resume_on IS NOT NULL")
             .fetch_all(self.pool())
             .await?
         {
             let (id, version): (i64, i64) = (r.try_get("playbook_id")?, r.try_get("version")?);
-            let known = older.contains(&(id, version)) || out.iter().any(|p| p.id == id && p.version == version);
-            if !known && out.iter().any(|p| p.id == id) {
+            if enabled.contains(&id) && seen.insert((id, version)) {
                 older.push((id, version));
             }
         }
@@ -527,9 +528,10 @@ impl Store {
     }
 
     /// Where `playbooks` stand with every account: account → playbook id → enrolment. One scan
-    /// of the table in its own order (`+playbook_id` keeps SQLite off the key's index): through
-    /// the index, each playbook's rows were fetched one by one from all over the table, which
-    /// made this read the longest of a pass once most accounts were enrolled somewhere.
+    /// of the table in its own order (`+playbook_id` keeps SQLite, and PostgreSQL, off the key's
+    /// index: the pass reads the rows of every enabled playbook, most of the table): through the
+    /// index, each playbook's rows were fetched one by one from all over the table, which made
+    /// this read the longest of a pass once most accounts were enrolled somewhere.
     pub async fn enrolments(&self, playbooks: &[i64]) -> Result<HashMap<i64, HashMap<i64, Enrolment>>> {
         type Row = (i64, i64, Option<i64>, i64, Option<i64>, Option<i64>);
         let mut out: HashMap<i64, HashMap<i64, Enrolment>> = HashMap::new();

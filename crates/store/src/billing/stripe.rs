@@ -35,6 +35,10 @@ pub async fn record_stripe_event(
     .bind(account)
     .execute(&mut *w.tx)
     .await?;
+    if account.is_some() {
+        // What `stripe_events()` reads changed: live counts and cached ledgers are read again.
+        sqlx::query("UPDATE revenue_version SET version = version + 1 WHERE id = 1").execute(&mut *w.tx).await?;
+    }
     Ok(())
 }
 
