@@ -218,20 +218,9 @@ async fn accounts_written_by_an_import_stripe_or_segment_are_announced(backend: 
         "start_date": jan, "current_period_start": jan, "current_period_end": jan + 31 * 86400, "cancel_at_period_end": false,
         "items": {"object": "list", "data": [{"id": "si_1", "quantity": 1, "price": {"id": "price_1", "nickname": "Team",
             "currency": "eur", "unit_amount": 2500, "recurring": {"interval": "month", "interval_count": 1}}}]}});
-    let event = json!({"id": "evt_1", "object": "event", "api_version": "2024-06-20", "created": jan, "livemode": false,
-        "pending_webhooks": 1, "type": "customer.subscription.created", "data": {"object": sub}});
-    let body = event.to_string();
-    let signature = keepwell_core::stripe::sign(body.as_bytes(), common::STRIPE_SECRET, chrono::Utc::now().timestamp());
-    let res = app
-        .http
-        .post(app.url("/webhooks/stripe"))
-        .header("content-type", "application/json")
-        .header("Stripe-Signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let event = common::stripe_event("evt_1", "customer.subscription.created", jan, sub);
+    let (status, body) = common::send_stripe(&app, &event, None).await;
+    assert_eq!(status, 200, "{body}");
 
     // A Segment group call naming a new group makes its account.
     let (secret, hash, prefix) = keepwell_server::secrets::new_secret("wk");
