@@ -892,3 +892,4 @@ playbook-kind-interaction = An interaction is logged
 playbook-kind-stripe-event = A Stripe event reaches the account
 playbook-trigger-stripe-event = Stripe sends "{ $what }" for the account
 playbook-why-stripe-event = Stripe sent { $event }
+playbook-trigger-if = { $trigger }, if { $condition }

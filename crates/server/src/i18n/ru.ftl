@@ -888,3 +888,4 @@ playbook-kind-interaction = Записано взаимодействие
 playbook-kind-stripe-event = Из Stripe пришло событие по клиенту
 playbook-trigger-stripe-event = Stripe присылает «{ $what }» по клиенту
 playbook-why-stripe-event = Stripe прислал { $event }
+playbook-trigger-if = { $trigger }, если { $condition }

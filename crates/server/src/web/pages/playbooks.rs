@@ -45,7 +45,7 @@ async fn list_page(
         .map_err(|e| failure(state, web, e))?
         .into_iter()
         .map(|p| {
-            let trigger = trigger_words(state, web, &p.definition.trigger);
+            let trigger = when_words(state, web, &p.definition);
             context! { key => p.key, name => p.name, enabled => p.enabled, version => p.version, trigger, problem => p.problem }
         })
         .collect();
@@ -60,6 +60,18 @@ async fn list_page(
         context! { nav => "playbooks", playbooks => rows, form, errors, segments, stages },
     )
     .await)
+}
+
+/// When a playbook acts, in words: its trigger, and its condition when it has one ("on schedule:
+/// every day, if days_to_renewal in [90, 60, 30]"): for a schedule the condition is the point.
+fn when_words(state: &AppState, web: &WebSession, def: &PlaybookDef) -> String {
+    let trigger = trigger_words(state, web, &def.trigger);
+    match def.condition.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(c) => {
+            tr(state, web, "playbook-trigger-if", &[("trigger", trigger.into()), ("condition", c.to_owned().into())])
+        }
+        None => trigger,
+    }
 }
 
 /// A trigger in words: "messages_received red for 7 days".
@@ -405,11 +417,11 @@ pub async fn playbook(
             context! { run => r, why }
         })
         .collect();
-    let trigger = trigger_words(&state, &web, &p.definition.trigger);
+    let trigger = when_words(&state, &web, &p.definition);
     let actions = action_list(&state, &web, &p.definition.actions, None);
     let simulated = if draft { p.draft.as_ref().unwrap_or(&p.definition) } else { &p.definition };
     let draft_words = p.draft.as_ref().map(|d| {
-        context! { trigger => trigger_words(&state, &web, &d.trigger), actions => action_list(&state, &web, &d.actions, None) }
+        context! { trigger => when_words(&state, &web, d), actions => action_list(&state, &web, &d.actions, None) }
     });
     let version = Playbook::compile(p.id, p.version, simulated.clone()).ok();
     let sim_rows: Option<Vec<_>> = simulation.as_ref().map(|s| {
