@@ -68,19 +68,18 @@ pub(crate) async fn join_band_change(
         keys.extend(bands().filter(|to| *to != from).map(|to| band_changed(account, day, &from, &to)));
     }
     let mut sql = Sql::new("SELECT id, data FROM notifications WHERE user_id = ");
-    sql.bind(Arg::I64(user)).push(" AND occurrence IN (");
-    for (i, k) in keys.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
+    sql.bind(Arg::I64(user)).push(" AND occurrence IN ");
+    crate::sql::in_list(&mut sql, &keys.iter().map(String::as_str).collect::<Vec<_>>());
+    // No ORDER BY: SQLite would then walk the member's (user_id, id) index, every row of it. The
+    // newest of the few found is picked here.
+    let mut newest = None;
+    for r in sql.query().fetch_all(&mut **tx).await? {
+        let id: i64 = r.try_get("id")?;
+        if newest.as_ref().is_none_or(|(n, _)| id > *n) {
+            newest = Some((id, r));
         }
-        sql.bind(Arg::Text(k));
     }
-    // No ORDER BY: SQLite would then walk the member's (user_id, id) index, every row of it.
-    sql.push(")");
-    let Some(r) = sql.query().fetch_all(&mut **tx).await?.into_iter().next_back() else {
-        return Ok(false);
-    };
-    let id: i64 = r.try_get("id")?;
+    let Some((id, r)) = newest else { return Ok(false) };
     let mut data: serde_json::Value = serde_json::from_str(&text(&r, "data")?).unwrap_or_default();
     let Some(obj) = data.as_object_mut() else { return Ok(false) };
     let words = obj.entry("playbooks").or_insert_with(|| serde_json::json!([]));
@@ -109,8 +108,8 @@ pub(crate) fn band_changed(
     format!("band_changed:{account}:{day}:{from}:{to}")
 }
 
-/// The most playbook words one notification carries.
-const JOINED: usize = 20;
+/// The most playbook words one notification (or band-change e-mail) carries.
+pub(crate) const JOINED: usize = 20;
 
 /// Marks `user`'s notifications read: those named, or all.
 pub async fn mark_read(w: &mut Write, user: i64, ids: Option<&[i64]>) -> Result<u64> {
