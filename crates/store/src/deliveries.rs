@@ -290,8 +290,10 @@ pub(crate) async fn join_band_email(
     .fetch_all(&mut **tx)
     .await?;
     // No ORDER BY: SQLite would then walk every queued delivery by (status, id) instead of the
-    // recipient's few; the newest is last.
-    for r in rows.into_iter().rev() {
+    // recipient's few; they are put newest first here.
+    let mut rows = rows.into_iter().map(|r| Ok((r.try_get::<i64, _>("id")?, r))).collect::<Result<Vec<_>>>()?;
+    rows.sort_unstable_by_key(|(id, _)| std::cmp::Reverse(*id));
+    for (id, r) in rows {
         let mut payload: serde_json::Value = serde_json::from_str(&text(&r, "payload")?).unwrap_or_default();
         if payload["day"] != serde_json::json!(day) {
             continue;
@@ -303,12 +305,14 @@ pub(crate) async fn join_band_email(
             continue;
         };
         match change.get_mut("playbooks").and_then(|p| p.as_array_mut()) {
-            Some(list) => list.push(word.clone()),
+            Some(list) if list.len() < crate::notifications::JOINED => list.push(word.clone()),
+            // More than an e-mail's line holds: the rest stays in each run's record.
+            Some(_) => {}
             None => change["playbooks"] = serde_json::json!([word]),
         }
         let updated = sqlx::query("UPDATE deliveries SET payload = $1 WHERE id = $2 AND status = 'queued'")
             .bind(payload.to_string())
-            .bind(r.try_get::<i64, _>("id")?)
+            .bind(id)
             .execute(&mut **tx)
             .await?;
         return Ok(updated.rows_affected() == 1);
