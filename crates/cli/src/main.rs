@@ -189,6 +189,8 @@ const CLI_ACTOR: &str = "cli";
 async fn open(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&config.database_url).await.context("cannot open the database")?;
     store.migrate().await.context("cannot migrate the database")?;
+    let store = store.with_reporting_currency(&config.reporting_currency);
+    store.reckon_figures_once().await.context("cannot reckon the accounts list's figures")?;
     Ok(store)
 }
 

@@ -225,6 +225,8 @@ pub struct Snapshot {
     /// The score in force: an unexpired override's, else `score`.
     pub effective: Option<Decimal>,
     pub effective_band: Option<Band>,
+    /// The weight of measures with data over the weight that applies, in percent.
+    pub coverage: Option<Decimal>,
     pub readings: Vec<Reading>,
 }
 
@@ -410,6 +412,7 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts, before: &Members) -
         band: outcome.band,
         effective,
         effective_band,
+        coverage: outcome.scored.coverage,
         readings,
     };
     let (acts, enrolments) = step_playbooks(plan, ctx, facts, (Some(card), Some(&snapshot)), (&inside, before));

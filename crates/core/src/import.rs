@@ -22,6 +22,11 @@ pub enum ImportKind {
 /// The accounts file's columns: its CRM id, the profile fields, the owner and the tags.
 const ACCOUNT_COLUMNS: [&str; 10] = crate::account::around_profile(&["external_id"], &["owner_email", "tags"]);
 
+/// The columns an accounts export adds after the import format's: what Keepwell reckons. An
+/// import reads past them (they are not a CRM's to set), so an export reads back as it was.
+pub const ACCOUNT_FIGURES: [&str; 8] =
+    ["mrr", "arr", "currency", "renews_on", "last_active_on", "health_score", "health_band", "coverage"];
+
 impl ImportKind {
     /// The documented column names, in the documented order.
     pub fn fields(self) -> &'static [&'static str] {
@@ -154,7 +159,9 @@ impl ColumnPlan {
             let header = header.trim();
             let target =
                 mapping.iter().find(|(s, _)| s.eq_ignore_ascii_case(header)).map(|(_, t)| t.as_str()).unwrap_or(header);
-            let column = if target.is_empty() {
+            let reckoned =
+                kind == ImportKind::Accounts && ACCOUNT_FIGURES.iter().any(|f| f.eq_ignore_ascii_case(target));
+            let column = if target.is_empty() || reckoned {
                 Column::Ignored
             } else if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(target)) {
                 Column::Field(f)

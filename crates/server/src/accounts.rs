@@ -12,6 +12,21 @@ use keepwell_store::accounts::{self, Account, AccountFilter, AccountSort};
 use keepwell_store::import::{ImportSummary, RowError};
 use keepwell_store::Store;
 
+/// What the accounts list sorts by, by the name `sort` takes (ARR orders as MRR does: 12 × it).
+pub const SORTS: [(&str, AccountSort); 11] = [
+    ("name", AccountSort::Name),
+    ("created_at", AccountSort::Created),
+    ("updated_at", AccountSort::Updated),
+    ("employees", AccountSort::Employees),
+    ("mrr", AccountSort::Mrr),
+    ("arr", AccountSort::Mrr),
+    ("renews_on", AccountSort::Renewal),
+    ("last_active_on", AccountSort::LastActive),
+    ("score", AccountSort::Score),
+    ("coverage", AccountSort::Coverage),
+    ("owner", AccountSort::Owner),
+];
+
 /// Reads the list filters shared by the API and the accounts page.
 pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, Invalid> {
     let mut invalid = Invalid::default();
@@ -29,16 +44,11 @@ pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, In
         Some(k) => (true, k),
         None => (false, sort_raw.as_str()),
     };
-    let sort = match key {
-        "name" => AccountSort::Name,
-        "created_at" => AccountSort::Created,
-        "updated_at" => AccountSort::Updated,
-        "employees" => AccountSort::Employees,
-        other => {
-            invalid.push(
-                "sort",
-                format!("{other:?}: sort by name, created_at, updated_at or employees, with - for descending"),
-            );
+    let sort = match SORTS.iter().find(|(name, _)| *name == key) {
+        Some((_, sort)) => *sort,
+        None => {
+            let names: Vec<&str> = SORTS.iter().map(|(n, _)| *n).collect();
+            invalid.push("sort", format!("{key:?}: sort by {}, with - for descending", names.join(", ")));
             AccountSort::Name
         }
     };
@@ -141,4 +151,208 @@ pub async fn import(
 /// The account as the write sees it.
 async fn store_account(w: &mut keepwell_store::Write, id: i64) -> Outcome<Account> {
     accounts::load(w, id).await.map_err(Refused::from)
+}
+
+/// The most accounts one bulk action changes: a filter matching more is refused, not cut short.
+pub const BULK_MAX: usize = 5_000;
+
+/// What a bulk action does to each account.
+#[derive(Debug, Clone)]
+pub enum Bulk {
+    /// Makes this member the owner (a manager's or an admin's action).
+    Owner(i64),
+    /// Adds this tag.
+    Tag(String),
+    /// Opens this task on each account (owner: the account's, unless the draft names one).
+    Task(keepwell_core::task::Draft),
+}
+
+/// What a bulk action did: every account asked for is counted once.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct BulkReport {
+    /// Accounts the action reached.
+    pub matched: usize,
+    pub changed: usize,
+    /// Accounts that already were as asked (the owner already, the tag already, a task of the
+    /// same title already open from this bulk action asked again).
+    pub unchanged: usize,
+    /// Accounts the caller may not change, left as they were.
+    pub refused: usize,
+    /// Why they were refused, when some were.
+    pub refused_reason: Option<String>,
+}
+
+/// Which accounts a bulk action reaches: those chosen, or every one matching a filter.
+pub async fn bulk_targets(store: &Store, chosen: &[i64], filter: Option<&AccountFilter>) -> Outcome<Vec<i64>> {
+    let mut ids = match filter {
+        Some(f) => store.account_ids(f, BULK_MAX + 1).await?,
+        None => chosen.to_vec(),
+    };
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Err(Refused::Invalid(Invalid::field("ids", "choose at least one account")));
+    }
+    if ids.len() > BULK_MAX {
+        let field = if filter.is_some() { "all" } else { "ids" };
+        return Err(Refused::Invalid(Invalid::field(
+            field,
+            format!("a bulk action changes at most {BULK_MAX} accounts at once; narrow the filter"),
+        )));
+    }
+    Ok(ids)
+}
+
+/// Does `action` to each of `ids` the caller may change, all in one write (all or nothing);
+/// the accounts they may not change are counted and left alone. An id that is no account is
+/// the input's fault.
+pub async fn bulk(store: &Store, caller: &Caller, ids: &[i64], action: &Bulk) -> Outcome<BulkReport> {
+    if caller.role < Role::Csm {
+        return Err(Refused::Forbidden(format!("a {} reads accounts but does not change them", caller.role)));
+    }
+    let action = match action {
+        Bulk::Tag(t) => Bulk::Tag(bulk_tag(t)?),
+        Bulk::Owner(id) => {
+            if caller.role < Role::Manager {
+                return Err(Refused::Forbidden("a csm may not hand accounts to someone else; ask a manager".into()));
+            }
+            match store.user(*id).await? {
+                Some(u) if !u.disabled && u.role >= Role::Csm => Bulk::Owner(*id),
+                _ => {
+                    return Err(Refused::Invalid(Invalid::field("owner_id", "is not an active CSM, manager or admin")))
+                }
+            }
+        }
+        other => other.clone(),
+    };
+    let mut w = store.write(&caller.actor).await?;
+    let today = keepwell_store::instant(w.at()).date_naive();
+    let mut report = BulkReport { matched: ids.len(), ..Default::default() };
+    for id in ids {
+        let account = accounts::load(&mut w, *id).await.map_err(|e| match e {
+            keepwell_store::StoreError::NotFound(_) => {
+                Refused::Invalid(Invalid::field("ids", format!("no account has the id {id}")))
+            }
+            other => other.into(),
+        })?;
+        let owner = account.owner.as_ref().map(|o| o.id);
+        if let Err(why) = caller.require_edit(owner) {
+            report.refused += 1;
+            report.refused_reason.get_or_insert_with(|| why.to_string());
+            continue;
+        }
+        let changed = match &action {
+            Bulk::Owner(member) => {
+                let done = owner != Some(*member);
+                accounts::set_owner(&mut w, *id, *member).await?;
+                done
+            }
+            Bulk::Tag(tag) => {
+                let done = !account.tags.contains(tag);
+                accounts::set_tag(&mut w, *id, tag, true).await?;
+                done
+            }
+            Bulk::Task(draft) => {
+                // Asked twice (a second click, the same action again), it updates the open task.
+                let source = draft
+                    .title
+                    .as_ref()
+                    .map(|t| format!("bulk:{id}:{}", t.trim().to_lowercase().chars().take(100).collect::<String>()));
+                let draft = keepwell_core::task::Draft {
+                    account_id: Some(*id),
+                    owner_id: draft.owner_id.or(owner).or(caller.user_id),
+                    source: draft.source.clone().or(source),
+                    ..draft.clone()
+                };
+                let input = draft.validate(today).map_err(Refused::Invalid)?;
+                keepwell_store::tasks::open(&mut w, &input, None).await?.1
+            }
+        };
+        if changed {
+            report.changed += 1;
+        } else {
+            report.unchanged += 1;
+        }
+    }
+    w.commit().await?;
+    Ok(report)
+}
+
+/// A tag as accounts keep them: trimmed, lower case, within the limit.
+fn bulk_tag(raw: &str) -> Outcome<String> {
+    use keepwell_core::limits;
+    let tag = raw.trim().to_lowercase();
+    let problem = if tag.is_empty() {
+        Some("is required".to_owned())
+    } else if tag.chars().count() > limits::TAG {
+        Some(format!("is longer than {} characters", limits::TAG))
+    } else {
+        limits::control_character(&tag)
+    };
+    match problem {
+        Some(p) => Err(Refused::Invalid(Invalid::field("tag", p))),
+        None => Ok(tag),
+    }
+}
+
+/// Every account matching `filter` (its order, not its cursor or limit) as CSV in the format
+/// `keepwell import accounts` reads: the CRM id as `external_id`, the profile, the owner's
+/// e-mail, the tags, the figures and a column per custom attribute (`attribute.NAME`).
+pub async fn export_csv(store: &Store, filter: &AccountFilter) -> Outcome<Vec<u8>> {
+    let mut filter = AccountFilter { limit: 500, cursor: None, ..filter.clone() };
+    let mut rows: Vec<Account> = Vec::new();
+    loop {
+        let page = store.accounts(&filter).await?;
+        rows.extend(page.data);
+        match page.next_cursor {
+            Some(c) => filter.cursor = Some(c),
+            None => break,
+        }
+    }
+    let attributes: std::collections::BTreeSet<&String> = rows.iter().flat_map(|a| a.attributes.keys()).collect();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let import_columns = keepwell_core::import::ImportKind::Accounts.fields();
+    let header = import_columns
+        .iter()
+        .map(|c| (*c).to_owned())
+        .chain(keepwell_core::import::ACCOUNT_FIGURES.iter().map(|c| (*c).to_owned()))
+        .chain(attributes.iter().map(|a| format!("attribute.{a}")));
+    let csv_error = |e: csv::Error| Refused::Failed(keepwell_store::StoreError::Corrupt(format!("the export: {e}")));
+    out.write_record(header).map_err(csv_error)?;
+    for a in &rows {
+        let mut record: Vec<String> = import_columns.iter().map(|c| import_cell(a, c)).collect();
+        let f = a.figures.clone().unwrap_or_default();
+        let text = |v: Option<String>| v.unwrap_or_default();
+        record.extend([
+            text(f.mrr),
+            text(f.arr),
+            text(f.currency),
+            text(f.renews_on.map(|d| d.to_string())),
+            text(f.last_active_on.map(|d| d.to_string())),
+            text(f.score.map(|s| s.to_string())),
+            text(f.band),
+            text(f.coverage.map(|c| c.to_string())),
+        ]);
+        record.extend(attributes.iter().map(|k| a.attributes.get(*k).map(|v| v.display()).unwrap_or_default()));
+        out.write_record(&record).map_err(csv_error)?;
+    }
+    out.into_inner().map_err(|e| Refused::Failed(keepwell_store::StoreError::Corrupt(format!("the export: {e}"))))
+}
+
+/// One cell of the import format for an account.
+fn import_cell(a: &Account, column: &str) -> String {
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    match column {
+        "external_id" => a.external_ids.iter().find(|e| e.kind == "crm").map(|e| e.value.clone()).unwrap_or_default(),
+        "name" => a.name.clone(),
+        "domain" => text(&a.domain),
+        "industry" => text(&a.industry),
+        "employees" => a.employees.map(|e| e.to_string()).unwrap_or_default(),
+        "country" => text(&a.country),
+        "plan" => text(&a.plan),
+        "lifecycle_stage" => a.lifecycle_stage.as_str().to_owned(),
+        "owner_email" => a.owner.as_ref().map(|o| o.email.clone()).unwrap_or_default(),
+        "tags" => a.tags.join(", "),
+        _ => String::new(),
+    }
 }

@@ -11,6 +11,7 @@ pub mod daily;
 pub mod definitions;
 pub mod deliveries;
 pub mod digest;
+mod download;
 pub mod error;
 pub mod health;
 pub mod i18n;

@@ -85,6 +85,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, settings: Settings) -> anyhow::Result<AppState> {
         let i18n = Arc::new(I18n::load()?);
+        // Billing writes reckon the accounts list's MRR in the currency every total is in.
+        let store = store.with_reporting_currency(&settings.reporting_currency);
         Ok(AppState {
             ingest: Ingest::start(store.clone()),
             write_keys: Arc::new(WriteKeys::default()),

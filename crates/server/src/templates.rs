@@ -88,6 +88,31 @@ pub fn environment(i18n: Arc<I18n>) -> anyhow::Result<Environment<'static>> {
             None => v,
         }
     });
+    // Numbers, money and days as the page's language writes them (`web::format`); a value that
+    // is not one shows as it is.
+    fn lang_of(state: &State) -> Lang {
+        state.lookup("lang").and_then(|l| l.as_str().and_then(Lang::parse)).unwrap_or(Lang::En)
+    }
+    fn decimal(v: &Value) -> Option<rust_decimal::Decimal> {
+        use std::str::FromStr;
+        match v.as_str() {
+            Some(s) => rust_decimal::Decimal::from_str(s).ok(),
+            None => v
+                .as_i64()
+                .map(rust_decimal::Decimal::from)
+                .or_else(|| f64::try_from(v.clone()).ok().and_then(|f| rust_decimal::Decimal::try_from(f).ok())),
+        }
+    }
+    env.add_filter("number", |state: &State, v: Value, dp: Option<u32>| -> String {
+        decimal(&v).map_or_else(|| v.to_string(), |d| crate::web::format::number(lang_of(state), d, dp.unwrap_or(0)))
+    });
+    env.add_filter("money", |state: &State, v: Value, currency: String| -> String {
+        decimal(&v).map_or_else(|| v.to_string(), |d| crate::web::format::money(lang_of(state), d, &currency))
+    });
+    env.add_filter("day", |state: &State, v: String| -> String {
+        let day = chrono::NaiveDate::parse_from_str(v.get(..10).unwrap_or(&v), "%Y-%m-%d");
+        day.map_or(v, |d| crate::web::format::day(lang_of(state), d))
+    });
     env.add_filter("date", |v: String| -> String {
         chrono::DateTime::parse_from_rfc3339(&v).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or(v)
     });
@@ -133,9 +158,16 @@ mod tests {
         keys.extend(ContactRole::ALL.iter().map(|r| format!("contact-role-{r}")));
         keys.extend(["text", "number", "date", "bool"].map(|t| format!("type-{t}")));
         keys.extend(["account", "contact", "user", "api_token", "write_key"].map(|e| format!("entity-{e}")));
+        keys.extend(crate::web::list_columns().iter().map(|c| format!("column-{c}")));
         keys.extend(
-            ["name", "-name", "-created_at", "-updated_at", "-employees", "employees"].map(|s| format!("sort-{s}")),
+            ["action", "tag", "owner_id", "title", "kind", "due_on", "ids", "all", "account_id", "source", "priority"]
+                .map(|f| format!("bulk-field-{f}")),
         );
+        keys.extend(
+            ["q", "owner", "stage", "tag", "country", "band", "sort", "limit", "cursor"].map(|p| format!("param-{p}")),
+        );
+        keys.extend(["bulk-done", "bulk-unchanged", "bulk-refused", "bulk-failed", "bulk-forbidden"].map(String::from));
+        keys.extend(["bulk-no-action", "bulk-no-owner", "in-days", "days-ago"].map(String::from));
         keys.extend(["current", "new", "confirm"].map(|p| format!("password-{p}")));
         keys.extend(
             [

@@ -39,6 +39,9 @@ pub struct Account {
     pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What the accounts list shows beside the profile (in a list only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub figures: Option<crate::figures::Figures>,
 }
 
 /// How to order the accounts list.
@@ -49,6 +52,13 @@ pub enum AccountSort {
     Created,
     Updated,
     Employees,
+    /// MRR in the reporting currency (ARR orders the same).
+    Mrr,
+    Renewal,
+    LastActive,
+    Score,
+    Coverage,
+    Owner,
 }
 
 /// Filters, order and page of the accounts list.
@@ -98,26 +108,34 @@ fn account_from(r: &AnyRow) -> Result<Account> {
         attributes: serde_json::from_str(&text(r, "attributes")?).map_err(|e| corrupt(e.to_string()))?,
         created_at: instant(r.try_get("created_at")?),
         updated_at: instant(r.try_get("updated_at")?),
+        figures: None,
     })
 }
 
-impl AccountSort {
-    /// The sort key expression and how a cursor carries it.
-    fn key(self) -> (&'static str, bool) {
-        match self {
-            AccountSort::Name => ("a.name_key", true),
-            AccountSort::Created => ("a.created_at", false),
-            AccountSort::Updated => ("a.updated_at", false),
-            AccountSort::Employees => ("COALESCE(a.employees, -1)", false),
-        }
-    }
+/// An account of a list with its figures and the value it was ordered by.
+#[derive(Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    account: Account,
+    #[serde(skip)]
+    key: CursorKey,
+}
 
-    fn cursor_key(self, a: &Account) -> CursorKey {
+impl AccountSort {
+    /// The sort key expression, whether it is text, and the id column that breaks ties (the
+    /// figures' own, so that their index serves the order).
+    fn key(self) -> (&'static str, bool, &'static str) {
         match self {
-            AccountSort::Name => CursorKey::Text(a.name.to_lowercase()),
-            AccountSort::Created => CursorKey::Int(a.created_at.timestamp_micros()),
-            AccountSort::Updated => CursorKey::Int(a.updated_at.timestamp_micros()),
-            AccountSort::Employees => CursorKey::Int(a.employees.unwrap_or(-1)),
+            AccountSort::Name => ("a.name_key", true, "a.id"),
+            AccountSort::Created => ("a.created_at", false, "a.id"),
+            AccountSort::Updated => ("a.updated_at", false, "a.id"),
+            AccountSort::Employees => ("COALESCE(a.employees, -1)", false, "a.id"),
+            AccountSort::Mrr => ("f.mrr_key", false, "f.account_id"),
+            AccountSort::Renewal => ("f.renews_on", true, "f.account_id"),
+            AccountSort::LastActive => ("f.last_active", false, "f.account_id"),
+            AccountSort::Score => ("f.score_key", false, "f.account_id"),
+            AccountSort::Coverage => ("f.coverage_key", false, "f.account_id"),
+            AccountSort::Owner => ("f.owner_key", true, "f.account_id"),
         }
     }
 }
@@ -182,11 +200,13 @@ impl Store {
         Ok(found)
     }
 
-    /// A page of accounts matching the filter, with a cursor for the next.
+    /// A page of accounts matching the filter, with their figures and a cursor for the next.
     pub async fn accounts(&self, f: &AccountFilter) -> Result<Page<Account>> {
-        let (key, text_key) = f.sort.key();
+        let (key, text_key, id) = f.sort.key();
         let mut sql = Sql::new(&format!(
-            "SELECT {ACCOUNT_COLS} FROM accounts a LEFT JOIN users u ON u.id = a.owner_id WHERE 1=1"
+            "SELECT {ACCOUNT_COLS}, {}, {key} AS sort_key FROM accounts a \
+             JOIN account_figures f ON f.account_id = a.id LEFT JOIN users u ON u.id = a.owner_id WHERE 1=1",
+            crate::figures::COLS
         ));
         filter_where(&mut sql, self.backend(), f);
         if let Some(raw) = &f.cursor {
@@ -199,21 +219,38 @@ impl Store {
             };
             sql.push(&format!(" AND ({key} {op} ")).bind(key_arg.clone());
             sql.push(&format!(" OR ({key} = ")).bind(key_arg);
-            sql.push(&format!(" AND a.id {op} ")).bind(Arg::I64(c.id)).push("))");
+            sql.push(&format!(" AND {id} {op} ")).bind(Arg::I64(c.id)).push("))");
         }
         let dir = if f.descending { "DESC" } else { "ASC" };
         let limit = f.limit.clamp(1, 500);
-        sql.push(&format!(" ORDER BY {key} {dir}, a.id {dir} LIMIT ")).bind(Arg::I64(limit + 1));
+        sql.push(&format!(" ORDER BY {key} {dir}, {id} {dir} LIMIT ")).bind(Arg::I64(limit + 1));
         let mut conn = self.pool().acquire().await?;
-        let (mut data, more) = page_rows(&sql, &mut conn, limit, account_from).await?;
+        let listed = |r: &AnyRow| -> Result<Listed> {
+            let mut account = account_from(r)?;
+            account.figures = Some(crate::figures::from_row(r)?);
+            let key =
+                if text_key { CursorKey::Text(text(r, "sort_key")?) } else { CursorKey::Int(r.try_get("sort_key")?) };
+            Ok(Listed { account, key })
+        };
+        let (rows, more) = page_rows(&sql, &mut conn, limit, listed).await?;
         let next_cursor =
-            more.then(|| data.last().map(|a| Cursor { key: f.sort.cursor_key(a), id: a.id }.encode())).flatten();
+            more.then(|| rows.last().map(|l| Cursor { key: l.key.clone(), id: l.account.id }.encode())).flatten();
+        let mut data: Vec<Account> = rows.into_iter().map(|l| l.account).collect();
         let ids: Vec<i64> = data.iter().map(|a| a.id).collect();
         let mut ext = external_ids_of(&mut conn, &ids).await?;
         for a in &mut data {
             a.external_ids = ext.remove(&a.id).unwrap_or_default();
         }
         Ok(Page { data, next_cursor })
+    }
+
+    /// The ids of the accounts matching the filter (order, cursor and limit ignored), at most
+    /// `max` of them, lowest first.
+    pub async fn account_ids(&self, f: &AccountFilter, max: usize) -> Result<Vec<i64>> {
+        let mut sql = Sql::new("SELECT a.id FROM accounts a WHERE 1=1");
+        filter_where(&mut sql, self.backend(), f);
+        sql.push(" ORDER BY a.id LIMIT ").bind(Arg::I64(max as i64));
+        sql.query().fetch_all(self.pool()).await?.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     /// How many accounts match the filter (cursor and limit ignored).
@@ -782,11 +819,9 @@ fn filter_where(sql: &mut Sql, backend: Backend, f: &AccountFilter) {
         sql.push(" AND a.country = ").bind(Arg::Text(c.to_ascii_uppercase()));
     }
     if let Some(b) = f.band {
-        sql.push(
-            " AND a.id IN (SELECT account_id FROM health_snapshots WHERE day = (SELECT MAX(day) FROM daily_passes) AND band = ",
-        )
-        .bind(Arg::Text(b.as_str().into()))
-        .push(")");
+        sql.push(" AND a.id IN (SELECT account_id FROM account_figures WHERE band = ")
+            .bind(Arg::Text(b.as_str().into()))
+            .push(")");
     }
 }
 

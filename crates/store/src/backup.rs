@@ -223,6 +223,8 @@ impl Store {
         }
         // The bulk event index is derived, not backed up: build it for the restored events.
         crate::usage::reindex(&mut tx, self.clock().now()).await?;
+        // So are the accounts list's figures.
+        crate::figures::refresh_all(&mut tx, self.backend(), self.reporting_currency(), self.clock().today()).await?;
         if self.backend() == Backend::Postgres {
             for table in SERIAL {
                 sqlx::query(&format!(

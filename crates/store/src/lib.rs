@@ -10,6 +10,7 @@ pub mod clock;
 pub mod contacts;
 pub mod deliveries;
 pub mod digest;
+pub mod figures;
 pub mod health;
 pub mod import;
 pub mod interactions;
@@ -95,6 +96,8 @@ pub struct Store {
     clock: Clock,
     /// The SQLite database file (the daily pass's lock file lives beside it).
     sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
+    /// The ISO 4217 code the accounts list converts MRR to when a billing write reckons it.
+    reporting: std::sync::Arc<str>,
 }
 
 /// A transaction over either backend.
@@ -150,7 +153,7 @@ impl Store {
             .parse::<sqlx::any::AnyConnectOptions>()?
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let pool = options.connect_with(connect).await?;
-        Ok(Store { pool, backend, clock: Clock::system(), sqlite_file })
+        Ok(Store { pool, backend, clock: Clock::system(), sqlite_file, reporting: "USD".into() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -166,6 +169,16 @@ impl Store {
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;
         self
+    }
+
+    /// This store reporting in `currency` (`KEEPWELL_REPORTING_CURRENCY`; default USD).
+    pub fn with_reporting_currency(mut self, currency: &str) -> Store {
+        self.reporting = currency.into();
+        self
+    }
+
+    pub fn reporting_currency(&self) -> &str {
+        &self.reporting
     }
 
     /// The store clock's instant in microseconds since the Unix epoch, as stored.

@@ -150,6 +150,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0023_stripe_event_accounts.sql"),
         postgres: include_str!("../migrations/postgres/0023_stripe_event_accounts.sql"),
     },
+    Migration {
+        version: 24,
+        name: "account_figures",
+        sqlite: include_str!("../migrations/sqlite/0024_account_figures.sql"),
+        postgres: include_str!("../migrations/postgres/0024_account_figures.sql"),
+    },
 ];
 
 /// The schema version this build expects.
@@ -403,6 +409,11 @@ mod tests {
             23,
             "27db982bdcbe51fa75268f250f32a9704b3b6d21ece8aa73f2da706bdd616578",
             "2f091571d42d737ce1a716e613f4d5167514eac73151b74c38ee107c72267e22",
+        ),
+        (
+            24,
+            "f33f4ea745e0c7e1bbf6cab618dbad1484c3e63c951b091fa6ec832765d91333",
+            "9f7f55ac7c690b6259f3ccd857aeca74d688092f5aef0c422dfe119df0f86d78",
         ),
     ];
 

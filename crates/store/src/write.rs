@@ -12,6 +12,8 @@ pub struct Write {
     pub(crate) at: i64,
     pub(crate) actor: Actor,
     pub(crate) backend: Backend,
+    /// The store's reporting currency (what a billing write converts the list's MRR to).
+    pub(crate) reporting: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Write {
@@ -26,7 +28,8 @@ impl Store {
     /// lock is held. Every row the write stamps and every audit entry it records carries that instant.
     pub async fn write(&self, actor: &Actor) -> Result<Write> {
         let tx = self.begin().await?;
-        Ok(Write { tx, at: self.now_micros(), actor: actor.clone(), backend: self.backend() })
+        let reporting = self.reporting.clone();
+        Ok(Write { tx, at: self.now_micros(), actor: actor.clone(), backend: self.backend(), reporting })
     }
 }
 
@@ -34,6 +37,11 @@ impl Write {
     /// The instant of the decision, in microseconds since the Unix epoch.
     pub fn at(&self) -> i64 {
         self.at
+    }
+
+    /// The day of the decision (UTC).
+    pub fn day(&self) -> chrono::NaiveDate {
+        crate::instant(self.at).date_naive()
     }
 
     pub fn actor(&self) -> &Actor {

@@ -112,7 +112,7 @@ pub async fn run(url: &str, accounts: usize, replay_days: u64) -> anyhow::Result
         let scored = out.snapshots.len();
         let compute = t2.elapsed();
         let t3 = Instant::now();
-        store.write_days(&plan, None, &[(today, out)]).await?;
+        store.write_days(&plan, "USD", None, &[(today, out)], today).await?;
         let write = t3.elapsed();
         println!(
             "pass {run}: {} accounts scored in {:.0} ms (load {:.0} ms, score {:.0} ms, write {:.0} ms); RSS {:.0} MB (target < 2 000 ms)",

@@ -24,7 +24,7 @@ use std::collections::HashMap;
         ("tag" = Option<String>, Query),
         ("country" = Option<String>, Query, description = "ISO 3166 alpha-2"),
         ("band" = Option<String>, Query, description = "`red`, `yellow`, `green`, `unscored` (too little data for a score) or `churned`: the band of the latest daily pass"),
-        ("sort" = Option<String>, Query, description = "name, created_at, updated_at or employees; prefix - for descending"),
+        ("sort" = Option<String>, Query, description = "name, created_at, updated_at, employees, mrr, arr (MRR in the reporting currency), renews_on, last_active_on, score, coverage or owner; prefix - for descending. Accounts without the value sort as lowest (renews_on: as latest)."),
         ("limit" = Option<i64>, Query, description = "1 to 500, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
@@ -113,4 +113,64 @@ pub async fn update(
 pub async fn delete(auth: Auth<Csm>, State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     crate::accounts::delete(&state.store, &auth, path_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/accounts/bulk", tag = "accounts", request_body = crate::input::BulkBody,
+    description = "Adds a tag, sets the owner or opens a task on the accounts chosen (`ids`) or on every account matching \
+                   `filter`, in one write: all or nothing for the accounts the caller may change. Those they may not \
+                   (a csm's accounts are their own) are left as they were and counted in `refused`.",
+    responses((status = 200, body = crate::accounts::BulkReport), (status = 403, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
+pub async fn bulk(
+    auth: Auth<Csm>,
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<Json<crate::accounts::BulkReport>> {
+    let (request, invalid) = crate::input::bulk_input(&json_object(&body)?);
+    let (chosen, filter) = (request.ids, request.filter);
+    let action = match (request.action, invalid.into_result(())) {
+        (Some(a), Ok(())) => a,
+        (_, Err(e)) => return Err(e.into()),
+        (None, Ok(())) => return Err(keepwell_core::Invalid::field("add_tag", "give one action").into()),
+    };
+    let filter = match filter {
+        Some(f) => Some(filter_from(&Params(f), auth.user_id).map_err(|mut e| {
+            for f in &mut e.errors {
+                f.field = format!("filter.{}", f.field);
+            }
+            e
+        })?),
+        None => None,
+    };
+    let ids = crate::accounts::bulk_targets(&state.store, &chosen.unwrap_or_default(), filter.as_ref()).await?;
+    Ok(Json(crate::accounts::bulk(&state.store, &auth, &ids, &action).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts/export", tag = "accounts",
+    description = "Every account matching the filters (those of `GET /api/v1/accounts`, in its `sort`) as CSV in the \
+                   format `keepwell import accounts` reads back: `external_id` (the CRM id), the profile, `owner_email`, \
+                   `tags`, then what Keepwell reckons (`mrr`, `arr`, `currency`, `renews_on`, `last_active_on`, \
+                   `health_score`, `health_band`, `coverage`: an import reads past them) and a column per custom \
+                   attribute (`attribute.NAME`).",
+    params(
+        ("q" = Option<String>, Query), ("owner" = Option<String>, Query), ("stage" = Option<LifecycleStage>, Query),
+        ("tag" = Option<String>, Query), ("country" = Option<String>, Query), ("band" = Option<String>, Query),
+        ("sort" = Option<String>, Query),
+    ),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all)]
+pub async fn export(
+    auth: Auth<Viewer>,
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<axum::response::Response> {
+    let mut q = q;
+    q.remove("limit");
+    q.remove("cursor");
+    let filter = filter_from(&Params(q), auth.user_id)?;
+    let csv = crate::accounts::export_csv(&state.store, &filter).await?;
+    Ok(crate::download::csv("accounts", state.store.clock().today(), csv))
 }

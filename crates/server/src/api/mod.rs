@@ -38,6 +38,8 @@ pub fn routes() -> Router<AppState> {
         .route("/deliveries/{id}/retry", axum::routing::post(deliveries::retry))
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route("/accounts/by-external-id/{external_id}", get(accounts::by_external_id))
+        .route("/accounts/bulk", axum::routing::post(accounts::bulk))
+        .route("/accounts/export", get(accounts::export))
         .route("/accounts/{id}", get(accounts::show).patch(accounts::update).delete(accounts::delete))
         .route("/accounts/{id}/contacts", get(contacts::of_account))
         .route("/accounts/{id}/subscriptions", get(billing::periods).post(billing::save_period))

@@ -12,7 +12,7 @@ use utoipa::{Modify, OpenApi};
         `limit` and `cursor`; errors are application/problem+json."),
     paths(
         super::accounts::list, super::accounts::create, super::accounts::show, super::accounts::update,
-        super::accounts::delete, super::accounts::by_external_id,
+        super::accounts::delete, super::accounts::by_external_id, super::accounts::bulk, super::accounts::export,
         super::contacts::list, super::contacts::of_account, super::contacts::create, super::contacts::show,
         super::contacts::update, super::contacts::delete,
         super::users::list, super::users::show, super::users::create, super::users::update,

@@ -65,12 +65,6 @@ filter-no-owner = No owner
 filter-any-stage = Any stage
 filter-any-tag = Any tag
 filter-any-country = Any country
-sort-name = Name A–Z
-sort--name = Name Z–A
-sort--created_at = Newest first
-sort--updated_at = Recently updated
-sort--employees = Largest first
-sort-employees = Smallest first
 page-first = ← First page
 page-next = Next page →
 account-new = New account
@@ -893,3 +887,84 @@ playbook-kind-stripe-event = A Stripe event reaches the account
 playbook-trigger-stripe-event = Stripe sends "{ $what }" for the account
 playbook-why-stripe-event = Stripe sent { $event }
 playbook-trigger-if = { $trigger }, if { $condition }
+
+# The accounts list (issue 19)
+accounts-export = Export CSV
+accounts-export-hint = Every account the filter shows, as keepwell import accounts reads it back
+accounts-columns = Columns
+accounts-columns-apply = Show these columns
+accounts-never-active = never
+column-name = Name
+column-health = Health
+column-coverage = Coverage
+column-mrr = MRR
+column-arr = ARR
+column-renews_on = Renewal
+column-last_active_on = Last activity
+column-owner = Owner
+column-lifecycle_stage = Stage
+column-country = Country
+column-plan = Plan
+column-employees = Employees
+column-tags = Tags
+in-days = { $n ->
+    [0] today
+    [1] in 1 day
+   *[other] in { $n } days
+}
+days-ago = { $n ->
+    [0] today
+    [1] yesterday
+   *[other] { $n } days ago
+}
+param-q = Search
+param-owner = Owner
+param-stage = Stage
+param-tag = Tag
+param-country = Country
+param-band = Health
+param-sort = Sort
+param-limit = Page size
+param-cursor = Page
+bulk-title = Act on the chosen accounts
+bulk-select-page = Choose every account on this page
+bulk-all = { $count ->
+    [one] the one account matching the filter, instead of those chosen
+   *[other] all { $count } accounts matching the filter, instead of those chosen
+}
+bulk-choose = Choose…
+bulk-choose-member = Choose a member…
+bulk-action-tag = Add a tag
+bulk-action-owner = Assign an owner
+bulk-action-task = Create a task
+bulk-apply = Apply
+bulk-field-action = Action
+bulk-field-tag = Tag
+bulk-field-owner_id = Owner
+bulk-field-title = Task title
+bulk-field-kind = Kind
+bulk-field-due_on = Due
+bulk-field-ids = Accounts
+bulk-field-all = All matching
+bulk-field-account_id = Account
+bulk-field-source = Source
+bulk-field-priority = Priority
+bulk-field- = Input
+bulk-no-action = Choose what to do with the accounts.
+bulk-no-owner = Choose the member who will own the accounts.
+bulk-forbidden = Your role may not do that: ask a manager.
+bulk-failed = Nothing was changed. { $reason }
+bulk-done = { $matched ->
+    [one] Done: { $changed } of 1 account changed.
+   *[other] Done: { $changed } of { $matched } accounts changed.
+}
+bulk-unchanged = { $count ->
+    [one] 1 already was so.
+   *[other] { $count } already were so.
+}
+bulk-refused = { $count ->
+    [one] 1 account you may not change was left as it was.
+   *[other] { $count } accounts you may not change were left as they were.
+}
+accounts-no-rate = no FX rate
+accounts-no-rate-hint = No { $currency } rate for this month or before: add one under Revenue so this account sorts among the others by MRR.

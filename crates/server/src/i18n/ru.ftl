@@ -67,12 +67,6 @@ filter-no-owner = Без ответственного
 filter-any-stage = Любой этап
 filter-any-tag = Любая метка
 filter-any-country = Любая страна
-sort-name = Название А–Я
-sort--name = Название Я–А
-sort--created_at = Сначала новые
-sort--updated_at = Недавно изменённые
-sort--employees = Сначала крупные
-sort-employees = Сначала небольшие
 page-first = ← Первая страница
 page-next = Следующая страница →
 account-new = Новый аккаунт
@@ -889,3 +883,85 @@ playbook-kind-stripe-event = Из Stripe пришло событие по кли
 playbook-trigger-stripe-event = Stripe присылает «{ $what }» по клиенту
 playbook-why-stripe-event = Stripe прислал { $event }
 playbook-trigger-if = { $trigger }, если { $condition }
+
+# Список аккаунтов (issue 19)
+accounts-export = Выгрузить CSV
+accounts-export-hint = Все аккаунты по фильтру — в формате, который снова читает keepwell import accounts
+accounts-columns = Столбцы
+accounts-columns-apply = Показать эти столбцы
+accounts-never-active = никогда
+column-name = Название
+column-health = Здоровье
+column-coverage = Покрытие
+column-mrr = MRR
+column-arr = ARR
+column-renews_on = Продление
+column-last_active_on = Последняя активность
+column-owner = Ответственный
+column-lifecycle_stage = Этап
+column-country = Страна
+column-plan = Тариф
+column-employees = Сотрудники
+column-tags = Теги
+in-days = { $n ->
+    [0] сегодня
+    [one] через { $n } день
+    [few] через { $n } дня
+    [many] через { $n } дней
+   *[other] через { $n } дня
+}
+days-ago = { $n ->
+    [0] сегодня
+    [1] вчера
+    [one] { $n } день назад
+    [few] { $n } дня назад
+    [many] { $n } дней назад
+   *[other] { $n } дня назад
+}
+param-q = Поиск
+param-owner = Ответственный
+param-stage = Этап
+param-tag = Тег
+param-country = Страна
+param-band = Здоровье
+param-sort = Сортировка
+param-limit = Размер страницы
+param-cursor = Страница
+bulk-title = Действие с выбранными аккаунтами
+bulk-select-page = Выбрать все аккаунты на странице
+bulk-all = { $count ->
+    [one] все { $count } аккаунт по фильтру, а не только выбранные
+    [few] все { $count } аккаунта по фильтру, а не только выбранные
+    [many] все { $count } аккаунтов по фильтру, а не только выбранные
+   *[other] все { $count } аккаунта по фильтру, а не только выбранные
+}
+bulk-choose = Выберите…
+bulk-choose-member = Выберите сотрудника…
+bulk-action-tag = Добавить тег
+bulk-action-owner = Назначить ответственного
+bulk-action-task = Создать задачу
+bulk-apply = Применить
+bulk-field-action = Действие
+bulk-field-tag = Тег
+bulk-field-owner_id = Ответственный
+bulk-field-title = Название задачи
+bulk-field-kind = Тип
+bulk-field-due_on = Срок
+bulk-field-ids = Аккаунты
+bulk-field-all = Все по фильтру
+bulk-field-account_id = Аккаунт
+bulk-field-source = Источник
+bulk-field-priority = Приоритет
+bulk-field- = Ввод
+bulk-no-action = Выберите, что сделать с аккаунтами.
+bulk-no-owner = Выберите сотрудника, который станет ответственным.
+bulk-forbidden = Вашей роли это недоступно: обратитесь к руководителю.
+bulk-failed = Ничего не изменено. { $reason }
+bulk-done = { $matched ->
+    [one] Готово: изменено { $changed } из { $matched } аккаунта.
+   *[other] Готово: изменено { $changed } из { $matched } аккаунтов.
+}
+bulk-unchanged = Уже были такими: { $count }.
+bulk-refused = Не изменены, так как вам недоступны: { $count }.
+accounts-no-rate = нет курса
+accounts-no-rate-hint = Нет курса { $currency } за этот или прошлые месяцы: добавьте его в разделе «Выручка», чтобы аккаунт сортировался по MRR вместе с остальными.

@@ -214,3 +214,96 @@ pub struct CommentBody {
     #[schema(max_length = 20000, min_length = 1)]
     body: String,
 }
+
+/// A bulk action's body: which accounts (`ids`, or `filter` for every one matching it) and the
+/// one thing to do to them. The filter is the list's query parameters, as strings.
+pub fn bulk_input(body: &Map<String, Value>) -> (BulkRequest, Invalid) {
+    use crate::accounts::{Bulk, BULK_MAX};
+    const KNOWN: &[&str] = &["ids", "filter", "add_tag", "set_owner_id", "create_task"];
+    const FILTERS: &[&str] = &["q", "owner", "stage", "tag", "country", "band"];
+    let mut invalid = Invalid::default();
+    let (mut chosen, mut filter, mut actions) = (None, None, Vec::new());
+    for (k, v) in body {
+        match k.as_str() {
+            "ids" => match v {
+                Value::Array(items) if items.len() > BULK_MAX => {
+                    keepwell_core::limits::count(&mut invalid, "ids", items.len(), BULK_MAX, "accounts");
+                }
+                Value::Array(items) => {
+                    let read: Vec<Option<i64>> = items.iter().map(Value::as_i64).collect();
+                    match read.iter().position(Option::is_none) {
+                        Some(i) => invalid.push(format!("ids[{i}]"), "must be an account id (a whole number)"),
+                        None => chosen = Some(read.into_iter().flatten().collect()),
+                    }
+                }
+                _ => invalid.push("ids", "must be a list of account ids"),
+            },
+            "filter" => match v {
+                Value::Object(f) => {
+                    let mut out = std::collections::HashMap::new();
+                    for (name, value) in f {
+                        let field = format!("filter.{name}");
+                        if !FILTERS.contains(&name.as_str()) {
+                            invalid.push(field, format!("is not a filter; expected one of {}", FILTERS.join(", ")));
+                        } else if let Some(t) = text(&field, value, &mut invalid) {
+                            out.insert(name.clone(), t);
+                        }
+                    }
+                    filter = Some(out);
+                }
+                _ => {
+                    invalid.push("filter", "must be an object of the list's filters, such as {\"stage\": \"adoption\"}")
+                }
+            },
+            "add_tag" => actions.push(text(k, v, &mut invalid).map(Bulk::Tag)),
+            "set_owner_id" => actions.push(id(k, v, &mut invalid).map(Bulk::Owner)),
+            "create_task" => match v {
+                Value::Object(task) => {
+                    let (draft, _, mut e) = task_input(task, keepwell_core::task::Draft::default());
+                    for f in &mut e.errors {
+                        f.field = format!("create_task.{}", f.field);
+                    }
+                    invalid.errors.extend(e.errors);
+                    actions.push(Some(Bulk::Task(draft)));
+                }
+                _ => invalid.push("create_task", "must be a task: {\"title\": …, \"kind\": …, \"due_on\": …}"),
+            },
+            k => unknown(k, KNOWN, &mut invalid),
+        }
+    }
+    if body.contains_key("ids") == body.contains_key("filter") {
+        invalid.push("ids", "give either ids (the accounts chosen) or filter (every account matching it)");
+    }
+    if actions.len() != 1 {
+        invalid.push("add_tag", "give exactly one of add_tag, set_owner_id and create_task");
+    }
+    let action = actions.into_iter().next().flatten();
+    (BulkRequest { ids: chosen, filter, action }, invalid)
+}
+
+/// A bulk action's body as read: what [`bulk_input`] could make of each part.
+pub struct BulkRequest {
+    pub ids: Option<Vec<i64>>,
+    pub filter: Option<std::collections::HashMap<String, String>>,
+    pub action: Option<crate::accounts::Bulk>,
+}
+
+/// A bulk action: `ids` or `filter`, and one of `add_tag`, `set_owner_id`, `create_task`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    /// The accounts chosen (at most 5 000). Give this or `filter`.
+    ids: Option<Vec<i64>>,
+    /// Every account matching these list filters (`q`, `owner`, `stage`, `tag`, `country`,
+    /// `band`, as `GET /api/v1/accounts` takes them); refused when more than 5 000 match.
+    filter: Option<std::collections::HashMap<String, String>>,
+    /// Adds this tag.
+    #[schema(max_length = 50)]
+    add_tag: Option<String>,
+    /// Makes this member the owner (a manager or an admin only).
+    set_owner_id: Option<i64>,
+    /// Opens this task on each account (owner: the account's unless given). Asked again while
+    /// open, the same title updates the account's task instead of opening a second.
+    create_task: Option<TaskBody>,
+}

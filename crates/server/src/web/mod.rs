@@ -1,9 +1,16 @@
 //! The web UI for people: server-rendered HTML, a small stylesheet, a little JavaScript, SVG charts.
 
 pub mod chart;
+pub mod format;
 pub mod markdown;
 
 mod pages;
+
+/// The accounts list's column keys (each has a `column-KEY` header in every language).
+#[cfg(test)]
+pub(crate) fn list_columns() -> Vec<&'static str> {
+    pages::account_list::column_keys()
+}
 pub mod session;
 
 use crate::state::AppState;
@@ -30,7 +37,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/language", post(me::language))
-        .route("/accounts", get(accounts::list))
+        .route("/accounts", get(account_list::list))
+        .route("/accounts/export.csv", get(account_list::export))
+        .route("/accounts/bulk", post(account_list::apply))
         .route("/accounts/new", get(accounts::new_form).post(accounts::create))
         .route("/accounts/{id}", get(accounts::show))
         .route("/accounts/{id}/edit", get(accounts::edit_form).post(accounts::update))

@@ -37,6 +37,12 @@ pub async fn import_periods(
     let rows = with_account_ids(&mut w.tx, rows).await?;
     progress(rows.len() / 2);
     let summary = write_periods(&mut w.tx, w.backend, w.at, &rows, "import").await?;
+    let mut accounts: Vec<i64> = rows.iter().map(|(a, _)| *a).collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    for chunk in accounts.chunks(5_000) {
+        crate::figures::revenue_changed(w, Some(chunk)).await.map_err(first_row)?;
+    }
     progress(rows.len());
     finish_import(w, "subscription", summary).await.map_err(first_row)
 }
@@ -53,6 +59,7 @@ pub async fn save_period(w: &mut Write, account_id: i64, period: &Period) -> Res
     .fetch_one(&mut *w.tx)
     .await?;
     let rec = period_from(&rec)?;
+    crate::figures::revenue_changed(w, Some(&[account_id])).await?;
     w.audit("subscription.save", "account", Some(account_id.to_string()), None, Some(&rec.period)).await?;
     Ok(rec)
 }
@@ -70,10 +77,11 @@ pub async fn replace_subscription(
         .await?;
     let rows: Vec<(i64, Period)> = periods.iter().map(|p| (account_id, p.clone())).collect();
     if rows.is_empty() {
-        return sync_renewals(&mut w.tx, w.backend, &[subscription_id]).await;
+        sync_renewals(&mut w.tx, w.backend, &[subscription_id]).await?;
+    } else {
+        write_periods(&mut w.tx, w.backend, w.at, &rows, "stripe").await.map_err(|e| e.error)?;
     }
-    write_periods(&mut w.tx, w.backend, w.at, &rows, "stripe").await.map_err(|e| e.error)?;
-    Ok(())
+    crate::figures::revenue_changed(w, Some(&[account_id])).await
 }
 
 /// Every period of one subscription, as the write sees them.
@@ -91,6 +99,7 @@ pub async fn delete_period(w: &mut Write, account_id: i64, id: i64) -> Result<()
     let rec = period_from(&row)?;
     sqlx::query("DELETE FROM subscription_periods WHERE id = $1").bind(id).execute(&mut *w.tx).await?;
     sync_renewals(&mut w.tx, w.backend, &[rec.period.subscription_id.as_str()]).await?;
+    crate::figures::revenue_changed(w, Some(&[account_id])).await?;
     w.audit("subscription.delete", "account", Some(account_id.to_string()), Some(&rec.period), None).await
 }
 

@@ -65,6 +65,8 @@ pub async fn save_fx_rates(w: &mut Write, rates: &[FxRate]) -> Result<ImportSumm
         " ON CONFLICT (currency, month) DO UPDATE SET rate = excluded.rate, updated_at = excluded.updated_at",
     )
     .await?;
+    // Every account's MRR in the reporting currency moves with its rates.
+    crate::figures::revenue_changed(w, None).await?;
     finish_import(w, "fx_rate", summary).await
 }
 

@@ -4,12 +4,13 @@
 mod pass;
 mod read;
 
+pub(crate) use pass::{period_of, PeriodRow};
 pub use pass::{union, Judged, Lead, Leader, LiveFacts, Scope, Simulated};
-pub(crate) use read::record_stage_change;
 pub use read::{
     add_override, add_sentiment, clear_override, Health, MemberRow, Override, SegmentChange, Sentiment, Snapshot,
     StageChange,
 };
+pub(crate) use read::{health_in_force, record_stage_change};
 
 use crate::audit::{record, Actor};
 use crate::sql::corrupt;

@@ -78,7 +78,7 @@ fn dec(s: &str) -> Result<Decimal> {
 }
 
 type AccountRow = (i64, Option<String>, Option<String>, Option<String>, Option<i64>, String, String, String);
-type PeriodRow = (
+pub(crate) type PeriodRow = (
     i64,
     String,
     String,
@@ -92,6 +92,27 @@ type PeriodRow = (
     Option<String>,
     Option<u32>,
 );
+/// A subscription period as [`PeriodRow`] reads it, with its account.
+pub(crate) fn period_of(row: PeriodRow) -> Result<(i64, Period)> {
+    let (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms, term) = row;
+    Ok((
+        account,
+        Period {
+            subscription_id,
+            plan,
+            quantity,
+            currency,
+            amount: dec(&amount)?,
+            interval: Interval::parse(&interval).map_err(|e| corrupt(&e))?,
+            starts_on: date(&starts)?,
+            ends_on: opt_date(ends)?,
+            renews_on: opt_date(renews)?,
+            payment_terms: terms,
+            term_months: term,
+        },
+    ))
+}
+
 type InvoiceRow = (i64, String, String, String, String, Option<String>, Option<String>, String);
 
 /// [`fetch_json_rows`] when `needed`, else nothing.
@@ -283,23 +304,9 @@ impl Store {
             })
             .collect::<Result<_>>()?;
         let at = |id: i64| index.get(&id).copied();
-        for (account, subscription_id, plan, quantity, currency, amount, interval, starts, ends, renews, terms, term) in
-            periods
-        {
-            let Some(i) = at(account) else { continue };
-            facts[i].periods.push(Period {
-                subscription_id,
-                plan,
-                quantity,
-                currency,
-                amount: dec(&amount)?,
-                interval: Interval::parse(&interval).map_err(|e| corrupt(&e))?,
-                starts_on: date(&starts)?,
-                ends_on: opt_date(ends)?,
-                renews_on: opt_date(renews)?,
-                payment_terms: terms,
-                term_months: term,
-            });
+        for row in periods {
+            let Some(i) = at(row.0) else { continue };
+            facts[i].periods.push(period_of(row)?.1);
         }
         for (account, invoice_id, currency, amount, issued, due, paid, status) in invoices {
             let Some(i) = at(account) else { continue };
@@ -454,8 +461,16 @@ impl Store {
     }
 
     /// Writes days of a full pass in one transaction, replacing what an earlier run of the same
-    /// days wrote.
-    pub async fn write_days(&self, plan: &Plan, accounts: Option<&[i64]>, days: &[(NaiveDate, Day)]) -> Result<()> {
+    /// days wrote. The accounts list's figures are reckoned as of `last` (the pass's last day)
+    /// when it is among them and no later day has been passed.
+    pub async fn write_days(
+        &self,
+        plan: &Plan,
+        reporting: &str,
+        accounts: Option<&[i64]>,
+        days: &[(NaiveDate, Day)],
+        last: NaiveDate,
+    ) -> Result<()> {
         let t = std::time::Instant::now();
         let mut w = self.write(&crate::Actor::system("pass")).await?;
         let sqlite = self.backend() == crate::Backend::Sqlite;
@@ -469,6 +484,9 @@ impl Store {
         let subscribers = crate::deliveries::Subscribers::load(&mut w.tx).await?;
         let live_from = self.clock().today() - chrono::Days::new(1);
         for (day, out) in days {
+            if *day == last {
+                write_figures(&mut w.tx, self.backend(), reporting, accounts, *day, out).await?;
+            }
             write_day(&mut w.tx, self.backend(), self.now_micros(), plan, accounts, *day, out).await?;
             if accounts.is_none() && *day >= live_from {
                 emit_day(&mut w.tx, self.now_micros(), plan, (*day, out), &subscribers).await?;
@@ -621,7 +639,7 @@ impl Store {
             }
         });
         while let Some(batch) = receive.recv().await {
-            self.write_days(&plan, accounts, &batch).await?;
+            self.write_days(&plan, reporting, accounts, &batch, to).await?;
             for (d, out) in &batch {
                 progress(*d, out);
             }
@@ -1150,6 +1168,35 @@ fn pass_file_lock(db: &std::path::Path) -> Result<Lead> {
         }
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
+}
+
+/// The accounts list's health and revenue of `day` (before the day's pass is recorded: it
+/// counts as the newest when no later one is).
+async fn write_figures(
+    tx: &mut Tx,
+    backend: crate::Backend,
+    reporting: &str,
+    accounts: Option<&[i64]>,
+    day: NaiveDate,
+    out: &Day,
+) -> Result<()> {
+    let t = std::time::Instant::now();
+    let scope = accounts.map_or(Scope::All, Scope::Accounts);
+    let health = out
+        .snapshots
+        .iter()
+        .map(|s| crate::figures::HealthFigure {
+            account: s.account,
+            score: s.effective,
+            band: s.effective_band,
+            coverage: s.coverage,
+            overridden: s.effective.is_some() && s.effective != s.score,
+        })
+        .collect();
+    crate::figures::write_health(tx, backend, scope, day, health).await?;
+    crate::figures::write_revenue(tx, backend, reporting, scope, day).await?;
+    tracing::debug!(%day, figures_ms = t.elapsed().as_millis() as u64, "figures");
+    Ok(())
 }
 
 /// Writes one day of a pass (of every account, or of `accounts`), replacing what an earlier run

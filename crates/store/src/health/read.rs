@@ -141,52 +141,6 @@ impl Store {
         .collect()
     }
 
-    /// The score in force of each of `accounts` as of the latest pass, with its band and whether
-    /// an override set it: the accounts list's health column.
-    pub async fn latest_health(&self, accounts: &[i64], today: NaiveDate) -> Result<Vec<Health>> {
-        let Some(last) = self.last_pass_before(today + chrono::Days::new(1)).await? else { return Ok(Vec::new()) };
-        if accounts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut sql = Sql::new(
-            "SELECT s.account_id, s.score, s.band, s.vals, r.scorecard_id, r.revision, r.definition, \
-             (SELECT COUNT(*) FROM health_overrides o WHERE o.account_id = s.account_id \
-             AND o.cleared_at IS NULL AND o.starts_on <= s.day AND o.expires_on > s.day) AS overrides \
-             FROM health_snapshots s JOIN scorecard_revisions r ON r.scorecard_id = s.scorecard_id AND r.revision = s.revision \
-             WHERE s.day = ",
-        );
-        sql.bind(Arg::Text(last.to_string()));
-        super::Scope::Accounts(accounts).push(&mut sql, "s.account_id");
-        // A page's snapshots share a scorecard revision or two: each compiled once.
-        let mut cards: HashMap<(i64, i64), keepwell_core::definitions::Scorecard> = HashMap::new();
-        let mut out = Vec::new();
-        for r in sql.query().fetch_all(self.pool()).await? {
-            let key = (r.try_get::<i64, _>("scorecard_id")?, r.try_get::<i64, _>("revision")?);
-            let card = match cards.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let def =
-                        serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
-                    e.insert(
-                        keepwell_core::definitions::Scorecard::compile(key.0, key.1, def).map_err(|e| corrupt(&e))?,
-                    )
-                }
-            };
-            let readings = decode(&text(&r, "vals")?).ok_or_else(|| corrupt("vals"))?;
-            let coverage = card.score(&readings, false).scored.coverage;
-            out.push(Health {
-                account: r.try_get("account_id")?,
-                score: opt_text(&r, "score")?
-                    .map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score")))
-                    .transpose()?,
-                band: opt_text(&r, "band")?.as_deref().and_then(Band::parse),
-                overridden: r.try_get::<i64, _>("overrides")? > 0,
-                coverage,
-            });
-        }
-        Ok(out)
-    }
-
     /// A page of a segment's members as of `on`, by account id after `after`.
     pub async fn segment_members(&self, segment: i64, on: NaiveDate, after: i64, limit: i64) -> Result<Vec<MemberRow>> {
         sqlx::query(&format!(
@@ -369,7 +323,7 @@ pub async fn add_override(
         cleared_at: None,
     };
     w.audit("health_override.create", "health_override", Some(account.to_string()), None, Some(&o)).await?;
-    refresh_in_force(&mut w.tx, account, Some(score), on).await?;
+    refresh_in_force(&mut w.tx, w.backend, account, Some(score), on).await?;
     Ok(o)
 }
 
@@ -377,7 +331,7 @@ pub async fn add_override(
 pub async fn clear_override(w: &mut Write, account: i64, today: NaiveDate) -> Result<bool> {
     let cleared = clear_overrides(&mut w.tx, &w.actor, account, w.at).await?;
     if cleared {
-        refresh_in_force(&mut w.tx, account, None, today).await?;
+        refresh_in_force(&mut w.tx, w.backend, account, None, today).await?;
     }
     Ok(cleared)
 }
@@ -398,7 +352,13 @@ async fn clear_overrides(tx: &mut Tx, actor: &Actor, account: i64, now: i64) -> 
 
 /// Keeps the score in force of the account's snapshots from `from` on in step with an override
 /// set (`Some`) or ended (`None`: back to the computed score).
-async fn refresh_in_force(tx: &mut Tx, account: i64, overridden: Option<Decimal>, from: NaiveDate) -> Result<()> {
+async fn refresh_in_force(
+    tx: &mut Tx,
+    backend: crate::Backend,
+    account: i64,
+    overridden: Option<Decimal>,
+    from: NaiveDate,
+) -> Result<()> {
     let rows = sqlx::query(
         "SELECT s.day, s.vals, s.band, r.definition FROM health_snapshots s JOIN scorecard_revisions r \
          ON r.scorecard_id = s.scorecard_id AND r.revision = s.revision WHERE s.account_id = $1 AND s.day >= $2 \
@@ -408,6 +368,7 @@ async fn refresh_in_force(tx: &mut Tx, account: i64, overridden: Option<Decimal>
     .bind(from.to_string())
     .fetch_all(&mut **tx)
     .await?;
+    let mut newest: Option<(NaiveDate, crate::figures::HealthFigure)> = None;
     for r in rows {
         let def: keepwell_core::definitions::ScorecardDef =
             serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
@@ -424,8 +385,60 @@ async fn refresh_in_force(tx: &mut Tx, account: i64, overridden: Option<Decimal>
             .bind(text(&r, "day")?)
             .execute(&mut **tx)
             .await?;
+        let day = NaiveDate::from_str(&text(&r, "day")?).map_err(|_| corrupt("day"))?;
+        if newest.as_ref().is_none_or(|(d, _)| *d < day) {
+            let coverage = computed.scored.coverage;
+            let figure =
+                crate::figures::HealthFigure { account, score, band, coverage, overridden: overridden.is_some() };
+            newest = Some((day, figure));
+        }
+    }
+    // The accounts list shows the score in force of the newest pass.
+    if let Some((day, figure)) = newest {
+        crate::figures::write_health(tx, backend, super::Scope::Accounts(&[account]), day, vec![figure]).await?;
     }
     Ok(())
+}
+
+/// The score in force of each account of `scope` on `day`'s pass, with its band, coverage and
+/// whether an override set it.
+pub(crate) async fn health_in_force(
+    conn: &mut sqlx::AnyConnection,
+    day: NaiveDate,
+    scope: super::Scope<'_>,
+) -> Result<Vec<Health>> {
+    let mut sql = Sql::new(
+        "SELECT s.account_id, s.score, s.band, s.vals, r.scorecard_id, r.revision, r.definition, \
+         (SELECT COUNT(*) FROM health_overrides o WHERE o.account_id = s.account_id \
+         AND o.cleared_at IS NULL AND o.starts_on <= s.day AND o.expires_on > s.day) AS overrides \
+         FROM health_snapshots s JOIN scorecard_revisions r ON r.scorecard_id = s.scorecard_id AND r.revision = s.revision \
+         WHERE s.day = ",
+    );
+    sql.bind(Arg::Text(day.to_string()));
+    scope.push(&mut sql, "s.account_id");
+    // The snapshots share a scorecard revision or a few: each compiled once.
+    let mut cards: HashMap<(i64, i64), keepwell_core::definitions::Scorecard> = HashMap::new();
+    let mut out = Vec::new();
+    for r in sql.query().fetch_all(&mut *conn).await? {
+        let key = (r.try_get::<i64, _>("scorecard_id")?, r.try_get::<i64, _>("revision")?);
+        let card = match cards.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let def = serde_json::from_str(&text(&r, "definition")?).map_err(|_| corrupt("scorecard revision"))?;
+                e.insert(keepwell_core::definitions::Scorecard::compile(key.0, key.1, def).map_err(|e| corrupt(&e))?)
+            }
+        };
+        let readings = decode(&text(&r, "vals")?).ok_or_else(|| corrupt("vals"))?;
+        let coverage = card.score(&readings, false).scored.coverage;
+        out.push(Health {
+            account: r.try_get("account_id")?,
+            score: opt_text(&r, "score")?.map(|s| Decimal::from_str(&s).map_err(|_| corrupt("score"))).transpose()?,
+            band: opt_text(&r, "band")?.as_deref().and_then(Band::parse),
+            overridden: r.try_get::<i64, _>("overrides")? > 0,
+            coverage,
+        });
+    }
+    Ok(out)
 }
 
 /// Records a stage change made by hand (or an import), in the transaction that made it.

@@ -1,16 +1,15 @@
-//! The accounts list, an account's page, and the account form.
+//! An account's page and the account form (the list: `account_list`).
 
 use super::{
     account_owner, api_failure, encode, failure, field, form_failure, id_of, load, load_editable, FormData, PageResult,
 };
-use crate::accounts::filter_from;
 use crate::auth::{Auth, Csm, Viewer};
 use crate::cause::Caller;
 use crate::input::account_as_input;
 use crate::params::Params;
 use crate::state::AppState;
 use crate::web::session::WebSession;
-use crate::web::{chart, redirect_with, render, render_status, tr};
+use crate::web::{redirect_with, render, render_status, tr};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Form};
@@ -20,78 +19,6 @@ use keepwell_store::accounts::Account;
 use keepwell_store::contacts::ContactFilter;
 use minijinja::{context, Value};
 use std::collections::{BTreeMap, HashMap};
-
-#[tracing::instrument(skip_all)]
-pub async fn list(
-    auth: Auth<Viewer>,
-    Extension(web): Extension<WebSession>,
-    State(state): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> PageResult {
-    let params = Params::form(&q);
-    let (filter, errors) = match filter_from(&params, auth.user_id) {
-        Ok(f) => (f, BTreeMap::new()),
-        Err(e) => (Default::default(), super::field_errors(&e)),
-    };
-    let filter = keepwell_store::accounts::AccountFilter {
-        limit: if q.contains_key("limit") { filter.limit } else { 50 },
-        ..filter
-    };
-    let store = &state.store;
-    let fail = |e| failure(&state, &web, e);
-    // Independent reads, each on its own connection, at once.
-    let (page, total, facets, users, stages) = tokio::try_join!(
-        store.accounts(&filter),
-        store.count_accounts(&filter),
-        store.account_facets(),
-        store.users(),
-        store.account_stage_counts()
-    )
-    .map_err(fail)?;
-    let filtered = ["q", "owner", "stage", "tag", "country", "band"].iter().any(|k| params.text(k).is_some());
-    let ids: Vec<i64> = page.data.iter().map(|a| a.id).collect();
-    let health: HashMap<String, Value> = store
-        .latest_health(&ids, state.store.clock().today())
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .map(|h| {
-            use rust_decimal::prelude::ToPrimitive;
-            let score = h.score.and_then(|s| s.to_f64());
-            (h.account.to_string(), context! { score, band => h.band.map(|b| b.as_str()), overridden => h.overridden, coverage => h.coverage.and_then(|c| rust_decimal::prelude::ToPrimitive::to_f64(&c)) })
-        })
-        .collect();
-    let bars: Vec<(String, f64)> =
-        stages.iter().map(|(s, n)| (tr(&state, &web, &format!("stage-{s}"), &[]), *n as f64)).collect();
-    let svg = chart::bars(&tr(&state, &web, "accounts-by-stage", &[]), &bars);
-    // Links keep the filters and change one thing.
-    let mut base: Vec<(String, String)> =
-        q.iter().filter(|(k, v)| *k != "cursor" && !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
-    base.sort();
-    let next_url = page.next_cursor.as_ref().map(|c| {
-        let mut p = base.clone();
-        p.push(("cursor".into(), c.clone()));
-        format!("/accounts?{}", encode(&p))
-    });
-    let first_url = q.contains_key("cursor").then(|| format!("/accounts?{}", encode(&base)));
-    Ok(render(
-        &state,
-        &web,
-        "accounts.html",
-        context! {
-            nav => "accounts",
-            accounts => page.data,
-            health, bands => keepwell_core::health::Band::ALL.map(|b| b.as_str()),
-            total, next_url, first_url, filtered, errors,
-            q => q,
-            facets, users,
-            stages => LifecycleStage::ALL.map(|s| s.as_str()),
-            chart => Value::from_safe_string(svg),
-            can_create => auth.role.may_create_accounts(),
-        },
-    )
-    .await)
-}
 
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn show(

@@ -2,6 +2,7 @@
 // The error of a page is the ready error page, returned once per request: boxing it buys nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod account_list;
 pub mod accounts;
 pub mod api_access;
 pub mod audit;

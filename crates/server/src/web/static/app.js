@@ -27,6 +27,21 @@ document.addEventListener("DOMContentLoaded", () => {
     box.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 250); });
     if (box.value.trim()) update();
   }
+  // A header checkbox chooses every row's box of its name (the accounts list).
+  for (const all of document.querySelectorAll("input[data-select-all]")) {
+    all.addEventListener("change", () => {
+      for (const box of document.querySelectorAll(`input[type=checkbox][name="${all.dataset.selectAll}"]`)) box.checked = all.checked;
+    });
+  }
+  // A bulk action shows only the fields it needs.
+  const action = document.getElementById("bulk-action");
+  if (action) {
+    const sync = () => {
+      for (const field of document.querySelectorAll("[data-for-action]")) field.hidden = field.dataset.forAction !== action.value;
+    };
+    action.addEventListener("change", sync);
+    sync();
+  }
   // The language switch returns to the page it was used on.
   const next = document.querySelector("#language-form input[name=next]");
   if (next) next.value = location.pathname + location.search;

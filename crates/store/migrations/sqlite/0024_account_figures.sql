@@ -1,0 +1,59 @@
+-- The accounts list's figures (issue 19): one row per account holding what the list shows and
+-- sorts by, each with an index. Revenue and health are written by the daily pass of the newest
+-- day and by the writes that change them; the owner's name and the last day of usage by the
+-- triggers below. Sort keys are never NULL: -1 (or 9999-12-31) stands for "none", so a cursor
+-- carries a plain value.
+CREATE TABLE account_figures (
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    -- The day MRR and the renewal are as of (NULL: not computed yet).
+    revenue_on TEXT,
+    currency TEXT,
+    -- MRR in the account's currency (exact decimal text).
+    mrr TEXT,
+    -- MRR in the reporting currency, in cents (-1: none, or no rate to convert it).
+    mrr_key BIGINT NOT NULL DEFAULT -1,
+    renews_on TEXT NOT NULL DEFAULT '9999-12-31',
+    -- The last day of usage, in days since 1970-01-01 (-1: never).
+    last_active BIGINT NOT NULL DEFAULT -1,
+    -- The day of the pass the health is from (NULL: never scored).
+    health_on TEXT,
+    -- The score in force × 100 (-1: none); the band; the coverage in percent × 100 (-1: none).
+    score_key BIGINT NOT NULL DEFAULT -1,
+    band TEXT,
+    coverage_key BIGINT NOT NULL DEFAULT -1,
+    overridden BIGINT NOT NULL DEFAULT 0,
+    -- The owner's name in lower case ('' without an owner).
+    owner_key TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX account_figures_mrr ON account_figures(mrr_key, account_id);
+CREATE INDEX account_figures_renewal ON account_figures(renews_on, account_id);
+CREATE INDEX account_figures_active ON account_figures(last_active, account_id);
+CREATE INDEX account_figures_score ON account_figures(score_key, account_id);
+CREATE INDEX account_figures_coverage ON account_figures(coverage_key, account_id);
+CREATE INDEX account_figures_owner ON account_figures(owner_key, account_id);
+CREATE INDEX account_figures_band ON account_figures(band, account_id);
+INSERT INTO account_figures (account_id, owner_key, last_active)
+SELECT a.id, COALESCE(lower(u.name), ''), COALESCE(ua.last_day, -1)
+FROM accounts a LEFT JOIN users u ON u.id = a.owner_id LEFT JOIN usage_accounts ua ON ua.account_id = a.id;
+CREATE TRIGGER accounts_figures_insert AFTER INSERT ON accounts BEGIN
+    INSERT INTO account_figures (account_id, owner_key)
+    VALUES (new.id, COALESCE((SELECT lower(name) FROM users WHERE id = new.owner_id), ''));
+END;
+CREATE TRIGGER accounts_figures_owner AFTER UPDATE OF owner_id ON accounts BEGIN
+    UPDATE account_figures SET owner_key = COALESCE((SELECT lower(name) FROM users WHERE id = new.owner_id), '')
+    WHERE account_id = new.id;
+END;
+CREATE TRIGGER users_figures_owner AFTER UPDATE OF name ON users BEGIN
+    UPDATE account_figures SET owner_key = lower(new.name)
+    WHERE account_id IN (SELECT id FROM accounts WHERE owner_id = new.id);
+END;
+CREATE TRIGGER usage_accounts_figures_insert AFTER INSERT ON usage_accounts BEGIN
+    UPDATE account_figures SET last_active = new.last_day WHERE account_id = new.account_id;
+END;
+CREATE TRIGGER usage_accounts_figures_update AFTER UPDATE OF last_day ON usage_accounts
+WHEN new.last_day <> old.last_day BEGIN
+    UPDATE account_figures SET last_active = new.last_day WHERE account_id = new.account_id;
+END;
+CREATE TRIGGER usage_accounts_figures_delete AFTER DELETE ON usage_accounts BEGIN
+    UPDATE account_figures SET last_active = -1 WHERE account_id = old.account_id;
+END;
