@@ -559,3 +559,81 @@ async fn a_manager_builds_simulates_and_switches_on_a_playbook() {
     assert!(text(&c, "main").await.contains("Orbit Labs"));
     shot(&c, "playbook-task-in-inbox").await;
 }
+
+#[tokio::test]
+async fn a_manager_sorts_acts_on_and_exports_the_accounts_list() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.member("mia@team.io", Role::Manager).await;
+    let today = chrono::Utc::now().date_naive();
+    let mut ids = vec![];
+    for (name, crm, amount) in
+        [("Acme Robotics", "c-1", "3000"), ("Blue Foods", "c-2", "1000"), ("Cedar Health", "c-3", "2000")]
+    {
+        let (status, a) =
+            app.post("/api/v1/accounts", &app.admin, serde_json::json!({"name": name, "external_id": crm})).await;
+        assert_eq!(status, 201, "{a}");
+        let id = a["id"].as_i64().unwrap();
+        let period = serde_json::json!({"subscription_id": format!("s-{crm}"), "plan": "pro", "currency": "USD", "amount": amount,
+            "interval": "month", "starts_on": today - chrono::Days::new(40)});
+        let (status, body) = app.post(&format!("/api/v1/accounts/{id}/subscriptions"), &app.admin, period).await;
+        assert_eq!(status, 201, "{body}");
+        ids.push(id);
+    }
+    let (_driver, c) = start().await;
+    c.goto(&app.url("/accounts")).await.unwrap();
+    log_in(&c, "mia@team.io").await;
+    wait_for_text(&c, "#accounts-total", "3 accounts").await;
+
+    // A click on MRR sorts by it, largest first; a second click turns the order.
+    let first_row = "#accounts-table tbody tr:first-child";
+    c.find(Locator::Css("a[data-sort=mrr]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, first_row, "Acme Robotics").await;
+    assert!(text(&c, first_row).await.contains("$3,000.00"), "{}", text(&c, first_row).await);
+    c.find(Locator::Css("a[data-sort=mrr]")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, first_row, "Blue Foods").await;
+    shot(&c, "accounts-list").await;
+
+    // Two accounts chosen get a tag.
+    for id in &ids[..2] {
+        c.find(Locator::Css(&format!("input[name=ids][value='{id}']"))).await.unwrap().click().await.unwrap();
+    }
+    c.find(Locator::Css("#bulk-action")).await.unwrap().select_by_value("tag").await.unwrap();
+    c.find(Locator::Css("#bulk-tag")).await.unwrap().send_keys("champion").await.unwrap();
+    c.find(Locator::Css("#bulk-submit")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Done: 2 of 2 accounts changed.").await;
+
+    // The export is what the filter shows, in the import's format.
+    c.find(Locator::Css("#account-filters select[name=tag]")).await.unwrap().select_by_value("champion").await.unwrap();
+    wait_for_text(&c, "#accounts-total", "2 accounts").await;
+    let fetch_export = "const done = arguments[0]; \
+        fetch(document.getElementById('export-csv').href).then(r => r.text()).then(done, e => done('failed: ' + e));";
+    let csv = c.execute_async(fetch_export, vec![]).await.unwrap();
+    let csv = csv.as_str().unwrap().to_owned();
+    assert!(csv.starts_with("external_id,name,domain"), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.contains("c-1,Acme Robotics") && csv.contains("3000.00"), "{csv}");
+
+    // In Russian: the same list, numbers as Russian writes them, a task on every matching account.
+    c.find(Locator::Css("#lang")).await.unwrap().select_by_value("ru").await.unwrap();
+    wait_for_text(&c, "header.top nav", "Аккаунты").await;
+    c.goto(&app.url("/accounts?sort=-mrr")).await.unwrap();
+    // (WebDriver reads the no-break spaces as spaces.)
+    wait_for_text(&c, first_row, "3 000,00 $").await;
+    c.find(Locator::Css("a[data-sort=owner]")).await.unwrap().click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("th[aria-sort] a[data-sort=owner]"))
+        .await
+        .unwrap();
+    c.find(Locator::Css("#bulk-all")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#bulk-action")).await.unwrap().select_by_value("task").await.unwrap();
+    c.find(Locator::Css("#bulk-title")).await.unwrap().send_keys("Позвонить до QBR").await.unwrap();
+    c.find(Locator::Css("#bulk-submit")).await.unwrap().click().await.unwrap();
+    wait_for_text(&c, ".flash", "Готово: изменено 3 из 3 аккаунтов.").await;
+    shot(&c, "accounts-list-ru").await;
+    let csv = c.execute_async(fetch_export, vec![]).await.unwrap();
+    assert_eq!(csv.as_str().unwrap().lines().count(), 4, "{csv}");
+    let (_, tasks) = app.get("/api/v1/tasks?limit=50", &app.admin).await;
+    assert_eq!(tasks["data"].as_array().unwrap().len(), 3, "{tasks}");
+    c.close().await.unwrap();
+}
