@@ -3,7 +3,7 @@
 use crate::audit::{record, Actor};
 use crate::deliveries::Subscribers;
 use crate::import::{finish_import, resolve_external_id, ImportSummary, RowError};
-use crate::sql::{insert_rows, like_contains, opt_text, page_rows, text, Arg, Cursor, CursorKey, Page, Sql};
+use crate::sql::{insert_rows, like_contains, opt_text, text, Arg, Cursor, CursorKey, Page, Sql};
 use crate::{get_opt_i64, instant, Backend, Result, Store, StoreError, Tx, Write, SQLITE_CACHE};
 use chrono::{DateTime, Utc};
 use keepwell_core::account::NewAccount;
@@ -112,13 +112,103 @@ fn account_from(r: &AnyRow) -> Result<Account> {
     })
 }
 
-/// An account of a list with its figures and the value it was ordered by.
-#[derive(Serialize)]
-struct Listed {
-    #[serde(flatten)]
-    account: Account,
-    #[serde(skip)]
-    key: CursorKey,
+/// One account of a list page as the database hands it over, one JSON array per account: the
+/// profile, the owner, tags and attributes as JSON, the figures, the value the page is ordered by
+/// and the external ids. A page crosses the driver as one text value, not row by row (each row of
+/// SQLite's driver is a message between threads: most of a list request's time).
+#[derive(serde::Deserialize)]
+struct Listed(
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<i64>,
+    Vec<String>,
+    Attributes,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    crate::figures::Stored,
+    serde_json::Value,
+    Vec<(String, String)>,
+);
+
+impl Listed {
+    /// The account, and the key its page is ordered by.
+    fn account(self) -> Result<(Account, CursorKey)> {
+        let Listed(
+            id,
+            name,
+            domain,
+            industry,
+            employees,
+            country,
+            plan,
+            stage,
+            owner_id,
+            tags,
+            attributes,
+            created,
+            updated,
+            owner_name,
+            owner_email,
+            figures,
+            key,
+            ids,
+        ) = self;
+        let key = match key {
+            serde_json::Value::String(t) => CursorKey::Text(t),
+            v => CursorKey::Int(v.as_i64().ok_or_else(|| StoreError::Corrupt(format!("sort key {v}")))?),
+        };
+        let account = Account {
+            id,
+            name,
+            domain,
+            industry,
+            employees,
+            country,
+            plan,
+            lifecycle_stage: stage.parse().map_err(StoreError::Corrupt)?,
+            owner: owner_id.map(|id| Owner {
+                id,
+                name: owner_name.unwrap_or_default(),
+                email: owner_email.unwrap_or_default(),
+            }),
+            tags,
+            external_ids: ids.into_iter().map(|(kind, value)| ExternalId { kind, value }).collect(),
+            attributes,
+            created_at: instant(created),
+            updated_at: instant(updated),
+            figures: Some(figures.figures()?),
+        };
+        Ok((account, key))
+    }
+}
+
+/// The columns of [`Listed`], as a JSON array per account of `accounts a`, `users u` and
+/// `account_figures f`, ordered by `key`.
+fn listed_row(backend: Backend, key: &str) -> String {
+    let figures = crate::figures::COLS.join(", ");
+    let profile = "a.id, a.name, a.domain, a.industry, a.employees, a.country, a.plan, a.lifecycle_stage, a.owner_id";
+    let times = "a.created_at, a.updated_at, u.name, u.email";
+    match backend {
+        Backend::Sqlite => format!(
+            "json_array({profile}, json(a.tags), json(a.attributes), {times}, json_array({figures}), {key}, \
+             json((SELECT json_group_array(json_array(x.kind, x.value)) FROM \
+             (SELECT kind, value FROM external_ids WHERE account_id = a.id ORDER BY kind, value) x)))"
+        ),
+        Backend::Postgres => format!(
+            "CAST(json_build_array({profile}, CAST(a.tags AS json), CAST(a.attributes AS json), {times}, \
+             json_build_array({figures}), {key}, \
+             (SELECT COALESCE(json_agg(json_build_array(x.kind, x.value) ORDER BY x.kind, x.value), CAST('[]' AS json)) \
+             FROM external_ids x WHERE x.account_id = a.id)) AS TEXT)"
+        ),
+    }
 }
 
 impl AccountSort {
@@ -201,54 +291,116 @@ impl Store {
     }
 
     /// A page of accounts matching the filter, with their figures and a cursor for the next.
+    /// Read in chunks of at most 100 accounts, each one text value from the database, until the
+    /// page is full or holds about [`keepwell_core::limits::PAGE_BYTES`] of JSON (always at least
+    /// one account): a page of oversized accounts stops early, with its cursor.
     pub async fn accounts(&self, f: &AccountFilter) -> Result<Page<Account>> {
+        const CHUNK: i64 = 100;
+        let limit = f.limit.clamp(1, 500);
+        let mut cursor = match &f.cursor {
+            Some(raw) => {
+                Some(Cursor::decode(raw).ok_or_else(|| Invalid::field("cursor", "is not a cursor this API gave out"))?)
+            }
+            None => None,
+        };
+        let mut conn = self.pool().acquire().await?;
+        // SQLite drives an owner's list by the owner's index (a search's by the trigram index)
+        // and sorts what matches: right for an owner of 200 accounts, 16 ms for one of 18 000.
+        // Counting the matches first (index-only, about a millisecond) tells which: past `WALK`,
+        // the order's index is walked instead and the page is found within a few thousand rows.
+        const WALK: i64 = 2_000;
+        let mut counts = Vec::new();
+        if self.backend() == Backend::Sqlite {
+            if let Some(owner) = f.owner {
+                let count = match owner {
+                    Some(id) => sqlx::query("SELECT COUNT(*) FROM accounts WHERE owner_id = $1").bind(id),
+                    None => sqlx::query("SELECT COUNT(*) FROM accounts WHERE owner_id IS NULL"),
+                };
+                counts.push(count.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)?);
+            }
+            if let Some(phrase) = search_phrase(self.backend(), f) {
+                let count =
+                    sqlx::query("SELECT COUNT(*) FROM accounts_search WHERE accounts_search MATCH $1").bind(phrase);
+                counts.push(count.fetch_one(&mut *conn).await?.try_get::<i64, _>(0)?);
+            }
+        }
+        let walk = !counts.is_empty() && counts.iter().all(|n| *n > WALK);
+        let (mut data, mut bytes, mut more) = (Vec::new(), 0usize, false);
+        let mut last_key = None;
+        loop {
+            let want = (limit - data.len() as i64).min(CHUNK);
+            let rows = self.listed_chunk(&mut conn, (f, walk), cursor.as_ref(), want + 1).await?;
+            let fetched = rows.len() as i64;
+            for (account, key) in rows.into_iter().take(want as usize) {
+                let full = limit <= keepwell_core::limits::PAGE_ROWS && bytes >= keepwell_core::limits::PAGE_BYTES;
+                if full && !data.is_empty() {
+                    more = true;
+                    break;
+                }
+                bytes += serde_json::to_vec(&account).map_or(0, |v| v.len());
+                cursor = Some(Cursor { key: key.clone(), id: account.id });
+                last_key = Some(key);
+                data.push(account);
+            }
+            if more || fetched <= want {
+                break;
+            }
+            if data.len() as i64 >= limit {
+                more = true;
+                break;
+            }
+        }
+        let next_cursor = match (more, last_key, data.last()) {
+            (true, Some(key), Some(a)) => Some(Cursor { key, id: a.id }.encode()),
+            _ => None,
+        };
+        Ok(Page { data, next_cursor })
+    }
+
+    /// Up to `n` accounts of the list after `after`, in its order.
+    async fn listed_chunk(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        (f, walk): (&AccountFilter, bool),
+        after: Option<&Cursor>,
+        n: i64,
+    ) -> Result<Vec<(Account, CursorKey)>> {
         let (key, text_key, id) = f.sort.key();
+        let dir = if f.descending { "DESC" } else { "ASC" };
+        // The page's ids first (the filter, the order, the limit: what the indexes serve), then
+        // the JSON of those rows only; the aggregate orders them as the page does, by the
+        // database's own collation.
         let mut sql = Sql::new(&format!(
-            "SELECT {ACCOUNT_COLS}, {}, {key} AS sort_key FROM accounts a \
-             JOIN account_figures f ON f.account_id = a.id LEFT JOIN users u ON u.id = a.owner_id WHERE 1=1",
-            crate::figures::COLS
+            "SELECT string_agg(row, ',' ORDER BY k {dir}, i {dir}) AS rows FROM (SELECT {} AS row, p.k, p.i \
+             FROM (SELECT a.id AS account, {key} AS k, {id} AS i FROM accounts a \
+             JOIN account_figures f ON f.account_id = a.id WHERE 1=1",
+            listed_row(self.backend(), "p.k")
         ));
-        filter_where(&mut sql, self.backend(), f);
-        if let Some(raw) = &f.cursor {
-            let c = Cursor::decode(raw).ok_or_else(|| Invalid::field("cursor", "is not a cursor this API gave out"))?;
+        filter_where(&mut sql, self.backend(), f, walk);
+        if let Some(c) = after {
             let op = if f.descending { "<" } else { ">" };
-            let key_arg = match (c.key, text_key) {
-                (CursorKey::Text(t), true) => Arg::Text(t),
-                (CursorKey::Int(i), false) => Arg::I64(i),
+            let key_arg = match (&c.key, text_key) {
+                (CursorKey::Text(t), true) => Arg::Text(t.clone()),
+                (CursorKey::Int(i), false) => Arg::I64(*i),
                 _ => return Err(Invalid::field("cursor", "belongs to another sort order").into()),
             };
             sql.push(&format!(" AND ({key} {op} ")).bind(key_arg.clone());
             sql.push(&format!(" OR ({key} = ")).bind(key_arg);
             sql.push(&format!(" AND {id} {op} ")).bind(Arg::I64(c.id)).push("))");
         }
-        let dir = if f.descending { "DESC" } else { "ASC" };
-        let limit = f.limit.clamp(1, 500);
-        sql.push(&format!(" ORDER BY {key} {dir}, {id} {dir} LIMIT ")).bind(Arg::I64(limit + 1));
-        let mut conn = self.pool().acquire().await?;
-        let listed = |r: &AnyRow| -> Result<Listed> {
-            let mut account = account_from(r)?;
-            account.figures = Some(crate::figures::from_row(r)?);
-            let key =
-                if text_key { CursorKey::Text(text(r, "sort_key")?) } else { CursorKey::Int(r.try_get("sort_key")?) };
-            Ok(Listed { account, key })
-        };
-        let (rows, more) = page_rows(&sql, &mut conn, limit, listed).await?;
-        let next_cursor =
-            more.then(|| rows.last().map(|l| Cursor { key: l.key.clone(), id: l.account.id }.encode())).flatten();
-        let mut data: Vec<Account> = rows.into_iter().map(|l| l.account).collect();
-        let ids: Vec<i64> = data.iter().map(|a| a.id).collect();
-        let mut ext = external_ids_of(&mut conn, &ids).await?;
-        for a in &mut data {
-            a.external_ids = ext.remove(&a.id).unwrap_or_default();
-        }
-        Ok(Page { data, next_cursor })
+        sql.push(&format!(" ORDER BY {key} {dir}, {id} {dir} LIMIT ")).bind(Arg::I64(n)).push(
+            ") p JOIN accounts a ON a.id = p.account JOIN account_figures f ON f.account_id = a.id \
+             LEFT JOIN users u ON u.id = a.owner_id) page",
+        );
+        let rows: Vec<Listed> = crate::sql::fetch_json_rows(&sql, &mut *conn).await?;
+        rows.into_iter().map(Listed::account).collect()
     }
 
     /// The ids of the accounts matching the filter (order, cursor and limit ignored), at most
     /// `max` of them, lowest first.
     pub async fn account_ids(&self, f: &AccountFilter, max: usize) -> Result<Vec<i64>> {
         let mut sql = Sql::new("SELECT a.id FROM accounts a WHERE 1=1");
-        filter_where(&mut sql, self.backend(), f);
+        filter_where(&mut sql, self.backend(), f, false);
         sql.push(" ORDER BY a.id LIMIT ").bind(Arg::I64(max as i64));
         sql.query().fetch_all(self.pool()).await?.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
@@ -256,7 +408,7 @@ impl Store {
     /// How many accounts match the filter (cursor and limit ignored).
     pub async fn count_accounts(&self, f: &AccountFilter) -> Result<i64> {
         let mut sql = Sql::new("SELECT COUNT(*) FROM accounts a WHERE 1=1");
-        filter_where(&mut sql, self.backend(), f);
+        filter_where(&mut sql, self.backend(), f, false);
         Ok(sql.query().fetch_one(self.pool()).await?.try_get(0)?)
     }
 
@@ -784,12 +936,22 @@ pub struct Facets {
     pub countries: Vec<String>,
 }
 
-fn filter_where(sql: &mut Sql, backend: Backend, f: &AccountFilter) {
+/// The search of `q` in SQLite's trigram index, which finds substrings of three characters or
+/// more without a scan (shorter ones, and PostgreSQL, match with LIKE).
+fn search_phrase(backend: Backend, f: &AccountFilter) -> Option<String> {
+    let q = f.q.as_deref().map(str::trim).filter(|q| backend == Backend::Sqlite && q.chars().count() >= 3)?;
+    Some(format!("\"{}\"", q.to_lowercase().replace('"', "\"\"")))
+}
+
+/// The filter's conditions. With `walk`, SQLite checks the owner and the search row by row along
+/// the order's index (a unary `+` keeps it from driving the query by their own indexes), which
+/// finds a page at once when many accounts match; without, their indexes find the matches and
+/// those are sorted, which is faster when few do.
+fn filter_where(sql: &mut Sql, backend: Backend, f: &AccountFilter, walk: bool) {
+    let p = if walk { "+" } else { "" };
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        if backend == Backend::Sqlite && q.chars().count() >= 3 {
-            // The trigram index finds substrings of three characters or more without a scan.
-            let phrase = format!("\"{}\"", q.to_lowercase().replace('"', "\"\""));
-            sql.push(" AND a.id IN (SELECT rowid FROM accounts_search WHERE accounts_search MATCH ")
+        if let Some(phrase) = search_phrase(backend, f) {
+            sql.push(&format!(" AND {p}a.id IN (SELECT rowid FROM accounts_search WHERE accounts_search MATCH "))
                 .bind(Arg::Text(phrase))
                 .push(")");
         } else {
@@ -800,10 +962,10 @@ fn filter_where(sql: &mut Sql, backend: Backend, f: &AccountFilter) {
     }
     match f.owner {
         Some(Some(id)) => {
-            sql.push(" AND a.owner_id = ").bind(Arg::I64(id));
+            sql.push(&format!(" AND {p}a.owner_id = ")).bind(Arg::I64(id));
         }
         Some(None) => {
-            sql.push(" AND a.owner_id IS NULL");
+            sql.push(&format!(" AND {p}a.owner_id IS NULL"));
         }
         None => {}
     }

@@ -19,7 +19,6 @@ use keepwell_core::renewal::Converter;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -65,35 +64,47 @@ fn as_number<S: serde::Serializer>(d: &Option<Decimal>, s: S) -> std::result::Re
     }
 }
 
-/// The columns [`from_row`] reads, from `account_figures f`.
-pub(crate) const COLS: &str =
-    "f.currency, f.mrr, f.mrr_key, f.renews_on, f.last_active, f.score_key, f.band, f.coverage_key, f.overridden";
+/// The figures' columns as a list reads them, in [`Stored`]'s order.
+pub(crate) const COLS: [&str; 9] = [
+    "f.currency",
+    "f.mrr",
+    "f.mrr_key",
+    "f.renews_on",
+    "f.last_active",
+    "f.score_key",
+    "f.band",
+    "f.coverage_key",
+    "f.overridden",
+];
 
-fn date(s: Option<String>) -> Option<NaiveDate> {
-    s.and_then(|s| NaiveDate::from_str(&s).ok())
+/// An account's figures as stored: currency, MRR, its key, renewal, last active day, score key,
+/// band, coverage key, overridden.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Stored(Option<String>, Option<String>, i64, String, i64, i64, Option<String>, i64, i64);
+
+fn key(k: i64) -> Option<i64> {
+    (k >= 0).then_some(k)
 }
 
-fn key(r: &AnyRow, column: &str) -> Result<Option<i64>> {
-    Ok(get_opt_i64(r, column)?.filter(|k| *k >= 0))
-}
-
-pub(crate) fn from_row(r: &AnyRow) -> Result<Figures> {
-    let mrr = opt_text(r, "mrr")?
-        .map(|m| Decimal::from_str(&m).map_err(|_| StoreError::Corrupt("account_figures.mrr".into())))
-        .transpose()?;
-    let renews_on = opt_text(r, "renews_on")?.filter(|d| d != NO_RENEWAL);
-    Ok(Figures {
-        currency: opt_text(r, "currency")?,
-        mrr: mrr.map(money::format),
-        arr: mrr.map(|m| money::format(m * Decimal::from(12))),
-        mrr_reporting: key(r, "mrr_key")?.map(|c| money::format(Decimal::new(c, 2))),
-        renews_on: date(renews_on),
-        last_active_on: key(r, "last_active")?.and_then(keepwell_core::facts::date_of_number),
-        score: key(r, "score_key")?.map(|s| Decimal::new(s, 2).normalize()),
-        band: opt_text(r, "band")?,
-        coverage: key(r, "coverage_key")?.map(|c| Decimal::new(c, 2).normalize()),
-        overridden: get_opt_i64(r, "overridden")?.unwrap_or(0) != 0,
-    })
+impl Stored {
+    pub(crate) fn figures(self) -> Result<Figures> {
+        let Stored(currency, mrr, mrr_key, renews_on, last_active, score_key, band, coverage_key, overridden) = self;
+        let mrr = mrr
+            .map(|m| Decimal::from_str(&m).map_err(|_| StoreError::Corrupt("account_figures.mrr".into())))
+            .transpose()?;
+        Ok(Figures {
+            currency,
+            mrr: mrr.map(money::format),
+            arr: mrr.map(|m| money::format(m * Decimal::from(12))),
+            mrr_reporting: key(mrr_key).map(|c| money::format(Decimal::new(c, 2))),
+            renews_on: (renews_on != NO_RENEWAL).then(|| NaiveDate::from_str(&renews_on).ok()).flatten(),
+            last_active_on: key(last_active).and_then(keepwell_core::facts::date_of_number),
+            score: key(score_key).map(|s| Decimal::new(s, 2).normalize()),
+            band,
+            coverage: key(coverage_key).map(|c| Decimal::new(c, 2).normalize()),
+            overridden: overridden != 0,
+        })
+    }
 }
 
 /// × 100, rounded, as a sort key (-1: none).
@@ -275,7 +286,7 @@ pub(crate) async fn refresh_all(tx: &mut Tx, backend: Backend, reporting: &str, 
     write_revenue(tx, backend, reporting, Scope::All, day).await?;
     let last: Option<String> =
         sqlx::query("SELECT MAX(day) AS d FROM daily_passes").fetch_one(&mut **tx).await?.try_get("d")?;
-    let Some(last) = date(last) else { return Ok(()) };
+    let Some(last) = last.and_then(|d| NaiveDate::from_str(&d).ok()) else { return Ok(()) };
     let health = crate::health::health_in_force(tx, last, Scope::All)
         .await?
         .into_iter()
