@@ -158,6 +158,17 @@ async fn the_list_shows_and_sorts_by_what_a_csm_needs(app: TestApp) {
     let (status, body) = app.get("/api/v1/accounts?sort=health", &app.admin).await;
     assert_eq!((status, fields(&body)), (422, vec!["sort".to_owned()]));
 
+    // Time moves periods into force: one that starts in two days shows then, by the pass.
+    let later = json!({"subscription_id": "s-c", "plan": "pro", "currency": "USD", "amount": "50", "interval": "month",
+        "starts_on": today + Days::new(2)});
+    let (status, body) = app.post(&format!("/api/v1/accounts/{gamma}/subscriptions"), &app.admin, later).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(figures(&app, "Gamma").await["mrr"], Value::Null, "not yet in force");
+    tick(&app, today + Days::new(1)).await;
+    assert_eq!(figures(&app, "Gamma").await["mrr"], Value::Null, "not yet in force");
+    tick(&app, today + Days::new(2)).await;
+    assert_eq!(figures(&app, "Gamma").await["mrr"], json!("50.00"));
+
     // A deleted subscription leaves the list at once.
     let (_, periods) = app.get(&format!("/api/v1/accounts/{alpha}/subscriptions"), &app.admin).await;
     let period = periods["data"][0]["id"].as_i64().unwrap();

@@ -182,7 +182,7 @@ pub(crate) async fn write_health(
 }
 
 /// Is `day` the newest day the daily pass has run for (or the first)?
-async fn newest(tx: &mut Tx, day: NaiveDate) -> Result<bool> {
+pub(crate) async fn newest(tx: &mut Tx, day: NaiveDate) -> Result<bool> {
     let last: Option<String> =
         sqlx::query("SELECT MAX(day) AS d FROM daily_passes").fetch_one(&mut **tx).await?.try_get("d")?;
     Ok(last.is_none_or(|l| l.as_str() <= day.to_string().as_str()))
@@ -280,10 +280,58 @@ pub(crate) async fn revenue_changed(w: &mut crate::Write, accounts: Option<&[i64
     write_revenue(&mut w.tx, w.backend, &reporting, scope, day).await
 }
 
+/// The daily pass's revenue figures of `day` for every account: only those whose periods
+/// started or ended since the last reckoning, whose renewal has passed, or that were never
+/// reckoned — every account when none was made, or in a new month (its FX rate).
+pub(crate) async fn write_revenue_moved(tx: &mut Tx, backend: Backend, reporting: &str, day: NaiveDate) -> Result<()> {
+    let last: Option<String> = sqlx::query("SELECT day FROM account_figures_reckoned WHERE id = 1")
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get("day"))
+        .transpose()?;
+    let last = last.and_then(|d| NaiveDate::from_str(&d).ok());
+    match last {
+        Some(last) if last == day => {}
+        Some(last) if last < day && Month::of(last) == Month::of(day) => {
+            let (from, to) = (last.to_string(), day.to_string());
+            let rows = sqlx::query(
+                "SELECT DISTINCT account_id FROM subscription_periods WHERE (starts_on > $1 AND starts_on <= $2) \
+                 OR (ends_on > $1 AND ends_on <= $2) \
+                 UNION SELECT account_id FROM account_figures WHERE renews_on < $2 OR revenue_on IS NULL",
+            )
+            .bind(&from)
+            .bind(&to)
+            .fetch_all(&mut **tx)
+            .await?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.try_get(0)).collect::<std::result::Result<_, _>>()?;
+            for chunk in ids.chunks(5_000) {
+                write_revenue(tx, backend, reporting, Scope::Accounts(chunk), day).await?;
+            }
+        }
+        _ => write_revenue(tx, backend, reporting, Scope::All, day).await?,
+    }
+    if last.is_none_or(|l| l < day) {
+        reckoned(tx, day).await?;
+    }
+    Ok(())
+}
+
+/// Records that every account's revenue figures are reckoned as of `day`.
+async fn reckoned(tx: &mut Tx, day: NaiveDate) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO account_figures_reckoned (id, day) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET day = excluded.day",
+    )
+    .bind(day.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Reckons every account's figures afresh: revenue as of `day`, health from the newest pass.
 /// For a restored backup and a workspace whose figures were never reckoned (an upgrade).
 pub(crate) async fn refresh_all(tx: &mut Tx, backend: Backend, reporting: &str, day: NaiveDate) -> Result<()> {
     write_revenue(tx, backend, reporting, Scope::All, day).await?;
+    reckoned(tx, day).await?;
     let last: Option<String> =
         sqlx::query("SELECT MAX(day) AS d FROM daily_passes").fetch_one(&mut **tx).await?.try_get("d")?;
     let Some(last) = last.and_then(|d| NaiveDate::from_str(&d).ok()) else { return Ok(()) };

@@ -412,8 +412,8 @@ mod tests {
         ),
         (
             24,
-            "f33f4ea745e0c7e1bbf6cab618dbad1484c3e63c951b091fa6ec832765d91333",
-            "9f7f55ac7c690b6259f3ccd857aeca74d688092f5aef0c422dfe119df0f86d78",
+            "a5b6d96238d938e75d3e59e2515f21242ad10824e6352603bf89b5c19192b915",
+            "eb40f0678626226ed38b8f97fdc43ee34d8b409d8711f11cbd9bc0b17a2d440d",
         ),
     ];
 

@@ -25,6 +25,12 @@ CREATE TABLE account_figures (
     -- The owner's name in lower case ('' without an owner).
     owner_key TEXT NOT NULL DEFAULT ''
 );
+-- The day the daily pass last reckoned every account's revenue: the next pass reckons only the
+-- accounts whose periods started, ended or renewed since (all of them in a new month: its rate).
+CREATE TABLE account_figures_reckoned (
+    id BIGINT PRIMARY KEY CHECK (id = 1),
+    day TEXT NOT NULL
+);
 CREATE INDEX account_figures_mrr ON account_figures(mrr_key, account_id);
 CREATE INDEX account_figures_renewal ON account_figures(renews_on, account_id);
 CREATE INDEX account_figures_active ON account_figures(last_active, account_id);

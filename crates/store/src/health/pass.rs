@@ -1180,6 +1180,10 @@ async fn write_figures(
     day: NaiveDate,
     out: &Day,
 ) -> Result<()> {
+    // A replay of older days leaves the list's figures, which are today's, alone.
+    if !crate::figures::newest(tx, day).await? {
+        return Ok(());
+    }
     let t = std::time::Instant::now();
     let scope = accounts.map_or(Scope::All, Scope::Accounts);
     let health = out
@@ -1194,7 +1198,10 @@ async fn write_figures(
         })
         .collect();
     crate::figures::write_health(tx, backend, scope, day, health).await?;
-    crate::figures::write_revenue(tx, backend, reporting, scope, day).await?;
+    match accounts {
+        Some(_) => crate::figures::write_revenue(tx, backend, reporting, scope, day).await?,
+        None => crate::figures::write_revenue_moved(tx, backend, reporting, day).await?,
+    }
     tracing::debug!(%day, figures_ms = t.elapsed().as_millis() as u64, "figures");
     Ok(())
 }
