@@ -227,6 +227,8 @@ pub struct Snapshot {
     pub effective_band: Option<Band>,
     /// The weight of measures with data over the weight that applies, in percent.
     pub coverage: Option<Decimal>,
+    /// A person's override sets `effective`.
+    pub overridden: bool,
     pub readings: Vec<Reading>,
 }
 
@@ -413,6 +415,7 @@ fn account_day(plan: &Plan, ctx: Context, facts: &mut Facts, before: &Members) -
         effective,
         effective_band,
         coverage: outcome.scored.coverage,
+        overridden: !churned && overridden.is_some(),
         readings,
     };
     let (acts, enrolments) = step_playbooks(plan, ctx, facts, (Some(card), Some(&snapshot)), (&inside, before));

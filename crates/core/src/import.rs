@@ -154,13 +154,16 @@ impl ColumnPlan {
                 return Err(format!("--map names column {source:?}, which the header row does not have"));
             }
         }
+        // A file an accounts export wrote carries every figure column: those are read past. Another
+        // file's `currency` or `coverage` column is a custom attribute, as before.
+        let exported = kind == ImportKind::Accounts
+            && ACCOUNT_FIGURES.iter().all(|f| headers.iter().any(|h| h.trim().eq_ignore_ascii_case(f)));
         let mut columns = Vec::with_capacity(headers.len());
         for header in headers {
             let header = header.trim();
             let target =
                 mapping.iter().find(|(s, _)| s.eq_ignore_ascii_case(header)).map(|(_, t)| t.as_str()).unwrap_or(header);
-            let reckoned =
-                kind == ImportKind::Accounts && ACCOUNT_FIGURES.iter().any(|f| f.eq_ignore_ascii_case(target));
+            let reckoned = exported && ACCOUNT_FIGURES.iter().any(|f| f.eq_ignore_ascii_case(target));
             let column = if target.is_empty() || reckoned {
                 Column::Ignored
             } else if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(target)) {
@@ -362,5 +365,18 @@ mod tests {
         let err =
             ColumnPlan::new(ImportKind::Accounts, &headers(&["name"]), &[("Nope".into(), "name".into())]).unwrap_err();
         assert!(err.contains("\"Nope\""));
+    }
+
+    /// The figure columns are read past only in a file an export wrote (it has all of them);
+    /// another file's `currency` column is a custom attribute, as it always was.
+    #[test]
+    fn figure_columns_are_skipped_only_in_an_export() {
+        let headers = |h: &[&str]| h.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let crm = ColumnPlan::new(ImportKind::Accounts, &headers(&["name", "currency"]), &[]).unwrap();
+        assert_eq!(crm.columns[1], Column::Attribute("currency".into()));
+        let mut exported = vec!["name"];
+        exported.extend(ACCOUNT_FIGURES);
+        let export = ColumnPlan::new(ImportKind::Accounts, &headers(&exported), &[]).unwrap();
+        assert!(export.columns[1..].iter().all(|c| *c == Column::Ignored));
     }
 }

@@ -225,6 +225,9 @@ pub async fn bulk(store: &Store, caller: &Caller, ids: &[i64], action: &Bulk) ->
         }
         other => other.clone(),
     };
+    // A task goes to the account's owner while they can work it, else to the one acting.
+    let workers: std::collections::HashSet<i64> =
+        store.users().await?.iter().filter(|u| !u.disabled && u.role >= Role::Csm).map(|u| u.id).collect();
     let mut w = store.write(&caller.actor).await?;
     let today = keepwell_store::instant(w.at()).date_naive();
     let mut report = BulkReport { matched: ids.len(), ..Default::default() };
@@ -249,6 +252,12 @@ pub async fn bulk(store: &Store, caller: &Caller, ids: &[i64], action: &Bulk) ->
             }
             Bulk::Tag(tag) => {
                 let done = !account.tags.contains(tag);
+                if done && account.tags.len() >= keepwell_core::limits::TAGS {
+                    return Err(Refused::Invalid(Invalid::field(
+                        "tag",
+                        format!("{} already has {} tags, the most an account holds", account.name, account.tags.len()),
+                    )));
+                }
                 accounts::set_tag(&mut w, *id, tag, true).await?;
                 done
             }
@@ -260,8 +269,9 @@ pub async fn bulk(store: &Store, caller: &Caller, ids: &[i64], action: &Bulk) ->
                     .map(|t| format!("bulk:{id}:{}", t.trim().to_lowercase().chars().take(100).collect::<String>()));
                 let draft = keepwell_core::task::Draft {
                     account_id: Some(*id),
-                    owner_id: draft.owner_id.or(owner).or(caller.user_id),
-                    source: draft.source.clone().or(source),
+                    owner_id: draft.owner_id.or(owner.filter(|o| workers.contains(o))).or(caller.user_id),
+                    // Never the caller's own source: one source is one open task, workspace-wide.
+                    source,
                     ..draft.clone()
                 };
                 let input = draft.validate(today).map_err(Refused::Invalid)?;
@@ -284,6 +294,9 @@ fn bulk_tag(raw: &str) -> Outcome<String> {
     let tag = raw.trim().to_lowercase();
     let problem = if tag.is_empty() {
         Some("is required".to_owned())
+    } else if tag.contains([',', ';']) {
+        // The export joins tags with commas and an import splits on both.
+        Some("may not hold a comma or a semicolon".to_owned())
     } else if tag.chars().count() > limits::TAG {
         Some(format!("is longer than {} characters", limits::TAG))
     } else {

@@ -240,6 +240,8 @@ async fn bulk_actions_change_only_what_the_caller_may(app: TestApp) {
     for (body, expected) in [
         (json!({}), vec!["add_tag", "ids"]),
         (json!({"ids": [alpha], "add_tag": "  "}), vec!["tag"]),
+        (json!({"ids": [alpha], "add_tag": "emea,apac"}), vec!["tag"]),
+        (json!({"ids": [alpha], "create_task": {"title": "x", "source": "renewal:1"}}), vec!["create_task.source"]),
         (json!({"ids": [alpha], "add_tag": "x", "set_owner_id": ann_id}), vec!["add_tag"]),
         (json!({"ids": [alpha, "two"], "add_tag": "x"}), vec!["ids[1]"]),
         (json!({"ids": [alpha, 999_999], "add_tag": "x"}), vec!["ids"]),

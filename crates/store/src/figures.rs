@@ -284,12 +284,16 @@ pub(crate) async fn revenue_changed(w: &mut crate::Write, accounts: Option<&[i64
 /// started or ended since the last reckoning, whose renewal has passed, or that were never
 /// reckoned — every account when none was made, or in a new month (its FX rate).
 pub(crate) async fn write_revenue_moved(tx: &mut Tx, backend: Backend, reporting: &str, day: NaiveDate) -> Result<()> {
-    let last: Option<String> = sqlx::query("SELECT day FROM account_figures_reckoned WHERE id = 1")
+    let row = sqlx::query("SELECT day, currency FROM account_figures_reckoned WHERE id = 1")
         .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get("day"))
-        .transpose()?;
-    let last = last.and_then(|d| NaiveDate::from_str(&d).ok());
+        .await?;
+    let last = match row {
+        // Reckoned in another reporting currency: every key is in the wrong money.
+        Some(r) if crate::sql::text(&r, "currency")? == reporting => {
+            NaiveDate::from_str(&crate::sql::text(&r, "day")?).ok()
+        }
+        _ => None,
+    };
     match last {
         Some(last) if last == day => {}
         Some(last) if last < day && Month::of(last) == Month::of(day) => {
@@ -311,17 +315,19 @@ pub(crate) async fn write_revenue_moved(tx: &mut Tx, backend: Backend, reporting
         _ => write_revenue(tx, backend, reporting, Scope::All, day).await?,
     }
     if last.is_none_or(|l| l < day) {
-        reckoned(tx, day).await?;
+        reckoned(tx, day, reporting).await?;
     }
     Ok(())
 }
 
 /// Records that every account's revenue figures are reckoned as of `day`.
-async fn reckoned(tx: &mut Tx, day: NaiveDate) -> Result<()> {
+async fn reckoned(tx: &mut Tx, day: NaiveDate, reporting: &str) -> Result<()> {
     sqlx::query(
-        "INSERT INTO account_figures_reckoned (id, day) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET day = excluded.day",
+        "INSERT INTO account_figures_reckoned (id, day, currency) VALUES (1, $1, $2) \
+         ON CONFLICT (id) DO UPDATE SET day = excluded.day, currency = excluded.currency",
     )
     .bind(day.to_string())
+    .bind(reporting)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -331,7 +337,7 @@ async fn reckoned(tx: &mut Tx, day: NaiveDate) -> Result<()> {
 /// For a restored backup and a workspace whose figures were never reckoned (an upgrade).
 pub(crate) async fn refresh_all(tx: &mut Tx, backend: Backend, reporting: &str, day: NaiveDate) -> Result<()> {
     write_revenue(tx, backend, reporting, Scope::All, day).await?;
-    reckoned(tx, day).await?;
+    reckoned(tx, day, reporting).await?;
     let last: Option<String> =
         sqlx::query("SELECT MAX(day) AS d FROM daily_passes").fetch_one(&mut **tx).await?.try_get("d")?;
     let Some(last) = last.and_then(|d| NaiveDate::from_str(&d).ok()) else { return Ok(()) };

@@ -412,8 +412,8 @@ mod tests {
         ),
         (
             24,
-            "a5b6d96238d938e75d3e59e2515f21242ad10824e6352603bf89b5c19192b915",
-            "eb40f0678626226ed38b8f97fdc43ee34d8b409d8711f11cbd9bc0b17a2d440d",
+            "e1bd66f6d1d7898bcfd7879ae0e69785652e8b9ff5cd6f0f512289bbac778b01",
+            "08d740358e7f0605650e5fa99d0c5c3f9d795fb1fbfbd539380f06b4e61fd5f5",
         ),
     ];
 

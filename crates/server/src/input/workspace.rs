@@ -260,6 +260,10 @@ pub fn bulk_input(body: &Map<String, Value>) -> (BulkRequest, Invalid) {
             "create_task" => match v {
                 Value::Object(task) => {
                     let (draft, _, mut e) = task_input(task, keepwell_core::task::Draft::default());
+                    if draft.source.is_some() {
+                        // One source is one open task in the workspace: a bulk task's is its own.
+                        e.push("source", "is given by the bulk action (one per account), not by the request");
+                    }
                     for f in &mut e.errors {
                         f.field = format!("create_task.{}", f.field);
                     }

@@ -54,7 +54,8 @@ fn symbol(currency: &str) -> Option<&'static str> {
 /// An amount with its currency, two decimals: `€1,250.00`, `CHF 1,250.00`, `1 250,00 €`.
 pub fn money(lang: Lang, amount: Decimal, currency: &str) -> String {
     let digits = number(lang, amount.abs(), 2);
-    let sign = if amount.is_sign_negative() && !amount.round_dp(2).is_zero() { "-" } else { "" };
+    let rounded = amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    let sign = if rounded.is_sign_negative() && !rounded.is_zero() { "-" } else { "" };
     match (lang, symbol(currency)) {
         (Lang::En, Some(s)) => format!("{sign}{s}{digits}"),
         (Lang::En, None) => format!("{sign}{currency}{NBSP}{digits}"),
@@ -104,6 +105,7 @@ mod tests {
         assert_eq!(money(Lang::En, d("1250"), "CHF"), "CHF\u{a0}1,250.00");
         assert_eq!(money(Lang::En, d("-99.5"), "USD"), "-$99.50");
         assert_eq!(money(Lang::En, d("0.004"), "USD"), "$0.00");
+        assert_eq!(money(Lang::En, d("-0.005"), "USD"), "-$0.01", "the sign follows the digits' rounding");
     }
 
     #[test]

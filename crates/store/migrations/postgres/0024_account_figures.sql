@@ -26,10 +26,12 @@ CREATE TABLE account_figures (
     owner_key TEXT NOT NULL DEFAULT ''
 );
 -- The day the daily pass last reckoned every account's revenue: the next pass reckons only the
--- accounts whose periods started, ended or renewed since (all of them in a new month: its rate).
+-- accounts whose periods started, ended or renewed since (all of them in a new month, for its
+-- rate, or when the reporting currency is not the one they were reckoned in).
 CREATE TABLE account_figures_reckoned (
     id BIGINT PRIMARY KEY CHECK (id = 1),
-    day TEXT NOT NULL
+    day TEXT NOT NULL,
+    currency TEXT NOT NULL
 );
 CREATE INDEX account_figures_mrr ON account_figures(mrr_key, account_id);
 CREATE INDEX account_figures_renewal ON account_figures(renews_on, account_id);

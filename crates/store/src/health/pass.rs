@@ -1194,7 +1194,7 @@ async fn write_figures(
             score: s.effective,
             band: s.effective_band,
             coverage: s.coverage,
-            overridden: s.effective.is_some() && s.effective != s.score,
+            overridden: s.overridden,
         })
         .collect();
     crate::figures::write_health(tx, backend, scope, day, health).await?;

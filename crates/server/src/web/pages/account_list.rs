@@ -214,10 +214,11 @@ pub async fn apply(
 ) -> PageResult {
     let one = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
     let filter_text = one("filter").unwrap_or_default();
-    let back = format!("/accounts?{filter_text}");
+    let q: HashMap<String, String> = form_urlencoded::parse(filter_text.as_bytes()).into_owned().collect();
+    // Back to the list as it was, its address made again from what was read (never the raw text).
+    let back = format!("/accounts?{}", encode(&filter_query(&q)));
     let say = |key: &str, args: &[(&str, fluent_bundle::FluentValue<'_>)]| tr(&state, &web, key, args);
     let refuse = async |message: String| Ok(redirect_with(&state, &web, &back, &message).await);
-    let q: HashMap<String, String> = form_urlencoded::parse(filter_text.as_bytes()).into_owned().collect();
     let filter = match filter_from(&Params::form(&q), auth.user_id) {
         Ok(f) => f,
         Err(e) => return refuse(say("bulk-failed", &[("reason", described(&state, &web, &e).into())])).await,
@@ -258,11 +259,12 @@ fn described(state: &AppState, web: &WebSession, e: &keepwell_core::Invalid) -> 
     e.errors
         .iter()
         .map(|f| {
-            let label = state.i18n.text(
-                web.lang,
-                &format!("bulk-field-{}", f.field.split(['[', '.']).next().unwrap_or("")),
-                &[],
-            );
+            let name = f.field.split(['[', '.']).next().unwrap_or("");
+            let key = [format!("bulk-field-{name}"), format!("param-{name}")]
+                .into_iter()
+                .find(|k| state.i18n.has(web.lang, k))
+                .unwrap_or_else(|| "bulk-field-".to_owned());
+            let label = state.i18n.text(web.lang, &key, &[]);
             format!("{label}: {}", f.message)
         })
         .collect::<Vec<_>>()
