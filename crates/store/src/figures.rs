@@ -168,16 +168,15 @@ pub(crate) async fn write_health(
             ]);
         }
     }
-    upsert_rows(
-        tx,
-        backend,
-        "account_figures",
-        &["account_id", "health_on", "score_key", "band", "coverage_key", "overridden"],
-        changed,
-        " ON CONFLICT (account_id) DO UPDATE SET health_on = excluded.health_on, score_key = excluded.score_key, \
-         band = excluded.band, coverage_key = excluded.coverage_key, overridden = excluded.overridden",
-    )
-    .await?;
+    write_changed(tx, backend, &["health_on", "score_key", "band", "coverage_key", "overridden"], changed).await
+}
+
+/// Writes `rows` (the account id, then `columns`) over the accounts' figures.
+async fn write_changed(tx: &mut Tx, backend: Backend, columns: &[&str], rows: Vec<Vec<Arg>>) -> Result<()> {
+    let all: Vec<&str> = std::iter::once("account_id").chain(columns.iter().copied()).collect();
+    let set: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    let clause = format!(" ON CONFLICT (account_id) DO UPDATE SET {}", set.join(", "));
+    upsert_rows(tx, backend, "account_figures", &all, rows, &clause).await?;
     Ok(())
 }
 
@@ -260,17 +259,7 @@ pub(crate) async fn write_revenue(
             ]);
         }
     }
-    upsert_rows(
-        tx,
-        backend,
-        "account_figures",
-        &["account_id", "revenue_on", "currency", "mrr", "mrr_key", "renews_on"],
-        changed,
-        " ON CONFLICT (account_id) DO UPDATE SET revenue_on = excluded.revenue_on, currency = excluded.currency, \
-         mrr = excluded.mrr, mrr_key = excluded.mrr_key, renews_on = excluded.renews_on",
-    )
-    .await?;
-    Ok(())
+    write_changed(tx, backend, &["revenue_on", "currency", "mrr", "mrr_key", "renews_on"], changed).await
 }
 
 /// After a billing write: the revenue figures of `accounts` (all: `None`) as of the write's day.
