@@ -236,9 +236,7 @@ impl AccountInput {
             self.tags.iter().take(limits::TAGS).filter_map(|t| clean(Some(t))).map(|t| t.to_lowercase()).collect();
         tags.sort();
         tags.dedup();
-        if tags.iter().any(|t| t.chars().count() > limits::TAG) {
-            invalid.push("tags", format!("a tag is longer than {} characters", limits::TAG));
-        } else if let Some(e) = tags.iter().find_map(|t| limits::control_character(t)) {
+        if let Some(e) = tags.iter().find_map(|t| limits::tag(t)) {
             invalid.push("tags", format!("a tag {e}"));
         }
         limits::count(&mut invalid, "external_ids", self.external_ids.len(), limits::EXTERNAL_IDS, "external ids");

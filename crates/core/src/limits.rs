@@ -53,6 +53,16 @@ pub const PAGE_ROWS: i64 = 500;
 /// A list API page's JSON, in bytes: a page stops early (with its cursor) rather than grow past it.
 pub const PAGE_BYTES: usize = 1024 * 1024;
 
+/// What is wrong with a tag (trimmed, in lower case), if anything: its length first, then a
+/// control character.
+pub fn tag(tag: &str) -> Option<String> {
+    if tag.chars().count() > TAG {
+        Some(format!("is longer than {TAG} characters"))
+    } else {
+        control_character(tag)
+    }
+}
+
 /// Why a text is refused before its length: NUL and the other control characters (tab and line
 /// breaks aside) have no place in what people type, and PostgreSQL cannot store NUL at all.
 pub fn control_character(value: &str) -> Option<String> {

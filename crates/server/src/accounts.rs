@@ -297,10 +297,8 @@ fn bulk_tag(raw: &str) -> Outcome<String> {
     } else if tag.contains([',', ';']) {
         // The export joins tags with commas and an import splits on both.
         Some("may not hold a comma or a semicolon".to_owned())
-    } else if tag.chars().count() > limits::TAG {
-        Some(format!("is longer than {} characters", limits::TAG))
     } else {
-        limits::control_character(&tag)
+        limits::tag(&tag)
     };
     match problem {
         Some(p) => Err(Refused::Invalid(Invalid::field("tag", p))),
@@ -333,7 +331,8 @@ pub async fn export_csv(store: &Store, filter: &AccountFilter) -> Outcome<Vec<u8
     let csv_error = |e: csv::Error| Refused::Failed(keepwell_store::StoreError::Corrupt(format!("the export: {e}")));
     out.write_record(header).map_err(csv_error)?;
     for a in &rows {
-        let mut record: Vec<String> = import_columns.iter().map(|c| import_cell(a, c)).collect();
+        let input = crate::input::account_as_input(a);
+        let mut record: Vec<String> = import_columns.iter().map(|c| import_cell(a, &input, c)).collect();
         let f = a.figures.clone().unwrap_or_default();
         let text = |v: Option<String>| v.unwrap_or_default();
         record.extend([
@@ -352,20 +351,12 @@ pub async fn export_csv(store: &Store, filter: &AccountFilter) -> Outcome<Vec<u8
     out.into_inner().map_err(|e| Refused::Failed(keepwell_store::StoreError::Corrupt(format!("the export: {e}"))))
 }
 
-/// One cell of the import format for an account.
-fn import_cell(a: &Account, column: &str) -> String {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+/// One cell of the import format for an account (its profile as the account form reads it).
+fn import_cell(a: &Account, input: &keepwell_core::account::AccountInput, column: &str) -> String {
     match column {
         "external_id" => a.external_ids.iter().find(|e| e.kind == "crm").map(|e| e.value.clone()).unwrap_or_default(),
-        "name" => a.name.clone(),
-        "domain" => text(&a.domain),
-        "industry" => text(&a.industry),
-        "employees" => a.employees.map(|e| e.to_string()).unwrap_or_default(),
-        "country" => text(&a.country),
-        "plan" => text(&a.plan),
-        "lifecycle_stage" => a.lifecycle_stage.as_str().to_owned(),
         "owner_email" => a.owner.as_ref().map(|o| o.email.clone()).unwrap_or_default(),
         "tags" => a.tags.join(", "),
-        _ => String::new(),
+        profile => input.profile(profile).unwrap_or_default().to_owned(),
     }
 }

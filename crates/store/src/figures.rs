@@ -123,7 +123,7 @@ pub(crate) struct HealthFigure {
 }
 
 /// Writes the health of `day`'s pass for the accounts of `scope` (`rows`: those it scored; the
-/// others have none), when that pass is the newest. Only what changed is written.
+/// others have none); the caller knows that pass is the newest. Only what changed is written.
 pub(crate) async fn write_health(
     tx: &mut Tx,
     backend: Backend,
@@ -131,9 +131,6 @@ pub(crate) async fn write_health(
     day: NaiveDate,
     rows: Vec<HealthFigure>,
 ) -> Result<()> {
-    if !newest(tx, day).await? {
-        return Ok(());
-    }
     let scored: HashMap<i64, (i64, Option<&'static str>, i64, i64)> = rows
         .iter()
         .map(|h| {
@@ -212,18 +209,7 @@ pub(crate) async fn write_revenue(
         let (account, period) = crate::health::period_of(row)?;
         periods.entry(account).or_default().push(period);
     }
-    let fx: FxTable = sqlx::query("SELECT currency, month, rate FROM fx_rates")
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .filter_map(|r| {
-            let month = crate::sql::text(r, "month").ok()?;
-            let (y, m) = month.split_once('-')?;
-            let month = Month::new(y.parse().ok()?, m.parse().ok()?)?;
-            let rate = Decimal::from_str(&crate::sql::text(r, "rate").ok()?).ok()?;
-            Some(((crate::sql::text(r, "currency").ok()?, month), rate))
-        })
-        .collect();
+    let fx: FxTable = crate::billing::fx_table_in(tx).await?;
     let rates = Converter::new(&fx, reporting, Month::of(day));
     let reckon = |ps: Option<&Vec<Period>>| -> Reckoned {
         let refs: Vec<&Period> = ps.map(|ps| ps.iter().collect()).unwrap_or_default();

@@ -13,6 +13,7 @@ pub use periods::{
     delete_period, import_periods, replace_subscription, save_period, subscription_periods, PeriodRecord,
 };
 pub use renewals::{record_renewal, Renewal, RenewalFilter, RenewalValue};
+pub(crate) use revenue::fx_table_in;
 pub use revenue::{save_fx_rates, RevenueFilter};
 pub use stripe::{record_stripe_event, stripe_event_seen};
 

@@ -70,6 +70,27 @@ pub async fn save_fx_rates(w: &mut Write, rates: &[FxRate]) -> Result<ImportSumm
     finish_import(w, "fx_rate", summary).await
 }
 
+/// Every FX rate, by currency and month, as `conn` (a transaction's, a pool's) sees them.
+async fn fx_rates_in(conn: &mut sqlx::AnyConnection) -> Result<Vec<FxRate>> {
+    sqlx::query("SELECT currency, month, rate FROM fx_rates ORDER BY currency, month")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(FxRate {
+                currency: text(r, "currency")?,
+                month: text(r, "month")?.parse().map_err(|_| corrupt("month"))?,
+                rate: decimal(r, "rate")?,
+            })
+        })
+        .collect()
+}
+
+/// [`fx_rates_in`] as the table the metrics and the list's figures convert with.
+pub(crate) async fn fx_table_in(conn: &mut sqlx::AnyConnection) -> Result<FxTable> {
+    Ok(fx_rates_in(conn).await?.into_iter().map(|r| ((r.currency, r.month), r.rate)).collect())
+}
+
 impl Store {
     /// A number that moves forward with every change to what the revenue reports read (periods,
     /// invoices, FX rates, renewals, accounts' country, industry and owner), kept by database
@@ -79,22 +100,11 @@ impl Store {
     }
 
     pub async fn fx_rates(&self) -> Result<Vec<FxRate>> {
-        sqlx::query("SELECT currency, month, rate FROM fx_rates ORDER BY currency, month")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(FxRate {
-                    currency: text(r, "currency")?,
-                    month: text(r, "month")?.parse().map_err(|_| corrupt("month"))?,
-                    rate: decimal(r, "rate")?,
-                })
-            })
-            .collect()
+        fx_rates_in(&mut *self.pool().acquire().await?).await
     }
 
     pub async fn fx_table(&self) -> Result<FxTable> {
-        Ok(self.fx_rates().await?.into_iter().map(|r| ((r.currency, r.month), r.rate)).collect())
+        fx_table_in(&mut *self.pool().acquire().await?).await
     }
 
     /// What the revenue metrics need, through the snapshot of `through`: every period (as

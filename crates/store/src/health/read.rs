@@ -395,6 +395,9 @@ async fn refresh_in_force(
     }
     // The accounts list shows the score in force of the newest pass.
     if let Some((day, figure)) = newest {
+        if !crate::figures::newest(tx, day).await? {
+            return Ok(());
+        }
         crate::figures::write_health(tx, backend, super::Scope::Accounts(&[account]), day, vec![figure]).await?;
     }
     Ok(())
