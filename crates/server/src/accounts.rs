@@ -53,6 +53,15 @@ pub fn filter_from(params: &Params, me: Option<i64>) -> Result<AccountFilter, In
         }
     };
     let limit = params.limit(&mut invalid);
+    // A search or a filter value is a short text: a longer one is refused before any query.
+    for field in ["q", "tag", "country"] {
+        keepwell_core::limits::text(
+            &mut invalid,
+            field,
+            params.text(field).as_deref(),
+            keepwell_core::limits::SHORT_TEXT,
+        );
+    }
     let bands: Vec<(&str, Option<Band>)> = Band::ALL.iter().map(|b| (b.as_str(), Some(*b))).collect();
     let band = params.choice("band", &bands, None, &mut invalid);
     invalid.into_result(AccountFilter {

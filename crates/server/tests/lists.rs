@@ -157,6 +157,8 @@ async fn the_list_shows_and_sorts_by_what_a_csm_needs(app: TestApp) {
     assert_eq!((status, fields(&body)), (422, vec!["cursor".to_owned()]));
     let (status, body) = app.get("/api/v1/accounts?sort=health", &app.admin).await;
     assert_eq!((status, fields(&body)), (422, vec!["sort".to_owned()]));
+    let (status, body) = app.get(&format!("/api/v1/accounts?q={}", "a".repeat(201)), &app.admin).await;
+    assert_eq!((status, fields(&body)), (422, vec!["q".to_owned()]));
 
     // Time moves periods into force: one that starts in two days shows then, by the pass.
     let later = json!({"subscription_id": "s-c", "plan": "pro", "currency": "USD", "amount": "50", "interval": "month",
@@ -248,6 +250,7 @@ async fn bulk_actions_change_only_what_the_caller_may(app: TestApp) {
         (json!({"ids": vec![alpha; 5001], "add_tag": "x"}), vec!["ids"]),
         (json!({"filter": {"nope": "1"}, "add_tag": "x"}), vec!["filter.nope"]),
         (json!({"filter": {"stage": "sleeping"}, "add_tag": "x"}), vec!["filter.stage"]),
+        (json!({"filter": {"q": "x".repeat(201)}, "add_tag": "x"}), vec!["filter.q"]),
         (json!({"ids": [alpha], "create_task": {"kind": "risk"}}), vec!["title"]),
         (json!({"ids": [alpha], "set_owner_id": 999_999}), vec!["owner_id"]),
         (json!({"ids": [alpha], "add_tag": "x", "color": "red"}), vec!["color"]),
